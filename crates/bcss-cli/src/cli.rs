@@ -1,0 +1,100 @@
+//! Command-line definitions (clap). Only shapes and help text live here; validation is in
+//! `config.rs` and the commands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// bcss: the BCSS breast-cancer semantic segmentation dataset, rebuilt correctly and prepared
+/// for training.
+#[derive(Debug, Parser)]
+#[command(name = "bcss", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Print nothing but errors (no progress bar, no summary).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Print a machine-readable JSON summary on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Hide progress bars (they are hidden anyway when stderr is not a terminal).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the BCSS dataset (RGB images + label masks) from a Digital Slide Archive server.
+    ///
+    /// With no arguments: all 151 ROIs at 0.25 microns per pixel from the public DSA into
+    /// ./BCSS. Resumable: a rerun skips every ROI whose files are complete and match
+    /// manifest.json. Exit status 1 if any ROI failed.
+    Download(DownloadArgs),
+}
+
+/// Options of `bcss download`. Every option can also come from `--config FILE.toml` (same
+/// names, `-` or `_`); flags win over the environment, which wins over the file.
+#[derive(Debug, Args, Default)]
+pub struct DownloadArgs {
+    /// TOML file with any of these options (keys as the long flag names).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// DSA API base URL (ends in /api/v1). [default: https://demo.kitware.com/histomicstk/api/v1/]
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// API key, exchanged for a token. Also BCSS_API_KEY. Never written anywhere.
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Log in as USER; the password is asked without echo (or read from BCSS_PASSWORD).
+    #[arg(long, value_name = "USER", conflicts_with = "api_key")]
+    pub login: Option<String>,
+    /// Folder whose items are the slides. [default: 5bbdeba3e629140048d017bb]
+    #[arg(long, value_name = "ID")]
+    pub folder_id: Option<String>,
+    /// A roiBounds.csv in the original format (with mask_link) instead of the built-in one.
+    #[arg(long, value_name = "CSV")]
+    pub roi_bounds: Option<PathBuf>,
+    /// Dataset root (created, parents too). [default: ./BCSS]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Output resolution in microns per pixel. [default: 0.25]
+    #[arg(long, value_name = "X", group = "resolution")]
+    pub mpp: Option<f64>,
+    /// Output resolution as objective magnification (e.g. 20).
+    #[arg(long, value_name = "X", group = "resolution")]
+    pub mag: Option<f64>,
+    /// Output at the slides' own scan resolution (files named MAG-0).
+    #[arg(long, group = "resolution")]
+    pub base: bool,
+    /// What to fetch: any of images, masks, annotations. [default: images,masks]
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub pipeline: Option<Vec<String>>,
+    /// Only these slides: 12-character names (TCGA-A1-A0SK) or ROI ids. Unknown names are an error.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub slides: Option<Vec<String>>,
+    /// ROIs processed concurrently. The public server is shared: be polite. [default: 4]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Reproduce the original downloader's requests exactly, including its %.4f mm rounding
+    /// (MPP 0.25 really asks for 0.3 um/px) and base-resolution masks when images are off.
+    #[arg(long)]
+    pub compat: bool,
+    /// Region encoding asked of the server: jpeg (like the original) or png (lossless). [default: jpeg]
+    #[arg(long, value_name = "jpeg|png")]
+    pub encoding: Option<String>,
+    /// Retries per request on connection errors, timeouts, 429 and 5xx. [default: 5]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Timeout per request in seconds (connect, response, and each read of the body). [default: 120]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Extra root certificate (PEM) to trust, for networks behind an inspecting proxy.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// PNG compression of written images: fast, balanced or high (pixels are the same). [default: balanced]
+    #[arg(long, value_name = "LEVEL")]
+    pub png_compression: Option<String>,
+}

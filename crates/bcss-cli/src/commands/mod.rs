@@ -1,0 +1,30 @@
+//! One module per command: turn validated settings into a library call and report the result.
+
+mod download;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Failure;
+
+/// Output switches shared by every command.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// `--quiet`.
+    pub quiet: bool,
+    /// `--json`.
+    pub json: bool,
+    /// Show bars.
+    pub progress: bool,
+}
+
+/// Runs the chosen command.
+pub fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let out = Output { quiet: cli.quiet, json: cli.json, progress: !(cli.quiet || cli.no_progress || cli.json) };
+    match cli.command {
+        Command::Download(args) => download::run(&args, out),
+    }
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) {
+    println!("{}", serde_json::to_string_pretty(value).expect("serialisable summary"));
+}

@@ -1,0 +1,296 @@
+//! Settings: flags, environment and TOML file merged into one validated value.
+//!
+//! Precedence is flags > environment (`BCSS_API_KEY`, `BCSS_API_URL`, `BCSS_FOLDER_ID`,
+//! `BCSS_OUT`, `BCSS_PASSWORD`) > `--config` file > defaults, resolved in [`resolve_download`].
+//! The file uses the flag names as keys (`api-url` or `api_url`) and unknown keys are refused.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use bcss::catalog::RoiTable;
+use bcss::codec::png::Compression;
+use bcss::command::download::{DownloadPlan, Encoding, Parts, DEFAULT_API_URL, DEFAULT_FOLDER_ID};
+use bcss::source::girder::{Credentials, Secret};
+use bcss::source::http::HttpConfig;
+use bcss::transform::{Mode, Resolution};
+use serde::Deserialize;
+
+use crate::cli::DownloadArgs;
+
+/// The `--config` file of `download` (and the commands that share its options).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileConfig {
+    #[serde(alias = "api_url")]
+    api_url: Option<String>,
+    #[serde(alias = "api_key")]
+    api_key: Option<String>,
+    login: Option<String>,
+    #[serde(alias = "folder_id")]
+    folder_id: Option<String>,
+    #[serde(alias = "roi_bounds")]
+    roi_bounds: Option<PathBuf>,
+    out: Option<PathBuf>,
+    mpp: Option<f64>,
+    mag: Option<f64>,
+    base: Option<bool>,
+    pipeline: Option<Vec<String>>,
+    slides: Option<Vec<String>>,
+    jobs: Option<usize>,
+    compat: Option<bool>,
+    encoding: Option<String>,
+    retries: Option<u32>,
+    timeout: Option<f64>,
+    #[serde(alias = "ca_cert")]
+    ca_cert: Option<PathBuf>,
+    #[serde(alias = "png_compression")]
+    png_compression: Option<String>,
+}
+
+/// Reads a TOML config file.
+pub fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file `{}`", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file `{}` is invalid: {}", path.display(), e.message()))
+        .with_context(|| format!("in `{}`", path.display()))
+}
+
+/// Validates a resolution value.
+pub fn check_resolution(mpp: Option<f64>, mag: Option<f64>, base: bool) -> anyhow::Result<Resolution> {
+    let set = usize::from(mpp.is_some()) + usize::from(mag.is_some()) + usize::from(base);
+    if set > 1 {
+        bail!("choose one resolution: `--mpp`, `--mag` and `--base` are mutually exclusive");
+    }
+    if let Some(v) = mpp {
+        if !v.is_finite() || v <= 0.0 || v > 100.0 {
+            bail!("`--mpp {v}` is not a usable resolution: give microns per pixel above 0 and at most 100 (BCSS slides are about 0.25)");
+        }
+        return Ok(Resolution::Mpp(v));
+    }
+    if let Some(v) = mag {
+        if !v.is_finite() || v <= 0.0 || v > 400.0 {
+            bail!("`--mag {v}` is not a usable magnification: give a value above 0 and at most 400 (BCSS slides are 20x or 40x)");
+        }
+        return Ok(Resolution::Mag(v));
+    }
+    Ok(if base { Resolution::Base } else { Resolution::Mpp(0.25) })
+}
+
+/// Validates a pipeline list.
+pub fn check_pipeline(items: &[String]) -> anyhow::Result<Parts> {
+    let mut parts = Parts { images: false, masks: false, annotations: false };
+    for item in items {
+        match item.trim() {
+            "images" => parts.images = true,
+            "masks" => parts.masks = true,
+            "annotations" => parts.annotations = true,
+            "wsis" => bail!("`--pipeline wsis` is not supported: bcss does not download whole slides (use `bcss extract` on slides you hold)"),
+            other => bail!("unknown pipeline part `{other}`: use any of images, masks, annotations"),
+        }
+    }
+    if !(parts.images || parts.masks || parts.annotations) {
+        bail!("`--pipeline` is empty: use any of images, masks, annotations");
+    }
+    Ok(parts)
+}
+
+/// Reads the ROI table and applies `--slides`.
+pub fn select_rois(roi_bounds: Option<&Path>, slides: Option<&[String]>) -> anyhow::Result<RoiTable> {
+    let table = match roi_bounds {
+        Some(p) => RoiTable::from_path(p)?,
+        None => RoiTable::builtin(),
+    };
+    let Some(names) = slides else { return Ok(table) };
+    let names: Vec<String> = names.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    if names.is_empty() {
+        bail!("`--slides` is empty");
+    }
+    let (selected, unknown) = table.select(&names);
+    if !unknown.is_empty() {
+        bail!(
+            "unknown slide{} {}: not in the ROI table (give 12-character names like TCGA-A1-A0SK or ROI ids like TCGA-A1-A0SK-DX1)",
+            if unknown.len() > 1 { "s" } else { "" },
+            unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(selected)
+}
+
+/// Where secrets and defaults come from besides flags; a function so tests can supply it.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The real environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Merges flags, environment and file into a validated download plan. `ask_password` is called
+/// only for `--login` without `BCSS_PASSWORD`.
+pub fn resolve_download(args: &DownloadArgs, env: Env<'_>, ask_password: &dyn Fn(&str) -> anyhow::Result<String>) -> anyhow::Result<DownloadPlan> {
+    let file = match &args.config {
+        Some(p) => read_file(p)?,
+        None => FileConfig::default(),
+    };
+    let api_url = args.api_url.clone().or_else(|| env("BCSS_API_URL")).or(file.api_url).unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+        bail!("`--api-url {api_url}` is not an http(s) URL");
+    }
+    let folder_flag = args.folder_id.clone().or_else(|| env("BCSS_FOLDER_ID")).or(file.folder_id);
+    let fallback_to_builtin = folder_flag.is_none();
+    let folder_id = Some(folder_flag.unwrap_or_else(|| DEFAULT_FOLDER_ID.to_string()));
+
+    let login = args.login.clone().or(file.login);
+    let api_key = args.api_key.clone().or_else(|| env("BCSS_API_KEY")).or(file.api_key);
+    let credentials = match (api_key, login) {
+        (Some(_), Some(_)) if args.api_key.is_some() && args.login.is_some() => bail!("give either `--api-key` or `--login`, not both"),
+        (Some(key), None) => Credentials::ApiKey(Secret::new(key.trim())),
+        (_, Some(user)) => {
+            let password = match env("BCSS_PASSWORD") {
+                Some(p) => p,
+                None => ask_password(&user)?,
+            };
+            Credentials::Login { user, password: Secret::new(password) }
+        }
+        (None, None) => Credentials::Anonymous,
+    };
+
+    let flag_resolution = args.mpp.is_some() || args.mag.is_some() || args.base;
+    let resolution = if flag_resolution {
+        check_resolution(args.mpp, args.mag, args.base)?
+    } else {
+        check_resolution(file.mpp, file.mag, file.base.unwrap_or(false))?
+    };
+    let pipeline = args.pipeline.clone().or(file.pipeline).unwrap_or_else(|| vec!["images".into(), "masks".into()]);
+    let parts = check_pipeline(&pipeline)?;
+    let roi_bounds = args.roi_bounds.clone().or(file.roi_bounds);
+    let slides = args.slides.clone().or(file.slides);
+    let rois = select_rois(roi_bounds.as_deref(), slides.as_deref())?;
+    let jobs = args.jobs.or(file.jobs).unwrap_or(4);
+    if jobs == 0 || jobs > 64 {
+        bail!("`--jobs {jobs}` must be between 1 and 64");
+    }
+    let encoding = match args.encoding.clone().or(file.encoding).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("jpeg") | Some("jpg") => Encoding::Jpeg,
+        Some("png") => Encoding::Png,
+        Some(other) => bail!("unknown encoding `{other}`: use jpeg or png"),
+    };
+    let retries = args.retries.or(file.retries).unwrap_or(5);
+    if retries > 100 {
+        bail!("`--retries {retries}` is too many (at most 100)");
+    }
+    let timeout = args.timeout.or(file.timeout).unwrap_or(120.0);
+    if !timeout.is_finite() || timeout <= 0.0 || timeout > 86_400.0 {
+        bail!("`--timeout {timeout}` must be a number of seconds above 0");
+    }
+    let png = match args.png_compression.clone().or(file.png_compression).as_deref() {
+        None | Some("balanced") => Compression::Balanced,
+        Some("fast") => Compression::Fast,
+        Some("high") => Compression::High,
+        Some(other) => bail!("unknown PNG compression `{other}`: use fast, balanced or high"),
+    };
+    let ca_cert = args.ca_cert.clone().or(file.ca_cert);
+    if let Some(p) = &ca_cert {
+        if !p.is_file() {
+            bail!("`--ca-cert {}` is not a readable file", p.display());
+        }
+    }
+    let backoff_ms = env("BCSS_RETRY_BASE_MS").and_then(|v| v.parse().ok()).unwrap_or(500);
+    let out = args.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)).or(file.out).unwrap_or_else(|| PathBuf::from("BCSS"));
+    if out.exists() && !out.is_dir() {
+        bail!("`--out {}` exists and is not a directory", out.display());
+    }
+    Ok(DownloadPlan {
+        api_url,
+        credentials,
+        folder_id,
+        fallback_to_builtin,
+        rois,
+        out,
+        resolution,
+        mode: if args.compat || file.compat.unwrap_or(false) { Mode::Compat } else { Mode::Exact },
+        parts,
+        encoding,
+        jobs,
+        http: HttpConfig { timeout: Duration::from_secs_f64(timeout), retries, backoff_base: Duration::from_millis(backoff_ms), ca_cert },
+        png,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+    fn no_password(_: &str) -> anyhow::Result<String> {
+        bail!("no terminal")
+    }
+
+    #[test]
+    fn defaults() {
+        let plan = resolve_download(&DownloadArgs::default(), &no_env, &no_password).unwrap();
+        assert_eq!(plan.api_url, DEFAULT_API_URL);
+        assert_eq!(plan.folder_id.as_deref(), Some(DEFAULT_FOLDER_ID));
+        assert!(plan.fallback_to_builtin);
+        assert_eq!(plan.resolution, Resolution::Mpp(0.25));
+        assert_eq!(plan.parts, Parts { images: true, masks: true, annotations: false });
+        assert_eq!(plan.rois.rois().len(), 151);
+        assert_eq!(plan.jobs, 4);
+        assert_eq!(plan.out, PathBuf::from("BCSS"));
+        assert!(matches!(plan.credentials, Credentials::Anonymous));
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("bcss.toml");
+        std::fs::write(&cfg, "api-url = \"http://file/api/v1\"\napi_key = \"FILEKEY\"\nmag = 20\njobs = 2\nout = \"from-file\"\n").unwrap();
+        let env = |k: &str| (k == "BCSS_API_URL").then(|| "http://env/api/v1".to_string());
+        let args = DownloadArgs { config: Some(cfg.clone()), jobs: Some(3), ..Default::default() };
+        let plan = resolve_download(&args, &env, &no_password).unwrap();
+        assert_eq!(plan.api_url, "http://env/api/v1");
+        assert_eq!(plan.jobs, 3);
+        assert_eq!(plan.resolution, Resolution::Mag(20.0));
+        assert_eq!(plan.out, PathBuf::from("from-file"));
+        assert!(matches!(&plan.credentials, Credentials::ApiKey(k) if k.expose() == "FILEKEY"));
+        let args = DownloadArgs { config: Some(cfg), api_url: Some("http://flag/api/v1".into()), mpp: Some(0.5), ..Default::default() };
+        let plan = resolve_download(&args, &env, &no_password).unwrap();
+        assert_eq!(plan.api_url, "http://flag/api/v1");
+        assert_eq!(plan.resolution, Resolution::Mpp(0.5), "a resolution flag replaces the file's");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let cases: Vec<(DownloadArgs, &str)> = vec![
+            (DownloadArgs { mpp: Some(0.0), ..Default::default() }, "`--mpp 0` is not a usable resolution"),
+            (DownloadArgs { mpp: Some(-1.0), ..Default::default() }, "`--mpp -1`"),
+            (DownloadArgs { mpp: Some(f64::NAN), ..Default::default() }, "`--mpp NaN`"),
+            (DownloadArgs { mpp: Some(1000.0), ..Default::default() }, "`--mpp 1000`"),
+            (DownloadArgs { slides: Some(vec!["TCGA-ZZ-0000".into()]), ..Default::default() }, "unknown slide `TCGA-ZZ-0000`"),
+            (DownloadArgs { pipeline: Some(vec!["pictures".into()]), ..Default::default() }, "unknown pipeline part `pictures`"),
+            (DownloadArgs { encoding: Some("gif".into()), ..Default::default() }, "unknown encoding `gif`"),
+            (DownloadArgs { jobs: Some(0), ..Default::default() }, "`--jobs 0`"),
+        ];
+        for (args, want) in cases {
+            let err = format!("{:#}", resolve_download(&args, &no_env, &no_password).unwrap_err());
+            assert!(err.contains(want), "{err:?} should contain {want:?}");
+        }
+    }
+
+    #[test]
+    fn file_errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("bcss.toml");
+        std::fs::write(&cfg, "colour = \"blue\"\n").unwrap();
+        let args = DownloadArgs { config: Some(cfg.clone()), ..Default::default() };
+        let err = format!("{:#}", resolve_download(&args, &no_env, &no_password).unwrap_err());
+        assert!(err.contains("unknown field `colour`"), "{err}");
+        std::fs::write(&cfg, "mpp = = 1\n").unwrap();
+        let err = format!("{:#}", resolve_download(&args, &no_env, &no_password).unwrap_err());
+        assert!(err.contains("is invalid"), "{err}");
+        std::fs::write(&cfg, "mpp = 0.5\nmag = 20\n").unwrap();
+        let err = format!("{:#}", resolve_download(&args, &no_env, &no_password).unwrap_err());
+        assert!(err.contains("mutually exclusive"), "{err}");
+    }
+}

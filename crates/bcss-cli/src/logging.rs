@@ -1,0 +1,113 @@
+//! Logs: one file per run under `<dataset>/logs/`, and warnings on stderr.
+//!
+//! The file gets INFO and above (every retry, skip and failure), named like the original
+//! downloader's logs (`YYYY-MM-DD_HH_MM_SS.ffffff.log`, UTC). Stderr gets warnings and errors,
+//! printed above the progress bar. `BCSS_LOG` (e.g. `debug`) overrides the file's level.
+//! Secrets never reach either: the library never formats them.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// `YYYY-MM-DD_HH_MM_SS.ffffff` for now, UTC.
+pub fn timestamp() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}_{:02}_{:02}_{:02}.{:06}", rem / 3600, rem % 3600 / 60, rem % 60, now.subsec_micros())
+}
+
+#[derive(Clone)]
+struct FileWriter(Arc<Mutex<File>>);
+
+impl Write for FileWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().expect("log lock").flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for FileWriter {
+    type Writer = FileWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Writes to stderr above the progress bar.
+#[derive(Clone, Copy)]
+struct StderrAboveBars;
+
+impl Write for StderrAboveBars {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        crate::progress::suspend(|| std::io::stderr().write_all(buf))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for StderrAboveBars {
+    type Writer = StderrAboveBars;
+    fn make_writer(&'a self) -> Self::Writer {
+        *self
+    }
+}
+
+/// Installs the subscriber: a log file in `logs_dir` (if given) and stderr warnings unless
+/// `quiet`. Returns the log file's path.
+pub fn init(logs_dir: Option<&Path>, quiet: bool) -> anyhow::Result<Option<PathBuf>> {
+    let mut path = None;
+    let file_layer = match logs_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create log directory `{}`: {e}", dir.display()))?;
+            let p = dir.join(format!("{}.log", timestamp()));
+            let file = File::create(&p).map_err(|e| anyhow::anyhow!("cannot create log file `{}`: {e}", p.display()))?;
+            path = Some(p);
+            let filter = EnvFilter::try_from_env("BCSS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+            Some(tracing_subscriber::fmt::layer().with_ansi(false).with_target(false).with_writer(FileWriter(Arc::new(Mutex::new(file)))).with_filter(filter))
+        }
+        None => None,
+    };
+    let stderr_layer = (!quiet).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(std::env::var_os("NO_COLOR").is_none())
+            .with_target(false)
+            .without_time()
+            .with_writer(StderrAboveBars)
+            .with_filter(tracing_subscriber::filter::LevelFilter::WARN)
+    });
+    tracing_subscriber::registry().with(file_layer).with(stderr_layer).try_init().ok();
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamp_shape() {
+        let t = super::timestamp();
+        assert_eq!(t.len(), "2026-11-27_05_43_50.123456".len(), "{t}");
+        assert!(t.starts_with("20"), "{t}");
+        assert_eq!(&t[4..5], "-");
+        assert_eq!(&t[10..11], "_");
+    }
+}

@@ -1,0 +1,77 @@
+//! Progress bars (indicatif) behind the library's `Reporter` trait.
+//!
+//! One bar: units done / total, bytes received, rate and ETA. Hidden with `--quiet`,
+//! `--no-progress`, `--json`, or when stderr is not a terminal.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+use bcss::report::{Outcome, Reporter};
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+static CURRENT: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Runs `f` with the current bar (if any) hidden, so a line printed does not tear it.
+pub fn suspend<T>(f: impl FnOnce() -> T) -> T {
+    let bar = CURRENT.lock().expect("bar lock").clone();
+    match bar {
+        Some(b) => b.suspend(f),
+        None => f(),
+    }
+}
+
+/// A progress bar as a `Reporter`.
+pub struct Bar {
+    bar: ProgressBar,
+    bytes: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicUsize,
+}
+
+impl Bar {
+    /// A bar for `what` (`ROIs`, `tiles`, ...), visible only when `visible` and stderr is a TTY.
+    pub fn new(what: &str, visible: bool) -> Bar {
+        let bar = ProgressBar::with_draw_target(Some(0), if visible && std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+        bar.set_style(
+            ProgressStyle::with_template(&format!("{{spinner}} [{{elapsed_precise}}] {{bar:30.cyan/blue}} {{pos}}/{{len}} {what} {{msg}} ETA {{eta}}"))
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        *CURRENT.lock().expect("bar lock") = Some(bar.clone());
+        Bar { bar, bytes: Default::default(), failed: Default::default() }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+        *CURRENT.lock().expect("bar lock") = None;
+    }
+
+    fn update_message(&self) {
+        let bytes = self.bytes.load(std::sync::atomic::Ordering::Relaxed);
+        let failed = self.failed.load(std::sync::atomic::Ordering::Relaxed);
+        let secs = self.bar.elapsed().as_secs_f64().max(0.001);
+        let mut msg = format!("{} ({}/s)", HumanBytes(bytes), HumanBytes((bytes as f64 / secs) as u64));
+        if failed > 0 {
+            msg.push_str(&format!(", {failed} failed"));
+        }
+        self.bar.set_message(msg);
+    }
+}
+
+impl Reporter for Bar {
+    fn on_plan(&self, total: usize) {
+        self.bar.set_length(total as u64);
+    }
+    fn on_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        self.update_message();
+    }
+    fn on_done(&self, _unit: &str, outcome: &Outcome) {
+        if matches!(outcome, Outcome::Failed(_)) {
+            self.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.bar.inc(1);
+        self.update_message();
+    }
+}

@@ -1,0 +1,46 @@
+//! The catalogue: what BCSS is made of, independent of where the pixels come from.
+//!
+//! - [`Roi`] / [`RoiTable`]: the 151 regions of interest (`roiBounds.csv`), one per slide, with their
+//!   base-pixel bounds and the link to their ground-truth mask.
+//! - [`Slide`] / [`SlideTable`]: the slides on the public DSA (`slide_magnifications.csv`): short
+//!   name, full item name, Girder item id and scan magnification.
+//! - [`codes`]: the 22 label codes of the masks (`gtruth_codes.tsv`), 0 being "outside the ROI /
+//!   don't care", never a class.
+//!
+//! The three tables of the published dataset are compiled into the binary ([`RoiTable::builtin`],
+//! [`SlideTable::builtin`]); a user can replace the ROI table with their own `roiBounds.csv`.
+//!
+//! Invariant: nothing here does I/O except the explicit `from_path` readers.
+
+pub mod codes;
+mod rois;
+mod slides;
+
+pub use rois::{CatalogError, Roi, RoiTable};
+pub use slides::{Slide, SlideTable};
+
+/// The TCGA tissue source site of a ROI or slide name (`TCGA-A1-A0SK-DX1` -> `A1`).
+pub fn tissue_source_site(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("TCGA-")?;
+    let site = rest.get(..2)?;
+    (rest.as_bytes().get(2) == Some(&b'-')).then_some(site)
+}
+
+/// The patient of a ROI or slide name: its 12-character short name (`TCGA-A1-A0SK`).
+pub fn patient(name: &str) -> Option<&str> {
+    name.get(..12).filter(|s| s.starts_with("TCGA-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_and_patient() {
+        assert_eq!(tissue_source_site("TCGA-A1-A0SK-DX1"), Some("A1"));
+        assert_eq!(tissue_source_site("TCGA-OL-A5RW"), Some("OL"));
+        assert_eq!(tissue_source_site("XCGA-A1"), None);
+        assert_eq!(patient("TCGA-A1-A0SK-DX1"), Some("TCGA-A1-A0SK"));
+        assert_eq!(patient("TCGA-A1"), None);
+    }
+}

@@ -1,0 +1,118 @@
+//! Image codecs: decoding what servers send and writing the PNGs of a dataset.
+//!
+//! - [`jpeg`]: JPEG through libjpeg-turbo's TurboJPEG API, so decoded pixels are exactly the ones
+//!   Pillow (which links libjpeg-turbo) gave the original downloader. A pure-Rust decoder rounds
+//!   differently and shifts values by 1-2 levels.
+//! - [`png`]: PNG decoding (RGB, RGBA, grey) and encoding with explicit compression.
+//!
+//! [`sniff`] tells formats apart by magic bytes, not by `Content-Type`.
+//!
+//! Invariant: pure transformations of bytes in memory or through `Read`/`Write`; no file system.
+
+pub mod jpeg;
+pub mod png;
+
+/// An 8-bit RGB image, row-major, 3 bytes per pixel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RgbImage {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// `width * height * 3` bytes.
+    pub data: Vec<u8>,
+}
+
+/// An 8-bit single-channel image (a label mask), row-major.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrayImage {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// `width * height` bytes.
+    pub data: Vec<u8>,
+}
+
+/// Image container formats bcss reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JPEG (`FF D8 FF`).
+    Jpeg,
+    /// PNG (`89 50 4E 47 0D 0A 1A 0A`).
+    Png,
+}
+
+/// The format of an encoded image, from its first bytes.
+pub fn sniff(bytes: &[u8]) -> Option<Format> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(Format::Jpeg)
+    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+        Some(Format::Png)
+    } else {
+        None
+    }
+}
+
+/// Why an image could not be decoded or encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    /// The body is empty.
+    #[error("the image is empty (0 bytes)")]
+    Empty,
+    /// Neither JPEG nor PNG.
+    #[error("the data is neither JPEG nor PNG (starts with {0})")]
+    UnknownFormat(String),
+    /// libjpeg-turbo refused the data.
+    #[error("invalid JPEG: {0}")]
+    Jpeg(String),
+    /// The PNG decoder refused the data.
+    #[error("invalid PNG: {0}")]
+    PngDecode(#[from] ::png::DecodingError),
+    /// The PNG encoder failed (usually an I/O error underneath).
+    #[error("failed to encode PNG: {0}")]
+    PngEncode(#[from] ::png::EncodingError),
+    /// A PNG of a kind bcss does not read.
+    #[error("unsupported PNG: {0}")]
+    Unsupported(String),
+}
+
+/// Decodes a JPEG or PNG body to RGB (alpha dropped), choosing the decoder by magic bytes.
+pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, CodecError> {
+    match sniff(bytes) {
+        Some(Format::Jpeg) => jpeg::decode_rgb(bytes),
+        Some(Format::Png) => png::decode_rgb(bytes),
+        None if bytes.is_empty() => Err(CodecError::Empty),
+        None => Err(CodecError::UnknownFormat(hex_prefix(bytes))),
+    }
+}
+
+/// Reads width and height from a JPEG or PNG header without decoding pixels.
+pub fn dimensions(bytes: &[u8]) -> Result<(usize, usize), CodecError> {
+    match sniff(bytes) {
+        Some(Format::Jpeg) => jpeg::dimensions(bytes),
+        Some(Format::Png) => png::dimensions(bytes),
+        None if bytes.is_empty() => Err(CodecError::Empty),
+        None => Err(CodecError::UnknownFormat(hex_prefix(bytes))),
+    }
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    let head: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("`{}`", head.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(Format::Jpeg));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Some(Format::Png));
+        assert_eq!(sniff(b"{\"message\""), None);
+        assert!(matches!(decode_rgb(b""), Err(CodecError::Empty)));
+        let err = decode_rgb(b"<html>").unwrap_err().to_string();
+        assert!(err.contains("3c 68 74 6d 6c 3e"), "{err}");
+    }
+}

@@ -1,0 +1,482 @@
+//! `bcss download`: rebuild the BCSS dataset from a DSA server, in parallel and resumably.
+//!
+//! Per ROI, a worker: checks the manifest and the files on disk (complete parts are skipped);
+//! reads the slide's tile metadata and plans the region ([`plan_region`]) so the exact output
+//! size is known before anything is downloaded; fetches the region, checks its size, decodes it
+//! (libjpeg-turbo) and writes a PNG; fetches the mask from its link, checks it against the ROI
+//! (base size, known codes), resizes it with the exact nearest rule and writes it; fetches the
+//! annotation JSON; then records every file (size, SHA-256) in `manifest.json`.
+//!
+//! Every file is written atomically; failures of one ROI are reported and the run goes on.
+//! Memory per worker is one encoded body plus one decoded image.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::catalog::{Roi, RoiTable, Slide, SlideTable};
+use crate::codec::{self, png::Compression, GrayImage, RgbImage};
+use crate::dataset::atomic::{self, Written};
+use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, Native, RoiEntry};
+use crate::dataset::names::{self, UnsafeName};
+use crate::dataset::Layout;
+use crate::report::{Outcome, Reporter};
+use crate::source::girder::{Credentials, Girder, GirderError, Step};
+use crate::source::http::{ClientError, Http, HttpConfig};
+use crate::source::masklink::{self, MaskError};
+use crate::transform::{plan_region, resize, Mode, Rect, RegionPlan, Resolution, SlideGeometry};
+
+/// The public DSA of the dataset.
+pub const DEFAULT_API_URL: &str = "https://demo.kitware.com/histomicstk/api/v1/";
+/// The folder of the 151 BCSS slides on the public DSA.
+pub const DEFAULT_FOLDER_ID: &str = "5bbdeba3e629140048d017bb";
+
+/// Region encoding asked of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// JPEG quality 95, 4:4:4 (the server's default and the original's).
+    Jpeg,
+    /// Lossless PNG.
+    Png,
+}
+
+impl Encoding {
+    /// The value of the `encoding` query parameter (case-sensitive on the server).
+    pub fn as_param(self) -> &'static str {
+        match self {
+            Encoding::Jpeg => "JPEG",
+            Encoding::Png => "PNG",
+        }
+    }
+}
+
+/// Which parts of the dataset to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// RGB regions into `images/`.
+    pub images: bool,
+    /// Label masks into `masks/`.
+    pub masks: bool,
+    /// Annotation JSON into `annotations/`.
+    pub annotations: bool,
+}
+
+/// Everything a download needs, validated.
+#[derive(Debug, Clone)]
+pub struct DownloadPlan {
+    /// DSA API base URL.
+    pub api_url: String,
+    /// How to authenticate.
+    pub credentials: Credentials,
+    /// Folder whose items are the slides. `None`: use the built-in slide table only.
+    pub folder_id: Option<String>,
+    /// When listing this folder fails, fall back to the built-in slide table instead of failing
+    /// (true for the public folder, whose listing may be restricted).
+    pub fallback_to_builtin: bool,
+    /// The ROIs to fetch.
+    pub rois: RoiTable,
+    /// Dataset root.
+    pub out: PathBuf,
+    /// Output resolution.
+    pub resolution: Resolution,
+    /// Exact or compat requests.
+    pub mode: Mode,
+    /// What to fetch.
+    pub parts: Parts,
+    /// Region encoding.
+    pub encoding: Encoding,
+    /// Concurrent ROIs.
+    pub jobs: usize,
+    /// HTTP settings.
+    pub http: HttpConfig,
+    /// PNG compression of written images.
+    pub png: Compression,
+}
+
+/// Why a whole run could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The output directory is unusable.
+    #[error("cannot use output directory `{path}`: {source}")]
+    Output {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The server check or authentication failed.
+    #[error(transparent)]
+    Connect(GirderError),
+    /// The folder could not be listed.
+    #[error("cannot list folder `{folder}`: {source}")]
+    Listing {
+        /// Folder id.
+        folder: String,
+        /// The error.
+        #[source]
+        source: GirderError,
+    },
+    /// The folder has no slides.
+    #[error("folder `{folder}` holds no slide (no item with a large image)")]
+    EmptyFolder {
+        /// Folder id.
+        folder: String,
+    },
+    /// The manifest is unreadable or unwritable.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+/// Why one ROI failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RoiError {
+    /// No slide item for the ROI.
+    #[error("slide `{0}` is not in the folder listing nor in the built-in slide table")]
+    NoSlide(String),
+    /// A DSA request failed.
+    #[error(transparent)]
+    Girder(#[from] GirderError),
+    /// The region lies partly outside the slide.
+    #[error("the ROI {roi:?} extends beyond the slide ({width}x{height} base pixels); the server would clip it")]
+    Clipped {
+        /// The ROI bounds.
+        roi: Rect,
+        /// Slide width.
+        width: u64,
+        /// Slide height.
+        height: u64,
+    },
+    /// The server's region is empty, undecodable or the wrong size.
+    #[error("region: {0}")]
+    BadRegion(String),
+    /// The mask failed.
+    #[error("mask: {0}")]
+    Mask(#[from] MaskError),
+    /// A server-supplied name was refused.
+    #[error(transparent)]
+    UnsafeName(#[from] UnsafeName),
+    /// Writing a file failed.
+    #[error("failed to write `{path}`: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Recording in the manifest failed.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Summary {
+    /// ROIs written.
+    pub done: Vec<String>,
+    /// ROIs already complete.
+    pub skipped: Vec<String>,
+    /// ROIs that failed, with the reason.
+    pub failed: Vec<(String, String)>,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Stale temporary files removed at start.
+    pub stale_parts_removed: usize,
+    /// Where the slide ids came from: `listing` or `built-in`.
+    pub slides_from: String,
+}
+
+struct Run<'a> {
+    plan: &'a DownloadPlan,
+    layout: Layout,
+    girder: Girder,
+    slides: SlideTable,
+    manifest: Mutex<Manifest>,
+    reporter: &'a dyn Reporter,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+/// Runs a download. Per-ROI failures are in the summary; an `Err` means the run could not start.
+pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+    let start = Instant::now();
+    let layout = Layout::new(&plan.out);
+    layout.create().map_err(|source| DownloadError::Output { path: plan.out.clone(), source })?;
+    let mut stale = 0;
+    for dir in [layout.root().to_path_buf(), layout.images(), layout.masks(), layout.annotations()] {
+        stale += atomic::remove_stale_parts(&dir).map_err(|source| DownloadError::Output { path: dir.clone(), source })?;
+    }
+    let source_name = crate::source::http::redact_url(plan.api_url.trim_end_matches('/'));
+    let manifest = match Manifest::load(&layout.manifest())? {
+        Some(mut m) => {
+            m.source = source_name;
+            m
+        }
+        None => Manifest::new(source_name),
+    };
+
+    let http = Http::new(plan.http.clone())?;
+    let girder = Girder::connect(http, &plan.api_url, plan.credentials.clone()).map_err(DownloadError::Connect)?;
+    let (slides, slides_from) = resolve_slides(plan, &girder)?;
+    tracing::info!(rois = plan.rois.rois().len(), slides_from, "download planned");
+
+    let run = Run { plan, layout, girder, slides, manifest: Mutex::new(manifest), reporter, bytes: Default::default() };
+    let rois = plan.rois.rois();
+    reporter.on_plan(rois.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..plan.jobs.max(1).min(rois.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(roi) = rois.get(i) else { break };
+                reporter.on_start(&roi.id);
+                let outcome = match run.roi(roi) {
+                    Ok(true) => Outcome::Done,
+                    Ok(false) => Outcome::Skipped,
+                    Err(e) => {
+                        let msg = e.to_string();
+                        tracing::error!(roi = %roi.id, error = %msg, "ROI failed");
+                        Outcome::Failed(msg)
+                    }
+                };
+                reporter.on_done(&roi.id, &outcome);
+                results.lock().expect("results lock").push((i, outcome));
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("results lock");
+    results.sort_by_key(|(i, _)| *i);
+    let mut summary = Summary { stale_parts_removed: stale, slides_from: slides_from.to_string(), ..Default::default() };
+    for (i, outcome) in results {
+        let id = rois[i].id.clone();
+        match outcome {
+            Outcome::Done => summary.done.push(id),
+            Outcome::Skipped => summary.skipped.push(id),
+            Outcome::Failed(m) => summary.failed.push((id, m)),
+        }
+    }
+    summary.bytes = run.bytes.load(Ordering::Relaxed);
+    summary.seconds = start.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn resolve_slides(plan: &DownloadPlan, girder: &Girder) -> Result<(SlideTable, &'static str), DownloadError> {
+    let Some(folder) = &plan.folder_id else { return Ok((SlideTable::builtin(), "built-in")) };
+    match girder.list_slides(folder) {
+        Ok(items) if !items.is_empty() => {
+            let slides = items.into_iter().map(|i| Slide {
+                short_name: i.name.get(..12).unwrap_or(&i.name).to_string(),
+                name: i.name,
+                item_id: i.id,
+                magnification: None,
+            });
+            Ok((SlideTable::from_slides(slides), "listing"))
+        }
+        Ok(_) if plan.fallback_to_builtin => {
+            tracing::warn!(folder, "the folder lists no slide; using the built-in slide table");
+            Ok((SlideTable::builtin(), "built-in"))
+        }
+        Ok(_) => Err(DownloadError::EmptyFolder { folder: folder.clone() }),
+        Err(e) if plan.fallback_to_builtin => {
+            tracing::warn!(folder, error = %e, "cannot list the folder; using the built-in slide table");
+            Ok((SlideTable::builtin(), "built-in"))
+        }
+        Err(source) => Err(DownloadError::Listing { folder: folder.clone(), source }),
+    }
+}
+
+/// How many times a ROI's content (a region or mask that arrives but is corrupt, truncated or
+/// the wrong size) is fetched again before the ROI is reported failed.
+const CONTENT_ATTEMPTS: u32 = 3;
+
+fn content_retry<T, E: std::fmt::Display>(what: &str, roi: &str, mut f: impl FnMut() -> Result<T, E>, retryable: impl Fn(&E) -> bool) -> Result<T, E> {
+    let mut attempt = 1;
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < CONTENT_ATTEMPTS && retryable(&e) => {
+                tracing::warn!(roi, what, error = %e, attempt, "bad content; fetching again");
+                std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl Run<'_> {
+    fn fingerprint(&self, roi: &Roi) -> String {
+        let p = self.plan;
+        format!(
+            "v1|{}|{}|{}|links|{},{},{},{}|{}",
+            p.mode.as_str(),
+            p.resolution.describe(),
+            p.encoding.as_param(),
+            roi.xmin,
+            roi.ymin,
+            roi.xmax,
+            roi.ymax,
+            roi.mask_link.as_deref().unwrap_or("")
+        )
+    }
+
+    /// Parts of this ROI still to fetch, given the manifest and the disk.
+    fn missing_parts(&self, roi: &Roi, fingerprint: &str) -> Parts {
+        let want = self.plan.parts;
+        let manifest = self.manifest.lock().expect("manifest lock");
+        let Some(entry) = manifest.rois.get(&roi.id).filter(|e| e.fingerprint == fingerprint) else { return want };
+        let have = |role: &str| entry.files.get(role).is_some_and(|f| f.matches_disk(self.layout.root()));
+        Parts { images: want.images && !have("image"), masks: want.masks && !have("mask"), annotations: want.annotations && !have("annotations") }
+    }
+
+    /// Processes one ROI. `Ok(false)` when it was already complete.
+    fn roi(&self, roi: &Roi) -> Result<bool, RoiError> {
+        let fingerprint = self.fingerprint(roi);
+        let todo = self.missing_parts(roi, &fingerprint);
+        if !(todo.images || todo.masks || todo.annotations) {
+            return Ok(false);
+        }
+        let slide = self.slides.get(roi.short_name()).or_else(|| None).cloned();
+        let slide = match slide {
+            Some(s) => s,
+            None => SlideTable::builtin().get(roi.short_name()).cloned().ok_or_else(|| RoiError::NoSlide(roi.short_name().to_string()))?,
+        };
+        let on_bytes = |n: u64| {
+            self.bytes.fetch_add(n, Ordering::Relaxed);
+            self.reporter.on_bytes(n);
+        };
+        let requested = Rect { left: roi.xmin, top: roi.ymin, right: roi.xmax, bottom: roi.ymax };
+        let (query, scale_request) = self.plan.resolution.request(self.plan.mode);
+        let compat_base_mask = self.plan.mode == Mode::Compat && !self.plan.parts.images;
+        // Geometry is needed for images, and for masks sized like the images they go with.
+        let need_geometry = todo.images || (todo.masks && !compat_base_mask);
+        let geometry: Option<(SlideGeometry, RegionPlan)> = if need_geometry {
+            let g = self.girder.tiles(&slide.item_id)?;
+            let plan = plan_region(&g, requested, scale_request);
+            if plan.region != requested {
+                return Err(RoiError::Clipped { roi: requested, width: g.size_x, height: g.size_y });
+            }
+            Some((g, plan))
+        } else {
+            None
+        };
+        let suffix = names::suffix(self.plan.resolution);
+        let mut files: Vec<(&'static str, FileRecord)> = Vec::new();
+
+        if todo.images {
+            let (_, plan) = geometry.as_ref().expect("geometry fetched for images");
+            let image = content_retry(
+                "region",
+                &roi.id,
+                || self.fetch_region(&slide, requested, &query, plan, &on_bytes),
+                |e| matches!(e, RoiError::BadRegion(_)),
+            )?;
+            let path = self.layout.images().join(names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &suffix));
+            let written = self.write_png(&path, |w| codec::png::write_rgb(w, &image, self.plan.png))?;
+            files.push(("image", FileRecord::new(self.layout.relative(&path), &written)));
+        }
+
+        if todo.masks {
+            let mask = content_retry(
+                "mask",
+                &roi.id,
+                || masklink::fetch_mask(self.girder.http(), roi, &on_bytes),
+                |e| matches!(e, MaskError::Decode { .. } | MaskError::WrongSize { .. } | MaskError::UnknownCodes { .. }),
+            )?;
+            let (mask, mask_suffix) = match &geometry {
+                Some((_, plan)) if !compat_base_mask => {
+                    let (w, h) = (plan.out_width as usize, plan.out_height as usize);
+                    (GrayImage { width: w, height: h, data: resize::resize_nearest(&mask.data, mask.width, mask.height, w, h) }, suffix.clone())
+                }
+                _ => (mask, "MAG-0".to_string()),
+            };
+            let path = self.layout.masks().join(names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &mask_suffix));
+            let written = self.write_png(&path, |w| codec::png::write_gray(w, &mask, Compression::Balanced))?;
+            files.push(("mask", FileRecord::new(self.layout.relative(&path), &written)));
+        }
+
+        if todo.annotations {
+            let body = self.girder.annotations(&slide.item_id, &on_bytes)?;
+            let path = self.layout.annotations().join(names::annotation_file_name(&slide.name)?);
+            let written = atomic::write_atomic(&path, |w| w.write_all(&body)).map_err(|source| RoiError::Write { path: path.clone(), source })?;
+            files.push(("annotations", FileRecord::new(self.layout.relative(&path), &written)));
+        }
+
+        self.record(roi, &slide, fingerprint, geometry.as_ref(), &query, files)?;
+        Ok(true)
+    }
+
+    fn fetch_region(&self, slide: &Slide, rect: Rect, query: &[(&str, String)], plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
+        let resp = self.girder.region(&slide.item_id, rect, query, self.plan.encoding.as_param(), on_bytes)?;
+        if resp.body.is_empty() {
+            return Err(RoiError::BadRegion(format!("the server sent an empty body (HTTP {}); the region is empty or outside the slide", resp.status)));
+        }
+        let (w, h) = codec::dimensions(&resp.body).map_err(|e| RoiError::BadRegion(e.to_string()))?;
+        if (w as u64, h as u64) != (plan.out_width, plan.out_height) {
+            return Err(RoiError::BadRegion(format!("the server sent {w}x{h} pixels but must send {}x{} for this request", plan.out_width, plan.out_height)));
+        }
+        codec::decode_rgb(&resp.body).map_err(|e| RoiError::BadRegion(e.to_string()))
+    }
+
+    fn write_png(&self, path: &std::path::Path, f: impl FnOnce(&mut dyn std::io::Write) -> Result<(), codec::CodecError>) -> Result<Written, RoiError> {
+        atomic::write_atomic(path, |w| f(w).map_err(|e| match e {
+            codec::CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
+            other => std::io::Error::other(other.to_string()),
+        }))
+        .map_err(|source| RoiError::Write { path: path.to_path_buf(), source })
+    }
+
+    fn record(&self, roi: &Roi, slide: &Slide, fingerprint: String, geometry: Option<&(SlideGeometry, RegionPlan)>, query: &[(&str, String)], files: Vec<(&'static str, FileRecord)>) -> Result<(), RoiError> {
+        let mut manifest = self.manifest.lock().expect("manifest lock");
+        let old = manifest.rois.remove(&roi.id).filter(|e| e.fingerprint == fingerprint);
+        let mut entry = old.unwrap_or_else(|| RoiEntry {
+            slide: roi.short_name().to_string(),
+            slide_name: Some(slide.name.clone()),
+            item_id: Some(slide.item_id.clone()),
+            bounds: Bounds { xmin: roi.xmin, ymin: roi.ymin, xmax: roi.xmax, ymax: roi.ymax },
+            requested: self.plan.resolution.describe(),
+            request_params: None,
+            mode: self.plan.mode.as_str().to_string(),
+            encoding: self.plan.encoding.as_param().to_string(),
+            mask_source: "links".to_string(),
+            native: None,
+            scale: None,
+            width: None,
+            height: None,
+            fingerprint,
+            files: Default::default(),
+        });
+        if !query.is_empty() {
+            entry.request_params = Some(query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"));
+        }
+        if let Some((g, plan)) = geometry {
+            entry.native = Some(Native { mm_x: g.mm_x, mm_y: g.mm_y, magnification: g.magnification });
+            entry.scale = Some(plan.scale);
+            entry.width = Some(plan.out_width);
+            entry.height = Some(plan.out_height);
+        }
+        for (role, rec) in files {
+            entry.files.insert(role.to_string(), rec);
+        }
+        manifest.rois.insert(roi.id.clone(), entry);
+        manifest.save(&self.layout.manifest())?;
+        Ok(())
+    }
+}
+
+/// The step an error of a ROI belongs to, for reports.
+pub fn roi_error_step(e: &RoiError) -> Option<Step> {
+    match e {
+        RoiError::Girder(g) => Some(g.step()),
+        RoiError::Mask(_) => Some(Step::MaskLink),
+        RoiError::BadRegion(_) | RoiError::Clipped { .. } => Some(Step::Region),
+        _ => None,
+    }
+}

@@ -1,0 +1,63 @@
+//! The directory layout of a dataset: `images/ masks/ annotations/ logs/` under one root, and
+//! `manifest.json` at the root.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A dataset root and the folders under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// The layout under `root` (nothing is created).
+    pub fn new(root: impl Into<PathBuf>) -> Layout {
+        Layout { root: root.into() }
+    }
+
+    /// Creates the root (parents too) and the four folders. Fails clearly when the root is a file
+    /// or cannot be written.
+    pub fn create(&self) -> io::Result<()> {
+        if self.root.exists() && !self.root.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "it exists and is not a directory"));
+        }
+        for dir in [self.images(), self.masks(), self.annotations(), self.logs()] {
+            std::fs::create_dir_all(&dir)?;
+        }
+        // Probe writability now rather than after the first download.
+        let probe = self.root.join(".bcss-write-probe");
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(&probe)
+    }
+
+    /// The root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    /// `images/`: RGB regions.
+    pub fn images(&self) -> PathBuf {
+        self.root.join("images")
+    }
+    /// `masks/`: label masks.
+    pub fn masks(&self) -> PathBuf {
+        self.root.join("masks")
+    }
+    /// `annotations/`: annotation JSON per slide.
+    pub fn annotations(&self) -> PathBuf {
+        self.root.join("annotations")
+    }
+    /// `logs/`: one log per run.
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+    /// `manifest.json`.
+    pub fn manifest(&self) -> PathBuf {
+        self.root.join("manifest.json")
+    }
+    /// A path relative to the root, with `/` separators, as recorded in the manifest.
+    pub fn relative(&self, path: &Path) -> String {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path);
+        rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    }
+}

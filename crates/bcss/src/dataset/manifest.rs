@@ -1,0 +1,216 @@
+//! `manifest.json`: what every file of a dataset is and where it came from.
+//!
+//! One entry per ROI (keyed by ROI id, sorted): slide, item id, bounds, requested and native
+//! resolution, scale, output size, encoding, mode, and size + SHA-256 of every file written.
+//! The manifest never holds a secret: no API key, no token, no URL query string with either.
+//! It is rewritten atomically after each ROI, so a killed run leaves the last complete state.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::atomic::{self, Written};
+
+/// Current manifest format version.
+pub const FORMAT: u32 = 1;
+
+/// A dataset's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Format version ([`FORMAT`]).
+    pub format: u32,
+    /// The tool that wrote it (`bcss 0.1.0`).
+    pub tool: String,
+    /// Where the data came from: the DSA API URL (no credentials) or the local slide folder.
+    pub source: String,
+    /// Per ROI, by ROI id.
+    pub rois: BTreeMap<String, RoiEntry>,
+}
+
+/// Base-pixel bounds of a ROI (`xmax`, `ymax` exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bounds {
+    /// Left, inclusive.
+    pub xmin: u64,
+    /// Top, inclusive.
+    pub ymin: u64,
+    /// Right, exclusive.
+    pub xmax: u64,
+    /// Bottom, exclusive.
+    pub ymax: u64,
+}
+
+/// The slide's native resolution, from its tile metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Native {
+    /// mm per base pixel, horizontally.
+    pub mm_x: Option<f64>,
+    /// mm per base pixel, vertically.
+    pub mm_y: Option<f64>,
+    /// Objective power.
+    pub magnification: Option<f64>,
+}
+
+/// One ROI of the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoiEntry {
+    /// Slide short name (`TCGA-A1-A0SK`).
+    pub slide: String,
+    /// Slide item / file name, when known.
+    pub slide_name: Option<String>,
+    /// Girder item id, when the data came from a DSA.
+    pub item_id: Option<String>,
+    /// ROI bounds in base pixels.
+    pub bounds: Bounds,
+    /// Requested resolution as the user gave it: `mpp 0.25`, `mag 20`, `base`.
+    pub requested: String,
+    /// The resolution parameters actually sent (`mm_x=0.00025000&mm_y=0.00025000`), if any.
+    pub request_params: Option<String>,
+    /// `exact` or `compat`.
+    pub mode: String,
+    /// Region encoding asked of the server (`JPEG`, `PNG`), or `local`.
+    pub encoding: String,
+    /// Where masks came from: `links`, `annotations` or `dir`.
+    pub mask_source: String,
+    /// Native resolution of the slide.
+    pub native: Option<Native>,
+    /// Base pixels per output pixel.
+    pub scale: Option<f64>,
+    /// Output (image and mask) width.
+    pub width: Option<u64>,
+    /// Output (image and mask) height.
+    pub height: Option<u64>,
+    /// A string that changes whenever anything that shapes the files changes; a rerun redoes
+    /// a ROI whose fingerprint differs.
+    pub fingerprint: String,
+    /// Files by role (`image`, `mask`, `annotations`).
+    pub files: BTreeMap<String, FileRecord>,
+}
+
+/// One file of the dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRecord {
+    /// Path relative to the dataset root, `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
+}
+
+impl FileRecord {
+    /// A record for a file just written.
+    pub fn new(path: String, written: &Written) -> FileRecord {
+        FileRecord { path, bytes: written.bytes, sha256: written.sha256.clone() }
+    }
+
+    /// True when the file under `root` exists with this size and hash.
+    pub fn matches_disk(&self, root: &Path) -> bool {
+        let path = root.join(&self.path);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() && m.len() == self.bytes => {}
+            _ => return false,
+        }
+        atomic::hash_file(&path).map(|w| w.sha256 == self.sha256).unwrap_or(false)
+    }
+}
+
+/// Why a manifest could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Reading or writing failed.
+    #[error("failed to access manifest `{path}`")]
+    Io {
+        /// The manifest's path.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The file is not a manifest bcss understands.
+    #[error("manifest `{path}` is not valid ({source}); move it away to start a fresh one")]
+    Parse {
+        /// The manifest's path.
+        path: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Manifest {
+    /// An empty manifest for data from `source`.
+    pub fn new(source: impl Into<String>) -> Manifest {
+        Manifest { format: FORMAT, tool: format!("bcss {}", env!("CARGO_PKG_VERSION")), source: source.into(), rois: BTreeMap::new() }
+    }
+
+    /// Reads a manifest; `Ok(None)` when there is none.
+    pub fn load(path: &Path) -> Result<Option<Manifest>, ManifestError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(ManifestError::Io { path: path.display().to_string(), source }),
+        };
+        serde_json::from_str(&text).map(Some).map_err(|source| ManifestError::Parse { path: path.display().to_string(), source })
+    }
+
+    /// Writes the manifest atomically, pretty-printed with sorted keys and `\n` line ends.
+    pub fn save(&self, path: &Path) -> Result<(), ManifestError> {
+        let io_err = |source| ManifestError::Io { path: path.display().to_string(), source };
+        atomic::write_atomic(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, self).map_err(io::Error::from)?;
+            w.write_all(b"\n")
+        })
+        .map_err(io_err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_disk_check() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("images")).unwrap();
+        std::fs::write(dir.path().join("images/a.png"), b"abc").unwrap();
+        let mut m = Manifest::new("http://127.0.0.1:1/api/v1");
+        let rec = FileRecord::new("images/a.png".into(), &atomic::hash_file(&dir.path().join("images/a.png")).unwrap());
+        assert!(rec.matches_disk(dir.path()));
+        m.rois.insert(
+            "R".into(),
+            RoiEntry {
+                slide: "TCGA-AA-AAAA".into(),
+                slide_name: None,
+                item_id: None,
+                bounds: Bounds { xmin: 1, ymin: 2, xmax: 3, ymax: 4 },
+                requested: "base".into(),
+                request_params: None,
+                mode: "exact".into(),
+                encoding: "JPEG".into(),
+                mask_source: "links".into(),
+                native: None,
+                scale: Some(1.0),
+                width: Some(2),
+                height: Some(2),
+                fingerprint: "f".into(),
+                files: [("image".to_string(), rec.clone())].into(),
+            },
+        );
+        let path = dir.path().join("manifest.json");
+        m.save(&path).unwrap();
+        assert_eq!(Manifest::load(&path).unwrap().unwrap(), m);
+        std::fs::write(dir.path().join("images/a.png"), b"abd").unwrap();
+        assert!(!rec.matches_disk(dir.path()), "same size, other content");
+        std::fs::write(&path, b"{").unwrap();
+        assert!(Manifest::load(&path).unwrap_err().to_string().contains("move it away"));
+    }
+}

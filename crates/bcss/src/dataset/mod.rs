@@ -1,0 +1,17 @@
+//! The dataset on disk: where files go, what they are called, and the manifest that says what
+//! each one is.
+//!
+//! - [`names`]: the original downloader's file names (`<roi>_xmin<X>_ymin<Y>_MPP-0.2500.png`) and
+//!   their parser, plus the guard that keeps server-supplied names inside the output root.
+//! - [`layout`]: `images/ masks/ annotations/ logs/` under a root.
+//! - [`atomic`]: every file is written to a temporary name, hashed while written, synced, then
+//!   renamed: a killed run never leaves a partial file under a final name.
+//! - [`manifest`]: `manifest.json`, per ROI the request, the geometry and size + sha256 of every file.
+
+pub mod atomic;
+pub mod layout;
+pub mod manifest;
+pub mod names;
+
+pub use layout::Layout;
+pub use manifest::{FileRecord, Manifest, RoiEntry};

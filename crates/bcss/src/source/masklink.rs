@@ -1,0 +1,150 @@
+//! Ground-truth masks behind per-ROI links.
+//!
+//! The published masks are PNGs at base (scan) resolution, one per ROI, pixel value = label code.
+//! [`fetch_mask`] downloads one (following redirects, without any DSA credentials), decodes it
+//! and checks it before anyone uses it: the size must be the ROI's base size and every value a
+//! known code. A link may also be a local path or `file://` URL (mirrors, tests).
+
+use super::http::{Http, HttpError, Request};
+use crate::catalog::{codes, Roi};
+use crate::codec::{self, CodecError, GrayImage};
+
+/// Why a mask could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum MaskError {
+    /// The ROI has no mask link.
+    #[error("no mask link for this ROI (the ROI table has no `mask_link`)")]
+    NoLink,
+    /// The download failed.
+    #[error("mask link {url}: {source}")]
+    Http {
+        /// The link.
+        url: String,
+        /// What happened.
+        #[source]
+        source: HttpError,
+    },
+    /// The server answered an error status.
+    #[error("mask link {url}: HTTP {status}")]
+    Status {
+        /// The link.
+        url: String,
+        /// HTTP status.
+        status: u16,
+    },
+    /// A local mask file could not be read.
+    #[error("mask file `{path}`: {source}")]
+    File {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a readable grey PNG.
+    #[error("mask from {origin} does not decode: {source}")]
+    Decode {
+        /// Link or path.
+        origin: String,
+        /// The codec's reason.
+        #[source]
+        source: CodecError,
+    },
+    /// The size is not the ROI's base size.
+    #[error("mask from {origin} is {got_w}x{got_h} but the ROI is {want_w}x{want_h} base pixels")]
+    WrongSize {
+        /// Link or path.
+        origin: String,
+        /// Actual width.
+        got_w: usize,
+        /// Actual height.
+        got_h: usize,
+        /// Expected width.
+        want_w: u64,
+        /// Expected height.
+        want_h: u64,
+    },
+    /// Values outside the code table.
+    #[error("mask from {origin} holds values outside the label codes 0..=21: {values:?}")]
+    UnknownCodes {
+        /// Link or path.
+        origin: String,
+        /// The offending values (sorted, at most 10).
+        values: Vec<u8>,
+    },
+}
+
+/// Checks a decoded mask against its ROI: base size and known codes only.
+pub fn check_mask(mask: &GrayImage, roi: &Roi, origin: &str) -> Result<(), MaskError> {
+    if mask.width as u64 != roi.width() || mask.height as u64 != roi.height() {
+        return Err(MaskError::WrongSize {
+            origin: origin.to_string(),
+            got_w: mask.width,
+            got_h: mask.height,
+            want_w: roi.width(),
+            want_h: roi.height(),
+        });
+    }
+    check_codes(mask, origin)
+}
+
+/// Checks that every value of a mask is a known label code.
+pub fn check_codes(mask: &GrayImage, origin: &str) -> Result<(), MaskError> {
+    let mut seen = [false; 256];
+    for &v in &mask.data {
+        seen[v as usize] = true;
+    }
+    let values: Vec<u8> = (0..=255u8).filter(|&v| seen[v as usize] && !codes::is_known(v)).take(10).collect();
+    if values.is_empty() {
+        Ok(())
+    } else {
+        Err(MaskError::UnknownCodes { origin: origin.to_string(), values })
+    }
+}
+
+/// Reads the bytes of a mask link: `http(s)://` through `http`, else a local path or `file://`.
+pub fn fetch_bytes(http: &Http, link: &str, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, MaskError> {
+    if link.starts_with("http://") || link.starts_with("https://") {
+        let req = Request::get(link);
+        let resp = http.request(&req, on_bytes).map_err(|source| MaskError::Http { url: req.shown_url(), source })?;
+        if !resp.is_success() {
+            return Err(MaskError::Status { url: req.shown_url(), status: resp.status });
+        }
+        Ok(resp.body)
+    } else {
+        let path = link.strip_prefix("file://").unwrap_or(link);
+        let bytes = std::fs::read(path).map_err(|source| MaskError::File { path: path.to_string(), source })?;
+        on_bytes(bytes.len() as u64);
+        Ok(bytes)
+    }
+}
+
+/// Downloads, decodes and checks the mask of `roi` from its link.
+pub fn fetch_mask(http: &Http, roi: &Roi, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, MaskError> {
+    let link = roi.mask_link.as_deref().ok_or(MaskError::NoLink)?;
+    let bytes = fetch_bytes(http, link, on_bytes)?;
+    let origin = super::http::redact_url(link);
+    let mask = codec::png::decode_gray(&bytes).map_err(|source| MaskError::Decode { origin: origin.clone(), source })?;
+    check_mask(&mask, roi, &origin)?;
+    Ok(mask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roi(w: u64, h: u64) -> Roi {
+        Roi { id: "TCGA-AA-AAAA-DX1".into(), xmin: 10, ymin: 20, xmax: 10 + w, ymax: 20 + h, mask_link: None }
+    }
+
+    #[test]
+    fn checks_size_and_codes() {
+        let ok = GrayImage { width: 3, height: 2, data: vec![0, 1, 2, 21, 0, 0] };
+        check_mask(&ok, &roi(3, 2), "m").unwrap();
+        let err = check_mask(&ok, &roi(3, 3), "m").unwrap_err().to_string();
+        assert!(err.contains("3x2 but the ROI is 3x3"), "{err}");
+        let bad = GrayImage { width: 3, height: 2, data: vec![0, 1, 22, 255, 0, 0] };
+        let err = check_mask(&bad, &roi(3, 2), "m").unwrap_err();
+        assert!(matches!(err, MaskError::UnknownCodes { ref values, .. } if values == &vec![22, 255]));
+    }
+}

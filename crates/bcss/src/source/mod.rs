@@ -1,0 +1,11 @@
+//! Sources: where pixels, masks and annotations come from.
+//!
+//! - [`http`]: the one HTTP client, with retries, timeouts, TLS roots and URL redaction.
+//! - [`girder`]: the DSA (Girder + large_image) REST API.
+//! - [`masklink`]: ground-truth mask PNGs behind per-ROI links (redirects followed).
+//!
+//! Invariant: this layer talks to servers and reads input files; it never writes the dataset.
+
+pub mod girder;
+pub mod http;
+pub mod masklink;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the system libraries bcss links against, if any is missing.
+#   libturbojpeg0-dev  libjpeg-turbo's TurboJPEG API: decodes server JPEGs to the exact pixels
+#                      Pillow produced for the original dataset (see ARCHITECTURE.md)
+#   libopenslide-dev   OpenSlide 3.4, the standard whole-slide reader (bcss extract)
+#   libclang-dev       bindgen, used by openslide-sys at build time
+#   pkg-config         finds both libraries
+# Idempotent and quiet when everything is present. Needs root (or sudo) only when installing.
+set -euo pipefail
+
+need=()
+for pkg in pkg-config libturbojpeg0-dev libopenslide-dev libclang-dev; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    need+=("$pkg")
+  fi
+done
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "bcss: installing system packages: ${need[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
