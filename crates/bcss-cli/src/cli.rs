@@ -33,6 +33,28 @@ pub enum Command {
     /// ./BCSS. Resumable: a rerun skips every ROI whose files are complete and match
     /// manifest.json. Exit status 1 if any ROI failed.
     Download(DownloadArgs),
+    /// Check a dataset directory: every expected ROI present, files as the manifest records them
+    /// (size and SHA-256), image and mask of each ROI the same size, masks holding only the 22
+    /// known codes. Works without a manifest too (then only the invariants are checked).
+    /// Exit status 1 if any problem is found.
+    Verify(VerifyArgs),
+}
+
+/// Options of `bcss verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The dataset root (the `--out` of download).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The ROIs expected when there is no manifest (default: the built-in 151).
+    #[arg(long, value_name = "CSV")]
+    pub roi_bounds: Option<PathBuf>,
+    /// Only expect these slides or ROI ids (when there is no manifest).
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub slides: Option<Vec<String>>,
+    /// Check sizes but skip SHA-256 (faster on big datasets).
+    #[arg(long)]
+    pub no_hash: bool,
 }
 
 /// Options of `bcss download`. Every option can also come from `--config FILE.toml` (same

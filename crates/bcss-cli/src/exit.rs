@@ -38,8 +38,6 @@ impl Failure {
 pub trait Classify<T> {
     /// Bad input (exit 2).
     fn input(self) -> Result<T, Failure>;
-    /// Server problem (exit 3).
-    fn server(self) -> Result<T, Failure>;
     /// Output problem (exit 4).
     fn output(self) -> Result<T, Failure>;
 }
@@ -47,9 +45,6 @@ pub trait Classify<T> {
 impl<T, E: Into<anyhow::Error>> Classify<T> for Result<T, E> {
     fn input(self) -> Result<T, Failure> {
         self.map_err(|e| Failure::Input(e.into()))
-    }
-    fn server(self) -> Result<T, Failure> {
-        self.map_err(|e| Failure::Server(e.into()))
     }
     fn output(self) -> Result<T, Failure> {
         self.map_err(|e| Failure::Output(e.into()))
@@ -68,11 +63,34 @@ pub fn run() -> i32 {
                 Failure::Server(e) => (e, Some("check --api-url, the key and the network; rerunning resumes where this stopped")),
                 Failure::Output(e) => (e, Some("check that --out is a writable directory with free space")),
             };
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_sentence(err));
             if let Some(h) = hint {
                 eprintln!("\nhint: {h}");
             }
             failure.code()
         }
+    }
+}
+
+/// The error and its causes as one line, skipping a cause whose text the line already holds
+/// (library errors often quote their source).
+pub fn one_sentence(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn causes_already_quoted_are_not_repeated() {
+        let e = anyhow::anyhow!("inner problem").context("outer: inner problem").context("top");
+        assert_eq!(super::one_sentence(&e), "top: outer: inner problem");
     }
 }

@@ -90,7 +90,7 @@ pub fn init(logs_dir: Option<&Path>, quiet: bool) -> anyhow::Result<Option<PathB
     };
     let stderr_layer = (!quiet).then(|| {
         tracing_subscriber::fmt::layer()
-            .with_ansi(std::env::var_os("NO_COLOR").is_none())
+            .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false)
             .without_time()
             .with_writer(StderrAboveBars)

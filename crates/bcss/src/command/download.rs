@@ -220,6 +220,8 @@ pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary,
         }
         None => Manifest::new(source_name),
     };
+    let mut manifest = manifest;
+    manifest.plan(plan.rois.rois().iter().map(|r| r.id.clone()));
 
     let http = Http::new(plan.http.clone())?;
     let girder = Girder::connect(http, &plan.api_url, plan.credentials.clone()).map_err(DownloadError::Connect)?;

@@ -26,6 +26,10 @@ pub struct Manifest {
     pub tool: String,
     /// Where the data came from: the DSA API URL (no credentials) or the local slide folder.
     pub source: String,
+    /// Every ROI a run was asked for (sorted), so `verify` can tell a missing ROI from one never
+    /// wanted.
+    #[serde(default)]
+    pub planned: Vec<String>,
     /// Per ROI, by ROI id.
     pub rois: BTreeMap<String, RoiEntry>,
 }
@@ -148,7 +152,7 @@ pub enum ManifestError {
 impl Manifest {
     /// An empty manifest for data from `source`.
     pub fn new(source: impl Into<String>) -> Manifest {
-        Manifest { format: FORMAT, tool: format!("bcss {}", env!("CARGO_PKG_VERSION")), source: source.into(), rois: BTreeMap::new() }
+        Manifest { format: FORMAT, tool: format!("bcss {}", env!("CARGO_PKG_VERSION")), source: source.into(), planned: Vec::new(), rois: BTreeMap::new() }
     }
 
     /// Reads a manifest; `Ok(None)` when there is none.
@@ -159,6 +163,13 @@ impl Manifest {
             Err(source) => return Err(ManifestError::Io { path: path.display().to_string(), source }),
         };
         serde_json::from_str(&text).map(Some).map_err(|source| ManifestError::Parse { path: path.display().to_string(), source })
+    }
+
+    /// Adds ROI ids to [`Manifest::planned`], keeping it sorted and unique.
+    pub fn plan(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.planned.extend(ids);
+        self.planned.sort();
+        self.planned.dedup();
     }
 
     /// Writes the manifest atomically, pretty-printed with sorted keys and `\n` line ends.

@@ -7,11 +7,13 @@
 //! - [`atomic`]: every file is written to a temporary name, hashed while written, synced, then
 //!   renamed: a killed run never leaves a partial file under a final name.
 //! - [`manifest`]: `manifest.json`, per ROI the request, the geometry and size + sha256 of every file.
+//! - [`verify`]: checks a dataset directory against its manifest and the dataset's invariants.
 
 pub mod atomic;
 pub mod layout;
 pub mod manifest;
 pub mod names;
+pub mod verify;
 
 pub use layout::Layout;
 pub use manifest::{FileRecord, Manifest, RoiEntry};

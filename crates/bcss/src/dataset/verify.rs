@@ -1,0 +1,319 @@
+//! `bcss verify`: check a dataset directory against its manifest and the dataset's invariants.
+//!
+//! With a `manifest.json`: every planned ROI has an entry; every recorded file exists with the
+//! recorded size and SHA-256; image and mask have the recorded output size. Always (with or
+//! without a manifest): every expected ROI has its files, image and mask of a ROI have the same
+//! size, and masks hold only known label codes. Without a manifest the expected ROIs are the
+//! catalogue's (or the table given), and files are found by name.
+//!
+//! Invariant: reads only; never modifies the dataset.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::manifest::{Manifest, ManifestError};
+use super::names::parse_roi_file_name;
+use super::Layout;
+use crate::catalog::{codes, RoiTable};
+use crate::codec;
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// The ROI, when the problem belongs to one.
+    pub roi: Option<String>,
+    /// The file, relative to the root, when the problem belongs to one.
+    pub path: Option<String>,
+    /// What is wrong, as a sentence fragment.
+    pub what: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.roi, &self.path) {
+            (Some(r), Some(p)) => write!(f, "{r}: `{p}`: {}", self.what),
+            (Some(r), None) => write!(f, "{r}: {}", self.what),
+            (None, Some(p)) => write!(f, "`{p}`: {}", self.what),
+            (None, None) => write!(f, "{}", self.what),
+        }
+    }
+}
+
+/// The result of a check.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct VerifyReport {
+    /// True when a manifest was found and used.
+    pub with_manifest: bool,
+    /// ROIs checked.
+    pub rois_checked: usize,
+    /// Files checked.
+    pub files_checked: usize,
+    /// Everything wrong, sorted by ROI then file.
+    pub problems: Vec<Problem>,
+}
+
+/// Why a check could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The directory does not exist or is not a directory.
+    #[error("`{0}` is not a dataset directory")]
+    NotADirectory(PathBuf),
+    /// The manifest is unreadable.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// No images/ and no masks/ folder.
+    #[error("`{0}` has neither images/ nor masks/: not a BCSS dataset")]
+    Empty(PathBuf),
+}
+
+/// Options of a check.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// The ROIs expected when there is no manifest (default: the built-in catalogue).
+    pub expected: Option<RoiTable>,
+    /// Skip SHA-256 checks (sizes are still checked).
+    pub skip_hashes: bool,
+}
+
+fn problem(roi: &str, path: Option<&str>, what: impl Into<String>) -> Problem {
+    Problem { roi: Some(roi.to_string()), path: path.map(str::to_string), what: what.into() }
+}
+
+/// Reads a PNG's dimensions, or the problem.
+fn png_size(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize), Problem> {
+    let bytes = std::fs::read(root.join(rel)).map_err(|e| problem(roi, Some(rel), format!("cannot read ({e})")))?;
+    codec::png::dimensions(&bytes).map_err(|e| problem(roi, Some(rel), format!("does not decode ({e})")))
+}
+
+/// Decodes a mask fully and checks its codes; returns its size.
+fn check_mask_codes(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize), Problem> {
+    let bytes = std::fs::read(root.join(rel)).map_err(|e| problem(roi, Some(rel), format!("cannot read ({e})")))?;
+    let mask = codec::png::decode_gray(&bytes).map_err(|e| problem(roi, Some(rel), format!("does not decode as a label mask ({e})")))?;
+    let mut seen = [false; 256];
+    for &v in &mask.data {
+        seen[v as usize] = true;
+    }
+    let unknown: Vec<u8> = (0..=255u8).filter(|&v| seen[v as usize] && !codes::is_known(v)).collect();
+    if !unknown.is_empty() {
+        return Err(problem(roi, Some(rel), format!("holds values outside the label codes 0..=21: {unknown:?}")));
+    }
+    Ok((mask.width, mask.height))
+}
+
+/// Checks a dataset directory.
+pub fn verify(root: &Path, options: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
+    if !root.is_dir() {
+        return Err(VerifyError::NotADirectory(root.to_path_buf()));
+    }
+    let layout = Layout::new(root);
+    if !layout.images().is_dir() && !layout.masks().is_dir() {
+        return Err(VerifyError::Empty(root.to_path_buf()));
+    }
+    let mut report = match Manifest::load(&layout.manifest())? {
+        Some(m) => verify_with_manifest(root, &m, options),
+        None => verify_by_names(root, options),
+    };
+    report.problems.sort_by(|a, b| (&a.roi, &a.path, &a.what).cmp(&(&b.roi, &b.path, &b.what)));
+    Ok(report)
+}
+
+fn verify_with_manifest(root: &Path, manifest: &Manifest, options: &VerifyOptions) -> VerifyReport {
+    let mut problems = Vec::new();
+    for id in &manifest.planned {
+        if !manifest.rois.contains_key(id) {
+            problems.push(problem(id, None, "planned but absent from the manifest (its download failed or never ran)"));
+        }
+    }
+    let results: Vec<(usize, Vec<Problem>)> = manifest
+        .rois
+        .par_iter()
+        .map(|(id, entry)| {
+            let mut probs = Vec::new();
+            let mut files = 0;
+            let mut sizes: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            for (role, rec) in &entry.files {
+                files += 1;
+                let path = root.join(&rec.path);
+                let meta = match std::fs::metadata(&path) {
+                    Ok(m) if m.is_file() => m,
+                    _ => {
+                        probs.push(problem(id, Some(&rec.path), "is missing"));
+                        continue;
+                    }
+                };
+                if meta.len() != rec.bytes {
+                    probs.push(problem(id, Some(&rec.path), format!("is {} bytes but the manifest records {}", meta.len(), rec.bytes)));
+                    continue;
+                }
+                if !options.skip_hashes {
+                    match super::atomic::hash_file(&path) {
+                        Ok(w) if w.sha256 == rec.sha256 => {}
+                        Ok(_) => {
+                            probs.push(problem(id, Some(&rec.path), "content differs from the manifest (SHA-256 mismatch)"));
+                            continue;
+                        }
+                        Err(e) => {
+                            probs.push(problem(id, Some(&rec.path), format!("cannot read ({e})")));
+                            continue;
+                        }
+                    }
+                }
+                let size = match role.as_str() {
+                    "mask" => check_mask_codes(root, &rec.path, id),
+                    "image" => png_size(root, &rec.path, id),
+                    _ => continue,
+                };
+                match size {
+                    Ok(s) => {
+                        sizes.insert(role.as_str(), s);
+                    }
+                    Err(p) => probs.push(p),
+                }
+            }
+            if let (Some(i), Some(m)) = (sizes.get("image"), sizes.get("mask")) {
+                if i != m {
+                    probs.push(problem(id, None, format!("image is {}x{} but mask is {}x{}", i.0, i.1, m.0, m.1)));
+                }
+            }
+            if let (Some(w), Some(h)) = (entry.width, entry.height) {
+                for (role, s) in &sizes {
+                    if *s != (w as usize, h as usize) && !(*role == "mask" && entry.files.get("mask").is_some_and(|f| f.path.ends_with("MAG-0.png"))) {
+                        probs.push(problem(id, entry.files.get(*role).map(|f| f.path.as_str()), format!("is {}x{} but the manifest records {w}x{h}", s.0, s.1)));
+                    }
+                }
+            }
+            (files, probs)
+        })
+        .collect();
+    let mut report = VerifyReport { with_manifest: true, rois_checked: manifest.rois.len(), ..Default::default() };
+    for (files, probs) in results {
+        report.files_checked += files;
+        problems.extend(probs);
+    }
+    report.problems = problems;
+    report
+}
+
+fn list_pngs(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".png") && !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
+    let layout = Layout::new(root);
+    let expected = options.expected.clone().unwrap_or_else(RoiTable::builtin);
+    let images = list_pngs(&layout.images());
+    let masks = list_pngs(&layout.masks());
+    let have_images = !images.is_empty();
+    let by_roi = |names: &[String], dir: &str| -> BTreeMap<(String, u64, u64), Vec<(String, String)>> {
+        let mut map: BTreeMap<(String, u64, u64), Vec<(String, String)>> = BTreeMap::new();
+        for n in names {
+            if let Some(p) = parse_roi_file_name(n) {
+                map.entry(p.key()).or_default().push((p.suffix.clone(), format!("{dir}/{n}")));
+            }
+        }
+        map
+    };
+    let image_map = by_roi(&images, "images");
+    let mask_map = by_roi(&masks, "masks");
+    let results: Vec<(usize, Vec<Problem>)> = expected
+        .rois()
+        .par_iter()
+        .map(|roi| {
+            let key = (roi.id.clone(), roi.xmin, roi.ymin);
+            let mut probs = Vec::new();
+            let mut files = 0;
+            let ims = image_map.get(&key).cloned().unwrap_or_default();
+            let mks = mask_map.get(&key).cloned().unwrap_or_default();
+            if mks.is_empty() {
+                probs.push(problem(&roi.id, None, "has no mask"));
+            }
+            if have_images && ims.is_empty() {
+                probs.push(problem(&roi.id, None, "has no image"));
+            }
+            for (suffix, rel) in &mks {
+                files += 1;
+                let msize = match check_mask_codes(root, rel, &roi.id) {
+                    Ok(s) => s,
+                    Err(p) => {
+                        probs.push(p);
+                        continue;
+                    }
+                };
+                if let Some((_, irel)) = ims.iter().find(|(s, _)| s == suffix) {
+                    files += 1;
+                    match png_size(root, irel, &roi.id) {
+                        Ok(isize) if isize != msize => probs.push(problem(&roi.id, None, format!("image is {}x{} but mask is {}x{}", isize.0, isize.1, msize.0, msize.1))),
+                        Ok(_) => {}
+                        Err(p) => probs.push(p),
+                    }
+                } else if suffix == "MAG-0" && (msize.0 as u64, msize.1 as u64) != (roi.width(), roi.height()) {
+                    probs.push(problem(&roi.id, Some(rel), format!("is {}x{} but the ROI is {}x{} base pixels", msize.0, msize.1, roi.width(), roi.height())));
+                }
+            }
+            (files, probs)
+        })
+        .collect();
+    let mut report = VerifyReport { with_manifest: false, rois_checked: expected.rois().len(), ..Default::default() };
+    for (files, probs) in results {
+        report.files_checked += files;
+        report.problems.extend(probs);
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Roi;
+    use crate::codec::{png, GrayImage, RgbImage};
+
+    fn write_pair(root: &Path, id: &str, w: usize, h: usize, mask_value: u8) {
+        std::fs::create_dir_all(root.join("images")).unwrap();
+        std::fs::create_dir_all(root.join("masks")).unwrap();
+        let name = format!("{id}_xmin10_ymin20_MPP-0.2500.png");
+        let img = RgbImage { width: w, height: h, data: vec![128; w * h * 3] };
+        png::write_rgb(std::fs::File::create(root.join("images").join(&name)).unwrap(), &img, png::Compression::Fast).unwrap();
+        let mask = GrayImage { width: w, height: h, data: vec![mask_value; w * h] };
+        png::write_gray(std::fs::File::create(root.join("masks").join(&name)).unwrap(), &mask, png::Compression::Fast).unwrap();
+    }
+
+    fn table(ids: &[&str]) -> RoiTable {
+        RoiTable::from_rois(ids.iter().map(|id| Roi { id: id.to_string(), xmin: 10, ymin: 20, xmax: 30, ymax: 40, mask_link: None }).collect())
+    }
+
+    #[test]
+    fn invariants_without_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pair(dir.path(), "TCGA-AA-AAAA-DX1", 8, 6, 2);
+        write_pair(dir.path(), "TCGA-BB-BBBB-DX1", 8, 6, 22);
+        let opts = VerifyOptions { expected: Some(table(&["TCGA-AA-AAAA-DX1", "TCGA-BB-BBBB-DX1", "TCGA-CC-CCCC-DX1"])), skip_hashes: false };
+        let r = verify(dir.path(), &opts).unwrap();
+        assert!(!r.with_manifest);
+        let text: Vec<String> = r.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(text.len(), 3, "{text:?}");
+        assert!(text[0].starts_with("TCGA-BB-BBBB-DX1: `masks/") && text[0].contains("[22]"), "{text:?}");
+        assert!(text.iter().any(|t| t == "TCGA-CC-CCCC-DX1: has no mask"));
+        assert!(text.iter().any(|t| t == "TCGA-CC-CCCC-DX1: has no image"));
+    }
+
+    #[test]
+    fn size_mismatch_between_image_and_mask() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pair(dir.path(), "TCGA-AA-AAAA-DX1", 8, 6, 1);
+        let mask = GrayImage { width: 8, height: 5, data: vec![1; 40] };
+        png::write_gray(std::fs::File::create(dir.path().join("masks/TCGA-AA-AAAA-DX1_xmin10_ymin20_MPP-0.2500.png")).unwrap(), &mask, png::Compression::Fast).unwrap();
+        let r = verify(dir.path(), &VerifyOptions { expected: Some(table(&["TCGA-AA-AAAA-DX1"])), skip_hashes: false }).unwrap();
+        assert_eq!(r.problems.len(), 1);
+        assert_eq!(r.problems[0].to_string(), "TCGA-AA-AAAA-DX1: image is 8x6 but mask is 8x5");
+    }
+}
