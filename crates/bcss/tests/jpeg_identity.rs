@@ -1,0 +1,33 @@
+//! Decoded pixels of real DSA region JPEGs equal Pillow's (libjpeg-turbo) bit for bit.
+//!
+//! The JPEGs were returned by a real Girder 3 + large_image 1.35.6 server
+//! (`compat/real-dsa`); `pillow_decoded.json` holds the SHA-256 of the RGB bytes that
+//! `PIL.Image.open(f).convert('RGB').tobytes()` gave (Pillow 13, libjpeg-turbo 3.2). The original
+//! downloader decoded with Pillow, so any other decoder (zune-jpeg differs by 1-2 levels on these
+//! very files) would change the dataset.
+
+use sha2::{Digest, Sha256};
+
+#[test]
+fn server_jpegs_decode_exactly_like_pillow() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jpeg");
+    let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("pillow_decoded.json")).unwrap()).unwrap();
+    let mut checked = 0;
+    for (name, want) in expected.as_object().unwrap() {
+        if name.starts_with('_') {
+            continue;
+        }
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let img = bcss::codec::decode_rgb(&bytes).unwrap();
+        assert_eq!(img.width as u64, want["width"].as_u64().unwrap(), "{name}");
+        assert_eq!(img.height as u64, want["height"].as_u64().unwrap(), "{name}");
+        let px = |x: usize, y: usize| -> Vec<u64> { img.data[(y * img.width + x) * 3..][..3].iter().map(|&v| u64::from(v)).collect() };
+        let mid: Vec<u64> = want["pixel_mid"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        assert_eq!(px(img.width / 2, img.height / 2), mid, "{name}: middle pixel");
+        let digest = Sha256::digest(&img.data);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, want["sha256_rgb"].as_str().unwrap(), "{name}: RGB bytes differ from Pillow's");
+        checked += 1;
+    }
+    assert_eq!(checked, 2);
+}
