@@ -2,5 +2,6 @@
 //! temporary directories. One test binary (`it`), one module per area.
 
 mod util;
+mod badinput;
 mod cli;
 mod compat;

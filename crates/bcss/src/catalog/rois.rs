@@ -126,9 +126,11 @@ impl RoiTable {
 
         let mut rois = Vec::new();
         let mut seen = HashSet::new();
-        for record in reader.records() {
+        for (index, record) in reader.records().enumerate() {
             let record = record.map_err(csv_err)?;
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            // Header on line 1, one record per line after it (the format has no multi-line fields;
+            // csv's own positions miscount CRLF files).
+            let line = index as u64 + 2;
             let bad = |reason: String| CatalogError::BadRow { path: origin.to_string(), line, reason };
             let id = record.get(iid).unwrap_or("").trim().to_string();
             validate_id(&id).map_err(|r| bad(r))?;
@@ -238,6 +240,7 @@ mod tests {
             (",xmin,ymin,xmax,ymax\nTCGA-AA-AAAA-DX1,1,b,3,4\n", "line 2: ymin of `TCGA-AA-AAAA-DX1` is not a number: `b`"),
             (",xmin,ymin,xmax,ymax\nTCGA-AA-AAAA-DX1,5,2,5,4\n", "xmax (5) must be greater than xmin (5)"),
             (",xmin,ymin,xmax,ymax\nA,1,2,3,4\nA,1,2,3,4\n", "line 3: duplicate ROI `A`"),
+            (",xmin,ymin,xmax,ymax\r\nA,1,2,3,4\r\nA,1,2,3,4\r\n", "line 3: duplicate ROI `A`"),
             (",xmin,ymin,xmax,ymax\n../x,1,2,3,4\n", "may only hold"),
             (",xmin,ymin,xmax,ymax\n", "has no rows"),
         ];

@@ -206,6 +206,12 @@ struct Run<'a> {
 /// Runs a download. Per-ROI failures are in the summary; an `Err` means the run could not start.
 pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
     let start = Instant::now();
+    // Talk to the server before touching the output: a wrong URL or key leaves no folders behind.
+    let http = Http::new(plan.http.clone())?;
+    let girder = Girder::connect(http, &plan.api_url, plan.credentials.clone()).map_err(DownloadError::Connect)?;
+    let (slides, slides_from) = resolve_slides(plan, &girder)?;
+    tracing::info!(rois = plan.rois.rois().len(), slides_from, "download planned");
+
     let layout = Layout::new(&plan.out);
     layout.create().map_err(|source| DownloadError::Output { path: plan.out.clone(), source })?;
     let mut stale = 0;
@@ -222,11 +228,6 @@ pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary,
     };
     let mut manifest = manifest;
     manifest.plan(plan.rois.rois().iter().map(|r| r.id.clone()));
-
-    let http = Http::new(plan.http.clone())?;
-    let girder = Girder::connect(http, &plan.api_url, plan.credentials.clone()).map_err(DownloadError::Connect)?;
-    let (slides, slides_from) = resolve_slides(plan, &girder)?;
-    tracing::info!(rois = plan.rois.rois().len(), slides_from, "download planned");
 
     let run = Run { plan, layout, girder, slides, manifest: Mutex::new(manifest), reporter, bytes: Default::default() };
     let rois = plan.rois.rois();
