@@ -5,3 +5,4 @@ mod util;
 mod badinput;
 mod cli;
 mod compat;
+mod tls;

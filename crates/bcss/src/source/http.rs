@@ -346,7 +346,10 @@ impl Http {
 }
 
 fn classify(e: &ureq::Error) -> Failure {
-    let text = redact_url(&e.to_string());
+    let mut text = redact_url(&e.to_string());
+    if text.contains("certificate") {
+        text.push_str(" (behind an inspecting proxy? trust its root with --ca-cert FILE)");
+    }
     match e {
         ureq::Error::Timeout(_) => Failure::Timeout(text),
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => Failure::Timeout(text),
