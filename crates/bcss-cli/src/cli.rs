@@ -32,7 +32,7 @@ pub enum Command {
     /// With no arguments: all 151 ROIs at 0.25 microns per pixel from the public DSA into
     /// ./BCSS. Resumable: a rerun skips every ROI whose files are complete and match
     /// manifest.json. Exit status 1 if any ROI failed.
-    Download(DownloadArgs),
+    Download(Box<DownloadArgs>),
     /// Check a dataset directory: every expected ROI present, files as the manifest records them
     /// (size and SHA-256), image and mask of each ROI the same size, masks holding only the 22
     /// known codes. Works without a manifest too (then only the invariants are checked).

@@ -89,7 +89,8 @@ fn compat_resolutions_sizes_names_and_masks() {
     // (flags, suffix, ROI1 size, ROI2 size): 0.25 um exact is native on slide 1 and a 2x
     // enlargement on the 0.5 um slide 2; --compat asks for 0.0003 mm (scale 2^0.263 = 1.19997
     // on slide 1, 2^-0.737 on slide 2); magnification 20 halves slide 1 and is native on slide 2.
-    let cases: [(&[&str], &str, (usize, usize), (usize, usize)); 6] = [
+    type Case<'a> = (&'a [&'a str], &'a str, (usize, usize), (usize, usize));
+    let cases: [Case; 6] = [
         (&["--mpp", "0.25"], "MPP-0.2500", (8000, 6000), (4000, 3000)),
         (&["--mpp", "0.25", "--compat"], "MPP-0.2500", (6666, 5000), (3333, 2500)),
         (&["--mag", "20"], "MAG-20.00", (4000, 3000), (2000, 1500)),

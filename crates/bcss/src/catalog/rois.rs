@@ -133,13 +133,13 @@ impl RoiTable {
             let line = index as u64 + 2;
             let bad = |reason: String| CatalogError::BadRow { path: origin.to_string(), line, reason };
             let id = record.get(iid).unwrap_or("").trim().to_string();
-            validate_id(&id).map_err(|r| bad(r))?;
+            validate_id(&id).map_err(&bad)?;
             let bound = |i: usize, name: &str| -> Result<u64, CatalogError> {
                 let raw = record.get(i).unwrap_or("").trim();
                 let v: f64 = raw
                     .parse()
                     .map_err(|_| bad(format!("{name} of `{id}` is not a number: `{raw}`")))?;
-                if !v.is_finite() || v < 0.0 || v > 1e9 {
+                if !v.is_finite() || !(0.0..=1e9).contains(&v) {
                     return Err(bad(format!("{name} of `{id}` is out of range: `{raw}`")));
                 }
                 Ok(v.trunc() as u64)
