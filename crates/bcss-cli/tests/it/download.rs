@@ -428,3 +428,69 @@ fn public_folder_works_anonymously() {
     assert!(s.requests_where(|q| q.path.ends_with("/api_key/token")).is_empty());
     check_roi(&s, ROIS[0], "MPP-0.2500", (600, 400), true);
 }
+
+#[test]
+fn private_folder_without_a_key_names_the_access_problem() {
+    let s = Stand::new();
+    let mut cmd = s.download();
+    cmd.env_remove("BCSS_API_KEY");
+    assert_server_failure(cmd, "Read access denied");
+}
+
+#[test]
+fn a_stalled_response_times_out_and_is_retried() {
+    let s = Stand::new();
+    s.server.set_faults(Faults::none().on(Route::Region, When::First(1), Fault::Latency(std::time::Duration::from_millis(2000))));
+    let r = run(s.download().args(["--slides", "TCGA-SY-0001", "--encoding", "png", "--timeout", "0.4"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s.region_requests().len(), 2, "one timed out, one answered");
+    check_roi(&s, ROIS[0], "MPP-0.2500", (600, 400), true);
+}
+
+#[test]
+fn a_roi_beyond_the_slide_edge_fails_alone() {
+    // The server would clip the region (not pad it), so the image would not match the mask.
+    let slides = vec![
+        SlideSpec::new("TCGA-SY-0001-01Z-00-DX1.SYNTH0001.svs", 8000, 6000, 0.25, 40.0).roi("TCGA-SY-0001-DX1", 1234, 2345, 1834, 2745),
+        SlideSpec::new("TCGA-SY-0004-01Z-00-DX1.EDGE.svs", 1000, 1000, 0.25, 40.0).roi("TCGA-SY-0004-DX1", 900, 900, 1100, 1000),
+    ];
+    let s = Stand::with(Config { slides, api_key: Some(KEY.into()), ..Default::default() });
+    let r = run(s.download().args(["--json"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(summary["done"], serde_json::json!(["TCGA-SY-0001-DX1"]));
+    let reason = summary["failed"][0][1].as_str().unwrap();
+    assert!(reason.contains("extends beyond the slide"), "{reason}");
+    assert_eq!(s.region_requests().len(), 1, "no request for the clipped ROI");
+}
+
+#[test]
+fn a_roi_whose_slide_is_not_on_the_server_fails_alone() {
+    let s = Stand::new();
+    let mut csv = std::fs::read_to_string(&s.csv).unwrap();
+    csv.push_str(&format!("TCGA-SY-0777-DX1,10,10,20,20,{}\r\n", s.server.mask_url("TCGA-SY-0777-DX1")));
+    std::fs::write(&s.csv, csv).unwrap();
+    let r = run(s.download().args(["--json"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(summary["done"].as_array().unwrap().len(), 3);
+    let failed = summary["failed"].as_array().unwrap();
+    assert_eq!(failed[0][0], "TCGA-SY-0777-DX1");
+    assert!(failed[0][1].as_str().unwrap().contains("TCGA-SY-0777"), "{failed:?}");
+}
+
+#[test]
+fn two_rois_of_one_slide_share_its_annotation_file() {
+    let slide = SlideSpec::new("TCGA-SY-0005-01Z-00-DX1.TWO.svs", 5000, 5000, 0.25, 40.0).roi("TCGA-SY-0005-DX1", 100, 100, 400, 300).roi("TCGA-SY-0005-DX2", 1000, 1000, 1200, 1250);
+    let s = Stand::with(Config { slides: vec![slide], api_key: Some(KEY.into()), ..Default::default() });
+    let r = run(s.download().args(["--encoding", "png", "--pipeline", "images,masks,annotations"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    check_roi(&s, "TCGA-SY-0005-DX1", "MPP-0.2500", (300, 200), true);
+    check_roi(&s, "TCGA-SY-0005-DX2", "MPP-0.2500", (200, 250), true);
+    let path = s.out().join("annotations/TCGA-SY-0005-01Z-00-DX1.TWO.json");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    assert_eq!(saved.as_array().unwrap().len(), 2);
+    let r = run(s.download().args(["--encoding", "png", "--pipeline", "images,masks,annotations", "--json"]));
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(summary["skipped"].as_array().unwrap().len(), 2, "{}", r.stdout);
+}
