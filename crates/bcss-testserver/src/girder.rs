@@ -129,7 +129,7 @@ pub(crate) fn serve(state: &State, req: &Request, host: &str) -> Reply {
             let len = resp.body.len();
             let start = len / 2;
             for i in start..(start + 64).min(len) {
-                resp.body[i] = if (i - start) % 2 == 0 { 0xFF } else { 0xD9 };
+                resp.body[i] = if (i - start).is_multiple_of(2) { 0xFF } else { 0xD9 };
             }
         }
         Some(Fault::WrongJson) => {

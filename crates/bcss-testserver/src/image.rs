@@ -159,14 +159,11 @@ pub fn py_round4(x: f64) -> f64 {
 pub fn py_round(x: f64) -> f64 {
     let f = x.floor();
     let d = x - f;
-    if d > 0.5 {
+    // Up when past the half, or exactly at it from an odd integer.
+    if d > 0.5 || (d == 0.5 && f % 2.0 != 0.0) {
         f + 1.0
-    } else if d < 0.5 {
-        f
-    } else if f % 2.0 == 0.0 {
-        f
     } else {
-        f + 1.0
+        f
     }
 }
 

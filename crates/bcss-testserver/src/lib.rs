@@ -453,8 +453,11 @@ mod tests {
         })
     }
 
-    /// Sends raw requests on one connection and reads `n` responses as (status, headers, body).
-    fn exchange(server: &TestServer, raw: &str, n: usize) -> Vec<(u16, Vec<(String, String)>, Vec<u8>)> {
+    /// Status, headers (lower-case names), body.
+    type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
+    /// Sends raw requests on one connection and reads `n` responses.
+    fn exchange(server: &TestServer, raw: &str, n: usize) -> Vec<Answer> {
         let mut s = TcpStream::connect(server.addr).unwrap();
         s.write_all(raw.as_bytes()).unwrap();
         let mut r = BufReader::new(s);

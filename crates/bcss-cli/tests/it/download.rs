@@ -143,7 +143,8 @@ fn base_resolution_is_named_mag_0_and_sends_no_scale() {
     }
     for q in s.region_requests() {
         assert!(q.param("mm_x").is_none() && q.param("magnification").is_none(), "{:?}", q.query);
-        let spec = s.roi(&ROIS.iter().find(|r| q.path.contains(&s.server.item_id(&r[..12]).unwrap())).unwrap().to_string());
+        let roi = ROIS.iter().find(|r| q.path.contains(&s.server.item_id(&r[..12]).unwrap())).unwrap();
+        let spec = s.roi(roi);
         assert_eq!(q.param("left"), Some(spec.xmin.to_string().as_str()));
         assert_eq!(q.param("bottom"), Some(spec.ymax.to_string().as_str()));
     }
