@@ -22,6 +22,7 @@ JOBS=${JOBS:-"1 4"}
 ENCODING=${ENCODING:-jpeg}
 TARGET=${CARGO_TARGET_DIR:-target}
 WORK=${WORK:-$(mktemp -d /tmp/bcss-bench.XXXXXX)}
+mkdir -p "$WORK"
 
 if [ ! -x "$TARGET/release/bcss" ] || [ ! -x "$TARGET/release/bcss-testserver" ]; then
   cargo build --release -p bcss-cli -p bcss-testserver >&2
