@@ -38,6 +38,8 @@ impl Failure {
 pub trait Classify<T> {
     /// Bad input (exit 2).
     fn input(self) -> Result<T, Failure>;
+    /// Server problem (exit 3).
+    fn server(self) -> Result<T, Failure>;
     /// Output problem (exit 4).
     fn output(self) -> Result<T, Failure>;
 }
@@ -46,9 +48,27 @@ impl<T, E: Into<anyhow::Error>> Classify<T> for Result<T, E> {
     fn input(self) -> Result<T, Failure> {
         self.map_err(|e| Failure::Input(e.into()))
     }
+    fn server(self) -> Result<T, Failure> {
+        self.map_err(|e| Failure::Server(e.into()))
+    }
     fn output(self) -> Result<T, Failure> {
         self.map_err(|e| Failure::Output(e.into()))
     }
+}
+
+/// An error and its causes as one line, `outer: cause: root`. Many library errors already
+/// print their source inside their own message (so that a per-ROI reason is complete on its
+/// own); a cause whose text is already in the line is not repeated, which `{:#}` would do.
+pub fn render_chain(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 /// Parses arguments, runs the command, prints a failure as one sentence, returns the exit code.
@@ -63,7 +83,7 @@ pub fn run() -> i32 {
                 Failure::Server(e) => (e, Some("check --api-url, the key and the network; rerunning resumes where this stopped")),
                 Failure::Output(e) => (e, Some("check that --out is a writable directory with free space")),
             };
-            eprintln!("error: {}", one_sentence(err));
+            eprintln!("error: {}", render_chain(err));
             if let Some(h) = hint {
                 eprintln!("\nhint: {h}");
             }
@@ -72,25 +92,37 @@ pub fn run() -> i32 {
     }
 }
 
-/// The error and its causes as one line, skipping a cause whose text the line already holds
-/// (library errors often quote their source).
-pub fn one_sentence(err: &anyhow::Error) -> String {
-    let mut line = err.to_string();
-    for cause in err.chain().skip(1) {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-    }
-    line
-}
-
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error, bool);
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            if self.1 {
+                write!(f, "listing failed: {}", self.0)
+            } else {
+                write!(f, "listing failed")
+            }
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
     #[test]
-    fn causes_already_quoted_are_not_repeated() {
-        let e = anyhow::anyhow!("inner problem").context("outer: inner problem").context("top");
-        assert_eq!(super::one_sentence(&e), "top: outer: inner problem");
+    fn causes_are_printed_once() {
+        let inner = || std::io::Error::other("No such folder: f");
+        let e = anyhow::Error::new(Outer(inner(), true));
+        assert_eq!(render_chain(&e), "listing failed: No such folder: f");
+        let e = anyhow::Error::new(Outer(inner(), false));
+        assert_eq!(render_chain(&e), "listing failed: No such folder: f");
+        let e = anyhow::Error::new(Outer(inner(), false)).context("cannot start");
+        assert_eq!(render_chain(&e), "cannot start: listing failed: No such folder: f");
     }
 }

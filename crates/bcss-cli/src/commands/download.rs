@@ -23,7 +23,7 @@ pub fn run(args: &DownloadArgs, out: Output) -> Result<(), Failure> {
         Ok(s) => s,
         Err(e @ DownloadError::Output { .. }) => return Err(Failure::Output(e.into())),
         Err(e @ DownloadError::Manifest(_)) => return Err(Failure::Output(e.into())),
-        Err(e) => return Err(Failure::Server(e.into())),
+        Err(e) => return Err(e).server(),
     };
     tracing::info!(done = summary.done.len(), skipped = summary.skipped.len(), failed = summary.failed.len(), "bcss download ends");
     if out.json {

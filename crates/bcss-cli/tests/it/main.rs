@@ -6,3 +6,4 @@ mod badinput;
 mod cli;
 mod compat;
 mod tls;
+mod download;

@@ -64,3 +64,168 @@ pub fn files_under(root: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+// ---------------------------------------------------------------------------------------------
+// The stand-in DSA and checks of what `bcss download` wrote.
+
+use bcss::codec::{GrayImage, RgbImage};
+use bcss_testserver::image::{self as pixels, Region};
+use bcss_testserver::{Config, RecordedRequest, RoiSpec, SlideSpec, TestServer};
+
+/// The API key the stand-in accepts. Distinctive, so a leak is easy to find.
+pub const KEY: &str = "k3y-0f-the-test-5erver-do-not-print";
+
+/// Three synthetic slides: two 40x at 0.25 um/px, one 20x at 0.5 um/px, one ROI each.
+pub fn slides() -> Vec<SlideSpec> {
+    vec![
+        SlideSpec::new("TCGA-SY-0001-01Z-00-DX1.SYNTH0001.svs", 8000, 6000, 0.25, 40.0).roi("TCGA-SY-0001-DX1", 1234, 2345, 1834, 2745),
+        SlideSpec::new("TCGA-SY-0002-01Z-00-DX1.SYNTH0002.svs", 6000, 5000, 0.25, 40.0).roi("TCGA-SY-0002-DX1", 301, 499, 811, 806),
+        SlideSpec::new("TCGA-SY-0003-01Z-00-DX1.SYNTH0003.svs", 4000, 3000, 0.5, 20.0).roi("TCGA-SY-0003-DX1", 777, 555, 1077, 755),
+    ]
+}
+
+/// A stand-in server, a temporary directory and a `roiBounds.csv` pointing at the server's masks.
+pub struct Stand {
+    pub server: TestServer,
+    pub dir: Dir,
+    pub csv: PathBuf,
+}
+
+impl Stand {
+    /// The standard slides, private, behind [`KEY`].
+    pub fn new() -> Stand {
+        Stand::with(Config { slides: slides(), api_key: Some(KEY.into()), ..Default::default() })
+    }
+
+    pub fn with(config: Config) -> Stand {
+        let server = TestServer::start(config);
+        let dir = Dir::new();
+        let csv = dir.write("roiBounds.csv", &server.roi_bounds_csv());
+        Stand { server, dir, csv }
+    }
+
+    /// The dataset root.
+    pub fn out(&self) -> PathBuf {
+        self.dir.join("BCSS")
+    }
+
+    /// `bcss download` against this server into [`Stand::out`], key from the environment.
+    pub fn download(&self) -> Command {
+        self.download_from(&self.server.api_url(), &self.server.folder_id())
+    }
+
+    /// Like [`Stand::download`] with another API URL and folder.
+    pub fn download_from(&self, api_url: &str, folder: &str) -> Command {
+        let mut cmd = bcss();
+        cmd.env("BCSS_API_KEY", KEY).args(["--no-progress", "download", "--api-url", api_url, "--folder-id", folder]);
+        cmd.arg("--roi-bounds").arg(&self.csv).arg("--out").arg(self.out());
+        cmd
+    }
+
+    pub fn roi(&self, id: &str) -> RoiSpec {
+        self.server.slides().iter().flat_map(|s| &s.rois).find(|r| r.id == id).expect("known ROI").clone()
+    }
+
+    pub fn requests_where(&self, f: impl Fn(&RecordedRequest) -> bool) -> Vec<RecordedRequest> {
+        self.server.requests().into_iter().filter(|r| f(r)).collect()
+    }
+
+    pub fn region_requests(&self) -> Vec<RecordedRequest> {
+        self.requests_where(RecordedRequest::is_region)
+    }
+
+    pub fn mask_requests(&self) -> Vec<RecordedRequest> {
+        self.requests_where(RecordedRequest::is_mask_file)
+    }
+
+    /// The image file of a ROI, named as the original downloader names it.
+    pub fn image_path(&self, roi: &str, suffix: &str) -> PathBuf {
+        let r = self.roi(roi);
+        self.out().join("images").join(format!("{roi}_xmin{}_ymin{}_{suffix}.png", r.xmin, r.ymin))
+    }
+
+    pub fn mask_path(&self, roi: &str, suffix: &str) -> PathBuf {
+        let r = self.roi(roi);
+        self.out().join("masks").join(format!("{roi}_xmin{}_ymin{}_{suffix}.png", r.xmin, r.ymin))
+    }
+}
+
+/// The size the server's own geometry gives for a ROI at a resolution.
+pub fn expected_size(stand: &Stand, roi: &str, q: pixels::RegionQuery) -> (u64, u64) {
+    let r = stand.roi(roi);
+    let native = stand.server.native(&roi[..12]).expect("slide");
+    let a = pixels::answer(&native, &pixels::RegionQuery { left: Some(r.xmin as f64), top: Some(r.ymin as f64), right: Some(r.xmax as f64), bottom: Some(r.ymax as f64), ..q });
+    (a.out_w, a.out_h)
+}
+
+pub fn mm(v: f64) -> pixels::RegionQuery {
+    pixels::RegionQuery { mm_x: Some(v), mm_y: Some(v), ..Default::default() }
+}
+
+pub fn mag(v: f64) -> pixels::RegionQuery {
+    pixels::RegionQuery { magnification: Some(v), ..Default::default() }
+}
+
+pub fn read_rgb(path: &Path) -> RgbImage {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bcss::codec::png::decode_rgb(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn read_gray(path: &Path) -> GrayImage {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bcss::codec::png::decode_gray(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// What the image of a ROI must hold at `w` x `h`: the server's pixel function, sampled.
+pub fn expected_rgb(roi: &RoiSpec, w: u64, h: u64) -> Vec<u8> {
+    pixels::render(roi.region(), w, h, false)
+}
+
+/// The mask the server serves for a ROI (base size).
+pub fn served_mask(roi: &RoiSpec) -> Vec<u8> {
+    pixels::render_mask(Region { left: roi.xmin, top: roi.ymin, right: roi.xmax, bottom: roi.ymax })
+}
+
+/// Mean and maximum absolute difference of two equally sized byte images.
+pub fn diff(a: &[u8], b: &[u8]) -> (f64, u8) {
+    assert_eq!(a.len(), b.len(), "sizes differ");
+    let mut sum = 0u64;
+    let mut max = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        let d = x.abs_diff(*y);
+        sum += u64::from(d);
+        max = max.max(d);
+    }
+    (sum as f64 / a.len().max(1) as f64, max)
+}
+
+pub fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).unwrap();
+    sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Fails if any file under `root`, or any of `texts`, contains the API key or an issued token.
+pub fn assert_no_secrets(root: &Path, server: &TestServer, texts: &[&str]) {
+    let mut secrets = server.issued_tokens();
+    secrets.push(KEY.to_string());
+    for f in files_under(root) {
+        let bytes = std::fs::read(root.join(&f)).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "a secret leaked into {f}");
+        }
+    }
+    for t in texts {
+        for s in &secrets {
+            assert!(!t.contains(s.as_str()), "a secret leaked into the output: {t}");
+        }
+    }
+}
+
+/// The error output of a failed run must be short sentences, not a panic or a backtrace.
+pub fn assert_clean_error(stderr: &str) {
+    for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace", "Caused by", "thread 'main'"] {
+        assert!(!stderr.contains(bad), "stderr has `{bad}`: {stderr}");
+    }
+}
