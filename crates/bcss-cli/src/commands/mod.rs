@@ -1,6 +1,8 @@
 //! One module per command: turn validated settings into a library call and report the result.
 
 mod download;
+#[cfg(feature = "openslide")]
+mod extract;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Failure;
@@ -21,6 +23,8 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     let out = Output { quiet: cli.quiet, json: cli.json, progress: !(cli.quiet || cli.no_progress || cli.json) };
     match cli.command {
         Command::Download(args) => download::run(&args, out),
+        #[cfg(feature = "openslide")]
+        Command::Extract(args) => extract::run(&args, out),
     }
 }
 
