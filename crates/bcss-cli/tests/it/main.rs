@@ -3,3 +3,7 @@
 
 mod util;
 mod cli;
+#[cfg(feature = "openslide")]
+mod compat_extract;
+#[cfg(feature = "openslide")]
+mod extract;
