@@ -243,7 +243,7 @@ impl Resampler {
     /// Takes source rows `y0..` (`rows.len()` a multiple of `in_w * 3`).
     pub fn push_rows(&mut self, y0: usize, rows: &[u8]) {
         let stride = self.in_w * 3;
-        assert!(stride > 0 && rows.len() % stride == 0, "rows are not whole rows of width {}", self.in_w);
+        assert!(stride > 0 && rows.len().is_multiple_of(stride), "rows are not whole rows of width {}", self.in_w);
         for (i, row) in rows.chunks_exact(stride).enumerate() {
             let y = y0 + i;
             if y < self.first_row || y >= self.last_row {
