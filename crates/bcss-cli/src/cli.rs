@@ -38,7 +38,17 @@ pub enum Command {
     /// known codes. Works without a manifest too (then only the invariants are checked).
     /// Exit status 1 if any problem is found.
     Verify(VerifyArgs),
+    /// Build the same dataset from slide files on your own disk (no server).
+    ///
+    /// Finds each ROI's slide in --slides-dir by its full TCGA file name or its 12-character
+    /// short name (TCGA-A1-A0SK*.svs, .tif, .tiff, .ndpi, .mrxs, ...), reads the region with
+    /// OpenSlide exactly as a DSA's tiles/region endpoint does (same level, same output size,
+    /// Pillow's BICUBIC/LANCZOS resampling) and writes images/, masks/ and manifest.json with
+    /// the names `bcss download` uses. Resumable like download. Exit status 1 if any ROI failed.
+    #[cfg(feature = "openslide")]
+    Extract(Box<ExtractArgs>),
 }
+
 
 /// Options of `bcss verify`.
 #[derive(Debug, Args)]
@@ -116,6 +126,62 @@ pub struct DownloadArgs {
     /// Extra root certificate (PEM) to trust, for networks behind an inspecting proxy.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// PNG compression of written images: fast, balanced or high (pixels are the same). [default: balanced]
+    #[arg(long, value_name = "LEVEL")]
+    pub png_compression: Option<String>,
+}
+
+/// Options of `bcss extract`.
+#[cfg(feature = "openslide")]
+#[derive(Debug, Args, Default)]
+pub struct ExtractArgs {
+    /// Directory holding the slide files (searched by name, not recursively).
+    #[arg(long, value_name = "DIR")]
+    pub slides_dir: PathBuf,
+    /// A roiBounds.csv in the original format (with mask_link) instead of the built-in one.
+    #[arg(long, value_name = "CSV")]
+    pub roi_bounds: Option<PathBuf>,
+    /// Dataset root (created, parents too). [default: ./BCSS]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Output resolution in microns per pixel. [default: 0.25]
+    #[arg(long, value_name = "X", group = "resolution")]
+    pub mpp: Option<f64>,
+    /// Output resolution as objective magnification (e.g. 20).
+    #[arg(long, value_name = "X", group = "resolution")]
+    pub mag: Option<f64>,
+    /// Output at the slides' own scan resolution (files named MAG-0).
+    #[arg(long, group = "resolution")]
+    pub base: bool,
+    /// What to write: any of images, masks. [default: images,masks]
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub pipeline: Option<Vec<String>>,
+    /// Only these slides: 12-character names (TCGA-A1-A0SK) or ROI ids. Unknown names are an error.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub slides: Option<Vec<String>>,
+    /// ROIs processed concurrently; each holds one ROI's pixels (a large ROI needs about
+    /// 1 GB at 0.25 um/px). [default: 2]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Where masks come from: links (the ROI table's mask_link), dir (PNGs in --masks-dir) or
+    /// annotations (JSON in --annotations-dir). [default: dir with --masks-dir, annotations
+    /// with --annotations-dir, else links]
+    #[arg(long, value_name = "links|dir|annotations")]
+    pub mask_source: Option<String>,
+    /// Directory of base-resolution mask PNGs named like the dataset's masks
+    /// (<roi>_xmin<X>_ymin<Y>_<suffix>.png) or <roi>.png.
+    #[arg(long, value_name = "DIR")]
+    pub masks_dir: Option<PathBuf>,
+    /// Directory of annotation JSON files (one per slide, as `bcss download --pipeline
+    /// annotations` writes them), rasterised into masks.
+    #[arg(long, value_name = "DIR")]
+    pub annotations_dir: Option<PathBuf>,
+    /// Retries per mask-link request on connection errors, timeouts, 429 and 5xx. [default: 5]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Timeout per mask-link request in seconds. [default: 120]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
     /// PNG compression of written images: fast, balanced or high (pixels are the same). [default: balanced]
     #[arg(long, value_name = "LEVEL")]
     pub png_compression: Option<String>,

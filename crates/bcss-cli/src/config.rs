@@ -216,6 +216,77 @@ pub fn resolve_download(args: &DownloadArgs, env: Env<'_>, ask_password: &dyn Fn
     })
 }
 
+/// Validates `bcss extract` flags into an extraction plan (no config file: every option is a flag).
+#[cfg(feature = "openslide")]
+pub fn resolve_extract(args: &crate::cli::ExtractArgs, env: Env<'_>) -> anyhow::Result<bcss::command::extract::ExtractPlan> {
+    use bcss::command::extract::{ExtractPlan, MaskSource};
+    if !args.slides_dir.is_dir() {
+        bail!("`--slides-dir {}` is not a directory", args.slides_dir.display());
+    }
+    let resolution = check_resolution(args.mpp, args.mag, args.base)?;
+    let pipeline = args.pipeline.clone().unwrap_or_else(|| vec!["images".into(), "masks".into()]);
+    if pipeline.iter().any(|p| p.trim() == "annotations") {
+        bail!("`bcss extract` writes images and masks only; annotation files come from a DSA (`bcss download --pipeline annotations`)");
+    }
+    let parts = check_pipeline(&pipeline)?;
+    let rois = select_rois(args.roi_bounds.as_deref(), args.slides.as_deref())?;
+    let jobs = args.jobs.unwrap_or(2);
+    if jobs == 0 || jobs > 64 {
+        bail!("`--jobs {jobs}` must be between 1 and 64");
+    }
+    let dir_ok = |flag: &str, p: &Path| -> anyhow::Result<()> {
+        if !p.is_dir() {
+            bail!("`{flag} {}` is not a directory", p.display());
+        }
+        Ok(())
+    };
+    let mask_source = match (args.mask_source.as_deref(), &args.masks_dir, &args.annotations_dir) {
+        (Some("links"), None, None) | (None, None, None) => MaskSource::Links,
+        (Some("dir") | None, Some(d), None) => {
+            dir_ok("--masks-dir", d)?;
+            MaskSource::Dir(d.clone())
+        }
+        (Some("annotations") | None, None, Some(d)) => {
+            dir_ok("--annotations-dir", d)?;
+            MaskSource::Annotations(d.clone())
+        }
+        (Some("dir"), None, _) => bail!("`--mask-source dir` needs `--masks-dir DIR`"),
+        (Some("annotations"), _, None) => bail!("`--mask-source annotations` needs `--annotations-dir DIR`"),
+        (Some(other), _, _) if !["links", "dir", "annotations"].contains(&other) => bail!("unknown mask source `{other}`: use links, dir or annotations"),
+        _ => bail!("`--masks-dir` and `--annotations-dir` belong to `--mask-source dir` and `annotations`; give the one that matches"),
+    };
+    if parts.masks && mask_source == MaskSource::Links && rois.rois().iter().all(|r| r.mask_link.is_none()) {
+        bail!("the ROI table has no mask links; give `--masks-dir` or `--annotations-dir`, or `--pipeline images`");
+    }
+    let retries = args.retries.unwrap_or(5);
+    let timeout = args.timeout.unwrap_or(120.0);
+    if !timeout.is_finite() || timeout <= 0.0 || timeout > 86_400.0 {
+        bail!("`--timeout {timeout}` must be a number of seconds above 0");
+    }
+    let png = match args.png_compression.as_deref() {
+        None | Some("balanced") => Compression::Balanced,
+        Some("fast") => Compression::Fast,
+        Some("high") => Compression::High,
+        Some(other) => bail!("unknown PNG compression `{other}`: use fast, balanced or high"),
+    };
+    let out = args.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("BCSS"));
+    if out.exists() && !out.is_dir() {
+        bail!("`--out {}` exists and is not a directory", out.display());
+    }
+    let backoff_ms = env("BCSS_RETRY_BASE_MS").and_then(|v| v.parse().ok()).unwrap_or(500);
+    Ok(ExtractPlan {
+        slides_dir: args.slides_dir.clone(),
+        rois,
+        out,
+        resolution,
+        parts,
+        mask_source,
+        jobs,
+        http: HttpConfig { timeout: Duration::from_secs_f64(timeout), retries, backoff_base: Duration::from_millis(backoff_ms), ca_cert: None },
+        png,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

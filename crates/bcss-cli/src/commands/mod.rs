@@ -2,6 +2,8 @@
 
 mod download;
 mod verify;
+#[cfg(feature = "openslide")]
+mod extract;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Failure;
@@ -23,6 +25,8 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Download(args) => download::run(&args, out),
         Command::Verify(args) => verify::run(&args, out),
+        #[cfg(feature = "openslide")]
+        Command::Extract(args) => extract::run(&args, out),
     }
 }
 

@@ -7,3 +7,7 @@ mod cli;
 mod compat;
 mod tls;
 mod download;
+#[cfg(feature = "openslide")]
+mod compat_extract;
+#[cfg(feature = "openslide")]
+mod extract;

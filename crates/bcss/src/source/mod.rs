@@ -3,9 +3,12 @@
 //! - [`http`]: the one HTTP client, with retries, timeouts, TLS roots and URL redaction.
 //! - [`girder`]: the DSA (Girder + large_image) REST API.
 //! - [`masklink`]: ground-truth mask PNGs behind per-ROI links (redirects followed).
+//! - `local` (feature `openslide`): slide files on disk, read through OpenSlide as a DSA reads them.
 //!
 //! Invariant: this layer talks to servers and reads input files; it never writes the dataset.
 
 pub mod girder;
 pub mod http;
+#[cfg(feature = "openslide")]
+pub mod local;
 pub mod masklink;

@@ -2,9 +2,11 @@
 //!
 //! - [`region`]: the exact output size and level of a DSA region request.
 //! - [`resize`]: label-mask nearest-neighbour resizing with scikit-image's sampling rule.
+//! - [`pillow`]: RGB resampling exactly like Pillow's `Image.resize` (BICUBIC, LANCZOS).
 //!
 //! Invariant: nothing here does I/O.
 
+pub mod pillow;
 pub mod region;
 pub mod resize;
 

@@ -163,6 +163,18 @@ fn calculate_width_height(max_w: f64, max_h: f64, region_w: f64, region_h: f64) 
     (w.trunc() as u64, h.trunc() as u64)
 }
 
+/// A base-pixel region at pyramid level `level` (of `levels`), as `_tileIteratorInfo` scales it:
+/// `left = trunc(left / factor)`, `right = max(trunc(right / factor), left + 1)`, same for
+/// top/bottom, with `factor = 2^(levels - 1 - level)`.
+pub fn region_at_level(region: Rect, levels: u32, level: u32) -> Rect {
+    let factor = 1u64 << (levels - 1 - level);
+    let left = region.left / factor;
+    let right = (region.right / factor).max(left + 1);
+    let top = region.top / factor;
+    let bottom = (region.bottom / factor).max(top + 1);
+    Rect { left, top, right, bottom }
+}
+
 /// Plans a region request of integer base-pixel bounds at a resolution: the clamped region, the
 /// scale, the exact output size and the level read (spec 2.3 steps A to D).
 pub fn plan_region(geometry: &SlideGeometry, requested: Rect, request: ScaleRequest) -> RegionPlan {
@@ -191,12 +203,7 @@ pub fn plan_region(geometry: &SlideGeometry, requested: Rect, request: ScaleRequ
         let wanted = wanted.max(0.0).min(f64::from(l)) as u32;
         if wanted < l {
             read_level = wanted;
-            let factor = 1u64 << (l - wanted);
-            let left = region.left / factor;
-            let right = (region.right / factor).max(left + 1);
-            let top = region.top / factor;
-            let bottom = (region.bottom / factor).max(top + 1);
-            level_region = Rect { left, top, right, bottom };
+            level_region = region_at_level(region, geometry.levels, wanted);
         }
     }
     RegionPlan { region, scale: scale.unwrap_or(1.0), out_width, out_height, read_level, level_region }
