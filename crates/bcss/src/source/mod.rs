@@ -3,9 +3,11 @@
 //! - [`http`]: the one HTTP client, with retries, timeouts, TLS roots and URL redaction.
 //! - [`girder`]: the DSA (Girder + large_image) REST API.
 //! - [`masklink`]: ground-truth mask PNGs behind per-ROI links (redirects followed).
+//! - [`annotations`]: annotation documents (elements, groups) and the ground-truth codes table.
 //!
 //! Invariant: this layer talks to servers and reads input files; it never writes the dataset.
 
+pub mod annotations;
 pub mod girder;
 pub mod http;
 pub mod masklink;

@@ -2,9 +2,11 @@
 //!
 //! - [`region`]: the exact output size and level of a DSA region request.
 //! - [`resize`]: label-mask nearest-neighbour resizing with scikit-image's sampling rule.
+//! - [`raster`]: label masks from annotation polygons (HistomicsTK's rules, or a strict one).
 //!
 //! Invariant: nothing here does I/O.
 
+pub mod raster;
 pub mod region;
 pub mod resize;
 

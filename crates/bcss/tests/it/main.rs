@@ -1,0 +1,3 @@
+//! Integration tests of the library: one test binary (`it`), one module per area.
+
+mod htk_masks;
