@@ -306,6 +306,12 @@ fn extent(v: &[[f64; 2]]) -> ([f64; 2], [f64; 2]) {
     (lo, hi)
 }
 
+/// The bounding box of an element in the scaled grid as [`roi_mask`] uses it (`None` for
+/// element types that are not rasterised).
+pub fn element_bbox(shape: &Shape, opts: &RasterOptions) -> Option<Bounds> {
+    prepare(shape, opts).map(|p| p.bbox)
+}
+
 /// The ROI elements of a slide, in document order: polylines and rectangles whose group is an
 /// `is_roi` row of the table.
 pub fn roi_elements(annotations: &Annotations, table: &CodeTable) -> Vec<usize> {
