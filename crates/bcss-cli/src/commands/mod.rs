@@ -1,6 +1,7 @@
 //! One module per command: turn validated settings into a library call and report the result.
 
 mod download;
+mod masks;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Failure;
@@ -21,6 +22,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     let out = Output { quiet: cli.quiet, json: cli.json, progress: !(cli.quiet || cli.no_progress || cli.json) };
     match cli.command {
         Command::Download(args) => download::run(&args, out),
+        Command::Masks(args) => masks::run(&args, out),
     }
 }
 

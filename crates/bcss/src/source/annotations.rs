@@ -132,8 +132,8 @@ impl Annotations {
 #[derive(Debug, thiserror::Error)]
 pub enum AnnotationError {
     /// The bytes are not JSON.
-    #[error("annotation file is not valid JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    #[error("not valid JSON ({0})")]
+    Json(serde_json::Error),
     /// The JSON does not have the shape of an annotation response.
     #[error("annotation JSON has an unexpected shape: {0}")]
     Shape(String),
@@ -154,7 +154,7 @@ pub enum AnnotationError {
 /// Parses the body of `GET annotation/item/{id}` (an array of documents), one document, or a
 /// bare `{"elements": [...]}` object.
 pub fn parse(bytes: &[u8]) -> Result<Annotations, AnnotationError> {
-    let value: Value = serde_json::from_slice(bytes)?;
+    let value: Value = serde_json::from_slice(bytes).map_err(AnnotationError::Json)?;
     let docs: Vec<&Value> = match &value {
         Value::Array(items) => items.iter().collect(),
         Value::Object(_) => vec![&value],
