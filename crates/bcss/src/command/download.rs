@@ -379,7 +379,7 @@ impl Run<'_> {
         if !(todo.images || todo.masks || todo.annotations) {
             return Ok(false);
         }
-        let slide = self.slides.get(roi.short_name()).or_else(|| None).cloned();
+        let slide = self.slides.get(roi.short_name()).cloned();
         let slide = match slide {
             Some(s) => s,
             None => SlideTable::builtin().get(roi.short_name()).cloned().ok_or_else(|| RoiError::NoSlide(roi.short_name().to_string()))?,
