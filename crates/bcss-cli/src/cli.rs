@@ -47,6 +47,15 @@ pub enum Command {
     /// the names `bcss download` uses. Resumable like download. Exit status 1 if any ROI failed.
     #[cfg(feature = "openslide")]
     Extract(Box<ExtractArgs>),
+    /// Make label masks from a slide's annotation JSON, one per ROI element.
+    ///
+    /// Reads the body of `GET annotation/item/{id}` (as `bcss download --pipeline annotations`
+    /// saves it) and writes, for every ROI element (a polyline or rectangle whose group has
+    /// is_roi in the codes table), `<slide>_left-X_top-Y_bottom-Y_right-X.png` (8-bit labels,
+    /// 0 = outside the ROI) and a `.json` with its bounds, exactly as HistomicsTK 1.4.0
+    /// `get_all_rois_from_slide` makes them, quirks included. `--strict` uses clean pixel-centre
+    /// geometry instead. Exit status 2 for bad input, 1 if some ROI gave no mask.
+    Masks(MasksArgs),
 }
 
 
@@ -65,6 +74,46 @@ pub struct VerifyArgs {
     /// Check sizes but skip SHA-256 (faster on big datasets).
     #[arg(long)]
     pub no_hash: bool,
+}
+
+/// Options of `bcss masks`.
+#[derive(Debug, Args, Default)]
+pub struct MasksArgs {
+    /// Annotation JSON of one slide: the array `GET annotation/item/{id}` returns.
+    #[arg(long, value_name = "FILE.json")]
+    pub annotations: PathBuf,
+    /// Ground-truth codes table (CSV with HistomicsTK's columns group, overlay_order, GT_code,
+    /// is_roi, is_background_class, color, comments). [default: the built-in BCSS table]
+    #[arg(long, value_name = "TABLE.csv")]
+    pub codes: Option<PathBuf>,
+    /// Prefix of the mask names. [default: the annotation file name without its extension]
+    #[arg(long, value_name = "NAME")]
+    pub slide_name: Option<String>,
+    /// Output directory (created).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Masks at the slide's own resolution (the default).
+    #[arg(long, group = "masks_resolution")]
+    pub base: bool,
+    /// Masks at this many microns per pixel (needs --native-mpp).
+    #[arg(long, value_name = "X", group = "masks_resolution", requires = "native_mpp")]
+    pub mpp: Option<f64>,
+    /// The slide's own microns per pixel (OpenSlide mpp-x; tiles metadata mm_x x 1000).
+    #[arg(long, value_name = "Y")]
+    pub native_mpp: Option<f64>,
+    /// Masks at this objective magnification (needs --native-mag).
+    #[arg(long, value_name = "X", group = "masks_resolution", requires = "native_mag")]
+    pub mag: Option<f64>,
+    /// The slide's own objective magnification.
+    #[arg(long, value_name = "Y")]
+    pub native_mag: Option<f64>,
+    /// Clean geometry instead of HistomicsTK's: a pixel is in a polygon when its centre is
+    /// (even-odd rule), coordinates are not truncated, and the mask is the exact box of the ROI.
+    #[arg(long)]
+    pub strict: bool,
+    /// PNG compression: fast, balanced or high (pixels are the same). [default: balanced]
+    #[arg(long, value_name = "LEVEL")]
+    pub png_compression: Option<String>,
 }
 
 /// Options of `bcss download`. Every option can also come from `--config FILE.toml` (same
@@ -129,6 +178,11 @@ pub struct DownloadArgs {
     /// PNG compression of written images: fast, balanced or high (pixels are the same). [default: balanced]
     #[arg(long, value_name = "LEVEL")]
     pub png_compression: Option<String>,
+    /// Where masks come from: `links` downloads the published mask PNGs; `annotations` fetches
+    /// each slide's annotations and rasterises the ROI's mask locally with HistomicsTK's rules
+    /// (see `bcss masks --help`). [default: links]
+    #[arg(long, value_name = "links|annotations")]
+    pub mask_source: Option<String>,
 }
 
 /// Options of `bcss extract`.

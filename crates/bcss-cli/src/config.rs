@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use bcss::catalog::RoiTable;
 use bcss::codec::png::Compression;
-use bcss::command::download::{DownloadPlan, Encoding, Parts, DEFAULT_API_URL, DEFAULT_FOLDER_ID};
+use bcss::command::download::{DownloadPlan, Encoding, MaskSource, Parts, DEFAULT_API_URL, DEFAULT_FOLDER_ID};
 use bcss::source::girder::{Credentials, Secret};
 use bcss::source::http::HttpConfig;
 use bcss::transform::{Mode, Resolution};
@@ -46,6 +46,8 @@ pub struct FileConfig {
     ca_cert: Option<PathBuf>,
     #[serde(alias = "png_compression")]
     png_compression: Option<String>,
+    #[serde(alias = "mask_source")]
+    mask_source: Option<String>,
 }
 
 /// Reads a TOML config file.
@@ -188,6 +190,11 @@ pub fn resolve_download(args: &DownloadArgs, env: Env<'_>, ask_password: &dyn Fn
         Some("high") => Compression::High,
         Some(other) => bail!("unknown PNG compression `{other}`: use fast, balanced or high"),
     };
+    let mask_source = match args.mask_source.clone().or(file.mask_source).as_deref().map(str::trim) {
+        None | Some("links") => MaskSource::Links,
+        Some("annotations") => MaskSource::Annotations,
+        Some(other) => bail!("unknown mask source `{other}`: use links or annotations"),
+    };
     let ca_cert = args.ca_cert.clone().or(file.ca_cert);
     if let Some(p) = &ca_cert {
         if !p.is_file() {
@@ -213,6 +220,7 @@ pub fn resolve_download(args: &DownloadArgs, env: Env<'_>, ask_password: &dyn Fn
         jobs,
         http: HttpConfig { timeout: Duration::from_secs_f64(timeout), retries, backoff_base: Duration::from_millis(backoff_ms), ca_cert },
         png,
+        mask_source,
     })
 }
 
@@ -310,6 +318,21 @@ mod tests {
         assert_eq!(plan.jobs, 4);
         assert_eq!(plan.out, PathBuf::from("BCSS"));
         assert!(matches!(plan.credentials, Credentials::Anonymous));
+        assert_eq!(plan.mask_source, MaskSource::Links);
+    }
+
+    #[test]
+    fn mask_source_from_flag_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("bcss.toml");
+        std::fs::write(&cfg, "mask-source = \"annotations\"\n").unwrap();
+        let args = DownloadArgs { config: Some(cfg.clone()), ..Default::default() };
+        assert_eq!(resolve_download(&args, &no_env, &no_password).unwrap().mask_source, MaskSource::Annotations);
+        let args = DownloadArgs { config: Some(cfg), mask_source: Some("links".into()), ..Default::default() };
+        assert_eq!(resolve_download(&args, &no_env, &no_password).unwrap().mask_source, MaskSource::Links);
+        let args = DownloadArgs { mask_source: Some("figshare".into()), ..Default::default() };
+        let err = format!("{:#}", resolve_download(&args, &no_env, &no_password).unwrap_err());
+        assert!(err.contains("unknown mask source `figshare`"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod download;
 mod verify;
 #[cfg(feature = "openslide")]
 mod extract;
+mod masks;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Failure;
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Verify(args) => verify::run(&args, out),
         #[cfg(feature = "openslide")]
         Command::Extract(args) => extract::run(&args, out),
+        Command::Masks(args) => masks::run(&args, out),
     }
 }
 

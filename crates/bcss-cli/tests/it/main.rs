@@ -11,3 +11,4 @@ mod download;
 mod compat_extract;
 #[cfg(feature = "openslide")]
 mod extract;
+mod masks;

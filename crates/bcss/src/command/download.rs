@@ -7,6 +7,13 @@
 //! (base size, known codes), resizes it with the exact nearest rule and writes it; fetches the
 //! annotation JSON; then records every file (size, SHA-256) in `manifest.json`.
 //!
+//! With [`MaskSource::Annotations`] the mask is not downloaded but rasterised from the slide's
+//! annotations (`GET annotation/item/{id}`) with HistomicsTK's rules
+//! ([`masks::mask_for_roi`](super::masks::mask_for_roi)): the ROI element matching the ROI's
+//! bounds, at base resolution, fitted to exactly the ROI's base size; it then takes the same
+//! resize and write path as a linked mask. The annotation body is fetched once per ROI and also
+//! saved when annotations are part of the pipeline.
+//!
 //! Every file is written atomically; failures of one ROI are reported and the run goes on.
 //! Memory per worker is one encoded body plus one decoded image.
 
@@ -24,8 +31,11 @@ use crate::dataset::Layout;
 use crate::report::{Outcome, Reporter};
 use crate::source::girder::{Credentials, Girder, GirderError, Step};
 use crate::source::http::{ClientError, Http, HttpConfig};
+use crate::source::annotations::CodeTable;
 use crate::source::masklink::{self, MaskError};
 use crate::transform::{plan_region, resize, Mode, Rect, RegionPlan, Resolution, SlideGeometry};
+
+use super::masks::{self, MaskFromAnnotationsError};
 
 /// The public DSA of the dataset.
 pub const DEFAULT_API_URL: &str = "https://demo.kitware.com/histomicstk/api/v1/";
@@ -47,6 +57,26 @@ impl Encoding {
         match self {
             Encoding::Jpeg => "JPEG",
             Encoding::Png => "PNG",
+        }
+    }
+}
+
+/// Where ground-truth masks come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaskSource {
+    /// The published mask PNGs behind each ROI's `mask_link` (the original's way).
+    #[default]
+    Links,
+    /// Rasterised locally from the slide's annotations with HistomicsTK's rules.
+    Annotations,
+}
+
+impl MaskSource {
+    /// `links` or `annotations`, as in the manifest and the fingerprint.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MaskSource::Links => "links",
+            MaskSource::Annotations => "annotations",
         }
     }
 }
@@ -92,6 +122,8 @@ pub struct DownloadPlan {
     pub http: HttpConfig,
     /// PNG compression of written images.
     pub png: Compression,
+    /// Where masks come from.
+    pub mask_source: MaskSource,
 }
 
 /// Why a whole run could not start or go on.
@@ -157,6 +189,9 @@ pub enum RoiError {
     /// The mask failed.
     #[error("mask: {0}")]
     Mask(#[from] MaskError),
+    /// The mask could not be rasterised from the annotations.
+    #[error("mask from annotations: {0}")]
+    MaskFromAnnotations(#[from] MaskFromAnnotationsError),
     /// A server-supplied name was refused.
     #[error(transparent)]
     UnsafeName(#[from] UnsafeName),
@@ -318,10 +353,11 @@ impl Run<'_> {
     fn fingerprint(&self, roi: &Roi) -> String {
         let p = self.plan;
         format!(
-            "v1|{}|{}|{}|links|{},{},{},{}|{}",
+            "v1|{}|{}|{}|{}|{},{},{},{}|{}",
             p.mode.as_str(),
             p.resolution.describe(),
             p.encoding.as_param(),
+            p.mask_source.as_str(),
             roi.xmin,
             roi.ymin,
             roi.xmax,
@@ -386,13 +422,23 @@ impl Run<'_> {
             files.push(("image", FileRecord::new(self.layout.relative(&path), &written)));
         }
 
+        // The annotation body, fetched at most once per ROI (masks and annotations both use it).
+        let mut annotation_body: Option<Vec<u8>> = None;
         if todo.masks {
-            let mask = content_retry(
-                "mask",
-                &roi.id,
-                || masklink::fetch_mask(self.girder.http(), roi, &on_bytes),
-                |e| matches!(e, MaskError::Decode { .. } | MaskError::WrongSize { .. } | MaskError::UnknownCodes { .. }),
-            )?;
+            let mask = match self.plan.mask_source {
+                MaskSource::Links => content_retry(
+                    "mask",
+                    &roi.id,
+                    || masklink::fetch_mask(self.girder.http(), roi, &on_bytes),
+                    |e| matches!(e, MaskError::Decode { .. } | MaskError::WrongSize { .. } | MaskError::UnknownCodes { .. }),
+                )?,
+                MaskSource::Annotations => {
+                    let body = self.girder.annotations(&slide.item_id, &on_bytes)?;
+                    let mask = masks::mask_for_roi(&body, roi, &CodeTable::bcss())?;
+                    annotation_body = Some(body);
+                    mask
+                }
+            };
             let (mask, mask_suffix) = match &geometry {
                 Some((_, plan)) if !compat_base_mask => {
                     let (w, h) = (plan.out_width as usize, plan.out_height as usize);
@@ -406,7 +452,10 @@ impl Run<'_> {
         }
 
         if todo.annotations {
-            let body = self.girder.annotations(&slide.item_id, &on_bytes)?;
+            let body = match annotation_body.take() {
+                Some(b) => b,
+                None => self.girder.annotations(&slide.item_id, &on_bytes)?,
+            };
             let path = self.layout.annotations().join(names::annotation_file_name(&slide.name)?);
             let written = atomic::write_atomic(&path, |w| w.write_all(&body)).map_err(|source| RoiError::Write { path: path.clone(), source })?;
             files.push(("annotations", FileRecord::new(self.layout.relative(&path), &written)));
@@ -448,7 +497,7 @@ impl Run<'_> {
             request_params: None,
             mode: self.plan.mode.as_str().to_string(),
             encoding: self.plan.encoding.as_param().to_string(),
-            mask_source: "links".to_string(),
+            mask_source: self.plan.mask_source.as_str().to_string(),
             native: None,
             scale: None,
             width: None,
@@ -479,6 +528,7 @@ pub fn roi_error_step(e: &RoiError) -> Option<Step> {
     match e {
         RoiError::Girder(g) => Some(g.step()),
         RoiError::Mask(_) => Some(Step::MaskLink),
+        RoiError::MaskFromAnnotations(_) => Some(Step::Annotations),
         RoiError::BadRegion(_) | RoiError::Clipped { .. } => Some(Step::Region),
         _ => None,
     }

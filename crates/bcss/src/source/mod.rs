@@ -4,9 +4,11 @@
 //! - [`girder`]: the DSA (Girder + large_image) REST API.
 //! - [`masklink`]: ground-truth mask PNGs behind per-ROI links (redirects followed).
 //! - `local` (feature `openslide`): slide files on disk, read through OpenSlide as a DSA reads them.
+//! - [`annotations`]: annotation documents (elements, groups) and the ground-truth codes table.
 //!
 //! Invariant: this layer talks to servers and reads input files; it never writes the dataset.
 
+pub mod annotations;
 pub mod girder;
 pub mod http;
 #[cfg(feature = "openslide")]

@@ -3,10 +3,12 @@
 //! - [`region`]: the exact output size and level of a DSA region request.
 //! - [`resize`]: label-mask nearest-neighbour resizing with scikit-image's sampling rule.
 //! - [`pillow`]: RGB resampling exactly like Pillow's `Image.resize` (BICUBIC, LANCZOS).
+//! - [`raster`]: label masks from annotation polygons (HistomicsTK's rules, or a strict one).
 //!
 //! Invariant: nothing here does I/O.
 
 pub mod pillow;
+pub mod raster;
 pub mod region;
 pub mod resize;
 

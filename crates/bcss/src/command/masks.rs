@@ -1,0 +1,437 @@
+//! `bcss masks`: label masks from a slide's annotation JSON, one per ROI element, named and
+//! bounded as HistomicsTK's `get_all_rois_from_slide` names them.
+//!
+//! For every ROI element (a polyline or rectangle of an `is_roi` group of the codes table) the
+//! mask is rasterised by [`roi_masks`] and written, atomically, as
+//! `<out>/<slide>_left-<XMIN>_top-<YMIN>_bottom-<YMAX>_right-<XMAX>.png` (8-bit grey labels)
+//! with a `.json` beside it holding the bounds HistomicsTK returns (`bounds`, `roiinfo`), the
+//! numbers of the name (`name_bounds`), the ROI element's box, the shape, per-value pixel
+//! counts and the SHA-256 of the raw pixels. A ROI that yields no mask is reported and the others
+//! are still written.
+//!
+//! [`mask_for_roi`] is the single-ROI entry used by `bcss download --mask-source annotations`
+//! and `bcss extract`: it finds the ROI element that matches a catalogue ROI and returns its mask
+//! on exactly that ROI's base-pixel rectangle.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::catalog::Roi;
+use crate::codec::png::{self, Compression};
+use crate::codec::GrayImage;
+use crate::dataset::atomic::{self, hex};
+use crate::source::annotations::{self, AnnotationError, CodeTable};
+use crate::transform::raster::{self, element_bbox, roi_elements, roi_mask, roi_masks, Bounds, Geometry, RasterError, RasterOptions, RoiMask};
+
+/// The resolution of the masks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scale {
+    /// The slide's own pixels (`sf = 1`).
+    Base,
+    /// Microns per pixel, given the slide's native microns per pixel.
+    Mpp {
+        /// Target.
+        mpp: f64,
+        /// The slide's (OpenSlide `mpp-x`).
+        native_mpp: f64,
+    },
+    /// Objective magnification, given the slide's native magnification.
+    Mag {
+        /// Target.
+        mag: f64,
+        /// The slide's.
+        native_mag: f64,
+    },
+}
+
+impl Scale {
+    /// HistomicsTK's scale factor. For MPP, `mm_x` is formed as large_image forms it from
+    /// OpenSlide's `mpp-x` (`mpp * 0.001`), so the factor is bit-identical to HistomicsTK's on
+    /// a server that reports that `mm_x`.
+    pub fn factor(self) -> f64 {
+        match self {
+            Scale::Base => 1.0,
+            Scale::Mpp { mpp, native_mpp } => raster::scale_from_mpp(mpp, native_mpp * 0.001),
+            Scale::Mag { mag, native_mag } => raster::scale_from_mag(mag, native_mag),
+        }
+    }
+}
+
+/// A validated `bcss masks` run.
+#[derive(Debug, Clone)]
+pub struct MasksPlan {
+    /// The annotation JSON (`GET annotation/item/{id}` body).
+    pub annotations: PathBuf,
+    /// Codes table.
+    pub codes: CodeTable,
+    /// The name masks are prefixed with.
+    pub slide_name: String,
+    /// Output directory (created).
+    pub out: PathBuf,
+    /// Resolution.
+    pub scale: Scale,
+    /// Pixel rules.
+    pub geometry: Geometry,
+    /// PNG compression.
+    pub png: Compression,
+}
+
+/// One mask written.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WrittenMask {
+    /// File stem.
+    pub name: String,
+    /// The PNG.
+    pub png: PathBuf,
+    /// The bounds JSON.
+    pub json: PathBuf,
+    /// The ROI element's id.
+    pub element_id: Option<String>,
+    /// Its group.
+    pub group: String,
+    /// Position among ROI elements.
+    pub roi_index: usize,
+    /// Mask width.
+    pub width: usize,
+    /// Mask height.
+    pub height: usize,
+    /// Bounds as HistomicsTK returns them (scaled grid).
+    pub bounds: Bounds,
+    /// Candidates more than 2 px from the ROI.
+    pub elements_outside_roi: usize,
+    /// Candidates that could not be drawn.
+    pub element_errors: usize,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MasksSummary {
+    /// Slide name used in file names.
+    pub slide_name: String,
+    /// Scale factor applied.
+    pub scale_factor: f64,
+    /// `htk` or `strict`.
+    pub geometry: Geometry,
+    /// Elements read.
+    pub elements: usize,
+    /// Elements of types that are not rasterised, by type (skipped).
+    pub skipped_elements: BTreeMap<String, usize>,
+    /// ROI elements found.
+    pub rois: usize,
+    /// Masks written.
+    pub masks: Vec<WrittenMask>,
+    /// ROI elements without a mask, with the reason.
+    pub failed: Vec<FailedRoi>,
+}
+
+/// A ROI element that gave no mask.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FailedRoi {
+    /// Position among ROI elements.
+    pub roi_index: usize,
+    /// The element's id.
+    pub element_id: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// Why a `bcss masks` run could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum MasksError {
+    /// The annotation file could not be read.
+    #[error("failed to read annotation file `{path}`")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The annotation file is not annotation JSON.
+    #[error("failed to parse annotation file `{path}`")]
+    Annotations {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: AnnotationError,
+    },
+    /// The output directory is unusable.
+    #[error("cannot create output directory `{path}`")]
+    Output {
+        /// The directory.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("failed to write `{path}`")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The slide name cannot be used in a file name.
+    #[error(transparent)]
+    UnsafeName(#[from] crate::dataset::names::UnsafeName),
+}
+
+/// Rasterises every ROI of the annotation file and writes the masks.
+pub fn run(plan: &MasksPlan) -> Result<MasksSummary, MasksError> {
+    let bytes = std::fs::read(&plan.annotations).map_err(|source| MasksError::Read { path: plan.annotations.clone(), source })?;
+    let parsed = annotations::parse(&bytes).map_err(|source| MasksError::Annotations { path: plan.annotations.clone(), source })?;
+    crate::dataset::names::safe_component(&plan.slide_name)?;
+    std::fs::create_dir_all(&plan.out).map_err(|source| MasksError::Output { path: plan.out.clone(), source })?;
+    let opts = RasterOptions { geometry: plan.geometry, scale: plan.scale.factor() };
+    let results = roi_masks(&parsed, &plan.codes, &opts);
+    let mut summary = MasksSummary {
+        slide_name: plan.slide_name.clone(),
+        scale_factor: opts.scale,
+        geometry: plan.geometry,
+        elements: parsed.elements.len(),
+        skipped_elements: parsed.unsupported(),
+        rois: results.len(),
+        masks: Vec::new(),
+        failed: Vec::new(),
+    };
+    let rois = roi_elements(&parsed, &plan.codes);
+    for (roi_index, result) in results.into_iter().enumerate() {
+        let element = &parsed.elements[rois[roi_index]];
+        match result {
+            Ok(m) => summary.masks.push(write_mask(plan, &parsed, &m, opts.scale)?),
+            Err(e) => summary.failed.push(FailedRoi { roi_index, element_id: element.id.clone(), reason: e.to_string() }),
+        }
+    }
+    Ok(summary)
+}
+
+fn write_mask(plan: &MasksPlan, parsed: &annotations::Annotations, m: &RoiMask, sf: f64) -> Result<WrittenMask, MasksError> {
+    let element = &parsed.elements[m.element];
+    let name = m.name(&plan.slide_name);
+    let png_path = plan.out.join(format!("{name}.png"));
+    let json_path = plan.out.join(format!("{name}.json"));
+    atomic::write_atomic(&png_path, |w| {
+        png::write_gray(w, &m.mask, plan.png).map_err(|e| match e {
+            crate::codec::CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
+            other => std::io::Error::other(other.to_string()),
+        })
+    })
+    .map_err(|source| MasksError::Write { path: png_path.clone(), source })?;
+    let mut counts: BTreeMap<u8, u64> = BTreeMap::new();
+    for &v in &m.mask.data {
+        *counts.entry(v).or_insert(0) += 1;
+    }
+    let b = m.bounds;
+    let upper = |b: Bounds| serde_json::json!({"XMIN": b.xmin, "YMIN": b.ymin, "XMAX": b.xmax, "YMAX": b.ymax});
+    let lower = |b: Bounds| serde_json::json!({"xmin": b.xmin, "ymin": b.ymin, "xmax": b.xmax, "ymax": b.ymax});
+    let meta = serde_json::json!({
+        "name": name,
+        "geometry": plan.geometry,
+        "sf": sf,
+        "bounds": lower(b),
+        "roiinfo": {"XMIN": b.xmin, "YMIN": b.ymin, "XMAX": b.xmax, "YMAX": b.ymax, "BBOX_WIDTH": b.xmax - b.xmin, "BBOX_HEIGHT": b.ymax - b.ymin},
+        "name_bounds": upper(m.name_bounds),
+        "roi_element_bbox": lower(m.roi_bbox),
+        "roi_index": m.roi_index,
+        "annidx": element.annidx,
+        "elementidx": element.elementidx,
+        "element_id": element.id,
+        "element_type": element.shape.kind(),
+        "group": element.group,
+        "shape": [m.mask.height, m.mask.width],
+        "value_counts": counts.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
+        "sha256": hex(&Sha256::digest(&m.mask.data)),
+        "elements_outside_roi": m.outside_roi,
+        "element_errors": m.element_errors.iter().map(|e| serde_json::json!({
+            "annidx": parsed.elements[e.element].annidx,
+            "elementidx": parsed.elements[e.element].elementidx,
+            "element_id": parsed.elements[e.element].id,
+            "reason": e.reason,
+        })).collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_vec_pretty(&meta).expect("JSON value serialises");
+    text.push(b'\n');
+    atomic::write_atomic(&json_path, |w| w.write_all(&text)).map_err(|source| MasksError::Write { path: json_path.clone(), source })?;
+    Ok(WrittenMask {
+        name,
+        png: png_path,
+        json: json_path,
+        element_id: element.id.clone(),
+        group: element.group.clone().unwrap_or_default(),
+        roi_index: m.roi_index,
+        width: m.mask.width,
+        height: m.mask.height,
+        bounds: m.bounds,
+        elements_outside_roi: m.outside_roi,
+        element_errors: m.element_errors.len(),
+    })
+}
+
+/// Why a catalogue ROI's mask could not be made from annotations.
+#[derive(Debug, thiserror::Error)]
+pub enum MaskFromAnnotationsError {
+    /// The JSON is not annotation JSON.
+    #[error(transparent)]
+    Annotations(#[from] AnnotationError),
+    /// No ROI element overlaps the catalogue ROI.
+    #[error("no ROI element of the annotations overlaps ROI `{roi}` ({rois} ROI element(s) on the slide)")]
+    NoMatchingRoi {
+        /// Catalogue ROI id.
+        roi: String,
+        /// ROI elements found.
+        rois: usize,
+    },
+    /// The matching ROI element gave no mask.
+    #[error(transparent)]
+    Raster(#[from] RasterError),
+}
+
+/// The ground-truth mask of a catalogue ROI rasterised from the slide's annotations, at base
+/// resolution, HistomicsTK rules, exactly `roi.width() x roi.height()` pixels.
+///
+/// **Which ROI element.** Among the ROI elements (groups with `is_roi`), the one whose
+/// bounding box has the largest intersection-over-union with the ROI's `roiBounds` rectangle
+/// (ties: the first in document order); none overlapping is an error. The published
+/// `roiBounds` are the boxes of these elements, so the match is normally exact (IoU 1), and the
+/// IoU (not the bare intersection) keeps a small `evaluation_roi` nested in a large `roi` from
+/// being taken for it.
+///
+/// **Crop/pad rule.** The HistomicsTK mask sits at slide position `(bounds.xmin, bounds.ymin)`
+/// and, because of its off-by-one tightening, usually lacks the ROI's last row and column.
+/// Output pixel `(x, y)` is the mask pixel at slide position `(roi.xmin + x, roi.ymin + y)`
+/// when the mask has one there, else 0 ("outside the ROI / don't care"): the mask is placed by
+/// its slide coordinates, cropped where it exceeds the rectangle and padded with 0 where it
+/// falls short. The result then follows the same resize and write path as a linked mask.
+pub fn mask_for_roi(annotations_json: &[u8], roi: &Roi, table: &CodeTable) -> Result<GrayImage, MaskFromAnnotationsError> {
+    mask_for_roi_with(annotations_json, roi, table, Geometry::Htk)
+}
+
+/// [`mask_for_roi`] with a choice of pixel rules.
+pub fn mask_for_roi_with(annotations_json: &[u8], roi: &Roi, table: &CodeTable, geometry: Geometry) -> Result<GrayImage, MaskFromAnnotationsError> {
+    let parsed = annotations::parse(annotations_json)?;
+    let opts = RasterOptions { geometry, scale: 1.0 };
+    let rois = roi_elements(&parsed, table);
+    let target = Bounds { xmin: roi.xmin as i64, ymin: roi.ymin as i64, xmax: roi.xmax as i64, ymax: roi.ymax as i64 };
+    let mut best: Option<(usize, f64)> = None;
+    for &i in &rois {
+        let Some(b) = element_bbox(&parsed.elements[i].shape, &opts) else { continue };
+        let iou = iou(b, target);
+        if iou > 0.0 && best.is_none_or(|(_, s)| iou > s) {
+            best = Some((i, iou));
+        }
+    }
+    let Some((element, _)) = best else { return Err(MaskFromAnnotationsError::NoMatchingRoi { roi: roi.id.clone(), rois: rois.len() }) };
+    let m = roi_mask(&parsed, element, table, &opts)?;
+    Ok(place(&m.mask, m.bounds.xmin, m.bounds.ymin, target))
+}
+
+fn iou(a: Bounds, b: Bounds) -> f64 {
+    let iw = (a.xmax.min(b.xmax) - a.xmin.max(b.xmin)).max(0) as f64;
+    let ih = (a.ymax.min(b.ymax) - a.ymin.max(b.ymin)).max(0) as f64;
+    let inter = iw * ih;
+    let area = |r: Bounds| ((r.xmax - r.xmin).max(0) * (r.ymax - r.ymin).max(0)) as f64;
+    let union = area(a) + area(b) - inter;
+    if union <= 0.0 {
+        0.0
+    } else {
+        inter / union
+    }
+}
+
+/// The rectangle `target` of the slide, filled from `mask` (whose top-left pixel is at slide
+/// position `(x0, y0)`), 0 where the mask has no pixel.
+fn place(mask: &GrayImage, x0: i64, y0: i64, target: Bounds) -> GrayImage {
+    let (w, h) = ((target.xmax - target.xmin) as usize, (target.ymax - target.ymin) as usize);
+    let mut data = vec![0u8; w * h];
+    let (dx, dy) = (x0 - target.xmin, y0 - target.ymin);
+    for my in 0..mask.height as i64 {
+        let ty = my + dy;
+        if ty < 0 || ty >= h as i64 {
+            continue;
+        }
+        let (a, b) = ((dx).max(0), (dx + mask.width as i64).min(w as i64));
+        if a >= b {
+            continue;
+        }
+        let src = (my * mask.width as i64 + (a - dx)) as usize;
+        let dst = ty as usize * w + a as usize;
+        data[dst..dst + (b - a) as usize].copy_from_slice(&mask.data[src..src + (b - a) as usize]);
+    }
+    GrayImage { width: w, height: h, data }
+}
+
+/// The slide name HistomicsTK would use for an annotation file saved by `bcss download`
+/// (`<slide>.json`): the file name without its last extension.
+pub fn slide_name_from_path(path: &Path) -> Option<String> {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JSON: &[u8] = br#"[{"annotation": {"name": "t", "elements": [
+        {"type": "rectangle", "id": "big", "group": "roi", "center": [50, 50, 0], "width": 100, "height": 100, "rotation": 0},
+        {"type": "rectangle", "id": "small", "group": "evaluation_roi", "center": [20, 20, 0], "width": 10, "height": 10, "rotation": 0},
+        {"type": "polyline", "group": "mostly_tumor", "points": [[10,10,0],[30,10,0],[30,30,0],[10,30,0]]},
+        {"type": "point", "group": "mostly_tumor", "center": [3, 3, 0]}
+    ]}}]"#;
+
+    fn roi(xmin: u64, ymin: u64, xmax: u64, ymax: u64) -> Roi {
+        Roi { id: "TCGA-ZZ-0000-DX1".into(), xmin, ymin, xmax, ymax, mask_link: None }
+    }
+
+    #[test]
+    fn mask_for_roi_picks_the_best_overlap_and_fits_the_rectangle() {
+        let table = CodeTable::bcss();
+        let m = mask_for_roi(JSON, &roi(0, 0, 100, 100), &table).unwrap();
+        assert_eq!((m.width, m.height), (100, 100));
+        // HTK drops the last row and column: they are padded with 0.
+        assert_eq!(m.data[99], 0);
+        assert_eq!(m.data[99 * 100], 0);
+        assert_eq!(m.data[0], 2);
+        assert_eq!(m.data[20 * 100 + 20], 1);
+        // The nested evaluation ROI matches its own box better than the big one does.
+        let m = mask_for_roi(JSON, &roi(15, 15, 25, 25), &table).unwrap();
+        assert_eq!((m.width, m.height), (10, 10));
+        assert!(m.data[..9].iter().all(|&v| v == 1), "tumour fills the small ROI");
+        assert_eq!(m.data[9], 0);
+        let err = mask_for_roi(JSON, &roi(500, 500, 600, 600), &table).unwrap_err();
+        assert!(err.to_string().contains("no ROI element of the annotations overlaps ROI `TCGA-ZZ-0000-DX1` (2 ROI element(s)"), "{err}");
+        assert!(matches!(mask_for_roi(b"{", &roi(0, 0, 1, 1), &table), Err(MaskFromAnnotationsError::Annotations(_))));
+    }
+
+    #[test]
+    fn place_crops_and_pads() {
+        let mask = GrayImage { width: 3, height: 2, data: vec![1, 2, 3, 4, 5, 6] };
+        let out = place(&mask, 11, 20, Bounds { xmin: 10, ymin: 21, xmax: 13, ymax: 23 });
+        assert_eq!(out.data, vec![0, 4, 5, 0, 0, 0]);
+    }
+
+    #[test]
+    fn run_writes_named_masks_and_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let ann = dir.path().join("SLIDE-1.json");
+        std::fs::write(&ann, JSON).unwrap();
+        let plan = MasksPlan { annotations: ann, codes: CodeTable::bcss(), slide_name: "SLIDE-1".into(), out: dir.path().join("out"), scale: Scale::Base, geometry: Geometry::Htk, png: Compression::Fast };
+        let s = run(&plan).unwrap();
+        assert_eq!((s.rois, s.masks.len(), s.failed.len()), (2, 2, 0));
+        assert_eq!(s.skipped_elements.get("point"), Some(&1));
+        assert_eq!(s.masks[0].name, "SLIDE-1_left-0_top-0_bottom-100_right-100");
+        let png = std::fs::read(&s.masks[0].png).unwrap();
+        let decoded = png::decode_gray(&png).unwrap();
+        assert_eq!((decoded.width, decoded.height), (99, 99));
+        let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&s.masks[0].json).unwrap()).unwrap();
+        assert_eq!(meta["bounds"], serde_json::json!({"xmin": 0, "ymin": 0, "xmax": 100, "ymax": 100}));
+        assert_eq!(meta["value_counts"]["1"], serde_json::json!(400));
+        assert_eq!(meta["sha256"].as_str().unwrap(), hex(&Sha256::digest(&decoded.data)));
+        assert_eq!(slide_name_from_path(Path::new("/x/TCGA-A.B.json")).as_deref(), Some("TCGA-A.B"));
+        assert_eq!(Scale::Mpp { mpp: 0.5, native_mpp: 0.25 }.factor(), 0.5);
+        assert_eq!(Scale::Mag { mag: 10.0, native_mag: 40.0 }.factor(), 0.25);
+    }
+}

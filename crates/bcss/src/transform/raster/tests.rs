@@ -1,0 +1,279 @@
+//! Unit and property tests of the raster rules. The fixture test against HistomicsTK's own masks
+//! is in `tests/it/htk_masks.rs`.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::source::annotations::parse;
+
+/// Brute-force oracle of Pillow's rule: for each pixel, recompute its row's crossings from the
+/// whole edge list (no active-edge table, no spans) and test membership directly.
+fn pil_oracle(vertices: &[[i32; 2]], width: i32, height: i32) -> Vec<u8> {
+    let n = vertices.len();
+    let mut edges = Vec::new();
+    for i in 0..n - 1 {
+        edges.push(PilEdge::new(vertices[i][0], vertices[i][1], vertices[i + 1][0], vertices[i + 1][1]));
+    }
+    if vertices[n - 1] != vertices[0] {
+        edges.push(PilEdge::new(vertices[n - 1][0], vertices[n - 1][1], vertices[0][0], vertices[0][1]));
+    }
+    let ymax_all = edges.iter().map(|e| e.ymax).max().unwrap_or(0).max(0).min(height);
+    let table: Vec<PilEdge> = edges.iter().copied().filter(|e| e.ymin != e.ymax).collect();
+    let mut out = vec![0u8; (width * height) as usize];
+    for y in 0..height {
+        let mut xs: Vec<f32> = Vec::new();
+        for (i, cur) in table.iter().enumerate() {
+            if !(y >= cur.ymin && y <= cur.ymax) {
+                continue;
+            }
+            let mut x = cur.x_at(y);
+            let mut twice = false;
+            if y == cur.ymax && y < ymax_all {
+                twice = true;
+            } else if (y == cur.ymin || y == cur.ymax) && cur.dx != 0.0 {
+                for other in &table[..i] {
+                    if !(y == other.ymin || y == other.ymax) || other.dx == 0.0 || x.round() != other.x_at(y).round() {
+                        continue;
+                    }
+                    let off = if y == cur.ymax { -1 } else { 1 };
+                    if y + off < other.ymin || y + off > other.ymax {
+                        continue;
+                    }
+                    let (a, b) = (cur.x_at(y + off), other.x_at(y + off));
+                    if x > a + 1.0 && x > b + 1.0 {
+                        x = a.max(b).round() + 1.0;
+                    } else if x < a - 1.0 && x < b - 1.0 {
+                        x = a.min(b).round() - 1.0;
+                    }
+                    break;
+                }
+            }
+            xs.push(x);
+            if twice {
+                xs.push(x);
+            }
+        }
+        xs.sort_by(f32::total_cmp);
+        for x in 0..width {
+            let in_pair = xs.chunks_exact(2).any(|p| round_up(p[0]) <= x && x <= round_down(p[1]));
+            let on_flat = edges.iter().any(|e| e.ymin == e.ymax && e.ymin == y && e.xmin <= x && x <= e.xmax);
+            if in_pair || on_flat {
+                out[(y * width + x) as usize] = 1;
+            }
+        }
+    }
+    out
+}
+
+/// PNPOLY, the classic even-odd point-in-polygon test, at pixel centres.
+fn strict_oracle(v: &[[f64; 2]], w: Bounds) -> Vec<u8> {
+    let mut out = Vec::new();
+    for y in w.ymin..w.ymax {
+        for x in w.xmin..w.xmax {
+            let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
+            let mut inside = false;
+            let mut j = v.len() - 1;
+            for i in 0..v.len() {
+                if (v[i][1] > py) != (v[j][1] > py) && px < (v[j][0] - v[i][0]) * (py - v[i][1]) / (v[j][1] - v[i][1]) + v[i][0] {
+                    inside = !inside;
+                }
+                j = i;
+            }
+            out.push(u8::from(inside));
+        }
+    }
+    out
+}
+
+fn int_polygon() -> impl Strategy<Value = (Vec<[i32; 2]>, i32, i32)> {
+    (1usize..9, 1i32..24, 1i32..24).prop_flat_map(|(n, w, h)| (prop::collection::vec((0..=w + 2, 0..=h + 2).prop_map(|(x, y)| [x - 1, y - 1]), n), Just(w), Just(h)))
+}
+
+fn float_polygon() -> impl Strategy<Value = Vec<[f64; 2]>> {
+    prop::collection::vec((-2.0f64..22.0, -2.0f64..22.0).prop_map(|(x, y)| [x, y]), 3..9)
+}
+
+/// Polygons whose vertices sit on a quarter-pixel grid, so centres often land exactly on edges
+/// and the tie rules are exercised.
+fn grid_polygon() -> impl Strategy<Value = Vec<[f64; 2]>> {
+    prop::collection::vec((-4i32..80, -4i32..80).prop_map(|(x, y)| [f64::from(x) / 4.0, f64::from(y) / 4.0]), 3..9)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+
+    #[test]
+    fn pil_fill_matches_the_oracle((v, w, h) in int_polygon()) {
+        prop_assert_eq!(pil_polygon_fill(&v, w as usize, h as usize), pil_oracle(&v, w, h));
+    }
+
+    #[test]
+    fn pil_rows_window_equals_full_fill_rows((v, w, h) in int_polygon(), a in 0i32..24, len in 0i32..24) {
+        let full = pil_polygon_fill(&v, w as usize, h as usize);
+        let (r0, r1) = (a.min(h), (a + len).min(h));
+        let mut part = vec![0u8; (w * h) as usize];
+        pil_spans(&v, w, h, (r0, r1), |y, x0, x1| {
+            assert!((r0..r1).contains(&y));
+            for x in x0..=x1 { part[(y * w + x) as usize] = 1; }
+        });
+        for y in r0..r1 {
+            let row = (y * w) as usize..((y + 1) * w) as usize;
+            prop_assert_eq!(&part[row.clone()], &full[row]);
+        }
+    }
+
+    #[test]
+    fn strict_fill_matches_pnpoly(v in float_polygon()) {
+        let w = Bounds { xmin: -3, ymin: -3, xmax: 23, ymax: 23 };
+        prop_assert_eq!(strict_polygon_fill(&v, w), strict_oracle(&v, w));
+    }
+
+    #[test]
+    fn strict_fill_matches_pnpoly_on_ties(v in grid_polygon()) {
+        let w = Bounds { xmin: -1, ymin: -1, xmax: 21, ymax: 21 };
+        prop_assert_eq!(strict_polygon_fill(&v, w), strict_oracle(&v, w));
+    }
+
+    #[test]
+    fn rectangles_are_half_open_in_both_rules(x0 in 0i32..10, y0 in 0i32..10, w in 1i32..10, h in 1i32..10) {
+        // HTK: the element canvas is trunc(max - min) wide, so the inclusive fill loses its last
+        // row and column: exactly w * h pixels.
+        let v = [[0, 0], [w, 0], [w, h], [0, h]];
+        let m = pil_polygon_fill(&v, w as usize, h as usize);
+        prop_assert!(m.iter().all(|&p| p == 1));
+        let win = Bounds { xmin: 0, ymin: 0, xmax: 20, ymax: 20 };
+        let (fx, fy) = (f64::from(x0), f64::from(y0));
+        let s = strict_polygon_fill(&[[fx, fy], [fx + f64::from(w), fy], [fx + f64::from(w), fy + f64::from(h)], [fx, fy + f64::from(h)]], win);
+        for y in 0..20 {
+            for x in 0..20 {
+                let want = (x0..x0 + w).contains(&x) && (y0..y0 + h).contains(&y);
+                prop_assert_eq!(s[(y * 20 + x) as usize] == 1, want);
+            }
+        }
+    }
+}
+
+#[test]
+fn pil_worked_examples() {
+    // Inclusive fill on a canvas large enough: the square's 5x5 pixel centres.
+    let m = pil_polygon_fill(&[[0, 0], [4, 0], [4, 4], [0, 4]], 6, 6);
+    assert_eq!(m.iter().filter(|&&v| v == 1).count(), 25);
+    assert_eq!(m[5 * 6 + 5], 0);
+    // Spec 4.4: a 10x5 rectangle on its trunc(max - min) canvas covers 50 pixels.
+    let m = pil_polygon_fill(&[[0, 0], [10, 0], [10, 5], [0, 5]], 10, 5);
+    assert_eq!(m.iter().filter(|&&v| v == 1).count(), 50);
+    assert_eq!(pil_oracle(&[[0, 0], [10, 0], [10, 5], [0, 5]], 10, 5), m);
+}
+
+#[test]
+fn rounding_helpers_are_symmetric() {
+    for (f, up, down) in [(0.5f32, 1, 0), (1.49, 1, 1), (-0.5, -1, 0), (-1.5, -2, -1), (2.0, 2, 2)] {
+        assert_eq!((round_up(f), round_down(f)), (up, down), "{f}");
+    }
+}
+
+#[test]
+fn shapely_like_distance() {
+    let sq = |x: f64, y: f64, s: f64| vec![[x, y], [x + s, y], [x + s, y + s], [x, y + s]];
+    assert!(within_distance(&sq(0.0, 0.0, 10.0), &sq(2.0, 2.0, 1.0), 2.0), "containment");
+    assert!(within_distance(&sq(2.0, 2.0, 1.0), &sq(0.0, 0.0, 10.0), 2.0), "contained");
+    assert!(within_distance(&sq(0.0, 0.0, 10.0), &sq(12.0, 0.0, 3.0), 2.0), "exactly 2 apart is kept");
+    assert!(!within_distance(&sq(0.0, 0.0, 10.0), &sq(12.5, 0.0, 3.0), 2.0), "2.5 apart");
+    assert!(!within_distance(&sq(0.0, 0.0, 10.0), &sq(12.0, 12.0, 3.0), 2.0), "diagonal 2.83");
+    assert!(within_distance(&sq(0.0, 0.0, 10.0), &sq(5.0, -5.0, 10.0), 2.0), "crossing edges");
+}
+
+fn doc(elements: &str) -> Annotations {
+    parse(format!(r#"[{{"annotation": {{"name": "t", "elements": [{elements}]}}}}]"#).as_bytes()).unwrap()
+}
+
+#[test]
+fn htk_overlay_order_area_and_crop() {
+    // ROI 0..10; a big tumour (order 1) under a small lymphocyte patch (order 1, smaller area:
+    // drawn later); exclude (order 3) wins over both; a fat polygon outside the ROI by 1 px
+    // (kept by the 2 px rule) paints nothing after the crop; one 6 px away is "outside".
+    let a = doc(r#"
+        {"type": "polyline", "group": "roi", "points": [[0,0,0],[10,0,0],[10,10,0],[0,10,0]]},
+        {"type": "polyline", "group": "mostly_lymphocytic_infiltrate", "points": [[2,2,0],[4,2,0],[4,4,0],[2,4,0]]},
+        {"type": "polyline", "group": "mostly_tumor", "points": [[1,1,0],[6,1,0],[6,6,0],[1,6,0]]},
+        {"type": "polyline", "group": "exclude", "points": [[5,5,0],[8,5,0],[8,8,0],[5,8,0]]},
+        {"type": "polyline", "group": "mostly_fat", "points": [[11,0,0],[14,0,0],[14,3,0],[11,3,0]]},
+        {"type": "polyline", "group": "not_in_table", "points": [[8,8,0],[30,8,0],[30,30,0],[8,30,0]]},
+        {"type": "polyline", "group": "mostly_blood", "points": [[10,16,0],[14,16,0],[14,20,0],[10,20,0]]}
+    "#);
+    let masks = roi_masks(&a, &CodeTable::bcss(), &RasterOptions::default());
+    assert_eq!(masks.len(), 1);
+    let m = masks[0].as_ref().unwrap();
+    let rows: Vec<String> = m.mask.data.chunks(m.mask.width).map(|r| r.iter().map(|v| format!("{v:x}")).collect()).collect();
+    assert_eq!(rows, ["222222222", "211111222", "213311222", "213311222", "211111222", "211117772", "222227772", "222227772", "222222222"]);
+    assert_eq!(m.searched, Bounds { xmin: 0, ymin: 0, xmax: 30, ymax: 30 }, "the unknown group widens the search; blood is outside the ROI box");
+    assert_eq!(m.bounds, Bounds { xmin: 0, ymin: 0, xmax: 30, ymax: 30 });
+    assert_eq!(m.outside_roi, 0);
+}
+
+#[test]
+fn htk_fractional_elements_are_padded_top_left() {
+    // A polyline from 2.6 to 5.4: box [2, 5) (3 wide) but canvas trunc(2.8) = 2 wide, so the
+    // two columns land at 3 and 4 (bottom-right aligned), not 2 and 3.
+    let a = doc(r#"
+        {"type": "rectangle", "group": "roi", "center": [5, 5, 0], "width": 10, "height": 10, "rotation": 0},
+        {"type": "polyline", "group": "mostly_tumor", "points": [[2.6,2.6,0],[5.4,2.6,0],[5.4,5.4,0],[2.6,5.4,0]]}
+    "#);
+    let m = roi_mask(&a, 0, &CodeTable::bcss(), &RasterOptions::default()).unwrap();
+    let ones: Vec<(usize, usize)> = (0..m.mask.height).flat_map(|y| (0..m.mask.width).map(move |x| (x, y))).filter(|&(x, y)| m.mask.data[y * m.mask.width + x] == 1).collect();
+    assert_eq!(ones, vec![(3, 3), (4, 3), (3, 4), (4, 4)]);
+}
+
+#[test]
+fn scaling_truncates_before_rasterising() {
+    let a = doc(r#"{"type": "rectangle", "group": "roi", "center": [101, 51, 0], "width": 41, "height": 21, "rotation": 0}"#);
+    let opts = RasterOptions { geometry: Geometry::Htk, scale: 0.5 };
+    let m = roi_mask(&a, 0, &CodeTable::bcss(), &opts).unwrap();
+    // center (50, 25), width int(20.5) = 20 -> half 10; height int(10.5) = 10 -> half 5.
+    assert_eq!(m.roi_bbox, Bounds { xmin: 40, ymin: 20, xmax: 60, ymax: 30 });
+    assert_eq!((m.mask.width, m.mask.height), (19, 9));
+    assert_eq!(m.name("s"), "s_left-80_top-40_bottom-60_right-120");
+    assert!((scale_from_mpp(0.5, 0.00025) - 0.5).abs() < 1e-15);
+    assert_eq!(scale_from_mag(10.0, 20.0), 0.5);
+}
+
+#[test]
+fn strict_geometry_has_exact_bounds() {
+    let a = doc(r#"
+        {"type": "rectangle", "group": "roi", "center": [5, 5, 0], "width": 8, "height": 8, "rotation": 0},
+        {"type": "polyline", "group": "mostly_tumor", "points": [[2,2,0],[5,2,0],[5,5,0],[2,5,0]]}
+    "#);
+    let opts = RasterOptions { geometry: Geometry::Strict, scale: 1.0 };
+    let m = roi_mask(&a, 0, &CodeTable::bcss(), &opts).unwrap();
+    assert_eq!((m.mask.width, m.mask.height), (8, 8));
+    assert_eq!(m.bounds, Bounds { xmin: 1, ymin: 1, xmax: 9, ymax: 9 });
+    assert_eq!(m.mask.data.iter().filter(|&&v| v == 1).count(), 9);
+    assert_eq!(m.name("s"), "s_left-1_top-1_bottom-9_right-9");
+}
+
+#[test]
+fn bad_rois_and_elements() {
+    let a = doc(r#"
+        {"type": "polyline", "group": "roi", "points": [[0,0,0],[10,0,0]]},
+        {"type": "rectangle", "group": "roi", "center": [5, 5, 0], "width": 10, "height": 10, "rotation": 0},
+        {"type": "polyline", "group": "mostly_tumor", "points": [[1,1,0],[4,4,0]]},
+        {"type": "point", "group": "roi", "center": [1, 1, 0]}
+    "#);
+    let table = CodeTable::bcss();
+    assert_eq!(roi_elements(&a, &table), vec![0, 1]);
+    let masks = roi_masks(&a, &table, &RasterOptions::default());
+    assert!(matches!(masks[0], Err(RasterError::BadRoi { element: 0, .. })));
+    let m = masks[1].as_ref().unwrap();
+    assert_eq!(m.element_errors.len(), 1);
+    assert_eq!(m.element_errors[0].element, 2);
+    assert!(matches!(roi_mask(&a, 2, &table, &RasterOptions::default()), Err(RasterError::NotRoi(2))));
+    assert!(matches!(roi_mask(&a, 3, &table, &RasterOptions::default()), Err(RasterError::NotRoi(3))));
+}
+
+#[test]
+fn no_background_class_uses_the_roi_code() {
+    let table = CodeTable::from_csv("group,overlay_order,GT_code,is_roi,is_background_class\nroi,0,9,1,0\nt,1,1,0,0\n".as_bytes()).unwrap();
+    let a = doc(r#"{"type": "rectangle", "group": "roi", "center": [5, 5, 0], "width": 4, "height": 4, "rotation": 0}"#);
+    let m = roi_mask(&a, 0, &table, &RasterOptions::default()).unwrap();
+    assert!(m.mask.data.iter().all(|&v| v == 9));
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the library: one test binary (`it`), one module per area.
+
+mod htk_masks;
+mod jpeg_identity;
