@@ -102,9 +102,15 @@ pub enum ExtractError {
         #[source]
         source: std::io::Error,
     },
-    /// Masks from annotation files need the rasteriser, which this build does not have yet.
-    #[error("masks from annotation files are not available in this build (bcss::source::annotations and transform::raster are not integrated yet); use `--mask-source links` or `dir`")]
-    AnnotationsUnavailable,
+    /// The annotations directory cannot be read.
+    #[error("cannot read annotations directory `{path}`")]
+    AnnotationsDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The HTTP client for mask links could not be built.
     #[error(transparent)]
     Client(#[from] ClientError),
@@ -146,6 +152,23 @@ pub enum RoiError {
         ymin: u64,
         /// The directory.
         dir: PathBuf,
+    },
+    /// No annotation file for the ROI's slide.
+    #[error("no annotation file for slide `{slide}` in `{dir}` (looked for `<slide file stem>.json` and `{slide}*.json`)")]
+    NoAnnotationFile {
+        /// Slide short name.
+        slide: String,
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The annotation file could not be read or rasterised.
+    #[error("mask from annotations `{path}`: {source}")]
+    Annotations {
+        /// The annotation file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: crate::command::masks::MaskFromAnnotationsError,
     },
     /// Several mask files match.
     #[error("several mask files match `{roi}`: {}", candidates.join(", "))]
@@ -210,6 +233,29 @@ impl MaskDir {
     }
 }
 
+/// The annotation JSON of a ROI's slide in `dir`: `<slide file stem>.json` (what `bcss download
+/// --pipeline annotations` writes, the item name with `.svs` replaced), else the one
+/// `<short name>*.json`.
+fn annotation_file(dir: &Path, roi: &Roi, slide_stem: &str) -> Result<PathBuf, RoiError> {
+    let exact = dir.join(format!("{slide_stem}.json"));
+    if exact.is_file() {
+        return Ok(exact);
+    }
+    let mut candidates: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(roi.short_name()) && n.ends_with(".json"))
+        .collect();
+    candidates.sort();
+    match candidates.as_slice() {
+        [one] => Ok(dir.join(one)),
+        [] => Err(RoiError::NoAnnotationFile { slide: roi.short_name().to_string(), dir: dir.to_path_buf() }),
+        _ => Err(RoiError::AmbiguousMask { roi: roi.id.clone(), candidates }),
+    }
+}
+
 struct Run<'a> {
     plan: &'a ExtractPlan,
     layout: Layout,
@@ -226,10 +272,11 @@ struct Run<'a> {
 /// start.
 pub fn extract(plan: &ExtractPlan, reporter: &dyn Reporter) -> Result<Summary, ExtractError> {
     let start = Instant::now();
-    // Integration point: when `bcss::source::annotations` (`mask_for_roi(annotations_json, roi,
-    // table)`) lands, read `<dir>/<slide stem>.json` here per ROI instead of refusing.
-    if plan.parts.masks && matches!(plan.mask_source, MaskSource::Annotations(_)) {
-        return Err(ExtractError::AnnotationsUnavailable);
+    if let MaskSource::Annotations(dir) = &plan.mask_source {
+        if plan.parts.masks && !dir.is_dir() {
+            let source = std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory");
+            return Err(ExtractError::AnnotationsDir { path: dir.clone(), source });
+        }
     }
     let slides = SlideDir::scan(&plan.slides_dir)?;
     let masks_dir = match &plan.mask_source {
@@ -343,7 +390,8 @@ impl Run<'_> {
         }
 
         if todo.masks {
-            let mask = self.base_mask(roi)?;
+            let stem = slide.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let mask = self.base_mask(roi, &stem)?;
             let (w, h) = (region.out_width as usize, region.out_height as usize);
             let mask = GrayImage { width: w, height: h, data: resize::resize_nearest(&mask.data, mask.width, mask.height, w, h) };
             let out = self.layout.masks().join(names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &suffix));
@@ -356,12 +404,21 @@ impl Run<'_> {
     }
 
     /// The ROI's mask at base resolution, checked (size and codes).
-    fn base_mask(&self, roi: &Roi) -> Result<GrayImage, RoiError> {
+    fn base_mask(&self, roi: &Roi, slide_stem: &str) -> Result<GrayImage, RoiError> {
         let on_bytes = |n: u64| {
             self.bytes.fetch_add(n, Ordering::Relaxed);
             self.reporter.on_bytes(n);
         };
         match &self.plan.mask_source {
+            MaskSource::Annotations(dir) => {
+                let path = annotation_file(dir, roi, slide_stem)?;
+                let bytes = std::fs::read(&path).map_err(|source| MaskError::File { path: path.display().to_string(), source })?;
+                on_bytes(bytes.len() as u64);
+                let table = crate::source::annotations::CodeTable::bcss();
+                let mask = crate::command::masks::mask_for_roi(&bytes, roi, &table).map_err(|source| RoiError::Annotations { path: path.clone(), source })?;
+                masklink::check_mask(&mask, roi, &path.display().to_string())?;
+                Ok(mask)
+            }
             MaskSource::Links => Ok(masklink::fetch_mask(self.http.as_ref().expect("client built for links"), roi, &on_bytes)?),
             MaskSource::Dir(_) => {
                 let path = self.masks_dir.as_ref().expect("masks directory scanned").find(roi)?;
@@ -372,8 +429,6 @@ impl Run<'_> {
                 masklink::check_mask(&mask, roi, &shown)?;
                 Ok(mask)
             }
-            // Refused in `extract` before any ROI runs (see the integration point there).
-            MaskSource::Annotations(_) => unreachable!("annotation masks are refused at plan time"),
         }
     }
 
@@ -485,6 +540,6 @@ mod tests {
         assert!(s.failed[0].1.contains("no slide file for `TCGA-ZZ-NONE`"), "{:?}", s.failed);
         let (_tmp, mut plan) = setup(600, 400);
         plan.mask_source = MaskSource::Annotations(PathBuf::from("/nowhere"));
-        assert!(matches!(extract(&plan, &Recorder::default()), Err(ExtractError::AnnotationsUnavailable)));
+        assert!(matches!(extract(&plan, &Recorder::default()), Err(ExtractError::AnnotationsDir { .. })));
     }
 }
