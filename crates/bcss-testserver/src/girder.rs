@@ -92,8 +92,8 @@ fn segments(path: &str) -> Vec<&str> {
 pub(crate) fn serve(state: &State, req: &Request, host: &str) -> Reply {
     let route = route_of(req);
     let (fault, latency) = match route {
-        Some(r) => state.pick_fault(r),
-        None => state.pick_fault(Route::Any),
+        Some(r) => state.pick_fault(r, &req.path),
+        None => state.pick_fault(Route::Any, &req.path),
     };
     let delay = state.latency() + latency;
     if !delay.is_zero() {

@@ -7,3 +7,6 @@ mod cli;
 mod compat;
 mod tls;
 mod download;
+mod harness;
+mod faults;
+mod resume;
