@@ -202,6 +202,7 @@ pub(crate) struct State {
     latency: Mutex<Duration>,
     requests: Mutex<Vec<(Instant, RecordedRequest)>>,
     fired: Mutex<Vec<FiredFault>>,
+    half_sent: Mutex<Vec<(Instant, String)>>,
     tokens: Mutex<HashMap<String, Option<u32>>>,
     issued: Mutex<Vec<String>>,
     rng: Mutex<fastrand::Rng>,
@@ -294,6 +295,7 @@ impl TestServer {
             latency: Mutex::new(config.latency),
             requests: Mutex::new(Vec::new()),
             fired: Mutex::new(Vec::new()),
+            half_sent: Mutex::new(Vec::new()),
             tokens: Mutex::new(HashMap::new()),
             issued: Mutex::new(Vec::new()),
             rng: Mutex::new(fastrand::Rng::with_seed(0x5eed)),
@@ -392,10 +394,17 @@ impl TestServer {
         self.state.fired.lock().expect("fired lock").clone()
     }
 
-    /// Forgets the recorded requests and injected faults.
+    /// The responses of [`Fault::StallMidBody`] whose first half is sent (and flushed), with the
+    /// moment and the request path: a client is then in the middle of that body.
+    pub fn bodies_half_sent(&self) -> Vec<(Instant, String)> {
+        self.state.half_sent.lock().expect("half_sent lock").clone()
+    }
+
+    /// Forgets the recorded requests, injected faults and half-sent bodies.
     pub fn clear_requests(&self) {
         self.state.requests.lock().expect("requests lock").clear();
         self.state.fired.lock().expect("fired lock").clear();
+        self.state.half_sent.lock().expect("half_sent lock").clear();
     }
 
     /// Every token handed out so far (to check that none leaks into output).
@@ -468,6 +477,19 @@ fn serve_connection(state: &State, stream: TcpStream, addr: SocketAddr) {
                 let _ = writer.flush();
                 let _ = stream.shutdown(Shutdown::Both);
                 return;
+            }
+            girder::Reply::StallMidBody(resp, pause) => {
+                let half = resp.body.len() / 2;
+                let plain = http::Response { chunked: false, ..resp.clone() };
+                let sent = http::write_head(&mut writer, &plain, resp.body.len(), req.close).and_then(|_| writer.write_all(&resp.body[..half])).and_then(|_| writer.flush());
+                if sent.is_err() {
+                    return;
+                }
+                state.half_sent.lock().expect("half_sent lock").push((Instant::now(), req.path.clone()));
+                std::thread::sleep(pause);
+                if writer.write_all(&resp.body[half..]).and_then(|_| writer.flush()).is_err() || req.close {
+                    return;
+                }
             }
         }
     }

@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
-use bcss_testserver::Config;
+use bcss_testserver::{Config, Fault, Faults, Route, When};
 
 use crate::harness::*;
 use crate::util::*;
@@ -16,8 +16,8 @@ use crate::util::*;
 enum KillAt {
     /// Once the server has seen this many region requests.
     Regions(usize),
-    /// In the middle of the body of this region response (bodies are slow).
-    SlowBody(usize),
+    /// In the middle of a region body (the server has sent half of it and stalls).
+    MidBody,
     /// As soon as the first image or mask is under its final name.
     FirstFile,
     /// As soon as a temporary file exists.
@@ -54,7 +54,7 @@ fn assert_killed_by(status: ExitStatus, signal: Signal) {
 /// Runs a download, stops it at `at` with `signal`, checks what is on disk, resumes, checks the
 /// resume. `config` must give a run long enough to be stopped at `at`.
 fn kill_and_resume(config: Config, at: KillAt, signal: Signal) {
-    let want = reference(Config { latency: Duration::ZERO, bandwidth: None, ..config.clone() }, &args());
+    let want = reference(Config { latency: Duration::ZERO, faults: Faults::none(), ..config.clone() }, &args());
     let s = Stand::with(config);
     let out = s.out();
     let mut obs = Observer::new(out.clone(), &want);
@@ -65,15 +65,11 @@ fn kill_and_resume(config: Config, at: KillAt, signal: Signal) {
         let s = &s;
         let cond = || match at {
             KillAt::Regions(n) => s.region_requests().len() >= n,
-            KillAt::SlowBody(n) => {
-                // The n-th region body takes about a second; kill a quarter of the way through.
-                let regions: Vec<_> = s.server.requests_timed().into_iter().filter(|(_, q)| q.is_region()).collect();
-                regions.get(n - 1).is_some_and(|(t, _)| t.elapsed() >= Duration::from_millis(250))
-            }
+            KillAt::MidBody => !s.server.bodies_half_sent().is_empty(),
             KillAt::FirstFile => files_under(&out).iter().any(|f| (f.starts_with("images/") || f.starts_with("masks/")) && !f.contains("/.")),
             KillAt::TempFile => !part_files(&out).is_empty(),
         };
-        child.until(cond, || {})
+        child.until(cond, || obs.look())
     };
     assert!(reached, "{at:?}: the run ended before the kill point: {}", child.stderr());
     match signal {
@@ -85,18 +81,22 @@ fn kill_and_resume(config: Config, at: KillAt, signal: Signal) {
     obs.look();
 
     let finished = finished_rois(&s, &want);
+    eprintln!("{at:?} {signal:?}: killed after {:?}; finished {}; parts {:?}; observer checks {}", child.started.elapsed(), finished.len(), part_files(&out), obs.checks);
     let all: BTreeSet<String> = roi_ids(&s).into_iter().collect();
     assert!(finished.len() < all.len(), "{at:?}: the run was stopped before the end");
     let parts_left = part_files(&out);
-    if let KillAt::SlowBody(n) = at {
-        // Stopped inside the n-th region: at most the n-1 before it can be complete.
-        assert!(finished.len() < n, "{at:?}: {finished:?}");
+    if let KillAt::MidBody = at {
+        // The ROI whose region was cut is not finished (one ROI per slide).
+        let path = &s.server.bodies_half_sent()[0].1;
+        let slide = s.server.slides().iter().find(|sl| path.contains(&s.server.item_id(&sl.name).unwrap())).unwrap();
+        assert!(!finished.contains(&slide.rois[0].id), "{at:?}: {finished:?}");
     }
     // A temporary file of another dead run, to be cleared as well.
     std::fs::create_dir_all(out.join("masks")).unwrap();
     std::fs::write(out.join("masks/.TCGA-SY-0001-DX1_xmin1000_ymin2000_MPP-0.2500.png.4194304.7.part"), b"partial").unwrap();
 
-    // 2. Resume, watching every file as it lands.
+    // 2. Resume, the server healthy again, watching every file as it lands.
+    s.server.set_faults(Faults::none());
     s.server.clear_requests();
     let mut cmd = command(&s, true);
     let stdout = s.dir.join("second.stdout");
@@ -140,10 +140,10 @@ fn sigkill_after_six_region_requests_then_resume() {
 }
 
 #[test]
-fn sigkill_during_a_slow_region_body_then_resume() {
-    // About 1 s per region body; JSON and masks are small.
-    let config = Config { bandwidth: Some(region_body_bytes()), ..synthetic(4, 400, 300) };
-    kill_and_resume(config, KillAt::SlowBody(3), Signal::Kill);
+fn sigkill_in_the_middle_of_a_region_body_then_resume() {
+    // The third region's body stops half way for 5 s: the client is killed while reading it.
+    let faults = Faults::none().on(Route::Region, When::Requests(vec![2]), Fault::StallMidBody(Duration::from_secs(5)));
+    kill_and_resume(Config { faults, ..synthetic(4, 400, 300) }, KillAt::MidBody, Signal::Kill);
 }
 
 #[test]
@@ -160,16 +160,4 @@ fn sigkill_while_a_temporary_file_exists_then_resume() {
 #[test]
 fn sigint_leaves_no_partial_file_and_a_rerun_completes() {
     kill_and_resume(slowish(), KillAt::Regions(3), Signal::Int);
-}
-
-/// The size of the stand-in's PNG region of the first synthetic ROI (400x300), for a bandwidth of
-/// about one body per second.
-fn region_body_bytes() -> u64 {
-    let config = synthetic(1, 400, 300);
-    let roi = &config.slides[0].rois[0];
-    let rgb = bcss_testserver::image::render(roi.region(), 400, 300, false);
-    let img = bcss::codec::RgbImage { width: 400, height: 300, data: rgb };
-    let mut png = Vec::new();
-    bcss::codec::png::write_rgb(&mut png, &img, bcss::codec::png::Compression::Fast).unwrap();
-    (png.len() as u64).max(20_000)
 }
