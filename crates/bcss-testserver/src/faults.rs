@@ -79,6 +79,9 @@ pub enum Fault {
     RateLimited(u64),
     /// Send the head with the full `Content-Length` and half of the body, then close.
     ResetMidBody,
+    /// Send the head and half of the body, wait this long, then send the rest: a transfer caught
+    /// in the middle ([`crate::TestServer::bodies_half_sent`] tells when the first half is out).
+    StallMidBody(Duration),
     /// Cut the body in half and announce the cut length: the transfer is complete, the image is not.
     TruncatedBody,
     /// Overwrite the middle of the body with junk (headers of the image stay readable).
@@ -196,7 +199,7 @@ impl Faults {
     }
 
     /// Parses `NAME` (a scenario) or `ROUTE:FAULT[:WHEN]` rules separated by `,`, e.g.
-    /// `region:503:first=2,maskfile:reset`. FAULT is a status number, `429`, `latency=MS`,
+    /// `region:503:first=2,maskfile:reset`. FAULT is a status number, `429`, `latency=MS`, `stall=MS`,
     /// `reset`, `truncate`, `corrupt`, `wrongjson`, `empty`, `contenttype`, `html`, `wrongsize`,
     /// `maskcode`, `masksize`; WHEN is `always` (default), `first=N`, `p=0.1`.
     pub fn parse(spec: &str) -> Result<Faults, String> {
@@ -220,6 +223,7 @@ impl Faults {
                 "wrongsize" => Fault::RegionWrongSize,
                 "maskcode" => Fault::MaskUnknownCode,
                 "masksize" => Fault::MaskWrongSize,
+                t if t.starts_with("stall=") => Fault::StallMidBody(Duration::from_millis(t[6..].parse().map_err(|_| format!("bad stall in `{rule}`"))?)),
                 t if t.starts_with("latency=") => Fault::Latency(Duration::from_millis(t[8..].parse().map_err(|_| format!("bad latency in `{rule}`"))?)),
                 t => Fault::Status(t.parse().map_err(|_| format!("unknown fault `{t}`"))?),
             };
@@ -290,8 +294,9 @@ mod tests {
             assert!(Faults::named(name).is_some(), "{name}");
             assert!(Faults::parse(name).is_ok());
         }
-        let f = Faults::parse("region:503:first=2,maskfile:reset,any:latency=5:p=0.5").unwrap();
-        assert_eq!(f.rules.len(), 3);
+        let f = Faults::parse("region:503:first=2,maskfile:reset,any:latency=5:p=0.5,region:stall=100").unwrap();
+        assert_eq!(f.rules.len(), 4);
+        assert_eq!(f.rules[3].fault, Fault::StallMidBody(Duration::from_millis(100)));
         assert_eq!(f.rules[0], Rule { route: Route::Region, when: When::First(2), fault: Fault::Status(503) });
         assert!(Faults::parse("nowhere:503").is_err());
     }

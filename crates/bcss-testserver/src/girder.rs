@@ -38,6 +38,8 @@ pub(crate) enum Reply {
     Send(Response),
     /// Send the head and half the body, then close the connection.
     ResetMidBody(Response),
+    /// Send the head and half the body, wait, then send the rest.
+    StallMidBody(Response, std::time::Duration),
 }
 
 fn error(status: u16, kind: &str, message: impl Into<String>) -> Response {
@@ -92,8 +94,8 @@ fn segments(path: &str) -> Vec<&str> {
 pub(crate) fn serve(state: &State, req: &Request, host: &str) -> Reply {
     let route = route_of(req);
     let (fault, latency) = match route {
-        Some(r) => state.pick_fault(r),
-        None => state.pick_fault(Route::Any),
+        Some(r) => state.pick_fault(r, &req.path),
+        None => state.pick_fault(Route::Any, &req.path),
     };
     let delay = state.latency() + latency;
     if !delay.is_zero() {
@@ -119,6 +121,7 @@ pub(crate) fn serve(state: &State, req: &Request, host: &str) -> Reply {
     }
     match fault {
         Some(Fault::ResetMidBody) => return Reply::ResetMidBody(resp),
+        Some(Fault::StallMidBody(pause)) => return Reply::StallMidBody(resp, pause),
         Some(Fault::TruncatedBody) => {
             let n = resp.body.len() / 2;
             resp.body.truncate(n);

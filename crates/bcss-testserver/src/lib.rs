@@ -39,7 +39,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use faults::{Fault, Faults, Route, When};
 pub use image::Region;
@@ -179,6 +179,19 @@ impl RecordedRequest {
     }
 }
 
+/// A fault the server injected: which request, when, and what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FiredFault {
+    /// When the request arrived.
+    pub at: Instant,
+    /// The route of the request ([`Route::Any`] for a path outside the known routes).
+    pub route: Route,
+    /// The path of the request, percent-decoded.
+    pub path: String,
+    /// What the server did: the fault, or [`Fault::Latency`] with the total added delay.
+    pub fault: Fault,
+}
+
 /// Shared state of a running server.
 pub(crate) struct State {
     config: Config,
@@ -187,7 +200,9 @@ pub(crate) struct State {
     text_item_id: String,
     faults: Mutex<faults::ActiveFaults>,
     latency: Mutex<Duration>,
-    requests: Mutex<Vec<RecordedRequest>>,
+    requests: Mutex<Vec<(Instant, RecordedRequest)>>,
+    fired: Mutex<Vec<FiredFault>>,
+    half_sent: Mutex<Vec<(Instant, String)>>,
     tokens: Mutex<HashMap<String, Option<u32>>>,
     issued: Mutex<Vec<String>>,
     rng: Mutex<fastrand::Rng>,
@@ -210,8 +225,17 @@ impl State {
         *self.latency.lock().expect("latency lock")
     }
 
-    fn pick_fault(&self, route: Route) -> (Option<Fault>, Duration) {
-        self.faults.lock().expect("faults lock").pick(route)
+    fn pick_fault(&self, route: Route, path: &str) -> (Option<Fault>, Duration) {
+        let (fault, latency) = self.faults.lock().expect("faults lock").pick(route);
+        let at = Instant::now();
+        let mut fired = self.fired.lock().expect("fired lock");
+        if !latency.is_zero() {
+            fired.push(FiredFault { at, route, path: path.to_string(), fault: Fault::Latency(latency) });
+        }
+        if let Some(f) = &fault {
+            fired.push(FiredFault { at, route, path: path.to_string(), fault: f.clone() });
+        }
+        (fault, latency)
     }
 
     fn new_token(&self) -> String {
@@ -270,6 +294,8 @@ impl TestServer {
             faults: Mutex::new(faults::ActiveFaults::new(config.faults.clone())),
             latency: Mutex::new(config.latency),
             requests: Mutex::new(Vec::new()),
+            fired: Mutex::new(Vec::new()),
+            half_sent: Mutex::new(Vec::new()),
             tokens: Mutex::new(HashMap::new()),
             issued: Mutex::new(Vec::new()),
             rng: Mutex::new(fastrand::Rng::with_seed(0x5eed)),
@@ -355,12 +381,30 @@ impl TestServer {
 
     /// Every request received so far, in order of arrival.
     pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.requests.lock().expect("requests lock").iter().map(|(_, r)| r.clone()).collect()
+    }
+
+    /// Every request received so far with the moment it arrived, in order of arrival.
+    pub fn requests_timed(&self) -> Vec<(Instant, RecordedRequest)> {
         self.state.requests.lock().expect("requests lock").clone()
     }
 
-    /// Forgets the recorded requests.
+    /// Every fault injected so far, in order (a request with a latency and a fault appears twice).
+    pub fn fired_faults(&self) -> Vec<FiredFault> {
+        self.state.fired.lock().expect("fired lock").clone()
+    }
+
+    /// The responses of [`Fault::StallMidBody`] whose first half is sent (and flushed), with the
+    /// moment and the request path: a client is then in the middle of that body.
+    pub fn bodies_half_sent(&self) -> Vec<(Instant, String)> {
+        self.state.half_sent.lock().expect("half_sent lock").clone()
+    }
+
+    /// Forgets the recorded requests, injected faults and half-sent bodies.
     pub fn clear_requests(&self) {
         self.state.requests.lock().expect("requests lock").clear();
+        self.state.fired.lock().expect("fired lock").clear();
+        self.state.half_sent.lock().expect("half_sent lock").clear();
     }
 
     /// Every token handed out so far (to check that none leaks into output).
@@ -415,12 +459,10 @@ fn serve_connection(state: &State, stream: TcpStream, addr: SocketAddr) {
                 return;
             }
         };
-        state.requests.lock().expect("requests lock").push(RecordedRequest {
-            method: req.method.clone(),
-            path: req.path.clone(),
-            query: req.query.clone(),
-            headers: req.headers.clone(),
-        });
+        state.requests.lock().expect("requests lock").push((
+            Instant::now(),
+            RecordedRequest { method: req.method.clone(), path: req.path.clone(), query: req.query.clone(), headers: req.headers.clone() },
+        ));
         let host = req.header("host").map(str::to_string).unwrap_or_else(|| addr.to_string());
         match girder::serve(state, &req, &host) {
             girder::Reply::Send(resp) => {
@@ -435,6 +477,19 @@ fn serve_connection(state: &State, stream: TcpStream, addr: SocketAddr) {
                 let _ = writer.flush();
                 let _ = stream.shutdown(Shutdown::Both);
                 return;
+            }
+            girder::Reply::StallMidBody(resp, pause) => {
+                let half = resp.body.len() / 2;
+                let plain = http::Response { chunked: false, ..resp.clone() };
+                let sent = http::write_head(&mut writer, &plain, resp.body.len(), req.close).and_then(|_| writer.write_all(&resp.body[..half])).and_then(|_| writer.flush());
+                if sent.is_err() {
+                    return;
+                }
+                state.half_sent.lock().expect("half_sent lock").push((Instant::now(), req.path.clone()));
+                std::thread::sleep(pause);
+                if writer.write_all(&resp.body[half..]).and_then(|_| writer.flush()).is_err() || req.close {
+                    return;
+                }
             }
         }
     }

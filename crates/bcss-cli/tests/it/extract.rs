@@ -119,10 +119,10 @@ fn extract_refuses_bad_input_and_reports_missing_slides() {
     let r = run(bcss().args(["extract", "--pipeline", "annotations", "--slides-dir"]).arg(&slides));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("images and masks only"), "{}", r.stderr);
-    // Annotation masks are not integrated yet: refused clearly, nothing pretends to work.
+    // Annotation masks from a directory without the slide's JSON: that ROI fails, naming what was looked for.
     let r = run(bcss().args(["extract", "--slides-dir"]).arg(&slides).arg("--roi-bounds").arg(&csv).arg("--annotations-dir").arg(&slides).arg("--out").arg(d.join("a")));
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("not available in this build"), "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("no annotation file for slide"), "{}", r.stderr);
     // Built-in table: slides that are not on disk fail per ROI (exit 1) with the file name looked for.
     let r = run(bcss().args(["extract", "--pipeline", "images", "--slides", "TCGA-A1-A0SK", "--slides-dir"]).arg(&slides).arg("--out").arg(d.join("b")));
     assert_eq!(r.code, 1, "{}", r.stderr);

@@ -12,3 +12,6 @@ mod compat_extract;
 #[cfg(feature = "openslide")]
 mod extract;
 mod masks;
+mod harness;
+mod faults;
+mod resume;

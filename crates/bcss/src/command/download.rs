@@ -387,6 +387,10 @@ impl Run<'_> {
             Some(s) => s,
             None => SlideTable::builtin().get(roi.short_name()).cloned().ok_or_else(|| RoiError::NoSlide(roi.short_name().to_string()))?,
         };
+        // Refuse an unusable item name before downloading anything for the ROI.
+        if todo.annotations {
+            names::annotation_file_name(&slide.name)?;
+        }
         let on_bytes = |n: u64| {
             self.bytes.fetch_add(n, Ordering::Relaxed);
             self.reporter.on_bytes(n);

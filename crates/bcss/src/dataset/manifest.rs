@@ -130,7 +130,7 @@ impl FileRecord {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// Reading or writing failed.
-    #[error("failed to access manifest `{path}`")]
+    #[error("failed to access manifest `{path}`: {source}")]
     Io {
         /// The manifest's path.
         path: String,
@@ -187,6 +187,15 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_save_says_why() {
+        // A ROI's failure is shown as one line (`to_string`), so the OS error must be in it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone/manifest.json");
+        let err = Manifest::new("x").save(&path).unwrap_err().to_string();
+        assert!(err.contains("gone/manifest.json") && err.contains("No such file or directory"), "{err}");
+    }
 
     #[test]
     fn round_trip_and_disk_check() {
