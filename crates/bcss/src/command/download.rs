@@ -438,7 +438,7 @@ impl Run<'_> {
                 )?,
                 MaskSource::Annotations => {
                     let body = self.girder.annotations(&slide.item_id, &on_bytes)?;
-                    let mask = masks::mask_for_roi(&body, roi, &CodeTable::bcss())?;
+                    let mask = masks::mask_for_roi(&body, roi, &CodeTable::bcss_with_labels())?;
                     annotation_body = Some(body);
                     mask
                 }

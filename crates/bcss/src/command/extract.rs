@@ -414,7 +414,7 @@ impl Run<'_> {
                 let path = annotation_file(dir, roi, slide_stem)?;
                 let bytes = std::fs::read(&path).map_err(|source| MaskError::File { path: path.display().to_string(), source })?;
                 on_bytes(bytes.len() as u64);
-                let table = crate::source::annotations::CodeTable::bcss();
+                let table = crate::source::annotations::CodeTable::bcss_with_labels();
                 let mask = crate::command::masks::mask_for_roi(&bytes, roi, &table).map_err(|source| RoiError::Annotations { path: path.clone(), source })?;
                 masklink::check_mask(&mask, roi, &path.display().to_string())?;
                 Ok(mask)

@@ -294,6 +294,23 @@ impl CodeTable {
         CodeTable::from_csv(BCSS_GTCODES_CSV.as_bytes()).expect("the built-in codes table is valid")
     }
 
+    /// The BCSS table plus the short labels of `gtruth_codes.tsv` as aliases (`tumor` next to
+    /// `mostly_tumor`, `stroma` next to `mostly_stroma`, ...), each with its row's code, order
+    /// and flags. Annotation group strings on DSA servers come in both spellings, and a group
+    /// missing from the table is silently never drawn, so `download` and `extract` rasterise
+    /// with this table. (`bcss masks` defaults to the exact HistomicsTK table.)
+    pub fn bcss_with_labels() -> CodeTable {
+        let base = CodeTable::bcss();
+        let mut groups = base.groups.clone();
+        for g in &base.groups {
+            let Some(code) = crate::catalog::codes::CODES.iter().find(|c| c.value != 0 && c.value == g.gt_code) else { continue };
+            if code.label != g.group && !groups.iter().any(|x| x.group == code.label) {
+                groups.push(GroupCode { group: code.label.to_string(), ..g.clone() });
+            }
+        }
+        CodeTable::from_groups(groups).expect("aliases keep group names unique")
+    }
+
     /// Builds a table from rows; group names must be unique and codes non-zero.
     pub fn from_groups(groups: Vec<GroupCode>) -> Result<CodeTable, CodeTableError> {
         if groups.is_empty() {
@@ -397,6 +414,12 @@ mod tests {
 
     #[test]
     fn bcss_table_matches_the_spec() {
+        let aliased = CodeTable::bcss_with_labels();
+        let tumor = aliased.groups.iter().find(|g| g.group == "tumor").expect("alias for mostly_tumor");
+        assert_eq!((tumor.gt_code, tumor.overlay_order, tumor.is_background_class), (1, 1, false));
+        let stroma = aliased.groups.iter().find(|g| g.group == "stroma").expect("alias for mostly_stroma");
+        assert!(stroma.is_background_class && stroma.gt_code == 2);
+        assert!(aliased.groups.iter().any(|g| g.group == "dcis" && g.gt_code == 20));
         let t = CodeTable::bcss();
         assert_eq!(t.groups().len(), 23);
         let row = |g: &str| {
