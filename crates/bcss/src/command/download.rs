@@ -18,7 +18,7 @@
 //! Memory per worker is one encoded body plus one decoded image.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ use crate::dataset::atomic::{self, Written};
 use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, Native, RoiEntry};
 use crate::dataset::names::{self, UnsafeName};
 use crate::dataset::Layout;
-use crate::report::{Outcome, Reporter};
+use crate::report::Reporter;
 use crate::source::girder::{Credentials, Girder, GirderError, Step};
 use crate::source::http::{ClientError, Http, HttpConfig};
 use crate::source::annotations::CodeTable;
@@ -266,43 +266,16 @@ pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary,
 
     let run = Run { plan, layout, girder, slides, manifest: Mutex::new(manifest), reporter, bytes: Default::default() };
     let rois = plan.rois.rois();
-    reporter.on_plan(rois.len());
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..plan.jobs.max(1).min(rois.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(roi) = rois.get(i) else { break };
-                reporter.on_start(&roi.id);
-                let outcome = match run.roi(roi) {
-                    Ok(true) => Outcome::Done,
-                    Ok(false) => Outcome::Skipped,
-                    Err(e) => {
-                        let msg = e.to_string();
-                        tracing::error!(roi = %roi.id, error = %msg, "ROI failed");
-                        Outcome::Failed(msg)
-                    }
-                };
-                reporter.on_done(&roi.id, &outcome);
-                results.lock().expect("results lock").push((i, outcome));
-            });
-        }
-    });
-    let mut results = results.into_inner().expect("results lock");
-    results.sort_by_key(|(i, _)| *i);
-    let mut summary = Summary { stale_parts_removed: stale, slides_from: slides_from.to_string(), ..Default::default() };
-    for (i, outcome) in results {
-        let id = rois[i].id.clone();
-        match outcome {
-            Outcome::Done => summary.done.push(id),
-            Outcome::Skipped => summary.skipped.push(id),
-            Outcome::Failed(m) => summary.failed.push((id, m)),
-        }
-    }
-    summary.bytes = run.bytes.load(Ordering::Relaxed);
-    summary.seconds = start.elapsed().as_secs_f64();
-    Ok(summary)
+    let outcomes = super::workers::for_each_roi(rois, plan.jobs, reporter, |roi| run.roi(roi));
+    let summary = Summary {
+        done: outcomes.done,
+        skipped: outcomes.skipped,
+        failed: outcomes.failed,
+        stale_parts_removed: stale,
+        slides_from: slides_from.to_string(),
+        ..Default::default()
+    };
+    Ok(Summary { bytes: run.bytes.load(Ordering::Relaxed), seconds: start.elapsed().as_secs_f64(), ..summary })
 }
 
 fn resolve_slides(plan: &DownloadPlan, girder: &Girder) -> Result<(SlideTable, &'static str), DownloadError> {

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -26,7 +26,7 @@ use crate::dataset::atomic::{self, Written};
 use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, Native, RoiEntry};
 use crate::dataset::names;
 use crate::dataset::Layout;
-use crate::report::{Outcome, Reporter};
+use crate::report::Reporter;
 use crate::source::http::{ClientError, Http, HttpConfig};
 use crate::source::local::{LocalError, LocalSlide, SlideDir};
 use crate::source::masklink::{self, MaskError};
@@ -303,43 +303,16 @@ pub fn extract(plan: &ExtractPlan, reporter: &dyn Reporter) -> Result<Summary, E
 
     let run = Run { plan, layout, slides, builtin: SlideTable::builtin(), masks_dir, http, manifest: Mutex::new(manifest), reporter, bytes: AtomicU64::new(0) };
     let rois = plan.rois.rois();
-    reporter.on_plan(rois.len());
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..plan.jobs.max(1).min(rois.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(roi) = rois.get(i) else { break };
-                reporter.on_start(&roi.id);
-                let outcome = match run.roi(roi) {
-                    Ok(true) => Outcome::Done,
-                    Ok(false) => Outcome::Skipped,
-                    Err(e) => {
-                        let msg = e.to_string();
-                        tracing::error!(roi = %roi.id, error = %msg, "ROI failed");
-                        Outcome::Failed(msg)
-                    }
-                };
-                reporter.on_done(&roi.id, &outcome);
-                results.lock().expect("results lock").push((i, outcome));
-            });
-        }
-    });
-    let mut results = results.into_inner().expect("results lock");
-    results.sort_by_key(|(i, _)| *i);
-    let mut summary = Summary { stale_parts_removed: stale, slides_from: "local".to_string(), ..Default::default() };
-    for (i, outcome) in results {
-        let id = rois[i].id.clone();
-        match outcome {
-            Outcome::Done => summary.done.push(id),
-            Outcome::Skipped => summary.skipped.push(id),
-            Outcome::Failed(m) => summary.failed.push((id, m)),
-        }
-    }
-    summary.bytes = run.bytes.load(Ordering::Relaxed);
-    summary.seconds = start.elapsed().as_secs_f64();
-    Ok(summary)
+    let outcomes = super::workers::for_each_roi(rois, plan.jobs, reporter, |roi| run.roi(roi));
+    let summary = Summary {
+        done: outcomes.done,
+        skipped: outcomes.skipped,
+        failed: outcomes.failed,
+        stale_parts_removed: stale,
+        slides_from: "local".to_string(),
+        ..Default::default()
+    };
+    Ok(Summary { bytes: run.bytes.load(Ordering::Relaxed), seconds: start.elapsed().as_secs_f64(), ..summary })
 }
 
 impl Run<'_> {

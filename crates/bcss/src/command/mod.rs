@@ -10,3 +10,4 @@ pub mod download;
 #[cfg(feature = "openslide")]
 pub mod extract;
 pub mod masks;
+mod workers;

@@ -1,0 +1,86 @@
+//! The worker pool shared by `download` and `extract`.
+//!
+//! `jobs` scoped threads take ROIs in table order from a shared counter, one at a time, so at most
+//! `jobs` ROIs hold buffers at once. Each ROI's outcome goes to the reporter as it ends; the
+//! summary lists ROIs in table order whatever order they finished in.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::catalog::Roi;
+use crate::report::{Outcome, Reporter};
+
+/// ROI ids by outcome, each list in table order.
+#[derive(Debug, Default)]
+pub(crate) struct Outcomes {
+    pub done: Vec<String>,
+    pub skipped: Vec<String>,
+    pub failed: Vec<(String, String)>,
+}
+
+/// Runs `work` on every ROI with `jobs` threads. `work` returns `Ok(true)` when it wrote
+/// something, `Ok(false)` when the ROI was already complete.
+pub(crate) fn for_each_roi<E: std::fmt::Display>(rois: &[Roi], jobs: usize, reporter: &dyn Reporter, work: impl Fn(&Roi) -> Result<bool, E> + Sync) -> Outcomes {
+    reporter.on_plan(rois.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1).min(rois.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(roi) = rois.get(i) else { break };
+                reporter.on_start(&roi.id);
+                let outcome = match work(roi) {
+                    Ok(true) => Outcome::Done,
+                    Ok(false) => Outcome::Skipped,
+                    Err(e) => {
+                        let msg = e.to_string();
+                        tracing::error!(roi = %roi.id, error = %msg, "ROI failed");
+                        Outcome::Failed(msg)
+                    }
+                };
+                reporter.on_done(&roi.id, &outcome);
+                results.lock().expect("results lock").push((i, outcome));
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("results lock");
+    results.sort_by_key(|(i, _)| *i);
+    let mut out = Outcomes::default();
+    for (i, outcome) in results {
+        let id = rois[i].id.clone();
+        match outcome {
+            Outcome::Done => out.done.push(id),
+            Outcome::Skipped => out.skipped.push(id),
+            Outcome::Failed(m) => out.failed.push((id, m)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Event, Recorder};
+
+    #[test]
+    fn outcomes_come_back_in_table_order() {
+        let rois: Vec<Roi> = (0..20).map(|i| Roi { id: format!("R{i:02}"), xmin: 0, ymin: 0, xmax: 1, ymax: 1, mask_link: None }).collect();
+        let rec = Recorder::default();
+        let out = for_each_roi(&rois, 4, &rec, |roi| {
+            let n: u32 = roi.id[1..].parse().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(u64::from(20 - n)));
+            match n % 3 {
+                0 => Ok(true),
+                1 => Ok(false),
+                _ => Err(format!("bad {n}")),
+            }
+        });
+        assert_eq!(out.done, ["R00", "R03", "R06", "R09", "R12", "R15", "R18"]);
+        assert_eq!(out.skipped.len(), 7);
+        assert_eq!(out.failed[0], ("R02".to_string(), "bad 2".to_string()));
+        let events = rec.events();
+        assert_eq!(events[0], Event::Plan(20));
+        assert_eq!(events.iter().filter(|e| matches!(e, Event::Done(..))).count(), 20);
+    }
+}
