@@ -2,5 +2,13 @@
 //! [`Reporter`](crate::report::Reporter).
 //!
 //! - [`download`]: build the dataset from a DSA server.
+//! - [`stats`]: class distribution per ROI and per split, class weights, a bar chart.
+//! - [`tile`]: image/mask tile pairs per split with an index, masks remapped.
+//! - [`overlay`]: masks drawn over images with a legend, and a contact sheet.
+//! - [`eval`]: predictions against ground truth: confusion matrix, Dice, IoU.
 
 pub mod download;
+pub mod eval;
+pub mod overlay;
+pub mod stats;
+pub mod tile;

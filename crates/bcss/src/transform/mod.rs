@@ -2,11 +2,17 @@
 //!
 //! - [`region`]: the exact output size and level of a DSA region request.
 //! - [`resize`]: label-mask nearest-neighbour resizing with scikit-image's sampling rule.
+//! - [`remap`]: label codes to classes through a lookup table; code histograms.
+//! - [`tile`]: the tile grid of a ROI, last row and column aligned to the edge.
+//! - [`canvas`]: rectangles and 5x7 bitmap text for legends, labels and charts.
 //!
 //! Invariant: nothing here does I/O.
 
+pub mod canvas;
 pub mod region;
+pub mod remap;
 pub mod resize;
+pub mod tile;
 
 pub use region::{plan_region, Rect, RegionPlan, ScaleRequest, SlideGeometry};
 
