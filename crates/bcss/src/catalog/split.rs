@@ -160,6 +160,12 @@ pub enum SplitError {
         /// What is wrong.
         reason: String,
     },
+    /// ROIs of the dataset that the split does not place.
+    #[error("the split does not place {} ROI(s) of the dataset: {}", rois.len(), rois.join(", "))]
+    Missing {
+        /// The ROI ids, sorted.
+        rois: Vec<String>,
+    },
     /// The split leaks sites or patients across parts.
     #[error("split leaks across parts: {}", leaks.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("; "))]
     Leakage {
@@ -214,6 +220,25 @@ impl Split {
     /// The part of a ROI, if the split has it.
     pub fn part_of(&self, roi_id: &str) -> Option<Part> {
         self.parts.get(roi_id).copied()
+    }
+
+    /// The part of every ROI in `roi_ids`, or the list of those the split does not place.
+    pub fn parts_for<'a>(&self, roi_ids: impl IntoIterator<Item = &'a str>) -> Result<Vec<Part>, SplitError> {
+        let mut missing = Vec::new();
+        let mut parts = Vec::new();
+        for id in roi_ids {
+            match self.part_of(id) {
+                Some(p) => parts.push(p),
+                None => missing.push(id.to_string()),
+            }
+        }
+        if missing.is_empty() {
+            Ok(parts)
+        } else {
+            missing.sort();
+            missing.dedup();
+            Err(SplitError::Missing { rois: missing })
+        }
     }
 
     /// `(roi, part)` sorted by ROI id.
@@ -421,6 +446,8 @@ mod tests {
         assert_eq!(Split::parse_json(&s.to_json(Some(Scheme::OfficialVal)), "s.json").unwrap(), s);
         let err = Split::parse_csv("roi,part\nA,train\nA,test\n", "s.csv").unwrap_err().to_string();
         assert!(err.contains("line 3: ROI `A` is listed twice"), "{err}");
+        let err = s.parts_for(["TCGA-A1-A0SK-DX1", "B", "A"]).unwrap_err().to_string();
+        assert_eq!(err, "the split does not place 2 ROI(s) of the dataset: A, B");
         let err = Split::parse_csv("roi,part\nA,holdout\n", "s.csv").unwrap_err().to_string();
         assert!(err.contains("part `holdout` of `A`"), "{err}");
     }
