@@ -1,6 +1,13 @@
 //! One module per command: turn validated settings into a library call and report the result.
 
+mod classes;
 mod download;
+mod eval;
+mod inputs;
+mod overlay;
+mod split;
+mod stats;
+mod tile;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Failure;
@@ -21,6 +28,12 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     let out = Output { quiet: cli.quiet, json: cli.json, progress: !(cli.quiet || cli.no_progress || cli.json) };
     match cli.command {
         Command::Download(args) => download::run(&args, out),
+        Command::Classes(args) => classes::run(&args, out),
+        Command::Split(args) => split::run(&args, out),
+        Command::Stats(args) => stats::run(&args, out),
+        Command::Tile(args) => tile::run(&args, out),
+        Command::Overlay(args) => overlay::run(&args, out),
+        Command::Eval(args) => eval::run(&args, out),
     }
 }
 
