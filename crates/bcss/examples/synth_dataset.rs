@@ -10,6 +10,8 @@
 //! cargo run --release --example synth_dataset -- OUT [--scale 1.0] [--rois 151] [--drive]
 //! ```
 
+#![expect(clippy::print_stderr, reason = "an example binary reports what it wrote")]
+
 use std::io::Write;
 use std::path::PathBuf;
 
