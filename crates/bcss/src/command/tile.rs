@@ -14,8 +14,9 @@
 //! Output under `out/`: `<part>/images/<roi>_x<X>_y<Y>.png` and `<part>/masks/` with the same
 //! name (X, Y: the tile's offset in the ROI image), `<part>/index.csv` (sorted by ROI, y, x)
 //! and `tiles.json`. Output is deterministic: the same files and bytes whatever the number of
-//! threads. Files are written atomically.
+//! threads. Files appear under their final name only once complete (temporary name, rename).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -92,8 +93,8 @@ pub struct TileSummary {
     pub tiles_dropped: usize,
     /// Megapixels of the ROIs read.
     pub megapixels: f64,
-    /// Tiles written per part (train, val, test order).
-    pub per_part: Vec<(Part, usize)>,
+    /// Tiles written per part.
+    pub per_part: BTreeMap<Part, usize>,
     /// Every tile written, sorted by part, ROI, y, x.
     #[serde(skip)]
     pub tiles: Vec<TileRecord>,
@@ -173,7 +174,7 @@ pub fn tile(plan: &TilePlan, rois: &[RoiInput], reporter: &dyn Reporter) -> Resu
         tiles.extend(r.tiles);
     }
     tiles.sort_by(|a, b| (a.part, &a.roi, a.y, a.x).cmp(&(b.part, &b.roi, b.y, b.x)));
-    let per_part: Vec<(Part, usize)> = parts.iter().map(|&p| (p, tiles.iter().filter(|t| t.part == p).count())).collect();
+    let per_part: BTreeMap<Part, usize> = parts.iter().map(|&p| (p, tiles.iter().filter(|t| t.part == p).count())).collect();
     let summary = TileSummary {
         class_map: plan.map.name().to_string(),
         size: plan.size,
@@ -317,15 +318,26 @@ fn tile_roi(plan: &TilePlan, r: &RoiInput) -> Result<RoiTiles, TileError> {
     Ok(RoiTiles { tiles, grid_tiles: grid.len(), pixels: (w * h) as u64 })
 }
 
+/// Writes a tile under a temporary name and renames it: a killed run never leaves a partial
+/// tile under a final name. Unlike [`write_atomic`], there is no fsync per file: tiles are derived
+/// data that a rerun regenerates, and 30 000 fsyncs would cost more than the encoding.
 fn write_png(path: &Path, size: usize, channels: usize, data: &[u8], compression: Compression) -> Result<(), TileError> {
-    write_atomic(path, |w: &mut dyn Write| {
-        write_raw(w, size, size, channels, data, compression).map_err(|e| match e {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.part"));
+    let result = (|| -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::with_capacity(1 << 18, std::fs::File::create(&tmp)?);
+        write_raw(&mut w, size, size, channels, data, compression).map_err(|e| match e {
             crate::codec::CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
             other => std::io::Error::other(other.to_string()),
-        })
-    })
-    .map(|_| ())
-    .map_err(out_err(path))
+        })?;
+        w.flush()?;
+        drop(w);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(out_err(path))
 }
 
 #[cfg(test)]
