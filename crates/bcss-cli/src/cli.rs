@@ -56,6 +56,55 @@ pub enum Command {
     /// `get_all_rois_from_slide` makes them, quirks included. `--strict` uses clean pixel-centre
     /// geometry instead. Exit status 2 for bad input, 1 if some ROI gave no mask.
     Masks(MasksArgs),
+    /// Show the 22 label codes with their colours and where each class map puts them.
+    ///
+    /// With --class-map, show one map (a preset or a TOML file, which is validated); with
+    /// --toml, print it in the custom-map format, ready to copy and edit.
+    ///
+    /// Custom map format (TOML): `name = "..."`, `dont_care = [codes]`, then one `[[class]]`
+    /// table per class with `name`, `codes = [...]` and optional `color = [r, g, b]` and
+    /// `value`. Classes take values 1..=K in file order. Every code 1..=21 must be in exactly one
+    /// class or in dont_care; code 0 is always don't care and can never be a class.
+    Classes(ClassesArgs),
+    /// Write the train/test split by institution (TCGA tissue source site), as in the paper.
+    ///
+    /// official: every ROI from sites OL, LL, E2, EW, GM and S3 is test (45 ROIs), the rest
+    /// train (106). official-val: also sites BH, C8, A8, A1 and E9 as val. CSV, or JSON when
+    /// FILE ends in .json. With --check FILE, verify a split file instead: exit 1 if a site or a
+    /// patient appears in two parts.
+    Split(SplitArgs),
+    /// Class distribution per ROI and per split: pixels per class, don't-care fraction,
+    /// presence counts and class weights.
+    ///
+    /// Writes rois.csv, parts.csv, classes.csv, stats.json and distribution.png (a bar chart of
+    /// the class fractions per split) into --out. Fractions are of labelled pixels: don't care
+    /// is never in a denominator. Weights: 1 - fraction (the authors' training code) and median
+    /// frequency balancing (0 for a class absent from the split).
+    Stats(StatsArgs),
+    /// Cut ROIs into image/mask tile pairs per split, with masks remapped and an index.
+    ///
+    /// The last row and column of tiles are moved back to the ROI's edge so every pixel is
+    /// covered; a ROI smaller than a tile gives one tile padded with don't care. Tiles whose
+    /// labelled fraction is below --min-labelled are dropped. Output: OUT/<split>/images/,
+    /// OUT/<split>/masks/ (<roi>_x<X>_y<Y>.png), OUT/<split>/index.csv and OUT/tiles.json.
+    /// Deterministic; memory per worker is one band of tile rows, not a whole ROI.
+    Tile(TileArgs),
+    /// Draw each ROI's mask over its image in the class colours, with a legend, and a contact
+    /// sheet of all ROIs labelled with their id and split.
+    ///
+    /// Writes OUT/<roi>_overlay.png and OUT/contact_sheet.png. Don't-care pixels are left
+    /// unchanged.
+    Overlay(OverlayArgs),
+    /// Score predicted label PNGs against the ground truth: confusion matrix, per-class Dice,
+    /// IoU, precision, recall and pixel accuracy, pooled over all pixels and averaged per image.
+    ///
+    /// Predictions are named like the masks (<roi>_xmin<X>_ymin<Y>_<suffix>.png, any suffix)
+    /// and hold class values of the map: 1..=K, or 0 for no prediction (counted as a miss).
+    /// Pixels whose truth is don't care are excluded everywhere. A metric with a zero
+    /// denominator (class neither present nor predicted) is shown as - and left out of means.
+    /// Exit status 1 when any prediction is missing, has the wrong size or holds a value above
+    /// K (each named); 2 on bad arguments.
+    Eval(EvalArgs),
 }
 
 
@@ -114,6 +163,132 @@ pub struct MasksArgs {
     /// PNG compression: fast, balanced or high (pixels are the same). [default: balanced]
     #[arg(long, value_name = "LEVEL")]
     pub png_compression: Option<String>,
+}
+
+/// Help shared by every `--class-map` option.
+pub const CLASS_MAP_HELP: &str = "Class map: raw (21 classes, one per code), main5 (tumour = tumor + angioinvasion + dcis; stroma; inflammatory = lymphocytic_infiltrate + plasma_cells + other_immune_infiltrate; necrosis = necrosis_or_debris; other = every other tissue code), wsss4 (tumour, stroma, lymphocytic, necrosis; the rest don't care), or a TOML file (see `bcss classes --help`). In main5, exclude (7) and undetermined (15) are don't care: the paper does not say where they go. Code 0 (outside the ROI) is always don't care; remapped masks hold 0 for don't care and 1..=K for the classes";
+
+/// Help shared by every `--split` option.
+pub const SPLIT_HELP: &str = "Split: official, official-val, or a split file written by `bcss split` (CSV or JSON; a file that puts a site or patient in two parts is refused). [default: official]";
+
+/// Options of `bcss classes`.
+#[derive(Debug, Args)]
+pub struct ClassesArgs {
+    /// Show only this class map: raw, main5, wsss4 or a TOML file (validated).
+    #[arg(long, value_name = "MAP")]
+    pub class_map: Option<String>,
+    /// Print the map (--class-map, default main5) as TOML in the custom-map format.
+    #[arg(long)]
+    pub toml: bool,
+}
+
+/// Options of `bcss split`.
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// official (train/test) or official-val (train/val/test).
+    #[arg(long, value_name = "SCHEME", default_value = "official", value_parser = ["official", "official-val"])]
+    pub scheme: String,
+    /// Where to write the split: JSON if it ends in .json, CSV otherwise.
+    #[arg(long, value_name = "FILE", required_unless_present = "check")]
+    pub out: Option<PathBuf>,
+    /// A roiBounds.csv whose ROIs to split instead of the built-in 151.
+    #[arg(long, value_name = "CSV")]
+    pub roi_bounds: Option<PathBuf>,
+    /// Check a split file for leakage (a site or a patient in two parts) instead of writing one.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "roi_bounds"])]
+    pub check: Option<PathBuf>,
+}
+
+/// Options of `bcss stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Dataset directory: images/ + masks/ (bcss download) or rgbs_colorNormalized/ + masks/
+    /// (the Drive copy). Only masks are read.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    #[arg(long, value_name = "MAP", default_value = "main5", help = CLASS_MAP_HELP)]
+    pub class_map: String,
+    #[arg(long, value_name = "SPLIT", help = SPLIT_HELP)]
+    pub split: Option<String>,
+    /// Output directory (created).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Worker threads. [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+/// Options of `bcss tile`.
+#[derive(Debug, Args)]
+pub struct TileArgs {
+    /// Dataset directory (either layout).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Tile side in pixels.
+    #[arg(long, value_name = "PX", default_value_t = 512)]
+    pub size: usize,
+    /// Step between tiles in pixels, 1..=size. [default: the tile size]
+    #[arg(long, value_name = "PX")]
+    pub stride: Option<usize>,
+    #[arg(long, value_name = "MAP", default_value = "main5", help = CLASS_MAP_HELP)]
+    pub class_map: String,
+    #[arg(long, value_name = "SPLIT", help = SPLIT_HELP)]
+    pub split: Option<String>,
+    /// Drop tiles whose labelled fraction (pixels of a class over the tile's area) is below this.
+    #[arg(long, value_name = "F", default_value_t = 0.5)]
+    pub min_labelled: f64,
+    /// Output directory: created; must be empty if it exists.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Worker threads. [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// PNG compression of tiles: fast, balanced or high (pixels are the same).
+    #[arg(long, value_name = "LEVEL", default_value = "fast", value_parser = ["fast", "balanced", "high"])]
+    pub png_compression: String,
+}
+
+/// Options of `bcss overlay`.
+#[derive(Debug, Args)]
+pub struct OverlayArgs {
+    /// Dataset directory (either layout).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Output directory (created).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Opacity of the class colours, 0..=1.
+    #[arg(long, value_name = "A", default_value_t = 0.4)]
+    pub alpha: f64,
+    #[arg(long, value_name = "MAP", default_value = "raw", help = CLASS_MAP_HELP)]
+    pub class_map: String,
+    #[arg(long, value_name = "SPLIT", help = SPLIT_HELP)]
+    pub split: Option<String>,
+    /// Shrink overlays by this integer factor (box filter); 1 keeps full size.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub downsample: usize,
+    /// Longest side of a contact-sheet thumbnail in pixels.
+    #[arg(long, value_name = "PX", default_value_t = 192)]
+    pub thumb: usize,
+    /// Worker threads. [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+/// Options of `bcss eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Folder of predicted label PNGs (or a dataset whose masks/ holds them).
+    #[arg(long, value_name = "DIR")]
+    pub pred: PathBuf,
+    /// Ground truth: a dataset directory (its masks/) or a folder of masks.
+    #[arg(long, value_name = "DIR")]
+    pub truth: PathBuf,
+    #[arg(long, value_name = "MAP", default_value = "main5", help = CLASS_MAP_HELP)]
+    pub class_map: String,
+    /// Worker threads. [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 /// Options of `bcss download`. Every option can also come from `--config FILE.toml` (same

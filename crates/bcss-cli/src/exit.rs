@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | the run finished but some ROIs failed, or `verify`/`eval` found problems |
+//! | 1 | the run finished but some ROIs failed, or `verify`/`eval` found problems (`eval`: a prediction missing, of the wrong size or with a value outside the map; `split --check`: a site or patient in two parts) |
 //! | 2 | bad input: arguments, configuration, input files |
 //! | 3 | the server: unreachable, not a Girder API, authentication, listing |
 //! | 4 | the output directory: cannot be created or written |

@@ -1,10 +1,17 @@
 //! One module per command: turn validated settings into a library call and report the result.
 
+mod classes;
 mod download;
 mod verify;
 #[cfg(feature = "openslide")]
 mod extract;
 mod masks;
+mod eval;
+mod inputs;
+mod overlay;
+mod split;
+mod stats;
+mod tile;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Failure;
@@ -29,6 +36,12 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         #[cfg(feature = "openslide")]
         Command::Extract(args) => extract::run(&args, out),
         Command::Masks(args) => masks::run(&args, out),
+        Command::Classes(args) => classes::run(&args, out),
+        Command::Split(args) => split::run(&args, out),
+        Command::Stats(args) => stats::run(&args, out),
+        Command::Tile(args) => tile::run(&args, out),
+        Command::Overlay(args) => overlay::run(&args, out),
+        Command::Eval(args) => eval::run(&args, out),
     }
 }
 

@@ -15,3 +15,4 @@ mod masks;
 mod harness;
 mod faults;
 mod resume;
+mod analysis;

@@ -6,15 +6,19 @@
 //!   name, full item name, Girder item id and scan magnification.
 //! - [`codes`]: the 22 label codes of the masks (`gtruth_codes.tsv`), 0 being "outside the ROI /
 //!   don't care", never a class.
+//! - [`classmap`]: presets and custom maps from codes to training classes (0 stays don't care).
+//! - [`split`]: train / val / test by institution, with a leakage check.
 //!
 //! The three tables of the published dataset are compiled into the binary ([`RoiTable::builtin`],
 //! [`SlideTable::builtin`]); a user can replace the ROI table with their own `roiBounds.csv`.
 //!
 //! Invariant: nothing here does I/O except the explicit `from_path` readers.
 
+pub mod classmap;
 pub mod codes;
 mod rois;
 mod slides;
+pub mod split;
 
 pub use rois::{CatalogError, Roi, RoiTable};
 pub use slides::{Slide, SlideTable};

@@ -4,6 +4,7 @@
 //!   Pillow (which links libjpeg-turbo) gave the original downloader. A pure-Rust decoder rounds
 //!   differently and shifts values by 1-2 levels.
 //! - [`png`]: PNG decoding (RGB, RGBA, grey) and encoding with explicit compression.
+//! - [`rows`]: PNG decoding row by row, for passes whose memory must not grow with the image.
 //!
 //! [`sniff`] tells formats apart by magic bytes, not by `Content-Type`.
 //!
@@ -11,6 +12,7 @@
 
 pub mod jpeg;
 pub mod png;
+pub mod rows;
 
 /// An 8-bit RGB image, row-major, 3 bytes per pixel.
 #[derive(Debug, Clone, PartialEq, Eq)]

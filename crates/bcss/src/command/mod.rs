@@ -3,11 +3,20 @@
 //!
 //! - [`download`]: build the dataset from a DSA server.
 //! - `extract` (feature `openslide`): build the same dataset from slide files on disk.
-
 //! - [`masks`]: label masks from a slide's annotation JSON (HistomicsTK's rules).
+//! - [`stats`]: class distribution per ROI and per split, class weights, a bar chart.
+//! - [`tile`]: image/mask tile pairs per split with an index, masks remapped.
+//! - [`overlay`]: masks drawn over images with a legend, and a contact sheet.
+//! - [`input`]: streaming a ROI's mask and image, naming the file in every error.
+//! - [`eval`]: predictions against ground truth: confusion matrix, Dice, IoU.
 
 pub mod download;
+pub mod eval;
 #[cfg(feature = "openslide")]
 pub mod extract;
+pub mod input;
 pub mod masks;
+pub mod overlay;
+pub mod stats;
+pub mod tile;
 mod workers;

@@ -6,6 +6,10 @@
 //! - [`layout`]: `images/ masks/ annotations/ logs/` under a root.
 //! - [`atomic`]: every file is written to a temporary name, hashed while written, synced, then
 //!   renamed: a killed run never leaves a partial file under a final name.
+//! - [`pairs`]: each ROI's image and mask in either layout (`images/` or the Drive copy's
+//!   `rgbs_colorNormalized/`), paired by ROI id + xmin + ymin whatever the suffix.
+//! - [`training`]: the Rust API for training loops: ROIs with their split, loading with a class
+//!   map, seeded random crops with per-pixel weights.
 //! - [`manifest`]: `manifest.json`, per ROI the request, the geometry and size + sha256 of every file.
 //! - [`verify`]: checks a dataset directory against its manifest and the dataset's invariants.
 
@@ -14,6 +18,8 @@ pub mod layout;
 pub mod manifest;
 pub mod names;
 pub mod verify;
+pub mod pairs;
+pub mod training;
 
 pub use layout::Layout;
 pub use manifest::{FileRecord, Manifest, RoiEntry};

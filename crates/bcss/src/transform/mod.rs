@@ -4,13 +4,19 @@
 //! - [`resize`]: label-mask nearest-neighbour resizing with scikit-image's sampling rule.
 //! - [`pillow`]: RGB resampling exactly like Pillow's `Image.resize` (BICUBIC, LANCZOS).
 //! - [`raster`]: label masks from annotation polygons (HistomicsTK's rules, or a strict one).
+//! - [`remap`]: label codes to classes through a lookup table; code histograms.
+//! - [`tile`]: the tile grid of a ROI, last row and column aligned to the edge.
+//! - [`canvas`]: rectangles and 5x7 bitmap text for legends, labels and charts.
 //!
 //! Invariant: nothing here does I/O.
 
+pub mod canvas;
 pub mod pillow;
 pub mod raster;
 pub mod region;
+pub mod remap;
 pub mod resize;
+pub mod tile;
 
 pub use region::{plan_region, Rect, RegionPlan, ScaleRequest, SlideGeometry};
 

@@ -1,0 +1,324 @@
+//! `bcss eval`: predictions against the ground truth, with don't care excluded everywhere.
+//!
+//! Predictions are label PNGs named like the masks (`<roi>_xmin<X>_ymin<Y>_<suffix>.png`; the
+//! suffix may differ) holding **class values of the map**: 1..=K, or 0 for "no prediction". The
+//! ground truth is remapped through the same map. A pixel whose truth is don't care (0 after
+//! remapping: outside the ROI, or a code the map ignores) is left out of every count. A
+//! prediction of 0 on a labelled pixel is a miss: a false negative of the true class and a false
+//! positive of none.
+//!
+//! The confusion matrix has one row per true class 1..=K and one column per predicted value
+//! 0..=K. For class c: `TP = M[c][c]`, `FN = row(c) - TP`, `FP = column(c) - TP`;
+//! Dice `2TP / (2TP + FP + FN)`, IoU `TP / (TP + FP + FN)`, precision `TP / (TP + FP)`, recall
+//! `TP / (TP + FN)`; pixel accuracy `trace / labelled pixels`. A ratio whose denominator is 0
+//! (a class neither present nor predicted) is undefined (`None`, `null` in JSON) and is left out
+//! of every mean; it is not counted as 0 or 1.
+//!
+//! Two averages: **pooled** (one matrix summed over all images, then the metrics) and **per
+//! image** (the metrics per image, then for each class the mean over the images where it is
+//! defined; `mean_dice`/`mean_iou` per image are the mean over images of each image's mean over
+//! its defined classes).
+//!
+//! A prediction of the wrong size, with a value above K, unreadable, or missing, and a
+//! prediction without a ground truth, are **problems**: each names its file, the other images
+//! are still evaluated, and the caller decides (the CLI exits 1).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::input::{self, InputError, InputProblem};
+use crate::catalog::classmap::ClassMap;
+use crate::dataset::pairs::RoiKey;
+use crate::report::{Outcome, Reporter};
+use crate::transform::remap::remap_into;
+
+/// A confusion matrix: rows true class 1..=K, columns predicted value 0..=K.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Confusion {
+    /// K.
+    pub k: usize,
+    /// `k x (k + 1)` counts, row-major; `[t - 1][p]`.
+    pub counts: Vec<Vec<u64>>,
+}
+
+impl Confusion {
+    /// An empty matrix for K classes.
+    pub fn new(k: usize) -> Confusion {
+        Confusion { k, counts: vec![vec![0; k + 1]; k] }
+    }
+
+    /// Adds another matrix.
+    pub fn add(&mut self, other: &Confusion) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+
+    /// Labelled pixels counted.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().flatten().sum()
+    }
+
+    /// `(tp, fp, fn)` of class `c` (1..=K).
+    pub fn tp_fp_fn(&self, c: usize) -> (u64, u64, u64) {
+        let tp = self.counts[c - 1][c];
+        let row: u64 = self.counts[c - 1].iter().sum();
+        let col: u64 = self.counts.iter().map(|r| r[c]).sum();
+        (tp, col - tp, row - tp)
+    }
+
+    /// The metrics of every class, and the summaries.
+    pub fn metrics(&self, map: &ClassMap) -> Metrics {
+        let per_class: Vec<ClassMetrics> = (1..=self.k)
+            .map(|c| {
+                let (tp, fp, fneg) = self.tp_fp_fn(c);
+                ClassMetrics {
+                    value: c as u8,
+                    name: map.class_name(c as u8).to_string(),
+                    truth_pixels: tp + fneg,
+                    predicted_pixels: tp + fp,
+                    dice: ratio(2 * tp, 2 * tp + fp + fneg),
+                    iou: ratio(tp, tp + fp + fneg),
+                    precision: ratio(tp, tp + fp),
+                    recall: ratio(tp, tp + fneg),
+                }
+            })
+            .collect();
+        let trace: u64 = (1..=self.k).map(|c| self.counts[c - 1][c]).sum();
+        Metrics {
+            pixel_accuracy: ratio(trace, self.total()),
+            mean_dice: mean(per_class.iter().map(|m| m.dice)),
+            mean_iou: mean(per_class.iter().map(|m| m.iou)),
+            per_class,
+        }
+    }
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+fn mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let v: Vec<f64> = values.flatten().collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// Metrics of one class.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClassMetrics {
+    /// Class value.
+    pub value: u8,
+    /// Class name.
+    pub name: String,
+    /// Labelled pixels whose truth is this class (pooled; 0 in per-image means).
+    pub truth_pixels: u64,
+    /// Labelled pixels predicted as this class (pooled; 0 in per-image means).
+    pub predicted_pixels: u64,
+    /// Dice.
+    pub dice: Option<f64>,
+    /// Intersection over union.
+    pub iou: Option<f64>,
+    /// Precision.
+    pub precision: Option<f64>,
+    /// Recall.
+    pub recall: Option<f64>,
+}
+
+/// Per-class metrics and their summaries.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Metrics {
+    /// Correct labelled pixels over labelled pixels.
+    pub pixel_accuracy: Option<f64>,
+    /// Mean Dice over the classes where it is defined.
+    pub mean_dice: Option<f64>,
+    /// Mean IoU over the classes where it is defined.
+    pub mean_iou: Option<f64>,
+    /// By class value.
+    pub per_class: Vec<ClassMetrics>,
+}
+
+/// One image evaluated.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ImageResult {
+    /// ROI id.
+    pub roi: String,
+    /// Its confusion matrix.
+    #[serde(skip)]
+    pub confusion: Confusion,
+    /// Labelled pixels.
+    pub labelled: u64,
+    /// Pixel accuracy.
+    pub pixel_accuracy: Option<f64>,
+    /// Mean Dice over its defined classes.
+    pub mean_dice: Option<f64>,
+    /// Mean IoU over its defined classes.
+    pub mean_iou: Option<f64>,
+}
+
+/// A file that could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// The file (a prediction, or the truth mask a prediction is missing for).
+    pub file: PathBuf,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The result of an evaluation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EvalReport {
+    /// Class map name.
+    pub class_map: String,
+    /// Images evaluated.
+    pub images: usize,
+    /// Labelled pixels evaluated.
+    pub labelled_pixels: u64,
+    /// Pooled confusion matrix.
+    pub confusion: Confusion,
+    /// Metrics of the pooled matrix.
+    pub pooled: Metrics,
+    /// Metrics averaged per image.
+    pub per_image_mean: Metrics,
+    /// Per image, sorted by ROI.
+    pub per_image: Vec<ImageResult>,
+    /// Files that could not be evaluated, sorted.
+    pub problems: Vec<Problem>,
+}
+
+/// Pairs predictions with truth masks by key and evaluates every pair, in parallel.
+pub fn evaluate(map: &ClassMap, truth: &BTreeMap<RoiKey, PathBuf>, pred: &BTreeMap<RoiKey, PathBuf>, reporter: &dyn Reporter) -> EvalReport {
+    let mut problems = Vec::new();
+    let mut jobs = Vec::new();
+    for (key, t) in truth {
+        match pred.get(key) {
+            Some(p) => jobs.push((key.0.clone(), t.clone(), p.clone())),
+            None => problems.push(Problem { file: t.clone(), message: "no prediction for this ground-truth mask".into() }),
+        }
+    }
+    for (key, p) in pred {
+        if !truth.contains_key(key) {
+            problems.push(Problem { file: p.clone(), message: "no ground-truth mask for this prediction".into() });
+        }
+    }
+    reporter.on_plan(jobs.len());
+    let results: Vec<Result<ImageResult, InputError>> = jobs
+        .par_iter()
+        .map(|(roi, t, p)| {
+            reporter.on_start(roi);
+            let r = evaluate_one(map, roi, t, p);
+            reporter.on_bytes(input::file_len(t) + input::file_len(p));
+            reporter.on_done(roi, &r.as_ref().map_or_else(|e| Outcome::Failed(e.to_string()), |_| Outcome::Done));
+            r
+        })
+        .collect();
+    let k = map.num_classes();
+    let mut pooled = Confusion::new(k);
+    let mut per_image = Vec::new();
+    for r in results {
+        match r {
+            Ok(img) => {
+                pooled.add(&img.confusion);
+                per_image.push(img);
+            }
+            Err(e) => problems.push(Problem { file: e.path.clone(), message: e.problem.to_string() }),
+        }
+    }
+    problems.sort_by(|a, b| a.file.cmp(&b.file));
+    let image_metrics: Vec<Metrics> = per_image.iter().map(|i| i.confusion.metrics(map)).collect();
+    let per_class = (0..k)
+        .map(|c| ClassMetrics {
+            value: c as u8 + 1,
+            name: map.class_name(c as u8 + 1).to_string(),
+            truth_pixels: 0,
+            predicted_pixels: 0,
+            dice: mean(image_metrics.iter().map(|m| m.per_class[c].dice)),
+            iou: mean(image_metrics.iter().map(|m| m.per_class[c].iou)),
+            precision: mean(image_metrics.iter().map(|m| m.per_class[c].precision)),
+            recall: mean(image_metrics.iter().map(|m| m.per_class[c].recall)),
+        })
+        .collect();
+    let per_image_mean = Metrics {
+        pixel_accuracy: mean(image_metrics.iter().map(|m| m.pixel_accuracy)),
+        mean_dice: mean(image_metrics.iter().map(|m| m.mean_dice)),
+        mean_iou: mean(image_metrics.iter().map(|m| m.mean_iou)),
+        per_class,
+    };
+    EvalReport {
+        class_map: map.name().to_string(),
+        images: per_image.len(),
+        labelled_pixels: pooled.total(),
+        pooled: pooled.metrics(map),
+        confusion: pooled,
+        per_image_mean,
+        per_image,
+        problems,
+    }
+}
+
+/// Evaluates one prediction against one truth mask, streaming both.
+pub fn evaluate_one(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Result<ImageResult, InputError> {
+    let mut trows = input::open_mask(truth)?;
+    let mut prows = input::open_mask(pred)?;
+    let (w, h) = (trows.width(), trows.height());
+    if (prows.width(), prows.height()) != (w, h) {
+        return Err(InputError::new(pred, InputProblem::Size { got_w: prows.width(), got_h: prows.height(), want_w: w, want_h: h, what: "the ground truth" }));
+    }
+    let k = map.num_classes();
+    let stride = k + 1;
+    let mut flat = vec![0u64; (k + 1) * stride];
+    let (mut traw, mut t, mut p) = (vec![0u8; w], vec![0u8; w], vec![0u8; w]);
+    for y in 0..h {
+        input::read_row(&mut trows, &mut traw, truth)?;
+        input::read_row(&mut prows, &mut p, pred)?;
+        remap_into(&traw, &mut t, map.lut())
+            .map_err(|b| InputError::new(truth, InputProblem::BadValue { value: b.value, x: b.index, y, expected: "a BCSS code (0..=21)".into() }))?;
+        if let Some(x) = p.iter().position(|&v| v as usize > k) {
+            let expected = format!("a class of map {} (0..={k})", map.name());
+            return Err(InputError::new(pred, InputProblem::BadValue { value: p[x], x, y, expected }));
+        }
+        for (&tv, &pv) in t.iter().zip(&p) {
+            flat[tv as usize * stride + pv as usize] += 1;
+        }
+    }
+    input::finish(trows, truth)?;
+    input::finish(prows, pred)?;
+    // Row 0 (don't-care truth) is dropped: it is never counted.
+    let confusion = Confusion { k, counts: (1..=k).map(|t| flat[t * stride..(t + 1) * stride].to_vec()).collect() };
+    let m = confusion.metrics(map);
+    Ok(ImageResult { roi: roi.to_string(), labelled: confusion.total(), pixel_accuracy: m.pixel_accuracy, mean_dice: m.mean_dice, mean_iou: m.mean_iou, confusion })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 4x4 case of the module tests, in main5 classes (see `tests/it/analysis.rs` for the
+    /// same numbers through the binary).
+    #[test]
+    fn four_by_four_by_hand() {
+        let map = ClassMap::preset("main5").unwrap();
+        // Truth (classes after main5): rows t1 t1 t2 t2 / t1 t1 t2 t2 / . . t3 t3 / . . t3 t3.
+        // Pred:                        1  1  1  2  /  1  1  2  2  / 5 5 3  2  / 0 0 0  3.
+        let mut c = Confusion::new(5);
+        c.counts[0][1] = 4;
+        c.counts[1][1] = 1;
+        c.counts[1][2] = 3;
+        c.counts[2][3] = 2;
+        c.counts[2][2] = 1;
+        c.counts[2][0] = 1;
+        let m = c.metrics(&map);
+        let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-12;
+        assert!(close(m.per_class[0].dice, 8.0 / 9.0) && close(m.per_class[0].iou, 0.8));
+        assert!(close(m.per_class[1].dice, 0.75) && close(m.per_class[1].iou, 0.6));
+        assert!(close(m.per_class[2].dice, 2.0 / 3.0) && close(m.per_class[2].iou, 0.5));
+        assert!(close(m.per_class[2].precision, 1.0) && close(m.per_class[2].recall, 0.5));
+        assert_eq!((m.per_class[3].dice, m.per_class[4].iou), (None, None));
+        assert!(close(m.pixel_accuracy, 0.75));
+        assert!(close(m.mean_dice, (8.0 / 9.0 + 0.75 + 2.0 / 3.0) / 3.0));
+        assert!(close(m.mean_iou, (0.8 + 0.6 + 0.5) / 3.0));
+    }
+}

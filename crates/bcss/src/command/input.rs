@@ -1,0 +1,111 @@
+//! Reading the files of a ROI for the analysis commands, with the file named in every error.
+//!
+//! Masks and images are streamed row by row ([`RowReader`]): a pass over a ROI holds a few rows,
+//! whatever the ROI's size.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use crate::codec::rows::RowReader;
+use crate::codec::CodecError;
+
+/// A row reader over a file.
+pub type FileRows = RowReader<BufReader<File>>;
+
+/// What went wrong with one input file.
+#[derive(Debug, thiserror::Error)]
+pub enum InputProblem {
+    /// Opening or reading failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Decoding failed.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// A mask value is not a code of the map.
+    #[error("value {value} at (x {x}, y {y}) is not {expected}")]
+    BadValue {
+        /// The value.
+        value: u8,
+        /// Column.
+        x: usize,
+        /// Row.
+        y: usize,
+        /// What was expected (`a BCSS code (0..=21)`, `a class of map main5 (0..=5)`).
+        expected: String,
+    },
+    /// Two files that must match in size do not.
+    #[error("size {got_w}x{got_h} does not match {what} {want_w}x{want_h}")]
+    Size {
+        /// Width found.
+        got_w: usize,
+        /// Height found.
+        got_h: usize,
+        /// Width expected.
+        want_w: usize,
+        /// Height expected.
+        want_h: usize,
+        /// What it is compared to (`its mask`, `the ground truth`).
+        what: &'static str,
+    },
+}
+
+/// An input file and what went wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("`{path}`: {problem}")]
+pub struct InputError {
+    /// The file.
+    pub path: PathBuf,
+    /// The problem.
+    #[source]
+    pub problem: InputProblem,
+}
+
+impl InputError {
+    /// Wraps a problem with its file.
+    pub fn new(path: &Path, problem: impl Into<InputProblem>) -> InputError {
+        InputError { path: path.to_path_buf(), problem: problem.into() }
+    }
+}
+
+/// Opens a label mask for row-by-row reading.
+pub fn open_mask(path: &Path) -> Result<FileRows, InputError> {
+    let file = File::open(path).map_err(|e| InputError::new(path, e))?;
+    RowReader::gray(BufReader::with_capacity(1 << 16, file)).map_err(|e| InputError::new(path, e))
+}
+
+/// Opens an RGB image for row-by-row reading.
+pub fn open_image(path: &Path) -> Result<FileRows, InputError> {
+    let file = File::open(path).map_err(|e| InputError::new(path, e))?;
+    RowReader::rgb(BufReader::with_capacity(1 << 16, file)).map_err(|e| InputError::new(path, e))
+}
+
+/// Reads the next row, naming the file on failure.
+pub fn read_row(rows: &mut FileRows, out: &mut [u8], path: &Path) -> Result<(), InputError> {
+    rows.read_row(out).map_err(|e| InputError::new(path, e))
+}
+
+/// Checks the end of the file, naming it on failure.
+pub fn finish(rows: FileRows, path: &Path) -> Result<(), InputError> {
+    rows.finish().map_err(|e| InputError::new(path, e))
+}
+
+/// The size of a file in bytes (0 if it cannot be read; used for progress only).
+pub fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// A ROI to process: its files and its part of the split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoiInput {
+    /// The files.
+    pub files: crate::dataset::pairs::RoiFiles,
+    /// The part.
+    pub part: crate::catalog::split::Part,
+}
+
+/// Attaches a part to every ROI found, refusing ROIs the split does not place.
+pub fn with_parts(pairs: &crate::dataset::pairs::Pairs, split: &crate::catalog::split::Split) -> Result<Vec<RoiInput>, crate::catalog::split::SplitError> {
+    let parts = split.parts_for(pairs.rois.iter().map(|r| r.roi_id.as_str()))?;
+    Ok(pairs.rois.iter().cloned().zip(parts).map(|(files, part)| RoiInput { files, part }).collect())
+}

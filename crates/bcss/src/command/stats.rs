@@ -1,0 +1,405 @@
+//! `bcss stats`: how the classes are distributed, per ROI and per part of the split.
+//!
+//! Per ROI, the mask is streamed row by row and its codes counted; the class map folds the
+//! counts into `[don't care, class 1, ..., class K]`. Per part (`train`, `val`, `test`, and `all`)
+//! the counts are summed and give:
+//!
+//! - `fraction` of a class: its pixels over the **labelled** pixels of the part (don't care is
+//!   never in a denominator); the don't-care fraction is over all pixels;
+//! - `present_in`: how many ROIs of the part have at least one pixel of the class;
+//! - `weight_inverse = 1 - fraction`, the weighting of the authors' training code;
+//! - `weight_median_frequency` (Eigen & Fergus 2015): `freq(c)` = pixels of c / labelled pixels
+//!   of the ROIs where c is present, and `weight(c) = median(freq) / freq(c)`, the median taken
+//!   over the classes present in the part. A class absent from the part gets 0.
+//!
+//! Worked example (from the tests): two ROIs with labelled pixels `A: 6 tumour, 2 stroma` and
+//! `B: 4 tumour`: fractions 10/12 and 2/12; inverse weights 1/6 and 5/6; freq(tumour) = 10/12,
+//! freq(stroma) = 2/8 (stroma is only in A); median = (10/12 + 2/8) / 2 = 13/24; weights 0.65
+//! and 2.1666...
+//!
+//! Outputs ([`write_outputs`]): `rois.csv`, `parts.csv`, `classes.csv`, `stats.json` and
+//! `distribution.png` (a bar chart of class fractions per part). Rows are sorted (ROIs by id,
+//! parts train / val / test / all, classes by value).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::input::{self, InputError, InputProblem, RoiInput};
+use crate::catalog::classmap::ClassMap;
+use crate::catalog::codes::MAX_CODE;
+use crate::catalog::split::Part;
+use crate::codec::png::{write_raw, Compression};
+use crate::dataset::atomic::write_atomic;
+use crate::report::{Outcome, Reporter};
+use crate::transform::canvas::{text_width, Canvas, LINE};
+use crate::transform::remap::{count_into, fold_counts};
+
+/// Counts of one ROI.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RoiStats {
+    /// ROI id.
+    pub roi: String,
+    /// Part of the split.
+    pub part: Part,
+    /// Mask width.
+    pub width: usize,
+    /// Mask height.
+    pub height: usize,
+    /// `[don't care, class 1, ..., class K]` pixel counts.
+    pub counts: Vec<u64>,
+}
+
+impl RoiStats {
+    /// All pixels.
+    pub fn pixels(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+    /// Don't-care pixels over all pixels.
+    pub fn dont_care_fraction(&self) -> f64 {
+        ratio(self.counts[0], self.pixels())
+    }
+}
+
+/// One class within one part.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClassStats {
+    /// Class value 1..=K.
+    pub value: u8,
+    /// Class name.
+    pub name: String,
+    /// Pixels.
+    pub pixels: u64,
+    /// Pixels over the labelled pixels of the part.
+    pub fraction: f64,
+    /// ROIs of the part with at least one pixel of it.
+    pub present_in: usize,
+    /// `1 - fraction`.
+    pub weight_inverse: f64,
+    /// Median-frequency balancing weight (0 when absent).
+    pub weight_median_frequency: f64,
+}
+
+/// One part of the split (or `all`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PartStats {
+    /// `train`, `val`, `test` or `all`.
+    pub part: String,
+    /// ROIs.
+    pub rois: usize,
+    /// All pixels.
+    pub pixels: u64,
+    /// Pixels of a class.
+    pub labelled: u64,
+    /// Don't-care pixels.
+    pub dont_care: u64,
+    /// Don't-care over all pixels.
+    pub dont_care_fraction: f64,
+    /// Per class, by value.
+    pub classes: Vec<ClassStats>,
+}
+
+/// The result of `bcss stats`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Stats {
+    /// Name of the class map.
+    pub class_map: String,
+    /// Class names by value 1..=K.
+    pub class_names: Vec<String>,
+    /// Per ROI, sorted by id.
+    pub rois: Vec<RoiStats>,
+    /// Per part (train, val, test, in that order, those that have ROIs), then `all`.
+    pub parts: Vec<PartStats>,
+}
+
+/// Why statistics could not be computed or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StatsError {
+    /// A mask could not be read or holds a value that is not a code.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// An output could not be written.
+    #[error("failed to write `{path}`")]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Streams one mask and counts its codes; refuses values that are not BCSS codes, with their
+/// position. Returns width, height and the code histogram.
+pub(crate) fn code_histogram(path: &Path) -> Result<(usize, usize, [u64; 256]), InputError> {
+    let mut rows = input::open_mask(path)?;
+    let (w, h) = (rows.width(), rows.height());
+    let mut row = vec![0u8; w];
+    let mut hist = [0u64; 256];
+    for y in 0..h {
+        input::read_row(&mut rows, &mut row, path)?;
+        count_into(&row, &mut hist);
+        if hist[MAX_CODE as usize + 1..].iter().any(|&n| n > 0) {
+            let x = row.iter().position(|&v| v > MAX_CODE).expect("a value above 21 was counted");
+            return Err(InputError::new(path, InputProblem::BadValue { value: row[x], x, y, expected: "a BCSS code (0..=21)".into() }));
+        }
+    }
+    input::finish(rows, path)?;
+    Ok((w, h, hist))
+}
+
+/// Counts every ROI's mask, in parallel, and aggregates per part.
+pub fn compute(rois: &[RoiInput], map: &ClassMap, reporter: &dyn Reporter) -> Result<Stats, StatsError> {
+    reporter.on_plan(rois.len());
+    let per_roi: Vec<Result<RoiStats, InputError>> = rois
+        .par_iter()
+        .map(|r| {
+            reporter.on_start(&r.files.roi_id);
+            let result = code_histogram(&r.files.mask).map(|(width, height, hist)| {
+                let counts = fold_counts(&hist, map.lut(), map.num_classes()).expect("every BCSS code is in a validated map");
+                RoiStats { roi: r.files.roi_id.clone(), part: r.part, width, height, counts }
+            });
+            reporter.on_bytes(input::file_len(&r.files.mask));
+            let outcome = match &result {
+                Ok(_) => Outcome::Done,
+                Err(e) => Outcome::Failed(e.to_string()),
+            };
+            reporter.on_done(&r.files.roi_id, &outcome);
+            result
+        })
+        .collect();
+    let rois: Vec<RoiStats> = per_roi.into_iter().collect::<Result<_, _>>()?;
+    Ok(aggregate(map, rois))
+}
+
+/// Per-part statistics from per-ROI counts (see the module docs for every formula).
+pub fn aggregate(map: &ClassMap, mut rois: Vec<RoiStats>) -> Stats {
+    rois.sort_by(|a, b| a.roi.cmp(&b.roi));
+    let mut parts = Vec::new();
+    for part in [Some(Part::Train), Some(Part::Val), Some(Part::Test), None] {
+        let members: Vec<&RoiStats> = rois.iter().filter(|r| part.is_none_or(|p| r.part == p)).collect();
+        if members.is_empty() && part.is_some() {
+            continue;
+        }
+        parts.push(part_stats(map, part.map_or("all", Part::as_str), &members));
+    }
+    Stats { class_map: map.name().to_string(), class_names: map.classes().iter().map(|c| c.name.clone()).collect(), rois, parts }
+}
+
+fn part_stats(map: &ClassMap, name: &str, members: &[&RoiStats]) -> PartStats {
+    let k = map.num_classes();
+    let mut counts = vec![0u64; k + 1];
+    for r in members {
+        for (t, c) in counts.iter_mut().zip(&r.counts) {
+            *t += c;
+        }
+    }
+    let pixels: u64 = counts.iter().sum();
+    let labelled = pixels - counts[0];
+    // freq(c): pixels of c over the labelled pixels of the ROIs where c is present.
+    let freq: Vec<f64> = (1..=k)
+        .map(|c| {
+            let denom: u64 = members.iter().filter(|r| r.counts[c] > 0).map(|r| r.pixels() - r.counts[0]).sum();
+            ratio(counts[c], denom)
+        })
+        .collect();
+    let mut present: Vec<f64> = freq.iter().copied().filter(|&f| f > 0.0).collect();
+    present.sort_by(f64::total_cmp);
+    let median = match present.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => present[n / 2],
+        n => (present[n / 2 - 1] + present[n / 2]) / 2.0,
+    };
+    let classes = map
+        .classes()
+        .iter()
+        .map(|cl| {
+            let c = cl.value as usize;
+            let fraction = ratio(counts[c], labelled);
+            ClassStats {
+                value: cl.value,
+                name: cl.name.clone(),
+                pixels: counts[c],
+                fraction,
+                present_in: members.iter().filter(|r| r.counts[c] > 0).count(),
+                weight_inverse: 1.0 - fraction,
+                weight_median_frequency: if freq[c - 1] > 0.0 { median / freq[c - 1] } else { 0.0 },
+            }
+        })
+        .collect();
+    PartStats { part: name.to_string(), rois: members.len(), pixels, labelled, dont_care: counts[0], dont_care_fraction: ratio(counts[0], pixels), classes }
+}
+
+/// The file names written by [`write_outputs`], in order.
+pub const OUTPUT_FILES: [&str; 5] = ["rois.csv", "parts.csv", "classes.csv", "stats.json", "distribution.png"];
+
+/// Writes the CSV tables, the JSON and the chart into `out` (created), each atomically.
+pub fn write_outputs(stats: &Stats, map: &ClassMap, out: &Path) -> Result<(), StatsError> {
+    let err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StatsError::Output { path, source }
+    };
+    std::fs::create_dir_all(out).map_err(err(out))?;
+    let write = |name: &str, bytes: &[u8]| -> Result<(), StatsError> {
+        let path = out.join(name);
+        write_atomic(&path, |w: &mut dyn Write| w.write_all(bytes)).map(|_| ()).map_err(err(&path))
+    };
+
+    let mut s = String::from("roi,part,width,height,pixels,dont_care,dont_care_fraction");
+    for n in &stats.class_names {
+        s.push(',');
+        s.push_str(n);
+    }
+    s.push('\n');
+    for r in &stats.rois {
+        s.push_str(&format!("{},{},{},{},{},{},{:.6}", r.roi, r.part, r.width, r.height, r.pixels(), r.counts[0], r.dont_care_fraction()));
+        for c in &r.counts[1..] {
+            s.push_str(&format!(",{c}"));
+        }
+        s.push('\n');
+    }
+    write("rois.csv", s.as_bytes())?;
+
+    let mut s = String::from("part,rois,pixels,labelled,dont_care,dont_care_fraction\n");
+    for p in &stats.parts {
+        s.push_str(&format!("{},{},{},{},{},{:.6}\n", p.part, p.rois, p.pixels, p.labelled, p.dont_care, p.dont_care_fraction));
+    }
+    write("parts.csv", s.as_bytes())?;
+
+    let mut s = String::from("part,value,class,pixels,fraction,present_in,weight_inverse,weight_median_frequency\n");
+    for p in &stats.parts {
+        for c in &p.classes {
+            s.push_str(&format!("{},{},{},{},{:.6},{},{:.6},{:.6}\n", p.part, c.value, c.name, c.pixels, c.fraction, c.present_in, c.weight_inverse, c.weight_median_frequency));
+        }
+    }
+    write("classes.csv", s.as_bytes())?;
+
+    let mut json = serde_json::to_string_pretty(stats).expect("stats serialise");
+    json.push('\n');
+    write("stats.json", json.as_bytes())?;
+
+    let chart = distribution_chart(stats, map);
+    let mut png = Vec::new();
+    write_raw(&mut png, chart.width, chart.height, 3, &chart.data, Compression::Balanced).expect("encoding to memory");
+    write("distribution.png", &png)
+}
+
+/// Colours of the parts in charts: train blue, val orange, test green.
+pub fn part_color(part: &str) -> [u8; 3] {
+    match part {
+        "train" => [31, 119, 180],
+        "val" => [255, 127, 14],
+        "test" => [44, 160, 44],
+        _ => [127, 127, 127],
+    }
+}
+
+/// A grouped bar chart: per class, one bar per part, height = fraction of labelled pixels.
+/// Classes are numbered under the bars; a key on the right names them with their colour.
+pub fn distribution_chart(stats: &Stats, map: &ClassMap) -> Canvas {
+    const WHITE: [u8; 3] = [255, 255, 255];
+    const INK: [u8; 3] = [30, 30, 30];
+    const GRID: [u8; 3] = [220, 220, 220];
+    let parts: Vec<&PartStats> = stats.parts.iter().filter(|p| p.part != "all").collect();
+    let k = map.num_classes();
+    let (bar, gap, plot_h, left, top, bottom) = (12usize, 14usize, 360usize, 56usize, 40usize, 40usize);
+    let group = bar * parts.len().max(1) + gap;
+    let plot_w = group * k;
+    let key_w = map.classes().iter().map(|c| text_width(&format!("{} {}", c.value, c.name), 1)).max().unwrap_or(0) + 40;
+    let width = left + plot_w + 20 + key_w;
+    let height = top + plot_h + bottom + (k * (LINE + 4)).saturating_sub(plot_h);
+    let mut c = Canvas::new(width, height, WHITE);
+    c.text(left, 10, &format!("CLASS DISTRIBUTION ({}), % OF LABELLED PIXELS", stats.class_map), 1, INK);
+
+    let max = parts.iter().flat_map(|p| p.classes.iter().map(|c| c.fraction)).fold(0.0f64, f64::max);
+    let top_pct = ((max * 10.0).ceil() * 10.0).clamp(10.0, 100.0);
+    for i in 0..=4 {
+        let pct = top_pct * i as f64 / 4.0;
+        let y = top + plot_h - (plot_h as f64 * i as f64 / 4.0).round() as usize;
+        c.fill_rect(left, y, plot_w, 1, GRID);
+        let label = format!("{pct:.0}%");
+        c.text(left - 6 - text_width(&label, 1), y.saturating_sub(3), &label, 1, INK);
+    }
+    for (ci, cl) in map.classes().iter().enumerate() {
+        let gx = left + ci * group + gap / 2;
+        for (pi, p) in parts.iter().enumerate() {
+            let f = p.classes[ci].fraction * 100.0 / top_pct;
+            let h = (f * plot_h as f64).round() as usize;
+            c.fill_rect(gx + pi * bar, top + plot_h - h, bar - 1, h, part_color(&p.part));
+        }
+        let label = cl.value.to_string();
+        let cx = gx + (bar * parts.len()) / 2;
+        c.text(cx.saturating_sub(text_width(&label, 1) / 2), top + plot_h + 6, &label, 1, INK);
+    }
+    c.fill_rect(left, top + plot_h, plot_w, 1, INK);
+    c.fill_rect(left, top, 1, plot_h + 1, INK);
+    // Key: parts, then classes.
+    let kx = left + plot_w + 20;
+    let mut y = top;
+    for p in &parts {
+        c.fill_rect(kx, y, 10, 7, part_color(&p.part));
+        c.text(kx + 14, y, &format!("{} ({} ROIS)", p.part, p.rois), 1, INK);
+        y += LINE + 4;
+    }
+    y += LINE;
+    for cl in map.classes() {
+        c.fill_rect(kx, y, 10, 7, cl.color);
+        c.stroke_rect(kx, y, 10, 7, INK);
+        c.text(kx + 14, y, &format!("{} {}", cl.value, cl.name), 1, INK);
+        y += LINE + 4;
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roi(name: &str, part: Part, counts: Vec<u64>) -> RoiStats {
+        RoiStats { roi: name.into(), part, width: 1, height: counts.iter().sum::<u64>() as usize, counts }
+    }
+
+    fn map2() -> ClassMap {
+        let text = "dont_care = [7, 15]\n[[class]]\nname = \"tumour\"\ncodes = [1, 19, 20]\n[[class]]\nname = \"rest\"\ncodes = [2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 21]\n";
+        ClassMap::from_toml_str(text, "two", "two").unwrap()
+    }
+
+    #[test]
+    fn weights_by_hand() {
+        // A: 2 don't care, 6 tumour, 2 rest; B: 4 tumour. Both train.
+        let s = aggregate(&map2(), vec![roi("B", Part::Train, vec![0, 4, 0]), roi("A", Part::Train, vec![2, 6, 2])]);
+        assert_eq!(s.rois[0].roi, "A");
+        assert_eq!(s.parts.len(), 2); // train, all
+        let p = &s.parts[0];
+        assert_eq!((p.part.as_str(), p.rois, p.pixels, p.labelled, p.dont_care), ("train", 2, 14, 12, 2));
+        assert!((p.dont_care_fraction - 2.0 / 14.0).abs() < 1e-12);
+        let (t, r) = (&p.classes[0], &p.classes[1]);
+        assert!((t.fraction - 10.0 / 12.0).abs() < 1e-12 && (r.fraction - 2.0 / 12.0).abs() < 1e-12);
+        assert!((t.weight_inverse - 1.0 / 6.0).abs() < 1e-12 && (r.weight_inverse - 5.0 / 6.0).abs() < 1e-12);
+        assert_eq!((t.present_in, r.present_in), (2, 1));
+        // freq(t) = 10/12, freq(r) = 2/8; median = 13/24.
+        assert!((t.weight_median_frequency - (13.0 / 24.0) / (10.0 / 12.0)).abs() < 1e-12);
+        assert!((r.weight_median_frequency - (13.0 / 24.0) / 0.25).abs() < 1e-12);
+        assert_eq!(s.parts[1], PartStats { part: "all".into(), ..p.clone() });
+    }
+
+    #[test]
+    fn absent_classes_weigh_zero_and_parts_are_separate() {
+        let s = aggregate(&map2(), vec![roi("A", Part::Test, vec![1, 3, 0]), roi("B", Part::Train, vec![0, 1, 1])]);
+        let names: Vec<&str> = s.parts.iter().map(|p| p.part.as_str()).collect();
+        assert_eq!(names, ["train", "test", "all"]);
+        let test = &s.parts[1];
+        assert_eq!(test.classes[1].weight_median_frequency, 0.0);
+        assert_eq!(test.classes[0].weight_median_frequency, 1.0);
+        assert_eq!(test.classes[1].weight_inverse, 1.0);
+    }
+}

@@ -1,0 +1,120 @@
+//! Remapping label codes to classes through a 256-entry lookup table.
+//!
+//! The table comes from [`ClassMap::lut`](crate::catalog::classmap::ClassMap::lut): code -> class
+//! value (0 don't care, 1..=K classes), [`NOT_A_CODE`] for bytes that are not BCSS codes. A mask
+//! holding such a byte is refused with the first offending value and its position, never
+//! silently mapped.
+//!
+//! Example with `main5`: codes `[0, 1, 19, 7, 10]` become `[0, 1, 1, 0, 3]`.
+
+use crate::catalog::classmap::NOT_A_CODE;
+
+/// A byte of a mask that is not a BCSS code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("value {value} at pixel {index} is not a code of the class map")]
+pub struct BadCode {
+    /// The value.
+    pub value: u8,
+    /// Its offset in the buffer (row-major pixel index).
+    pub index: usize,
+}
+
+/// Replaces every byte of `data` by `lut[byte]`. A byte that maps to [`NOT_A_CODE`] is refused
+/// (the first one, with its value and index) and `data` is left unchanged.
+pub fn remap_in_place(data: &mut [u8], lut: &[u8; 256]) -> Result<(), BadCode> {
+    if let Some(index) = data.iter().position(|&b| lut[b as usize] == NOT_A_CODE) {
+        return Err(BadCode { value: data[index], index });
+    }
+    for b in data.iter_mut() {
+        *b = lut[*b as usize];
+    }
+    Ok(())
+}
+
+/// `dst[i] = lut[src[i]]`, refusing bytes that map to [`NOT_A_CODE`] with their exact value.
+pub fn remap_into(src: &[u8], dst: &mut [u8], lut: &[u8; 256]) -> Result<(), BadCode> {
+    let mut bad = false;
+    for (d, &s) in dst.iter_mut().zip(src) {
+        let v = lut[s as usize];
+        bad |= v == NOT_A_CODE;
+        *d = v;
+    }
+    if bad {
+        let index = dst.iter().position(|&b| b == NOT_A_CODE).expect("a bad byte was seen");
+        return Err(BadCode { value: src[index], index });
+    }
+    Ok(())
+}
+
+/// Adds the byte counts of `data` to `hist`.
+pub fn count_into(data: &[u8], hist: &mut [u64; 256]) {
+    // Four partial tables break the store-to-load dependency on runs of one value, which masks
+    // are made of.
+    let mut parts = [[0u32; 256]; 4];
+    for chunk in data.chunks(1 << 30) {
+        let mut it = chunk.chunks_exact(4);
+        for q in &mut it {
+            parts[0][q[0] as usize] += 1;
+            parts[1][q[1] as usize] += 1;
+            parts[2][q[2] as usize] += 1;
+            parts[3][q[3] as usize] += 1;
+        }
+        for &b in it.remainder() {
+            parts[0][b as usize] += 1;
+        }
+        for p in &mut parts {
+            for (h, c) in hist.iter_mut().zip(p.iter_mut()) {
+                *h += *c as u64;
+                *c = 0;
+            }
+        }
+    }
+}
+
+/// Folds a histogram of codes into class counts `[dont_care, class 1, ..., class K]`. Returns
+/// the first byte value present that is not a code of the map.
+pub fn fold_counts(hist: &[u64; 256], lut: &[u8; 256], num_classes: usize) -> Result<Vec<u64>, u8> {
+    let mut out = vec![0u64; num_classes + 1];
+    for (code, &n) in hist.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        match lut[code] {
+            NOT_A_CODE => return Err(code as u8),
+            v => out[v as usize] += n,
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::classmap::ClassMap;
+
+    #[test]
+    fn main5_example_from_the_docs() {
+        let m = ClassMap::preset("main5").unwrap();
+        let mut d = [0u8, 1, 19, 7, 10];
+        remap_in_place(&mut d, m.lut()).unwrap();
+        assert_eq!(d, [0, 1, 1, 0, 3]);
+        let mut out = [9u8; 3];
+        assert_eq!(remap_into(&[2, 22, 30], &mut out, m.lut()), Err(BadCode { value: 22, index: 1 }));
+        let mut d = [1u8, 2, 40];
+        assert_eq!(remap_in_place(&mut d, m.lut()), Err(BadCode { value: 40, index: 2 }));
+        assert_eq!(d, [1, 2, 40]);
+    }
+
+    #[test]
+    fn counting_and_folding() {
+        let data: Vec<u8> = [0u8, 1, 1, 19, 20, 7, 15, 2, 21].repeat(3);
+        let mut h = [0u64; 256];
+        count_into(&data, &mut h);
+        assert_eq!((h[0], h[1], h[19], h[21], h[3]), (3, 6, 3, 3, 0));
+        let m = ClassMap::preset("main5").unwrap();
+        // dont_care = 0,7,15 -> 9; tumour = 1,1,19,20 -> 12; stroma 3; other (21) 3.
+        assert_eq!(fold_counts(&h, m.lut(), 5), Ok(vec![9, 12, 3, 0, 0, 3]));
+        h[200] = 1;
+        assert_eq!(fold_counts(&h, m.lut(), 5), Err(200));
+    }
+}

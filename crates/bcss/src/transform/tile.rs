@@ -1,0 +1,121 @@
+//! The tile grid of a ROI: where tiles of `size` x `size` start, every `stride` pixels, with the
+//! last row and column moved back to the ROI's edge so that every pixel is covered.
+//!
+//! Rule, per axis of length `len`:
+//!
+//! - `len <= size`: one tile at 0 (when `len < size` it hangs over the edge and the caller pads
+//!   it: don't care in the mask, black in the image);
+//! - otherwise the origins `0, stride, 2*stride, ...` whose tile fits (`o + size <= len`), then, if
+//!   the last of them does not reach the edge, one more at `len - size`.
+//!
+//! Worked example: `len = 1100, size = 512, stride = 512` gives `[0, 512, 588]`: the third tile
+//! `588..1100` overlaps the second by 436 pixels and ends exactly on the edge. With `len = 1024`
+//! the grid is `[0, 512]` and nothing is added.
+//!
+//! `stride` must be 1..=`size`: a larger stride would leave gaps, and the point of the grid is
+//! that the ROI is covered.
+
+/// Why a grid cannot be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum GridError {
+    /// `size` is 0.
+    #[error("tile size must be at least 1")]
+    ZeroSize,
+    /// `stride` is 0 or larger than `size`.
+    #[error("stride {stride} must be between 1 and the tile size {size} (a larger stride leaves gaps)")]
+    BadStride {
+        /// The stride.
+        stride: usize,
+        /// The size.
+        size: usize,
+    },
+}
+
+/// Tile origins along one axis (see the module docs), ascending and distinct.
+pub fn origins(len: usize, size: usize, stride: usize) -> Result<Vec<usize>, GridError> {
+    if size == 0 {
+        return Err(GridError::ZeroSize);
+    }
+    if stride == 0 || stride > size {
+        return Err(GridError::BadStride { stride, size });
+    }
+    if len <= size {
+        return Ok(vec![0]);
+    }
+    let mut out: Vec<usize> = (0..).map(|k| k * stride).take_while(|o| o + size <= len).collect();
+    let last = *out.last().expect("len > size so 0 fits");
+    if last + size < len {
+        out.push(len - size);
+    }
+    Ok(out)
+}
+
+/// The tiles of a `width` x `height` ROI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileGrid {
+    /// Tile side.
+    pub size: usize,
+    /// Column origins.
+    pub xs: Vec<usize>,
+    /// Row origins.
+    pub ys: Vec<usize>,
+}
+
+impl TileGrid {
+    /// The grid of a ROI.
+    pub fn new(width: usize, height: usize, size: usize, stride: usize) -> Result<TileGrid, GridError> {
+        Ok(TileGrid { size, xs: origins(width, size, stride)?, ys: origins(height, size, stride)? })
+    }
+
+    /// Number of tiles.
+    pub fn len(&self) -> usize {
+        self.xs.len() * self.ys.len()
+    }
+
+    /// True when there are no tiles (never, for a valid grid).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(x, y)` of every tile, row by row.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.ys.iter().flat_map(move |&y| self.xs.iter().map(move |&x| (x, y)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn worked_examples() {
+        assert_eq!(origins(1100, 512, 512).unwrap(), vec![0, 512, 588]);
+        assert_eq!(origins(1024, 512, 512).unwrap(), vec![0, 512]);
+        assert_eq!(origins(512, 512, 512).unwrap(), vec![0]);
+        assert_eq!(origins(300, 512, 256).unwrap(), vec![0]);
+        assert_eq!(origins(1000, 512, 256).unwrap(), vec![0, 256, 488]);
+        assert_eq!(origins(10, 4, 5), Err(GridError::BadStride { stride: 5, size: 4 }));
+        assert_eq!(origins(10, 0, 0), Err(GridError::ZeroSize));
+    }
+
+    proptest! {
+        /// Oracle: every pixel is in some tile, every tile is inside (or, when the axis is shorter
+        /// than a tile, starts at 0), origins ascend, and the count is the minimum for the stride:
+        /// ceil((len - size) / stride) + 1.
+        #[test]
+        fn grid_covers_exactly(len in 1usize..3000, size in 1usize..700, stride_frac in 1usize..=100) {
+            let stride = (size * stride_frac).div_ceil(100).max(1);
+            let o = origins(len, size, stride).unwrap();
+            prop_assert!(o.windows(2).all(|w| w[0] < w[1]));
+            let mut covered = vec![false; len];
+            for &s in &o {
+                if len >= size { prop_assert!(s + size <= len); } else { prop_assert_eq!(s, 0); }
+                for c in covered.iter_mut().skip(s).take(size) { *c = true; }
+            }
+            prop_assert!(covered.iter().all(|&c| c));
+            let expect = if len <= size { 1 } else { (len - size).div_ceil(stride) + 1 };
+            prop_assert_eq!(o.len(), expect);
+        }
+    }
+}
