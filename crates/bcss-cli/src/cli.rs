@@ -107,7 +107,6 @@ pub enum Command {
     Eval(EvalArgs),
 }
 
-
 /// Options of `bcss verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {

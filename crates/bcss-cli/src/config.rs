@@ -52,8 +52,10 @@ pub struct FileConfig {
 
 /// Reads a TOML config file.
 pub fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file `{}`", path.display()))?;
-    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file `{}` is invalid: {}", path.display(), e.message()))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read config file `{}`", path.display()))?;
+    toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("config file `{}` is invalid: {}", path.display(), e.message()))
         .with_context(|| format!("in `{}`", path.display()))
 }
 
@@ -128,12 +130,21 @@ pub fn process_env(name: &str) -> Option<String> {
 
 /// Merges flags, environment and file into a validated download plan. `ask_password` is called
 /// only for `--login` without `BCSS_PASSWORD`.
-pub fn resolve_download(args: &DownloadArgs, env: Env<'_>, ask_password: &dyn Fn(&str) -> anyhow::Result<String>) -> anyhow::Result<DownloadPlan> {
+pub fn resolve_download(
+    args: &DownloadArgs,
+    env: Env<'_>,
+    ask_password: &dyn Fn(&str) -> anyhow::Result<String>,
+) -> anyhow::Result<DownloadPlan> {
     let file = match &args.config {
         Some(p) => read_file(p)?,
         None => FileConfig::default(),
     };
-    let api_url = args.api_url.clone().or_else(|| env("BCSS_API_URL")).or(file.api_url).unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    let api_url = args
+        .api_url
+        .clone()
+        .or_else(|| env("BCSS_API_URL"))
+        .or(file.api_url)
+        .unwrap_or_else(|| DEFAULT_API_URL.to_string());
     if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
         bail!("`--api-url {api_url}` is not an http(s) URL");
     }
@@ -144,7 +155,9 @@ pub fn resolve_download(args: &DownloadArgs, env: Env<'_>, ask_password: &dyn Fn
     let login = args.login.clone().or(file.login);
     let api_key = args.api_key.clone().or_else(|| env("BCSS_API_KEY")).or(file.api_key);
     let credentials = match (api_key, login) {
-        (Some(_), Some(_)) if args.api_key.is_some() && args.login.is_some() => bail!("give either `--api-key` or `--login`, not both"),
+        (Some(_), Some(_)) if args.api_key.is_some() && args.login.is_some() => {
+            bail!("give either `--api-key` or `--login`, not both")
+        }
         (Some(key), None) => Credentials::ApiKey(Secret::new(key.trim())),
         (_, Some(user)) => {
             let password = match env("BCSS_PASSWORD") {
@@ -202,7 +215,12 @@ pub fn resolve_download(args: &DownloadArgs, env: Env<'_>, ask_password: &dyn Fn
         }
     }
     let backoff_ms = env("BCSS_RETRY_BASE_MS").and_then(|v| v.parse().ok()).unwrap_or(500);
-    let out = args.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)).or(file.out).unwrap_or_else(|| PathBuf::from("BCSS"));
+    let out = args
+        .out
+        .clone()
+        .or_else(|| env("BCSS_OUT").map(PathBuf::from))
+        .or(file.out)
+        .unwrap_or_else(|| PathBuf::from("BCSS"));
     if out.exists() && !out.is_dir() {
         bail!("`--out {}` exists and is not a directory", out.display());
     }
@@ -218,7 +236,12 @@ pub fn resolve_download(args: &DownloadArgs, env: Env<'_>, ask_password: &dyn Fn
         parts,
         encoding,
         jobs,
-        http: HttpConfig { timeout: Duration::from_secs_f64(timeout), retries, backoff_base: Duration::from_millis(backoff_ms), ca_cert },
+        http: HttpConfig {
+            timeout: Duration::from_secs_f64(timeout),
+            retries,
+            backoff_base: Duration::from_millis(backoff_ms),
+            ca_cert,
+        },
         png,
         mask_source,
     })
@@ -226,7 +249,10 @@ pub fn resolve_download(args: &DownloadArgs, env: Env<'_>, ask_password: &dyn Fn
 
 /// Validates `bcss extract` flags into an extraction plan (no config file: every option is a flag).
 #[cfg(feature = "openslide")]
-pub fn resolve_extract(args: &crate::cli::ExtractArgs, env: Env<'_>) -> anyhow::Result<bcss::command::extract::ExtractPlan> {
+pub fn resolve_extract(
+    args: &crate::cli::ExtractArgs,
+    env: Env<'_>,
+) -> anyhow::Result<bcss::command::extract::ExtractPlan> {
     use bcss::command::extract::{ExtractPlan, MaskSource};
     if !args.slides_dir.is_dir() {
         bail!("`--slides-dir {}` is not a directory", args.slides_dir.display());
@@ -290,7 +316,12 @@ pub fn resolve_extract(args: &crate::cli::ExtractArgs, env: Env<'_>) -> anyhow::
         parts,
         mask_source,
         jobs,
-        http: HttpConfig { timeout: Duration::from_secs_f64(timeout), retries, backoff_base: Duration::from_millis(backoff_ms), ca_cert: None },
+        http: HttpConfig {
+            timeout: Duration::from_secs_f64(timeout),
+            retries,
+            backoff_base: Duration::from_millis(backoff_ms),
+            ca_cert: None,
+        },
         png,
     })
 }
@@ -339,7 +370,11 @@ mod tests {
     fn flags_beat_env_beat_file() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("bcss.toml");
-        std::fs::write(&cfg, "api-url = \"http://file/api/v1\"\napi_key = \"FILEKEY\"\nmag = 20\njobs = 2\nout = \"from-file\"\n").unwrap();
+        std::fs::write(
+            &cfg,
+            "api-url = \"http://file/api/v1\"\napi_key = \"FILEKEY\"\nmag = 20\njobs = 2\nout = \"from-file\"\n",
+        )
+        .unwrap();
         let env = |k: &str| (k == "BCSS_API_URL").then(|| "http://env/api/v1".to_string());
         let args = DownloadArgs { config: Some(cfg.clone()), jobs: Some(3), ..Default::default() };
         let plan = resolve_download(&args, &env, &no_password).unwrap();
@@ -348,7 +383,12 @@ mod tests {
         assert_eq!(plan.resolution, Resolution::Mag(20.0));
         assert_eq!(plan.out, PathBuf::from("from-file"));
         assert!(matches!(&plan.credentials, Credentials::ApiKey(k) if k.expose() == "FILEKEY"));
-        let args = DownloadArgs { config: Some(cfg), api_url: Some("http://flag/api/v1".into()), mpp: Some(0.5), ..Default::default() };
+        let args = DownloadArgs {
+            config: Some(cfg),
+            api_url: Some("http://flag/api/v1".into()),
+            mpp: Some(0.5),
+            ..Default::default()
+        };
         let plan = resolve_download(&args, &env, &no_password).unwrap();
         assert_eq!(plan.api_url, "http://flag/api/v1");
         assert_eq!(plan.resolution, Resolution::Mpp(0.5), "a resolution flag replaces the file's");
@@ -361,8 +401,14 @@ mod tests {
             (DownloadArgs { mpp: Some(-1.0), ..Default::default() }, "`--mpp -1`"),
             (DownloadArgs { mpp: Some(f64::NAN), ..Default::default() }, "`--mpp NaN`"),
             (DownloadArgs { mpp: Some(1000.0), ..Default::default() }, "`--mpp 1000`"),
-            (DownloadArgs { slides: Some(vec!["TCGA-ZZ-0000".into()]), ..Default::default() }, "unknown slide `TCGA-ZZ-0000`"),
-            (DownloadArgs { pipeline: Some(vec!["pictures".into()]), ..Default::default() }, "unknown pipeline part `pictures`"),
+            (
+                DownloadArgs { slides: Some(vec!["TCGA-ZZ-0000".into()]), ..Default::default() },
+                "unknown slide `TCGA-ZZ-0000`",
+            ),
+            (
+                DownloadArgs { pipeline: Some(vec!["pictures".into()]), ..Default::default() },
+                "unknown pipeline part `pictures`",
+            ),
             (DownloadArgs { encoding: Some("gif".into()), ..Default::default() }, "unknown encoding `gif`"),
             (DownloadArgs { jobs: Some(0), ..Default::default() }, "`--jobs 0`"),
         ];

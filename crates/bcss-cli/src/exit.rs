@@ -80,7 +80,9 @@ pub fn run() -> i32 {
             let (err, hint) = match &failure {
                 Failure::Partial => return 1,
                 Failure::Input(e) => (e, None),
-                Failure::Server(e) => (e, Some("check --api-url, the key and the network; rerunning resumes where this stopped")),
+                Failure::Server(e) => {
+                    (e, Some("check --api-url, the key and the network; rerunning resumes where this stopped"))
+                }
                 Failure::Output(e) => (e, Some("check that --out is a writable directory with free space")),
             };
             eprintln!("error: {}", render_chain(err));

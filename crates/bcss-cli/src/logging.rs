@@ -79,12 +79,20 @@ pub fn init(logs_dir: Option<&Path>, quiet: bool) -> anyhow::Result<Option<PathB
     let mut path = None;
     let file_layer = match logs_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create log directory `{}`: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot create log directory `{}`: {e}", dir.display()))?;
             let p = dir.join(format!("{}.log", timestamp()));
-            let file = File::create(&p).map_err(|e| anyhow::anyhow!("cannot create log file `{}`: {e}", p.display()))?;
+            let file =
+                File::create(&p).map_err(|e| anyhow::anyhow!("cannot create log file `{}`: {e}", p.display()))?;
             path = Some(p);
             let filter = EnvFilter::try_from_env("BCSS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-            Some(tracing_subscriber::fmt::layer().with_ansi(false).with_target(false).with_writer(FileWriter(Arc::new(Mutex::new(file)))).with_filter(filter))
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_target(false)
+                    .with_writer(FileWriter(Arc::new(Mutex::new(file))))
+                    .with_filter(filter),
+            )
         }
         None => None,
     };

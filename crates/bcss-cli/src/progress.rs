@@ -30,11 +30,20 @@ pub struct Bar {
 impl Bar {
     /// A bar for `what` (`ROIs`, `tiles`, ...), visible only when `visible` and stderr is a TTY.
     pub fn new(what: &str, visible: bool) -> Bar {
-        let bar = ProgressBar::with_draw_target(Some(0), if visible && std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+        let bar = ProgressBar::with_draw_target(
+            Some(0),
+            if visible && std::io::stderr().is_terminal() {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
         bar.set_style(
-            ProgressStyle::with_template(&format!("{{spinner}} [{{elapsed_precise}}] {{bar:30.cyan/blue}} {{pos}}/{{len}} {what} {{msg}} ETA {{eta}}"))
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(&format!(
+                "{{spinner}} [{{elapsed_precise}}] {{bar:30.cyan/blue}} {{pos}}/{{len}} {what} {{msg}} ETA {{eta}}"
+            ))
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         *CURRENT.lock().expect("bar lock") = Some(bar.clone());

@@ -170,12 +170,17 @@ impl Faults {
             "server-errors-then-ok" => {
                 let mut f = f;
                 for route in [Region, Tiles, MaskFile] {
-                    f = f.on(route, When::Requests(vec![0]), Status(500)).on(route, When::Requests(vec![1]), Status(502)).on(route, When::Requests(vec![2]), Status(503));
+                    f = f
+                        .on(route, When::Requests(vec![0]), Status(500))
+                        .on(route, When::Requests(vec![1]), Status(502))
+                        .on(route, When::Requests(vec![2]), Status(503));
                 }
                 f
             }
             "rate-limited" => f.on(Region, When::First(2), RateLimited(0)),
-            "timeouts" => f.on(Region, When::Requests(vec![0]), Status(408)).on(Region, When::Requests(vec![1]), Status(504)),
+            "timeouts" => {
+                f.on(Region, When::Requests(vec![0]), Status(408)).on(Region, When::Requests(vec![1]), Status(504))
+            }
             "reset-mid-body" => f.on(Region, When::First(1), ResetMidBody).on(MaskFile, When::First(1), ResetMidBody),
             "truncated-image" => f.on(Region, When::First(1), TruncatedBody),
             "corrupt-image" => f.on(Region, When::First(1), CorruptBody),
@@ -190,7 +195,11 @@ impl Faults {
             "chaos" => {
                 let mut f = f.seed(1);
                 for route in [Region, Tiles, MaskFile] {
-                    f = f.on(route, When::Probability(0.05), Status(503)).on(route, When::Probability(0.05), ResetMidBody);
+                    f = f.on(route, When::Probability(0.05), Status(503)).on(
+                        route,
+                        When::Probability(0.05),
+                        ResetMidBody,
+                    );
                 }
                 f
             }
@@ -223,14 +232,22 @@ impl Faults {
                 "wrongsize" => Fault::RegionWrongSize,
                 "maskcode" => Fault::MaskUnknownCode,
                 "masksize" => Fault::MaskWrongSize,
-                t if t.starts_with("stall=") => Fault::StallMidBody(Duration::from_millis(t[6..].parse().map_err(|_| format!("bad stall in `{rule}`"))?)),
-                t if t.starts_with("latency=") => Fault::Latency(Duration::from_millis(t[8..].parse().map_err(|_| format!("bad latency in `{rule}`"))?)),
+                t if t.starts_with("stall=") => Fault::StallMidBody(Duration::from_millis(
+                    t[6..].parse().map_err(|_| format!("bad stall in `{rule}`"))?,
+                )),
+                t if t.starts_with("latency=") => Fault::Latency(Duration::from_millis(
+                    t[8..].parse().map_err(|_| format!("bad latency in `{rule}`"))?,
+                )),
                 t => Fault::Status(t.parse().map_err(|_| format!("unknown fault `{t}`"))?),
             };
             let when = match parts.next() {
                 None | Some("always") => When::Always,
-                Some(w) if w.starts_with("first=") => When::First(w[6..].parse().map_err(|_| format!("bad count in `{rule}`"))?),
-                Some(w) if w.starts_with("p=") => When::Probability(w[2..].parse().map_err(|_| format!("bad probability in `{rule}`"))?),
+                Some(w) if w.starts_with("first=") => {
+                    When::First(w[6..].parse().map_err(|_| format!("bad count in `{rule}`"))?)
+                }
+                Some(w) if w.starts_with("p=") => {
+                    When::Probability(w[2..].parse().map_err(|_| format!("bad probability in `{rule}`"))?)
+                }
                 Some(w) => return Err(format!("unknown WHEN `{w}`")),
             };
             f = f.on(route, when, fault);
@@ -312,7 +329,8 @@ mod tests {
     #[test]
     fn probability_is_seeded() {
         let run = || {
-            let mut a = ActiveFaults::new(Faults::none().seed(42).on(Route::Any, When::Probability(0.3), Fault::EmptyBody));
+            let mut a =
+                ActiveFaults::new(Faults::none().seed(42).on(Route::Any, When::Probability(0.3), Fault::EmptyBody));
             (0..100).map(|_| a.pick(Route::Region).0.is_some()).collect::<Vec<_>>()
         };
         let first = run();

@@ -105,13 +105,19 @@ pub(crate) fn serve(state: &State, req: &Request, host: &str) -> Reply {
     match &fault {
         Some(Fault::Status(code)) => {
             let kind = if *code >= 500 { "internal" } else { "rest" };
-            return Reply::Send(error(*code, kind, format!("Injected fault: HTTP {code}")).with_header("Girder-Request-Uid", "fault"));
+            return Reply::Send(
+                error(*code, kind, format!("Injected fault: HTTP {code}")).with_header("Girder-Request-Uid", "fault"),
+            );
         }
         Some(Fault::RateLimited(secs)) => {
             return Reply::Send(error(429, "rest", "Too many requests").with_header("Retry-After", secs.to_string()));
         }
         Some(Fault::HtmlPage) => {
-            return Reply::Send(Response::new(200, "text/html", b"<html><body><h1>Welcome to the hotel network</h1><p>Please log in.</p></body></html>".to_vec()));
+            return Reply::Send(Response::new(
+                200,
+                "text/html",
+                b"<html><body><h1>Welcome to the hotel network</h1><p>Please log in.</p></body></html>".to_vec(),
+            ));
         }
         _ => {}
     }
@@ -161,7 +167,10 @@ fn dispatch(state: &State, req: &Request, host: &str, fault: Option<&Fault>) -> 
     }
     let user = state.user_of(req);
     match (&segs[2..], get, post) {
-        (["system", "version"], true, _) => Response::json(200, &json!({"apiVersion": "3.2.18", "release": "3.2.18", "serverStartDate": "2026-11-27T05:00:00.000000+00:00"})),
+        (["system", "version"], true, _) => Response::json(
+            200,
+            &json!({"apiVersion": "3.2.18", "release": "3.2.18", "serverStartDate": "2026-11-27T05:00:00.000000+00:00"}),
+        ),
         (["api_key", "token"], _, true) => api_key_token(state, req),
         (["user", "authentication"], true, _) => login(state, req),
         (["item"], true, _) => listing(state, req, user),
@@ -169,10 +178,13 @@ fn dispatch(state: &State, req: &Request, host: &str, fault: Option<&Fault>) -> 
         (["item", id, "tiles"], true, _) => with_slide(state, id, user, |_, s| Response::json(200, &tiles_doc(s))),
         (["item", id, "tiles", "region"], true, _) => with_slide(state, id, user, |_, s| region(s, req, fault)),
         (["annotation", "item", id], true, _) => with_item(state, id, user, |i, s| {
-            let mut r = Response::json(200, &match s {
-                Some(s) => annotations_doc(i, s),
-                None => json!([]),
-            });
+            let mut r = Response::json(
+                200,
+                &match s {
+                    Some(s) => annotations_doc(i, s),
+                    None => json!([]),
+                },
+            );
             r.chunked = true;
             r
         }),
@@ -192,7 +204,11 @@ fn api_key_token(state: &State, req: &Request) -> Response {
 }
 
 fn login(state: &State, req: &Request) -> Response {
-    let Some(basic) = req.header("authorization").or_else(|| req.header("girder-authorization")).and_then(|v| v.strip_prefix("Basic ")) else {
+    let Some(basic) = req
+        .header("authorization")
+        .or_else(|| req.header("girder-authorization"))
+        .and_then(|v| v.strip_prefix("Basic "))
+    else {
         return error(401, "rest", "Use HTTP Basic Authentication.");
     };
     let decoded = base64_decode(basic.trim()).and_then(|b| String::from_utf8(b).ok());
@@ -229,7 +245,11 @@ fn access_denied(kind: &str, id: &str) -> Response {
 
 fn listing(state: &State, req: &Request, user: bool) -> Response {
     let Some(folder) = req.param("folderId") else {
-        return if req.param("text").is_some() { Response::json(200, &json!([])) } else { error(400, "rest", "Invalid search mode.") };
+        return if req.param("text").is_some() {
+            Response::json(200, &json!([]))
+        } else {
+            error(400, "rest", "Invalid search mode.")
+        };
     };
     if !is_object_id(folder) {
         return invalid_id(folder);
@@ -251,20 +271,28 @@ fn listing(state: &State, req: &Request, user: bool) -> Response {
         if !(state.config.folder_public || user) {
             return access_denied("folder", folder);
         }
-        let mut items: Vec<Value> = state.config.slides.iter().enumerate().map(|(i, s)| item_doc(state, &state.item_id(i), Some(s))).collect();
+        let mut items: Vec<Value> =
+            state.config.slides.iter().enumerate().map(|(i, s)| item_doc(state, &state.item_id(i), Some(s))).collect();
         items.push(item_doc(state, &state.text_item_id, None));
         items
     } else if folder == state.empty_folder_id {
         Vec::new()
     } else {
-        return Response::json(400, &json!({"field": "id", "message": format!("No such folder: {folder}"), "type": "validation"}));
+        return Response::json(
+            400,
+            &json!({"field": "id", "message": format!("No such folder: {folder}"), "type": "validation"}),
+        );
     };
     let sort = req.param("sort").unwrap_or("lowerName");
     let mut items = items;
     items.sort_by(|a, b| {
         let ka = a.get(sort).map(Value::to_string).unwrap_or_default();
         let kb = b.get(sort).map(Value::to_string).unwrap_or_default();
-        if sortdir == 1 { ka.cmp(&kb) } else { kb.cmp(&ka) }
+        if sortdir == 1 {
+            ka.cmp(&kb)
+        } else {
+            kb.cmp(&ka)
+        }
     });
     let total = items.len();
     let offset = offset.max(0) as usize;
@@ -324,7 +352,14 @@ fn item_doc(state: &State, id: &str, slide: Option<&SlideSpec>) -> Value {
 }
 
 pub(crate) fn native(s: &SlideSpec) -> Native {
-    Native { size_x: s.size_x, size_y: s.size_y, levels: image::levels(s.size_x, s.size_y, s.tile, s.tile), magnification: s.magnification, mm_x: s.mm, mm_y: s.mm }
+    Native {
+        size_x: s.size_x,
+        size_y: s.size_y,
+        levels: image::levels(s.size_x, s.size_y, s.tile, s.tile),
+        magnification: s.magnification,
+        mm_x: s.mm,
+        mm_y: s.mm,
+    }
 }
 
 fn tiles_doc(s: &SlideSpec) -> Value {
@@ -377,7 +412,9 @@ fn region(s: &SlideSpec, req: &Request, fault: Option<&Fault>) -> Response {
         other => return error(400, "rest", format!("Value Error: Invalid encoding \"{other}\"")),
     };
     let a = image::answer(&native(s), &q);
-    let cache = |r: Response| r.with_header("Cache-Control", "public, max-age=3600").with_header("ETag", "\"0123456789abcdef\"");
+    let cache = |r: Response| {
+        r.with_header("Cache-Control", "public, max-age=3600").with_header("ETag", "\"0123456789abcdef\"")
+    };
     if a.out_w == 0 || a.out_h == 0 {
         return cache(Response::new(200, mime, Vec::new()));
     }
@@ -388,7 +425,15 @@ fn region(s: &SlideSpec, req: &Request, fault: Option<&Fault>) -> Response {
     let pixels = image::render(a.region, out_w, a.out_h, png);
     let body = if png {
         let mut out = Vec::new();
-        bcss::codec::png::write_raw(&mut out, out_w as usize, a.out_h as usize, 4, &pixels, bcss::codec::png::Compression::Fast).expect("PNG encodes to memory");
+        bcss::codec::png::write_raw(
+            &mut out,
+            out_w as usize,
+            a.out_h as usize,
+            4,
+            &pixels,
+            bcss::codec::png::Compression::Fast,
+        )
+        .expect("PNG encodes to memory");
         out
     } else {
         let rgb = bcss::codec::RgbImage { width: out_w as usize, height: a.out_h as usize, data: pixels };
@@ -465,7 +510,8 @@ fn mask_file(state: &State, file: &str, fault: Option<&Fault>) -> Response {
         _ => {}
     }
     let mut out = Vec::new();
-    bcss::codec::png::write_raw(&mut out, w, h, 1, &data, bcss::codec::png::Compression::Fast).expect("PNG encodes to memory");
+    bcss::codec::png::write_raw(&mut out, w, h, 1, &data, bcss::codec::png::Compression::Fast)
+        .expect("PNG encodes to memory");
     Response::new(200, "image/png", out).with_header("Content-Disposition", format!("attachment; filename=\"{file}\""))
 }
 

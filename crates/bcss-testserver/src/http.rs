@@ -97,7 +97,9 @@ pub fn read_request(r: &mut impl BufRead) -> Result<Request, ReadError> {
         let Some((k, v)) = l.split_once(':') else { return Err(ReadError::Malformed("bad header line")) };
         headers.push((k.trim().to_string(), v.trim().to_string()));
     }
-    let get = |name: &str| headers.iter().find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+    let get = |name: &str| {
+        headers.iter().find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    };
     if get("transfer-encoding").is_some() {
         return Err(ReadError::Malformed("chunked request bodies are not supported"));
     }
@@ -317,13 +319,26 @@ mod tests {
     #[test]
     fn writes_length_and_chunked_bodies() {
         let mut out = Vec::new();
-        write_response(&mut out, &Response::new(200, "text/plain", b"hi".to_vec()), false, false, Pace { bandwidth: None }).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi");
+        write_response(
+            &mut out,
+            &Response::new(200, "text/plain", b"hi".to_vec()),
+            false,
+            false,
+            Pace { bandwidth: None },
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi"
+        );
         let mut out = Vec::new();
         let mut resp = Response::new(200, "application/json", b"[1]".to_vec());
         resp.chunked = true;
         write_response(&mut out, &resp, false, true, Pace { bandwidth: None }).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.ends_with("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\n[1]\r\n0\r\n\r\n"), "{text}");
+        assert!(
+            text.ends_with("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\n[1]\r\n0\r\n\r\n"),
+            "{text}"
+        );
     }
 }

@@ -246,7 +246,8 @@ pub fn fit_within(max_w: Option<f64>, max_h: Option<f64>, region_w: f64, region_
     };
     let sw = (region_w * max_h / region_h).trunc().max(1.0);
     let sh = (region_h * max_w / region_w).trunc().max(1.0);
-    let (w, h) = if sw == max_w || (max_w * region_h > max_h * region_w && sh != max_h) { (sw, max_h) } else { (max_w, sh) };
+    let (w, h) =
+        if sw == max_w || (max_w * region_h > max_h * region_w && sh != max_h) { (sw, max_h) } else { (max_w, sh) };
     (w.trunc().max(0.0) as u64, h.trunc().max(0.0) as u64)
 }
 
@@ -281,7 +282,14 @@ mod tests {
     use super::*;
 
     fn native(size: u64, mm: f64, mag: f64) -> Native {
-        Native { size_x: size, size_y: size, levels: levels(size, size, 256, 256), magnification: Some(mag), mm_x: Some(mm), mm_y: Some(mm) }
+        Native {
+            size_x: size,
+            size_y: size,
+            levels: levels(size, size, 256, 256),
+            magnification: Some(mag),
+            mm_x: Some(mm),
+            mm_y: Some(mm),
+        }
     }
 
     fn q(l: f64, t: f64, r: f64, b: f64) -> RegionQuery {
@@ -305,7 +313,14 @@ mod tests {
     #[test]
     fn real_dsa_observations() {
         // ../shared/real-dsa/README.md, slide 1: 20000 x 15000, 0.25 um, 40x.
-        let n = Native { size_x: 20000, size_y: 15000, levels: 8, magnification: Some(40.0), mm_x: Some(0.00025), mm_y: Some(0.00025) };
+        let n = Native {
+            size_x: 20000,
+            size_y: 15000,
+            levels: 8,
+            magnification: Some(40.0),
+            mm_x: Some(0.00025),
+            mm_y: Some(0.00025),
+        };
         let b = q(4000.0, 3000.0, 6000.0, 4500.0);
         let a = answer(&n, &RegionQuery { magnification: Some(20.0), ..b });
         assert_eq!((a.out_w, a.out_h), (1000, 750));

@@ -91,7 +91,16 @@ impl SlideSpec {
     /// A private slide of `size_x` x `size_y` base pixels at `mpp` microns per pixel and
     /// objective power `mag`.
     pub fn new(name: &str, size_x: u64, size_y: u64, mpp: f64, mag: f64) -> SlideSpec {
-        SlideSpec { name: name.to_string(), size_x, size_y, tile: 256, mm: Some(mpp / 1000.0), magnification: Some(mag), public: false, rois: Vec::new() }
+        SlideSpec {
+            name: name.to_string(),
+            size_x,
+            size_y,
+            tile: 256,
+            mm: Some(mpp / 1000.0),
+            magnification: Some(mag),
+            public: false,
+            rois: Vec::new(),
+        }
     }
 
     /// Adds a ROI.
@@ -140,7 +149,14 @@ impl Config {
                 let w = roi_w + roi_w * ((i as u64 * 7) % 10) / 100;
                 let h = roi_h + roi_h * ((i as u64 * 3) % 10) / 100;
                 let (x, y) = (1000 + 37 * i as u64, 2000 + 53 * i as u64);
-                SlideSpec::new(&format!("{short}-01Z-00-DX1.SYNTH{:04}.svs", i + 1), x + w + 5000, y + h + 4000, mpp, mag).roi(&format!("{short}-DX1"), x, y, x + w, y + h)
+                SlideSpec::new(
+                    &format!("{short}-01Z-00-DX1.SYNTH{:04}.svs", i + 1),
+                    x + w + 5000,
+                    y + h + 4000,
+                    mpp,
+                    mag,
+                )
+                .roi(&format!("{short}-DX1"), x, y, x + w, y + h)
             })
             .collect();
         Config { slides, api_key: Some("bcss-test-key".into()), ..Default::default() }
@@ -315,7 +331,9 @@ impl TestServer {
                         conns.lock().expect("conns lock").push(clone);
                     }
                     let state = state.clone();
-                    let _ = std::thread::Builder::new().name("testserver-conn".into()).spawn(move || serve_connection(&state, stream, addr));
+                    let _ = std::thread::Builder::new()
+                        .name("testserver-conn".into())
+                        .spawn(move || serve_connection(&state, stream, addr));
                 }
             })?
         };
@@ -344,7 +362,12 @@ impl TestServer {
 
     /// The item id of a slide, by item name or short name.
     pub fn item_id(&self, name: &str) -> Option<String> {
-        self.state.config.slides.iter().position(|s| s.name == name || s.short_name() == name).map(|i| self.state.item_id(i))
+        self.state
+            .config
+            .slides
+            .iter()
+            .position(|s| s.name == name || s.short_name() == name)
+            .map(|i| self.state.item_id(i))
     }
 
     /// The slides.
@@ -449,7 +472,11 @@ fn serve_connection(state: &State, stream: TcpStream, addr: SocketAddr) {
             Ok(r) => r,
             Err(http::ReadError::Closed) | Err(http::ReadError::Io(_)) => return,
             Err(http::ReadError::LengthRequired) => {
-                let resp = http::Response::new(411, "text/html;charset=utf-8", b"<html><body><h2>411 Length Required</h2></body></html>".to_vec());
+                let resp = http::Response::new(
+                    411,
+                    "text/html;charset=utf-8",
+                    b"<html><body><h2>411 Length Required</h2></body></html>".to_vec(),
+                );
                 let _ = http::write_response(&mut writer, &resp, false, true, pace);
                 return;
             }
@@ -461,18 +488,29 @@ fn serve_connection(state: &State, stream: TcpStream, addr: SocketAddr) {
         };
         state.requests.lock().expect("requests lock").push((
             Instant::now(),
-            RecordedRequest { method: req.method.clone(), path: req.path.clone(), query: req.query.clone(), headers: req.headers.clone() },
+            RecordedRequest {
+                method: req.method.clone(),
+                path: req.path.clone(),
+                query: req.query.clone(),
+                headers: req.headers.clone(),
+            },
         ));
         let host = req.header("host").map(str::to_string).unwrap_or_else(|| addr.to_string());
         match girder::serve(state, &req, &host) {
             girder::Reply::Send(resp) => {
-                if http::write_response(&mut writer, &resp, req.method == "HEAD", req.close, pace).is_err() || req.close {
+                if http::write_response(&mut writer, &resp, req.method == "HEAD", req.close, pace).is_err() || req.close
+                {
                     return;
                 }
             }
             girder::Reply::ResetMidBody(resp) => {
                 let half = resp.body.len() / 2;
-                let _ = http::write_head(&mut writer, &http::Response { chunked: false, ..resp.clone() }, resp.body.len(), false);
+                let _ = http::write_head(
+                    &mut writer,
+                    &http::Response { chunked: false, ..resp.clone() },
+                    resp.body.len(),
+                    false,
+                );
                 let _ = writer.write_all(&resp.body[..half]);
                 let _ = writer.flush();
                 let _ = stream.shutdown(Shutdown::Both);
@@ -481,7 +519,9 @@ fn serve_connection(state: &State, stream: TcpStream, addr: SocketAddr) {
             girder::Reply::StallMidBody(resp, pause) => {
                 let half = resp.body.len() / 2;
                 let plain = http::Response { chunked: false, ..resp.clone() };
-                let sent = http::write_head(&mut writer, &plain, resp.body.len(), req.close).and_then(|_| writer.write_all(&resp.body[..half])).and_then(|_| writer.flush());
+                let sent = http::write_head(&mut writer, &plain, resp.body.len(), req.close)
+                    .and_then(|_| writer.write_all(&resp.body[..half]))
+                    .and_then(|_| writer.flush());
                 if sent.is_err() {
                     return;
                 }
@@ -502,7 +542,13 @@ mod tests {
 
     fn server() -> TestServer {
         TestServer::start(Config {
-            slides: vec![SlideSpec::new("TCGA-SY-0001-01Z-00-DX1.SYNTH.svs", 4000, 3000, 0.25, 40.0).roi("TCGA-SY-0001-DX1", 100, 200, 160, 240)],
+            slides: vec![SlideSpec::new("TCGA-SY-0001-01Z-00-DX1.SYNTH.svs", 4000, 3000, 0.25, 40.0).roi(
+                "TCGA-SY-0001-DX1",
+                100,
+                200,
+                160,
+                240,
+            )],
             api_key: Some("KEY".into()),
             ..Default::default()
         })
@@ -532,7 +578,8 @@ mod tests {
                     let (k, v) = l.split_once(':').unwrap();
                     headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
                 }
-                let len: usize = headers.iter().find(|(k, _)| k == "content-length").map(|(_, v)| v.parse().unwrap()).unwrap_or(0);
+                let len: usize =
+                    headers.iter().find(|(k, _)| k == "content-length").map(|(_, v)| v.parse().unwrap()).unwrap_or(0);
                 let mut body = vec![0; len];
                 r.read_exact(&mut body).unwrap();
                 (status, headers, body)
@@ -588,7 +635,10 @@ mod tests {
         assert_eq!(all.as_array().unwrap().len(), 2);
         assert_eq!(all.as_array().unwrap().iter().filter(|i| i.get("largeImage").is_some()).count(), 1);
         let tiles = json(&r[2].2);
-        assert_eq!((tiles["sizeX"].as_u64(), tiles["levels"].as_u64(), tiles["mm_x"].as_f64()), (Some(4000), Some(5), Some(0.00025)));
+        assert_eq!(
+            (tiles["sizeX"].as_u64(), tiles["levels"].as_u64(), tiles["mm_x"].as_f64()),
+            (Some(4000), Some(5), Some(0.00025))
+        );
         assert_eq!(json(&r[3].2)["message"].as_str(), Some("No large image file in this item."));
         assert_eq!(json(&r[4].2)["type"].as_str(), Some("rest"));
         assert_eq!((r[5].0, json(&r[5].2)["message"].as_str()), (400, Some("Value Error: Invalid encoding \"png\"")));

@@ -40,7 +40,9 @@ fn run() -> Result<(), String> {
                 roi_w = w.parse().map_err(|e| format!("--roi: {e}"))?;
                 roi_h = h.parse().map_err(|e| format!("--roi: {e}"))?;
             }
-            "--latency-ms" => latency = Duration::from_millis(value()?.parse().map_err(|e| format!("--latency-ms: {e}"))?),
+            "--latency-ms" => {
+                latency = Duration::from_millis(value()?.parse().map_err(|e| format!("--latency-ms: {e}"))?)
+            }
             "--bandwidth" => bandwidth = Some(value()?.parse().map_err(|e| format!("--bandwidth: {e}"))?),
             "--api-key" => api_key = value()?,
             "--faults" => {

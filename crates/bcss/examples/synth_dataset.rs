@@ -96,10 +96,22 @@ fn main() {
                 }
             }
             let name = roi_file_name(&roi.id, roi.xmin, roi.ymin, "MPP-0.2500");
-            write_atomic::<std::io::Error>(&mask_dir.join(&name), |f: &mut dyn Write| write_raw(f, w, h, 1, &mask, Compression::Fast).map_err(std::io::Error::other)).expect("write mask");
-            write_atomic::<std::io::Error>(&image_dir.join(&name), |f: &mut dyn Write| write_raw(f, w, h, 3, &img, Compression::Fast).map_err(std::io::Error::other)).expect("write image");
+            write_atomic::<std::io::Error>(&mask_dir.join(&name), |f: &mut dyn Write| {
+                write_raw(f, w, h, 1, &mask, Compression::Fast).map_err(std::io::Error::other)
+            })
+            .expect("write mask");
+            write_atomic::<std::io::Error>(&image_dir.join(&name), |f: &mut dyn Write| {
+                write_raw(f, w, h, 3, &img, Compression::Fast).map_err(std::io::Error::other)
+            })
+            .expect("write image");
             (w * h) as u64
         })
         .sum();
-    eprintln!("{} ROIs, {:.1} MP written to {} in {:.1} s", rois.len(), pixels as f64 / 1e6, out.display(), start.elapsed().as_secs_f64());
+    eprintln!(
+        "{} ROIs, {:.1} MP written to {} in {:.1} s",
+        rois.len(),
+        pixels as f64 / 1e6,
+        out.display(),
+        start.elapsed().as_secs_f64()
+    );
 }

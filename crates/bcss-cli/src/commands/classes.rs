@@ -36,7 +36,10 @@ pub fn run(args: &ClassesArgs, out: Output) -> Result<(), Failure> {
                 let codes: Vec<String> = c.codes.iter().map(|&k| format!("{k} {}", CODES[k as usize].label)).collect();
                 println!("{:>5}  {:<24} {:<8} {}", c.value, c.name, hex(c.color), codes.join(", "));
             }
-            let dc: Vec<String> = std::iter::once(0).chain(m.dont_care_codes().iter().copied()).map(|k| format!("{k} {}", CODES[k as usize].label)).collect();
+            let dc: Vec<String> = std::iter::once(0)
+                .chain(m.dont_care_codes().iter().copied())
+                .map(|k| format!("{k} {}", CODES[k as usize].label))
+                .collect();
             println!("{:>5}  {:<24} {:<8} {}", 0, "dont_care", "-", dc.join(", "));
         }
         return Ok(());

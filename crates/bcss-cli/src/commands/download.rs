@@ -10,7 +10,8 @@ use crate::progress::Bar;
 
 pub fn run(args: &DownloadArgs, out: Output) -> Result<(), Failure> {
     let ask = |user: &str| -> anyhow::Result<String> {
-        rpassword::prompt_password(format!("password for {user}: ")).map_err(|e| anyhow::anyhow!("cannot read the password for `--login` ({e}); set BCSS_PASSWORD instead"))
+        rpassword::prompt_password(format!("password for {user}: "))
+            .map_err(|e| anyhow::anyhow!("cannot read the password for `--login` ({e}); set BCSS_PASSWORD instead"))
     };
     let plan = config::resolve_download(args, &config::process_env, &ask).input()?;
     let log = crate::logging::init(Some(&plan.out.join("logs")), out.quiet).output()?;
@@ -25,7 +26,12 @@ pub fn run(args: &DownloadArgs, out: Output) -> Result<(), Failure> {
         Err(e @ DownloadError::Manifest(_)) => return Err(Failure::Output(e.into())),
         Err(e) => return Err(e).server(),
     };
-    tracing::info!(done = summary.done.len(), skipped = summary.skipped.len(), failed = summary.failed.len(), "bcss download ends");
+    tracing::info!(
+        done = summary.done.len(),
+        skipped = summary.skipped.len(),
+        failed = summary.failed.len(),
+        "bcss download ends"
+    );
     if out.json {
         let mut value = serde_json::to_value(&summary).expect("summary serialises");
         value["out"] = serde_json::json!(plan.out.display().to_string());

@@ -26,7 +26,10 @@ pub fn run(args: &EvalArgs, out: Output) -> Result<(), Failure> {
             for p in &report.problems {
                 eprintln!("problem: `{}`: {}", p.file.display(), p.message);
             }
-            eprintln!("error: {} file(s) could not be evaluated; the metrics above leave them out", report.problems.len());
+            eprintln!(
+                "error: {} file(s) could not be evaluated; the metrics above leave them out",
+                report.problems.len()
+            );
         }
         return Err(Failure::Partial);
     }
@@ -34,9 +37,18 @@ pub fn run(args: &EvalArgs, out: Output) -> Result<(), Failure> {
 }
 
 fn print_table(r: &EvalReport) {
-    println!("class map {}: {} images, {} labelled pixels (don't care excluded)\n", r.class_map, r.images, r.labelled_pixels);
-    println!("{:<24} {:>12} {:>8} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8} {:>8}", "", "", "pooled", "", "", "", "per-image", "", "", "");
-    println!("{:<24} {:>12} {:>8} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8} {:>8}", "class", "truth px", "Dice", "IoU", "prec", "recall", "Dice", "IoU", "prec", "recall");
+    println!(
+        "class map {}: {} images, {} labelled pixels (don't care excluded)\n",
+        r.class_map, r.images, r.labelled_pixels
+    );
+    println!(
+        "{:<24} {:>12} {:>8} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8} {:>8}",
+        "", "", "pooled", "", "", "", "per-image", "", "", ""
+    );
+    println!(
+        "{:<24} {:>12} {:>8} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8} {:>8}",
+        "class", "truth px", "Dice", "IoU", "prec", "recall", "Dice", "IoU", "prec", "recall"
+    );
     for (p, i) in r.pooled.per_class.iter().zip(&r.per_image_mean.per_class) {
         println!(
             "{:<24} {:>12} {:>8} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8} {:>8}",
@@ -52,8 +64,22 @@ fn print_table(r: &EvalReport) {
             pct(i.recall)
         );
     }
-    println!("{:<24} {:>12} {:>8} {:>8} {:>8} {:>8}   {:>8} {:>8}", "mean", "", pct(r.pooled.mean_dice), pct(r.pooled.mean_iou), "", "", pct(r.per_image_mean.mean_dice), pct(r.per_image_mean.mean_iou));
-    println!("pixel accuracy: pooled {}, per-image mean {}", pct(r.pooled.pixel_accuracy), pct(r.per_image_mean.pixel_accuracy));
+    println!(
+        "{:<24} {:>12} {:>8} {:>8} {:>8} {:>8}   {:>8} {:>8}",
+        "mean",
+        "",
+        pct(r.pooled.mean_dice),
+        pct(r.pooled.mean_iou),
+        "",
+        "",
+        pct(r.per_image_mean.mean_dice),
+        pct(r.per_image_mean.mean_iou)
+    );
+    println!(
+        "pixel accuracy: pooled {}, per-image mean {}",
+        pct(r.pooled.pixel_accuracy),
+        pct(r.per_image_mean.pixel_accuracy)
+    );
     println!("\nconfusion matrix (rows: truth, columns: prediction; 0 = no prediction)");
     print!("{:>8}", "");
     for p in 0..=r.confusion.k {

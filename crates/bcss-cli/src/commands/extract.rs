@@ -22,7 +22,12 @@ pub fn run(args: &ExtractArgs, out: Output) -> Result<(), Failure> {
         Err(e @ ExtractError::Client(_)) => return Err(Failure::Server(e.into())),
         Err(e) => return Err(Failure::Input(e.into())),
     };
-    tracing::info!(done = summary.done.len(), skipped = summary.skipped.len(), failed = summary.failed.len(), "bcss extract ends");
+    tracing::info!(
+        done = summary.done.len(),
+        skipped = summary.skipped.len(),
+        failed = summary.failed.len(),
+        "bcss extract ends"
+    );
     if out.json {
         let mut value = serde_json::to_value(&summary).expect("summary serialises");
         value["out"] = serde_json::json!(plan.out.display().to_string());

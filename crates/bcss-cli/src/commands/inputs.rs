@@ -24,7 +24,9 @@ pub fn split(spec: Option<&str>, roi_ids: &[&str]) -> Result<Split, Failure> {
     }
     let path = Path::new(spec);
     if !path.is_file() {
-        return Err(Failure::Input(anyhow::anyhow!("`--split {spec}` is neither official, official-val nor a split file")));
+        return Err(Failure::Input(anyhow::anyhow!(
+            "`--split {spec}` is neither official, official-val nor a split file"
+        )));
     }
     let split = Split::from_path(path).input()?;
     split.check_leakage().with_context(|| format!("refusing split file `{spec}`")).input()?;
@@ -47,7 +49,11 @@ pub fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> 
     if jobs == Some(0) {
         return Err(Failure::Input(anyhow::anyhow!("`--jobs` must be at least 1")));
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.unwrap_or(0)).build().context("cannot start worker threads").input()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .context("cannot start worker threads")
+        .input()?;
     Ok(pool.install(f))
 }
 

@@ -21,22 +21,29 @@ pub fn plan(args: &MasksArgs) -> anyhow::Result<MasksPlan> {
     let scale = match (args.mpp, args.mag) {
         (Some(_), Some(_)) => bail!("choose one resolution: `--mpp` and `--mag` are mutually exclusive"),
         (Some(mpp), None) => {
-            let native = args.native_mpp.ok_or_else(|| anyhow!("`--mpp` needs `--native-mpp`, the slide's own microns per pixel"))?;
+            let native = args
+                .native_mpp
+                .ok_or_else(|| anyhow!("`--mpp` needs `--native-mpp`, the slide's own microns per pixel"))?;
             Scale::Mpp { mpp: positive("mpp", mpp)?, native_mpp: positive("native-mpp", native)? }
         }
         (None, Some(mag)) => {
-            let native = args.native_mag.ok_or_else(|| anyhow!("`--mag` needs `--native-mag`, the slide's own magnification"))?;
+            let native = args
+                .native_mag
+                .ok_or_else(|| anyhow!("`--mag` needs `--native-mag`, the slide's own magnification"))?;
             Scale::Mag { mag: positive("mag", mag)?, native_mag: positive("native-mag", native)? }
         }
         (None, None) => Scale::Base,
     };
     let codes = match &args.codes {
-        Some(p) => CodeTable::from_path(p).map_err(|e| anyhow!(e).context(format!("cannot use codes table `{}`", p.display())))?,
+        Some(p) => CodeTable::from_path(p)
+            .map_err(|e| anyhow!(e).context(format!("cannot use codes table `{}`", p.display())))?,
         None => CodeTable::bcss(),
     };
     let slide_name = match &args.slide_name {
         Some(n) => n.clone(),
-        None => masks::slide_name_from_path(&args.annotations).ok_or_else(|| anyhow!("cannot derive a slide name from `{}`; give `--slide-name`", args.annotations.display()))?,
+        None => masks::slide_name_from_path(&args.annotations).ok_or_else(|| {
+            anyhow!("cannot derive a slide name from `{}`; give `--slide-name`", args.annotations.display())
+        })?,
     };
     let png = match args.png_compression.as_deref() {
         None | Some("balanced") => Compression::Balanced,
@@ -77,7 +84,11 @@ pub fn run(args: &MasksArgs, out: Output) -> Result<(), Failure> {
             summary.masks.len(),
             summary.rois,
             summary.elements,
-            if skipped.is_empty() { String::new() } else { format!(" (skipped, not rasterised: {})", skipped.join(", ")) },
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" (skipped, not rasterised: {})", skipped.join(", "))
+            },
             summary.scale_factor,
             summary.geometry.as_str(),
             plan.out.display()
@@ -87,7 +98,13 @@ pub fn run(args: &MasksArgs, out: Output) -> Result<(), Failure> {
         return Err(Failure::Input(anyhow!(
             "`{}` has no ROI element: no polyline or rectangle belongs to a group with is_roi (here: {})",
             plan.annotations.display(),
-            plan.codes.groups().iter().filter(|g| g.is_roi).map(|g| format!("`{}`", g.group)).collect::<Vec<_>>().join(", ")
+            plan.codes
+                .groups()
+                .iter()
+                .filter(|g| g.is_roi)
+                .map(|g| format!("`{}`", g.group))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     if !summary.failed.is_empty() {

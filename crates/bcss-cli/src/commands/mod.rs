@@ -2,16 +2,16 @@
 
 mod classes;
 mod download;
-mod verify;
+mod eval;
 #[cfg(feature = "openslide")]
 mod extract;
-mod masks;
-mod eval;
 mod inputs;
+mod masks;
 mod overlay;
 mod split;
 mod stats;
 mod tile;
+mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Failure;

@@ -18,9 +18,20 @@ pub fn run(args: &OverlayArgs, out: Output) -> Result<(), Failure> {
     }
     let rois = inputs::dataset(&args.dir, args.split.as_deref())?;
     if let Some(r) = rois.iter().find(|r| r.files.image.is_none()) {
-        return Err(Failure::Input(anyhow::anyhow!("ROI `{}` has a mask but no image in `{}`; overlays need both", r.files.roi_id, args.dir.display())));
+        return Err(Failure::Input(anyhow::anyhow!(
+            "ROI `{}` has a mask but no image in `{}`; overlays need both",
+            r.files.roi_id,
+            args.dir.display()
+        )));
     }
-    let plan = OverlayPlan { map, alpha: args.alpha, downsample: args.downsample, thumb: args.thumb, out: args.out.clone(), compression: Compression::Fast };
+    let plan = OverlayPlan {
+        map,
+        alpha: args.alpha,
+        downsample: args.downsample,
+        thumb: args.thumb,
+        out: args.out.clone(),
+        compression: Compression::Fast,
+    };
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || overlay::overlay(&plan, &rois, &bar))?;
     bar.finish();
@@ -31,7 +42,12 @@ pub fn run(args: &OverlayArgs, out: Output) -> Result<(), Failure> {
     if out.json {
         print_json(&summary);
     } else if !out.quiet {
-        eprintln!("{} overlays and {} -> {}", summary.overlays.len(), summary.contact_sheet.display(), args.out.display());
+        eprintln!(
+            "{} overlays and {} -> {}",
+            summary.overlays.len(),
+            summary.contact_sheet.display(),
+            args.out.display()
+        );
     }
     Ok(())
 }

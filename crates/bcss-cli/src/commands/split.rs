@@ -17,10 +17,14 @@ pub fn run(args: &SplitArgs, out: Output) -> Result<(), Failure> {
         let result = split.check_leakage();
         if out.json {
             let leaks: Vec<String> = match &result {
-                Err(bcss::catalog::split::SplitError::Leakage { leaks }) => leaks.iter().map(|l| l.to_string()).collect(),
+                Err(bcss::catalog::split::SplitError::Leakage { leaks }) => {
+                    leaks.iter().map(|l| l.to_string()).collect()
+                }
                 _ => vec![],
             };
-            print_json(&serde_json::json!({"file": path.display().to_string(), "counts": split.counts(), "ok": leaks.is_empty(), "leaks": leaks}));
+            print_json(
+                &serde_json::json!({"file": path.display().to_string(), "counts": split.counts(), "ok": leaks.is_empty(), "leaks": leaks}),
+            );
         }
         return match result {
             Ok(()) => {
@@ -51,10 +55,16 @@ pub fn run(args: &SplitArgs, out: Output) -> Result<(), Failure> {
     let path = args.out.as_ref().expect("clap requires --out without --check");
     split.write(path, Some(scheme)).output()?;
     if out.json {
-        print_json(&serde_json::json!({"out": path.display().to_string(), "scheme": scheme.as_str(), "counts": split.counts()}));
+        print_json(
+            &serde_json::json!({"out": path.display().to_string(), "scheme": scheme.as_str(), "counts": split.counts()}),
+        );
     } else if !out.quiet {
         let sites = |p: Part| {
-            let mut s: Vec<&str> = split.iter().filter(|(_, q)| *q == p).filter_map(|(r, _)| bcss::catalog::tissue_source_site(r)).collect();
+            let mut s: Vec<&str> = split
+                .iter()
+                .filter(|(_, q)| *q == p)
+                .filter_map(|(r, _)| bcss::catalog::tissue_source_site(r))
+                .collect();
             s.dedup();
             s.sort();
             s.dedup();

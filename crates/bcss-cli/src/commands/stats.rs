@@ -34,14 +34,33 @@ pub fn run(args: &StatsArgs, out: Output) -> Result<(), Failure> {
             "parts": stats.parts,
         }));
     } else if !out.quiet {
-        println!("{:<6} {:>5} {:>10}  {:<22} {:>8} {:>8} {:>8} {:>9}", "split", "ROIs", "dont_care", "class", "fraction", "present", "1-frac", "med-freq");
+        println!(
+            "{:<6} {:>5} {:>10}  {:<22} {:>8} {:>8} {:>8} {:>9}",
+            "split", "ROIs", "dont_care", "class", "fraction", "present", "1-frac", "med-freq"
+        );
         for p in &stats.parts {
             for (i, c) in p.classes.iter().enumerate() {
-                let (name, n, dc) = if i == 0 { (p.part.as_str(), p.rois.to_string(), format!("{:.1}%", p.dont_care_fraction * 100.0)) } else { ("", String::new(), String::new()) };
-                println!("{name:<6} {n:>5} {dc:>10}  {:<22} {:>7.2}% {:>8} {:>8.4} {:>9.4}", c.name, c.fraction * 100.0, c.present_in, c.weight_inverse, c.weight_median_frequency);
+                let (name, n, dc) = if i == 0 {
+                    (p.part.as_str(), p.rois.to_string(), format!("{:.1}%", p.dont_care_fraction * 100.0))
+                } else {
+                    ("", String::new(), String::new())
+                };
+                println!(
+                    "{name:<6} {n:>5} {dc:>10}  {:<22} {:>7.2}% {:>8} {:>8.4} {:>9.4}",
+                    c.name,
+                    c.fraction * 100.0,
+                    c.present_in,
+                    c.weight_inverse,
+                    c.weight_median_frequency
+                );
             }
         }
-        eprintln!("{} ROIs, {megapixels:.1} MP in {seconds:.1} s ({:.0} MP/s) -> {}", stats.rois.len(), megapixels / seconds.max(1e-9), args.out.display());
+        eprintln!(
+            "{} ROIs, {megapixels:.1} MP in {seconds:.1} s ({:.0} MP/s) -> {}",
+            stats.rois.len(),
+            megapixels / seconds.max(1e-9),
+            args.out.display()
+        );
     }
     Ok(())
 }

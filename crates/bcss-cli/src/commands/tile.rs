@@ -15,7 +15,10 @@ pub fn run(args: &TileArgs, out: Output) -> Result<(), Failure> {
     let stride = args.stride.unwrap_or(args.size);
     bcss::transform::tile::origins(1, args.size, stride).input()?;
     if !(0.0..=1.0).contains(&args.min_labelled) {
-        return Err(Failure::Input(anyhow::anyhow!("`--min-labelled` must be between 0 and 1, not {}", args.min_labelled)));
+        return Err(Failure::Input(anyhow::anyhow!(
+            "`--min-labelled` must be between 0 and 1, not {}",
+            args.min_labelled
+        )));
     }
     let compression = match args.png_compression.as_str() {
         "balanced" => Compression::Balanced,
@@ -24,9 +27,14 @@ pub fn run(args: &TileArgs, out: Output) -> Result<(), Failure> {
     };
     let rois = inputs::dataset(&args.dir, args.split.as_deref())?;
     if let Some(r) = rois.iter().find(|r| r.files.image.is_none()) {
-        return Err(Failure::Input(anyhow::anyhow!("ROI `{}` has a mask but no image in `{}`; tiling needs both", r.files.roi_id, args.dir.display())));
+        return Err(Failure::Input(anyhow::anyhow!(
+            "ROI `{}` has a mask but no image in `{}`; tiling needs both",
+            r.files.roi_id,
+            args.dir.display()
+        )));
     }
-    let plan = TilePlan { size: args.size, stride, min_labelled: args.min_labelled, map, out: args.out.clone(), compression };
+    let plan =
+        TilePlan { size: args.size, stride, min_labelled: args.min_labelled, map, out: args.out.clone(), compression };
     let start = Instant::now();
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || tile::tile(&plan, &rois, &bar))?;

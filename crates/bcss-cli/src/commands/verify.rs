@@ -16,7 +16,9 @@ pub fn run(args: &VerifyArgs, out: Output) -> Result<(), Failure> {
     let options = VerifyOptions { expected, skip_hashes: args.no_hash };
     let report = match verify::verify(&args.dir, &options) {
         Ok(r) => r,
-        Err(e @ (VerifyError::NotADirectory(_) | VerifyError::Empty(_) | VerifyError::Manifest(_))) => return Err(Failure::Input(e.into())),
+        Err(e @ (VerifyError::NotADirectory(_) | VerifyError::Empty(_) | VerifyError::Manifest(_))) => {
+            return Err(Failure::Input(e.into()))
+        }
     };
     if out.json {
         print_json(&report);

@@ -49,7 +49,11 @@ fn eval_four_by_four_by_hand_drive_layout_and_suffixes() {
     write_png(&d.join("truth/masks/TCGA-OL-A5RW-DX1_xmin0_ymin0_MPP-0.2300.png"), 2, 2, 1, &[4; 4]);
     write_png(&d.join("pred/TCGA-OL-A5RW-DX1_xmin0_ymin0_MPP-0.2500.png"), 2, 2, 1, &[4; 4]);
 
-    let r = run(bcss().args(["--json", "eval", "--class-map", "main5", "--pred"]).arg(d.join("pred")).arg("--truth").arg(d.join("truth")));
+    let r = run(bcss()
+        .args(["--json", "eval", "--class-map", "main5", "--pred"])
+        .arg(d.join("pred"))
+        .arg("--truth")
+        .arg(d.join("truth")));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = json(&r.stdout);
     assert_eq!(v["images"], 2);
@@ -85,7 +89,11 @@ fn eval_four_by_four_by_hand_drive_layout_and_suffixes() {
     // The table on screen carries the same numbers.
     let r = run(bcss().args(["eval", "--pred"]).arg(d.join("pred")).arg("--truth").arg(d.join("truth")));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("1 tumour") && r.stdout.contains("88.9%") && r.stdout.contains("pooled 81.2%"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("1 tumour") && r.stdout.contains("88.9%") && r.stdout.contains("pooled 81.2%"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -100,8 +108,16 @@ fn eval_problems_name_the_file_and_exit_1() {
     write_png(&d.join("pred/B_xmin0_ymin0_MPP-0.2500.png"), 4, 4, 1, &bad);
     let r = run(bcss().args(["eval", "--pred"]).arg(d.join("pred")).arg("--truth").arg(d.join("truth")));
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("A_xmin0_ymin0_MPP-0.2500.png`: size 4x3 does not match the ground truth 4x4"), "{}", r.stderr);
-    assert!(r.stderr.contains("B_xmin0_ymin0_MPP-0.2500.png`: value 6 at (x 2, y 1) is not a class of map main5 (0..=5)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("A_xmin0_ymin0_MPP-0.2500.png`: size 4x3 does not match the ground truth 4x4"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("B_xmin0_ymin0_MPP-0.2500.png`: value 6 at (x 2, y 1) is not a class of map main5 (0..=5)"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("C_xmin0_ymin0_MPP-0.2500.png`: no prediction"), "{}", r.stderr);
     let r = run(bcss().args(["--json", "eval", "--pred"]).arg(d.join("pred")).arg("--truth").arg(d.join("truth")));
     assert_eq!(r.code, 1);
@@ -128,7 +144,8 @@ fn a_map_with_code_1_missing_is_refused() {
     let twice = d.write("twice.toml", &std::fs::read_to_string(&map).unwrap().replace("[19, 20]", "[1, 19, 20, 21]"));
     let r = run(bcss().args(["classes", "--class-map"]).arg(&twice));
     assert!(r.code == 2 && r.stderr.contains("code 21 (other) is mapped twice"), "{}", r.stderr);
-    let zero = d.write("zero.toml", &std::fs::read_to_string(&map).unwrap().replace("[19, 20]", "[1, 19, 20]\nvalue = 0"));
+    let zero =
+        d.write("zero.toml", &std::fs::read_to_string(&map).unwrap().replace("[19, 20]", "[1, 19, 20]\nvalue = 0"));
     let r = run(bcss().args(["classes", "--class-map"]).arg(&zero));
     assert!(r.code == 2 && r.stderr.contains("class `tumour` has value 0"), "{}", r.stderr);
 }
@@ -171,7 +188,11 @@ fn official_split_and_leakage_check() {
     let leaky = d.write("leaky.csv", "roi,part\nTCGA-A1-A0SK-DX1,train\nTCGA-A1-A0SP-DX1,test\n");
     let r = run(bcss().args(["split", "--check"]).arg(&leaky));
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("site A1 is in both train (TCGA-A1-A0SK-DX1) and test (TCGA-A1-A0SP-DX1)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("site A1 is in both train (TCGA-A1-A0SK-DX1) and test (TCGA-A1-A0SP-DX1)"),
+        "{}",
+        r.stderr
+    );
     // A leaky split is refused as input by the commands that use it.
     write_png(&d.join("ds/masks/TCGA-A1-A0SK-DX1_xmin0_ymin0_MPP-0.2500.png"), 2, 2, 1, &[1; 4]);
     let r = run(bcss().args(["stats"]).arg(d.join("ds")).arg("--split").arg(&leaky).arg("--out").arg(d.join("o")));
@@ -225,13 +246,21 @@ fn tile_covers_a_roi_whose_size_is_not_a_multiple_of_the_stride() {
     let img: Vec<u8> = (0..w * h).flat_map(|i| [(i % w) as u8, (i / w) as u8, 0]).collect();
     write_png(&d.join("ds/masks/TCGA-OL-A5RW-DX1_xmin0_ymin0_MPP-0.2500.png"), w, h, 1, &mask);
     write_png(&d.join("ds/images/TCGA-OL-A5RW-DX1_xmin0_ymin0_MPP-0.2500.png"), w, h, 3, &img);
-    let r = run(bcss().args(["tile"]).arg(d.join("ds")).args(["--size", "4", "--stride", "4", "--class-map", "raw", "--min-labelled", "0", "--out"]).arg(d.join("t")));
+    let r = run(bcss()
+        .args(["tile"])
+        .arg(d.join("ds"))
+        .args(["--size", "4", "--stride", "4", "--class-map", "raw", "--min-labelled", "0", "--out"])
+        .arg(d.join("t")));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let index = std::fs::read_to_string(d.join("t/test/index.csv")).unwrap();
-    let origins: Vec<(usize, usize)> = index.lines().skip(1).map(|l| {
-        let f: Vec<&str> = l.split(',').collect();
-        (f[1].parse().unwrap(), f[2].parse().unwrap())
-    }).collect();
+    let origins: Vec<(usize, usize)> = index
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[1].parse().unwrap(), f[2].parse().unwrap())
+        })
+        .collect();
     assert_eq!(origins, [(0, 0), (4, 0), (6, 0), (0, 3), (4, 3), (6, 3)]);
     // Tile (4, 3): columns 4..8, rows 3..7: column 4 is class 1, 5..8 class 2 -> 4 and 12 pixels.
     assert!(index.contains("\nTCGA-OL-A5RW-DX1,4,3,1.000000,images/TCGA-OL-A5RW-DX1_x4_y3.png,masks/TCGA-OL-A5RW-DX1_x4_y3.png,0,4,12,"), "{index}");
@@ -249,7 +278,8 @@ fn tile_covers_a_roi_whose_size_is_not_a_multiple_of_the_stride() {
         }
     }
     assert!(covered.iter().all(|&c| c));
-    let r = run(bcss().args(["tile"]).arg(d.join("ds")).args(["--size", "4", "--stride", "5", "--out"]).arg(d.join("u")));
+    let r =
+        run(bcss().args(["tile"]).arg(d.join("ds")).args(["--size", "4", "--stride", "5", "--out"]).arg(d.join("u")));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("stride 5 must be between 1 and the tile size 4"), "{}", r.stderr);
 }
@@ -265,14 +295,24 @@ fn tile_drops_sparse_tiles_and_remaps() {
     let r = run(bcss().args(["--json", "tile"]).arg(d.join("ds")).args(["--size", "2", "--out"]).arg(d.join("t")));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = json(&r.stdout);
-    assert_eq!((v["tiles_total"].as_u64(), v["tiles_written"].as_u64(), v["tiles_dropped"].as_u64()), (Some(4), Some(2), Some(2)));
+    assert_eq!(
+        (v["tiles_total"].as_u64(), v["tiles_written"].as_u64(), v["tiles_dropped"].as_u64()),
+        (Some(4), Some(2), Some(2))
+    );
     let (_, _, m) = read_png(&d.join("t/train/masks/TCGA-A1-A0SK-DX1_x2_y0.png"));
     assert_eq!(m, [1, 1, 1, 1]);
     // Same input, second run into a fresh directory: identical pixels.
-    let r = run(bcss().args(["-q", "tile"]).arg(d.join("ds")).args(["--size", "2", "--jobs", "1", "--out"]).arg(d.join("t2")));
+    let r = run(bcss()
+        .args(["-q", "tile"])
+        .arg(d.join("ds"))
+        .args(["--size", "2", "--jobs", "1", "--out"])
+        .arg(d.join("t2")));
     assert_eq!(r.code, 0);
     assert_eq!(files_under(&d.join("t")), files_under(&d.join("t2")));
-    assert_eq!(std::fs::read(d.join("t/train/index.csv")).unwrap(), std::fs::read(d.join("t2/train/index.csv")).unwrap());
+    assert_eq!(
+        std::fs::read(d.join("t/train/index.csv")).unwrap(),
+        std::fs::read(d.join("t2/train/index.csv")).unwrap()
+    );
     // A non-empty output directory is refused.
     let r = run(bcss().args(["tile"]).arg(d.join("ds")).args(["--size", "2", "--out"]).arg(d.join("t")));
     assert_eq!(r.code, 2);
@@ -284,11 +324,24 @@ fn overlay_writes_each_roi_and_a_contact_sheet() {
     let d = Dir::new();
     for (id, w, h) in [("TCGA-A1-A0SK-DX1", 40, 30), ("TCGA-OL-A5RW-DX1", 20, 50)] {
         write_png(&d.join(&format!("ds/masks/{id}_xmin0_ymin0_MPP-0.2500.png")), w, h, 1, &vec![2u8; w * h]);
-        write_png(&d.join(&format!("ds/rgbs_colorNormalized/{id}_xmin0_ymin0_MPP-0.2500.png")), w, h, 3, &vec![0u8; w * h * 3]);
+        write_png(
+            &d.join(&format!("ds/rgbs_colorNormalized/{id}_xmin0_ymin0_MPP-0.2500.png")),
+            w,
+            h,
+            3,
+            &vec![0u8; w * h * 3],
+        );
     }
-    let r = run(bcss().args(["overlay"]).arg(d.join("ds")).args(["--alpha", "1", "--thumb", "10", "--out"]).arg(d.join("o")));
+    let r = run(bcss()
+        .args(["overlay"])
+        .arg(d.join("ds"))
+        .args(["--alpha", "1", "--thumb", "10", "--out"])
+        .arg(d.join("o")));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(files_under(&d.join("o")), ["TCGA-A1-A0SK-DX1_overlay.png", "TCGA-OL-A5RW-DX1_overlay.png", "contact_sheet.png"]);
+    assert_eq!(
+        files_under(&d.join("o")),
+        ["TCGA-A1-A0SK-DX1_overlay.png", "TCGA-OL-A5RW-DX1_overlay.png", "contact_sheet.png"]
+    );
     let (w, h, px) = read_png(&d.join("o/TCGA-OL-A5RW-DX1_overlay.png"));
     assert_eq!((w, h), (20, 50));
     // Alpha 1: a pixel left of the legend is exactly the stroma colour.

@@ -15,7 +15,10 @@ fn bad_input_table() {
     let missing_col = csv("missing.csv", ",xmin,ymin,xmax\r\nTCGA-AA-AAAA-DX1,1,2,3\r\n");
     let non_numeric = csv("nonnum.csv", ",xmin,ymin,xmax,ymax,mask_link\r\nTCGA-AA-AAAA-DX1,1,b,30,40,x\r\n");
     let inverted = csv("inverted.csv", ",xmin,ymin,xmax,ymax,mask_link\r\nTCGA-AA-AAAA-DX1,50,2,30,40,x\r\n");
-    let duplicate = csv("dup.csv", ",xmin,ymin,xmax,ymax,mask_link\r\nTCGA-AA-AAAA-DX1,1,2,30,40,x\r\nTCGA-AA-AAAA-DX1,1,2,30,40,x\r\n");
+    let duplicate = csv(
+        "dup.csv",
+        ",xmin,ymin,xmax,ymax,mask_link\r\nTCGA-AA-AAAA-DX1,1,2,30,40,x\r\nTCGA-AA-AAAA-DX1,1,2,30,40,x\r\n",
+    );
     let bad_toml = csv("bad.toml", "mpp = = 0.25\n");
     let unknown_key = csv("unknown.toml", "mpp = 0.25\nspeed = \"fast\"\n");
     let out = d.join("out").display().to_string();
@@ -32,7 +35,11 @@ fn bad_input_table() {
         (vec!["--roi-bounds", &non_numeric], 2, "line 2: ymin of `TCGA-AA-AAAA-DX1` is not a number: `b`"),
         (vec!["--roi-bounds", &inverted], 2, "xmax (30) must be greater than xmin (50)"),
         (vec!["--roi-bounds", &duplicate], 2, "line 3: duplicate ROI `TCGA-AA-AAAA-DX1`"),
-        (vec!["--roi-bounds", "/nonexistent/roiBounds.csv"], 2, "failed to read ROI table `/nonexistent/roiBounds.csv`"),
+        (
+            vec!["--roi-bounds", "/nonexistent/roiBounds.csv"],
+            2,
+            "failed to read ROI table `/nonexistent/roiBounds.csv`",
+        ),
         (vec!["--config", &bad_toml], 2, "is invalid"),
         (vec!["--config", &unknown_key], 2, "unknown field `speed`"),
         (vec!["--pipeline", "wsis"], 2, "does not download whole slides"),
@@ -58,12 +65,16 @@ fn read_only_output_directory() {
     let out = d.join("ro");
     std::fs::create_dir_all(out.join("images")).unwrap();
     std::fs::write(out.join("images/keep.png"), b"earlier").unwrap();
-    let is_root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let is_root =
+        std::process::Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
     let lock = |on: bool| {
         if is_root {
             let flag = if on { "+i" } else { "-i" };
             for p in [out.join("images"), out.clone()] {
-                assert!(std::process::Command::new("chattr").arg(flag).arg(&p).status().unwrap().success(), "chattr {flag}");
+                assert!(
+                    std::process::Command::new("chattr").arg(flag).arg(&p).status().unwrap().success(),
+                    "chattr {flag}"
+                );
             }
         } else {
             use std::os::unix::fs::PermissionsExt;
@@ -77,6 +88,10 @@ fn read_only_output_directory() {
     let r = run(bcss().args(["download", "--api-url", &closed_port_url()]).arg("--out").arg(&out));
     lock(false);
     assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(r.stderr.contains("cannot create log directory") || r.stderr.contains("cannot use output directory"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot create log directory") || r.stderr.contains("cannot use output directory"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(std::fs::read(out.join("images/keep.png")).unwrap(), b"earlier");
 }

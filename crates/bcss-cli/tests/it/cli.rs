@@ -6,7 +6,26 @@ use crate::util::{bcss, run, Dir};
 fn help_lists_every_download_option() {
     let r = run(bcss().args(["download", "--help"]));
     assert_eq!(r.code, 0);
-    for flag in ["--api-url", "--api-key", "--login", "--folder-id", "--roi-bounds", "--out", "--mpp", "--mag", "--base", "--pipeline", "--slides", "--jobs", "--compat", "--encoding", "--retries", "--timeout", "--ca-cert", "--config"] {
+    for flag in [
+        "--api-url",
+        "--api-key",
+        "--login",
+        "--folder-id",
+        "--roi-bounds",
+        "--out",
+        "--mpp",
+        "--mag",
+        "--base",
+        "--pipeline",
+        "--slides",
+        "--jobs",
+        "--compat",
+        "--encoding",
+        "--retries",
+        "--timeout",
+        "--ca-cert",
+        "--config",
+    ] {
         assert!(r.stdout.contains(flag), "--help lacks {flag}");
     }
 }

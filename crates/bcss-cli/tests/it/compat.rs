@@ -23,7 +23,11 @@ struct Dsa {
 }
 
 fn dsa() -> Dsa {
-    let get = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: start the real DSA with `eval \"$(compat/real-dsa/start.sh --env)\"` (see .ci/run)"));
+    let get = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!("{k} is not set: start the real DSA with `eval \"$(compat/real-dsa/start.sh --env)\"` (see .ci/run)")
+        })
+    };
     Dsa {
         url: get("DSA_API_URL"),
         key: get("DSA_API_KEY"),
@@ -53,7 +57,8 @@ fn setup(dir: &Dir) -> PathBuf {
     let mut csv = String::from(",xmin,ymin,xmax,ymax,mask_link\r\n");
     for (id, x, y, w, h) in [ROI1, ROI2] {
         let path = dir.join(&format!("{id}.png"));
-        png::write_gray(std::fs::File::create(&path).unwrap(), &source_mask(w, h, x, y), png::Compression::Fast).unwrap();
+        png::write_gray(std::fs::File::create(&path).unwrap(), &source_mask(w, h, x, y), png::Compression::Fast)
+            .unwrap();
         csv.push_str(&format!("{id},{x},{y},{},{},{}\r\n", x + w as u64, y + h as u64, path.display()));
     }
     dir.write("rois.csv", &csv)
@@ -136,7 +141,17 @@ fn compat_masks_only_and_annotations_with_login() {
     // Annotations through a password login (no key).
     let out = dir.join("ann");
     let r = run(bcss()
-        .args(["download", "--api-url", &d.url, "--folder-id", &d.folder, "--pipeline", "annotations", "--login", &d.login])
+        .args([
+            "download",
+            "--api-url",
+            &d.url,
+            "--folder-id",
+            &d.folder,
+            "--pipeline",
+            "annotations",
+            "--login",
+            &d.login,
+        ])
         .arg("--roi-bounds")
         .arg(&csv)
         .arg("--out")
@@ -145,7 +160,8 @@ fn compat_masks_only_and_annotations_with_login() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let ann = files_under(&out.join("annotations"));
     assert_eq!(ann, vec!["TCGA-SY-NTH1-01Z-00-DX1.SYNTHETIC-0001.json", "TCGA-SY-NTH2-01Z-00-DX1.SYNTHETIC-0002.json"]);
-    let docs: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("annotations").join(&ann[0])).unwrap()).unwrap();
+    let docs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("annotations").join(&ann[0])).unwrap()).unwrap();
     let docs = docs.as_array().unwrap();
     assert_eq!(docs.len(), 2, "slide 1 has two annotation documents");
     assert!(docs.iter().all(|doc| doc["annotation"]["elements"].as_array().is_some_and(|e| !e.is_empty())));
@@ -167,7 +183,12 @@ fn compat_png_and_jpeg_regions_agree() {
     let jpeg = dir.join("jpeg");
     let pngd = dir.join("png");
     download(&d, &csv, &jpeg, &["--mag", "20", "--slides", "TCGA-SY-NTH2", "--pipeline", "images"]);
-    download(&d, &csv, &pngd, &["--mag", "20", "--slides", "TCGA-SY-NTH2", "--pipeline", "images", "--encoding", "png"]);
+    download(
+        &d,
+        &csv,
+        &pngd,
+        &["--mag", "20", "--slides", "TCGA-SY-NTH2", "--pipeline", "images", "--encoding", "png"],
+    );
     let name = "images/TCGA-SY-NTH2-DX1_xmin2000_ymin1250_MAG-20.00.png";
     let a = png::decode_rgb(&std::fs::read(jpeg.join(name)).unwrap()).unwrap();
     let b = png::decode_rgb(&std::fs::read(pngd.join(name)).unwrap()).unwrap();
@@ -190,14 +211,29 @@ fn compat_server_errors_are_one_sentence() {
         (&["--api-key", &d.key, "--folder-id", "0123456789abcdef01234567"], "No such folder"),
     ];
     for (flags, want) in cases {
-        let r = run(bcss().args(["download", "--api-url", &d.url]).args(flags).arg("--roi-bounds").arg(&csv).arg("--out").arg(dir.join("x")));
+        let r = run(bcss()
+            .args(["download", "--api-url", &d.url])
+            .args(flags)
+            .arg("--roi-bounds")
+            .arg(&csv)
+            .arg("--out")
+            .arg(dir.join("x")));
         assert_eq!(r.code, 3, "{flags:?}: {}", r.stderr);
-        let first = r.stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("no error line: {}", r.stderr));
+        let first = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("no error line: {}", r.stderr));
         assert!(first.contains(want), "{flags:?}: {first}");
         assert!(!r.stderr.contains("panicked") && !r.stderr.contains("backtrace"));
     }
     // Without a key the private folder cannot be listed: Girder answers 401 access.
-    let r = run(bcss().args(["download", "--api-url", &d.url, "--folder-id", &d.folder]).arg("--roi-bounds").arg(&csv).arg("--out").arg(dir.join("y")));
+    let r = run(bcss()
+        .args(["download", "--api-url", &d.url, "--folder-id", &d.folder])
+        .arg("--roi-bounds")
+        .arg(&csv)
+        .arg("--out")
+        .arg(dir.join("y")));
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("Read access denied"), "{}", r.stderr);
 }

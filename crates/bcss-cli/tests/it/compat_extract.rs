@@ -14,14 +14,16 @@ use std::path::{Path, PathBuf};
 
 use crate::util::{bcss, run, Dir};
 
-const ROIS: [(&str, [u32; 4]); 2] = [("TCGA-SY-NTH1-DX1", [4000, 3000, 12000, 9000]), ("TCGA-SY-NTH2-DX1", [2000, 1250, 4000, 2750])];
+const ROIS: [(&str, [u32; 4]); 2] =
+    [("TCGA-SY-NTH1-DX1", [4000, 3000, 12000, 9000]), ("TCGA-SY-NTH2-DX1", [2000, 1250, 4000, 2750])];
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set; see the module docs"))
 }
 
 fn decode_rgb(path: &Path) -> (u32, u32, Vec<u8>) {
-    let mut reader = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).read_info().unwrap();
+    let mut reader =
+        png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
     buf.truncate(info.buffer_size());
@@ -74,13 +76,28 @@ fn compare(resolution: &[&str], suffix: &str) {
     let r = run(bcss()
         .args(["download", "--encoding", "png", "--no-progress", "--jobs", "1"])
         .args(resolution)
-        .args(["--api-url", &env("DSA_API_URL"), "--api-key", &env("DSA_API_KEY"), "--folder-id", &env("DSA_FOLDER_ID")])
+        .args([
+            "--api-url",
+            &env("DSA_API_URL"),
+            "--api-key",
+            &env("DSA_API_KEY"),
+            "--folder-id",
+            &env("DSA_FOLDER_ID"),
+        ])
         .arg("--roi-bounds")
         .arg(&csv)
         .arg("--out")
         .arg(&dl));
     assert_eq!(r.code, 0, "download: {}", r.stderr);
-    let r = run(bcss().args(["extract", "--no-progress"]).args(resolution).arg("--slides-dir").arg(env("REAL_DSA_SLIDES")).arg("--roi-bounds").arg(&csv).arg("--out").arg(&ex));
+    let r = run(bcss()
+        .args(["extract", "--no-progress"])
+        .args(resolution)
+        .arg("--slides-dir")
+        .arg(env("REAL_DSA_SLIDES"))
+        .arg("--roi-bounds")
+        .arg(&csv)
+        .arg("--out")
+        .arg(&ex));
     assert_eq!(r.code, 0, "extract: {}", r.stderr);
     for (id, [x0, y0, _, _]) in ROIS {
         let name = format!("{id}_xmin{x0}_ymin{y0}_{suffix}.png");
@@ -95,7 +112,10 @@ fn compare(resolution: &[&str], suffix: &str) {
         }
         let m1 = std::fs::read(dl.join("masks").join(&name)).unwrap();
         let m2 = std::fs::read(ex.join("masks").join(&name)).unwrap();
-        assert!(decode_rgb(&dl.join("masks").join(&name)).2 == decode_rgb(&ex.join("masks").join(&name)).2, "{name}: masks differ");
+        assert!(
+            decode_rgb(&dl.join("masks").join(&name)).2 == decode_rgb(&ex.join("masks").join(&name)).2,
+            "{name}: masks differ"
+        );
         assert_eq!(m1.len(), m2.len(), "{name}: same mask, same encoder");
     }
 }
@@ -123,7 +143,19 @@ fn masks_from_annotations_agree_between_download_and_extract() {
     let csv = setup(&d);
     let dl = d.join("dl");
     let r = run(bcss()
-        .args(["download", "--api-url", &env("DSA_API_URL"), "--folder-id", &env("DSA_FOLDER_ID"), "--pipeline", "masks,annotations", "--mask-source", "annotations", "--mag", "20"])
+        .args([
+            "download",
+            "--api-url",
+            &env("DSA_API_URL"),
+            "--folder-id",
+            &env("DSA_FOLDER_ID"),
+            "--pipeline",
+            "masks,annotations",
+            "--mask-source",
+            "annotations",
+            "--mag",
+            "20",
+        ])
         .arg("--roi-bounds")
         .arg(&csv)
         .arg("--out")
@@ -132,7 +164,17 @@ fn masks_from_annotations_agree_between_download_and_extract() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let ex = d.join("ex");
     let r = run(bcss()
-        .args(["extract", "--pipeline", "images,masks", "--mask-source", "annotations", "--mag", "20", "--slides-dir", &env("REAL_DSA_SLIDES")])
+        .args([
+            "extract",
+            "--pipeline",
+            "images,masks",
+            "--mask-source",
+            "annotations",
+            "--mag",
+            "20",
+            "--slides-dir",
+            &env("REAL_DSA_SLIDES"),
+        ])
         .arg("--annotations-dir")
         .arg(dl.join("annotations"))
         .arg("--roi-bounds")
@@ -150,13 +192,19 @@ fn masks_from_annotations_agree_between_download_and_extract() {
     }
     let count = |m: &bcss::codec::GrayImage, v: u8| m.data.iter().filter(|&&x| x == v).count();
     // Slide 2: a tumour polygon inside the ROI, stroma (the background class) around it.
-    let m2 = bcss::codec::png::decode_gray(&std::fs::read(dl.join("masks/TCGA-SY-NTH2-DX1_xmin2000_ymin1250_MAG-20.00.png")).unwrap()).unwrap();
+    let m2 = bcss::codec::png::decode_gray(
+        &std::fs::read(dl.join("masks/TCGA-SY-NTH2-DX1_xmin2000_ymin1250_MAG-20.00.png")).unwrap(),
+    )
+    .unwrap();
     assert!(count(&m2, 1) > 0 && count(&m2, 2) > 0, "slide 2: tumour and stroma expected");
     // Slide 1 (40x, halved at 20x): its stroma polygon covers the whole ROI and the stroma group
     // has the higher overlay order (2 > 1), so HistomicsTK paints it over the tumour and
     // lymphocyte polygons: all stroma, except the last row and column, which HistomicsTK's
     // off-by-one tightening drops (0 = outside).
-    let m1 = bcss::codec::png::decode_gray(&std::fs::read(dl.join("masks/TCGA-SY-NTH1-DX1_xmin4000_ymin3000_MAG-20.00.png")).unwrap()).unwrap();
+    let m1 = bcss::codec::png::decode_gray(
+        &std::fs::read(dl.join("masks/TCGA-SY-NTH1-DX1_xmin4000_ymin3000_MAG-20.00.png")).unwrap(),
+    )
+    .unwrap();
     assert_eq!((m1.width, m1.height), (4000, 3000));
     assert_eq!(count(&m1, 0), 4000 + 3000 - 1);
     assert_eq!(count(&m1, 2), 4000 * 3000 - (4000 + 3000 - 1));

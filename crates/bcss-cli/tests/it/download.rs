@@ -25,7 +25,13 @@ fn check_roi(stand: &Stand, roi: &str, suffix: &str, size: (u64, u64), exact_pix
     let mask = read_gray(&stand.mask_path(roi, suffix));
     assert_eq!((mask.width as u64, mask.height as u64), (w, h), "{roi} mask size");
     let served = served_mask(&spec);
-    let want = resize_nearest(&served, spec.region().width() as usize, spec.region().height() as usize, w as usize, h as usize);
+    let want = resize_nearest(
+        &served,
+        spec.region().width() as usize,
+        spec.region().height() as usize,
+        w as usize,
+        h as usize,
+    );
     assert!(mask.data == want, "{roi}: mask is not the nearest resize of the served mask");
 }
 
@@ -59,7 +65,10 @@ fn exact_mpp_png_every_pixel_names_annotations_and_manifest() {
     let regions = s.region_requests();
     assert_eq!(regions.len(), 3);
     for q in &regions {
-        assert_eq!((q.param("mm_x"), q.param("mm_y"), q.param("encoding")), (Some("0.00025000"), Some("0.00025000"), Some("PNG")));
+        assert_eq!(
+            (q.param("mm_x"), q.param("mm_y"), q.param("encoding")),
+            (Some("0.00025000"), Some("0.00025000"), Some("PNG"))
+        );
         assert!(q.header("Girder-Token").is_some(), "the token goes in the Girder-Token header");
         assert!(q.param("token").is_none(), "never in the query");
     }
@@ -73,12 +82,18 @@ fn exact_mpp_png_every_pixel_names_annotations_and_manifest() {
         let path = s.out().join("annotations").join(slide.name.replace(".svs", ".json"));
         let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(saved, s.server.annotations(&slide.name).unwrap());
-        let groups: Vec<&str> = saved[0]["annotation"]["elements"].as_array().unwrap().iter().map(|e| e["group"].as_str().unwrap()).collect();
+        let groups: Vec<&str> = saved[0]["annotation"]["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["group"].as_str().unwrap())
+            .collect();
         assert!(groups.contains(&"roi"));
     }
 
     // The manifest: one entry per ROI, sizes and hashes of the files on disk, no secret.
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(s.out().join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.out().join("manifest.json")).unwrap()).unwrap();
     for roi in ROIS {
         let e = &manifest["rois"][roi];
         let (w, h) = expected_size(&s, roi, mm(0.00025));
@@ -169,7 +184,13 @@ fn compat_without_images_writes_unresized_base_masks() {
 fn mask_resize_hand_checked_small_case() {
     // A 5 x 3 ROI at (35, 52) of a 40x slide, at 20x: 2 x 1 pixels. The nearest rule samples
     // columns 1 and 3, row 1: base (36, 53) and (38, 53), labels (0 + 3) and (1 + 3).
-    let slide = SlideSpec::new("TCGA-SY-0009-01Z-00-DX1.TINY.svs", 1000, 1000, 0.25, 40.0).roi("TCGA-SY-0009-DX1", 35, 52, 40, 55);
+    let slide = SlideSpec::new("TCGA-SY-0009-01Z-00-DX1.TINY.svs", 1000, 1000, 0.25, 40.0).roi(
+        "TCGA-SY-0009-DX1",
+        35,
+        52,
+        40,
+        55,
+    );
     let s = Stand::with(Config { slides: vec![slide], api_key: Some(KEY.into()), ..Default::default() });
     let r = run(s.download().args(["--mag", "20", "--encoding", "png"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -239,7 +260,8 @@ fn slides_restricts_the_run() {
     let s = Stand::new();
     let r = run(s.download().args(["--slides", "TCGA-SY-0002"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let files: Vec<String> = files_under(&s.out()).into_iter().filter(|f| f.starts_with("images/") || f.starts_with("masks/")).collect();
+    let files: Vec<String> =
+        files_under(&s.out()).into_iter().filter(|f| f.starts_with("images/") || f.starts_with("masks/")).collect();
     assert_eq!(files.len(), 2, "{files:?}");
     assert!(files.iter().all(|f| f.contains("TCGA-SY-0002-DX1")), "{files:?}");
     let item = s.server.item_id("TCGA-SY-0002").unwrap();
@@ -298,7 +320,10 @@ fn non_girder_url_is_named() {
 #[test]
 fn nonexistent_folder_is_named() {
     let s = Stand::new();
-    assert_server_failure(s.download_from(&s.server.api_url(), "5bbdeba3e629140048d0beef"), "No such folder: 5bbdeba3e629140048d0beef");
+    assert_server_failure(
+        s.download_from(&s.server.api_url(), "5bbdeba3e629140048d0beef"),
+        "No such folder: 5bbdeba3e629140048d0beef",
+    );
     assert_server_failure(s.download_from(&s.server.api_url(), "not-an-id"), "Invalid ObjectId");
 }
 
@@ -329,7 +354,9 @@ fn server_errors_then_success_are_retried() {
 
 #[test]
 fn rate_limits_timeouts_and_cut_bodies_are_retried() {
-    for scenario in ["rate-limited", "timeouts", "reset-mid-body", "truncated-image", "corrupt-image", "wrong-content-type"] {
+    for scenario in
+        ["rate-limited", "timeouts", "reset-mid-body", "truncated-image", "corrupt-image", "wrong-content-type"]
+    {
         let s = Stand::new();
         s.server.set_faults(Faults::named(scenario).unwrap());
         let r = run(s.download().args(["--encoding", "png", "--jobs", "1"]));
@@ -338,7 +365,13 @@ fn rate_limits_timeouts_and_cut_bodies_are_retried() {
             check_roi(&s, roi, "MPP-0.2500", expected_size(&s, roi, mm(0.00025)), true);
         }
         let regions = s.region_requests().len();
-        let extra = if scenario == "wrong-content-type" { 0 } else if scenario == "timeouts" || scenario == "rate-limited" { 2 } else { 1 };
+        let extra = if scenario == "wrong-content-type" {
+            0
+        } else if scenario == "timeouts" || scenario == "rate-limited" {
+            2
+        } else {
+            1
+        };
         assert_eq!(regions, 3 + extra, "{scenario}");
     }
 }
@@ -408,7 +441,8 @@ fn wrong_json_from_the_tiles_route_fails_the_rois() {
 
 #[test]
 fn expiring_tokens_are_renewed() {
-    let s = Stand::with(Config { slides: slides(), api_key: Some(KEY.into()), token_uses: Some(2), ..Default::default() });
+    let s =
+        Stand::with(Config { slides: slides(), api_key: Some(KEY.into()), token_uses: Some(2), ..Default::default() });
     let r = run(s.download().args(["--encoding", "png", "--pipeline", "images,masks,annotations"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     for roi in ROIS {
@@ -441,7 +475,11 @@ fn private_folder_without_a_key_names_the_access_problem() {
 #[test]
 fn a_stalled_response_times_out_and_is_retried() {
     let s = Stand::new();
-    s.server.set_faults(Faults::none().on(Route::Region, When::First(1), Fault::Latency(std::time::Duration::from_millis(2000))));
+    s.server.set_faults(Faults::none().on(
+        Route::Region,
+        When::First(1),
+        Fault::Latency(std::time::Duration::from_millis(2000)),
+    ));
     let r = run(s.download().args(["--slides", "TCGA-SY-0001", "--encoding", "png", "--timeout", "0.4"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(s.region_requests().len(), 2, "one timed out, one answered");
@@ -452,8 +490,20 @@ fn a_stalled_response_times_out_and_is_retried() {
 fn a_roi_beyond_the_slide_edge_fails_alone() {
     // The server would clip the region (not pad it), so the image would not match the mask.
     let slides = vec![
-        SlideSpec::new("TCGA-SY-0001-01Z-00-DX1.SYNTH0001.svs", 8000, 6000, 0.25, 40.0).roi("TCGA-SY-0001-DX1", 1234, 2345, 1834, 2745),
-        SlideSpec::new("TCGA-SY-0004-01Z-00-DX1.EDGE.svs", 1000, 1000, 0.25, 40.0).roi("TCGA-SY-0004-DX1", 900, 900, 1100, 1000),
+        SlideSpec::new("TCGA-SY-0001-01Z-00-DX1.SYNTH0001.svs", 8000, 6000, 0.25, 40.0).roi(
+            "TCGA-SY-0001-DX1",
+            1234,
+            2345,
+            1834,
+            2745,
+        ),
+        SlideSpec::new("TCGA-SY-0004-01Z-00-DX1.EDGE.svs", 1000, 1000, 0.25, 40.0).roi(
+            "TCGA-SY-0004-DX1",
+            900,
+            900,
+            1100,
+            1000,
+        ),
     ];
     let s = Stand::with(Config { slides, api_key: Some(KEY.into()), ..Default::default() });
     let r = run(s.download().args(["--json"]));
@@ -482,7 +532,9 @@ fn a_roi_whose_slide_is_not_on_the_server_fails_alone() {
 
 #[test]
 fn two_rois_of_one_slide_share_its_annotation_file() {
-    let slide = SlideSpec::new("TCGA-SY-0005-01Z-00-DX1.TWO.svs", 5000, 5000, 0.25, 40.0).roi("TCGA-SY-0005-DX1", 100, 100, 400, 300).roi("TCGA-SY-0005-DX2", 1000, 1000, 1200, 1250);
+    let slide = SlideSpec::new("TCGA-SY-0005-01Z-00-DX1.TWO.svs", 5000, 5000, 0.25, 40.0)
+        .roi("TCGA-SY-0005-DX1", 100, 100, 400, 300)
+        .roi("TCGA-SY-0005-DX2", 1000, 1000, 1200, 1250);
     let s = Stand::with(Config { slides: vec![slide], api_key: Some(KEY.into()), ..Default::default() });
     let r = run(s.download().args(["--encoding", "png", "--pipeline", "images,masks,annotations"]));
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -12,7 +12,8 @@ fn fixture_dir() -> PathBuf {
 }
 
 fn decode(path: &Path) -> (u32, u32, png::ColorType, Vec<u8>) {
-    let mut reader = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).read_info().unwrap();
+    let mut reader =
+        png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
     buf.truncate(info.buffer_size());
@@ -33,7 +34,9 @@ fn setup(d: &Dir) -> (PathBuf, PathBuf) {
     std::fs::copy(fixture_dir().join(SLIDE), slides.join(SLIDE)).unwrap();
     std::fs::write(slides.join("notes.txt"), "not a slide").unwrap();
     let mut csv = String::from(",xmin,ymin,xmax,ymax,mask_link\r\n");
-    for (id, (x0, y0, x1, y1)) in [("TCGA-SY-TEST-DX1", (1000, 500, 1600, 900)), ("TCGA-SY-TEST-DX2", (2000, 1200, 2513, 1517))] {
+    for (id, (x0, y0, x1, y1)) in
+        [("TCGA-SY-TEST-DX1", (1000, 500, 1600, 900)), ("TCGA-SY-TEST-DX2", (2000, 1200, 2513, 1517))]
+    {
         let (w, h) = (x1 - x0, y1 - y0);
         let data: Vec<u8> = (0..w * h).map(|i| ((i % w) / 40 % 22) as u8).collect();
         let mask = d.join(&format!("{id}.png"));
@@ -48,7 +51,13 @@ fn extract_writes_images_and_masks_like_download() {
     let d = Dir::new();
     let (slides, csv) = setup(&d);
     let out = d.join("BCSS");
-    let r = run(bcss().args(["extract", "--mag", "20", "--no-progress", "--slides-dir"]).arg(&slides).arg("--roi-bounds").arg(&csv).arg("--out").arg(&out));
+    let r = run(bcss()
+        .args(["extract", "--mag", "20", "--no-progress", "--slides-dir"])
+        .arg(&slides)
+        .arg("--roi-bounds")
+        .arg(&csv)
+        .arg("--out")
+        .arg(&out));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let files: Vec<String> = files_under(&out).into_iter().filter(|f| !f.starts_with("logs/")).collect();
     assert_eq!(
@@ -73,7 +82,8 @@ fn extract_writes_images_and_masks_like_download() {
     assert_eq!((mw, mh, mcolour), (256, 158, png::ColorType::Grayscale));
     // Nearest with the pixel-centre rule: output column 255 samples source column (2*255+1)*513/512 = 511.
     assert_eq!(mask[255], 12, "511 / 40 = 12");
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     let e = &manifest["rois"]["TCGA-SY-TEST-DX1"];
     assert_eq!(e["encoding"], "local");
     assert_eq!(e["mask_source"], "links");
@@ -81,7 +91,13 @@ fn extract_writes_images_and_masks_like_download() {
     assert_eq!((e["width"].as_u64(), e["height"].as_u64()), (Some(300), Some(200)));
 
     // A rerun skips both ROIs.
-    let r = run(bcss().args(["extract", "--mag", "20", "--json", "--slides-dir"]).arg(&slides).arg("--roi-bounds").arg(&csv).arg("--out").arg(&out));
+    let r = run(bcss()
+        .args(["extract", "--mag", "20", "--json", "--slides-dir"])
+        .arg(&slides)
+        .arg("--roi-bounds")
+        .arg(&csv)
+        .arg("--out")
+        .arg(&out));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(summary["skipped"].as_array().map(Vec::len), Some(2), "{}", r.stdout);
@@ -93,9 +109,18 @@ fn extract_native_matches_large_image_and_masks_from_a_directory() {
     let (slides, csv) = setup(&d);
     let masks = d.join("masks-in");
     std::fs::create_dir(&masks).unwrap();
-    std::fs::rename(d.join("TCGA-SY-TEST-DX1.png"), masks.join("TCGA-SY-TEST-DX1_xmin1000_ymin500_MPP-0.2500.png")).unwrap();
+    std::fs::rename(d.join("TCGA-SY-TEST-DX1.png"), masks.join("TCGA-SY-TEST-DX1_xmin1000_ymin500_MPP-0.2500.png"))
+        .unwrap();
     let out = d.join("o");
-    let r = run(bcss().args(["extract", "--mpp", "0.25", "--slides", "TCGA-SY-TEST-DX1", "--slides-dir"]).arg(&slides).arg("--roi-bounds").arg(&csv).arg("--masks-dir").arg(&masks).arg("--out").arg(&out));
+    let r = run(bcss()
+        .args(["extract", "--mpp", "0.25", "--slides", "TCGA-SY-TEST-DX1", "--slides-dir"])
+        .arg(&slides)
+        .arg("--roi-bounds")
+        .arg(&csv)
+        .arg("--masks-dir")
+        .arg(&masks)
+        .arg("--out")
+        .arg(&out));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (w, h, _, rgb) = decode(&out.join("images/TCGA-SY-TEST-DX1_xmin1000_ymin500_MPP-0.2500.png"));
     assert_eq!((w, h), (600, 400));
@@ -113,18 +138,34 @@ fn extract_refuses_bad_input_and_reports_missing_slides() {
     let r = run(bcss().args(["extract", "--slides-dir"]).arg(d.join("nope")));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("is not a directory"), "{}", r.stderr);
-    let r = run(bcss().args(["extract", "--mask-source", "dir", "--slides-dir"]).arg(&slides).arg("--roi-bounds").arg(&csv));
+    let r = run(bcss()
+        .args(["extract", "--mask-source", "dir", "--slides-dir"])
+        .arg(&slides)
+        .arg("--roi-bounds")
+        .arg(&csv));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("needs `--masks-dir DIR`"), "{}", r.stderr);
     let r = run(bcss().args(["extract", "--pipeline", "annotations", "--slides-dir"]).arg(&slides));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("images and masks only"), "{}", r.stderr);
     // Annotation masks from a directory without the slide's JSON: that ROI fails, naming what was looked for.
-    let r = run(bcss().args(["extract", "--slides-dir"]).arg(&slides).arg("--roi-bounds").arg(&csv).arg("--annotations-dir").arg(&slides).arg("--out").arg(d.join("a")));
+    let r = run(bcss()
+        .args(["extract", "--slides-dir"])
+        .arg(&slides)
+        .arg("--roi-bounds")
+        .arg(&csv)
+        .arg("--annotations-dir")
+        .arg(&slides)
+        .arg("--out")
+        .arg(d.join("a")));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("no annotation file for slide"), "{}", r.stderr);
     // Built-in table: slides that are not on disk fail per ROI (exit 1) with the file name looked for.
-    let r = run(bcss().args(["extract", "--pipeline", "images", "--slides", "TCGA-A1-A0SK", "--slides-dir"]).arg(&slides).arg("--out").arg(d.join("b")));
+    let r = run(bcss()
+        .args(["extract", "--pipeline", "images", "--slides", "TCGA-A1-A0SK", "--slides-dir"])
+        .arg(&slides)
+        .arg("--out")
+        .arg(d.join("b")));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("no slide file for `TCGA-A1-A0SK`"), "{}", r.stderr);
 }

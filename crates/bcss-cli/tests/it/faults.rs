@@ -65,7 +65,19 @@ fn fault_mix(seed: u64, p: f64) -> Faults {
     f.on(Tiles, When::Probability(p / 2.0), WrongJson)
 }
 
-const MIX_KINDS: [&str; 11] = ["status 408", "status 429", "status 500", "status 502", "status 503", "status 504", "reset", "truncated", "corrupt", "wrong json", "latency"];
+const MIX_KINDS: [&str; 11] = [
+    "status 408",
+    "status 429",
+    "status 500",
+    "status 502",
+    "status 503",
+    "status 504",
+    "reset",
+    "truncated",
+    "corrupt",
+    "wrong json",
+    "latency",
+];
 
 /// Runs `cmd` until it exits 0 (at most `max` runs); every run exits 0 or 1 (some ROIs failed),
 /// leaves no temporary file, and a failed ROI is named with a reason. Returns the runs' stderr.
@@ -94,7 +106,11 @@ fn check_fault_mix(seed: u64, jobs: &str, extra: &[&str]) {
     let s = Stand::with(Config { faults: fault_mix(seed, 0.06), ..config });
     let logs = rerun_until_complete(&s, &args, 8);
     assert!(logs.len() >= 2, "the wrong tiles JSON fails a ROI in the first run, so a rerun was needed");
-    assert!(logs[0].contains("tiles metadata") && logs[0].contains("not the JSON expected"), "the first run names the bad JSON: {}", logs[0]);
+    assert!(
+        logs[0].contains("tiles metadata") && logs[0].contains("not the JSON expected"),
+        "the first run names the bad JSON: {}",
+        logs[0]
+    );
 
     let fired: BTreeSet<String> = s.server.fired_faults().iter().map(|f| kind(&f.fault)).collect();
     for k in MIX_KINDS {
@@ -138,9 +154,13 @@ fn exhausted_retries_are_named_and_a_rerun_finishes_the_job() {
     let r = run(s.download().args(["--encoding", "png", "--jobs", "1", "--retries", "2"]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_clean_error(&r.stderr);
-    let line = r.stderr.lines().find(|l| l.starts_with("failed: ")).unwrap_or_else(|| panic!("no failure line: {}", r.stderr));
+    let line =
+        r.stderr.lines().find(|l| l.starts_with("failed: ")).unwrap_or_else(|| panic!("no failure line: {}", r.stderr));
     assert!(line.contains("TCGA-SY-0002-DX1"), "names the ROI: {line}");
-    assert!(line.contains("HTTP 502") && line.contains("Injected fault"), "names the status and the server's message: {line}");
+    assert!(
+        line.contains("HTTP 502") && line.contains("Injected fault"),
+        "names the status and the server's message: {line}"
+    );
     assert!(line.contains("2 retries"), "says how hard it tried: {line}");
     assert!(line.contains(&item) && !line.contains(KEY), "names the URL, without secrets: {line}");
     assert!(r.stderr.contains("rerun"), "says what to do: {}", r.stderr);
@@ -172,7 +192,11 @@ fn verify_reports_a_flipped_byte_in_a_downloaded_file() {
 
 /// Every file under `root` outside `except`, with its bytes.
 fn snapshot_outside(root: &Path, except: &str) -> Vec<(String, Vec<u8>)> {
-    files_under(root).into_iter().filter(|f| !f.starts_with(except)).map(|f| (f.clone(), std::fs::read(root.join(&f)).unwrap())).collect()
+    files_under(root)
+        .into_iter()
+        .filter(|f| !f.starts_with(except))
+        .map(|f| (f.clone(), std::fs::read(root.join(&f)).unwrap()))
+        .collect()
 }
 
 #[test]
@@ -184,7 +208,13 @@ fn server_item_names_never_write_outside_the_output() {
     // Names that are a path outright: no ROI can be matched to them.
     let abs = std::env::temp_dir().join(format!("bcss-escaped-absolute-{}.svs", std::process::id()));
     slides.push(SlideSpec::new("../../etc/x", 4000, 3000, 0.25, 40.0).roi("TCGA-SY-0004-DX1", 100, 100, 300, 250));
-    slides.push(SlideSpec::new(abs.to_str().unwrap(), 4000, 3000, 0.25, 40.0).roi("TCGA-SY-0005-DX1", 100, 100, 300, 250));
+    slides.push(SlideSpec::new(abs.to_str().unwrap(), 4000, 3000, 0.25, 40.0).roi(
+        "TCGA-SY-0005-DX1",
+        100,
+        100,
+        300,
+        250,
+    ));
     let s = Stand::with(Config { slides, api_key: Some(KEY.into()), ..Default::default() });
     let before = snapshot_outside(s.dir.path(), "BCSS/");
 
@@ -192,10 +222,24 @@ fn server_item_names_never_write_outside_the_output() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(summary["done"], serde_json::json!(["TCGA-SY-0003-DX1"]), "the ROI with a plain name is unaffected");
-    let failed: Vec<(String, String)> = summary["failed"].as_array().unwrap().iter().map(|f| (f[0].as_str().unwrap().to_string(), f[1].as_str().unwrap().to_string())).collect();
-    let reason = |roi: &str| failed.iter().find(|(r, _)| r == roi).map(|(_, m)| m.clone()).unwrap_or_else(|| panic!("{roi} did not fail: {failed:?}"));
+    let failed: Vec<(String, String)> = summary["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f[0].as_str().unwrap().to_string(), f[1].as_str().unwrap().to_string()))
+        .collect();
+    let reason = |roi: &str| {
+        failed
+            .iter()
+            .find(|(r, _)| r == roi)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_else(|| panic!("{roi} did not fail: {failed:?}"))
+    };
     let m = reason("TCGA-SY-0001-DX1");
-    assert!(m.contains("refusing unsafe file name") && m.contains("path separator") && m.contains("escaped-relative"), "{m}");
+    assert!(
+        m.contains("refusing unsafe file name") && m.contains("path separator") && m.contains("escaped-relative"),
+        "{m}"
+    );
     let m = reason("TCGA-SY-0002-DX1");
     assert!(m.contains("refusing unsafe file name") && m.contains("control character") && m.contains("\\u{0}"), "{m}");
     assert!(!m.contains('\0'), "the NUL is shown escaped");
@@ -218,12 +262,16 @@ fn server_item_names_never_write_outside_the_output() {
     assert_eq!(manifest["rois"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["TCGA-SY-0003-DX1"]);
     assert_manifest_matches_disk(&s.out());
     assert_no_parts(&s.out(), "after the run");
-    assert_verify_reports_only_absent(&s.out(), &["TCGA-SY-0001-DX1", "TCGA-SY-0002-DX1", "TCGA-SY-0004-DX1", "TCGA-SY-0005-DX1"]);
+    assert_verify_reports_only_absent(
+        &s.out(),
+        &["TCGA-SY-0001-DX1", "TCGA-SY-0002-DX1", "TCGA-SY-0004-DX1", "TCGA-SY-0005-DX1"],
+    );
 }
 
 /// Every secret and how it could appear: as is, and the Basic credentials in base64.
 fn assert_log_is_clean_at(level: &str) {
-    let s = Stand::with(Config { slides: slides(), api_key: Some(KEY.into()), token_uses: Some(3), ..Default::default() });
+    let s =
+        Stand::with(Config { slides: slides(), api_key: Some(KEY.into()), token_uses: Some(3), ..Default::default() });
     // Retries, a failing ROI and renewed tokens: the paths that log URLs, statuses and messages.
     s.server.set_faults(
         Faults::none()
@@ -241,18 +289,35 @@ fn assert_log_is_clean_at(level: &str) {
     let logs: Vec<String> = files_under(&s.out()).into_iter().filter(|f| f.starts_with("logs/")).collect();
     assert_eq!(logs.len(), 1, "{logs:?}");
     let log = std::fs::read_to_string(s.out().join(&logs[0])).unwrap();
-    assert!(log.contains("retrying") && log.contains("ROI failed"), "{level}: the log records retries and failures:\n{log}");
+    assert!(
+        log.contains("retrying") && log.contains("ROI failed"),
+        "{level}: the log records retries and failures:\n{log}"
+    );
     assert_no_secrets(&s.out(), &s.server, &[&r.stdout, &r.stderr]);
 
     // The same with a login: the password and its Basic form never appear either.
     let password = "pa55-w0rd-of-the-test-do-not-print";
-    let s = Stand::with(Config { slides: slides(), api_key: None, login: Some(("ana".into(), password.into())), ..Default::default() });
+    let s = Stand::with(Config {
+        slides: slides(),
+        api_key: None,
+        login: Some(("ana".into(), password.into())),
+        ..Default::default()
+    });
     s.server.set_faults(Faults::none().on(Route::Token, When::First(1), Fault::Status(502)));
     let mut cmd = s.download();
-    cmd.env_remove("BCSS_API_KEY").env("BCSS_PASSWORD", password).env("BCSS_LOG", level).args(["--login", "ana", "--slides", "TCGA-SY-0001"]);
+    cmd.env_remove("BCSS_API_KEY").env("BCSS_PASSWORD", password).env("BCSS_LOG", level).args([
+        "--login",
+        "ana",
+        "--slides",
+        "TCGA-SY-0001",
+    ]);
     let r = run(&mut cmd);
     assert_eq!(r.code, 0, "{level}: {}", r.stderr);
-    let basic = s.requests_where(|q| q.path.ends_with("/user/authentication"))[0].header("Authorization").unwrap().trim_start_matches("Basic ").to_string();
+    let basic = s.requests_where(|q| q.path.ends_with("/user/authentication"))[0]
+        .header("Authorization")
+        .unwrap()
+        .trim_start_matches("Basic ")
+        .to_string();
     for f in files_under(&s.out()) {
         let text = String::from_utf8_lossy(&std::fs::read(s.out().join(&f)).unwrap()).into_owned();
         assert!(!text.contains(password) && !text.contains(&basic), "{level}: the password leaked into {f}");
@@ -315,18 +380,27 @@ fn a_full_disk_is_named_and_spares_earlier_files() {
     let s = Stand::with(config);
     let out = fs.dir.path().join("BCSS");
     let mut cmd = bcss();
-    cmd.env("BCSS_API_KEY", KEY).args(["--no-progress", "download", "--api-url", &s.server.api_url(), "--folder-id", &s.server.folder_id()]);
+    cmd.env("BCSS_API_KEY", KEY).args([
+        "--no-progress",
+        "download",
+        "--api-url",
+        &s.server.api_url(),
+        "--folder-id",
+        &s.server.folder_id(),
+    ]);
     cmd.arg("--roi-bounds").arg(&s.csv).arg("--out").arg(&out).args(["--encoding", "png", "--jobs", "1", "--json"]);
     let r = run(&mut cmd);
     assert_ne!(r.code, 0, "a full disk is a failure: {}", r.stderr);
     assert_clean_error(&r.stderr);
-    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr));
     let done = summary["done"].as_array().unwrap();
     let failed = summary["failed"].as_array().unwrap();
     assert!(!done.is_empty() && !failed.is_empty(), "some ROIs fit, some do not: {summary}");
     let first = failed[0][1].as_str().unwrap();
     assert!(first.contains("No space left on device"), "the reason is the full disk: {first}");
-    let named = first.contains(&out.display().to_string()) && (first.contains(".png") || first.contains("manifest.json"));
+    let named =
+        first.contains(&out.display().to_string()) && (first.contains(".png") || first.contains("manifest.json"));
     assert!(named, "the error names the file: {first}");
 
     // What was written before stays intact, valid and vouched for; no temporary file is left.

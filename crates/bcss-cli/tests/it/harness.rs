@@ -99,7 +99,11 @@ pub fn assert_same_dataset(reference: &Stand, got: &Stand) {
             assert_eq!(read_gray(&a), read_gray(&b), "{name}: labels");
         }
     }
-    assert_eq!(normalised_manifest(got), normalised_manifest(reference), "the manifests differ beyond the server address");
+    assert_eq!(
+        normalised_manifest(got),
+        normalised_manifest(reference),
+        "the manifests differ beyond the server address"
+    );
     assert_manifest_matches_disk(&got.out());
     assert_no_parts(&got.out(), "final dataset");
 }
@@ -123,7 +127,11 @@ pub fn assert_verify_reports_flipped_byte(root: &Path, rel: &str) {
     assert_eq!(r.code, 1, "verify must fail on a flipped byte in {rel}: {}{}", r.stdout, r.stderr);
     let name = Path::new(rel).file_name().unwrap().to_string_lossy().into_owned();
     let lines: Vec<&str> = r.stdout.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(!lines.is_empty() && lines.iter().all(|l| l.contains(&name)), "verify must report exactly {rel}: {}", r.stdout);
+    assert!(
+        !lines.is_empty() && lines.iter().all(|l| l.contains(&name)),
+        "verify must report exactly {rel}: {}",
+        r.stdout
+    );
     std::fs::write(&path, &orig).unwrap();
     assert_verifies(root);
 }
@@ -175,7 +183,8 @@ pub fn downloads_per_roi(stand: &Stand) -> HashMap<String, (usize, usize)> {
 pub fn finished_rois(stand: &Stand, reference: &Stand) -> BTreeSet<String> {
     let root = stand.out();
     let Ok(bytes) = std::fs::read(root.join("manifest.json")) else { return BTreeSet::new() };
-    let m: serde_json::Value = serde_json::from_slice(&bytes).expect("the manifest under its final name is complete JSON");
+    let m: serde_json::Value =
+        serde_json::from_slice(&bytes).expect("the manifest under its final name is complete JSON");
     let want_roles = ["image", "mask"];
     let mut done = BTreeSet::new();
     for (roi, e) in m["rois"].as_object().unwrap() {
@@ -184,7 +193,9 @@ pub fn finished_rois(stand: &Stand, reference: &Stand) -> BTreeSet<String> {
             files.get(*role).is_some_and(|f| {
                 let rel = f["path"].as_str().unwrap();
                 let path = root.join(rel);
-                path.is_file() && sha256_hex(&path) == f["sha256"].as_str().unwrap() && std::fs::read(&path).unwrap() == std::fs::read(reference.out().join(rel)).unwrap()
+                path.is_file()
+                    && sha256_hex(&path) == f["sha256"].as_str().unwrap()
+                    && std::fs::read(&path).unwrap() == std::fs::read(reference.out().join(rel)).unwrap()
             })
         });
         if complete {
@@ -215,7 +226,10 @@ impl<'a> Observer<'a> {
     /// Looks at the dataset now; panics on a partial or wrong file under a final name.
     pub fn look(&mut self) {
         let manifest: Option<serde_json::Value> = match std::fs::read(self.root.join("manifest.json")) {
-            Ok(b) => Some(serde_json::from_slice(&b).unwrap_or_else(|e| panic!("manifest.json under its final name is not complete JSON: {e}"))),
+            Ok(b) => Some(
+                serde_json::from_slice(&b)
+                    .unwrap_or_else(|e| panic!("manifest.json under its final name is not complete JSON: {e}")),
+            ),
             Err(_) => None,
         };
         let recorded: HashMap<String, String> = manifest
@@ -240,8 +254,14 @@ impl<'a> Observer<'a> {
                 continue;
             }
             let Ok(bytes) = std::fs::read(&path) else { continue };
-            let want = std::fs::read(self.reference.out().join(&rel)).unwrap_or_else(|_| panic!("{rel} is not in the reference dataset"));
-            assert!(bytes == want, "{rel} was observed under its final name with other bytes than the fault-free file ({} vs {} bytes)", bytes.len(), want.len());
+            let want = std::fs::read(self.reference.out().join(&rel))
+                .unwrap_or_else(|_| panic!("{rel} is not in the reference dataset"));
+            assert!(
+                bytes == want,
+                "{rel} was observed under its final name with other bytes than the fault-free file ({} vs {} bytes)",
+                bytes.len(),
+                want.len()
+            );
             if rel.starts_with("images/") {
                 bcss::codec::png::decode_rgb(&bytes).unwrap_or_else(|e| panic!("{rel} does not decode: {e}"));
             } else if rel.starts_with("masks/") {

@@ -13,7 +13,12 @@ fn gray(path: &Path) -> (u32, u32, Vec<u8>) {
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
-    assert_eq!((info.color_type, info.bit_depth), (png::ColorType::Grayscale, png::BitDepth::Eight), "{}", path.display());
+    assert_eq!(
+        (info.color_type, info.bit_depth),
+        (png::ColorType::Grayscale, png::BitDepth::Eight),
+        "{}",
+        path.display()
+    );
     buf.truncate(info.buffer_size());
     (info.width, info.height, buf)
 }
@@ -27,7 +32,16 @@ fn scaled_case_matches_histomicstk() {
         .arg(c.join("annotations.json"))
         .args(["--codes"])
         .arg(c.join("gtcodes.csv"))
-        .args(["--slide-name", "TCGA-ZZ-6480-01Z-00-DX1.CB6846F8", "--mpp", "0.5", "--native-mpp", "0.25", "--json", "--out"])
+        .args([
+            "--slide-name",
+            "TCGA-ZZ-6480-01Z-00-DX1.CB6846F8",
+            "--mpp",
+            "0.5",
+            "--native-mpp",
+            "0.25",
+            "--json",
+            "--out",
+        ])
         .arg(dir.join("out")));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -35,9 +49,12 @@ fn scaled_case_matches_histomicstk() {
     assert_eq!(summary["skipped_elements"]["point"], serde_json::json!(2));
     let name = "TCGA-ZZ-6480-01Z-00-DX1.CB6846F8_left-63284_top-4698_bottom-7246_right-66048";
     assert_eq!(gray(&dir.join(&format!("out/{name}.png"))), gray(&c.join(format!("expected/{name}.png"))));
-    let got: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join(&format!("out/{name}.json"))).unwrap()).unwrap();
-    let want: serde_json::Value = serde_json::from_slice(&std::fs::read(c.join(format!("expected/{name}.json"))).unwrap()).unwrap();
-    for key in ["bounds", "roiinfo", "name_bounds", "roi_element_bbox", "shape", "value_counts", "sha256", "element_id"] {
+    let got: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(&format!("out/{name}.json"))).unwrap()).unwrap();
+    let want: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(c.join(format!("expected/{name}.json"))).unwrap()).unwrap();
+    for key in ["bounds", "roiinfo", "name_bounds", "roi_element_bbox", "shape", "value_counts", "sha256", "element_id"]
+    {
         assert_eq!(got[key], want[key], "{key}");
     }
 }
@@ -48,24 +65,44 @@ fn bad_input_exits_2() {
     let bad = dir.write("bad.json", "[{");
     let r = run(bcss().args(["masks", "--annotations"]).arg(&bad).arg("--out").arg(dir.join("o")));
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("failed to parse annotation file") && r.stderr.contains("not valid JSON"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("failed to parse annotation file") && r.stderr.contains("not valid JSON"),
+        "{}",
+        r.stderr
+    );
 
     let good = case("case00").join("annotations.json");
     let r = run(bcss().args(["masks", "--annotations"]).arg(&good).args(["--mpp", "0.5", "--out"]).arg(dir.join("o")));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--native-mpp"), "{}", r.stderr);
 
-    let r = run(bcss().args(["masks", "--annotations"]).arg(&good).args(["--mag", "10", "--native-mag", "0", "--out"]).arg(dir.join("o")));
+    let r = run(bcss()
+        .args(["masks", "--annotations"])
+        .arg(&good)
+        .args(["--mag", "10", "--native-mag", "0", "--out"])
+        .arg(dir.join("o")));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("`--native-mag 0` must be a number above 0"), "{}", r.stderr);
 
     let codes = dir.write("codes.csv", "group,overlay_order,GT_code,is_roi,is_background_class\nregion,0,9,1,0\n");
-    let r = run(bcss().args(["masks", "--annotations"]).arg(&good).arg("--codes").arg(&codes).arg("--out").arg(dir.join("o")));
+    let r = run(bcss()
+        .args(["masks", "--annotations"])
+        .arg(&good)
+        .arg("--codes")
+        .arg(&codes)
+        .arg("--out")
+        .arg(dir.join("o")));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("has no ROI element") && r.stderr.contains("`region`"), "{}", r.stderr);
 
     let codes = dir.write("codes2.csv", "group,GT_code\nroi,1\n");
-    let r = run(bcss().args(["masks", "--annotations"]).arg(&good).arg("--codes").arg(&codes).arg("--out").arg(dir.join("o")));
+    let r = run(bcss()
+        .args(["masks", "--annotations"])
+        .arg(&good)
+        .arg("--codes")
+        .arg(&codes)
+        .arg("--out")
+        .arg(dir.join("o")));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no `overlay_order` column"), "{}", r.stderr);
 }
@@ -73,7 +110,11 @@ fn bad_input_exits_2() {
 #[test]
 fn strict_masks_have_exact_bounds() {
     let dir = Dir::new();
-    let r = run(bcss().args(["masks", "--strict", "--json", "--annotations"]).arg(case("case01").join("annotations.json")).arg("--out").arg(dir.join("o")));
+    let r = run(bcss()
+        .args(["masks", "--strict", "--json", "--annotations"])
+        .arg(case("case01").join("annotations.json"))
+        .arg("--out")
+        .arg(dir.join("o")));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let m = &summary["masks"][0];

@@ -66,7 +66,9 @@ fn kill_and_resume(config: Config, at: KillAt, signal: Signal) {
         let cond = || match at {
             KillAt::Regions(n) => s.region_requests().len() >= n,
             KillAt::MidBody => !s.server.bodies_half_sent().is_empty(),
-            KillAt::FirstFile => files_under(&out).iter().any(|f| (f.starts_with("images/") || f.starts_with("masks/")) && !f.contains("/.")),
+            KillAt::FirstFile => files_under(&out)
+                .iter()
+                .any(|f| (f.starts_with("images/") || f.starts_with("masks/")) && !f.contains("/.")),
             KillAt::TempFile => !part_files(&out).is_empty(),
         };
         child.until(cond, || obs.look())
@@ -81,7 +83,13 @@ fn kill_and_resume(config: Config, at: KillAt, signal: Signal) {
     obs.look();
 
     let finished = finished_rois(&s, &want);
-    eprintln!("{at:?} {signal:?}: killed after {:?}; finished {}; parts {:?}; observer checks {}", child.started.elapsed(), finished.len(), part_files(&out), obs.checks);
+    eprintln!(
+        "{at:?} {signal:?}: killed after {:?}; finished {}; parts {:?}; observer checks {}",
+        child.started.elapsed(),
+        finished.len(),
+        part_files(&out),
+        obs.checks
+    );
     let all: BTreeSet<String> = roi_ids(&s).into_iter().collect();
     assert!(finished.len() < all.len(), "{at:?}: the run was stopped before the end");
     let parts_left = part_files(&out);
@@ -93,7 +101,8 @@ fn kill_and_resume(config: Config, at: KillAt, signal: Signal) {
     }
     // A temporary file of another dead run, to be cleared as well.
     std::fs::create_dir_all(out.join("masks")).unwrap();
-    std::fs::write(out.join("masks/.TCGA-SY-0001-DX1_xmin1000_ymin2000_MPP-0.2500.png.4194304.7.part"), b"partial").unwrap();
+    std::fs::write(out.join("masks/.TCGA-SY-0001-DX1_xmin1000_ymin2000_MPP-0.2500.png.4194304.7.part"), b"partial")
+        .unwrap();
 
     // 2. Resume, the server healthy again, watching every file as it lands.
     s.server.set_faults(Faults::none());
@@ -105,16 +114,26 @@ fn kill_and_resume(config: Config, at: KillAt, signal: Signal) {
     let status = resume.wait_observing(|| obs.look());
     assert!(status.success(), "{at:?}: the resume failed: {}", resume.stderr());
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stdout).unwrap()).unwrap();
-    let skipped: BTreeSet<String> = summary["skipped"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
-    let done: BTreeSet<String> = summary["done"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let skipped: BTreeSet<String> =
+        summary["skipped"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let done: BTreeSet<String> =
+        summary["done"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
     assert_eq!(skipped, finished, "{at:?}: the resume skips exactly the ROIs finished before the kill");
     assert_eq!(done, all.difference(&finished).cloned().collect(), "{at:?}");
-    assert_eq!(summary["stale_parts_removed"].as_u64(), Some(parts_left.len() as u64 + 1), "{at:?}: stale temporary files {parts_left:?} + 1 planted");
+    assert_eq!(
+        summary["stale_parts_removed"].as_u64(),
+        Some(parts_left.len() as u64 + 1),
+        "{at:?}: stale temporary files {parts_left:?} + 1 planted"
+    );
 
     // No re-download of finished ROIs; one region and one mask for each of the others.
     let per_roi = downloads_per_roi(&s);
     for roi in &finished {
-        assert!(!per_roi.contains_key(roi), "{at:?}: {roi} was finished before the kill but downloaded again: {:?}", per_roi[roi]);
+        assert!(
+            !per_roi.contains_key(roi),
+            "{at:?}: {roi} was finished before the kill but downloaded again: {:?}",
+            per_roi[roi]
+        );
     }
     for roi in all.difference(&finished) {
         assert_eq!(per_roi.get(roi), Some(&(1, 1)), "{at:?}: {roi}: region and mask requests");
@@ -154,7 +173,11 @@ fn sigkill_right_after_the_first_file_lands_then_resume() {
 #[test]
 fn sigkill_while_a_temporary_file_exists_then_resume() {
     // Larger images: encoding and syncing a file takes long enough to be caught in the act.
-    kill_and_resume(Config { latency: Duration::from_millis(5), ..synthetic(4, 2000, 1500) }, KillAt::TempFile, Signal::Kill);
+    kill_and_resume(
+        Config { latency: Duration::from_millis(5), ..synthetic(4, 2000, 1500) },
+        KillAt::TempFile,
+        Signal::Kill,
+    );
 }
 
 #[test]

@@ -8,7 +8,11 @@ use std::process::{Command, Output};
 /// The `bcss` binary under test.
 pub fn bcss() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bcss"));
-    cmd.env_remove("BCSS_API_KEY").env_remove("BCSS_API_URL").env_remove("BCSS_FOLDER_ID").env_remove("BCSS_OUT").env_remove("BCSS_PASSWORD");
+    cmd.env_remove("BCSS_API_KEY")
+        .env_remove("BCSS_API_URL")
+        .env_remove("BCSS_FOLDER_ID")
+        .env_remove("BCSS_OUT")
+        .env_remove("BCSS_PASSWORD");
     cmd.env("BCSS_RETRY_BASE_MS", "5").env("NO_COLOR", "1");
     cmd
 }
@@ -22,7 +26,11 @@ pub struct Run {
 
 pub fn run(cmd: &mut Command) -> Run {
     let Output { status, stdout, stderr } = cmd.output().expect("bcss runs");
-    Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&stdout).into_owned(), stderr: String::from_utf8_lossy(&stderr).into_owned() }
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
 }
 
 /// A temporary directory kept for the test's lifetime.
@@ -78,9 +86,27 @@ pub const KEY: &str = "k3y-0f-the-test-5erver-do-not-print";
 /// Three synthetic slides: two 40x at 0.25 um/px, one 20x at 0.5 um/px, one ROI each.
 pub fn slides() -> Vec<SlideSpec> {
     vec![
-        SlideSpec::new("TCGA-SY-0001-01Z-00-DX1.SYNTH0001.svs", 8000, 6000, 0.25, 40.0).roi("TCGA-SY-0001-DX1", 1234, 2345, 1834, 2745),
-        SlideSpec::new("TCGA-SY-0002-01Z-00-DX1.SYNTH0002.svs", 6000, 5000, 0.25, 40.0).roi("TCGA-SY-0002-DX1", 301, 499, 811, 806),
-        SlideSpec::new("TCGA-SY-0003-01Z-00-DX1.SYNTH0003.svs", 4000, 3000, 0.5, 20.0).roi("TCGA-SY-0003-DX1", 777, 555, 1077, 755),
+        SlideSpec::new("TCGA-SY-0001-01Z-00-DX1.SYNTH0001.svs", 8000, 6000, 0.25, 40.0).roi(
+            "TCGA-SY-0001-DX1",
+            1234,
+            2345,
+            1834,
+            2745,
+        ),
+        SlideSpec::new("TCGA-SY-0002-01Z-00-DX1.SYNTH0002.svs", 6000, 5000, 0.25, 40.0).roi(
+            "TCGA-SY-0002-DX1",
+            301,
+            499,
+            811,
+            806,
+        ),
+        SlideSpec::new("TCGA-SY-0003-01Z-00-DX1.SYNTH0003.svs", 4000, 3000, 0.5, 20.0).roi(
+            "TCGA-SY-0003-DX1",
+            777,
+            555,
+            1077,
+            755,
+        ),
     ]
 }
 
@@ -154,7 +180,16 @@ impl Stand {
 pub fn expected_size(stand: &Stand, roi: &str, q: pixels::RegionQuery) -> (u64, u64) {
     let r = stand.roi(roi);
     let native = stand.server.native(&roi[..12]).expect("slide");
-    let a = pixels::answer(&native, &pixels::RegionQuery { left: Some(r.xmin as f64), top: Some(r.ymin as f64), right: Some(r.xmax as f64), bottom: Some(r.ymax as f64), ..q });
+    let a = pixels::answer(
+        &native,
+        &pixels::RegionQuery {
+            left: Some(r.xmin as f64),
+            top: Some(r.ymin as f64),
+            right: Some(r.xmax as f64),
+            bottom: Some(r.ymax as f64),
+            ..q
+        },
+    );
     (a.out_w, a.out_h)
 }
 

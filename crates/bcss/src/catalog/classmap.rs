@@ -136,14 +136,26 @@ fn code_text(code: u8) -> String {
 impl fmt::Display for MapProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MapProblem::Unmapped { code } => write!(f, "{} is not mapped: add it to a class or to `dont_care`", code_text(*code)),
-            MapProblem::Twice { code, first, second } => write!(f, "{} is mapped twice, to `{first}` and to `{second}`", code_text(*code)),
-            MapProblem::DontCareValue { class } => write!(f, "class `{class}` has value 0, which is reserved for don't care"),
-            MapProblem::CodeZero { class } => write!(f, "class `{class}` lists code 0 (outside_roi), which is always don't care and never a class"),
-            MapProblem::NotACode { code, place } => write!(f, "`{place}` lists {code}, which is not a BCSS code (0..=21)"),
+            MapProblem::Unmapped { code } => {
+                write!(f, "{} is not mapped: add it to a class or to `dont_care`", code_text(*code))
+            }
+            MapProblem::Twice { code, first, second } => {
+                write!(f, "{} is mapped twice, to `{first}` and to `{second}`", code_text(*code))
+            }
+            MapProblem::DontCareValue { class } => {
+                write!(f, "class `{class}` has value 0, which is reserved for don't care")
+            }
+            MapProblem::CodeZero { class } => {
+                write!(f, "class `{class}` lists code 0 (outside_roi), which is always don't care and never a class")
+            }
+            MapProblem::NotACode { code, place } => {
+                write!(f, "`{place}` lists {code}, which is not a BCSS code (0..=21)")
+            }
             MapProblem::EmptyClass { class } => write!(f, "class `{class}` lists no codes"),
             MapProblem::DuplicateName { class } => write!(f, "two classes are named `{class}`"),
-            MapProblem::BadValues { values } => write!(f, "class values {values:?} are not exactly 1..=K (one value per class, no gaps)"),
+            MapProblem::BadValues { values } => {
+                write!(f, "class values {values:?} are not exactly 1..=K (one value per class, no gaps)")
+            }
             MapProblem::NoClasses => write!(f, "the map has no `[[class]]`"),
         }
     }
@@ -214,7 +226,12 @@ struct Draft {
 impl ClassMap {
     /// A built-in map by name (`raw`, `main5`, `wsss4`).
     pub fn preset(name: &str) -> Option<ClassMap> {
-        let d = |name: &str, codes: &[i64]| Draft { name: name.to_string(), value: None, color: None, codes: codes.to_vec() };
+        let d = |name: &str, codes: &[i64]| Draft {
+            name: name.to_string(),
+            value: None,
+            color: None,
+            codes: codes.to_vec(),
+        };
         let (classes, dont_care): (Vec<Draft>, Vec<i64>) = match name {
             "raw" => (CODES[1..].iter().map(|c| d(c.label, &[c.value as i64])).collect(), vec![]),
             "main5" => (
@@ -239,9 +256,14 @@ impl ClassMap {
     /// Parses a custom map (see the module docs for the format). `default_name` is used when the
     /// file sets no `name`; `origin` names the file in errors.
     pub fn from_toml_str(text: &str, default_name: &str, origin: &str) -> Result<ClassMap, ClassMapError> {
-        let file: MapFile = toml::from_str(text).map_err(|source| ClassMapError::Toml { path: origin.to_string(), source })?;
+        let file: MapFile =
+            toml::from_str(text).map_err(|source| ClassMapError::Toml { path: origin.to_string(), source })?;
         let name = file.name.unwrap_or_else(|| default_name.to_string());
-        let classes = file.classes.into_iter().map(|c| Draft { name: c.name, value: c.value, color: c.color, codes: c.codes }).collect();
+        let classes = file
+            .classes
+            .into_iter()
+            .map(|c| Draft { name: c.name, value: c.value, color: c.color, codes: c.codes })
+            .collect();
         ClassMap::build(&name, classes, &file.dont_care).map_err(|e| match e {
             ClassMapError::Invalid { problem, .. } => ClassMapError::Invalid { map: origin.to_string(), problem },
             other => other,
@@ -250,7 +272,8 @@ impl ClassMap {
 
     /// Reads a custom map from a TOML file.
     pub fn from_path(path: &Path) -> Result<ClassMap, ClassMapError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ClassMapError::Io { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ClassMapError::Io { path: path.to_path_buf(), source })?;
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "custom".to_string());
         ClassMap::from_toml_str(&text, &stem, &path.display().to_string())
     }
@@ -481,16 +504,25 @@ mod tests {
     fn a_map_missing_code_1_is_refused_naming_it() {
         // The widely copied loader's bug: angioinvasion and DCIS are tumour, tumour itself is not.
         let text = TWO.replace("codes = [1, 19, 20]", "codes = [19, 20]");
-        assert_eq!(refusal(&text), "class map `t.toml`: code 1 (tumor) is not mapped: add it to a class or to `dont_care`");
+        assert_eq!(
+            refusal(&text),
+            "class map `t.toml`: code 1 (tumor) is not mapped: add it to a class or to `dont_care`"
+        );
     }
 
     #[test]
     fn invalid_maps_are_refused_naming_the_code() {
         let cases = [
-            (TWO.replace("[1, 19, 20]", "[1, 19, 20, 2]"), "code 2 (stroma) is mapped twice, to `tumour` and to `rest`"),
+            (
+                TWO.replace("[1, 19, 20]", "[1, 19, 20, 2]"),
+                "code 2 (stroma) is mapped twice, to `tumour` and to `rest`",
+            ),
             (TWO.replace("[7, 15]", "[7, 15, 21]"), "code 21 (other) is mapped twice, to `dont_care` and to `rest`"),
             (TWO.replace("[1, 19, 20]", "[0, 1, 19, 20]"), "class `tumour` lists code 0 (outside_roi)"),
-            (TWO.replace("name = \"tumour\"", "name = \"tumour\"\nvalue = 0"), "class `tumour` has value 0, which is reserved for don't care"),
+            (
+                TWO.replace("name = \"tumour\"", "name = \"tumour\"\nvalue = 0"),
+                "class `tumour` has value 0, which is reserved for don't care",
+            ),
             (TWO.replace("[7, 15]", "[7, 15, 22]"), "`dont_care` lists 22, which is not a BCSS code"),
             (TWO.replace("name = \"rest\"", "name = \"tumour\""), "two classes are named `tumour`"),
             (TWO.replace("name = \"tumour\"", "name = \"tumour\"\nvalue = 3"), "are not exactly 1..=K"),
@@ -506,7 +538,9 @@ mod tests {
 
     #[test]
     fn explicit_values_reorder_classes() {
-        let text = TWO.replace("name = \"tumour\"", "name = \"tumour\"\nvalue = 2").replace("name = \"rest\"", "name = \"rest\"\nvalue = 1");
+        let text = TWO
+            .replace("name = \"tumour\"", "name = \"tumour\"\nvalue = 2")
+            .replace("name = \"rest\"", "name = \"rest\"\nvalue = 1");
         let m = ClassMap::from_toml_str(&text, "t", "t.toml").unwrap();
         assert_eq!(m.class_name(1), "rest");
         assert_eq!(m.class_of(1), Some(2));

@@ -100,10 +100,8 @@ impl RoiTable {
 
     /// Reads a `roiBounds.csv` in the original format.
     pub fn from_path(path: &Path) -> Result<RoiTable, CatalogError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| CatalogError::Io { path: path.to_path_buf(), source })?;
         RoiTable::parse(&text, &path.display().to_string())
     }
 
@@ -136,15 +134,14 @@ impl RoiTable {
             validate_id(&id).map_err(&bad)?;
             let bound = |i: usize, name: &str| -> Result<u64, CatalogError> {
                 let raw = record.get(i).unwrap_or("").trim();
-                let v: f64 = raw
-                    .parse()
-                    .map_err(|_| bad(format!("{name} of `{id}` is not a number: `{raw}`")))?;
+                let v: f64 = raw.parse().map_err(|_| bad(format!("{name} of `{id}` is not a number: `{raw}`")))?;
                 if !v.is_finite() || !(0.0..=1e9).contains(&v) {
                     return Err(bad(format!("{name} of `{id}` is out of range: `{raw}`")));
                 }
                 Ok(v.trunc() as u64)
             };
-            let (xmin, ymin, xmax, ymax) = (bound(i_xmin, "xmin")?, bound(i_ymin, "ymin")?, bound(i_xmax, "xmax")?, bound(i_ymax, "ymax")?);
+            let (xmin, ymin, xmax, ymax) =
+                (bound(i_xmin, "xmin")?, bound(i_ymin, "ymin")?, bound(i_xmax, "xmax")?, bound(i_ymax, "ymax")?);
             if xmax <= xmin {
                 return Err(bad(format!("xmax ({xmax}) must be greater than xmin ({xmin}) for `{id}`")));
             }
@@ -154,11 +151,8 @@ impl RoiTable {
             if !seen.insert(id.clone()) {
                 return Err(bad(format!("duplicate ROI `{id}`")));
             }
-            let mask_link = imask
-                .and_then(|i| record.get(i))
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string);
+            let mask_link =
+                imask.and_then(|i| record.get(i)).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
             rois.push(Roi { id, xmin, ymin, xmax, ymax, mask_link });
         }
         if rois.is_empty() {
@@ -180,11 +174,8 @@ impl RoiTable {
     /// Keeps only the ROIs matching one of `names` (a ROI id or a 12-character slide short name).
     /// Returns the names that matched nothing, so a caller can refuse them.
     pub fn select(&self, names: &[String]) -> (RoiTable, Vec<String>) {
-        let unknown: Vec<String> = names
-            .iter()
-            .filter(|n| !self.rois.iter().any(|r| matches_name(r, n)))
-            .cloned()
-            .collect();
+        let unknown: Vec<String> =
+            names.iter().filter(|n| !self.rois.iter().any(|r| matches_name(r, n))).cloned().collect();
         let rois = self.rois.iter().filter(|r| names.iter().any(|n| matches_name(r, n))).cloned().collect();
         (RoiTable { rois }, unknown)
     }
@@ -228,7 +219,9 @@ mod tests {
 
     #[test]
     fn float_bounds_are_truncated() {
-        let t = RoiTable::parse(",xmin,ymin,xmax,ymax,mask_link\r\nTCGA-AA-AAAA-DX1,10.9,20.0,30,40,http://x/m\r\n", "t").unwrap();
+        let t =
+            RoiTable::parse(",xmin,ymin,xmax,ymax,mask_link\r\nTCGA-AA-AAAA-DX1,10.9,20.0,30,40,http://x/m\r\n", "t")
+                .unwrap();
         assert_eq!(t.rois()[0].xmin, 10);
         assert_eq!(t.rois()[0].width(), 20);
     }
@@ -237,7 +230,10 @@ mod tests {
     fn malformed_tables_are_refused_with_the_line() {
         let cases = [
             (",xmin,ymin,xmax\nA,1,2,3\n", "no `ymax` column"),
-            (",xmin,ymin,xmax,ymax\nTCGA-AA-AAAA-DX1,1,b,3,4\n", "line 2: ymin of `TCGA-AA-AAAA-DX1` is not a number: `b`"),
+            (
+                ",xmin,ymin,xmax,ymax\nTCGA-AA-AAAA-DX1,1,b,3,4\n",
+                "line 2: ymin of `TCGA-AA-AAAA-DX1` is not a number: `b`",
+            ),
             (",xmin,ymin,xmax,ymax\nTCGA-AA-AAAA-DX1,5,2,5,4\n", "xmax (5) must be greater than xmin (5)"),
             (",xmin,ymin,xmax,ymax\nA,1,2,3,4\nA,1,2,3,4\n", "line 3: duplicate ROI `A`"),
             (",xmin,ymin,xmax,ymax\r\nA,1,2,3,4\r\nA,1,2,3,4\r\n", "line 3: duplicate ROI `A`"),

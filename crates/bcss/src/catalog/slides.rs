@@ -85,7 +85,12 @@ mod tests {
 
     #[test]
     fn later_items_win_on_short_name_collision() {
-        let mk = |name: &str, id: &str| Slide { short_name: "TCGA-AA-AAAA".into(), name: name.into(), item_id: id.into(), magnification: None };
+        let mk = |name: &str, id: &str| Slide {
+            short_name: "TCGA-AA-AAAA".into(),
+            name: name.into(),
+            item_id: id.into(),
+            magnification: None,
+        };
         let t = SlideTable::from_slides([mk("a", "1"), mk("b", "2")]);
         assert_eq!(t.slides().len(), 1);
         assert_eq!(t.get("TCGA-AA-AAAA").unwrap().item_id, "2");

@@ -325,7 +325,8 @@ impl Split {
 
     /// The split as pretty JSON: `{"scheme", "counts", "rois": [{roi, site, patient, part}]}`.
     pub fn to_json(&self, scheme: Option<Scheme>) -> String {
-        let doc = SplitJson { scheme: scheme.map(|s| s.as_str().to_string()), counts: self.counts(), rois: self.rows() };
+        let doc =
+            SplitJson { scheme: scheme.map(|s| s.as_str().to_string()), counts: self.counts(), rois: self.rows() };
         let mut s = serde_json::to_string_pretty(&doc).expect("split serialises");
         s.push('\n');
         s
@@ -336,7 +337,12 @@ impl Split {
         let bad = |reason: String| SplitError::Malformed { path: origin.to_string(), reason };
         let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(text.as_bytes());
         let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
-        let col = |name: &str| headers.iter().position(|h| h == name).ok_or_else(|| bad(format!("no `{name}` column (expected header `roi,site,patient,part`)")));
+        let col = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| bad(format!("no `{name}` column (expected header `roi,site,patient,part`)")))
+        };
         let (iroi, ipart) = (col("roi")?, col("part")?);
         let mut parts = BTreeMap::new();
         for record in reader.records() {
@@ -344,7 +350,8 @@ impl Split {
             let line = record.position().map_or(0, |p| p.line());
             let roi = record.get(iroi).unwrap_or("").to_string();
             let raw = record.get(ipart).unwrap_or("");
-            let part = Part::parse(raw).ok_or_else(|| bad(format!("line {line}: part `{raw}` of `{roi}` is not train, val or test")))?;
+            let part = Part::parse(raw)
+                .ok_or_else(|| bad(format!("line {line}: part `{raw}` of `{roi}` is not train, val or test")))?;
             if roi.is_empty() {
                 return Err(bad(format!("line {line}: empty ROI id")));
             }
@@ -357,11 +364,15 @@ impl Split {
 
     /// Parses the JSON form written by [`Split::to_json`].
     pub fn parse_json(text: &str, origin: &str) -> Result<Split, SplitError> {
-        let doc: SplitJson = serde_json::from_str(text).map_err(|e| SplitError::Malformed { path: origin.to_string(), reason: e.to_string() })?;
+        let doc: SplitJson = serde_json::from_str(text)
+            .map_err(|e| SplitError::Malformed { path: origin.to_string(), reason: e.to_string() })?;
         let mut parts = BTreeMap::new();
         for r in doc.rois {
             if parts.insert(r.roi.clone(), r.part).is_some() {
-                return Err(SplitError::Malformed { path: origin.to_string(), reason: format!("ROI `{}` is listed twice", r.roi) });
+                return Err(SplitError::Malformed {
+                    path: origin.to_string(),
+                    reason: format!("ROI `{}` is listed twice", r.roi),
+                });
             }
         }
         Ok(Split { parts })
@@ -369,7 +380,8 @@ impl Split {
 
     /// Reads a split file: JSON when the name ends in `.json`, CSV otherwise.
     pub fn from_path(path: &Path) -> Result<Split, SplitError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SplitError::Io { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| SplitError::Io { path: path.to_path_buf(), source })?;
         let origin = path.display().to_string();
         if is_json(path) {
             Split::parse_json(&text, &origin)

@@ -91,7 +91,9 @@ impl Handle {
     fn header(&self, bytes: &[u8]) -> Result<(usize, usize), CodecError> {
         let (mut w, mut h, mut sub, mut cs) = (0, 0, 0, 0);
         // SAFETY: the buffer pointer and length describe `bytes`; the out-pointers are valid.
-        let rc = unsafe { tjDecompressHeader3(self.0, bytes.as_ptr(), bytes.len() as c_ulong, &mut w, &mut h, &mut sub, &mut cs) };
+        let rc = unsafe {
+            tjDecompressHeader3(self.0, bytes.as_ptr(), bytes.len() as c_ulong, &mut w, &mut h, &mut sub, &mut cs)
+        };
         if rc != 0 {
             return Err(self.error());
         }

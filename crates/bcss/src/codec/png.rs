@@ -98,7 +98,13 @@ pub fn decode_gray(bytes: &[u8]) -> Result<GrayImage, CodecError> {
     Ok(GrayImage { width: w, height: h, data })
 }
 
-fn encoder<W: Write>(w: W, width: usize, height: usize, colour: ::png::ColorType, compression: Compression) -> ::png::Encoder<'static, W> {
+fn encoder<W: Write>(
+    w: W,
+    width: usize,
+    height: usize,
+    colour: ::png::ColorType,
+    compression: Compression,
+) -> ::png::Encoder<'static, W> {
     let mut enc = ::png::Encoder::new(w, width as u32, height as u32);
     enc.set_color(colour);
     enc.set_depth(::png::BitDepth::Eight);
@@ -117,7 +123,14 @@ pub fn write_gray<W: Write>(out: W, image: &GrayImage, compression: Compression)
 }
 
 /// Writes `channels`-per-pixel 8-bit data (1 grey, 3 RGB, 4 RGBA) as PNG.
-pub fn write_raw<W: Write>(out: W, width: usize, height: usize, channels: usize, data: &[u8], compression: Compression) -> Result<(), CodecError> {
+pub fn write_raw<W: Write>(
+    out: W,
+    width: usize,
+    height: usize,
+    channels: usize,
+    data: &[u8],
+    compression: Compression,
+) -> Result<(), CodecError> {
     let colour = match channels {
         1 => ::png::ColorType::Grayscale,
         3 => ::png::ColorType::Rgb,

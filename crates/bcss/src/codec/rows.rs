@@ -86,7 +86,10 @@ impl<R: BufRead + Seek> RowReader<R> {
     /// Decodes the next row into `out` (`row_len()` bytes).
     pub fn read_row(&mut self, out: &mut [u8]) -> Result<(), CodecError> {
         let (target, ch, y) = (self.target, self.src_channels, self.next);
-        let row = self.reader.next_row()?.ok_or_else(|| CodecError::Unsupported(format!("row {y} is past the end of the image")))?;
+        let row = self
+            .reader
+            .next_row()?
+            .ok_or_else(|| CodecError::Unsupported(format!("row {y} is past the end of the image")))?;
         let src = row.data();
         match (target, ch) {
             (Target::Gray, 1) | (Target::Rgb, 3) => out.copy_from_slice(src),
@@ -94,7 +97,9 @@ impl<R: BufRead + Seek> RowReader<R> {
                 let colour = if ch >= 3 { 3 } else { 1 };
                 for (o, px) in out.iter_mut().zip(src.chunks_exact(ch)) {
                     if px[..colour].iter().any(|&c| c != px[0]) {
-                        return Err(CodecError::Unsupported(format!("colour mask (channels differ at row {y}; expected grey labels)")));
+                        return Err(CodecError::Unsupported(format!(
+                            "colour mask (channels differ at row {y}; expected grey labels)"
+                        )));
                     }
                     *o = px[0];
                 }

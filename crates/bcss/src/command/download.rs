@@ -29,9 +29,9 @@ use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, Nati
 use crate::dataset::names::{self, UnsafeName};
 use crate::dataset::Layout;
 use crate::report::Reporter;
+use crate::source::annotations::CodeTable;
 use crate::source::girder::{Credentials, Girder, GirderError, Step};
 use crate::source::http::{ClientError, Http, HttpConfig};
-use crate::source::annotations::CodeTable;
 use crate::source::masklink::{self, MaskError};
 use crate::transform::{plan_region, resize, Mode, Rect, RegionPlan, Resolution, SlideGeometry};
 
@@ -251,7 +251,8 @@ pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary,
     layout.create().map_err(|source| DownloadError::Output { path: plan.out.clone(), source })?;
     let mut stale = 0;
     for dir in [layout.root().to_path_buf(), layout.images(), layout.masks(), layout.annotations()] {
-        stale += atomic::remove_stale_parts(&dir).map_err(|source| DownloadError::Output { path: dir.clone(), source })?;
+        stale +=
+            atomic::remove_stale_parts(&dir).map_err(|source| DownloadError::Output { path: dir.clone(), source })?;
     }
     let source_name = crate::source::http::redact_url(plan.api_url.trim_end_matches('/'));
     let manifest = match Manifest::load(&layout.manifest())? {
@@ -307,7 +308,12 @@ fn resolve_slides(plan: &DownloadPlan, girder: &Girder) -> Result<(SlideTable, &
 /// the wrong size) is fetched again before the ROI is reported failed.
 const CONTENT_ATTEMPTS: u32 = 3;
 
-fn content_retry<T, E: std::fmt::Display>(what: &str, roi: &str, mut f: impl FnMut() -> Result<T, E>, retryable: impl Fn(&E) -> bool) -> Result<T, E> {
+fn content_retry<T, E: std::fmt::Display>(
+    what: &str,
+    roi: &str,
+    mut f: impl FnMut() -> Result<T, E>,
+    retryable: impl Fn(&E) -> bool,
+) -> Result<T, E> {
     let mut attempt = 1;
     loop {
         match f() {
@@ -345,7 +351,11 @@ impl Run<'_> {
         let manifest = self.manifest.lock().expect("manifest lock");
         let Some(entry) = manifest.rois.get(&roi.id).filter(|e| e.fingerprint == fingerprint) else { return want };
         let have = |role: &str| entry.files.get(role).is_some_and(|f| f.matches_disk(self.layout.root()));
-        Parts { images: want.images && !have("image"), masks: want.masks && !have("mask"), annotations: want.annotations && !have("annotations") }
+        Parts {
+            images: want.images && !have("image"),
+            masks: want.masks && !have("mask"),
+            annotations: want.annotations && !have("annotations"),
+        }
     }
 
     /// Processes one ROI. `Ok(false)` when it was already complete.
@@ -358,7 +368,10 @@ impl Run<'_> {
         let slide = self.slides.get(roi.short_name()).cloned();
         let slide = match slide {
             Some(s) => s,
-            None => SlideTable::builtin().get(roi.short_name()).cloned().ok_or_else(|| RoiError::NoSlide(roi.short_name().to_string()))?,
+            None => SlideTable::builtin()
+                .get(roi.short_name())
+                .cloned()
+                .ok_or_else(|| RoiError::NoSlide(roi.short_name().to_string()))?,
         };
         // Refuse an unusable item name before downloading anything for the ROI.
         if todo.annotations {
@@ -407,7 +420,12 @@ impl Run<'_> {
                     "mask",
                     &roi.id,
                     || masklink::fetch_mask(self.girder.http(), roi, &on_bytes),
-                    |e| matches!(e, MaskError::Decode { .. } | MaskError::WrongSize { .. } | MaskError::UnknownCodes { .. }),
+                    |e| {
+                        matches!(
+                            e,
+                            MaskError::Decode { .. } | MaskError::WrongSize { .. } | MaskError::UnknownCodes { .. }
+                        )
+                    },
                 )?,
                 MaskSource::Annotations => {
                     let body = self.girder.annotations(&slide.item_id, &on_bytes)?;
@@ -419,7 +437,14 @@ impl Run<'_> {
             let (mask, mask_suffix) = match &geometry {
                 Some((_, plan)) if !compat_base_mask => {
                     let (w, h) = (plan.out_width as usize, plan.out_height as usize);
-                    (GrayImage { width: w, height: h, data: resize::resize_nearest(&mask.data, mask.width, mask.height, w, h) }, suffix.clone())
+                    (
+                        GrayImage {
+                            width: w,
+                            height: h,
+                            data: resize::resize_nearest(&mask.data, mask.width, mask.height, w, h),
+                        },
+                        suffix.clone(),
+                    )
                 }
                 _ => (mask, "MAG-0".to_string()),
             };
@@ -434,7 +459,8 @@ impl Run<'_> {
                 None => self.girder.annotations(&slide.item_id, &on_bytes)?,
             };
             let path = self.layout.annotations().join(names::annotation_file_name(&slide.name)?);
-            let written = atomic::write_atomic(&path, |w| w.write_all(&body)).map_err(|source| RoiError::Write { path: path.clone(), source })?;
+            let written = atomic::write_atomic(&path, |w| w.write_all(&body))
+                .map_err(|source| RoiError::Write { path: path.clone(), source })?;
             files.push(("annotations", FileRecord::new(self.layout.relative(&path), &written)));
         }
 
@@ -442,27 +468,54 @@ impl Run<'_> {
         Ok(true)
     }
 
-    fn fetch_region(&self, slide: &Slide, rect: Rect, query: &[(&str, String)], plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
+    fn fetch_region(
+        &self,
+        slide: &Slide,
+        rect: Rect,
+        query: &[(&str, String)],
+        plan: &RegionPlan,
+        on_bytes: &dyn Fn(u64),
+    ) -> Result<RgbImage, RoiError> {
         let resp = self.girder.region(&slide.item_id, rect, query, self.plan.encoding.as_param(), on_bytes)?;
         if resp.body.is_empty() {
-            return Err(RoiError::BadRegion(format!("the server sent an empty body (HTTP {}); the region is empty or outside the slide", resp.status)));
+            return Err(RoiError::BadRegion(format!(
+                "the server sent an empty body (HTTP {}); the region is empty or outside the slide",
+                resp.status
+            )));
         }
         let (w, h) = codec::dimensions(&resp.body).map_err(|e| RoiError::BadRegion(e.to_string()))?;
         if (w as u64, h as u64) != (plan.out_width, plan.out_height) {
-            return Err(RoiError::BadRegion(format!("the server sent {w}x{h} pixels but must send {}x{} for this request", plan.out_width, plan.out_height)));
+            return Err(RoiError::BadRegion(format!(
+                "the server sent {w}x{h} pixels but must send {}x{} for this request",
+                plan.out_width, plan.out_height
+            )));
         }
         codec::decode_rgb(&resp.body).map_err(|e| RoiError::BadRegion(e.to_string()))
     }
 
-    fn write_png(&self, path: &std::path::Path, f: impl FnOnce(&mut dyn std::io::Write) -> Result<(), codec::CodecError>) -> Result<Written, RoiError> {
-        atomic::write_atomic(path, |w| f(w).map_err(|e| match e {
-            codec::CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
-            other => std::io::Error::other(other.to_string()),
-        }))
+    fn write_png(
+        &self,
+        path: &std::path::Path,
+        f: impl FnOnce(&mut dyn std::io::Write) -> Result<(), codec::CodecError>,
+    ) -> Result<Written, RoiError> {
+        atomic::write_atomic(path, |w| {
+            f(w).map_err(|e| match e {
+                codec::CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
+                other => std::io::Error::other(other.to_string()),
+            })
+        })
         .map_err(|source| RoiError::Write { path: path.to_path_buf(), source })
     }
 
-    fn record(&self, roi: &Roi, slide: &Slide, fingerprint: String, geometry: Option<&(SlideGeometry, RegionPlan)>, query: &[(&str, String)], files: Vec<(&'static str, FileRecord)>) -> Result<(), RoiError> {
+    fn record(
+        &self,
+        roi: &Roi,
+        slide: &Slide,
+        fingerprint: String,
+        geometry: Option<&(SlideGeometry, RegionPlan)>,
+        query: &[(&str, String)],
+        files: Vec<(&'static str, FileRecord)>,
+    ) -> Result<(), RoiError> {
         let mut manifest = self.manifest.lock().expect("manifest lock");
         let old = manifest.rois.remove(&roi.id).filter(|e| e.fingerprint == fingerprint);
         let mut entry = old.unwrap_or_else(|| RoiEntry {

@@ -190,13 +190,20 @@ pub struct EvalReport {
 }
 
 /// Pairs predictions with truth masks by key and evaluates every pair, in parallel.
-pub fn evaluate(map: &ClassMap, truth: &BTreeMap<RoiKey, PathBuf>, pred: &BTreeMap<RoiKey, PathBuf>, reporter: &dyn Reporter) -> EvalReport {
+pub fn evaluate(
+    map: &ClassMap,
+    truth: &BTreeMap<RoiKey, PathBuf>,
+    pred: &BTreeMap<RoiKey, PathBuf>,
+    reporter: &dyn Reporter,
+) -> EvalReport {
     let mut problems = Vec::new();
     let mut jobs = Vec::new();
     for (key, t) in truth {
         match pred.get(key) {
             Some(p) => jobs.push((key.0.clone(), t.clone(), p.clone())),
-            None => problems.push(Problem { file: t.clone(), message: "no prediction for this ground-truth mask".into() }),
+            None => {
+                problems.push(Problem { file: t.clone(), message: "no prediction for this ground-truth mask".into() })
+            }
         }
     }
     for (key, p) in pred {
@@ -265,7 +272,16 @@ pub fn evaluate_one(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Res
     let mut prows = input::open_mask(pred)?;
     let (w, h) = (trows.width(), trows.height());
     if (prows.width(), prows.height()) != (w, h) {
-        return Err(InputError::new(pred, InputProblem::Size { got_w: prows.width(), got_h: prows.height(), want_w: w, want_h: h, what: "the ground truth" }));
+        return Err(InputError::new(
+            pred,
+            InputProblem::Size {
+                got_w: prows.width(),
+                got_h: prows.height(),
+                want_w: w,
+                want_h: h,
+                what: "the ground truth",
+            },
+        ));
     }
     let k = map.num_classes();
     let stride = k + 1;
@@ -274,8 +290,12 @@ pub fn evaluate_one(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Res
     for y in 0..h {
         input::read_row(&mut trows, &mut traw, truth)?;
         input::read_row(&mut prows, &mut p, pred)?;
-        remap_into(&traw, &mut t, map.lut())
-            .map_err(|b| InputError::new(truth, InputProblem::BadValue { value: b.value, x: b.index, y, expected: "a BCSS code (0..=21)".into() }))?;
+        remap_into(&traw, &mut t, map.lut()).map_err(|b| {
+            InputError::new(
+                truth,
+                InputProblem::BadValue { value: b.value, x: b.index, y, expected: "a BCSS code (0..=21)".into() },
+            )
+        })?;
         if let Some(x) = p.iter().position(|&v| v as usize > k) {
             let expected = format!("a class of map {} (0..={k})", map.name());
             return Err(InputError::new(pred, InputProblem::BadValue { value: p[x], x, y, expected }));
@@ -289,7 +309,14 @@ pub fn evaluate_one(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Res
     // Row 0 (don't-care truth) is dropped: it is never counted.
     let confusion = Confusion { k, counts: (1..=k).map(|t| flat[t * stride..(t + 1) * stride].to_vec()).collect() };
     let m = confusion.metrics(map);
-    Ok(ImageResult { roi: roi.to_string(), labelled: confusion.total(), pixel_accuracy: m.pixel_accuracy, mean_dice: m.mean_dice, mean_iou: m.mean_iou, confusion })
+    Ok(ImageResult {
+        roi: roi.to_string(),
+        labelled: confusion.total(),
+        pixel_accuracy: m.pixel_accuracy,
+        mean_dice: m.mean_dice,
+        mean_iou: m.mean_iou,
+        confusion,
+    })
 }
 
 #[cfg(test)]

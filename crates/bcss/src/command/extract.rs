@@ -154,7 +154,9 @@ pub enum RoiError {
         dir: PathBuf,
     },
     /// No annotation file for the ROI's slide.
-    #[error("no annotation file for slide `{slide}` in `{dir}` (looked for `<slide file stem>.json` and `{slide}*.json`)")]
+    #[error(
+        "no annotation file for slide `{slide}` in `{dir}` (looked for `<slide file stem>.json` and `{slide}*.json`)"
+    )]
     NoAnnotationFile {
         /// Slide short name.
         slide: String,
@@ -221,13 +223,16 @@ impl MaskDir {
     }
 
     fn find(&self, roi: &Roi) -> Result<PathBuf, RoiError> {
-        let mut candidates: Vec<String> = self.by_key.get(&(roi.id.clone(), roi.xmin, roi.ymin)).cloned().unwrap_or_default();
+        let mut candidates: Vec<String> =
+            self.by_key.get(&(roi.id.clone(), roi.xmin, roi.ymin)).cloned().unwrap_or_default();
         if let Some(n) = self.by_roi.get(&roi.id) {
             candidates.push(n.clone());
         }
         match candidates.as_slice() {
             [one] => Ok(self.dir.join(one)),
-            [] => Err(RoiError::NoMaskFile { roi: roi.id.clone(), xmin: roi.xmin, ymin: roi.ymin, dir: self.dir.clone() }),
+            [] => {
+                Err(RoiError::NoMaskFile { roi: roi.id.clone(), xmin: roi.xmin, ymin: roi.ymin, dir: self.dir.clone() })
+            }
             _ => Err(RoiError::AmbiguousMask { roi: roi.id.clone(), candidates }),
         }
     }
@@ -283,13 +288,16 @@ pub fn extract(plan: &ExtractPlan, reporter: &dyn Reporter) -> Result<Summary, E
         MaskSource::Dir(d) if plan.parts.masks => Some(MaskDir::scan(d)?),
         _ => None,
     };
-    let http = (plan.parts.masks && plan.mask_source == MaskSource::Links).then(|| Http::new(plan.http.clone())).transpose()?;
+    let http = (plan.parts.masks && plan.mask_source == MaskSource::Links)
+        .then(|| Http::new(plan.http.clone()))
+        .transpose()?;
 
     let layout = Layout::new(&plan.out);
     layout.create().map_err(|source| ExtractError::Output { path: plan.out.clone(), source })?;
     let mut stale = 0;
     for dir in [layout.root().to_path_buf(), layout.images(), layout.masks()] {
-        stale += atomic::remove_stale_parts(&dir).map_err(|source| ExtractError::Output { path: dir.clone(), source })?;
+        stale +=
+            atomic::remove_stale_parts(&dir).map_err(|source| ExtractError::Output { path: dir.clone(), source })?;
     }
     let source_name = format!("local:{}", plan.slides_dir.display());
     let manifest = match Manifest::load(&layout.manifest())? {
@@ -301,7 +309,17 @@ pub fn extract(plan: &ExtractPlan, reporter: &dyn Reporter) -> Result<Summary, E
     };
     tracing::info!(rois = plan.rois.rois().len(), slides = %plan.slides_dir.display(), "extract planned");
 
-    let run = Run { plan, layout, slides, builtin: SlideTable::builtin(), masks_dir, http, manifest: Mutex::new(manifest), reporter, bytes: AtomicU64::new(0) };
+    let run = Run {
+        plan,
+        layout,
+        slides,
+        builtin: SlideTable::builtin(),
+        masks_dir,
+        http,
+        manifest: Mutex::new(manifest),
+        reporter,
+        bytes: AtomicU64::new(0),
+    };
     let rois = plan.rois.rois();
     let outcomes = super::workers::for_each_roi(rois, plan.jobs, reporter, |roi| run.roi(roi));
     let summary = Summary {
@@ -322,7 +340,16 @@ impl Run<'_> {
             MaskSource::Links => roi.mask_link.clone().unwrap_or_default(),
             MaskSource::Dir(d) | MaskSource::Annotations(d) => d.display().to_string(),
         };
-        format!("v1|local|{}|{}|{},{},{},{}|{}", p.resolution.describe(), p.mask_source.as_str(), roi.xmin, roi.ymin, roi.xmax, roi.ymax, mask_origin)
+        format!(
+            "v1|local|{}|{}|{},{},{},{}|{}",
+            p.resolution.describe(),
+            p.mask_source.as_str(),
+            roi.xmin,
+            roi.ymin,
+            roi.xmax,
+            roi.ymax,
+            mask_origin
+        )
     }
 
     fn missing_parts(&self, roi: &Roi, fingerprint: &str) -> Parts {
@@ -347,7 +374,11 @@ impl Run<'_> {
         let (_, scale_request) = self.plan.resolution.request(Mode::Exact);
         let region = plan_region(slide.geometry(), requested, scale_request);
         if region.region != requested {
-            return Err(RoiError::Clipped { roi: requested, width: slide.geometry().size_x, height: slide.geometry().size_y });
+            return Err(RoiError::Clipped {
+                roi: requested,
+                width: slide.geometry().size_x,
+                height: slide.geometry().size_y,
+            });
         }
         if region.out_width == 0 || region.out_height == 0 {
             return Err(RoiError::Empty);
@@ -366,7 +397,11 @@ impl Run<'_> {
             let stem = slide.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let mask = self.base_mask(roi, &stem)?;
             let (w, h) = (region.out_width as usize, region.out_height as usize);
-            let mask = GrayImage { width: w, height: h, data: resize::resize_nearest(&mask.data, mask.width, mask.height, w, h) };
+            let mask = GrayImage {
+                width: w,
+                height: h,
+                data: resize::resize_nearest(&mask.data, mask.width, mask.height, w, h),
+            };
             let out = self.layout.masks().join(names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &suffix));
             let written = self.write_png(&out, |w| codec::png::write_gray(w, &mask, Compression::Balanced))?;
             files.push(("mask", FileRecord::new(self.layout.relative(&out), &written)));
@@ -385,27 +420,36 @@ impl Run<'_> {
         match &self.plan.mask_source {
             MaskSource::Annotations(dir) => {
                 let path = annotation_file(dir, roi, slide_stem)?;
-                let bytes = std::fs::read(&path).map_err(|source| MaskError::File { path: path.display().to_string(), source })?;
+                let bytes = std::fs::read(&path)
+                    .map_err(|source| MaskError::File { path: path.display().to_string(), source })?;
                 on_bytes(bytes.len() as u64);
                 let table = crate::source::annotations::CodeTable::bcss_with_labels();
-                let mask = crate::command::masks::mask_for_roi(&bytes, roi, &table).map_err(|source| RoiError::Annotations { path: path.clone(), source })?;
+                let mask = crate::command::masks::mask_for_roi(&bytes, roi, &table)
+                    .map_err(|source| RoiError::Annotations { path: path.clone(), source })?;
                 masklink::check_mask(&mask, roi, &path.display().to_string())?;
                 Ok(mask)
             }
-            MaskSource::Links => Ok(masklink::fetch_mask(self.http.as_ref().expect("client built for links"), roi, &on_bytes)?),
+            MaskSource::Links => {
+                Ok(masklink::fetch_mask(self.http.as_ref().expect("client built for links"), roi, &on_bytes)?)
+            }
             MaskSource::Dir(_) => {
                 let path = self.masks_dir.as_ref().expect("masks directory scanned").find(roi)?;
                 let shown = path.display().to_string();
                 let bytes = std::fs::read(&path).map_err(|source| MaskError::File { path: shown.clone(), source })?;
                 on_bytes(bytes.len() as u64);
-                let mask = codec::png::decode_gray(&bytes).map_err(|source| MaskError::Decode { origin: shown.clone(), source })?;
+                let mask = codec::png::decode_gray(&bytes)
+                    .map_err(|source| MaskError::Decode { origin: shown.clone(), source })?;
                 masklink::check_mask(&mask, roi, &shown)?;
                 Ok(mask)
             }
         }
     }
 
-    fn write_png(&self, path: &Path, f: impl FnOnce(&mut dyn std::io::Write) -> Result<(), codec::CodecError>) -> Result<Written, RoiError> {
+    fn write_png(
+        &self,
+        path: &Path,
+        f: impl FnOnce(&mut dyn std::io::Write) -> Result<(), codec::CodecError>,
+    ) -> Result<Written, RoiError> {
         atomic::write_atomic(path, |w| {
             f(w).map_err(|e| match e {
                 codec::CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
@@ -415,7 +459,14 @@ impl Run<'_> {
         .map_err(|source| RoiError::Write { path: path.to_path_buf(), source })
     }
 
-    fn record(&self, roi: &Roi, slide: &LocalSlide, fingerprint: String, region: &RegionPlan, files: Vec<(&'static str, FileRecord)>) -> Result<(), RoiError> {
+    fn record(
+        &self,
+        roi: &Roi,
+        slide: &LocalSlide,
+        fingerprint: String,
+        region: &RegionPlan,
+        files: Vec<(&'static str, FileRecord)>,
+    ) -> Result<(), RoiError> {
         let g = slide.geometry();
         let mut manifest = self.manifest.lock().expect("manifest lock");
         let old = manifest.rois.remove(&roi.id).filter(|e| e.fingerprint == fingerprint);
@@ -467,7 +518,14 @@ mod tests {
         let data: Vec<u8> = (0..mask_w * mask_h).map(|i| ((i % mask_w) / 50 % 22) as u8).collect();
         let mut f = std::fs::File::create(masks.join("TCGA-SY-TEST-DX1_xmin1000_ymin500_MPP-0.2500.png")).unwrap();
         codec::png::write_gray(&mut f, &GrayImage { width: mask_w, height: mask_h, data }, Compression::Fast).unwrap();
-        let rois = RoiTable::from_rois(vec![Roi { id: "TCGA-SY-TEST-DX1".into(), xmin: 1000, ymin: 500, xmax: 1600, ymax: 900, mask_link: None }]);
+        let rois = RoiTable::from_rois(vec![Roi {
+            id: "TCGA-SY-TEST-DX1".into(),
+            xmin: 1000,
+            ymin: 500,
+            xmax: 1600,
+            ymax: 900,
+            mask_link: None,
+        }]);
         let plan = ExtractPlan {
             slides_dir: slides,
             rois,
@@ -495,7 +553,10 @@ mod tests {
         assert_eq!(mask.data[299], 11, "column 299 samples source column 599 (599 / 50 = 11)");
         let m = Manifest::load(&plan.out.join("manifest.json")).unwrap().unwrap();
         let e = &m.rois["TCGA-SY-TEST-DX1"];
-        assert_eq!((e.encoding.as_str(), e.mask_source.as_str(), e.width, e.height), ("local", "dir", Some(300), Some(200)));
+        assert_eq!(
+            (e.encoding.as_str(), e.mask_source.as_str(), e.width, e.height),
+            ("local", "dir", Some(300), Some(200))
+        );
         assert_eq!(e.slide_name.as_deref(), Some(FIXTURE));
         assert_eq!(e.native.unwrap().magnification, Some(40.0));
         let again = extract(&plan, &Recorder::default()).unwrap();
@@ -508,7 +569,14 @@ mod tests {
         let s = extract(&plan, &Recorder::default()).unwrap();
         assert!(s.failed[0].1.contains("599x400 but the ROI is 600x400"), "{:?}", s.failed);
         let (_tmp, mut plan) = setup(600, 400);
-        plan.rois = RoiTable::from_rois(vec![Roi { id: "TCGA-ZZ-NONE-DX1".into(), xmin: 0, ymin: 0, xmax: 10, ymax: 10, mask_link: None }]);
+        plan.rois = RoiTable::from_rois(vec![Roi {
+            id: "TCGA-ZZ-NONE-DX1".into(),
+            xmin: 0,
+            ymin: 0,
+            xmax: 10,
+            ymax: 10,
+            mask_link: None,
+        }]);
         let s = extract(&plan, &Recorder::default()).unwrap();
         assert!(s.failed[0].1.contains("no slide file for `TCGA-ZZ-NONE`"), "{:?}", s.failed);
         let (_tmp, mut plan) = setup(600, 400);

@@ -105,7 +105,10 @@ pub struct RoiInput {
 }
 
 /// Attaches a part to every ROI found, refusing ROIs the split does not place.
-pub fn with_parts(pairs: &crate::dataset::pairs::Pairs, split: &crate::catalog::split::Split) -> Result<Vec<RoiInput>, crate::catalog::split::SplitError> {
+pub fn with_parts(
+    pairs: &crate::dataset::pairs::Pairs,
+    split: &crate::catalog::split::Split,
+) -> Result<Vec<RoiInput>, crate::catalog::split::SplitError> {
     let parts = split.parts_for(pairs.rois.iter().map(|r| r.roi_id.as_str()))?;
     Ok(pairs.rois.iter().cloned().zip(parts).map(|(files, part)| RoiInput { files, part }).collect())
 }

@@ -23,7 +23,9 @@ use crate::codec::png::{self, Compression};
 use crate::codec::GrayImage;
 use crate::dataset::atomic::{self, hex};
 use crate::source::annotations::{self, AnnotationError, CodeTable};
-use crate::transform::raster::{self, element_bbox, roi_elements, roi_mask, roi_masks, Bounds, Geometry, RasterError, RasterOptions, RoiMask};
+use crate::transform::raster::{
+    self, element_bbox, roi_elements, roi_mask, roi_masks, Bounds, Geometry, RasterError, RasterOptions, RoiMask,
+};
 
 /// The resolution of the masks.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -183,8 +185,10 @@ pub enum MasksError {
 
 /// Rasterises every ROI of the annotation file and writes the masks.
 pub fn run(plan: &MasksPlan) -> Result<MasksSummary, MasksError> {
-    let bytes = std::fs::read(&plan.annotations).map_err(|source| MasksError::Read { path: plan.annotations.clone(), source })?;
-    let parsed = annotations::parse(&bytes).map_err(|source| MasksError::Annotations { path: plan.annotations.clone(), source })?;
+    let bytes = std::fs::read(&plan.annotations)
+        .map_err(|source| MasksError::Read { path: plan.annotations.clone(), source })?;
+    let parsed = annotations::parse(&bytes)
+        .map_err(|source| MasksError::Annotations { path: plan.annotations.clone(), source })?;
     crate::dataset::names::safe_component(&plan.slide_name)?;
     std::fs::create_dir_all(&plan.out).map_err(|source| MasksError::Output { path: plan.out.clone(), source })?;
     let opts = RasterOptions { geometry: plan.geometry, scale: plan.scale.factor() };
@@ -204,13 +208,20 @@ pub fn run(plan: &MasksPlan) -> Result<MasksSummary, MasksError> {
         let element = &parsed.elements[rois[roi_index]];
         match result {
             Ok(m) => summary.masks.push(write_mask(plan, &parsed, &m, opts.scale)?),
-            Err(e) => summary.failed.push(FailedRoi { roi_index, element_id: element.id.clone(), reason: e.to_string() }),
+            Err(e) => {
+                summary.failed.push(FailedRoi { roi_index, element_id: element.id.clone(), reason: e.to_string() })
+            }
         }
     }
     Ok(summary)
 }
 
-fn write_mask(plan: &MasksPlan, parsed: &annotations::Annotations, m: &RoiMask, sf: f64) -> Result<WrittenMask, MasksError> {
+fn write_mask(
+    plan: &MasksPlan,
+    parsed: &annotations::Annotations,
+    m: &RoiMask,
+    sf: f64,
+) -> Result<WrittenMask, MasksError> {
     let element = &parsed.elements[m.element];
     let name = m.name(&plan.slide_name);
     let png_path = plan.out.join(format!("{name}.png"));
@@ -256,7 +267,8 @@ fn write_mask(plan: &MasksPlan, parsed: &annotations::Annotations, m: &RoiMask, 
     });
     let mut text = serde_json::to_vec_pretty(&meta).expect("JSON value serialises");
     text.push(b'\n');
-    atomic::write_atomic(&json_path, |w| w.write_all(&text)).map_err(|source| MasksError::Write { path: json_path.clone(), source })?;
+    atomic::write_atomic(&json_path, |w| w.write_all(&text))
+        .map_err(|source| MasksError::Write { path: json_path.clone(), source })?;
     Ok(WrittenMask {
         name,
         png: png_path,
@@ -307,12 +319,21 @@ pub enum MaskFromAnnotationsError {
 /// when the mask has one there, else 0 ("outside the ROI / don't care"): the mask is placed by
 /// its slide coordinates, cropped where it exceeds the rectangle and padded with 0 where it
 /// falls short. The result then follows the same resize and write path as a linked mask.
-pub fn mask_for_roi(annotations_json: &[u8], roi: &Roi, table: &CodeTable) -> Result<GrayImage, MaskFromAnnotationsError> {
+pub fn mask_for_roi(
+    annotations_json: &[u8],
+    roi: &Roi,
+    table: &CodeTable,
+) -> Result<GrayImage, MaskFromAnnotationsError> {
     mask_for_roi_with(annotations_json, roi, table, Geometry::Htk)
 }
 
 /// [`mask_for_roi`] with a choice of pixel rules.
-pub fn mask_for_roi_with(annotations_json: &[u8], roi: &Roi, table: &CodeTable, geometry: Geometry) -> Result<GrayImage, MaskFromAnnotationsError> {
+pub fn mask_for_roi_with(
+    annotations_json: &[u8],
+    roi: &Roi,
+    table: &CodeTable,
+    geometry: Geometry,
+) -> Result<GrayImage, MaskFromAnnotationsError> {
     let parsed = annotations::parse(annotations_json)?;
     let opts = RasterOptions { geometry, scale: 1.0 };
     let rois = roi_elements(&parsed, table);
@@ -325,7 +346,9 @@ pub fn mask_for_roi_with(annotations_json: &[u8], roi: &Roi, table: &CodeTable, 
             best = Some((i, iou));
         }
     }
-    let Some((element, _)) = best else { return Err(MaskFromAnnotationsError::NoMatchingRoi { roi: roi.id.clone(), rois: rois.len() }) };
+    let Some((element, _)) = best else {
+        return Err(MaskFromAnnotationsError::NoMatchingRoi { roi: roi.id.clone(), rois: rois.len() });
+    };
     let m = roi_mask(&parsed, element, table, &opts)?;
     Ok(place(&m.mask, m.bounds.xmin, m.bounds.ymin, target))
 }
@@ -402,7 +425,11 @@ mod tests {
         assert!(m.data[..9].iter().all(|&v| v == 1), "tumour fills the small ROI");
         assert_eq!(m.data[9], 0);
         let err = mask_for_roi(JSON, &roi(500, 500, 600, 600), &table).unwrap_err();
-        assert!(err.to_string().contains("no ROI element of the annotations overlaps ROI `TCGA-ZZ-0000-DX1` (2 ROI element(s)"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("no ROI element of the annotations overlaps ROI `TCGA-ZZ-0000-DX1` (2 ROI element(s)"),
+            "{err}"
+        );
         assert!(matches!(mask_for_roi(b"{", &roi(0, 0, 1, 1), &table), Err(MaskFromAnnotationsError::Annotations(_))));
     }
 
@@ -418,7 +445,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ann = dir.path().join("SLIDE-1.json");
         std::fs::write(&ann, JSON).unwrap();
-        let plan = MasksPlan { annotations: ann, codes: CodeTable::bcss(), slide_name: "SLIDE-1".into(), out: dir.path().join("out"), scale: Scale::Base, geometry: Geometry::Htk, png: Compression::Fast };
+        let plan = MasksPlan {
+            annotations: ann,
+            codes: CodeTable::bcss(),
+            slide_name: "SLIDE-1".into(),
+            out: dir.path().join("out"),
+            scale: Scale::Base,
+            geometry: Geometry::Htk,
+            png: Compression::Fast,
+        };
         let s = run(&plan).unwrap();
         assert_eq!((s.rois, s.masks.len(), s.failed.len()), (2, 2, 0));
         assert_eq!(s.skipped_elements.get("point"), Some(&1));

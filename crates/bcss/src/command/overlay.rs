@@ -212,8 +212,11 @@ pub fn overlay(plan: &OverlayPlan, rois: &[RoiInput], reporter: &dyn Reporter) -
     }
     let sheet = contact_sheet(&thumbs, plan.thumb);
     let path = plan.out.join("contact_sheet.png");
-    write_atomic(&path, |w: &mut dyn Write| crate::codec::png::write_raw(w, sheet.width, sheet.height, 3, &sheet.data, plan.compression).map_err(|e| std::io::Error::other(e.to_string())))
-        .map_err(|source| OverlayError::Output { path: path.clone(), source })?;
+    write_atomic(&path, |w: &mut dyn Write| {
+        crate::codec::png::write_raw(w, sheet.width, sheet.height, 3, &sheet.data, plan.compression)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    })
+    .map_err(|source| OverlayError::Output { path: path.clone(), source })?;
     Ok(OverlaySummary { overlays, contact_sheet: path })
 }
 
@@ -223,7 +226,8 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
     let mut irows = input::open_image(image_path)?;
     let (w, h) = (mrows.width(), mrows.height());
     if (irows.width(), irows.height()) != (w, h) {
-        let problem = InputProblem::Size { got_w: irows.width(), got_h: irows.height(), want_w: w, want_h: h, what: "its mask" };
+        let problem =
+            InputProblem::Size { got_w: irows.width(), got_h: irows.height(), want_w: w, want_h: h, what: "its mask" };
         return Err(InputError::new(image_path, problem).into());
     }
     let f = plan.downsample.max(1);
@@ -260,7 +264,8 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
             let ly = out_y.wrapping_sub(margin);
             if *out_y >= margin && ly < legend.height && margin < ow {
                 let lw = legend.width.min(ow - margin);
-                row[margin * 3..(margin + lw) * 3].copy_from_slice(&legend.data[ly * legend.width * 3..(ly * legend.width + lw) * 3]);
+                row[margin * 3..(margin + lw) * 3]
+                    .copy_from_slice(&legend.data[ly * legend.width * 3..(ly * legend.width + lw) * 3]);
             }
             *out_y += 1;
             stream.write_all(row)
@@ -365,7 +370,8 @@ mod tests {
         std::fs::create_dir_all(d.path().join("images")).unwrap();
         let mask: Vec<u8> = (0..w * h).map(|i| if i % w < 60 { 0 } else { 2 }).collect();
         let img = vec![100u8; w * h * 3];
-        let (mp, ip) = (d.path().join("masks/R_xmin0_ymin0_MPP-0.2500.png"), d.path().join("images/R_xmin0_ymin0_MPP-0.2500.png"));
+        let (mp, ip) =
+            (d.path().join("masks/R_xmin0_ymin0_MPP-0.2500.png"), d.path().join("images/R_xmin0_ymin0_MPP-0.2500.png"));
         let mut b = Vec::new();
         write_raw(&mut b, w, h, 1, &mask, Compression::Fast).unwrap();
         std::fs::write(&mp, b).unwrap();
@@ -373,8 +379,18 @@ mod tests {
         write_raw(&mut b, w, h, 3, &img, Compression::Fast).unwrap();
         std::fs::write(&ip, b).unwrap();
         let map = ClassMap::preset("main5").unwrap();
-        let plan = OverlayPlan { map: map.clone(), alpha: 0.5, downsample: 1, thumb: 16, out: d.path().join("o"), compression: Compression::Fast };
-        let roi = RoiInput { files: RoiFiles { roi_id: "R".into(), xmin: 0, ymin: 0, image: Some(ip), mask: mp }, part: Part::Test };
+        let plan = OverlayPlan {
+            map: map.clone(),
+            alpha: 0.5,
+            downsample: 1,
+            thumb: 16,
+            out: d.path().join("o"),
+            compression: Compression::Fast,
+        };
+        let roi = RoiInput {
+            files: RoiFiles { roi_id: "R".into(), xmin: 0, ymin: 0, image: Some(ip), mask: mp },
+            part: Part::Test,
+        };
         let s = overlay(&plan, std::slice::from_ref(&roi), &Silent).unwrap();
         let o = decode_rgb(&std::fs::read(&s.overlays[0]).unwrap()).unwrap();
         assert_eq!((o.width, o.height), (120, 90));

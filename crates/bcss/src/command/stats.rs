@@ -150,7 +150,10 @@ pub(crate) fn code_histogram(path: &Path) -> Result<(usize, usize, [u64; 256]), 
         count_into(&row, &mut hist);
         if hist[MAX_CODE as usize + 1..].iter().any(|&n| n > 0) {
             let x = row.iter().position(|&v| v > MAX_CODE).expect("a value above 21 was counted");
-            return Err(InputError::new(path, InputProblem::BadValue { value: row[x], x, y, expected: "a BCSS code (0..=21)".into() }));
+            return Err(InputError::new(
+                path,
+                InputProblem::BadValue { value: row[x], x, y, expected: "a BCSS code (0..=21)".into() },
+            ));
         }
     }
     input::finish(rows, path)?;
@@ -165,7 +168,8 @@ pub fn compute(rois: &[RoiInput], map: &ClassMap, reporter: &dyn Reporter) -> Re
         .map(|r| {
             reporter.on_start(&r.files.roi_id);
             let result = code_histogram(&r.files.mask).map(|(width, height, hist)| {
-                let counts = fold_counts(&hist, map.lut(), map.num_classes()).expect("every BCSS code is in a validated map");
+                let counts =
+                    fold_counts(&hist, map.lut(), map.num_classes()).expect("every BCSS code is in a validated map");
                 RoiStats { roi: r.files.roi_id.clone(), part: r.part, width, height, counts }
             });
             reporter.on_bytes(input::file_len(&r.files.mask));
@@ -192,7 +196,12 @@ pub fn aggregate(map: &ClassMap, mut rois: Vec<RoiStats>) -> Stats {
         }
         parts.push(part_stats(map, part.map_or("all", Part::as_str), &members));
     }
-    Stats { class_map: map.name().to_string(), class_names: map.classes().iter().map(|c| c.name.clone()).collect(), rois, parts }
+    Stats {
+        class_map: map.name().to_string(),
+        class_names: map.classes().iter().map(|c| c.name.clone()).collect(),
+        rois,
+        parts,
+    }
 }
 
 fn part_stats(map: &ClassMap, name: &str, members: &[&RoiStats]) -> PartStats {
@@ -236,7 +245,15 @@ fn part_stats(map: &ClassMap, name: &str, members: &[&RoiStats]) -> PartStats {
             }
         })
         .collect();
-    PartStats { part: name.to_string(), rois: members.len(), pixels, labelled, dont_care: counts[0], dont_care_fraction: ratio(counts[0], pixels), classes }
+    PartStats {
+        part: name.to_string(),
+        rois: members.len(),
+        pixels,
+        labelled,
+        dont_care: counts[0],
+        dont_care_fraction: ratio(counts[0], pixels),
+        classes,
+    }
 }
 
 /// The file names written by [`write_outputs`], in order.
@@ -261,7 +278,16 @@ pub fn write_outputs(stats: &Stats, map: &ClassMap, out: &Path) -> Result<(), St
     }
     s.push('\n');
     for r in &stats.rois {
-        s.push_str(&format!("{},{},{},{},{},{},{:.6}", r.roi, r.part, r.width, r.height, r.pixels(), r.counts[0], r.dont_care_fraction()));
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{:.6}",
+            r.roi,
+            r.part,
+            r.width,
+            r.height,
+            r.pixels(),
+            r.counts[0],
+            r.dont_care_fraction()
+        ));
         for c in &r.counts[1..] {
             s.push_str(&format!(",{c}"));
         }
@@ -271,14 +297,27 @@ pub fn write_outputs(stats: &Stats, map: &ClassMap, out: &Path) -> Result<(), St
 
     let mut s = String::from("part,rois,pixels,labelled,dont_care,dont_care_fraction\n");
     for p in &stats.parts {
-        s.push_str(&format!("{},{},{},{},{},{:.6}\n", p.part, p.rois, p.pixels, p.labelled, p.dont_care, p.dont_care_fraction));
+        s.push_str(&format!(
+            "{},{},{},{},{},{:.6}\n",
+            p.part, p.rois, p.pixels, p.labelled, p.dont_care, p.dont_care_fraction
+        ));
     }
     write("parts.csv", s.as_bytes())?;
 
     let mut s = String::from("part,value,class,pixels,fraction,present_in,weight_inverse,weight_median_frequency\n");
     for p in &stats.parts {
         for c in &p.classes {
-            s.push_str(&format!("{},{},{},{},{:.6},{},{:.6},{:.6}\n", p.part, c.value, c.name, c.pixels, c.fraction, c.present_in, c.weight_inverse, c.weight_median_frequency));
+            s.push_str(&format!(
+                "{},{},{},{},{:.6},{},{:.6},{:.6}\n",
+                p.part,
+                c.value,
+                c.name,
+                c.pixels,
+                c.fraction,
+                c.present_in,
+                c.weight_inverse,
+                c.weight_median_frequency
+            ));
         }
     }
     write("classes.csv", s.as_bytes())?;

@@ -174,7 +174,8 @@ pub fn tile(plan: &TilePlan, rois: &[RoiInput], reporter: &dyn Reporter) -> Resu
         tiles.extend(r.tiles);
     }
     tiles.sort_by(|a, b| (a.part, &a.roi, a.y, a.x).cmp(&(b.part, &b.roi, b.y, b.x)));
-    let per_part: BTreeMap<Part, usize> = parts.iter().map(|&p| (p, tiles.iter().filter(|t| t.part == p).count())).collect();
+    let per_part: BTreeMap<Part, usize> =
+        parts.iter().map(|&p| (p, tiles.iter().filter(|t| t.part == p).count())).collect();
     let summary = TileSummary {
         class_map: plan.map.name().to_string(),
         size: plan.size,
@@ -240,7 +241,8 @@ fn tile_roi(plan: &TilePlan, r: &RoiInput) -> Result<RoiTiles, TileError> {
     let mut irows = input::open_image(image_path)?;
     let (w, h) = (mrows.width(), mrows.height());
     if (irows.width(), irows.height()) != (w, h) {
-        let problem = InputProblem::Size { got_w: irows.width(), got_h: irows.height(), want_w: w, want_h: h, what: "its mask" };
+        let problem =
+            InputProblem::Size { got_w: irows.width(), got_h: irows.height(), want_w: w, want_h: h, what: "its mask" };
         return Err(InputError::new(image_path, problem).into());
     }
     let size = plan.size;
@@ -271,7 +273,15 @@ fn tile_roi(plan: &TilePlan, r: &RoiInput) -> Result<RoiTiles, TileError> {
             input::read_row(&mut mrows, &mut raw, mask_path)?;
             let dst = &mut band.mask[band.filled * w..(band.filled + 1) * w];
             remap_into(&raw, dst, lut).map_err(|b| {
-                InputError::new(mask_path, InputProblem::BadValue { value: b.value, x: b.index, y: row_y, expected: "a BCSS code (0..=21)".into() })
+                InputError::new(
+                    mask_path,
+                    InputProblem::BadValue {
+                        value: b.value,
+                        x: b.index,
+                        y: row_y,
+                        expected: "a BCSS code (0..=21)".into(),
+                    },
+                )
             })?;
             input::read_row(&mut irows, &mut band.image[band.filled * w * 3..(band.filled + 1) * w * 3], image_path)?;
             band.filled += 1;
@@ -321,7 +331,13 @@ fn tile_roi(plan: &TilePlan, r: &RoiInput) -> Result<RoiTiles, TileError> {
 /// Writes a tile under a temporary name and renames it: a killed run never leaves a partial
 /// tile under a final name. Unlike [`write_atomic`], there is no fsync per file: tiles are derived
 /// data that a rerun regenerates, and 30 000 fsyncs would cost more than the encoding.
-fn write_png(path: &Path, size: usize, channels: usize, data: &[u8], compression: Compression) -> Result<(), TileError> {
+fn write_png(
+    path: &Path,
+    size: usize,
+    channels: usize,
+    data: &[u8],
+    compression: Compression,
+) -> Result<(), TileError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.part"));
     let result = (|| -> std::io::Result<()> {
@@ -353,23 +369,45 @@ mod tests {
         std::fs::create_dir_all(dir.join("masks")).unwrap();
         let m: Vec<u8> = (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).map(|(x, y)| mask(x, y)).collect();
         // Image pixel = (x % 256, y % 256, 7), so a tile's origin can be read back from it.
-        let img: Vec<u8> = (0..h).flat_map(|y| (0..w).flat_map(move |x| [(x % 256) as u8, (y % 256) as u8, 7])).collect();
+        let img: Vec<u8> =
+            (0..h).flat_map(|y| (0..w).flat_map(move |x| [(x % 256) as u8, (y % 256) as u8, 7])).collect();
         let mut b = Vec::new();
         write_raw(&mut b, w, h, 1, &m, Compression::Fast).unwrap();
         std::fs::write(dir.join("masks").join(&name), b).unwrap();
         let mut b = Vec::new();
         write_raw(&mut b, w, h, 3, &img, Compression::Fast).unwrap();
         std::fs::write(dir.join("images").join(&name), b).unwrap();
-        RoiFiles { roi_id: id.into(), xmin: 0, ymin: 0, image: Some(dir.join("images").join(&name)), mask: dir.join("masks").join(&name) }
+        RoiFiles {
+            roi_id: id.into(),
+            xmin: 0,
+            ymin: 0,
+            image: Some(dir.join("images").join(&name)),
+            mask: dir.join("masks").join(&name),
+        }
     }
 
     #[test]
     fn coverage_of_a_roi_not_a_multiple_of_the_stride() {
         // 25 x 18 ROI, tiles of 8 every 8: xs = [0, 8, 16, 17], ys = [0, 8, 10].
         let d = tempfile::tempdir().unwrap();
-        let files = write_roi(d.path(), "R", 25, 18, |x, y| if x < 20 { 1 } else if y < 4 { 2 } else { 0 });
+        let files = write_roi(d.path(), "R", 25, 18, |x, y| {
+            if x < 20 {
+                1
+            } else if y < 4 {
+                2
+            } else {
+                0
+            }
+        });
         let map = ClassMap::preset("raw").unwrap();
-        let plan = TilePlan { size: 8, stride: 8, min_labelled: 0.0, map, out: d.path().join("t"), compression: Compression::Fast };
+        let plan = TilePlan {
+            size: 8,
+            stride: 8,
+            min_labelled: 0.0,
+            map,
+            out: d.path().join("t"),
+            compression: Compression::Fast,
+        };
         let s = tile(&plan, &[RoiInput { files, part: Part::Train }], &Silent).unwrap();
         let origins: Vec<(usize, usize)> = s.tiles.iter().map(|t| (t.x, t.y)).collect();
         let mut want = Vec::new();
@@ -395,7 +433,8 @@ mod tests {
         assert!((last.labelled_fraction - 24.0 / 64.0).abs() < 1e-12);
         let m = decode_gray(&std::fs::read(d.path().join("t/train/masks/R_x17_y10.png")).unwrap()).unwrap();
         assert_eq!(&m.data[..8], &[1, 1, 1, 0, 0, 0, 0, 0]);
-        let img = crate::codec::png::decode_rgb(&std::fs::read(d.path().join("t/train/images/R_x17_y10.png")).unwrap()).unwrap();
+        let img = crate::codec::png::decode_rgb(&std::fs::read(d.path().join("t/train/images/R_x17_y10.png")).unwrap())
+            .unwrap();
         assert_eq!(&img.data[..3], &[17, 10, 7]);
         // Tile (16, 0): x 16..24, y 0..8: columns 16..20 class 1; columns 20..24 code 2 on rows 0..4.
         let t = s.tiles.iter().find(|t| (t.x, t.y) == (16, 0)).unwrap();
@@ -411,7 +450,14 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let files = write_roi(d.path(), "S", 6, 5, |x, _| if x < 3 { 19 } else { 7 });
         let map = ClassMap::preset("main5").unwrap();
-        let mut plan = TilePlan { size: 8, stride: 4, min_labelled: 0.5, map, out: d.path().join("t"), compression: Compression::Fast };
+        let mut plan = TilePlan {
+            size: 8,
+            stride: 4,
+            min_labelled: 0.5,
+            map,
+            out: d.path().join("t"),
+            compression: Compression::Fast,
+        };
         let rois = [RoiInput { files, part: Part::Test }];
         let s = tile(&plan, &rois, &Silent).unwrap();
         // 15 labelled of 64: dropped.

@@ -20,7 +20,12 @@ pub(crate) struct Outcomes {
 
 /// Runs `work` on every ROI with `jobs` threads. `work` returns `Ok(true)` when it wrote
 /// something, `Ok(false)` when the ROI was already complete.
-pub(crate) fn for_each_roi<E: std::fmt::Display>(rois: &[Roi], jobs: usize, reporter: &dyn Reporter, work: impl Fn(&Roi) -> Result<bool, E> + Sync) -> Outcomes {
+pub(crate) fn for_each_roi<E: std::fmt::Display>(
+    rois: &[Roi],
+    jobs: usize,
+    reporter: &dyn Reporter,
+    work: impl Fn(&Roi) -> Result<bool, E> + Sync,
+) -> Outcomes {
     reporter.on_plan(rois.len());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
@@ -65,7 +70,9 @@ mod tests {
 
     #[test]
     fn outcomes_come_back_in_table_order() {
-        let rois: Vec<Roi> = (0..20).map(|i| Roi { id: format!("R{i:02}"), xmin: 0, ymin: 0, xmax: 1, ymax: 1, mask_link: None }).collect();
+        let rois: Vec<Roi> = (0..20)
+            .map(|i| Roi { id: format!("R{i:02}"), xmin: 0, ymin: 0, xmax: 1, ymax: 1, mask_link: None })
+            .collect();
         let rec = Recorder::default();
         let out = for_each_roi(&rois, 4, &rec, |roi| {
             let n: u32 = roi.id[1..].parse().unwrap();

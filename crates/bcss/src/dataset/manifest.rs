@@ -152,7 +152,13 @@ pub enum ManifestError {
 impl Manifest {
     /// An empty manifest for data from `source`.
     pub fn new(source: impl Into<String>) -> Manifest {
-        Manifest { format: FORMAT, tool: format!("bcss {}", env!("CARGO_PKG_VERSION")), source: source.into(), planned: Vec::new(), rois: BTreeMap::new() }
+        Manifest {
+            format: FORMAT,
+            tool: format!("bcss {}", env!("CARGO_PKG_VERSION")),
+            source: source.into(),
+            planned: Vec::new(),
+            rois: BTreeMap::new(),
+        }
     }
 
     /// Reads a manifest; `Ok(None)` when there is none.
@@ -162,7 +168,9 @@ impl Manifest {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(ManifestError::Io { path: path.display().to_string(), source }),
         };
-        serde_json::from_str(&text).map(Some).map_err(|source| ManifestError::Parse { path: path.display().to_string(), source })
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|source| ManifestError::Parse { path: path.display().to_string(), source })
     }
 
     /// Adds ROI ids to [`Manifest::planned`], keeping it sorted and unique.

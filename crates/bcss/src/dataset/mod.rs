@@ -17,9 +17,9 @@ pub mod atomic;
 pub mod layout;
 pub mod manifest;
 pub mod names;
-pub mod verify;
 pub mod pairs;
 pub mod training;
+pub mod verify;
 
 pub use layout::Layout;
 pub use manifest::{FileRecord, Manifest, RoiEntry};

@@ -51,7 +51,12 @@ pub fn parse_roi_file_name(name: &str) -> Option<RoiFileName> {
     if roi_id.is_empty() {
         return None;
     }
-    Some(RoiFileName { roi_id: roi_id.to_string(), xmin: x.parse().ok()?, ymin: y.parse().ok()?, suffix: suffix.to_string() })
+    Some(RoiFileName {
+        roi_id: roi_id.to_string(),
+        xmin: x.parse().ok()?,
+        ymin: y.parse().ok()?,
+        suffix: suffix.to_string(),
+    })
 }
 
 /// Why a name supplied by a server cannot be used as a file name.
@@ -107,13 +112,19 @@ mod tests {
         assert_eq!(suffix(Resolution::Mpp(0.23)), "MPP-0.2300");
         assert_eq!(suffix(Resolution::Mag(20.0)), "MAG-20.00");
         assert_eq!(suffix(Resolution::Base), "MAG-0");
-        assert_eq!(roi_file_name("TCGA-A1-A0SK-DX1", 45749, 25055, "MPP-0.2500"), "TCGA-A1-A0SK-DX1_xmin45749_ymin25055_MPP-0.2500.png");
+        assert_eq!(
+            roi_file_name("TCGA-A1-A0SK-DX1", 45749, 25055, "MPP-0.2500"),
+            "TCGA-A1-A0SK-DX1_xmin45749_ymin25055_MPP-0.2500.png"
+        );
     }
 
     #[test]
     fn names_parse_back() {
         let n = parse_roi_file_name("TCGA-A1-A0SK-DX1_xmin45749_ymin25055_MPP-0.2300.png").unwrap();
-        assert_eq!((n.roi_id.as_str(), n.xmin, n.ymin, n.suffix.as_str()), ("TCGA-A1-A0SK-DX1", 45749, 25055, "MPP-0.2300"));
+        assert_eq!(
+            (n.roi_id.as_str(), n.xmin, n.ymin, n.suffix.as_str()),
+            ("TCGA-A1-A0SK-DX1", 45749, 25055, "MPP-0.2300")
+        );
         let old = parse_roi_file_name("TCGA-A1-A0SK-DX1_xmin45749_ymin25055_.png").unwrap();
         assert_eq!(old.key(), n.key());
         assert!(parse_roi_file_name("notes.png").is_none());
@@ -126,7 +137,10 @@ mod tests {
             assert!(safe_component(bad).is_err(), "{bad:?}");
             assert!(annotation_file_name(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(annotation_file_name("TCGA-A1-A0SK-01Z-00-DX1.A44D.svs").unwrap(), "TCGA-A1-A0SK-01Z-00-DX1.A44D.json");
+        assert_eq!(
+            annotation_file_name("TCGA-A1-A0SK-01Z-00-DX1.A44D.svs").unwrap(),
+            "TCGA-A1-A0SK-01Z-00-DX1.A44D.json"
+        );
         assert_eq!(annotation_file_name("slide.tif").unwrap(), "slide.tif.json");
     }
 }

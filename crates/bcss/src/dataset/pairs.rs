@@ -230,7 +230,12 @@ mod tests {
         assert_eq!(find_pairs(r).unwrap().kind, LayoutKind::Bcss);
         touch(r, "masks/A_xmin1_ymin2_MPP-0.2300.png");
         let err = find_pairs(r).unwrap_err().to_string();
-        assert!(err.contains("A_xmin1_ymin2_MPP-0.2300.png") && err.contains("A_xmin1_ymin2_MPP-0.2500.png") && err.contains("same ROI"), "{err}");
+        assert!(
+            err.contains("A_xmin1_ymin2_MPP-0.2300.png")
+                && err.contains("A_xmin1_ymin2_MPP-0.2500.png")
+                && err.contains("same ROI"),
+            "{err}"
+        );
     }
 
     #[test]

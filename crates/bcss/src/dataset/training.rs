@@ -200,13 +200,26 @@ impl TrainingSet {
 
     /// Loads a ROI: its image, and its mask remapped through the class map.
     pub fn load(&self, roi: &TrainingRoi) -> Result<Sample, TrainingError> {
-        let read = |path: &Path| std::fs::read(path).map_err(|source| TrainingError::Io { path: path.to_path_buf(), source });
-        let image = codec::decode_rgb(&read(&roi.image)?).map_err(|source| TrainingError::Codec { path: roi.image.clone(), source })?;
-        let mut mask = codec::png::decode_gray(&read(&roi.mask)?).map_err(|source| TrainingError::Codec { path: roi.mask.clone(), source })?;
+        let read =
+            |path: &Path| std::fs::read(path).map_err(|source| TrainingError::Io { path: path.to_path_buf(), source });
+        let image = codec::decode_rgb(&read(&roi.image)?)
+            .map_err(|source| TrainingError::Codec { path: roi.image.clone(), source })?;
+        let mut mask = codec::png::decode_gray(&read(&roi.mask)?)
+            .map_err(|source| TrainingError::Codec { path: roi.mask.clone(), source })?;
         if (image.width, image.height) != (mask.width, mask.height) {
-            return Err(TrainingError::Size { image: roi.image.clone(), iw: image.width, ih: image.height, mw: mask.width, mh: mask.height });
+            return Err(TrainingError::Size {
+                image: roi.image.clone(),
+                iw: image.width,
+                ih: image.height,
+                mw: mask.width,
+                mh: mask.height,
+            });
         }
-        remap_in_place(&mut mask.data, self.map.lut()).map_err(|b| TrainingError::BadCode { path: roi.mask.clone(), value: b.value, index: b.index })?;
+        remap_in_place(&mut mask.data, self.map.lut()).map_err(|b| TrainingError::BadCode {
+            path: roi.mask.clone(),
+            value: b.value,
+            index: b.index,
+        })?;
         Ok(Sample { id: roi.id.clone(), image, mask })
     }
 
@@ -220,7 +233,15 @@ impl TrainingSet {
             return Err(TrainingError::EmptyPart(part));
         }
         let weights = vec![1.0; self.map.num_classes() + 1];
-        Ok(RandomCrops { set: self, rois, config, rng: fastrand::Rng::with_seed(config.seed), current: None, left: 0, weights })
+        Ok(RandomCrops {
+            set: self,
+            rois,
+            config,
+            rng: fastrand::Rng::with_seed(config.seed),
+            current: None,
+            left: 0,
+            weights,
+        })
     }
 }
 
@@ -257,7 +278,8 @@ pub fn crop(sample: &Sample, x: usize, y: usize, size: usize, weights: &[f32]) -
         mask[row * size..row * size + tw].copy_from_slice(&sample.mask.data[src..src + tw]);
         image[row * size * 3..(row * size + tw) * 3].copy_from_slice(&sample.image.data[src * 3..(src + tw) * 3]);
     }
-    let weight = mask.iter().map(|&v| if v == 0 { 0.0 } else { weights.get(v as usize).copied().unwrap_or(1.0) }).collect();
+    let weight =
+        mask.iter().map(|&v| if v == 0 { 0.0 } else { weights.get(v as usize).copied().unwrap_or(1.0) }).collect();
     Crop {
         roi: sample.id.clone(),
         x,
@@ -318,7 +340,10 @@ mod tests {
         let d = dataset();
         let set = TrainingSet::open(d.path(), ClassMap::preset("main5").unwrap(), None).unwrap();
         let parts: Vec<(&str, Part)> = set.rois().iter().map(|r| (r.id.as_str(), r.part)).collect();
-        assert_eq!(parts, [("TCGA-A1-A0SK-DX1", Part::Train), ("TCGA-BH-A0AU-DX1", Part::Train), ("TCGA-OL-A5RW-DX1", Part::Test)]);
+        assert_eq!(
+            parts,
+            [("TCGA-A1-A0SK-DX1", Part::Train), ("TCGA-BH-A0AU-DX1", Part::Train), ("TCGA-OL-A5RW-DX1", Part::Test)]
+        );
         let s = set.load(&set.rois()[0]).unwrap();
         // Codes 0, 1, 19, 7, 3 -> main5 0, 1, 1, 0, 3.
         assert_eq!(&s.mask.data[..5], &[0, 1, 1, 0, 3]);

@@ -90,7 +90,8 @@ fn png_size(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize), Problem
 /// Decodes a mask fully and checks its codes; returns its size.
 fn check_mask_codes(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize), Problem> {
     let bytes = std::fs::read(root.join(rel)).map_err(|e| problem(roi, Some(rel), format!("cannot read ({e})")))?;
-    let mask = codec::png::decode_gray(&bytes).map_err(|e| problem(roi, Some(rel), format!("does not decode as a label mask ({e})")))?;
+    let mask = codec::png::decode_gray(&bytes)
+        .map_err(|e| problem(roi, Some(rel), format!("does not decode as a label mask ({e})")))?;
     let mut seen = [false; 256];
     for &v in &mask.data {
         seen[v as usize] = true;
@@ -144,14 +145,22 @@ fn verify_with_manifest(root: &Path, manifest: &Manifest, options: &VerifyOption
                     }
                 };
                 if meta.len() != rec.bytes {
-                    probs.push(problem(id, Some(&rec.path), format!("is {} bytes but the manifest records {}", meta.len(), rec.bytes)));
+                    probs.push(problem(
+                        id,
+                        Some(&rec.path),
+                        format!("is {} bytes but the manifest records {}", meta.len(), rec.bytes),
+                    ));
                     continue;
                 }
                 if !options.skip_hashes {
                     match super::atomic::hash_file(&path) {
                         Ok(w) if w.sha256 == rec.sha256 => {}
                         Ok(_) => {
-                            probs.push(problem(id, Some(&rec.path), "content differs from the manifest (SHA-256 mismatch)"));
+                            probs.push(problem(
+                                id,
+                                Some(&rec.path),
+                                "content differs from the manifest (SHA-256 mismatch)",
+                            ));
                             continue;
                         }
                         Err(e) => {
@@ -179,8 +188,14 @@ fn verify_with_manifest(root: &Path, manifest: &Manifest, options: &VerifyOption
             }
             if let (Some(w), Some(h)) = (entry.width, entry.height) {
                 for (role, s) in &sizes {
-                    if *s != (w as usize, h as usize) && !(*role == "mask" && entry.files.get("mask").is_some_and(|f| f.path.ends_with("MAG-0.png"))) {
-                        probs.push(problem(id, entry.files.get(*role).map(|f| f.path.as_str()), format!("is {}x{} but the manifest records {w}x{h}", s.0, s.1)));
+                    if *s != (w as usize, h as usize)
+                        && !(*role == "mask" && entry.files.get("mask").is_some_and(|f| f.path.ends_with("MAG-0.png")))
+                    {
+                        probs.push(problem(
+                            id,
+                            entry.files.get(*role).map(|f| f.path.as_str()),
+                            format!("is {}x{} but the manifest records {w}x{h}", s.0, s.1),
+                        ));
                     }
                 }
             }
@@ -252,12 +267,26 @@ fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
                 if let Some((_, irel)) = ims.iter().find(|(s, _)| s == suffix) {
                     files += 1;
                     match png_size(root, irel, &roi.id) {
-                        Ok(isize) if isize != msize => probs.push(problem(&roi.id, None, format!("image is {}x{} but mask is {}x{}", isize.0, isize.1, msize.0, msize.1))),
+                        Ok(isize) if isize != msize => probs.push(problem(
+                            &roi.id,
+                            None,
+                            format!("image is {}x{} but mask is {}x{}", isize.0, isize.1, msize.0, msize.1),
+                        )),
                         Ok(_) => {}
                         Err(p) => probs.push(p),
                     }
                 } else if suffix == "MAG-0" && (msize.0 as u64, msize.1 as u64) != (roi.width(), roi.height()) {
-                    probs.push(problem(&roi.id, Some(rel), format!("is {}x{} but the ROI is {}x{} base pixels", msize.0, msize.1, roi.width(), roi.height())));
+                    probs.push(problem(
+                        &roi.id,
+                        Some(rel),
+                        format!(
+                            "is {}x{} but the ROI is {}x{} base pixels",
+                            msize.0,
+                            msize.1,
+                            roi.width(),
+                            roi.height()
+                        ),
+                    ));
                 }
             }
             (files, probs)
@@ -282,13 +311,19 @@ mod tests {
         std::fs::create_dir_all(root.join("masks")).unwrap();
         let name = format!("{id}_xmin10_ymin20_MPP-0.2500.png");
         let img = RgbImage { width: w, height: h, data: vec![128; w * h * 3] };
-        png::write_rgb(std::fs::File::create(root.join("images").join(&name)).unwrap(), &img, png::Compression::Fast).unwrap();
+        png::write_rgb(std::fs::File::create(root.join("images").join(&name)).unwrap(), &img, png::Compression::Fast)
+            .unwrap();
         let mask = GrayImage { width: w, height: h, data: vec![mask_value; w * h] };
-        png::write_gray(std::fs::File::create(root.join("masks").join(&name)).unwrap(), &mask, png::Compression::Fast).unwrap();
+        png::write_gray(std::fs::File::create(root.join("masks").join(&name)).unwrap(), &mask, png::Compression::Fast)
+            .unwrap();
     }
 
     fn table(ids: &[&str]) -> RoiTable {
-        RoiTable::from_rois(ids.iter().map(|id| Roi { id: id.to_string(), xmin: 10, ymin: 20, xmax: 30, ymax: 40, mask_link: None }).collect())
+        RoiTable::from_rois(
+            ids.iter()
+                .map(|id| Roi { id: id.to_string(), xmin: 10, ymin: 20, xmax: 30, ymax: 40, mask_link: None })
+                .collect(),
+        )
     }
 
     #[test]
@@ -296,7 +331,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_pair(dir.path(), "TCGA-AA-AAAA-DX1", 8, 6, 2);
         write_pair(dir.path(), "TCGA-BB-BBBB-DX1", 8, 6, 22);
-        let opts = VerifyOptions { expected: Some(table(&["TCGA-AA-AAAA-DX1", "TCGA-BB-BBBB-DX1", "TCGA-CC-CCCC-DX1"])), skip_hashes: false };
+        let opts = VerifyOptions {
+            expected: Some(table(&["TCGA-AA-AAAA-DX1", "TCGA-BB-BBBB-DX1", "TCGA-CC-CCCC-DX1"])),
+            skip_hashes: false,
+        };
         let r = verify(dir.path(), &opts).unwrap();
         assert!(!r.with_manifest);
         let text: Vec<String> = r.problems.iter().map(|p| p.to_string()).collect();
@@ -311,8 +349,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_pair(dir.path(), "TCGA-AA-AAAA-DX1", 8, 6, 1);
         let mask = GrayImage { width: 8, height: 5, data: vec![1; 40] };
-        png::write_gray(std::fs::File::create(dir.path().join("masks/TCGA-AA-AAAA-DX1_xmin10_ymin20_MPP-0.2500.png")).unwrap(), &mask, png::Compression::Fast).unwrap();
-        let r = verify(dir.path(), &VerifyOptions { expected: Some(table(&["TCGA-AA-AAAA-DX1"])), skip_hashes: false }).unwrap();
+        png::write_gray(
+            std::fs::File::create(dir.path().join("masks/TCGA-AA-AAAA-DX1_xmin10_ymin20_MPP-0.2500.png")).unwrap(),
+            &mask,
+            png::Compression::Fast,
+        )
+        .unwrap();
+        let r = verify(dir.path(), &VerifyOptions { expected: Some(table(&["TCGA-AA-AAAA-DX1"])), skip_hashes: false })
+            .unwrap();
         assert_eq!(r.problems.len(), 1);
         assert_eq!(r.problems[0].to_string(), "TCGA-AA-AAAA-DX1: image is 8x6 but mask is 8x5");
     }

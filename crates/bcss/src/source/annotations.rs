@@ -167,7 +167,11 @@ pub fn parse(bytes: &[u8]) -> Result<Annotations, AnnotationError> {
             Some(Value::Array(list)) => list,
             Some(_) => return Err(AnnotationError::Shape(format!("document {annidx}: `elements` is not an array"))),
             None if doc.get("annotation").is_some() => &Vec::new(),
-            None => return Err(AnnotationError::Shape(format!("document {annidx} has neither `annotation` nor `elements`"))),
+            None => {
+                return Err(AnnotationError::Shape(format!(
+                    "document {annidx} has neither `annotation` nor `elements`"
+                )))
+            }
         };
         for (elementidx, el) in list.iter().enumerate() {
             elements.push(parse_element(annidx, elementidx, el)?);
@@ -188,7 +192,9 @@ fn parse_element(annidx: usize, elementidx: usize, el: &Value) -> Result<Element
     let number = |key: &str| -> Result<Option<f64>, AnnotationError> {
         match obj.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_f64().filter(|x| x.is_finite()).map(Some).ok_or_else(|| fail(format!("`{key}` is not a number"))),
+            Some(v) => {
+                v.as_f64().filter(|x| x.is_finite()).map(Some).ok_or_else(|| fail(format!("`{key}` is not a number")))
+            }
         }
     };
     let xy = |v: &Value, what: &str| -> Result<[f64; 2], AnnotationError> {
@@ -202,8 +208,12 @@ fn parse_element(annidx: usize, elementidx: usize, el: &Value) -> Result<Element
     };
     let shape = match kind {
         "polyline" => {
-            let pts = obj.get("points").and_then(Value::as_array).ok_or_else(|| fail("polyline without `points` array".into()))?;
-            let points = pts.iter().enumerate().map(|(i, p)| xy(p, &format!("point {i}"))).collect::<Result<Vec<_>, _>>()?;
+            let pts = obj
+                .get("points")
+                .and_then(Value::as_array)
+                .ok_or_else(|| fail("polyline without `points` array".into()))?;
+            let points =
+                pts.iter().enumerate().map(|(i, p)| xy(p, &format!("point {i}"))).collect::<Result<Vec<_>, _>>()?;
             if points.is_empty() {
                 return Err(fail("polyline with no points".into()));
             }
@@ -303,7 +313,9 @@ impl CodeTable {
         let base = CodeTable::bcss();
         let mut groups = base.groups.clone();
         for g in &base.groups {
-            let Some(code) = crate::catalog::codes::CODES.iter().find(|c| c.value != 0 && c.value == g.gt_code) else { continue };
+            let Some(code) = crate::catalog::codes::CODES.iter().find(|c| c.value != 0 && c.value == g.gt_code) else {
+                continue;
+            };
             if code.label != g.group && !groups.iter().any(|x| x.group == code.label) {
                 groups.push(GroupCode { group: code.label.to_string(), ..g.clone() });
             }
@@ -320,7 +332,10 @@ impl CodeTable {
         for (i, g) in groups.iter().enumerate() {
             let line = i as u64 + 2;
             if g.gt_code == 0 {
-                return Err(CodeTableError::BadRow { line, reason: format!("group `{}` has GT_code 0, which means outside the ROI", g.group) });
+                return Err(CodeTableError::BadRow {
+                    line,
+                    reason: format!("group `{}` has GT_code 0, which means outside the ROI", g.group),
+                });
             }
             if !seen.insert(g.group.as_str()) {
                 return Err(CodeTableError::BadRow { line, reason: format!("group `{}` appears twice", g.group) });
@@ -336,7 +351,8 @@ impl CodeTable {
         let headers = rdr.headers()?.clone();
         let col = |name: &'static str| headers.iter().position(|h| h == name);
         let need = |name: &'static str| col(name).ok_or(CodeTableError::MissingColumn(name));
-        let (c_group, c_order, c_code, c_roi, c_bg) = (need("group")?, need("overlay_order")?, need("GT_code")?, need("is_roi")?, need("is_background_class")?);
+        let (c_group, c_order, c_code, c_roi, c_bg) =
+            (need("group")?, need("overlay_order")?, need("GT_code")?, need("is_roi")?, need("is_background_class")?);
         let (c_color, c_comments) = (col("color"), col("comments"));
         let mut groups = Vec::new();
         for rec in rdr.records() {
@@ -347,7 +363,13 @@ impl CodeTable {
             let int = |c: usize, name: &str| -> Result<i64, CodeTableError> {
                 let text = field(c);
                 text.parse::<i64>()
-                    .or_else(|_| text.parse::<f64>().ok().filter(|v| v.fract() == 0.0 && v.abs() < 1e15).map(|v| v as i64).ok_or(()))
+                    .or_else(|_| {
+                        text.parse::<f64>()
+                            .ok()
+                            .filter(|v| v.fract() == 0.0 && v.abs() < 1e15)
+                            .map(|v| v as i64)
+                            .ok_or(())
+                    })
                     .map_err(|_| bad(format!("`{name}` is `{text}`, not an integer")))
             };
             let flag = |c: usize, name: &str| -> Result<bool, CodeTableError> {
@@ -362,7 +384,10 @@ impl CodeTable {
                 return Err(bad("empty `group`".into()));
             }
             let code = int(c_code, "GT_code")?;
-            let gt_code = u8::try_from(code).ok().filter(|&c| c > 0).ok_or_else(|| bad(format!("`GT_code` is {code}; mask values must be 1..=255")))?;
+            let gt_code = u8::try_from(code)
+                .ok()
+                .filter(|&c| c > 0)
+                .ok_or_else(|| bad(format!("`GT_code` is {code}; mask values must be 1..=255")))?;
             groups.push(GroupCode {
                 group,
                 overlay_order: int(c_order, "overlay_order")?,
@@ -378,7 +403,8 @@ impl CodeTable {
 
     /// Reads a CSV table from a file.
     pub fn from_path(path: &Path) -> Result<CodeTable, CodeTableError> {
-        let file = std::fs::File::open(path).map_err(|source| CodeTableError::Io { path: path.to_path_buf(), source })?;
+        let file =
+            std::fs::File::open(path).map_err(|source| CodeTableError::Io { path: path.to_path_buf(), source })?;
         CodeTable::from_csv(std::io::BufReader::new(file))
     }
 
@@ -451,7 +477,10 @@ mod tests {
         let a = parse(json).unwrap();
         let groups: Vec<_> = a.elements.iter().map(|e| e.group.as_deref()).collect();
         assert_eq!(groups, vec![Some("a"), Some("b"), None, None, None, None]);
-        assert_eq!(a.elements[3].shape, Shape::Rectangle { center: [5.5, 6.0], width: 3.0, height: 4.0, rotation: 0.0 });
+        assert_eq!(
+            a.elements[3].shape,
+            Shape::Rectangle { center: [5.5, 6.0], width: 3.0, height: 4.0, rotation: 0.0 }
+        );
         assert_eq!((a.elements[5].annidx, a.elements[5].elementidx, a.elements[5].id.as_deref()), (1, 0, Some("x")));
         let unsupported = a.unsupported();
         assert_eq!(unsupported.get("ellipse"), Some(&1));
@@ -462,9 +491,12 @@ mod tests {
     fn bad_json_and_elements_are_reported() {
         assert!(matches!(parse(b"[{"), Err(AnnotationError::Json(_))));
         assert!(matches!(parse(b"42"), Err(AnnotationError::Shape(_))));
-        let err = parse(br#"[{"annotation": {"elements": [{"type": "polyline", "id": "e1", "points": [[1]]}]}}]"#).unwrap_err();
+        let err = parse(br#"[{"annotation": {"elements": [{"type": "polyline", "id": "e1", "points": [[1]]}]}}]"#)
+            .unwrap_err();
         assert_eq!(err.to_string(), "annotation 0 element 0 (`e1`): point 0 has 1 coordinate(s), expected [x, y, z]");
-        let err = parse(br#"[{"annotation": {"elements": [{"type": "rectangle", "center": [1, 2, 0], "height": 3}]}}]"#).unwrap_err();
+        let err =
+            parse(br#"[{"annotation": {"elements": [{"type": "rectangle", "center": [1, 2, 0], "height": 3}]}}]"#)
+                .unwrap_err();
         assert!(err.to_string().contains("rectangle without `width`"), "{err}");
     }
 

@@ -128,7 +128,9 @@ impl GirderError {
     /// The step.
     pub fn step(&self) -> Step {
         match self {
-            GirderError::Http { step, .. } | GirderError::Server { step, .. } | GirderError::Unexpected { step, .. } => *step,
+            GirderError::Http { step, .. }
+            | GirderError::Server { step, .. }
+            | GirderError::Unexpected { step, .. } => *step,
         }
     }
 
@@ -177,7 +179,13 @@ struct AuthToken {
 fn server_error(step: Step, req: &Request, resp: &Response) -> GirderError {
     let v: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
     let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(|m| m.as_str()).map(str::to_string);
-    GirderError::Server { step, status: resp.status, message: field("message"), kind: field("type"), url: req.shown_url() }
+    GirderError::Server {
+        step,
+        status: resp.status,
+        message: field("message"),
+        kind: field("type"),
+        url: req.shown_url(),
+    }
 }
 
 impl Girder {
@@ -206,10 +214,13 @@ impl Girder {
 
     fn probe(&self) -> Result<(), GirderError> {
         let req = Request::get(self.url("system/version")).header("Accept", "application/json");
-        let resp = self.http.request(&req, &|_| {}).map_err(|source| GirderError::Http { step: Step::Probe, source })?;
+        let resp =
+            self.http.request(&req, &|_| {}).map_err(|source| GirderError::Http { step: Step::Probe, source })?;
         let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
         let looks_like_girder = resp.is_success()
-            && json.as_ref().is_some_and(|v| v.get("release").is_some() || v.get("apiVersion").is_some() || v.get("serverStartDate").is_some());
+            && json.as_ref().is_some_and(|v| {
+                v.get("release").is_some() || v.get("apiVersion").is_some() || v.get("serverStartDate").is_some()
+            });
         if !looks_like_girder {
             return Err(GirderError::Unexpected {
                 step: Step::Probe,
@@ -235,7 +246,8 @@ impl Girder {
             }
         };
         let req = req.header("Accept", "application/json");
-        let resp = self.http.request(&req, &|_| {}).map_err(|source| GirderError::Http { step: Step::Token, source })?;
+        let resp =
+            self.http.request(&req, &|_| {}).map_err(|source| GirderError::Http { step: Step::Token, source })?;
         if !resp.is_success() {
             return Err(server_error(Step::Token, &req, &resp));
         }
@@ -350,8 +362,16 @@ impl Girder {
         }
         match serde_json::from_slice::<serde_json::Value>(&resp.body) {
             Ok(serde_json::Value::Array(_)) => Ok(resp.body),
-            Ok(_) => Err(GirderError::Unexpected { step: Step::Annotations, url: req.shown_url(), reason: "the body is JSON but not an array".into() }),
-            Err(e) => Err(GirderError::Unexpected { step: Step::Annotations, url: req.shown_url(), reason: format!("the body is not valid JSON ({e})") }),
+            Ok(_) => Err(GirderError::Unexpected {
+                step: Step::Annotations,
+                url: req.shown_url(),
+                reason: "the body is JSON but not an array".into(),
+            }),
+            Err(e) => Err(GirderError::Unexpected {
+                step: Step::Annotations,
+                url: req.shown_url(),
+                reason: format!("the body is not valid JSON ({e})"),
+            }),
         }
     }
 }

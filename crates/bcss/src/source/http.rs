@@ -29,7 +29,12 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { timeout: Duration::from_secs(120), retries: 5, backoff_base: Duration::from_millis(500), ca_cert: None }
+        HttpConfig {
+            timeout: Duration::from_secs(120),
+            retries: 5,
+            backoff_base: Duration::from_millis(500),
+            ca_cert: None,
+        }
     }
 }
 
@@ -365,7 +370,10 @@ mod tests {
 
     #[test]
     fn secrets_are_hidden_in_urls() {
-        assert_eq!(redact_url("http://h/api/v1/api_key/token?key=SECRET&duration=1"), "http://h/api/v1/api_key/token?key=[redacted]&duration=1");
+        assert_eq!(
+            redact_url("http://h/api/v1/api_key/token?key=SECRET&duration=1"),
+            "http://h/api/v1/api_key/token?key=[redacted]&duration=1"
+        );
         let r = Request::post("http://h/api_key/token").query("key", "SECRET");
         assert!(!r.shown_url().contains("SECRET"));
         assert!(!format!("{r:?}").contains("SECRET"));
@@ -387,7 +395,8 @@ mod tests {
     fn unreachable_server_fails_after_retries() {
         // Bind then drop a listener: the port is closed.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let http = Http::new(HttpConfig { retries: 2, backoff_base: Duration::from_millis(1), ..Default::default() }).unwrap();
+        let http =
+            Http::new(HttpConfig { retries: 2, backoff_base: Duration::from_millis(1), ..Default::default() }).unwrap();
         let err = http.request(&Request::get(format!("http://127.0.0.1:{port}/x")), &|_| {}).unwrap_err();
         assert_eq!(err.retries, 2);
         assert!(matches!(err.failure, Failure::Transport(_)), "{err}");

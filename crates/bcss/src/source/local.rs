@@ -109,7 +109,8 @@ pub struct SlideDir {
 }
 
 fn has_slide_extension(name: &str) -> bool {
-    name.rsplit_once('.').is_some_and(|(stem, ext)| !stem.is_empty() && SLIDE_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(ext)))
+    name.rsplit_once('.')
+        .is_some_and(|(stem, ext)| !stem.is_empty() && SLIDE_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(ext)))
 }
 
 fn stem(name: &str) -> &str {
@@ -151,18 +152,27 @@ impl SlideDir {
     pub fn find(&self, short_name: &str, full_name: Option<&str>) -> Result<PathBuf, LocalError> {
         if let Some(full) = full_name {
             let full_stem = if has_slide_extension(full) { stem(full) } else { full };
-            let exact: Vec<&String> = self.files.iter().filter(|f| f.as_str() == full || stem(f) == full_stem).collect();
+            let exact: Vec<&String> =
+                self.files.iter().filter(|f| f.as_str() == full || stem(f) == full_stem).collect();
             match exact.as_slice() {
                 [one] => return Ok(self.dir.join(one)),
                 [] => {}
-                many => return Err(LocalError::Ambiguous { name: full.to_string(), candidates: many.iter().map(|s| s.to_string()).collect() }),
+                many => {
+                    return Err(LocalError::Ambiguous {
+                        name: full.to_string(),
+                        candidates: many.iter().map(|s| s.to_string()).collect(),
+                    })
+                }
             }
         }
         let prefix: Vec<&String> = self.files.iter().filter(|f| f.starts_with(short_name)).collect();
         match prefix.as_slice() {
             [one] => Ok(self.dir.join(one)),
             [] => Err(LocalError::NotFound { name: short_name.to_string(), dir: self.dir.clone() }),
-            many => Err(LocalError::Ambiguous { name: short_name.to_string(), candidates: many.iter().map(|s| s.to_string()).collect() }),
+            many => Err(LocalError::Ambiguous {
+                name: short_name.to_string(),
+                candidates: many.iter().map(|s| s.to_string()).collect(),
+            }),
         }
     }
 }
@@ -226,7 +236,10 @@ fn levels_for(size_x: u64, size_y: u64, tile_w: u64, tile_h: u64) -> i64 {
 impl LocalSlide {
     /// Opens a slide file and derives its geometry as large_image's OpenSlide source does.
     pub fn open(path: &Path) -> Result<LocalSlide, LocalError> {
-        let os_err = |e: openslide_rs::errors::OpenSlideError| LocalError::OpenSlide { path: path.to_path_buf(), message: e.to_string() };
+        let os_err = |e: openslide_rs::errors::OpenSlideError| LocalError::OpenSlide {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
         let slide = OpenSlide::new(path).map_err(os_err)?;
         let prop = |name: &str| slide.property_value(name).ok();
 
@@ -235,7 +248,8 @@ impl LocalSlide {
         let mut avail: Vec<Available> = Vec::new();
         for level in 0..slide.level_count() {
             let Ok(size) = slide.level_dimensions(level) else { continue };
-            let probe = slide.read_region(&Region { address: Address { x: 0, y: 0 }, level, size: Size { w: 1, h: 1 } });
+            let probe =
+                slide.read_region(&Region { address: Address { x: 0, y: 0 }, level, size: Size { w: 1, h: 1 } });
             if probe.is_err() || size.w == 0 || size.h == 0 {
                 continue;
             }
@@ -244,7 +258,10 @@ impl LocalSlide {
         }
         avail.sort_by(|a, b| (b.width * b.height).cmp(&(a.width * a.height)).then(a.level.cmp(&b.level)));
         let Some(first) = avail.first().copied() else { return Err(LocalError::NoLevels { path: path.to_path_buf() }) };
-        avail.retain(|l| near_power_of_two(first.width as f64, l.width as f64) && near_power_of_two(first.height as f64, l.height as f64));
+        avail.retain(|l| {
+            near_power_of_two(first.width as f64, l.width as f64)
+                && near_power_of_two(first.height as f64, l.height as f64)
+        });
         let (mut size_x, mut size_y) = (first.width, first.height);
 
         // _getTileSize.
@@ -290,7 +307,12 @@ impl LocalSlide {
 
         let mut bounds_origin = (0, 0);
         let bound = |k: &str| prop(k).and_then(|v| v.trim().parse::<i64>().ok());
-        if let (Some(bx), Some(by), Some(bw), Some(bh)) = (bound("openslide.bounds-x"), bound("openslide.bounds-y"), bound("openslide.bounds-width"), bound("openslide.bounds-height")) {
+        if let (Some(bx), Some(by), Some(bw), Some(bh)) = (
+            bound("openslide.bounds-x"),
+            bound("openslide.bounds-y"),
+            bound("openslide.bounds-width"),
+            bound("openslide.bounds-height"),
+        ) {
             let (sx, sy) = (size_x as i64, size_y as i64);
             if bx >= 0 && bw > 0 && bx + bw <= sx && by >= 0 && bh > 0 && by + bh <= sy && (bw < sx || bh < sy) {
                 bounds_origin = (bx as u64, by as u64);
@@ -310,13 +332,25 @@ impl LocalSlide {
 
         // getNativeMagnification.
         let mag = prop("openslide.objective-power").and_then(|v| v.trim().parse::<f64>().ok());
-        let (mm_x, mm_y) = match (prop("openslide.mpp-x").and_then(|v| v.trim().parse::<f64>().ok()), prop("openslide.mpp-y").and_then(|v| v.trim().parse::<f64>().ok())) {
+        let (mm_x, mm_y) = match (
+            prop("openslide.mpp-x").and_then(|v| v.trim().parse::<f64>().ok()),
+            prop("openslide.mpp-y").and_then(|v| v.trim().parse::<f64>().ok()),
+        ) {
             (Some(x), Some(y)) => (Some(x * 0.001), Some(y * 0.001)),
             _ => (None, None),
         };
         let magnification = mag.or(mm_x.map(|mm| 0.01 / mm));
 
-        let geometry = SlideGeometry { size_x, size_y, tile_width: tile_w, tile_height: tile_h, levels: n_levels as u32, magnification, mm_x, mm_y };
+        let geometry = SlideGeometry {
+            size_x,
+            size_y,
+            tile_width: tile_w,
+            tile_height: tile_h,
+            levels: n_levels as u32,
+            magnification,
+            mm_x,
+            mm_y,
+        };
         Ok(LocalSlide { path: path.to_path_buf(), slide, geometry, levels, bounds_origin, background })
     }
 
@@ -355,11 +389,18 @@ impl LocalSlide {
     pub fn read_region(&self, region: Rect, wanted_level: u32, out_w: u64, out_h: u64) -> Result<RgbImage, LocalError> {
         let g = &self.geometry;
         let bad = |reason: String| LocalError::BadRegion { path: self.path.clone(), region, reason };
-        if region.right > g.size_x || region.bottom > g.size_y || region.width() == 0 || region.height() == 0 || out_w == 0 || out_h == 0 {
+        if region.right > g.size_x
+            || region.bottom > g.size_y
+            || region.width() == 0
+            || region.height() == 0
+            || out_w == 0
+            || out_h == 0
+        {
             return Err(bad(format!("the slide is {}x{} and the output {out_w}x{out_h}", g.size_x, g.size_y)));
         }
         let l = g.levels - 1;
-        let level = if (out_w, out_h) == (region.width(), region.height()) { l } else { self.preferred_level(wanted_level) };
+        let level =
+            if (out_w, out_h) == (region.width(), region.height()) { l } else { self.preferred_level(wanted_level) };
         let lr = region_at_level(region, g.levels, level);
         let (lw, lh) = (lr.width() as usize, lr.height() as usize);
         let source = self.levels[level as usize];
@@ -390,8 +431,10 @@ impl LocalSlide {
                 for tx in first_tile_col..last_tile_col {
                     let tile_w = tw as f64 * source.svs_scale;
                     let tile_h = th as f64 * source.svs_scale;
-                    let ox = round_half_even((tx * tw * level_pow + self.bounds_origin.0) as f64 * source.svs_scale) as u64;
-                    let oy = round_half_even((ty * th * level_pow + self.bounds_origin.1) as f64 * source.svs_scale) as u64;
+                    let ox =
+                        round_half_even((tx * tw * level_pow + self.bounds_origin.0) as f64 * source.svs_scale) as u64;
+                    let oy =
+                        round_half_even((ty * th * level_pow + self.bounds_origin.1) as f64 * source.svs_scale) as u64;
                     let (rw, rh) = (round_half_even(tile_w) as u64, round_half_even(tile_h) as u64);
                     let argb = self.read(ox, oy, source.svs_level, rw, rh)?;
                     // The part of this tile inside the region and the strip.
@@ -420,11 +463,23 @@ impl LocalSlide {
     }
 
     fn read(&self, x: u64, y: u64, level: u32, w: u64, h: u64) -> Result<Vec<u8>, LocalError> {
-        let to32 = |v: u64| u32::try_from(v).map_err(|_| LocalError::OpenSlide { path: self.path.clone(), message: format!("coordinate {v} exceeds 32 bits") });
-        let region = Region { address: Address { x: to32(x)?, y: to32(y)? }, level, size: Size { w: to32(w)?, h: to32(h)? } };
-        let buf = self.slide.read_region(&region).map_err(|e| LocalError::OpenSlide { path: self.path.clone(), message: e.to_string() })?;
+        let to32 = |v: u64| {
+            u32::try_from(v).map_err(|_| LocalError::OpenSlide {
+                path: self.path.clone(),
+                message: format!("coordinate {v} exceeds 32 bits"),
+            })
+        };
+        let region =
+            Region { address: Address { x: to32(x)?, y: to32(y)? }, level, size: Size { w: to32(w)?, h: to32(h)? } };
+        let buf = self
+            .slide
+            .read_region(&region)
+            .map_err(|e| LocalError::OpenSlide { path: self.path.clone(), message: e.to_string() })?;
         if buf.len() != (w * h * 4) as usize {
-            return Err(LocalError::OpenSlide { path: self.path.clone(), message: format!("read_region returned {} bytes for {w}x{h}", buf.len()) });
+            return Err(LocalError::OpenSlide {
+                path: self.path.clone(),
+                message: format!("read_region returned {} bytes for {w}x{h}", buf.len()),
+            });
         }
         Ok(buf)
     }
@@ -462,11 +517,24 @@ mod tests {
     fn finds_slides_by_full_or_short_name() {
         let d = SlideDir::from_names(
             Path::new("/slides"),
-            &["TCGA-A1-A0SK-01Z-00-DX1.A44D.svs", "TCGA-A2-A0CM-01Z-00-DX1.tif", "TCGA-A2-A0CM-01Z-00-DX2.ndpi", "TCGA-AR-A1AQ.notes.txt", "README"],
+            &[
+                "TCGA-A1-A0SK-01Z-00-DX1.A44D.svs",
+                "TCGA-A2-A0CM-01Z-00-DX1.tif",
+                "TCGA-A2-A0CM-01Z-00-DX2.ndpi",
+                "TCGA-AR-A1AQ.notes.txt",
+                "README",
+            ],
         );
         assert_eq!(d.find("TCGA-A1-A0SK", None).unwrap(), Path::new("/slides/TCGA-A1-A0SK-01Z-00-DX1.A44D.svs"));
-        assert_eq!(d.find("TCGA-A1-A0SK", Some("TCGA-A1-A0SK-01Z-00-DX1.A44D.svs")).unwrap(), Path::new("/slides/TCGA-A1-A0SK-01Z-00-DX1.A44D.svs"));
-        assert_eq!(d.find("TCGA-A2-A0CM", Some("TCGA-A2-A0CM-01Z-00-DX2.svs")).unwrap(), Path::new("/slides/TCGA-A2-A0CM-01Z-00-DX2.ndpi"), "same stem, other extension");
+        assert_eq!(
+            d.find("TCGA-A1-A0SK", Some("TCGA-A1-A0SK-01Z-00-DX1.A44D.svs")).unwrap(),
+            Path::new("/slides/TCGA-A1-A0SK-01Z-00-DX1.A44D.svs")
+        );
+        assert_eq!(
+            d.find("TCGA-A2-A0CM", Some("TCGA-A2-A0CM-01Z-00-DX2.svs")).unwrap(),
+            Path::new("/slides/TCGA-A2-A0CM-01Z-00-DX2.ndpi"),
+            "same stem, other extension"
+        );
         let err = d.find("TCGA-A2-A0CM", None).unwrap_err().to_string();
         assert!(err.contains("TCGA-A2-A0CM-01Z-00-DX1.tif") && err.contains("TCGA-A2-A0CM-01Z-00-DX2.ndpi"), "{err}");
         let err = d.find("TCGA-AR-A1AQ", None).unwrap_err().to_string();

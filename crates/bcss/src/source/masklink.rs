@@ -124,7 +124,8 @@ pub fn fetch_mask(http: &Http, roi: &Roi, on_bytes: &dyn Fn(u64)) -> Result<Gray
     let link = roi.mask_link.as_deref().ok_or(MaskError::NoLink)?;
     let bytes = fetch_bytes(http, link, on_bytes)?;
     let origin = super::http::redact_url(link);
-    let mask = codec::png::decode_gray(&bytes).map_err(|source| MaskError::Decode { origin: origin.clone(), source })?;
+    let mask =
+        codec::png::decode_gray(&bytes).map_err(|source| MaskError::Decode { origin: origin.clone(), source })?;
     check_mask(&mask, roi, &origin)?;
     Ok(mask)
 }

@@ -173,7 +173,8 @@ mod tests {
         let mut c = Canvas::new(6, 8, K);
         assert_eq!(c.text(0, 0, "T", 1, W), 6);
         // T: top row full, then the middle column.
-        let lit: Vec<(usize, usize)> = (0..8).flat_map(|y| (0..6).map(move |x| (x, y))).filter(|&(x, y)| c.pixel(x, y) == W).collect();
+        let lit: Vec<(usize, usize)> =
+            (0..8).flat_map(|y| (0..6).map(move |x| (x, y))).filter(|&(x, y)| c.pixel(x, y) == W).collect();
         let mut want: Vec<(usize, usize)> = (0..5).map(|x| (x, 0)).collect();
         want.extend((1..7).map(|y| (2, y)));
         want.sort_by_key(|&(x, y)| (y, x));

@@ -159,7 +159,8 @@ impl Coefficients {
     pub fn new(in_size: usize, out_size: usize, filter: Filter) -> Coefficients {
         let f = precompute_coeffs(in_size, out_size, filter);
         let one = f64::from(1u32 << PRECISION_BITS);
-        let weights = f.weights.iter().map(|&w| if w < 0.0 { (-0.5 + w * one) as i32 } else { (0.5 + w * one) as i32 }).collect();
+        let weights =
+            f.weights.iter().map(|&w| if w < 0.0 { (-0.5 + w * one) as i32 } else { (0.5 + w * one) as i32 }).collect();
         Coefficients { ksize: f.ksize, bounds: f.bounds, weights }
     }
 
@@ -288,7 +289,8 @@ fn horizontal_row(h: &Coefficients, row: &[u8], dst: &mut [u8]) {
     for (xx, px) in dst.chunks_exact_mut(3).enumerate() {
         let (start, k) = h.kernel(xx);
         let src = &row[start * 3..(start + k.len()) * 3];
-        let (mut s0, mut s1, mut s2) = (1i32 << (PRECISION_BITS - 1), 1i32 << (PRECISION_BITS - 1), 1i32 << (PRECISION_BITS - 1));
+        let (mut s0, mut s1, mut s2) =
+            (1i32 << (PRECISION_BITS - 1), 1i32 << (PRECISION_BITS - 1), 1i32 << (PRECISION_BITS - 1));
         for (p, &w) in src.chunks_exact(3).zip(k) {
             s0 += i32::from(p[0]) * w;
             s1 += i32::from(p[1]) * w;

@@ -155,7 +155,12 @@ pub struct Bounds {
 
 impl Bounds {
     fn union(self, o: Bounds) -> Bounds {
-        Bounds { xmin: self.xmin.min(o.xmin), ymin: self.ymin.min(o.ymin), xmax: self.xmax.max(o.xmax), ymax: self.ymax.max(o.ymax) }
+        Bounds {
+            xmin: self.xmin.min(o.xmin),
+            ymin: self.ymin.min(o.ymin),
+            xmax: self.xmax.max(o.xmax),
+            ymax: self.ymax.max(o.ymax),
+        }
     }
     fn width(self) -> i64 {
         self.xmax - self.xmin
@@ -274,7 +279,12 @@ fn prepare_htk(shape: &Shape, sf: f64) -> Option<Prepared> {
         Shape::Other { .. } => return None,
     };
     let (lo, hi) = extent(&vertices);
-    let bbox = Bounds { xmin: lo[0].trunc() as i64, ymin: lo[1].trunc() as i64, xmax: hi[0].trunc() as i64, ymax: hi[1].trunc() as i64 };
+    let bbox = Bounds {
+        xmin: lo[0].trunc() as i64,
+        ymin: lo[1].trunc() as i64,
+        xmax: hi[0].trunc() as i64,
+        ymax: hi[1].trunc() as i64,
+    };
     let area = (bbox.height() * bbox.width()) as f64;
     Some(Prepared { vertices, bbox, fbox: [lo[0], lo[1], hi[0], hi[1]], area })
 }
@@ -285,12 +295,20 @@ fn prepare_strict(shape: &Shape, sf: f64) -> Option<Prepared> {
         Shape::Rectangle { center, width, height, rotation } => {
             let (cx, cy, hw, hh) = (center[0] * sf, center[1] * sf, width * sf / 2.0, height * sf / 2.0);
             let (cos, sin) = (rotation.cos(), rotation.sin());
-            [[-hw, -hh], [hw, -hh], [hw, hh], [-hw, hh]].iter().map(|p| [p[0] * cos - p[1] * sin + cx, p[0] * sin + p[1] * cos + cy]).collect()
+            [[-hw, -hh], [hw, -hh], [hw, hh], [-hw, hh]]
+                .iter()
+                .map(|p| [p[0] * cos - p[1] * sin + cx, p[0] * sin + p[1] * cos + cy])
+                .collect()
         }
         Shape::Other { .. } => return None,
     };
     let (lo, hi) = extent(&vertices);
-    let bbox = Bounds { xmin: lo[0].floor() as i64, ymin: lo[1].floor() as i64, xmax: hi[0].ceil() as i64, ymax: hi[1].ceil() as i64 };
+    let bbox = Bounds {
+        xmin: lo[0].floor() as i64,
+        ymin: lo[1].floor() as i64,
+        xmax: hi[0].ceil() as i64,
+        ymax: hi[1].ceil() as i64,
+    };
     Some(Prepared { vertices, bbox, fbox: [lo[0], lo[1], hi[0], hi[1]], area: (hi[0] - lo[0]) * (hi[1] - lo[1]) })
 }
 
@@ -325,14 +343,23 @@ pub fn roi_elements(annotations: &Annotations, table: &CodeTable) -> Vec<usize> 
 }
 
 /// The masks of every ROI of a slide, in document order (computed in parallel).
-pub fn roi_masks(annotations: &Annotations, table: &CodeTable, opts: &RasterOptions) -> Vec<Result<RoiMask, RasterError>> {
+pub fn roi_masks(
+    annotations: &Annotations,
+    table: &CodeTable,
+    opts: &RasterOptions,
+) -> Vec<Result<RoiMask, RasterError>> {
     let prepared: Vec<Option<Prepared>> = annotations.elements.par_iter().map(|e| prepare(&e.shape, opts)).collect();
     let rois = roi_elements(annotations, table);
     rois.par_iter().enumerate().map(|(k, &roi)| compose(annotations, &prepared, roi, k, table, opts)).collect()
 }
 
 /// The mask of one ROI element (`element` indexes [`Annotations::elements`]).
-pub fn roi_mask(annotations: &Annotations, element: usize, table: &CodeTable, opts: &RasterOptions) -> Result<RoiMask, RasterError> {
+pub fn roi_mask(
+    annotations: &Annotations,
+    element: usize,
+    table: &CodeTable,
+    opts: &RasterOptions,
+) -> Result<RoiMask, RasterError> {
     let rois = roi_elements(annotations, table);
     let roi_index = rois.iter().position(|&i| i == element).ok_or(RasterError::NotRoi(element))?;
     let prepared: Vec<Option<Prepared>> = annotations.elements.iter().map(|e| prepare(&e.shape, opts)).collect();
@@ -343,8 +370,13 @@ pub fn roi_mask(annotations: &Annotations, element: usize, table: &CodeTable, op
 /// (inclusive widths: touching boxes overlap), or plain closed-interval overlap in strict mode.
 fn overlaps(a: &Prepared, b: &Prepared, geometry: Geometry) -> bool {
     match geometry {
-        Geometry::Htk => a.bbox.xmin.max(b.bbox.xmin) <= a.bbox.xmax.min(b.bbox.xmax) && a.bbox.ymin.max(b.bbox.ymin) <= a.bbox.ymax.min(b.bbox.ymax),
-        Geometry::Strict => a.fbox[0] <= b.fbox[2] && b.fbox[0] <= a.fbox[2] && a.fbox[1] <= b.fbox[3] && b.fbox[1] <= a.fbox[3],
+        Geometry::Htk => {
+            a.bbox.xmin.max(b.bbox.xmin) <= a.bbox.xmax.min(b.bbox.xmax)
+                && a.bbox.ymin.max(b.bbox.ymin) <= a.bbox.ymax.min(b.bbox.ymax)
+        }
+        Geometry::Strict => {
+            a.fbox[0] <= b.fbox[2] && b.fbox[0] <= a.fbox[2] && a.fbox[1] <= b.fbox[3] && b.fbox[1] <= a.fbox[3]
+        }
     }
 }
 
@@ -373,10 +405,19 @@ impl Canvas {
     }
 }
 
-fn compose(annotations: &Annotations, prepared: &[Option<Prepared>], roi: usize, roi_index: usize, table: &CodeTable, opts: &RasterOptions) -> Result<RoiMask, RasterError> {
+fn compose(
+    annotations: &Annotations,
+    prepared: &[Option<Prepared>],
+    roi: usize,
+    roi_index: usize,
+    table: &CodeTable,
+    opts: &RasterOptions,
+) -> Result<RoiMask, RasterError> {
     let elements = &annotations.elements;
     let geometry = opts.geometry;
-    let (Some(r), Some(roi_group)) = (prepared.get(roi).and_then(Option::as_ref), elements.get(roi).and_then(|e| e.group.as_deref())) else {
+    let (Some(r), Some(roi_group)) =
+        (prepared.get(roi).and_then(Option::as_ref), elements.get(roi).and_then(|e| e.group.as_deref()))
+    else {
         return Err(RasterError::NotRoi(roi));
     };
     let Some(roi_row) = table.get(roi_group).filter(|g| g.is_roi) else { return Err(RasterError::NotRoi(roi)) };
@@ -384,10 +425,15 @@ fn compose(annotations: &Annotations, prepared: &[Option<Prepared>], roi: usize,
     let candidates: Vec<usize> = prepared
         .iter()
         .enumerate()
-        .filter(|&(i, p)| i != roi && p.as_ref().is_some_and(|p| overlaps(p, r, geometry)) && !table.is_roi(elements[i].group.as_deref()))
+        .filter(|&(i, p)| {
+            i != roi
+                && p.as_ref().is_some_and(|p| overlaps(p, r, geometry))
+                && !table.is_roi(elements[i].group.as_deref())
+        })
         .map(|(i, _)| i)
         .collect();
-    let searched = candidates.iter().fold(r.bbox, |acc, &i| acc.union(prepared[i].as_ref().expect("candidate is prepared").bbox));
+    let searched =
+        candidates.iter().fold(r.bbox, |acc, &i| acc.union(prepared[i].as_ref().expect("candidate is prepared").bbox));
 
     // Everything outside the ROI's raster ends as 0, and the ROI's raster lies inside its own box,
     // so only that window is drawn (HTK draws the whole searched area, to the same effect).
@@ -398,11 +444,17 @@ fn compose(annotations: &Annotations, prepared: &[Option<Prepared>], roi: usize,
 
     let mut outside_roi = 0;
     let mut element_errors = Vec::new();
-    let orders: BTreeSet<i64> = table.groups().iter().filter(|g| g.group != roi_group).map(|g| g.overlay_order).collect();
+    let orders: BTreeSet<i64> =
+        table.groups().iter().filter(|g| g.group != roi_group).map(|g| g.overlay_order).collect();
     for order in orders {
         let mut level: Vec<(usize, u8)> = Vec::new();
         for g in table.groups().iter().filter(|g| g.overlay_order == order && g.group != roi_group) {
-            level.extend(candidates.iter().filter(|&&i| elements[i].group.as_deref() == Some(g.group.as_str())).map(|&i| (i, g.gt_code)));
+            level.extend(
+                candidates
+                    .iter()
+                    .filter(|&&i| elements[i].group.as_deref() == Some(g.group.as_str()))
+                    .map(|&i| (i, g.gt_code)),
+            );
         }
         // Stable: equal areas keep table order, then document order.
         level.sort_by(|a, b| area(prepared, b.0).total_cmp(&area(prepared, a.0)));
@@ -458,10 +510,20 @@ fn compose(annotations: &Annotations, prepared: &[Option<Prepared>], roi: usize,
     }
     let (gx, gy) = (w.xmin + x0 as i64, w.ymin + y0 as i64);
     let sf = opts.scale;
-    let unscale = |b: Bounds| Bounds { xmin: (b.xmin as f64 / sf).trunc() as i64, ymin: (b.ymin as f64 / sf).trunc() as i64, xmax: (b.xmax as f64 / sf).trunc() as i64, ymax: (b.ymax as f64 / sf).trunc() as i64 };
+    let unscale = |b: Bounds| Bounds {
+        xmin: (b.xmin as f64 / sf).trunc() as i64,
+        ymin: (b.ymin as f64 / sf).trunc() as i64,
+        xmax: (b.xmax as f64 / sf).trunc() as i64,
+        ymax: (b.ymax as f64 / sf).trunc() as i64,
+    };
     let (bounds, name_bounds) = match geometry {
         Geometry::Htk => {
-            let b = Bounds { xmin: gx, ymin: gy, xmax: searched.xmax + (gx - searched.xmin), ymax: searched.ymax + (gy - searched.ymin) };
+            let b = Bounds {
+                xmin: gx,
+                ymin: gy,
+                xmax: searched.xmax + (gx - searched.xmin),
+                ymax: searched.ymax + (gy - searched.ymin),
+            };
             (b, unscale(r.bbox))
         }
         Geometry::Strict => {
@@ -519,7 +581,8 @@ fn draw_htk(p: &Prepared, code: u8, canvas: &mut Canvas) -> Result<(), String> {
     if width > patch_w || height > patch_h {
         return Err(format!("element mask {width}x{height} is larger than its bounding box {patch_w}x{patch_h}"));
     }
-    let vertices: Vec<[i32; 2]> = p.vertices.iter().map(|v| [(v[0] - lo[0]).trunc() as i32, (v[1] - lo[1]).trunc() as i32]).collect();
+    let vertices: Vec<[i32; 2]> =
+        p.vertices.iter().map(|v| [(v[0] - lo[0]).trunc() as i32, (v[1] - lo[1]).trunc() as i32]).collect();
     // Zero padding on the top and left: the element canvas is aligned to the box's bottom-right.
     let (ox, oy) = (p.bbox.xmin + (patch_w - width), p.bbox.ymin + (patch_h - height));
     let w = canvas.window;
@@ -577,7 +640,10 @@ fn segment_distance(p: [f64; 2], q: [f64; 2], r: [f64; 2], s: [f64; 2]) -> f64 {
     if segments_intersect(p, q, r, s) {
         return 0.0;
     }
-    point_segment_distance(p, r, s).min(point_segment_distance(q, r, s)).min(point_segment_distance(r, p, q)).min(point_segment_distance(s, p, q))
+    point_segment_distance(p, r, s)
+        .min(point_segment_distance(q, r, s))
+        .min(point_segment_distance(r, p, q))
+        .min(point_segment_distance(s, p, q))
 }
 
 fn point_segment_distance(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {
@@ -597,7 +663,9 @@ fn segments_intersect(p: [f64; 2], q: [f64; 2], r: [f64; 2], s: [f64; 2]) -> boo
     if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0)) && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0)) {
         return true;
     }
-    let on = |a: [f64; 2], b: [f64; 2], c: [f64; 2]| c[0] >= a[0].min(b[0]) && c[0] <= a[0].max(b[0]) && c[1] >= a[1].min(b[1]) && c[1] <= a[1].max(b[1]);
+    let on = |a: [f64; 2], b: [f64; 2], c: [f64; 2]| {
+        c[0] >= a[0].min(b[0]) && c[0] <= a[0].max(b[0]) && c[1] >= a[1].min(b[1]) && c[1] <= a[1].max(b[1])
+    };
     (d1 == 0.0 && on(r, s, p)) || (d2 == 0.0 && on(r, s, q)) || (d3 == 0.0 && on(p, q, r)) || (d4 == 0.0 && on(p, q, s))
 }
 

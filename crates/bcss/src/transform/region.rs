@@ -215,7 +215,16 @@ mod tests {
 
     fn geom(size_x: u64, size_y: u64, mm: f64, mag: f64) -> SlideGeometry {
         let levels = ((size_x as f64 / 256.0).log2().max((size_y as f64 / 256.0).log2())).ceil() as u32 + 1;
-        SlideGeometry { size_x, size_y, tile_width: 256, tile_height: 256, levels, magnification: Some(mag), mm_x: Some(mm), mm_y: Some(mm) }
+        SlideGeometry {
+            size_x,
+            size_y,
+            tile_width: 256,
+            tile_height: 256,
+            levels,
+            magnification: Some(mag),
+            mm_x: Some(mm),
+            mm_y: Some(mm),
+        }
     }
 
     fn rect(l: u64, t: u64, r: u64, b: u64) -> Rect {
@@ -240,7 +249,16 @@ mod tests {
     #[test]
     fn real_dsa_observations() {
         // ../shared/real-dsa/README.md: 0.25 um slide, 2000x1500 box.
-        let g = SlideGeometry { size_x: 20000, size_y: 15000, tile_width: 256, tile_height: 256, levels: 8, magnification: Some(40.0), mm_x: Some(0.00025), mm_y: Some(0.00025) };
+        let g = SlideGeometry {
+            size_x: 20000,
+            size_y: 15000,
+            tile_width: 256,
+            tile_height: 256,
+            levels: 8,
+            magnification: Some(40.0),
+            mm_x: Some(0.00025),
+            mm_y: Some(0.00025),
+        };
         let b = rect(4000, 3000, 6000, 4500);
         let native = plan_region(&g, b, ScaleRequest::Mm { mm_x: 0.00025, mm_y: 0.00025 });
         assert_eq!((native.out_width, native.out_height, native.scale), (2000, 1500, 1.0));

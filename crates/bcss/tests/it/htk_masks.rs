@@ -59,7 +59,16 @@ fn every_fixture_mask_is_reproduced() {
             .collect();
         let expected: Vec<&Value> = case["rois"].as_array().unwrap().iter().collect();
         let names: Vec<&str> = expected.iter().map(|r| r["name"].as_str().unwrap()).collect();
-        assert_eq!(produced.keys().map(String::as_str).collect::<Vec<_>>(), { let mut n = names.clone(); n.sort(); n }, "{}: mask names", dir.display());
+        assert_eq!(
+            produced.keys().map(String::as_str).collect::<Vec<_>>(),
+            {
+                let mut n = names.clone();
+                n.sort();
+                n
+            },
+            "{}: mask names",
+            dir.display()
+        );
         for roi in expected {
             let name = roi["name"].as_str().unwrap();
             let m = &produced[name];
@@ -68,19 +77,42 @@ fn every_fixture_mask_is_reproduced() {
             let where_ = format!("{} {name}", dir.file_name().unwrap().to_string_lossy());
             assert_eq!((m.mask.height, m.mask.width), (want.height, want.width), "{where_}: shape");
             if m.mask.data != want.data {
-                let diff = m.mask.data.iter().zip(&want.data).enumerate().filter(|(_, (a, b))| a != b).collect::<Vec<_>>();
+                let diff =
+                    m.mask.data.iter().zip(&want.data).enumerate().filter(|(_, (a, b))| a != b).collect::<Vec<_>>();
                 let (i, (got, exp)) = diff[0];
-                panic!("{where_}: {} pixels differ; first at x={} y={}: got {got}, expected {exp}", diff.len(), i % want.width, i / want.width);
+                panic!(
+                    "{where_}: {} pixels differ; first at x={} y={}: got {got}, expected {exp}",
+                    diff.len(),
+                    i % want.width,
+                    i / want.width
+                );
             }
             let b = &meta["bounds"];
-            let bounds = [b["xmin"].as_i64(), b["ymin"].as_i64(), b["xmax"].as_i64(), b["ymax"].as_i64()].map(Option::unwrap);
+            let bounds =
+                [b["xmin"].as_i64(), b["ymin"].as_i64(), b["xmax"].as_i64(), b["ymax"].as_i64()].map(Option::unwrap);
             assert_eq!([m.bounds.xmin, m.bounds.ymin, m.bounds.xmax, m.bounds.ymax], bounds, "{where_}: bounds");
             let e = &meta["roi_element_bbox"];
-            assert_eq!([m.roi_bbox.xmin, m.roi_bbox.ymin, m.roi_bbox.xmax, m.roi_bbox.ymax], [e["xmin"].as_i64(), e["ymin"].as_i64(), e["xmax"].as_i64(), e["ymax"].as_i64()].map(Option::unwrap), "{where_}: ROI box");
+            assert_eq!(
+                [m.roi_bbox.xmin, m.roi_bbox.ymin, m.roi_bbox.xmax, m.roi_bbox.ymax],
+                [e["xmin"].as_i64(), e["ymin"].as_i64(), e["xmax"].as_i64(), e["ymax"].as_i64()].map(Option::unwrap),
+                "{where_}: ROI box"
+            );
             assert_eq!(m.roi_index as u64, roi["roi_index"].as_u64().unwrap(), "{where_}: roi index");
-            assert_eq!(annotations.elements[m.element].id.as_deref(), roi["element_id"].as_str(), "{where_}: element id");
-            assert_eq!(m.outside_roi as u64, meta["htk_elements_outside_roi"].as_u64().unwrap(), "{where_}: elements outside the ROI");
-            assert_eq!(m.element_errors.len(), meta["htk_element_errors"].as_array().unwrap().len(), "{where_}: element errors");
+            assert_eq!(
+                annotations.elements[m.element].id.as_deref(),
+                roi["element_id"].as_str(),
+                "{where_}: element id"
+            );
+            assert_eq!(
+                m.outside_roi as u64,
+                meta["htk_elements_outside_roi"].as_u64().unwrap(),
+                "{where_}: elements outside the ROI"
+            );
+            assert_eq!(
+                m.element_errors.len(),
+                meta["htk_element_errors"].as_array().unwrap().len(),
+                "{where_}: element errors"
+            );
             checked += 1;
         }
     }

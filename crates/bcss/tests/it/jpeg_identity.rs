@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 #[test]
 fn server_jpegs_decode_exactly_like_pillow() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jpeg");
-    let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("pillow_decoded.json")).unwrap()).unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("pillow_decoded.json")).unwrap()).unwrap();
     let mut checked = 0;
     for (name, want) in expected.as_object().unwrap() {
         if name.starts_with('_') {
@@ -21,7 +22,9 @@ fn server_jpegs_decode_exactly_like_pillow() {
         let img = bcss::codec::decode_rgb(&bytes).unwrap();
         assert_eq!(img.width as u64, want["width"].as_u64().unwrap(), "{name}");
         assert_eq!(img.height as u64, want["height"].as_u64().unwrap(), "{name}");
-        let px = |x: usize, y: usize| -> Vec<u64> { img.data[(y * img.width + x) * 3..][..3].iter().map(|&v| u64::from(v)).collect() };
+        let px = |x: usize, y: usize| -> Vec<u64> {
+            img.data[(y * img.width + x) * 3..][..3].iter().map(|&v| u64::from(v)).collect()
+        };
         let mid: Vec<u64> = want["pixel_mid"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
         assert_eq!(px(img.width / 2, img.height / 2), mid, "{name}: middle pixel");
         let digest = Sha256::digest(&img.data);

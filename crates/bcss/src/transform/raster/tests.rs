@@ -74,7 +74,9 @@ fn strict_oracle(v: &[[f64; 2]], w: Bounds) -> Vec<u8> {
             let mut inside = false;
             let mut j = v.len() - 1;
             for i in 0..v.len() {
-                if (v[i][1] > py) != (v[j][1] > py) && px < (v[j][0] - v[i][0]) * (py - v[i][1]) / (v[j][1] - v[i][1]) + v[i][0] {
+                if (v[i][1] > py) != (v[j][1] > py)
+                    && px < (v[j][0] - v[i][0]) * (py - v[i][1]) / (v[j][1] - v[i][1]) + v[i][0]
+                {
                     inside = !inside;
                 }
                 j = i;
@@ -86,7 +88,9 @@ fn strict_oracle(v: &[[f64; 2]], w: Bounds) -> Vec<u8> {
 }
 
 fn int_polygon() -> impl Strategy<Value = (Vec<[i32; 2]>, i32, i32)> {
-    (1usize..9, 1i32..24, 1i32..24).prop_flat_map(|(n, w, h)| (prop::collection::vec((0..=w + 2, 0..=h + 2).prop_map(|(x, y)| [x - 1, y - 1]), n), Just(w), Just(h)))
+    (1usize..9, 1i32..24, 1i32..24).prop_flat_map(|(n, w, h)| {
+        (prop::collection::vec((0..=w + 2, 0..=h + 2).prop_map(|(x, y)| [x - 1, y - 1]), n), Just(w), Just(h))
+    })
 }
 
 fn float_polygon() -> impl Strategy<Value = Vec<[f64; 2]>> {
@@ -204,9 +208,27 @@ fn htk_overlay_order_area_and_crop() {
     let masks = roi_masks(&a, &CodeTable::bcss(), &RasterOptions::default());
     assert_eq!(masks.len(), 1);
     let m = masks[0].as_ref().unwrap();
-    let rows: Vec<String> = m.mask.data.chunks(m.mask.width).map(|r| r.iter().map(|v| format!("{v:x}")).collect()).collect();
-    assert_eq!(rows, ["222222222", "211111222", "213311222", "213311222", "211111222", "211117772", "222227772", "222227772", "222222222"]);
-    assert_eq!(m.searched, Bounds { xmin: 0, ymin: 0, xmax: 30, ymax: 30 }, "the unknown group widens the search; blood is outside the ROI box");
+    let rows: Vec<String> =
+        m.mask.data.chunks(m.mask.width).map(|r| r.iter().map(|v| format!("{v:x}")).collect()).collect();
+    assert_eq!(
+        rows,
+        [
+            "222222222",
+            "211111222",
+            "213311222",
+            "213311222",
+            "211111222",
+            "211117772",
+            "222227772",
+            "222227772",
+            "222222222"
+        ]
+    );
+    assert_eq!(
+        m.searched,
+        Bounds { xmin: 0, ymin: 0, xmax: 30, ymax: 30 },
+        "the unknown group widens the search; blood is outside the ROI box"
+    );
     assert_eq!(m.bounds, Bounds { xmin: 0, ymin: 0, xmax: 30, ymax: 30 });
     assert_eq!(m.outside_roi, 0);
 }
@@ -220,13 +242,18 @@ fn htk_fractional_elements_are_padded_top_left() {
         {"type": "polyline", "group": "mostly_tumor", "points": [[2.6,2.6,0],[5.4,2.6,0],[5.4,5.4,0],[2.6,5.4,0]]}
     "#);
     let m = roi_mask(&a, 0, &CodeTable::bcss(), &RasterOptions::default()).unwrap();
-    let ones: Vec<(usize, usize)> = (0..m.mask.height).flat_map(|y| (0..m.mask.width).map(move |x| (x, y))).filter(|&(x, y)| m.mask.data[y * m.mask.width + x] == 1).collect();
+    let ones: Vec<(usize, usize)> = (0..m.mask.height)
+        .flat_map(|y| (0..m.mask.width).map(move |x| (x, y)))
+        .filter(|&(x, y)| m.mask.data[y * m.mask.width + x] == 1)
+        .collect();
     assert_eq!(ones, vec![(3, 3), (4, 3), (3, 4), (4, 4)]);
 }
 
 #[test]
 fn scaling_truncates_before_rasterising() {
-    let a = doc(r#"{"type": "rectangle", "group": "roi", "center": [101, 51, 0], "width": 41, "height": 21, "rotation": 0}"#);
+    let a = doc(
+        r#"{"type": "rectangle", "group": "roi", "center": [101, 51, 0], "width": 41, "height": 21, "rotation": 0}"#,
+    );
     let opts = RasterOptions { geometry: Geometry::Htk, scale: 0.5 };
     let m = roi_mask(&a, 0, &CodeTable::bcss(), &opts).unwrap();
     // center (50, 25), width int(20.5) = 20 -> half 10; height int(10.5) = 10 -> half 5.
@@ -272,8 +299,12 @@ fn bad_rois_and_elements() {
 
 #[test]
 fn no_background_class_uses_the_roi_code() {
-    let table = CodeTable::from_csv("group,overlay_order,GT_code,is_roi,is_background_class\nroi,0,9,1,0\nt,1,1,0,0\n".as_bytes()).unwrap();
-    let a = doc(r#"{"type": "rectangle", "group": "roi", "center": [5, 5, 0], "width": 4, "height": 4, "rotation": 0}"#);
+    let table = CodeTable::from_csv(
+        "group,overlay_order,GT_code,is_roi,is_background_class\nroi,0,9,1,0\nt,1,1,0,0\n".as_bytes(),
+    )
+    .unwrap();
+    let a =
+        doc(r#"{"type": "rectangle", "group": "roi", "center": [5, 5, 0], "width": 4, "height": 4, "rotation": 0}"#);
     let m = roi_mask(&a, 0, &table, &RasterOptions::default()).unwrap();
     assert!(m.mask.data.iter().all(|&v| v == 9));
 }
