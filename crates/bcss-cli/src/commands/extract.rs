@@ -2,7 +2,7 @@
 
 use bcss::command::extract::{self, ExtractError};
 
-use super::{print_json, Output};
+use super::Output;
 use crate::cli::ExtractArgs;
 use crate::config;
 use crate::exit::{Classify, Failure};
@@ -22,35 +22,5 @@ pub fn run(args: &ExtractArgs, out: Output) -> Result<(), Failure> {
         Err(e @ ExtractError::Client(_)) => return Err(Failure::Server(e.into())),
         Err(e) => return Err(Failure::Input(e.into())),
     };
-    tracing::info!(
-        done = summary.done.len(),
-        skipped = summary.skipped.len(),
-        failed = summary.failed.len(),
-        "bcss extract ends"
-    );
-    if out.json {
-        let mut value = serde_json::to_value(&summary).expect("summary serialises");
-        value["out"] = serde_json::json!(plan.out.display().to_string());
-        value["log"] = serde_json::json!(log.map(|p| p.display().to_string()));
-        print_json(&value);
-    } else if !out.quiet {
-        eprintln!(
-            "{} done, {} skipped (already complete), {} failed in {:.1} s -> {}",
-            summary.done.len(),
-            summary.skipped.len(),
-            summary.failed.len(),
-            summary.seconds,
-            plan.out.display()
-        );
-    }
-    if !summary.failed.is_empty() {
-        if !out.json {
-            for (roi, reason) in &summary.failed {
-                eprintln!("failed: {roi}: {reason}");
-            }
-            eprintln!("\nhint: rerun the same command to retry the failed ROIs; completed ones are skipped");
-        }
-        return Err(Failure::Partial);
-    }
-    Ok(())
+    super::finish_run("extract", &summary, &plan.out, log, out)
 }

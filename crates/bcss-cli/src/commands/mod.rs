@@ -49,3 +49,47 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
 pub fn print_json<T: serde::Serialize>(value: &T) {
     println!("{}", serde_json::to_string_pretty(value).expect("serialisable summary"));
 }
+
+/// Reports the end of a `download` or `extract` run: the JSON summary or one line, then each
+/// failed ROI with its reason. `Err(Partial)` (exit 1) when any ROI failed.
+pub fn finish_run(
+    what: &str,
+    summary: &bcss::command::download::Summary,
+    root: &std::path::Path,
+    log: Option<std::path::PathBuf>,
+    out: Output,
+) -> Result<(), Failure> {
+    tracing::info!(
+        done = summary.done.len(),
+        skipped = summary.skipped.len(),
+        failed = summary.failed.len(),
+        "bcss {what} ends"
+    );
+    if out.json {
+        let mut value = serde_json::to_value(summary).expect("summary serialises");
+        value["out"] = serde_json::json!(root.display().to_string());
+        value["log"] = serde_json::json!(log.map(|p| p.display().to_string()));
+        print_json(&value);
+    } else if !out.quiet {
+        let received =
+            if summary.bytes > 0 { format!(", {:.1} MB read", summary.bytes as f64 / 1e6) } else { String::new() };
+        eprintln!(
+            "{} done, {} skipped (already complete), {} failed{received} in {:.1} s -> {}",
+            summary.done.len(),
+            summary.skipped.len(),
+            summary.failed.len(),
+            summary.seconds,
+            root.display()
+        );
+    }
+    if summary.failed.is_empty() {
+        return Ok(());
+    }
+    if !out.json {
+        for (roi, reason) in &summary.failed {
+            eprintln!("failed: {roi}: {reason}");
+        }
+        eprintln!("\nhint: rerun the same command to retry the failed ROIs; completed ones are skipped");
+    }
+    Err(Failure::Partial)
+}

@@ -79,6 +79,17 @@ pub enum CodecError {
     Unsupported(String),
 }
 
+/// Encoding into a file fails like the file does: an I/O error underneath the PNG encoder comes
+/// back as itself (so "No space left on device" reaches the user), anything else as `Other`.
+impl From<CodecError> for std::io::Error {
+    fn from(e: CodecError) -> std::io::Error {
+        match e {
+            CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
+            other => std::io::Error::other(other.to_string()),
+        }
+    }
+}
+
 /// Decodes a JPEG or PNG body to RGB (alpha dropped), choosing the decoder by magic bytes.
 pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, CodecError> {
     match sniff(bytes) {

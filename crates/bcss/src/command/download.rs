@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::catalog::{Roi, RoiTable, Slide, SlideTable};
 use crate::codec::{self, png::Compression, GrayImage, RgbImage};
-use crate::dataset::atomic::{self, Written};
+use crate::dataset::atomic;
 use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, Native, RoiEntry};
 use crate::dataset::names::{self, UnsafeName};
 use crate::dataset::Layout;
@@ -408,7 +408,9 @@ impl Run<'_> {
                 |e| matches!(e, RoiError::BadRegion(_)),
             )?;
             let path = self.layout.images().join(names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &suffix));
-            let written = self.write_png(&path, |w| codec::png::write_rgb(w, &image, self.plan.png))?;
+            let written =
+                atomic::write_atomic::<std::io::Error>(&path, |w| Ok(codec::png::write_rgb(w, &image, self.plan.png)?))
+                    .map_err(|source| RoiError::Write { path: path.clone(), source })?;
             files.push(("image", FileRecord::new(self.layout.relative(&path), &written)));
         }
 
@@ -449,7 +451,10 @@ impl Run<'_> {
                 _ => (mask, "MAG-0".to_string()),
             };
             let path = self.layout.masks().join(names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &mask_suffix));
-            let written = self.write_png(&path, |w| codec::png::write_gray(w, &mask, Compression::Balanced))?;
+            let written = atomic::write_atomic::<std::io::Error>(&path, |w| {
+                Ok(codec::png::write_gray(w, &mask, Compression::Balanced)?)
+            })
+            .map_err(|source| RoiError::Write { path: path.clone(), source })?;
             files.push(("mask", FileRecord::new(self.layout.relative(&path), &written)));
         }
 
@@ -491,20 +496,6 @@ impl Run<'_> {
             )));
         }
         codec::decode_rgb(&resp.body).map_err(|e| RoiError::BadRegion(e.to_string()))
-    }
-
-    fn write_png(
-        &self,
-        path: &std::path::Path,
-        f: impl FnOnce(&mut dyn std::io::Write) -> Result<(), codec::CodecError>,
-    ) -> Result<Written, RoiError> {
-        atomic::write_atomic(path, |w| {
-            f(w).map_err(|e| match e {
-                codec::CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
-                other => std::io::Error::other(other.to_string()),
-            })
-        })
-        .map_err(|source| RoiError::Write { path: path.to_path_buf(), source })
     }
 
     fn record(

@@ -22,7 +22,7 @@ use std::time::Instant;
 use crate::catalog::{Roi, RoiTable, SlideTable};
 use crate::codec::{self, png::Compression, GrayImage};
 use crate::command::download::{Parts, Summary};
-use crate::dataset::atomic::{self, Written};
+use crate::dataset::atomic;
 use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, Native, RoiEntry};
 use crate::dataset::names;
 use crate::dataset::Layout;
@@ -389,7 +389,9 @@ impl Run<'_> {
         if todo.images {
             let image = slide.read_region(region.region, region.read_level, region.out_width, region.out_height)?;
             let out = self.layout.images().join(names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &suffix));
-            let written = self.write_png(&out, |w| codec::png::write_rgb(w, &image, self.plan.png))?;
+            let written =
+                atomic::write_atomic::<std::io::Error>(&out, |w| Ok(codec::png::write_rgb(w, &image, self.plan.png)?))
+                    .map_err(|source| RoiError::Write { path: out.clone(), source })?;
             files.push(("image", FileRecord::new(self.layout.relative(&out), &written)));
         }
 
@@ -403,7 +405,10 @@ impl Run<'_> {
                 data: resize::resize_nearest(&mask.data, mask.width, mask.height, w, h),
             };
             let out = self.layout.masks().join(names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &suffix));
-            let written = self.write_png(&out, |w| codec::png::write_gray(w, &mask, Compression::Balanced))?;
+            let written = atomic::write_atomic::<std::io::Error>(&out, |w| {
+                Ok(codec::png::write_gray(w, &mask, Compression::Balanced)?)
+            })
+            .map_err(|source| RoiError::Write { path: out.clone(), source })?;
             files.push(("mask", FileRecord::new(self.layout.relative(&out), &written)));
         }
 
@@ -443,20 +448,6 @@ impl Run<'_> {
                 Ok(mask)
             }
         }
-    }
-
-    fn write_png(
-        &self,
-        path: &Path,
-        f: impl FnOnce(&mut dyn std::io::Write) -> Result<(), codec::CodecError>,
-    ) -> Result<Written, RoiError> {
-        atomic::write_atomic(path, |w| {
-            f(w).map_err(|e| match e {
-                codec::CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
-                other => std::io::Error::other(other.to_string()),
-            })
-        })
-        .map_err(|source| RoiError::Write { path: path.to_path_buf(), source })
     }
 
     fn record(
