@@ -5,11 +5,12 @@
 #   libopenslide-dev   OpenSlide 3.4, the standard whole-slide reader (bcss extract)
 #   libclang-dev       bindgen, used by openslide-sys at build time
 #   pkg-config         finds both libraries
+#   openssl            the TLS test runs a real `openssl s_server` with a private CA
 # Idempotent and quiet when everything is present. Needs root (or sudo) only when installing.
 set -euo pipefail
 
 need=()
-for pkg in pkg-config libturbojpeg0-dev libopenslide-dev libclang-dev; do
+for pkg in pkg-config libturbojpeg0-dev libopenslide-dev libclang-dev openssl; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     need+=("$pkg")
   fi
