@@ -322,7 +322,10 @@ impl Girder {
     /// `GET item/{id}/tiles`: the slide's size, pyramid and native resolution.
     pub fn tiles(&self, item_id: &str) -> Result<SlideGeometry, GirderError> {
         let req = Request::get(self.url(&format!("item/{item_id}/tiles")));
-        Ok(self.get_json(Step::TilesMetadata, req)?.0)
+        let shown = req.shown_url();
+        let geometry: SlideGeometry = self.get_json(Step::TilesMetadata, req)?.0;
+        geometry.check().map_err(|reason| GirderError::Unexpected { step: Step::TilesMetadata, url: shown, reason })?;
+        Ok(geometry)
     }
 
     /// `GET item/{id}/tiles/region` for integer base-pixel bounds, with the scale parameters and

@@ -351,6 +351,7 @@ impl LocalSlide {
             mm_x,
             mm_y,
         };
+        geometry.check().map_err(|message| LocalError::OpenSlide { path: path.to_path_buf(), message })?;
         Ok(LocalSlide { path: path.to_path_buf(), slide, geometry, levels, bounds_origin, background })
     }
 

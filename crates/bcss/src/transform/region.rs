@@ -42,6 +42,30 @@ pub struct SlideGeometry {
     pub mm_y: Option<f64>,
 }
 
+impl SlideGeometry {
+    /// Refuses metadata no real slide has (zero levels or sizes, non-positive resolutions), so
+    /// the arithmetic below never meets it.
+    pub fn check(&self) -> Result<(), String> {
+        if self.levels == 0 || self.levels > 40 {
+            return Err(format!("the tile metadata has {} levels", self.levels));
+        }
+        if self.size_x == 0 || self.size_y == 0 || self.tile_width == 0 || self.tile_height == 0 {
+            return Err(format!(
+                "the tile metadata has an empty size ({}x{}, tiles {}x{})",
+                self.size_x, self.size_y, self.tile_width, self.tile_height
+            ));
+        }
+        for (name, v) in [("mm_x", self.mm_x), ("mm_y", self.mm_y), ("magnification", self.magnification)] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(format!("the tile metadata has {name} = {v}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The resolution asked of the server, in the server's own terms.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ScaleRequest {
@@ -270,6 +294,20 @@ mod tests {
         assert_eq!((clipped.out_width, clipped.out_height), (1000, 1000));
         let outside = plan_region(&g, rect(25000, 0, 26000, 1000), ScaleRequest::Base);
         assert_eq!((outside.out_width, outside.out_height), (0, 0));
+    }
+
+    #[test]
+    fn impossible_metadata_is_refused() {
+        let mut g = geom(1000, 1000, 0.00025, 40.0);
+        assert!(g.check().is_ok());
+        g.levels = 0;
+        assert!(g.check().unwrap_err().contains("0 levels"));
+        let mut g = geom(1000, 1000, 0.00025, 40.0);
+        g.mm_x = Some(-1.0);
+        assert!(g.check().unwrap_err().contains("mm_x = -1"));
+        let mut g = geom(1000, 1000, 0.00025, 40.0);
+        g.size_y = 0;
+        assert!(g.check().is_err());
     }
 
     #[test]
