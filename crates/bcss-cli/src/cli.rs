@@ -352,6 +352,11 @@ pub struct DownloadArgs {
     /// PNG compression of written images: fast, balanced or high (pixels are the same). [default: balanced]
     #[arg(long, value_name = "LEVEL")]
     pub png_compression: Option<String>,
+    /// Ask the server not to apply the slides' ICC colour profiles (sends style={"icc":false}).
+    /// large_image 1.20 (2023) and later convert to sRGB by default; the 2019 dataset was made
+    /// without that, so this gets closer to the published pixels on slides with a profile.
+    #[arg(long)]
+    pub no_icc: bool,
     /// Where masks come from: `links` downloads the published mask PNGs; `annotations` fetches
     /// each slide's annotations and rasterises the ROI's mask locally with HistomicsTK's rules
     /// (see `bcss masks --help`). [default: links]

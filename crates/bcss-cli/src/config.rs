@@ -46,6 +46,8 @@ pub struct FileConfig {
     ca_cert: Option<PathBuf>,
     #[serde(alias = "png_compression")]
     png_compression: Option<String>,
+    #[serde(alias = "no_icc")]
+    no_icc: Option<bool>,
     #[serde(alias = "mask_source")]
     mask_source: Option<String>,
 }
@@ -243,6 +245,7 @@ pub fn resolve_download(
             ca_cert,
         },
         png,
+        icc: !(args.no_icc || file.no_icc.unwrap_or(false)),
         mask_source,
     })
 }

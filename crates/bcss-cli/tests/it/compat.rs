@@ -197,6 +197,17 @@ fn compat_png_and_jpeg_regions_agree() {
     let mean = diffs.iter().map(|&v| f64::from(v)).sum::<f64>() / diffs.len() as f64;
     assert!(mean < 3.0, "JPEG q95 and PNG regions differ on average by {mean}");
     assert!(diffs.iter().any(|&v| v > 0), "JPEG output must be lossy: the two encodings cannot be identical");
+    // large_image accepts style={"icc":false}; the synthetic slides carry no ICC profile, so the
+    // pixels are the same as with the server's default.
+    let no_icc = dir.join("no-icc");
+    download(
+        &d,
+        &csv,
+        &no_icc,
+        &["--mag", "20", "--slides", "TCGA-SY-NTH2", "--pipeline", "images", "--encoding", "png", "--no-icc"],
+    );
+    let c = png::decode_rgb(&std::fs::read(no_icc.join(name)).unwrap()).unwrap();
+    assert!(c == b, "--no-icc changed pixels of a slide without an ICC profile");
 }
 
 #[test]

@@ -131,6 +131,25 @@ fn compat_mpp_sends_the_rounded_mm_and_gets_the_quantised_size() {
 }
 
 #[test]
+fn no_icc_asks_the_server_to_skip_colour_profiles_and_redoes_icc_files() {
+    let s = Stand::new();
+    let r = run(s.download().args(["--pipeline", "images"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(s.region_requests().iter().all(|q| q.param("style").is_none()), "no style by default");
+    let n = s.region_requests().len();
+    // The files were made with the server's default colour handling: --no-icc must fetch again.
+    let r = run(s.download().args(["--pipeline", "images", "--no-icc"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let new: Vec<_> = s.region_requests().into_iter().skip(n).collect();
+    assert_eq!(new.len(), ROIS.len(), "every ROI fetched again without ICC");
+    assert!(new.iter().all(|q| q.param("style") == Some(r#"{"icc":false}"#)));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.out().join("manifest.json")).unwrap()).unwrap();
+    let params = manifest["rois"][ROIS[0]]["request_params"].as_str().unwrap();
+    assert!(params.ends_with(r#"&style={"icc":false}"#), "{params}");
+}
+
+#[test]
 fn mag_20_names_sizes_and_request() {
     let s = Stand::new();
     let r = run(s.download().args(["--mag", "20", "--encoding", "png"]));
