@@ -4,7 +4,9 @@
 //! recorded size and SHA-256; image and mask have the recorded output size. Always (with or
 //! without a manifest): every expected ROI has its files, image and mask of a ROI have the same
 //! size, and masks hold only known label codes. Without a manifest the expected ROIs are the
-//! catalogue's (or the table given), and files are found by name.
+//! catalogue's (or the table given), and files are found by name, in `images/` or, for the
+//! Google Drive copy, `rgbs_colorNormalized/` (an image pairs with its mask whatever its
+//! `MPP-...` suffix says when it is the ROI's only image).
 //!
 //! Invariant: reads only; never modifies the dataset.
 
@@ -109,7 +111,7 @@ pub fn verify(root: &Path, options: &VerifyOptions) -> Result<VerifyReport, Veri
         return Err(VerifyError::NotADirectory(root.to_path_buf()));
     }
     let layout = Layout::new(root);
-    if !layout.images().is_dir() && !layout.masks().is_dir() {
+    if !layout.images().is_dir() && !layout.masks().is_dir() && !root.join("rgbs_colorNormalized").is_dir() {
         return Err(VerifyError::Empty(root.to_path_buf()));
     }
     let mut report = match Manifest::load(&layout.manifest())? {
@@ -226,7 +228,9 @@ fn list_pngs(dir: &Path) -> Vec<String> {
 fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
     let layout = Layout::new(root);
     let expected = options.expected.clone().unwrap_or_else(RoiTable::builtin);
-    let images = list_pngs(&layout.images());
+    // The Google Drive copy keeps its images in rgbs_colorNormalized/.
+    let images_dir = if layout.images().is_dir() { "images" } else { "rgbs_colorNormalized" };
+    let images = list_pngs(&root.join(images_dir));
     let masks = list_pngs(&layout.masks());
     let have_images = !images.is_empty();
     let by_roi = |names: &[String], dir: &str| -> BTreeMap<(String, u64, u64), Vec<(String, String)>> {
@@ -238,7 +242,7 @@ fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
         }
         map
     };
-    let image_map = by_roi(&images, "images");
+    let image_map = by_roi(&images, images_dir);
     let mask_map = by_roi(&masks, "masks");
     let results: Vec<(usize, Vec<Problem>)> = expected
         .rois()
@@ -264,7 +268,10 @@ fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
                         continue;
                     }
                 };
-                if let Some((_, irel)) = ims.iter().find(|(s, _)| s == suffix) {
+                // Same suffix, else the ROI's only image whatever its suffix (copies labelled
+                // MPP-0.2300 and MPP-0.2500 circulate).
+                let image = ims.iter().find(|(s, _)| s == suffix).or(if ims.len() == 1 { ims.first() } else { None });
+                if let Some((_, irel)) = image {
                     files += 1;
                     match png_size(root, irel, &roi.id) {
                         Ok(isize) if isize != msize => probs.push(problem(
@@ -342,6 +349,32 @@ mod tests {
         assert!(text[0].starts_with("TCGA-BB-BBBB-DX1: `masks/") && text[0].contains("[22]"), "{text:?}");
         assert!(text.iter().any(|t| t == "TCGA-CC-CCCC-DX1: has no mask"));
         assert!(text.iter().any(|t| t == "TCGA-CC-CCCC-DX1: has no image"));
+    }
+
+    #[test]
+    fn drive_layout_is_checked_too() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pair(dir.path(), "TCGA-AA-AAAA-DX1", 8, 6, 2);
+        std::fs::rename(dir.path().join("images"), dir.path().join("rgbs_colorNormalized")).unwrap();
+        // The Drive copy's images say MPP-0.2300, the masks MPP-0.2500: still one pair.
+        std::fs::rename(
+            dir.path().join("rgbs_colorNormalized/TCGA-AA-AAAA-DX1_xmin10_ymin20_MPP-0.2500.png"),
+            dir.path().join("rgbs_colorNormalized/TCGA-AA-AAAA-DX1_xmin10_ymin20_MPP-0.2300.png"),
+        )
+        .unwrap();
+        let opts = VerifyOptions { expected: Some(table(&["TCGA-AA-AAAA-DX1"])), skip_hashes: false };
+        let r = verify(dir.path(), &opts).unwrap();
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(r.files_checked, 2);
+        let mask = GrayImage { width: 8, height: 5, data: vec![1; 40] };
+        png::write_gray(
+            std::fs::File::create(dir.path().join("masks/TCGA-AA-AAAA-DX1_xmin10_ymin20_MPP-0.2500.png")).unwrap(),
+            &mask,
+            png::Compression::Fast,
+        )
+        .unwrap();
+        let r = verify(dir.path(), &opts).unwrap();
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
     }
 
     #[test]
