@@ -122,6 +122,56 @@ pub fn select_rois(roi_bounds: Option<&Path>, slides: Option<&[String]>) -> anyh
     Ok(selected)
 }
 
+/// Validates `--jobs`.
+fn check_jobs(jobs: usize) -> anyhow::Result<usize> {
+    if jobs == 0 || jobs > 64 {
+        bail!("`--jobs {jobs}` must be between 1 and 64");
+    }
+    Ok(jobs)
+}
+
+/// Validates `--png-compression`.
+fn check_png(level: Option<&str>) -> anyhow::Result<Compression> {
+    Ok(match level {
+        None | Some("balanced") => Compression::Balanced,
+        Some("fast") => Compression::Fast,
+        Some("high") => Compression::High,
+        Some(other) => bail!("unknown PNG compression `{other}`: use fast, balanced or high"),
+    })
+}
+
+/// Validates `--retries` and `--timeout` into HTTP settings (`BCSS_RETRY_BASE_MS` sets the first
+/// backoff delay, for tests).
+fn http_config(retries: u32, timeout: f64, ca_cert: Option<PathBuf>, env: Env<'_>) -> anyhow::Result<HttpConfig> {
+    if retries > 100 {
+        bail!("`--retries {retries}` is too many (at most 100)");
+    }
+    if !timeout.is_finite() || timeout <= 0.0 || timeout > 86_400.0 {
+        bail!("`--timeout {timeout}` must be a number of seconds above 0");
+    }
+    if let Some(p) = &ca_cert {
+        if !p.is_file() {
+            bail!("`--ca-cert {}` is not a readable file", p.display());
+        }
+    }
+    let backoff_ms = env("BCSS_RETRY_BASE_MS").and_then(|v| v.parse().ok()).unwrap_or(500);
+    Ok(HttpConfig {
+        timeout: Duration::from_secs_f64(timeout),
+        retries,
+        backoff_base: Duration::from_millis(backoff_ms),
+        ca_cert,
+    })
+}
+
+/// Validates `--out` (default `./BCSS`, or `BCSS_OUT`): absent or a directory.
+fn check_out(out: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let out = out.unwrap_or_else(|| PathBuf::from("BCSS"));
+    if out.exists() && !out.is_dir() {
+        bail!("`--out {}` exists and is not a directory", out.display());
+    }
+    Ok(out)
+}
+
 /// Where secrets and defaults come from besides flags; a function so tests can supply it.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -182,50 +232,25 @@ pub fn resolve_download(
     let roi_bounds = args.roi_bounds.clone().or(file.roi_bounds);
     let slides = args.slides.clone().or(file.slides);
     let rois = select_rois(roi_bounds.as_deref(), slides.as_deref())?;
-    let jobs = args.jobs.or(file.jobs).unwrap_or(4);
-    if jobs == 0 || jobs > 64 {
-        bail!("`--jobs {jobs}` must be between 1 and 64");
-    }
+    let jobs = check_jobs(args.jobs.or(file.jobs).unwrap_or(4))?;
     let encoding = match args.encoding.clone().or(file.encoding).as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("jpeg") | Some("jpg") => Encoding::Jpeg,
         Some("png") => Encoding::Png,
         Some(other) => bail!("unknown encoding `{other}`: use jpeg or png"),
     };
-    let retries = args.retries.or(file.retries).unwrap_or(5);
-    if retries > 100 {
-        bail!("`--retries {retries}` is too many (at most 100)");
-    }
-    let timeout = args.timeout.or(file.timeout).unwrap_or(120.0);
-    if !timeout.is_finite() || timeout <= 0.0 || timeout > 86_400.0 {
-        bail!("`--timeout {timeout}` must be a number of seconds above 0");
-    }
-    let png = match args.png_compression.clone().or(file.png_compression).as_deref() {
-        None | Some("balanced") => Compression::Balanced,
-        Some("fast") => Compression::Fast,
-        Some("high") => Compression::High,
-        Some(other) => bail!("unknown PNG compression `{other}`: use fast, balanced or high"),
-    };
+    let http = http_config(
+        args.retries.or(file.retries).unwrap_or(5),
+        args.timeout.or(file.timeout).unwrap_or(120.0),
+        args.ca_cert.clone().or(file.ca_cert),
+        env,
+    )?;
+    let png = check_png(args.png_compression.clone().or(file.png_compression).as_deref())?;
     let mask_source = match args.mask_source.clone().or(file.mask_source).as_deref().map(str::trim) {
         None | Some("links") => MaskSource::Links,
         Some("annotations") => MaskSource::Annotations,
         Some(other) => bail!("unknown mask source `{other}`: use links or annotations"),
     };
-    let ca_cert = args.ca_cert.clone().or(file.ca_cert);
-    if let Some(p) = &ca_cert {
-        if !p.is_file() {
-            bail!("`--ca-cert {}` is not a readable file", p.display());
-        }
-    }
-    let backoff_ms = env("BCSS_RETRY_BASE_MS").and_then(|v| v.parse().ok()).unwrap_or(500);
-    let out = args
-        .out
-        .clone()
-        .or_else(|| env("BCSS_OUT").map(PathBuf::from))
-        .or(file.out)
-        .unwrap_or_else(|| PathBuf::from("BCSS"));
-    if out.exists() && !out.is_dir() {
-        bail!("`--out {}` exists and is not a directory", out.display());
-    }
+    let out = check_out(args.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)).or(file.out))?;
     Ok(DownloadPlan {
         api_url,
         credentials,
@@ -238,12 +263,7 @@ pub fn resolve_download(
         parts,
         encoding,
         jobs,
-        http: HttpConfig {
-            timeout: Duration::from_secs_f64(timeout),
-            retries,
-            backoff_base: Duration::from_millis(backoff_ms),
-            ca_cert,
-        },
+        http,
         png,
         icc: !(args.no_icc || file.no_icc.unwrap_or(false)),
         mask_source,
@@ -267,10 +287,7 @@ pub fn resolve_extract(
     }
     let parts = check_pipeline(&pipeline)?;
     let rois = select_rois(args.roi_bounds.as_deref(), args.slides.as_deref())?;
-    let jobs = args.jobs.unwrap_or(2);
-    if jobs == 0 || jobs > 64 {
-        bail!("`--jobs {jobs}` must be between 1 and 64");
-    }
+    let jobs = check_jobs(args.jobs.unwrap_or(2))?;
     let dir_ok = |flag: &str, p: &Path| -> anyhow::Result<()> {
         if !p.is_dir() {
             bail!("`{flag} {}` is not a directory", p.display());
@@ -295,38 +312,10 @@ pub fn resolve_extract(
     if parts.masks && mask_source == MaskSource::Links && rois.rois().iter().all(|r| r.mask_link.is_none()) {
         bail!("the ROI table has no mask links; give `--masks-dir` or `--annotations-dir`, or `--pipeline images`");
     }
-    let retries = args.retries.unwrap_or(5);
-    let timeout = args.timeout.unwrap_or(120.0);
-    if !timeout.is_finite() || timeout <= 0.0 || timeout > 86_400.0 {
-        bail!("`--timeout {timeout}` must be a number of seconds above 0");
-    }
-    let png = match args.png_compression.as_deref() {
-        None | Some("balanced") => Compression::Balanced,
-        Some("fast") => Compression::Fast,
-        Some("high") => Compression::High,
-        Some(other) => bail!("unknown PNG compression `{other}`: use fast, balanced or high"),
-    };
-    let out = args.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("BCSS"));
-    if out.exists() && !out.is_dir() {
-        bail!("`--out {}` exists and is not a directory", out.display());
-    }
-    let backoff_ms = env("BCSS_RETRY_BASE_MS").and_then(|v| v.parse().ok()).unwrap_or(500);
-    Ok(ExtractPlan {
-        slides_dir: args.slides_dir.clone(),
-        rois,
-        out,
-        resolution,
-        parts,
-        mask_source,
-        jobs,
-        http: HttpConfig {
-            timeout: Duration::from_secs_f64(timeout),
-            retries,
-            backoff_base: Duration::from_millis(backoff_ms),
-            ca_cert: None,
-        },
-        png,
-    })
+    let http = http_config(args.retries.unwrap_or(5), args.timeout.unwrap_or(120.0), None, env)?;
+    let png = check_png(args.png_compression.as_deref())?;
+    let out = check_out(args.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)))?;
+    Ok(ExtractPlan { slides_dir: args.slides_dir.clone(), rois, out, resolution, parts, mask_source, jobs, http, png })
 }
 
 #[cfg(test)]
