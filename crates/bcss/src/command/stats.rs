@@ -354,10 +354,12 @@ pub fn distribution_chart(stats: &Stats, map: &ClassMap) -> Canvas {
     let group = bar * parts.len().max(1) + gap;
     let plot_w = group * k;
     let key_w = map.classes().iter().map(|c| text_width(&format!("{} {}", c.value, c.name), 1)).max().unwrap_or(0) + 40;
-    let width = left + plot_w + 20 + key_w;
+    let title = format!("CLASS DISTRIBUTION ({}), % OF LABELLED PIXELS", stats.class_map);
+    // Wide enough for the title too (a 2-ROI, 5-class chart is narrower than its title).
+    let width = (left + plot_w + 20 + key_w).max(left + text_width(&title, 1) + 20);
     let height = top + plot_h + bottom + (k * (LINE + 4)).saturating_sub(plot_h);
     let mut c = Canvas::new(width, height, WHITE);
-    c.text(left, 10, &format!("CLASS DISTRIBUTION ({}), % OF LABELLED PIXELS", stats.class_map), 1, INK);
+    c.text(left, 10, &title, 1, INK);
 
     let max = parts.iter().flat_map(|p| p.classes.iter().map(|c| c.fraction)).fold(0.0f64, f64::max);
     let top_pct = ((max * 10.0).ceil() * 10.0).clamp(10.0, 100.0);
