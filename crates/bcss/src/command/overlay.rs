@@ -232,7 +232,7 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
     }
     let f = plan.downsample.max(1);
     let (ow, oh) = (w.div_ceil(f), h.div_ceil(f));
-    let scale = (ow.min(oh) / 800).clamp(1, 4);
+    let scale = (ow.min(oh) / 500).clamp(1, 8);
     let legend = legend(&plan.map, scale);
     let margin = 8 * scale;
     let mut palette = [[0u8; 3]; 256];
