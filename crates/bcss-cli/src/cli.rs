@@ -38,6 +38,9 @@ pub enum Command {
     /// known codes. Works without a manifest too (then only the invariants are checked).
     /// Exit status 1 if any problem is found.
     Verify(VerifyArgs),
+    /// List the ROIs of the catalogue: slide, bounds, size, scan magnification, tissue source site
+    /// and official split. Built in (the 151 of the published dataset) or from --roi-bounds.
+    Rois(RoisArgs),
     /// Build the same dataset from slide files on your own disk (no server).
     ///
     /// Finds each ROI's slide in --slides-dir by its full TCGA file name or its 12-character
@@ -105,6 +108,17 @@ pub enum Command {
     /// Exit status 1 when any prediction is missing, has the wrong size or holds a value above
     /// K (each named); 2 on bad arguments.
     Eval(EvalArgs),
+}
+
+/// Options of `bcss rois`.
+#[derive(Debug, Args)]
+pub struct RoisArgs {
+    /// A roiBounds.csv to list instead of the built-in one.
+    #[arg(long, value_name = "CSV")]
+    pub roi_bounds: Option<PathBuf>,
+    /// Only these slides (TCGA-A1-A0SK) or ROI ids.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub slides: Option<Vec<String>>,
 }
 
 /// Options of `bcss verify`.

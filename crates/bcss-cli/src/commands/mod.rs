@@ -8,6 +8,7 @@ mod extract;
 mod inputs;
 mod masks;
 mod overlay;
+mod rois;
 mod split;
 mod stats;
 mod tile;
@@ -33,6 +34,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Download(args) => download::run(&args, out),
         Command::Verify(args) => verify::run(&args, out),
+        Command::Rois(args) => rois::run(&args, out),
         #[cfg(feature = "openslide")]
         Command::Extract(args) => extract::run(&args, out),
         Command::Masks(args) => masks::run(&args, out),
