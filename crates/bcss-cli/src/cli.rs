@@ -33,13 +33,16 @@ pub enum Command {
     /// ./BCSS. Resumable: a rerun skips every ROI whose files are complete and match
     /// manifest.json. Exit status 1 if any ROI failed.
     Download(Box<DownloadArgs>),
-    /// Check a dataset directory: every expected ROI present, files as the manifest records them
-    /// (size and SHA-256), image and mask of each ROI the same size, masks holding only the 22
-    /// known codes. Works without a manifest too (then only the invariants are checked).
+    /// Check a dataset directory against its manifest and the dataset's invariants.
+    ///
+    /// Every expected ROI present, files as the manifest records them (size and SHA-256), image
+    /// and mask of each ROI the same size, masks holding only the 22 known codes. Works without a manifest too (then only the invariants are checked).
     /// Exit status 1 if any problem is found.
     Verify(VerifyArgs),
-    /// List the ROIs of the catalogue: slide, bounds, size, scan magnification, tissue source site
-    /// and official split. Built in (the 151 of the published dataset) or from --roi-bounds.
+    /// List the ROIs of the catalogue with their sites and official splits.
+    ///
+    /// Slide, bounds, size, scan magnification, tissue source site and official split, of the
+    /// built-in 151 ROIs or of --roi-bounds.
     Rois(RoisArgs),
     /// Build the same dataset from slide files on your own disk (no server).
     ///
@@ -92,14 +95,17 @@ pub enum Command {
     /// OUT/<split>/masks/ (<roi>_x<X>_y<Y>.png), OUT/<split>/index.csv and OUT/tiles.json.
     /// Deterministic; memory per worker is one band of tile rows, not a whole ROI.
     Tile(TileArgs),
-    /// Draw each ROI's mask over its image in the class colours, with a legend, and a contact
-    /// sheet of all ROIs labelled with their id and split.
+    /// Draw each ROI's mask over its image in the class colours, and a contact sheet.
+    ///
+    /// Each ROI with a legend, and one contact sheet of all ROIs labelled with their id and split.
     ///
     /// Writes OUT/<roi>_overlay.png and OUT/contact_sheet.png. Don't-care pixels are left
     /// unchanged.
     Overlay(OverlayArgs),
-    /// Score predicted label PNGs against the ground truth: confusion matrix, per-class Dice,
-    /// IoU, precision, recall and pixel accuracy, pooled over all pixels and averaged per image.
+    /// Score predicted label PNGs against the ground truth (Dice, IoU, precision, recall).
+    ///
+    /// Confusion matrix, per-class Dice, IoU, precision, recall and pixel accuracy, pooled over
+    /// all pixels and averaged per image.
     ///
     /// Predictions are named like the masks (<roi>_xmin<X>_ymin<Y>_<suffix>.png, any suffix)
     /// and hold class values of the map: 1..=K, or 0 for no prediction (counted as a miss).

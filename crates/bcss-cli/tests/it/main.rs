@@ -12,6 +12,7 @@ mod download;
 mod extract;
 mod faults;
 mod harness;
+mod help;
 mod masks;
 mod resume;
 mod tls;

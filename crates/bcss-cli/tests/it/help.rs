@@ -1,0 +1,24 @@
+//! Snapshots of every `--help`: the user-facing text is reviewed like code (`.snap` diffs).
+//! Update after an intended change with `INSTA_UPDATE=always cargo test --test it help`, then
+//! read the diff.
+
+use crate::util::{bcss, run};
+
+#[test]
+fn help_texts() {
+    let mut commands =
+        vec!["", "download", "verify", "rois", "masks", "classes", "split", "stats", "tile", "overlay", "eval"];
+    if cfg!(feature = "openslide") {
+        commands.push("extract");
+    }
+    for cmd in commands {
+        let mut c = bcss();
+        if !cmd.is_empty() {
+            c.arg(cmd);
+        }
+        let r = run(c.arg("--help"));
+        assert_eq!(r.code, 0, "{cmd} --help: {}", r.stderr);
+        let name = if cmd.is_empty() { "bcss".to_string() } else { format!("bcss_{cmd}") };
+        insta::assert_snapshot!(name, r.stdout);
+    }
+}
