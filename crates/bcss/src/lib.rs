@@ -19,6 +19,43 @@
 //!
 //! The library never prints: progress goes through [`report::Reporter`], diagnostics through
 //! `tracing` events, and failures through typed errors.
+//!
+//! ## Example: download three ROIs from your own DSA
+//!
+//! ```no_run
+//! use bcss::catalog::RoiTable;
+//! use bcss::codec::png::Compression;
+//! use bcss::command::download::{download, DownloadPlan, Encoding, MaskSource, Parts};
+//! use bcss::report::Recorder;
+//! use bcss::source::girder::{Credentials, Secret};
+//! use bcss::source::http::HttpConfig;
+//! use bcss::transform::{Mode, Resolution};
+//!
+//! let names = ["TCGA-A1-A0SK".to_string(), "TCGA-A2-A04P".to_string(), "TCGA-OL-A5RW".to_string()];
+//! let (rois, unknown) = RoiTable::builtin().select(&names);
+//! assert!(unknown.is_empty());
+//! let plan = DownloadPlan {
+//!     api_url: "https://dsa.example.org/api/v1".into(),
+//!     credentials: Credentials::ApiKey(Secret::new(std::env::var("BCSS_API_KEY")?)),
+//!     folder_id: Some("5bbdeba3e629140048d017bb".into()),
+//!     fallback_to_builtin: true,
+//!     rois,
+//!     out: "BCSS".into(),
+//!     resolution: Resolution::Mpp(0.25),
+//!     mode: Mode::Exact,
+//!     parts: Parts { images: true, masks: true, annotations: false },
+//!     encoding: Encoding::Jpeg,
+//!     jobs: 4,
+//!     http: HttpConfig::default(),
+//!     png: Compression::Balanced,
+//!     icc: true,
+//!     mask_source: MaskSource::Links,
+//! };
+//! let events = Recorder::default();
+//! let summary = download(&plan, &events)?;
+//! println!("{} done, {} failed", summary.done.len(), summary.failed.len());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![warn(missing_docs)]
 
