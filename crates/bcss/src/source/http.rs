@@ -86,7 +86,7 @@ impl Request {
             s.push('=');
             s.push_str(if is_secret_param(k) { "[redacted]" } else { v });
         }
-        s
+        redact_url(&s)
     }
 }
 
@@ -94,9 +94,19 @@ fn is_secret_param(k: &str) -> bool {
     matches!(k.to_ascii_lowercase().as_str(), "key" | "token" | "password" | "girdertoken" | "api_key" | "apikey")
 }
 
-/// Hides the values of secret query parameters in a URL.
+/// Hides the values of secret query parameters, and any user info (`user:password@`), in a URL.
 pub fn redact_url(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else { return url.to_string() };
+    let url = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..authority_end].rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://[redacted]@{host}{}", &rest[authority_end..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    };
+    let Some((base, query)) = url.split_once('?') else { return url };
     let parts: Vec<String> = query
         .split('&')
         .map(|p| match p.split_once('=') {
@@ -225,6 +235,46 @@ fn root_certs(config: &HttpConfig) -> Result<ureq::tls::RootCerts, ClientError> 
     Ok(RootCerts::new_with_certs(&certs))
 }
 
+fn is_credential_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("girder-token")
+        || name.eq_ignore_ascii_case("authorization")
+        || name.eq_ignore_ascii_case("cookie")
+}
+
+/// `scheme://host:port` of an absolute URL (default ports made explicit, user info dropped).
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h).to_ascii_lowercase();
+    let scheme = scheme.to_ascii_lowercase();
+    let has_port =
+        host_port.rsplit_once(':').is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty());
+    let default = match scheme.as_str() {
+        "https" => "443",
+        _ => "80",
+    };
+    Some(if has_port { format!("{scheme}://{host_port}") } else { format!("{scheme}://{host_port}:{default}") })
+}
+
+/// The absolute URL a `Location` header points at, relative to `base`.
+fn resolve_location(base: &str, location: &str) -> Option<String> {
+    if location.contains("://") {
+        return Some(location.to_string());
+    }
+    let (scheme, rest) = base.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if let Some(path) = location.strip_prefix("//") {
+        return Some(format!("{scheme}://{path}"));
+    }
+    if location.starts_with('/') {
+        return Some(format!("{scheme}://{authority}{location}"));
+    }
+    // Relative to the base's directory.
+    let path = rest[authority.len()..].split(['?', '#']).next().unwrap_or("");
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    Some(format!("{scheme}://{authority}{dir}/{location}"))
+}
+
 fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
@@ -243,7 +293,8 @@ impl Http {
             .timeout_connect(Some(config.timeout))
             .timeout_recv_response(Some(config.timeout))
             .timeout_per_read(Some(config.timeout))
-            .max_redirects(10)
+            // Redirects are followed by `Http::send`, which keeps credentials on their origin.
+            .max_redirects(0)
             .user_agent(format!("bcss/{}", env!("CARGO_PKG_VERSION")))
             .tls_config(tls)
             .build()
@@ -265,29 +316,59 @@ impl Http {
         Duration::from_secs_f64(capped * (0.5 + fastrand::f64() * 0.5))
     }
 
+    /// Sends one request, following redirects by hand (at most 10) so that credentials never
+    /// leave their origin: `Girder-Token` and `Authorization` are dropped as soon as a redirect
+    /// points at another scheme, host or port (an S3 assetstore, a link file, a hostile server).
+    fn send(&self, req: &Request) -> Result<ureq::http::Response<ureq::Body>, Failure> {
+        let mut url = req.url.clone();
+        let mut query: &[(String, String)] = &req.query;
+        let mut headers: Vec<(String, String)> = req.headers.clone();
+        let mut post = req.post;
+        for _ in 0..=10 {
+            let result = if post {
+                let mut r = self.agent.post(&url);
+                for (k, v) in query {
+                    r = r.query(k, v);
+                }
+                for (k, v) in &headers {
+                    r = r.header(k.as_str(), v.as_str());
+                }
+                // Girder (CherryPy) answers 411 to a POST without Content-Length: send an empty
+                // body of known length.
+                r.send(&[][..])
+            } else {
+                let mut r = self.agent.get(&url);
+                for (k, v) in query {
+                    r = r.query(k, v);
+                }
+                for (k, v) in &headers {
+                    r = r.header(k.as_str(), v.as_str());
+                }
+                r.call()
+            };
+            let resp = result.map_err(|e| classify(&e))?;
+            let status = resp.status().as_u16();
+            let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
+            let (true, Some(location)) = (matches!(status, 301 | 302 | 303 | 307 | 308), location) else {
+                return Ok(resp);
+            };
+            let next = resolve_location(&url, &location).ok_or_else(|| {
+                Failure::Transport(format!("redirect to an unusable location `{}`", redact_url(&location)))
+            })?;
+            if origin(&next) != origin(&url) {
+                headers.retain(|(k, _)| !is_credential_header(k));
+            }
+            if (301..=303).contains(&status) {
+                post = false;
+            }
+            url = next;
+            query = &[];
+        }
+        Err(Failure::Transport(format!("more than 10 redirects, last to {}", redact_url(&url))))
+    }
+
     fn once(&self, req: &Request, on_bytes: &dyn Fn(u64)) -> Result<(Response, Option<Duration>), Failure> {
-        let result = if req.post {
-            let mut r = self.agent.post(&req.url);
-            for (k, v) in &req.query {
-                r = r.query(k, v);
-            }
-            for (k, v) in &req.headers {
-                r = r.header(k.as_str(), v.as_str());
-            }
-            // Girder (CherryPy) answers 411 to a POST without Content-Length: send an empty body
-            // of known length.
-            r.send(&[][..])
-        } else {
-            let mut r = self.agent.get(&req.url);
-            for (k, v) in &req.query {
-                r = r.query(k, v);
-            }
-            for (k, v) in &req.headers {
-                r = r.header(k.as_str(), v.as_str());
-            }
-            r.call()
-        };
-        let resp = result.map_err(|e| classify(&e))?;
+        let resp = self.send(req)?;
         let status = resp.status().as_u16();
         let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let content_type = header("content-type");
@@ -374,11 +455,86 @@ mod tests {
             redact_url("http://h/api/v1/api_key/token?key=SECRET&duration=1"),
             "http://h/api/v1/api_key/token?key=[redacted]&duration=1"
         );
+        assert_eq!(
+            redact_url("https://bob:pw@dsa.example/api/v1?limit=1"),
+            "https://[redacted]@dsa.example/api/v1?limit=1"
+        );
         let r = Request::post("http://h/api_key/token").query("key", "SECRET");
         assert!(!r.shown_url().contains("SECRET"));
         assert!(!format!("{r:?}").contains("SECRET"));
         let r = Request::get("http://h/item").header("Girder-Token", "TOKEN");
         assert!(!format!("{r:?}").contains("TOKEN"));
+    }
+
+    #[test]
+    fn origins_and_locations() {
+        assert_eq!(origin("http://h:8080/a?b").as_deref(), Some("http://h:8080"));
+        assert_eq!(origin("https://H/a").as_deref(), Some("https://h:443"));
+        assert_eq!(origin("http://u:p@h/a").as_deref(), Some("http://h:80"));
+        assert_eq!(resolve_location("http://h:1/a/b?x", "/c").as_deref(), Some("http://h:1/c"));
+        assert_eq!(resolve_location("http://h:1/a/b?x", "c").as_deref(), Some("http://h:1/a/c"));
+        assert_eq!(resolve_location("http://h:1/a", "https://s3/x").as_deref(), Some("https://s3/x"));
+        assert_eq!(resolve_location("https://h/a", "//cdn/x").as_deref(), Some("https://cdn/x"));
+    }
+
+    /// A server that answers every request with `reply(path)` and records the request heads.
+    fn recording_server(
+        reply: impl Fn(&str) -> String + Send + 'static,
+    ) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                seen.lock().unwrap().push(head.to_ascii_lowercase());
+                let _ = stream.write_all(reply(&path).as_bytes());
+            }
+        });
+        (port, heads)
+    }
+
+    #[test]
+    fn credentials_never_follow_a_redirect_to_another_origin() {
+        let (other, other_heads) =
+            recording_server(|_| "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".into());
+        let (port, heads) = recording_server(move |path| {
+            if path.starts_with("/same") {
+                "HTTP/1.1 302 Found\r\nLocation: /final\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+            } else if path.starts_with("/away") {
+                format!("HTTP/1.1 303 See Other\r\nLocation: http://127.0.0.1:{other}/presigned\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            } else {
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfinal".to_string()
+            }
+        });
+        let http = Http::new(HttpConfig { retries: 0, ..Default::default() }).unwrap();
+        let same = http
+            .request(&Request::get(format!("http://127.0.0.1:{port}/same")).header("Girder-Token", "SECRET1"), &|_| {})
+            .unwrap();
+        assert_eq!((same.status, same.body.as_slice()), (200, &b"final"[..]));
+        assert!(
+            heads.lock().unwrap().iter().all(|h| h.contains("girder-token: secret1")),
+            "same origin keeps the token"
+        );
+        let away = http
+            .request(&Request::get(format!("http://127.0.0.1:{port}/away")).header("Girder-Token", "SECRET2"), &|_| {})
+            .unwrap();
+        assert_eq!((away.status, away.body.as_slice()), (200, &b"ok"[..]));
+        let other_heads = other_heads.lock().unwrap();
+        assert_eq!(other_heads.len(), 1);
+        assert!(!other_heads[0].contains("girder-token"), "token sent to another origin: {}", other_heads[0]);
     }
 
     #[test]
