@@ -204,20 +204,32 @@ pub fn resolve_download(
     let fallback_to_builtin = folder_flag.is_none();
     let folder_id = Some(folder_flag.unwrap_or_else(|| DEFAULT_FOLDER_ID.to_string()));
 
-    let login = args.login.clone().or(file.login);
-    let api_key = args.api_key.clone().or_else(|| env("BCSS_API_KEY")).or(file.api_key);
-    let credentials = match (api_key, login) {
-        (Some(_), Some(_)) if args.api_key.is_some() && args.login.is_some() => {
-            bail!("give either `--api-key` or `--login`, not both")
+    // Each credential ranked by where it came from (flag 3 > environment 2 > file 1): the higher
+    // one wins, and a key and a login from the same level are an error.
+    let key = args
+        .api_key
+        .clone()
+        .map(|k| (3, k))
+        .or_else(|| env("BCSS_API_KEY").map(|k| (2, k)))
+        .or(file.api_key.map(|k| (1, k)));
+    let login = args.login.clone().map(|u| (3, u)).or(file.login.map(|u| (1, u)));
+    let use_login = |user: String| -> anyhow::Result<Credentials> {
+        let password = match env("BCSS_PASSWORD") {
+            Some(p) => p,
+            None => ask_password(&user)?,
+        };
+        Ok(Credentials::Login { user, password: Secret::new(password) })
+    };
+    let credentials = match (key, login) {
+        (Some((kr, _)), Some((lr, _))) if kr == lr => {
+            bail!(
+                "give either an API key or a login, not both ({})",
+                if kr == 3 { "both flags were given" } else { "the config file has both" }
+            )
         }
-        (Some(key), None) => Credentials::ApiKey(Secret::new(key.trim())),
-        (_, Some(user)) => {
-            let password = match env("BCSS_PASSWORD") {
-                Some(p) => p,
-                None => ask_password(&user)?,
-            };
-            Credentials::Login { user, password: Secret::new(password) }
-        }
+        (Some((kr, key)), Some((lr, _))) if kr > lr => Credentials::ApiKey(Secret::new(key.trim())),
+        (_, Some((_, user))) => use_login(user)?,
+        (Some((_, key)), None) => Credentials::ApiKey(Secret::new(key.trim())),
         (None, None) => Credentials::Anonymous,
     };
 
@@ -384,6 +396,33 @@ mod tests {
         let plan = resolve_download(&args, &env, &no_password).unwrap();
         assert_eq!(plan.api_url, "http://flag/api/v1");
         assert_eq!(plan.resolution, Resolution::Mpp(0.5), "a resolution flag replaces the file's");
+    }
+
+    #[test]
+    fn a_flag_or_env_key_beats_a_login_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("bcss.toml");
+        std::fs::write(&cfg, "login = \"alice\"\n").unwrap();
+        let args = DownloadArgs { config: Some(cfg.clone()), api_key: Some("FLAGKEY".into()), ..Default::default() };
+        let plan = resolve_download(&args, &no_env, &no_password).unwrap();
+        assert!(matches!(&plan.credentials, Credentials::ApiKey(k) if k.expose() == "FLAGKEY"));
+        let env = |k: &str| (k == "BCSS_API_KEY").then(|| "ENVKEY".to_string());
+        let args = DownloadArgs { config: Some(cfg.clone()), ..Default::default() };
+        let plan = resolve_download(&args, &env, &no_password).unwrap();
+        assert!(matches!(&plan.credentials, Credentials::ApiKey(k) if k.expose() == "ENVKEY"));
+        // A --login flag beats a key from the environment.
+        let env = |k: &str| match k {
+            "BCSS_API_KEY" => Some("ENVKEY".to_string()),
+            "BCSS_PASSWORD" => Some("pw".to_string()),
+            _ => None,
+        };
+        let args = DownloadArgs { login: Some("bob".into()), ..Default::default() };
+        let plan = resolve_download(&args, &env, &no_password).unwrap();
+        assert!(matches!(&plan.credentials, Credentials::Login { user, .. } if user == "bob"));
+        std::fs::write(&cfg, "login = \"alice\"\napi-key = \"K\"\n").unwrap();
+        let args = DownloadArgs { config: Some(cfg), ..Default::default() };
+        let err = resolve_download(&args, &no_env, &no_password).unwrap_err().to_string();
+        assert!(err.contains("not both"), "{err}");
     }
 
     #[test]

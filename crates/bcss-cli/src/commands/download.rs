@@ -24,6 +24,7 @@ pub fn run(args: &DownloadArgs, out: Output) -> Result<(), Failure> {
         Ok(s) => s,
         Err(e @ DownloadError::Output { .. }) => return Err(Failure::Output(e.into())),
         Err(e @ DownloadError::Manifest(_)) => return Err(Failure::Output(e.into())),
+        Err(e @ (DownloadError::Conflict(_) | DownloadError::Client(_))) => return Err(Failure::Input(e.into())),
         Err(e) => return Err(e).server(),
     };
     super::finish_run("download", &summary, &plan.out, log, out)

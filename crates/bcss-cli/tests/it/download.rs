@@ -566,3 +566,33 @@ fn two_rois_of_one_slide_share_its_annotation_file() {
     let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(summary["skipped"].as_array().unwrap().len(), 2, "{}", r.stdout);
 }
+
+#[test]
+fn another_resolution_in_the_same_root_is_refused_and_nothing_changes() {
+    let s = Stand::new();
+    let r = run(s.download().args(["--jobs", "2"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let before = crate::util::files_under(&s.out());
+    let manifest = std::fs::read(s.out().join("manifest.json")).unwrap();
+    let regions = s.region_requests().len();
+    let r = run(s.download().args(["--mag", "20"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("this run would write") && r.stderr.contains("MAG-20.00.png"), "{}", r.stderr);
+    assert_eq!(s.region_requests().len(), regions, "nothing downloaded");
+    let after: Vec<String> =
+        crate::util::files_under(&s.out()).into_iter().filter(|f| !f.starts_with("logs/")).collect();
+    let before: Vec<String> = before.into_iter().filter(|f| !f.starts_with("logs/")).collect();
+    assert_eq!(after, before);
+    assert_eq!(std::fs::read(s.out().join("manifest.json")).unwrap(), manifest);
+}
+
+#[test]
+fn compat_masks_only_then_with_images_is_refused_not_mismatched() {
+    let s = Stand::new();
+    let r = run(s.download().args(["--compat", "--pipeline", "masks"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(s.download().args(["--compat", "--pipeline", "images,masks"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("_MAG-0.png") && r.stderr.contains("_MPP-0.2500.png"), "{}", r.stderr);
+    assert!(crate::util::files_under(&s.out().join("images")).is_empty());
+}

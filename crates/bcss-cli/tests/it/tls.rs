@@ -128,6 +128,6 @@ fn self_signed_server_needs_ca_cert() {
     let not_pem = d.write("not-a-cert.pem", "hello");
     let bad =
         run(bcss().args(["download", "--api-url", &url, "--ca-cert"]).arg(&not_pem).arg("--out").arg(d.join("c")));
-    assert_ne!(bad.code, 0);
+    assert_eq!(bad.code, 2, "a bad --ca-cert is bad input: {}", bad.stderr);
     assert!(bad.stderr.contains("holds no PEM certificate"), "{}", bad.stderr);
 }

@@ -166,14 +166,22 @@ pub enum DownloadError {
     /// The manifest is unreadable or unwritable.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// The run would put files of another resolution or layout beside the recorded ones.
+    #[error(transparent)]
+    Conflict(#[from] Box<crate::dataset::manifest::NameConflict>),
 }
 
 /// Why one ROI failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RoiError {
     /// No slide item for the ROI.
-    #[error("slide `{0}` is not in the folder listing nor in the built-in slide table")]
-    NoSlide(String),
+    #[error("slide `{slide}` is not in the folder listing{}", if *searched_builtin { " nor in the built-in slide table" } else { " (a slide table of the public server would not apply to this one)" })]
+    NoSlide {
+        /// Slide short name.
+        slide: String,
+        /// Whether the built-in (public server) table was searched too.
+        searched_builtin: bool,
+    },
     /// A DSA request failed.
     #[error(transparent)]
     Girder(#[from] GirderError),
@@ -186,6 +194,16 @@ pub enum RoiError {
         width: u64,
         /// Slide height.
         height: u64,
+    },
+    /// The planned output is empty or absurdly large (bad metadata or resolution).
+    #[error("at this resolution the ROI would be {width}x{height} pixels; {reason}")]
+    Unplannable {
+        /// Planned width.
+        width: u64,
+        /// Planned height.
+        height: u64,
+        /// Why that cannot be.
+        reason: &'static str,
     },
     /// The server's region is empty, undecodable or the wrong size.
     #[error("region: {0}")]
@@ -267,6 +285,7 @@ pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary,
         None => Manifest::new(source_name),
     };
     let mut manifest = manifest;
+    manifest.check_names(layout.root(), planned_names(plan))?;
     manifest.plan(plan.rois.rois().iter().map(|r| r.id.clone()));
 
     let run = Run { plan, layout, girder, slides, manifest: Mutex::new(manifest), reporter, bytes: Default::default() };
@@ -281,6 +300,50 @@ pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary,
         ..Default::default()
     };
     Ok(Summary { bytes: run.bytes.load(Ordering::Relaxed), seconds: start.elapsed().as_secs_f64(), ..summary })
+}
+
+/// Largest output bcss plans for one ROI: 2^31 pixels (the largest BCSS ROI at 0.2 um/px is about
+/// 0.2 gigapixels). A bigger plan means a wrong resolution or wrong slide metadata, and would end
+/// the process on a failed allocation instead of failing one ROI.
+const MAX_OUTPUT_PIXELS: u64 = 1 << 31;
+
+fn check_output_size(width: u64, height: u64) -> Result<(), RoiError> {
+    if width == 0 || height == 0 {
+        return Err(RoiError::Unplannable { width, height, reason: "the region is empty" });
+    }
+    if width.saturating_mul(height) > MAX_OUTPUT_PIXELS {
+        return Err(RoiError::Unplannable {
+            width,
+            height,
+            reason: "over 2 gigapixels; check --mpp/--mag and the slide's tile metadata (mm_x, magnification)",
+        });
+    }
+    Ok(())
+}
+
+/// The image and mask paths (relative to the root) this plan writes, per ROI.
+fn planned_names(plan: &DownloadPlan) -> Vec<(String, &'static str, String)> {
+    let suffix = names::suffix(plan.resolution);
+    let mask_suffix =
+        if plan.mode == Mode::Compat && !plan.parts.images { "MAG-0".to_string() } else { suffix.clone() };
+    let mut out = Vec::new();
+    for roi in plan.rois.rois() {
+        if plan.parts.images {
+            out.push((
+                roi.id.clone(),
+                "image",
+                format!("images/{}", names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &suffix)),
+            ));
+        }
+        if plan.parts.masks {
+            out.push((
+                roi.id.clone(),
+                "mask",
+                format!("masks/{}", names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &mask_suffix)),
+            ));
+        }
+    }
+    out
 }
 
 fn resolve_slides(plan: &DownloadPlan, girder: &Girder) -> Result<(SlideTable, &'static str), DownloadError> {
@@ -370,14 +433,15 @@ impl Run<'_> {
         if !(todo.images || todo.masks || todo.annotations) {
             return Ok(false);
         }
-        let slide = self.slides.get(roi.short_name()).cloned();
-        let slide = match slide {
-            Some(s) => s,
-            None => SlideTable::builtin()
-                .get(roi.short_name())
-                .cloned()
-                .ok_or_else(|| RoiError::NoSlide(roi.short_name().to_string()))?,
-        };
+        // Item ids of the built-in table belong to the public server's folder: use them for a
+        // slide missing from the listing only when that folder is the one being read.
+        let fallback = self.plan.fallback_to_builtin;
+        let slide = self
+            .slides
+            .get(roi.short_name())
+            .cloned()
+            .or_else(|| fallback.then(|| SlideTable::builtin().get(roi.short_name()).cloned()).flatten())
+            .ok_or_else(|| RoiError::NoSlide { slide: roi.short_name().to_string(), searched_builtin: fallback })?;
         // Refuse an unusable item name before downloading anything for the ROI.
         if todo.annotations {
             names::annotation_file_name(&slide.name)?;
@@ -400,6 +464,7 @@ impl Run<'_> {
             if plan.region != requested {
                 return Err(RoiError::Clipped { roi: requested, width: g.size_x, height: g.size_y });
             }
+            check_output_size(plan.out_width, plan.out_height)?;
             Some((g, plan))
         } else {
             None
@@ -558,7 +623,22 @@ pub fn roi_error_step(e: &RoiError) -> Option<Step> {
         RoiError::Girder(g) => Some(g.step()),
         RoiError::Mask(_) => Some(Step::MaskLink),
         RoiError::MaskFromAnnotations(_) => Some(Step::Annotations),
-        RoiError::BadRegion(_) | RoiError::Clipped { .. } => Some(Step::Region),
+        RoiError::BadRegion(_) | RoiError::Clipped { .. } | RoiError::Unplannable { .. } => Some(Step::Region),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absurd_or_empty_outputs_fail_the_roi_not_the_process() {
+        assert!(check_output_size(12_000, 11_000).is_ok());
+        let err = check_output_size(16_000_000, 12_000_000).unwrap_err().to_string();
+        assert!(err.contains("16000000x12000000") && err.contains("over 2 gigapixels"), "{err}");
+        assert!(check_output_size(0, 10).unwrap_err().to_string().contains("empty"));
+        // Overflow-safe: a product beyond u64 is still refused.
+        assert!(check_output_size(u64::MAX, 2).is_err());
     }
 }

@@ -117,6 +117,9 @@ pub enum ExtractError {
     /// The manifest is unreadable or unwritable.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// The run would put files of another resolution beside the recorded ones.
+    #[error(transparent)]
+    Conflict(#[from] Box<crate::dataset::manifest::NameConflict>),
 }
 
 /// Why one ROI failed.
@@ -138,6 +141,14 @@ pub enum RoiError {
     /// The region is empty at this resolution.
     #[error("the ROI is empty at this resolution (0 output pixels)")]
     Empty,
+    /// The planned output is over 2 gigapixels (a wrong resolution or slide metadata).
+    #[error("at this resolution the ROI would be {width}x{height} pixels, over 2 gigapixels; check --mpp/--mag and the slide's resolution metadata")]
+    TooLarge {
+        /// Planned width.
+        width: u64,
+        /// Planned height.
+        height: u64,
+    },
     /// The mask failed.
     #[error("mask: {0}")]
     Mask(#[from] MaskError),
@@ -307,6 +318,14 @@ pub fn extract(plan: &ExtractPlan, reporter: &dyn Reporter) -> Result<Summary, E
         }
         None => Manifest::new(source_name),
     };
+    let suffix = names::suffix(plan.resolution);
+    let planned = plan.rois.rois().iter().flat_map(|roi| {
+        let name = names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &suffix);
+        let image = plan.parts.images.then(|| (roi.id.clone(), "image", format!("images/{name}")));
+        let mask = plan.parts.masks.then(|| (roi.id.clone(), "mask", format!("masks/{name}")));
+        image.into_iter().chain(mask)
+    });
+    manifest.check_names(layout.root(), planned)?;
     tracing::info!(rois = plan.rois.rois().len(), slides = %plan.slides_dir.display(), "extract planned");
 
     let run = Run {
@@ -382,6 +401,9 @@ impl Run<'_> {
         }
         if region.out_width == 0 || region.out_height == 0 {
             return Err(RoiError::Empty);
+        }
+        if region.out_width.saturating_mul(region.out_height) > 1 << 31 {
+            return Err(RoiError::TooLarge { width: region.out_width, height: region.out_height });
         }
         let suffix = names::suffix(self.plan.resolution);
         let mut files: Vec<(&'static str, FileRecord)> = Vec::new();

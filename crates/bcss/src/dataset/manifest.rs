@@ -149,7 +149,69 @@ pub enum ManifestError {
     },
 }
 
+/// A file a run would write under another name than the manifest records for the same ROI and
+/// role: a different resolution, mask layout or ROI table in the same dataset root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renamed {
+    /// ROI id.
+    pub roi: String,
+    /// `image` or `mask`.
+    pub role: String,
+    /// The path the manifest records.
+    pub recorded: String,
+    /// The path the run would write.
+    pub planned: String,
+}
+
+/// Several files of one ROI would stand side by side: refused, because image/mask pairing (by
+/// ROI id and bounds, whatever the suffix) would become ambiguous.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "`{root}` already holds {} as `{}`; this run would write `{}` beside it{}. Two files of one ROI make image/mask pairs ambiguous: write into another --out, or delete the old files and manifest.json",
+    first.roi, first.recorded, first.planned,
+    if more > &0 { format!(" (and {more} more files like it)") } else { String::new() }
+)]
+pub struct NameConflict {
+    /// The dataset root.
+    pub root: String,
+    /// The first conflict.
+    pub first: Renamed,
+    /// How many more.
+    pub more: usize,
+}
+
 impl Manifest {
+    /// The files of `planned` (ROI id, role, relative path) that the manifest records under
+    /// another path for the same ROI and role.
+    pub fn renamed(&self, planned: impl IntoIterator<Item = (String, &'static str, String)>) -> Vec<Renamed> {
+        planned
+            .into_iter()
+            .filter_map(|(roi, role, path)| {
+                let recorded = &self.rois.get(&roi)?.files.get(role)?.path;
+                (recorded != &path).then(|| Renamed {
+                    roi,
+                    role: role.to_string(),
+                    recorded: recorded.clone(),
+                    planned: path,
+                })
+            })
+            .collect()
+    }
+
+    /// [`Manifest::renamed`] as an error, when there is any.
+    pub fn check_names(
+        &self,
+        root: &Path,
+        planned: impl IntoIterator<Item = (String, &'static str, String)>,
+    ) -> Result<(), Box<NameConflict>> {
+        let mut renamed = self.renamed(planned);
+        if renamed.is_empty() {
+            return Ok(());
+        }
+        let more = renamed.len() - 1;
+        Err(Box::new(NameConflict { root: root.display().to_string(), first: renamed.swap_remove(0), more }))
+    }
+
     /// An empty manifest for data from `source`.
     pub fn new(source: impl Into<String>) -> Manifest {
         Manifest {
