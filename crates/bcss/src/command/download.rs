@@ -263,7 +263,8 @@ struct Run<'a> {
 /// Runs a download. Per-ROI failures are in the summary; an `Err` means the run could not start.
 pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
     let start = Instant::now();
-    // Talk to the server before touching the output: a wrong URL or key leaves no folders behind.
+    // Talk to the server before touching the output: a wrong URL or key leaves no dataset folders
+    // behind (the CLI's log of the failed run aside).
     let http = Http::new(plan.http.clone())?;
     let girder = Girder::connect(http, &plan.api_url, plan.credentials.clone()).map_err(DownloadError::Connect)?;
     let (slides, slides_from) = resolve_slides(plan, &girder)?;

@@ -90,7 +90,7 @@ impl std::fmt::Display for Step {
 #[derive(Debug, thiserror::Error)]
 pub enum GirderError {
     /// The request never got a final answer.
-    #[error("{step}: cannot reach the server: {source}")]
+    #[error("{step}: {}", describe_http(source))]
     Http {
         /// The step.
         step: Step,
@@ -143,6 +143,18 @@ impl GirderError {
     }
 }
 
+/// "cannot reach the server" only when it could not be reached; a server that kept answering an
+/// error status is said to have done so.
+fn describe_http(e: &HttpError) -> String {
+    match e.failure {
+        super::http::Failure::Status(..) => format!("the server kept failing: {e}"),
+        _ => format!("cannot reach the server: {e}"),
+    }
+}
+
+/// At most this many token renewals per client (see [`Girder`]).
+const MAX_RENEWALS: u32 = 50;
+
 /// An item of a folder listing.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Item {
@@ -163,6 +175,10 @@ pub struct Girder {
     base: String,
     credentials: Credentials,
     token: RwLock<Option<Secret>>,
+    /// Token renewals so far. Renewing is deduplicated across workers (only the token that
+    /// failed is replaced) and capped at [`MAX_RENEWALS`] per client, so a key that lost access,
+    /// or an item the user cannot read, does not cost a token exchange per request forever.
+    renewals: std::sync::Mutex<u32>,
 }
 
 #[derive(Deserialize)]
@@ -192,7 +208,7 @@ impl Girder {
     /// Checks that `api_url` is a Girder API (`GET system/version`) and authenticates.
     pub fn connect(http: Http, api_url: &str, credentials: Credentials) -> Result<Girder, GirderError> {
         let base = api_url.trim_end_matches('/').to_string();
-        let girder = Girder { http, base, credentials, token: RwLock::new(None) };
+        let girder = Girder { http, base, credentials, token: RwLock::new(None), renewals: std::sync::Mutex::new(0) };
         girder.probe()?;
         girder.authenticate()?;
         Ok(girder)
@@ -268,17 +284,33 @@ impl Girder {
     }
 
     /// Sends a request with the token; on 401 renews the token once and retries.
+    /// Sends a request with the token. On 401 (Girder's answer to an expired token) the token is
+    /// renewed, by one worker only (the others pick up the new token), and the request is tried
+    /// again: at most twice more per request and [`MAX_RENEWALS`] renewals per client.
     fn send(&self, step: Step, req: Request, on_bytes: &dyn Fn(u64)) -> Result<(Request, Response), GirderError> {
-        let first = self.with_token(req.clone());
-        let resp = self.http.request(&first, on_bytes).map_err(|source| GirderError::Http { step, source })?;
-        if resp.status == 401 && !matches!(self.credentials, Credentials::Anonymous) {
-            tracing::info!(step = %step, "HTTP 401: renewing the token once");
-            self.authenticate()?;
-            let second = self.with_token(req);
-            let resp = self.http.request(&second, on_bytes).map_err(|source| GirderError::Http { step, source })?;
-            return Ok((second, resp));
+        let mut sent = self.with_token(req.clone());
+        let mut resp = self.http.request(&sent, on_bytes).map_err(|source| GirderError::Http { step, source })?;
+        for _ in 0..2 {
+            if resp.status != 401 || matches!(self.credentials, Credentials::Anonymous) {
+                break;
+            }
+            let used = sent.headers.iter().find(|(k, _)| k == "Girder-Token").map(|(_, v)| v.clone());
+            {
+                let mut renewals = self.renewals.lock().expect("renewal lock");
+                let current = self.token.read().expect("token lock").as_ref().map(|t| t.expose().to_string());
+                if current == used {
+                    if *renewals >= MAX_RENEWALS {
+                        break;
+                    }
+                    tracing::info!(step = %step, "HTTP 401: renewing the token");
+                    self.authenticate()?;
+                    *renewals += 1;
+                }
+            }
+            sent = self.with_token(req.clone());
+            resp = self.http.request(&sent, on_bytes).map_err(|source| GirderError::Http { step, source })?;
         }
-        Ok((first, resp))
+        Ok((sent, resp))
     }
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, step: Step, req: Request) -> Result<(T, Response), GirderError> {
