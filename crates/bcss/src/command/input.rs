@@ -104,6 +104,32 @@ pub struct RoiInput {
     pub part: crate::catalog::split::Part,
 }
 
+/// Runs `work` on every ROI on rayon's pool, reporting each start, the bytes of its input files
+/// (`with_image`: the image counts too) and its outcome. Results come back in input order.
+pub(crate) fn for_each_reported<T: Send, E: std::fmt::Display + Send>(
+    rois: &[RoiInput],
+    with_image: bool,
+    reporter: &dyn crate::report::Reporter,
+    work: impl Fn(&RoiInput) -> Result<T, E> + Sync + Send,
+) -> Vec<Result<T, E>> {
+    use rayon::prelude::*;
+    reporter.on_plan(rois.len());
+    rois.par_iter()
+        .map(|r| {
+            reporter.on_start(&r.files.roi_id);
+            let result = work(r);
+            let image = if with_image { r.files.image.as_deref().map_or(0, file_len) } else { 0 };
+            reporter.on_bytes(file_len(&r.files.mask) + image);
+            let outcome = match &result {
+                Ok(_) => crate::report::Outcome::Done,
+                Err(e) => crate::report::Outcome::Failed(e.to_string()),
+            };
+            reporter.on_done(&r.files.roi_id, &outcome);
+            result
+        })
+        .collect()
+}
+
 /// Attaches a part to every ROI found, refusing ROIs the split does not place.
 pub fn with_parts(
     pairs: &crate::dataset::pairs::Pairs,

@@ -16,14 +16,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use super::input::{self, InputError, InputProblem, RoiInput};
 use super::stats::part_color;
 use crate::catalog::classmap::{ClassMap, NOT_A_CODE};
 use crate::codec::png::Compression;
 use crate::dataset::atomic::write_atomic;
-use crate::report::{Outcome, Reporter};
+use crate::report::Reporter;
 use crate::transform::canvas::{text_width, Canvas, ADVANCE, LINE};
 
 /// A validated overlay request.
@@ -188,21 +186,7 @@ pub fn overlay(plan: &OverlayPlan, rois: &[RoiInput], reporter: &dyn Reporter) -
         return Err(OverlayError::NoImage(r.files.roi_id.clone()));
     }
     std::fs::create_dir_all(&plan.out).map_err(|source| OverlayError::Output { path: plan.out.clone(), source })?;
-    reporter.on_plan(rois.len());
-    let results: Vec<Result<(PathBuf, Canvas), OverlayError>> = rois
-        .par_iter()
-        .map(|r| {
-            reporter.on_start(&r.files.roi_id);
-            let result = overlay_roi(plan, r);
-            reporter.on_bytes(input::file_len(&r.files.mask) + r.files.image.as_deref().map_or(0, input::file_len));
-            let outcome = match &result {
-                Ok(_) => Outcome::Done,
-                Err(e) => Outcome::Failed(e.to_string()),
-            };
-            reporter.on_done(&r.files.roi_id, &outcome);
-            result
-        })
-        .collect();
+    let results = input::for_each_reported(rois, true, reporter, |r| overlay_roi(plan, r));
     let mut overlays = Vec::new();
     let mut thumbs = Vec::new();
     for (r, res) in rois.iter().zip(results) {

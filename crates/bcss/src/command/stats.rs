@@ -24,15 +24,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use super::input::{self, InputError, InputProblem, RoiInput};
 use crate::catalog::classmap::ClassMap;
 use crate::catalog::codes::MAX_CODE;
 use crate::catalog::split::Part;
 use crate::codec::png::{write_raw, Compression};
 use crate::dataset::atomic::write_atomic;
-use crate::report::{Outcome, Reporter};
+use crate::report::Reporter;
 use crate::transform::canvas::{text_width, Canvas, LINE};
 use crate::transform::remap::{count_into, fold_counts};
 
@@ -162,25 +160,13 @@ pub(crate) fn code_histogram(path: &Path) -> Result<(usize, usize, [u64; 256]), 
 
 /// Counts every ROI's mask, in parallel, and aggregates per part.
 pub fn compute(rois: &[RoiInput], map: &ClassMap, reporter: &dyn Reporter) -> Result<Stats, StatsError> {
-    reporter.on_plan(rois.len());
-    let per_roi: Vec<Result<RoiStats, InputError>> = rois
-        .par_iter()
-        .map(|r| {
-            reporter.on_start(&r.files.roi_id);
-            let result = code_histogram(&r.files.mask).map(|(width, height, hist)| {
-                let counts =
-                    fold_counts(&hist, map.lut(), map.num_classes()).expect("every BCSS code is in a validated map");
-                RoiStats { roi: r.files.roi_id.clone(), part: r.part, width, height, counts }
-            });
-            reporter.on_bytes(input::file_len(&r.files.mask));
-            let outcome = match &result {
-                Ok(_) => Outcome::Done,
-                Err(e) => Outcome::Failed(e.to_string()),
-            };
-            reporter.on_done(&r.files.roi_id, &outcome);
-            result
+    let per_roi = input::for_each_reported(rois, false, reporter, |r| {
+        code_histogram(&r.files.mask).map(|(width, height, hist)| {
+            let counts =
+                fold_counts(&hist, map.lut(), map.num_classes()).expect("every BCSS code is in a validated map");
+            RoiStats { roi: r.files.roi_id.clone(), part: r.part, width, height, counts }
         })
-        .collect();
+    });
     let rois: Vec<RoiStats> = per_roi.into_iter().collect::<Result<_, _>>()?;
     Ok(aggregate(map, rois))
 }

@@ -20,14 +20,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use super::input::{self, InputError, InputProblem, RoiInput};
 use crate::catalog::classmap::ClassMap;
 use crate::catalog::split::Part;
 use crate::codec::png::{write_raw, Compression};
 use crate::dataset::atomic::write_atomic;
-use crate::report::{Outcome, Reporter};
+use crate::report::Reporter;
 use crate::transform::remap::remap_into;
 use crate::transform::tile::{GridError, TileGrid};
 
@@ -150,21 +148,7 @@ pub fn tile(plan: &TilePlan, rois: &[RoiInput], reporter: &dyn Reporter) -> Resu
         }
     }
 
-    reporter.on_plan(rois.len());
-    let results: Vec<Result<RoiTiles, TileError>> = rois
-        .par_iter()
-        .map(|r| {
-            reporter.on_start(&r.files.roi_id);
-            let result = tile_roi(plan, r);
-            reporter.on_bytes(input::file_len(&r.files.mask) + r.files.image.as_deref().map_or(0, input::file_len));
-            let outcome = match &result {
-                Ok(_) => Outcome::Done,
-                Err(e) => Outcome::Failed(e.to_string()),
-            };
-            reporter.on_done(&r.files.roi_id, &outcome);
-            result
-        })
-        .collect();
+    let results = input::for_each_reported(rois, true, reporter, |r| tile_roi(plan, r));
     let mut tiles = Vec::new();
     let (mut total, mut pixels) = (0usize, 0u64);
     for r in results {
