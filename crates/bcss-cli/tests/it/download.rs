@@ -596,3 +596,35 @@ fn compat_masks_only_then_with_images_is_refused_not_mismatched() {
     assert!(r.stderr.contains("_MAG-0.png") && r.stderr.contains("_MPP-0.2500.png"), "{}", r.stderr);
     assert!(crate::util::files_under(&s.out().join("images")).is_empty());
 }
+
+#[test]
+fn a_slide_missing_from_a_custom_folder_never_borrows_a_public_item_id() {
+    let s = Stand::new();
+    // A ROI of the published dataset whose slide this server does not hold.
+    let csv = s.dir.write(
+        "with-public.csv",
+        &format!(
+            "{}TCGA-A1-A0SK-DX1,45749,25055,49789,27991,{}\r\n",
+            s.server.roi_bounds_csv(),
+            s.server.mask_url(ROIS[0])
+        ),
+    );
+    let r = run(bcss()
+        .env("BCSS_API_KEY", KEY)
+        .args(["--no-progress", "download", "--api-url", &s.server.api_url(), "--folder-id", &s.server.folder_id()])
+        .arg("--roi-bounds")
+        .arg(&csv)
+        .arg("--out")
+        .arg(s.out()));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("failed: TCGA-A1-A0SK-DX1: slide `TCGA-A1-A0SK` is not in the folder listing"),
+        "{}",
+        r.stderr
+    );
+    // The built-in table's item id for that slide (on the public server) was never asked for.
+    assert!(s.requests_where(|q| q.path.contains("5bbdeed1e629140048d01bcb")).is_empty());
+    for roi in ROIS {
+        assert!(s.image_path(roi, "MPP-0.2500").exists(), "{roi} still downloaded");
+    }
+}
