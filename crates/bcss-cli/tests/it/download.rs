@@ -609,13 +609,7 @@ fn a_slide_missing_from_a_custom_folder_never_borrows_a_public_item_id() {
             s.server.mask_url(ROIS[0])
         ),
     );
-    let r = run(bcss()
-        .env("BCSS_API_KEY", KEY)
-        .args(["--no-progress", "download", "--api-url", &s.server.api_url(), "--folder-id", &s.server.folder_id()])
-        .arg("--roi-bounds")
-        .arg(&csv)
-        .arg("--out")
-        .arg(s.out()));
+    let r = run(&mut s.download_with(&s.server.api_url(), &s.server.folder_id(), &csv));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         r.stderr.contains("failed: TCGA-A1-A0SK-DX1: slide `TCGA-A1-A0SK` is not in the folder listing"),

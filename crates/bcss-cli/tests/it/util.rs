@@ -142,9 +142,14 @@ impl Stand {
 
     /// Like [`Stand::download`] with another API URL and folder.
     pub fn download_from(&self, api_url: &str, folder: &str) -> Command {
+        self.download_with(api_url, folder, &self.csv)
+    }
+
+    /// Like [`Stand::download_from`] with another ROI table.
+    pub fn download_with(&self, api_url: &str, folder: &str, csv: &Path) -> Command {
         let mut cmd = bcss();
         cmd.env("BCSS_API_KEY", KEY).args(["--no-progress", "download", "--api-url", api_url, "--folder-id", folder]);
-        cmd.arg("--roi-bounds").arg(&self.csv).arg("--out").arg(self.out());
+        cmd.arg("--roi-bounds").arg(csv).arg("--out").arg(self.out());
         cmd
     }
 
