@@ -22,9 +22,8 @@ pub fn run(args: &DownloadArgs, out: Output) -> Result<(), Failure> {
     bar.finish();
     let summary = match result {
         Ok(s) => s,
-        Err(e @ DownloadError::Output { .. }) => return Err(Failure::Output(e.into())),
-        Err(e @ DownloadError::Manifest(_)) => return Err(Failure::Output(e.into())),
-        Err(e @ (DownloadError::Conflict(_) | DownloadError::Client(_))) => return Err(Failure::Input(e.into())),
+        Err(DownloadError::Run(e)) => return Err(super::run_failure(e)),
+        Err(e @ DownloadError::Client(_)) => return Err(Failure::Input(e.into())),
         Err(e) => return Err(e).server(),
     };
     super::finish_run("download", &summary, &plan.out, log, out)

@@ -18,8 +18,7 @@ pub fn run(args: &ExtractArgs, out: Output) -> Result<(), Failure> {
     bar.finish();
     let summary = match result {
         Ok(s) => s,
-        Err(e @ (ExtractError::Output { .. } | ExtractError::Manifest(_))) => return Err(Failure::Output(e.into())),
-        Err(e @ ExtractError::Client(_)) => return Err(Failure::Input(e.into())),
+        Err(ExtractError::Run(e)) => return Err(super::run_failure(e)),
         Err(e) => return Err(Failure::Input(e.into())),
     };
     super::finish_run("extract", &summary, &plan.out, log, out)

@@ -47,6 +47,16 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// The exit class of a pipeline run that could not start: the output (exit 4), or a name
+/// conflict with files already recorded (bad input, exit 2).
+pub fn run_failure(e: bcss::command::pipeline::RunError) -> Failure {
+    use bcss::command::pipeline::RunError;
+    match e {
+        RunError::Conflict(_) => Failure::Input(e.into()),
+        RunError::Output { .. } | RunError::Manifest(_) => Failure::Output(e.into()),
+    }
+}
+
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) {
     println!("{}", serde_json::to_string_pretty(value).expect("serialisable summary"));

@@ -19,4 +19,5 @@ pub mod masks;
 pub mod overlay;
 pub mod stats;
 pub mod tile;
+pub mod pipeline;
 mod workers;

@@ -1,0 +1,223 @@
+//! Where a ROI's base-resolution mask comes from: the [`BaseMasks`] interface and its sources.
+//! Every source returns a mask checked against the ROI (base size, known codes).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::pixels::SlideHandle;
+use super::run::{content_retry, RoiError};
+use crate::catalog::Roi;
+use crate::codec::{self, GrayImage};
+use crate::command::masks::mask_for_roi;
+use crate::dataset::names;
+use crate::source::annotations::CodeTable;
+use crate::source::http::Http;
+use crate::source::masklink::{self, MaskError};
+
+/// A source of base-resolution masks for the pipeline.
+pub trait BaseMasks: Sync {
+    /// `links`, `dir` or `annotations`, as the manifest records it.
+    fn kind(&self) -> &'static str;
+    /// Where this ROI's mask comes from, for the fingerprint (a link, a directory).
+    fn origin(&self, roi: &Roi) -> String;
+    /// The ROI's mask at base resolution, checked: exactly the ROI's size, known codes only.
+    fn base_mask(&self, roi: &Roi, slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError>;
+}
+
+/// Why a mask source could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum MaskSetupError {
+    /// A masks directory cannot be listed.
+    #[error("cannot list masks directory `{path}`: {source}")]
+    MasksDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The annotations directory cannot be read.
+    #[error("cannot read annotations directory `{path}`")]
+    AnnotationsDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The published mask PNGs behind each ROI's `mask_link` (the original's way).
+pub struct LinkMasks {
+    /// The client (carries no DSA credentials).
+    pub http: Http,
+}
+
+impl BaseMasks for LinkMasks {
+    fn kind(&self) -> &'static str {
+        "links"
+    }
+
+    fn origin(&self, roi: &Roi) -> String {
+        roi.mask_link.clone().unwrap_or_default()
+    }
+
+    fn base_mask(&self, roi: &Roi, _slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {
+        Ok(content_retry(
+            "mask",
+            &roi.id,
+            || masklink::fetch_mask(&self.http, roi, on_bytes),
+            |e| matches!(e, MaskError::Decode { .. } | MaskError::WrongSize { .. } | MaskError::UnknownCodes { .. }),
+        )?)
+    }
+}
+
+/// Masks rasterised from the slide's own annotations on the server, with HistomicsTK's rules.
+pub struct SlideAnnotationMasks;
+
+impl BaseMasks for SlideAnnotationMasks {
+    fn kind(&self) -> &'static str {
+        "annotations"
+    }
+
+    fn origin(&self, roi: &Roi) -> String {
+        roi.mask_link.clone().unwrap_or_default()
+    }
+
+    fn base_mask(&self, roi: &Roi, slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {
+        let body = slide.annotations(on_bytes)?;
+        let mask = mask_for_roi(&body, roi, &CodeTable::bcss_with_labels())?;
+        masklink::check_mask(&mask, roi, &format!("the annotations of `{}`", slide.name()))?;
+        Ok(mask)
+    }
+}
+
+/// PNG files in a directory, named like the dataset's masks (`<roi>_xmin<X>_ymin<Y>[_<suffix>].png`)
+/// or `<roi>.png`, at base resolution.
+#[derive(Debug, Default)]
+pub struct DirMasks {
+    dir: PathBuf,
+    /// `(roi, xmin, ymin)` -> file names with that key.
+    by_key: BTreeMap<(String, u64, u64), Vec<String>>,
+    /// `<roi>.png` files, by ROI id.
+    by_roi: BTreeMap<String, String>,
+}
+
+impl DirMasks {
+    /// Lists the directory once.
+    pub fn scan(dir: &Path) -> Result<DirMasks, MaskSetupError> {
+        let err = |source| MaskSetupError::MasksDir { path: dir.to_path_buf(), source };
+        let mut m = DirMasks { dir: dir.to_path_buf(), ..Default::default() };
+        for entry in std::fs::read_dir(dir).map_err(err)? {
+            let name = entry.map_err(err)?.file_name().to_string_lossy().into_owned();
+            if let Some(parsed) = names::parse_roi_file_name(&name) {
+                m.by_key.entry(parsed.key()).or_default().push(name);
+            } else if let Some(stem) = name.strip_suffix(".png") {
+                m.by_roi.insert(stem.to_string(), name);
+            }
+        }
+        for v in m.by_key.values_mut() {
+            v.sort();
+        }
+        Ok(m)
+    }
+
+    fn find(&self, roi: &Roi) -> Result<PathBuf, RoiError> {
+        let mut candidates: Vec<String> =
+            self.by_key.get(&(roi.id.clone(), roi.xmin, roi.ymin)).cloned().unwrap_or_default();
+        if let Some(n) = self.by_roi.get(&roi.id) {
+            candidates.push(n.clone());
+        }
+        match candidates.as_slice() {
+            [one] => Ok(self.dir.join(one)),
+            [] => {
+                Err(RoiError::NoMaskFile { roi: roi.id.clone(), xmin: roi.xmin, ymin: roi.ymin, dir: self.dir.clone() })
+            }
+            _ => Err(RoiError::Ambiguous { roi: roi.id.clone(), candidates }),
+        }
+    }
+}
+
+impl BaseMasks for DirMasks {
+    fn kind(&self) -> &'static str {
+        "dir"
+    }
+
+    fn origin(&self, _roi: &Roi) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn base_mask(&self, roi: &Roi, _slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {
+        let path = self.find(roi)?;
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(&path).map_err(|source| MaskError::File { path: shown.clone(), source })?;
+        on_bytes(bytes.len() as u64);
+        let mask =
+            codec::png::decode_gray(&bytes).map_err(|source| MaskError::Decode { origin: shown.clone(), source })?;
+        masklink::check_mask(&mask, roi, &shown)?;
+        Ok(mask)
+    }
+}
+
+/// Annotation JSON files (`GET annotation/item/{id}` arrays) in a directory, rasterised per ROI.
+#[derive(Debug)]
+pub struct AnnotationFileMasks {
+    dir: PathBuf,
+}
+
+impl AnnotationFileMasks {
+    /// Masks from the annotation files in `dir` (which must be a directory).
+    pub fn new(dir: &Path) -> Result<AnnotationFileMasks, MaskSetupError> {
+        if !dir.is_dir() {
+            let source = std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory");
+            return Err(MaskSetupError::AnnotationsDir { path: dir.to_path_buf(), source });
+        }
+        Ok(AnnotationFileMasks { dir: dir.to_path_buf() })
+    }
+
+    /// The annotation JSON of a ROI's slide: `<slide file stem>.json` (what `bcss download
+    /// --pipeline annotations` writes, the item name with `.svs` replaced), else the one
+    /// `<short name>*.json`.
+    fn file(&self, roi: &Roi, slide_stem: &str) -> Result<PathBuf, RoiError> {
+        let exact = self.dir.join(format!("{slide_stem}.json"));
+        if exact.is_file() {
+            return Ok(exact);
+        }
+        let mut candidates: Vec<String> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.starts_with(roi.short_name()) && n.ends_with(".json"))
+            .collect();
+        candidates.sort();
+        match candidates.as_slice() {
+            [one] => Ok(self.dir.join(one)),
+            [] => Err(RoiError::NoAnnotationFile { slide: roi.short_name().to_string(), dir: self.dir.clone() }),
+            _ => Err(RoiError::Ambiguous { roi: roi.id.clone(), candidates }),
+        }
+    }
+}
+
+impl BaseMasks for AnnotationFileMasks {
+    fn kind(&self) -> &'static str {
+        "annotations"
+    }
+
+    fn origin(&self, _roi: &Roi) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn base_mask(&self, roi: &Roi, slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {
+        let name = slide.name();
+        let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+        let path = self.file(roi, stem)?;
+        let bytes =
+            std::fs::read(&path).map_err(|source| MaskError::File { path: path.display().to_string(), source })?;
+        on_bytes(bytes.len() as u64);
+        let mask = mask_for_roi(&bytes, roi, &CodeTable::bcss_with_labels())
+            .map_err(|source| RoiError::AnnotationFile { path: path.clone(), source })?;
+        masklink::check_mask(&mask, roi, &path.display().to_string())?;
+        Ok(mask)
+    }
+}

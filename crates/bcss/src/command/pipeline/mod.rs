@@ -1,0 +1,30 @@
+//! One ROI pipeline behind every command that builds the dataset (`download`, `extract`, and
+//! `download --source gdc`).
+//!
+//! A command supplies two small interfaces and the pipeline does the rest:
+//!
+//! - [`Pixels`]: where the region pixels come from. [`DsaPixels`] asks a DSA's
+//!   `tiles/region` endpoint; `LocalPixels` (feature `openslide`) reads slide files on disk;
+//!   `GdcPixels` (feature `openslide`) reads the slide files on the GDC by byte ranges into a
+//!   sparse local copy and then reads that copy like a local file.
+//! - [`BaseMasks`]: where a ROI's base-resolution mask comes from: the published mask links
+//!   ([`LinkMasks`]), a directory of PNGs ([`DirMasks`]), annotation JSON files
+//!   ([`AnnotationFileMasks`]) or the slide's own annotations on the server
+//!   ([`SlideAnnotationMasks`]).
+//!
+//! [`run`] owns everything else: the output layout, stale temporary files, the manifest (names
+//! checked against one resolution per root, every planned ROI recorded before work starts), the
+//! per-ROI fingerprint and resume (complete files skipped, only missing parts fetched), the
+//! worker threads, planning each region ([`plan_region`](crate::transform::plan_region)) and
+//! refusing clipped or absurd outputs, content retries, the nearest-neighbour mask resize, atomic
+//! writes and the per-ROI manifest record.
+
+mod masks;
+mod pixels;
+mod run;
+
+pub use masks::{AnnotationFileMasks, BaseMasks, DirMasks, LinkMasks, MaskSetupError, SlideAnnotationMasks};
+#[cfg(feature = "openslide")]
+pub use pixels::LocalPixels;
+pub use pixels::{DsaPixels, Encoding, Pixels, SlideHandle};
+pub use run::{run, Parts, RoiError, RoiPipeline, RunError, Summary, MAX_OUTPUT_PIXELS};

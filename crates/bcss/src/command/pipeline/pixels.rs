@@ -1,0 +1,287 @@
+//! Where region pixels come from: the [`Pixels`] interface and its sources.
+
+use std::cell::OnceCell;
+
+use super::masks::BaseMasks;
+use super::run::RoiError;
+use crate::catalog::{Roi, Slide, SlideTable};
+use crate::codec::{self, RgbImage};
+use crate::source::girder::Girder;
+use crate::transform::{Mode, RegionPlan, Resolution, SlideGeometry};
+
+/// A source of region pixels for the pipeline.
+pub trait Pixels: Sync {
+    /// What `manifest.json` records as the dataset's source (no secrets).
+    fn source_name(&self) -> String;
+    /// Where slides were found, for the summary (`listing`, `built-in`, `local`, `gdc`).
+    fn slides_from(&self) -> String;
+    /// The manifest's `encoding` of each ROI (`JPEG`, `PNG`, `local`, `gdc`).
+    fn encoding(&self) -> String;
+    /// The resolution parameters sent to a server, for the manifest (`None` when nothing is sent).
+    fn request_params(&self) -> Option<String> {
+        None
+    }
+    /// Total size of the slide files read from (sources that read slides by ranges).
+    fn slide_bytes(&self) -> Option<u64> {
+        None
+    }
+    /// A string that changes whenever anything that shapes this ROI's files changes.
+    fn fingerprint(&self, resolution: Resolution, mode: Mode, masks: &dyn BaseMasks, roi: &Roi) -> String;
+    /// The ROI's slide. Opening is cheap where it can be: metadata is read on first use.
+    fn open(&self, roi: &Roi) -> Result<Box<dyn SlideHandle + '_>, RoiError>;
+}
+
+/// One ROI's slide, opened by a [`Pixels`] source and used by one worker.
+pub trait SlideHandle {
+    /// The slide's file or item name (`TCGA-A1-A0SK-01Z-00-DX1.<UUID>.svs`).
+    fn name(&self) -> String;
+    /// The server's item id, when there is one.
+    fn item_id(&self) -> Option<String> {
+        None
+    }
+    /// The slide's geometry as large_image reports it.
+    fn geometry(&self, on_bytes: &dyn Fn(u64)) -> Result<SlideGeometry, RoiError>;
+    /// The region of `plan` at its output size.
+    fn read(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError>;
+    /// The slide's annotation documents (`GET annotation/item/{id}`), from a DSA only.
+    fn annotations(&self, _on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, RoiError> {
+        Err(RoiError::Unsupported("annotations come from a DSA only; this source has none"))
+    }
+}
+
+/// Region encoding asked of a DSA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// JPEG quality 95, 4:4:4 (the server's default and the original's).
+    Jpeg,
+    /// Lossless PNG.
+    Png,
+}
+
+impl Encoding {
+    /// The value of the `encoding` query parameter (case-sensitive on the server).
+    pub fn as_param(self) -> &'static str {
+        match self {
+            Encoding::Jpeg => "JPEG",
+            Encoding::Png => "PNG",
+        }
+    }
+}
+
+/// Pixels from a DSA's `item/{id}/tiles/region` endpoint.
+pub struct DsaPixels<'a> {
+    /// The connected client.
+    pub girder: &'a Girder,
+    /// Slides of the folder (or the built-in table).
+    pub slides: SlideTable,
+    /// `listing` or `built-in`.
+    pub slides_from: &'static str,
+    /// Whether the built-in table (the public server's item ids) may stand in for a slide
+    /// missing from `slides`: only when the public folder is the one being read.
+    pub fallback_to_builtin: bool,
+    /// Region encoding.
+    pub encoding: Encoding,
+    /// Ask large_image to apply the slide's ICC profile (its default).
+    pub icc: bool,
+    /// The resolution asked for (the same as the pipeline's).
+    pub resolution: Resolution,
+    /// Exact or compat requests (the same as the pipeline's).
+    pub mode: Mode,
+}
+
+impl DsaPixels<'_> {
+    /// The scale (and style) parameters of every region request.
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let (mut query, _) = self.resolution.request(self.mode);
+        if !self.icc {
+            query.push(("style", r#"{"icc":false}"#.to_string()));
+        }
+        query
+    }
+}
+
+impl Pixels for DsaPixels<'_> {
+    fn source_name(&self) -> String {
+        crate::source::http::redact_url(self.girder.base())
+    }
+
+    fn slides_from(&self) -> String {
+        self.slides_from.to_string()
+    }
+
+    fn encoding(&self) -> String {
+        self.encoding.as_param().to_string()
+    }
+
+    fn request_params(&self) -> Option<String> {
+        let q = self.query();
+        (!q.is_empty()).then(|| q.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"))
+    }
+
+    fn fingerprint(&self, resolution: Resolution, mode: Mode, masks: &dyn BaseMasks, roi: &Roi) -> String {
+        // Unchanged since the first release, so existing datasets resume.
+        format!(
+            "v1|{}|{}|{}|{}|{},{},{},{}|{}{}",
+            mode.as_str(),
+            resolution.describe(),
+            self.encoding.as_param(),
+            masks.kind(),
+            roi.xmin,
+            roi.ymin,
+            roi.xmax,
+            roi.ymax,
+            roi.mask_link.as_deref().unwrap_or(""),
+            if self.icc { "" } else { "|no-icc" }
+        )
+    }
+
+    fn open(&self, roi: &Roi) -> Result<Box<dyn SlideHandle + '_>, RoiError> {
+        let fallback = self.fallback_to_builtin;
+        let slide = self
+            .slides
+            .get(roi.short_name())
+            .cloned()
+            .or_else(|| fallback.then(|| SlideTable::builtin().get(roi.short_name()).cloned()).flatten())
+            .ok_or_else(|| {
+                RoiError::NoSlide(format!(
+                    "slide `{}` is not in the folder listing{}",
+                    roi.short_name(),
+                    if fallback {
+                        " nor in the built-in slide table"
+                    } else {
+                        " (a slide table of the public server would not apply to this one)"
+                    }
+                ))
+            })?;
+        Ok(Box::new(DsaSlide { pixels: self, slide, roi_id: roi.id.clone(), annotations: OnceCell::new() }))
+    }
+}
+
+struct DsaSlide<'a> {
+    pixels: &'a DsaPixels<'a>,
+    slide: Slide,
+    roi_id: String,
+    /// The annotation body, fetched at most once per ROI (masks and annotations both use it).
+    annotations: OnceCell<Vec<u8>>,
+}
+
+impl SlideHandle for DsaSlide<'_> {
+    fn name(&self) -> String {
+        self.slide.name.clone()
+    }
+
+    fn item_id(&self) -> Option<String> {
+        Some(self.slide.item_id.clone())
+    }
+
+    fn geometry(&self, _on_bytes: &dyn Fn(u64)) -> Result<SlideGeometry, RoiError> {
+        Ok(self.pixels.girder.tiles(&self.slide.item_id)?)
+    }
+
+    fn read(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
+        let p = self.pixels;
+        let query = p.query();
+        let resp = p.girder.region(&self.slide.item_id, plan.region, &query, p.encoding.as_param(), on_bytes)?;
+        if resp.body.is_empty() {
+            return Err(RoiError::BadRegion(format!(
+                "the server sent an empty body (HTTP {}); the region is empty or outside the slide",
+                resp.status
+            )));
+        }
+        // The size from the header, before anything is decoded.
+        let (w, h) = codec::dimensions(&resp.body).map_err(|e| RoiError::BadRegion(e.to_string()))?;
+        if (w as u64, h as u64) != (plan.out_width, plan.out_height) {
+            return Err(RoiError::BadRegion(format!(
+                "the server sent {w}x{h} pixels but must send {}x{} for this request",
+                plan.out_width, plan.out_height
+            )));
+        }
+        tracing::debug!(roi = %self.roi_id, bytes = resp.body.len(), "region received");
+        codec::decode_rgb(&resp.body).map_err(|e| RoiError::BadRegion(e.to_string()))
+    }
+
+    fn annotations(&self, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, RoiError> {
+        if let Some(body) = self.annotations.get() {
+            return Ok(body.clone());
+        }
+        let body = self.pixels.girder.annotations(&self.slide.item_id, on_bytes)?;
+        Ok(self.annotations.get_or_init(|| body).clone())
+    }
+}
+
+/// Pixels from slide files on the local disk, read with OpenSlide as a DSA reads them.
+#[cfg(feature = "openslide")]
+pub struct LocalPixels {
+    /// The slide files.
+    pub slides: crate::source::local::SlideDir,
+    /// Full slide names of the catalogue, to prefer an exact file name over a prefix match.
+    pub names: SlideTable,
+}
+
+#[cfg(feature = "openslide")]
+impl Pixels for LocalPixels {
+    fn source_name(&self) -> String {
+        format!("local:{}", self.slides.dir().display())
+    }
+
+    fn slides_from(&self) -> String {
+        "local".to_string()
+    }
+
+    fn encoding(&self) -> String {
+        "local".to_string()
+    }
+
+    fn fingerprint(&self, resolution: Resolution, _mode: Mode, masks: &dyn BaseMasks, roi: &Roi) -> String {
+        // Unchanged since the first release, so existing datasets resume.
+        format!(
+            "v1|local|{}|{}|{},{},{},{}|{}",
+            resolution.describe(),
+            masks.kind(),
+            roi.xmin,
+            roi.ymin,
+            roi.xmax,
+            roi.ymax,
+            masks.origin(roi)
+        )
+    }
+
+    fn open(&self, roi: &Roi) -> Result<Box<dyn SlideHandle + '_>, RoiError> {
+        let full_name = self.names.get(roi.short_name()).map(|s| s.name.as_str());
+        let path = self.slides.find(roi.short_name(), full_name)?;
+        Ok(Box::new(LocalHandle { path, slide: OnceCell::new() }))
+    }
+}
+
+/// A slide file, opened with OpenSlide on first use.
+#[cfg(feature = "openslide")]
+pub(crate) struct LocalHandle {
+    pub(crate) path: std::path::PathBuf,
+    pub(crate) slide: OnceCell<crate::source::local::LocalSlide>,
+}
+
+#[cfg(feature = "openslide")]
+impl LocalHandle {
+    pub(crate) fn slide(&self) -> Result<&crate::source::local::LocalSlide, RoiError> {
+        if let Some(s) = self.slide.get() {
+            return Ok(s);
+        }
+        let opened = crate::source::local::LocalSlide::open(&self.path)?;
+        Ok(self.slide.get_or_init(|| opened))
+    }
+}
+
+#[cfg(feature = "openslide")]
+impl SlideHandle for LocalHandle {
+    fn name(&self) -> String {
+        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    fn geometry(&self, _on_bytes: &dyn Fn(u64)) -> Result<SlideGeometry, RoiError> {
+        Ok(self.slide()?.geometry().clone())
+    }
+
+    fn read(&self, plan: &RegionPlan, _on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
+        Ok(self.slide()?.read_region(plan.region, plan.read_level, plan.out_width, plan.out_height)?)
+    }
+}

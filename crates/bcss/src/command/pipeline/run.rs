@@ -1,0 +1,497 @@
+//! The pipeline itself: plan, resume, fetch, write, record.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::masks::BaseMasks;
+use super::pixels::{Pixels, SlideHandle};
+use crate::catalog::{Roi, RoiTable};
+use crate::codec::{self, png::Compression, GrayImage};
+use crate::command::masks::MaskFromAnnotationsError;
+use crate::dataset::atomic;
+use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, NameConflict, Native, RoiEntry};
+use crate::dataset::names::{self, UnsafeName};
+use crate::dataset::Layout;
+use crate::report::Reporter;
+use crate::source::girder::GirderError;
+use crate::source::masklink::MaskError;
+use crate::transform::{plan_region, resize, Mode, Rect, RegionPlan, Resolution, SlideGeometry};
+
+/// Which parts of the dataset to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// RGB regions into `images/`.
+    pub images: bool,
+    /// Label masks into `masks/`.
+    pub masks: bool,
+    /// Annotation JSON into `annotations/` (from a DSA only).
+    pub annotations: bool,
+}
+
+/// One run of the pipeline: what to build, where, and from which sources.
+pub struct RoiPipeline<'a> {
+    /// The ROIs.
+    pub rois: &'a RoiTable,
+    /// Dataset root.
+    pub out: &'a Path,
+    /// Output resolution.
+    pub resolution: Resolution,
+    /// Exact or compat requests (compat only means something to a DSA).
+    pub mode: Mode,
+    /// What to write.
+    pub parts: Parts,
+    /// Concurrent ROIs.
+    pub jobs: usize,
+    /// PNG compression of images (masks always use `balanced`).
+    pub png: Compression,
+    /// Where pixels come from.
+    pub pixels: &'a dyn Pixels,
+    /// Where base masks come from (unused when `parts.masks` is false).
+    pub masks: &'a dyn BaseMasks,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The output directory is unusable.
+    #[error("cannot use output directory `{path}`: {source}")]
+    Output {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The manifest is unreadable or unwritable.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The run would put files of another resolution or layout beside the recorded ones.
+    #[error(transparent)]
+    Conflict(#[from] Box<NameConflict>),
+}
+
+/// Why one ROI failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RoiError {
+    /// The source has no slide for the ROI.
+    #[error("{0}")]
+    NoSlide(String),
+    /// A DSA request failed.
+    #[error(transparent)]
+    Girder(#[from] GirderError),
+    /// A local (or locally cached) slide file is missing, ambiguous or unreadable.
+    #[cfg(feature = "openslide")]
+    #[error(transparent)]
+    Local(#[from] crate::source::local::LocalError),
+    /// Reading the slide from the GDC failed.
+    #[error(transparent)]
+    Gdc(Box<dyn std::error::Error + Send + Sync>),
+    /// The region lies partly outside the slide.
+    #[error("the ROI {roi:?} extends beyond the slide ({width}x{height} base pixels)")]
+    Clipped {
+        /// The ROI bounds.
+        roi: Rect,
+        /// Slide width.
+        width: u64,
+        /// Slide height.
+        height: u64,
+    },
+    /// The planned output is empty or absurdly large (bad metadata or resolution).
+    #[error("at this resolution the ROI would be {width}x{height} pixels; {reason}")]
+    Unplannable {
+        /// Planned width.
+        width: u64,
+        /// Planned height.
+        height: u64,
+        /// Why that cannot be.
+        reason: &'static str,
+    },
+    /// The region arrived empty, undecodable or the wrong size.
+    #[error("region: {0}")]
+    BadRegion(String),
+    /// The mask failed (download, decode, size or codes).
+    #[error("mask: {0}")]
+    Mask(#[from] MaskError),
+    /// The mask could not be rasterised from the slide's annotations.
+    #[error("mask from annotations: {0}")]
+    MaskFromAnnotations(#[from] MaskFromAnnotationsError),
+    /// The mask could not be rasterised from an annotation file.
+    #[error("mask from annotations `{path}`: {source}")]
+    AnnotationFile {
+        /// The annotation file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: MaskFromAnnotationsError,
+    },
+    /// No mask file in the masks directory.
+    #[error("no mask for `{roi}` in `{dir}` (looked for `{roi}_xmin{xmin}_ymin{ymin}*.png` and `{roi}.png`)")]
+    NoMaskFile {
+        /// ROI id.
+        roi: String,
+        /// X of the name.
+        xmin: u64,
+        /// Y of the name.
+        ymin: u64,
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// No annotation file for the ROI's slide.
+    #[error(
+        "no annotation file for slide `{slide}` in `{dir}` (looked for `<slide file stem>.json` and `{slide}*.json`)"
+    )]
+    NoAnnotationFile {
+        /// Slide short name.
+        slide: String,
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// Several mask or annotation files match.
+    #[error("several files match `{roi}`: {}", candidates.join(", "))]
+    Ambiguous {
+        /// ROI id.
+        roi: String,
+        /// The file names.
+        candidates: Vec<String>,
+    },
+    /// The source cannot give this part (annotations from anything but a DSA).
+    #[error("{0}")]
+    Unsupported(&'static str),
+    /// A server-supplied name was refused.
+    #[error(transparent)]
+    UnsafeName(#[from] UnsafeName),
+    /// Writing a file failed.
+    #[error("failed to write `{path}`: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Recording in the manifest failed.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Summary {
+    /// ROIs written.
+    pub done: Vec<String>,
+    /// ROIs already complete.
+    pub skipped: Vec<String>,
+    /// ROIs that failed, with the reason.
+    pub failed: Vec<(String, String)>,
+    /// Bytes received (network and input files).
+    pub bytes: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Stale temporary files removed at start.
+    pub stale_parts_removed: usize,
+    /// Where the slides were found: `listing` or `built-in` (DSA), `local`, `gdc`.
+    pub slides_from: String,
+    /// Total size of the slide files the ROIs were read from (GDC only): what downloading the
+    /// whole slides would have cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slide_bytes: Option<u64>,
+}
+
+/// Largest output bcss plans for one ROI: 2^31 pixels (the largest BCSS ROI at 0.2 um/px is about
+/// 0.2 gigapixels). A bigger plan means a wrong resolution or wrong slide metadata, and would end
+/// the process on a failed allocation instead of failing one ROI.
+pub const MAX_OUTPUT_PIXELS: u64 = 1 << 31;
+
+fn check_output_size(width: u64, height: u64) -> Result<(), RoiError> {
+    if width == 0 || height == 0 {
+        return Err(RoiError::Unplannable { width, height, reason: "the region is empty" });
+    }
+    if width.saturating_mul(height) > MAX_OUTPUT_PIXELS {
+        return Err(RoiError::Unplannable {
+            width,
+            height,
+            reason: "over 2 gigapixels; check --mpp/--mag and the slide's resolution metadata (mm_x, magnification)",
+        });
+    }
+    Ok(())
+}
+
+/// How many times a ROI's content (a region or mask that arrives but is corrupt, truncated or
+/// the wrong size) is fetched again before the ROI is reported failed.
+const CONTENT_ATTEMPTS: u32 = 3;
+
+/// Runs `f` until it succeeds, fails with an error `retryable` refuses, or
+/// [`CONTENT_ATTEMPTS`] attempts are spent.
+pub(crate) fn content_retry<T, E: std::fmt::Display>(
+    what: &str,
+    roi: &str,
+    mut f: impl FnMut() -> Result<T, E>,
+    retryable: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    let mut attempt = 1;
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < CONTENT_ATTEMPTS && retryable(&e) => {
+                tracing::warn!(roi, what, error = %e, attempt, "bad content; fetching again");
+                std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+struct Run<'a> {
+    p: &'a RoiPipeline<'a>,
+    layout: Layout,
+    manifest: Mutex<Manifest>,
+    reporter: &'a dyn Reporter,
+    bytes: AtomicU64,
+}
+
+/// The suffix of a ROI's mask name: the images' suffix, or `MAG-0` for the original's
+/// base-resolution masks (compat mode without images).
+fn mask_suffix(p: &RoiPipeline) -> String {
+    if compat_base_mask(p) {
+        "MAG-0".to_string()
+    } else {
+        names::suffix(p.resolution)
+    }
+}
+
+fn compat_base_mask(p: &RoiPipeline) -> bool {
+    p.mode == Mode::Compat && !p.parts.images
+}
+
+/// The image and mask paths (relative to the root) a run writes, per ROI.
+fn planned_names(p: &RoiPipeline) -> Vec<(String, &'static str, String)> {
+    let suffix = names::suffix(p.resolution);
+    let mask_suffix = mask_suffix(p);
+    let mut out = Vec::new();
+    for roi in p.rois.rois() {
+        if p.parts.images {
+            out.push((
+                roi.id.clone(),
+                "image",
+                format!("images/{}", names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &suffix)),
+            ));
+        }
+        if p.parts.masks {
+            out.push((
+                roi.id.clone(),
+                "mask",
+                format!("masks/{}", names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &mask_suffix)),
+            ));
+        }
+    }
+    out
+}
+
+/// Runs the pipeline over every ROI. Per-ROI failures are in the summary; an `Err` means the
+/// run could not start.
+pub fn run(p: &RoiPipeline, reporter: &dyn Reporter) -> Result<Summary, RunError> {
+    let start = Instant::now();
+    let layout = Layout::new(p.out);
+    layout.create().map_err(|source| RunError::Output { path: p.out.to_path_buf(), source })?;
+    let mut stale = 0;
+    for dir in [layout.root().to_path_buf(), layout.images(), layout.masks(), layout.annotations()] {
+        stale += atomic::remove_stale_parts(&dir).map_err(|source| RunError::Output { path: dir.clone(), source })?;
+    }
+    let source_name = p.pixels.source_name();
+    let mut manifest = match Manifest::load(&layout.manifest())? {
+        Some(mut m) => {
+            m.source = source_name;
+            m
+        }
+        None => Manifest::new(source_name),
+    };
+    manifest.check_names(layout.root(), planned_names(p))?;
+    // Every ROI asked for is recorded with the first ROI written, so `verify` reports one that
+    // then fails. (Not saved before: on a nearly full disk that extra write could cost a ROI.)
+    manifest.plan(p.rois.rois().iter().map(|r| r.id.clone()));
+    tracing::info!(rois = p.rois.rois().len(), source = %manifest.source, "pipeline planned");
+
+    let run = Run { p, layout, manifest: Mutex::new(manifest), reporter, bytes: AtomicU64::new(0) };
+    let outcomes = super::super::workers::for_each_roi(p.rois.rois(), p.jobs, reporter, |roi| run.roi(roi));
+    Ok(Summary {
+        done: outcomes.done,
+        skipped: outcomes.skipped,
+        failed: outcomes.failed,
+        bytes: run.bytes.load(Ordering::Relaxed),
+        seconds: start.elapsed().as_secs_f64(),
+        stale_parts_removed: stale,
+        slides_from: p.pixels.slides_from(),
+        slide_bytes: p.pixels.slide_bytes(),
+    })
+}
+
+impl Run<'_> {
+    /// Parts of this ROI still to write, given the manifest and the disk.
+    fn missing_parts(&self, roi: &Roi, fingerprint: &str) -> Parts {
+        let want = self.p.parts;
+        let manifest = self.manifest.lock().expect("manifest lock");
+        let Some(entry) = manifest.rois.get(&roi.id).filter(|e| e.fingerprint == fingerprint) else { return want };
+        let have = |role: &str| entry.files.get(role).is_some_and(|f| f.matches_disk(self.layout.root()));
+        Parts {
+            images: want.images && !have("image"),
+            masks: want.masks && !have("mask"),
+            annotations: want.annotations && !have("annotations"),
+        }
+    }
+
+    fn write_png(&self, path: PathBuf, write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), codec::CodecError>) -> Result<FileRecord, RoiError> {
+        let written = atomic::write_atomic::<std::io::Error>(&path, |w| Ok(write(w)?))
+            .map_err(|source| RoiError::Write { path: path.clone(), source })?;
+        Ok(FileRecord::new(self.layout.relative(&path), &written))
+    }
+
+    /// Processes one ROI. `Ok(false)` when it was already complete.
+    fn roi(&self, roi: &Roi) -> Result<bool, RoiError> {
+        let p = self.p;
+        let fingerprint = p.pixels.fingerprint(p.resolution, p.mode, p.masks, roi);
+        let todo = self.missing_parts(roi, &fingerprint);
+        if !(todo.images || todo.masks || todo.annotations) {
+            return Ok(false);
+        }
+        let on_bytes = |n: u64| {
+            self.bytes.fetch_add(n, Ordering::Relaxed);
+            self.reporter.on_bytes(n);
+        };
+        let slide = p.pixels.open(roi)?;
+        // Refuse an unusable slide name before fetching anything for the ROI.
+        if todo.annotations {
+            names::annotation_file_name(&slide.name())?;
+        }
+        let requested = Rect { left: roi.xmin, top: roi.ymin, right: roi.xmax, bottom: roi.ymax };
+        let (_, scale_request) = p.resolution.request(p.mode);
+        // Geometry is needed for images, and for masks sized like the images they go with.
+        let need_geometry = todo.images || (todo.masks && !compat_base_mask(p));
+        let geometry: Option<(SlideGeometry, RegionPlan)> = if need_geometry {
+            let g = slide.geometry(&on_bytes)?;
+            let plan = plan_region(&g, requested, scale_request);
+            if plan.region != requested {
+                return Err(RoiError::Clipped { roi: requested, width: g.size_x, height: g.size_y });
+            }
+            check_output_size(plan.out_width, plan.out_height)?;
+            Some((g, plan))
+        } else {
+            None
+        };
+        let mut files: Vec<(&'static str, FileRecord)> = Vec::new();
+
+        if todo.images {
+            let (_, plan) = geometry.as_ref().expect("geometry planned for images");
+            let image = content_retry(
+                "region",
+                &roi.id,
+                || {
+                    let image = slide.read(plan, &on_bytes)?;
+                    if (image.width as u64, image.height as u64) != (plan.out_width, plan.out_height) {
+                        return Err(RoiError::BadRegion(format!(
+                            "got {}x{} pixels but this request must give {}x{}",
+                            image.width, image.height, plan.out_width, plan.out_height
+                        )));
+                    }
+                    Ok(image)
+                },
+                |e| matches!(e, RoiError::BadRegion(_)),
+            )?;
+            let name = names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &names::suffix(p.resolution));
+            let rec = self.write_png(self.layout.images().join(name), |w| codec::png::write_rgb(w, &image, p.png))?;
+            files.push(("image", rec));
+        }
+
+        if todo.masks {
+            let base = p.masks.base_mask(roi, slide.as_ref(), &on_bytes)?;
+            let mask = match &geometry {
+                Some((_, plan)) if !compat_base_mask(p) => {
+                    let (w, h) = (plan.out_width as usize, plan.out_height as usize);
+                    GrayImage {
+                        width: w,
+                        height: h,
+                        data: resize::resize_nearest(&base.data, base.width, base.height, w, h),
+                    }
+                }
+                _ => base,
+            };
+            let name = names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &mask_suffix(p));
+            let rec = self
+                .write_png(self.layout.masks().join(name), |w| codec::png::write_gray(w, &mask, Compression::Balanced))?;
+            files.push(("mask", rec));
+        }
+
+        if todo.annotations {
+            let body = slide.annotations(&on_bytes)?;
+            let path = self.layout.annotations().join(names::annotation_file_name(&slide.name())?);
+            let written = atomic::write_atomic(&path, |w| w.write_all(&body))
+                .map_err(|source| RoiError::Write { path: path.clone(), source })?;
+            files.push(("annotations", FileRecord::new(self.layout.relative(&path), &written)));
+        }
+
+        self.record(roi, slide.as_ref(), fingerprint, geometry.as_ref(), files)?;
+        Ok(true)
+    }
+
+    fn record(
+        &self,
+        roi: &Roi,
+        slide: &dyn SlideHandle,
+        fingerprint: String,
+        geometry: Option<&(SlideGeometry, RegionPlan)>,
+        files: Vec<(&'static str, FileRecord)>,
+    ) -> Result<(), RoiError> {
+        let p = self.p;
+        let mut manifest = self.manifest.lock().expect("manifest lock");
+        let old = manifest.rois.remove(&roi.id).filter(|e| e.fingerprint == fingerprint);
+        let mut entry = old.unwrap_or_else(|| RoiEntry {
+            slide: roi.short_name().to_string(),
+            slide_name: Some(slide.name()),
+            item_id: slide.item_id(),
+            bounds: Bounds { xmin: roi.xmin, ymin: roi.ymin, xmax: roi.xmax, ymax: roi.ymax },
+            requested: p.resolution.describe(),
+            request_params: None,
+            mode: p.mode.as_str().to_string(),
+            encoding: p.pixels.encoding(),
+            mask_source: p.masks.kind().to_string(),
+            native: None,
+            scale: None,
+            width: None,
+            height: None,
+            fingerprint,
+            files: Default::default(),
+        });
+        if let Some(params) = p.pixels.request_params() {
+            entry.request_params = Some(params);
+        }
+        if let Some((g, plan)) = geometry {
+            entry.native = Some(Native { mm_x: g.mm_x, mm_y: g.mm_y, magnification: g.magnification });
+            entry.scale = Some(plan.scale);
+            entry.width = Some(plan.out_width);
+            entry.height = Some(plan.out_height);
+        }
+        for (role, rec) in files {
+            entry.files.insert(role.to_string(), rec);
+        }
+        manifest.rois.insert(roi.id.clone(), entry);
+        manifest.save(&self.layout.manifest())?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absurd_or_empty_outputs_fail_the_roi_not_the_process() {
+        assert!(check_output_size(12_000, 11_000).is_ok());
+        let err = check_output_size(16_000_000, 12_000_000).unwrap_err().to_string();
+        assert!(err.contains("16000000x12000000") && err.contains("over 2 gigapixels"), "{err}");
+        assert!(check_output_size(0, 10).unwrap_err().to_string().contains("empty"));
+        // Overflow-safe: a product beyond u64 is still refused.
+        assert!(check_output_size(u64::MAX, 2).is_err());
+    }
+}
