@@ -310,6 +310,67 @@ pub struct EvalArgs {
     pub jobs: Option<usize>,
 }
 
+/// Options shared by the commands that build a dataset (`download`, `extract`).
+#[derive(Debug, Args, Default)]
+pub struct BuildArgs {
+    /// A roiBounds.csv in the original format (with mask_link) instead of the built-in one.
+    #[arg(long, value_name = "CSV")]
+    pub roi_bounds: Option<PathBuf>,
+    /// Only these slides: 12-character names (TCGA-A1-A0SK) or ROI ids. Unknown names are an error.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub slides: Option<Vec<String>>,
+    /// Dataset root (created, parents too). [default: ./BCSS]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Output resolution in microns per pixel. [default: 0.25]
+    #[arg(long, value_name = "X", group = "resolution")]
+    pub mpp: Option<f64>,
+    /// Output resolution as objective magnification (e.g. 20).
+    #[arg(long, value_name = "X", group = "resolution")]
+    pub mag: Option<f64>,
+    /// Output at the slides' own scan resolution (files named MAG-0).
+    #[arg(long, group = "resolution")]
+    pub base: bool,
+    /// What to write: any of images, masks, annotations (from a DSA), wsis (the whole slide
+    /// files from the GDC into wsis/, `download` only). [default: images,masks]
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub pipeline: Option<Vec<String>>,
+    /// PNG compression of written images: fast, balanced or high (pixels are the same). [default: balanced]
+    #[arg(long, value_name = "LEVEL")]
+    pub png_compression: Option<String>,
+}
+
+/// HTTP options shared by every command that talks to a server.
+#[derive(Debug, Args, Default)]
+pub struct NetArgs {
+    /// Retries per request on connection errors, timeouts, 429 and 5xx. [default: 5]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Timeout per request in seconds (connect, response, and each read of the body). [default: 120]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Extra root certificate (PEM) to trust, for networks behind an inspecting proxy.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// Options of the GDC (NCI Genomic Data Commons), where the TCGA slide files are.
+#[derive(Debug, Args, Default)]
+pub struct GdcArgs {
+    /// GDC API base URL. Also BCSS_GDC_URL. [default: https://api.gdc.cancer.gov]
+    #[arg(long, value_name = "URL")]
+    pub gdc_url: Option<String>,
+    /// File holding a GDC token (sent as X-Auth-Token; never written anywhere). Open-access
+    /// slides, such as TCGA's diagnostic slides, need none.
+    #[arg(long, value_name = "FILE")]
+    pub gdc_token_file: Option<PathBuf>,
+    /// A GDC manifest (id, filename, md5, size, state; as `bcss slides manifest` or the GDC
+    /// portal write it): slides are looked up in it by name instead of searched on the GDC.
+    /// Needed for a --roi-bounds whose slides are not in the built-in table.
+    #[arg(long, value_name = "FILE")]
+    pub gdc_manifest: Option<PathBuf>,
+}
+
 /// Options of `bcss download`. Every option can also come from `--config FILE.toml` (same
 /// names, `-` or `_`); flags win over the environment, which wins over the file.
 #[derive(Debug, Args, Default)]
@@ -317,6 +378,14 @@ pub struct DownloadArgs {
     /// TOML file with any of these options (keys as the long flag names).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Where the pixels come from: dsa (a Digital Slide Archive's region endpoint) or gdc (the
+    /// slide files on the NCI GDC, read by byte ranges: only the bytes of each ROI's tiles are
+    /// fetched, and the pixels are those of `bcss extract` on the complete file). Masks come
+    /// from their links either way. [default: dsa]
+    #[arg(long, value_name = "dsa|gdc")]
+    pub source: Option<String>,
     /// DSA API base URL (ends in /api/v1). [default: https://demo.kitware.com/histomicstk/api/v1/]
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
@@ -329,27 +398,6 @@ pub struct DownloadArgs {
     /// Folder whose items are the slides. [default: 5bbdeba3e629140048d017bb]
     #[arg(long, value_name = "ID")]
     pub folder_id: Option<String>,
-    /// A roiBounds.csv in the original format (with mask_link) instead of the built-in one.
-    #[arg(long, value_name = "CSV")]
-    pub roi_bounds: Option<PathBuf>,
-    /// Dataset root (created, parents too). [default: ./BCSS]
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Output resolution in microns per pixel. [default: 0.25]
-    #[arg(long, value_name = "X", group = "resolution")]
-    pub mpp: Option<f64>,
-    /// Output resolution as objective magnification (e.g. 20).
-    #[arg(long, value_name = "X", group = "resolution")]
-    pub mag: Option<f64>,
-    /// Output at the slides' own scan resolution (files named MAG-0).
-    #[arg(long, group = "resolution")]
-    pub base: bool,
-    /// What to fetch: any of images, masks, annotations. [default: images,masks]
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
-    pub pipeline: Option<Vec<String>>,
-    /// Only these slides: 12-character names (TCGA-A1-A0SK) or ROI ids. Unknown names are an error.
-    #[arg(long, value_name = "A,B", value_delimiter = ',')]
-    pub slides: Option<Vec<String>>,
     /// ROIs processed concurrently. The public server is shared: be polite. [default: 4]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -360,18 +408,6 @@ pub struct DownloadArgs {
     /// Region encoding asked of the server: jpeg (like the original) or png (lossless). [default: jpeg]
     #[arg(long, value_name = "jpeg|png")]
     pub encoding: Option<String>,
-    /// Retries per request on connection errors, timeouts, 429 and 5xx. [default: 5]
-    #[arg(long, value_name = "N")]
-    pub retries: Option<u32>,
-    /// Timeout per request in seconds (connect, response, and each read of the body). [default: 120]
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<f64>,
-    /// Extra root certificate (PEM) to trust, for networks behind an inspecting proxy.
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-    /// PNG compression of written images: fast, balanced or high (pixels are the same). [default: balanced]
-    #[arg(long, value_name = "LEVEL")]
-    pub png_compression: Option<String>,
     /// Ask the server not to apply the slides' ICC colour profiles (sends style={"icc":false}).
     /// large_image 1.20 (2023) and later convert to sRGB by default; the 2019 dataset was made
     /// without that, so this gets closer to the published pixels on slides with a profile.
@@ -382,6 +418,10 @@ pub struct DownloadArgs {
     /// (see `bcss masks --help`). [default: links]
     #[arg(long, value_name = "links|annotations")]
     pub mask_source: Option<String>,
+    #[command(flatten)]
+    pub gdc: GdcArgs,
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 /// Options of `bcss extract`.
@@ -391,27 +431,8 @@ pub struct ExtractArgs {
     /// Directory holding the slide files (searched by name, not recursively).
     #[arg(long, value_name = "DIR")]
     pub slides_dir: PathBuf,
-    /// A roiBounds.csv in the original format (with mask_link) instead of the built-in one.
-    #[arg(long, value_name = "CSV")]
-    pub roi_bounds: Option<PathBuf>,
-    /// Dataset root (created, parents too). [default: ./BCSS]
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Output resolution in microns per pixel. [default: 0.25]
-    #[arg(long, value_name = "X", group = "resolution")]
-    pub mpp: Option<f64>,
-    /// Output resolution as objective magnification (e.g. 20).
-    #[arg(long, value_name = "X", group = "resolution")]
-    pub mag: Option<f64>,
-    /// Output at the slides' own scan resolution (files named MAG-0).
-    #[arg(long, group = "resolution")]
-    pub base: bool,
-    /// What to write: any of images, masks. [default: images,masks]
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
-    pub pipeline: Option<Vec<String>>,
-    /// Only these slides: 12-character names (TCGA-A1-A0SK) or ROI ids. Unknown names are an error.
-    #[arg(long, value_name = "A,B", value_delimiter = ',')]
-    pub slides: Option<Vec<String>>,
+    #[command(flatten)]
+    pub build: BuildArgs,
     /// ROIs processed concurrently; each holds one ROI's pixels (a large ROI needs about
     /// 1 GB at 0.25 um/px). [default: 2]
     #[arg(long, value_name = "N")]
@@ -429,13 +450,6 @@ pub struct ExtractArgs {
     /// annotations` writes them), rasterised into masks.
     #[arg(long, value_name = "DIR")]
     pub annotations_dir: Option<PathBuf>,
-    /// Retries per mask-link request on connection errors, timeouts, 429 and 5xx. [default: 5]
-    #[arg(long, value_name = "N")]
-    pub retries: Option<u32>,
-    /// Timeout per mask-link request in seconds. [default: 120]
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<f64>,
-    /// PNG compression of written images: fast, balanced or high (pixels are the same). [default: balanced]
-    #[arg(long, value_name = "LEVEL")]
-    pub png_compression: Option<String>,
+    #[command(flatten)]
+    pub net: NetArgs,
 }

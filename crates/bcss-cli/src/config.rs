@@ -1,7 +1,7 @@
 //! Settings: flags, environment and TOML file merged into one validated value.
 //!
 //! Precedence is flags > environment (`BCSS_API_KEY`, `BCSS_API_URL`, `BCSS_FOLDER_ID`,
-//! `BCSS_OUT`, `BCSS_PASSWORD`) > `--config` file > defaults, resolved in [`resolve_download`].
+//! `BCSS_OUT`, `BCSS_PASSWORD`, `BCSS_GDC_URL`) > `--config` file > defaults, resolved in [`resolve_download`].
 //! The file uses the flag names as keys (`api-url` or `api_url`) and unknown keys are refused.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use bcss::catalog::RoiTable;
 use bcss::codec::png::Compression;
-use bcss::command::download::{DownloadPlan, Encoding, MaskSource, Parts, DEFAULT_API_URL, DEFAULT_FOLDER_ID};
+use bcss::command::download::{
+    DownloadPlan, Encoding, GdcSettings, MaskSource, Parts, Source, DEFAULT_API_URL, DEFAULT_FOLDER_ID, DEFAULT_GDC_URL,
+};
 use bcss::source::girder::{Credentials, Secret};
 use bcss::source::http::HttpConfig;
 use bcss::transform::{Mode, Resolution};
@@ -50,6 +52,13 @@ pub struct FileConfig {
     no_icc: Option<bool>,
     #[serde(alias = "mask_source")]
     mask_source: Option<String>,
+    source: Option<String>,
+    #[serde(alias = "gdc_url")]
+    gdc_url: Option<String>,
+    #[serde(alias = "gdc_token_file")]
+    gdc_token_file: Option<PathBuf>,
+    #[serde(alias = "gdc_manifest")]
+    gdc_manifest: Option<PathBuf>,
 }
 
 /// Reads a TOML config file.
@@ -82,22 +91,23 @@ pub fn check_resolution(mpp: Option<f64>, mag: Option<f64>, base: bool) -> anyho
     Ok(if base { Resolution::Base } else { Resolution::Mpp(0.25) })
 }
 
-/// Validates a pipeline list.
-pub fn check_pipeline(items: &[String]) -> anyhow::Result<Parts> {
+/// Validates a pipeline list: the ROI parts, and whether whole slides (`wsis`) are wanted.
+pub fn check_pipeline(items: &[String]) -> anyhow::Result<(Parts, bool)> {
     let mut parts = Parts { images: false, masks: false, annotations: false };
+    let mut wsis = false;
     for item in items {
         match item.trim() {
             "images" => parts.images = true,
             "masks" => parts.masks = true,
             "annotations" => parts.annotations = true,
-            "wsis" => bail!("`--pipeline wsis` is not supported: bcss does not download whole slides (use `bcss extract` on slides you hold)"),
-            other => bail!("unknown pipeline part `{other}`: use any of images, masks, annotations"),
+            "wsis" => wsis = true,
+            other => bail!("unknown pipeline part `{other}`: use any of images, masks, annotations, wsis"),
         }
     }
-    if !(parts.images || parts.masks || parts.annotations) {
-        bail!("`--pipeline` is empty: use any of images, masks, annotations");
+    if !(parts.images || parts.masks || parts.annotations || wsis) {
+        bail!("`--pipeline` is empty: use any of images, masks, annotations, wsis");
     }
-    Ok(parts)
+    Ok((parts, wsis))
 }
 
 /// Reads the ROI table and applies `--slides`.
@@ -233,16 +243,16 @@ pub fn resolve_download(
         (None, None) => Credentials::Anonymous,
     };
 
-    let flag_resolution = args.mpp.is_some() || args.mag.is_some() || args.base;
+    let flag_resolution = args.build.mpp.is_some() || args.build.mag.is_some() || args.build.base;
     let resolution = if flag_resolution {
-        check_resolution(args.mpp, args.mag, args.base)?
+        check_resolution(args.build.mpp, args.build.mag, args.build.base)?
     } else {
         check_resolution(file.mpp, file.mag, file.base.unwrap_or(false))?
     };
-    let pipeline = args.pipeline.clone().or(file.pipeline).unwrap_or_else(|| vec!["images".into(), "masks".into()]);
-    let parts = check_pipeline(&pipeline)?;
-    let roi_bounds = args.roi_bounds.clone().or(file.roi_bounds);
-    let slides = args.slides.clone().or(file.slides);
+    let pipeline = args.build.pipeline.clone().or(file.pipeline).unwrap_or_else(|| vec!["images".into(), "masks".into()]);
+    let (parts, wsis) = check_pipeline(&pipeline)?;
+    let roi_bounds = args.build.roi_bounds.clone().or(file.roi_bounds);
+    let slides = args.build.slides.clone().or(file.slides);
     let rois = select_rois(roi_bounds.as_deref(), slides.as_deref())?;
     let jobs = check_jobs(args.jobs.or(file.jobs).unwrap_or(4))?;
     let encoding = match args.encoding.clone().or(file.encoding).as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -251,18 +261,60 @@ pub fn resolve_download(
         Some(other) => bail!("unknown encoding `{other}`: use jpeg or png"),
     };
     let http = http_config(
-        args.retries.or(file.retries).unwrap_or(5),
-        args.timeout.or(file.timeout).unwrap_or(120.0),
-        args.ca_cert.clone().or(file.ca_cert),
+        args.net.retries.or(file.retries).unwrap_or(5),
+        args.net.timeout.or(file.timeout).unwrap_or(120.0),
+        args.net.ca_cert.clone().or(file.ca_cert),
         env,
     )?;
-    let png = check_png(args.png_compression.clone().or(file.png_compression).as_deref())?;
+    let png = check_png(args.build.png_compression.clone().or(file.png_compression).as_deref())?;
     let mask_source = match args.mask_source.clone().or(file.mask_source).as_deref().map(str::trim) {
         None | Some("links") => MaskSource::Links,
         Some("annotations") => MaskSource::Annotations,
         Some(other) => bail!("unknown mask source `{other}`: use links or annotations"),
     };
-    let out = check_out(args.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)).or(file.out))?;
+    let out = check_out(args.build.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)).or(file.out))?;
+    let source = match args.source.clone().or(file.source).as_deref().map(str::trim) {
+        None | Some("dsa") => Source::Dsa,
+        Some("gdc") => Source::Gdc,
+        Some(other) => bail!("unknown source `{other}`: use dsa or gdc"),
+    };
+    let compat = args.compat || file.compat.unwrap_or(false);
+    if source == Source::Gdc {
+        if parts.annotations || mask_source == MaskSource::Annotations {
+            bail!("annotations come from a DSA only: with `--source gdc` use `--mask-source links` and leave `annotations` out of `--pipeline`");
+        }
+        if compat {
+            bail!("`--compat` reproduces the original's DSA requests; it has no meaning with `--source gdc`");
+        }
+    }
+    let gdc_url = args
+        .gdc
+        .gdc_url
+        .clone()
+        .or_else(|| env("BCSS_GDC_URL"))
+        .or(file.gdc_url)
+        .unwrap_or_else(|| DEFAULT_GDC_URL.to_string());
+    if !(gdc_url.starts_with("http://") || gdc_url.starts_with("https://")) {
+        bail!("`--gdc-url {gdc_url}` is not an http(s) URL");
+    }
+    let gdc_token = match args.gdc.gdc_token_file.clone().or(file.gdc_token_file) {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read `--gdc-token-file {}`", path.display()))?;
+            let token = text.trim();
+            if token.is_empty() {
+                bail!("`--gdc-token-file {}` is empty", path.display());
+            }
+            Some(Secret::new(token))
+        }
+        None => None,
+    };
+    let gdc_manifest = args.gdc.gdc_manifest.clone().or(file.gdc_manifest);
+    if let Some(p) = &gdc_manifest {
+        if !p.is_file() {
+            bail!("`--gdc-manifest {}` is not a readable file", p.display());
+        }
+    }
     Ok(DownloadPlan {
         api_url,
         credentials,
@@ -271,7 +323,7 @@ pub fn resolve_download(
         rois,
         out,
         resolution,
-        mode: if args.compat || file.compat.unwrap_or(false) { Mode::Compat } else { Mode::Exact },
+        mode: if compat { Mode::Compat } else { Mode::Exact },
         parts,
         encoding,
         jobs,
@@ -279,6 +331,9 @@ pub fn resolve_download(
         png,
         icc: !(args.no_icc || file.no_icc.unwrap_or(false)),
         mask_source,
+        source,
+        wsis,
+        gdc: GdcSettings { url: gdc_url, token: gdc_token, manifest: gdc_manifest },
     })
 }
 
@@ -292,13 +347,16 @@ pub fn resolve_extract(
     if !args.slides_dir.is_dir() {
         bail!("`--slides-dir {}` is not a directory", args.slides_dir.display());
     }
-    let resolution = check_resolution(args.mpp, args.mag, args.base)?;
-    let pipeline = args.pipeline.clone().unwrap_or_else(|| vec!["images".into(), "masks".into()]);
+    let resolution = check_resolution(args.build.mpp, args.build.mag, args.build.base)?;
+    let pipeline = args.build.pipeline.clone().unwrap_or_else(|| vec!["images".into(), "masks".into()]);
     if pipeline.iter().any(|p| p.trim() == "annotations") {
         bail!("`bcss extract` writes images and masks only; annotation files come from a DSA (`bcss download --pipeline annotations`)");
     }
-    let parts = check_pipeline(&pipeline)?;
-    let rois = select_rois(args.roi_bounds.as_deref(), args.slides.as_deref())?;
+    if pipeline.iter().any(|p| p.trim() == "wsis") {
+        bail!("`bcss extract` reads whole slides you hold; to download them use `bcss download --pipeline wsis`");
+    }
+    let (parts, _) = check_pipeline(&pipeline)?;
+    let rois = select_rois(args.build.roi_bounds.as_deref(), args.build.slides.as_deref())?;
     let jobs = check_jobs(args.jobs.unwrap_or(2))?;
     let dir_ok = |flag: &str, p: &Path| -> anyhow::Result<()> {
         if !p.is_dir() {
@@ -324,15 +382,17 @@ pub fn resolve_extract(
     if parts.masks && mask_source == MaskSource::Links && rois.rois().iter().all(|r| r.mask_link.is_none()) {
         bail!("the ROI table has no mask links; give `--masks-dir` or `--annotations-dir`, or `--pipeline images`");
     }
-    let http = http_config(args.retries.unwrap_or(5), args.timeout.unwrap_or(120.0), None, env)?;
-    let png = check_png(args.png_compression.as_deref())?;
-    let out = check_out(args.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)))?;
+    let http =
+        http_config(args.net.retries.unwrap_or(5), args.net.timeout.unwrap_or(120.0), args.net.ca_cert.clone(), env)?;
+    let png = check_png(args.build.png_compression.as_deref())?;
+    let out = check_out(args.build.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)))?;
     Ok(ExtractPlan { slides_dir: args.slides_dir.clone(), rois, out, resolution, parts, mask_source, jobs, http, png })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::BuildArgs;
 
     fn no_env(_: &str) -> Option<String> {
         None
@@ -390,7 +450,7 @@ mod tests {
         let args = DownloadArgs {
             config: Some(cfg),
             api_url: Some("http://flag/api/v1".into()),
-            mpp: Some(0.5),
+            build: BuildArgs { mpp: Some(0.5), ..Default::default() },
             ..Default::default()
         };
         let plan = resolve_download(&args, &env, &no_password).unwrap();
@@ -428,16 +488,16 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         let cases: Vec<(DownloadArgs, &str)> = vec![
-            (DownloadArgs { mpp: Some(0.0), ..Default::default() }, "`--mpp 0` is not a usable resolution"),
-            (DownloadArgs { mpp: Some(-1.0), ..Default::default() }, "`--mpp -1`"),
-            (DownloadArgs { mpp: Some(f64::NAN), ..Default::default() }, "`--mpp NaN`"),
-            (DownloadArgs { mpp: Some(1000.0), ..Default::default() }, "`--mpp 1000`"),
+            (DownloadArgs { build: BuildArgs { mpp: Some(0.0), ..Default::default() }, ..Default::default() }, "`--mpp 0` is not a usable resolution"),
+            (DownloadArgs { build: BuildArgs { mpp: Some(-1.0), ..Default::default() }, ..Default::default() }, "`--mpp -1`"),
+            (DownloadArgs { build: BuildArgs { mpp: Some(f64::NAN), ..Default::default() }, ..Default::default() }, "`--mpp NaN`"),
+            (DownloadArgs { build: BuildArgs { mpp: Some(1000.0), ..Default::default() }, ..Default::default() }, "`--mpp 1000`"),
             (
-                DownloadArgs { slides: Some(vec!["TCGA-ZZ-0000".into()]), ..Default::default() },
+                DownloadArgs { build: BuildArgs { slides: Some(vec!["TCGA-ZZ-0000".into()]), ..Default::default() }, ..Default::default() },
                 "unknown slide `TCGA-ZZ-0000`",
             ),
             (
-                DownloadArgs { pipeline: Some(vec!["pictures".into()]), ..Default::default() },
+                DownloadArgs { build: BuildArgs { pipeline: Some(vec!["pictures".into()]), ..Default::default() }, ..Default::default() },
                 "unknown pipeline part `pictures`",
             ),
             (DownloadArgs { encoding: Some("gif".into()), ..Default::default() }, "unknown encoding `gif`"),

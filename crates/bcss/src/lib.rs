@@ -25,7 +25,7 @@
 //! ```no_run
 //! use bcss::catalog::RoiTable;
 //! use bcss::codec::png::Compression;
-//! use bcss::command::download::{download, DownloadPlan, Encoding, MaskSource, Parts};
+//! use bcss::command::download::{download, DownloadPlan, Encoding, GdcSettings, MaskSource, Parts, Source};
 //! use bcss::report::Recorder;
 //! use bcss::source::girder::{Credentials, Secret};
 //! use bcss::source::http::HttpConfig;
@@ -50,6 +50,9 @@
 //!     png: Compression::Balanced,
 //!     icc: true,
 //!     mask_source: MaskSource::Links,
+//!     source: Source::Dsa,
+//!     wsis: false,
+//!     gdc: GdcSettings::default(),
 //! };
 //! let events = Recorder::default();
 //! let summary = download(&plan, &events)?;

@@ -13,7 +13,7 @@ use super::pipeline::{self, BaseMasks, DsaPixels, LinkMasks, RoiPipeline, RunErr
 use crate::catalog::{RoiTable, Slide, SlideTable};
 use crate::codec::png::Compression;
 use crate::report::Reporter;
-use crate::source::girder::{Credentials, Girder, GirderError};
+use crate::source::girder::{Credentials, Girder, GirderError, Secret};
 use crate::source::http::{ClientError, Http, HttpConfig};
 use crate::transform::{Mode, Resolution};
 
@@ -41,6 +41,36 @@ impl MaskSource {
             MaskSource::Links => "links",
             MaskSource::Annotations => "annotations",
         }
+    }
+}
+
+/// The public GDC API.
+pub const DEFAULT_GDC_URL: &str = "https://api.gdc.cancer.gov";
+
+/// Where the region pixels come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// A DSA's `tiles/region` endpoint.
+    #[default]
+    Dsa,
+    /// The slide files on the GDC, read by byte ranges.
+    Gdc,
+}
+
+/// How to reach the GDC (for `--source gdc` and `--pipeline wsis`).
+#[derive(Debug, Clone)]
+pub struct GdcSettings {
+    /// API base URL.
+    pub url: String,
+    /// Token for controlled-access files (`X-Auth-Token`); open-access slides need none.
+    pub token: Option<Secret>,
+    /// A GDC manifest to find slides in instead of searching the GDC by name.
+    pub manifest: Option<PathBuf>,
+}
+
+impl Default for GdcSettings {
+    fn default() -> Self {
+        GdcSettings { url: DEFAULT_GDC_URL.to_string(), token: None, manifest: None }
     }
 }
 
@@ -80,6 +110,12 @@ pub struct DownloadPlan {
     pub icc: bool,
     /// Where masks come from.
     pub mask_source: MaskSource,
+    /// Where the region pixels come from.
+    pub source: Source,
+    /// Also download the whole slide files into `wsis/` (from the GDC, whatever `source` says).
+    pub wsis: bool,
+    /// The GDC.
+    pub gdc: GdcSettings,
 }
 
 /// Why a whole run could not start or go on.

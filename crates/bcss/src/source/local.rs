@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use openslide_rs::{Address, OpenSlide, Region, Size};
 
 use crate::codec::RgbImage;
-use crate::transform::pillow::{filter_for, Resampler};
+use crate::transform::pillow::{filter_for, rows_needed, Resampler};
 use crate::transform::region::region_at_level;
 use crate::transform::{Rect, SlideGeometry};
 
@@ -186,6 +186,44 @@ struct LevelSource {
     scale: u64,
     /// Correction of addresses for OpenSlide's inexact downsample, times `scale`.
     svs_scale: f64,
+}
+
+/// One OpenSlide `read_region` call of a region read, and where its pixels go.
+#[derive(Debug, Clone, Copy)]
+struct ReadOp {
+    /// Level-0 address (OpenSlide's convention).
+    x: u64,
+    y: u64,
+    /// Size in level pixels.
+    w: u64,
+    h: u64,
+    /// The part of the read copied into the strip.
+    src_x: usize,
+    src_y: usize,
+    copy_w: usize,
+    copy_h: usize,
+    /// Column of the strip it goes to.
+    dst_x: usize,
+}
+
+/// One row of tiles of a region read.
+#[derive(Debug)]
+struct Strip {
+    /// First row of the strip in the level region.
+    y0: usize,
+    height: usize,
+    reads: Vec<ReadOp>,
+}
+
+/// Every read of a region, before anything is read.
+#[derive(Debug)]
+struct ReadPlan {
+    svs_level: u32,
+    /// The region at the read level.
+    width: usize,
+    height: usize,
+    filter: crate::transform::pillow::Filter,
+    strips: Vec<Strip>,
 }
 
 /// An OpenSlide level that can be read.
@@ -384,10 +422,9 @@ impl LocalSlide {
         (s.svs_level, s.scale, s.svs_scale)
     }
 
-    /// Reads `region` (base pixels, inside the slide) at output size `out_w x out_h`, as
-    /// large_image's `getRegion` does: `wanted_level` is step D's level before
-    /// `getPreferredLevel` ([`RegionPlan::read_level`](crate::transform::RegionPlan)).
-    pub fn read_region(&self, region: Rect, wanted_level: u32, out_w: u64, out_h: u64) -> Result<RgbImage, LocalError> {
+    /// The OpenSlide reads [`LocalSlide::read_region`] makes for this region, strip by strip,
+    /// without reading anything: what a reader of a partial copy of the file must have.
+    fn plan_reads(&self, region: Rect, wanted_level: u32, out_w: u64, out_h: u64) -> Result<ReadPlan, LocalError> {
         let g = &self.geometry;
         let bad = |reason: String| LocalError::BadRegion { path: self.path.clone(), region, reason };
         if region.right > g.size_x
@@ -406,28 +443,34 @@ impl LocalSlide {
         let (lw, lh) = (lr.width() as usize, lr.height() as usize);
         let source = self.levels[level as usize];
         debug_assert_eq!(source.scale, 1, "preferred levels hold real data");
-        let mut resampler = Resampler::new(lw, lh, out_w as usize, out_h as usize, filter_for(lw, out_w as usize));
-        let rows = resampler.rows_needed();
+        let filter = filter_for(lw, out_w as usize);
+        let rows = rows_needed(lh, out_h as usize, filter);
         let (tw, th) = (g.tile_width, g.tile_height);
         let level_pow = 1u64 << (l - level);
         let first_tile_row = (lr.top + rows.start as u64) / th;
         let last_tile_row = (lr.top + rows.end as u64).div_ceil(th);
         let first_tile_col = lr.left / tw;
         let last_tile_col = lr.right.div_ceil(tw);
-        let mut strip: Vec<u8> = Vec::new();
+        let mut strips = Vec::new();
         for ty in first_tile_row..last_tile_row {
             // Rows of this tile row inside the level region.
             let y0 = (ty * th).max(lr.top);
             let y1 = ((ty + 1) * th).min(lr.bottom);
             let strip_h = (y1 - y0) as usize;
-            strip.clear();
-            strip.resize(lw * strip_h * 3, 0);
+            let mut reads = Vec::new();
             if source.svs_scale == 1.0 {
                 // Exact downsample: one read for the whole row of tiles.
-                let x = lr.left * level_pow + self.bounds_origin.0;
-                let y = y0 * level_pow + self.bounds_origin.1;
-                let argb = self.read(x, y, source.svs_level, lw as u64, strip_h as u64)?;
-                self.convert_into(&argb, lw, strip_h, 0, 0, &mut strip, lw);
+                reads.push(ReadOp {
+                    x: lr.left * level_pow + self.bounds_origin.0,
+                    y: y0 * level_pow + self.bounds_origin.1,
+                    w: lw as u64,
+                    h: strip_h as u64,
+                    src_x: 0,
+                    src_y: 0,
+                    copy_w: lw,
+                    copy_h: strip_h,
+                    dst_x: 0,
+                });
             } else {
                 for tx in first_tile_col..last_tile_col {
                     let tile_w = tw as f64 * source.svs_scale;
@@ -437,7 +480,6 @@ impl LocalSlide {
                     let oy =
                         round_half_even((ty * th * level_pow + self.bounds_origin.1) as f64 * source.svs_scale) as u64;
                     let (rw, rh) = (round_half_even(tile_w) as u64, round_half_even(tile_h) as u64);
-                    let argb = self.read(ox, oy, source.svs_level, rw, rh)?;
                     // The part of this tile inside the region and the strip.
                     let x0 = (tx * tw).max(lr.left);
                     let x1 = ((tx + 1) * tw).min(lr.right).min(tx * tw + rw);
@@ -446,18 +488,82 @@ impl LocalSlide {
                     if x1 <= x0 {
                         continue;
                     }
-                    let sx0 = (x0 - tx * tw) as usize;
-                    let row_px = rw as usize;
-                    let sub: Vec<u8> = (0..copy_h)
-                        .flat_map(|r| {
-                            let start = ((sy0 as usize + r) * row_px + sx0) * 4;
-                            argb[start..start + (x1 - x0) as usize * 4].iter().copied()
-                        })
-                        .collect();
-                    self.convert_into(&sub, (x1 - x0) as usize, copy_h, (x0 - lr.left) as usize, 0, &mut strip, lw);
+                    reads.push(ReadOp {
+                        x: ox,
+                        y: oy,
+                        w: rw,
+                        h: rh,
+                        src_x: (x0 - tx * tw) as usize,
+                        src_y: sy0 as usize,
+                        copy_w: (x1 - x0) as usize,
+                        copy_h,
+                        dst_x: (x0 - lr.left) as usize,
+                    });
                 }
             }
-            resampler.push_rows((y0 - lr.top) as usize, &strip);
+            strips.push(Strip { y0: (y0 - lr.top) as usize, height: strip_h, reads });
+        }
+        Ok(ReadPlan { svs_level: source.svs_level, width: lw, height: lh, filter, strips })
+    }
+
+    /// The rectangles of OpenSlide level pixels that reading `region` at `out_w x out_h`
+    /// touches, as `(OpenSlide level, left, top, right, bottom)`, one pixel of margin added on
+    /// every side for OpenSlide's own rounding of level coordinates.
+    pub fn region_footprint(
+        &self,
+        region: Rect,
+        wanted_level: u32,
+        out_w: u64,
+        out_h: u64,
+    ) -> Result<Vec<(u32, u64, u64, u64, u64)>, LocalError> {
+        let plan = self.plan_reads(region, wanted_level, out_w, out_h)?;
+        let downsample = self.slide.level_downsample(plan.svs_level).unwrap_or(1.0).max(1e-9);
+        Ok(plan
+            .strips
+            .iter()
+            .flat_map(|s| &s.reads)
+            .map(|r| {
+                let left = (r.x as f64 / downsample).floor() as u64;
+                let top = (r.y as f64 / downsample).floor() as u64;
+                (plan.svs_level, left.saturating_sub(1), top.saturating_sub(1), left + r.w + 1, top + r.h + 1)
+            })
+            .collect())
+    }
+
+    /// The size of each OpenSlide level, in level pixels.
+    pub fn level_sizes(&self) -> Vec<(u64, u64)> {
+        (0..self.slide.level_count())
+            .map(|l| self.slide.level_dimensions(l).map_or((0, 0), |s| (u64::from(s.w), u64::from(s.h))))
+            .collect()
+    }
+
+    /// Reads `region` (base pixels, inside the slide) at output size `out_w x out_h`, as
+    /// large_image's `getRegion` does: `wanted_level` is step D's level before
+    /// `getPreferredLevel` ([`RegionPlan::read_level`](crate::transform::RegionPlan)).
+    pub fn read_region(&self, region: Rect, wanted_level: u32, out_w: u64, out_h: u64) -> Result<RgbImage, LocalError> {
+        let plan = self.plan_reads(region, wanted_level, out_w, out_h)?;
+        let lw = plan.width;
+        let mut resampler = Resampler::new(lw, plan.height, out_w as usize, out_h as usize, plan.filter);
+        let mut strip: Vec<u8> = Vec::new();
+        for s in &plan.strips {
+            strip.clear();
+            strip.resize(lw * s.height * 3, 0);
+            for r in &s.reads {
+                let argb = self.read(r.x, r.y, plan.svs_level, r.w, r.h)?;
+                if (r.src_x, r.src_y, r.copy_w, r.copy_h) == (0, 0, r.w as usize, r.h as usize) {
+                    self.convert_into(&argb, r.copy_w, r.copy_h, r.dst_x, 0, &mut strip, lw);
+                    continue;
+                }
+                let row_px = r.w as usize;
+                let sub: Vec<u8> = (0..r.copy_h)
+                    .flat_map(|row| {
+                        let start = ((r.src_y + row) * row_px + r.src_x) * 4;
+                        argb[start..start + r.copy_w * 4].iter().copied()
+                    })
+                    .collect();
+                self.convert_into(&sub, r.copy_w, r.copy_h, r.dst_x, 0, &mut strip, lw);
+            }
+            resampler.push_rows(s.y0, &strip);
         }
         let data = resampler.finish();
         Ok(RgbImage { width: out_w as usize, height: out_h as usize, data })

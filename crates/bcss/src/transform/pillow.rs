@@ -190,6 +190,24 @@ pub fn resize_rgb(src: &[u8], width: usize, height: usize, out_w: usize, out_h: 
     r.finish()
 }
 
+/// The source rows a resize of `in_h` rows to `out_h` depends on, without building a resampler
+/// (planning which slide tiles a region needs).
+pub fn rows_needed(in_h: usize, out_h: usize, filter: Filter) -> std::ops::Range<usize> {
+    let vertical = (out_h != in_h).then(|| Coefficients::new(in_h, out_h, filter));
+    let (first, last) = rows_of(vertical.as_ref(), in_h, out_h);
+    first..last
+}
+
+fn rows_of(vertical: Option<&Coefficients>, in_h: usize, out_h: usize) -> (usize, usize) {
+    match vertical {
+        Some(v) if out_h > 0 => {
+            let (last_start, last_count) = v.bounds[out_h - 1];
+            (v.bounds[0].0, last_start + last_count)
+        }
+        _ => (0, in_h),
+    }
+}
+
 /// A Pillow resize fed with source rows as they arrive (see the module docs).
 ///
 /// Rows outside [`Resampler::rows_needed`] are ignored; every needed row must be pushed once
@@ -219,13 +237,7 @@ impl Resampler {
         let vertical = need_vertical.then(|| Coefficients::new(in_h, out_h, filter));
         // ImagingResampleInner computes the vertical bounds even when that pass is skipped, and
         // restricts the horizontal pass to the rows they use; at equal sizes that is all rows.
-        let (first_row, last_row) = match &vertical {
-            Some(v) if out_h > 0 => {
-                let (last_start, last_count) = v.bounds[out_h - 1];
-                (v.bounds[0].0, last_start + last_count)
-            }
-            _ => (0, in_h),
-        };
+        let (first_row, last_row) = rows_of(vertical.as_ref(), in_h, out_h);
         let temp_w = if need_horizontal { out_w } else { in_w };
         let temp = vec![0u8; (last_row - first_row) * temp_w * 3];
         Resampler { in_w, out_w, out_h, horizontal, vertical, first_row, last_row, temp_w, temp, pushed: 0 }
