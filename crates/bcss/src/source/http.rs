@@ -512,10 +512,7 @@ mod tests {
             assert_eq!(resolve_location(base, location).as_deref(), Some(want), "{location:?}");
         }
         // A query-only location keeps the last path segment (a hand-made resolver dropped it).
-        assert_eq!(
-            resolve_location("http://h/api/v1/a/b?q=1", "?x=1").as_deref(),
-            Some("http://h/api/v1/a/b?x=1")
-        );
+        assert_eq!(resolve_location("http://h/api/v1/a/b?q=1", "?x=1").as_deref(), Some("http://h/api/v1/a/b?x=1"));
         // Dot segments cannot climb above the root.
         assert_eq!(resolve_location("http://h/a", "../../../c").as_deref(), Some("http://h/c"));
         assert_eq!(resolve_location("not a url", "/c"), None);
