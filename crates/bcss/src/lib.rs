@@ -63,6 +63,7 @@ pub mod catalog;
 pub mod codec;
 pub mod command;
 pub mod dataset;
+pub mod model;
 pub mod report;
 pub mod source;
 pub mod transform;
