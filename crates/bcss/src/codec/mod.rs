@@ -14,8 +14,8 @@ pub mod jpeg;
 pub mod png;
 pub mod rows;
 
-// Kept at this path for `command::download` and `command::extract` while they are rewritten;
-// other code imports them from `crate::model`.
+/// Kept at this path for `command::download` and `command::extract` while they are rewritten;
+/// other code imports them from `crate::model`.
 pub use crate::model::{GrayImage, RgbImage};
 
 /// Image container formats bcss reads.

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::catalog::Roi;
 use crate::codec::png::{self, Compression};
 use crate::dataset::atomic::{self, hex};
-use crate::model::{Annotations, CodeTable, GrayImage, Rect};
+use crate::model::{Annotations, CodeTable, GrayImage};
 use crate::source::annotations::{self, AnnotationError};
 use crate::transform::raster::{
     self, mask_for_rect, roi_elements, roi_masks, Bounds, Geometry, RasterOptions, RectMaskError, RoiMask,
@@ -301,8 +301,7 @@ pub fn mask_for_roi(
     table: &CodeTable,
 ) -> Result<GrayImage, MaskFromAnnotationsError> {
     let parsed = annotations::parse(annotations_json)?;
-    let rect = Rect { left: roi.xmin, top: roi.ymin, right: roi.xmax, bottom: roi.ymax };
-    Ok(mask_for_rect(&parsed, &roi.id, rect, table, Geometry::Htk)?)
+    Ok(mask_for_rect(&parsed, &roi.id, roi.rect(), table, Geometry::Htk)?)
 }
 
 /// The slide name HistomicsTK would use for an annotation file saved by `bcss download`
