@@ -16,7 +16,7 @@
 //! - `rectangle` elements keep `center`, `width`, `height` and `rotation` (radians,
 //!   counter-clockwise; a missing `rotation` is 0 here, where HistomicsTK raises `KeyError`);
 //! - every other type (`point`, `ellipse`, `circle`, `arrow`, ...) is kept as
-//!   [`Shape::Other`](crate::model::Shape::Other) so callers can count what was skipped.
+//!   [`Shape::Other`] so callers can count what was skipped.
 //!
 //! A single document (`GET annotation/{id}`) or a bare `{"elements": [...]}` object is accepted
 //! too. Coordinates are base-resolution slide pixels.
