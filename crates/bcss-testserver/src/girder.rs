@@ -436,7 +436,7 @@ fn region(s: &SlideSpec, req: &Request, fault: Option<&Fault>) -> Response {
         .expect("PNG encodes to memory");
         out
     } else {
-        let rgb = bcss::codec::RgbImage { width: out_w as usize, height: a.out_h as usize, data: pixels };
+        let rgb = bcss::model::RgbImage { width: out_w as usize, height: a.out_h as usize, data: pixels };
         bcss::codec::jpeg::encode_rgb(&rgb, 95).expect("JPEG encodes")
     };
     cache(Response::new(200, mime, body))

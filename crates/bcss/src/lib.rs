@@ -17,6 +17,9 @@
 //! 6. [`command`]: the operations a user runs (`download`, ...), each taking a validated plan
 //!    and a [`report::Reporter`].
 //!
+//! Under them all, [`model`] holds the plain types they pass each other: rectangles, slide
+//! geometry, images, annotation shapes and the codes table.
+//!
 //! The library never prints: progress goes through [`report::Reporter`], diagnostics through
 //! `tracing` events, and failures through typed errors.
 //!
@@ -66,6 +69,7 @@ pub mod catalog;
 pub mod codec;
 pub mod command;
 pub mod dataset;
+pub mod model;
 pub mod report;
 pub mod source;
 pub mod transform;

@@ -3,7 +3,7 @@
 use anyhow::{anyhow, bail};
 use bcss::codec::png::Compression;
 use bcss::command::masks::{self, MasksError, MasksPlan, Scale};
-use bcss::source::annotations::CodeTable;
+use bcss::model::CodeTable;
 use bcss::transform::raster::Geometry;
 
 use super::{print_json, Output};

@@ -53,7 +53,7 @@ pub fn run(args: &SplitArgs, out: Output) -> Result<(), Failure> {
     let split = Split::from_scheme(scheme, table.rois().iter().map(|r| r.id.as_str()));
     split.check_leakage().input()?;
     let path = args.out.as_ref().expect("clap requires --out without --check");
-    split.write(path, Some(scheme)).output()?;
+    bcss::command::split::write(&split, path, Some(scheme)).output()?;
     if out.json {
         print_json(
             &serde_json::json!({"out": path.display().to_string(), "scheme": scheme.as_str(), "counts": split.counts()}),

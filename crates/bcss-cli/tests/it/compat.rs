@@ -8,7 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use bcss::codec::{png, GrayImage};
+use bcss::codec::png;
+use bcss::model::GrayImage;
 use bcss::transform::resize::resize_nearest;
 
 use crate::util::{bcss, files_under, run, Dir};

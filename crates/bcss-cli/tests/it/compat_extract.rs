@@ -190,7 +190,7 @@ fn masks_from_annotations_agree_between_download_and_extract() {
         assert!(a.data == b.data, "{name}: download and extract masks differ");
         assert!(a.data.iter().all(|&v| v <= 21));
     }
-    let count = |m: &bcss::codec::GrayImage, v: u8| m.data.iter().filter(|&&x| x == v).count();
+    let count = |m: &bcss::model::GrayImage, v: u8| m.data.iter().filter(|&&x| x == v).count();
     // Slide 2: a tumour polygon inside the ROI, stroma (the background class) around it.
     let m2 = bcss::codec::png::decode_gray(
         &std::fs::read(dl.join("masks/TCGA-SY-NTH2-DX1_xmin2000_ymin1250_MAG-20.00.png")).unwrap(),

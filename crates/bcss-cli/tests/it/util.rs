@@ -76,7 +76,7 @@ pub fn files_under(root: &Path) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // The stand-in DSA and checks of what `bcss download` wrote.
 
-use bcss::codec::{GrayImage, RgbImage};
+use bcss::model::{GrayImage, RgbImage};
 use bcss_testserver::image::{self as pixels, Region};
 use bcss_testserver::{Config, RecordedRequest, RoiSpec, SlideSpec, TestServer};
 

@@ -3,6 +3,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use crate::model::Rect;
+
 /// One region of interest: a rectangle of base (scan-resolution) pixels on one slide.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Roi {
@@ -34,6 +36,11 @@ impl Roi {
     /// Height in base pixels.
     pub fn height(&self) -> u64 {
         self.ymax - self.ymin
+    }
+
+    /// The ROI's rectangle of base pixels.
+    pub fn rect(&self) -> Rect {
+        Rect { left: self.xmin, top: self.ymin, right: self.xmax, bottom: self.ymax }
     }
 }
 

@@ -14,11 +14,11 @@
 //! TCGA short name) has ROIs in two parts. Splits are written and read as CSV
 //! (`roi,site,patient,part`, sorted by ROI, `\n` line ends) or JSON.
 //!
-//! Invariant: only [`Split::from_path`] and [`Split::write`] touch the file system.
+//! Invariant: only [`Split::from_path`] touches the file system (it reads); writing a split is
+//! `command::split::write`.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{patient, tissue_source_site};
@@ -390,12 +390,25 @@ impl Split {
         }
     }
 
-    /// Writes the split atomically: JSON when the name ends in `.json`, CSV otherwise.
-    pub fn write(&self, path: &Path, scheme: Option<Scheme>) -> Result<(), SplitError> {
-        let text = if is_json(path) { self.to_json(scheme) } else { self.to_csv() };
-        crate::dataset::atomic::write_atomic(path, |w: &mut dyn Write| w.write_all(text.as_bytes()))
-            .map(|_| ())
-            .map_err(|source| SplitError::Io { path: path.to_path_buf(), source })
+    /// The content of a split file named `path`: JSON when the name ends in `.json` (case
+    /// ignored), CSV otherwise. `command::split::write` writes it.
+    pub fn file_text(&self, path: &Path, scheme: Option<Scheme>) -> String {
+        if is_json(path) {
+            self.to_json(scheme)
+        } else {
+            self.to_csv()
+        }
+    }
+}
+
+/// The colour of a part (`train`, `val`, `test`) in charts and contact sheets: train blue, val
+/// orange, test green, anything else grey.
+pub fn part_color(part: &str) -> [u8; 3] {
+    match part {
+        "train" => [31, 119, 180],
+        "val" => [255, 127, 14],
+        "test" => [44, 160, 44],
+        _ => [127, 127, 127],
     }
 }
 
@@ -451,6 +464,8 @@ mod tests {
     #[test]
     fn csv_and_json_round_trip() {
         let s = builtin(Scheme::OfficialVal);
+        assert_eq!(s.file_text(Path::new("s.JSON"), None), s.to_json(None));
+        assert_eq!(s.file_text(Path::new("s.csv"), None), s.to_csv());
         let csv = s.to_csv();
         assert!(csv.starts_with("roi,site,patient,part\nTCGA-A1-A0SK-DX1,A1,TCGA-A1-A0SK,val\n"), "{}", &csv[..120]);
         assert!(!csv.contains('\r'));

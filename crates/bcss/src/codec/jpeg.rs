@@ -8,7 +8,8 @@
 
 use std::ffi::{c_char, c_int, c_uchar, c_ulong, c_void, CStr};
 
-use super::{CodecError, RgbImage};
+use super::CodecError;
+use crate::model::RgbImage;
 
 type TjHandle = *mut c_void;
 

@@ -14,27 +14,9 @@ pub mod jpeg;
 pub mod png;
 pub mod rows;
 
-/// An 8-bit RGB image, row-major, 3 bytes per pixel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RgbImage {
-    /// Width in pixels.
-    pub width: usize,
-    /// Height in pixels.
-    pub height: usize,
-    /// `width * height * 3` bytes.
-    pub data: Vec<u8>,
-}
-
-/// An 8-bit single-channel image (a label mask), row-major.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrayImage {
-    /// Width in pixels.
-    pub width: usize,
-    /// Height in pixels.
-    pub height: usize,
-    /// `width * height` bytes.
-    pub data: Vec<u8>,
-}
+/// Kept at this path for `command::download` and `command::extract` while they are rewritten;
+/// other code imports them from `crate::model`.
+pub use crate::model::{GrayImage, RgbImage};
 
 /// Image container formats bcss reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use super::{CodecError, GrayImage, RgbImage};
+use super::CodecError;
+use crate::model::{GrayImage, RgbImage};
 
 /// How hard to compress. PNG is lossless: this changes file size and time, never pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

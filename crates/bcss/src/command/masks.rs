@@ -9,22 +9,21 @@
 //! counts and the SHA-256 of the raw pixels. A ROI that yields no mask is reported and the others
 //! are still written.
 //!
-//! [`mask_for_roi`] is the single-ROI entry used by `bcss download --mask-source annotations`
-//! and `bcss extract`: it finds the ROI element that matches a catalogue ROI and returns its mask
-//! on exactly that ROI's base-pixel rectangle.
+//! The mask of one catalogue ROI (the ROI element that matches its rectangle, fitted to it) is
+//! [`transform::raster::mask_for_rect`](crate::transform::raster::mask_for_rect), over
+//! annotations parsed by [`source::annotations::parse`](crate::source::annotations::parse).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::catalog::Roi;
 use crate::codec::png::{self, Compression};
-use crate::codec::GrayImage;
 use crate::dataset::atomic::{self, hex};
-use crate::source::annotations::{self, AnnotationError, CodeTable};
+use crate::model::{Annotations, CodeTable};
+use crate::source::annotations::{self, AnnotationError};
 use crate::transform::raster::{
-    self, element_bbox, roi_elements, roi_mask, roi_masks, Bounds, Geometry, RasterError, RasterOptions, RoiMask,
+    self, roi_elements, roi_masks, Bounds, Geometry, RasterOptions, RoiMask,
 };
 
 /// The resolution of the masks.
@@ -216,12 +215,7 @@ pub fn run(plan: &MasksPlan) -> Result<MasksSummary, MasksError> {
     Ok(summary)
 }
 
-fn write_mask(
-    plan: &MasksPlan,
-    parsed: &annotations::Annotations,
-    m: &RoiMask,
-    sf: f64,
-) -> Result<WrittenMask, MasksError> {
+fn write_mask(plan: &MasksPlan, parsed: &Annotations, m: &RoiMask, sf: f64) -> Result<WrittenMask, MasksError> {
     let element = &parsed.elements[m.element];
     let name = m.name(&plan.slide_name);
     let png_path = plan.out.join(format!("{name}.png"));
@@ -284,110 +278,6 @@ fn write_mask(
     })
 }
 
-/// Why a catalogue ROI's mask could not be made from annotations.
-#[derive(Debug, thiserror::Error)]
-pub enum MaskFromAnnotationsError {
-    /// The JSON is not annotation JSON.
-    #[error(transparent)]
-    Annotations(#[from] AnnotationError),
-    /// No ROI element overlaps the catalogue ROI.
-    #[error("no ROI element of the annotations overlaps ROI `{roi}` ({rois} ROI element(s) on the slide)")]
-    NoMatchingRoi {
-        /// Catalogue ROI id.
-        roi: String,
-        /// ROI elements found.
-        rois: usize,
-    },
-    /// The matching ROI element gave no mask.
-    #[error(transparent)]
-    Raster(#[from] RasterError),
-}
-
-/// The ground-truth mask of a catalogue ROI rasterised from the slide's annotations, at base
-/// resolution, HistomicsTK rules, exactly `roi.width() x roi.height()` pixels.
-///
-/// **Which ROI element.** Among the ROI elements (groups with `is_roi`), the one whose
-/// bounding box has the largest intersection-over-union with the ROI's `roiBounds` rectangle
-/// (ties: the first in document order); none overlapping is an error. The published
-/// `roiBounds` are the boxes of these elements, so the match is normally exact (IoU 1), and the
-/// IoU (not the bare intersection) keeps a small `evaluation_roi` nested in a large `roi` from
-/// being taken for it.
-///
-/// **Crop/pad rule.** The HistomicsTK mask sits at slide position `(bounds.xmin, bounds.ymin)`
-/// and, because of its off-by-one tightening, usually lacks the ROI's last row and column.
-/// Output pixel `(x, y)` is the mask pixel at slide position `(roi.xmin + x, roi.ymin + y)`
-/// when the mask has one there, else 0 ("outside the ROI / don't care"): the mask is placed by
-/// its slide coordinates, cropped where it exceeds the rectangle and padded with 0 where it
-/// falls short. The result then follows the same resize and write path as a linked mask.
-pub fn mask_for_roi(
-    annotations_json: &[u8],
-    roi: &Roi,
-    table: &CodeTable,
-) -> Result<GrayImage, MaskFromAnnotationsError> {
-    mask_for_roi_with(annotations_json, roi, table, Geometry::Htk)
-}
-
-/// [`mask_for_roi`] with a choice of pixel rules.
-pub fn mask_for_roi_with(
-    annotations_json: &[u8],
-    roi: &Roi,
-    table: &CodeTable,
-    geometry: Geometry,
-) -> Result<GrayImage, MaskFromAnnotationsError> {
-    let parsed = annotations::parse(annotations_json)?;
-    let opts = RasterOptions { geometry, scale: 1.0 };
-    let rois = roi_elements(&parsed, table);
-    let target = Bounds { xmin: roi.xmin as i64, ymin: roi.ymin as i64, xmax: roi.xmax as i64, ymax: roi.ymax as i64 };
-    let mut best: Option<(usize, f64)> = None;
-    for &i in &rois {
-        let Some(b) = element_bbox(&parsed.elements[i].shape, &opts) else { continue };
-        let iou = iou(b, target);
-        if iou > 0.0 && best.is_none_or(|(_, s)| iou > s) {
-            best = Some((i, iou));
-        }
-    }
-    let Some((element, _)) = best else {
-        return Err(MaskFromAnnotationsError::NoMatchingRoi { roi: roi.id.clone(), rois: rois.len() });
-    };
-    let m = roi_mask(&parsed, element, table, &opts)?;
-    Ok(place(&m.mask, m.bounds.xmin, m.bounds.ymin, target))
-}
-
-fn iou(a: Bounds, b: Bounds) -> f64 {
-    let iw = (a.xmax.min(b.xmax) - a.xmin.max(b.xmin)).max(0) as f64;
-    let ih = (a.ymax.min(b.ymax) - a.ymin.max(b.ymin)).max(0) as f64;
-    let inter = iw * ih;
-    let area = |r: Bounds| ((r.xmax - r.xmin).max(0) * (r.ymax - r.ymin).max(0)) as f64;
-    let union = area(a) + area(b) - inter;
-    if union <= 0.0 {
-        0.0
-    } else {
-        inter / union
-    }
-}
-
-/// The rectangle `target` of the slide, filled from `mask` (whose top-left pixel is at slide
-/// position `(x0, y0)`), 0 where the mask has no pixel.
-fn place(mask: &GrayImage, x0: i64, y0: i64, target: Bounds) -> GrayImage {
-    let (w, h) = ((target.xmax - target.xmin) as usize, (target.ymax - target.ymin) as usize);
-    let mut data = vec![0u8; w * h];
-    let (dx, dy) = (x0 - target.xmin, y0 - target.ymin);
-    for my in 0..mask.height as i64 {
-        let ty = my + dy;
-        if ty < 0 || ty >= h as i64 {
-            continue;
-        }
-        let (a, b) = ((dx).max(0), (dx + mask.width as i64).min(w as i64));
-        if a >= b {
-            continue;
-        }
-        let src = (my * mask.width as i64 + (a - dx)) as usize;
-        let dst = ty as usize * w + a as usize;
-        data[dst..dst + (b - a) as usize].copy_from_slice(&mask.data[src..src + (b - a) as usize]);
-    }
-    GrayImage { width: w, height: h, data }
-}
-
 /// The slide name HistomicsTK would use for an annotation file saved by `bcss download`
 /// (`<slide>.json`): the file name without its last extension.
 pub fn slide_name_from_path(path: &Path) -> Option<String> {
@@ -404,41 +294,6 @@ mod tests {
         {"type": "polyline", "group": "mostly_tumor", "points": [[10,10,0],[30,10,0],[30,30,0],[10,30,0]]},
         {"type": "point", "group": "mostly_tumor", "center": [3, 3, 0]}
     ]}}]"#;
-
-    fn roi(xmin: u64, ymin: u64, xmax: u64, ymax: u64) -> Roi {
-        Roi { id: "TCGA-ZZ-0000-DX1".into(), xmin, ymin, xmax, ymax, mask_link: None }
-    }
-
-    #[test]
-    fn mask_for_roi_picks_the_best_overlap_and_fits_the_rectangle() {
-        let table = CodeTable::bcss();
-        let m = mask_for_roi(JSON, &roi(0, 0, 100, 100), &table).unwrap();
-        assert_eq!((m.width, m.height), (100, 100));
-        // HTK drops the last row and column: they are padded with 0.
-        assert_eq!(m.data[99], 0);
-        assert_eq!(m.data[99 * 100], 0);
-        assert_eq!(m.data[0], 2);
-        assert_eq!(m.data[20 * 100 + 20], 1);
-        // The nested evaluation ROI matches its own box better than the big one does.
-        let m = mask_for_roi(JSON, &roi(15, 15, 25, 25), &table).unwrap();
-        assert_eq!((m.width, m.height), (10, 10));
-        assert!(m.data[..9].iter().all(|&v| v == 1), "tumour fills the small ROI");
-        assert_eq!(m.data[9], 0);
-        let err = mask_for_roi(JSON, &roi(500, 500, 600, 600), &table).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("no ROI element of the annotations overlaps ROI `TCGA-ZZ-0000-DX1` (2 ROI element(s)"),
-            "{err}"
-        );
-        assert!(matches!(mask_for_roi(b"{", &roi(0, 0, 1, 1), &table), Err(MaskFromAnnotationsError::Annotations(_))));
-    }
-
-    #[test]
-    fn place_crops_and_pads() {
-        let mask = GrayImage { width: 3, height: 2, data: vec![1, 2, 3, 4, 5, 6] };
-        let out = place(&mask, 11, 20, Bounds { xmin: 10, ymin: 21, xmax: 13, ymax: 23 });
-        assert_eq!(out.data, vec![0, 4, 5, 0, 0, 0]);
-    }
 
     #[test]
     fn run_writes_named_masks_and_bounds() {

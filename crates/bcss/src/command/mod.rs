@@ -4,6 +4,7 @@
 //! - [`download`]: build the dataset from a DSA server.
 //! - `extract` (feature `openslide`): build the same dataset from slide files on disk.
 //! - [`masks`]: label masks from a slide's annotation JSON (HistomicsTK's rules).
+//! - [`split`]: writing a split file (the split itself is `catalog::split`).
 //! - [`stats`]: class distribution per ROI and per split, class weights, a bar chart.
 //! - [`tile`]: image/mask tile pairs per split with an index, masks remapped.
 //! - [`overlay`]: masks drawn over images with a legend, and a contact sheet.
@@ -17,6 +18,7 @@ pub mod extract;
 pub mod input;
 pub mod masks;
 pub mod overlay;
+pub mod split;
 pub mod stats;
 pub mod tile;
 pub mod pipeline;

@@ -17,8 +17,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::input::{self, InputError, InputProblem, RoiInput};
-use super::stats::part_color;
 use crate::catalog::classmap::{ClassMap, NOT_A_CODE};
+use crate::catalog::split::part_color;
 use crate::codec::png::Compression;
 use crate::dataset::atomic::write_atomic;
 use crate::report::Reporter;

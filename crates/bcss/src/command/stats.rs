@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use super::input::{self, InputError, InputProblem, RoiInput};
 use crate::catalog::classmap::ClassMap;
 use crate::catalog::codes::MAX_CODE;
-use crate::catalog::split::Part;
+use crate::catalog::split::{part_color, Part};
 use crate::codec::png::{write_raw, Compression};
 use crate::dataset::atomic::write_atomic;
 use crate::report::Reporter;
@@ -316,16 +316,6 @@ pub fn write_outputs(stats: &Stats, map: &ClassMap, out: &Path) -> Result<(), St
     let mut png = Vec::new();
     write_raw(&mut png, chart.width, chart.height, 3, &chart.data, Compression::Balanced).expect("encoding to memory");
     write("distribution.png", &png)
-}
-
-/// Colours of the parts in charts: train blue, val orange, test green.
-pub fn part_color(part: &str) -> [u8; 3] {
-    match part {
-        "train" => [31, 119, 180],
-        "val" => [255, 127, 14],
-        "test" => [44, 160, 44],
-        _ => [127, 127, 127],
-    }
 }
 
 /// A grouped bar chart: per class, one bar per part, height = fraction of labelled pixels.

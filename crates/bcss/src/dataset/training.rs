@@ -29,7 +29,8 @@ use std::path::{Path, PathBuf};
 use super::pairs::{find_pairs, PairsError};
 use crate::catalog::classmap::ClassMap;
 use crate::catalog::split::{Part, Scheme, Split, SplitError};
-use crate::codec::{self, CodecError, GrayImage, RgbImage};
+use crate::codec::{self, CodecError};
+use crate::model::{GrayImage, RgbImage};
 use crate::transform::remap::remap_in_place;
 
 /// One ROI of a training set.

@@ -311,7 +311,8 @@ fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
 mod tests {
     use super::*;
     use crate::catalog::Roi;
-    use crate::codec::{png, GrayImage, RgbImage};
+    use crate::codec::png;
+    use crate::model::{GrayImage, RgbImage};
 
     fn write_pair(root: &Path, id: &str, w: usize, h: usize, mask_value: u8) {
         std::fs::create_dir_all(root.join("images")).unwrap();

@@ -1,5 +1,5 @@
-//! Annotation documents of a slide (`GET annotation/item/{id}`) and the ground-truth codes table
-//! that turns their groups into mask values.
+//! Annotation documents of a slide (`GET annotation/item/{id}`), read from Girder's JSON into the
+//! plain types of [`crate::model::shape`].
 //!
 //! ## Elements
 //!
@@ -21,16 +21,9 @@
 //! A single document (`GET annotation/{id}`) or a bare `{"elements": [...]}` object is accepted
 //! too. Coordinates are base-resolution slide pixels.
 //!
-//! ## Codes table
-//!
-//! [`CodeTable`] is HistomicsTK's `GTCodes` table: columns `group, overlay_order, GT_code,
-//! is_roi, is_background_class, color, comments`. [`CodeTable::bcss`] is the BCSS scheme built in
-//! (HistomicsTK's `sample_GTcodes.csv`): `roi` 254 and `evaluation_roi` 253 define ROIs,
-//! `mostly_stroma` (2) is the background class, `exclude` (7) is drawn last, and every other
-//! class has overlay order 1.
-//!
 //! ```
-//! use bcss::source::annotations::{parse, CodeTable, Shape};
+//! use bcss::model::Shape;
+//! use bcss::source::annotations::parse;
 //!
 //! let json = br#"[{"annotation": {"name": "a", "elements": [
 //!     {"type": "rectangle", "group": "roi", "center": [10, 10, 0], "width": 8, "height": 6, "rotation": 0},
@@ -41,92 +34,18 @@
 //! assert_eq!(parsed.elements.len(), 3);
 //! assert_eq!(parsed.elements[1].group.as_deref(), Some("mostly_tumor"));
 //! assert!(matches!(parsed.elements[2].shape, Shape::Other { .. }));
-//! let table = CodeTable::bcss();
-//! assert_eq!(table.get("roi").map(|g| (g.gt_code, g.is_roi)), Some((254, true)));
-//! assert_eq!(table.background().map(|g| g.group.as_str()), Some("mostly_stroma"));
 //! ```
 //!
-//! Invariant: pure parsing of bytes already in memory, plus [`CodeTable::from_path`].
-
-use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+//! Invariant: pure parsing of bytes already in memory. Girder's field names (`annotation`,
+//! `elements`, `label.value`, ...) are read here and nowhere else.
 
 use serde_json::Value;
 
-/// The BCSS codes table as HistomicsTK ships it (`sample_GTcodes.csv`).
-const BCSS_GTCODES_CSV: &str = include_str!("../catalog/data/htk_gtcodes.csv");
+use crate::model::{Annotations, Element, Shape};
 
-/// One annotation element.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Element {
-    /// Index of the annotation document in the array (`annidx`).
-    pub annidx: usize,
-    /// Index of the element in its document (`elementidx`).
-    pub elementidx: usize,
-    /// The element's `id`, when it has one.
-    pub id: Option<String>,
-    /// `group`, else `label.value`.
-    pub group: Option<String>,
-    /// Geometry.
-    pub shape: Shape,
-}
-
-/// The geometry of an element, in base slide pixels.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Shape {
-    /// A polygon (`polyline`, closed or not), vertices `[x, y]`.
-    Polyline {
-        /// Vertices in order.
-        points: Vec<[f64; 2]>,
-    },
-    /// A rectangle, possibly rotated about its centre.
-    Rectangle {
-        /// Centre `[x, y]`.
-        center: [f64; 2],
-        /// Width before rotation.
-        width: f64,
-        /// Height before rotation.
-        height: f64,
-        /// Rotation in radians (counter-clockwise in slide coordinates).
-        rotation: f64,
-    },
-    /// Any other element type, which is not rasterised.
-    Other {
-        /// The element's `type`.
-        kind: String,
-    },
-}
-
-impl Shape {
-    /// The element type as in the JSON (`polyline`, `rectangle`, ...).
-    pub fn kind(&self) -> &str {
-        match self {
-            Shape::Polyline { .. } => "polyline",
-            Shape::Rectangle { .. } => "rectangle",
-            Shape::Other { kind } => kind,
-        }
-    }
-}
-
-/// The elements of a slide's annotations, in document order.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Annotations {
-    /// Every element of every document.
-    pub elements: Vec<Element>,
-}
-
-impl Annotations {
-    /// How many elements of each type cannot be rasterised (`point`, `ellipse`, ...), by type.
-    pub fn unsupported(&self) -> BTreeMap<String, usize> {
-        let mut counts = BTreeMap::new();
-        for e in &self.elements {
-            if let Shape::Other { kind } = &e.shape {
-                *counts.entry(kind.clone()).or_insert(0) += 1;
-            }
-        }
-        counts
-    }
-}
+/// Kept at this path for `command::download` and `command::extract` while they are rewritten;
+/// other code imports it from `crate::model`.
+pub use crate::model::CodeTable;
 
 /// Why annotation JSON could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -242,228 +161,9 @@ fn group_text(v: &Value) -> Option<String> {
     }
 }
 
-/// One row of a ground-truth codes table.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct GroupCode {
-    /// Annotation group name (`mostly_tumor`).
-    pub group: String,
-    /// Drawing order: larger is drawn later and wins.
-    pub overlay_order: i64,
-    /// Mask value, 1..=255.
-    pub gt_code: u8,
-    /// Elements of this group define ROIs (one mask each).
-    pub is_roi: bool,
-    /// Unannotated pixels inside a ROI get this group's code (the first such row wins).
-    pub is_background_class: bool,
-    /// Display colour as written (`rgb(255,0,0)`); not used for masks.
-    pub color: String,
-    /// Free text.
-    pub comments: String,
-}
-
-/// A ground-truth codes table (HistomicsTK `GTCodes`), rows in file order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodeTable {
-    groups: Vec<GroupCode>,
-}
-
-/// Why a codes table could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum CodeTableError {
-    /// The file could not be read.
-    #[error("failed to read codes table `{path}`")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Not CSV.
-    #[error("codes table is not valid CSV")]
-    Csv(#[from] csv::Error),
-    /// A required column is missing.
-    #[error("codes table has no `{0}` column (expected group, overlay_order, GT_code, is_roi, is_background_class, color, comments)")]
-    MissingColumn(&'static str),
-    /// A row is invalid.
-    #[error("codes table line {line}: {reason}")]
-    BadRow {
-        /// 1-based line number.
-        line: u64,
-        /// What is wrong.
-        reason: String,
-    },
-    /// No rows.
-    #[error("codes table has no rows")]
-    Empty,
-}
-
-impl CodeTable {
-    /// The BCSS table (HistomicsTK `sample_GTcodes.csv`).
-    pub fn bcss() -> CodeTable {
-        CodeTable::from_csv(BCSS_GTCODES_CSV.as_bytes()).expect("the built-in codes table is valid")
-    }
-
-    /// The BCSS table plus the short labels of `gtruth_codes.tsv` as aliases (`tumor` next to
-    /// `mostly_tumor`, `stroma` next to `mostly_stroma`, ...), each with its row's code, order
-    /// and flags. Annotation group strings on DSA servers come in both spellings, and a group
-    /// missing from the table is silently never drawn, so `download` and `extract` rasterise
-    /// with this table. (`bcss masks` defaults to the exact HistomicsTK table.)
-    pub fn bcss_with_labels() -> CodeTable {
-        let base = CodeTable::bcss();
-        let mut groups = base.groups.clone();
-        for g in &base.groups {
-            let Some(code) = crate::catalog::codes::CODES.iter().find(|c| c.value != 0 && c.value == g.gt_code) else {
-                continue;
-            };
-            if code.label != g.group && !groups.iter().any(|x| x.group == code.label) {
-                groups.push(GroupCode { group: code.label.to_string(), ..g.clone() });
-            }
-        }
-        CodeTable::from_groups(groups).expect("aliases keep group names unique")
-    }
-
-    /// Builds a table from rows; group names must be unique and codes non-zero.
-    pub fn from_groups(groups: Vec<GroupCode>) -> Result<CodeTable, CodeTableError> {
-        if groups.is_empty() {
-            return Err(CodeTableError::Empty);
-        }
-        let mut seen = HashSet::new();
-        for (i, g) in groups.iter().enumerate() {
-            let line = i as u64 + 2;
-            if g.gt_code == 0 {
-                return Err(CodeTableError::BadRow {
-                    line,
-                    reason: format!("group `{}` has GT_code 0, which means outside the ROI", g.group),
-                });
-            }
-            if !seen.insert(g.group.as_str()) {
-                return Err(CodeTableError::BadRow { line, reason: format!("group `{}` appears twice", g.group) });
-            }
-        }
-        Ok(CodeTable { groups })
-    }
-
-    /// Reads a CSV table with HistomicsTK's column names (any order; `color` and `comments`
-    /// optional).
-    pub fn from_csv<R: std::io::Read>(reader: R) -> Result<CodeTable, CodeTableError> {
-        let mut rdr = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(reader);
-        let headers = rdr.headers()?.clone();
-        let col = |name: &'static str| headers.iter().position(|h| h == name);
-        let need = |name: &'static str| col(name).ok_or(CodeTableError::MissingColumn(name));
-        let (c_group, c_order, c_code, c_roi, c_bg) =
-            (need("group")?, need("overlay_order")?, need("GT_code")?, need("is_roi")?, need("is_background_class")?);
-        let (c_color, c_comments) = (col("color"), col("comments"));
-        let mut groups = Vec::new();
-        for rec in rdr.records() {
-            let rec = rec?;
-            let line = rec.position().map_or(0, |p| p.line());
-            let field = |c: usize| rec.get(c).unwrap_or("");
-            let bad = |reason: String| CodeTableError::BadRow { line, reason };
-            let int = |c: usize, name: &str| -> Result<i64, CodeTableError> {
-                let text = field(c);
-                text.parse::<i64>()
-                    .or_else(|_| {
-                        text.parse::<f64>()
-                            .ok()
-                            .filter(|v| v.fract() == 0.0 && v.abs() < 1e15)
-                            .map(|v| v as i64)
-                            .ok_or(())
-                    })
-                    .map_err(|_| bad(format!("`{name}` is `{text}`, not an integer")))
-            };
-            let flag = |c: usize, name: &str| -> Result<bool, CodeTableError> {
-                match int(c, name)? {
-                    0 => Ok(false),
-                    1 => Ok(true),
-                    v => Err(bad(format!("`{name}` is {v}, expected 0 or 1"))),
-                }
-            };
-            let group = field(c_group).to_string();
-            if group.is_empty() {
-                return Err(bad("empty `group`".into()));
-            }
-            let code = int(c_code, "GT_code")?;
-            let gt_code = u8::try_from(code)
-                .ok()
-                .filter(|&c| c > 0)
-                .ok_or_else(|| bad(format!("`GT_code` is {code}; mask values must be 1..=255")))?;
-            groups.push(GroupCode {
-                group,
-                overlay_order: int(c_order, "overlay_order")?,
-                gt_code,
-                is_roi: flag(c_roi, "is_roi")?,
-                is_background_class: flag(c_bg, "is_background_class")?,
-                color: c_color.map(|c| field(c).to_string()).unwrap_or_default(),
-                comments: c_comments.map(|c| field(c).to_string()).unwrap_or_default(),
-            });
-        }
-        CodeTable::from_groups(groups)
-    }
-
-    /// Reads a CSV table from a file.
-    pub fn from_path(path: &Path) -> Result<CodeTable, CodeTableError> {
-        let file =
-            std::fs::File::open(path).map_err(|source| CodeTableError::Io { path: path.to_path_buf(), source })?;
-        CodeTable::from_csv(std::io::BufReader::new(file))
-    }
-
-    /// Rows in file order.
-    pub fn groups(&self) -> &[GroupCode] {
-        &self.groups
-    }
-
-    /// The row of a group.
-    pub fn get(&self, group: &str) -> Option<&GroupCode> {
-        self.groups.iter().find(|g| g.group == group)
-    }
-
-    /// Position of a group's row.
-    pub fn position(&self, group: &str) -> Option<usize> {
-        self.groups.iter().position(|g| g.group == group)
-    }
-
-    /// The first background-class row, if any.
-    pub fn background(&self) -> Option<&GroupCode> {
-        self.groups.iter().find(|g| g.is_background_class)
-    }
-
-    /// True when `group` is a ROI group of this table.
-    pub fn is_roi(&self, group: Option<&str>) -> bool {
-        group.and_then(|g| self.get(g)).is_some_and(|g| g.is_roi)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bcss_table_matches_the_spec() {
-        let aliased = CodeTable::bcss_with_labels();
-        let tumor = aliased.groups.iter().find(|g| g.group == "tumor").expect("alias for mostly_tumor");
-        assert_eq!((tumor.gt_code, tumor.overlay_order, tumor.is_background_class), (1, 1, false));
-        let stroma = aliased.groups.iter().find(|g| g.group == "stroma").expect("alias for mostly_stroma");
-        assert!(stroma.is_background_class && stroma.gt_code == 2);
-        assert!(aliased.groups.iter().any(|g| g.group == "dcis" && g.gt_code == 20));
-        let t = CodeTable::bcss();
-        assert_eq!(t.groups().len(), 23);
-        let row = |g: &str| {
-            let r = t.get(g).unwrap();
-            (r.overlay_order, r.gt_code, r.is_roi, r.is_background_class)
-        };
-        assert_eq!(row("roi"), (0, 254, true, false));
-        assert_eq!(row("evaluation_roi"), (0, 253, true, false));
-        assert_eq!(row("mostly_tumor"), (1, 1, false, false));
-        assert_eq!(row("mostly_stroma"), (2, 2, false, true));
-        assert_eq!(row("exclude"), (3, 7, false, false));
-        assert_eq!(row("skin_adnexia"), (1, 17, false, false));
-        assert_eq!(row("other"), (1, 21, false, false));
-        // Class codes agree with the published gtruth_codes.tsv (by value).
-        for code in 1..=21u8 {
-            assert_eq!(t.groups().iter().filter(|g| g.gt_code == code).count(), 1, "code {code}");
-        }
-    }
 
     #[test]
     fn group_comes_from_group_then_label() {
@@ -498,24 +198,5 @@ mod tests {
             parse(br#"[{"annotation": {"elements": [{"type": "rectangle", "center": [1, 2, 0], "height": 3}]}}]"#)
                 .unwrap_err();
         assert!(err.to_string().contains("rectangle without `width`"), "{err}");
-    }
-
-    #[test]
-    fn tables_are_validated() {
-        let ok = "group,overlay_order,GT_code,is_roi,is_background_class\nroi,0,9,1,0\nx,1,1,0,1\n";
-        let t = CodeTable::from_csv(ok.as_bytes()).unwrap();
-        assert_eq!(t.background().unwrap().group, "x");
-        assert!(t.is_roi(Some("roi")) && !t.is_roi(Some("x")) && !t.is_roi(None));
-        for (text, want) in [
-            ("group,overlay_order,GT_code,is_roi\nroi,0,9,1\n", "no `is_background_class` column"),
-            ("group,overlay_order,GT_code,is_roi,is_background_class\nroi,0,0,1,0\n", "`GT_code` is 0"),
-            ("group,overlay_order,GT_code,is_roi,is_background_class\nroi,0,300,1,0\n", "1..=255"),
-            ("group,overlay_order,GT_code,is_roi,is_background_class\nroi,a,3,1,0\n", "`overlay_order` is `a`"),
-            ("group,overlay_order,GT_code,is_roi,is_background_class\nroi,0,3,1,0\nroi,0,4,1,0\n", "appears twice"),
-            ("group,overlay_order,GT_code,is_roi,is_background_class\n", "no rows"),
-        ] {
-            let err = CodeTable::from_csv(text.as_bytes()).unwrap_err().to_string();
-            assert!(err.contains(want), "{err:?} should contain {want:?}");
-        }
     }
 }

@@ -14,7 +14,43 @@ use std::sync::RwLock;
 use serde::Deserialize;
 
 use super::http::{Http, HttpError, Request, Response};
-use crate::transform::{Rect, SlideGeometry};
+use crate::model::{Rect, SlideGeometry};
+
+/// The body of `GET item/{id}/tiles`, in large_image's field names; the parts
+/// [`SlideGeometry`] keeps.
+#[derive(Deserialize)]
+struct TilesMetadata {
+    #[serde(rename = "sizeX")]
+    size_x: u64,
+    #[serde(rename = "sizeY")]
+    size_y: u64,
+    #[serde(rename = "tileWidth")]
+    tile_width: u64,
+    #[serde(rename = "tileHeight")]
+    tile_height: u64,
+    levels: u32,
+    #[serde(default)]
+    magnification: Option<f64>,
+    #[serde(default)]
+    mm_x: Option<f64>,
+    #[serde(default)]
+    mm_y: Option<f64>,
+}
+
+impl From<TilesMetadata> for SlideGeometry {
+    fn from(t: TilesMetadata) -> SlideGeometry {
+        SlideGeometry {
+            size_x: t.size_x,
+            size_y: t.size_y,
+            tile_width: t.tile_width,
+            tile_height: t.tile_height,
+            levels: t.levels,
+            magnification: t.magnification,
+            mm_x: t.mm_x,
+            mm_y: t.mm_y,
+        }
+    }
+}
 
 /// A secret string (API key, password, token): its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -355,7 +391,7 @@ impl Girder {
     pub fn tiles(&self, item_id: &str) -> Result<SlideGeometry, GirderError> {
         let req = Request::get(self.url(&format!("item/{item_id}/tiles")));
         let shown = req.shown_url();
-        let geometry: SlideGeometry = self.get_json(Step::TilesMetadata, req)?.0;
+        let geometry = SlideGeometry::from(self.get_json::<TilesMetadata>(Step::TilesMetadata, req)?.0);
         geometry.check().map_err(|reason| GirderError::Unexpected { step: Step::TilesMetadata, url: shown, reason })?;
         Ok(geometry)
     }

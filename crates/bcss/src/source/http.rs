@@ -241,38 +241,28 @@ fn is_credential_header(name: &str) -> bool {
         || name.eq_ignore_ascii_case("cookie")
 }
 
-/// `scheme://host:port` of an absolute URL (default ports made explicit, user info dropped).
+/// `scheme://host:port` of an absolute URL, the part that decides whether credentials may
+/// follow a redirect: the scheme and host as the `url` crate normalises them (lowercase,
+/// IDNA), the port explicit or the scheme's known default (`https://H/a` and
+/// `https://h:443/b` share an origin), user info and path ignored. This is `Url::origin`'s
+/// tuple; a scheme without a known default port keeps its explicit port, if any. `None` when
+/// the URL does not parse or has no host, which never equals the origin of a URL that was
+/// requested, so credentials are dropped.
 fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h).to_ascii_lowercase();
-    let scheme = scheme.to_ascii_lowercase();
-    let has_port =
-        host_port.rsplit_once(':').is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty());
-    let default = match scheme.as_str() {
-        "https" => "443",
-        _ => "80",
-    };
-    Some(if has_port { format!("{scheme}://{host_port}") } else { format!("{scheme}://{host_port}:{default}") })
+    let url = url::Url::parse(url).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port_or_known_default() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    })
 }
 
-/// The absolute URL a `Location` header points at, relative to `base`.
+/// The absolute URL a `Location` header points at, resolved against `base` by RFC 3986
+/// section 5 (`Url::join`): `?y` keeps the base path, `../g` and `./` are normalised, `//g`
+/// changes the host. `None` when either does not parse.
 fn resolve_location(base: &str, location: &str) -> Option<String> {
-    if location.contains("://") {
-        return Some(location.to_string());
-    }
-    let (scheme, rest) = base.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if let Some(path) = location.strip_prefix("//") {
-        return Some(format!("{scheme}://{path}"));
-    }
-    if location.starts_with('/') {
-        return Some(format!("{scheme}://{authority}{location}"));
-    }
-    // Relative to the base's directory.
-    let path = rest[authority.len()..].split(['?', '#']).next().unwrap_or("");
-    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
-    Some(format!("{scheme}://{authority}{dir}/{location}"))
+    let base = url::Url::parse(base).ok()?;
+    base.join(location).ok().map(String::from)
 }
 
 fn retryable_status(status: u16) -> bool {
@@ -475,6 +465,57 @@ mod tests {
         assert_eq!(resolve_location("http://h:1/a/b?x", "c").as_deref(), Some("http://h:1/a/c"));
         assert_eq!(resolve_location("http://h:1/a", "https://s3/x").as_deref(), Some("https://s3/x"));
         assert_eq!(resolve_location("https://h/a", "//cdn/x").as_deref(), Some("https://cdn/x"));
+    }
+
+    #[test]
+    fn origins_ignore_case_and_default_ports() {
+        let same = [
+            ("https://DSA.Example.org/api", "https://dsa.example.org:443/x"),
+            ("HTTP://h/a", "http://h:80/b?c"),
+            ("http://user:pw@H:8080/a", "http://h:8080/"),
+        ];
+        for (a, b) in same {
+            assert_eq!(origin(a), origin(b), "{a} vs {b}");
+            assert!(origin(a).is_some());
+        }
+        let different = [
+            ("http://h/a", "https://h/a"),
+            ("http://h/a", "http://h:8080/a"),
+            ("https://h/a", "https://h:80/a"),
+            ("http://h/a", "http://h.evil/a"),
+        ];
+        for (a, b) in different {
+            assert_ne!(origin(a), origin(b), "{a} vs {b}");
+        }
+        assert_eq!(origin("https://h:443/a").as_deref(), Some("https://h:443"));
+        assert_eq!(origin("not a url"), None);
+    }
+
+    #[test]
+    fn locations_resolve_like_rfc_3986() {
+        // RFC 3986 section 5.4.1, base `http://a/b/c/d;p?q`. `//g` serialises with the empty
+        // path as `/` (WHATWG), the same resource as the RFC's `http://g`.
+        let base = "http://a/b/c/d;p?q";
+        for (location, want) in [
+            ("?y", "http://a/b/c/d;p?y"),
+            ("g?y", "http://a/b/c/g?y"),
+            ("#s", "http://a/b/c/d;p?q#s"),
+            (";x", "http://a/b/c/;x"),
+            ("../g", "http://a/b/g"),
+            ("../../g", "http://a/g"),
+            ("//g", "http://g/"),
+            ("g", "http://a/b/c/g"),
+            ("./g", "http://a/b/c/g"),
+            ("/g", "http://a/g"),
+            ("", "http://a/b/c/d;p?q"),
+        ] {
+            assert_eq!(resolve_location(base, location).as_deref(), Some(want), "{location:?}");
+        }
+        // A query-only location keeps the last path segment (a hand-made resolver dropped it).
+        assert_eq!(resolve_location("http://h/api/v1/a/b?q=1", "?x=1").as_deref(), Some("http://h/api/v1/a/b?x=1"));
+        // Dot segments cannot climb above the root.
+        assert_eq!(resolve_location("http://h/a", "../../../c").as_deref(), Some("http://h/c"));
+        assert_eq!(resolve_location("not a url", "/c"), None);
     }
 
     /// A server that answers every request with `reply(path)` and records the request heads.

@@ -38,10 +38,9 @@ use std::path::{Path, PathBuf};
 
 use openslide_rs::{Address, OpenSlide, Region, Size};
 
-use crate::codec::RgbImage;
+use crate::model::{Rect, RgbImage, SlideGeometry};
 use crate::transform::pillow::{filter_for, rows_needed, Resampler};
 use crate::transform::region::region_at_level;
-use crate::transform::{Rect, SlideGeometry};
 
 /// File extensions tried when looking for a slide (lower case, compared case-insensitively).
 pub const SLIDE_EXTENSIONS: &[&str] = &["svs", "tif", "tiff", "ndpi", "mrxs", "vms", "vmu", "scn", "bif", "svslide"];

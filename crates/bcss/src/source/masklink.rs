@@ -7,7 +7,8 @@
 
 use super::http::{Http, HttpError, Request};
 use crate::catalog::{codes, Roi};
-use crate::codec::{self, CodecError, GrayImage};
+use crate::codec::{self, CodecError};
+use crate::model::GrayImage;
 
 /// Why a mask could not be used.
 #[derive(Debug, thiserror::Error)]

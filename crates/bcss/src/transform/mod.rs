@@ -18,7 +18,11 @@ pub mod remap;
 pub mod resize;
 pub mod tile;
 
-pub use region::{plan_region, Rect, RegionPlan, ScaleRequest, SlideGeometry};
+pub use region::{plan_region, RegionPlan, ScaleRequest};
+
+/// Kept at this path for `command::download` and `command::extract` while they are rewritten;
+/// other code imports them from `crate::model`.
+pub use crate::model::{Rect, SlideGeometry};
 
 /// The output resolution of a dataset, as the user asks for it.
 #[derive(Debug, Clone, Copy, PartialEq)]

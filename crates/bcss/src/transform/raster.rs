@@ -46,6 +46,9 @@
 //!    right/bottom edges of the searched area (union of the boxes of the ROI and its candidates)
 //!    shifted by the same offsets as `xmin`/`ymin` — not `xmin + width` (HTK's bookkeeping).
 //!
+//! [`mask_for_rect`] fits such a mask to a catalogue ROI's rectangle: it picks the ROI element
+//! that overlaps the rectangle best and places the mask on exactly that rectangle.
+//!
 //! Output names use the ROI element's own box in the scaled grid divided by `sf` and truncated
 //! ([`RoiMask::name`]).
 //!
@@ -54,7 +57,8 @@
 //! A ROI rectangle centred at (5, 5), 8×8, and a tumour triangle inside it:
 //!
 //! ```
-//! use bcss::source::annotations::{parse, CodeTable};
+//! use bcss::model::CodeTable;
+//! use bcss::source::annotations::parse;
 //! use bcss::transform::raster::{roi_masks, RasterOptions};
 //!
 //! let json = br#"[{"annotation": {"name": "demo", "elements": [
@@ -90,8 +94,7 @@ use std::collections::BTreeSet;
 
 use rayon::prelude::*;
 
-use crate::codec::GrayImage;
-use crate::source::annotations::{Annotations, CodeTable, Shape};
+use crate::model::{Annotations, CodeTable, GrayImage, Rect, Shape};
 
 /// Which pixel rules to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -364,6 +367,98 @@ pub fn roi_mask(
     let roi_index = rois.iter().position(|&i| i == element).ok_or(RasterError::NotRoi(element))?;
     let prepared: Vec<Option<Prepared>> = annotations.elements.iter().map(|e| prepare(&e.shape, opts)).collect();
     compose(annotations, &prepared, element, roi_index, table, opts)
+}
+
+/// Why no mask could be fitted to a catalogue ROI's rectangle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RectMaskError {
+    /// No ROI element overlaps the rectangle.
+    #[error("no ROI element of the annotations overlaps ROI `{roi}` ({rois} ROI element(s) on the slide)")]
+    NoMatchingRoi {
+        /// Catalogue ROI id.
+        roi: String,
+        /// ROI elements found.
+        rois: usize,
+    },
+    /// The matching ROI element gave no mask.
+    #[error(transparent)]
+    Raster(#[from] RasterError),
+}
+
+/// The mask of the catalogue ROI `roi` (its id, for errors) covering base-pixel rectangle
+/// `rect`, at base resolution: exactly `rect.width() x rect.height()` pixels.
+///
+/// **Which ROI element.** Among the ROI elements (groups with `is_roi`), the one whose
+/// bounding box has the largest intersection-over-union with `rect` (ties: the first in
+/// document order); none overlapping is an error. The published `roiBounds` are the boxes of
+/// these elements, so the match is normally exact (IoU 1), and the IoU (not the bare
+/// intersection) keeps a small `evaluation_roi` nested in a large `roi` from being taken for it.
+///
+/// **Crop/pad rule.** The mask [`roi_mask`] makes sits at slide position `(bounds.xmin,
+/// bounds.ymin)` and, with HistomicsTK's off-by-one tightening, usually lacks the ROI's last
+/// row and column. Output pixel `(x, y)` is the mask pixel at slide position
+/// `(rect.left + x, rect.top + y)` when the mask has one there, else 0 ("outside the ROI /
+/// don't care"): the mask is placed by its slide coordinates, cropped where it exceeds the
+/// rectangle and padded with 0 where it falls short.
+pub fn mask_for_rect(
+    annotations: &Annotations,
+    roi: &str,
+    rect: Rect,
+    table: &CodeTable,
+    geometry: Geometry,
+) -> Result<GrayImage, RectMaskError> {
+    let opts = RasterOptions { geometry, scale: 1.0 };
+    let rois = roi_elements(annotations, table);
+    let target =
+        Bounds { xmin: rect.left as i64, ymin: rect.top as i64, xmax: rect.right as i64, ymax: rect.bottom as i64 };
+    let mut best: Option<(usize, f64)> = None;
+    for &i in &rois {
+        let Some(b) = element_bbox(&annotations.elements[i].shape, &opts) else { continue };
+        let iou = iou(b, target);
+        if iou > 0.0 && best.is_none_or(|(_, s)| iou > s) {
+            best = Some((i, iou));
+        }
+    }
+    let Some((element, _)) = best else {
+        return Err(RectMaskError::NoMatchingRoi { roi: roi.to_string(), rois: rois.len() });
+    };
+    let m = roi_mask(annotations, element, table, &opts)?;
+    Ok(place(&m.mask, m.bounds.xmin, m.bounds.ymin, target))
+}
+
+fn iou(a: Bounds, b: Bounds) -> f64 {
+    let iw = (a.xmax.min(b.xmax) - a.xmin.max(b.xmin)).max(0) as f64;
+    let ih = (a.ymax.min(b.ymax) - a.ymin.max(b.ymin)).max(0) as f64;
+    let inter = iw * ih;
+    let area = |r: Bounds| ((r.xmax - r.xmin).max(0) * (r.ymax - r.ymin).max(0)) as f64;
+    let union = area(a) + area(b) - inter;
+    if union <= 0.0 {
+        0.0
+    } else {
+        inter / union
+    }
+}
+
+/// The rectangle `target` of the slide, filled from `mask` (whose top-left pixel is at slide
+/// position `(x0, y0)`), 0 where the mask has no pixel.
+fn place(mask: &GrayImage, x0: i64, y0: i64, target: Bounds) -> GrayImage {
+    let (w, h) = ((target.xmax - target.xmin) as usize, (target.ymax - target.ymin) as usize);
+    let mut data = vec![0u8; w * h];
+    let (dx, dy) = (x0 - target.xmin, y0 - target.ymin);
+    for my in 0..mask.height as i64 {
+        let ty = my + dy;
+        if ty < 0 || ty >= h as i64 {
+            continue;
+        }
+        let (a, b) = ((dx).max(0), (dx + mask.width as i64).min(w as i64));
+        if a >= b {
+            continue;
+        }
+        let src = (my * mask.width as i64 + (a - dx)) as usize;
+        let dst = ty as usize * w + a as usize;
+        data[dst..dst + (b - a) as usize].copy_from_slice(&mask.data[src..src + (b - a) as usize]);
+    }
+    GrayImage { width: w, height: h, data }
 }
 
 /// The box overlap test of `get_idxs_for_annots_overlapping_roi_by_bbox` with `iou_thresh = 0`

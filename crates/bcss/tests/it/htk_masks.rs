@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bcss::codec::png::decode_gray;
-use bcss::source::annotations::{parse, CodeTable};
+use bcss::model::CodeTable;
+use bcss::source::annotations::parse;
 use bcss::transform::raster::{roi_masks, scale_from_mag, scale_from_mpp, Geometry, RasterOptions};
 use serde_json::Value;
 

@@ -8,9 +8,10 @@ use super::pixels::SlideHandle;
 use super::run::{content_retry, RoiError};
 use crate::catalog::Roi;
 use crate::codec::{self, GrayImage};
-use crate::command::masks::mask_for_roi;
 use crate::dataset::names;
-use crate::source::annotations::CodeTable;
+use crate::model::CodeTable;
+use crate::source::annotations::{self, AnnotationError};
+use crate::transform::raster::{mask_for_rect, Geometry, RectMaskError};
 use crate::source::http::Http;
 use crate::source::masklink::{self, MaskError};
 
@@ -22,6 +23,26 @@ pub trait BaseMasks: Sync {
     fn origin(&self, roi: &Roi) -> String;
     /// The ROI's mask at base resolution, checked: exactly the ROI's size, known codes only.
     fn base_mask(&self, roi: &Roi, slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError>;
+}
+
+/// Why a catalogue ROI's mask could not be made from annotations: the JSON could not be read,
+/// or no mask fits the ROI.
+#[derive(Debug, thiserror::Error)]
+pub enum AnnotationMaskError {
+    /// The JSON is not annotation JSON.
+    #[error(transparent)]
+    Annotations(#[from] AnnotationError),
+    /// No ROI element matches the catalogue ROI, or it gave no mask.
+    #[error(transparent)]
+    Mask(#[from] RectMaskError),
+}
+
+/// The ground-truth mask of a catalogue ROI from a slide's annotation JSON: HistomicsTK rules,
+/// base resolution, exactly `roi.width() x roi.height()` pixels ([`mask_for_rect`]), with the
+/// BCSS codes table (group names and the short labels of `gtruth_codes.tsv` both accepted).
+pub fn mask_from_annotations(json: &[u8], roi: &Roi) -> Result<GrayImage, AnnotationMaskError> {
+    let parsed = annotations::parse(json)?;
+    Ok(mask_for_rect(&parsed, &roi.id, roi.rect(), &CodeTable::bcss_with_labels(), Geometry::Htk)?)
 }
 
 /// Why a mask source could not be set up.
@@ -86,7 +107,7 @@ impl BaseMasks for SlideAnnotationMasks {
 
     fn base_mask(&self, roi: &Roi, slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {
         let body = slide.annotations(on_bytes)?;
-        let mask = mask_for_roi(&body, roi, &CodeTable::bcss_with_labels())?;
+        let mask = mask_from_annotations(&body, roi)?;
         masklink::check_mask(&mask, roi, &format!("the annotations of `{}`", slide.name()))?;
         Ok(mask)
     }
@@ -215,9 +236,33 @@ impl BaseMasks for AnnotationFileMasks {
         let bytes =
             std::fs::read(&path).map_err(|source| MaskError::File { path: path.display().to_string(), source })?;
         on_bytes(bytes.len() as u64);
-        let mask = mask_for_roi(&bytes, roi, &CodeTable::bcss_with_labels())
+        let mask = mask_from_annotations(&bytes, roi)
             .map_err(|source| RoiError::AnnotationFile { path: path.clone(), source })?;
         masklink::check_mask(&mask, roi, &path.display().to_string())?;
         Ok(mask)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JSON: &[u8] = br#"[{"annotation": {"name": "t", "elements": [
+        {"type": "rectangle", "id": "big", "group": "roi", "center": [50, 50, 0], "width": 100, "height": 100, "rotation": 0},
+        {"type": "rectangle", "id": "t1", "group": "tumor", "center": [20, 20, 0], "width": 10, "height": 10, "rotation": 0}
+    ]}}]"#;
+
+    fn roi(xmin: u64, ymin: u64, xmax: u64, ymax: u64) -> Roi {
+        Roi { id: "TCGA-ZZ-0000-DX1".into(), xmin, ymin, xmax, ymax, mask_link: None }
+    }
+
+    #[test]
+    fn annotation_masks_fit_the_roi_or_say_why_not() {
+        let m = mask_from_annotations(JSON, &roi(0, 0, 100, 100)).unwrap();
+        assert_eq!((m.width, m.height), (100, 100));
+        assert!(m.data.contains(&1), "the tumour rectangle is labelled tumor (1)");
+        let err = mask_from_annotations(JSON, &roi(500, 500, 600, 600)).unwrap_err();
+        assert!(err.to_string().contains("no ROI element of the annotations overlaps ROI `TCGA-ZZ-0000-DX1`"), "{err}");
+        assert!(matches!(mask_from_annotations(b"{", &roi(0, 0, 1, 1)), Err(AnnotationMaskError::Annotations(_))));
     }
 }

@@ -23,7 +23,10 @@ mod masks;
 mod pixels;
 mod run;
 
-pub use masks::{AnnotationFileMasks, BaseMasks, DirMasks, LinkMasks, MaskSetupError, SlideAnnotationMasks};
+pub use masks::{
+    mask_from_annotations, AnnotationFileMasks, AnnotationMaskError, BaseMasks, DirMasks, LinkMasks, MaskSetupError,
+    SlideAnnotationMasks,
+};
 #[cfg(feature = "openslide")]
 pub use pixels::LocalPixels;
 pub use pixels::{DsaPixels, Encoding, Pixels, SlideHandle};

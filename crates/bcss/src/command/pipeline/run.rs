@@ -5,11 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::masks::BaseMasks;
+use super::masks::{AnnotationMaskError, BaseMasks};
 use super::pixels::{Pixels, SlideHandle};
 use crate::catalog::{Roi, RoiTable};
 use crate::codec::{self, png::Compression, GrayImage};
-use crate::command::masks::MaskFromAnnotationsError;
 use crate::dataset::atomic;
 use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, NameConflict, Native, RoiEntry};
 use crate::dataset::names::{self, UnsafeName};
@@ -116,7 +115,7 @@ pub enum RoiError {
     Mask(#[from] MaskError),
     /// The mask could not be rasterised from the slide's annotations.
     #[error("mask from annotations: {0}")]
-    MaskFromAnnotations(#[from] MaskFromAnnotationsError),
+    MaskFromAnnotations(#[from] AnnotationMaskError),
     /// The mask could not be rasterised from an annotation file.
     #[error("mask from annotations `{path}`: {source}")]
     AnnotationFile {
@@ -124,7 +123,7 @@ pub enum RoiError {
         path: PathBuf,
         /// What went wrong.
         #[source]
-        source: MaskFromAnnotationsError,
+        source: AnnotationMaskError,
     },
     /// No mask file in the masks directory.
     #[error("no mask for `{roi}` in `{dir}` (looked for `{roi}_xmin{xmin}_ymin{ymin}*.png` and `{roi}.png`)")]

@@ -308,3 +308,44 @@ fn no_background_class_uses_the_roi_code() {
     let m = roi_mask(&a, 0, &table, &RasterOptions::default()).unwrap();
     assert!(m.mask.data.iter().all(|&v| v == 9));
 }
+
+const ROIS_JSON: &[u8] = br#"[{"annotation": {"name": "t", "elements": [
+    {"type": "rectangle", "id": "big", "group": "roi", "center": [50, 50, 0], "width": 100, "height": 100, "rotation": 0},
+    {"type": "rectangle", "id": "small", "group": "evaluation_roi", "center": [20, 20, 0], "width": 10, "height": 10, "rotation": 0},
+    {"type": "polyline", "group": "mostly_tumor", "points": [[10,10,0],[30,10,0],[30,30,0],[10,30,0]]},
+    {"type": "point", "group": "mostly_tumor", "center": [3, 3, 0]}
+]}}]"#;
+
+fn rect(left: u64, top: u64, right: u64, bottom: u64) -> Rect {
+    Rect { left, top, right, bottom }
+}
+
+#[test]
+fn mask_for_rect_picks_the_best_overlap_and_fits_the_rectangle() {
+    let a = parse(ROIS_JSON).unwrap();
+    let table = CodeTable::bcss();
+    let m = mask_for_rect(&a, "R", rect(0, 0, 100, 100), &table, Geometry::Htk).unwrap();
+    assert_eq!((m.width, m.height), (100, 100));
+    // HTK drops the last row and column: they are padded with 0.
+    assert_eq!(m.data[99], 0);
+    assert_eq!(m.data[99 * 100], 0);
+    assert_eq!(m.data[0], 2);
+    assert_eq!(m.data[20 * 100 + 20], 1);
+    // The nested evaluation ROI matches its own box better than the big one does.
+    let m = mask_for_rect(&a, "R", rect(15, 15, 25, 25), &table, Geometry::Htk).unwrap();
+    assert_eq!((m.width, m.height), (10, 10));
+    assert!(m.data[..9].iter().all(|&v| v == 1), "tumour fills the small ROI");
+    assert_eq!(m.data[9], 0);
+    let err = mask_for_rect(&a, "TCGA-ZZ-0000-DX1", rect(500, 500, 600, 600), &table, Geometry::Htk).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no ROI element of the annotations overlaps ROI `TCGA-ZZ-0000-DX1` (2 ROI element(s) on the slide)"
+    );
+}
+
+#[test]
+fn place_crops_and_pads() {
+    let mask = GrayImage { width: 3, height: 2, data: vec![1, 2, 3, 4, 5, 6] };
+    let out = place(&mask, 11, 20, Bounds { xmin: 10, ymin: 21, xmax: 13, ymax: 23 });
+    assert_eq!(out.data, vec![0, 4, 5, 0, 0, 0]);
+}

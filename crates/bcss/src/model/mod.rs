@@ -1,0 +1,21 @@
+//! The shared vocabulary of the layers: plain Rust types that several layers pass to each other.
+//!
+//! - [`geometry`]: [`Rect`] (a rectangle of base slide pixels) and [`SlideGeometry`] (a slide's
+//!   size, tiles, levels and native resolution).
+//! - [`image`]: [`RgbImage`] and [`GrayImage`], 8-bit pixels in memory.
+//! - [`shape`]: annotation [`Element`]s and their [`Shape`]s, as [`Annotations`].
+//! - [`codes`]: [`CodeTable`], HistomicsTK's table from annotation groups to mask values.
+//!
+//! Invariant: imports nothing from other bcss modules and does no I/O. Wire formats (Girder's
+//! JSON field names, CSV columns) are read by the layer that meets them and converted into these
+//! types.
+
+pub mod codes;
+pub mod geometry;
+pub mod image;
+pub mod shape;
+
+pub use codes::{CodeTable, CodeTableError, GroupCode};
+pub use geometry::{Rect, SlideGeometry};
+pub use image::{GrayImage, RgbImage};
+pub use shape::{Annotations, Element, Shape};
