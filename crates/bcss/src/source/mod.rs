@@ -2,6 +2,8 @@
 //!
 //! - [`http`]: the one HTTP client, with retries, timeouts, TLS roots and URL redaction.
 //! - [`girder`]: the DSA (Girder + large_image) REST API.
+//! - [`gdc`]: the NCI Genomic Data Commons API (file search, byte ranges, resumable downloads,
+//!   manifests), where the TCGA slides live.
 //! - [`masklink`]: ground-truth mask PNGs behind per-ROI links (redirects followed).
 //! - `local` (feature `openslide`): slide files on disk, read through OpenSlide as a DSA reads them.
 //! - [`annotations`]: annotation documents (elements, groups) and the ground-truth codes table.
@@ -9,6 +11,7 @@
 //! Invariant: this layer talks to servers and reads input files; it never writes the dataset.
 
 pub mod annotations;
+pub mod gdc;
 pub mod girder;
 pub mod http;
 #[cfg(feature = "openslide")]
