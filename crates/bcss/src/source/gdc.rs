@@ -845,7 +845,7 @@ mod tests {
     #[test]
     fn finds_files_by_name_across_pages() {
         // One hit per page, to exercise paging: a.svs once, b.svs twice (two ids), c.svs missing.
-        let pages = vec![hit("a.svs", "id-a"), hit("b.svs", "id-b1"), hit("b.svs", "id-b2")];
+        let pages = [hit("a.svs", "id-a"), hit("b.svs", "id-b1"), hit("b.svs", "id-b2")];
         let (base, seen) = server(move |req, _| {
             let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
             let from: usize = body["from"].as_str().unwrap().parse().unwrap();

@@ -6,6 +6,8 @@
 //!   manifests), where the TCGA slides live.
 //! - [`masklink`]: ground-truth mask PNGs behind per-ROI links (redirects followed).
 //! - `local` (feature `openslide`): slide files on disk, read through OpenSlide as a DSA reads them.
+//! - [`tiff`]: the byte layout of a TIFF/BigTIFF (IFDs, tiles, non-pixel ranges) read by ranges.
+//! - [`sparse`]: a local sparse copy of a remote slide holding only the byte ranges fetched.
 //! - [`annotations`]: annotation documents (elements, groups) and the ground-truth codes table.
 //!
 //! Invariant: this layer talks to servers and reads input files; it never writes the dataset.
@@ -17,3 +19,5 @@ pub mod http;
 #[cfg(feature = "openslide")]
 pub mod local;
 pub mod masklink;
+pub mod sparse;
+pub mod tiff;
