@@ -9,8 +9,18 @@
 //! inspecting proxy); there is no way to turn certificate checks off.
 //!
 //! Secrets: URLs are shown through [`redact_url`], which hides the values of `key`, `token` and
-//! `password` query parameters, and transport errors are kept as redacted text.
+//! `password` query parameters, and transport errors are kept as redacted text. Header values
+//! (`Girder-Token`, `X-Auth-Token`, ...) are never formatted: `Request`'s `Debug` omits them and
+//! only a fixed list of harmless response headers is kept ([`KEPT_HEADERS`]).
+//!
+//! Big bodies: [`Http::stream`] sends one request (no retries) and hands back the response head
+//! and a reader, so a caller can write a multi-GB body to disk as it arrives and stop early. Only
+//! the caller knows how much of a broken body it already kept, so it retries itself, with the
+//! same rules as [`Http::request`] through a [`RetryState`]. A caller that wants a whole body but
+//! knows the most it will accept sets [`Request::max_body`]: a larger body (claimed or actual)
+//! is [`Failure::TooLarge`], never an allocation of the claimed size.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -49,6 +59,10 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
+    /// The body of a POST (empty when `None`); its `Content-Type` is among `headers`.
+    pub body: Option<Vec<u8>>,
+    /// The largest body [`Http::request`] accepts; `None` = no limit.
+    pub max_body: Option<u64>,
 }
 
 impl std::fmt::Debug for Request {
@@ -61,11 +75,26 @@ impl std::fmt::Debug for Request {
 impl Request {
     /// A GET of `url`.
     pub fn get(url: impl Into<String>) -> Request {
-        Request { post: false, url: url.into(), query: Vec::new(), headers: Vec::new() }
+        Request { post: false, url: url.into(), query: Vec::new(), headers: Vec::new(), body: None, max_body: None }
     }
     /// A POST of `url` with an empty body.
     pub fn post(url: impl Into<String>) -> Request {
-        Request { post: true, url: url.into(), query: Vec::new(), headers: Vec::new() }
+        Request { post: true, url: url.into(), query: Vec::new(), headers: Vec::new(), body: None, max_body: None }
+    }
+    /// Makes this a POST with `value` as a JSON body (`Content-Type: application/json`).
+    pub fn json_body(mut self, value: &serde_json::Value) -> Request {
+        self.post = true;
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+        self.headers.push(("Content-Type".into(), "application/json".into()));
+        self.body = Some(serde_json::to_vec(value).expect("a JSON value always serialises"));
+        self
+    }
+    /// Refuses, in [`Http::request`], a body longer than `n` bytes (claimed by `Content-Length`
+    /// or actually sent): [`Failure::TooLarge`], not retried, and nothing of the claimed size is
+    /// allocated.
+    pub fn max_body(mut self, n: u64) -> Request {
+        self.max_body = Some(n);
+        self
     }
     /// Adds a query pair.
     pub fn query(mut self, k: impl Into<String>, v: impl Into<String>) -> Request {
@@ -117,6 +146,35 @@ pub fn redact_url(url: &str) -> String {
     format!("{base}?{}", parts.join("&"))
 }
 
+/// The response headers kept on [`Response`] and [`Head`] (lower case). A fixed list, so that no
+/// `Set-Cookie` or other secret is ever carried around, printed or logged.
+pub const KEPT_HEADERS: &[&str] = &[
+    "content-range",
+    "content-disposition",
+    "content-length",
+    "content-type",
+    "accept-ranges",
+    "etag",
+    "last-modified",
+    "retry-after",
+];
+
+/// Looks a kept header up by name (case-insensitive).
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// The [`KEPT_HEADERS`] of a response, in the order listed.
+fn kept_headers(resp: &ureq::http::Response<ureq::Body>) -> Vec<(String, String)> {
+    KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let v = resp.headers().get(*name)?.to_str().ok()?;
+            Some((name.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
 /// A complete response.
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -126,6 +184,8 @@ pub struct Response {
     pub content_type: Option<String>,
     /// `Girder-Total-Count`, if sent.
     pub total_count: Option<u64>,
+    /// The [`KEPT_HEADERS`] the server sent (names in lower case).
+    pub headers: Vec<(String, String)>,
     /// The whole body.
     pub body: Vec<u8>,
     /// How many retries it took.
@@ -136,6 +196,85 @@ impl Response {
     /// True for 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+    /// A kept header ([`KEPT_HEADERS`]), by name, case-insensitive.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+/// The head of a streamed response ([`Http::stream`]).
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Length`, if sent.
+    pub content_length: Option<u64>,
+    /// `Retry-After` in seconds, if sent (for [`RetryState::retry`]).
+    pub retry_after: Option<Duration>,
+    /// The [`KEPT_HEADERS`] the server sent (names in lower case).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Head {
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+    /// A kept header ([`KEPT_HEADERS`]), by name, case-insensitive.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+/// The body of a streamed response: a reader whose errors are redacted text, and which fails
+/// (`UnexpectedEof`) when the body ends before its `Content-Length`. Drop it to stop reading
+/// (the connection is closed, not drained).
+pub struct BodyReader {
+    inner: Box<dyn Read + Send>,
+    expected: Option<u64>,
+    got: u64,
+}
+
+impl std::fmt::Debug for BodyReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyReader").field("expected", &self.expected).field("got", &self.got).finish_non_exhaustive()
+    }
+}
+
+impl BodyReader {
+    /// Bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.got
+    }
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(0) if buf.is_empty() => Ok(0),
+            Ok(0) => match self.expected {
+                Some(n) if self.got < n => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("body cut off: {} of {n} bytes", self.got),
+                )),
+                _ => Ok(0),
+            },
+            Ok(n) => {
+                self.got += n as u64;
+                Ok(n)
+            }
+            Err(e) => Err(std::io::Error::new(e.kind(), redact_url(&e.to_string()))),
+        }
+    }
+}
+
+/// The [`Failure`] a broken body read is (`bytes` = what had arrived), for [`RetryState`].
+pub fn read_failure(e: &std::io::Error, bytes: u64) -> Failure {
+    if e.kind() == std::io::ErrorKind::TimedOut {
+        Failure::Timeout(format!("body stalled after {bytes} bytes: {e}"))
+    } else {
+        Failure::Transport(format!("body cut off after {bytes} bytes: {e}"))
     }
 }
 
@@ -148,6 +287,20 @@ pub enum Failure {
     Timeout(String),
     /// The server kept answering a retryable status.
     Status(u16, Option<String>),
+    /// The body is longer than the caller accepts ([`Request::max_body`]); not retried.
+    TooLarge {
+        /// The limit.
+        limit: u64,
+        /// What `Content-Length` claimed, if that is how it was found out.
+        claimed: Option<u64>,
+    },
+}
+
+impl Failure {
+    /// True when trying again may help (everything but [`Failure::TooLarge`]).
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, Failure::TooLarge { .. })
+    }
 }
 
 impl std::fmt::Display for Failure {
@@ -157,6 +310,12 @@ impl std::fmt::Display for Failure {
             Failure::Timeout(s) => write!(f, "timed out ({s})"),
             Failure::Status(code, Some(msg)) => write!(f, "HTTP {code}: {msg}"),
             Failure::Status(code, None) => write!(f, "HTTP {code}"),
+            Failure::TooLarge { limit, claimed: Some(n) } => {
+                write!(f, "the body would be {n} bytes, more than the {limit} accepted")
+            }
+            Failure::TooLarge { limit, claimed: None } => {
+                write!(f, "the body is longer than the {limit} bytes accepted")
+            }
         }
     }
 }
@@ -237,6 +396,7 @@ fn root_certs(config: &HttpConfig) -> Result<ureq::tls::RootCerts, ClientError> 
 
 fn is_credential_header(name: &str) -> bool {
     name.eq_ignore_ascii_case("girder-token")
+        || name.eq_ignore_ascii_case("x-auth-token")
         || name.eq_ignore_ascii_case("authorization")
         || name.eq_ignore_ascii_case("cookie")
 }
@@ -265,7 +425,8 @@ fn resolve_location(base: &str, location: &str) -> Option<String> {
     base.join(location).ok().map(String::from)
 }
 
-fn retryable_status(status: u16) -> bool {
+/// The statuses worth trying again: 408, 429, 500, 502, 503, 504.
+pub(crate) fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
@@ -297,7 +458,9 @@ impl Http {
         &self.config
     }
 
-    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    /// The delay before retry number `attempt + 1`: `Retry-After` when the server sent one
+    /// (at most 300 s), else `backoff_base * 2^attempt` capped at 60 s, with jitter (50-100%).
+    pub(crate) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(d) = retry_after {
             return d.min(Duration::from_secs(300));
         }
@@ -314,6 +477,7 @@ impl Http {
         let mut query: &[(String, String)] = &req.query;
         let mut headers: Vec<(String, String)> = req.headers.clone();
         let mut post = req.post;
+        let mut body: &[u8] = req.body.as_deref().unwrap_or(&[]);
         for _ in 0..=10 {
             let result = if post {
                 let mut r = self.agent.post(&url);
@@ -323,9 +487,9 @@ impl Http {
                 for (k, v) in &headers {
                     r = r.header(k.as_str(), v.as_str());
                 }
-                // Girder (CherryPy) answers 411 to a POST without Content-Length: send an empty
-                // body of known length.
-                r.send(&[][..])
+                // Girder (CherryPy) answers 411 to a POST without Content-Length: always send a
+                // body of known length (empty when there is none).
+                r.send(body)
             } else {
                 let mut r = self.agent.get(&url);
                 for (k, v) in query {
@@ -350,6 +514,7 @@ impl Http {
             }
             if (301..=303).contains(&status) {
                 post = false;
+                body = &[];
             }
             url = next;
             query = &[];
@@ -365,12 +530,20 @@ impl Http {
         let total_count = header("girder-total-count").and_then(|v| v.trim().parse().ok());
         let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
         let expected = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let headers = kept_headers(&resp);
+        let limit = req.max_body.unwrap_or(u64::MAX);
+        if let Some(n) = expected.filter(|&n| n > limit) {
+            return Err(Failure::TooLarge { limit, claimed: Some(n) });
+        }
         let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
         let mut body = Vec::with_capacity(expected.unwrap_or(0).min(1 << 30) as usize);
         let mut chunk = vec![0u8; 256 * 1024];
         loop {
             match std::io::Read::read(&mut reader, &mut chunk) {
                 Ok(0) => break,
+                Ok(n) if body.len() as u64 + n as u64 > limit => {
+                    return Err(Failure::TooLarge { limit, claimed: None });
+                }
                 Ok(n) => {
                     body.extend_from_slice(&chunk[..n]);
                     on_bytes(n as u64);
@@ -390,34 +563,85 @@ impl Http {
                 return Err(Failure::Transport(format!("body cut off: {} of {n} bytes", body.len())));
             }
         }
-        Ok((Response { status, content_type, total_count, body, retries: 0 }, retry_after))
+        Ok((Response { status, content_type, total_count, headers, body, retries: 0 }, retry_after))
     }
 
     /// Sends `req` and reads the whole body, retrying transient failures. Returns the response
     /// for every status that is not retryable (the caller decides what a 4xx means); fails when
     /// retries are exhausted. `on_bytes` sees every chunk received (retries included).
     pub fn request(&self, req: &Request, on_bytes: &dyn Fn(u64)) -> Result<Response, HttpError> {
-        let start = Instant::now();
-        let mut attempt = 0;
+        let mut retry = RetryState::new(self, req);
         loop {
             let (failure, retry_after) = match self.once(req, on_bytes) {
                 Ok((resp, retry_after)) if retryable_status(resp.status) => {
                     (Failure::Status(resp.status, girder_message(&resp.body)), retry_after)
                 }
                 Ok((mut resp, _)) => {
-                    resp.retries = attempt;
+                    resp.retries = retry.retries();
                     return Ok(resp);
                 }
                 Err(f) => (f, None),
             };
-            if attempt >= self.config.retries {
-                return Err(HttpError { url: req.shown_url(), failure, retries: attempt, elapsed: start.elapsed() });
-            }
-            let delay = self.backoff(attempt, retry_after);
-            tracing::warn!(url = %req.shown_url(), %failure, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "retrying");
-            std::thread::sleep(delay);
-            attempt += 1;
+            retry.retry(failure, retry_after)?;
         }
+    }
+
+    /// Sends `req` once (redirects followed, credentials kept on their origin) and returns the
+    /// response head and a reader of its body, whatever the status. No retries and no
+    /// [`Request::max_body`]: the caller reads as much as it wants and retries with a
+    /// [`RetryState`], since only it knows how much of a broken body it already kept.
+    pub fn stream(&self, req: &Request) -> Result<(Head, BodyReader), Failure> {
+        let resp = self.send(req)?;
+        let status = resp.status().as_u16();
+        let headers = kept_headers(&resp);
+        let content_length = find_header(&headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let retry_after =
+            find_header(&headers, "retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
+        let inner = Box::new(resp.into_body().into_with_config().limit(u64::MAX).reader());
+        Ok((
+            Head { status, content_length, retry_after, headers },
+            BodyReader { inner, expected: content_length, got: 0 },
+        ))
+    }
+}
+
+/// The retry bookkeeping of one request (uv's `RetryState`): how many retries so far, since
+/// when, and the same backoff and limits as [`Http::request`]. For callers of [`Http::stream`].
+#[derive(Debug)]
+pub struct RetryState {
+    http: Http,
+    url: String,
+    start: Instant,
+    retries: u32,
+}
+
+impl RetryState {
+    /// Starts counting for `req` (its URL, redacted, goes into the final error).
+    pub fn new(http: &Http, req: &Request) -> RetryState {
+        RetryState { http: http.clone(), url: req.shown_url(), start: Instant::now(), retries: 0 }
+    }
+
+    /// Retries made so far.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// After `failure`: sleeps the backoff and returns `Ok` when another try is allowed (the
+    /// failure is transient and retries remain), else returns the final error.
+    pub fn retry(&mut self, failure: Failure, retry_after: Option<Duration>) -> Result<(), HttpError> {
+        if !failure.is_transient() || self.retries >= self.http.config.retries {
+            return Err(self.error(failure));
+        }
+        let delay = self.http.backoff(self.retries, retry_after);
+        tracing::warn!(url = %self.url, %failure, attempt = self.retries + 1, delay_ms = delay.as_millis() as u64, "retrying");
+        std::thread::sleep(delay);
+        self.retries += 1;
+        Ok(())
+    }
+
+    /// The error for `failure` with the retries and time so far.
+    pub fn error(&self, failure: Failure) -> HttpError {
+        HttpError { url: self.url.clone(), failure, retries: self.retries, elapsed: self.start.elapsed() }
     }
 }
 
@@ -518,7 +742,8 @@ mod tests {
         assert_eq!(resolve_location("not a url", "/c"), None);
     }
 
-    /// A server that answers every request with `reply(path)` and records the request heads.
+    /// A server that answers every request with `reply(path)` and records the request heads
+    /// (lower-cased), each followed by its body when it has a `Content-Length`.
     fn recording_server(
         reply: impl Fn(&str) -> String + Send + 'static,
     ) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
@@ -540,6 +765,14 @@ mod tests {
                     head.push_str(&line);
                 }
                 let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                head.push_str(&String::from_utf8_lossy(&body));
                 seen.lock().unwrap().push(head.to_ascii_lowercase());
                 let _ = stream.write_all(reply(&path).as_bytes());
             }
@@ -597,5 +830,111 @@ mod tests {
         let err = http.request(&Request::get(format!("http://127.0.0.1:{port}/x")), &|_| {}).unwrap_err();
         assert_eq!(err.retries, 2);
         assert!(matches!(err.failure, Failure::Transport(_)), "{err}");
+    }
+
+    #[test]
+    fn json_bodies_are_posted_with_their_type() {
+        let (port, heads) = recording_server(|_| {
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Disposition: attachment; filename=a.svs\r\nSet-Cookie: s=SECRET\r\nConnection: close\r\n\r\n{}".into()
+        });
+        let http = Http::new(HttpConfig { retries: 0, ..Default::default() }).unwrap();
+        let req = Request::get(format!("http://127.0.0.1:{port}/files")).json_body(&serde_json::json!({"size": "100"}));
+        let resp = http.request(&req, &|_| {}).unwrap();
+        let head = heads.lock().unwrap()[0].clone();
+        assert!(head.starts_with("post /files"), "{head}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        assert!(head.ends_with("{\"size\":\"100\"}"), "{head}");
+        assert_eq!(resp.header("Content-Disposition"), Some("attachment; filename=a.svs"));
+        assert!(!format!("{resp:?}").contains("SECRET"), "only the kept headers are carried");
+    }
+
+    #[test]
+    fn max_body_refuses_claimed_and_actual_lengths_without_retrying() {
+        let (port, heads) = recording_server(|path| {
+            if path.starts_with("/claims") {
+                // Claims 1 TB: must fail before reading or allocating.
+                "HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\nConnection: close\r\n\r\nxx".into()
+            } else {
+                // No length: the body is read until it passes the limit.
+                format!("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{}", "x".repeat(5000))
+            }
+        });
+        let http =
+            Http::new(HttpConfig { retries: 3, backoff_base: Duration::from_millis(1), ..Default::default() }).unwrap();
+        let err = http.request(&Request::get(format!("http://127.0.0.1:{port}/claims")).max_body(100), &|_| {});
+        let err = err.unwrap_err();
+        assert_eq!(err.failure, Failure::TooLarge { limit: 100, claimed: Some(1_000_000_000_000) });
+        assert_eq!(err.retries, 0, "not transient");
+        let err = http.request(&Request::get(format!("http://127.0.0.1:{port}/unsized")).max_body(100), &|_| {});
+        assert_eq!(err.unwrap_err().failure, Failure::TooLarge { limit: 100, claimed: None });
+        assert_eq!(heads.lock().unwrap().len(), 2);
+        let ok = http.request(&Request::get(format!("http://127.0.0.1:{port}/unsized")).max_body(5000), &|_| {});
+        assert_eq!(ok.unwrap().body.len(), 5000);
+    }
+
+    #[test]
+    fn auth_token_header_never_follows_a_redirect_to_another_origin() {
+        let (other, other_heads) =
+            recording_server(|_| "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".into());
+        let (port, _) = recording_server(move |_| {
+            format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{other}/bucket\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        });
+        let http = Http::new(HttpConfig { retries: 0, ..Default::default() }).unwrap();
+        let req = Request::get(format!("http://127.0.0.1:{port}/data/x")).header("X-Auth-Token", "GDCSECRET");
+        assert!(!format!("{req:?}").contains("GDCSECRET"));
+        let (head, mut body) = http.stream(&req).unwrap();
+        let mut text = String::new();
+        body.read_to_string(&mut text).unwrap();
+        assert_eq!((head.status, text.as_str()), (200, "ok"));
+        let seen = other_heads.lock().unwrap();
+        assert!(!seen[0].contains("x-auth-token"), "{}", seen[0]);
+    }
+
+    #[test]
+    fn streams_report_the_head_and_can_stop_early() {
+        let (port, _) = recording_server(|_| {
+            format!(
+                "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-99999/200000\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n{}",
+                "y".repeat(100_000)
+            )
+        });
+        let http = Http::new(HttpConfig { retries: 0, ..Default::default() }).unwrap();
+        let (head, body) = http.stream(&Request::get(format!("http://127.0.0.1:{port}/d"))).unwrap();
+        assert_eq!(head.status, 206);
+        assert_eq!(head.content_length, Some(100_000));
+        assert_eq!(head.header("content-range"), Some("bytes 0-99999/200000"));
+        let mut first = [0u8; 10];
+        let mut body = body;
+        body.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"yyyyyyyyyy");
+        drop(body); // stops reading: no hang, no error
+    }
+
+    #[test]
+    fn a_streamed_body_shorter_than_its_length_is_an_error() {
+        let (port, _) =
+            recording_server(|_| "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nabc".into());
+        let http = Http::new(HttpConfig { retries: 0, ..Default::default() }).unwrap();
+        let (_, mut body) = http.stream(&Request::get(format!("http://127.0.0.1:{port}/d"))).unwrap();
+        let mut all = Vec::new();
+        let err = body.read_to_end(&mut all).unwrap_err();
+        let failure = read_failure(&err, body.bytes_read());
+        assert!(matches!(failure, Failure::Transport(_)), "{failure}");
+        assert!(failure.is_transient());
+    }
+
+    #[test]
+    fn retry_state_follows_the_request_rules() {
+        let http =
+            Http::new(HttpConfig { retries: 2, backoff_base: Duration::from_millis(1), ..Default::default() }).unwrap();
+        let mut retry = RetryState::new(&http, &Request::get("http://h/x?key=SECRET"));
+        assert!(retry.retry(Failure::Status(503, None), None).is_ok());
+        assert!(retry.retry(Failure::Transport("reset".into()), None).is_ok());
+        let err = retry.retry(Failure::Transport("reset".into()), None).unwrap_err();
+        assert_eq!(err.retries, 2);
+        assert!(!err.to_string().contains("SECRET"));
+        let mut retry = RetryState::new(&http, &Request::get("http://h/x"));
+        assert!(retry.retry(Failure::TooLarge { limit: 1, claimed: None }, None).is_err());
+        assert!(retryable_status(503) && !retryable_status(404));
     }
 }

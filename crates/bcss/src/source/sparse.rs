@@ -1,0 +1,602 @@
+//! A sparse local copy of a remote slide: a file of the slide's full size holding only the byte
+//! ranges fetched so far (holes elsewhere), which OpenSlide opens and reads like the original.
+//!
+//! **Planning** says which bytes a read needs, from a [`Layout`]: [`metadata_ranges`] (header,
+//! IFDs, tag arrays, `JPEGTables`), [`probe_ranges`] (tile (0,0) of every tiled level: a reader
+//! probes each level with a 1x1 read there), [`smallest_level_ranges`] (OpenSlide hashes the
+//! smallest level into `openslide.quickhash-1`), together [`open_ranges`]; and [`tiles_for`], the
+//! tiles a rectangle of one level touches.
+//!
+//! **Loud failure.** An unfetched tile reads as zeros. A JPEG or JPEG 2000 decoder rejects that
+//! ("Not a JPEG file: starts with 0x00 0x00"), so a read that strays outside what was fetched
+//! fails instead of returning wrong pixels. An uncompressed, LZW or deflate tile of zeros could
+//! decode silently, so [`tiles_for`] refuses those levels ([`PlanError::Compression`]).
+//!
+//! **The cache** ([`SparseSlide`]): `<cache>/<file_id>.svs` plus `<file_id>.ranges`, a JSON
+//! record of the byte ranges present, keyed by the file's size and MD5. The record is rewritten
+//! (temporary file, fsync, rename) only after the bytes it adds were written and fsynced, so a
+//! crash never records bytes that are not there. [`SparseSlide::ensure`] fetches only what is
+//! missing, merging gaps below [`MAX_GAP`] and capping a request at [`MAX_REQUEST`]. Within a
+//! process, every `SparseSlide` of one cache file shares one lock, so several threads may call
+//! `ensure` on the same slide; fetches of one slide then run one at a time. Two processes must
+//! not share a cache directory.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use super::gdc::GdcFile;
+use super::tiff::{merge, Layout, LOUD_COMPRESSIONS};
+use crate::transform::Rect;
+
+/// Missing ranges closer than this are fetched in one request (the gap included).
+pub const MAX_GAP: u64 = 64 << 10;
+/// The largest single request.
+pub const MAX_REQUEST: u64 = 16 << 20;
+
+/// Why a read cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// No such IFD.
+    #[error("the slide has no image directory {ifd} (it has {count})")]
+    NoSuchIfd {
+        /// The index asked for.
+        ifd: usize,
+        /// How many there are.
+        count: usize,
+    },
+    /// The IFD is stored in strips, not tiles.
+    #[error("image directory {ifd} is not tiled; download the whole slide to read it")]
+    NotTiled {
+        /// The IFD.
+        ifd: usize,
+    },
+    /// The level's compression would decode a missing tile silently.
+    #[error("image directory {ifd} uses compression {compression}, where a tile that was not fetched would read as silent zeros instead of failing; download the whole slide instead")]
+    Compression {
+        /// The IFD.
+        ifd: usize,
+        /// The `Compression` tag.
+        compression: u16,
+    },
+}
+
+/// The non-pixel bytes: header, IFDs and out-of-line tag values.
+pub fn metadata_ranges(layout: &Layout) -> Vec<Range<u64>> {
+    layout.metadata.clone()
+}
+
+/// Tile (0,0) of every tiled IFD.
+pub fn probe_ranges(layout: &Layout) -> Vec<Range<u64>> {
+    merge(layout.ifds.iter().filter(|i| i.tile.is_some()).filter_map(|i| i.chunk(0)).collect())
+}
+
+/// Every tile of the smallest tiled level.
+pub fn smallest_level_ranges(layout: &Layout) -> Vec<Range<u64>> {
+    let Some(&smallest) = layout.tiled_levels().last() else { return Vec::new() };
+    let ifd = &layout.ifds[smallest];
+    merge((0..ifd.offsets.len()).filter_map(|i| ifd.chunk(i)).collect())
+}
+
+/// What opening the slide with OpenSlide needs: metadata, probe tiles, the smallest level.
+pub fn open_ranges(layout: &Layout) -> Vec<Range<u64>> {
+    let mut all = metadata_ranges(layout);
+    all.extend(probe_ranges(layout));
+    all.extend(smallest_level_ranges(layout));
+    merge(all)
+}
+
+/// The byte ranges of the tiles of IFD `ifd` that intersect `rect` (in that level's pixels,
+/// clipped to the level), skipping zero-length tiles. Refuses stripped levels and levels whose
+/// compression is not in [`LOUD_COMPRESSIONS`]. A caller converting base coordinates to a level
+/// with an inexact downsample should widen `rect` by a pixel for rounding.
+pub fn tiles_for(layout: &Layout, ifd: usize, rect: Rect) -> Result<Vec<Range<u64>>, PlanError> {
+    let d = layout.ifds.get(ifd).ok_or(PlanError::NoSuchIfd { ifd, count: layout.ifds.len() })?;
+    let Some((tw, th)) = d.tile else { return Err(PlanError::NotTiled { ifd }) };
+    if !LOUD_COMPRESSIONS.contains(&d.compression) {
+        return Err(PlanError::Compression { ifd, compression: d.compression });
+    }
+    let (right, bottom) = (rect.right.min(d.width), rect.bottom.min(d.height));
+    if rect.left >= right || rect.top >= bottom {
+        return Ok(Vec::new());
+    }
+    let across = d.tiles_across();
+    let mut out = Vec::new();
+    for ty in rect.top / th..bottom.div_ceil(th) {
+        for tx in rect.left / tw..right.div_ceil(tw) {
+            out.extend(d.chunk((ty * across + tx) as usize));
+        }
+    }
+    Ok(merge(out))
+}
+
+/// Merges ranges whose gap is below `max_gap` into requests of at most `max_len` bytes (a
+/// longer range is split).
+pub fn coalesce(ranges: &[Range<u64>], max_gap: u64, max_len: u64) -> Vec<Range<u64>> {
+    let mut out: Vec<Range<u64>> = Vec::new();
+    for r in merge(ranges.to_vec()) {
+        let mut r = r;
+        if let Some(last) = out.last_mut() {
+            if r.start - last.end < max_gap && r.start < last.start + max_len {
+                let end = r.end.min(last.start + max_len);
+                if end > last.end {
+                    last.end = end;
+                }
+                r.start = r.start.max(end);
+            }
+        }
+        while r.start < r.end {
+            let end = r.end.min(r.start + max_len);
+            out.push(r.start..end);
+            r.start = end;
+        }
+    }
+    out
+}
+
+/// `wanted` minus `present` (both sorted and disjoint).
+fn subtract(wanted: &[Range<u64>], present: &[Range<u64>]) -> Vec<Range<u64>> {
+    let mut out = Vec::new();
+    for w in wanted {
+        let mut start = w.start;
+        for p in present.iter().filter(|p| p.end > w.start && p.start < w.end) {
+            if p.start > start {
+                out.push(start..p.start);
+            }
+            start = start.max(p.end);
+        }
+        if start < w.end {
+            out.push(start..w.end);
+        }
+    }
+    out
+}
+
+/// Why the sparse cache failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SparseError {
+    /// A local file could not be read or written.
+    #[error("failed to {action} `{path}`")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file id cannot name a cache file.
+    #[error("file id `{id}` cannot name a cache file")]
+    BadId {
+        /// The id.
+        id: String,
+    },
+    /// Another version of the file is open in this process.
+    #[error("`{path}` is in use for another version of the file")]
+    InUse {
+        /// The cache file.
+        path: PathBuf,
+    },
+    /// Fetching a range failed.
+    #[error("failed to fetch bytes {start}..{end} of `{name}`")]
+    Fetch {
+        /// The file name.
+        name: String,
+        /// First byte.
+        start: u64,
+        /// End (exclusive).
+        end: u64,
+        /// The fetcher's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The fetcher returned another length than asked for.
+    #[error("asked for bytes {start}..{end} of `{name}`, got {got} bytes")]
+    ShortFetch {
+        /// The file name.
+        name: String,
+        /// First byte.
+        start: u64,
+        /// End (exclusive).
+        end: u64,
+        /// Length returned.
+        got: u64,
+    },
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SparseError + 'a {
+    move |source| SparseError::Io { action, path: path.to_path_buf(), source }
+}
+
+/// What the `.ranges` record holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    file_id: String,
+    size: u64,
+    md5: String,
+    /// Sorted, disjoint `[start, end)` pairs.
+    present: Vec<(u64, u64)>,
+}
+
+/// The shared state of one cache file in this process.
+#[derive(Debug)]
+struct Entry {
+    size: u64,
+    md5: String,
+    present: Mutex<Vec<Range<u64>>>,
+}
+
+fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<Entry>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<PathBuf, Weak<Entry>>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// A sparse local copy of one remote file.
+#[derive(Debug)]
+pub struct SparseSlide {
+    file: GdcFile,
+    path: PathBuf,
+    record: PathBuf,
+    handle: File,
+    entry: Arc<Entry>,
+    max_gap: u64,
+    max_request: u64,
+}
+
+impl SparseSlide {
+    /// Opens (or creates) the sparse copy of `file` under `cache_dir`: `<id>.svs` of the file's
+    /// size and `<id>.ranges`. A record for another size or MD5, or an unreadable one, starts
+    /// the copy afresh.
+    pub fn open(cache_dir: &Path, file: &GdcFile) -> Result<SparseSlide, SparseError> {
+        if !super::gdc::is_safe_id(&file.id) {
+            return Err(SparseError::BadId { id: file.id.clone() });
+        }
+        std::fs::create_dir_all(cache_dir).map_err(io_err("create", cache_dir))?;
+        let path = cache_dir.join(format!("{}.svs", file.id));
+        let record = cache_dir.join(format!("{}.ranges", file.id));
+        let handle = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err("open", &path))?;
+        let key = std::fs::canonicalize(&path).map_err(io_err("open", &path))?;
+        let mut reg = registry().lock().expect("sparse registry");
+        reg.retain(|_, e| e.strong_count() > 0);
+        if let Some(entry) = reg.get(&key).and_then(Weak::upgrade) {
+            if entry.size != file.size || !entry.md5.eq_ignore_ascii_case(&file.md5) {
+                return Err(SparseError::InUse { path });
+            }
+            return Ok(SparseSlide {
+                file: file.clone(),
+                path,
+                record,
+                handle,
+                entry,
+                max_gap: MAX_GAP,
+                max_request: MAX_REQUEST,
+            });
+        }
+        let kept = std::fs::read(&record)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
+            .filter(|r| r.file_id == file.id && r.size == file.size && r.md5.eq_ignore_ascii_case(&file.md5))
+            .map(|r| r.present.into_iter().map(|(a, b)| a..b).collect::<Vec<_>>())
+            .filter(|p| p.iter().all(|r| r.start < r.end && r.end <= file.size));
+        let len = handle.metadata().map_err(io_err("read", &path))?.len();
+        let present = match kept {
+            Some(p) if len == file.size => merge(p),
+            _ => {
+                // A fresh start: nothing recorded is trusted, the old bytes become holes.
+                handle.set_len(0).map_err(io_err("truncate", &path))?;
+                handle.set_len(file.size).map_err(io_err("resize", &path))?;
+                Vec::new()
+            }
+        };
+        let entry = Arc::new(Entry { size: file.size, md5: file.md5.clone(), present: Mutex::new(present) });
+        reg.insert(key, Arc::downgrade(&entry));
+        Ok(SparseSlide { file: file.clone(), path, record, handle, entry, max_gap: MAX_GAP, max_request: MAX_REQUEST })
+    }
+
+    /// Changes how [`ensure`](Self::ensure) groups missing ranges into requests (default
+    /// [`MAX_GAP`], [`MAX_REQUEST`]); a `max_gap` of 0 fetches exactly what is missing.
+    pub fn with_coalescing(mut self, max_gap: u64, max_request: u64) -> SparseSlide {
+        self.max_gap = max_gap;
+        self.max_request = max_request.max(1);
+        self
+    }
+
+    /// The sparse file, for OpenSlide.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The byte ranges present, sorted and disjoint.
+    pub fn present(&self) -> Vec<Range<u64>> {
+        self.entry.present.lock().expect("sparse entry").clone()
+    }
+
+    /// Makes `ranges` present, fetching only what is missing with `fetch(range)`, which must
+    /// return exactly that range's bytes. Returns the bytes fetched now. On a fetch error, the
+    /// ranges already written are fsynced and recorded before the error is returned.
+    pub fn ensure<E: std::error::Error + Send + Sync + 'static>(
+        &self,
+        ranges: &[Range<u64>],
+        fetch: &dyn Fn(Range<u64>) -> Result<Vec<u8>, E>,
+    ) -> Result<u64, SparseError> {
+        let mut present = self.entry.present.lock().expect("sparse entry");
+        let size = self.file.size;
+        let wanted = merge(ranges.iter().map(|r| r.start.min(size)..r.end.min(size)).collect());
+        let missing = subtract(&wanted, &present);
+        let mut done = Vec::new();
+        let mut fetched = 0u64;
+        let mut failure = None;
+        for req in coalesce(&missing, self.max_gap, self.max_request) {
+            let data = match fetch(req.clone()) {
+                Ok(d) => d,
+                Err(e) => {
+                    failure = Some(SparseError::Fetch {
+                        name: self.file.name.clone(),
+                        start: req.start,
+                        end: req.end,
+                        source: Box::new(e),
+                    });
+                    break;
+                }
+            };
+            if data.len() as u64 != req.end - req.start {
+                failure = Some(SparseError::ShortFetch {
+                    name: self.file.name.clone(),
+                    start: req.start,
+                    end: req.end,
+                    got: data.len() as u64,
+                });
+                break;
+            }
+            let mut h = &self.handle;
+            h.seek(SeekFrom::Start(req.start)).map_err(io_err("seek", &self.path))?;
+            h.write_all(&data).map_err(io_err("write", &self.path))?;
+            fetched += data.len() as u64;
+            done.push(req);
+        }
+        if !done.is_empty() {
+            self.handle.sync_data().map_err(io_err("sync", &self.path))?;
+            let mut all = present.clone();
+            all.extend(done);
+            let all = merge(all);
+            self.write_record(&all)?;
+            *present = all;
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(fetched),
+        }
+    }
+
+    fn write_record(&self, present: &[Range<u64>]) -> Result<(), SparseError> {
+        let record = Record {
+            file_id: self.file.id.clone(),
+            size: self.file.size,
+            md5: self.file.md5.clone(),
+            present: present.iter().map(|r| (r.start, r.end)).collect(),
+        };
+        let tmp = self.record.with_extension("ranges.tmp");
+        let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
+        f.write_all(&serde_json::to_vec(&record).expect("a record serialises")).map_err(io_err("write", &tmp))?;
+        f.sync_all().map_err(io_err("sync", &tmp))?;
+        drop(f);
+        std::fs::rename(&tmp, &self.record).map_err(io_err("rename", &tmp))?;
+        if let Some(dir) = self.record.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::single_range_in_vec_init, reason = "lists of byte ranges, not ranges of numbers")]
+mod tests {
+    use super::*;
+    use crate::source::tiff::{self, parse};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    fn file_for(data: &[u8], id: &str) -> GdcFile {
+        GdcFile {
+            id: id.into(),
+            name: format!("{id}.svs"),
+            md5: "0".repeat(32),
+            size: data.len() as u64,
+            state: String::new(),
+        }
+    }
+
+    #[test]
+    fn coalescing_merges_near_gaps_and_caps_requests() {
+        assert_eq!(coalesce(&[0..10, 20..30], 64, 1000), [0..30]);
+        assert_eq!(coalesce(&[0..10, 100..130], 64, 1000), [0..10, 100..130]);
+        assert_eq!(coalesce(&[0..2500], 64, 1000), [0..1000, 1000..2000, 2000..2500]);
+        assert_eq!(coalesce(&[0..900, 950..1200], 64, 1000), [0..1000, 1000..1200]);
+        assert_eq!(subtract(&[0..100], &[10..20, 50..60]), [0..10, 20..50, 60..100]);
+        assert_eq!(subtract(&[0..100], &[0..100]), Vec::<Range<u64>>::new());
+    }
+
+    #[test]
+    fn plans_tiles_of_a_rectangle_and_refuses_quiet_compressions() {
+        let data = tiff::tests::build_tiff(false, true, 600, 300, 7);
+        let layout = parse(data.len() as u64, &mut tiff::tests::read_vec(&data)).unwrap();
+        let l0 = &layout.ifds[0];
+        // Columns 1-2 of row 0: tiles 1 and 2, adjacent on disk, merged.
+        let r = tiles_for(&layout, 0, Rect { left: 300, top: 0, right: 700, bottom: 10 }).unwrap();
+        assert_eq!(r, [l0.chunk(1).unwrap().start..l0.chunk(2).unwrap().end]);
+        assert_eq!(tiles_for(&layout, 0, Rect { left: 0, top: 0, right: 600, bottom: 300 }).unwrap().len(), 1);
+        assert!(tiles_for(&layout, 0, Rect { left: 700, top: 0, right: 800, bottom: 10 }).unwrap().is_empty());
+        assert_eq!(
+            tiles_for(&layout, 1, Rect { left: 0, top: 0, right: 1, bottom: 1 }),
+            Err(PlanError::NotTiled { ifd: 1 })
+        );
+        assert!(matches!(
+            tiles_for(&layout, 5, Rect { left: 0, top: 0, right: 1, bottom: 1 }),
+            Err(PlanError::NoSuchIfd { .. })
+        ));
+        assert_eq!(probe_ranges(&layout), [l0.chunk(0).unwrap()]);
+        assert_eq!(smallest_level_ranges(&layout), [l0.chunk(0).unwrap().start..l0.chunk(5).unwrap().end]);
+        for quiet in [1u16, 5, 8, 32946] {
+            let data = tiff::tests::build_tiff(true, true, 600, 300, quiet);
+            let layout = parse(data.len() as u64, &mut tiff::tests::read_vec(&data)).unwrap();
+            let err = tiles_for(&layout, 0, Rect { left: 0, top: 0, right: 1, bottom: 1 }).unwrap_err();
+            assert_eq!(err, PlanError::Compression { ifd: 0, compression: quiet });
+            assert!(err.to_string().contains("download the whole slide"));
+        }
+    }
+
+    #[test]
+    fn ensure_fetches_only_what_is_missing_and_records_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8 + 1).collect();
+        let file = file_for(&data, "abc-1");
+        let calls = AtomicU64::new(0);
+        let fetch = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Ok(data[r.start as usize..r.end as usize].to_vec())
+        };
+        let slide = SparseSlide::open(dir.path(), &file).unwrap();
+        assert_eq!(std::fs::metadata(slide.path()).unwrap().len(), 1_000_000);
+        // Two ranges 1000 bytes apart: one request.
+        assert_eq!(slide.ensure(&[0..100, 1100..1200], &fetch).unwrap(), 1200);
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        assert_eq!(slide.ensure(&[50..150, 1100..1150], &fetch).unwrap(), 0, "already there");
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        assert_eq!(slide.ensure(&[900_000..2_000_000], &fetch).unwrap(), 100_000, "clipped to the file");
+        drop(slide);
+
+        // A failing fetch keeps what came before it, and records nothing it did not write.
+        let slide = SparseSlide::open(dir.path(), &file).unwrap();
+        assert_eq!(slide.present(), [0..1200, 900_000..1_000_000]);
+        let n = AtomicU64::new(0);
+        let flaky = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
+            if n.fetch_add(1, Ordering::Relaxed) == 1 {
+                return Err(std::io::Error::other("connection reset"));
+            }
+            Ok(data[r.start as usize..r.end as usize].to_vec())
+        };
+        let err = slide.ensure(&[200_000..200_100, 500_000..500_100], &flaky).unwrap_err();
+        assert!(err.to_string().contains("500000..500100"), "{err}");
+        drop(slide);
+        let slide = SparseSlide::open(dir.path(), &file).unwrap();
+        assert_eq!(slide.present(), [0..1200, 200_000..200_100, 900_000..1_000_000]);
+        let on_disk = std::fs::read(slide.path()).unwrap();
+        assert_eq!(&on_disk[200_000..200_100], &data[200_000..200_100]);
+        assert!(on_disk[500_000..500_100].iter().all(|&b| b == 0), "a hole");
+        // A short answer is an error, not a record.
+        let short = |_: Range<u64>| -> Result<Vec<u8>, std::io::Error> { Ok(vec![1, 2, 3]) };
+        assert!(matches!(slide.ensure(&[600_000..600_010], &short), Err(SparseError::ShortFetch { .. })));
+        assert!(!slide.present().iter().any(|r| r.contains(&600_000)));
+        drop(slide);
+
+        // Another version of the file (other md5) starts afresh.
+        let other = GdcFile { md5: "1".repeat(32), ..file.clone() };
+        let slide = SparseSlide::open(dir.path(), &other).unwrap();
+        assert!(slide.present().is_empty());
+        assert!(std::fs::read(slide.path()).unwrap().iter().all(|&b| b == 0));
+        assert!(matches!(
+            SparseSlide::open(dir.path(), &GdcFile { id: "../x".into(), ..file }),
+            Err(SparseError::BadId { .. })
+        ));
+    }
+
+    #[test]
+    fn threads_share_one_slide() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+        let file = file_for(&data, "threads-1");
+        let fetched = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (file, data, fetched, dir) = (&file, &data, &fetched, dir.path());
+                s.spawn(move || {
+                    // Each thread opens its own handle; overlapping wants.
+                    let slide = SparseSlide::open(dir, file).unwrap();
+                    let want = [t * 500_000..t * 500_000 + 1_500_000];
+                    let fetch = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
+                        Ok(data[r.start as usize..r.end as usize].to_vec())
+                    };
+                    fetched.fetch_add(slide.ensure(&want, &fetch).unwrap(), Ordering::Relaxed);
+                });
+            }
+        });
+        assert_eq!(fetched.load(Ordering::Relaxed), 3_000_000, "each byte fetched once");
+        let slide = SparseSlide::open(dir.path(), &file).unwrap();
+        assert_eq!(slide.present(), [0..3_000_000]);
+        assert_eq!(&std::fs::read(slide.path()).unwrap()[..3_000_000], &data[..3_000_000]);
+    }
+
+    #[cfg(feature = "openslide")]
+    #[test]
+    fn a_sparse_copy_reads_like_the_slide_and_fails_loudly_outside_it() {
+        use crate::source::local::LocalSlide;
+        use std::os::unix::fs::FileExt;
+        let full =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slide/TCGA-SY-TEST-01Z-00-DX1.FIXTURE.svs");
+        let original = File::open(&full).unwrap();
+        let size = original.metadata().unwrap().len();
+        let reads = AtomicU64::new(0);
+        let mut read_at = |o: u64, n: u64| -> Result<Vec<u8>, std::io::Error> {
+            reads.fetch_add(1, Ordering::Relaxed);
+            let mut b = vec![0u8; n as usize];
+            original.read_exact_at(&mut b, o)?;
+            Ok(b)
+        };
+        let layout = parse(size, &mut read_at).unwrap();
+        assert!(reads.load(Ordering::Relaxed) <= 4, "{} reads", reads.load(Ordering::Relaxed));
+        assert!(layout.ifds[0].description.as_deref().unwrap().starts_with("Aperio"));
+        let levels = layout.tiled_levels();
+        assert_eq!(levels[0], 0, "the full-resolution level comes first");
+        assert_eq!((layout.ifds[0].width, layout.ifds[0].height), (3000, 2000));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = GdcFile {
+            id: "fixture-1".into(),
+            name: "fixture.svs".into(),
+            md5: "0".repeat(32),
+            size,
+            state: String::new(),
+        };
+        // Exactly what is planned (no gap filling), so the region below stays unfetched.
+        let sparse = SparseSlide::open(dir.path(), &file).unwrap().with_coalescing(0, MAX_REQUEST);
+        let roi = Rect { left: 1000, top: 500, right: 1600, bottom: 900 };
+        let mut want = open_ranges(&layout);
+        want.extend(tiles_for(&layout, 0, roi).unwrap());
+        let fetch = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
+            let mut b = vec![0u8; (r.end - r.start) as usize];
+            original.read_exact_at(&mut b, r.start)?;
+            Ok(b)
+        };
+        let fetched = sparse.ensure(&want, &fetch).unwrap();
+        assert!(fetched < size / 2, "{fetched} of {size} bytes");
+
+        let complete = LocalSlide::open(&full).unwrap();
+        let copy = LocalSlide::open(sparse.path()).unwrap();
+        assert_eq!(copy.geometry(), complete.geometry());
+        let (w, h) = (roi.width(), roi.height());
+        let levels = complete.geometry().levels;
+        let a = complete.read_region(roi, levels - 1, w, h).unwrap();
+        let b = copy.read_region(roi, levels - 1, w, h).unwrap();
+        assert_eq!(a.data, b.data, "identical pixels from the sparse copy");
+
+        // Tiles that were not fetched: an error, not zeros.
+        let elsewhere = Rect { left: 2300, top: 1400, right: 2600, bottom: 1700 };
+        let present = sparse.present();
+        let missing = tiles_for(&layout, 0, elsewhere).unwrap();
+        assert!(missing.iter().all(|t| !present.iter().any(|p| p.start < t.end && t.start < p.end)));
+        let err = copy.read_region(elsewhere, levels - 1, 300, 300);
+        assert!(err.is_err(), "read zeros instead of failing");
+    }
+}

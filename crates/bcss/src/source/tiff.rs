@@ -1,0 +1,657 @@
+//! The byte layout of a TIFF file (classic or BigTIFF, either byte order), read through a
+//! `read_at(offset, len)` callback so that it works over HTTP ranges as well as a local file.
+//!
+//! [`parse`] walks the chain of image file directories (IFDs) and returns a [`Layout`]: every
+//! byte range that is not pixel data (the header, each IFD, every out-of-line tag value, such as
+//! the `TileOffsets`/`TileByteCounts` arrays, `JPEGTables` and `ImageDescription`), and for each
+//! IFD its size, tiling, compression and the offsets and byte counts of its tiles or strips.
+//! That is what a sparse copy of a slide needs ([`super::sparse`]).
+//!
+//! Reads are few: each read fetches at least [`READ_AHEAD`] bytes and later reads are served
+//! from what was fetched, since an IFD and its tag values usually sit together.
+//!
+//! Hostile files: the IFD chain is guarded against loops and lengths ([`MAX_IFDS`]), entry
+//! counts against [`MAX_ENTRIES`], every offset and length against the file size (with checked
+//! arithmetic), and arrays read into memory against [`MAX_ARRAY_BYTES`]: errors, never a panic
+//! or an allocation of a size the file claims. Only the main IFD chain is walked (no SubIFDs,
+//! no EXIF directory): OpenSlide's TIFF-family readers take their levels from the main chain.
+//!
+//! Invariant: reads through the callback only; does no other I/O.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+/// The least each read through the callback fetches (when the file is that long).
+pub const READ_AHEAD: u64 = 64 << 10;
+/// The most IFDs followed.
+pub const MAX_IFDS: usize = 1024;
+/// The most entries in one IFD.
+pub const MAX_ENTRIES: u64 = 4096;
+/// The largest tag array read into memory (offsets and byte counts).
+pub const MAX_ARRAY_BYTES: u64 = 256 << 20;
+/// The most bytes read through the callback for one layout (a bound on memory).
+const MAX_READ_TOTAL: u64 = 1 << 30;
+
+/// `Compression` values whose tiles fail to decode when they are all zeros (an unfetched tile
+/// of a sparse copy): JPEG (7) and JPEG 2000 (Aperio 33003, 33005; 34712).
+pub const LOUD_COMPRESSIONS: &[u16] = &[7, 33003, 33005, 34712];
+
+/// Why a TIFF layout could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TiffError {
+    /// The callback failed.
+    #[error("failed to read bytes {offset}..{} of the file", offset + len)]
+    Read {
+        /// First byte.
+        offset: u64,
+        /// Length.
+        len: u64,
+        /// The callback's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The callback returned another length than asked for.
+    #[error("asked for {len} bytes at {offset}, got {got}")]
+    ShortRead {
+        /// First byte.
+        offset: u64,
+        /// Length asked for.
+        len: u64,
+        /// Length returned.
+        got: u64,
+    },
+    /// Not a TIFF (bad byte-order mark or version).
+    #[error("not a TIFF file: {reason}")]
+    NotTiff {
+        /// What was wrong.
+        reason: String,
+    },
+    /// The structure is broken or hostile.
+    #[error("malformed TIFF at byte {offset}: {reason}")]
+    Malformed {
+        /// Where.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// One image file directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ifd {
+    /// Where the IFD starts.
+    pub offset: u64,
+    /// `ImageWidth`.
+    pub width: u64,
+    /// `ImageLength`.
+    pub height: u64,
+    /// `Compression` (1 when absent).
+    pub compression: u16,
+    /// `TileWidth` x `TileLength` when tiled.
+    pub tile: Option<(u64, u64)>,
+    /// `RowsPerStrip` when stripped (the image height when absent).
+    pub rows_per_strip: Option<u64>,
+    /// `TileOffsets` (or `StripOffsets`).
+    pub offsets: Vec<u64>,
+    /// `TileByteCounts` (or `StripByteCounts`), as many as `offsets`.
+    pub byte_counts: Vec<u64>,
+    /// `ImageDescription`'s first 256 bytes (Aperio's starts with `Aperio`), lossy UTF-8.
+    pub description: Option<String>,
+}
+
+impl Ifd {
+    /// Tiles per row (0 when stripped).
+    pub fn tiles_across(&self) -> u64 {
+        self.tile.map_or(0, |(tw, _)| self.width.div_ceil(tw))
+    }
+    /// Rows of tiles (0 when stripped).
+    pub fn tiles_down(&self) -> u64 {
+        self.tile.map_or(0, |(_, th)| self.height.div_ceil(th))
+    }
+    /// The bytes of tile or strip `i`; `None` for a zero-length (absent) one or an index past
+    /// the end.
+    pub fn chunk(&self, i: usize) -> Option<Range<u64>> {
+        let (o, n) = (*self.offsets.get(i)?, *self.byte_counts.get(i)?);
+        (n > 0).then(|| o..o + n)
+    }
+}
+
+/// The byte layout of a TIFF file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// The file's size.
+    pub file_size: u64,
+    /// BigTIFF (version 43) rather than classic (42).
+    pub bigtiff: bool,
+    /// `II` rather than `MM`.
+    pub little_endian: bool,
+    /// The IFDs in chain order.
+    pub ifds: Vec<Ifd>,
+    /// Every non-pixel byte range (header, IFDs, out-of-line values), sorted and coalesced.
+    pub metadata: Vec<Range<u64>>,
+}
+
+impl Layout {
+    /// The tiled IFDs by decreasing area (ties in chain order): OpenSlide's level order for an
+    /// Aperio slide.
+    pub fn tiled_levels(&self) -> Vec<usize> {
+        let mut levels: Vec<usize> = (0..self.ifds.len()).filter(|&i| self.ifds[i].tile.is_some()).collect();
+        levels.sort_by_key(|&i| std::cmp::Reverse(self.ifds[i].width.saturating_mul(self.ifds[i].height)));
+        levels
+    }
+}
+
+/// Sorts ranges and merges those that overlap or touch; drops empty ones.
+pub fn merge(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+    ranges.retain(|r| r.start < r.end);
+    ranges.sort_by_key(|r| (r.start, r.end));
+    let mut out: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+struct Reader<'a, E> {
+    size: u64,
+    read_at: &'a mut dyn FnMut(u64, u64) -> Result<Vec<u8>, E>,
+    chunks: Vec<(u64, Vec<u8>)>,
+    total: u64,
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> Reader<'_, E> {
+    fn bytes(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, TiffError> {
+        let end = offset.checked_add(len).filter(|&e| e <= self.size).ok_or_else(|| TiffError::Malformed {
+            offset,
+            reason: format!("{len} bytes at {offset} run past the end of the file ({} bytes)", self.size),
+        })?;
+        if let Some((start, data)) =
+            self.chunks.iter().find(|(start, data)| *start <= offset && end <= start + data.len() as u64)
+        {
+            let at = (offset - start) as usize;
+            return Ok(data[at..at + len as usize].to_vec());
+        }
+        let want = len.max(READ_AHEAD).min(self.size - offset);
+        self.total += want;
+        if self.total > MAX_READ_TOTAL {
+            return Err(TiffError::Malformed { offset, reason: "the metadata is larger than 1 GiB".into() });
+        }
+        let data =
+            (self.read_at)(offset, want).map_err(|e| TiffError::Read { offset, len: want, source: Box::new(e) })?;
+        if data.len() as u64 != want {
+            return Err(TiffError::ShortRead { offset, len: want, got: data.len() as u64 });
+        }
+        let out = data[..len as usize].to_vec();
+        self.chunks.push((offset, data));
+        Ok(out)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Order {
+    little: bool,
+}
+
+impl Order {
+    fn u16(self, b: &[u8]) -> u16 {
+        let a = [b[0], b[1]];
+        if self.little {
+            u16::from_le_bytes(a)
+        } else {
+            u16::from_be_bytes(a)
+        }
+    }
+    fn u32(self, b: &[u8]) -> u32 {
+        let a = [b[0], b[1], b[2], b[3]];
+        if self.little {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    }
+    fn u64(self, b: &[u8]) -> u64 {
+        let a: [u8; 8] = b[..8].try_into().expect("8 bytes");
+        if self.little {
+            u64::from_le_bytes(a)
+        } else {
+            u64::from_be_bytes(a)
+        }
+    }
+}
+
+/// Bytes per value of a TIFF field type; `None` for an unknown type.
+fn type_size(t: u16) -> Option<u64> {
+    Some(match t {
+        1 | 2 | 6 | 7 => 1,
+        3 | 8 => 2,
+        4 | 9 | 11 | 13 => 4,
+        5 | 10 | 12 | 16 | 17 | 18 => 8,
+        _ => return None,
+    })
+}
+
+/// Unsigned integers of type SHORT, LONG, LONG8 or IFD/IFD8.
+fn uints(order: Order, t: u16, bytes: &[u8]) -> Option<Vec<u64>> {
+    Some(match t {
+        3 => bytes.chunks_exact(2).map(|c| u64::from(order.u16(c))).collect(),
+        4 | 13 => bytes.chunks_exact(4).map(|c| u64::from(order.u32(c))).collect(),
+        16 | 18 => bytes.chunks_exact(8).map(|c| order.u64(c)).collect(),
+        1 => bytes.iter().map(|&b| u64::from(b)).collect(),
+        _ => return None,
+    })
+}
+
+const TAG_WIDTH: u16 = 256;
+const TAG_HEIGHT: u16 = 257;
+const TAG_COMPRESSION: u16 = 259;
+const TAG_DESCRIPTION: u16 = 270;
+const TAG_STRIP_OFFSETS: u16 = 273;
+const TAG_ROWS_PER_STRIP: u16 = 278;
+const TAG_STRIP_BYTE_COUNTS: u16 = 279;
+const TAG_TILE_WIDTH: u16 = 322;
+const TAG_TILE_LENGTH: u16 = 323;
+const TAG_TILE_OFFSETS: u16 = 324;
+const TAG_TILE_BYTE_COUNTS: u16 = 325;
+
+/// Reads the layout of a TIFF file of `file_size` bytes through `read_at(offset, len)`, which
+/// must return exactly `len` bytes.
+pub fn parse<E: std::error::Error + Send + Sync + 'static>(
+    file_size: u64,
+    read_at: &mut dyn FnMut(u64, u64) -> Result<Vec<u8>, E>,
+) -> Result<Layout, TiffError> {
+    let mut r = Reader { size: file_size, read_at, chunks: Vec::new(), total: 0 };
+    if file_size < 8 {
+        return Err(TiffError::NotTiff { reason: format!("{file_size} bytes") });
+    }
+    let head = r.bytes(0, 8)?;
+    let order = match &head[..2] {
+        b"II" => Order { little: true },
+        b"MM" => Order { little: false },
+        _ => return Err(TiffError::NotTiff { reason: "no `II` or `MM` byte-order mark".into() }),
+    };
+    let (bigtiff, header_len, mut next) = match order.u16(&head[2..4]) {
+        42 => (false, 8, u64::from(order.u32(&head[4..8]))),
+        43 => {
+            let h = r.bytes(0, 16)?;
+            if order.u16(&h[4..6]) != 8 || order.u16(&h[6..8]) != 0 {
+                return Err(TiffError::NotTiff { reason: "BigTIFF with an offset size other than 8".into() });
+            }
+            (true, 16, order.u64(&h[8..16]))
+        }
+        v => return Err(TiffError::NotTiff { reason: format!("version {v}, not 42 or 43") }),
+    };
+    let (count_len, entry_len, value_len) = if bigtiff { (8u64, 20u64, 8u64) } else { (2, 12, 4) };
+    let mut metadata = Vec::new();
+    metadata.push(0..header_len);
+    let mut ifds = Vec::new();
+    let mut seen = HashSet::new();
+    while next != 0 {
+        let offset = next;
+        if ifds.len() >= MAX_IFDS {
+            return Err(TiffError::Malformed { offset, reason: format!("more than {MAX_IFDS} IFDs") });
+        }
+        if !seen.insert(offset) {
+            return Err(TiffError::Malformed { offset, reason: "the IFD chain loops".into() });
+        }
+        if offset < header_len {
+            return Err(TiffError::Malformed { offset, reason: "an IFD inside the header".into() });
+        }
+        let count_bytes = r.bytes(offset, count_len)?;
+        let n = if bigtiff { order.u64(&count_bytes) } else { u64::from(order.u16(&count_bytes)) };
+        if n == 0 || n > MAX_ENTRIES {
+            return Err(TiffError::Malformed { offset, reason: format!("an IFD of {n} entries") });
+        }
+        let ifd_len = count_len + n * entry_len + value_len;
+        let bytes = r.bytes(offset, ifd_len)?;
+        metadata.push(offset..offset + ifd_len);
+        let mut ifd = Ifd {
+            offset,
+            width: 0,
+            height: 0,
+            compression: 1,
+            tile: None,
+            rows_per_strip: None,
+            offsets: Vec::new(),
+            byte_counts: Vec::new(),
+            description: None,
+        };
+        let (mut tw, mut th) = (None, None);
+        let (mut tile_offsets, mut tile_counts, mut strip_offsets, mut strip_counts) = (None, None, None, None);
+        for e in 0..n {
+            let at = (count_len + e * entry_len) as usize;
+            let entry = &bytes[at..at + entry_len as usize];
+            let tag = order.u16(&entry[0..2]);
+            let typ = order.u16(&entry[2..4]);
+            let (count, field) = if bigtiff {
+                (order.u64(&entry[4..12]), &entry[12..20])
+            } else {
+                (u64::from(order.u32(&entry[4..8])), &entry[8..12])
+            };
+            let Some(size) = type_size(typ) else {
+                tracing::debug!(tag, typ, "TIFF tag of unknown type skipped");
+                continue;
+            };
+            let malformed = |reason: String| TiffError::Malformed { offset: offset + at as u64, reason };
+            let total =
+                count.checked_mul(size).ok_or_else(|| malformed(format!("tag {tag}: {count} values overflow")))?;
+            let value_at = if total <= value_len {
+                None
+            } else {
+                let o = if bigtiff { order.u64(field) } else { u64::from(order.u32(field)) };
+                if o.checked_add(total).is_none_or(|end| end > file_size) {
+                    return Err(malformed(format!("tag {tag}: {total} bytes at {o} run past the end of the file")));
+                }
+                metadata.push(o..o + total);
+                Some(o)
+            };
+            let wanted = matches!(
+                tag,
+                TAG_WIDTH
+                    | TAG_HEIGHT
+                    | TAG_COMPRESSION
+                    | TAG_DESCRIPTION
+                    | TAG_STRIP_OFFSETS
+                    | TAG_ROWS_PER_STRIP
+                    | TAG_STRIP_BYTE_COUNTS
+                    | TAG_TILE_WIDTH
+                    | TAG_TILE_LENGTH
+                    | TAG_TILE_OFFSETS
+                    | TAG_TILE_BYTE_COUNTS
+            );
+            if !wanted {
+                continue;
+            }
+            if tag == TAG_DESCRIPTION {
+                let shown = total.min(256);
+                let text = match value_at {
+                    None => field[..shown as usize].to_vec(),
+                    Some(o) => r.bytes(o, shown)?,
+                };
+                let text = String::from_utf8_lossy(&text).trim_end_matches('\0').to_string();
+                ifd.description = Some(text);
+                continue;
+            }
+            if total > MAX_ARRAY_BYTES {
+                return Err(malformed(format!("tag {tag}: an array of {total} bytes")));
+            }
+            let raw = match value_at {
+                None => field[..total as usize].to_vec(),
+                Some(o) => r.bytes(o, total)?,
+            };
+            let values = uints(order, typ, &raw)
+                .ok_or_else(|| malformed(format!("tag {tag}: type {typ} is not an integer type")))?;
+            let first = || values.first().copied().ok_or_else(|| malformed(format!("tag {tag} has no value")));
+            match tag {
+                TAG_WIDTH => ifd.width = first()?,
+                TAG_HEIGHT => ifd.height = first()?,
+                TAG_COMPRESSION => {
+                    ifd.compression =
+                        u16::try_from(first()?).map_err(|_| malformed("compression out of range".into()))?
+                }
+                TAG_ROWS_PER_STRIP => ifd.rows_per_strip = Some(first()?),
+                TAG_TILE_WIDTH => tw = Some(first()?),
+                TAG_TILE_LENGTH => th = Some(first()?),
+                TAG_TILE_OFFSETS => tile_offsets = Some(values),
+                TAG_TILE_BYTE_COUNTS => tile_counts = Some(values),
+                TAG_STRIP_OFFSETS => strip_offsets = Some(values),
+                TAG_STRIP_BYTE_COUNTS => strip_counts = Some(values),
+                _ => {}
+            }
+        }
+        let malformed = |reason: String| TiffError::Malformed { offset, reason };
+        if ifd.width == 0 || ifd.height == 0 {
+            return Err(malformed(format!("an image of {}x{} pixels", ifd.width, ifd.height)));
+        }
+        let (offsets, counts) = match (tw, th) {
+            (Some(w), Some(h)) => {
+                if w == 0 || h == 0 {
+                    return Err(malformed(format!("tiles of {w}x{h} pixels")));
+                }
+                ifd.tile = Some((w, h));
+                (tile_offsets, tile_counts)
+            }
+            (None, None) => (strip_offsets, strip_counts),
+            _ => return Err(malformed("TileWidth without TileLength, or the reverse".into())),
+        };
+        let (Some(offsets), Some(counts)) = (offsets, counts) else {
+            return Err(malformed("no tile or strip offsets and byte counts".into()));
+        };
+        if offsets.len() != counts.len() {
+            return Err(malformed(format!("{} offsets but {} byte counts", offsets.len(), counts.len())));
+        }
+        if ifd.tile.is_some() {
+            let need = ifd.tiles_across().saturating_mul(ifd.tiles_down());
+            if (offsets.len() as u64) < need {
+                return Err(malformed(format!("{} tiles listed, {need} needed", offsets.len())));
+            }
+        }
+        for (o, n) in offsets.iter().zip(&counts) {
+            if *n > 0 && o.checked_add(*n).is_none_or(|end| end > file_size) {
+                return Err(malformed(format!("a tile or strip of {n} bytes at {o} runs past the end of the file")));
+            }
+        }
+        ifd.offsets = offsets;
+        ifd.byte_counts = counts;
+        ifds.push(ifd);
+        let link = r.bytes(offset + count_len + n * entry_len, value_len)?;
+        next = if bigtiff { order.u64(&link) } else { u64::from(order.u32(&link)) };
+    }
+    if ifds.is_empty() {
+        return Err(TiffError::Malformed { offset: header_len, reason: "no IFD".into() });
+    }
+    Ok(Layout { file_size, bigtiff, little_endian: order.little, ifds, metadata: merge(metadata) })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A small TIFF written by hand: classic or BigTIFF, either byte order. IFD 0 is tiled
+    /// (`w x h`, 256-pixel tiles, `compression`), IFD 1 a single strip; pixel data are
+    /// recognisable bytes (tile `i` is filled with `i + 1`).
+    pub(crate) fn build_tiff(big: bool, little: bool, w: u64, h: u64, compression: u16) -> Vec<u8> {
+        let put = |out: &mut Vec<u8>, v: u64, n: usize| {
+            let b = v.to_le_bytes();
+            if little {
+                out.extend_from_slice(&b[..n]);
+            } else {
+                out.extend(b[..n].iter().rev());
+            }
+        };
+        let (vl, cl, el) = if big { (8usize, 8usize, 20usize) } else { (4, 2, 12) };
+        let long_type = if big { 16u64 } else { 4 };
+        let tiles = (w.div_ceil(256) * h.div_ceil(256)) as usize;
+        let mut out: Vec<u8> = Vec::new();
+        out.extend_from_slice(if little { b"II" } else { b"MM" });
+        if big {
+            put(&mut out, 43, 2);
+            put(&mut out, 8, 2);
+            put(&mut out, 0, 2);
+            put(&mut out, 0, 8); // first IFD, patched below
+        } else {
+            put(&mut out, 42, 2);
+            put(&mut out, 0, 4);
+        }
+        // Pixel data: tiles of 100 bytes, then a strip of 50.
+        let data_start = out.len() as u64;
+        for i in 0..tiles {
+            out.extend(std::iter::repeat_n(i as u8 + 1, 100));
+        }
+        let strip_at = out.len() as u64;
+        out.extend(std::iter::repeat_n(0xEE, 50));
+        // Out-of-line arrays.
+        let offsets_at = out.len() as u64;
+        for i in 0..tiles {
+            put(&mut out, data_start + 100 * i as u64, vl);
+        }
+        let counts_at = out.len() as u64;
+        for _ in 0..tiles {
+            put(&mut out, 100, vl);
+        }
+        let desc = b"Aperio Image Library v12.0.15 \n256x256 [0,0 256x256] JPEG/RGB Q=70|AppMag = 40|MPP = 0.25\0";
+        let desc_at = out.len() as u64;
+        out.extend_from_slice(desc);
+        if out.len() % 2 == 1 {
+            out.push(0);
+        }
+        let ifd0 = out.len() as u64;
+        let entry = |out: &mut Vec<u8>, tag: u64, typ: u64, count: u64, value: u64| {
+            put(out, tag, 2);
+            put(out, typ, 2);
+            put(out, count, vl);
+            // SHORT values sit at the start of the field.
+            if typ == 3 && count == 1 {
+                put(out, value, 2);
+                put(out, 0, vl - 2);
+            } else {
+                put(out, value, vl);
+            }
+        };
+        let entries0: Vec<(u64, u64, u64, u64)> = vec![
+            (256, long_type, 1, w),
+            (257, long_type, 1, h),
+            (259, 3, 1, u64::from(compression)),
+            (270, 2, desc.len() as u64, desc_at),
+            (322, 3, 1, 256),
+            (323, 3, 1, 256),
+            (324, long_type, tiles as u64, if tiles * vl > vl { offsets_at } else { data_start }),
+            (325, long_type, tiles as u64, if tiles * vl > vl { counts_at } else { 100 }),
+        ];
+        put(&mut out, entries0.len() as u64, cl);
+        for (t, ty, c, v) in &entries0 {
+            entry(&mut out, *t, *ty, *c, *v);
+        }
+        let ifd1 = out.len() as u64 + vl as u64;
+        put(&mut out, ifd1, vl);
+        let entries1: Vec<(u64, u64, u64, u64)> = vec![
+            (256, 3, 1, 10),
+            (257, 3, 1, 5),
+            (259, 3, 1, 5),
+            (273, long_type, 1, strip_at),
+            (278, 3, 1, 5),
+            (279, long_type, 1, 50),
+        ];
+        put(&mut out, entries1.len() as u64, cl);
+        for (t, ty, c, v) in &entries1 {
+            entry(&mut out, *t, *ty, *c, *v);
+        }
+        put(&mut out, 0, vl);
+        debug_assert_eq!(el, if big { 20 } else { 12 });
+        // Patch the first-IFD offset.
+        let mut first = Vec::new();
+        put(&mut first, ifd0, vl);
+        let at = if big { 8 } else { 4 };
+        out[at..at + vl].copy_from_slice(&first);
+        out
+    }
+
+    pub(crate) fn read_vec(data: &[u8]) -> impl FnMut(u64, u64) -> Result<Vec<u8>, std::io::Error> + '_ {
+        move |o, n| Ok(data[o as usize..(o + n) as usize].to_vec())
+    }
+
+    #[test]
+    fn parses_classic_and_bigtiff_in_both_byte_orders() {
+        for (big, little) in [(false, true), (false, false), (true, true), (true, false)] {
+            let data = build_tiff(big, little, 600, 300, 7);
+            let layout = parse(data.len() as u64, &mut read_vec(&data)).unwrap();
+            assert_eq!((layout.bigtiff, layout.little_endian), (big, little));
+            assert_eq!(layout.ifds.len(), 2);
+            let l0 = &layout.ifds[0];
+            assert_eq!((l0.width, l0.height, l0.tile, l0.compression), (600, 300, Some((256, 256)), 7));
+            assert_eq!((l0.tiles_across(), l0.tiles_down()), (3, 2));
+            assert_eq!(l0.offsets.len(), 6);
+            assert!(l0.description.as_deref().unwrap().starts_with("Aperio"));
+            for i in 0..6 {
+                let c = l0.chunk(i).unwrap();
+                assert!(data[c.start as usize..c.end as usize].iter().all(|&b| b == i as u8 + 1), "tile {i}");
+            }
+            let l1 = &layout.ifds[1];
+            assert_eq!((l1.tile, l1.rows_per_strip, l1.compression), (None, Some(5), 5));
+            assert!(data[l1.chunk(0).unwrap().start as usize..][..50].iter().all(|&b| b == 0xEE));
+            // Metadata never includes a pixel byte, and covers the header and both IFDs.
+            for r in &layout.metadata {
+                for i in 0..6 {
+                    let c = l0.chunk(i).unwrap();
+                    assert!(r.end <= c.start || r.start >= c.end, "{r:?} overlaps tile {i}");
+                }
+            }
+            assert_eq!(layout.metadata[0].start, 0);
+            assert!(layout.metadata.iter().any(|r| r.contains(&l0.offset) && r.contains(&l1.offset)));
+            assert_eq!(layout.tiled_levels(), [0]);
+        }
+    }
+
+    fn expect_malformed(data: &[u8]) -> String {
+        match parse(data.len() as u64, &mut read_vec(data)) {
+            Err(e @ (TiffError::Malformed { .. } | TiffError::NotTiff { .. })) => e.to_string(),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hostile_files_are_errors() {
+        assert!(expect_malformed(b"GIF89a..").contains("byte-order"));
+        // First IFD past the end of the file.
+        let mut d = build_tiff(false, true, 300, 300, 7);
+        d[4..8].copy_from_slice(&(10_000_000u32).to_le_bytes());
+        assert!(expect_malformed(&d).contains("past the end"));
+        // IFD 1 links back to IFD 0: a loop.
+        let d = build_tiff(false, true, 300, 300, 7);
+        let layout = parse(d.len() as u64, &mut read_vec(&d)).unwrap();
+        let (ifd0, ifd1) = (layout.ifds[0].offset, layout.ifds[1].offset);
+        let mut looped = d.clone();
+        let link = (ifd1 + 2 + 6 * 12) as usize;
+        looped[link..link + 4].copy_from_slice(&(ifd0 as u32).to_le_bytes());
+        assert!(expect_malformed(&looped).contains("loops"));
+        // An absurd entry count.
+        let mut absurd = d.clone();
+        absurd[ifd0 as usize..ifd0 as usize + 2].copy_from_slice(&60000u16.to_le_bytes());
+        assert!(expect_malformed(&absurd).contains("60000 entries"));
+        // A count that overflows (BigTIFF: u64 count of DOUBLEs).
+        let big = build_tiff(true, true, 300, 300, 7);
+        let layout = parse(big.len() as u64, &mut read_vec(&big)).unwrap();
+        let mut over = big.clone();
+        let entry = layout.ifds[0].offset as usize + 8 + 3 * 20; // ImageDescription
+        over[entry + 2..entry + 4].copy_from_slice(&12u16.to_le_bytes());
+        over[entry + 4..entry + 12].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+        assert!(expect_malformed(&over).contains("overflow"));
+        // A huge but not overflowing count: past the end, never allocated.
+        let mut huge = big.clone();
+        let entry = layout.ifds[0].offset as usize + 8 + 6 * 20; // TileOffsets
+        huge[entry + 4..entry + 12].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(expect_malformed(&huge).contains("past the end"));
+        // A tile pointing past the end.
+        let mut tile = d.clone();
+        // The offsets array follows 4 tiles of 100 bytes and a strip of 50 (see `build_tiff`).
+        let arr = 8 + 4 * 100 + 50;
+        assert_eq!(
+            u64::from(u32::from_le_bytes(d[arr..arr + 4].try_into().unwrap())),
+            layout_of(&d).ifds[0].offsets[0]
+        );
+        tile[arr..arr + 4].copy_from_slice(&(u32::MAX - 10).to_le_bytes());
+        assert!(expect_malformed(&tile).contains("past the end"));
+        // Truncated files.
+        for cut in [0, 7, 20, d.len() - 3] {
+            assert!(parse(cut as u64, &mut read_vec(&d[..cut])).is_err(), "cut at {cut}");
+        }
+    }
+
+    fn layout_of(d: &[u8]) -> Layout {
+        parse(d.len() as u64, &mut read_vec(d)).unwrap()
+    }
+
+    #[test]
+    fn reads_are_few_and_large() {
+        let data = build_tiff(false, true, 600, 300, 7);
+        let mut calls = 0;
+        let mut read = |o: u64, n: u64| -> Result<Vec<u8>, std::io::Error> {
+            calls += 1;
+            Ok(data[o as usize..(o + n) as usize].to_vec())
+        };
+        parse(data.len() as u64, &mut read).unwrap();
+        assert_eq!(calls, 1, "a small file is read in one go");
+    }
+}
