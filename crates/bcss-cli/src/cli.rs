@@ -44,6 +44,14 @@ pub enum Command {
     /// Slide, bounds, size, scan magnification, tissue source site and official split, of the
     /// built-in 151 ROIs or of --roi-bounds.
     Rois(RoisArgs),
+    /// The catalogue's whole-slide image files on the NCI GDC.
+    ///
+    /// `bcss slides manifest` writes the GDC manifest of the slides (id, filename, md5, size,
+    /// state; the format the GDC Data Transfer Tool and portal use), resolved by exact file name
+    /// on the GDC. A slide the GDC does not know is listed as an error (exit 1); the others are
+    /// still written.
+    #[cfg(feature = "openslide")]
+    Slides(SlidesArgs),
     /// Build the same dataset from slide files on your own disk (no server).
     ///
     /// Finds each ROI's slide in --slides-dir by its full TCGA file name or its 12-character
@@ -125,6 +133,50 @@ pub struct RoisArgs {
     /// Only these slides (TCGA-A1-A0SK) or ROI ids.
     #[arg(long, value_name = "A,B", value_delimiter = ',')]
     pub slides: Option<Vec<String>>,
+}
+
+/// `bcss slides` subcommands.
+#[cfg(feature = "openslide")]
+#[derive(Debug, Args)]
+pub struct SlidesArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: SlidesCommand,
+}
+
+/// `bcss slides` subcommands.
+#[cfg(feature = "openslide")]
+#[derive(Debug, Subcommand)]
+pub enum SlidesCommand {
+    /// Write the GDC manifest of the catalogue's slides (or of --slides / --roi-bounds).
+    ///
+    /// Tab-separated `id filename md5 size state` with a header line, sorted by file name, as
+    /// `gdc-client download -m FILE` reads it. Without --out it goes to stdout.
+    Manifest(SlidesManifestArgs),
+}
+
+/// Options of `bcss slides manifest`.
+#[cfg(feature = "openslide")]
+#[derive(Debug, Args)]
+pub struct SlidesManifestArgs {
+    /// Write the manifest here (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Only these slides: 12-character names (TCGA-A1-A0SK) or ROI ids.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub slides: Option<Vec<String>>,
+    /// The slides of this roiBounds.csv instead of the built-in 151 (their names must be in the
+    /// built-in slide table).
+    #[arg(long, value_name = "CSV")]
+    pub roi_bounds: Option<PathBuf>,
+    /// GDC API base URL. Also BCSS_GDC_URL. [default: https://api.gdc.cancer.gov]
+    #[arg(long, value_name = "URL")]
+    pub gdc_url: Option<String>,
+    /// File holding a GDC token (sent as X-Auth-Token); open-access slides need none.
+    #[arg(long, value_name = "FILE")]
+    pub gdc_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 /// Options of `bcss verify`.

@@ -182,6 +182,32 @@ fn check_out(out: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(out)
 }
 
+/// Validates the GDC URL (default: the public API) and reads the token file.
+pub fn gdc_settings(url: Option<String>, token_file: Option<PathBuf>) -> anyhow::Result<(String, Option<Secret>)> {
+    let url = url.unwrap_or_else(|| DEFAULT_GDC_URL.to_string());
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("`--gdc-url {url}` is not an http(s) URL");
+    }
+    let token = match token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read `--gdc-token-file {}`", path.display()))?;
+            let token = text.trim();
+            if token.is_empty() {
+                bail!("`--gdc-token-file {}` is empty", path.display());
+            }
+            Some(Secret::new(token))
+        }
+        None => None,
+    };
+    Ok((url, token))
+}
+
+/// `--retries`, `--timeout` and `--ca-cert` of a command without a config file.
+pub fn net_config(net: &crate::cli::NetArgs, env: Env<'_>) -> anyhow::Result<HttpConfig> {
+    http_config(net.retries.unwrap_or(5), net.timeout.unwrap_or(120.0), net.ca_cert.clone(), env)
+}
+
 /// Where secrets and defaults come from besides flags; a function so tests can supply it.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -249,7 +275,8 @@ pub fn resolve_download(
     } else {
         check_resolution(file.mpp, file.mag, file.base.unwrap_or(false))?
     };
-    let pipeline = args.build.pipeline.clone().or(file.pipeline).unwrap_or_else(|| vec!["images".into(), "masks".into()]);
+    let pipeline =
+        args.build.pipeline.clone().or(file.pipeline).unwrap_or_else(|| vec!["images".into(), "masks".into()]);
     let (parts, wsis) = check_pipeline(&pipeline)?;
     let roi_bounds = args.build.roi_bounds.clone().or(file.roi_bounds);
     let slides = args.build.slides.clone().or(file.slides);
@@ -287,28 +314,10 @@ pub fn resolve_download(
             bail!("`--compat` reproduces the original's DSA requests; it has no meaning with `--source gdc`");
         }
     }
-    let gdc_url = args
-        .gdc
-        .gdc_url
-        .clone()
-        .or_else(|| env("BCSS_GDC_URL"))
-        .or(file.gdc_url)
-        .unwrap_or_else(|| DEFAULT_GDC_URL.to_string());
-    if !(gdc_url.starts_with("http://") || gdc_url.starts_with("https://")) {
-        bail!("`--gdc-url {gdc_url}` is not an http(s) URL");
-    }
-    let gdc_token = match args.gdc.gdc_token_file.clone().or(file.gdc_token_file) {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read `--gdc-token-file {}`", path.display()))?;
-            let token = text.trim();
-            if token.is_empty() {
-                bail!("`--gdc-token-file {}` is empty", path.display());
-            }
-            Some(Secret::new(token))
-        }
-        None => None,
-    };
+    let (gdc_url, gdc_token) = gdc_settings(
+        args.gdc.gdc_url.clone().or_else(|| env("BCSS_GDC_URL")).or(file.gdc_url),
+        args.gdc.gdc_token_file.clone().or(file.gdc_token_file),
+    )?;
     let gdc_manifest = args.gdc.gdc_manifest.clone().or(file.gdc_manifest);
     if let Some(p) = &gdc_manifest {
         if !p.is_file() {
@@ -488,16 +497,34 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         let cases: Vec<(DownloadArgs, &str)> = vec![
-            (DownloadArgs { build: BuildArgs { mpp: Some(0.0), ..Default::default() }, ..Default::default() }, "`--mpp 0` is not a usable resolution"),
-            (DownloadArgs { build: BuildArgs { mpp: Some(-1.0), ..Default::default() }, ..Default::default() }, "`--mpp -1`"),
-            (DownloadArgs { build: BuildArgs { mpp: Some(f64::NAN), ..Default::default() }, ..Default::default() }, "`--mpp NaN`"),
-            (DownloadArgs { build: BuildArgs { mpp: Some(1000.0), ..Default::default() }, ..Default::default() }, "`--mpp 1000`"),
             (
-                DownloadArgs { build: BuildArgs { slides: Some(vec!["TCGA-ZZ-0000".into()]), ..Default::default() }, ..Default::default() },
+                DownloadArgs { build: BuildArgs { mpp: Some(0.0), ..Default::default() }, ..Default::default() },
+                "`--mpp 0` is not a usable resolution",
+            ),
+            (
+                DownloadArgs { build: BuildArgs { mpp: Some(-1.0), ..Default::default() }, ..Default::default() },
+                "`--mpp -1`",
+            ),
+            (
+                DownloadArgs { build: BuildArgs { mpp: Some(f64::NAN), ..Default::default() }, ..Default::default() },
+                "`--mpp NaN`",
+            ),
+            (
+                DownloadArgs { build: BuildArgs { mpp: Some(1000.0), ..Default::default() }, ..Default::default() },
+                "`--mpp 1000`",
+            ),
+            (
+                DownloadArgs {
+                    build: BuildArgs { slides: Some(vec!["TCGA-ZZ-0000".into()]), ..Default::default() },
+                    ..Default::default()
+                },
                 "unknown slide `TCGA-ZZ-0000`",
             ),
             (
-                DownloadArgs { build: BuildArgs { pipeline: Some(vec!["pictures".into()]), ..Default::default() }, ..Default::default() },
+                DownloadArgs {
+                    build: BuildArgs { pipeline: Some(vec!["pictures".into()]), ..Default::default() },
+                    ..Default::default()
+                },
                 "unknown pipeline part `pictures`",
             ),
             (DownloadArgs { encoding: Some("gif".into()), ..Default::default() }, "unknown encoding `gif`"),

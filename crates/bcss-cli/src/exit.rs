@@ -19,6 +19,8 @@ pub enum Failure {
     Input(anyhow::Error),
     /// Exit 3: server.
     Server(anyhow::Error),
+    /// Exit 3: the server is down or failing, with a hint of another way.
+    Unavailable(anyhow::Error, &'static str),
     /// Exit 4: output.
     Output(anyhow::Error),
 }
@@ -28,7 +30,7 @@ impl Failure {
         match self {
             Failure::Partial => 1,
             Failure::Input(_) => 2,
-            Failure::Server(_) => 3,
+            Failure::Server(_) | Failure::Unavailable(..) => 3,
             Failure::Output(_) => 4,
         }
     }
@@ -83,6 +85,7 @@ pub fn run() -> i32 {
                 Failure::Server(e) => {
                     (e, Some("check --api-url, the key and the network; rerunning resumes where this stopped"))
                 }
+                Failure::Unavailable(e, hint) => (e, Some(*hint)),
                 Failure::Output(e) => (e, Some("check that --out is a writable directory with free space")),
             };
             eprintln!("error: {}", render_chain(err));

@@ -20,11 +20,23 @@ pub fn suspend<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+fn unit_style(what: &str) -> ProgressStyle {
+    ProgressStyle::with_template(&format!(
+        "{{spinner}} [{{elapsed_precise}}] {{bar:30.cyan/blue}} {{pos}}/{{len}} {what} {{msg}} ETA {{eta}}"
+    ))
+    .expect("valid template")
+    .progress_chars("=> ")
+}
+
 /// A progress bar as a `Reporter`.
 pub struct Bar {
     bar: ProgressBar,
+    /// What a unit is (`ROIs`, `tiles`).
+    what: String,
     bytes: std::sync::atomic::AtomicU64,
     failed: std::sync::atomic::AtomicUsize,
+    /// Counting bytes of whole files instead of units (after `on_plan_bytes`).
+    in_bytes: std::sync::atomic::AtomicBool,
 }
 
 impl Bar {
@@ -38,16 +50,16 @@ impl Bar {
                 ProgressDrawTarget::hidden()
             },
         );
-        bar.set_style(
-            ProgressStyle::with_template(&format!(
-                "{{spinner}} [{{elapsed_precise}}] {{bar:30.cyan/blue}} {{pos}}/{{len}} {what} {{msg}} ETA {{eta}}"
-            ))
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
+        bar.set_style(unit_style(what));
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         *CURRENT.lock().expect("bar lock") = Some(bar.clone());
-        Bar { bar, bytes: Default::default(), failed: Default::default() }
+        Bar {
+            bar,
+            what: what.to_string(),
+            bytes: Default::default(),
+            failed: Default::default(),
+            in_bytes: Default::default(),
+        }
     }
 
     /// Removes the bar.
@@ -70,17 +82,46 @@ impl Bar {
 
 impl Reporter for Bar {
     fn on_plan(&self, total: usize) {
+        if self.in_bytes.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            // Back to units after a byte-counted phase (whole slides, then ROIs).
+            self.bar.set_style(unit_style(&self.what));
+            self.bar.set_position(0);
+        }
         self.bar.set_length(total as u64);
+    }
+    fn on_plan_bytes(&self, total: u64) {
+        // Whole files: the bar counts bytes, not units.
+        self.in_bytes.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {bytes}/{total_bytes} ({bytes_per_sec}) {msg} ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        self.bar.set_position(0);
+        self.bar.set_length(total);
     }
     fn on_bytes(&self, n: u64) {
         self.bytes.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        self.update_message();
+        if self.in_bytes.load(std::sync::atomic::Ordering::Relaxed) {
+            self.bar.inc(n);
+        } else {
+            self.update_message();
+        }
     }
     fn on_done(&self, _unit: &str, outcome: &Outcome) {
         if matches!(outcome, Outcome::Failed(_)) {
             self.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        self.bar.inc(1);
-        self.update_message();
+        if self.in_bytes.load(std::sync::atomic::Ordering::Relaxed) {
+            let failed = self.failed.load(std::sync::atomic::Ordering::Relaxed);
+            if failed > 0 {
+                self.bar.set_message(format!("{failed} failed"));
+            }
+        } else {
+            self.bar.inc(1);
+            self.update_message();
+        }
     }
 }

@@ -22,6 +22,9 @@ pub trait Reporter: Sync {
     fn on_plan(&self, _total: usize) {}
     /// Work on `unit` starts.
     fn on_start(&self, _unit: &str) {}
+    /// The run will receive about `total` bytes (whole-file downloads), so progress can be shown
+    /// in bytes rather than units.
+    fn on_plan_bytes(&self, _total: u64) {}
     /// `n` more bytes were received or read.
     fn on_bytes(&self, _n: u64) {}
     /// Work on `unit` ended.

@@ -15,7 +15,7 @@ pub fn run(args: &DownloadArgs, out: Output) -> Result<(), Failure> {
     };
     let plan = config::resolve_download(args, &config::process_env, &ask).input()?;
     let log = crate::logging::init(Some(&plan.out.join("logs")), out.quiet).output()?;
-    tracing::info!(api_url = %bcss::source::http::redact_url(&plan.api_url), rois = plan.rois.rois().len(), resolution = %plan.resolution.describe(), mode = plan.mode.as_str(), "bcss download starts");
+    tracing::info!(source = ?plan.source, api_url = %bcss::source::http::redact_url(&plan.api_url), gdc_url = %bcss::source::http::redact_url(&plan.gdc.url), wsis = plan.wsis, rois = plan.rois.rois().len(), resolution = %plan.resolution.describe(), mode = plan.mode.as_str(), "bcss download starts");
 
     let bar = Bar::new("ROIs", out.progress);
     let result = download::download(&plan, &bar);
@@ -24,7 +24,33 @@ pub fn run(args: &DownloadArgs, out: Output) -> Result<(), Failure> {
         Ok(s) => s,
         Err(DownloadError::Run(e)) => return Err(super::run_failure(e)),
         Err(e @ DownloadError::Client(_)) => return Err(Failure::Input(e.into())),
+        Err(DownloadError::Connect(e)) if dsa_down(&e) => {
+            return Err(Failure::Unavailable(
+                e.into(),
+                "the DSA is down or failing; `bcss download --source gdc` builds the same images from the slide files on the NCI GDC without it (rerunning resumes where this stopped)",
+            ))
+        }
+        #[cfg(feature = "openslide")]
+        Err(DownloadError::Gdc(e @ bcss::command::pipeline::GdcSlidesError::Gdc(_))) => {
+            return Err(Failure::Unavailable(
+                e.into(),
+                "check --gdc-url and the network; with the slides' GDC manifest (`bcss slides manifest`) the search is skipped",
+            ))
+        }
+        #[cfg(feature = "openslide")]
+        Err(e @ DownloadError::Gdc(_)) => return Err(Failure::Input(e.into())),
         Err(e) => return Err(e).server(),
     };
     super::finish_run("download", &summary, &plan.out, log, out)
+}
+
+/// True when the DSA could not be reached or answered a server error (5xx) while connecting:
+/// the GDC can stand in for it.
+fn dsa_down(e: &bcss::source::girder::GirderError) -> bool {
+    use bcss::source::girder::GirderError;
+    match e {
+        GirderError::Http { .. } => true,
+        GirderError::Server { status, .. } => *status >= 500,
+        _ => false,
+    }
 }

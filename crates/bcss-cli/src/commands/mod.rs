@@ -9,6 +9,8 @@ mod inputs;
 mod masks;
 mod overlay;
 mod rois;
+#[cfg(feature = "openslide")]
+mod slides;
 mod split;
 mod stats;
 mod tile;
@@ -35,6 +37,8 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Download(args) => download::run(&args, out),
         Command::Verify(args) => verify::run(&args, out),
         Command::Rois(args) => rois::run(&args, out),
+        #[cfg(feature = "openslide")]
+        Command::Slides(args) => slides::run(&args, out),
         #[cfg(feature = "openslide")]
         Command::Extract(args) => extract::run(&args, out),
         Command::Masks(args) => masks::run(&args, out),
@@ -83,8 +87,26 @@ pub fn finish_run(
         value["log"] = serde_json::json!(log.map(|p| p.display().to_string()));
         print_json(&value);
     } else if !out.quiet {
-        let received =
+        if let Some(w) = &summary.wsis {
+            eprintln!(
+                "whole slides: {} downloaded, {} skipped (already complete), {} failed, {:.1} MB in {:.1} s -> {}",
+                w.done.len(),
+                w.skipped.len(),
+                w.failed.len(),
+                w.bytes as f64 / 1e6,
+                w.seconds,
+                root.join("wsis").display()
+            );
+        }
+        let mut received =
             if summary.bytes > 0 { format!(", {:.1} MB read", summary.bytes as f64 / 1e6) } else { String::new() };
+        if let Some(total) = summary.slide_bytes.filter(|t| *t > 0) {
+            received.push_str(&format!(
+                " ({:.2}% of the {:.1} MB of slide files)",
+                100.0 * summary.bytes as f64 / total as f64,
+                total as f64 / 1e6
+            ));
+        }
         eprintln!(
             "{} done, {} skipped (already complete), {} failed{received} in {:.1} s -> {}",
             summary.done.len(),
@@ -94,10 +116,14 @@ pub fn finish_run(
             root.display()
         );
     }
-    if summary.failed.is_empty() {
+    let slides_failed = summary.wsis.as_ref().map_or(&[][..], |w| &w.failed[..]);
+    if summary.failed.is_empty() && slides_failed.is_empty() {
         return Ok(());
     }
     if !out.json {
+        for (slide, reason) in slides_failed {
+            eprintln!("failed: whole slide {slide}: {reason}");
+        }
         for (roi, reason) in &summary.failed {
             eprintln!("failed: {roi}: {reason}");
         }

@@ -9,10 +9,11 @@
 
 use std::path::PathBuf;
 
-use super::pipeline::{self, BaseMasks, DsaPixels, LinkMasks, RoiPipeline, RunError, SlideAnnotationMasks};
+use super::pipeline::{self, BaseMasks, DsaPixels, LinkMasks, Pixels, RoiPipeline, RunError, SlideAnnotationMasks};
 use crate::catalog::{RoiTable, Slide, SlideTable};
 use crate::codec::png::Compression;
 use crate::report::Reporter;
+use crate::source::gdc::Gdc;
 use crate::source::girder::{Credentials, Girder, GirderError, Secret};
 use crate::source::http::{ClientError, Http, HttpConfig};
 use crate::transform::{Mode, Resolution};
@@ -44,8 +45,7 @@ impl MaskSource {
     }
 }
 
-/// The public GDC API.
-pub const DEFAULT_GDC_URL: &str = "https://api.gdc.cancer.gov";
+pub use crate::source::gdc::DEFAULT_GDC_URL;
 
 /// Where the region pixels come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -145,13 +145,72 @@ pub enum DownloadError {
     /// The output or the manifest.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The GDC could not be searched, or the GDC manifest is unusable.
+    #[cfg(feature = "openslide")]
+    #[error(transparent)]
+    Gdc(#[from] pipeline::GdcSlidesError),
+    /// Reading slide files needs OpenSlide, left out of this build.
+    #[cfg(not(feature = "openslide"))]
+    #[error("this build of bcss has no OpenSlide (feature `openslide`): it cannot read slide files from the GDC")]
+    NoOpenSlide,
 }
 
 /// Runs a download. Per-ROI failures are in the summary; an `Err` means the run could not start.
 pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+    let http = Http::new(plan.http.clone())?;
+    let any_roi_part = plan.parts.images || plan.parts.masks || plan.parts.annotations;
+    // Whole slides first (they come from the GDC whatever the source), then the ROIs.
+    let wsis = if plan.wsis { Some(Box::new(whole_slides(plan, &http, reporter)?)) } else { None };
+    if !any_roi_part {
+        let summary = wsis.expect("a plan without ROI parts asks for whole slides");
+        return Ok(*summary);
+    }
+    let summary = match plan.source {
+        Source::Dsa => from_dsa(plan, http, reporter)?,
+        Source::Gdc => from_gdc(plan, http, reporter)?,
+    };
+    Ok(Summary { wsis, ..summary })
+}
+
+fn gdc_client(plan: &DownloadPlan, http: &Http) -> Gdc {
+    Gdc::new(http.clone(), &plan.gdc.url, plan.gdc.token.clone())
+}
+
+/// `--pipeline wsis`: the whole slide files of the plan's ROIs into `wsis/`.
+#[cfg(feature = "openslide")]
+fn whole_slides(plan: &DownloadPlan, http: &Http, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+    let gdc = gdc_client(plan, http);
+    let slides = pipeline::find_gdc_slides(&gdc, &plan.rois, plan.gdc.manifest.as_deref())?;
+    Ok(pipeline::download_wsis(&gdc, &slides, &plan.rois, &plan.out, plan.jobs, reporter)?)
+}
+
+#[cfg(not(feature = "openslide"))]
+fn whole_slides(_plan: &DownloadPlan, _http: &Http, _reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+    Err(DownloadError::NoOpenSlide)
+}
+
+/// ROIs from the GDC's slide files, read by byte ranges.
+#[cfg(feature = "openslide")]
+fn from_gdc(plan: &DownloadPlan, http: Http, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+    let gdc = gdc_client(plan, &http);
+    let slides = pipeline::find_gdc_slides(&gdc, &plan.rois, plan.gdc.manifest.as_deref())?;
+    for (slide, why) in &slides.missing {
+        tracing::warn!(slide, why, "no GDC file");
+    }
+    let pixels = pipeline::GdcPixels::new(&gdc, slides, &plan.out);
+    let links = LinkMasks { http };
+    run_pipeline(plan, &pixels, &links, reporter)
+}
+
+#[cfg(not(feature = "openslide"))]
+fn from_gdc(_plan: &DownloadPlan, _http: Http, _reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+    Err(DownloadError::NoOpenSlide)
+}
+
+/// ROIs from a DSA's region endpoint.
+fn from_dsa(plan: &DownloadPlan, http: Http, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
     // Talk to the server before touching the output: a wrong URL or key leaves no dataset folders
     // behind (the CLI's log of the failed run aside).
-    let http = Http::new(plan.http.clone())?;
     let girder =
         Girder::connect(http.clone(), &plan.api_url, plan.credentials.clone()).map_err(DownloadError::Connect)?;
     let (slides, slides_from) = resolve_slides(plan, &girder)?;
@@ -174,6 +233,15 @@ pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary,
         }
         MaskSource::Annotations => &SlideAnnotationMasks,
     };
+    run_pipeline(plan, &pixels, masks, reporter)
+}
+
+fn run_pipeline(
+    plan: &DownloadPlan,
+    pixels: &dyn Pixels,
+    masks: &dyn BaseMasks,
+    reporter: &dyn Reporter,
+) -> Result<Summary, DownloadError> {
     let pipeline = RoiPipeline {
         rois: &plan.rois,
         out: &plan.out,
@@ -182,7 +250,7 @@ pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary,
         parts: plan.parts,
         jobs: plan.jobs,
         png: plan.png,
-        pixels: &pixels,
+        pixels,
         masks,
     };
     Ok(pipeline::run(&pipeline, reporter)?)

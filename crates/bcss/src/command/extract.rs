@@ -97,7 +97,9 @@ pub(crate) fn mask_source(
         MaskSource::Dir(dir) if needed => Box::new(DirMasks::scan(dir)?),
         MaskSource::Links if needed => Box::new(LinkMasks { http: Http::new(http.clone())? }),
         // Not used: nothing to check or build; `kind` and `origin` still shape the fingerprint.
-        MaskSource::Annotations(dir) | MaskSource::Dir(dir) => Box::new(Unused { kind: source.as_str(), dir: dir.clone() }),
+        MaskSource::Annotations(dir) | MaskSource::Dir(dir) => {
+            Box::new(Unused { kind: source.as_str(), dir: dir.clone() })
+        }
         MaskSource::Links => Box::new(Unused { kind: "links", dir: PathBuf::new() }),
     })
 }
@@ -234,7 +236,10 @@ mod tests {
         assert!(s.failed[0].1.contains("no slide file for `TCGA-ZZ-NONE`"), "{:?}", s.failed);
         let (_tmp, mut plan) = setup(600, 400);
         plan.mask_source = MaskSource::Annotations(PathBuf::from("/nowhere"));
-        assert!(matches!(extract(&plan, &Recorder::default()), Err(ExtractError::Masks(MaskSetupError::AnnotationsDir { .. }))));
+        assert!(matches!(
+            extract(&plan, &Recorder::default()),
+            Err(ExtractError::Masks(MaskSetupError::AnnotationsDir { .. }))
+        ));
     }
 
     #[test]

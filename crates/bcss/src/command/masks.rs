@@ -22,9 +22,7 @@ use crate::codec::png::{self, Compression};
 use crate::dataset::atomic::{self, hex};
 use crate::model::{Annotations, CodeTable};
 use crate::source::annotations::{self, AnnotationError};
-use crate::transform::raster::{
-    self, roi_elements, roi_masks, Bounds, Geometry, RasterOptions, RoiMask,
-};
+use crate::transform::raster::{self, roi_elements, roi_masks, Bounds, Geometry, RasterOptions, RoiMask};
 
 /// The resolution of the masks.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -26,6 +26,17 @@ pub(crate) fn for_each_roi<E: std::fmt::Display>(
     reporter: &dyn Reporter,
     work: impl Fn(&Roi) -> Result<bool, E> + Sync,
 ) -> Outcomes {
+    for_each(rois, |r| r.id.as_str(), jobs, reporter, work)
+}
+
+/// [`for_each_roi`] for any unit of work with an id (slide files, ...).
+pub(crate) fn for_each<T: Sync, E: std::fmt::Display>(
+    rois: &[T],
+    id: impl Fn(&T) -> &str + Sync,
+    jobs: usize,
+    reporter: &dyn Reporter,
+    work: impl Fn(&T) -> Result<bool, E> + Sync,
+) -> Outcomes {
     reporter.on_plan(rois.len());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
@@ -34,17 +45,17 @@ pub(crate) fn for_each_roi<E: std::fmt::Display>(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(roi) = rois.get(i) else { break };
-                reporter.on_start(&roi.id);
+                reporter.on_start(id(roi));
                 let outcome = match work(roi) {
                     Ok(true) => Outcome::Done,
                     Ok(false) => Outcome::Skipped,
                     Err(e) => {
                         let msg = e.to_string();
-                        tracing::error!(roi = %roi.id, error = %msg, "ROI failed");
+                        tracing::error!(unit = %id(roi), error = %msg, "failed");
                         Outcome::Failed(msg)
                     }
                 };
-                reporter.on_done(&roi.id, &outcome);
+                reporter.on_done(id(roi), &outcome);
                 results.lock().expect("results lock").push((i, outcome));
             });
         }
@@ -53,7 +64,7 @@ pub(crate) fn for_each_roi<E: std::fmt::Display>(
     results.sort_by_key(|(i, _)| *i);
     let mut out = Outcomes::default();
     for (i, outcome) in results {
-        let id = rois[i].id.clone();
+        let id = id(&rois[i]).to_string();
         match outcome {
             Outcome::Done => out.done.push(id),
             Outcome::Skipped => out.skipped.push(id),

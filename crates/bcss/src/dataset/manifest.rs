@@ -32,6 +32,23 @@ pub struct Manifest {
     pub planned: Vec<String>,
     /// Per ROI, by ROI id.
     pub rois: BTreeMap<String, RoiEntry>,
+    /// Whole slide files (`--pipeline wsis`), by file name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub slides: BTreeMap<String, SlideFile>,
+}
+
+/// A whole slide file downloaded into `wsis/`, checked against the GDC's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlideFile {
+    /// Path relative to the dataset root (`wsis/<file name>`).
+    pub path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// MD5 (lower-case hex), as the GDC lists it and as checked after the download.
+    pub md5: String,
+    /// The GDC `file_id`.
+    pub gdc_id: String,
 }
 
 /// Base-pixel bounds of a ROI (`xmax`, `ymax` exclusive).
@@ -220,6 +237,7 @@ impl Manifest {
             source: source.into(),
             planned: Vec::new(),
             rois: BTreeMap::new(),
+            slides: BTreeMap::new(),
         }
     }
 

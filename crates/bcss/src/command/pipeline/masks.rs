@@ -11,9 +11,9 @@ use crate::codec::{self, GrayImage};
 use crate::dataset::names;
 use crate::model::CodeTable;
 use crate::source::annotations::{self, AnnotationError};
-use crate::transform::raster::{mask_for_rect, Geometry, RectMaskError};
 use crate::source::http::Http;
 use crate::source::masklink::{self, MaskError};
+use crate::transform::raster::{mask_for_rect, Geometry, RectMaskError};
 
 /// A source of base-resolution masks for the pipeline.
 pub trait BaseMasks: Sync {

@@ -19,10 +19,14 @@
 //! refusing clipped or absurd outputs, content retries, the nearest-neighbour mask resize, atomic
 //! writes and the per-ROI manifest record.
 
+#[cfg(feature = "openslide")]
+mod gdc;
 mod masks;
 mod pixels;
 mod run;
 
+#[cfg(feature = "openslide")]
+pub use gdc::{cache_dir, download_wsis, find_gdc_slides, wsis_dir, GdcPixels, GdcSlides, GdcSlidesError};
 pub use masks::{
     mask_from_annotations, AnnotationFileMasks, AnnotationMaskError, BaseMasks, DirMasks, LinkMasks, MaskSetupError,
     SlideAnnotationMasks,

@@ -196,6 +196,10 @@ pub struct Summary {
     /// whole slides would have cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slide_bytes: Option<u64>,
+    /// The whole-slide downloads of the run (`--pipeline wsis`): slide file names done,
+    /// skipped, failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wsis: Option<Box<Summary>>,
 }
 
 /// Largest output bcss plans for one ROI: 2^31 pixels (the largest BCSS ROI at 0.2 um/px is about
@@ -324,6 +328,7 @@ pub fn run(p: &RoiPipeline, reporter: &dyn Reporter) -> Result<Summary, RunError
         stale_parts_removed: stale,
         slides_from: p.pixels.slides_from(),
         slide_bytes: p.pixels.slide_bytes(),
+        wsis: None,
     })
 }
 
@@ -341,7 +346,11 @@ impl Run<'_> {
         }
     }
 
-    fn write_png(&self, path: PathBuf, write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), codec::CodecError>) -> Result<FileRecord, RoiError> {
+    fn write_png(
+        &self,
+        path: PathBuf,
+        write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), codec::CodecError>,
+    ) -> Result<FileRecord, RoiError> {
         let written = atomic::write_atomic::<std::io::Error>(&path, |w| Ok(write(w)?))
             .map_err(|source| RoiError::Write { path: path.clone(), source })?;
         Ok(FileRecord::new(self.layout.relative(&path), &written))
@@ -417,8 +426,9 @@ impl Run<'_> {
                 _ => base,
             };
             let name = names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &mask_suffix(p));
-            let rec = self
-                .write_png(self.layout.masks().join(name), |w| codec::png::write_gray(w, &mask, Compression::Balanced))?;
+            let rec = self.write_png(self.layout.masks().join(name), |w| {
+                codec::png::write_gray(w, &mask, Compression::Balanced)
+            })?;
             files.push(("mask", rec));
         }
 

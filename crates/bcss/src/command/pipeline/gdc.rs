@@ -1,0 +1,404 @@
+//! The GDC as a source: which GDC file holds each ROI's slide, the ROI pixels read from those
+//! files by byte ranges ([`GdcPixels`]), and whole slide files ([`download_wsis`]).
+//!
+//! **Reading a ROI by ranges.** Each slide gets a sparse local copy under the dataset root
+//! (`.cache/gdc/<file id>.svs`, holes where nothing was fetched, see
+//! [`SparseSlide`](crate::source::sparse::SparseSlide)). Opening it fetches the TIFF header,
+//! every directory with its tag arrays, tile (0, 0) of each level (OpenSlide and large_image
+//! probe them) and the smallest level (OpenSlide hashes it); then OpenSlide opens the copy and
+//! bcss plans the region exactly as for a local file. The OpenSlide reads that plan makes
+//! ([`LocalSlide::region_footprint`]) name the tiles needed at the read level, which are fetched;
+//! then the copy is read like any local slide, so the pixels are those of `bcss extract` on the
+//! complete file. A tile read that was not fetched is a hole of zeros, which no JPEG or JPEG 2000
+//! decoder accepts: it fails loudly (other compressions are refused before anything is read).
+//! The cache persists, so a rerun or another resolution fetches nothing twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::pixels::{Pixels, SlideHandle};
+use super::run::{RoiError, RunError, Summary};
+use super::BaseMasks;
+use crate::catalog::{Roi, RoiTable, SlideTable};
+use crate::dataset::manifest::{Manifest, SlideFile};
+use crate::dataset::{names, Layout};
+use crate::model::{Rect, RgbImage, SlideGeometry};
+use crate::report::Reporter;
+use crate::source::gdc::{parse_manifest, Gdc, GdcError, GdcFile, ManifestParseError};
+use crate::source::local::{LocalSlide, SlideDir};
+use crate::source::sparse::{self, SparseSlide};
+use crate::source::tiff::{self, Layout as TiffLayout};
+use crate::transform::{Mode, RegionPlan, Resolution};
+
+/// The GDC files of the slides of a ROI table.
+#[derive(Debug, Clone, Default)]
+pub struct GdcSlides {
+    /// By slide short name (`TCGA-A1-A0SK`).
+    pub files: BTreeMap<String, GdcFile>,
+    /// Slides not found, each with why (not on the GDC, several files, not in the manifest).
+    pub missing: BTreeMap<String, String>,
+}
+
+/// Why the GDC files of the slides could not be looked up at all.
+#[derive(Debug, thiserror::Error)]
+pub enum GdcSlidesError {
+    /// The GDC search failed.
+    #[error(transparent)]
+    Gdc(#[from] GdcError),
+    /// The manifest file cannot be read.
+    #[error("cannot read GDC manifest `{path}`: {source}")]
+    ManifestFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The manifest file is not in the GDC's format.
+    #[error("GDC manifest `{path}`: {source}")]
+    Manifest {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: ManifestParseError,
+    },
+}
+
+/// Finds the GDC file of every slide of `rois`: in `manifest` when one is given (by full name
+/// from the built-in table, else by the 12-character short name as a prefix, as `extract`
+/// finds files in `--slides-dir`), else by searching the GDC for the slide's exact file name
+/// (the built-in table has it for every BCSS slide).
+pub fn find_gdc_slides(gdc: &Gdc, rois: &RoiTable, manifest: Option<&Path>) -> Result<GdcSlides, GdcSlidesError> {
+    let builtin = SlideTable::builtin();
+    let shorts: BTreeSet<String> = rois.rois().iter().map(|r| r.short_name().to_string()).collect();
+    let mut out = GdcSlides::default();
+    if let Some(path) = manifest {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| GdcSlidesError::ManifestFile { path: path.to_path_buf(), source })?;
+        let files =
+            parse_manifest(&text).map_err(|source| GdcSlidesError::Manifest { path: path.to_path_buf(), source })?;
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        let listing = SlideDir::from_names(path.parent().unwrap_or(Path::new(".")), &names);
+        for short in shorts {
+            let full = builtin.get(&short).map(|s| s.name.as_str());
+            match listing.find(&short, full) {
+                Ok(found) => {
+                    let name = found.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    if let Some(f) = files.iter().find(|f| f.name == name) {
+                        out.files.insert(short, f.clone());
+                    }
+                }
+                Err(e) => {
+                    out.missing.insert(short, format!("{e}").replace("slides directory", "GDC manifest"));
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let mut names = Vec::new();
+    for short in &shorts {
+        match builtin.get(short) {
+            Some(s) => names.push(s.name.clone()),
+            None => {
+                out.missing.insert(
+                    short.clone(),
+                    format!("slide `{short}` is not in the built-in slide table, so its GDC file name is unknown; give `--gdc-manifest FILE`"),
+                );
+            }
+        }
+    }
+    let found = gdc.find_by_names(&names)?;
+    for (name, file) in found.found {
+        out.files.insert(name.get(..12).unwrap_or(&name).to_string(), file);
+    }
+    for name in found.missing {
+        let short = name.get(..12).unwrap_or(&name).to_string();
+        out.missing.insert(short, format!("the GDC has no file named `{name}`"));
+    }
+    for (name, files) in found.duplicated {
+        let short = name.get(..12).unwrap_or(&name).to_string();
+        let ids: Vec<&str> = files.iter().map(|f| f.id.as_str()).collect();
+        out.missing.insert(
+            short,
+            format!(
+                "the GDC has {} files named `{name}` ({}); give `--gdc-manifest` to choose",
+                ids.len(),
+                ids.join(", ")
+            ),
+        );
+    }
+    Ok(out)
+}
+
+/// Pixels read from the slide files on the GDC by byte ranges (see the module docs).
+pub struct GdcPixels<'a> {
+    /// The client.
+    pub gdc: &'a Gdc,
+    /// The slides' files.
+    pub slides: GdcSlides,
+    /// Where the sparse copies live (`<root>/.cache/gdc`).
+    pub cache: PathBuf,
+    /// Files touched by this run, for [`Pixels::slide_bytes`].
+    pub touched: Mutex<BTreeMap<String, u64>>,
+}
+
+impl<'a> GdcPixels<'a> {
+    /// Pixels from `slides` through `gdc`, cached under `root/.cache/gdc`.
+    pub fn new(gdc: &'a Gdc, slides: GdcSlides, root: &Path) -> GdcPixels<'a> {
+        GdcPixels { gdc, slides, cache: cache_dir(root), touched: Mutex::new(BTreeMap::new()) }
+    }
+}
+
+/// The byte-range cache of a dataset root (removable at any time; it only saves refetching).
+pub fn cache_dir(root: &Path) -> PathBuf {
+    root.join(".cache").join("gdc")
+}
+
+impl Pixels for GdcPixels<'_> {
+    fn source_name(&self) -> String {
+        format!("gdc:{}", crate::source::http::redact_url(self.gdc.base()))
+    }
+
+    fn slides_from(&self) -> String {
+        "gdc".to_string()
+    }
+
+    fn encoding(&self) -> String {
+        "gdc".to_string()
+    }
+
+    fn slide_bytes(&self) -> Option<u64> {
+        Some(self.touched.lock().expect("touched lock").values().sum())
+    }
+
+    fn fingerprint(&self, resolution: Resolution, _mode: Mode, masks: &dyn BaseMasks, roi: &Roi) -> String {
+        format!(
+            "v1|gdc|{}|{}|{},{},{},{}|{}",
+            resolution.describe(),
+            masks.kind(),
+            roi.xmin,
+            roi.ymin,
+            roi.xmax,
+            roi.ymax,
+            masks.origin(roi)
+        )
+    }
+
+    fn open(&self, roi: &Roi) -> Result<Box<dyn SlideHandle + '_>, RoiError> {
+        let short = roi.short_name();
+        let Some(file) = self.slides.files.get(short) else {
+            let why = self.slides.missing.get(short).cloned();
+            return Err(RoiError::NoSlide(why.unwrap_or_else(|| format!("no GDC file for slide `{short}`"))));
+        };
+        self.touched.lock().expect("touched lock").insert(file.id.clone(), file.size);
+        Ok(Box::new(GdcSlide { pixels: self, file: file.clone(), opened: std::cell::OnceCell::new() }))
+    }
+}
+
+fn gdc_err(e: impl std::error::Error + Send + Sync + 'static) -> RoiError {
+    RoiError::Gdc(Box::new(e))
+}
+
+struct Opened {
+    sparse: SparseSlide,
+    layout: TiffLayout,
+    slide: LocalSlide,
+}
+
+struct GdcSlide<'a> {
+    pixels: &'a GdcPixels<'a>,
+    file: GdcFile,
+    opened: std::cell::OnceCell<Opened>,
+}
+
+impl GdcSlide<'_> {
+    /// Fetches what `ranges` needs that the copy lacks.
+    fn ensure(&self, sparse: &SparseSlide, ranges: &[Range<u64>], on_bytes: &dyn Fn(u64)) -> Result<u64, RoiError> {
+        let gdc = self.pixels.gdc;
+        sparse.ensure(ranges, &|r: Range<u64>| gdc.read_range(&self.file, r, on_bytes)).map_err(gdc_err)
+    }
+
+    /// The sparse copy with what opening needs, its TIFF layout, and OpenSlide on it.
+    fn open(&self, on_bytes: &dyn Fn(u64)) -> Result<&Opened, RoiError> {
+        if let Some(o) = self.opened.get() {
+            return Ok(o);
+        }
+        let sparse = SparseSlide::open(&self.pixels.cache, &self.file).map_err(gdc_err)?;
+        let layout = {
+            let mut read_at = |offset: u64, len: u64| -> Result<Vec<u8>, std::io::Error> {
+                self.ensure(&sparse, &[offset..offset + len], on_bytes).map_err(std::io::Error::other)?;
+                read_exact_at(sparse.path(), offset, len)
+            };
+            tiff::parse(self.file.size, &mut read_at).map_err(gdc_err)?
+        };
+        self.ensure(&sparse, &sparse::open_ranges(&layout), on_bytes)?;
+        let slide = LocalSlide::open(sparse.path())?;
+        Ok(self.opened.get_or_init(|| Opened { sparse, layout, slide }))
+    }
+}
+
+fn read_exact_at(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>, std::io::Error> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut buf = vec![0u8; len as usize];
+    f.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+impl SlideHandle for GdcSlide<'_> {
+    fn name(&self) -> String {
+        self.file.name.clone()
+    }
+
+    fn item_id(&self) -> Option<String> {
+        Some(self.file.id.clone())
+    }
+
+    fn geometry(&self, on_bytes: &dyn Fn(u64)) -> Result<SlideGeometry, RoiError> {
+        Ok(self.open(on_bytes)?.slide.geometry().clone())
+    }
+
+    fn read(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
+        let o = self.open(on_bytes)?;
+        let footprint = o.slide.region_footprint(plan.region, plan.read_level, plan.out_width, plan.out_height)?;
+        let sizes = o.slide.level_sizes();
+        let mut ranges = Vec::new();
+        for (level, left, top, right, bottom) in footprint {
+            let (w, h) = sizes.get(level as usize).copied().unwrap_or((0, 0));
+            // OpenSlide's levels of a TIFF slide are its tiled directories; match by size.
+            let ifd = o
+                .layout
+                .tiled_levels()
+                .into_iter()
+                .find(|&i| (o.layout.ifds[i].width, o.layout.ifds[i].height) == (w, h))
+                .ok_or_else(|| {
+                    RoiError::BadRegion(format!(
+                        "OpenSlide level {level} ({w}x{h}) of `{}` is no tiled directory of the file; download the whole slide (`--pipeline wsis`) and use `bcss extract`",
+                        self.file.name
+                    ))
+                })?;
+            let rect = Rect { left, top, right: right.min(w), bottom: bottom.min(h) };
+            ranges.extend(sparse::tiles_for(&o.layout, ifd, rect).map_err(gdc_err)?);
+        }
+        self.ensure(&o.sparse, &ranges, on_bytes)?;
+        // A fresh handle: nothing OpenSlide may have cached from before the tiles arrived.
+        let slide = LocalSlide::open(o.sparse.path())?;
+        Ok(slide.read_region(plan.region, plan.read_level, plan.out_width, plan.out_height)?)
+    }
+}
+
+/// The folder of whole slide files in a dataset root.
+pub fn wsis_dir(root: &Path) -> PathBuf {
+    root.join("wsis")
+}
+
+/// Downloads the whole slide file of every slide of `rois` into `<root>/wsis/` (for
+/// `bcss extract --slides-dir <root>/wsis`), `jobs` at a time: resumed from the bytes already
+/// in `<name>.part` (a `Range` from its length), checked against the GDC's size and MD5, renamed
+/// into place only when they match, and recorded in the manifest's `slides`. A file recorded
+/// with the GDC's MD5 and present at its size is skipped. Progress is in bytes.
+pub fn download_wsis(
+    gdc: &Gdc,
+    slides: &GdcSlides,
+    rois: &RoiTable,
+    root: &Path,
+    jobs: usize,
+    reporter: &dyn Reporter,
+) -> Result<Summary, RunError> {
+    let start = std::time::Instant::now();
+    let dir = wsis_dir(root);
+    let layout = Layout::new(root);
+    layout.create().map_err(|source| RunError::Output { path: root.to_path_buf(), source })?;
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Output { path: dir.clone(), source })?;
+    let manifest = match Manifest::load(&layout.manifest())? {
+        Some(m) => m,
+        None => Manifest::new(format!("gdc:{}", crate::source::http::redact_url(gdc.base()))),
+    };
+    let shorts: BTreeSet<String> = rois.rois().iter().map(|r| r.short_name().to_string()).collect();
+    let units: Vec<(String, Option<GdcFile>)> =
+        shorts.into_iter().map(|s| (s.clone(), slides.files.get(&s).cloned())).collect();
+    let remaining: u64 = units
+        .iter()
+        .filter_map(|(_, f)| f.as_ref())
+        .map(|f| {
+            let part = crate::source::gdc::part_path(&dir.join(&f.name));
+            f.size.saturating_sub(std::fs::metadata(part).map(|m| m.len()).unwrap_or(0))
+        })
+        .sum();
+    let manifest = Mutex::new(manifest);
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let on_bytes = |n: u64| {
+        bytes.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        reporter.on_bytes(n);
+    };
+    reporter.on_plan(units.len());
+    reporter.on_plan_bytes(remaining);
+    let reporter = &UnitsPlanned(reporter);
+    let outcomes = super::super::workers::for_each(
+        &units,
+        |(s, _)| s.as_str(),
+        jobs,
+        reporter,
+        |(short, file)| {
+            let Some(file) = file else {
+                let why = slides.missing.get(short).cloned();
+                return Err(RoiError::NoSlide(why.unwrap_or_else(|| format!("no GDC file for slide `{short}`"))));
+            };
+            let name = names::safe_component(&file.name)?;
+            let dest = dir.join(name);
+            let recorded = manifest.lock().expect("manifest lock").slides.get(&file.name).cloned();
+            let complete = recorded.is_some_and(|r| {
+                r.md5.eq_ignore_ascii_case(&file.md5)
+                    && r.bytes == file.size
+                    && std::fs::metadata(&dest).is_ok_and(|m| m.is_file() && m.len() == file.size)
+            });
+            if complete {
+                return Ok(false);
+            }
+            let outcome = gdc.download(file, &dest, &on_bytes).map_err(gdc_err)?;
+            if outcome.resumed_from > 0 {
+                tracing::info!(file = %file.name, resumed_from = outcome.resumed_from, "whole slide resumed");
+            }
+            let mut m = manifest.lock().expect("manifest lock");
+            m.slides.insert(
+                file.name.clone(),
+                SlideFile {
+                    path: layout.relative(&dest),
+                    bytes: file.size,
+                    md5: file.md5.to_ascii_lowercase(),
+                    gdc_id: file.id.clone(),
+                },
+            );
+            m.save(&layout.manifest())?;
+            Ok(true)
+        },
+    );
+    Ok(Summary {
+        done: outcomes.done,
+        skipped: outcomes.skipped,
+        failed: outcomes.failed,
+        bytes: bytes.load(std::sync::atomic::Ordering::Relaxed),
+        seconds: start.elapsed().as_secs_f64(),
+        slides_from: "gdc".to_string(),
+        ..Default::default()
+    })
+}
+
+/// A reporter whose plan was already announced (in bytes): passes everything on but the plan.
+struct UnitsPlanned<'a>(&'a dyn Reporter);
+
+impl Reporter for UnitsPlanned<'_> {
+    fn on_start(&self, unit: &str) {
+        self.0.on_start(unit);
+    }
+    fn on_bytes(&self, n: u64) {
+        self.0.on_bytes(n);
+    }
+    fn on_done(&self, unit: &str, outcome: &crate::report::Outcome) {
+        self.0.on_done(unit, outcome);
+    }
+}
