@@ -9,16 +9,14 @@ fn help_texts() {
     let mut commands =
         vec!["", "download", "verify", "rois", "masks", "classes", "split", "stats", "tile", "overlay", "eval"];
     if cfg!(feature = "openslide") {
-        commands.push("extract");
+        commands.extend(["extract", "slides", "slides manifest"]);
     }
     for cmd in commands {
         let mut c = bcss();
-        if !cmd.is_empty() {
-            c.arg(cmd);
-        }
+        c.args(cmd.split_whitespace());
         let r = run(c.arg("--help"));
         assert_eq!(r.code, 0, "{cmd} --help: {}", r.stderr);
-        let name = if cmd.is_empty() { "bcss".to_string() } else { format!("bcss_{cmd}") };
+        let name = if cmd.is_empty() { "bcss".to_string() } else { format!("bcss_{}", cmd.replace(' ', "_")) };
         insta::assert_snapshot!(name, r.stdout);
     }
 }

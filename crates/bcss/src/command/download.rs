@@ -13,6 +13,7 @@ use super::pipeline::{self, BaseMasks, DsaPixels, LinkMasks, Pixels, RoiPipeline
 use crate::catalog::{RoiTable, Slide, SlideTable};
 use crate::codec::png::Compression;
 use crate::report::Reporter;
+#[cfg(feature = "openslide")]
 use crate::source::gdc::Gdc;
 use crate::source::girder::{Credentials, Girder, GirderError, Secret};
 use crate::source::http::{ClientError, Http, HttpConfig};
@@ -172,6 +173,7 @@ pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary,
     Ok(Summary { wsis, ..summary })
 }
 
+#[cfg(feature = "openslide")]
 fn gdc_client(plan: &DownloadPlan, http: &Http) -> Gdc {
     Gdc::new(http.clone(), &plan.gdc.url, plan.gdc.token.clone())
 }
