@@ -26,13 +26,14 @@ pub(crate) fn for_each_roi<E: std::fmt::Display>(
     reporter: &dyn Reporter,
     work: impl Fn(&Roi) -> Result<bool, E> + Sync,
 ) -> Outcomes {
-    for_each(rois, |r| r.id.as_str(), jobs, reporter, work)
+    for_each(rois, |r| r.id.as_str(), "ROI", jobs, reporter, work)
 }
 
 /// [`for_each_roi`] for any unit of work with an id (slide files, ...).
 pub(crate) fn for_each<T: Sync, E: std::fmt::Display>(
     rois: &[T],
     id: impl Fn(&T) -> &str + Sync,
+    what: &str,
     jobs: usize,
     reporter: &dyn Reporter,
     work: impl Fn(&T) -> Result<bool, E> + Sync,
@@ -51,7 +52,7 @@ pub(crate) fn for_each<T: Sync, E: std::fmt::Display>(
                     Ok(false) => Outcome::Skipped,
                     Err(e) => {
                         let msg = e.to_string();
-                        tracing::error!(unit = %id(roi), error = %msg, "failed");
+                        tracing::error!(unit = %id(roi), error = %msg, "{what} failed");
                         Outcome::Failed(msg)
                     }
                 };
