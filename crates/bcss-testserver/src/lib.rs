@@ -13,6 +13,9 @@
 //!   geometry is written from the spec independently of the client ([`image::answer`]).
 //! - [`faults`] holds named, documented ways to misbehave, switchable at run time with
 //!   [`TestServer::set_faults`].
+//! - [`gdc::GdcServer`] is a second, separate stand-in: the NCI GDC API (`/status`, `/files`,
+//!   `/data/{id}` with byte ranges) serving real files from disk, with its own faults
+//!   ([`gdc::GdcFaults`]) and byte counters.
 //!
 //! ```no_run
 //! use bcss_testserver::{Config, SlideSpec, TestServer};
@@ -29,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod faults;
+pub mod gdc;
 pub mod girder;
 pub mod http;
 pub mod image;
