@@ -597,7 +597,10 @@ fn files(state: &State, req: &Request, wrong_md5: bool) -> Result<Value, String>
             Value::Object(hit)
         })
         .collect();
-    let (page, pages) = if size == 0 { (1, 0) } else { (from / size + 1, total.div_ceil(size)) };
+    let (page, pages) = match from.checked_div(size) {
+        Some(p) => (p + 1, total.div_ceil(size)),
+        None => (1, 0),
+    };
     Ok(json!({
         "data": {
             "hits": hits,

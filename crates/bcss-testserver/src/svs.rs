@@ -145,7 +145,7 @@ impl SvsSpec {
 pub fn pattern(bx: u64, by: u64) -> [u8; 3] {
     fn tri(v: u64) -> u8 {
         let m = (v % 256) as u8;
-        if (v / 256) % 2 == 0 {
+        if (v / 256).is_multiple_of(2) {
             m
         } else {
             255 - m
@@ -304,7 +304,7 @@ pub fn write_svs(path: &Path, spec: &SvsSpec) -> io::Result<SvsInfo> {
     if spec.width == 0 || spec.height == 0 {
         return Err(invalid("empty slide"));
     }
-    if spec.tile == 0 || spec.tile % 16 != 0 {
+    if spec.tile == 0 || !spec.tile.is_multiple_of(16) {
         return Err(invalid("tile size must be a positive multiple of 16"));
     }
     if spec.levels.first() != Some(&1) || spec.levels.windows(2).any(|w| w[1] <= w[0]) {
