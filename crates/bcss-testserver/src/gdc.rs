@@ -357,11 +357,13 @@ fn serve_requests(state: &State, stream: &TcpStream) {
                     continue;
                 }
                 let limit = faults.cut_short_after.map_or(len, |n| n.min(len));
-                let written = stream_file(stream, &path, start, limit, faults.bytes_per_sec);
-                let mut c = state.counters.lock().expect("counters lock");
-                *c.bytes.entry(id.clone()).or_insert(0) += written.0;
-                c.ranges.push((id, start, start + written.0));
-                drop(c);
+                // Count as the socket takes the bytes, so a test or benchmark sees a slow body
+                // progress (and a killed client leaves exactly what was sent).
+                let mut count = |n: u64| {
+                    *state.counters.lock().expect("counters lock").bytes.entry(id.clone()).or_insert(0) += n;
+                };
+                let written = stream_file(stream, &path, start, limit, faults.bytes_per_sec, &mut count);
+                state.counters.lock().expect("counters lock").ranges.push((id, start, start + written.0));
                 if written.1.is_err() || limit < len {
                     let _ = stream.shutdown(Shutdown::Both);
                     return;
@@ -375,8 +377,16 @@ fn serve_requests(state: &State, stream: &TcpStream) {
 }
 
 /// Writes `len` bytes of the file from `start` to the socket, throttled to `rate` bytes per
-/// second if set. Returns the bytes the socket accepted, and whether all went well.
-fn stream_file(mut sock: &TcpStream, path: &Path, start: u64, len: u64, rate: Option<u64>) -> (u64, io::Result<()>) {
+/// second if set, calling `count` with every number of bytes the socket accepts. Returns the
+/// bytes the socket accepted, and whether all went well.
+fn stream_file(
+    mut sock: &TcpStream,
+    path: &Path,
+    start: u64,
+    len: u64,
+    rate: Option<u64>,
+    count: &mut dyn FnMut(u64),
+) -> (u64, io::Result<()>) {
     let mut written = 0u64;
     let result = (|| {
         let mut f = File::open(path)?;
@@ -400,6 +410,7 @@ fn stream_file(mut sock: &TcpStream, path: &Path, start: u64, len: u64, rate: Op
                     return Err(io::ErrorKind::WriteZero.into());
                 }
                 written += k as u64;
+                count(k as u64);
                 part = &part[k..];
             }
             if let Some(r) = rate.filter(|r| *r > 0) {
@@ -1014,9 +1025,17 @@ mod tests {
         assert_eq!(ask(&s, "POST", "/files", &[], "{}").0, 200);
 
         s.set_faults(GdcFaults { bytes_per_sec: Some(4000), ..Default::default() });
+        s.reset_counters();
         let t = Instant::now();
-        let a = ask(&s, "GET", &path, &[], "");
+        let a = std::thread::scope(|scope| {
+            let body = scope.spawn(|| ask(&s, "GET", &path, &[], ""));
+            std::thread::sleep(Duration::from_millis(100));
+            let mid = s.bytes_served();
+            assert!(mid > 0 && mid < 1003, "counted while sending: {mid}");
+            body.join().unwrap()
+        });
         let took = t.elapsed();
+        assert_eq!(s.bytes_served(), 1003);
         assert_eq!(a.2, full);
         assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(3), "{took:?}");
         s.set_faults(GdcFaults::default());
