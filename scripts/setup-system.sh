@@ -6,11 +6,12 @@
 #   libclang-dev       bindgen, used by openslide-sys at build time
 #   pkg-config         finds both libraries
 #   openssl            the TLS test runs a real `openssl s_server` with a private CA
+#   libopenjp2-tools   `opj_compress`: bcss-testserver writes JPEG 2000 (Aperio 33005) test slides
 # Idempotent and quiet when everything is present. Needs root (or sudo) only when installing.
 set -euo pipefail
 
 need=()
-for pkg in pkg-config libturbojpeg0-dev libopenslide-dev libclang-dev openssl; do
+for pkg in pkg-config libturbojpeg0-dev libopenslide-dev libclang-dev openssl libopenjp2-tools; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     need+=("$pkg")
   fi

@@ -13,6 +13,11 @@
 //!   geometry is written from the spec independently of the client ([`image::answer`]).
 //! - [`faults`] holds named, documented ways to misbehave, switchable at run time with
 //!   [`TestServer::set_faults`].
+//! - [`gdc::GdcServer`] is a second, separate stand-in: the NCI GDC API (`/status`, `/files`,
+//!   `/data/{id}` with byte ranges) serving real files from disk, with its own faults
+//!   ([`gdc::GdcFaults`]) and byte counters.
+//! - [`svs::write_svs`] writes real Aperio-style SVS slides (tiled TIFF or BigTIFF, JPEG or
+//!   JPEG 2000 tiles) that OpenSlide opens as `aperio`, for the GDC stand-in to serve.
 //!
 //! ```no_run
 //! use bcss_testserver::{Config, SlideSpec, TestServer};
@@ -29,9 +34,11 @@
 #![warn(missing_docs)]
 
 pub mod faults;
+pub mod gdc;
 pub mod girder;
 pub mod http;
 pub mod image;
+pub mod svs;
 
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};

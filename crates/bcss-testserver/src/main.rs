@@ -6,9 +6,18 @@
 //! ```
 //! Prints `BCSS_API_URL=...`, `BCSS_FOLDER_ID=...` and `ROI_CSV=...` lines on stdout (shell
 //! `KEY=VALUE`), then serves until killed. `--faults list` prints the named scenarios.
+//!
+//! ```text
+//! bcss-testserver gdc --dir DIR [--port N] [--token TOKEN] [--manifest PATH] [--bytes-per-sec N]
+//!                     [--ignore-range] [--cut-short-after N] [--wrong-md5] [--status-5xx N] [--files-5xx N]
+//! ```
+//! Serves every regular file of DIR as a GDC (`bcss_testserver::gdc`): file names are the
+//! `file_name`s, ids derive from them. Prints `BCSS_GDC_URL=...` (and `MANIFEST=...` with
+//! `--manifest`, a GDC manifest of the files) on stdout, then serves until killed.
 
 use std::time::Duration;
 
+use bcss_testserver::gdc::{GdcConfig, GdcFaults, GdcFile, GdcServer};
 use bcss_testserver::{faults, Config, Faults, TestServer};
 
 fn main() {
@@ -28,7 +37,11 @@ fn run() -> Result<(), String> {
     let mut faults = Faults::none();
     let mut csv_path = None;
     let mut public = false;
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("gdc") {
+        args.next();
+        return run_gdc(args);
+    }
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -59,6 +72,7 @@ fn run() -> Result<(), String> {
             "--public" => public = true,
             "--help" | "-h" => {
                 println!("usage: bcss-testserver [--port N] [--slides N] [--roi WxH] [--latency-ms MS] [--bandwidth BYTES_PER_S] [--api-key KEY] [--faults NAME|RULES|list] [--roi-csv PATH] [--public]");
+                println!("   or: bcss-testserver gdc --dir DIR ... (see gdc --help)");
                 return Ok(());
             }
             other => return Err(format!("unknown argument `{other}` (see --help)")),
@@ -79,6 +93,65 @@ fn run() -> Result<(), String> {
     println!("BCSS_EMPTY_FOLDER_ID={}", server.empty_folder_id());
     if let Some(p) = &csv_path {
         println!("ROI_CSV={p}");
+    }
+    use std::io::Write;
+    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    loop {
+        std::thread::park();
+    }
+}
+
+const GDC_USAGE: &str = "usage: bcss-testserver gdc --dir DIR [--port N] [--token TOKEN] [--manifest PATH] [--bytes-per-sec N] [--ignore-range] [--cut-short-after N] [--wrong-md5] [--status-5xx N] [--files-5xx N]";
+
+/// `bcss-testserver gdc ...`: serve a directory of files as a GDC.
+fn run_gdc(mut args: impl Iterator<Item = String>) -> Result<(), String> {
+    let mut dir = None;
+    let mut port = 0u16;
+    let mut token = None;
+    let mut manifest = None;
+    let mut faults = GdcFaults::default();
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--dir" => dir = Some(std::path::PathBuf::from(value()?)),
+            "--port" => port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--token" => token = Some(value()?),
+            "--manifest" => manifest = Some(value()?),
+            "--bytes-per-sec" => {
+                faults.bytes_per_sec = Some(value()?.parse().map_err(|e| format!("--bytes-per-sec: {e}"))?)
+            }
+            "--ignore-range" => faults.ignore_range = true,
+            "--cut-short-after" => {
+                faults.cut_short_after = Some(value()?.parse().map_err(|e| format!("--cut-short-after: {e}"))?)
+            }
+            "--wrong-md5" => faults.wrong_md5 = true,
+            "--status-5xx" => faults.status_5xx = value()?.parse().map_err(|e| format!("--status-5xx: {e}"))?,
+            "--files-5xx" => faults.files_5xx = value()?.parse().map_err(|e| format!("--files-5xx: {e}"))?,
+            "--help" | "-h" => {
+                println!("{GDC_USAGE}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument `{other}` (see gdc --help)")),
+        }
+    }
+    let dir = dir.ok_or("gdc needs --dir DIR")?;
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?.path();
+        if path.is_file() {
+            files.push(GdcFile::from_path(&path));
+        }
+    }
+    eprintln!("bcss-testserver: hashing {} file(s) in {}", files.len(), dir.display());
+    let server = GdcServer::start_on(GdcConfig { files, token, faults }, port)
+        .map_err(|e| format!("cannot start on 127.0.0.1:{port}: {e}"))?;
+    if let Some(p) = &manifest {
+        std::fs::write(p, server.manifest()).map_err(|e| format!("cannot write {p}: {e}"))?;
+    }
+    println!("BCSS_GDC_URL={}", server.url());
+    if let Some(p) = &manifest {
+        println!("MANIFEST={p}");
     }
     use std::io::Write;
     std::io::stdout().flush().map_err(|e| e.to_string())?;
