@@ -341,6 +341,7 @@ pub fn download_wsis(
     let outcomes = super::super::workers::for_each(
         &units,
         |(s, _)| s.as_str(),
+        "whole slide",
         jobs,
         reporter,
         |(short, file)| {
