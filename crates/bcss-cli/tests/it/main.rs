@@ -11,6 +11,8 @@ mod download;
 #[cfg(feature = "openslide")]
 mod extract;
 mod faults;
+#[cfg(feature = "openslide")]
+mod gdc;
 mod harness;
 mod help;
 mod masks;
