@@ -41,9 +41,12 @@ const NAMES: [&str; 5] = [
     "TCGA-A2-A04T-01Z-00-DX1.71444266-BD56-4183-9603-C7AC20C9DA1E.svs",
 ];
 
+/// ROI bounds in base pixels: left, top, right, bottom.
+type Bounds = (u64, u64, u64, u64);
+
 /// The realistic slide: 40 000 x 30 000 base pixels, blank but for the ROI's neighbourhood.
 const BIG: usize = 4;
-const BIG_ROI: (u64, u64, u64, u64) = (20_013, 14_007, 23_013, 16_507);
+const BIG_ROI: Bounds = (20_013, 14_007, 23_013, 16_507);
 
 fn write_gray(path: &Path, w: u32, h: u32, data: &[u8]) {
     let mut enc = png::Encoder::new(std::fs::File::create(path).unwrap(), w, h);
@@ -58,7 +61,7 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let slides_dir = dir.path().join("slides");
         std::fs::create_dir(&slides_dir).unwrap();
-        let specs: Vec<(SvsSpec, Vec<(u64, u64, u64, u64)>)> = vec![
+        let specs: Vec<(SvsSpec, Vec<Bounds>)> = vec![
             // Aperio's usual shape: 256-px JPEG tiles, levels 1, 4, 16.
             (SvsSpec::new(6000, 5000), vec![(1000, 1200, 1800, 1800), (3333, 2111, 4100, 2700)]),
             // 240-px tiles, two levels, odd size.
@@ -373,7 +376,7 @@ fn the_manifest_lists_every_known_slide_and_names_the_unknown() {
     // The manifest then stands in for the search: a download with it asks `/files` nothing.
     s.reset_counters();
     let out = d.join("BCSS");
-    let r = run(&mut gdc_download(&s, &out, &["--slides", &slides_arg(&known[..1]), "--gdc-manifest"]).arg(&path));
+    let r = run(gdc_download(&s, &out, &["--slides", &slides_arg(&known[..1]), "--gdc-manifest"]).arg(&path));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(s.requests().iter().all(|q| !q.path.starts_with("/files")), "{:?}", s.requests());
 }

@@ -187,6 +187,15 @@ struct LevelSource {
     svs_scale: f64,
 }
 
+/// A rectangle of one OpenSlide level, in that level's pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelRect {
+    /// The OpenSlide level.
+    pub level: u32,
+    /// The pixels (right and bottom exclusive).
+    pub rect: Rect,
+}
+
 /// One OpenSlide `read_region` call of a region read, and where its pixels go.
 #[derive(Debug, Clone, Copy)]
 struct ReadOp {
@@ -506,15 +515,15 @@ impl LocalSlide {
     }
 
     /// The rectangles of OpenSlide level pixels that reading `region` at `out_w x out_h`
-    /// touches, as `(OpenSlide level, left, top, right, bottom)`, one pixel of margin added on
-    /// every side for OpenSlide's own rounding of level coordinates.
+    /// touches, one pixel of margin added on every side for OpenSlide's own rounding of level
+    /// coordinates.
     pub fn region_footprint(
         &self,
         region: Rect,
         wanted_level: u32,
         out_w: u64,
         out_h: u64,
-    ) -> Result<Vec<(u32, u64, u64, u64, u64)>, LocalError> {
+    ) -> Result<Vec<LevelRect>, LocalError> {
         let plan = self.plan_reads(region, wanted_level, out_w, out_h)?;
         let downsample = self.slide.level_downsample(plan.svs_level).unwrap_or(1.0).max(1e-9);
         Ok(plan
@@ -524,7 +533,15 @@ impl LocalSlide {
             .map(|r| {
                 let left = (r.x as f64 / downsample).floor() as u64;
                 let top = (r.y as f64 / downsample).floor() as u64;
-                (plan.svs_level, left.saturating_sub(1), top.saturating_sub(1), left + r.w + 1, top + r.h + 1)
+                LevelRect {
+                    level: plan.svs_level,
+                    rect: Rect {
+                        left: left.saturating_sub(1),
+                        top: top.saturating_sub(1),
+                        right: left + r.w + 1,
+                        bottom: top + r.h + 1,
+                    },
+                }
             })
             .collect())
     }

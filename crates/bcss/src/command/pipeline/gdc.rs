@@ -27,7 +27,7 @@ use crate::dataset::{names, Layout};
 use crate::model::{Rect, RgbImage, SlideGeometry};
 use crate::report::Reporter;
 use crate::source::gdc::{parse_manifest, Gdc, GdcError, GdcFile, ManifestParseError};
-use crate::source::local::{LocalSlide, SlideDir};
+use crate::source::local::{LevelRect, LocalSlide, SlideDir};
 use crate::source::sparse::{self, SparseSlide};
 use crate::source::tiff::{self, Layout as TiffLayout};
 use crate::transform::{Mode, RegionPlan, Resolution};
@@ -229,7 +229,8 @@ impl GdcSlide<'_> {
         let sparse = SparseSlide::open(&self.pixels.cache, &self.file).map_err(gdc_err)?;
         let layout = {
             let mut read_at = |offset: u64, len: u64| -> Result<Vec<u8>, std::io::Error> {
-                self.ensure(&sparse, &[offset..offset + len], on_bytes).map_err(std::io::Error::other)?;
+                self.ensure(&sparse, std::slice::from_ref(&(offset..offset + len)), on_bytes)
+                    .map_err(std::io::Error::other)?;
                 read_exact_at(sparse.path(), offset, len)
             };
             tiff::parse(self.file.size, &mut read_at).map_err(gdc_err)?
@@ -267,7 +268,7 @@ impl SlideHandle for GdcSlide<'_> {
         let footprint = o.slide.region_footprint(plan.region, plan.read_level, plan.out_width, plan.out_height)?;
         let sizes = o.slide.level_sizes();
         let mut ranges = Vec::new();
-        for (level, left, top, right, bottom) in footprint {
+        for LevelRect { level, rect } in footprint {
             let (w, h) = sizes.get(level as usize).copied().unwrap_or((0, 0));
             // OpenSlide's levels of a TIFF slide are its tiled directories; match by size.
             let ifd = o
@@ -281,7 +282,7 @@ impl SlideHandle for GdcSlide<'_> {
                         self.file.name
                     ))
                 })?;
-            let rect = Rect { left, top, right: right.min(w), bottom: bottom.min(h) };
+            let rect = Rect { right: rect.right.min(w), bottom: rect.bottom.min(h), ..rect };
             ranges.extend(sparse::tiles_for(&o.layout, ifd, rect).map_err(gdc_err)?);
         }
         self.ensure(&o.sparse, &ranges, on_bytes)?;
