@@ -14,8 +14,17 @@
 //! Serves every regular file of DIR as a GDC (`bcss_testserver::gdc`): file names are the
 //! `file_name`s, ids derive from them. Prints `BCSS_GDC_URL=...` (and `MANIFEST=...` with
 //! `--manifest`, a GDC manifest of the files) on stdout, then serves until killed.
+//!
+//! ```text
+//! bcss-testserver write-svs FILE WxH [--tile N] [--levels 1,4,16,32] [--tissue L,T,R,B]...
+//! ```
+//! Writes an Aperio-style SVS (`bcss_testserver::svs`, JPEG tiles, 0.25 um/px, 40x): the test
+//! pattern everywhere, or, with `--tissue`, white but for those base rectangles (blank tiles
+//! shared, so a 100 000 x 80 000 slide stays small). Prints the file size.
 
 use std::time::Duration;
+
+use bcss_testserver::svs::{Content, SvsSpec};
 
 use bcss_testserver::gdc::{GdcConfig, GdcFaults, GdcFile, GdcServer};
 use bcss_testserver::{faults, Config, Faults, TestServer};
@@ -41,6 +50,10 @@ fn run() -> Result<(), String> {
     if args.peek().map(String::as_str) == Some("gdc") {
         args.next();
         return run_gdc(args);
+    }
+    if args.peek().map(String::as_str) == Some("write-svs") {
+        args.next();
+        return write_svs(args);
     }
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
@@ -158,4 +171,35 @@ fn run_gdc(mut args: impl Iterator<Item = String>) -> Result<(), String> {
     loop {
         std::thread::park();
     }
+}
+
+fn write_svs(mut args: impl Iterator<Item = String>) -> Result<(), String> {
+    let path = args.next().ok_or("write-svs needs FILE")?;
+    let size = args.next().ok_or("write-svs needs WxH")?;
+    let (w, h) = size.split_once('x').ok_or("write-svs takes WxH")?;
+    let mut spec =
+        SvsSpec::new(w.parse().map_err(|e| format!("width: {e}"))?, h.parse().map_err(|e| format!("height: {e}"))?);
+    let mut tissue = Vec::new();
+    while let Some(a) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{a} needs a value"))?;
+        let numbers = |v: &str| -> Result<Vec<u64>, String> {
+            v.split(',').map(|x| x.trim().parse::<u64>().map_err(|e| format!("{a}: {e}"))).collect()
+        };
+        match a.as_str() {
+            "--tile" => spec.tile = value.parse().map_err(|e| format!("--tile: {e}"))?,
+            "--levels" => spec.levels = numbers(&value)?.into_iter().map(|d| d as u32).collect(),
+            "--tissue" => match numbers(&value)?.as_slice() {
+                &[l, t, r, b] => tissue.push((l, t, r, b)),
+                _ => return Err("--tissue takes L,T,R,B".into()),
+            },
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if !tissue.is_empty() {
+        spec.content = Content::MostlyBlank { textured: tissue };
+    }
+    let info =
+        bcss_testserver::svs::write_svs(std::path::Path::new(&path), &spec).map_err(|e| format!("{path}: {e}"))?;
+    println!("{} {}", path, info.file_size);
+    Ok(())
 }
