@@ -421,6 +421,11 @@ pub struct GdcArgs {
     /// Needed for a --roi-bounds whose slides are not in the built-in table.
     #[arg(long, value_name = "FILE")]
     pub gdc_manifest: Option<PathBuf>,
+    /// Where `--source gdc` keeps the byte ranges it fetched (sparse copies of the slides;
+    /// removable at any time). Point datasets of other resolutions at the same cache and the
+    /// tiles they share are fetched once. [default: OUT/.cache/gdc]
+    #[arg(long, value_name = "DIR")]
+    pub gdc_cache: Option<PathBuf>,
 }
 
 /// Options of `bcss download`. Every option can also come from `--config FILE.toml` (same

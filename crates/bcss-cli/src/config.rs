@@ -59,6 +59,8 @@ pub struct FileConfig {
     gdc_token_file: Option<PathBuf>,
     #[serde(alias = "gdc_manifest")]
     gdc_manifest: Option<PathBuf>,
+    #[serde(alias = "gdc_cache")]
+    gdc_cache: Option<PathBuf>,
 }
 
 /// Reads a TOML config file.
@@ -342,7 +344,12 @@ pub fn resolve_download(
         mask_source,
         source,
         wsis,
-        gdc: GdcSettings { url: gdc_url, token: gdc_token, manifest: gdc_manifest },
+        gdc: GdcSettings {
+            url: gdc_url,
+            token: gdc_token,
+            manifest: gdc_manifest,
+            cache: args.gdc.gdc_cache.clone().or(file.gdc_cache),
+        },
     })
 }
 

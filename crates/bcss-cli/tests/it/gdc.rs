@@ -211,25 +211,31 @@ fn gdc_rois_are_the_pixels_of_extract_on_the_complete_files() {
 }
 
 #[test]
-fn a_rerun_fetches_nothing_twice() {
+fn a_rerun_or_another_resolution_fetches_nothing_twice() {
     let f = fixture();
     let one = [&f.slides[0]];
     let s = server(&one, GdcFaults::default(), None);
     let d = Dir::new();
-    let out = d.join("BCSS");
     let only = slides_arg(&one);
-    let r = run(&mut gdc_download(&s, &out, &["--slides", &only, "--mag", "10"]));
+    let first = d.join("mag10");
+    let r = run(&mut gdc_download(&s, &first, &["--slides", &only, "--mag", "10"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(s.bytes_served() > 0);
-    // The same ROIs at another resolution read from the same level: the cache has every byte.
-    std::fs::remove_dir_all(out.join("images")).unwrap();
-    std::fs::remove_file(out.join("manifest.json")).unwrap();
-    std::fs::remove_dir_all(out.join("masks")).unwrap();
+    // A rerun of a complete dataset fetches nothing.
     s.reset_counters();
-    let r = run(&mut gdc_download(&s, &out, &["--slides", &only, "--mag", "10"]));
+    let r = run(&mut gdc_download(&s, &first, &["--slides", &only, "--mag", "10"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(s.bytes_served(), 0, "a second run over the same tiles fetches nothing: {:?}", s.ranges_served());
-    assert_eq!(files_under(&out.join("images")).len(), 2);
+    assert_eq!(s.bytes_served(), 0);
+    // Another resolution (another root) sharing the cache: mag 5 reads the same level as mag 10
+    // (downsample 4, resampled), so every byte is in the cache already.
+    s.reset_counters();
+    let second = d.join("mag5");
+    let cache = first.join(".cache/gdc");
+    let r = run(gdc_download(&s, &second, &["--slides", &only, "--mag", "5", "--gdc-cache"]).arg(&cache));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s.bytes_served(), 0, "the shared cache had every tile: {:?}", s.ranges_served());
+    assert_eq!(files_under(&second.join("images")).len(), 2);
+    assert!(!second.join(".cache").exists(), "the given cache is used, not a new one");
 }
 
 #[test]

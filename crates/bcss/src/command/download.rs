@@ -67,11 +67,13 @@ pub struct GdcSettings {
     pub token: Option<Secret>,
     /// A GDC manifest to find slides in instead of searching the GDC by name.
     pub manifest: Option<PathBuf>,
+    /// The byte-range cache of `--source gdc` (default: `<out>/.cache/gdc`).
+    pub cache: Option<PathBuf>,
 }
 
 impl Default for GdcSettings {
     fn default() -> Self {
-        GdcSettings { url: DEFAULT_GDC_URL.to_string(), token: None, manifest: None }
+        GdcSettings { url: DEFAULT_GDC_URL.to_string(), token: None, manifest: None, cache: None }
     }
 }
 
@@ -199,7 +201,8 @@ fn from_gdc(plan: &DownloadPlan, http: Http, reporter: &dyn Reporter) -> Result<
     for (slide, why) in &slides.missing {
         tracing::warn!(slide, why, "no GDC file");
     }
-    let pixels = pipeline::GdcPixels::new(&gdc, slides, &plan.out);
+    let cache = plan.gdc.cache.clone().unwrap_or_else(|| pipeline::cache_dir(&plan.out));
+    let pixels = pipeline::GdcPixels::new(&gdc, slides, cache);
     let links = LinkMasks { http };
     run_pipeline(plan, &pixels, &links, reporter)
 }

@@ -146,13 +146,14 @@ pub struct GdcPixels<'a> {
 }
 
 impl<'a> GdcPixels<'a> {
-    /// Pixels from `slides` through `gdc`, cached under `root/.cache/gdc`.
-    pub fn new(gdc: &'a Gdc, slides: GdcSlides, root: &Path) -> GdcPixels<'a> {
-        GdcPixels { gdc, slides, cache: cache_dir(root), touched: Mutex::new(BTreeMap::new()) }
+    /// Pixels from `slides` through `gdc`, byte ranges cached in `cache` (see [`cache_dir`]).
+    pub fn new(gdc: &'a Gdc, slides: GdcSlides, cache: PathBuf) -> GdcPixels<'a> {
+        GdcPixels { gdc, slides, cache, touched: Mutex::new(BTreeMap::new()) }
     }
 }
 
-/// The byte-range cache of a dataset root (removable at any time; it only saves refetching).
+/// The default byte-range cache of a dataset root (removable at any time; it only saves
+/// refetching).
 pub fn cache_dir(root: &Path) -> PathBuf {
     root.join(".cache").join("gdc")
 }
