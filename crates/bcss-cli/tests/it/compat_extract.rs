@@ -14,14 +14,14 @@ use std::path::{Path, PathBuf};
 
 use crate::util::{bcss, run, Dir};
 
-const ROIS: [(&str, [u32; 4]); 2] =
+pub(crate) const ROIS: [(&str, [u32; 4]); 2] =
     [("TCGA-SY-NTH1-DX1", [4000, 3000, 12000, 9000]), ("TCGA-SY-NTH2-DX1", [2000, 1250, 4000, 2750])];
 
-fn env(name: &str) -> String {
+pub(crate) fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set; see the module docs"))
 }
 
-fn decode_rgb(path: &Path) -> (u32, u32, Vec<u8>) {
+pub(crate) fn decode_rgb(path: &Path) -> (u32, u32, Vec<u8>) {
     let mut reader =
         png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
@@ -36,7 +36,7 @@ fn decode_rgb(path: &Path) -> (u32, u32, Vec<u8>) {
     (info.width, info.height, rgb)
 }
 
-fn setup(d: &Dir) -> PathBuf {
+pub(crate) fn setup(d: &Dir) -> PathBuf {
     let mut csv = String::from(",xmin,ymin,xmax,ymax,mask_link\r\n");
     for (id, [x0, y0, x1, y1]) in ROIS {
         let (w, h) = (x1 - x0, y1 - y0);

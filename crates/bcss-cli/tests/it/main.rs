@@ -7,6 +7,8 @@ mod cli;
 mod compat;
 #[cfg(feature = "openslide")]
 mod compat_extract;
+#[cfg(feature = "openslide")]
+mod compat_gdc;
 mod download;
 #[cfg(feature = "openslide")]
 mod extract;
