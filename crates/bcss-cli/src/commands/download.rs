@@ -39,6 +39,8 @@ pub fn run(args: &DownloadArgs, out: Output) -> Result<(), Failure> {
         }
         #[cfg(feature = "openslide")]
         Err(e @ DownloadError::Gdc(_)) => return Err(Failure::Input(e.into())),
+        #[cfg(feature = "openslide")]
+        Err(e @ DownloadError::WholeSlides(_)) => return Err(Failure::Output(e.into())),
         Err(e) => return Err(e).server(),
     };
     super::finish_run("download", &summary, &plan.out, log, out)

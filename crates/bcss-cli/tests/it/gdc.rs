@@ -322,6 +322,19 @@ fn whole_slides_resume_after_kill_and_match_their_md5() {
     assert_eq!(s.bytes_served(), 0);
     let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(summary["skipped"].as_array().unwrap().len(), 1, "{summary}");
+    // Killed between the rename and the manifest: the file is complete but unrecorded. It is
+    // checked by MD5 and recorded, not downloaded again.
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("slides");
+    std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    s.reset_counters();
+    let r = run(&mut gdc_download(&s, &out, &["--slides", &slide.name[..12], "--pipeline", "wsis"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s.bytes_served(), 0, "an unrecorded complete file is not fetched again");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["slides"][slide.name]["bytes"].as_u64(), Some(size));
     let r = run(bcss()
         .args(["--no-progress", "extract", "--slides-dir"])
         .arg(out.join("wsis"))
@@ -331,6 +344,25 @@ fn whole_slides_resume_after_kill_and_match_their_md5() {
         .arg(&out)
         .args(["--slides", &slide.name[..12]]));
     assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(files_under(&out.join("images")).len(), 1);
+}
+
+#[test]
+fn whole_slides_and_rois_in_one_run_cut_the_rois_from_the_whole_slides() {
+    let f = fixture();
+    let slide = &f.slides[1];
+    let s = server(&[slide], GdcFaults::default(), None);
+    let d = Dir::new();
+    let out = d.join("BCSS");
+    let r = run(&mut gdc_download(&s, &out, &["--slides", &slide.name[..12], "--pipeline", "wsis,images,masks"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let size = std::fs::metadata(&slide.path).unwrap().len();
+    assert_eq!(s.bytes_served(), size, "the slide once, nothing fetched again for the ROI");
+    assert!(!out.join(".cache").exists(), "no range cache when the whole slide is there");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let roi = &m["rois"][format!("{}-DX1", &slide.name[..12])];
+    assert_eq!(roi["encoding"], "local", "{roi}");
     assert_eq!(files_under(&out.join("images")).len(), 1);
 }
 

@@ -152,6 +152,10 @@ pub enum DownloadError {
     #[cfg(feature = "openslide")]
     #[error(transparent)]
     Gdc(#[from] pipeline::GdcSlidesError),
+    /// The folder of whole slides cannot be listed.
+    #[cfg(feature = "openslide")]
+    #[error(transparent)]
+    WholeSlides(crate::source::local::LocalError),
     /// Reading slide files needs OpenSlide, left out of this build.
     #[cfg(not(feature = "openslide"))]
     #[error("this build of bcss has no OpenSlide (feature `openslide`): it cannot read slide files from the GDC")]
@@ -162,15 +166,23 @@ pub enum DownloadError {
 pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
     let http = Http::new(plan.http.clone())?;
     let any_roi_part = plan.parts.images || plan.parts.masks || plan.parts.annotations;
+    // Talk to the DSA before touching the output (whole slides included): a wrong URL or key
+    // leaves no dataset folders behind (the CLI's log of the failed run aside).
+    let dsa = match plan.source {
+        Source::Dsa if any_roi_part => Some(connect_dsa(plan, &http)?),
+        _ => None,
+    };
     // Whole slides first (they come from the GDC whatever the source), then the ROIs.
     let wsis = if plan.wsis { Some(Box::new(whole_slides(plan, &http, reporter)?)) } else { None };
     if !any_roi_part {
         let summary = wsis.expect("a plan without ROI parts asks for whole slides");
         return Ok(*summary);
     }
-    let summary = match plan.source {
-        Source::Dsa => from_dsa(plan, http, reporter)?,
-        Source::Gdc => from_gdc(plan, http, reporter)?,
+    let summary = match dsa {
+        Some((girder, slides, slides_from)) => from_dsa(plan, &girder, slides, slides_from, http, reporter)?,
+        // The whole slides are on disk now: the ROIs are cut from them, not fetched again.
+        None if plan.wsis => from_whole_slides(plan, http, reporter)?,
+        None => from_gdc(plan, http, reporter)?,
     };
     Ok(Summary { wsis, ..summary })
 }
@@ -212,16 +224,40 @@ fn from_gdc(_plan: &DownloadPlan, _http: Http, _reporter: &dyn Reporter) -> Resu
     Err(DownloadError::NoOpenSlide)
 }
 
-/// ROIs from a DSA's region endpoint.
-fn from_dsa(plan: &DownloadPlan, http: Http, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
-    // Talk to the server before touching the output: a wrong URL or key leaves no dataset folders
-    // behind (the CLI's log of the failed run aside).
+/// The DSA, checked and authenticated, with its slide table.
+fn connect_dsa(plan: &DownloadPlan, http: &Http) -> Result<(Girder, SlideTable, &'static str), DownloadError> {
     let girder =
         Girder::connect(http.clone(), &plan.api_url, plan.credentials.clone()).map_err(DownloadError::Connect)?;
     let (slides, slides_from) = resolve_slides(plan, &girder)?;
     tracing::info!(rois = plan.rois.rois().len(), slides_from, "download planned");
+    Ok((girder, slides, slides_from))
+}
+
+/// ROIs cut from the whole slides of `wsis/` (after `--pipeline wsis`), as `extract` does.
+#[cfg(feature = "openslide")]
+fn from_whole_slides(plan: &DownloadPlan, http: Http, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+    let dir = pipeline::wsis_dir(&plan.out);
+    let slides = crate::source::local::SlideDir::scan(&dir).map_err(DownloadError::WholeSlides)?;
+    let pixels = pipeline::LocalPixels { slides, names: SlideTable::builtin() };
+    run_pipeline(plan, &pixels, &LinkMasks { http }, reporter)
+}
+
+#[cfg(not(feature = "openslide"))]
+fn from_whole_slides(_plan: &DownloadPlan, _http: Http, _reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+    Err(DownloadError::NoOpenSlide)
+}
+
+/// ROIs from a DSA's region endpoint.
+fn from_dsa(
+    plan: &DownloadPlan,
+    girder: &Girder,
+    slides: SlideTable,
+    slides_from: &'static str,
+    http: Http,
+    reporter: &dyn Reporter,
+) -> Result<Summary, DownloadError> {
     let pixels = DsaPixels {
-        girder: &girder,
+        girder,
         slides,
         slides_from,
         fallback_to_builtin: plan.fallback_to_builtin,

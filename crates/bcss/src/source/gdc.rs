@@ -638,6 +638,21 @@ pub(crate) fn is_safe_id(s: &str) -> bool {
 /// The columns of a GDC manifest, in the order written.
 const MANIFEST_COLUMNS: [&str; 5] = ["id", "filename", "md5", "size", "state"];
 
+/// The MD5 of a local file (lower-case hex), read in 1 MiB chunks.
+pub fn md5_of_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex(&h.finalize()));
+        }
+        h.update(&buf[..n]);
+    }
+}
+
 /// Writes a manifest in the GDC Data Transfer Tool's format: a header line
 /// `id\tfilename\tmd5\tsize\tstate`, then one row per file sorted by file name (then id),
 /// `\n` line endings. Names are GDC file names (no tabs or newlines).

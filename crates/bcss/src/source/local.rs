@@ -515,8 +515,8 @@ impl LocalSlide {
     }
 
     /// The rectangles of OpenSlide level pixels that reading `region` at `out_w x out_h`
-    /// touches, one pixel of margin added on every side for OpenSlide's own rounding of level
-    /// coordinates.
+    /// touches, with margin for OpenSlide's own rounding of level coordinates (one pixel before,
+    /// two after: the end it computes in floating point can round up past the integer one).
     pub fn region_footprint(
         &self,
         region: Rect,
@@ -525,7 +525,16 @@ impl LocalSlide {
         out_h: u64,
     ) -> Result<Vec<LevelRect>, LocalError> {
         let plan = self.plan_reads(region, wanted_level, out_w, out_h)?;
-        let downsample = self.slide.level_downsample(plan.svs_level).unwrap_or(1.0).max(1e-9);
+        let downsample = self
+            .slide
+            .level_downsample(plan.svs_level)
+            .map_err(|e| LocalError::OpenSlide { path: self.path.clone(), message: e.to_string() })?;
+        if !(downsample.is_finite() && downsample > 0.0) {
+            return Err(LocalError::OpenSlide {
+                path: self.path.clone(),
+                message: format!("level {} has downsample {downsample}", plan.svs_level),
+            });
+        }
         Ok(plan
             .strips
             .iter()
@@ -538,8 +547,10 @@ impl LocalSlide {
                     rect: Rect {
                         left: left.saturating_sub(1),
                         top: top.saturating_sub(1),
-                        right: left + r.w + 1,
-                        bottom: top + r.h + 1,
+                        // OpenSlide computes `x / downsample + w` in floating point: one more
+                        // pixel than the integer sum when the quotient rounds up.
+                        right: left + r.w + 2,
+                        bottom: top + r.h + 2,
                     },
                 }
             })

@@ -18,8 +18,13 @@
 //! crash never records bytes that are not there. [`SparseSlide::ensure`] fetches only what is
 //! missing, merging gaps below [`MAX_GAP`] and capping a request at [`MAX_REQUEST`]. Within a
 //! process, every `SparseSlide` of one cache file shares one lock, so several threads may call
-//! `ensure` on the same slide; fetches of one slide then run one at a time. Two processes must
-//! not share a cache directory.
+//! `ensure` on the same slide; fetches of one slide then run one at a time. Processes sharing a
+//! cache directory (`--gdc-cache`) take `<file_id>.lock` (an advisory file lock) around every
+//! change, and the record on disk, re-read under that lock, is what the file holds.
+//!
+//! **The layout** of each file ([`SparseSlide::layout`]) is parsed once from the network into
+//! memory (the parser reads ahead in 64 KiB chunks that end anywhere, inside tiles too, so those
+//! bytes are never written to the sparse file) and kept as `<file_id>.layout.json`.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -30,7 +35,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::gdc::GdcFile;
 use super::tiff::{merge, Layout, LOUD_COMPRESSIONS};
-use crate::transform::Rect;
+use crate::model::Rect;
 
 /// Missing ranges closer than this are fetched in one request (the gap included).
 pub const MAX_GAP: u64 = 64 << 10;
@@ -194,6 +199,15 @@ pub enum SparseError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The file's TIFF structure is unusable.
+    #[error("`{name}`: {source}")]
+    Layout {
+        /// The file name.
+        name: String,
+        /// What is wrong.
+        #[source]
+        source: super::tiff::TiffError,
+    },
     /// The fetcher returned another length than asked for.
     #[error("asked for bytes {start}..{end} of `{name}`, got {got} bytes")]
     ShortFetch {
@@ -210,6 +224,52 @@ pub enum SparseError {
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SparseError + 'a {
     move |source| SparseError::Io { action, path: path.to_path_buf(), source }
+}
+
+/// `<id>.lock` beside `<id>.svs`.
+fn lock_path(svs: &Path) -> PathBuf {
+    svs.with_extension("lock")
+}
+
+/// An exclusive advisory lock on a file, held until dropped: one process at a time changes a
+/// cache entry (threads of one process are already serialised by the entry's mutex).
+struct FileLock(File);
+
+impl FileLock {
+    fn acquire(path: &Path) -> Result<FileLock, SparseError> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(io_err("open", path))?;
+        f.lock().map_err(io_err("lock", path))?;
+        Ok(FileLock(f))
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<(), SparseError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err("remove", path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// The ranges a record vouches for, when it is this file's and well formed.
+fn load_record(record: &Path, file: &GdcFile) -> Option<Vec<Range<u64>>> {
+    std::fs::read(record)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
+        .filter(|r| r.file_id == file.id && r.size == file.size && r.md5.eq_ignore_ascii_case(&file.md5))
+        .map(|r| r.present.into_iter().map(|(a, b)| a..b).collect::<Vec<_>>())
+        .filter(|p| p.iter().all(|r| r.start < r.end && r.end <= file.size))
+        .map(merge)
 }
 
 /// What the `.ranges` record holds.
@@ -283,19 +343,20 @@ impl SparseSlide {
                 max_request: MAX_REQUEST,
             });
         }
-        let kept = std::fs::read(&record)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
-            .filter(|r| r.file_id == file.id && r.size == file.size && r.md5.eq_ignore_ascii_case(&file.md5))
-            .map(|r| r.present.into_iter().map(|(a, b)| a..b).collect::<Vec<_>>())
-            .filter(|p| p.iter().all(|r| r.start < r.end && r.end <= file.size));
+        let lock = lock_path(&path);
+        let _guard = FileLock::acquire(&lock)?;
+        let present = load_record(&record, file);
         let len = handle.metadata().map_err(io_err("read", &path))?.len();
-        let present = match kept {
-            Some(p) if len == file.size => merge(p),
+        let present = match present {
+            Some(p) if len == file.size => p,
             _ => {
-                // A fresh start: nothing recorded is trusted, the old bytes become holes.
+                // A fresh start: nothing recorded is trusted, the old bytes become holes. The
+                // record goes first, so a crash in between never leaves one that vouches for
+                // the holes.
+                remove_if_present(&record)?;
                 handle.set_len(0).map_err(io_err("truncate", &path))?;
                 handle.set_len(file.size).map_err(io_err("resize", &path))?;
+                handle.sync_all().map_err(io_err("sync", &path))?;
                 Vec::new()
             }
         };
@@ -312,6 +373,37 @@ impl SparseSlide {
         self
     }
 
+    /// The file's TIFF layout: from `<id>.layout.json` when an earlier run parsed it, else
+    /// parsed through `fetch` (into memory only: the parser's read-ahead ends inside tiles, and
+    /// a partial tile must never be written to the copy) and kept.
+    pub fn layout<E: std::error::Error + Send + Sync + 'static>(
+        &self,
+        fetch: &dyn Fn(Range<u64>) -> Result<Vec<u8>, E>,
+    ) -> Result<Layout, SparseError> {
+        // One parse per file: threads of this process wait on the entry, other processes on the
+        // lock file, then find the layout kept.
+        let _threads = self.entry.present.lock().expect("sparse entry");
+        let _processes = FileLock::acquire(&lock_path(&self.path))?;
+        let kept = self.path.with_extension("layout.json");
+        if let Some(layout) = std::fs::read(&kept)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Layout>(&b).ok())
+            .filter(|l| l.file_size == self.file.size)
+        {
+            return Ok(layout);
+        }
+        let mut read_at = |offset: u64, len: u64| fetch(offset..offset + len);
+        let layout = super::tiff::parse(self.file.size, &mut read_at)
+            .map_err(|source| SparseError::Layout { name: self.file.name.clone(), source })?;
+        let tmp = kept.with_extension(format!("{}.tmp", std::process::id()));
+        let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
+        f.write_all(&serde_json::to_vec(&layout).expect("a layout serialises")).map_err(io_err("write", &tmp))?;
+        f.sync_all().map_err(io_err("sync", &tmp))?;
+        drop(f);
+        std::fs::rename(&tmp, &kept).map_err(io_err("rename", &tmp))?;
+        Ok(layout)
+    }
+
     /// The sparse file, for OpenSlide.
     pub fn path(&self) -> &Path {
         &self.path
@@ -323,14 +415,29 @@ impl SparseSlide {
     }
 
     /// Makes `ranges` present, fetching only what is missing with `fetch(range)`, which must
-    /// return exactly that range's bytes. Returns the bytes fetched now. On a fetch error, the
-    /// ranges already written are fsynced and recorded before the error is returned.
+    /// return exactly that range's bytes. Returns the bytes fetched now. On a fetch error nothing
+    /// of this call is recorded (see the body). Safe for several threads and, through a lock
+    /// file, several processes sharing the cache.
     pub fn ensure<E: std::error::Error + Send + Sync + 'static>(
         &self,
         ranges: &[Range<u64>],
         fetch: &dyn Fn(Range<u64>) -> Result<Vec<u8>, E>,
     ) -> Result<u64, SparseError> {
         let mut present = self.entry.present.lock().expect("sparse entry");
+        // Another process sharing the cache may have added ranges (or started the copy afresh):
+        // under the file lock, the record on disk is what the file holds.
+        let _guard = FileLock::acquire(&lock_path(&self.path))?;
+        let len = self.handle.metadata().map_err(io_err("read", &self.path))?.len();
+        *present = match load_record(&self.record, &self.file) {
+            Some(p) if len == self.file.size => p,
+            _ if len == self.file.size => Vec::new(),
+            _ => {
+                remove_if_present(&self.record)?;
+                self.handle.set_len(0).map_err(io_err("truncate", &self.path))?;
+                self.handle.set_len(self.file.size).map_err(io_err("resize", &self.path))?;
+                Vec::new()
+            }
+        };
         let size = self.file.size;
         let wanted = merge(ranges.iter().map(|r| r.start.min(size)..r.end.min(size)).collect());
         let missing = subtract(&wanted, &present);
@@ -359,13 +466,22 @@ impl SparseSlide {
                 });
                 break;
             }
-            let mut h = &self.handle;
-            h.seek(SeekFrom::Start(req.start)).map_err(io_err("seek", &self.path))?;
-            h.write_all(&data).map_err(io_err("write", &self.path))?;
             fetched += data.len() as u64;
-            done.push(req);
+            // Only the bytes asked for are written: a merged gap may hold parts of tiles nobody
+            // asked for, and a part of a tile must never be in the copy.
+            for piece in missing.iter().filter(|m| m.start < req.end && req.start < m.end) {
+                let (a, b) = (piece.start.max(req.start), piece.end.min(req.end));
+                let mut h = &self.handle;
+                h.seek(SeekFrom::Start(a)).map_err(io_err("seek", &self.path))?;
+                h.write_all(&data[(a - req.start) as usize..(b - req.start) as usize])
+                    .map_err(io_err("write", &self.path))?;
+                done.push(a..b);
+            }
         }
-        if !done.is_empty() {
+        // After a failure nothing of this call is recorded: a request cut at the size cap may
+        // end inside a tile, and a recorded half tile could decode without an error. The bytes
+        // stay on disk, unrecorded, and are fetched again whole next time.
+        if failure.is_none() && !done.is_empty() {
             self.handle.sync_data().map_err(io_err("sync", &self.path))?;
             let mut all = present.clone();
             all.extend(done);
@@ -386,7 +502,8 @@ impl SparseSlide {
             md5: self.file.md5.clone(),
             present: present.iter().map(|r| (r.start, r.end)).collect(),
         };
-        let tmp = self.record.with_extension("ranges.tmp");
+        // Per process: two processes sharing a cache never write one temporary file.
+        let tmp = self.record.with_extension(format!("ranges.{}.tmp", std::process::id()));
         let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
         f.write_all(&serde_json::to_vec(&record).expect("a record serialises")).map_err(io_err("write", &tmp))?;
         f.sync_all().map_err(io_err("sync", &tmp))?;
@@ -472,12 +589,16 @@ mod tests {
         // Two ranges 1000 bytes apart: one request.
         assert_eq!(slide.ensure(&[0..100, 1100..1200], &fetch).unwrap(), 1200);
         assert_eq!(calls.load(Ordering::Relaxed), 1);
-        assert_eq!(slide.ensure(&[50..150, 1100..1150], &fetch).unwrap(), 0, "already there");
+        // The gap was fetched with them but not kept: only what was asked for is in the copy.
+        assert_eq!(slide.present(), [0..100, 1100..1200]);
+        assert_eq!(slide.ensure(&[50..100, 1100..1150], &fetch).unwrap(), 0, "already there");
         assert_eq!(calls.load(Ordering::Relaxed), 1);
+        assert_eq!(slide.ensure(&[100..1100], &fetch).unwrap(), 1000, "the gap, now asked for");
         assert_eq!(slide.ensure(&[900_000..2_000_000], &fetch).unwrap(), 100_000, "clipped to the file");
         drop(slide);
 
-        // A failing fetch keeps what came before it, and records nothing it did not write.
+        // A failing fetch records nothing of its call (a request cut at the size cap may end
+        // inside a tile): what it wrote stays unrecorded and is fetched again.
         let slide = SparseSlide::open(dir.path(), &file).unwrap();
         assert_eq!(slide.present(), [0..1200, 900_000..1_000_000]);
         let n = AtomicU64::new(0);
@@ -491,9 +612,8 @@ mod tests {
         assert!(err.to_string().contains("500000..500100"), "{err}");
         drop(slide);
         let slide = SparseSlide::open(dir.path(), &file).unwrap();
-        assert_eq!(slide.present(), [0..1200, 200_000..200_100, 900_000..1_000_000]);
+        assert_eq!(slide.present(), [0..1200, 900_000..1_000_000]);
         let on_disk = std::fs::read(slide.path()).unwrap();
-        assert_eq!(&on_disk[200_000..200_100], &data[200_000..200_100]);
         assert!(on_disk[500_000..500_100].iter().all(|&b| b == 0), "a hole");
         // A short answer is an error, not a record.
         let short = |_: Range<u64>| -> Result<Vec<u8>, std::io::Error> { Ok(vec![1, 2, 3]) };
@@ -598,5 +718,68 @@ mod tests {
         assert!(missing.iter().all(|t| !present.iter().any(|p| p.start < t.end && t.start < p.end)));
         let err = copy.read_region(elsewhere, levels - 1, 300, 300);
         assert!(err.is_err(), "read zeros instead of failing");
+    }
+
+    #[test]
+    fn a_lost_copy_never_inherits_its_record() {
+        // The user deletes the sparse file but not its record; a run starts afresh and is
+        // killed before it fetches anything: the next open must not trust the old record.
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8 + 1).collect();
+        let file = file_for(&data, "lost-1");
+        let fetch =
+            |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> { Ok(data[r.start as usize..r.end as usize].to_vec()) };
+        let slide = SparseSlide::open(dir.path(), &file).unwrap();
+        slide.ensure(&[0..50_000], &fetch).unwrap();
+        let path = slide.path().to_path_buf();
+        drop(slide);
+        std::fs::remove_file(&path).unwrap();
+        let slide = SparseSlide::open(dir.path(), &file).unwrap();
+        assert!(slide.present().is_empty());
+        drop(slide);
+        let slide = SparseSlide::open(dir.path(), &file).unwrap();
+        assert!(slide.present().is_empty(), "the old record was removed with the fresh start");
+        // Another process sharing the cache writes bytes and then its record (as `ensure` does):
+        // `ensure` here re-reads the record under the lock instead of fetching again.
+        {
+            use std::os::unix::fs::FileExt;
+            let f = std::fs::OpenOptions::new().write(true).open(slide.path()).unwrap();
+            f.write_all_at(&data[20_000..30_000], 20_000).unwrap();
+            let record = Record {
+                file_id: file.id.clone(),
+                size: file.size,
+                md5: file.md5.clone(),
+                present: vec![(20_000, 30_000)],
+            };
+            std::fs::write(dir.path().join("lost-1.ranges"), serde_json::to_vec(&record).unwrap()).unwrap();
+        }
+        let calls = AtomicU64::new(0);
+        let counting = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Ok(data[r.start as usize..r.end as usize].to_vec())
+        };
+        assert_eq!(slide.ensure(&[20_000..30_000], &counting).unwrap(), 0);
+        assert_eq!(calls.load(Ordering::Relaxed), 0, "the other process's bytes were used");
+        assert_eq!(slide.ensure(&[0..10_000], &counting).unwrap(), 10_000);
+        assert_eq!(slide.present(), [0..10_000, 20_000..30_000], "both kept in the record");
+    }
+
+    #[test]
+    fn the_layout_is_parsed_from_memory_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = tiff::tests::build_tiff(false, true, 600, 300, 7);
+        let file = file_for(&data, "layout-1");
+        let calls = AtomicU64::new(0);
+        let fetch = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Ok(data[r.start as usize..(r.end as usize).min(data.len())].to_vec())
+        };
+        let slide = SparseSlide::open(dir.path(), &file).unwrap();
+        let layout = slide.layout(&fetch).unwrap();
+        assert!(calls.load(Ordering::Relaxed) > 0);
+        assert!(slide.present().is_empty(), "the parser's reads are not written to the copy");
+        let before = calls.load(Ordering::Relaxed);
+        assert_eq!(slide.layout(&fetch).unwrap(), layout);
+        assert_eq!(calls.load(Ordering::Relaxed), before, "kept: no fetch the second time");
     }
 }

@@ -77,7 +77,7 @@ pub enum TiffError {
 }
 
 /// One image file directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ifd {
     /// Where the IFD starts.
     pub offset: u64,
@@ -117,7 +117,7 @@ impl Ifd {
 }
 
 /// The byte layout of a TIFF file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Layout {
     /// The file's size.
     pub file_size: u64,

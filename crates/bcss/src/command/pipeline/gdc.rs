@@ -29,7 +29,7 @@ use crate::report::Reporter;
 use crate::source::gdc::{parse_manifest, Gdc, GdcError, GdcFile, ManifestParseError};
 use crate::source::local::{LevelRect, LocalSlide, SlideDir};
 use crate::source::sparse::{self, SparseSlide};
-use crate::source::tiff::{self, Layout as TiffLayout};
+use crate::source::tiff::Layout as TiffLayout;
 use crate::transform::{Mode, RegionPlan, Resolution};
 
 /// The GDC files of the slides of a ROI table.
@@ -92,7 +92,15 @@ pub fn find_gdc_slides(gdc: &Gdc, rois: &RoiTable, manifest: Option<&Path>) -> R
                     }
                 }
                 Err(e) => {
-                    out.missing.insert(short, format!("{e}").replace("slides directory", "GDC manifest"));
+                    let why = match e {
+                        crate::source::local::LocalError::Ambiguous { candidates, .. } => format!(
+                            "several files of GDC manifest `{}` match slide `{short}`: {}",
+                            path.display(),
+                            candidates.join(", ")
+                        ),
+                        _ => format!("slide `{short}` is not in GDC manifest `{}`", path.display()),
+                    };
+                    out.missing.insert(short, why);
                 }
             }
         }
@@ -228,27 +236,33 @@ impl GdcSlide<'_> {
             return Ok(o);
         }
         let sparse = SparseSlide::open(&self.pixels.cache, &self.file).map_err(gdc_err)?;
-        let layout = {
-            let mut read_at = |offset: u64, len: u64| -> Result<Vec<u8>, std::io::Error> {
-                self.ensure(&sparse, std::slice::from_ref(&(offset..offset + len)), on_bytes)
-                    .map_err(std::io::Error::other)?;
-                read_exact_at(sparse.path(), offset, len)
-            };
-            tiff::parse(self.file.size, &mut read_at).map_err(gdc_err)?
-        };
-        self.ensure(&sparse, &sparse::open_ranges(&layout), on_bytes)?;
+        let gdc = self.pixels.gdc;
+        let layout = sparse.layout(&|r: Range<u64>| gdc.read_range(&self.file, r, on_bytes)).map_err(gdc_err)?;
+        // What OpenSlide reads on opening: the directories with their tag arrays, and tile (0, 0)
+        // of each level (probed with a 1x1 read). Not the smallest level: OpenSlide only hashes
+        // it (`openslide.quickhash-1`, which bcss does not use) and never decodes it.
+        let mut open = sparse::metadata_ranges(&layout);
+        open.extend(sparse::probe_ranges(&layout));
+        self.ensure(&sparse, &open, on_bytes)?;
         let slide = LocalSlide::open(sparse.path())?;
         Ok(self.opened.get_or_init(|| Opened { sparse, layout, slide }))
     }
 }
 
-fn read_exact_at(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>, std::io::Error> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path)?;
-    f.seek(SeekFrom::Start(offset))?;
-    let mut buf = vec![0u8; len as usize];
-    f.read_exact(&mut buf)?;
-    Ok(buf)
+/// The TIFF directory OpenSlide reads its level `level` (of `size`) from: OpenSlide's levels of
+/// an Aperio (or generic tiled) TIFF are its tiled directories in file order, so the `level`-th
+/// one, which must have that size; else the one tiled directory of that size. Several of that
+/// size (z-stacks, copies) and none in that place: `None`, refused.
+fn level_ifd(layout: &TiffLayout, level: u32, size: (u64, u64)) -> Option<usize> {
+    let tiled: Vec<usize> = (0..layout.ifds.len()).filter(|&i| layout.ifds[i].tile.is_some()).collect();
+    let of_size = |i: usize| (layout.ifds[i].width, layout.ifds[i].height) == size;
+    if let Some(&i) = tiled.get(level as usize).filter(|&&i| of_size(i)) {
+        return Some(i);
+    }
+    match tiled.iter().copied().filter(|&i| of_size(i)).collect::<Vec<_>>().as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
 }
 
 impl SlideHandle for GdcSlide<'_> {
@@ -271,18 +285,12 @@ impl SlideHandle for GdcSlide<'_> {
         let mut ranges = Vec::new();
         for LevelRect { level, rect } in footprint {
             let (w, h) = sizes.get(level as usize).copied().unwrap_or((0, 0));
-            // OpenSlide's levels of a TIFF slide are its tiled directories; match by size.
-            let ifd = o
-                .layout
-                .tiled_levels()
-                .into_iter()
-                .find(|&i| (o.layout.ifds[i].width, o.layout.ifds[i].height) == (w, h))
-                .ok_or_else(|| {
-                    RoiError::BadRegion(format!(
-                        "OpenSlide level {level} ({w}x{h}) of `{}` is no tiled directory of the file; download the whole slide (`--pipeline wsis`) and use `bcss extract`",
-                        self.file.name
-                    ))
-                })?;
+            let ifd = level_ifd(&o.layout, level, (w, h)).ok_or_else(|| {
+                gdc_err(std::io::Error::other(format!(
+                    "OpenSlide level {level} ({w}x{h}) of `{}` is not one tiled directory of the file; download the whole slide (`--pipeline wsis`) and use `bcss extract`",
+                    self.file.name
+                )))
+            })?;
             let rect = Rect { right: rect.right.min(w), bottom: rect.bottom.min(h), ..rect };
             ranges.extend(sparse::tiles_for(&o.layout, ifd, rect).map_err(gdc_err)?);
         }
@@ -362,9 +370,17 @@ pub fn download_wsis(
             if complete {
                 return Ok(false);
             }
-            let outcome = gdc.download(file, &dest, &on_bytes).map_err(gdc_err)?;
-            if outcome.resumed_from > 0 {
-                tracing::info!(file = %file.name, resumed_from = outcome.resumed_from, "whole slide resumed");
+            // Complete on disk but not recorded (a run killed between the rename and the
+            // manifest): checked by its MD5 instead of downloaded again.
+            let unrecorded = std::fs::metadata(&dest).is_ok_and(|m| m.is_file() && m.len() == file.size)
+                && crate::source::gdc::md5_of_file(&dest).is_ok_and(|m| m.eq_ignore_ascii_case(&file.md5));
+            if unrecorded {
+                tracing::info!(file = %file.name, "whole slide already complete; recorded");
+            } else {
+                let outcome = gdc.download(file, &dest, &on_bytes).map_err(gdc_err)?;
+                if outcome.resumed_from > 0 {
+                    tracing::info!(file = %file.name, resumed_from = outcome.resumed_from, "whole slide resumed");
+                }
             }
             let mut m = manifest.lock().expect("manifest lock");
             m.slides.insert(

@@ -13,7 +13,7 @@
 //!   ([`SlideAnnotationMasks`]).
 //!
 //! [`run`] owns everything else: the output layout, stale temporary files, the manifest (names
-//! checked against one resolution per root, every planned ROI recorded before work starts), the
+//! checked against one resolution per root, every planned ROI recorded with the first ROI written), the
 //! per-ROI fingerprint and resume (complete files skipped, only missing parts fetched), the
 //! worker threads, planning each region ([`plan_region`](crate::transform::plan_region)) and
 //! refusing clipped or absurd outputs, content retries, the nearest-neighbour mask resize, atomic
