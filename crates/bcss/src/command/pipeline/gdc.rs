@@ -237,16 +237,63 @@ impl GdcSlide<'_> {
         }
         let sparse = SparseSlide::open(&self.pixels.cache, &self.file).map_err(gdc_err)?;
         let gdc = self.pixels.gdc;
-        let layout = sparse.layout(&|r: Range<u64>| gdc.read_range(&self.file, r, on_bytes)).map_err(gdc_err)?;
+        // The parser's reads are kept in memory, so the directories it read are not fetched a
+        // second time when they are written to the copy just below.
+        let seen = Mutex::new(Vec::new());
+        let layout = sparse
+            .layout(&|r: Range<u64>| {
+                let bytes = gdc.read_range(&self.file, r.clone(), on_bytes)?;
+                seen.lock().expect("seen lock").push((r.start, bytes.clone()));
+                Ok::<_, GdcError>(bytes)
+            })
+            .map_err(gdc_err)?;
+        let seen = seen.into_inner().expect("seen lock");
         // What OpenSlide reads on opening: the directories with their tag arrays, and tile (0, 0)
         // of each level (probed with a 1x1 read). Not the smallest level: OpenSlide only hashes
         // it (`openslide.quickhash-1`, which bcss does not use) and never decodes it.
         let mut open = sparse::metadata_ranges(&layout);
         open.extend(sparse::probe_ranges(&layout));
-        self.ensure(&sparse, &open, on_bytes)?;
+        sparse
+            .ensure(&open, &|r: Range<u64>| fill_from(&seen, r, &|gap| gdc.read_range(&self.file, gap, on_bytes)))
+            .map_err(gdc_err)?;
         let slide = LocalSlide::open(sparse.path())?;
         Ok(self.opened.get_or_init(|| Opened { sparse, layout, slide }))
     }
+}
+
+/// The bytes of `want`, from the `chunks` already in memory (`(offset, bytes)`) where they cover
+/// it, the rest through `fetch`.
+fn fill_from(
+    chunks: &[(u64, Vec<u8>)],
+    want: Range<u64>,
+    fetch: &dyn Fn(Range<u64>) -> Result<Vec<u8>, GdcError>,
+) -> Result<Vec<u8>, GdcError> {
+    let mut out = vec![0u8; (want.end - want.start) as usize];
+    let mut covered: Vec<Range<u64>> = Vec::new();
+    for (start, bytes) in chunks {
+        let (a, b) = ((*start).max(want.start), (start + bytes.len() as u64).min(want.end));
+        if a < b {
+            out[(a - want.start) as usize..(b - want.start) as usize]
+                .copy_from_slice(&bytes[(a - start) as usize..(b - start) as usize]);
+            covered.push(a..b);
+        }
+    }
+    covered = crate::source::tiff::merge(covered);
+    let mut at = want.start;
+    for gap in covered.iter().map(|c| (c.start, c.end)).chain([(want.end, want.end)]) {
+        if gap.0 > at {
+            let bytes = fetch(at..gap.0)?;
+            if bytes.len() as u64 != gap.0 - at {
+                return Err(GdcError::Unexpected {
+                    url: String::new(),
+                    reason: format!("asked for {} bytes, got {}", gap.0 - at, bytes.len()),
+                });
+            }
+            out[(at - want.start) as usize..(gap.0 - want.start) as usize].copy_from_slice(&bytes);
+        }
+        at = at.max(gap.1);
+    }
+    Ok(out)
 }
 
 /// The TIFF directory OpenSlide reads its level `level` (of `size`) from: OpenSlide's levels of
@@ -419,5 +466,55 @@ impl Reporter for UnitsPlanned<'_> {
     }
     fn on_done(&self, unit: &str, outcome: &crate::report::Outcome) {
         self.0.on_done(unit, outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_in_memory_are_not_fetched_again() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        let chunks =
+            vec![(100, data[100..300].to_vec()), (250, data[250..400].to_vec()), (700, data[700..800].to_vec())];
+        let asked = Mutex::new(Vec::new());
+        let fetch = |r: Range<u64>| -> Result<Vec<u8>, GdcError> {
+            asked.lock().unwrap().push(r.clone());
+            Ok(data[r.start as usize..r.end as usize].to_vec())
+        };
+        assert_eq!(fill_from(&chunks, 120..380, &fetch).unwrap(), &data[120..380]);
+        assert!(asked.lock().unwrap().is_empty(), "covered by two chunks");
+        assert_eq!(fill_from(&chunks, 50..900, &fetch).unwrap(), &data[50..900]);
+        assert_eq!(*asked.lock().unwrap(), [50..100, 400..700, 800..900], "only the gaps");
+        let short = |_: Range<u64>| -> Result<Vec<u8>, GdcError> { Ok(vec![0; 3]) };
+        assert!(fill_from(&chunks, 0..50, &short).is_err(), "a wrong length is an error, not a panic");
+    }
+
+    #[test]
+    fn levels_map_to_tiled_directories_in_file_order() {
+        let ifd = |w: u64, h: u64, tiled: bool| crate::source::tiff::Ifd {
+            offset: 0,
+            width: w,
+            height: h,
+            compression: 7,
+            tile: tiled.then_some((256, 256)),
+            rows_per_strip: None,
+            offsets: Vec::new(),
+            byte_counts: Vec::new(),
+            description: None,
+        };
+        let layout = TiffLayout {
+            file_size: 0,
+            bigtiff: false,
+            little_endian: true,
+            ifds: vec![ifd(4000, 3000, true), ifd(400, 300, false), ifd(1000, 750, true), ifd(1000, 750, true)],
+            metadata: Vec::new(),
+        };
+        assert_eq!(level_ifd(&layout, 0, (4000, 3000)), Some(0));
+        assert_eq!(level_ifd(&layout, 1, (1000, 750)), Some(2), "the level-th tiled directory");
+        assert_eq!(level_ifd(&layout, 2, (1000, 750)), Some(3));
+        assert_eq!(level_ifd(&layout, 5, (1000, 750)), None, "two candidates elsewhere: refused");
+        assert_eq!(level_ifd(&layout, 5, (4000, 3000)), Some(0), "one candidate elsewhere");
     }
 }
