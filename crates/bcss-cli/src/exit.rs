@@ -76,6 +76,7 @@ pub fn render_chain(err: &anyhow::Error) -> String {
 /// Parses arguments, runs the command, prints a failure as one sentence, returns the exit code.
 pub fn run() -> i32 {
     let args = crate::cli::Cli::parse();
+    let json = args.json;
     match crate::commands::dispatch(args) {
         Ok(()) => 0,
         Err(failure) => {
@@ -88,9 +89,17 @@ pub fn run() -> i32 {
                 Failure::Unavailable(e, hint) => (e, Some(*hint)),
                 Failure::Output(e) => (e, Some("check that --out is a writable directory with free space")),
             };
-            eprintln!("error: {}", render_chain(err));
+            let line = render_chain(err);
+            // Into the run's log too, when the command had opened one.
+            tracing::error!(error = %line, exit = failure.code(), "bcss stops");
+            eprintln!("error: {line}");
             if let Some(h) = hint {
                 eprintln!("\nhint: {h}");
+            }
+            if json {
+                // A script reading stdout gets an answer for a fatal error too.
+                let value = serde_json::json!({"error": line, "hint": hint, "exit": failure.code()});
+                println!("{}", serde_json::to_string_pretty(&value).expect("serialisable error"));
             }
             failure.code()
         }

@@ -52,11 +52,14 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
 }
 
 /// The exit class of a pipeline run that could not start: the output (exit 4), or a name
-/// conflict with files already recorded (bad input, exit 2).
+/// conflict with files already recorded or an unreadable manifest (bad input, exit 2: a file
+/// to move away, not a disk to free).
 pub fn run_failure(e: bcss::command::pipeline::RunError) -> Failure {
     use bcss::command::pipeline::RunError;
     match e {
-        RunError::Conflict(_) => Failure::Input(e.into()),
+        RunError::Conflict(_) | RunError::Manifest(bcss::dataset::manifest::ManifestError::Parse { .. }) => {
+            Failure::Input(e.into())
+        }
         RunError::Output { .. } | RunError::Manifest(_) => Failure::Output(e.into()),
     }
 }

@@ -10,6 +10,7 @@ mod compat_extract;
 #[cfg(feature = "openslide")]
 mod compat_gdc;
 mod download;
+mod edges;
 #[cfg(feature = "openslide")]
 mod extract;
 mod faults;

@@ -23,7 +23,13 @@ impl Layout {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, "it exists and is not a directory"));
         }
         for dir in [self.images(), self.masks(), self.annotations(), self.logs()] {
-            std::fs::create_dir_all(&dir)?;
+            if dir.exists() && !dir.is_dir() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("`{}` exists and is not a directory", dir.display()),
+                ));
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", dir.display())))?;
         }
         // Probe writability now rather than after the first download.
         let probe = self.root.join(".bcss-write-probe");

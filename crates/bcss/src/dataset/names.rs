@@ -82,13 +82,28 @@ pub fn safe_component(name: &str) -> Result<&str, UnsafeName> {
     if name.chars().any(|c| c.is_control()) {
         return fail("it contains a control character");
     }
+    if name.chars().any(is_invisible_or_bidi) {
+        return fail("it contains an invisible or text-direction character (e.g. U+202E), which can disguise a name");
+    }
     if name == "." || name == ".." || name.starts_with('.') {
         return fail("it starts with a dot");
     }
-    if name.len() > 255 {
-        return fail("it is longer than 255 bytes");
+    if name.len() > MAX_NAME_BYTES {
+        return fail("it is longer than 200 bytes (file names are at most 255, and a temporary name adds up to 45)");
     }
     Ok(name)
+}
+
+/// The longest name accepted from a server: the temporary file written before the rename
+/// (`.<name>.<pid>.<n>.part`) must still fit the 255 bytes a file name may have.
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// Format characters that are invisible or change the direction of text (Unicode Cf: bidi
+/// embeddings, overrides and isolates, marks, zero-width characters, the BOM).
+fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 /// The annotation file of a slide: the item name with `.svs` replaced by `.json` (or `.json`
@@ -133,7 +148,19 @@ mod tests {
 
     #[test]
     fn unsafe_names_are_refused() {
-        for bad in ["../../etc/x", "/etc/passwd", "a\\b", "..", ".hidden", "a\0b", ""] {
+        let long = "a".repeat(201);
+        for bad in [
+            "../../etc/x",
+            "/etc/passwd",
+            "a\\b",
+            "..",
+            ".hidden",
+            "a\0b",
+            "",
+            "evil\u{202E}gpj.svs",
+            "a\u{200B}b",
+            &long,
+        ] {
             assert!(safe_component(bad).is_err(), "{bad:?}");
             assert!(annotation_file_name(bad).is_err(), "{bad:?}");
         }
@@ -142,5 +169,9 @@ mod tests {
             "TCGA-A1-A0SK-01Z-00-DX1.A44D.json"
         );
         assert_eq!(annotation_file_name("slide.tif").unwrap(), "slide.tif.json");
+        // The longest accepted name still has room for its temporary name.
+        let longest = "a".repeat(MAX_NAME_BYTES - 5) + ".svs";
+        let json = annotation_file_name(&longest).unwrap();
+        assert!(format!(".{json}.{}.{}.part", u32::MAX, u64::MAX).len() <= 255);
     }
 }

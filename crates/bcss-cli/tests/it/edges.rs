@@ -1,0 +1,81 @@
+//! Small ways a run could go wrong without telling the real cause (issue 10, item 7): long or
+//! disguised server names, a file where a folder should be, a corrupt manifest, a fatal error a
+//! script reading `--json` would miss.
+
+use bcss_testserver::{Config, SlideSpec};
+
+use crate::util::{bcss, files_under, run, Dir, Stand, KEY};
+
+/// A stand whose one slide has this item name.
+fn stand_named(name: &str) -> Stand {
+    let slide = SlideSpec::new(name, 6000, 5000, 0.25, 40.0).roi("TCGA-SY-0001-DX1", 1000, 1000, 1400, 1300);
+    Stand::with(Config { slides: vec![slide], api_key: Some(KEY.into()), ..Default::default() })
+}
+
+#[test]
+fn a_server_name_too_long_for_its_temporary_file_is_refused_before_anything_is_written() {
+    // 230 bytes: under the 255 of a file name, but the temporary name adds up to 45.
+    let name = format!("TCGA-SY-0001-01Z-00-DX1.{}.svs", "A".repeat(202));
+    let s = stand_named(&name);
+    let r = run(s.download().args(["--pipeline", "images,masks,annotations", "--json"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("longer than 200 bytes"), "{}", r.stderr);
+    assert!(files_under(&s.out().join("images")).is_empty(), "refused before the region was fetched");
+    assert!(s.region_requests().is_empty());
+}
+
+#[test]
+fn a_direction_override_in_a_server_name_is_refused() {
+    let s = stand_named("TCGA-SY-0001-01Z-00-DX1.evil\u{202E}nosj.svs");
+    let r = run(s.download().args(["--pipeline", "images,annotations"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("text-direction character"), "{}", r.stderr);
+    assert!(files_under(&s.out().join("annotations")).is_empty());
+}
+
+#[test]
+fn a_file_where_a_dataset_folder_belongs_is_named() {
+    let s = Stand::new();
+    std::fs::create_dir_all(s.out()).unwrap();
+    std::fs::write(s.out().join("images"), b"not a folder").unwrap();
+    let r = run(&mut s.download());
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("images` exists and is not a directory"), "{}", r.stderr);
+}
+
+#[test]
+fn a_corrupt_manifest_is_bad_input_not_a_full_disk() {
+    let s = Stand::new();
+    std::fs::create_dir_all(s.out()).unwrap();
+    std::fs::write(s.out().join("manifest.json"), b"{ not json").unwrap();
+    let r = run(&mut s.download());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("manifest.json` is not valid"), "{}", r.stderr);
+    assert!(!r.stderr.contains("free space"), "{}", r.stderr);
+    assert_eq!(std::fs::read(s.out().join("manifest.json")).unwrap(), b"{ not json", "left as it was");
+}
+
+#[test]
+fn a_fatal_error_is_in_the_log_and_on_stdout_with_json() {
+    let s = Stand::new();
+    std::fs::create_dir_all(s.out()).unwrap();
+    std::fs::write(s.out().join("manifest.json"), b"[]").unwrap();
+    let r = run(s.download().arg("--json"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(v["exit"], 2);
+    assert!(v["error"].as_str().unwrap().contains("manifest.json` is not valid"), "{v}");
+    let logs: Vec<String> = files_under(&s.out()).into_iter().filter(|f| f.starts_with("logs/")).collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let log = std::fs::read_to_string(s.out().join(&logs[0])).unwrap();
+    assert!(log.contains("bcss stops") && log.contains("is not valid"), "{log}");
+}
+
+#[test]
+fn a_fatal_error_before_any_output_still_answers_json() {
+    let d = Dir::new();
+    let r = run(bcss().args(["download", "--json", "--mpp", "0", "--out"]).arg(d.join("BCSS")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert!(v["error"].as_str().unwrap().contains("`--mpp 0`"), "{v}");
+}
