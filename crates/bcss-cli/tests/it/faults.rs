@@ -29,7 +29,7 @@ fn kind(f: &Fault) -> String {
 /// Scripted faults that make sure every kind fires at least once (each retryable status, Retry-After,
 /// resets, truncated and corrupt bodies, wrong JSON, delays), on every route a download uses, plus
 /// a seeded random layer on top.
-fn fault_mix(seed: u64, p: f64) -> Faults {
+pub(crate) fn fault_mix(seed: u64, p: f64) -> Faults {
     use Fault::*;
     use Route::*;
     let at = |n: usize| When::Requests(vec![n]);
@@ -81,7 +81,7 @@ const MIX_KINDS: [&str; 11] = [
 
 /// Runs `cmd` until it exits 0 (at most `max` runs); every run exits 0 or 1 (some ROIs failed),
 /// leaves no temporary file, and a failed ROI is named with a reason. Returns the runs' stderr.
-fn rerun_until_complete(stand: &Stand, args: &[&str], max: usize) -> Vec<String> {
+pub(crate) fn rerun_until_complete(stand: &Stand, args: &[&str], max: usize) -> Vec<String> {
     let mut logs = Vec::new();
     for _ in 0..max {
         let r = run(stand.download().args(args));

@@ -20,5 +20,7 @@ mod harness;
 mod help;
 mod masks;
 mod resume;
+#[cfg(unix)]
+mod soak;
 mod tls;
 mod util;
