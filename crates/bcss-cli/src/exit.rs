@@ -91,7 +91,7 @@ pub fn run() -> i32 {
             };
             let line = render_chain(err);
             // Into the run's log too, when the command had opened one.
-            tracing::error!(error = %line, exit = failure.code(), "bcss stops");
+            tracing::error!(target: crate::logging::LOG_ONLY, error = %line, exit = failure.code(), "bcss stops");
             eprintln!("error: {line}");
             if let Some(h) = hint {
                 eprintln!("\nhint: {h}");

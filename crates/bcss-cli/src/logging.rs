@@ -73,6 +73,9 @@ impl<'a> MakeWriter<'a> for StderrAboveBars {
     }
 }
 
+/// The target of events written to the log file only.
+pub const LOG_ONLY: &str = "bcss::log_only";
+
 /// Installs the subscriber: a log file in `logs_dir` (if given) and stderr warnings unless
 /// `quiet`. Returns the log file's path.
 pub fn init(logs_dir: Option<&Path>, quiet: bool) -> anyhow::Result<Option<PathBuf>> {
@@ -103,6 +106,8 @@ pub fn init(logs_dir: Option<&Path>, quiet: bool) -> anyhow::Result<Option<PathB
             .without_time()
             .with_writer(StderrAboveBars)
             .with_filter(tracing_subscriber::filter::LevelFilter::WARN)
+            // Lines meant for the log file only (the fatal error, which stderr gets as one sentence).
+            .with_filter(tracing_subscriber::filter::filter_fn(|m| m.target() != LOG_ONLY))
     });
     tracing_subscriber::registry().with(file_layer).with(stderr_layer).try_init().ok();
     Ok(path)

@@ -138,6 +138,14 @@ fn verify_with_manifest(root: &Path, manifest: &Manifest, options: &VerifyOption
             let mut sizes: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
             for (role, rec) in &entry.files {
                 files += 1;
+                if !is_inside(&rec.path) {
+                    probs.push(problem(
+                        id,
+                        Some(&rec.path),
+                        "is not a path inside the dataset (absolute, or with `..`): not read",
+                    ));
+                    continue;
+                }
                 let path = root.join(&rec.path);
                 let meta = match std::fs::metadata(&path) {
                     Ok(m) if m.is_file() => m,
@@ -213,6 +221,14 @@ fn verify_with_manifest(root: &Path, manifest: &Manifest, options: &VerifyOption
     report
 }
 
+/// A manifest path is relative, `/`-separated, below the root: no `..`, no root, no prefix.
+fn is_inside(rel: &str) -> bool {
+    let path = Path::new(rel);
+    !rel.is_empty()
+        && !rel.contains('\\')
+        && path.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+}
+
 fn list_pngs(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
@@ -225,13 +241,35 @@ fn list_pngs(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The ROIs a folder without a manifest is checked against: the built-in catalogue when every
+/// file on disk is one of its ROIs (then a missing ROI is reported), else the ROIs the files
+/// name (a dataset of other ROIs is checked for what it holds, not for the 151 it is not).
+/// `true` with the table when it was made from the names (the ROIs' sizes are then unknown).
+fn expected_from_files(images: &[String], masks: &[String]) -> (RoiTable, bool) {
+    let builtin = RoiTable::builtin();
+    let keys: std::collections::BTreeSet<(String, u64, u64)> =
+        images.iter().chain(masks).filter_map(|n| parse_roi_file_name(n)).map(|p| p.key()).collect();
+    let in_catalogue = |k: &(String, u64, u64)| builtin.get(&k.0).is_some_and(|r| (r.xmin, r.ymin) == (k.1, k.2));
+    if keys.iter().all(in_catalogue) {
+        return (builtin, false);
+    }
+    let rois = keys
+        .into_iter()
+        .map(|(id, xmin, ymin)| crate::catalog::Roi { id, xmin, ymin, xmax: xmin + 1, ymax: ymin + 1, mask_link: None })
+        .collect();
+    (RoiTable::from_rois(rois), true)
+}
+
 fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
     let layout = Layout::new(root);
-    let expected = options.expected.clone().unwrap_or_else(RoiTable::builtin);
     // The Google Drive copy keeps its images in rgbs_colorNormalized/.
     let images_dir = if layout.images().is_dir() { "images" } else { "rgbs_colorNormalized" };
     let images = list_pngs(&root.join(images_dir));
     let masks = list_pngs(&layout.masks());
+    let (expected, derived) = match &options.expected {
+        Some(t) => (t.clone(), false),
+        None => expected_from_files(&images, &masks),
+    };
     let have_images = !images.is_empty();
     let by_roi = |names: &[String], dir: &str| -> BTreeMap<(String, u64, u64), Vec<(String, String)>> {
         let mut map: BTreeMap<(String, u64, u64), Vec<(String, String)>> = BTreeMap::new();
@@ -261,11 +299,15 @@ fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
             }
             for (suffix, rel) in &mks {
                 files += 1;
+                // A mask with bad codes is reported, and the image beside it still checked.
                 let msize = match check_mask_codes(root, rel, &roi.id) {
                     Ok(s) => s,
                     Err(p) => {
                         probs.push(p);
-                        continue;
+                        match png_size(root, rel, &roi.id) {
+                            Ok(s) => s,
+                            Err(_) => continue,
+                        }
                     }
                 };
                 // Same suffix, else the ROI's only image whatever its suffix (copies labelled
@@ -282,7 +324,10 @@ fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
                         Ok(_) => {}
                         Err(p) => probs.push(p),
                     }
-                } else if suffix == "MAG-0" && (msize.0 as u64, msize.1 as u64) != (roi.width(), roi.height()) {
+                } else if !derived
+                    && suffix == "MAG-0"
+                    && (msize.0 as u64, msize.1 as u64) != (roi.width(), roi.height())
+                {
                     probs.push(problem(
                         &roi.id,
                         Some(rel),
@@ -393,5 +438,73 @@ mod tests {
             .unwrap();
         assert_eq!(r.problems.len(), 1);
         assert_eq!(r.problems[0].to_string(), "TCGA-AA-AAAA-DX1: image is 8x6 but mask is 8x5");
+    }
+
+    #[test]
+    fn a_folder_of_other_rois_is_checked_for_what_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pair(dir.path(), "MY-OWN-ROI-1", 20, 10, 1);
+        write_pair(dir.path(), "MY-OWN-ROI-2", 20, 10, 2);
+        let r = verify(dir.path(), &VerifyOptions::default()).unwrap();
+        assert!(r.problems.is_empty(), "not 151 missing catalogue ROIs: {:?}", r.problems);
+        assert_eq!(r.rois_checked, 2);
+        std::fs::remove_file(dir.path().join("masks/MY-OWN-ROI-2_xmin10_ymin20_MPP-0.2500.png")).unwrap();
+        let r = verify(dir.path(), &VerifyOptions::default()).unwrap();
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert!(r.problems[0].what.contains("has no mask"));
+    }
+
+    #[test]
+    fn a_mask_with_bad_codes_does_not_hide_a_wrong_image() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pair(dir.path(), "MY-OWN-ROI-1", 20, 10, 99);
+        // The image beside it: another size.
+        let img = RgbImage { width: 21, height: 10, data: vec![1; 21 * 10 * 3] };
+        png::write_rgb(
+            std::fs::File::create(dir.path().join("images/MY-OWN-ROI-1_xmin10_ymin20_MPP-0.2500.png")).unwrap(),
+            &img,
+            png::Compression::Fast,
+        )
+        .unwrap();
+        let r = verify(dir.path(), &VerifyOptions::default()).unwrap();
+        let whats: Vec<&str> = r.problems.iter().map(|p| p.what.as_str()).collect();
+        assert!(whats.iter().any(|w| w.contains("outside the label codes")), "{whats:?}");
+        assert!(whats.iter().any(|w| w.contains("image is 21x10 but mask is 20x10")), "{whats:?}");
+    }
+
+    #[test]
+    fn a_manifest_path_outside_the_root_is_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pair(dir.path(), "MY-OWN-ROI-1", 20, 10, 1);
+        let mut m = crate::dataset::manifest::Manifest::new("test");
+        let entry =
+            |path: &str| crate::dataset::manifest::FileRecord { path: path.into(), bytes: 1, sha256: "0".repeat(64) };
+        let mut files = BTreeMap::new();
+        files.insert("image".to_string(), entry("../../../etc/hostname"));
+        files.insert("mask".to_string(), entry("/etc/hostname"));
+        m.rois.insert(
+            "MY-OWN-ROI-1".into(),
+            crate::dataset::manifest::RoiEntry {
+                slide: "MY-OWN-ROI-1".into(),
+                slide_name: None,
+                item_id: None,
+                bounds: crate::dataset::manifest::Bounds { xmin: 10, ymin: 20, xmax: 30, ymax: 30 },
+                requested: "mpp 0.25".into(),
+                request_params: None,
+                mode: "exact".into(),
+                encoding: "local".into(),
+                mask_source: "dir".into(),
+                native: None,
+                scale: None,
+                width: None,
+                height: None,
+                fingerprint: String::new(),
+                files,
+            },
+        );
+        m.save(&dir.path().join("manifest.json")).unwrap();
+        let r = verify(dir.path(), &VerifyOptions::default()).unwrap();
+        assert_eq!(r.problems.len(), 2, "{:?}", r.problems);
+        assert!(r.problems.iter().all(|p| p.what.contains("not a path inside the dataset")), "{:?}", r.problems);
     }
 }
