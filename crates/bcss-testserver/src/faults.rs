@@ -114,6 +114,8 @@ pub enum Fault {
     SecretEcho,
     /// Mask file: a tiny, valid-looking PNG whose header claims 60000 x 2147483647 pixels.
     BombPng,
+    /// `302 Found` to this location (a `file://` URL, another host) instead of the answer.
+    Redirect(String),
     /// Every token issued so far expires now (as if its time ran out), then the request is
     /// answered as usual (so a request with one of those tokens is anonymous).
     ExpireTokens,

@@ -123,6 +123,12 @@ pub(crate) fn serve(state: &State, req: &Request, host: &str) -> Reply {
             });
             return Reply::Send(error(401, "access", format!("Invalid API key: {sent}")));
         }
+        Some(Fault::Redirect(to)) => {
+            return Reply::Send(
+                Response::new(302, "text/html", b"This resource can be found elsewhere.".to_vec())
+                    .with_header("Location", to.clone()),
+            );
+        }
         Some(Fault::ExpireTokens) => state.expire_tokens(),
         Some(Fault::HtmlPage) => {
             return Reply::Send(Response::new(

@@ -2,8 +2,8 @@
 //!
 //! The published masks are PNGs at base (scan) resolution, one per ROI, pixel value = label code.
 //! [`fetch_mask`] downloads one (following redirects, without any DSA credentials), decodes it
-//! and checks it before anyone uses it: the size must be the ROI's base size and every value a
-//! known code. A link may also be a local path or `file://` URL (mirrors, tests); an `http(s)`
+//! and checks it before anyone uses it: the size must be the ROI's base size (read from the PNG
+//! header before anything is decoded) and every value a known code. A link may also be a local path or `file://` URL (mirrors, tests); an `http(s)`
 //! link that redirects to anything but `http(s)` is refused, not followed.
 //!
 //! A downloaded mask may be at most [`mask_body_limit`] of the ROI's base size: 2 bytes per base
@@ -136,6 +136,13 @@ pub fn fetch_mask(http: &Http, roi: &Roi, on_bytes: &dyn Fn(u64)) -> Result<Gray
     let link = roi.mask_link.as_deref().ok_or(MaskError::NoLink)?;
     let bytes = fetch_bytes(http, link, mask_body_limit(roi.width(), roi.height()), on_bytes)?;
     let origin = super::http::redact_url(link);
+    // The size from the header first: a PNG of a few bytes can claim gigapixels, and only what the
+    // ROI needs is ever decoded.
+    let (w, h) =
+        codec::png::dimensions(&bytes).map_err(|source| MaskError::Decode { origin: origin.clone(), source })?;
+    if (w as u64, h as u64) != (roi.width(), roi.height()) {
+        return Err(MaskError::WrongSize { origin, got_w: w, got_h: h, want_w: roi.width(), want_h: roi.height() });
+    }
     let mask =
         codec::png::decode_gray(&bytes).map_err(|source| MaskError::Decode { origin: origin.clone(), source })?;
     check_mask(&mask, roi, &origin)?;
