@@ -63,13 +63,46 @@ pub struct FileConfig {
     gdc_cache: Option<PathBuf>,
 }
 
-/// Reads a TOML config file.
+/// Reads a TOML config file. An error never shows the value of a secret key (`api-key`, a
+/// password, a token): TOML's messages quote the value they refuse (`invalid type: integer
+/// `12345678``), so the value of every secret key of the file is hidden in them.
 pub fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read config file `{}`", path.display()))?;
     toml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("config file `{}` is invalid: {}", path.display(), e.message()))
+        .map_err(|e| {
+            anyhow::anyhow!("config file `{}` is invalid: {}", path.display(), hide_secret_values(&text, e.message()))
+        })
         .with_context(|| format!("in `{}`", path.display()))
+}
+
+/// True for a key whose value is a secret: `api-key` (any spelling), `key`, `token`,
+/// `*-token`, `*-key`, and anything with `password`, `passwd` or `secret` in it.
+fn is_secret_key(key: &str) -> bool {
+    let k = key.trim().trim_matches(['"', '\'']).to_ascii_lowercase().replace('_', "-");
+    ["password", "passwd", "secret"].iter().any(|w| k.contains(w))
+        || matches!(k.as_str(), "apikey" | "key" | "token")
+        || k.ends_with("-key")
+        || k.ends_with("-token")
+}
+
+/// `message` with the value of every `secret-key = value` line of `text` replaced by
+/// `[redacted]` (as written, and without its quotes).
+fn hide_secret_values(text: &str, message: &str) -> String {
+    let mut out = message.to_string();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once('=') else { continue };
+        if !is_secret_key(key) {
+            continue;
+        }
+        let raw = value.split(" #").next().unwrap_or(value).trim();
+        for v in [raw, raw.trim_matches(['"', '\''])] {
+            if !v.is_empty() {
+                out = out.replace(v, "[redacted]");
+            }
+        }
+    }
+    out
 }
 
 /// Validates a resolution value.
@@ -159,7 +192,7 @@ fn http_config(retries: u32, timeout: f64, ca_cert: Option<PathBuf>, env: Env<'_
         bail!("`--retries {retries}` is too many (at most 100)");
     }
     if !timeout.is_finite() || timeout <= 0.0 || timeout > 86_400.0 {
-        bail!("`--timeout {timeout}` must be a number of seconds above 0");
+        bail!("`--timeout {timeout}` must be a number of seconds above 0 and at most 86400 (one day)");
     }
     if let Some(p) = &ca_cert {
         if !p.is_file() {
@@ -499,6 +532,34 @@ mod tests {
         let args = DownloadArgs { config: Some(cfg), ..Default::default() };
         let err = resolve_download(&args, &no_env, &no_password).unwrap_err().to_string();
         assert!(err.contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn config_errors_never_show_a_secret_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        for (line, secret) in [
+            ("api-key = 12345678\n", "12345678"),
+            ("api_key = [\"s3cr3t-k3y\"]\n", "s3cr3t-k3y"),
+            ("api-key = 'abc' 'def'\n", "abc"),
+        ] {
+            std::fs::write(&cfg, line).unwrap();
+            let err = format!("{:#}", read_file(&cfg).unwrap_err());
+            assert!(!err.contains(secret), "{err}");
+            assert!(err.contains("is invalid"), "{err}");
+        }
+        // Other values are still quoted: they help and hide nothing.
+        std::fs::write(&cfg, "jobs = \"many\"\n").unwrap();
+        let err = format!("{:#}", read_file(&cfg).unwrap_err());
+        assert!(err.contains("many"), "{err}");
+        assert!(is_secret_key("password") && is_secret_key("gdc-token") && !is_secret_key("gdc-token-file"));
+    }
+
+    #[test]
+    fn a_timeout_above_a_day_names_the_limit() {
+        let env = |_: &str| None;
+        let err = http_config(5, 100_000.0, None, &env).unwrap_err().to_string();
+        assert!(err.contains("at most 86400"), "{err}");
     }
 
     #[test]

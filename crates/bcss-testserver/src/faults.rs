@@ -100,6 +100,25 @@ pub enum Fault {
     MaskUnknownCode,
     /// Mask file: one column narrower than the ROI.
     MaskWrongSize,
+    /// Send the head (full `Content-Length`), then the body one byte at a time, this long
+    /// between bytes: each read of the client gets a byte in time, the whole body takes ages.
+    Trickle(Duration),
+    /// Listing: always a full page (`limit` items, 500 when `limit=0`) of made-up slide items,
+    /// whatever the offset, with `Girder-Total-Count: 10^18`.
+    EndlessListing,
+    /// Send the right answer with `Transfer-Encoding: chunked`, then keep sending zero bytes
+    /// until this many bytes in all are out (generated as they go, never held).
+    UnboundedChunked(u64),
+    /// Token route: 401 `{"message": "Invalid API key: <the key sent>"}` (for a login, the user
+    /// and password sent): a server that echoes the secret it refused.
+    SecretEcho,
+    /// Mask file: a tiny, valid-looking PNG whose header claims 60000 x 2147483647 pixels.
+    BombPng,
+    /// `302 Found` to this location (a `file://` URL, another host) instead of the answer.
+    Redirect(String),
+    /// Every token issued so far expires now (as if its time ran out), then the request is
+    /// answered as usual (so a request with one of those tokens is anonymous).
+    ExpireTokens,
 }
 
 /// One rule.
@@ -139,6 +158,12 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("bad-mask-code", "every mask holds a pixel of value 99"),
     ("bad-mask-size", "every mask is one column too narrow"),
     ("slow", "every request waits 200 ms more"),
+    ("trickle", "every region body arrives at 1 byte per 100 ms (with an honest Content-Length)"),
+    ("endless-listing", "every listing answer is a full page with Girder-Total-Count: 10^18"),
+    ("unbounded-chunked", "every region answer is a chunked body of 1 GiB (the image, then zeros)"),
+    ("secret-echo", "the token route answers 401 `Invalid API key: <the key sent>`"),
+    ("bomb-png", "every mask file is a tiny PNG whose header claims 60000 x 2147483647 pixels"),
+    ("tokens-expire", "the tokens issued so far expire at the 2nd tiles and the 2nd annotation request"),
     ("chaos", "10% of region, tiles and mask requests fail with 503 or a cut body (seed 1)"),
 ];
 
@@ -192,6 +217,16 @@ impl Faults {
             "bad-mask-code" => f.on(MaskFile, When::Always, MaskUnknownCode),
             "bad-mask-size" => f.on(MaskFile, When::Always, MaskWrongSize),
             "slow" => f.on(Any, When::Always, Latency(Duration::from_millis(200))),
+            "trickle" => f.on(Region, When::Always, Trickle(Duration::from_millis(100))),
+            "endless-listing" => f.on(Listing, When::Always, EndlessListing),
+            "unbounded-chunked" => f.on(Region, When::Always, UnboundedChunked(1 << 30)),
+            "secret-echo" => f.on(Token, When::Always, SecretEcho),
+            "bomb-png" => f.on(MaskFile, When::Always, BombPng),
+            "tokens-expire" => f.on(Tiles, When::Requests(vec![1]), ExpireTokens).on(
+                Annotations,
+                When::Requests(vec![1]),
+                ExpireTokens,
+            ),
             "chaos" => {
                 let mut f = f.seed(1);
                 for route in [Region, Tiles, MaskFile] {
@@ -209,8 +244,9 @@ impl Faults {
 
     /// Parses `NAME` (a scenario) or `ROUTE:FAULT[:WHEN]` rules separated by `,`, e.g.
     /// `region:503:first=2,maskfile:reset`. FAULT is a status number, `429`, `latency=MS`, `stall=MS`,
-    /// `reset`, `truncate`, `corrupt`, `wrongjson`, `empty`, `contenttype`, `html`, `wrongsize`,
-    /// `maskcode`, `masksize`; WHEN is `always` (default), `first=N`, `p=0.1`.
+    /// `trickle=MS`, `chunked=BYTES`, `reset`, `truncate`, `corrupt`, `wrongjson`, `empty`,
+    /// `contenttype`, `html`, `wrongsize`, `maskcode`, `masksize`, `endless`, `echo`, `bomb`,
+    /// `expire`; WHEN is `always` (default), `first=N`, `p=0.1`.
     pub fn parse(spec: &str) -> Result<Faults, String> {
         if let Some(f) = Faults::named(spec) {
             return Ok(f);
@@ -232,6 +268,16 @@ impl Faults {
                 "wrongsize" => Fault::RegionWrongSize,
                 "maskcode" => Fault::MaskUnknownCode,
                 "masksize" => Fault::MaskWrongSize,
+                "endless" => Fault::EndlessListing,
+                "echo" => Fault::SecretEcho,
+                "bomb" => Fault::BombPng,
+                "expire" => Fault::ExpireTokens,
+                t if t.starts_with("trickle=") => Fault::Trickle(Duration::from_millis(
+                    t[8..].parse().map_err(|_| format!("bad trickle in `{rule}`"))?,
+                )),
+                t if t.starts_with("chunked=") => {
+                    Fault::UnboundedChunked(t[8..].parse().map_err(|_| format!("bad chunked size in `{rule}`"))?)
+                }
                 t if t.starts_with("stall=") => Fault::StallMidBody(Duration::from_millis(
                     t[6..].parse().map_err(|_| format!("bad stall in `{rule}`"))?,
                 )),
@@ -313,6 +359,12 @@ mod tests {
         }
         let f = Faults::parse("region:503:first=2,maskfile:reset,any:latency=5:p=0.5,region:stall=100").unwrap();
         assert_eq!(f.rules.len(), 4);
+        let g =
+            Faults::parse("region:trickle=5,region:chunked=100,listing:endless,token:echo,maskfile:bomb,tiles:expire")
+                .unwrap();
+        assert_eq!(g.rules[0].fault, Fault::Trickle(Duration::from_millis(5)));
+        assert_eq!(g.rules[1].fault, Fault::UnboundedChunked(100));
+        assert_eq!(g.rules[5].fault, Fault::ExpireTokens);
         assert_eq!(f.rules[3].fault, Fault::StallMidBody(Duration::from_millis(100)));
         assert_eq!(f.rules[0], Rule { route: Route::Region, when: When::First(2), fault: Fault::Status(503) });
         assert!(Faults::parse("nowhere:503").is_err());

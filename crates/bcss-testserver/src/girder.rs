@@ -40,6 +40,10 @@ pub(crate) enum Reply {
     ResetMidBody(Response),
     /// Send the head and half the body, wait, then send the rest.
     StallMidBody(Response, std::time::Duration),
+    /// Send the head, then the body one byte at a time with this pause between bytes.
+    Trickle(Response, std::time::Duration),
+    /// Send the body chunked, then zeros until this many bytes in all are out.
+    Unbounded(Response, u64),
 }
 
 fn error(status: u16, kind: &str, message: impl Into<String>) -> Response {
@@ -112,6 +116,20 @@ pub(crate) fn serve(state: &State, req: &Request, host: &str) -> Reply {
         Some(Fault::RateLimited(secs)) => {
             return Reply::Send(error(429, "rest", "Too many requests").with_header("Retry-After", secs.to_string()));
         }
+        Some(Fault::SecretEcho) if route == Some(Route::Token) => {
+            let sent = req.param("key").map(str::to_string).unwrap_or_else(|| {
+                let basic = req.header("authorization").and_then(|v| v.strip_prefix("Basic ")).unwrap_or("");
+                base64_decode(basic.trim()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+            });
+            return Reply::Send(error(401, "access", format!("Invalid API key: {sent}")));
+        }
+        Some(Fault::Redirect(to)) => {
+            return Reply::Send(
+                Response::new(302, "text/html", b"This resource can be found elsewhere.".to_vec())
+                    .with_header("Location", to.clone()),
+            );
+        }
+        Some(Fault::ExpireTokens) => state.expire_tokens(),
         Some(Fault::HtmlPage) => {
             return Reply::Send(Response::new(
                 200,
@@ -128,6 +146,8 @@ pub(crate) fn serve(state: &State, req: &Request, host: &str) -> Reply {
     match fault {
         Some(Fault::ResetMidBody) => return Reply::ResetMidBody(resp),
         Some(Fault::StallMidBody(pause)) => return Reply::StallMidBody(resp, pause),
+        Some(Fault::Trickle(pause)) => return Reply::Trickle(resp, pause),
+        Some(Fault::UnboundedChunked(total)) => return Reply::Unbounded(resp, total),
         Some(Fault::TruncatedBody) => {
             let n = resp.body.len() / 2;
             resp.body.truncate(n);
@@ -173,7 +193,7 @@ fn dispatch(state: &State, req: &Request, host: &str, fault: Option<&Fault>) -> 
         ),
         (["api_key", "token"], _, true) => api_key_token(state, req),
         (["user", "authentication"], true, _) => login(state, req),
-        (["item"], true, _) => listing(state, req, user),
+        (["item"], true, _) => listing(state, req, user, fault),
         (["item", id], true, _) => with_item(state, id, user, |i, s| Response::json(200, &item_doc(state, i, s))),
         (["item", id, "tiles"], true, _) => with_slide(state, id, user, |_, s| Response::json(200, &tiles_doc(s))),
         (["item", id, "tiles", "region"], true, _) => with_slide(state, id, user, |_, s| region(s, req, fault)),
@@ -243,7 +263,7 @@ fn access_denied(kind: &str, id: &str) -> Response {
     error(401, "access", format!("Read access denied for {kind} {id} (user None)."))
 }
 
-fn listing(state: &State, req: &Request, user: bool) -> Response {
+fn listing(state: &State, req: &Request, user: bool, fault: Option<&Fault>) -> Response {
     let Some(folder) = req.param("folderId") else {
         return if req.param("text").is_some() {
             Response::json(200, &json!([]))
@@ -266,6 +286,18 @@ fn listing(state: &State, req: &Request, user: bool) -> Response {
     };
     if sortdir != 1 && sortdir != -1 {
         return error(400, "rest", "Invalid value for sortdir parameter.");
+    }
+    if matches!(fault, Some(Fault::EndlessListing)) {
+        let n = if limit == 0 { 500 } else { limit.unsigned_abs() };
+        let page: Vec<Value> = (0..n)
+            .map(|i| {
+                let k = offset.max(0) as u64 + i;
+                let mut doc = item_doc(state, &format!("5bbdeba3e6291400{k:08x}"), state.config.slides.first());
+                doc["name"] = json!(format!("TCGA-EN-{k:04}-01Z-00-DX1.ENDLESS.svs"));
+                doc
+            })
+            .collect();
+        return Response::json(200, &Value::Array(page)).with_header("Girder-Total-Count", "1000000000000000000");
     }
     let items: Vec<Value> = if folder == state.folder_id {
         if !(state.config.folder_public || user) {
@@ -496,6 +528,9 @@ fn mask_link(state: &State, roi: &str, host: &str) -> Response {
 
 fn mask_file(state: &State, file: &str, fault: Option<&Fault>) -> Response {
     let Some(roi) = file.strip_suffix(".png").and_then(|r| state.roi(r)) else { return html(404, "Not Found") };
+    if matches!(fault, Some(Fault::BombPng)) {
+        return Response::new(200, "image/png", bomb_png(60_000, 2_147_483_647));
+    }
     let (mut w, h) = (roi.width() as usize, roi.height() as usize);
     let mut data = image::render_mask(roi);
     match fault {
@@ -513,6 +548,40 @@ fn mask_file(state: &State, file: &str, fault: Option<&Fault>) -> Response {
     bcss::codec::png::write_raw(&mut out, w, h, 1, &data, bcss::codec::png::Compression::Fast)
         .expect("PNG encodes to memory");
     Response::new(200, "image/png", out).with_header("Content-Disposition", format!("attachment; filename=\"{file}\""))
+}
+
+/// A PNG of a few dozen bytes whose header claims `width` x `height` grey pixels: the signature,
+/// an `IHDR` with those sizes, an `IDAT` of one compressed zero byte and `IEND`, CRCs right.
+pub fn bomb_png(width: u32, height: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// CRC-32 (ISO 3309, as PNG uses it), bit by bit.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
 }
 
 /// Standard base64 (with or without padding). `None` for invalid input.
@@ -555,6 +624,14 @@ mod tests {
         assert_eq!(base64_decode("Zm8=").unwrap(), b"fo");
         assert!(base64_decode("Z").is_none());
         assert!(base64_decode("Zm8*").is_none());
+    }
+
+    #[test]
+    fn crc_and_bomb_header() {
+        assert_eq!(crc32(b"IEND"), 0xAE42_6082);
+        let png = bomb_png(60_000, 2_147_483_647);
+        assert!(png.len() < 100);
+        assert_eq!(&png[16..24], &[0, 0, 0xEA, 0x60, 0x7F, 0xFF, 0xFF, 0xFF]);
     }
 
     #[test]

@@ -135,9 +135,10 @@ pub struct Config {
     pub latency: Duration,
     /// Bytes per second per response body; `None` = unlimited.
     pub bandwidth: Option<u64>,
-    /// A token stops working after this many requests (then it is anonymous, as an expired
-    /// Girder token is); `None` = never.
-    pub token_uses: Option<u32>,
+    /// A token stops working this long after it was issued (then it is anonymous, as an expired
+    /// Girder token is: Girder tokens expire by time, not by use); `None` = never. Tests expire
+    /// tokens at chosen moments with [`TestServer::expire_tokens`] or [`Fault::ExpireTokens`].
+    pub token_ttl: Option<Duration>,
     /// The folder and its items can be read without a token.
     pub folder_public: bool,
     /// Faults in force from the start.
@@ -226,7 +227,8 @@ pub(crate) struct State {
     requests: Mutex<Vec<(Instant, RecordedRequest)>>,
     fired: Mutex<Vec<FiredFault>>,
     half_sent: Mutex<Vec<(Instant, String)>>,
-    tokens: Mutex<HashMap<String, Option<u32>>>,
+    /// Token -> the moment it expires (`None` = never).
+    tokens: Mutex<HashMap<String, Option<Instant>>>,
     issued: Mutex<Vec<String>>,
     rng: Mutex<fastrand::Rng>,
 }
@@ -266,27 +268,29 @@ impl State {
             let mut rng = self.rng.lock().expect("rng lock");
             (0..64).map(|_| rng.alphanumeric()).collect()
         };
-        self.tokens.lock().expect("tokens lock").insert(token.clone(), self.config.token_uses);
+        let expires = self.config.token_ttl.map(|ttl| Instant::now() + ttl);
+        self.tokens.lock().expect("tokens lock").insert(token.clone(), expires);
         self.issued.lock().expect("issued lock").push(token.clone());
         token
     }
 
-    /// Whether the request carries a valid token (header `Girder-Token` or query `token`); uses
-    /// up one use of a limited token. An expired or unknown token is anonymous, not an error.
+    /// Whether the request carries a valid token (header `Girder-Token` or query `token`). An
+    /// expired or unknown token is anonymous, not an error.
     fn user_of(&self, req: &http::Request) -> bool {
         let Some(token) = req.header("girder-token").or_else(|| req.param("token")) else { return false };
-        let mut tokens = self.tokens.lock().expect("tokens lock");
-        match tokens.get_mut(token) {
+        let tokens = self.tokens.lock().expect("tokens lock");
+        match tokens.get(token) {
             None => false,
             Some(None) => true,
-            Some(Some(0)) => {
-                tokens.remove(token);
-                false
-            }
-            Some(Some(n)) => {
-                *n -= 1;
-                true
-            }
+            Some(Some(expires)) => Instant::now() < *expires,
+        }
+    }
+
+    /// Every token issued so far expires now.
+    pub(crate) fn expire_tokens(&self) {
+        let now = Instant::now();
+        for expires in self.tokens.lock().expect("tokens lock").values_mut() {
+            *expires = Some(now);
         }
     }
 }
@@ -442,6 +446,12 @@ impl TestServer {
         self.state.issued.lock().expect("issued lock").clone()
     }
 
+    /// Every token issued so far expires now (as a Girder token does when its time is up); the
+    /// next request with one of them is anonymous.
+    pub fn expire_tokens(&self) {
+        self.state.expire_tokens();
+    }
+
     /// Replaces the faults in force (counters restart).
     pub fn set_faults(&self, faults: Faults) {
         *self.state.faults.lock().expect("faults lock") = faults::ActiveFaults::new(faults);
@@ -521,6 +531,47 @@ fn serve_connection(state: &State, stream: TcpStream, addr: SocketAddr) {
                 let _ = writer.write_all(&resp.body[..half]);
                 let _ = writer.flush();
                 let _ = stream.shutdown(Shutdown::Both);
+                return;
+            }
+            girder::Reply::Trickle(resp, pause) => {
+                let plain = http::Response { chunked: false, ..resp.clone() };
+                if http::write_head(&mut writer, &plain, resp.body.len(), req.close).is_err() {
+                    return;
+                }
+                for byte in &resp.body {
+                    if writer.write_all(std::slice::from_ref(byte)).and_then(|_| writer.flush()).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(pause);
+                }
+                if req.close {
+                    return;
+                }
+            }
+            girder::Reply::Unbounded(resp, total) => {
+                // Generated as it goes: the stand-in never holds the body it claims to send.
+                let chunked = http::Response { chunked: true, ..resp.clone() };
+                if http::write_head(&mut writer, &chunked, 0, true).is_err() {
+                    return;
+                }
+                let zeros = vec![0u8; 64 * 1024];
+                let mut sent = 0u64;
+                let mut part: &[u8] = &resp.body;
+                while sent < total {
+                    if part.is_empty() {
+                        part = &zeros[..zeros.len().min((total - sent) as usize)];
+                    }
+                    let ok = writer
+                        .write_all(format!("{:x}\r\n", part.len()).as_bytes())
+                        .and_then(|_| writer.write_all(part))
+                        .and_then(|_| writer.write_all(b"\r\n"));
+                    if ok.is_err() {
+                        return;
+                    }
+                    sent += part.len() as u64;
+                    part = &[];
+                }
+                let _ = writer.write_all(b"0\r\n\r\n").and_then(|_| writer.flush());
                 return;
             }
             girder::Reply::StallMidBody(resp, pause) => {
@@ -656,7 +707,7 @@ mod tests {
 
     #[test]
     fn mask_link_redirects_and_token_expires() {
-        let mut config = Config { token_uses: Some(1), ..server().state.config.clone() };
+        let mut config = server().state.config.clone();
         config.faults = Faults::none();
         let s = TestServer::start(config);
         let r = exchange(&s, "GET /masks/TCGA-SY-0001-DX1 HTTP/1.1\r\nHost: h:1\r\n\r\nGET /files/TCGA-SY-0001-DX1.png HTTP/1.1\r\nHost: h:1\r\n\r\n", 2);
@@ -671,7 +722,10 @@ mod tests {
         let id = s.item_id("TCGA-SY-0001").unwrap();
         let req = format!("GET /api/v1/item/{id}/tiles HTTP/1.1\r\nHost: x\r\nGirder-Token: {token}\r\n\r\n");
         let r = exchange(&s, &req.repeat(2), 2);
-        assert_eq!((r[0].0, r[1].0), (200, 401), "one use, then anonymous");
+        assert_eq!((r[0].0, r[1].0), (200, 200), "tokens expire by time, not by use");
+        s.expire_tokens();
+        let r = exchange(&s, &req, 1);
+        assert_eq!(r[0].0, 401, "an expired token is anonymous");
     }
 
     #[test]

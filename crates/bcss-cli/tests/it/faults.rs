@@ -270,12 +270,12 @@ fn server_item_names_never_write_outside_the_output() {
 
 /// Every secret and how it could appear: as is, and the Basic credentials in base64.
 fn assert_log_is_clean_at(level: &str) {
-    let s =
-        Stand::with(Config { slides: slides(), api_key: Some(KEY.into()), token_uses: Some(3), ..Default::default() });
+    let s = Stand::new();
     // Retries, a failing ROI and renewed tokens: the paths that log URLs, statuses and messages.
     s.server.set_faults(
         Faults::none()
             .on(Route::Token, When::First(1), Fault::Status(503))
+            .on(Route::Region, When::Requests(vec![3]), Fault::ExpireTokens)
             .on(Route::Region, When::First(2), Fault::ResetMidBody)
             .on(Route::Tiles, When::Requests(vec![2]), Fault::WrongJson)
             .on(Route::MaskFile, When::First(1), Fault::CorruptBody),

@@ -18,6 +18,7 @@ mod faults;
 mod gdc;
 mod harness;
 mod help;
+mod limits;
 mod masks;
 mod resume;
 #[cfg(unix)]

@@ -187,10 +187,11 @@ pub struct Gdc {
     token: Option<Secret>,
 }
 
-/// The API's `message` from an error body.
+/// The API's `message` from an error body, with every known secret hidden
+/// ([`super::http::scrub`]).
 fn api_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    v.get("message")?.as_str().map(str::to_string)
+    v.get("message")?.as_str().map(super::http::scrub)
 }
 
 /// `Content-Range: bytes a-b/total` as `(a, b + 1, total)`; `None` when malformed or `*`.

@@ -5,15 +5,28 @@
 //! annotation documents. Every error names the [`Step`] and carries the server's own message
 //! (Girder answers `{"message", "type"}`; a missing item is 400, not 404).
 //!
-//! The token travels in the `Girder-Token` header only, is never logged, and is renewed once
-//! from the credentials when the server starts answering 401 (Girder treats an expired token as
-//! anonymous).
+//! The token travels in the `Girder-Token` header only, is never logged, and is renewed from the
+//! credentials when the server starts answering 401 (Girder treats an expired token as
+//! anonymous). Every secret is registered for [`scrub`], and every text of the server that goes
+//! into an error is scrubbed (a server may echo the key it refused).
+//!
+//! Limits, so that a server cannot exhaust a run (an over-limit answer fails its request, not
+//! retried, and nothing of the claimed size is allocated):
+//!
+//! - JSON answers (version, token, listing pages, tiles): at most [`MAX_JSON_BODY`] (16 MiB);
+//!   annotation documents at most [`MAX_ANNOTATIONS_BODY`] (64 MiB).
+//! - A region: [`region_body_limit`], 4.5 bytes per output pixel + 1 MiB (an incompressible
+//!   RGBA PNG is 4 bytes per pixel plus a filter byte per row; a JPEG is less; the MiB covers
+//!   headers and an ICC profile).
+//! - A folder listing: at most [`MAX_LISTING_ITEMS`] items (100 000; BCSS has 151 slides), a
+//!   claimed `Girder-Total-Count` above that fails at once, and at most [`MAX_LISTING_BYTES`]
+//!   (256 MiB) of pages in all.
 
 use std::sync::RwLock;
 
 use serde::Deserialize;
 
-use super::http::{Http, HttpError, Request, Response};
+use super::http::{register_secret, scrub, Http, HttpError, Request, Response};
 use crate::model::{Rect, SlideGeometry};
 
 /// The body of `GET item/{id}/tiles`, in large_image's field names; the parts
@@ -57,9 +70,12 @@ impl From<TilesMetadata> for SlideGeometry {
 pub struct Secret(String);
 
 impl Secret {
-    /// Wraps a secret.
+    /// Wraps a secret, and registers it so that no server text can echo it
+    /// ([`super::http::scrub`]).
     pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
+        let s = s.into();
+        register_secret(&s);
+        Secret(s)
     }
     /// The secret itself, for sending. Never format it.
     pub fn expose(&self) -> &str {
@@ -180,12 +196,34 @@ impl GirderError {
 }
 
 /// "cannot reach the server" only when it could not be reached; a server that kept answering an
-/// error status is said to have done so.
+/// error status, was too slow, sent too much or redirected away is said to have done so.
 fn describe_http(e: &HttpError) -> String {
+    use super::http::Failure;
     match e.failure {
-        super::http::Failure::Status(..) => format!("the server kept failing: {e}"),
-        _ => format!("cannot reach the server: {e}"),
+        Failure::Status(..) => format!("the server kept failing: {e}"),
+        Failure::TooLarge { .. } => format!("the server sent too much: {e}"),
+        Failure::Redirect(_) => format!("the server redirected elsewhere: {e}"),
+        Failure::Timeout(_) => format!("the server did not answer in time: {e}"),
+        Failure::Transport(_) => format!("cannot reach the server: {e}"),
     }
+}
+
+/// The largest JSON answer accepted (version, token, a listing page, tiles metadata).
+pub const MAX_JSON_BODY: u64 = 16 << 20;
+
+/// The largest annotation answer accepted (every annotation document of one slide).
+pub const MAX_ANNOTATIONS_BODY: u64 = 64 << 20;
+
+/// The most items a folder listing may hold.
+pub const MAX_LISTING_ITEMS: u64 = 100_000;
+
+/// The most bytes of listing pages read for one folder.
+pub const MAX_LISTING_BYTES: u64 = 256 << 20;
+
+/// The largest region body accepted for an output of `width` x `height` pixels: 4.5 bytes per
+/// pixel + 1 MiB. A 600 x 400 region may be 2.1 MB.
+pub fn region_body_limit(width: u64, height: u64) -> u64 {
+    width.saturating_mul(height).saturating_mul(9) / 2 + (1 << 20)
 }
 
 /// At most this many token renewals per client (see [`Girder`]).
@@ -204,13 +242,20 @@ pub struct Item {
     pub large_image: Option<serde_json::Value>,
 }
 
+/// The token in use and its generation (0 = none yet, +1 per token obtained).
+#[derive(Debug, Default)]
+struct TokenSlot {
+    generation: u64,
+    token: Option<Secret>,
+}
+
 /// A connected, authenticated client.
 #[derive(Debug)]
 pub struct Girder {
     http: Http,
     base: String,
     credentials: Credentials,
-    token: RwLock<Option<Secret>>,
+    token: RwLock<TokenSlot>,
     /// Token renewals so far. Renewing is deduplicated across workers (only the token that
     /// failed is replaced) and capped at [`MAX_RENEWALS`] per client, so a key that lost access,
     /// or an item the user cannot read, does not cost a token exchange per request forever.
@@ -230,7 +275,7 @@ struct AuthToken {
 
 fn server_error(step: Step, req: &Request, resp: &Response) -> GirderError {
     let v: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
-    let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(|m| m.as_str()).map(str::to_string);
+    let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(|m| m.as_str()).map(scrub);
     GirderError::Server {
         step,
         status: resp.status,
@@ -244,7 +289,17 @@ impl Girder {
     /// Checks that `api_url` is a Girder API (`GET system/version`) and authenticates.
     pub fn connect(http: Http, api_url: &str, credentials: Credentials) -> Result<Girder, GirderError> {
         let base = api_url.trim_end_matches('/').to_string();
-        let girder = Girder { http, base, credentials, token: RwLock::new(None), renewals: std::sync::Mutex::new(0) };
+        if let Credentials::Login { user, password } = &credentials {
+            // The Basic form of the login is a secret too (a server could echo its header).
+            register_secret(&base64(format!("{user}:{}", password.expose()).as_bytes()));
+        }
+        let girder = Girder {
+            http,
+            base,
+            credentials,
+            token: RwLock::new(TokenSlot::default()),
+            renewals: std::sync::Mutex::new(0),
+        };
         girder.probe()?;
         girder.authenticate()?;
         Ok(girder)
@@ -265,7 +320,7 @@ impl Girder {
     }
 
     fn probe(&self) -> Result<(), GirderError> {
-        let req = Request::get(self.url("system/version")).header("Accept", "application/json");
+        let req = Request::get(self.url("system/version")).header("Accept", "application/json").max_body(MAX_JSON_BODY);
         let resp =
             self.http.request(&req, &|_| {}).map_err(|source| GirderError::Http { step: Step::Probe, source })?;
         let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
@@ -297,7 +352,7 @@ impl Girder {
                 Request::get(self.url("user/authentication")).header("Authorization", format!("Basic {basic}"))
             }
         };
-        let req = req.header("Accept", "application/json");
+        let req = req.header("Accept", "application/json").max_body(MAX_JSON_BODY);
         let resp =
             self.http.request(&req, &|_| {}).map_err(|source| GirderError::Http { step: Step::Token, source })?;
         if !resp.is_success() {
@@ -306,47 +361,52 @@ impl Girder {
         let reply: TokenReply = serde_json::from_slice(&resp.body).map_err(|e| GirderError::Unexpected {
             step: Step::Token,
             url: req.shown_url(),
-            reason: format!("no authToken in the reply ({e})"),
+            reason: scrub(&format!("no authToken in the reply ({e})")),
         })?;
-        *self.token.write().expect("token lock") = Some(Secret::new(reply.auth_token.token));
+        let mut slot = self.token.write().expect("token lock");
+        slot.token = Some(Secret::new(reply.auth_token.token));
+        slot.generation += 1;
         Ok(())
     }
 
-    fn with_token(&self, mut req: Request) -> Request {
-        if let Some(t) = self.token.read().expect("token lock").as_ref() {
+    /// `req` with the current token, and the generation of that token.
+    fn with_token(&self, mut req: Request) -> (u64, Request) {
+        let slot = self.token.read().expect("token lock");
+        if let Some(t) = slot.token.as_ref() {
             req = req.header("Girder-Token", t.expose());
         }
-        req
+        (slot.generation, req)
     }
 
-    /// Sends a request with the token; on 401 renews the token once and retries.
     /// Sends a request with the token. On 401 (Girder's answer to an expired token) the token is
-    /// renewed, by one worker only (the others pick up the new token), and the request is tried
-    /// again: at most twice more per request and [`MAX_RENEWALS`] renewals per client.
+    /// renewed, by one worker only, and the request is tried again:
+    ///
+    /// - when another worker replaced the token since this request was sent, the request is
+    ///   simply sent again with the new token: that costs no renewal, whatever the order of the
+    ///   workers (it is bounded, since every replacement is one of the client's renewals);
+    /// - otherwise this request renews the token itself, at most twice per request and
+    ///   [`MAX_RENEWALS`] times per client; after that the 401 is the answer.
     fn send(&self, step: Step, req: Request, on_bytes: &dyn Fn(u64)) -> Result<(Request, Response), GirderError> {
-        let mut sent = self.with_token(req.clone());
-        let mut resp = self.http.request(&sent, on_bytes).map_err(|source| GirderError::Http { step, source })?;
-        for _ in 0..2 {
+        let mut own_renewals = 0;
+        loop {
+            let (generation, sent) = self.with_token(req.clone());
+            let resp = self.http.request(&sent, on_bytes).map_err(|source| GirderError::Http { step, source })?;
             if resp.status != 401 || matches!(self.credentials, Credentials::Anonymous) {
-                break;
+                return Ok((sent, resp));
             }
-            let used = sent.headers.iter().find(|(k, _)| k == "Girder-Token").map(|(_, v)| v.clone());
-            {
-                let mut renewals = self.renewals.lock().expect("renewal lock");
-                let current = self.token.read().expect("token lock").as_ref().map(|t| t.expose().to_string());
-                if current == used {
-                    if *renewals >= MAX_RENEWALS {
-                        break;
-                    }
-                    tracing::info!(step = %step, "HTTP 401: renewing the token");
-                    self.authenticate()?;
-                    *renewals += 1;
-                }
+            let mut renewals = self.renewals.lock().expect("renewal lock");
+            if self.token.read().expect("token lock").generation != generation {
+                // Renewed by another worker meanwhile: try the new token.
+                continue;
             }
-            sent = self.with_token(req.clone());
-            resp = self.http.request(&sent, on_bytes).map_err(|source| GirderError::Http { step, source })?;
+            if own_renewals >= 2 || *renewals >= MAX_RENEWALS {
+                return Ok((sent, resp));
+            }
+            tracing::info!(step = %step, "HTTP 401: renewing the token");
+            self.authenticate()?;
+            *renewals += 1;
+            own_renewals += 1;
         }
-        Ok((sent, resp))
     }
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, step: Step, req: Request) -> Result<(T, Response), GirderError> {
@@ -357,28 +417,52 @@ impl Girder {
         let value = serde_json::from_slice(&resp.body).map_err(|e| GirderError::Unexpected {
             step,
             url: req.shown_url(),
-            reason: format!("the body is not the JSON expected ({e})"),
+            reason: scrub(&format!("the body is not the JSON expected ({e})")),
         })?;
         Ok((value, resp))
     }
 
     /// The items of a folder that large_image can read (items without `largeImage` are skipped),
-    /// fetched in pages until `Girder-Total-Count` is reached.
+    /// fetched in pages until `Girder-Total-Count` is reached. Fails when the folder claims or
+    /// turns out to hold more than [`MAX_LISTING_ITEMS`] items, or its pages add up to more than
+    /// [`MAX_LISTING_BYTES`] (a server that always answers a full page).
     pub fn list_slides(&self, folder_id: &str) -> Result<Vec<Item>, GirderError> {
         const PAGE: u64 = 500;
         let mut items: Vec<Item> = Vec::new();
         let mut offset = 0;
+        let mut bytes = 0u64;
         loop {
             let req = Request::get(self.url("item"))
                 .query("folderId", folder_id)
                 .query("limit", PAGE.to_string())
                 .query("offset", offset.to_string())
                 .query("sort", "lowerName")
-                .query("sortdir", "1");
+                .query("sortdir", "1")
+                .max_body(MAX_JSON_BODY);
+            let shown = req.shown_url();
             let (page, resp): (Vec<Item>, _) = self.get_json(Step::Listing, req)?;
+            let too_many = |reason: String| GirderError::Unexpected { step: Step::Listing, url: shown.clone(), reason };
+            if let Some(total) = resp.total_count.filter(|&t| t > MAX_LISTING_ITEMS) {
+                return Err(too_many(format!(
+                    "the server claims {total} items in the folder (Girder-Total-Count), more than the \
+                     {MAX_LISTING_ITEMS} a slide folder can hold"
+                )));
+            }
             let n = page.len() as u64;
             items.extend(page);
             offset += n;
+            bytes += resp.body.len() as u64;
+            if offset > MAX_LISTING_ITEMS {
+                return Err(too_many(format!(
+                    "the folder listing goes on past {MAX_LISTING_ITEMS} items; stopped at {offset}"
+                )));
+            }
+            if bytes > MAX_LISTING_BYTES {
+                return Err(too_many(format!(
+                    "the folder listing goes on past {} MiB of pages; stopped at {offset} items",
+                    MAX_LISTING_BYTES >> 20
+                )));
+            }
             let total = resp.total_count.unwrap_or(offset);
             if n == 0 || offset >= total {
                 break;
@@ -389,7 +473,7 @@ impl Girder {
 
     /// `GET item/{id}/tiles`: the slide's size, pyramid and native resolution.
     pub fn tiles(&self, item_id: &str) -> Result<SlideGeometry, GirderError> {
-        let req = Request::get(self.url(&format!("item/{item_id}/tiles")));
+        let req = Request::get(self.url(&format!("item/{item_id}/tiles"))).max_body(MAX_JSON_BODY);
         let shown = req.shown_url();
         let geometry = SlideGeometry::from(self.get_json::<TilesMetadata>(Step::TilesMetadata, req)?.0);
         geometry.check().map_err(|reason| GirderError::Unexpected { step: Step::TilesMetadata, url: shown, reason })?;
@@ -398,16 +482,19 @@ impl Girder {
 
     /// `GET item/{id}/tiles/region` for integer base-pixel bounds, with the scale parameters and
     /// encoding given. Returns the body (an encoded image) and its content type. An error status
-    /// is an error; an empty body is returned as is for the caller to refuse.
+    /// is an error; an empty body is returned as is for the caller to refuse. A body longer than
+    /// `max_body` (from [`region_body_limit`] of the expected output size) is an error.
     pub fn region(
         &self,
         item_id: &str,
         rect: Rect,
         scale: &[(&str, String)],
         encoding: &str,
+        max_body: u64,
         on_bytes: &dyn Fn(u64),
     ) -> Result<Response, GirderError> {
         let mut req = Request::get(self.url(&format!("item/{item_id}/tiles/region")))
+            .max_body(max_body)
             .query("left", rect.left.to_string())
             .query("top", rect.top.to_string())
             .query("right", rect.right.to_string())
@@ -426,7 +513,9 @@ impl Girder {
     /// `GET annotation/item/{id}`: every annotation document of the item, as the raw JSON the
     /// server sent (checked to be a JSON array).
     pub fn annotations(&self, item_id: &str, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, GirderError> {
-        let req = Request::get(self.url(&format!("annotation/item/{item_id}"))).header("Accept", "application/json");
+        let req = Request::get(self.url(&format!("annotation/item/{item_id}")))
+            .header("Accept", "application/json")
+            .max_body(MAX_ANNOTATIONS_BODY);
         let (req, resp) = self.send(Step::Annotations, req, on_bytes)?;
         if !resp.is_success() {
             return Err(server_error(Step::Annotations, &req, &resp));
@@ -441,7 +530,7 @@ impl Girder {
             Err(e) => Err(GirderError::Unexpected {
                 step: Step::Annotations,
                 url: req.shown_url(),
-                reason: format!("the body is not valid JSON ({e})"),
+                reason: scrub(&format!("the body is not valid JSON ({e})")),
             }),
         }
     }

@@ -11,7 +11,17 @@
 //! Secrets: URLs are shown through [`redact_url`], which hides the values of `key`, `token` and
 //! `password` query parameters, and transport errors are kept as redacted text. Header values
 //! (`Girder-Token`, `X-Auth-Token`, ...) are never formatted: `Request`'s `Debug` omits them and
-//! only a fixed list of harmless response headers is kept ([`KEPT_HEADERS`]).
+//! only a fixed list of harmless response headers is kept ([`KEPT_HEADERS`]). A server may still
+//! echo a secret back (`"Invalid API key: <the key>"`): every secret of the process is registered
+//! ([`register_secret`], done by `Secret::new`) and every text that comes from a server is passed
+//! through [`scrub`] before it reaches an error, a log line or a manifest.
+//!
+//! Bounds: a server cannot stall a request or exhaust memory. Connecting, the response head and
+//! each read of the body wait at most `timeout`; on top of that the whole body must arrive before
+//! its **deadline**, `timeout + size / 64 KiB/s` after the head ([`body_deadline`], `size` =
+//! `Content-Length`, else [`Request::max_body`], else 1 GiB), checked after every read (so a
+//! request ends at most one `timeout` after its deadline). A body that misses it is a
+//! [`Failure::Timeout`]. Callers give every whole-body request a [`Request::max_body`].
 //!
 //! Big bodies: [`Http::stream`] sends one request (no retries) and hands back the response head
 //! and a reader, so a caller can write a multi-GB body to disk as it arrives and stop early. Only
@@ -22,7 +32,59 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
+
+/// The slowest body rate a request is allowed, on average, once its head has arrived: 64 KiB/s
+/// (see [`body_deadline`]).
+pub const FLOOR_RATE: u64 = 64 * 1024;
+
+/// The size a deadline assumes for a body of unknown size without a [`Request::max_body`].
+const UNKNOWN_SIZE: u64 = 1 << 30;
+
+/// How long a body of `size` bytes may take to arrive after the response head:
+/// `timeout + size / FLOOR_RATE` (a 2 MiB region with `--timeout 120` gets 152 s).
+pub fn body_deadline(timeout: Duration, size: u64) -> Duration {
+    timeout + Duration::from_secs_f64(size as f64 / FLOOR_RATE as f64)
+}
+
+/// Every secret this process knows (API keys, passwords, tokens), for [`scrub`].
+static KNOWN_SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Secrets shorter than this are not scrubbed: replacing every `ab` of a message would make it
+/// unreadable, and such a secret protects nothing anyway.
+const MIN_SECRET_LEN: usize = 4;
+
+/// Remembers a secret so that [`scrub`] hides it (as is and percent-encoded). `Secret::new` calls
+/// this; call it for any other form a secret travels in (an HTTP Basic header).
+pub fn register_secret(secret: &str) {
+    let secret = secret.trim();
+    if secret.chars().count() < MIN_SECRET_LEN {
+        return;
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let mut known = KNOWN_SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    for s in [secret.to_string(), encoded] {
+        if !known.contains(&s) {
+            known.push(s);
+        }
+    }
+    // Longest first, so a secret that contains another is hidden whole.
+    known.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// `text` with every registered secret replaced by `[redacted]`: for anything a server sent
+/// (Girder's and the GDC's `message`, error bodies) before it is shown, logged or recorded.
+pub fn scrub(text: &str) -> String {
+    let known = KNOWN_SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = text.to_string();
+    for s in known.iter() {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "[redacted]");
+        }
+    }
+    out
+}
 
 /// Settings of the HTTP client.
 #[derive(Debug, Clone)]
@@ -61,7 +123,7 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body of a POST (empty when `None`); its `Content-Type` is among `headers`.
     pub body: Option<Vec<u8>>,
-    /// The largest body [`Http::request`] accepts; `None` = no limit.
+    /// The largest body [`Http::request`] accepts; `None` = no limit (and a 1 GiB deadline).
     pub max_body: Option<u64>,
 }
 
@@ -264,7 +326,7 @@ impl Read for BodyReader {
                 self.got += n as u64;
                 Ok(n)
             }
-            Err(e) => Err(std::io::Error::new(e.kind(), redact_url(&e.to_string()))),
+            Err(e) => Err(std::io::Error::new(e.kind(), scrub(&redact_url(&e.to_string())))),
         }
     }
 }
@@ -287,6 +349,9 @@ pub enum Failure {
     Timeout(String),
     /// The server kept answering a retryable status.
     Status(u16, Option<String>),
+    /// A redirect to something else than `http(s)://` (`file://`, `ftp://`): never followed,
+    /// not retried.
+    Redirect(String),
     /// The body is longer than the caller accepts ([`Request::max_body`]); not retried.
     TooLarge {
         /// The limit.
@@ -297,9 +362,10 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// True when trying again may help (everything but [`Failure::TooLarge`]).
+    /// True when trying again may help (everything but [`Failure::TooLarge`] and
+    /// [`Failure::Redirect`]).
     pub fn is_transient(&self) -> bool {
-        !matches!(self, Failure::TooLarge { .. })
+        !matches!(self, Failure::TooLarge { .. } | Failure::Redirect(_))
     }
 }
 
@@ -310,6 +376,7 @@ impl std::fmt::Display for Failure {
             Failure::Timeout(s) => write!(f, "timed out ({s})"),
             Failure::Status(code, Some(msg)) => write!(f, "HTTP {code}: {msg}"),
             Failure::Status(code, None) => write!(f, "HTTP {code}"),
+            Failure::Redirect(s) => write!(f, "{s}"),
             Failure::TooLarge { limit, claimed: Some(n) } => {
                 write!(f, "the body would be {n} bytes, more than the {limit} accepted")
             }
@@ -430,9 +497,10 @@ pub(crate) fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
+/// Girder's `message` from an error body, [`scrub`]bed.
 fn girder_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    v.get("message")?.as_str().map(str::to_string)
+    v.get("message")?.as_str().map(scrub)
 }
 
 impl Http {
@@ -507,8 +575,15 @@ impl Http {
                 return Ok(resp);
             };
             let next = resolve_location(&url, &location).ok_or_else(|| {
-                Failure::Transport(format!("redirect to an unusable location `{}`", redact_url(&location)))
+                Failure::Transport(format!("redirect to an unusable location `{}`", scrub(&redact_url(&location))))
             })?;
+            if !(next.starts_with("http://") || next.starts_with("https://")) {
+                let scheme = next.split_once(':').map_or("?", |(s, _)| s);
+                return Err(Failure::Redirect(format!(
+                    "HTTP {status} redirect to a non-HTTP URL `{}` (scheme `{scheme}`); only http and https are followed",
+                    scrub(&redact_url(&next))
+                )));
+            }
             if origin(&next) != origin(&url) {
                 headers.retain(|(k, _)| !is_credential_header(k));
             }
@@ -536,7 +611,11 @@ impl Http {
             return Err(Failure::TooLarge { limit, claimed: Some(n) });
         }
         let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
+        // `expected` is at most `limit` here, so this never reserves more than the caller accepts.
         let mut body = Vec::with_capacity(expected.unwrap_or(0).min(1 << 30) as usize);
+        let size = expected.or(req.max_body).unwrap_or(UNKNOWN_SIZE);
+        let allowed = body_deadline(self.config.timeout, size);
+        let head_at = Instant::now();
         let mut chunk = vec![0u8; 256 * 1024];
         loop {
             match std::io::Read::read(&mut reader, &mut chunk) {
@@ -549,13 +628,22 @@ impl Http {
                     on_bytes(n as u64);
                 }
                 Err(e) => {
-                    let text = redact_url(&e.to_string());
+                    let text = scrub(&redact_url(&e.to_string()));
                     return Err(if e.kind() == std::io::ErrorKind::TimedOut {
                         Failure::Timeout(format!("body stalled after {} bytes: {text}", body.len()))
                     } else {
                         Failure::Transport(format!("body cut off after {} bytes: {text}", body.len()))
                     });
                 }
+            }
+            if head_at.elapsed() > allowed {
+                return Err(Failure::Timeout(format!(
+                    "the body missed its deadline of {allowed:.1?}: {} of {} bytes after {:.1?} (the deadline is \
+                     the timeout plus {size} bytes at 64 KiB/s)",
+                    body.len(),
+                    expected.map_or_else(|| "?".to_string(), |n| n.to_string()),
+                    head_at.elapsed()
+                )));
             }
         }
         if let Some(n) = expected {
@@ -646,7 +734,7 @@ impl RetryState {
 }
 
 fn classify(e: &ureq::Error) -> Failure {
-    let mut text = redact_url(&e.to_string());
+    let mut text = scrub(&redact_url(&e.to_string()));
     if text.contains("certificate") {
         text.push_str(" (behind an inspecting proxy? trust its root with --ca-cert FILE)");
     }
@@ -870,6 +958,57 @@ mod tests {
         assert_eq!(heads.lock().unwrap().len(), 2);
         let ok = http.request(&Request::get(format!("http://127.0.0.1:{port}/unsized")).max_body(5000), &|_| {});
         assert_eq!(ok.unwrap().body.len(), 5000);
+    }
+
+    #[test]
+    fn registered_secrets_are_scrubbed_from_server_text() {
+        register_secret("  s3cr3t/k3y+of-the-http-test ");
+        register_secret("ab"); // too short to scrub
+        assert_eq!(scrub("Invalid API key: s3cr3t/k3y+of-the-http-test."), "Invalid API key: [redacted].");
+        assert_eq!(scrub("key=s3cr3t%2Fk3y%2Bof-the-http-test"), "key=[redacted]");
+        assert_eq!(scrub("abc"), "abc");
+        assert_eq!(girder_message(br#"{"message": "no s3cr3t/k3y+of-the-http-test"}"#).unwrap(), "no [redacted]");
+    }
+
+    #[test]
+    fn a_trickled_body_fails_at_its_deadline() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+            for _ in 0..1000 {
+                if stream.write_all(b"x").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let timeout = Duration::from_millis(300);
+        let http = Http::new(HttpConfig { retries: 0, timeout, ..Default::default() }).unwrap();
+        let started = Instant::now();
+        let err = http.request(&Request::get(format!("http://127.0.0.1:{port}/slow")), &|_| {}).unwrap_err();
+        // Each read gets a byte in 20 ms; the deadline is 0.3 s + 1000 B at 64 KiB/s.
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(matches!(err.failure, Failure::Timeout(ref t) if t.contains("deadline")), "{err}");
+        assert_eq!(body_deadline(Duration::from_secs(1), 2 * FLOOR_RATE), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_redirect_to_a_file_url_is_refused_without_retrying() {
+        let (port, heads) = recording_server(|_| {
+            "HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                .into()
+        });
+        let http =
+            Http::new(HttpConfig { retries: 3, backoff_base: Duration::from_millis(1), ..Default::default() }).unwrap();
+        let err = http.request(&Request::get(format!("http://127.0.0.1:{port}/m")), &|_| {}).unwrap_err();
+        assert!(matches!(err.failure, Failure::Redirect(_)), "{err}");
+        assert!(err.to_string().contains("non-HTTP URL `file:///etc/passwd`"), "{err}");
+        assert_eq!((err.retries, heads.lock().unwrap().len()), (0, 1));
     }
 
     #[test]

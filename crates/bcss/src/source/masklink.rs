@@ -2,8 +2,13 @@
 //!
 //! The published masks are PNGs at base (scan) resolution, one per ROI, pixel value = label code.
 //! [`fetch_mask`] downloads one (following redirects, without any DSA credentials), decodes it
-//! and checks it before anyone uses it: the size must be the ROI's base size and every value a
-//! known code. A link may also be a local path or `file://` URL (mirrors, tests).
+//! and checks it before anyone uses it: the size must be the ROI's base size (read from the PNG
+//! header before anything is decoded) and every value a known code. A link may also be a local path or `file://` URL (mirrors, tests); an `http(s)`
+//! link that redirects to anything but `http(s)` is refused, not followed.
+//!
+//! A downloaded mask may be at most [`mask_body_limit`] of the ROI's base size: 2 bytes per base
+//! pixel + 1 MiB (an incompressible grey PNG is 1 byte per pixel plus a filter byte per row and
+//! a few bytes per 64 KiB of zlib; the MiB covers the chunks around).
 
 use super::http::{Http, HttpError, Request};
 use crate::catalog::{codes, Roi};
@@ -103,10 +108,16 @@ pub fn check_codes(mask: &GrayImage, origin: &str) -> Result<(), MaskError> {
     }
 }
 
-/// Reads the bytes of a mask link: `http(s)://` through `http`, else a local path or `file://`.
-pub fn fetch_bytes(http: &Http, link: &str, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, MaskError> {
+/// The largest mask body accepted for a ROI of `width` x `height` base pixels.
+pub fn mask_body_limit(width: u64, height: u64) -> u64 {
+    width.saturating_mul(height).saturating_mul(2) + (1 << 20)
+}
+
+/// Reads the bytes of a mask link: `http(s)://` through `http` (a body longer than `max_body` is
+/// an error), else a local path or `file://`.
+pub fn fetch_bytes(http: &Http, link: &str, max_body: u64, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, MaskError> {
     if link.starts_with("http://") || link.starts_with("https://") {
-        let req = Request::get(link);
+        let req = Request::get(link).max_body(max_body);
         let resp = http.request(&req, on_bytes).map_err(|source| MaskError::Http { url: req.shown_url(), source })?;
         if !resp.is_success() {
             return Err(MaskError::Status { url: req.shown_url(), status: resp.status });
@@ -123,8 +134,15 @@ pub fn fetch_bytes(http: &Http, link: &str, on_bytes: &dyn Fn(u64)) -> Result<Ve
 /// Downloads, decodes and checks the mask of `roi` from its link.
 pub fn fetch_mask(http: &Http, roi: &Roi, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, MaskError> {
     let link = roi.mask_link.as_deref().ok_or(MaskError::NoLink)?;
-    let bytes = fetch_bytes(http, link, on_bytes)?;
+    let bytes = fetch_bytes(http, link, mask_body_limit(roi.width(), roi.height()), on_bytes)?;
     let origin = super::http::redact_url(link);
+    // The size from the header first: a PNG of a few bytes can claim gigapixels, and only what the
+    // ROI needs is ever decoded.
+    let (w, h) =
+        codec::png::dimensions(&bytes).map_err(|source| MaskError::Decode { origin: origin.clone(), source })?;
+    if (w as u64, h as u64) != (roi.width(), roi.height()) {
+        return Err(MaskError::WrongSize { origin, got_w: w, got_h: h, want_w: roi.width(), want_h: roi.height() });
+    }
     let mask =
         codec::png::decode_gray(&bytes).map_err(|source| MaskError::Decode { origin: origin.clone(), source })?;
     check_mask(&mask, roi, &origin)?;

@@ -6,7 +6,7 @@ use super::masks::BaseMasks;
 use super::run::RoiError;
 use crate::catalog::{Roi, Slide, SlideTable};
 use crate::codec::{self, RgbImage};
-use crate::source::girder::Girder;
+use crate::source::girder::{self, Girder};
 use crate::transform::{Mode, RegionPlan, Resolution, SlideGeometry};
 
 /// A source of region pixels for the pipeline.
@@ -181,7 +181,9 @@ impl SlideHandle for DsaSlide<'_> {
     fn read(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
         let p = self.pixels;
         let query = p.query();
-        let resp = p.girder.region(&self.slide.item_id, plan.region, &query, p.encoding.as_param(), on_bytes)?;
+        let max_body = girder::region_body_limit(plan.out_width, plan.out_height);
+        let resp =
+            p.girder.region(&self.slide.item_id, plan.region, &query, p.encoding.as_param(), max_body, on_bytes)?;
         if resp.body.is_empty() {
             return Err(RoiError::BadRegion(format!(
                 "the server sent an empty body (HTTP {}); the region is empty or outside the slide",
