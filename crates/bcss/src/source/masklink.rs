@@ -3,11 +3,13 @@
 //! The published masks are PNGs at base (scan) resolution, one per ROI, pixel value = label code.
 //! [`fetch_mask`] downloads one (following redirects, without any DSA credentials), decodes it
 //! and checks it before anyone uses it: the size must be the ROI's base size and every value a
-//! known code. A link may also be a local path or `file://` URL (mirrors, tests).
+//! known code. The size is checked from the PNG header, before a pixel is decoded
+//! ([`decode_mask`]), so a file claiming billions of pixels costs nothing. A link may also be a
+//! local path or `file://` URL (mirrors, tests).
 
 use super::http::{Http, HttpError, Request};
 use crate::catalog::{codes, Roi};
-use crate::codec::{self, CodecError};
+use crate::codec::{self, CodecError, SizeLimit};
 use crate::model::GrayImage;
 
 /// Why a mask could not be used.
@@ -103,6 +105,25 @@ pub fn check_codes(mask: &GrayImage, origin: &str) -> Result<(), MaskError> {
     }
 }
 
+/// Decodes the mask PNG of `roi` from `origin` (a link or path, for errors) and checks it: a
+/// header size other than the ROI's base size is [`MaskError::WrongSize`] before anything is
+/// decoded, then every value must be a known code.
+pub fn decode_mask(bytes: &[u8], roi: &Roi, origin: &str) -> Result<GrayImage, MaskError> {
+    let limit = SizeLimit::Exactly { width: roi.width(), height: roi.height() };
+    let mask = codec::png::decode_gray_within(bytes, limit).map_err(|source| match source {
+        CodecError::WrongSize { width, height, want_w, want_h } => MaskError::WrongSize {
+            origin: origin.to_string(),
+            got_w: width,
+            got_h: height,
+            want_w,
+            want_h,
+        },
+        source => MaskError::Decode { origin: origin.to_string(), source },
+    })?;
+    check_codes(&mask, origin)?;
+    Ok(mask)
+}
+
 /// Reads the bytes of a mask link: `http(s)://` through `http`, else a local path or `file://`.
 pub fn fetch_bytes(http: &Http, link: &str, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, MaskError> {
     if link.starts_with("http://") || link.starts_with("https://") {
@@ -124,11 +145,7 @@ pub fn fetch_bytes(http: &Http, link: &str, on_bytes: &dyn Fn(u64)) -> Result<Ve
 pub fn fetch_mask(http: &Http, roi: &Roi, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, MaskError> {
     let link = roi.mask_link.as_deref().ok_or(MaskError::NoLink)?;
     let bytes = fetch_bytes(http, link, on_bytes)?;
-    let origin = super::http::redact_url(link);
-    let mask =
-        codec::png::decode_gray(&bytes).map_err(|source| MaskError::Decode { origin: origin.clone(), source })?;
-    check_mask(&mask, roi, &origin)?;
-    Ok(mask)
+    decode_mask(&bytes, roi, &super::http::redact_url(link))
 }
 
 #[cfg(test)]
@@ -148,5 +165,17 @@ mod tests {
         let bad = GrayImage { width: 3, height: 2, data: vec![0, 1, 22, 255, 0, 0] };
         let err = check_mask(&bad, &roi(3, 2), "m").unwrap_err();
         assert!(matches!(err, MaskError::UnknownCodes { ref values, .. } if values == &vec![22, 255]));
+    }
+
+    #[test]
+    fn decoding_checks_the_header_against_the_roi() {
+        let mut png = Vec::new();
+        let mask = GrayImage { width: 3, height: 2, data: vec![0, 1, 2, 21, 0, 0] };
+        codec::png::write_gray(&mut png, &mask, codec::png::Compression::Fast).unwrap();
+        assert_eq!(decode_mask(&png, &roi(3, 2), "m").unwrap(), mask);
+        let err = decode_mask(&png, &roi(2, 3), "m").unwrap_err();
+        assert!(matches!(err, MaskError::WrongSize { got_w: 3, got_h: 2, want_w: 2, want_h: 3, .. }), "{err}");
+        let err = decode_mask(b"not a png", &roi(3, 2), "m").unwrap_err();
+        assert!(matches!(err, MaskError::Decode { .. }), "{err}");
     }
 }
