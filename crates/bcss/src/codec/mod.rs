@@ -115,6 +115,9 @@ pub enum CodecError {
     /// A PNG of a kind bcss does not read.
     #[error("unsupported PNG: {0}")]
     Unsupported(String),
+    /// An interlaced PNG, which cannot be read row by row ([`rows::RowReader`]).
+    #[error("unsupported PNG: interlaced PNG (re-save it without interlacing)")]
+    Interlaced,
     /// The header announces another size than the one expected (nothing was decoded).
     #[error("the image is {width}x{height} pixels but {want_w}x{want_h} were expected")]
     WrongSize {

@@ -47,7 +47,7 @@ impl<R: BufRead + Seek> RowReader<R> {
         };
         let reader = super::png::open(r, t, SizeLimit::default())?;
         if reader.info().interlaced {
-            return Err(CodecError::Unsupported("interlaced PNG (re-save it without interlacing)".into()));
+            return Err(CodecError::Interlaced);
         }
         let (colour, depth) = reader.output_color_type();
         if depth != ::png::BitDepth::Eight {

@@ -94,7 +94,7 @@ use std::collections::BTreeSet;
 
 use rayon::prelude::*;
 
-use crate::model::{Annotations, CodeTable, GrayImage, Rect, Shape};
+use crate::model::{Annotations, CodeTable, GrayImage, Rect, Shape, MAX_PIXELS};
 
 /// Which pixel rules to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -233,6 +233,35 @@ pub enum RasterError {
     /// Nothing (or a single row or column, removed by the tightening) is left.
     #[error("ROI element {0} produced an empty mask")]
     Empty(usize),
+    /// The ROI element's mask would exceed [`MAX_PIXELS`] (refused before allocating it).
+    #[error(
+        "ROI element {element} would make a mask of {width}x{height} pixels, over the limit of {max} pixels; \
+         check its coordinates and the scale factor"
+    )]
+    TooLarge {
+        /// Index of the element.
+        element: usize,
+        /// Width of its box in the scaled grid.
+        width: i64,
+        /// Height of its box in the scaled grid.
+        height: i64,
+        /// [`MAX_PIXELS`].
+        max: u64,
+    },
+}
+
+/// The pixels of a `width x height` box, saturating (negative sides count as 0).
+fn box_pixels(width: i64, height: i64) -> u64 {
+    (width.max(0) as u64).saturating_mul(height.max(0) as u64)
+}
+
+/// Refuses a ROI element whose box (the canvas [`roi_mask`] draws on) exceeds [`MAX_PIXELS`].
+fn check_roi_size(element: usize, bbox: Bounds) -> Result<(), RasterError> {
+    let (width, height) = (bbox.width(), bbox.height());
+    if box_pixels(width, height) > MAX_PIXELS {
+        return Err(RasterError::TooLarge { element, width, height, max: MAX_PIXELS });
+    }
+    Ok(())
 }
 
 /// An element ready to draw: vertices in the scaled grid, integer box, area for ordering.
@@ -380,10 +409,46 @@ pub enum RectMaskError {
         /// ROI elements found.
         rois: usize,
     },
+    /// The catalogue ROI itself is over [`MAX_PIXELS`].
+    #[error("ROI `{roi}` is {width}x{height} base pixels, over the limit of {max} pixels for one mask")]
+    RoiTooLarge {
+        /// Catalogue ROI id.
+        roi: String,
+        /// Its width.
+        width: u64,
+        /// Its height.
+        height: u64,
+        /// [`MAX_PIXELS`].
+        max: u64,
+    },
+    /// The best-matching ROI element is far larger than the catalogue ROI (over
+    /// [`MAX_AREA_RATIO`] times its area), so rasterising it would cost far more than the mask is
+    /// worth; it is refused before any allocation.
+    #[error(
+        "the ROI element matching ROI `{roi}` ({width}x{height} pixels) is over {MAX_AREA_RATIO} times the \
+         ROI's area ({roi_width}x{roi_height}); refusing to rasterise it"
+    )]
+    ElementTooLarge {
+        /// Catalogue ROI id.
+        roi: String,
+        /// The element's box width.
+        width: i64,
+        /// The element's box height.
+        height: i64,
+        /// The ROI's width.
+        roi_width: u64,
+        /// The ROI's height.
+        roi_height: u64,
+    },
     /// The matching ROI element gave no mask.
     #[error(transparent)]
     Raster(#[from] RasterError),
 }
+
+/// How much larger (in area) than its catalogue ROI a matched ROI element may be. The published
+/// ROI bounds are the elements' own boxes (ratio 1); an element over 4 times the ROI's area
+/// overlaps it with an IoU below 1/4 and is not the ROI it claims to be.
+pub const MAX_AREA_RATIO: u64 = 4;
 
 /// The mask of the catalogue ROI `roi` (its id, for errors) covering base-pixel rectangle
 /// `rect`, at base resolution: exactly `rect.width() x rect.height()` pixels.
@@ -400,6 +465,10 @@ pub enum RectMaskError {
 /// `(rect.left + x, rect.top + y)` when the mask has one there, else 0 ("outside the ROI /
 /// don't care"): the mask is placed by its slide coordinates, cropped where it exceeds the
 /// rectangle and padded with 0 where it falls short.
+///
+/// **Size.** A rectangle over [`MAX_PIXELS`], or a matched element whose box is over
+/// [`MAX_AREA_RATIO`] times the rectangle's area, is an error before anything is allocated: the
+/// work is bounded by the catalogue ROI, not by the annotation file.
 pub fn mask_for_rect(
     annotations: &Annotations,
     roi: &str,
@@ -422,6 +491,26 @@ pub fn mask_for_rect(
     let Some((element, _)) = best else {
         return Err(RectMaskError::NoMatchingRoi { roi: roi.to_string(), rois: rois.len() });
     };
+    let (roi_width, roi_height) = (rect.width(), rect.height());
+    let target_pixels = roi_width.saturating_mul(roi_height);
+    if target_pixels > MAX_PIXELS {
+        return Err(RectMaskError::RoiTooLarge {
+            roi: roi.to_string(),
+            width: roi_width,
+            height: roi_height,
+            max: MAX_PIXELS,
+        });
+    }
+    let b = element_bbox(&annotations.elements[element].shape, &opts).expect("a matched element has a box");
+    if box_pixels(b.width(), b.height()) > target_pixels.saturating_mul(MAX_AREA_RATIO) {
+        return Err(RectMaskError::ElementTooLarge {
+            roi: roi.to_string(),
+            width: b.width(),
+            height: b.height(),
+            roi_width,
+            roi_height,
+        });
+    }
     let m = roi_mask(annotations, element, table, &opts)?;
     Ok(place(&m.mask, m.bounds.xmin, m.bounds.ymin, target))
 }
@@ -516,6 +605,7 @@ fn compose(
         return Err(RasterError::NotRoi(roi));
     };
     let Some(roi_row) = table.get(roi_group).filter(|g| g.is_roi) else { return Err(RasterError::NotRoi(roi)) };
+    check_roi_size(roi, r.bbox)?;
 
     let candidates: Vec<usize> = prepared
         .iter()

@@ -262,4 +262,9 @@ mod tests {
         assert!(err.to_string().contains("no ROI element of the annotations overlaps ROI `TCGA-ZZ-0000-DX1`"), "{err}");
         assert!(matches!(mask_from_annotations(b"{", &roi(0, 0, 1, 1)), Err(AnnotationMaskError::Annotations(_))));
     }
+
+    #[test]
+    fn masks_and_outputs_share_one_pixel_limit() {
+        assert_eq!(super::super::MAX_OUTPUT_PIXELS, crate::model::MAX_PIXELS);
+    }
 }
