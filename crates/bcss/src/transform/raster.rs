@@ -380,9 +380,31 @@ pub fn roi_masks(
     table: &CodeTable,
     opts: &RasterOptions,
 ) -> Vec<Result<RoiMask, RasterError>> {
+    roi_masks_each(annotations, table, opts, |_, mask| mask)
+}
+
+/// [`roi_masks`] handing each mask to `each` (with its position among the ROI elements) as soon
+/// as it is made, in parallel, and collecting what `each` returns in document order: a caller
+/// that writes and drops each mask holds one mask per thread, not every mask of the slide.
+pub fn roi_masks_each<T: Send>(
+    annotations: &Annotations,
+    table: &CodeTable,
+    opts: &RasterOptions,
+    each: impl Fn(usize, Result<RoiMask, RasterError>) -> T + Sync,
+) -> Vec<T> {
     let prepared: Vec<Option<Prepared>> = annotations.elements.par_iter().map(|e| prepare(&e.shape, opts)).collect();
     let rois = roi_elements(annotations, table);
-    rois.par_iter().enumerate().map(|(k, &roi)| compose(annotations, &prepared, roi, k, table, opts)).collect()
+    rois.par_iter().enumerate().map(|(k, &roi)| each(k, compose(annotations, &prepared, roi, k, table, opts))).collect()
+}
+
+/// Whether a ROI element's mask at `opts` stays within [`MAX_PIXELS`] (its box in the scaled
+/// grid, the canvas [`roi_mask`] allocates): `Err((width, height))` when it does not. Elements
+/// that are not rasterised fit.
+pub fn fits(shape: &Shape, opts: &RasterOptions) -> Result<(), (i64, i64)> {
+    match element_bbox(shape, opts) {
+        Some(b) if box_pixels(b.width(), b.height()) > MAX_PIXELS => Err((b.width(), b.height())),
+        _ => Ok(()),
+    }
 }
 
 /// The mask of one ROI element (`element` indexes [`Annotations::elements`]).
