@@ -165,11 +165,12 @@ impl Bounds {
             ymax: self.ymax.max(o.ymax),
         }
     }
+    // Saturating: coordinates from a hostile file or an absurd scale reach i64's limits.
     fn width(self) -> i64 {
-        self.xmax - self.xmin
+        self.xmax.saturating_sub(self.xmin)
     }
     fn height(self) -> i64 {
-        self.ymax - self.ymin
+        self.ymax.saturating_sub(self.ymin)
     }
 }
 
@@ -317,7 +318,7 @@ fn prepare_htk(shape: &Shape, sf: f64) -> Option<Prepared> {
         xmax: hi[0].trunc() as i64,
         ymax: hi[1].trunc() as i64,
     };
-    let area = (bbox.height() * bbox.width()) as f64;
+    let area = bbox.height() as f64 * bbox.width() as f64;
     Some(Prepared { vertices, bbox, fbox: [lo[0], lo[1], hi[0], hi[1]], area })
 }
 
@@ -538,10 +539,10 @@ pub fn mask_for_rect(
 }
 
 fn iou(a: Bounds, b: Bounds) -> f64 {
-    let iw = (a.xmax.min(b.xmax) - a.xmin.max(b.xmin)).max(0) as f64;
-    let ih = (a.ymax.min(b.ymax) - a.ymin.max(b.ymin)).max(0) as f64;
+    let iw = a.xmax.min(b.xmax).saturating_sub(a.xmin.max(b.xmin)).max(0) as f64;
+    let ih = a.ymax.min(b.ymax).saturating_sub(a.ymin.max(b.ymin)).max(0) as f64;
     let inter = iw * ih;
-    let area = |r: Bounds| ((r.xmax - r.xmin).max(0) * (r.ymax - r.ymin).max(0)) as f64;
+    let area = |r: Bounds| box_pixels(r.width(), r.height()) as f64;
     let union = area(a) + area(b) - inter;
     if union <= 0.0 {
         0.0
@@ -728,8 +729,8 @@ fn compose(
             let b = Bounds {
                 xmin: gx,
                 ymin: gy,
-                xmax: searched.xmax + (gx - searched.xmin),
-                ymax: searched.ymax + (gy - searched.ymin),
+                xmax: searched.xmax.saturating_add(gx.saturating_sub(searched.xmin)),
+                ymax: searched.ymax.saturating_add(gy.saturating_sub(searched.ymin)),
             };
             (b, unscale(r.bbox))
         }
@@ -791,14 +792,15 @@ fn draw_htk(p: &Prepared, code: u8, canvas: &mut Canvas) -> Result<(), String> {
     let vertices: Vec<[i32; 2]> =
         p.vertices.iter().map(|v| [(v[0] - lo[0]).trunc() as i32, (v[1] - lo[1]).trunc() as i32]).collect();
     // Zero padding on the top and left: the element canvas is aligned to the box's bottom-right.
-    let (ox, oy) = (p.bbox.xmin + (patch_w - width), p.bbox.ymin + (patch_h - height));
+    let (ox, oy) = (p.bbox.xmin.saturating_add(patch_w - width), p.bbox.ymin.saturating_add(patch_h - height));
     let w = canvas.window;
-    let rows = ((w.ymin - oy).max(0), (w.ymax - oy).min(height));
+    let rows = (w.ymin.saturating_sub(oy).max(0), w.ymax.saturating_sub(oy).min(height));
     if rows.0 >= rows.1 {
         return Ok(());
     }
     pil_spans(&vertices, width as i32, height as i32, (rows.0 as i32, rows.1 as i32), |y, x0, x1| {
-        canvas.span(oy + i64::from(y), ox + i64::from(x0), ox + i64::from(x1), code);
+        let (y, x0, x1) = (i64::from(y), i64::from(x0), i64::from(x1));
+        canvas.span(oy.saturating_add(y), ox.saturating_add(x0), ox.saturating_add(x1), code);
     });
     Ok(())
 }
