@@ -172,6 +172,10 @@ fn a_mask_bomb_in_a_dataset_is_named_not_decoded() {
         let r = run(bcss().args(&args));
         assert_eq!(r.code, code, "{args:?}: {}", r.stderr);
         assert!(!r.stderr.contains("panicked") && !r.stderr.contains("memory allocation"), "{args:?}: {}", r.stderr);
-        assert!(r.stderr.contains(NAME) && r.stderr.contains("over the limit of 2147483648 pixels"), "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(NAME) && r.stderr.contains("over the limit of 2147483648 pixels"),
+            "{args:?}: {}",
+            r.stderr
+        );
     }
 }

@@ -317,6 +317,7 @@ pub fn write_zero_png(path: &Path, width: u32, height: u32) {
 
 /// Runs a command and returns its output with the child's peak resident set in MB (`wait4`'s
 /// `ru_maxrss`: that child's own peak, whatever other tests run meanwhile).
+#[expect(clippy::zombie_processes, reason = "reaped by `wait4` below, which also reports its peak memory")]
 pub fn run_peak_mb(cmd: &mut Command) -> (Run, u64) {
     use std::io::Read;
     use std::process::Stdio;

@@ -20,9 +20,9 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::png::{self, Compression};
 use crate::dataset::atomic::{self, hex};
+use crate::model::MAX_PIXELS;
 use crate::model::{Annotations, CodeTable};
 use crate::source::annotations::{self, AnnotationError};
-use crate::model::MAX_PIXELS;
 use crate::transform::raster::{self, roi_elements, roi_masks_each, Bounds, Geometry, RasterOptions, RoiMask};
 
 /// The resolution of the masks.

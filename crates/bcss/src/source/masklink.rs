@@ -111,13 +111,9 @@ pub fn check_codes(mask: &GrayImage, origin: &str) -> Result<(), MaskError> {
 pub fn decode_mask(bytes: &[u8], roi: &Roi, origin: &str) -> Result<GrayImage, MaskError> {
     let limit = SizeLimit::Exactly { width: roi.width(), height: roi.height() };
     let mask = codec::png::decode_gray_within(bytes, limit).map_err(|source| match source {
-        CodecError::WrongSize { width, height, want_w, want_h } => MaskError::WrongSize {
-            origin: origin.to_string(),
-            got_w: width,
-            got_h: height,
-            want_w,
-            want_h,
-        },
+        CodecError::WrongSize { width, height, want_w, want_h } => {
+            MaskError::WrongSize { origin: origin.to_string(), got_w: width, got_h: height, want_w, want_h }
+        }
         source => MaskError::Decode { origin: origin.to_string(), source },
     })?;
     check_codes(&mask, origin)?;
