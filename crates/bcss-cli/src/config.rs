@@ -167,8 +167,8 @@ pub fn select_rois(roi_bounds: Option<&Path>, slides: Option<&[String]>) -> anyh
     Ok(selected)
 }
 
-/// Validates `--jobs`.
-fn check_jobs(jobs: usize) -> anyhow::Result<usize> {
+/// Validates `--jobs` (every command that has it: download, extract and the analysis commands).
+pub fn check_jobs(jobs: usize) -> anyhow::Result<usize> {
     if jobs == 0 || jobs > 64 {
         bail!("`--jobs {jobs}` must be between 1 and 64");
     }

@@ -11,6 +11,7 @@ use crate::progress::Bar;
 
 pub fn run(args: &EvalArgs, out: Output) -> Result<(), Failure> {
     let map = inputs::class_map(&args.class_map)?;
+    inputs::jobs(args.jobs)?;
     let truth = find_masks(&args.truth).input()?;
     let pred = find_masks(&args.pred).input()?;
     let bar = Bar::new("images", out.progress);

@@ -44,11 +44,14 @@ pub fn dataset(dir: &Path, split_spec: Option<&str>) -> Result<Vec<RoiInput>, Fa
     with_parts(&pairs, &split).input()
 }
 
-/// Runs `f` on a rayon pool of `jobs` threads (all cores when `None`).
+/// Validates `--jobs` (`None`: all cores) before anything is read or written.
+pub fn jobs(jobs: Option<usize>) -> Result<Option<usize>, Failure> {
+    jobs.map(crate::config::check_jobs).transpose().input()
+}
+
+/// Runs `f` on a rayon pool of `jobs` threads (all cores when `None`; validated by [`jobs`]).
 pub fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, Failure> {
-    if jobs == Some(0) {
-        return Err(Failure::Input(anyhow::anyhow!("`--jobs` must be at least 1")));
-    }
+    let jobs = self::jobs(jobs)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.unwrap_or(0))
         .build()

@@ -34,6 +34,10 @@ pub fn plan(args: &MasksArgs) -> anyhow::Result<MasksPlan> {
         }
         (None, None) => Scale::Base,
     };
+    let factor = scale.factor();
+    if !factor.is_finite() || factor <= 0.0 {
+        bail!("the resolution asked for gives a scale factor of {factor}; give `--mpp`/`--native-mpp` or `--mag`/`--native-mag` of similar sizes");
+    }
     let codes = match &args.codes {
         Some(p) => CodeTable::from_path(p)
             .map_err(|e| anyhow!(e).context(format!("cannot use codes table `{}`", p.display())))?,

@@ -8,14 +8,29 @@ use crate::cli::OverlayArgs;
 use crate::exit::Failure;
 use crate::progress::Bar;
 
+/// The largest `--downsample`: a 4096 x 4096 block already shrinks the largest BCSS ROI to a
+/// few pixels.
+const MAX_DOWNSAMPLE: usize = 4096;
+/// The largest `--thumb`: every thumbnail is held until the contact sheet is drawn, so this
+/// bounds memory (151 ROIs at 1024 px: about 0.5 GB).
+const MAX_THUMB: usize = 1024;
+
+/// `value` must be 1..=`max`, before anything is read or written.
+fn check_range(flag: &str, value: usize, max: usize) -> Result<(), Failure> {
+    if value == 0 || value > max {
+        return Err(Failure::Input(anyhow::anyhow!("`{flag} {value}` must be between 1 and {max}")));
+    }
+    Ok(())
+}
+
 pub fn run(args: &OverlayArgs, out: Output) -> Result<(), Failure> {
     let map = inputs::class_map(&args.class_map)?;
     if !(0.0..=1.0).contains(&args.alpha) {
         return Err(Failure::Input(anyhow::anyhow!("`--alpha` must be between 0 and 1, not {}", args.alpha)));
     }
-    if args.downsample == 0 || args.thumb == 0 {
-        return Err(Failure::Input(anyhow::anyhow!("`--downsample` and `--thumb` must be at least 1")));
-    }
+    check_range("--downsample", args.downsample, MAX_DOWNSAMPLE)?;
+    check_range("--thumb", args.thumb, MAX_THUMB)?;
+    inputs::jobs(args.jobs)?;
     let rois = inputs::dataset(&args.dir, args.split.as_deref())?;
     if let Some(r) = rois.iter().find(|r| r.files.image.is_none()) {
         return Err(Failure::Input(anyhow::anyhow!(

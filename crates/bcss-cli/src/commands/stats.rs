@@ -11,6 +11,7 @@ use crate::progress::Bar;
 
 pub fn run(args: &StatsArgs, out: Output) -> Result<(), Failure> {
     let map = inputs::class_map(&args.class_map)?;
+    inputs::jobs(args.jobs)?;
     let rois = inputs::dataset(&args.dir, args.split.as_deref())?;
     let start = Instant::now();
     let bar = Bar::new("ROIs", out.progress);

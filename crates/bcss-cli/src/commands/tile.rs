@@ -12,6 +12,7 @@ use crate::progress::Bar;
 
 pub fn run(args: &TileArgs, out: Output) -> Result<(), Failure> {
     let map = inputs::class_map(&args.class_map)?;
+    inputs::jobs(args.jobs)?;
     let stride = args.stride.unwrap_or(args.size);
     bcss::transform::tile::origins(1, args.size, stride).input()?;
     if !(0.0..=1.0).contains(&args.min_labelled) {

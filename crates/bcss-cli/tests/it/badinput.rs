@@ -1,7 +1,9 @@
 //! Bad input: each case gets a clear message and a non-zero exit, before anything is written.
 //! (Cases that need a server answer live with the server tests.)
 
-use crate::util::{bcss, run, Dir};
+use std::path::{Path, PathBuf};
+
+use crate::util::{bcss, png_claiming, run, Dir};
 
 fn closed_port_url() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -96,4 +98,84 @@ fn read_only_output_directory() {
         r.stderr
     );
     assert_eq!(std::fs::read(out.join("images/keep.png")).unwrap(), b"earlier");
+}
+
+fn write_png(path: &Path, w: u32, h: u32, colour: png::ColorType, data: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut enc = png::Encoder::new(std::fs::File::create(path).unwrap(), w, h);
+    enc.set_color(colour);
+    enc.write_header().unwrap().write_image_data(data).unwrap();
+}
+
+const NAME: &str = "TCGA-A1-A0SK-DX1_xmin0_ymin0_MPP-0.2500.png";
+
+/// A dataset of one 40x30 ROI (stroma everywhere) for the analysis commands.
+fn small_dataset(d: &Dir) -> PathBuf {
+    let ds = d.join("ds");
+    write_png(&ds.join("masks").join(NAME), 40, 30, png::ColorType::Grayscale, &[2; 1200]);
+    write_png(&ds.join("images").join(NAME), 40, 30, png::ColorType::Rgb, &[90; 3600]);
+    ds
+}
+
+/// Numeric flags that size an allocation: exit 2 with the flag named, no panic, no output
+/// folder (these crashed with a capacity overflow or a failed allocation, some after writing).
+#[test]
+fn absurd_sizes_exit_2_and_write_nothing() {
+    let d = Dir::new();
+    let ds = small_dataset(&d);
+    let ds = ds.to_str().unwrap();
+    let out = d.join("out");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["tile", ds, "--size", "4000000000"], "tile size 4000000000 is over the largest supported, 8192 pixels"),
+        (vec!["tile", ds, "--size", "0"], "tile size must be at least 1"),
+        (vec!["tile", ds, "--stride", "4000000000"], "stride 4000000000 must be between 1 and the tile size 512"),
+        (vec!["tile", ds, "--jobs", "4000000000"], "`--jobs 4000000000` must be between 1 and 64"),
+        (vec!["overlay", ds, "--thumb", "4000000000"], "`--thumb 4000000000` must be between 1 and 1024"),
+        (vec!["overlay", ds, "--downsample", "4000000000"], "`--downsample 4000000000` must be between 1 and 4096"),
+        (vec!["overlay", ds, "--downsample", "0"], "`--downsample 0` must be between 1 and 4096"),
+        (vec!["overlay", ds, "--jobs", "0"], "`--jobs 0` must be between 1 and 64"),
+        (vec!["stats", ds, "--jobs", "4000000000"], "`--jobs 4000000000` must be between 1 and 64"),
+    ];
+    for (args, want) in cases {
+        let r = run(bcss().args(&args).arg("--out").arg(&out));
+        assert_eq!(r.code, 2, "{args:?}: exit {} with {}", r.code, r.stderr);
+        assert!(r.stderr.contains(want), "{args:?}: stderr lacks {want:?}:\n{}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{args:?}: {}", r.stderr);
+        assert!(!out.exists(), "{args:?}: a refused flag creates no output");
+    }
+    let r = run(bcss().args(["eval", "--pred", ds, "--truth", ds, "--jobs", "4000000000"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("`--jobs 4000000000` must be between 1 and 64"), "{}", r.stderr);
+}
+
+/// A mask whose header claims 60000 x 2147483647 pixels: every reader refuses it from the header
+/// and names the file (verify reports a problem, exit 1; the analysis commands stop with exit 2
+/// or report it, exit 1); nothing aborts.
+#[test]
+fn a_mask_bomb_in_a_dataset_is_named_not_decoded() {
+    let d = Dir::new();
+    let ds = small_dataset(&d);
+    std::fs::write(ds.join("masks").join(NAME), png_claiming(60000, 2_147_483_647)).unwrap();
+    let csv = d.write("rois.csv", ",xmin,ymin,xmax,ymax,mask_link\r\nTCGA-A1-A0SK-DX1,0,0,40,30,x\r\n");
+    let r = run(bcss().arg("verify").arg(&ds).arg("--roi-bounds").arg(&csv));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let line = r.stdout.lines().find(|l| l.contains(NAME)).unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(line.contains("60000x2147483647 pixels, over the limit of 2147483648 pixels"), "{line}");
+    let (ds, out) = (ds.to_str().unwrap(), d.join("o"));
+    let out = out.to_str().unwrap();
+    for (args, code) in [
+        (vec!["stats", ds, "--out", out], 2),
+        (vec!["tile", ds, "--out", out], 2),
+        (vec!["overlay", ds, "--out", out], 2),
+        (vec!["eval", "--pred", ds, "--truth", ds], 1),
+    ] {
+        let r = run(bcss().args(&args));
+        assert_eq!(r.code, code, "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked") && !r.stderr.contains("memory allocation"), "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(NAME) && r.stderr.contains("over the limit of 2147483648 pixels"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
 }

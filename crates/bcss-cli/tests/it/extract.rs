@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{bcss, files_under, run, Dir};
+use crate::util::{bcss, files_under, png_claiming, run, run_peak_mb, write_zero_png, Dir};
 
 const SLIDE: &str = "TCGA-SY-TEST-01Z-00-DX1.FIXTURE.svs";
 
@@ -168,4 +168,70 @@ fn extract_refuses_bad_input_and_reports_missing_slides() {
         .arg(d.join("b")));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("no slide file for `TCGA-A1-A0SK`"), "{}", r.stderr);
+}
+
+fn extract(slides: &Path, csv: &Path, out: &Path) -> std::process::Command {
+    let mut cmd = bcss();
+    cmd.args(["extract", "--mag", "20", "--no-progress", "--slides-dir"])
+        .arg(slides)
+        .arg("--roi-bounds")
+        .arg(csv)
+        .arg("--out")
+        .arg(out);
+    cmd
+}
+
+/// A 70-byte mask PNG whose header claims 60000 x 2147483647 pixels (129 TB decoded) fails its
+/// ROI from the header, and the other ROI is done: no abort, every in-flight ROI kept.
+#[test]
+fn a_mask_bomb_fails_its_roi_only() {
+    let d = Dir::new();
+    let (slides, csv) = setup(&d);
+    std::fs::write(d.join("TCGA-SY-TEST-DX1.png"), png_claiming(60000, 2_147_483_647)).unwrap();
+    let out = d.join("o");
+    let r = run(&mut extract(&slides, &csv, &out));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("memory allocation") && !r.stderr.contains("panicked"), "{}", r.stderr);
+    let line = r.stderr.lines().find(|l| l.starts_with("failed: TCGA-SY-TEST-DX1")).expect(&r.stderr);
+    assert!(line.contains("is 60000x2147483647 but the ROI is 600x400 base pixels"), "{line}");
+    assert!(out.join("masks/TCGA-SY-TEST-DX2_xmin2000_ymin1200_MAG-20.00.png").is_file(), "{}", r.stderr);
+    assert!(!out.join("masks/TCGA-SY-TEST-DX1_xmin1000_ymin500_MAG-20.00.png").exists());
+}
+
+/// A real 20000 x 50000 zero-filled mask (3 MB on disk, 1 GB decoded) for a 600 x 400 ROI is
+/// refused from its header: the process never holds its pixels.
+#[test]
+fn a_gigapixel_mask_of_the_wrong_size_is_refused_before_decoding() {
+    let d = Dir::new();
+    let (slides, csv) = setup(&d);
+    write_zero_png(&d.join("TCGA-SY-TEST-DX1.png"), 20000, 50000);
+    let out = d.join("o");
+    let (r, peak_mb) = run_peak_mb(extract(&slides, &csv, &out).args(["--jobs", "1"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let line = r.stderr.lines().find(|l| l.starts_with("failed: TCGA-SY-TEST-DX1")).expect(&r.stderr);
+    assert!(line.contains("is 20000x50000 but the ROI is 600x400 base pixels"), "{line}");
+    // Decoding first peaked at about 1 GB; the header check leaves the slide reading.
+    assert!(peak_mb < 300, "peak resident memory {peak_mb} MB");
+}
+
+/// `--mask-source annotations`: a ROI element 1e7 pixels wide matched to a 600 x 400 ROI is
+/// refused before rasterising (its ROI fails, clearly), the other ROI's element is used.
+#[test]
+fn an_absurd_annotation_element_fails_its_roi_only() {
+    let d = Dir::new();
+    let (slides, csv) = setup(&d);
+    let anns = d.join("anns");
+    std::fs::create_dir(&anns).unwrap();
+    let json = r#"[{"annotation": {"name": "t", "elements": [
+        {"type": "rectangle", "id": "wide", "group": "roi", "center": [5001000, 700, 0], "width": 10000000, "height": 400, "rotation": 0},
+        {"type": "polyline", "id": "dx2", "group": "roi", "points": [[2000, 1200, 0], [2513, 1200, 0], [2513, 1517, 0], [2000, 1517, 0]]}
+    ]}}]"#;
+    std::fs::write(anns.join("TCGA-SY-TEST-01Z-00-DX1.FIXTURE.json"), json).unwrap();
+    let out = d.join("o");
+    let (r, peak_mb) = run_peak_mb(extract(&slides, &csv, &out).arg("--annotations-dir").arg(&anns));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let line = r.stderr.lines().find(|l| l.starts_with("failed: TCGA-SY-TEST-DX1")).expect(&r.stderr);
+    assert!(line.contains("(10000000x400 pixels) is over 4 times the ROI's area (600x400)"), "{line}");
+    assert!(out.join("masks/TCGA-SY-TEST-DX2_xmin2000_ymin1200_MAG-20.00.png").is_file(), "{}", r.stderr);
+    assert!(peak_mb < 300, "peak resident memory {peak_mb} MB");
 }

@@ -124,3 +124,37 @@ fn strict_masks_have_exact_bounds() {
     let (w, h, _) = gray(Path::new(m["png"].as_str().unwrap()));
     assert_eq!((i64::from(w), i64::from(h)), (m["width"].as_i64().unwrap(), m["height"].as_i64().unwrap()));
 }
+
+/// A ROI element whose mask would be 1e7 x 1000 pixels (over 2^31) fails alone, before anything
+/// is allocated for it; a resolution that makes ordinary elements that large is bad input
+/// (exit 2) and creates nothing.
+#[test]
+fn oversized_masks_are_refused_before_allocating() {
+    let dir = Dir::new();
+    let json = dir.write(
+        "SLIDE-1.json",
+        r#"[{"annotation": {"name": "t", "elements": [
+        {"type": "rectangle", "id": "wide", "group": "roi", "center": [5000000, 500, 0], "width": 10000000, "height": 1000, "rotation": 0},
+        {"type": "rectangle", "id": "ok", "group": "roi", "center": [50, 5000, 0], "width": 100, "height": 100, "rotation": 0}
+    ]}}]"#,
+    );
+    let r = run(bcss().args(["masks", "--annotations"]).arg(&json).arg("--out").arg(dir.join("o")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("memory allocation") && !r.stderr.contains("panicked"), "{}", r.stderr);
+    let line = r.stderr.lines().find(|l| l.starts_with("failed: ROI 0 (wide)")).expect(&r.stderr);
+    assert!(line.contains("would make a mask of 10000000x1000 pixels, over the limit of 2147483648 pixels"), "{line}");
+    assert_eq!(crate::util::files_under(&dir.join("o")).len(), 2, "the other ROI's PNG and JSON");
+
+    let good = case("case00").join("annotations.json");
+    for (scale, want) in [
+        (["--mpp", "0.0001", "--native-mpp", "0.25"], "at scale factor 2500"),
+        (["--mpp", "1e-300", "--native-mpp", "1e300"], "gives a scale factor of inf"),
+        (["--mag", "1e9", "--native-mag", "20"], "over the limit of 2147483648 pixels"),
+    ] {
+        let out = dir.join("absurd");
+        let r = run(bcss().args(["masks", "--annotations"]).arg(&good).args(scale).arg("--out").arg(&out));
+        assert_eq!(r.code, 2, "{scale:?}: {}", r.stderr);
+        assert!(r.stderr.contains(want), "{scale:?}: {}", r.stderr);
+        assert!(!out.exists(), "{scale:?}: nothing is created");
+    }
+}

@@ -269,3 +269,79 @@ pub fn assert_clean_error(stderr: &str) {
         assert!(!stderr.contains(bad), "stderr has `{bad}`: {stderr}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile PNGs, and the peak memory of a child.
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A 4x4 grey PNG (about 70 bytes) whose `IHDR` is rewritten, CRC included, to claim
+/// `width x height` pixels: decoded naively, 60000 x 2147483647 asks for 129 TB.
+pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut enc = png::Encoder::new(&mut bytes, 4, 4);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.write_header().unwrap().write_image_data(&[0; 16]).unwrap();
+    // Signature (8), length (4), `IHDR` (4), width (4), height (4), 5 more bytes, CRC (4).
+    bytes[16..20].copy_from_slice(&width.to_be_bytes());
+    bytes[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+/// Writes a real grey PNG of `width x height` zeros, row by row (20000 x 50000 is about 3 MB).
+pub fn write_zero_png(path: &Path, width: u32, height: u32) {
+    use std::io::Write;
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut enc = png::Encoder::new(file, width, height);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_compression(png::Compression::Fast);
+    let mut writer = enc.write_header().unwrap();
+    let mut stream = writer.stream_writer().unwrap();
+    let row = vec![0u8; width as usize];
+    for _ in 0..height {
+        stream.write_all(&row).unwrap();
+    }
+    stream.finish().unwrap();
+}
+
+/// Runs a command and returns its output with the child's peak resident set in MB (`wait4`'s
+/// `ru_maxrss`: that child's own peak, whatever other tests run meanwhile).
+#[expect(clippy::zombie_processes, reason = "reaped by `wait4` below, which also reports its peak memory")]
+pub fn run_peak_mb(cmd: &mut Command) -> (Run, u64) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("bcss runs");
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        out.read_to_end(&mut s).unwrap();
+        s
+    });
+    let mut stderr = Vec::new();
+    err.read_to_end(&mut stderr).unwrap();
+    let stdout = reader.join().unwrap();
+    // SAFETY: `rusage` is plain integers, for which all zeros is a valid value.
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: the pid is our child, not yet waited for (std waits only when asked); the
+    // pointers are valid for the call.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4");
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+    let run = Run {
+        code,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    };
+    (run, usage.ru_maxrss as u64 / 1024)
+}

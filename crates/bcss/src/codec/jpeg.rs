@@ -8,7 +8,7 @@
 
 use std::ffi::{c_char, c_int, c_uchar, c_ulong, c_void, CStr};
 
-use super::CodecError;
+use super::{CodecError, SizeLimit};
 use crate::model::RgbImage;
 
 type TjHandle = *mut c_void;
@@ -117,13 +117,20 @@ pub fn dimensions(bytes: &[u8]) -> Result<(usize, usize), CodecError> {
 }
 
 /// Decodes to packed RGB. A truncated or corrupt stream is an error (warnings are fatal), so a
-/// cut-off body never becomes an image with a grey bottom.
+/// cut-off body never becomes an image with a grey bottom. At most [`super::MAX_PIXELS`].
 pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, CodecError> {
+    decode_rgb_within(bytes, SizeLimit::default())
+}
+
+/// [`decode_rgb`] of an image whose header (`tjDecompressHeader3`) must satisfy `limit`,
+/// checked before the pixel buffer is allocated.
+pub fn decode_rgb_within(bytes: &[u8], limit: SizeLimit) -> Result<RgbImage, CodecError> {
     if bytes.is_empty() {
         return Err(CodecError::Empty);
     }
     let handle = Handle::decompressor()?;
     let (width, height) = handle.header(bytes)?;
+    limit.check(width, height)?;
     let mut data = vec![0u8; width * height * 3];
     // SAFETY: `data` holds exactly width * height * 3 bytes, the pitch is width * 3, and the
     // input pointer and length describe `bytes`.
@@ -217,5 +224,27 @@ mod tests {
             *b = 0xFF;
         }
         assert!(decode_rgb(&bad).is_err() || decode_rgb(&bad).unwrap().data != decode_rgb(&bytes).unwrap().data);
+    }
+
+    /// A JPEG whose SOF0 marker claims 65500 x 65500 pixels: 12.9 GB of RGB.
+    fn claiming_65500_square() -> Vec<u8> {
+        let mut bytes = encode_rgb(&gradient(16, 16), 90).unwrap();
+        let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).expect("baseline JPEG");
+        // FF C0, length (2), precision (1), height (2), width (2).
+        bytes[sof + 5..sof + 9].copy_from_slice(&[0xFF, 0xDC, 0xFF, 0xDC]);
+        bytes
+    }
+
+    #[test]
+    fn the_header_is_checked_before_decoding() {
+        let bytes = encode_rgb(&gradient(20, 10), 90).unwrap();
+        assert_eq!(decode_rgb_within(&bytes, SizeLimit::Exactly { width: 20, height: 10 }).unwrap().width, 20);
+        let err = decode_rgb_within(&bytes, SizeLimit::Exactly { width: 10, height: 20 }).unwrap_err();
+        assert!(matches!(err, CodecError::WrongSize { width: 20, height: 10, want_w: 10, want_h: 20 }), "{err}");
+        assert!(matches!(decode_rgb_within(&bytes, SizeLimit::AtMost(199)), Err(CodecError::TooLarge { .. })));
+        let bomb = claiming_65500_square();
+        assert_eq!(dimensions(&bomb).unwrap(), (65500, 65500));
+        let err = decode_rgb(&bomb).unwrap_err();
+        assert!(matches!(err, CodecError::TooLarge { width: 65500, height: 65500, .. }), "{err}");
     }
 }

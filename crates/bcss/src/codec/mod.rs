@@ -8,6 +8,12 @@
 //!
 //! [`sniff`] tells formats apart by magic bytes, not by `Content-Type`.
 //!
+//! Every decoder reads the header first and compares the size it announces with a
+//! [`SizeLimit`] (an exact size, or at most a number of pixels) **before** allocating a pixel
+//! buffer: a hostile or corrupt file that claims billions of pixels is an error, not an
+//! allocation that ends the process. The functions without a limit use
+//! [`SizeLimit::default`] (at most [`MAX_PIXELS`]).
+//!
 //! Invariant: pure transformations of bytes in memory or through `Read`/`Write`; no file system.
 
 pub mod jpeg;
@@ -16,7 +22,57 @@ pub mod rows;
 
 /// Kept at this path for `command::download` and `command::extract` while they are rewritten;
 /// other code imports them from `crate::model`.
-pub use crate::model::{GrayImage, RgbImage};
+pub use crate::model::{GrayImage, RgbImage, MAX_PIXELS};
+
+/// The size a decoder accepts, checked against the header before any pixel is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeLimit {
+    /// Exactly `width x height` pixels (a ROI's mask, a planned region). A size over
+    /// [`MAX_PIXELS`] is refused even when asked for.
+    Exactly {
+        /// Expected width.
+        width: u64,
+        /// Expected height.
+        height: u64,
+    },
+    /// Any size of at most this many pixels (and never over [`MAX_PIXELS`]).
+    AtMost(u64),
+}
+
+impl Default for SizeLimit {
+    /// At most [`MAX_PIXELS`]: for inputs whose size nothing predicts.
+    fn default() -> Self {
+        SizeLimit::AtMost(MAX_PIXELS)
+    }
+}
+
+impl SizeLimit {
+    /// Whether an image of `width x height` (from its header) may be decoded.
+    ///
+    /// ```
+    /// use bcss::codec::{SizeLimit, CodecError};
+    ///
+    /// assert!(SizeLimit::Exactly { width: 3, height: 2 }.check(3, 2).is_ok());
+    /// assert!(matches!(SizeLimit::Exactly { width: 3, height: 2 }.check(2, 3), Err(CodecError::WrongSize { .. })));
+    /// assert!(matches!(SizeLimit::default().check(60000, 2147483647), Err(CodecError::TooLarge { .. })));
+    /// ```
+    pub fn check(self, width: usize, height: usize) -> Result<(), CodecError> {
+        let pixels = (width as u64).saturating_mul(height as u64);
+        let max = match self {
+            SizeLimit::Exactly { width: w, height: h } => {
+                if (width as u64, height as u64) != (w, h) {
+                    return Err(CodecError::WrongSize { width, height, want_w: w, want_h: h });
+                }
+                MAX_PIXELS
+            }
+            SizeLimit::AtMost(n) => n.min(MAX_PIXELS),
+        };
+        if pixels > max {
+            return Err(CodecError::TooLarge { width, height, max });
+        }
+        Ok(())
+    }
+}
 
 /// Image container formats bcss reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +115,31 @@ pub enum CodecError {
     /// A PNG of a kind bcss does not read.
     #[error("unsupported PNG: {0}")]
     Unsupported(String),
+    /// An interlaced PNG, which cannot be read row by row ([`rows::RowReader`]).
+    #[error("unsupported PNG: interlaced PNG (re-save it without interlacing)")]
+    Interlaced,
+    /// The header announces another size than the one expected (nothing was decoded).
+    #[error("the image is {width}x{height} pixels but {want_w}x{want_h} were expected")]
+    WrongSize {
+        /// Width in the header.
+        width: usize,
+        /// Height in the header.
+        height: usize,
+        /// Expected width.
+        want_w: u64,
+        /// Expected height.
+        want_h: u64,
+    },
+    /// The header announces more pixels than allowed (nothing was decoded).
+    #[error("the image is {width}x{height} pixels, over the limit of {max} pixels; refusing to decode it")]
+    TooLarge {
+        /// Width in the header.
+        width: usize,
+        /// Height in the header.
+        height: usize,
+        /// The limit.
+        max: u64,
+    },
 }
 
 /// Encoding into a file fails like the file does: an I/O error underneath the PNG encoder comes
@@ -72,11 +153,17 @@ impl From<CodecError> for std::io::Error {
     }
 }
 
-/// Decodes a JPEG or PNG body to RGB (alpha dropped), choosing the decoder by magic bytes.
+/// Decodes a JPEG or PNG body to RGB (alpha dropped), choosing the decoder by magic bytes; at
+/// most [`MAX_PIXELS`].
 pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, CodecError> {
+    decode_rgb_within(bytes, SizeLimit::default())
+}
+
+/// [`decode_rgb`] of an image whose header must satisfy `limit` (checked before decoding).
+pub fn decode_rgb_within(bytes: &[u8], limit: SizeLimit) -> Result<RgbImage, CodecError> {
     match sniff(bytes) {
-        Some(Format::Jpeg) => jpeg::decode_rgb(bytes),
-        Some(Format::Png) => png::decode_rgb(bytes),
+        Some(Format::Jpeg) => jpeg::decode_rgb_within(bytes, limit),
+        Some(Format::Png) => png::decode_rgb_within(bytes, limit),
         None if bytes.is_empty() => Err(CodecError::Empty),
         None => Err(CodecError::UnknownFormat(hex_prefix(bytes))),
     }

@@ -5,11 +5,12 @@
 //! grey, or channels that are all equal); [`RowReader::rgb`] reads images as RGB like
 //! [`super::png::decode_rgb`]. Interlaced PNGs cannot be streamed row by row and are refused.
 //! [`RowReader::finish`] checks that the file really ends (a PNG cut short is an error, not a
-//! shorter image).
+//! shorter image). A header announcing more than [`super::MAX_PIXELS`] is refused on opening
+//! (callers size buffers by the width and, for tile bands, a number of rows).
 
 use std::io::{BufRead, Seek};
 
-use super::CodecError;
+use super::{CodecError, SizeLimit};
 
 /// What the rows are converted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,15 +41,13 @@ impl<R: BufRead + Seek> RowReader<R> {
     }
 
     fn open(r: R, target: Target) -> Result<Self, CodecError> {
-        let mut decoder = ::png::Decoder::new(r);
         let t = match target {
             Target::Gray => ::png::Transformations::EXPAND,
             Target::Rgb => ::png::Transformations::EXPAND | ::png::Transformations::STRIP_16,
         };
-        decoder.set_transformations(t);
-        let reader = decoder.read_info()?;
+        let reader = super::png::open(r, t, SizeLimit::default())?;
         if reader.info().interlaced {
-            return Err(CodecError::Unsupported("interlaced PNG (re-save it without interlacing)".into()));
+            return Err(CodecError::Interlaced);
         }
         let (colour, depth) = reader.output_color_type();
         if depth != ::png::BitDepth::Eight {

@@ -20,9 +20,10 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::png::{self, Compression};
 use crate::dataset::atomic::{self, hex};
+use crate::model::MAX_PIXELS;
 use crate::model::{Annotations, CodeTable};
 use crate::source::annotations::{self, AnnotationError};
-use crate::transform::raster::{self, roi_elements, roi_masks, Bounds, Geometry, RasterOptions, RoiMask};
+use crate::transform::raster::{self, roi_elements, roi_masks_each, Bounds, Geometry, RasterOptions, RoiMask};
 
 /// The resolution of the masks.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -178,18 +179,59 @@ pub enum MasksError {
     /// The slide name cannot be used in a file name.
     #[error(transparent)]
     UnsafeName(#[from] crate::dataset::names::UnsafeName),
+    /// The scale factor makes a ROI element's mask exceed [`MAX_PIXELS`] though it fits at base
+    /// resolution: the resolution asked for is absurd (nothing was rasterised or written).
+    #[error(
+        "at scale factor {factor} ROI element {roi_index} ({}) would make a mask of {width}x{height} pixels, over \
+         the limit of {MAX_PIXELS} pixels; check `--mpp`/`--native-mpp` or `--mag`/`--native-mag`",
+        .element_id.as_deref().unwrap_or("no id")
+    )]
+    ScaleTooLarge {
+        /// The scale factor.
+        factor: f64,
+        /// Position among the ROI elements.
+        roi_index: usize,
+        /// The element's id.
+        element_id: Option<String>,
+        /// Mask width at that scale.
+        width: i64,
+        /// Mask height at that scale.
+        height: i64,
+    },
 }
 
 /// Rasterises every ROI of the annotation file and writes the masks.
+///
+/// Sizes are bounded before anything is allocated or created: a scale factor that takes a ROI
+/// element fitting at base resolution over [`MAX_PIXELS`] refuses the run
+/// ([`MasksError::ScaleTooLarge`]); an element over the limit at base resolution fails alone
+/// (its reason in [`MasksSummary::failed`]). Each mask is written and dropped as soon as it is
+/// made.
 pub fn run(plan: &MasksPlan) -> Result<MasksSummary, MasksError> {
     let bytes = std::fs::read(&plan.annotations)
         .map_err(|source| MasksError::Read { path: plan.annotations.clone(), source })?;
     let parsed = annotations::parse(&bytes)
         .map_err(|source| MasksError::Annotations { path: plan.annotations.clone(), source })?;
     crate::dataset::names::safe_component(&plan.slide_name)?;
-    std::fs::create_dir_all(&plan.out).map_err(|source| MasksError::Output { path: plan.out.clone(), source })?;
     let opts = RasterOptions { geometry: plan.geometry, scale: plan.scale.factor() };
-    let results = roi_masks(&parsed, &plan.codes, &opts);
+    let rois = roi_elements(&parsed, &plan.codes);
+    let base = RasterOptions { scale: 1.0, ..opts };
+    for (roi_index, &i) in rois.iter().enumerate() {
+        let shape = &parsed.elements[i].shape;
+        if let (Ok(()), Err((width, height))) = (raster::fits(shape, &base), raster::fits(shape, &opts)) {
+            let element_id = parsed.elements[i].id.clone();
+            return Err(MasksError::ScaleTooLarge { factor: opts.scale, roi_index, element_id, width, height });
+        }
+    }
+    std::fs::create_dir_all(&plan.out).map_err(|source| MasksError::Output { path: plan.out.clone(), source })?;
+    let results = roi_masks_each(&parsed, &plan.codes, &opts, |roi_index, result| match result {
+        Ok(m) => write_mask(plan, &parsed, &m, opts.scale).map(Ok),
+        Err(e) => Ok(Err(FailedRoi {
+            roi_index,
+            element_id: parsed.elements[rois[roi_index]].id.clone(),
+            reason: e.to_string(),
+        })),
+    });
     let mut summary = MasksSummary {
         slide_name: plan.slide_name.clone(),
         scale_factor: opts.scale,
@@ -200,14 +242,10 @@ pub fn run(plan: &MasksPlan) -> Result<MasksSummary, MasksError> {
         masks: Vec::new(),
         failed: Vec::new(),
     };
-    let rois = roi_elements(&parsed, &plan.codes);
-    for (roi_index, result) in results.into_iter().enumerate() {
-        let element = &parsed.elements[rois[roi_index]];
-        match result {
-            Ok(m) => summary.masks.push(write_mask(plan, &parsed, &m, opts.scale)?),
-            Err(e) => {
-                summary.failed.push(FailedRoi { roi_index, element_id: element.id.clone(), reason: e.to_string() })
-            }
+    for result in results {
+        match result? {
+            Ok(written) => summary.masks.push(written),
+            Err(failed) => summary.failed.push(failed),
         }
     }
     Ok(summary)
@@ -321,5 +359,26 @@ mod tests {
         assert_eq!(slide_name_from_path(Path::new("/x/TCGA-A.B.json")).as_deref(), Some("TCGA-A.B"));
         assert_eq!(Scale::Mpp { mpp: 0.5, native_mpp: 0.25 }.factor(), 0.5);
         assert_eq!(Scale::Mag { mag: 10.0, native_mag: 40.0 }.factor(), 0.25);
+    }
+
+    #[test]
+    fn absurd_scales_are_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let ann = dir.path().join("SLIDE-1.json");
+        std::fs::write(&ann, JSON).unwrap();
+        let plan = MasksPlan {
+            annotations: ann,
+            codes: CodeTable::bcss(),
+            slide_name: "SLIDE-1".into(),
+            out: dir.path().join("out"),
+            // 0.25 / 0.0001: a factor of 2500, so the 100x100 ROI would be 250000x250000.
+            scale: Scale::Mpp { mpp: 0.0001, native_mpp: 0.25 },
+            geometry: Geometry::Htk,
+            png: Compression::Fast,
+        };
+        let err = run(&plan).unwrap_err();
+        assert!(matches!(err, MasksError::ScaleTooLarge { roi_index: 0, width: 250_000, .. }), "{err}");
+        assert!(err.to_string().contains("(big) would make a mask of 250000x250000 pixels"), "{err}");
+        assert!(!plan.out.exists(), "nothing is created");
     }
 }

@@ -21,6 +21,7 @@ use crate::catalog::classmap::{ClassMap, NOT_A_CODE};
 use crate::catalog::split::part_color;
 use crate::codec::png::Compression;
 use crate::dataset::atomic::write_atomic;
+use crate::model::MAX_PIXELS;
 use crate::report::Reporter;
 use crate::transform::canvas::{text_width, Canvas, ADVANCE, LINE};
 
@@ -59,6 +60,21 @@ pub enum OverlayError {
     /// An input file is unreadable or inconsistent.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The contact sheet of this many ROIs at this thumbnail size would exceed [`MAX_PIXELS`].
+    #[error(
+        "a contact sheet of {rois} ROIs with {thumb}-pixel thumbnails would be {width}x{height} pixels, over the \
+         limit of {MAX_PIXELS} pixels; use a smaller `--thumb`"
+    )]
+    SheetTooLarge {
+        /// ROIs on the sheet.
+        rois: usize,
+        /// Thumbnail side.
+        thumb: usize,
+        /// Sheet width.
+        width: usize,
+        /// Sheet height.
+        height: usize,
+    },
     /// Writing failed.
     #[error("failed to write `{path}`")]
     Output {
@@ -76,8 +92,9 @@ struct Shrink {
     f: usize,
     src_w: usize,
     out_w: usize,
-    sums: Vec<u32>,
-    counts: Vec<u32>,
+    /// u64: a block of a thumbnail can hold a whole ROI (2^31 pixels x 255 overflows u32).
+    sums: Vec<u64>,
+    counts: Vec<u64>,
     rows_in_group: usize,
 }
 
@@ -93,7 +110,7 @@ impl Shrink {
             let o = x / self.f;
             self.counts[o] += 1;
             for c in 0..3 {
-                self.sums[o * 3 + c] += row[x * 3 + c] as u32;
+                self.sums[o * 3 + c] += u64::from(row[x * 3 + c]);
             }
         }
         self.rows_in_group += 1;
@@ -184,6 +201,11 @@ fn png_io(e: ::png::EncodingError) -> std::io::Error {
 pub fn overlay(plan: &OverlayPlan, rois: &[RoiInput], reporter: &dyn Reporter) -> Result<OverlaySummary, OverlayError> {
     if let Some(r) = rois.iter().find(|r| r.files.image.is_none()) {
         return Err(OverlayError::NoImage(r.files.roi_id.clone()));
+    }
+    let ids: Vec<&str> = rois.iter().map(|r| r.files.roi_id.as_str()).collect();
+    let (width, height) = sheet_size(&ids, plan.thumb);
+    if (width as u64).saturating_mul(height as u64) > MAX_PIXELS {
+        return Err(OverlayError::SheetTooLarge { rois: rois.len(), thumb: plan.thumb, width, height });
     }
     std::fs::create_dir_all(&plan.out).map_err(|source| OverlayError::Output { path: plan.out.clone(), source })?;
     let results = input::for_each_reported(rois, true, reporter, |r| overlay_roi(plan, r));
@@ -296,14 +318,29 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
     Ok((path, thumb))
 }
 
+/// The grid of a contact sheet: cell width and height, columns (saturating, so an absurd
+/// thumbnail size gives a huge size rather than an overflow).
+fn sheet_grid(ids: &[&str], thumb: usize) -> (usize, usize, usize, usize) {
+    let longest_id = ids.iter().map(|id| id.chars().count()).max().unwrap_or(0);
+    let cell_w = thumb.max(longest_id * ADVANCE).saturating_add(12);
+    let cell_h = thumb.saturating_add(2 * LINE + 14);
+    let cols = ids.len().clamp(1, 10);
+    let rows = ids.len().div_ceil(cols).max(1);
+    (cell_w, cell_h, cols, rows)
+}
+
+/// Width and height of the contact sheet of these ROIs.
+fn sheet_size(ids: &[&str], thumb: usize) -> (usize, usize) {
+    let (cell_w, cell_h, cols, rows) = sheet_grid(ids, thumb);
+    (cols.saturating_mul(cell_w), rows.saturating_mul(cell_h))
+}
+
 /// Thumbnails in a grid, each labelled with its ROI id and, in the part's colour, its part.
 pub fn contact_sheet(thumbs: &[(&RoiInput, Canvas)], thumb: usize) -> Canvas {
-    let longest_id = thumbs.iter().map(|(r, _)| r.files.roi_id.chars().count()).max().unwrap_or(0);
-    let cell_w = thumb.max(longest_id * ADVANCE) + 12;
-    let cell_h = thumb + 2 * LINE + 14;
-    let cols = thumbs.len().clamp(1, 10);
-    let rows = thumbs.len().div_ceil(cols).max(1);
-    let mut c = Canvas::new(cols * cell_w, rows * cell_h, [255, 255, 255]);
+    let ids: Vec<&str> = thumbs.iter().map(|(r, _)| r.files.roi_id.as_str()).collect();
+    let (cell_w, cell_h, cols, _) = sheet_grid(&ids, thumb);
+    let (width, height) = sheet_size(&ids, thumb);
+    let mut c = Canvas::new(width, height, [255, 255, 255]);
     for (i, (r, t)) in thumbs.iter().enumerate() {
         let (x0, y0) = ((i % cols) * cell_w + 6, (i / cols) * cell_h + 6);
         c.blit(x0, y0, t.width, t.height, &t.data);
@@ -389,5 +426,14 @@ mod tests {
         let sheet = decode_rgb(&std::fs::read(&s.contact_sheet).unwrap()).unwrap();
         // One cell: thumbnail 16 wide (factor 8 -> 15 x 12), label width max(16, 6) + 12.
         assert_eq!((sheet.width, sheet.height), (28, 16 + 16 + 14));
+
+        // A thumbnail size whose contact sheet would exceed MAX_PIXELS: refused before `out` is
+        // created (an absurd size saturates instead of overflowing).
+        for thumb in [100_000, usize::MAX] {
+            let plan = OverlayPlan { thumb, out: d.path().join("huge"), ..plan.clone() };
+            let err = overlay(&plan, std::slice::from_ref(&roi), &Silent).unwrap_err();
+            assert!(matches!(err, OverlayError::SheetTooLarge { rois: 1, .. }), "{err}");
+            assert!(!plan.out.exists());
+        }
     }
 }

@@ -89,20 +89,42 @@ fn png_size(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize), Problem
     codec::png::dimensions(&bytes).map_err(|e| problem(roi, Some(rel), format!("does not decode ({e})")))
 }
 
-/// Decodes a mask fully and checks its codes; returns its size.
+/// Decodes a mask and checks its codes; returns its size. Row by row (one row in memory), or
+/// whole when interlaced; either way a header over [`codec::MAX_PIXELS`] is refused before any
+/// pixel is decoded.
 fn check_mask_codes(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize), Problem> {
-    let bytes = std::fs::read(root.join(rel)).map_err(|e| problem(roi, Some(rel), format!("cannot read ({e})")))?;
-    let mask = codec::png::decode_gray(&bytes)
-        .map_err(|e| problem(roi, Some(rel), format!("does not decode as a label mask ({e})")))?;
+    let path = root.join(rel);
+    let cannot_read = |e: std::io::Error| problem(roi, Some(rel), format!("cannot read ({e})"));
+    let not_a_mask = |e: codec::CodecError| problem(roi, Some(rel), format!("does not decode as a label mask ({e})"));
     let mut seen = [false; 256];
-    for &v in &mask.data {
-        seen[v as usize] = true;
-    }
+    let file = std::fs::File::open(&path).map_err(cannot_read)?;
+    let (width, height) = match codec::rows::RowReader::gray(std::io::BufReader::with_capacity(1 << 16, file)) {
+        Ok(mut rows) => {
+            let mut row = vec![0u8; rows.row_len()];
+            for _ in 0..rows.height() {
+                rows.read_row(&mut row).map_err(not_a_mask)?;
+                for &v in &row {
+                    seen[v as usize] = true;
+                }
+            }
+            let size = (rows.width(), rows.height());
+            rows.finish().map_err(not_a_mask)?;
+            size
+        }
+        Err(codec::CodecError::Interlaced) => {
+            let mask = codec::png::decode_gray(&std::fs::read(&path).map_err(cannot_read)?).map_err(not_a_mask)?;
+            for &v in &mask.data {
+                seen[v as usize] = true;
+            }
+            (mask.width, mask.height)
+        }
+        Err(e) => return Err(not_a_mask(e)),
+    };
     let unknown: Vec<u8> = (0..=255u8).filter(|&v| seen[v as usize] && !codes::is_known(v)).collect();
     if !unknown.is_empty() {
         return Err(problem(roi, Some(rel), format!("holds values outside the label codes 0..=21: {unknown:?}")));
     }
-    Ok((mask.width, mask.height))
+    Ok((width, height))
 }
 
 /// Checks a dataset directory.

@@ -2,7 +2,8 @@
 //!
 //! - [`geometry`]: [`Rect`] (a rectangle of base slide pixels) and [`SlideGeometry`] (a slide's
 //!   size, tiles, levels and native resolution).
-//! - [`image`]: [`RgbImage`] and [`GrayImage`], 8-bit pixels in memory.
+//! - [`image`]: [`RgbImage`] and [`GrayImage`], 8-bit pixels in memory, and [`MAX_PIXELS`], the
+//!   largest image any layer allocates.
 //! - [`shape`]: annotation [`Element`]s and their [`Shape`]s, as [`Annotations`].
 //! - [`codes`]: [`CodeTable`], HistomicsTK's table from annotation groups to mask values.
 //!
@@ -17,5 +18,5 @@ pub mod shape;
 
 pub use codes::{CodeTable, CodeTableError, GroupCode};
 pub use geometry::{Rect, SlideGeometry};
-pub use image::{GrayImage, RgbImage};
+pub use image::{GrayImage, RgbImage, MAX_PIXELS};
 pub use shape::{Annotations, Element, Shape};

@@ -2,9 +2,11 @@
 //!
 //! The published masks are PNGs at base (scan) resolution, one per ROI, pixel value = label code.
 //! [`fetch_mask`] downloads one (following redirects, without any DSA credentials), decodes it
-//! and checks it before anyone uses it: the size must be the ROI's base size (read from the PNG
-//! header before anything is decoded) and every value a known code. A link may also be a local path or `file://` URL (mirrors, tests); an `http(s)`
-//! link that redirects to anything but `http(s)` is refused, not followed.
+//! and checks it before anyone uses it: the size must be the ROI's base size and every value a
+//! known code. The size is checked from the PNG header, before a pixel is decoded
+//! ([`decode_mask`]), so a file claiming billions of pixels costs nothing. A link may also be a
+//! local path or `file://` URL (mirrors, tests); an `http(s)` link that redirects to anything but
+//! `http(s)` is refused, not followed.
 //!
 //! A downloaded mask may be at most [`mask_body_limit`] of the ROI's base size: 2 bytes per base
 //! pixel + 1 MiB (an incompressible grey PNG is 1 byte per pixel plus a filter byte per row and
@@ -12,7 +14,7 @@
 
 use super::http::{Http, HttpError, Request};
 use crate::catalog::{codes, Roi};
-use crate::codec::{self, CodecError};
+use crate::codec::{self, CodecError, SizeLimit};
 use crate::model::GrayImage;
 
 /// Why a mask could not be used.
@@ -113,6 +115,21 @@ pub fn mask_body_limit(width: u64, height: u64) -> u64 {
     width.saturating_mul(height).saturating_mul(2) + (1 << 20)
 }
 
+/// Decodes the mask PNG of `roi` from `origin` (a link or path, for errors) and checks it: a
+/// header size other than the ROI's base size is [`MaskError::WrongSize`] before anything is
+/// decoded, then every value must be a known code.
+pub fn decode_mask(bytes: &[u8], roi: &Roi, origin: &str) -> Result<GrayImage, MaskError> {
+    let limit = SizeLimit::Exactly { width: roi.width(), height: roi.height() };
+    let mask = codec::png::decode_gray_within(bytes, limit).map_err(|source| match source {
+        CodecError::WrongSize { width, height, want_w, want_h } => {
+            MaskError::WrongSize { origin: origin.to_string(), got_w: width, got_h: height, want_w, want_h }
+        }
+        source => MaskError::Decode { origin: origin.to_string(), source },
+    })?;
+    check_codes(&mask, origin)?;
+    Ok(mask)
+}
+
 /// Reads the bytes of a mask link: `http(s)://` through `http` (a body longer than `max_body` is
 /// an error), else a local path or `file://`.
 pub fn fetch_bytes(http: &Http, link: &str, max_body: u64, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, MaskError> {
@@ -135,18 +152,7 @@ pub fn fetch_bytes(http: &Http, link: &str, max_body: u64, on_bytes: &dyn Fn(u64
 pub fn fetch_mask(http: &Http, roi: &Roi, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, MaskError> {
     let link = roi.mask_link.as_deref().ok_or(MaskError::NoLink)?;
     let bytes = fetch_bytes(http, link, mask_body_limit(roi.width(), roi.height()), on_bytes)?;
-    let origin = super::http::redact_url(link);
-    // The size from the header first: a PNG of a few bytes can claim gigapixels, and only what the
-    // ROI needs is ever decoded.
-    let (w, h) =
-        codec::png::dimensions(&bytes).map_err(|source| MaskError::Decode { origin: origin.clone(), source })?;
-    if (w as u64, h as u64) != (roi.width(), roi.height()) {
-        return Err(MaskError::WrongSize { origin, got_w: w, got_h: h, want_w: roi.width(), want_h: roi.height() });
-    }
-    let mask =
-        codec::png::decode_gray(&bytes).map_err(|source| MaskError::Decode { origin: origin.clone(), source })?;
-    check_mask(&mask, roi, &origin)?;
-    Ok(mask)
+    decode_mask(&bytes, roi, &super::http::redact_url(link))
 }
 
 #[cfg(test)]
@@ -166,5 +172,17 @@ mod tests {
         let bad = GrayImage { width: 3, height: 2, data: vec![0, 1, 22, 255, 0, 0] };
         let err = check_mask(&bad, &roi(3, 2), "m").unwrap_err();
         assert!(matches!(err, MaskError::UnknownCodes { ref values, .. } if values == &vec![22, 255]));
+    }
+
+    #[test]
+    fn decoding_checks_the_header_against_the_roi() {
+        let mut png = Vec::new();
+        let mask = GrayImage { width: 3, height: 2, data: vec![0, 1, 2, 21, 0, 0] };
+        codec::png::write_gray(&mut png, &mask, codec::png::Compression::Fast).unwrap();
+        assert_eq!(decode_mask(&png, &roi(3, 2), "m").unwrap(), mask);
+        let err = decode_mask(&png, &roi(2, 3), "m").unwrap_err();
+        assert!(matches!(err, MaskError::WrongSize { got_w: 3, got_h: 2, want_w: 2, want_h: 3, .. }), "{err}");
+        let err = decode_mask(b"not a png", &roi(3, 2), "m").unwrap_err();
+        assert!(matches!(err, MaskError::Decode { .. }), "{err}");
     }
 }

@@ -94,7 +94,7 @@ use std::collections::BTreeSet;
 
 use rayon::prelude::*;
 
-use crate::model::{Annotations, CodeTable, GrayImage, Rect, Shape};
+use crate::model::{Annotations, CodeTable, GrayImage, Rect, Shape, MAX_PIXELS};
 
 /// Which pixel rules to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -165,11 +165,12 @@ impl Bounds {
             ymax: self.ymax.max(o.ymax),
         }
     }
+    // Saturating: coordinates from a hostile file or an absurd scale reach i64's limits.
     fn width(self) -> i64 {
-        self.xmax - self.xmin
+        self.xmax.saturating_sub(self.xmin)
     }
     fn height(self) -> i64 {
-        self.ymax - self.ymin
+        self.ymax.saturating_sub(self.ymin)
     }
 }
 
@@ -233,6 +234,35 @@ pub enum RasterError {
     /// Nothing (or a single row or column, removed by the tightening) is left.
     #[error("ROI element {0} produced an empty mask")]
     Empty(usize),
+    /// The ROI element's mask would exceed [`MAX_PIXELS`] (refused before allocating it).
+    #[error(
+        "ROI element {element} would make a mask of {width}x{height} pixels, over the limit of {max} pixels; \
+         check its coordinates and the scale factor"
+    )]
+    TooLarge {
+        /// Index of the element.
+        element: usize,
+        /// Width of its box in the scaled grid.
+        width: i64,
+        /// Height of its box in the scaled grid.
+        height: i64,
+        /// [`MAX_PIXELS`].
+        max: u64,
+    },
+}
+
+/// The pixels of a `width x height` box, saturating (negative sides count as 0).
+fn box_pixels(width: i64, height: i64) -> u64 {
+    (width.max(0) as u64).saturating_mul(height.max(0) as u64)
+}
+
+/// Refuses a ROI element whose box (the canvas [`roi_mask`] draws on) exceeds [`MAX_PIXELS`].
+fn check_roi_size(element: usize, bbox: Bounds) -> Result<(), RasterError> {
+    let (width, height) = (bbox.width(), bbox.height());
+    if box_pixels(width, height) > MAX_PIXELS {
+        return Err(RasterError::TooLarge { element, width, height, max: MAX_PIXELS });
+    }
+    Ok(())
 }
 
 /// An element ready to draw: vertices in the scaled grid, integer box, area for ordering.
@@ -288,7 +318,7 @@ fn prepare_htk(shape: &Shape, sf: f64) -> Option<Prepared> {
         xmax: hi[0].trunc() as i64,
         ymax: hi[1].trunc() as i64,
     };
-    let area = (bbox.height() * bbox.width()) as f64;
+    let area = bbox.height() as f64 * bbox.width() as f64;
     Some(Prepared { vertices, bbox, fbox: [lo[0], lo[1], hi[0], hi[1]], area })
 }
 
@@ -351,9 +381,31 @@ pub fn roi_masks(
     table: &CodeTable,
     opts: &RasterOptions,
 ) -> Vec<Result<RoiMask, RasterError>> {
+    roi_masks_each(annotations, table, opts, |_, mask| mask)
+}
+
+/// [`roi_masks`] handing each mask to `each` (with its position among the ROI elements) as soon
+/// as it is made, in parallel, and collecting what `each` returns in document order: a caller
+/// that writes and drops each mask holds one mask per thread, not every mask of the slide.
+pub fn roi_masks_each<T: Send>(
+    annotations: &Annotations,
+    table: &CodeTable,
+    opts: &RasterOptions,
+    each: impl Fn(usize, Result<RoiMask, RasterError>) -> T + Sync,
+) -> Vec<T> {
     let prepared: Vec<Option<Prepared>> = annotations.elements.par_iter().map(|e| prepare(&e.shape, opts)).collect();
     let rois = roi_elements(annotations, table);
-    rois.par_iter().enumerate().map(|(k, &roi)| compose(annotations, &prepared, roi, k, table, opts)).collect()
+    rois.par_iter().enumerate().map(|(k, &roi)| each(k, compose(annotations, &prepared, roi, k, table, opts))).collect()
+}
+
+/// Whether a ROI element's mask at `opts` stays within [`MAX_PIXELS`] (its box in the scaled
+/// grid, the canvas [`roi_mask`] allocates): `Err((width, height))` when it does not. Elements
+/// that are not rasterised fit.
+pub fn fits(shape: &Shape, opts: &RasterOptions) -> Result<(), (i64, i64)> {
+    match element_bbox(shape, opts) {
+        Some(b) if box_pixels(b.width(), b.height()) > MAX_PIXELS => Err((b.width(), b.height())),
+        _ => Ok(()),
+    }
 }
 
 /// The mask of one ROI element (`element` indexes [`Annotations::elements`]).
@@ -380,10 +432,46 @@ pub enum RectMaskError {
         /// ROI elements found.
         rois: usize,
     },
+    /// The catalogue ROI itself is over [`MAX_PIXELS`].
+    #[error("ROI `{roi}` is {width}x{height} base pixels, over the limit of {max} pixels for one mask")]
+    RoiTooLarge {
+        /// Catalogue ROI id.
+        roi: String,
+        /// Its width.
+        width: u64,
+        /// Its height.
+        height: u64,
+        /// [`MAX_PIXELS`].
+        max: u64,
+    },
+    /// The best-matching ROI element is far larger than the catalogue ROI (over
+    /// [`MAX_AREA_RATIO`] times its area), so rasterising it would cost far more than the mask is
+    /// worth; it is refused before any allocation.
+    #[error(
+        "the ROI element matching ROI `{roi}` ({width}x{height} pixels) is over {MAX_AREA_RATIO} times the \
+         ROI's area ({roi_width}x{roi_height}); refusing to rasterise it"
+    )]
+    ElementTooLarge {
+        /// Catalogue ROI id.
+        roi: String,
+        /// The element's box width.
+        width: i64,
+        /// The element's box height.
+        height: i64,
+        /// The ROI's width.
+        roi_width: u64,
+        /// The ROI's height.
+        roi_height: u64,
+    },
     /// The matching ROI element gave no mask.
     #[error(transparent)]
     Raster(#[from] RasterError),
 }
+
+/// How much larger (in area) than its catalogue ROI a matched ROI element may be. The published
+/// ROI bounds are the elements' own boxes (ratio 1); an element over 4 times the ROI's area
+/// overlaps it with an IoU below 1/4 and is not the ROI it claims to be.
+pub const MAX_AREA_RATIO: u64 = 4;
 
 /// The mask of the catalogue ROI `roi` (its id, for errors) covering base-pixel rectangle
 /// `rect`, at base resolution: exactly `rect.width() x rect.height()` pixels.
@@ -400,6 +488,10 @@ pub enum RectMaskError {
 /// `(rect.left + x, rect.top + y)` when the mask has one there, else 0 ("outside the ROI /
 /// don't care"): the mask is placed by its slide coordinates, cropped where it exceeds the
 /// rectangle and padded with 0 where it falls short.
+///
+/// **Size.** A rectangle over [`MAX_PIXELS`], or a matched element whose box is over
+/// [`MAX_AREA_RATIO`] times the rectangle's area, is an error before anything is allocated: the
+/// work is bounded by the catalogue ROI, not by the annotation file.
 pub fn mask_for_rect(
     annotations: &Annotations,
     roi: &str,
@@ -422,15 +514,35 @@ pub fn mask_for_rect(
     let Some((element, _)) = best else {
         return Err(RectMaskError::NoMatchingRoi { roi: roi.to_string(), rois: rois.len() });
     };
+    let (roi_width, roi_height) = (rect.width(), rect.height());
+    let target_pixels = roi_width.saturating_mul(roi_height);
+    if target_pixels > MAX_PIXELS {
+        return Err(RectMaskError::RoiTooLarge {
+            roi: roi.to_string(),
+            width: roi_width,
+            height: roi_height,
+            max: MAX_PIXELS,
+        });
+    }
+    let b = element_bbox(&annotations.elements[element].shape, &opts).expect("a matched element has a box");
+    if box_pixels(b.width(), b.height()) > target_pixels.saturating_mul(MAX_AREA_RATIO) {
+        return Err(RectMaskError::ElementTooLarge {
+            roi: roi.to_string(),
+            width: b.width(),
+            height: b.height(),
+            roi_width,
+            roi_height,
+        });
+    }
     let m = roi_mask(annotations, element, table, &opts)?;
     Ok(place(&m.mask, m.bounds.xmin, m.bounds.ymin, target))
 }
 
 fn iou(a: Bounds, b: Bounds) -> f64 {
-    let iw = (a.xmax.min(b.xmax) - a.xmin.max(b.xmin)).max(0) as f64;
-    let ih = (a.ymax.min(b.ymax) - a.ymin.max(b.ymin)).max(0) as f64;
+    let iw = a.xmax.min(b.xmax).saturating_sub(a.xmin.max(b.xmin)).max(0) as f64;
+    let ih = a.ymax.min(b.ymax).saturating_sub(a.ymin.max(b.ymin)).max(0) as f64;
     let inter = iw * ih;
-    let area = |r: Bounds| ((r.xmax - r.xmin).max(0) * (r.ymax - r.ymin).max(0)) as f64;
+    let area = |r: Bounds| box_pixels(r.width(), r.height()) as f64;
     let union = area(a) + area(b) - inter;
     if union <= 0.0 {
         0.0
@@ -516,6 +628,7 @@ fn compose(
         return Err(RasterError::NotRoi(roi));
     };
     let Some(roi_row) = table.get(roi_group).filter(|g| g.is_roi) else { return Err(RasterError::NotRoi(roi)) };
+    check_roi_size(roi, r.bbox)?;
 
     let candidates: Vec<usize> = prepared
         .iter()
@@ -616,8 +729,8 @@ fn compose(
             let b = Bounds {
                 xmin: gx,
                 ymin: gy,
-                xmax: searched.xmax + (gx - searched.xmin),
-                ymax: searched.ymax + (gy - searched.ymin),
+                xmax: searched.xmax.saturating_add(gx.saturating_sub(searched.xmin)),
+                ymax: searched.ymax.saturating_add(gy.saturating_sub(searched.ymin)),
             };
             (b, unscale(r.bbox))
         }
@@ -679,14 +792,15 @@ fn draw_htk(p: &Prepared, code: u8, canvas: &mut Canvas) -> Result<(), String> {
     let vertices: Vec<[i32; 2]> =
         p.vertices.iter().map(|v| [(v[0] - lo[0]).trunc() as i32, (v[1] - lo[1]).trunc() as i32]).collect();
     // Zero padding on the top and left: the element canvas is aligned to the box's bottom-right.
-    let (ox, oy) = (p.bbox.xmin + (patch_w - width), p.bbox.ymin + (patch_h - height));
+    let (ox, oy) = (p.bbox.xmin.saturating_add(patch_w - width), p.bbox.ymin.saturating_add(patch_h - height));
     let w = canvas.window;
-    let rows = ((w.ymin - oy).max(0), (w.ymax - oy).min(height));
+    let rows = (w.ymin.saturating_sub(oy).max(0), w.ymax.saturating_sub(oy).min(height));
     if rows.0 >= rows.1 {
         return Ok(());
     }
     pil_spans(&vertices, width as i32, height as i32, (rows.0 as i32, rows.1 as i32), |y, x0, x1| {
-        canvas.span(oy + i64::from(y), ox + i64::from(x0), ox + i64::from(x1), code);
+        let (y, x0, x1) = (i64::from(y), i64::from(x0), i64::from(x1));
+        canvas.span(oy.saturating_add(y), ox.saturating_add(x0), ox.saturating_add(x1), code);
     });
     Ok(())
 }

@@ -13,7 +13,13 @@
 //! the grid is `[0, 512]` and nothing is added.
 //!
 //! `stride` must be 1..=`size`: a larger stride would leave gaps, and the point of the grid is
-//! that the ROI is covered.
+//! that the ROI is covered. `size` is at most [`MAX_TILE_SIZE`]: a worker holds a tile and a band
+//! of `size` rows, so the size bounds memory.
+
+/// The largest tile side: 8192 pixels (256 MB of tile buffers per worker, and bands of 8192
+/// rows). Training tiles are 256 to 2048 pixels; a bigger side is a typo or hostile input, and
+/// an absurd one would overflow the size of a buffer.
+pub const MAX_TILE_SIZE: usize = 8192;
 
 /// Why a grid cannot be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +27,9 @@ pub enum GridError {
     /// `size` is 0.
     #[error("tile size must be at least 1")]
     ZeroSize,
+    /// `size` is over [`MAX_TILE_SIZE`].
+    #[error("tile size {0} is over the largest supported, {MAX_TILE_SIZE} pixels")]
+    TooLarge(usize),
     /// `stride` is 0 or larger than `size`.
     #[error("stride {stride} must be between 1 and the tile size {size} (a larger stride leaves gaps)")]
     BadStride {
@@ -35,6 +44,9 @@ pub enum GridError {
 pub fn origins(len: usize, size: usize, stride: usize) -> Result<Vec<usize>, GridError> {
     if size == 0 {
         return Err(GridError::ZeroSize);
+    }
+    if size > MAX_TILE_SIZE {
+        return Err(GridError::TooLarge(size));
     }
     if stride == 0 || stride > size {
         return Err(GridError::BadStride { stride, size });
@@ -97,6 +109,8 @@ mod tests {
         assert_eq!(origins(1000, 512, 256).unwrap(), vec![0, 256, 488]);
         assert_eq!(origins(10, 4, 5), Err(GridError::BadStride { stride: 5, size: 4 }));
         assert_eq!(origins(10, 0, 0), Err(GridError::ZeroSize));
+        assert_eq!(origins(10, MAX_TILE_SIZE, 1).unwrap(), vec![0]);
+        assert_eq!(origins(10, 4_000_000_000, 1), Err(GridError::TooLarge(4_000_000_000)));
     }
 
     proptest! {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::pixels::SlideHandle;
 use super::run::{content_retry, RoiError};
 use crate::catalog::Roi;
-use crate::codec::{self, GrayImage};
+use crate::codec::GrayImage;
 use crate::dataset::names;
 use crate::model::CodeTable;
 use crate::source::annotations::{self, AnnotationError};
@@ -173,10 +173,7 @@ impl BaseMasks for DirMasks {
         let shown = path.display().to_string();
         let bytes = std::fs::read(&path).map_err(|source| MaskError::File { path: shown.clone(), source })?;
         on_bytes(bytes.len() as u64);
-        let mask =
-            codec::png::decode_gray(&bytes).map_err(|source| MaskError::Decode { origin: shown.clone(), source })?;
-        masklink::check_mask(&mask, roi, &shown)?;
-        Ok(mask)
+        Ok(masklink::decode_mask(&bytes, roi, &shown)?)
     }
 }
 
@@ -264,5 +261,10 @@ mod tests {
         let err = mask_from_annotations(JSON, &roi(500, 500, 600, 600)).unwrap_err();
         assert!(err.to_string().contains("no ROI element of the annotations overlaps ROI `TCGA-ZZ-0000-DX1`"), "{err}");
         assert!(matches!(mask_from_annotations(b"{", &roi(0, 0, 1, 1)), Err(AnnotationMaskError::Annotations(_))));
+    }
+
+    #[test]
+    fn masks_and_outputs_share_one_pixel_limit() {
+        assert_eq!(super::super::MAX_OUTPUT_PIXELS, crate::model::MAX_PIXELS);
     }
 }

@@ -349,3 +349,31 @@ fn place_crops_and_pads() {
     let out = place(&mask, 11, 20, Bounds { xmin: 10, ymin: 21, xmax: 13, ymax: 23 });
     assert_eq!(out.data, vec![0, 4, 5, 0, 0, 0]);
 }
+
+const HUGE_JSON: &[u8] = br#"[{"annotation": {"name": "t", "elements": [
+    {"type": "rectangle", "id": "wide", "group": "roi", "center": [5000000, 50, 0], "width": 10000000, "height": 100, "rotation": 0},
+    {"type": "rectangle", "id": "vast", "group": "roi", "center": [5000000, 5000000, 0], "width": 10000000, "height": 10000000, "rotation": 0}
+]}}]"#;
+
+#[test]
+fn oversized_roi_elements_are_refused_before_allocating() {
+    let a = parse(HUGE_JSON).unwrap();
+    let table = CodeTable::bcss();
+    // 1e7 x 1e7 pixels: over MAX_PIXELS, refused by size alone (an allocation would abort).
+    for geometry in [Geometry::Htk, Geometry::Strict] {
+        let err = roi_mask(&a, 1, &table, &RasterOptions { geometry, scale: 1.0 }).unwrap_err();
+        assert!(matches!(err, RasterError::TooLarge { element: 1, .. }), "{err}");
+    }
+    let err = roi_mask(&a, 1, &table, &RasterOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("10000000x10000000 pixels, over the limit of 2147483648"), "{err}");
+    // A scale factor can make a modest element too large as well.
+    let err = roi_mask(&a, 0, &table, &RasterOptions { geometry: Geometry::Htk, scale: 50.0 }).unwrap_err();
+    assert!(matches!(err, RasterError::TooLarge { element: 0, .. }), "{err}");
+    // 1e7 x 100 is within the limit, but matched to a 100 x 100 catalogue ROI it is 100000 times
+    // its area: refused without rasterising.
+    let err = mask_for_rect(&a, "R", rect(0, 0, 100, 100), &table, Geometry::Htk).unwrap_err();
+    assert!(matches!(err, RectMaskError::ElementTooLarge { width: 10_000_000, height: 100, .. }), "{err}");
+    assert!(err.to_string().contains("over 4 times the ROI's area (100x100)"), "{err}");
+    let err = mask_for_rect(&a, "R", rect(0, 0, 100_000, 100_000), &table, Geometry::Htk).unwrap_err();
+    assert!(matches!(err, RectMaskError::RoiTooLarge { width: 100_000, .. }), "{err}");
+}
