@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::png::{self, Compression};
 use crate::dataset::atomic::{self, hex};
+use crate::dataset::{DatasetLock, LockError};
 use crate::model::{Annotations, CodeTable};
 use crate::source::annotations::{self, AnnotationError};
 use crate::transform::raster::{self, roi_elements, roi_masks, Bounds, Geometry, RasterOptions, RoiMask};
@@ -69,6 +70,9 @@ pub struct MasksPlan {
     pub slide_name: String,
     /// Output directory (created).
     pub out: PathBuf,
+    /// When another run holds `out`'s lock: wait for it instead of failing with
+    /// [`LockError::Held`](crate::dataset::LockError::Held).
+    pub wait_lock: bool,
     /// Resolution.
     pub scale: Scale,
     /// Pixel rules.
@@ -139,6 +143,9 @@ pub struct FailedRoi {
 /// Why a `bcss masks` run could not be done.
 #[derive(Debug, thiserror::Error)]
 pub enum MasksError {
+    /// Another run holds the output folder, or it cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// The annotation file could not be read.
     #[error("failed to read annotation file `{path}`")]
     Read {
@@ -188,6 +195,7 @@ pub fn run(plan: &MasksPlan) -> Result<MasksSummary, MasksError> {
         .map_err(|source| MasksError::Annotations { path: plan.annotations.clone(), source })?;
     crate::dataset::names::safe_component(&plan.slide_name)?;
     std::fs::create_dir_all(&plan.out).map_err(|source| MasksError::Output { path: plan.out.clone(), source })?;
+    let _lock = DatasetLock::acquire(&plan.out, "masks", plan.wait_lock)?;
     let opts = RasterOptions { geometry: plan.geometry, scale: plan.scale.factor() };
     let results = roi_masks(&parsed, &plan.codes, &opts);
     let mut summary = MasksSummary {
@@ -306,6 +314,7 @@ mod tests {
             scale: Scale::Base,
             geometry: Geometry::Htk,
             png: Compression::Fast,
+            wait_lock: false,
         };
         let s = run(&plan).unwrap();
         assert_eq!((s.rois, s.masks.len(), s.failed.len()), (2, 2, 0));
