@@ -331,7 +331,15 @@ pub fn run(p: &RoiPipeline, reporter: &dyn Reporter) -> Result<Summary, RunError
         }
         None => Manifest::new(source_name),
     };
-    manifest.check_names(layout.root(), planned_names(p))?;
+    // One resolution per root, checked against the manifest and against the files on disk: a
+    // run that wrote a ROI's image but failed on its mask recorded neither.
+    let mut on_disk = Vec::new();
+    for dir in ["images", "masks"] {
+        on_disk.extend(
+            layout.roi_files(dir).map_err(|source| RunError::Output { path: layout.root().join(dir), source })?,
+        );
+    }
+    manifest.check_names(layout.root(), &on_disk, planned_names(p))?;
     // Every ROI asked for is recorded with the first ROI written, so `verify` reports one that
     // then fails. (Not saved before: on a nearly full disk that extra write could cost a ROI.)
     manifest.plan(p.rois.rois().iter().map(|r| r.id.clone()));
