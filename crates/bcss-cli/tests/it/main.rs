@@ -17,6 +17,7 @@ mod faults;
 mod gdc;
 mod harness;
 mod help;
+mod lock;
 mod masks;
 mod resume;
 mod tls;
