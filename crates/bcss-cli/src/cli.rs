@@ -340,10 +340,6 @@ pub struct OverlayArgs {
     /// Output directory (created).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// When another bcss run is writing into --out (it holds `.bcss.lock` there),
-    /// wait for it to finish instead of exiting with code 4.
-    #[arg(long)]
-    pub wait_lock: bool,
     /// Opacity of the class colours, 0..=1.
     #[arg(long, value_name = "A", default_value_t = 0.4)]
     pub alpha: f64,
@@ -360,6 +356,10 @@ pub struct OverlayArgs {
     /// Worker threads. [default: all cores]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// When another bcss run is writing into --out (it holds `.bcss.lock` there),
+    /// wait for it to finish instead of exiting with code 4.
+    #[arg(long)]
+    pub wait_lock: bool,
 }
 
 /// Options of `bcss eval`.

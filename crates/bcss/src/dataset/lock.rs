@@ -56,8 +56,8 @@ pub enum LockError {
         root: PathBuf,
         /// The lock file.
         path: PathBuf,
-        /// The holder, when its record could be read.
-        owner: Option<LockOwner>,
+        /// The holder, when its record could be read (boxed: errors stay small).
+        owner: Option<Box<LockOwner>>,
     },
     /// The root or the lock file cannot be created, opened or locked.
     #[error("cannot lock `{}`: {source}", path.display())]
@@ -100,7 +100,7 @@ impl DatasetLock {
             Err(std::fs::TryLockError::WouldBlock) => {
                 let owner = read_owner(&mut file);
                 if !wait {
-                    return Err(LockError::Held { root: root.to_path_buf(), path, owner });
+                    return Err(LockError::Held { root: root.to_path_buf(), path, owner: owner.map(Box::new) });
                 }
                 let holder = owner.map_or_else(|| "another process".to_string(), |o| o.to_string());
                 tracing::warn!(root = %root.display(), holder, "waiting for the other run on this folder to finish");
@@ -218,7 +218,7 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("in use by another run") && text.contains("bcss download"), "{text}");
         assert!(text.contains(&format!("pid {}", std::process::id())) && text.contains(LOCK_FILE), "{text}");
-        assert_eq!(DatasetLock::recorded_owner(&root).unwrap(), *owner);
+        assert_eq!(DatasetLock::recorded_owner(&root).unwrap(), **owner);
         drop(first);
         let again = DatasetLock::acquire(&root, "tile", false).unwrap();
         assert_eq!(DatasetLock::recorded_owner(&root).unwrap().command, "bcss tile", "the record is replaced");
