@@ -212,6 +212,10 @@ pub struct MasksArgs {
     /// Output directory (created).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// When another bcss run is writing into --out (it holds `.bcss.lock` there),
+    /// wait for it to finish instead of exiting with code 4.
+    #[arg(long)]
+    pub wait_lock: bool,
     /// Masks at the slide's own resolution (the default).
     #[arg(long, group = "masks_resolution")]
     pub base: bool,
@@ -284,6 +288,10 @@ pub struct StatsArgs {
     /// Output directory (created).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// When another bcss run is writing into --out (it holds `.bcss.lock` there),
+    /// wait for it to finish instead of exiting with code 4.
+    #[arg(long)]
+    pub wait_lock: bool,
     /// Worker threads. [default: all cores]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -311,6 +319,10 @@ pub struct TileArgs {
     /// Output directory: created; must be empty if it exists.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// When another bcss run is writing into --out (it holds `.bcss.lock` there),
+    /// wait for it to finish instead of exiting with code 4.
+    #[arg(long)]
+    pub wait_lock: bool,
     /// Worker threads. [default: all cores]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -344,6 +356,10 @@ pub struct OverlayArgs {
     /// Worker threads. [default: all cores]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// When another bcss run is writing into --out (it holds `.bcss.lock` there),
+    /// wait for it to finish instead of exiting with code 4.
+    #[arg(long)]
+    pub wait_lock: bool,
 }
 
 /// Options of `bcss eval`.
@@ -390,6 +406,10 @@ pub struct BuildArgs {
     /// PNG compression of written images: fast, balanced or high (pixels are the same). [default: balanced]
     #[arg(long, value_name = "LEVEL")]
     pub png_compression: Option<String>,
+    /// When another bcss run is writing into --out (it holds `.bcss.lock` there),
+    /// wait for it to finish instead of exiting with code 4.
+    #[arg(long)]
+    pub wait_lock: bool,
 }
 
 /// HTTP options shared by every command that talks to a server.

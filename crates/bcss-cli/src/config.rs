@@ -61,6 +61,8 @@ pub struct FileConfig {
     gdc_manifest: Option<PathBuf>,
     #[serde(alias = "gdc_cache")]
     gdc_cache: Option<PathBuf>,
+    #[serde(alias = "wait_lock")]
+    wait_lock: Option<bool>,
 }
 
 /// Reads a TOML config file. An error never shows the value of a secret key (`api-key`, a
@@ -383,6 +385,7 @@ pub fn resolve_download(
             manifest: gdc_manifest,
             cache: args.gdc.gdc_cache.clone().or(file.gdc_cache),
         },
+        wait_lock: args.build.wait_lock || file.wait_lock.unwrap_or(false),
     })
 }
 
@@ -435,7 +438,18 @@ pub fn resolve_extract(
         http_config(args.net.retries.unwrap_or(5), args.net.timeout.unwrap_or(120.0), args.net.ca_cert.clone(), env)?;
     let png = check_png(args.build.png_compression.as_deref())?;
     let out = check_out(args.build.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)))?;
-    Ok(ExtractPlan { slides_dir: args.slides_dir.clone(), rois, out, resolution, parts, mask_source, jobs, http, png })
+    Ok(ExtractPlan {
+        slides_dir: args.slides_dir.clone(),
+        rois,
+        out,
+        resolution,
+        parts,
+        mask_source,
+        jobs,
+        http,
+        png,
+        wait_lock: args.build.wait_lock,
+    })
 }
 
 #[cfg(test)]

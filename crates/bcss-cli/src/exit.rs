@@ -6,7 +6,7 @@
 //! | 1 | the run finished but some ROIs failed, or `verify`/`eval` found problems (`eval`: a prediction missing, of the wrong size or with a value outside the map; `split --check`: a site or patient in two parts) |
 //! | 2 | bad input: arguments, configuration, input files |
 //! | 3 | the server: unreachable, not a Girder API, authentication, listing |
-//! | 4 | the output directory: cannot be created or written |
+//! | 4 | the output directory: cannot be created or written, or another bcss run is writing into it (without `--wait-lock`) |
 
 use clap::Parser;
 
@@ -23,6 +23,8 @@ pub enum Failure {
     Unavailable(anyhow::Error, &'static str),
     /// Exit 4: output.
     Output(anyhow::Error),
+    /// Exit 4: another run holds the output folder's lock.
+    Busy(anyhow::Error),
 }
 
 impl Failure {
@@ -31,7 +33,7 @@ impl Failure {
             Failure::Partial => 1,
             Failure::Input(_) => 2,
             Failure::Server(_) | Failure::Unavailable(..) => 3,
-            Failure::Output(_) => 4,
+            Failure::Output(_) | Failure::Busy(_) => 4,
         }
     }
 }
@@ -88,6 +90,10 @@ pub fn run() -> i32 {
                 }
                 Failure::Unavailable(e, hint) => (e, Some(*hint)),
                 Failure::Output(e) => (e, Some("check that --out is a writable directory with free space")),
+                Failure::Busy(e) => (
+                    e,
+                    Some("two runs on one folder would break each other: wait for that run to end, or add --wait-lock to start when it does"),
+                ),
             };
             let line = render_chain(err);
             // Into the run's log too, when the command had opened one.

@@ -56,6 +56,7 @@
 //!     source: Source::Dsa,
 //!     wsis: false,
 //!     gdc: GdcSettings::default(),
+//!     wait_lock: false,
 //! };
 //! let events = Recorder::default();
 //! let summary = download(&plan, &events)?;

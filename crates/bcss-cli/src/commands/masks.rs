@@ -66,6 +66,7 @@ pub fn plan(args: &MasksArgs) -> anyhow::Result<MasksPlan> {
         scale,
         geometry: if args.strict { Geometry::Strict } else { Geometry::Htk },
         png,
+        wait_lock: args.wait_lock,
     })
 }
 
@@ -74,6 +75,7 @@ pub fn run(args: &MasksArgs, out: Output) -> Result<(), Failure> {
     let summary = match masks::run(&plan) {
         Ok(s) => s,
         Err(e @ (MasksError::Output { .. } | MasksError::Write { .. })) => return Err(Failure::Output(e.into())),
+        Err(MasksError::Lock(e)) => return Err(super::lock_failure(e)),
         Err(e) => return Err(Failure::Input(e.into())),
     };
     if out.json {

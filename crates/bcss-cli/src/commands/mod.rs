@@ -60,7 +60,17 @@ pub fn run_failure(e: bcss::command::pipeline::RunError) -> Failure {
         RunError::Conflict(_) | RunError::Manifest(bcss::dataset::manifest::ManifestError::Parse { .. }) => {
             Failure::Input(e.into())
         }
+        RunError::Lock(e) => lock_failure(e),
         RunError::Output { .. } | RunError::Manifest(_) => Failure::Output(e.into()),
+    }
+}
+
+/// The exit class of a folder that could not be locked: another run holds it, or it cannot be
+/// created or opened. Exit 4 either way, with a hint that fits.
+pub fn lock_failure(e: bcss::dataset::LockError) -> Failure {
+    match e {
+        e @ bcss::dataset::LockError::Held { .. } => Failure::Busy(e.into()),
+        e @ bcss::dataset::LockError::Io { .. } => Failure::Output(e.into()),
     }
 }
 

@@ -46,12 +46,14 @@ pub fn run(args: &OverlayArgs, out: Output) -> Result<(), Failure> {
         thumb: args.thumb,
         out: args.out.clone(),
         compression: Compression::Fast,
+        wait_lock: args.wait_lock,
     };
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || overlay::overlay(&plan, &rois, &bar))?;
     bar.finish();
     let summary = result.map_err(|e| match e {
         e @ OverlayError::Output { .. } => Failure::Output(e.into()),
+        OverlayError::Lock(e) => super::lock_failure(e),
         e => Failure::Input(e.into()),
     })?;
     if out.json {

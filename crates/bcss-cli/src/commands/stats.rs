@@ -19,8 +19,9 @@ pub fn run(args: &StatsArgs, out: Output) -> Result<(), Failure> {
     bar.finish();
     let stats = result.input()?;
     let seconds = start.elapsed().as_secs_f64();
-    stats::write_outputs(&stats, &map, &args.out).map_err(|e| match e {
+    stats::write_outputs(&stats, &map, &args.out, args.wait_lock).map_err(|e| match e {
         e @ StatsError::Output { .. } => Failure::Output(e.into()),
+        StatsError::Lock(e) => super::lock_failure(e),
         e => Failure::Input(e.into()),
     })?;
     let megapixels = stats.rois.iter().map(|r| r.pixels()).sum::<u64>() as f64 / 1e6;

@@ -34,14 +34,22 @@ pub fn run(args: &TileArgs, out: Output) -> Result<(), Failure> {
             args.dir.display()
         )));
     }
-    let plan =
-        TilePlan { size: args.size, stride, min_labelled: args.min_labelled, map, out: args.out.clone(), compression };
+    let plan = TilePlan {
+        size: args.size,
+        stride,
+        min_labelled: args.min_labelled,
+        map,
+        out: args.out.clone(),
+        compression,
+        wait_lock: args.wait_lock,
+    };
     let start = Instant::now();
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || tile::tile(&plan, &rois, &bar))?;
     bar.finish();
     let summary = result.map_err(|e| match e {
         e @ TileError::Output { .. } => Failure::Output(e.into()),
+        TileError::Lock(e) => super::lock_failure(e),
         e => Failure::Input(e.into()),
     })?;
     let seconds = start.elapsed().as_secs_f64();

@@ -367,8 +367,9 @@ fn a_full_disk_is_named_and_spares_earlier_files() {
     let config = synthetic(8, 700, 500);
     let want = reference(config.clone(), &["--encoding", "png", "--jobs", "1"]);
     let total: u64 = dataset_files(&want.out()).values().map(|b| b.len() as u64).sum();
-    // Room for about a third of the dataset (tmpfs counts whole 4 KiB pages).
-    let size = (total / 3).div_ceil(4096) * 4096;
+    // Room for about a third of the dataset (tmpfs counts whole 4 KiB pages), and a page for the
+    // lock file.
+    let size = (total / 3).div_ceil(4096) * 4096 + 4096;
     let fs = match Tmpfs::mount(&size.to_string()) {
         Ok(fs) => fs,
         Err(why) => {

@@ -19,6 +19,7 @@ mod gdc;
 mod harness;
 mod help;
 mod limits;
+mod lock;
 mod masks;
 mod resume;
 #[cfg(unix)]

@@ -55,7 +55,8 @@ impl Dir {
     }
 }
 
-/// Every file under `root`, relative, sorted.
+/// Every file under `root` (relative paths, sorted), but the lock file `.bcss.lock` of a folder
+/// a command wrote into.
 pub fn files_under(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
@@ -63,7 +64,7 @@ pub fn files_under(root: &Path) -> Vec<String> {
             let p = e.path();
             if p.is_dir() {
                 walk(base, &p, out);
-            } else {
+            } else if e.file_name() != ".bcss.lock" {
                 out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
             }
         }

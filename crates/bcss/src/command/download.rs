@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use super::pipeline::{self, BaseMasks, DsaPixels, LinkMasks, Pixels, RoiPipeline, RunError, SlideAnnotationMasks};
 use crate::catalog::{RoiTable, Slide, SlideTable};
 use crate::codec::png::Compression;
+use crate::dataset::DatasetLock;
 use crate::report::Reporter;
 #[cfg(feature = "openslide")]
 use crate::source::gdc::Gdc;
@@ -119,6 +120,9 @@ pub struct DownloadPlan {
     pub wsis: bool,
     /// The GDC.
     pub gdc: GdcSettings,
+    /// When another run holds `out`'s lock: wait for it instead of failing with
+    /// [`LockError::Held`](crate::dataset::LockError::Held).
+    pub wait_lock: bool,
 }
 
 /// Why a whole run could not start or go on.
@@ -166,6 +170,9 @@ pub enum DownloadError {
 pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
     let http = Http::new(plan.http.clone())?;
     let any_roi_part = plan.parts.images || plan.parts.masks || plan.parts.annotations;
+    // One lock for the whole run, whole slides and ROIs: no other run writes in between. Taken
+    // first, so a refused run does nothing at all (it only creates the root, for the lock file).
+    let lock = DatasetLock::acquire(&plan.out, "download", plan.wait_lock).map_err(RunError::from)?;
     // Talk to the DSA before touching the output (whole slides included): a wrong URL or key
     // leaves no dataset folders behind (the CLI's log of the failed run aside).
     let dsa = match plan.source {
@@ -173,16 +180,16 @@ pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary,
         _ => None,
     };
     // Whole slides first (they come from the GDC whatever the source), then the ROIs.
-    let wsis = if plan.wsis { Some(Box::new(whole_slides(plan, &http, reporter)?)) } else { None };
+    let wsis = if plan.wsis { Some(Box::new(whole_slides(plan, &lock, &http, reporter)?)) } else { None };
     if !any_roi_part {
         let summary = wsis.expect("a plan without ROI parts asks for whole slides");
         return Ok(*summary);
     }
     let summary = match dsa {
-        Some((girder, slides, slides_from)) => from_dsa(plan, &girder, slides, slides_from, http, reporter)?,
+        Some((girder, slides, slides_from)) => from_dsa(plan, &lock, &girder, slides, slides_from, http, reporter)?,
         // The whole slides are on disk now: the ROIs are cut from them, not fetched again.
-        None if plan.wsis => from_whole_slides(plan, http, reporter)?,
-        None => from_gdc(plan, http, reporter)?,
+        None if plan.wsis => from_whole_slides(plan, &lock, http, reporter)?,
+        None => from_gdc(plan, &lock, http, reporter)?,
     };
     Ok(Summary { wsis, ..summary })
 }
@@ -194,20 +201,35 @@ fn gdc_client(plan: &DownloadPlan, http: &Http) -> Gdc {
 
 /// `--pipeline wsis`: the whole slide files of the plan's ROIs into `wsis/`.
 #[cfg(feature = "openslide")]
-fn whole_slides(plan: &DownloadPlan, http: &Http, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+fn whole_slides(
+    plan: &DownloadPlan,
+    lock: &DatasetLock,
+    http: &Http,
+    reporter: &dyn Reporter,
+) -> Result<Summary, DownloadError> {
     let gdc = gdc_client(plan, http);
     let slides = pipeline::find_gdc_slides(&gdc, &plan.rois, plan.gdc.manifest.as_deref())?;
-    Ok(pipeline::download_wsis(&gdc, &slides, &plan.rois, &plan.out, plan.jobs, reporter)?)
+    Ok(pipeline::download_wsis(&gdc, &slides, &plan.rois, lock, plan.jobs, reporter)?)
 }
 
 #[cfg(not(feature = "openslide"))]
-fn whole_slides(_plan: &DownloadPlan, _http: &Http, _reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+fn whole_slides(
+    _plan: &DownloadPlan,
+    _lock: &DatasetLock,
+    _http: &Http,
+    _reporter: &dyn Reporter,
+) -> Result<Summary, DownloadError> {
     Err(DownloadError::NoOpenSlide)
 }
 
 /// ROIs from the GDC's slide files, read by byte ranges.
 #[cfg(feature = "openslide")]
-fn from_gdc(plan: &DownloadPlan, http: Http, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+fn from_gdc(
+    plan: &DownloadPlan,
+    lock: &DatasetLock,
+    http: Http,
+    reporter: &dyn Reporter,
+) -> Result<Summary, DownloadError> {
     let gdc = gdc_client(plan, &http);
     let slides = pipeline::find_gdc_slides(&gdc, &plan.rois, plan.gdc.manifest.as_deref())?;
     for (slide, why) in &slides.missing {
@@ -216,11 +238,16 @@ fn from_gdc(plan: &DownloadPlan, http: Http, reporter: &dyn Reporter) -> Result<
     let cache = plan.gdc.cache.clone().unwrap_or_else(|| pipeline::cache_dir(&plan.out));
     let pixels = pipeline::GdcPixels::new(&gdc, slides, cache);
     let links = LinkMasks { http };
-    run_pipeline(plan, &pixels, &links, reporter)
+    run_pipeline(plan, lock, &pixels, &links, reporter)
 }
 
 #[cfg(not(feature = "openslide"))]
-fn from_gdc(_plan: &DownloadPlan, _http: Http, _reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+fn from_gdc(
+    _plan: &DownloadPlan,
+    _lock: &DatasetLock,
+    _http: Http,
+    _reporter: &dyn Reporter,
+) -> Result<Summary, DownloadError> {
     Err(DownloadError::NoOpenSlide)
 }
 
@@ -235,21 +262,32 @@ fn connect_dsa(plan: &DownloadPlan, http: &Http) -> Result<(Girder, SlideTable, 
 
 /// ROIs cut from the whole slides of `wsis/` (after `--pipeline wsis`), as `extract` does.
 #[cfg(feature = "openslide")]
-fn from_whole_slides(plan: &DownloadPlan, http: Http, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+fn from_whole_slides(
+    plan: &DownloadPlan,
+    lock: &DatasetLock,
+    http: Http,
+    reporter: &dyn Reporter,
+) -> Result<Summary, DownloadError> {
     let dir = pipeline::wsis_dir(&plan.out);
     let slides = crate::source::local::SlideDir::scan(&dir).map_err(DownloadError::WholeSlides)?;
     let pixels = pipeline::LocalPixels { slides, names: SlideTable::builtin() };
-    run_pipeline(plan, &pixels, &LinkMasks { http }, reporter)
+    run_pipeline(plan, lock, &pixels, &LinkMasks { http }, reporter)
 }
 
 #[cfg(not(feature = "openslide"))]
-fn from_whole_slides(_plan: &DownloadPlan, _http: Http, _reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+fn from_whole_slides(
+    _plan: &DownloadPlan,
+    _lock: &DatasetLock,
+    _http: Http,
+    _reporter: &dyn Reporter,
+) -> Result<Summary, DownloadError> {
     Err(DownloadError::NoOpenSlide)
 }
 
 /// ROIs from a DSA's region endpoint.
 fn from_dsa(
     plan: &DownloadPlan,
+    lock: &DatasetLock,
     girder: &Girder,
     slides: SlideTable,
     slides_from: &'static str,
@@ -274,18 +312,19 @@ fn from_dsa(
         }
         MaskSource::Annotations => &SlideAnnotationMasks,
     };
-    run_pipeline(plan, &pixels, masks, reporter)
+    run_pipeline(plan, lock, &pixels, masks, reporter)
 }
 
 fn run_pipeline(
     plan: &DownloadPlan,
+    lock: &DatasetLock,
     pixels: &dyn Pixels,
     masks: &dyn BaseMasks,
     reporter: &dyn Reporter,
 ) -> Result<Summary, DownloadError> {
     let pipeline = RoiPipeline {
         rois: &plan.rois,
-        out: &plan.out,
+        root: lock,
         resolution: plan.resolution,
         mode: plan.mode,
         parts: plan.parts,

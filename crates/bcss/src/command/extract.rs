@@ -16,6 +16,7 @@ use super::pipeline::{
 };
 use crate::catalog::{RoiTable, SlideTable};
 use crate::codec::png::Compression;
+use crate::dataset::DatasetLock;
 use crate::report::Reporter;
 use crate::source::http::{ClientError, Http, HttpConfig};
 use crate::source::local::{LocalError, SlideDir};
@@ -67,6 +68,9 @@ pub struct ExtractPlan {
     pub http: HttpConfig,
     /// PNG compression of written images.
     pub png: Compression,
+    /// When another run holds `out`'s lock: wait for it instead of failing with
+    /// [`LockError::Held`](crate::dataset::LockError::Held).
+    pub wait_lock: bool,
 }
 
 /// Why a whole run could not start.
@@ -137,9 +141,11 @@ pub fn extract(plan: &ExtractPlan, reporter: &dyn Reporter) -> Result<Summary, E
     let masks = mask_source(&plan.mask_source, &plan.http, plan.parts.masks)?;
     let pixels = LocalPixels { slides: SlideDir::scan(&plan.slides_dir)?, names: SlideTable::builtin() };
     tracing::info!(rois = plan.rois.rois().len(), slides = %plan.slides_dir.display(), "extract planned");
+    // Inputs are checked first (a bad input touches no output); then the root is this run's.
+    let lock = DatasetLock::acquire(&plan.out, "extract", plan.wait_lock).map_err(RunError::from)?;
     let pipeline = RoiPipeline {
         rois: &plan.rois,
-        out: &plan.out,
+        root: &lock,
         resolution: plan.resolution,
         mode: Mode::Exact,
         parts: Parts { annotations: false, ..plan.parts },
@@ -191,6 +197,7 @@ mod tests {
             jobs: 2,
             http: HttpConfig::default(),
             png: Compression::Fast,
+            wait_lock: false,
         };
         (tmp, plan)
     }

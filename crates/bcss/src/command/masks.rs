@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::png::{self, Compression};
 use crate::dataset::atomic::{self, hex};
+use crate::dataset::{DatasetLock, LockError};
 use crate::model::MAX_PIXELS;
 use crate::model::{Annotations, CodeTable};
 use crate::source::annotations::{self, AnnotationError};
@@ -70,6 +71,9 @@ pub struct MasksPlan {
     pub slide_name: String,
     /// Output directory (created).
     pub out: PathBuf,
+    /// When another run holds `out`'s lock: wait for it instead of failing with
+    /// [`LockError::Held`](crate::dataset::LockError::Held).
+    pub wait_lock: bool,
     /// Resolution.
     pub scale: Scale,
     /// Pixel rules.
@@ -140,6 +144,9 @@ pub struct FailedRoi {
 /// Why a `bcss masks` run could not be done.
 #[derive(Debug, thiserror::Error)]
 pub enum MasksError {
+    /// Another run holds the output folder, or it cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// The annotation file could not be read.
     #[error("failed to read annotation file `{path}`")]
     Read {
@@ -224,6 +231,7 @@ pub fn run(plan: &MasksPlan) -> Result<MasksSummary, MasksError> {
         }
     }
     std::fs::create_dir_all(&plan.out).map_err(|source| MasksError::Output { path: plan.out.clone(), source })?;
+    let _lock = DatasetLock::acquire(&plan.out, "masks", plan.wait_lock)?;
     let results = roi_masks_each(&parsed, &plan.codes, &opts, |roi_index, result| match result {
         Ok(m) => write_mask(plan, &parsed, &m, opts.scale).map(Ok),
         Err(e) => Ok(Err(FailedRoi {
@@ -344,6 +352,7 @@ mod tests {
             scale: Scale::Base,
             geometry: Geometry::Htk,
             png: Compression::Fast,
+            wait_lock: false,
         };
         let s = run(&plan).unwrap();
         assert_eq!((s.rois, s.masks.len(), s.failed.len()), (2, 2, 0));
@@ -375,6 +384,7 @@ mod tests {
             scale: Scale::Mpp { mpp: 0.0001, native_mpp: 0.25 },
             geometry: Geometry::Htk,
             png: Compression::Fast,
+            wait_lock: false,
         };
         let err = run(&plan).unwrap_err();
         assert!(matches!(err, MasksError::ScaleTooLarge { roi_index: 0, width: 250_000, .. }), "{err}");

@@ -21,6 +21,7 @@ use crate::catalog::classmap::{ClassMap, NOT_A_CODE};
 use crate::catalog::split::part_color;
 use crate::codec::png::Compression;
 use crate::dataset::atomic::write_atomic;
+use crate::dataset::{DatasetLock, LockError};
 use crate::model::MAX_PIXELS;
 use crate::report::Reporter;
 use crate::transform::canvas::{text_width, Canvas, ADVANCE, LINE};
@@ -38,6 +39,9 @@ pub struct OverlayPlan {
     pub thumb: usize,
     /// Output folder (created).
     pub out: PathBuf,
+    /// When another run holds `out`'s lock: wait for it instead of failing with
+    /// [`LockError::Held`](crate::dataset::LockError::Held).
+    pub wait_lock: bool,
     /// PNG compression.
     pub compression: Compression,
 }
@@ -54,6 +58,9 @@ pub struct OverlaySummary {
 /// Why overlays failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OverlayError {
+    /// Another run holds the output folder, or it cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// A ROI has no image.
     #[error("ROI `{0}` has no image; overlays need images and masks")]
     NoImage(String),
@@ -208,6 +215,7 @@ pub fn overlay(plan: &OverlayPlan, rois: &[RoiInput], reporter: &dyn Reporter) -
         return Err(OverlayError::SheetTooLarge { rois: rois.len(), thumb: plan.thumb, width, height });
     }
     std::fs::create_dir_all(&plan.out).map_err(|source| OverlayError::Output { path: plan.out.clone(), source })?;
+    let _lock = DatasetLock::acquire(&plan.out, "overlay", plan.wait_lock)?;
     let results = input::for_each_reported(rois, true, reporter, |r| overlay_roi(plan, r));
     let mut overlays = Vec::new();
     let mut thumbs = Vec::new();
@@ -407,6 +415,7 @@ mod tests {
             thumb: 16,
             out: d.path().join("o"),
             compression: Compression::Fast,
+            wait_lock: false,
         };
         let roi = RoiInput {
             files: RoiFiles { roi_id: "R".into(), xmin: 0, ymin: 0, image: Some(ip), mask: mp },

@@ -30,6 +30,7 @@ use crate::catalog::codes::MAX_CODE;
 use crate::catalog::split::{part_color, Part};
 use crate::codec::png::{write_raw, Compression};
 use crate::dataset::atomic::write_atomic;
+use crate::dataset::{DatasetLock, LockError};
 use crate::report::Reporter;
 use crate::transform::canvas::{text_width, Canvas, LINE};
 use crate::transform::remap::{count_into, fold_counts};
@@ -114,6 +115,9 @@ pub struct Stats {
 /// Why statistics could not be computed or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StatsError {
+    /// Another run holds the output folder, or it cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// A mask could not be read or holds a value that is not a code.
     #[error(transparent)]
     Input(#[from] InputError),
@@ -245,13 +249,14 @@ fn part_stats(map: &ClassMap, name: &str, members: &[&RoiStats]) -> PartStats {
 /// The file names written by [`write_outputs`], in order.
 pub const OUTPUT_FILES: [&str; 5] = ["rois.csv", "parts.csv", "classes.csv", "stats.json", "distribution.png"];
 
-/// Writes the CSV tables, the JSON and the chart into `out` (created), each atomically.
-pub fn write_outputs(stats: &Stats, map: &ClassMap, out: &Path) -> Result<(), StatsError> {
+/// Writes the CSV tables, the JSON and the chart into `out` (created), each atomically, under
+/// `out`'s lock (with `wait_lock`, waiting for another run that holds it).
+pub fn write_outputs(stats: &Stats, map: &ClassMap, out: &Path, wait_lock: bool) -> Result<(), StatsError> {
     let err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| StatsError::Output { path, source }
     };
-    std::fs::create_dir_all(out).map_err(err(out))?;
+    let _lock = DatasetLock::acquire(out, "stats", wait_lock)?;
     let write = |name: &str, bytes: &[u8]| -> Result<(), StatsError> {
         let path = out.join(name);
         write_atomic(&path, |w: &mut dyn Write| w.write_all(bytes)).map(|_| ()).map_err(err(&path))

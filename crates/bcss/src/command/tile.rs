@@ -25,6 +25,7 @@ use crate::catalog::classmap::ClassMap;
 use crate::catalog::split::Part;
 use crate::codec::png::{write_raw, Compression};
 use crate::dataset::atomic::write_atomic;
+use crate::dataset::lock::{DatasetLock, LockError, LOCK_FILE};
 use crate::report::Reporter;
 use crate::transform::remap::remap_into;
 use crate::transform::tile::{GridError, TileGrid};
@@ -44,6 +45,9 @@ pub struct TilePlan {
     pub out: PathBuf,
     /// PNG compression of tiles (lossless either way).
     pub compression: Compression,
+    /// When another run holds `out`'s lock: wait for it instead of failing with
+    /// [`LockError::Held`](crate::dataset::LockError::Held).
+    pub wait_lock: bool,
 }
 
 /// One tile written.
@@ -101,6 +105,9 @@ pub struct TileSummary {
 /// Why tiling failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TileError {
+    /// Another run holds the output folder, or it cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// Bad grid parameters.
     #[error(transparent)]
     Grid(#[from] GridError),
@@ -135,9 +142,11 @@ pub fn tile(plan: &TilePlan, rois: &[RoiInput], reporter: &dyn Reporter) -> Resu
     if let Some(r) = rois.iter().find(|r| r.files.image.is_none()) {
         return Err(TileError::NoImage(r.files.roi_id.clone()));
     }
-    if plan.out.exists() && std::fs::read_dir(&plan.out).map_err(out_err(&plan.out))?.next().is_some() {
-        return Err(TileError::NotEmpty(plan.out.clone()));
-    }
+    // Checked before the lock (no lock file is left in a folder that is refused anyway) and again
+    // under it: two runs into one new folder would both have found it empty.
+    check_empty(&plan.out)?;
+    let _lock = DatasetLock::acquire(&plan.out, "tile", plan.wait_lock)?;
+    check_empty(&plan.out)?;
     let mut parts: Vec<Part> = rois.iter().map(|r| r.part).collect();
     parts.sort();
     parts.dedup();
@@ -175,6 +184,18 @@ pub fn tile(plan: &TilePlan, rois: &[RoiInput], reporter: &dyn Reporter) -> Resu
     };
     write_indexes(plan, &parts, &summary)?;
     Ok(summary)
+}
+
+/// `out` is absent, or holds nothing but the lock file.
+fn check_empty(out: &Path) -> Result<(), TileError> {
+    if !out.exists() {
+        return Ok(());
+    }
+    let mut entries = std::fs::read_dir(out).map_err(out_err(out))?;
+    if entries.any(|e| e.map_or(true, |e| e.file_name() != LOCK_FILE)) {
+        return Err(TileError::NotEmpty(out.to_path_buf()));
+    }
+    Ok(())
 }
 
 fn write_indexes(plan: &TilePlan, parts: &[Part], summary: &TileSummary) -> Result<(), TileError> {
@@ -391,6 +412,7 @@ mod tests {
             map,
             out: d.path().join("t"),
             compression: Compression::Fast,
+            wait_lock: false,
         };
         let s = tile(&plan, &[RoiInput { files, part: Part::Train }], &Silent).unwrap();
         let origins: Vec<(usize, usize)> = s.tiles.iter().map(|t| (t.x, t.y)).collect();
@@ -441,6 +463,7 @@ mod tests {
             map,
             out: d.path().join("t"),
             compression: Compression::Fast,
+            wait_lock: false,
         };
         let rois = [RoiInput { files, part: Part::Test }];
         let s = tile(&plan, &rois, &Silent).unwrap();

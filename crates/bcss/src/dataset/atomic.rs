@@ -96,6 +96,9 @@ where
 }
 
 /// Removes `.*.part` files left in `dir` by a killed run. Returns how many were removed.
+///
+/// It removes every temporary file, a live run's too: call it only while holding the root's
+/// [`DatasetLock`](super::DatasetLock), when no other run writes there.
 pub fn remove_stale_parts(dir: &Path) -> io::Result<usize> {
     let mut removed = 0;
     let entries = match std::fs::read_dir(dir) {

@@ -4,6 +4,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::names::{parse_roi_file_name, RoiFileName};
+
 /// A dataset root and the folders under it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
@@ -61,6 +63,30 @@ impl Layout {
     pub fn manifest(&self) -> PathBuf {
         self.root.join("manifest.json")
     }
+    /// The files of folder `dir` (`images`, `masks`, ...) named like a ROI's image or mask
+    /// (`<roi>_xmin<X>_ymin<Y>_<suffix>.png`), as root-relative paths with their parsed names,
+    /// sorted. Hidden files (temporary `.<name>.<pid>.<n>.part` files) are not listed; an
+    /// absent folder lists nothing.
+    pub fn roi_files(&self, dir: &str) -> io::Result<Vec<(String, RoiFileName)>> {
+        let entries = match std::fs::read_dir(self.root.join(dir)) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let Ok(name) = entry?.file_name().into_string() else { continue };
+            if name.starts_with('.') {
+                continue;
+            }
+            if let Some(parsed) = parse_roi_file_name(&name) {
+                files.push((format!("{dir}/{name}"), parsed));
+            }
+        }
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(files)
+    }
+
     /// A path relative to the root, with `/` separators, as recorded in the manifest.
     pub fn relative(&self, path: &Path) -> String {
         let rel = path.strip_prefix(&self.root).unwrap_or(path);

@@ -12,6 +12,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::atomic::{self, Written};
+use super::names::RoiFileName;
 
 /// Current manifest format version.
 pub const FORMAT: u32 = 1;
@@ -166,15 +167,17 @@ pub enum ManifestError {
     },
 }
 
-/// A file a run would write under another name than the manifest records for the same ROI and
-/// role: a different resolution, mask layout or ROI table in the same dataset root.
+/// A file a run would write under another name than the manifest records, or than a file already
+/// on disk has, for the same ROI and role: a different resolution, mask layout or ROI table in the
+/// same dataset root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Renamed {
     /// ROI id.
     pub roi: String,
     /// `image` or `mask`.
     pub role: String,
-    /// The path the manifest records.
+    /// The path the manifest records, or of the file found on disk (one the manifest does not
+    /// record: a run that wrote the image but failed on the mask records neither).
     pub recorded: String,
     /// The path the run would write.
     pub planned: String,
@@ -197,20 +200,33 @@ pub struct NameConflict {
     pub more: usize,
 }
 
+/// The folder of a root-relative path (`images` of `images/a.png`).
+fn folder(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
 impl Manifest {
     /// The files of `planned` (ROI id, role, relative path) that the manifest records under
-    /// another path for the same ROI and role.
-    pub fn renamed(&self, planned: impl IntoIterator<Item = (String, &'static str, String)>) -> Vec<Renamed> {
+    /// another path for the same ROI and role, or that `on_disk` (root-relative paths of ROI
+    /// files, [`Layout::roi_files`](super::Layout::roi_files)) holds under another name in the
+    /// same folder.
+    pub fn renamed(
+        &self,
+        on_disk: &[(String, RoiFileName)],
+        planned: impl IntoIterator<Item = (String, &'static str, String)>,
+    ) -> Vec<Renamed> {
         planned
             .into_iter()
             .filter_map(|(roi, role, path)| {
-                let recorded = &self.rois.get(&roi)?.files.get(role)?.path;
-                (recorded != &path).then(|| Renamed {
-                    roi,
-                    role: role.to_string(),
-                    recorded: recorded.clone(),
-                    planned: path,
-                })
+                let recorded = self.rois.get(&roi).and_then(|e| e.files.get(role)).map(|f| &f.path);
+                let conflict = match recorded {
+                    Some(recorded) if recorded != &path => Some(recorded),
+                    _ => on_disk
+                        .iter()
+                        .find(|(p, n)| n.roi_id == roi && p != &path && folder(p) == folder(&path))
+                        .map(|(p, _)| p),
+                };
+                conflict.map(|c| Renamed { roi, role: role.to_string(), recorded: c.clone(), planned: path })
             })
             .collect()
     }
@@ -219,9 +235,10 @@ impl Manifest {
     pub fn check_names(
         &self,
         root: &Path,
+        on_disk: &[(String, RoiFileName)],
         planned: impl IntoIterator<Item = (String, &'static str, String)>,
     ) -> Result<(), Box<NameConflict>> {
-        let mut renamed = self.renamed(planned);
+        let mut renamed = self.renamed(on_disk, planned);
         if renamed.is_empty() {
             return Ok(());
         }
@@ -283,6 +300,35 @@ mod tests {
         let path = dir.path().join("gone/manifest.json");
         let err = Manifest::new("x").save(&path).unwrap_err().to_string();
         assert!(err.contains("gone/manifest.json") && err.contains("No such file or directory"), "{err}");
+    }
+
+    #[test]
+    fn names_are_checked_against_the_manifest_and_the_disk() {
+        let name = |path: &str| {
+            (path.to_string(), super::super::names::parse_roi_file_name(path.rsplit_once('/').unwrap().1).unwrap())
+        };
+        let planned = || {
+            vec![
+                ("R".to_string(), "image", "images/R_xmin1_ymin2_MAG-20.00.png".to_string()),
+                ("R".to_string(), "mask", "masks/R_xmin1_ymin2_MAG-20.00.png".to_string()),
+            ]
+        };
+        let m = Manifest::new("x");
+        assert!(m.check_names(Path::new("/d"), &[], planned()).is_ok());
+        // Same names, and other ROIs' or other folders' files: no conflict.
+        let fine = [
+            name("images/R_xmin1_ymin2_MAG-20.00.png"),
+            name("images/S_xmin1_ymin2_MPP-0.2500.png"),
+            name("other/R_xmin1_ymin2_MPP-0.2500.png"),
+        ];
+        assert!(m.check_names(Path::new("/d"), &fine, planned()).is_ok());
+        // An unrecorded image of another resolution.
+        let disk = [name("images/R_xmin1_ymin2_MPP-0.2500.png")];
+        let err = m.check_names(Path::new("/d"), &disk, planned()).unwrap_err();
+        assert_eq!(err.first.recorded, "images/R_xmin1_ymin2_MPP-0.2500.png");
+        assert_eq!(err.first.planned, "images/R_xmin1_ymin2_MAG-20.00.png");
+        assert_eq!(err.more, 0);
+        assert!(err.to_string().contains("already holds R as `images/R_xmin1_ymin2_MPP-0.2500.png`"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! - [`names`]: the original downloader's file names (`<roi>_xmin<X>_ymin<Y>_MPP-0.2500.png`) and
 //!   their parser, plus the guard that keeps server-supplied names inside the output root.
 //! - [`layout`]: `images/ masks/ annotations/ logs/` under a root.
+//! - [`lock`]: one writer per root, an OS advisory lock on `.bcss.lock` that a killed process
+//!   never leaves behind.
 //! - [`atomic`]: every file is written to a temporary name, hashed while written, synced, then
 //!   renamed: a killed run never leaves a partial file under a final name.
 //! - [`pairs`]: each ROI's image and mask in either layout (`images/` or the Drive copy's
@@ -15,6 +17,7 @@
 
 pub mod atomic;
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod names;
 pub mod pairs;
@@ -22,4 +25,5 @@ pub mod training;
 pub mod verify;
 
 pub use layout::Layout;
+pub use lock::{DatasetLock, LockError};
 pub use manifest::{FileRecord, Manifest, RoiEntry};

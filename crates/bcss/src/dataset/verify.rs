@@ -8,6 +8,9 @@
 //! Google Drive copy, `rgbs_colorNormalized/` (an image pairs with its mask whatever its
 //! `MPP-...` suffix says when it is the ROI's only image).
 //!
+//! Always, too: no ROI has two images (or two masks) of different suffixes in one folder, which
+//! would make its pair ambiguous.
+//!
 //! Invariant: reads only; never modifies the dataset.
 
 use std::collections::BTreeMap;
@@ -140,6 +143,9 @@ pub fn verify(root: &Path, options: &VerifyOptions) -> Result<VerifyReport, Veri
         Some(m) => verify_with_manifest(root, &m, options),
         None => verify_by_names(root, options),
     };
+    for dir in ["images", "rgbs_colorNormalized", "masks"] {
+        report.problems.extend(several_resolutions(&layout, dir));
+    }
     report.problems.sort_by(|a, b| (&a.roi, &a.path, &a.what).cmp(&(&b.roi, &b.path, &b.what)));
     Ok(report)
 }
@@ -249,6 +255,38 @@ fn is_inside(rel: &str) -> bool {
     !rel.is_empty()
         && !rel.contains('\\')
         && path.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+}
+
+/// ROIs with files of several suffixes in one folder (`..._MPP-0.2500.png` beside
+/// `..._MAG-20.00.png`): their image/mask pairs are ambiguous, and `tile`, `stats` and `overlay`
+/// refuse them.
+fn several_resolutions(layout: &Layout, dir: &str) -> Vec<Problem> {
+    let files = match layout.roi_files(dir) {
+        Ok(f) => f,
+        Err(e) => {
+            return vec![Problem { roi: None, path: Some(dir.to_string()), what: format!("cannot be listed ({e})") }]
+        }
+    };
+    let mut by_key: BTreeMap<(String, u64, u64), Vec<String>> = BTreeMap::new();
+    for (path, name) in files {
+        by_key.entry(name.key()).or_default().push(path);
+    }
+    let what = if dir == "masks" { "masks" } else { "images" };
+    by_key
+        .into_iter()
+        .filter(|(_, paths)| paths.len() > 1)
+        .map(|((roi, _, _), paths)| {
+            let list = paths.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
+            problem(
+                &roi,
+                None,
+                format!(
+                    "has {} {what} of different resolutions in {dir}/: {list}; its image/mask pair is ambiguous (keep one resolution per folder)",
+                    paths.len()
+                ),
+            )
+        })
+        .collect()
 }
 
 fn list_pngs(dir: &Path) -> Vec<String> {
@@ -443,6 +481,29 @@ mod tests {
         .unwrap();
         let r = verify(dir.path(), &opts).unwrap();
         assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    }
+
+    #[test]
+    fn two_resolutions_of_one_roi_are_a_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pair(dir.path(), "TCGA-AA-AAAA-DX1", 8, 6, 1);
+        let opts = VerifyOptions { expected: Some(table(&["TCGA-AA-AAAA-DX1"])), skip_hashes: false };
+        assert!(verify(dir.path(), &opts).unwrap().problems.is_empty());
+        std::fs::copy(
+            dir.path().join("images/TCGA-AA-AAAA-DX1_xmin10_ymin20_MPP-0.2500.png"),
+            dir.path().join("images/TCGA-AA-AAAA-DX1_xmin10_ymin20_MAG-20.00.png"),
+        )
+        .unwrap();
+        // A temporary file is not a second resolution.
+        std::fs::write(dir.path().join("masks/.TCGA-AA-AAAA-DX1_xmin10_ymin20_MAG-20.00.png.1.0.part"), b"x").unwrap();
+        let r = verify(dir.path(), &opts).unwrap();
+        let text: Vec<String> = r.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(text.len(), 1, "{text:?}");
+        assert!(
+            text[0].starts_with("TCGA-AA-AAAA-DX1: has 2 images of different resolutions in images/")
+                && text[0].contains("_MAG-20.00.png`, `images/TCGA-AA-AAAA-DX1_xmin10_ymin20_MPP-0.2500.png`"),
+            "{text:?}"
+        );
     }
 
     #[test]

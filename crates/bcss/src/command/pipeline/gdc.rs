@@ -23,7 +23,7 @@ use super::run::{RoiError, RunError, Summary};
 use super::BaseMasks;
 use crate::catalog::{Roi, RoiTable, SlideTable};
 use crate::dataset::manifest::{Manifest, SlideFile};
-use crate::dataset::{names, Layout};
+use crate::dataset::{names, DatasetLock, Layout};
 use crate::model::{Rect, RgbImage, SlideGeometry};
 use crate::report::Reporter;
 use crate::source::gdc::{parse_manifest, Gdc, GdcError, GdcFile, ManifestParseError};
@@ -356,17 +356,19 @@ pub fn wsis_dir(root: &Path) -> PathBuf {
 /// Downloads the whole slide file of every slide of `rois` into `<root>/wsis/` (for
 /// `bcss extract --slides-dir <root>/wsis`), `jobs` at a time: resumed from the bytes already
 /// in `<name>.part` (a `Range` from its length), checked against the GDC's size and MD5, renamed
-/// into place only when they match, and recorded in the manifest's `slides`. A file recorded
+/// into place only when they match (the `.part` files are this run's alone: the caller holds the
+/// root's lock), and recorded in the manifest's `slides`. A file recorded
 /// with the GDC's MD5 and present at its size is skipped. Progress is in bytes.
 pub fn download_wsis(
     gdc: &Gdc,
     slides: &GdcSlides,
     rois: &RoiTable,
-    root: &Path,
+    root: &DatasetLock,
     jobs: usize,
     reporter: &dyn Reporter,
 ) -> Result<Summary, RunError> {
     let start = std::time::Instant::now();
+    let root = root.root();
     let dir = wsis_dir(root);
     let layout = Layout::new(root);
     layout.create().map_err(|source| RunError::Output { path: root.to_path_buf(), source })?;

@@ -12,8 +12,9 @@
 //!   ([`AnnotationFileMasks`]) or the slide's own annotations on the server
 //!   ([`SlideAnnotationMasks`]).
 //!
-//! [`run`] owns everything else: the output layout, stale temporary files, the manifest (names
-//! checked against one resolution per root, every planned ROI recorded with the first ROI written), the
+//! [`run`] owns everything else, in a root the command has locked ([`DatasetLock`]
+//! (crate::dataset::DatasetLock), one writer per root): the output layout, stale temporary files,
+//! the manifest (names checked against one resolution per root, in the manifest and on disk, every planned ROI recorded with the first ROI written), the
 //! per-ROI fingerprint and resume (complete files skipped, only missing parts fetched), the
 //! worker threads, planning each region ([`plan_region`](crate::transform::plan_region)) and
 //! refusing clipped or absurd outputs, content retries, the nearest-neighbour mask resize, atomic

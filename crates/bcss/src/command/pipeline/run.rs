@@ -1,6 +1,6 @@
 //! The pipeline itself: plan, resume, fetch, write, record.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use crate::codec::{self, png::Compression, GrayImage};
 use crate::dataset::atomic;
 use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, NameConflict, Native, RoiEntry};
 use crate::dataset::names::{self, UnsafeName};
-use crate::dataset::Layout;
+use crate::dataset::{DatasetLock, Layout, LockError};
 use crate::report::Reporter;
 use crate::source::girder::GirderError;
 use crate::source::masklink::MaskError;
@@ -33,8 +33,9 @@ pub struct Parts {
 pub struct RoiPipeline<'a> {
     /// The ROIs.
     pub rois: &'a RoiTable,
-    /// Dataset root.
-    pub out: &'a Path,
+    /// Dataset root, locked for this run (see [`DatasetLock`]): the lock makes this run the
+    /// root's only writer, so removing stale temporary files touches no live run's files.
+    pub root: &'a DatasetLock,
     /// Output resolution.
     pub resolution: Resolution,
     /// Exact or compat requests (compat only means something to a DSA).
@@ -66,6 +67,9 @@ pub enum RunError {
     /// The manifest is unreadable or unwritable.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// Another run holds the dataset root, or it cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// The run would put files of another resolution or layout beside the recorded ones.
     #[error(transparent)]
     Conflict(#[from] Box<NameConflict>),
@@ -312,8 +316,9 @@ fn planned_names(p: &RoiPipeline) -> Vec<(String, &'static str, String)> {
 /// run could not start.
 pub fn run(p: &RoiPipeline, reporter: &dyn Reporter) -> Result<Summary, RunError> {
     let start = Instant::now();
-    let layout = Layout::new(p.out);
-    layout.create().map_err(|source| RunError::Output { path: p.out.to_path_buf(), source })?;
+    let layout = Layout::new(p.root.root());
+    layout.create().map_err(|source| RunError::Output { path: p.root.root().to_path_buf(), source })?;
+    // Under the lock no other run writes here: every temporary file is a killed run's.
     let mut stale = 0;
     for dir in [layout.root().to_path_buf(), layout.images(), layout.masks(), layout.annotations()] {
         stale += atomic::remove_stale_parts(&dir).map_err(|source| RunError::Output { path: dir.clone(), source })?;
@@ -326,7 +331,15 @@ pub fn run(p: &RoiPipeline, reporter: &dyn Reporter) -> Result<Summary, RunError
         }
         None => Manifest::new(source_name),
     };
-    manifest.check_names(layout.root(), planned_names(p))?;
+    // One resolution per root, checked against the manifest and against the files on disk: a
+    // run that wrote a ROI's image but failed on its mask recorded neither.
+    let mut on_disk = Vec::new();
+    for dir in ["images", "masks"] {
+        on_disk.extend(
+            layout.roi_files(dir).map_err(|source| RunError::Output { path: layout.root().join(dir), source })?,
+        );
+    }
+    manifest.check_names(layout.root(), &on_disk, planned_names(p))?;
     // Every ROI asked for is recorded with the first ROI written, so `verify` reports one that
     // then fails. (Not saved before: on a nearly full disk that extra write could cost a ROI.)
     manifest.plan(p.rois.rois().iter().map(|r| r.id.clone()));
