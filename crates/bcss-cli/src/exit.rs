@@ -28,7 +28,27 @@ pub enum Failure {
 }
 
 impl Failure {
-    fn code(&self) -> i32 {
+    /// The one-sentence message and the hint printed for a failure; `None` for a partial
+    /// failure, which the command has already reported.
+    pub fn describe(&self) -> Option<(String, Option<&'static str>)> {
+        let (err, hint) = match self {
+            Failure::Partial => return None,
+            Failure::Input(e) => (e, None),
+            Failure::Server(e) => {
+                (e, Some("check --api-url, the key and the network; rerunning resumes where this stopped"))
+            }
+            Failure::Unavailable(e, hint) => (e, Some(*hint)),
+            Failure::Output(e) => (e, Some("check that --out is a writable directory with free space")),
+            Failure::Busy(e) => (
+                e,
+                Some("two runs on one folder would break each other: wait for that run to end, or add --wait-lock to start when it does"),
+            ),
+        };
+        Some((render_chain(err), hint))
+    }
+
+    /// The exit code.
+    pub fn code(&self) -> i32 {
         match self {
             Failure::Partial => 1,
             Failure::Input(_) => 2,
@@ -76,26 +96,22 @@ pub fn render_chain(err: &anyhow::Error) -> String {
 }
 
 /// Parses arguments, runs the command, prints a failure as one sentence, returns the exit code.
-pub fn run() -> i32 {
-    let args = crate::cli::Cli::parse();
+pub fn run(argv: Vec<std::ffi::OsString>) -> i32 {
+    let args = match crate::cli::Cli::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            // What `Cli::parse` would do, without ending the process (the Python extension
+            // runs this inside the interpreter): help/version on stdout with 0, usage on stderr
+            // with 2.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
     let json = args.json;
     match crate::commands::dispatch(args) {
         Ok(()) => 0,
         Err(failure) => {
-            let (err, hint) = match &failure {
-                Failure::Partial => return 1,
-                Failure::Input(e) => (e, None),
-                Failure::Server(e) => {
-                    (e, Some("check --api-url, the key and the network; rerunning resumes where this stopped"))
-                }
-                Failure::Unavailable(e, hint) => (e, Some(*hint)),
-                Failure::Output(e) => (e, Some("check that --out is a writable directory with free space")),
-                Failure::Busy(e) => (
-                    e,
-                    Some("two runs on one folder would break each other: wait for that run to end, or add --wait-lock to start when it does"),
-                ),
-            };
-            let line = render_chain(err);
+            let Some((line, hint)) = failure.describe() else { return 1 };
             // Into the run's log too, when the command had opened one.
             tracing::error!(target: crate::logging::LOG_ONLY, error = %line, exit = failure.code(), "bcss stops");
             eprintln!("error: {line}");

@@ -8,7 +8,8 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -33,22 +34,36 @@ pub fn timestamp() -> String {
     format!("{y:04}-{m:02}-{d:02}_{:02}_{:02}_{:02}.{:06}", rem / 3600, rem % 3600 / 60, rem % 60, now.subsec_micros())
 }
 
-#[derive(Clone)]
-struct FileWriter(Arc<Mutex<File>>);
+/// The current run's log file. The subscriber is global and installed once per process; a
+/// later run in the same process (the Python package calls commands as functions) swaps the
+/// file here, so each run's log gets its own events.
+static LOG_FILE: Mutex<Option<File>> = Mutex::new(None);
+
+/// Whether the current run is quiet (no warnings on stderr), for the same reason.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+#[derive(Clone, Copy)]
+struct FileWriter;
 
 impl Write for FileWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log lock").write(buf)
+        match LOG_FILE.lock().expect("log lock").as_mut() {
+            Some(f) => f.write(buf),
+            None => Ok(buf.len()),
+        }
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.0.lock().expect("log lock").flush()
+        match LOG_FILE.lock().expect("log lock").as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
     }
 }
 
 impl<'a> MakeWriter<'a> for FileWriter {
     type Writer = FileWriter;
     fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
+        *self
     }
 }
 
@@ -80,35 +95,35 @@ pub const LOG_ONLY: &str = "bcss::log_only";
 /// `quiet`. Returns the log file's path.
 pub fn init(logs_dir: Option<&Path>, quiet: bool) -> anyhow::Result<Option<PathBuf>> {
     let mut path = None;
-    let file_layer = match logs_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("cannot create log directory `{}`: {e}", dir.display()))?;
-            let p = dir.join(format!("{}.log", timestamp()));
-            let file =
-                File::create(&p).map_err(|e| anyhow::anyhow!("cannot create log file `{}`: {e}", p.display()))?;
-            path = Some(p);
-            let filter = EnvFilter::try_from_env("BCSS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-            Some(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(false)
-                    .with_target(false)
-                    .with_writer(FileWriter(Arc::new(Mutex::new(file))))
-                    .with_filter(filter),
-            )
-        }
-        None => None,
-    };
-    let stderr_layer = (!quiet).then(|| {
-        tracing_subscriber::fmt::layer()
-            .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_target(false)
-            .without_time()
-            .with_writer(StderrAboveBars)
-            .with_filter(tracing_subscriber::filter::LevelFilter::WARN)
-            // Lines meant for the log file only (the fatal error, which stderr gets as one sentence).
-            .with_filter(tracing_subscriber::filter::filter_fn(|m| m.target() != LOG_ONLY))
-    });
+    let mut file = None;
+    if let Some(dir) = logs_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create log directory `{}`: {e}", dir.display()))?;
+        let p = dir.join(format!("{}.log", timestamp()));
+        file = Some(File::create(&p).map_err(|e| anyhow::anyhow!("cannot create log file `{}`: {e}", p.display()))?);
+        path = Some(p);
+    }
+    *LOG_FILE.lock().expect("log lock") = file;
+    QUIET.store(quiet, Ordering::Relaxed);
+    let filter = EnvFilter::try_from_env("BCSS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let file_layer = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_target(false)
+        .with_writer(FileWriter)
+        .with_filter(filter)
+        .with_filter(tracing_subscriber::filter::filter_fn(|_| LOG_FILE.lock().expect("log lock").is_some()));
+    let stderr_layer = tracing_subscriber::fmt::layer()
+        .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .without_time()
+        .with_writer(StderrAboveBars)
+        .with_filter(tracing_subscriber::filter::LevelFilter::WARN)
+        // Lines meant for the log file only (the fatal error, which stderr gets as one sentence).
+        .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+            m.target() != LOG_ONLY && !QUIET.load(Ordering::Relaxed)
+        }));
+    // Installed once; a second run in the same process keeps it (the file and quietness above
+    // are what change).
     tracing_subscriber::registry().with(file_layer).with(stderr_layer).try_init().ok();
     Ok(path)
 }

@@ -1,11 +1,4 @@
-//! The `bcss` command. Glue only: parse, validate, call the library, report.
-
-mod cli;
-mod commands;
-mod config;
-mod exit;
-mod logging;
-mod progress;
+//! The `bcss` command: [`bcss_cli::main_with_args`] with the process's arguments.
 
 fn main() {
     // Like every Unix filter: `bcss rois | head` ends quietly when `head` stops reading, instead
@@ -15,5 +8,5 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    std::process::exit(exit::run());
+    std::process::exit(bcss_cli::main_with_args(std::env::args_os().collect()));
 }

@@ -29,6 +29,13 @@ pub trait Reporter: Sync {
     fn on_bytes(&self, _n: u64) {}
     /// Work on `unit` ended.
     fn on_done(&self, _unit: &str, _outcome: &Outcome) {}
+    /// True when the caller wants the run to stop (Ctrl-C in Python, where the process is not
+    /// simply killed). Workers ask before taking each next unit and stop taking new ones; units
+    /// under way finish (every file is written atomically, so nothing partial is left) and the
+    /// run returns its summary of what was done. The CLI never cancels: SIGINT ends it.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Ignores everything.

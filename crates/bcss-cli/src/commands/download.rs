@@ -1,6 +1,8 @@
 //! `bcss download`.
 
-use bcss::command::download::{self, DownloadError};
+use std::path::PathBuf;
+
+use bcss::command::download::{self, DownloadError, DownloadPlan, Summary};
 
 use super::Output;
 use crate::cli::DownloadArgs;
@@ -9,41 +11,47 @@ use crate::exit::{Classify, Failure};
 use crate::progress::Bar;
 
 pub fn run(args: &DownloadArgs, out: Output) -> Result<(), Failure> {
+    let (plan, log) = prepare(args, out.quiet)?;
+    let bar = Bar::new("ROIs", out.progress);
+    let result = download::download(&plan, &bar);
+    bar.finish();
+    super::finish_run("download", &classify(result)?, &plan.out, log, out)
+}
+
+/// Resolves the plan (flags, environment, file) and opens the run's log. Returns the plan and
+/// the log's path.
+pub fn prepare(args: &DownloadArgs, quiet: bool) -> Result<(DownloadPlan, Option<PathBuf>), Failure> {
     let ask = |user: &str| -> anyhow::Result<String> {
         rpassword::prompt_password(format!("password for {user}: "))
             .map_err(|e| anyhow::anyhow!("cannot read the password for `--login` ({e}); set BCSS_PASSWORD instead"))
     };
     let plan = config::resolve_download(args, &config::process_env, &ask).input()?;
-    let log = crate::logging::init(Some(&plan.out.join("logs")), out.quiet).output()?;
+    let log = crate::logging::init(Some(&plan.out.join("logs")), quiet).output()?;
     tracing::info!(source = ?plan.source, api_url = %bcss::source::http::redact_url(&plan.api_url), gdc_url = %bcss::source::http::redact_url(&plan.gdc.url), wsis = plan.wsis, rois = plan.rois.rois().len(), resolution = %plan.resolution.describe(), mode = plan.mode.as_str(), "bcss download starts");
+    Ok((plan, log))
+}
 
-    let bar = Bar::new("ROIs", out.progress);
-    let result = download::download(&plan, &bar);
-    bar.finish();
-    let summary = match result {
-        Ok(s) => s,
-        Err(DownloadError::Run(e)) => return Err(super::run_failure(e)),
-        Err(e @ DownloadError::Client(_)) => return Err(Failure::Input(e.into())),
-        Err(DownloadError::Connect(e)) if dsa_down(&e) => {
-            return Err(Failure::Unavailable(
-                e.into(),
-                "the DSA is down or failing; `bcss download --source gdc` builds the same images from the slide files on the NCI GDC without it (rerunning resumes where this stopped)",
-            ))
-        }
+/// The exit class of a run that could not start.
+pub fn classify(result: Result<Summary, DownloadError>) -> Result<Summary, Failure> {
+    match result {
+        Ok(s) => Ok(s),
+        Err(DownloadError::Run(e)) => Err(super::run_failure(e)),
+        Err(e @ DownloadError::Client(_)) => Err(Failure::Input(e.into())),
+        Err(DownloadError::Connect(e)) if dsa_down(&e) => Err(Failure::Unavailable(
+            e.into(),
+            "the DSA is down or failing; `bcss download --source gdc` builds the same images from the slide files on the NCI GDC without it (rerunning resumes where this stopped)",
+        )),
         #[cfg(feature = "openslide")]
-        Err(DownloadError::Gdc(e @ bcss::command::pipeline::GdcSlidesError::Gdc(_))) => {
-            return Err(Failure::Unavailable(
-                e.into(),
-                "check --gdc-url and the network; with the slides' GDC manifest (`bcss slides manifest`) the search is skipped",
-            ))
-        }
+        Err(DownloadError::Gdc(e @ bcss::command::pipeline::GdcSlidesError::Gdc(_))) => Err(Failure::Unavailable(
+            e.into(),
+            "check --gdc-url and the network; with the slides' GDC manifest (`bcss slides manifest`) the search is skipped",
+        )),
         #[cfg(feature = "openslide")]
-        Err(e @ DownloadError::Gdc(_)) => return Err(Failure::Input(e.into())),
+        Err(e @ DownloadError::Gdc(_)) => Err(Failure::Input(e.into())),
         #[cfg(feature = "openslide")]
-        Err(e @ DownloadError::WholeSlides(_)) => return Err(Failure::Output(e.into())),
-        Err(e) => return Err(e).server(),
-    };
-    super::finish_run("download", &summary, &plan.out, log, out)
+        Err(e @ DownloadError::WholeSlides(_)) => Err(Failure::Output(e.into())),
+        Err(e) => Err(e).server(),
+    }
 }
 
 /// True when the DSA could not be reached or answered a server error (5xx) while connecting:

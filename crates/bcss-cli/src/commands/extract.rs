@@ -1,6 +1,9 @@
 //! `bcss extract`.
 
-use bcss::command::extract::{self, ExtractError};
+use std::path::PathBuf;
+
+use bcss::command::download::Summary;
+use bcss::command::extract::{self, ExtractError, ExtractPlan};
 
 use super::Output;
 use crate::cli::ExtractArgs;
@@ -9,17 +12,26 @@ use crate::exit::{Classify, Failure};
 use crate::progress::Bar;
 
 pub fn run(args: &ExtractArgs, out: Output) -> Result<(), Failure> {
-    let plan = config::resolve_extract(args, &config::process_env).input()?;
-    let log = crate::logging::init(Some(&plan.out.join("logs")), out.quiet).output()?;
-    tracing::info!(slides_dir = %plan.slides_dir.display(), rois = plan.rois.rois().len(), resolution = %plan.resolution.describe(), mask_source = plan.mask_source.as_str(), "bcss extract starts");
-
+    let (plan, log) = prepare(args, out.quiet)?;
     let bar = Bar::new("ROIs", out.progress);
     let result = extract::extract(&plan, &bar);
     bar.finish();
-    let summary = match result {
-        Ok(s) => s,
-        Err(ExtractError::Run(e)) => return Err(super::run_failure(e)),
-        Err(e) => return Err(Failure::Input(e.into())),
-    };
-    super::finish_run("extract", &summary, &plan.out, log, out)
+    super::finish_run("extract", &classify(result)?, &plan.out, log, out)
+}
+
+/// Resolves the plan and opens the run's log. Returns the plan and the log's path.
+pub fn prepare(args: &ExtractArgs, quiet: bool) -> Result<(ExtractPlan, Option<PathBuf>), Failure> {
+    let plan = config::resolve_extract(args, &config::process_env).input()?;
+    let log = crate::logging::init(Some(&plan.out.join("logs")), quiet).output()?;
+    tracing::info!(slides_dir = %plan.slides_dir.display(), rois = plan.rois.rois().len(), resolution = %plan.resolution.describe(), mask_source = plan.mask_source.as_str(), "bcss extract starts");
+    Ok((plan, log))
+}
+
+/// The exit class of a run that could not start.
+pub fn classify(result: Result<Summary, ExtractError>) -> Result<Summary, Failure> {
+    match result {
+        Ok(s) => Ok(s),
+        Err(ExtractError::Run(e)) => Err(super::run_failure(e)),
+        Err(e) => Err(Failure::Input(e.into())),
+    }
 }

@@ -1,20 +1,20 @@
 //! One module per command: turn validated settings into a library call and report the result.
 
 mod classes;
-mod download;
+pub mod download;
 mod eval;
 #[cfg(feature = "openslide")]
-mod extract;
-mod inputs;
+pub mod extract;
+pub mod inputs;
 mod masks;
 mod overlay;
 mod rois;
 #[cfg(feature = "openslide")]
 mod slides;
-mod split;
-mod stats;
+pub mod split;
+pub mod stats;
 mod tile;
-mod verify;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Failure;
@@ -79,6 +79,24 @@ pub fn print_json<T: serde::Serialize>(value: &T) {
     println!("{}", serde_json::to_string_pretty(value).expect("serialisable summary"));
 }
 
+/// The `--json` summary of a `download` or `extract` run: the library's summary plus the
+/// dataset root and the run's log.
+pub fn run_value(
+    summary: &bcss::command::download::Summary,
+    root: &std::path::Path,
+    log: Option<&std::path::Path>,
+) -> serde_json::Value {
+    let mut value = serde_json::to_value(summary).expect("summary serialises");
+    value["out"] = serde_json::json!(root.display().to_string());
+    value["log"] = serde_json::json!(log.map(|p| p.display().to_string()));
+    value
+}
+
+/// True when a run left ROIs (or whole slides) failed: exit 1.
+pub fn run_failed(summary: &bcss::command::download::Summary) -> bool {
+    !summary.failed.is_empty() || summary.wsis.as_ref().is_some_and(|w| !w.failed.is_empty())
+}
+
 /// Reports the end of a `download` or `extract` run: the JSON summary or one line, then each
 /// failed ROI with its reason. `Err(Partial)` (exit 1) when any ROI failed.
 pub fn finish_run(
@@ -95,10 +113,7 @@ pub fn finish_run(
         "bcss {what} ends"
     );
     if out.json {
-        let mut value = serde_json::to_value(summary).expect("summary serialises");
-        value["out"] = serde_json::json!(root.display().to_string());
-        value["log"] = serde_json::json!(log.map(|p| p.display().to_string()));
-        print_json(&value);
+        print_json(&run_value(summary, root, log.as_deref()));
     } else if !out.quiet {
         if let Some(w) = &summary.wsis {
             eprintln!(

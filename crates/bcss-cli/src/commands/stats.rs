@@ -2,7 +2,8 @@
 
 use std::time::Instant;
 
-use bcss::command::stats::{self, StatsError, OUTPUT_FILES};
+use bcss::command::stats::{self, Stats, StatsError, OUTPUT_FILES};
+use bcss::report::Reporter;
 
 use super::{inputs, print_json, Output};
 use crate::cli::StatsArgs;
@@ -10,31 +11,13 @@ use crate::exit::{Classify, Failure};
 use crate::progress::Bar;
 
 pub fn run(args: &StatsArgs, out: Output) -> Result<(), Failure> {
-    let map = inputs::class_map(&args.class_map)?;
-    inputs::jobs(args.jobs)?;
-    let rois = inputs::dataset(&args.dir, args.split.as_deref())?;
-    let start = Instant::now();
     let bar = Bar::new("ROIs", out.progress);
-    let result = inputs::with_jobs(args.jobs, || stats::compute(&rois, &map, &bar))?;
+    let result = compute(args, &bar);
     bar.finish();
-    let stats = result.input()?;
-    let seconds = start.elapsed().as_secs_f64();
-    stats::write_outputs(&stats, &map, &args.out, args.wait_lock).map_err(|e| match e {
-        e @ StatsError::Output { .. } => Failure::Output(e.into()),
-        StatsError::Lock(e) => super::lock_failure(e),
-        e => Failure::Input(e.into()),
-    })?;
-    let megapixels = stats.rois.iter().map(|r| r.pixels()).sum::<u64>() as f64 / 1e6;
+    let (stats, seconds) = result?;
+    let megapixels = megapixels(&stats);
     if out.json {
-        print_json(&serde_json::json!({
-            "out": args.out.display().to_string(),
-            "files": OUTPUT_FILES,
-            "class_map": stats.class_map,
-            "rois": stats.rois.len(),
-            "megapixels": megapixels,
-            "seconds": seconds,
-            "parts": stats.parts,
-        }));
+        print_json(&value(args, &stats, seconds));
     } else if !out.quiet {
         println!(
             "{:<6} {:>5} {:>10}  {:<22} {:>8} {:>8} {:>8} {:>9}",
@@ -65,4 +48,37 @@ pub fn run(args: &StatsArgs, out: Output) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// Computes the statistics and writes their files; returns them and the seconds taken.
+pub fn compute(args: &StatsArgs, reporter: &dyn Reporter) -> Result<(Stats, f64), Failure> {
+    let map = inputs::class_map(&args.class_map)?;
+    inputs::jobs(args.jobs)?;
+    let rois = inputs::dataset(&args.dir, args.split.as_deref())?;
+    let start = Instant::now();
+    let stats = inputs::with_jobs(args.jobs, || stats::compute(&rois, &map, reporter))?.input()?;
+    let seconds = start.elapsed().as_secs_f64();
+    stats::write_outputs(&stats, &map, &args.out, args.wait_lock).map_err(|e| match e {
+        e @ StatsError::Output { .. } => Failure::Output(e.into()),
+        StatsError::Lock(e) => super::lock_failure(e),
+        e => Failure::Input(e.into()),
+    })?;
+    Ok((stats, seconds))
+}
+
+fn megapixels(stats: &Stats) -> f64 {
+    stats.rois.iter().map(|r| r.pixels()).sum::<u64>() as f64 / 1e6
+}
+
+/// The `--json` summary.
+pub fn value(args: &StatsArgs, stats: &Stats, seconds: f64) -> serde_json::Value {
+    serde_json::json!({
+        "out": args.out.display().to_string(),
+        "files": OUTPUT_FILES,
+        "class_map": stats.class_map,
+        "rois": stats.rois.len(),
+        "megapixels": megapixels(stats),
+        "seconds": seconds,
+        "parts": stats.parts,
+    })
 }

@@ -1,6 +1,6 @@
 //! `bcss verify`.
 
-use bcss::dataset::verify::{self, VerifyError, VerifyOptions};
+use bcss::dataset::verify::{self, VerifyError, VerifyOptions, VerifyReport};
 
 use super::{print_json, Output};
 use crate::cli::VerifyArgs;
@@ -8,18 +8,7 @@ use crate::config;
 use crate::exit::{Classify, Failure};
 
 pub fn run(args: &VerifyArgs, out: Output) -> Result<(), Failure> {
-    let expected = if args.roi_bounds.is_some() || args.slides.is_some() {
-        Some(config::select_rois(args.roi_bounds.as_deref(), args.slides.as_deref()).input()?)
-    } else {
-        None
-    };
-    let options = VerifyOptions { expected, skip_hashes: args.no_hash };
-    let report = match verify::verify(&args.dir, &options) {
-        Ok(r) => r,
-        Err(e @ (VerifyError::NotADirectory(_) | VerifyError::Empty(_) | VerifyError::Manifest(_))) => {
-            return Err(Failure::Input(e.into()))
-        }
-    };
+    let report = check(args)?;
     if out.json {
         print_json(&report);
     } else if !out.quiet || !report.problems.is_empty() {
@@ -40,5 +29,21 @@ pub fn run(args: &VerifyArgs, out: Output) -> Result<(), Failure> {
         Ok(())
     } else {
         Err(Failure::Partial)
+    }
+}
+
+/// Checks the dataset; the report lists the problems (exit 1 when there are any).
+pub fn check(args: &VerifyArgs) -> Result<VerifyReport, Failure> {
+    let expected = if args.roi_bounds.is_some() || args.slides.is_some() {
+        Some(config::select_rois(args.roi_bounds.as_deref(), args.slides.as_deref()).input()?)
+    } else {
+        None
+    };
+    let options = VerifyOptions { expected, skip_hashes: args.no_hash };
+    match verify::verify(&args.dir, &options) {
+        Ok(r) => Ok(r),
+        Err(e @ (VerifyError::NotADirectory(_) | VerifyError::Empty(_) | VerifyError::Manifest(_))) => {
+            Err(Failure::Input(e.into()))
+        }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! `jobs` scoped threads take ROIs in table order from a shared counter, one at a time, so at most
 //! `jobs` ROIs hold buffers at once. Each ROI's outcome goes to the reporter as it ends; the
-//! summary lists ROIs in table order whatever order they finished in.
+//! summary lists ROIs in table order whatever order they finished in. When the reporter says
+//! the run is cancelled, workers take no further ROI: the summary lists only what was run.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -44,6 +45,9 @@ pub(crate) fn for_each<T: Sync, E: std::fmt::Display>(
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1).min(rois.len().max(1)) {
             s.spawn(|| loop {
+                if reporter.cancelled() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(roi) = rois.get(i) else { break };
                 reporter.on_start(id(roi));
@@ -101,5 +105,27 @@ mod tests {
         let events = rec.events();
         assert_eq!(events[0], Event::Plan(20));
         assert_eq!(events.iter().filter(|e| matches!(e, Event::Done(..))).count(), 20);
+    }
+
+    /// Cancels once `after` units have ended.
+    struct CancelAfter(usize, std::sync::atomic::AtomicUsize);
+
+    impl Reporter for CancelAfter {
+        fn on_done(&self, _unit: &str, _outcome: &Outcome) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+        fn cancelled(&self) -> bool {
+            self.1.load(Ordering::SeqCst) >= self.0
+        }
+    }
+
+    #[test]
+    fn cancelled_runs_take_no_further_unit() {
+        let rois: Vec<Roi> = (0..20)
+            .map(|i| Roi { id: format!("R{i:02}"), xmin: 0, ymin: 0, xmax: 1, ymax: 1, mask_link: None })
+            .collect();
+        let cancel = CancelAfter(3, Default::default());
+        let out = for_each_roi(&rois, 1, &cancel, |_| Ok::<_, String>(true));
+        assert_eq!(out.done, ["R00", "R01", "R02"]);
     }
 }
