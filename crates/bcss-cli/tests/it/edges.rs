@@ -79,3 +79,34 @@ fn a_fatal_error_before_any_output_still_answers_json() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
     assert!(v["error"].as_str().unwrap().contains("`--mpp 0`"), "{v}");
 }
+
+#[test]
+fn verify_never_reads_a_manifest_path_outside_the_dataset() {
+    let s = Stand::new();
+    let r = run(s.download().args(["--slides", "TCGA-SY-0001"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let path = s.out().join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let roi = m["rois"].as_object_mut().unwrap().values_mut().next().unwrap();
+    roi["files"]["image"]["path"] = serde_json::json!("../../../etc/hostname");
+    std::fs::write(&path, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    let r = run(bcss().arg("verify").arg(s.out()));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("../../../etc/hostname") && r.stdout.contains("not a path inside the dataset"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn verify_checks_a_dataset_of_other_rois_for_what_it_holds() {
+    // A custom --roi-bounds dataset (ROI ids not in the catalogue), its manifest moved away.
+    let s = Stand::new();
+    let r = run(&mut s.download());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::rename(s.out().join("manifest.json"), s.dir.join("manifest.json")).unwrap();
+    let r = run(bcss().arg("verify").arg(s.out()));
+    assert_eq!(r.code, 0, "not 151 missing catalogue ROIs: {}{}", r.stdout, r.stderr);
+}
