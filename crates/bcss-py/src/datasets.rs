@@ -159,8 +159,8 @@ fn classes_dict<'py>(py: Python<'py>, map: &ClassMap, values: MaskValues) -> PyR
     let shift = u8::from(matches!(values, MaskValues::Ignore(_)));
     d.set_item("map", map.name())?;
     d.set_item("names", map.classes().iter().map(|c| c.name.clone()).collect::<Vec<_>>())?;
-    d.set_item("colors", map.classes().iter().map(|c| c.color.to_vec()).collect::<Vec<_>>())?;
-    d.set_item("values", map.classes().iter().map(|c| c.value - shift).collect::<Vec<_>>())?;
+    d.set_item("colors", map.classes().iter().map(|c| c.color.map(u16::from).to_vec()).collect::<Vec<_>>())?;
+    d.set_item("values", map.classes().iter().map(|c| u16::from(c.value - shift)).collect::<Vec<_>>())?;
     d.set_item("ignore", values.ignore_value())?;
     Ok(d)
 }
