@@ -250,10 +250,19 @@ impl TileCore {
             return Err(input_error(py, format!("min_labelled {min_labelled} is not between 0 and 1")));
         }
         let tiles = match tiles {
-            Some(t) => t.into_iter().map(|(roi, x, y, labelled_fraction)| TileRef { roi, x, y, labelled_fraction }).collect(),
+            Some(t) => {
+                t.into_iter().map(|(roi, x, y, labelled_fraction)| TileRef { roi, x, y, labelled_fraction }).collect()
+            }
             None => py.detach(|| tile_index(&set, &rois, size, stride, min_labelled)).map_err(err(py))?,
         };
-        Ok(TileCore { set, rois, values: mask_values(ignore_index), size, tiles, reader: Mutex::new(TileReader::new()) })
+        Ok(TileCore {
+            set,
+            rois,
+            values: mask_values(ignore_index),
+            size,
+            tiles,
+            reader: Mutex::new(TileReader::new()),
+        })
     }
 
     fn __len__(&self) -> usize {
@@ -527,15 +536,18 @@ fn evaluate_predictions(
         let mut problems = Vec::new();
         for roi in views.keys() {
             if !masks.keys().any(|k| k.0 == *roi) {
-                problems.push(Problem { file: (*roi).into(), message: "no ground-truth mask for this prediction".into() });
+                problems
+                    .push(Problem { file: (*roi).into(), message: "no ground-truth mask for this prediction".into() });
             }
         }
         let results = masks
             .iter()
             .filter_map(|(key, path)| {
                 let Some(&(p, pw, ph)) = views.get(key.0.as_str()) else {
-                    problems
-                        .push(Problem { file: path.clone(), message: "no prediction for this ground-truth mask".into() });
+                    problems.push(Problem {
+                        file: path.clone(),
+                        message: "no prediction for this ground-truth mask".into(),
+                    });
                     return None;
                 };
                 Some(truth_classes(&map, path).and_then(|(t, w, h)| {

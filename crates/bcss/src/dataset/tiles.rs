@@ -51,7 +51,8 @@ pub fn tile_index(
         .par_iter()
         .map(|&i| {
             let roi = &set.rois()[i];
-            let bytes = std::fs::read(&roi.mask).map_err(|source| TrainingError::Io { path: roi.mask.clone(), source })?;
+            let bytes =
+                std::fs::read(&roi.mask).map_err(|source| TrainingError::Io { path: roi.mask.clone(), source })?;
             let mut mask =
                 decode_gray(&bytes).map_err(|source| TrainingError::Codec { path: roi.mask.clone(), source })?;
             remap_in_place(&mut mask.data, set.class_map().lut()).map_err(|b| TrainingError::BadCode {
@@ -141,10 +142,7 @@ impl TileReader {
             image[row * size * 3..(row * size + tw) * 3].copy_from_slice(&o.image[src * 3..(src + tw) * 3]);
         }
         values.apply(&mut mask);
-        Ok((
-            RgbImage { width: size, height: size, data: image },
-            GrayImage { width: size, height: size, data: mask },
-        ))
+        Ok((RgbImage { width: size, height: size, data: image }, GrayImage { width: size, height: size, data: mask }))
     }
 }
 
@@ -213,9 +211,8 @@ impl OpenRoi {
         let y = self.top + slot;
         let mut raw = vec![0u8; w];
         self.mask_rows.read_row(&mut raw).map_err(|source| TrainingError::Codec { path: r.mask.clone(), source })?;
-        remap_into(&raw, &mut self.mask[slot * w..(slot + 1) * w], set.class_map().lut()).map_err(|b| {
-            TrainingError::BadCode { path: r.mask.clone(), value: b.value, index: y * w + b.index }
-        })?;
+        remap_into(&raw, &mut self.mask[slot * w..(slot + 1) * w], set.class_map().lut())
+            .map_err(|b| TrainingError::BadCode { path: r.mask.clone(), value: b.value, index: y * w + b.index })?;
         self.image_rows
             .read_row(&mut self.image[slot * w * 3..(slot + 1) * w * 3])
             .map_err(|source| TrainingError::Codec { path: r.image.clone(), source })

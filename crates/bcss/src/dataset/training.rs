@@ -287,8 +287,8 @@ impl TrainingSet {
 
     /// The width and height of a ROI, from its mask's header.
     pub fn size_of(&self, roi: &TrainingRoi) -> Result<(usize, usize), TrainingError> {
-        let file = std::fs::File::open(&roi.mask)
-            .map_err(|source| TrainingError::Io { path: roi.mask.clone(), source })?;
+        let file =
+            std::fs::File::open(&roi.mask).map_err(|source| TrainingError::Io { path: roi.mask.clone(), source })?;
         let rows = crate::codec::rows::RowReader::gray(std::io::BufReader::new(file))
             .map_err(|source| TrainingError::Codec { path: roi.mask.clone(), source })?;
         Ok((rows.width(), rows.height()))
@@ -359,7 +359,6 @@ impl<'a> RandomCrops<'a> {
     pub fn roi_indices(&self) -> &[usize] {
         &self.rois
     }
-
 
     /// Per-class loss weights, indexed by class value 1..=K (index 0 is ignored: don't care
     /// always weighs 0). For example the `weight_median_frequency` column of `bcss stats`.
