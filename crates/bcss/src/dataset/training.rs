@@ -487,6 +487,29 @@ mod tests {
     }
 
     #[test]
+    fn worker_shares_are_disjoint_and_seeded() {
+        let d = dataset();
+        let set = TrainingSet::open(d.path(), ClassMap::preset("main5").unwrap(), None).unwrap();
+        let cfg = CropConfig { size: 4, per_roi: 2, seed: 7 };
+        let whole: Vec<Crop> = set.crops(Part::Train, cfg).unwrap().take(4).map(Result::unwrap).collect();
+        let one: Vec<Crop> =
+            set.crops(Part::Train, cfg).unwrap().for_worker(0, 1).take(4).map(Result::unwrap).collect();
+        assert_eq!(whole, one, "worker 0 of 1 is the whole stream");
+        let share = |k| -> Vec<String> {
+            set.crops(Part::Train, cfg).unwrap().for_worker(k, 2).take(6).map(|c| c.unwrap().roi).collect()
+        };
+        assert!(share(0).iter().all(|r| r == "TCGA-A1-A0SK-DX1"));
+        assert!(share(1).iter().all(|r| r == "TCGA-BH-A0AU-DX1"));
+        let empty = set.crops(Part::Train, cfg).unwrap().for_worker(2, 3).next().unwrap();
+        assert!(matches!(empty, Err(TrainingError::EmptyPart(Part::Train))));
+        let mut m = [0, 1, 5];
+        MaskValues::Ignore(255).apply(&mut m);
+        assert_eq!(m, [255, 0, 4]);
+        MaskValues::Ignore(255).to_classes(&mut m);
+        assert_eq!(m, [0, 1, 5]);
+    }
+
+    #[test]
     fn a_leaky_split_is_refused() {
         let d = dataset();
         let split = Split::from_assignments([
