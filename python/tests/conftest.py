@@ -109,3 +109,13 @@ def dataset_copy(dataset: Path, tmp_path: Path) -> Path:
     out = tmp_path / "BCSS"
     shutil.copytree(dataset, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic dataset (bcss layout) of five ROIs of known pixels (see pngs.make_dataset)."""
+    from pngs import ROIS, make_dataset
+
+    root = tmp_path_factory.mktemp("synth") / "BCSS"
+    make_dataset(root, ROIS)
+    return root

@@ -22,6 +22,9 @@
 //! A prediction of the wrong size, with a value above K, unreadable, or missing, and a
 //! prediction without a ground truth, are **problems**: each names its file, the other images
 //! are still evaluated, and the caller decides (the CLI exits 1).
+//!
+//! Files ([`evaluate`]) and arrays in memory ([`evaluate_pair`], for a validation loop in
+//! Python) go through the same counter ([`PixelCounter`]) and the same summary ([`report`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -212,16 +215,21 @@ pub fn evaluate(
         }
     }
     reporter.on_plan(jobs.len());
-    let results: Vec<Result<ImageResult, InputError>> = jobs
+    let results: Vec<Result<ImageResult, Problem>> = jobs
         .par_iter()
         .map(|(roi, t, p)| {
             reporter.on_start(roi);
             let r = evaluate_one(map, roi, t, p);
             reporter.on_bytes(input::file_len(t) + input::file_len(p));
             reporter.on_done(roi, &r.as_ref().map_or_else(|e| Outcome::Failed(e.to_string()), |_| Outcome::Done));
-            r
+            r.map_err(|e| Problem { file: e.path.clone(), message: e.problem.to_string() })
         })
         .collect();
+    report(map, results, problems)
+}
+
+/// The report of images evaluated (in ROI order) and of problems: pooled and per-image metrics.
+pub fn report(map: &ClassMap, results: Vec<Result<ImageResult, Problem>>, mut problems: Vec<Problem>) -> EvalReport {
     let k = map.num_classes();
     let mut pooled = Confusion::new(k);
     let mut per_image = Vec::new();
@@ -231,7 +239,7 @@ pub fn evaluate(
                 pooled.add(&img.confusion);
                 per_image.push(img);
             }
-            Err(e) => problems.push(Problem { file: e.path.clone(), message: e.problem.to_string() }),
+            Err(p) => problems.push(p),
         }
     }
     problems.sort_by(|a, b| a.file.cmp(&b.file));
@@ -284,8 +292,7 @@ pub fn evaluate_one(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Res
         ));
     }
     let k = map.num_classes();
-    let stride = k + 1;
-    let mut flat = vec![0u64; (k + 1) * stride];
+    let mut counter = PixelCounter::new(k);
     let (mut traw, mut t, mut p) = (vec![0u8; w], vec![0u8; w], vec![0u8; w]);
     for y in 0..h {
         input::read_row(&mut trows, &mut traw, truth)?;
@@ -296,27 +303,93 @@ pub fn evaluate_one(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Res
                 InputProblem::BadValue { value: b.value, x: b.index, y, expected: "a BCSS code (0..=21)".into() },
             )
         })?;
-        if let Some(x) = p.iter().position(|&v| v as usize > k) {
+        if let Err(x) = counter.add(&t, &p) {
             let expected = format!("a class of map {} (0..={k})", map.name());
             return Err(InputError::new(pred, InputProblem::BadValue { value: p[x], x, y, expected }));
-        }
-        for (&tv, &pv) in t.iter().zip(&p) {
-            flat[tv as usize * stride + pv as usize] += 1;
         }
     }
     input::finish(trows, truth)?;
     input::finish(prows, pred)?;
-    // Row 0 (don't-care truth) is dropped: it is never counted.
-    let confusion = Confusion { k, counts: (1..=k).map(|t| flat[t * stride..(t + 1) * stride].to_vec()).collect() };
-    let m = confusion.metrics(map);
-    Ok(ImageResult {
-        roi: roi.to_string(),
-        labelled: confusion.total(),
-        pixel_accuracy: m.pixel_accuracy,
-        mean_dice: m.mean_dice,
-        mean_iou: m.mean_iou,
-        confusion,
-    })
+    Ok(counter.finish(map, roi))
+}
+
+/// Evaluates one prediction against one truth held in memory, both `width x height` class
+/// values of the map (truth: 0 don't care, 1..=K; prediction: 0 no prediction, 1..=K). A size
+/// mismatch or a value over K is a [`Problem`] naming `roi`.
+pub fn evaluate_pair(
+    map: &ClassMap,
+    roi: &str,
+    truth: &[u8],
+    pred: &[u8],
+    width: usize,
+    height: usize,
+) -> Result<ImageResult, Problem> {
+    let problem = |message: String| Problem { file: roi.into(), message };
+    let k = map.num_classes();
+    if truth.len() != width * height || pred.len() != truth.len() {
+        return Err(problem(format!(
+            "prediction of {} pixels does not match the ground truth {width}x{height}",
+            pred.len()
+        )));
+    }
+    if let Some(i) = truth.iter().position(|&v| v as usize > k) {
+        let (x, y) = (i % width.max(1), i / width.max(1));
+        return Err(problem(format!(
+            "ground truth value {} at (x {x}, y {y}) is not a class of map {} (0..={k})",
+            truth[i],
+            map.name()
+        )));
+    }
+    let mut counter = PixelCounter::new(k);
+    counter.add(truth, pred).map_err(|i| {
+        let (x, y) = (i % width.max(1), i / width.max(1));
+        problem(format!("value {} at (x {x}, y {y}) is not a class of map {} (0..={k})", pred[i], map.name()))
+    })?;
+    Ok(counter.finish(map, roi))
+}
+
+/// The pixel counts of one image: truth class (0..=K, 0 don't care) by predicted value.
+#[derive(Debug, Clone)]
+pub struct PixelCounter {
+    k: usize,
+    /// `(k + 1) x (k + 1)`, row-major, `[truth][pred]`.
+    flat: Vec<u64>,
+}
+
+impl PixelCounter {
+    /// An empty counter for K classes.
+    pub fn new(k: usize) -> PixelCounter {
+        PixelCounter { k, flat: vec![0; (k + 1) * (k + 1)] }
+    }
+
+    /// Counts pixels: `truth` remapped class values (at most K), `pred` of the same length.
+    /// Refuses a prediction over K (returning its index) before counting anything.
+    pub fn add(&mut self, truth: &[u8], pred: &[u8]) -> Result<(), usize> {
+        if let Some(x) = pred.iter().position(|&v| v as usize > self.k) {
+            return Err(x);
+        }
+        let stride = self.k + 1;
+        for (&tv, &pv) in truth.iter().zip(pred) {
+            self.flat[tv as usize * stride + pv as usize] += 1;
+        }
+        Ok(())
+    }
+
+    /// The image's result. Row 0 (don't-care truth) is dropped: it is never counted.
+    pub fn finish(self, map: &ClassMap, roi: &str) -> ImageResult {
+        let (k, stride) = (self.k, self.k + 1);
+        let confusion =
+            Confusion { k, counts: (1..=k).map(|t| self.flat[t * stride..(t + 1) * stride].to_vec()).collect() };
+        let m = confusion.metrics(map);
+        ImageResult {
+            roi: roi.to_string(),
+            labelled: confusion.total(),
+            pixel_accuracy: m.pixel_accuracy,
+            mean_dice: m.mean_dice,
+            mean_iou: m.mean_iou,
+            confusion,
+        }
+    }
 }
 
 #[cfg(test)]

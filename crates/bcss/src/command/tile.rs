@@ -28,7 +28,7 @@ use crate::dataset::atomic::write_atomic;
 use crate::dataset::lock::{DatasetLock, LockError, LOCK_FILE};
 use crate::report::Reporter;
 use crate::transform::remap::remap_into;
-use crate::transform::tile::{GridError, TileGrid};
+use crate::transform::tile::{labelled_fraction, tile_counts, GridError, TileGrid};
 
 /// A validated tiling request.
 #[derive(Debug, Clone)]
@@ -294,21 +294,16 @@ fn tile_roi(plan: &TilePlan, r: &RoiInput) -> Result<RoiTiles, TileError> {
         let th = bottom - y;
         for &x in &grid.xs {
             let tw = (x + size).min(w) - x;
-            let mut counts = vec![0u64; k + 1];
+            // Padding (ROI smaller than a tile) is don't care.
+            let counts = tile_counts(&band.mask, w, x, th, size, k);
+            let labelled_fraction = labelled_fraction(&counts, size);
+            if labelled_fraction < plan.min_labelled {
+                continue;
+            }
             tile_mask.fill(0);
             for row in 0..th {
                 let src = &band.mask[row * w + x..row * w + x + tw];
                 tile_mask[row * size..row * size + tw].copy_from_slice(src);
-                for &v in src {
-                    counts[v as usize] += 1;
-                }
-            }
-            // Padding (ROI smaller than a tile) is don't care.
-            counts[0] += (size * size - th * tw) as u64;
-            let labelled = (size * size) as u64 - counts[0];
-            let labelled_fraction = labelled as f64 / (size * size) as f64;
-            if labelled_fraction < plan.min_labelled {
-                continue;
             }
             tile_image.fill(0);
             for row in 0..th {

@@ -12,6 +12,8 @@
 //!   `rgbs_colorNormalized/`), paired by ROI id + xmin + ymin whatever the suffix.
 //! - [`training`]: the Rust API for training loops: ROIs with their split, loading with a class
 //!   map, seeded random crops with per-pixel weights.
+//! - [`tiles`]: the tiles of `bcss tile` (same grid, same rule for dropping), listed and read
+//!   lazily from the ROI files.
 //! - [`manifest`]: `manifest.json`, per ROI the request, the geometry and size + sha256 of every file.
 //! - [`verify`]: checks a dataset directory against its manifest and the dataset's invariants.
 
@@ -21,6 +23,7 @@ pub mod lock;
 pub mod manifest;
 pub mod names;
 pub mod pairs;
+pub mod tiles;
 pub mod training;
 pub mod verify;
 

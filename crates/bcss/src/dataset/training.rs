@@ -23,7 +23,13 @@
 //! consecutive crops. A ROI smaller than the crop is padded (don't care, black). Weights are
 //! `class_weights[class]` (1.0 for every class unless set with [`RandomCrops::with_class_weights`])
 //! and always 0.0 on don't care.
+//!
+//! [`RandomCrops::for_worker`] gives worker `k` of `n` (a PyTorch DataLoader worker, a process
+//! of a pool) its own share: the ROIs whose index in the part is `k` modulo `n`, and a seed
+//! derived from `(seed, k)`, so two workers never cut from the same ROI. [`MaskValues`] turns
+//! masks into the convention of PyTorch's `CrossEntropyLoss(ignore_index=...)`.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::pairs::{find_pairs, PairsError};
@@ -142,9 +148,52 @@ pub enum TrainingError {
     /// The part has no ROI to crop from.
     #[error("the split has no ROI in {0}")]
     EmptyPart(Part),
+    /// Bad tile size or stride.
+    #[error(transparent)]
+    Grid(#[from] crate::transform::tile::GridError),
     /// Bad crop settings.
     #[error("crop size and crops per ROI must be at least 1")]
     BadConfig,
+}
+
+/// The values a mask holds once remapped through a class map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaskValues {
+    /// 0 don't care, classes 1..=K (the class map's own values, as `bcss tile` writes them).
+    #[default]
+    Classes,
+    /// Classes 0..=K-1 and don't care as the given value (PyTorch's and MMSegmentation's
+    /// `ignore_index`, usually 255). Example, main5 with 255: `[0, 1, 5]` becomes `[255, 0, 4]`.
+    Ignore(u8),
+}
+
+impl MaskValues {
+    /// Converts class values (0 don't care, 1..=K) in place.
+    pub fn apply(self, mask: &mut [u8]) {
+        if let MaskValues::Ignore(ignore) = self {
+            for v in mask {
+                *v = if *v == 0 { ignore } else { *v - 1 };
+            }
+        }
+    }
+
+    /// The inverse of [`MaskValues::apply`]: back to 0 don't care (or "no prediction"), 1..=K.
+    /// A value over 254 that is not the ignore value is left as is (the caller refuses it).
+    pub fn to_classes(self, mask: &mut [u8]) {
+        if let MaskValues::Ignore(ignore) = self {
+            for v in mask {
+                *v = if *v == ignore { 0 } else { v.saturating_add(1) };
+            }
+        }
+    }
+
+    /// The value don't care takes.
+    pub fn ignore_value(self) -> u8 {
+        match self {
+            MaskValues::Classes => 0,
+            MaskValues::Ignore(v) => v,
+        }
+    }
 }
 
 /// A dataset directory opened for training.
@@ -159,16 +208,28 @@ impl TrainingSet {
     /// split, the `official` scheme is applied; with one, every ROI must be placed by it and it
     /// must not leak sites or patients across parts.
     pub fn open(root: &Path, map: ClassMap, split: Option<&Split>) -> Result<TrainingSet, TrainingError> {
+        match split {
+            Some(s) => TrainingSet::open_split(root, map, Err(s)),
+            None => TrainingSet::open_split(root, map, Ok(Scheme::Official)),
+        }
+    }
+
+    /// Opens a dataset with the parts of a built-in scheme (`official`, `official-val`).
+    pub fn open_scheme(root: &Path, map: ClassMap, scheme: Scheme) -> Result<TrainingSet, TrainingError> {
+        TrainingSet::open_split(root, map, Ok(scheme))
+    }
+
+    fn open_split(root: &Path, map: ClassMap, split: Result<Scheme, &Split>) -> Result<TrainingSet, TrainingError> {
         let pairs = find_pairs(root)?;
-        let official;
+        let from_scheme;
         let split = match split {
-            Some(s) => {
+            Err(s) => {
                 s.check_leakage()?;
                 s
             }
-            None => {
-                official = Split::from_scheme(Scheme::Official, pairs.rois.iter().map(|r| r.roi_id.as_str()));
-                &official
+            Ok(scheme) => {
+                from_scheme = Split::from_scheme(scheme, pairs.rois.iter().map(|r| r.roi_id.as_str()));
+                &from_scheme
             }
         };
         let parts = split.parts_for(pairs.rois.iter().map(|r| r.roi_id.as_str()))?;
@@ -224,32 +285,33 @@ impl TrainingSet {
         Ok(Sample { id: roi.id.clone(), image, mask })
     }
 
+    /// The width and height of a ROI, from its mask's header.
+    pub fn size_of(&self, roi: &TrainingRoi) -> Result<(usize, usize), TrainingError> {
+        let file =
+            std::fs::File::open(&roi.mask).map_err(|source| TrainingError::Io { path: roi.mask.clone(), source })?;
+        let rows = crate::codec::rows::RowReader::gray(std::io::BufReader::new(file))
+            .map_err(|source| TrainingError::Codec { path: roi.mask.clone(), source })?;
+        Ok((rows.width(), rows.height()))
+    }
+
     /// An endless, seeded sequence of random crops from the ROIs of `part`.
     pub fn crops(&self, part: Part, config: CropConfig) -> Result<RandomCrops<'_>, TrainingError> {
-        if config.size == 0 || config.per_roi == 0 {
-            return Err(TrainingError::BadConfig);
-        }
-        let rois: Vec<&TrainingRoi> = self.rois_in(part).collect();
-        if rois.is_empty() {
-            return Err(TrainingError::EmptyPart(part));
-        }
-        let weights = vec![1.0; self.map.num_classes() + 1];
-        Ok(RandomCrops {
-            set: self,
-            rois,
-            config,
-            rng: fastrand::Rng::with_seed(config.seed),
-            current: None,
-            left: 0,
-            weights,
-        })
+        RandomCrops::new(Cow::Borrowed(self), part, config)
+    }
+
+    /// As [`TrainingSet::crops`], owning the set (for a crop stream that outlives its borrow,
+    /// such as a Python iterator).
+    pub fn into_crops(self, part: Part, config: CropConfig) -> Result<RandomCrops<'static>, TrainingError> {
+        RandomCrops::new(Cow::Owned(self), part, config)
     }
 }
 
 /// Seeded random crops (see [`TrainingSet::crops`]). Never ends; take as many as needed.
 pub struct RandomCrops<'a> {
-    set: &'a TrainingSet,
-    rois: Vec<&'a TrainingRoi>,
+    set: Cow<'a, TrainingSet>,
+    /// Indices into `set.rois()`.
+    rois: Vec<usize>,
+    part: Part,
     config: CropConfig,
     rng: fastrand::Rng,
     current: Option<Sample>,
@@ -257,7 +319,47 @@ pub struct RandomCrops<'a> {
     weights: Vec<f32>,
 }
 
-impl RandomCrops<'_> {
+impl<'a> RandomCrops<'a> {
+    fn new(set: Cow<'a, TrainingSet>, part: Part, config: CropConfig) -> Result<RandomCrops<'a>, TrainingError> {
+        if config.size == 0 || config.per_roi == 0 {
+            return Err(TrainingError::BadConfig);
+        }
+        let rois: Vec<usize> = (0..set.rois.len()).filter(|&i| set.rois[i].part == part).collect();
+        if rois.is_empty() {
+            return Err(TrainingError::EmptyPart(part));
+        }
+        let weights = vec![1.0; set.map.num_classes() + 1];
+        Ok(RandomCrops {
+            set,
+            rois,
+            part,
+            config,
+            rng: fastrand::Rng::with_seed(config.seed),
+            current: None,
+            left: 0,
+            weights,
+        })
+    }
+
+    /// The share of worker `worker` of `workers`: the part's ROIs whose index (in id order) is
+    /// `worker` modulo `workers`, drawn with a seed derived from `(seed, worker)`. Shares are
+    /// disjoint, so two workers never return the same crop; worker 0 of 1 is the whole stream.
+    /// A worker whose share is empty (more workers than ROIs) gets
+    /// [`TrainingError::EmptyPart`] from its first crop.
+    pub fn for_worker(mut self, worker: usize, workers: usize) -> Self {
+        let workers = workers.max(1);
+        self.rois = self.rois.iter().copied().skip(worker).step_by(workers).collect();
+        self.rng = fastrand::Rng::with_seed(worker_seed(self.config.seed, worker, workers));
+        self.current = None;
+        self.left = 0;
+        self
+    }
+
+    /// The ROIs this stream draws from (indices into [`TrainingSet::rois`]).
+    pub fn roi_indices(&self) -> &[usize] {
+        &self.rois
+    }
+
     /// Per-class loss weights, indexed by class value 1..=K (index 0 is ignored: don't care
     /// always weighs 0). For example the `weight_median_frequency` column of `bcss stats`.
     pub fn with_class_weights(mut self, weights: &[f32]) -> Self {
@@ -291,12 +393,25 @@ pub fn crop(sample: &Sample, x: usize, y: usize, size: usize, weights: &[f32]) -
     }
 }
 
+/// The seed of worker `worker` of `workers`: the seed itself for a single worker, otherwise the
+/// seed mixed with the worker's number (SplitMix64's constant), so workers' sequences differ.
+pub fn worker_seed(seed: u64, worker: usize, workers: usize) -> u64 {
+    if workers <= 1 {
+        seed
+    } else {
+        seed ^ (worker as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+}
+
 impl Iterator for RandomCrops<'_> {
     type Item = Result<Crop, TrainingError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.rois.is_empty() {
+            return Some(Err(TrainingError::EmptyPart(self.part)));
+        }
         if self.left == 0 || self.current.is_none() {
-            let roi = self.rois[self.rng.usize(..self.rois.len())];
+            let roi = &self.set.rois[self.rois[self.rng.usize(..self.rois.len())]];
             match self.set.load(roi) {
                 Ok(s) => self.current = Some(s),
                 Err(e) => return Some(Err(e)),
@@ -369,6 +484,29 @@ mod tests {
         let w = set.crops(Part::Test, cfg).unwrap().with_class_weights(&[9.0, 0.5, 2.0, 3.0]).next().unwrap().unwrap();
         assert_eq!((w.weight[1], w.weight[4]), (0.5, 3.0));
         assert!(matches!(set.crops(Part::Val, cfg), Err(TrainingError::EmptyPart(Part::Val))));
+    }
+
+    #[test]
+    fn worker_shares_are_disjoint_and_seeded() {
+        let d = dataset();
+        let set = TrainingSet::open(d.path(), ClassMap::preset("main5").unwrap(), None).unwrap();
+        let cfg = CropConfig { size: 4, per_roi: 2, seed: 7 };
+        let whole: Vec<Crop> = set.crops(Part::Train, cfg).unwrap().take(4).map(Result::unwrap).collect();
+        let one: Vec<Crop> =
+            set.crops(Part::Train, cfg).unwrap().for_worker(0, 1).take(4).map(Result::unwrap).collect();
+        assert_eq!(whole, one, "worker 0 of 1 is the whole stream");
+        let share = |k| -> Vec<String> {
+            set.crops(Part::Train, cfg).unwrap().for_worker(k, 2).take(6).map(|c| c.unwrap().roi).collect()
+        };
+        assert!(share(0).iter().all(|r| r == "TCGA-A1-A0SK-DX1"));
+        assert!(share(1).iter().all(|r| r == "TCGA-BH-A0AU-DX1"));
+        let empty = set.crops(Part::Train, cfg).unwrap().for_worker(2, 3).next().unwrap();
+        assert!(matches!(empty, Err(TrainingError::EmptyPart(Part::Train))));
+        let mut m = [0, 1, 5];
+        MaskValues::Ignore(255).apply(&mut m);
+        assert_eq!(m, [255, 0, 4]);
+        MaskValues::Ignore(255).to_classes(&mut m);
+        assert_eq!(m, [0, 1, 5]);
     }
 
     #[test]

@@ -95,6 +95,33 @@ impl TileGrid {
     }
 }
 
+/// Pixel counts `[don't care, class 1, ..., class K]` of the tile at column `x` whose rows
+/// `0..rows` are the first `rows` rows of `band` (`width` class values per row, 0 = don't care).
+/// The tile is `size x size`: what lies outside the ROI (a ROI narrower or shorter than a tile)
+/// counts as don't care. This and [`labelled_fraction`] are the one rule by which `bcss tile`
+/// and the lazy tile datasets decide which tiles to keep.
+///
+/// Example: a 3-pixel-wide, 1-row ROI `[0, 1, 2]`, a tile of 2 at `x = 1`: counts
+/// `[2, 1, 1]` (the two pixels below the ROI are padding).
+pub fn tile_counts(band: &[u8], width: usize, x: usize, rows: usize, size: usize, classes: usize) -> Vec<u64> {
+    let tw = (x + size).min(width) - x;
+    let mut counts = vec![0u64; classes + 1];
+    for row in 0..rows {
+        for &v in &band[row * width + x..row * width + x + tw] {
+            counts[v as usize] += 1;
+        }
+    }
+    counts[0] += (size * size - rows * tw) as u64;
+    counts
+}
+
+/// The share of a `size x size` tile's pixels that hold a class (see [`tile_counts`]). A tile is
+/// kept when this is at least the minimum labelled fraction.
+pub fn labelled_fraction(counts: &[u64], size: usize) -> f64 {
+    let area = (size * size) as u64;
+    (area - counts[0]) as f64 / area as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +138,12 @@ mod tests {
         assert_eq!(origins(10, 0, 0), Err(GridError::ZeroSize));
         assert_eq!(origins(10, MAX_TILE_SIZE, 1).unwrap(), vec![0]);
         assert_eq!(origins(10, 4_000_000_000, 1), Err(GridError::TooLarge(4_000_000_000)));
+    }
+
+    #[test]
+    fn counts_with_padding() {
+        assert_eq!(tile_counts(&[0, 1, 2], 3, 1, 1, 2, 2), vec![2, 1, 1]);
+        assert_eq!(labelled_fraction(&[2, 1, 1], 2), 0.5);
     }
 
     proptest! {
