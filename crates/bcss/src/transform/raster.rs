@@ -251,6 +251,15 @@ pub enum RasterError {
     },
 }
 
+impl RasterError {
+    /// Whether HistomicsTK skips this ROI too (its `get_roi_mask` raises, and
+    /// `get_all_rois_from_slide` warns and goes on with the slide's other ROIs): the ROI cannot
+    /// be drawn, or its mask is empty. The other errors are bcss's own refusals.
+    pub fn htk_skips(&self) -> bool {
+        matches!(self, RasterError::BadRoi { .. } | RasterError::Empty(_))
+    }
+}
+
 /// The pixels of a `width x height` box, saturating (negative sides count as 0).
 fn box_pixels(width: i64, height: i64) -> u64 {
     (width.max(0) as u64).saturating_mul(height.max(0) as u64)
@@ -756,12 +765,15 @@ fn area(prepared: &[Option<Prepared>], i: usize) -> f64 {
     prepared[i].as_ref().map_or(0.0, |p| p.area)
 }
 
-/// shapely refuses rings of fewer than 4 coordinates once closed; Pillow refuses fewer than 2.
+/// shapely 2 builds a ring from any 3 or more coordinates (it appends the first one even when the
+/// ring is already closed, so a there-and-back `A, B, A` is the ring `A, B, A, A`) and refuses
+/// fewer ("A linearring requires at least 4 coordinates."); Pillow then draws what it gets.
 fn ring_check(v: &[[f64; 2]]) -> Result<(), String> {
-    let closed = v.len() >= 2 && v[0] == v[v.len() - 1];
-    let ring_len = if closed { v.len() } else { v.len() + 1 };
-    if ring_len < 4 {
-        return Err(format!("a polygon needs at least 3 distinct vertices (this one has {})", v.len()));
+    if v.len() < 3 {
+        return Err(format!(
+            "A linearring requires at least 4 coordinates (a polygon needs at least 3 vertices; this one has {})",
+            v.len()
+        ));
     }
     Ok(())
 }
