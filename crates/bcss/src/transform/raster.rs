@@ -65,9 +65,15 @@
 //! AVX2/AVX-512, which is not stable (even for 8 values), elsewhere with its introsort (stable
 //! up to 16 values); so which of two overlapping elements of equal box area and equal order
 //! ends on top depends on the machine HistomicsTK ran on. bcss keeps table order, then document
-//! order, which every fixture case agrees with; on random slides (HTK reference with a stable
-//! sort) it agreed on 293 of 300, the others being differences not yet explained (see the
-//! ignored `every_mask_of_an_extra_fixture_folder_is_reproduced` test to check such a folder).
+//! order, which every fixture case agrees with, and so did 300 of 300 random slides against the
+//! HTK code run with a stable sort (the ignored `every_mask_of_an_extra_fixture_folder_is_reproduced`
+//! test checks such a folder).
+//!
+//! **Coordinates are read correctly rounded** (as Python's `json` reads them): element canvases
+//! are `trunc(max − min)` and vertices `trunc(v − min)`, so one ulp decides a pixel when a
+//! difference of fractional coordinates is an integer (`137.7 − 125.69999999999999 = 12.0`, but
+//! 11.99… with the value read one ulp high, as serde_json's fast float parser did: 7 of those 300
+//! random slides differed by 1-143 pixels until `float_roundtrip` was enabled).
 //!
 //! [`mask_for_rect`] fits such a mask to a catalogue ROI's rectangle: it picks the ROI element
 //! that overlaps the rectangle best and places the mask on exactly that rectangle.

@@ -39,10 +39,8 @@ fn scale(case: &Value) -> f64 {
         (None, Some(mag)) => scale_from_mag(mag, tiles["magnification"].as_f64().unwrap()),
         (None, None) => 1.0,
     };
-    // serde_json's default float parsing is not always correctly rounded (0.36100000000000004
-    // reads as 0.361), so the recorded factor is compared to within a few ulps.
-    let recorded = case["sf"].as_f64().unwrap();
-    assert!((sf - recorded).abs() <= 1e-15 * recorded.abs(), "scale factor {sf}, recorded {recorded}");
+    // Exact: JSON numbers are parsed correctly rounded (serde_json's `float_roundtrip`).
+    assert_eq!(sf, case["sf"].as_f64().unwrap(), "scale factor");
     sf
 }
 

@@ -428,3 +428,15 @@ proptest! {
         prop_assert!(matches!(&r, Err(e) if e.htk_skips()), "{:?}", r.map(|m| m.mask));
     }
 }
+
+/// Annotation coordinates are read correctly rounded, as Python reads them: HTK's `trunc`s turn a
+/// one-ulp error into a pixel (the difference of these two is exactly 12.0).
+#[test]
+fn coordinates_are_read_correctly_rounded() {
+    let a = doc(
+        r#"{"type": "polyline", "group": "mostly_tumor", "points": [[125.69999999999999, 0, 0], [137.7, 0.1, 0], [130, 5, 0]]}"#,
+    );
+    let Shape::Polyline { points } = &a.elements[0].shape else { panic!("a polyline") };
+    assert_eq!(points[0][0], "125.69999999999999".parse::<f64>().unwrap());
+    assert_eq!(points[1][0] - points[0][0], 12.0);
+}
