@@ -86,9 +86,13 @@ pub fn run(args: &MasksArgs, out: Output) -> Result<(), Failure> {
         }
         let skipped: Vec<String> = summary.skipped_elements.iter().map(|(k, v)| format!("{v} {k}")).collect();
         eprintln!(
-            "{} mask(s) from {} ROI element(s) of {} element(s){}, scale factor {} ({} geometry) -> {}",
+            "{} mask(s) from {} ROI element(s){} of {} element(s){}, scale factor {} ({} geometry) -> {}",
             summary.masks.len(),
             summary.rois,
+            match summary.skipped_rois.len() {
+                0 => String::new(),
+                n => format!(" ({n} skipped)"),
+            },
             summary.elements,
             if skipped.is_empty() {
                 String::new()
@@ -99,6 +103,20 @@ pub fn run(args: &MasksArgs, out: Output) -> Result<(), Failure> {
             summary.geometry.as_str(),
             plan.out.display()
         );
+    }
+    if !out.quiet {
+        for k in &summary.skipped_rois {
+            eprintln!(
+                "skipped: ROI {} ({}, annotation {} element {}, {} `{}`), as HistomicsTK skips it: {}",
+                k.roi_index,
+                k.element_id.as_deref().unwrap_or("no id"),
+                k.annidx,
+                k.elementidx,
+                k.element_type,
+                k.group.as_deref().unwrap_or(""),
+                k.reason
+            );
+        }
     }
     if summary.rois == 0 {
         return Err(Failure::Input(anyhow!(

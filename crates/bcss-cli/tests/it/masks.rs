@@ -158,3 +158,66 @@ fn oversized_masks_are_refused_before_allocating() {
         assert!(!out.exists(), "{scale:?}: nothing is created");
     }
 }
+
+/// Hard case 03: its first ROI element is one pixel wide at the scale asked for, so HistomicsTK
+/// makes no mask for it and writes the slide's four others. bcss reports it as skipped (which
+/// element, why: JSON summary and stderr), writes the others as HistomicsTK does, and exits 0.
+#[test]
+fn a_skipped_roi_is_reported_and_the_others_are_written() {
+    let dir = Dir::new();
+    let c = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bcss/tests/fixtures/htk-masks-hard/case03");
+    let case: serde_json::Value = serde_json::from_slice(&std::fs::read(c.join("case.json")).unwrap()).unwrap();
+    let r = run(bcss()
+        .args(["masks", "--annotations"])
+        .arg(c.join("annotations.json"))
+        .args(["--codes"])
+        .arg(c.join("gtcodes.csv"))
+        .args(["--slide-name", case["slide_name"].as_str().unwrap(), "--mpp", "0.5", "--native-mpp", "0.25", "--json"])
+        .arg("--out")
+        .arg(dir.join("out")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let want = &case["skipped_rois"][0];
+    let skipped = summary["skipped_rois"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{summary}");
+    assert_eq!(skipped[0]["roi_index"], want["roi_index"]);
+    assert_eq!(skipped[0]["element_id"], want["element_id"]);
+    assert_eq!(
+        (skipped[0]["annidx"].clone(), skipped[0]["elementidx"].clone()),
+        (want["annidx"].clone(), want["elementidx"].clone())
+    );
+    assert!(skipped[0]["reason"].as_str().unwrap().contains("empty mask"), "{summary}");
+    assert_eq!(summary["failed"], serde_json::json!([]));
+    let id = want["element_id"].as_str().unwrap();
+    assert!(r.stderr.contains("skipped: ROI 0") && r.stderr.contains(id), "{}", r.stderr);
+    let rois = case["rois"].as_array().unwrap();
+    assert_eq!(summary["masks"].as_array().unwrap().len(), rois.len());
+    for roi in rois {
+        let name = roi["name"].as_str().unwrap();
+        assert_eq!(
+            gray(&dir.join(&format!("out/{name}.png"))),
+            gray(&c.join(format!("expected/{name}.png"))),
+            "{name}"
+        );
+    }
+    let written = std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png"))
+        .count();
+    assert_eq!(written, rois.len(), "no mask for the skipped ROI");
+
+    // Without --json the skipped ROI is on stderr too, and the exit status is still 0.
+    let r = run(bcss()
+        .args(["masks", "--annotations"])
+        .arg(c.join("annotations.json"))
+        .args(["--codes"])
+        .arg(c.join("gtcodes.csv"))
+        .args(["--slide-name", "S", "--mpp", "0.5", "--native-mpp", "0.25", "--out"])
+        .arg(dir.join("out2")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("(1 skipped)") && r.stderr.contains(&format!("skipped: ROI 0 ({id}, annotation 0 element 0")),
+        "{}",
+        r.stderr
+    );
+}

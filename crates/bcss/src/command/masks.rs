@@ -6,8 +6,10 @@
 //! `<out>/<slide>_left-<XMIN>_top-<YMIN>_bottom-<YMAX>_right-<XMAX>.png` (8-bit grey labels)
 //! with a `.json` beside it holding the bounds HistomicsTK returns (`bounds`, `roiinfo`), the
 //! numbers of the name (`name_bounds`), the ROI element's box, the shape, per-value pixel
-//! counts and the SHA-256 of the raw pixels. A ROI that yields no mask is reported and the others
-//! are still written.
+//! counts and the SHA-256 of the raw pixels. A ROI element that HistomicsTK skips (it cannot be
+//! drawn, or its mask is empty, e.g. a ROI one pixel wide: [`RasterError::htk_skips`]) is listed in
+//! [`MasksSummary::skipped_rois`] with the reason, and the others are still written; a ROI that
+//! fails for another reason (over the size limit) is listed in [`MasksSummary::failed`].
 //!
 //! The mask of one catalogue ROI (the ROI element that matches its rectangle, fitted to it) is
 //! [`transform::raster::mask_for_rect`](crate::transform::raster::mask_for_rect), over
@@ -24,7 +26,9 @@ use crate::dataset::{DatasetLock, LockError};
 use crate::model::MAX_PIXELS;
 use crate::model::{Annotations, CodeTable};
 use crate::source::annotations::{self, AnnotationError};
-use crate::transform::raster::{self, roi_elements, roi_masks_each, Bounds, Geometry, RasterOptions, RoiMask};
+use crate::transform::raster::{
+    self, roi_elements, roi_masks_each, Bounds, Geometry, RasterError, RasterOptions, RoiMask,
+};
 
 /// The resolution of the masks.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,8 +130,30 @@ pub struct MasksSummary {
     pub rois: usize,
     /// Masks written.
     pub masks: Vec<WrittenMask>,
-    /// ROI elements without a mask, with the reason.
+    /// ROI elements HistomicsTK skips too (no mask, not a failure), with the reason.
+    pub skipped_rois: Vec<SkippedRoi>,
+    /// ROI elements without a mask for another reason (a failure), with the reason.
     pub failed: Vec<FailedRoi>,
+}
+
+/// A ROI element for which, as HistomicsTK, no mask is made: it cannot be drawn or its mask is
+/// empty (see [`RasterError::htk_skips`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SkippedRoi {
+    /// Position among ROI elements.
+    pub roi_index: usize,
+    /// The element's id.
+    pub element_id: Option<String>,
+    /// Index of its annotation document in the file.
+    pub annidx: usize,
+    /// Its index among the document's elements.
+    pub elementidx: usize,
+    /// Its group.
+    pub group: Option<String>,
+    /// Its type (`rectangle` or `polyline`).
+    pub element_type: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// A ROI element that gave no mask.
@@ -233,12 +259,8 @@ pub fn run(plan: &MasksPlan) -> Result<MasksSummary, MasksError> {
     std::fs::create_dir_all(&plan.out).map_err(|source| MasksError::Output { path: plan.out.clone(), source })?;
     let _lock = DatasetLock::acquire(&plan.out, "masks", plan.wait_lock)?;
     let results = roi_masks_each(&parsed, &plan.codes, &opts, |roi_index, result| match result {
-        Ok(m) => write_mask(plan, &parsed, &m, opts.scale).map(Ok),
-        Err(e) => Ok(Err(FailedRoi {
-            roi_index,
-            element_id: parsed.elements[rois[roi_index]].id.clone(),
-            reason: e.to_string(),
-        })),
+        Ok(m) => write_mask(plan, &parsed, &m, opts.scale).map(Outcome::Written),
+        Err(e) => Ok(unmade(&parsed, rois[roi_index], roi_index, &e)),
     });
     let mut summary = MasksSummary {
         slide_name: plan.slide_name.clone(),
@@ -248,15 +270,41 @@ pub fn run(plan: &MasksPlan) -> Result<MasksSummary, MasksError> {
         skipped_elements: parsed.unsupported(),
         rois: results.len(),
         masks: Vec::new(),
+        skipped_rois: Vec::new(),
         failed: Vec::new(),
     };
     for result in results {
         match result? {
-            Ok(written) => summary.masks.push(written),
-            Err(failed) => summary.failed.push(failed),
+            Outcome::Written(written) => summary.masks.push(written),
+            Outcome::Skipped(skipped) => summary.skipped_rois.push(skipped),
+            Outcome::Failed(failed) => summary.failed.push(failed),
         }
     }
     Ok(summary)
+}
+
+enum Outcome {
+    Written(WrittenMask),
+    Skipped(SkippedRoi),
+    Failed(FailedRoi),
+}
+
+/// A ROI without a mask: skipped when HistomicsTK skips it too, else failed.
+fn unmade(parsed: &Annotations, element: usize, roi_index: usize, e: &RasterError) -> Outcome {
+    let el = &parsed.elements[element];
+    if e.htk_skips() {
+        Outcome::Skipped(SkippedRoi {
+            roi_index,
+            element_id: el.id.clone(),
+            annidx: el.annidx,
+            elementidx: el.elementidx,
+            group: el.group.clone(),
+            element_type: el.shape.kind().to_string(),
+            reason: e.to_string(),
+        })
+    } else {
+        Outcome::Failed(FailedRoi { roi_index, element_id: el.id.clone(), reason: e.to_string() })
+    }
 }
 
 fn write_mask(plan: &MasksPlan, parsed: &Annotations, m: &RoiMask, sf: f64) -> Result<WrittenMask, MasksError> {
@@ -355,7 +403,7 @@ mod tests {
             wait_lock: false,
         };
         let s = run(&plan).unwrap();
-        assert_eq!((s.rois, s.masks.len(), s.failed.len()), (2, 2, 0));
+        assert_eq!((s.rois, s.masks.len(), s.skipped_rois.len(), s.failed.len()), (2, 2, 0, 0));
         assert_eq!(s.skipped_elements.get("point"), Some(&1));
         assert_eq!(s.masks[0].name, "SLIDE-1_left-0_top-0_bottom-100_right-100");
         let png = std::fs::read(&s.masks[0].png).unwrap();
@@ -368,6 +416,36 @@ mod tests {
         assert_eq!(slide_name_from_path(Path::new("/x/TCGA-A.B.json")).as_deref(), Some("TCGA-A.B"));
         assert_eq!(Scale::Mpp { mpp: 0.5, native_mpp: 0.25 }.factor(), 0.5);
         assert_eq!(Scale::Mag { mag: 10.0, native_mag: 40.0 }.factor(), 0.25);
+    }
+
+    #[test]
+    fn a_roi_one_pixel_wide_is_skipped_and_the_others_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let ann = dir.path().join("SLIDE-1.json");
+        std::fs::write(
+            &ann,
+            br#"[{"annotation": {"name": "t", "elements": [
+            {"type": "rectangle", "id": "thin", "group": "roi", "center": [50, 50, 0], "width": 1, "height": 40, "rotation": 0},
+            {"type": "rectangle", "id": "big", "group": "roi", "center": [50, 50, 0], "width": 100, "height": 100, "rotation": 0}
+        ]}}]"#,
+        )
+        .unwrap();
+        let plan = MasksPlan {
+            annotations: ann,
+            codes: CodeTable::bcss(),
+            slide_name: "SLIDE-1".into(),
+            out: dir.path().join("out"),
+            scale: Scale::Base,
+            geometry: Geometry::Htk,
+            png: Compression::Fast,
+            wait_lock: false,
+        };
+        let s = run(&plan).unwrap();
+        assert_eq!((s.rois, s.masks.len(), s.skipped_rois.len(), s.failed.len()), (2, 1, 1, 0));
+        let k = &s.skipped_rois[0];
+        assert_eq!((k.roi_index, k.element_id.as_deref(), k.annidx, k.elementidx), (0, Some("thin"), 0, 0));
+        assert!(k.reason.contains("empty mask"), "{}", k.reason);
+        assert_eq!(s.masks[0].element_id.as_deref(), Some("big"));
     }
 
     #[test]

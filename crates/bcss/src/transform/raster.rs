@@ -7,7 +7,8 @@
 //! [`CodeTable`]), by [`roi_mask`] / [`roi_masks`]. Two geometries are offered ([`Geometry`]):
 //!
 //! - [`Geometry::Htk`] (default) reproduces HistomicsTK 1.4.0 `get_roi_mask` with Pillow ≥ 11,
-//!   quirks included (checked against masks HistomicsTK made, `tests/fixtures/htk-masks`).
+//!   quirks included (checked against masks HistomicsTK made, `tests/fixtures/htk-masks` and
+//!   `tests/fixtures/htk-masks-hard`).
 //! - [`Geometry::Strict`] is a clean rule: a pixel belongs to a polygon when its centre does
 //!   (even-odd, top-left ties), coordinates are not truncated, and the mask is the exact bounding
 //!   box of the ROI's pixels.
@@ -32,8 +33,14 @@
 //!    (ties keep table order, then document order; pandas' unstable quicksort may order exact
 //!    ties differently). Later paints overwrite.
 //! 5. **Each element** is skipped when its polygon is more than 2 px from the ROI polygon
-//!    (shapely `distance`, HTK `use_shapely=True`), or when it is not a valid ring (fewer than 3
-//!    points). Otherwise it is filled with Pillow's polygon rule ([`pil_polygon_fill`]) on a
+//!    (shapely `distance`, HTK `use_shapely=True`), or when shapely cannot make a ring of it:
+//!    fewer than 3 coordinates ("A linearring requires at least 4 coordinates", an element
+//!    error). Three coordinates are enough even when the first and last are equal: shapely 2
+//!    appends the first coordinate anyway, so a there-and-back polyline `A, B, A` is the ring
+//!    `A, B, A, A` and is drawn, a line of pixels (every hard case has one; in hard case 01 the
+//!    `mostly_tumor` `A, B, A` paints 41 pixels in a 55 x 42 box over a larger element of the
+//!    same overlay order). Duplicate vertices, bow-ties and zero-height polygons are drawn
+//!    as given (zero height or width: an empty canvas, nothing painted). Otherwise it is filled with Pillow's polygon rule ([`pil_polygon_fill`]) on a
 //!    canvas of `trunc(max − min)` pixels per axis, vertices shifted by the (fractional) minimum
 //!    and truncated. The element canvas is then pasted at the element's bounding box; when the
 //!    canvas is smaller than the box (fractional coordinates) it is zero-padded on the **top and
@@ -45,6 +52,28 @@
 //!    `xmin`/`ymin` are the slide position of the mask's top-left pixel; `xmax`/`ymax` are the
 //!    right/bottom edges of the searched area (union of the boxes of the ROI and its candidates)
 //!    shifted by the same offsets as `xmin`/`ymin` — not `xmin + width` (HTK's bookkeeping).
+//! 8. **Skipped ROIs**. When nothing is left (a ROI element one pixel wide or high, or of no
+//!    area, at the scale asked for), HTK's tightening takes the minimum of no pixels and raises
+//!    ("zero-size array to reduction operation minimum which has no identity");
+//!    `get_all_rois_from_slide` warns and writes the slide's other ROIs (hard cases 03, 10: a
+//!    1-pixel-wide rectangle). So does a ROI polygon shapely refuses. bcss returns
+//!    [`RasterError::Empty`] / [`RasterError::BadRoi`], for which [`RasterError::htk_skips`]
+//!    holds; `bcss masks` reports them as skipped, not failed.
+//!
+//! **Order of equal areas.** HTK sorts each overlay order with pandas `sort_values` (numpy's
+//! `quicksort` argsort on `float64`). numpy 2 runs that sort with x86-simd-sort on CPUs with
+//! AVX2/AVX-512, which is not stable (even for 8 values), elsewhere with its introsort (stable
+//! up to 16 values); so which of two overlapping elements of equal box area and equal order
+//! ends on top depends on the machine HistomicsTK ran on. bcss keeps table order, then document
+//! order, which every fixture case agrees with, and so did 300 of 300 random slides against the
+//! HTK code run with a stable sort (the ignored `every_mask_of_an_extra_fixture_folder_is_reproduced`
+//! test checks such a folder).
+//!
+//! **Coordinates are read correctly rounded** (as Python's `json` reads them): element canvases
+//! are `trunc(max − min)` and vertices `trunc(v − min)`, so one ulp decides a pixel when a
+//! difference of fractional coordinates is an integer (`137.7 − 125.69999999999999 = 12.0`, but
+//! 11.99… with the value read one ulp high, as serde_json's fast float parser did: 7 of those 300
+//! random slides differed by 1-143 pixels until `float_roundtrip` was enabled).
 //!
 //! [`mask_for_rect`] fits such a mask to a catalogue ROI's rectangle: it picks the ROI element
 //! that overlaps the rectangle best and places the mask on exactly that rectangle.
@@ -231,8 +260,13 @@ pub enum RasterError {
         /// Why.
         reason: String,
     },
-    /// Nothing (or a single row or column, removed by the tightening) is left.
-    #[error("ROI element {0} produced an empty mask")]
+    /// Nothing (or a single row or column, removed by the tightening) is left: a ROI element
+    /// one pixel wide or high, or of no area. HistomicsTK skips such a ROI (its tightening takes
+    /// the minimum of no pixels: "zero-size array to reduction operation minimum").
+    #[error(
+        "ROI element {0} produced an empty mask (nothing left once cropped to the ROI and tightened: \
+         the ROI is under 2 pixels wide or high, or has no area)"
+    )]
     Empty(usize),
     /// The ROI element's mask would exceed [`MAX_PIXELS`] (refused before allocating it).
     #[error(
@@ -249,6 +283,15 @@ pub enum RasterError {
         /// [`MAX_PIXELS`].
         max: u64,
     },
+}
+
+impl RasterError {
+    /// Whether HistomicsTK skips this ROI too (its `get_roi_mask` raises, and
+    /// `get_all_rois_from_slide` warns and goes on with the slide's other ROIs): the ROI cannot
+    /// be drawn, or its mask is empty. The other errors are bcss's own refusals.
+    pub fn htk_skips(&self) -> bool {
+        matches!(self, RasterError::BadRoi { .. } | RasterError::Empty(_))
+    }
 }
 
 /// The pixels of a `width x height` box, saturating (negative sides count as 0).
@@ -756,12 +799,15 @@ fn area(prepared: &[Option<Prepared>], i: usize) -> f64 {
     prepared[i].as_ref().map_or(0.0, |p| p.area)
 }
 
-/// shapely refuses rings of fewer than 4 coordinates once closed; Pillow refuses fewer than 2.
+/// shapely 2 builds a ring from any 3 or more coordinates (it appends the first one even when the
+/// ring is already closed, so a there-and-back `A, B, A` is the ring `A, B, A, A`) and refuses
+/// fewer ("A linearring requires at least 4 coordinates."); Pillow then draws what it gets.
 fn ring_check(v: &[[f64; 2]]) -> Result<(), String> {
-    let closed = v.len() >= 2 && v[0] == v[v.len() - 1];
-    let ring_len = if closed { v.len() } else { v.len() + 1 };
-    if ring_len < 4 {
-        return Err(format!("a polygon needs at least 3 distinct vertices (this one has {})", v.len()));
+    if v.len() < 3 {
+        return Err(format!(
+            "A linearring requires at least 4 coordinates (a polygon needs at least 3 vertices; this one has {})",
+            v.len()
+        ));
     }
     Ok(())
 }

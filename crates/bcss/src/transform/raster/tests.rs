@@ -377,3 +377,66 @@ fn oversized_roi_elements_are_refused_before_allocating() {
     let err = mask_for_rect(&a, "R", rect(0, 0, 100_000, 100_000), &table, Geometry::Htk).unwrap_err();
     assert!(matches!(err, RectMaskError::RoiTooLarge { width: 100_000, .. }), "{err}");
 }
+
+/// One ROI rectangle (0..40 x 0..40) and one tumour polyline with the given points.
+fn roi_and_polyline(points: &[[i32; 2]]) -> Result<RoiMask, RasterError> {
+    let pts: Vec<String> = points.iter().map(|p| format!("[{}, {}, 0]", p[0], p[1])).collect();
+    let a = doc(&format!(
+        r#"{{"type": "rectangle", "group": "roi", "center": [20, 20, 0], "width": 40, "height": 40, "rotation": 0}},
+           {{"type": "polyline", "group": "mostly_tumor", "points": [{}]}}"#,
+        pts.join(", ")
+    ));
+    roi_mask(&a, 0, &CodeTable::bcss(), &RasterOptions::default())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// shapely makes a ring of any 3 or more coordinates: a there-and-back polyline `A, B, A` is
+    /// drawn (as the ring `A, B, A, A` is), never an element error; a 2-point polyline `A, B` is
+    /// an error and paints nothing (hard cases 00-11).
+    #[test]
+    fn there_and_back_polylines_are_drawn_two_points_are_not(
+        a in (2i32..38, 2i32..38), b in (2i32..38, 2i32..38),
+    ) {
+        prop_assume!(a != b);
+        let (a, b) = ([a.0, a.1], [b.0, b.1]);
+        let back = roi_and_polyline(&[a, b, a]).unwrap();
+        let closed = roi_and_polyline(&[a, b, a, a]).unwrap();
+        prop_assert!(back.element_errors.is_empty());
+        prop_assert_eq!(&back.mask, &closed.mask);
+        if b[0] >= a[0] + 2 && b[1] >= a[1] + 2 {
+            // A going down-right to B paints at least A (a horizontal or vertical segment has a
+            // canvas of height or width 0 and paints nothing, as zero-height polygons).
+            prop_assert!(back.mask.data.contains(&1), "the segment paints tumour");
+        }
+        let two = roi_and_polyline(&[a, b]).unwrap();
+        prop_assert_eq!(two.element_errors.len(), 1);
+        prop_assert!(!two.mask.data.contains(&1));
+    }
+
+    /// A ROI element one pixel wide or high leaves an empty mask once tightened: HistomicsTK
+    /// skips it (hard cases 03, 10), and so does bcss, whatever its position and length.
+    #[test]
+    fn roi_elements_one_pixel_thin_are_skipped(x in -50i64..50, y in -50i64..50, len in 2i64..60, wide in any::<bool>()) {
+        let (w, h) = if wide { (len, 1) } else { (1, len) };
+        let a = doc(&format!(
+            r#"{{"type": "polyline", "group": "roi", "points": [[{x},{y},0],[{},{y},0],[{},{},0],[{x},{},0]]}}"#,
+            x + w, x + w, y + h, y + h
+        ));
+        let r = roi_mask(&a, 0, &CodeTable::bcss(), &RasterOptions::default());
+        prop_assert!(matches!(&r, Err(e) if e.htk_skips()), "{:?}", r.map(|m| m.mask));
+    }
+}
+
+/// Annotation coordinates are read correctly rounded, as Python reads them: HTK's `trunc`s turn a
+/// one-ulp error into a pixel (the difference of these two is exactly 12.0).
+#[test]
+fn coordinates_are_read_correctly_rounded() {
+    let a = doc(
+        r#"{"type": "polyline", "group": "mostly_tumor", "points": [[125.69999999999999, 0, 0], [137.7, 0.1, 0], [130, 5, 0]]}"#,
+    );
+    let Shape::Polyline { points } = &a.elements[0].shape else { panic!("a polyline") };
+    assert_eq!(points[0][0], "125.69999999999999".parse::<f64>().unwrap());
+    assert_eq!(points[1][0] - points[0][0], 12.0);
+}
