@@ -4,8 +4,8 @@
 //! **Reading a ROI by ranges.** Each slide gets a sparse local copy under the dataset root
 //! (`.cache/gdc/<file id>.svs`, holes where nothing was fetched, see
 //! [`SparseSlide`](crate::source::sparse::SparseSlide)). Opening it fetches the TIFF header,
-//! every directory with its tag arrays, tile (0, 0) of each level (OpenSlide and large_image
-//! probe them) and the smallest level (OpenSlide hashes it); then OpenSlide opens the copy and
+//! every directory with its tag arrays (parsed once into memory and kept as JSON) and tile (0, 0)
+//! of each level (OpenSlide and large_image probe them); then OpenSlide opens the copy and
 //! bcss plans the region exactly as for a local file. The OpenSlide reads that plan makes
 //! ([`LocalSlide::region_footprint`]) name the tiles needed at the read level, which are fetched;
 //! then the copy is read like any local slide, so the pixels are those of `bcss extract` on the
@@ -184,16 +184,7 @@ impl Pixels for GdcPixels<'_> {
     }
 
     fn fingerprint(&self, resolution: Resolution, _mode: Mode, masks: &dyn BaseMasks, roi: &Roi) -> String {
-        format!(
-            "v1|gdc|{}|{}|{},{},{},{}|{}",
-            resolution.describe(),
-            masks.kind(),
-            roi.xmin,
-            roi.ymin,
-            roi.xmax,
-            roi.ymax,
-            masks.origin(roi)
-        )
+        super::pixels::slide_file_fingerprint("gdc", resolution, masks, roi)
     }
 
     fn open(&self, roi: &Roi) -> Result<Box<dyn SlideHandle + '_>, RoiError> {

@@ -236,16 +236,7 @@ impl Pixels for LocalPixels {
 
     fn fingerprint(&self, resolution: Resolution, _mode: Mode, masks: &dyn BaseMasks, roi: &Roi) -> String {
         // Unchanged since the first release, so existing datasets resume.
-        format!(
-            "v1|local|{}|{}|{},{},{},{}|{}",
-            resolution.describe(),
-            masks.kind(),
-            roi.xmin,
-            roi.ymin,
-            roi.xmax,
-            roi.ymax,
-            masks.origin(roi)
-        )
+        slide_file_fingerprint("local", resolution, masks, roi)
     }
 
     fn open(&self, roi: &Roi) -> Result<Box<dyn SlideHandle + '_>, RoiError> {
@@ -253,6 +244,21 @@ impl Pixels for LocalPixels {
         let path = self.slides.find(roi.short_name(), full_name)?;
         Ok(Box::new(LocalHandle { path, slide: OnceCell::new() }))
     }
+}
+
+/// The fingerprint of a ROI read from a slide file (`road`: `local` or `gdc`): the resolution,
+/// where the mask comes from, and the bounds.
+pub(crate) fn slide_file_fingerprint(road: &str, resolution: Resolution, masks: &dyn BaseMasks, roi: &Roi) -> String {
+    format!(
+        "v1|{road}|{}|{}|{},{},{},{}|{}",
+        resolution.describe(),
+        masks.kind(),
+        roi.xmin,
+        roi.ymin,
+        roi.xmax,
+        roi.ymax,
+        masks.origin(roi)
+    )
 }
 
 /// A slide file, opened with OpenSlide on first use.
