@@ -31,6 +31,10 @@ pub const MAX_ENTRIES: u64 = 4096;
 pub const MAX_ARRAY_BYTES: u64 = 256 << 20;
 /// The most bytes read through the callback for one layout (a bound on memory).
 const MAX_READ_TOTAL: u64 = 1 << 30;
+/// At most this many integer values in all directories together (each kept as a `u64`): 16 Mi,
+/// far above the ~400 000 tile offsets and byte counts of the largest whole-slide image, and
+/// 128 MiB of memory at most, however the file packs them (1-byte values widen 8 times).
+pub const MAX_VALUES: usize = 16 << 20;
 
 /// `Compression` values whose tiles fail to decode when they are all zeros (an unfetched tile
 /// of a sparse copy): JPEG (7) and JPEG 2000 (Aperio 33003, 33005; 34712).
@@ -171,6 +175,12 @@ impl<E: std::error::Error + Send + Sync + 'static> Reader<'_, E> {
         if let Some((start, data)) =
             self.chunks.iter().find(|(start, data)| *start <= offset && end <= start + data.len() as u64)
         {
+            // Reads served from memory count too: a file whose directories all point at the same
+            // bytes must not make the parser copy them without end.
+            self.total += len;
+            if self.total > MAX_READ_TOTAL {
+                return Err(TiffError::Malformed { offset, reason: "the metadata is larger than 1 GiB".into() });
+            }
             let at = (offset - start) as usize;
             return Ok(data[at..at + len as usize].to_vec());
         }
@@ -263,6 +273,7 @@ pub fn parse<E: std::error::Error + Send + Sync + 'static>(
     read_at: &mut dyn FnMut(u64, u64) -> Result<Vec<u8>, E>,
 ) -> Result<Layout, TiffError> {
     let mut r = Reader { size: file_size, read_at, chunks: Vec::new(), total: 0 };
+    let mut decoded: usize = 0;
     if file_size < 8 {
         return Err(TiffError::NotTiff { reason: format!("{file_size} bytes") });
     }
@@ -383,6 +394,10 @@ pub fn parse<E: std::error::Error + Send + Sync + 'static>(
             };
             let values = uints(order, typ, &raw)
                 .ok_or_else(|| malformed(format!("tag {tag}: type {typ} is not an integer type")))?;
+            decoded = decoded.saturating_add(values.len());
+            if decoded > MAX_VALUES {
+                return Err(malformed(format!("the directories hold more than {MAX_VALUES} values")));
+            }
             let first = || values.first().copied().ok_or_else(|| malformed(format!("tag {tag} has no value")));
             match tag {
                 TAG_WIDTH => ifd.width = first()?,
@@ -589,6 +604,37 @@ pub(crate) mod tests {
             Err(e @ (TiffError::Malformed { .. } | TiffError::NotTiff { .. })) => e.to_string(),
             other => panic!("expected an error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn directories_sharing_one_huge_array_are_refused_before_memory_runs_out() {
+        // 1024 directories, each pointing its tile offsets and byte counts at the same 32 KiB of
+        // 1-byte values: 64 Mi values (512 MiB as u64) from a file of 50 KiB.
+        const N: u32 = 32 * 1024;
+        let mut d: Vec<u8> = b"II".to_vec();
+        d.extend_from_slice(&42u16.to_le_bytes());
+        d.extend_from_slice(&(8 + N).to_le_bytes());
+        d.extend(std::iter::repeat_n(0u8, N as usize));
+        for i in 0..1024u32 {
+            let at = d.len() as u32;
+            d.extend_from_slice(&6u16.to_le_bytes());
+            let mut entry = |tag: u16, typ: u16, count: u32, value: u32| {
+                d.extend_from_slice(&tag.to_le_bytes());
+                d.extend_from_slice(&typ.to_le_bytes());
+                d.extend_from_slice(&count.to_le_bytes());
+                d.extend_from_slice(&value.to_le_bytes());
+            };
+            entry(256, 4, 1, 16 * N);
+            entry(257, 4, 1, 16);
+            entry(322, 4, 1, 16);
+            entry(323, 4, 1, 16);
+            entry(324, 1, N, 8);
+            entry(325, 1, N, 8);
+            let next = if i == 1023 { 0 } else { at + 2 + 6 * 12 + 4 };
+            d.extend_from_slice(&next.to_le_bytes());
+        }
+        let err = expect_malformed(&d);
+        assert!(err.contains(&format!("more than {MAX_VALUES} values")), "{err}");
     }
 
     #[test]
