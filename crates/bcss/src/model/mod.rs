@@ -6,6 +6,7 @@
 //!   largest image any layer allocates.
 //! - [`shape`]: annotation [`Element`]s and their [`Shape`]s, as [`Annotations`].
 //! - [`codes`]: [`CodeTable`], HistomicsTK's table from annotation groups to mask values.
+//! - [`time`]: [`UtcTime`], seconds since 1970 as a UTC civil date.
 //!
 //! Invariant: imports nothing from other bcss modules and does no I/O. Wire formats (Girder's
 //! JSON field names, CSV columns) are read by the layer that meets them and converted into these
@@ -15,8 +16,10 @@ pub mod codes;
 pub mod geometry;
 pub mod image;
 pub mod shape;
+pub mod time;
 
 pub use codes::{CodeTable, CodeTableError, GroupCode};
 pub use geometry::{Rect, SlideGeometry};
 pub use image::{GrayImage, RgbImage, MAX_PIXELS};
 pub use shape::{Annotations, Element, Shape};
+pub use time::UtcTime;
