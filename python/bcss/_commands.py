@@ -83,6 +83,7 @@ def download(
     retries: Optional[int] = None,
     timeout: Optional[float] = None,
     ca_cert: Optional[PathLike] = None,
+    wait_lock: bool = False,
     progress: ProgressArg = True,
 ) -> Dict[str, Any]:
     """``bcss download``: build the dataset (images + masks) from a DSA or the GDC.
@@ -96,7 +97,7 @@ def download(
         api_key=api_key, login=login, folder_id=folder_id, jobs=jobs, compat=compat,
         encoding=encoding, no_icc=no_icc, mask_source=mask_source, gdc_url=gdc_url,
         gdc_token_file=gdc_token_file, gdc_manifest=gdc_manifest, gdc_cache=gdc_cache,
-        retries=retries, timeout=timeout, ca_cert=ca_cert,
+        retries=retries, timeout=timeout, ca_cert=ca_cert, wait_lock=wait_lock,
     )  # fmt: skip
     return _run("download", [], flags, progress)
 
@@ -119,6 +120,7 @@ def extract(
     retries: Optional[int] = None,
     timeout: Optional[float] = None,
     ca_cert: Optional[PathLike] = None,
+    wait_lock: bool = False,
     progress: ProgressArg = True,
 ) -> Dict[str, Any]:
     """``bcss extract``: build the dataset from slide files on disk (OpenSlide).
@@ -135,7 +137,7 @@ def extract(
         slides_dir=slides_dir, roi_bounds=roi_bounds, slides=slides, out=out, mpp=mpp, mag=mag,
         base=base, pipeline=pipeline, png_compression=png_compression, jobs=jobs,
         mask_source=mask_source, masks_dir=masks_dir, annotations_dir=annotations_dir,
-        retries=retries, timeout=timeout, ca_cert=ca_cert,
+        retries=retries, timeout=timeout, ca_cert=ca_cert, wait_lock=wait_lock,
     )  # fmt: skip
     return _run("extract", [], flags, progress)
 
@@ -162,13 +164,14 @@ def stats(
     class_map: Optional[str] = None,
     split: Optional[str] = None,
     jobs: Optional[int] = None,
+    wait_lock: bool = False,
     progress: ProgressArg = True,
 ) -> Dict[str, Any]:
     """``bcss stats``: class frequencies and loss weights per split, written to ``out``.
 
     Returns the summary (``out``, ``files``, ``class_map``, ``rois``, ``parts``, ...).
     """
-    return _run("stats", [dir], _flags(class_map=class_map, split=split, out=out, jobs=jobs), progress)
+    return _run("stats", [dir], _flags(class_map=class_map, split=split, out=out, jobs=jobs, wait_lock=wait_lock), progress)
 
 
 def split(

@@ -60,6 +60,26 @@ def test_stats(dataset: Path, tmp_path: Path) -> None:
     assert all((tmp_path / "stats" / f).exists() for f in s["files"])
 
 
+def test_a_busy_folder_is_an_output_error_naming_the_holder(dataset: Path, tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    # Another process's lock, as a second run would meet it (flock is per open file).
+    with open(out / ".bcss.lock", "w") as f:
+        f.write('{"pid": 4242, "host": "elsewhere", "command": "bcss stats", "started": "2026-11-28T00:00:00Z"}')
+        f.flush()
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(bcss.OutputError) as e:
+            bcss.stats(dataset, out=out, progress=False)
+        assert "4242" in str(e.value) and e.value.exit_code == 4, e.value
+        assert e.value.hint and "--wait-lock" in e.value.hint
+    assert os.path.exists(out / ".bcss.lock")
+    s = bcss.stats(dataset, out=out, progress=False, wait_lock=True)
+    assert s["rois"] == 2
+
+
 def test_split_write_and_check(tmp_path: Path) -> None:
     s = bcss.split(out=tmp_path / "split.csv", scheme="official-val")
     assert s["scheme"] == "official-val" and sum(s["counts"].values()) == 151

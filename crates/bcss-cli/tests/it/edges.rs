@@ -110,3 +110,24 @@ fn verify_checks_a_dataset_of_other_rois_for_what_it_holds() {
     let r = run(bcss().arg("verify").arg(s.out()));
     assert_eq!(r.code, 0, "not 151 missing catalogue ROIs: {}{}", r.stdout, r.stderr);
 }
+
+#[test]
+fn verify_keeps_checking_the_image_beside_a_mask_with_bad_codes() {
+    let d = Dir::new();
+    let root = d.join("data");
+    for dir in ["images", "masks"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    let name = "MY-OWN-ROI-1_xmin10_ymin20_MPP-0.2500.png";
+    let write = |path: std::path::PathBuf, w: u32, h: u32, colour: png::ColorType, data: &[u8]| {
+        let mut enc = png::Encoder::new(std::fs::File::create(path).unwrap(), w, h);
+        enc.set_color(colour);
+        enc.write_header().unwrap().write_image_data(data).unwrap();
+    };
+    write(root.join("masks").join(name), 20, 10, png::ColorType::Grayscale, &[99; 200]);
+    write(root.join("images").join(name), 21, 10, png::ColorType::Rgb, &[7; 21 * 10 * 3]);
+    let r = run(bcss().arg("verify").arg(&root));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("outside the label codes"), "{}", r.stdout);
+    assert!(r.stdout.contains("image is 21x10 but mask is 20x10"), "the image is still checked: {}", r.stdout);
+}

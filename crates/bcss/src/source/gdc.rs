@@ -367,14 +367,7 @@ impl Gdc {
                 Ok((head, _)) if head.status == 200 => {
                     return Err(GdcError::RangeIgnored { file: file.name.clone(), url: req.shown_url() });
                 }
-                Ok((head, body)) if head.status != 206 => {
-                    let message = error_body(body);
-                    if super::http::retryable_status(head.status) {
-                        (Failure::Status(head.status, message), head.retry_after)
-                    } else {
-                        return Err(GdcError::Status { status: head.status, message, url: req.shown_url() });
-                    }
-                }
+                Ok((head, body)) if head.status != 206 => error_status(&head, body, &req)?,
                 Ok((head, mut body)) => {
                     let unexpected = |reason: String| GdcError::Unexpected { url: req.shown_url(), reason };
                     let cr = head.header("content-range").unwrap_or("");
@@ -467,14 +460,7 @@ impl Gdc {
             let start_len = len;
             let (failure, retry_after) = match self.http.stream(&req) {
                 Err(f) => (f, None),
-                Ok((head, body)) if head.status != 200 && head.status != 206 => {
-                    let message = error_body(body);
-                    if super::http::retryable_status(head.status) {
-                        (Failure::Status(head.status, message), head.retry_after)
-                    } else {
-                        return Err(GdcError::Status { status: head.status, message, url: req.shown_url() });
-                    }
-                }
+                Ok((head, body)) if head.status != 200 && head.status != 206 => error_status(&head, body, &req)?,
                 Ok((head, mut body)) => {
                     if head.status == 200 {
                         if len > 0 {
@@ -561,6 +547,21 @@ impl Gdc {
 }
 
 /// The API's message from an error body, reading at most [`MAX_ERROR_BODY`] bytes of it.
+/// An error status of a streamed request: a failure to retry (with the server's `Retry-After`)
+/// when the status is transient, else the error naming it.
+fn error_status(
+    head: &super::http::Head,
+    body: super::http::BodyReader,
+    req: &Request,
+) -> Result<(Failure, Option<std::time::Duration>), GdcError> {
+    let message = error_body(body);
+    if super::http::retryable_status(head.status) {
+        Ok((Failure::Status(head.status, message), head.retry_after))
+    } else {
+        Err(GdcError::Status { status: head.status, message, url: req.shown_url() })
+    }
+}
+
 fn error_body(body: super::http::BodyReader) -> Option<String> {
     let mut bytes = Vec::new();
     body.take(MAX_ERROR_BODY).read_to_end(&mut bytes).ok()?;
