@@ -85,33 +85,15 @@ impl<R: BufRead + Seek> RowReader<R> {
     /// Decodes the next row into `out` (`row_len()` bytes).
     pub fn read_row(&mut self, out: &mut [u8]) -> Result<(), CodecError> {
         let (target, ch, y) = (self.target, self.src_channels, self.next);
-        let row = self
-            .reader
-            .next_row()?
-            .ok_or_else(|| CodecError::Unsupported(format!("row {y} is past the end of the image")))?;
-        let src = row.data();
+        let past_end = || CodecError::Unsupported(format!("row {y} is past the end of the image"));
         match (target, ch) {
-            (Target::Gray, 1) | (Target::Rgb, 3) => out.copy_from_slice(src),
-            (Target::Gray, _) => {
-                let colour = if ch >= 3 { 3 } else { 1 };
-                for (o, px) in out.iter_mut().zip(src.chunks_exact(ch)) {
-                    if px[..colour].iter().any(|&c| c != px[0]) {
-                        return Err(CodecError::Unsupported(format!(
-                            "colour mask (channels differ at row {y}; expected grey labels)"
-                        )));
-                    }
-                    *o = px[0];
-                }
+            // Same layout: the decoder writes straight into `out` (one copy per row fewer).
+            (Target::Gray, 1) | (Target::Rgb, 3) => {
+                self.reader.read_row(out)?.ok_or_else(past_end)?;
             }
-            (Target::Rgb, 4) => {
-                for (o, px) in out.chunks_exact_mut(3).zip(src.chunks_exact(4)) {
-                    o.copy_from_slice(&px[..3]);
-                }
-            }
-            (Target::Rgb, _) => {
-                for (o, px) in out.chunks_exact_mut(3).zip(src.chunks_exact(ch)) {
-                    o.fill(px[0]);
-                }
+            _ => {
+                let row = self.reader.next_row()?.ok_or_else(past_end)?;
+                convert_row(target, ch, y, row.data(), out)?;
             }
         }
         self.next += 1;
@@ -124,6 +106,34 @@ impl<R: BufRead + Seek> RowReader<R> {
         self.reader.finish()?;
         Ok(())
     }
+}
+
+/// One decoded row of `ch` channels into the target layout (grey checked to be grey).
+fn convert_row(target: Target, ch: usize, y: usize, src: &[u8], out: &mut [u8]) -> Result<(), CodecError> {
+    match target {
+        Target::Gray => {
+            let colour = if ch >= 3 { 3 } else { 1 };
+            for (o, px) in out.iter_mut().zip(src.chunks_exact(ch)) {
+                if px[..colour].iter().any(|&c| c != px[0]) {
+                    return Err(CodecError::Unsupported(format!(
+                        "colour mask (channels differ at row {y}; expected grey labels)"
+                    )));
+                }
+                *o = px[0];
+            }
+        }
+        Target::Rgb if ch >= 3 => {
+            for (o, px) in out.chunks_exact_mut(3).zip(src.chunks_exact(ch)) {
+                o.copy_from_slice(&px[..3]);
+            }
+        }
+        Target::Rgb => {
+            for (o, px) in out.chunks_exact_mut(3).zip(src.chunks_exact(ch)) {
+                o.fill(px[0]);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

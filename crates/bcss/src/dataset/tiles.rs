@@ -92,6 +92,8 @@ struct OpenRoi {
     filled: usize,
     image: Vec<u8>,
     mask: Vec<u8>,
+    /// One raw mask row, before the class map.
+    mask_row: Vec<u8>,
 }
 
 /// Cuts tiles from ROI files, keeping the last ROI open (see the module docs).
@@ -132,15 +134,21 @@ impl TileReader {
             return Err(e);
         }
         let (w, h) = (o.width, o.height);
-        let mut image = vec![0u8; size * size * 3];
-        let mut mask = vec![0u8; size * size];
         let tw = (x + size).min(w).saturating_sub(x);
         let th = (y + size).min(h).saturating_sub(y);
+        // Built by appending rows (each byte written once) rather than zeroed and then copied
+        // over: the padding past the ROI's edge is the only part that needs zeros.
+        let mut image = Vec::with_capacity(size * size * 3);
+        let mut mask = Vec::with_capacity(size * size);
         for row in 0..th {
             let src = (y - o.top + row) * w + x;
-            mask[row * size..row * size + tw].copy_from_slice(&o.mask[src..src + tw]);
-            image[row * size * 3..(row * size + tw) * 3].copy_from_slice(&o.image[src * 3..(src + tw) * 3]);
+            mask.extend_from_slice(&o.mask[src..src + tw]);
+            mask.resize((row + 1) * size, 0);
+            image.extend_from_slice(&o.image[src * 3..(src + tw) * 3]);
+            image.resize((row + 1) * size * 3, 0);
         }
+        mask.resize(size * size, 0);
+        image.resize(size * size * 3, 0);
         values.apply(&mut mask);
         Ok((RgbImage { width: size, height: size, data: image }, GrayImage { width: size, height: size, data: mask }))
     }
@@ -178,6 +186,7 @@ impl OpenRoi {
             filled: 0,
             image: vec![0; band * w * 3],
             mask: vec![0; band * w],
+            mask_row: vec![0; w],
         })
     }
 
@@ -209,9 +218,12 @@ impl OpenRoi {
         let w = self.width;
         let r = &set.rois()[self.roi];
         let y = self.top + slot;
-        let mut raw = vec![0u8; w];
-        self.mask_rows.read_row(&mut raw).map_err(|source| TrainingError::Codec { path: r.mask.clone(), source })?;
-        remap_into(&raw, &mut self.mask[slot * w..(slot + 1) * w], set.class_map().lut())
+        // Decoded into a row of its own and remapped on the way into the band: one pass of the
+        // lookup table (checking in place would be two).
+        self.mask_rows
+            .read_row(&mut self.mask_row)
+            .map_err(|source| TrainingError::Codec { path: r.mask.clone(), source })?;
+        remap_into(&self.mask_row, &mut self.mask[slot * w..(slot + 1) * w], set.class_map().lut())
             .map_err(|b| TrainingError::BadCode { path: r.mask.clone(), value: b.value, index: y * w + b.index })?;
         self.image_rows
             .read_row(&mut self.image[slot * w * 3..(slot + 1) * w * 3])
