@@ -7,14 +7,14 @@ The Rust library does the work; this package is a thin, typed layer over its nat
 - :func:`download`, :func:`extract`, :func:`verify`, :func:`stats` and :func:`split` are the
   commands as functions, returning what ``bcss <command> --json`` prints and raising a
   :class:`BcssError` subclass per exit class;
-- :class:`Dataset`, :class:`TileDataset` and :class:`RandomCrops` give the dataset as numpy
+- :class:`Dataset`, :class:`TileDataset` (and its :class:`TileStream`) and :class:`RandomCrops` give the dataset as numpy
   arrays for PyTorch DataLoaders (picklable, decoding in Rust with the GIL released);
 - :func:`evaluate` scores predictions (folders, or arrays in memory) as ``bcss eval --json``.
 """
 
 from bcss._bcss import HAS_OPENSLIDE, __version__
 from bcss._commands import download, extract, split, stats, verify
-from bcss._datasets import Dataset, RandomCrops, TileDataset
+from bcss._datasets import Dataset, RandomCrops, TileDataset, TileStream
 from bcss._evaluate import evaluate
 from bcss._errors import BcssError, InputError, OutputError, PartialFailure, ServerError
 from bcss._progress import Reporter, TqdmReporter
@@ -30,6 +30,7 @@ __all__ = [
     "Reporter",
     "ServerError",
     "TileDataset",
+    "TileStream",
     "TqdmReporter",
     "__version__",
     "download",

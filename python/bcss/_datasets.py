@@ -3,6 +3,8 @@
 - :class:`Dataset`: whole ROIs, ``(image uint8 HxWx3, mask uint8 HxW)``;
 - :class:`TileDataset`: the tiles ``bcss tile`` would write (same grid, same dropping rule),
   read lazily from the ROI PNGs, nothing written to disk;
+- :class:`TileStream` (``TileDataset.stream()``): the same tiles as an iterable that gives
+  each DataLoader worker whole ROIs of its own, so every ROI is decoded once per epoch;
 - :class:`RandomCrops`: seeded random crops with per-pixel loss weights, an iterable whose
   share of the crops depends on the DataLoader worker it runs in.
 
@@ -18,6 +20,7 @@ works with the fork and the spawn start methods. Bad arguments and unreadable fi
 from __future__ import annotations
 
 import os
+import random
 import sys
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -129,7 +132,8 @@ class TileDataset(Dataset):
 
     Building the list decodes every mask once. Reading keeps the last ROI open with a band of
     ``size`` rows: tiles read in order (a sequential sampler, or each DataLoader worker on its
-    share) decode each row once; shuffled access decodes from the top of the ROI to the tile.
+    share) decode each row once; shuffled access decodes from the top of the ROI to the tile
+    (about 15x slower: for shuffled training prefer :class:`RandomCrops`).
     Other arguments as :class:`Dataset`.
     """
 
@@ -170,8 +174,104 @@ class TileDataset(Dataset):
         self._args = state["args"]
         self._open_tiles(state["tiles"])
 
+    def stream(self, shuffle: bool = True, seed: int = 0, worker_id: Optional[int] = None, num_workers: Optional[int] = None) -> "TileStream":
+        """These tiles as a :class:`TileStream`: an iterable for ``DataLoader(num_workers=N)``
+        that decodes every ROI once per epoch (a map-style dataset cannot: the DataLoader
+        hands its workers batches in turn, so each worker reads every ROI)."""
+        return TileStream(self, shuffle=shuffle, seed=seed, worker_id=worker_id, num_workers=num_workers)
+
     def __repr__(self) -> str:
         return f"TileDataset({self._args['root']!r}, size={self._args['size']}, {len(self)} tiles)"
+
+
+class TileStream:
+    """The tiles of a :class:`TileDataset` as an iterable, sharded by ROI across workers.
+
+    A map-style dataset in ``DataLoader(num_workers=N)`` receives its indices in batches handed
+    to the workers in turn, so every worker reads (and decodes) every ROI: N times the work.
+    Here worker ``k`` of ``n`` (from ``torch.utils.data.get_worker_info()``, or as set with
+    ``worker_id``/``num_workers`` or :meth:`for_worker`) takes every ``n``-th ROI and yields its
+    tiles band by band, so each ROI is decoded once per epoch whatever the number of workers.
+
+    With ``shuffle`` the ROI order is drawn from ``(seed, epoch)`` (call :meth:`set_epoch`
+    before each epoch), and so is the order of the tiles within each band of ``size`` rows
+    (free: the band is decoded once for all of them); bands are read top to bottom. Without it,
+    a single worker yields the dataset's order. Items are those of the dataset,
+    ``(image, mask)``. ``len()`` counts the tiles of all workers.
+    """
+
+    def __init__(
+        self,
+        tiles: TileDataset,
+        shuffle: bool = True,
+        seed: int = 0,
+        worker_id: Optional[int] = None,
+        num_workers: Optional[int] = None,
+    ) -> None:
+        if (worker_id is None) != (num_workers is None):
+            raise InputError("give both worker_id and num_workers, or neither")
+        self._tiles = tiles
+        self._shuffle = bool(shuffle)
+        self._seed = int(seed)
+        self._epoch = 0
+        self._worker = None if worker_id is None else _worker_pair(worker_id, num_workers)  # type: ignore[arg-type]
+        # Tile indices per ROI, bands (same y) kept together, in the dataset's order.
+        self._rois: Dict[str, List[List[int]]] = {}
+        last_y: Dict[str, int] = {}
+        for i, (roi, _x, y) in enumerate(tiles.tiles):
+            bands = self._rois.setdefault(roi, [])
+            if last_y.get(roi) != y:
+                bands.append([])
+                last_y[roi] = y
+            bands[-1].append(i)
+        _register_iterable()
+
+    def for_worker(self, worker_id: int, num_workers: int) -> "TileStream":
+        """A copy that yields the share of worker ``worker_id`` of ``num_workers``."""
+        other = TileStream(self._tiles, shuffle=self._shuffle, seed=self._seed, worker_id=worker_id, num_workers=num_workers)
+        other._epoch = self._epoch
+        return other
+
+    def set_epoch(self, epoch: int) -> None:
+        """Uses ``epoch`` in the shuffle of the next iterations (as DistributedSampler does)."""
+        self._epoch = int(epoch)
+
+    def worker(self) -> Tuple[int, int]:
+        """``(worker_id, num_workers)`` this iteration would use."""
+        return self._worker or _torch_worker() or (0, 1)
+
+    def order(self) -> List[int]:
+        """The dataset indices this worker yields in this epoch, in order."""
+        k, n = self.worker()
+        rois = list(self._rois)
+        rng = random.Random(self._seed * 1_000_003 + self._epoch)
+        if self._shuffle:
+            rng.shuffle(rois)
+        out: List[int] = []
+        for roi in rois[k::n]:
+            for band in self._rois[roi]:
+                band = list(band)
+                if self._shuffle:
+                    rng.shuffle(band)
+                out.extend(band)
+        return out
+
+    def __iter__(self) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+        for i in self.order():
+            yield self._tiles[i]
+
+    def __len__(self) -> int:
+        return len(self._tiles)
+
+    def __repr__(self) -> str:
+        return f"TileStream({self._tiles!r}, shuffle={self._shuffle}, seed={self._seed})"
+
+
+def _worker_pair(worker_id: int, num_workers: int) -> Tuple[int, int]:
+    k, n = int(worker_id), int(num_workers)
+    if not 0 <= k < n:
+        raise InputError(f"worker_id {k} is not in 0..{n - 1} (num_workers {n})")
+    return k, n
 
 
 def _torch_worker() -> Optional[Tuple[int, int]]:
@@ -185,11 +285,13 @@ def _torch_worker() -> Optional[Tuple[int, int]]:
 
 def _register_iterable() -> None:
     """Makes ``isinstance(crops, torch.utils.data.IterableDataset)`` true when torch is loaded,
-    so a DataLoader treats :class:`RandomCrops` as iterable (bcss never imports torch)."""
+    so a DataLoader treats :class:`RandomCrops` and :class:`TileStream` as iterable (bcss never
+    imports torch)."""
     data = sys.modules.get("torch.utils.data")
     if data is not None:
         try:
             data.IterableDataset.register(RandomCrops)
+            data.IterableDataset.register(TileStream)
         except Exception:  # an IterableDataset that is not an ABC: subclass it yourself
             pass
 

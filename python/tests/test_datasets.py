@@ -188,6 +188,37 @@ def test_tiles_in_any_order(synth: Path) -> None:
         assert np.array_equal(image[:h, :w], fi[y : y + 40, x : x + 40])
 
 
+def test_tile_stream_shards_whole_rois(synth: Path) -> None:
+    ds = bcss.TileDataset(synth, size=40, stride=25, min_labelled=0)
+    stream = ds.stream(seed=5)
+    assert len(stream) == len(ds)
+    assert ds.stream(shuffle=False).order() == list(range(len(ds))), "one worker, no shuffle: the dataset's order"
+    shares = [stream.for_worker(k, 3).order() for k in range(3)]
+    assert sorted(i for s in shares for i in s) == list(range(len(ds))), "every tile once over the workers"
+    rois = [{ds.tiles[i][0] for i in s} for s in shares]
+    assert all(r for r in rois) and not (rois[0] & rois[1] or rois[0] & rois[2] or rois[1] & rois[2])
+    for share in shares:
+        # Bands of one ROI top to bottom (each band decoded once), and a ROI's tiles together.
+        seen: List[str] = []
+        for a, b in zip(share, share[1:]):
+            (ra, _, ya), (rb, _, yb) = ds.tiles[a], ds.tiles[b]
+            assert ra != rb or ya <= yb
+            if ra != rb:
+                assert rb not in seen
+                seen.append(ra)
+    assert stream.for_worker(1, 3).order() == shares[1], "same seed and epoch, same order"
+    stream.set_epoch(1)
+    assert [stream.for_worker(k, 3).order() for k in range(3)] != shares
+    assert ds.stream(seed=6).order() != ds.stream(seed=5).order()
+    items = list(ds.stream(seed=5, worker_id=0, num_workers=2))
+    want = ds.stream(seed=5).for_worker(0, 2).order()
+    assert len(items) == len(want) and all(same(it, ds[i]) for it, i in zip(items, want))
+    with pytest.raises(bcss.InputError, match="worker_id 3 is not in 0..2"):
+        ds.stream(worker_id=3, num_workers=3)
+    again = pickle.loads(pickle.dumps(stream.for_worker(2, 3)))
+    assert again.order() == stream.for_worker(2, 3).order()
+
+
 def test_random_crops(synth: Path) -> None:
     crops = bcss.RandomCrops(synth, size=32, per_roi=3, seed=7, ignore_index=255, class_weights=[1, 2, 3, 4, 5])
     assert len(crops) == 9
@@ -232,3 +263,8 @@ def test_dataloader_epoch(synth: Path) -> None:
     crops = bcss.RandomCrops(synth, size=16, per_roi=2)
     batches = list(DataLoader(crops, batch_size=2, num_workers=2))
     assert sum(len(b[0]) for b in batches) == len(crops)
+    stream = tiles.stream(seed=1)
+    masks = [m for _, m in DataLoader(stream, batch_size=4, num_workers=2)]
+    assert sum(len(m) for m in masks) == len(tiles), "each tile once across the two workers"
+    got = sorted(bytes(m.numpy()) for b in masks for m in b)
+    assert got == sorted(bytes(tiles[i][1]) for i in range(len(tiles)))
