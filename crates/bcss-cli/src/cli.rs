@@ -90,8 +90,9 @@ pub enum Command {
     /// Class distribution per ROI and per split: pixels per class, don't-care fraction,
     /// presence counts and class weights.
     ///
-    /// Writes rois.csv, parts.csv, classes.csv, stats.json and distribution.png (a bar chart of
-    /// the class fractions per split) into --out. Fractions are of labelled pixels: don't care
+    /// Writes rois.csv, parts.csv, classes.csv, stats.json and charts into --out:
+    /// distribution.svg and .png (each class's share of the labelled pixels, per split) and
+    /// distribution-pixels.svg (pixels per class and split, log scale). Fractions are of labelled pixels: don't care
     /// is never in a denominator. Weights: 1 - fraction (the authors' training code) and median
     /// frequency balancing (0 for a class absent from the split).
     Stats(StatsArgs),

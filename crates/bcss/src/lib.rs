@@ -71,6 +71,7 @@ pub mod codec;
 pub mod command;
 pub mod dataset;
 pub mod model;
+pub mod render;
 pub mod report;
 pub mod source;
 pub mod transform;

@@ -232,9 +232,35 @@ fn stats_by_hand_on_the_drive_layout() {
          TCGA-A1-A0SK-DX1,train,4,2,8,3,0.375000,4,1,0,0,0\n\
          TCGA-OL-A5RW-DX1,test,2,2,4,0,0.000000,0,1,2,1,0\n"
     );
-    assert_eq!(files_under(&d.join("st")), ["classes.csv", "distribution.png", "parts.csv", "rois.csv", "stats.json"]);
+    assert_eq!(
+        files_under(&d.join("st")),
+        [
+            "classes.csv",
+            "distribution-pixels.svg",
+            "distribution.png",
+            "distribution.svg",
+            "parts.csv",
+            "rois.csv",
+            "stats.json"
+        ]
+    );
     let (w, h, _) = read_png(&d.join("st/distribution.png"));
     assert!(w > 200 && h > 200);
+    // The charts name every class and, in the legend, the parts with their ROI counts.
+    let share = std::fs::read_to_string(d.join("st/distribution.svg")).unwrap();
+    let pixels = std::fs::read_to_string(d.join("st/distribution-pixels.svg")).unwrap();
+    for svg in [&share, &pixels] {
+        for want in ["tumour", "stroma", "inflammatory", "necrosis", "other", "train (1 ROI)", "test (1 ROI)"] {
+            assert!(svg.contains(&format!(">\n{want}\n</text>")), "{want} missing");
+        }
+    }
+    assert!(
+        share.contains("share of the part&apos;s labelled pixels")
+            || share.contains("share of the part's labelled pixels")
+    );
+    assert!(
+        pixels.contains("pixels (log scale)") && pixels.contains(">\n1\n</text>") && pixels.contains(">\n10\n</text>")
+    );
 }
 
 #[test]

@@ -17,8 +17,10 @@
 //! freq(stroma) = 2/8 (stroma is only in A); median = (10/12 + 2/8) / 2 = 13/24; weights 0.65
 //! and 2.1666...
 //!
-//! Outputs ([`write_outputs`]): `rois.csv`, `parts.csv`, `classes.csv`, `stats.json` and
-//! `distribution.png` (a bar chart of class fractions per part). Rows are sorted (ROIs by id,
+//! Outputs ([`write_outputs`]): `rois.csv`, `parts.csv`, `classes.csv`, `stats.json`, and the
+//! charts of [`distribution_charts`] (drawn by [`crate::render::chart`]): `distribution.svg`
+//! and `distribution.png` (share of labelled pixels per class and part) and
+//! `distribution-pixels.svg` (pixels per class and part, log scale). Rows are sorted (ROIs by id,
 //! parts train / val / test / all, classes by value).
 
 use std::io::Write;
@@ -31,8 +33,8 @@ use crate::catalog::split::{part_color, Part};
 use crate::codec::png::{write_raw, Compression};
 use crate::dataset::atomic::write_atomic;
 use crate::dataset::{DatasetLock, LockError};
+use crate::render::chart::{BarChart, Category, Scale, Series};
 use crate::report::Reporter;
-use crate::transform::canvas::{text_width, Canvas, LINE};
 use crate::transform::remap::{count_into, fold_counts};
 
 /// Counts of one ROI.
@@ -130,6 +132,9 @@ pub enum StatsError {
         #[source]
         source: std::io::Error,
     },
+    /// A chart could not be drawn.
+    #[error("{0}")]
+    Chart(String),
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -247,7 +252,15 @@ fn part_stats(map: &ClassMap, name: &str, members: &[&RoiStats]) -> PartStats {
 }
 
 /// The file names written by [`write_outputs`], in order.
-pub const OUTPUT_FILES: [&str; 5] = ["rois.csv", "parts.csv", "classes.csv", "stats.json", "distribution.png"];
+pub const OUTPUT_FILES: [&str; 7] = [
+    "rois.csv",
+    "parts.csv",
+    "classes.csv",
+    "stats.json",
+    "distribution.svg",
+    "distribution-pixels.svg",
+    "distribution.png",
+];
 
 /// Writes the CSV tables, the JSON and the chart into `out` (created), each atomically, under
 /// `out`'s lock (with `wait_lock`, waiting for another run that holds it).
@@ -317,69 +330,49 @@ pub fn write_outputs(stats: &Stats, map: &ClassMap, out: &Path, wait_lock: bool)
     json.push('\n');
     write("stats.json", json.as_bytes())?;
 
-    let chart = distribution_chart(stats, map);
+    let (share, pixels) = distribution_charts(stats, map);
+    let draw = |e: crate::render::chart::RenderError| StatsError::Chart(e.to_string());
+    write("distribution.svg", share.svg().map_err(draw)?.as_bytes())?;
+    write("distribution-pixels.svg", pixels.svg().map_err(draw)?.as_bytes())?;
+    let bitmap = share.bitmap().map_err(draw)?;
     let mut png = Vec::new();
-    write_raw(&mut png, chart.width, chart.height, 3, &chart.data, Compression::Balanced).expect("encoding to memory");
+    write_raw(&mut png, bitmap.width, bitmap.height, 3, &bitmap.data, Compression::Balanced)
+        .expect("encoding to memory");
     write("distribution.png", &png)
 }
 
-/// A grouped bar chart: per class, one bar per part, height = fraction of labelled pixels.
-/// Classes are numbered under the bars; a key on the right names them with their colour.
-pub fn distribution_chart(stats: &Stats, map: &ClassMap) -> Canvas {
-    const WHITE: [u8; 3] = [255, 255, 255];
-    const INK: [u8; 3] = [30, 30, 30];
-    const GRID: [u8; 3] = [220, 220, 220];
+/// The two charts of `bcss stats`, one bar per part (train, val, test) for every class, named
+/// and with its colour: the share of each part's labelled pixels (linear, %), and the absolute
+/// pixel counts on a log scale (where the rare classes of the raw map are visible).
+pub fn distribution_charts(stats: &Stats, map: &ClassMap) -> (BarChart, BarChart) {
     let parts: Vec<&PartStats> = stats.parts.iter().filter(|p| p.part != "all").collect();
-    let k = map.num_classes();
-    let (bar, gap, plot_h, left, top, bottom) = (12usize, 14usize, 360usize, 56usize, 40usize, 40usize);
-    let group = bar * parts.len().max(1) + gap;
-    let plot_w = group * k;
-    let key_w = map.classes().iter().map(|c| text_width(&format!("{} {}", c.value, c.name), 1)).max().unwrap_or(0) + 40;
-    let title = format!("CLASS DISTRIBUTION ({}), % OF LABELLED PIXELS", stats.class_map);
-    // Wide enough for the title too (a 2-ROI, 5-class chart is narrower than its title).
-    let width = (left + plot_w + 20 + key_w).max(left + text_width(&title, 1) + 20);
-    let height = top + plot_h + bottom + (k * (LINE + 4)).saturating_sub(plot_h);
-    let mut c = Canvas::new(width, height, WHITE);
-    c.text(left, 10, &title, 1, INK);
-
-    let max = parts.iter().flat_map(|p| p.classes.iter().map(|c| c.fraction)).fold(0.0f64, f64::max);
-    let top_pct = ((max * 10.0).ceil() * 10.0).clamp(10.0, 100.0);
-    for i in 0..=4 {
-        let pct = top_pct * i as f64 / 4.0;
-        let y = top + plot_h - (plot_h as f64 * i as f64 / 4.0).round() as usize;
-        c.fill_rect(left, y, plot_w, 1, GRID);
-        let label = format!("{pct:.0}%");
-        c.text(left - 6 - text_width(&label, 1), y.saturating_sub(3), &label, 1, INK);
-    }
-    for (ci, cl) in map.classes().iter().enumerate() {
-        let gx = left + ci * group + gap / 2;
-        for (pi, p) in parts.iter().enumerate() {
-            let f = p.classes[ci].fraction * 100.0 / top_pct;
-            let h = (f * plot_h as f64).round() as usize;
-            c.fill_rect(gx + pi * bar, top + plot_h - h, bar - 1, h, part_color(&p.part));
-        }
-        let label = cl.value.to_string();
-        let cx = gx + (bar * parts.len()) / 2;
-        c.text(cx.saturating_sub(text_width(&label, 1) / 2), top + plot_h + 6, &label, 1, INK);
-    }
-    c.fill_rect(left, top + plot_h, plot_w, 1, INK);
-    c.fill_rect(left, top, 1, plot_h + 1, INK);
-    // Key: parts, then classes.
-    let kx = left + plot_w + 20;
-    let mut y = top;
-    for p in &parts {
-        c.fill_rect(kx, y, 10, 7, part_color(&p.part));
-        c.text(kx + 14, y, &format!("{} ({} ROIS)", p.part, p.rois), 1, INK);
-        y += LINE + 4;
-    }
-    y += LINE;
-    for cl in map.classes() {
-        c.fill_rect(kx, y, 10, 7, cl.color);
-        c.stroke_rect(kx, y, 10, 7, INK);
-        c.text(kx + 14, y, &format!("{} {}", cl.value, cl.name), 1, INK);
-        y += LINE + 4;
-    }
-    c
+    let categories: Vec<Category> =
+        map.classes().iter().map(|c| Category { name: c.name.clone(), color: c.color }).collect();
+    let series = |value: &dyn Fn(&ClassStats) -> f64| -> Vec<Series> {
+        parts
+            .iter()
+            .map(|p| Series {
+                name: format!("{} ({} ROI{})", p.part, p.rois, if p.rois == 1 { "" } else { "s" }),
+                color: part_color(&p.part),
+                values: p.classes.iter().map(value).collect(),
+            })
+            .collect()
+    };
+    let share = BarChart {
+        title: format!("Class distribution ({}), by part of the split", stats.class_map),
+        axis_label: "share of the part's labelled pixels".into(),
+        categories: categories.clone(),
+        series: series(&|c| c.fraction * 100.0),
+        scale: Scale::Linear { suffix: "%".into() },
+    };
+    let pixels = BarChart {
+        title: format!("Labelled pixels per class ({}), by part of the split", stats.class_map),
+        axis_label: "pixels (log scale)".into(),
+        categories,
+        series: series(&|c| c.pixels as f64),
+        scale: Scale::Log,
+    };
+    (share, pixels)
 }
 
 #[cfg(test)]

@@ -1,0 +1,16 @@
+//! Pictures for people: charts of class distributions, drawn with a charting library.
+//!
+//! Like [`crate::transform`], this layer is pure: it takes numbers, names and colours and
+//! returns an SVG document or an RGB bitmap; writing them is the commands' job.
+//!
+//! - [`ticks`]: axis ticks whose labels are their values (linear steps of 1, 2, 2.5 or 5 times a
+//!   power of ten, or decades on a log scale), kept apart from drawing so they can be tested;
+//! - [`chart`]: a grouped horizontal bar chart ([`chart::BarChart`]), one group per class (named,
+//!   with its colour), one bar per series (a part of the split), drawn by `plotters` into SVG or
+//!   into a bitmap;
+//! - [`font`]: DejaVu Sans, embedded (its licence is in `render/fonts/`), so bitmaps get real
+//!   text without any system font.
+
+pub mod chart;
+pub mod font;
+pub mod ticks;
