@@ -8,9 +8,13 @@
 //! - [`chart`]: a grouped horizontal bar chart ([`chart::BarChart`]), one group per class (named,
 //!   with its colour), one bar per series (a part of the split), drawn by `plotters` into SVG or
 //!   into a bitmap;
+//! - [`text`] and [`legend`]: text in that font on an RGB canvas, and a legend box of swatches
+//!   and names sized by its text height (overlays, contact sheets);
 //! - [`font`]: DejaVu Sans, embedded (its licence is in `render/fonts/`), so bitmaps get real
 //!   text without any system font.
 
 pub mod chart;
 pub mod font;
+pub mod legend;
+pub mod text;
 pub mod ticks;
