@@ -7,8 +7,10 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use crate::catalog::codes::MAX_CODE;
 use crate::codec::rows::RowReader;
 use crate::codec::CodecError;
+use crate::transform::remap::count_into;
 
 /// A row reader over a file.
 pub type FileRows = RowReader<BufReader<File>>;
@@ -138,3 +140,26 @@ pub fn with_parts(
     let parts = split.parts_for(pairs.rois.iter().map(|r| r.roi_id.as_str()))?;
     Ok(pairs.rois.iter().cloned().zip(parts).map(|(files, part)| RoiInput { files, part }).collect())
 }
+
+/// Streams one mask and counts its codes; refuses values that are not BCSS codes, with their
+/// position. Returns width, height and the code histogram.
+pub fn code_histogram(path: &Path) -> Result<(usize, usize, [u64; 256]), InputError> {
+    let mut rows = open_mask(path)?;
+    let (w, h) = (rows.width(), rows.height());
+    let mut row = vec![0u8; w];
+    let mut hist = [0u64; 256];
+    for y in 0..h {
+        read_row(&mut rows, &mut row, path)?;
+        count_into(&row, &mut hist);
+        if hist[MAX_CODE as usize + 1..].iter().any(|&n| n > 0) {
+            let x = row.iter().position(|&v| v > MAX_CODE).expect("a value above 21 was counted");
+            return Err(InputError::new(
+                path,
+                InputProblem::BadValue { value: row[x], x, y, expected: "a BCSS code (0..=21)".into() },
+            ));
+        }
+    }
+    finish(rows, path)?;
+    Ok((w, h, hist))
+}
+

@@ -26,16 +26,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::input::{self, InputError, InputProblem, RoiInput};
+use super::input::{self, InputError, RoiInput};
 use crate::catalog::classmap::ClassMap;
-use crate::catalog::codes::MAX_CODE;
 use crate::catalog::split::{part_color, Part};
 use crate::codec::png::{write_raw, Compression};
 use crate::dataset::atomic::write_atomic;
 use crate::dataset::{DatasetLock, LockError};
 use crate::render::chart::{BarChart, Category, Scale, Series};
 use crate::report::Reporter;
-use crate::transform::remap::{count_into, fold_counts};
+use crate::transform::remap::fold_counts;
 
 /// Counts of one ROI.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -145,32 +144,10 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-/// Streams one mask and counts its codes; refuses values that are not BCSS codes, with their
-/// position. Returns width, height and the code histogram.
-pub(crate) fn code_histogram(path: &Path) -> Result<(usize, usize, [u64; 256]), InputError> {
-    let mut rows = input::open_mask(path)?;
-    let (w, h) = (rows.width(), rows.height());
-    let mut row = vec![0u8; w];
-    let mut hist = [0u64; 256];
-    for y in 0..h {
-        input::read_row(&mut rows, &mut row, path)?;
-        count_into(&row, &mut hist);
-        if hist[MAX_CODE as usize + 1..].iter().any(|&n| n > 0) {
-            let x = row.iter().position(|&v| v > MAX_CODE).expect("a value above 21 was counted");
-            return Err(InputError::new(
-                path,
-                InputProblem::BadValue { value: row[x], x, y, expected: "a BCSS code (0..=21)".into() },
-            ));
-        }
-    }
-    input::finish(rows, path)?;
-    Ok((w, h, hist))
-}
-
 /// Counts every ROI's mask, in parallel, and aggregates per part.
 pub fn compute(rois: &[RoiInput], map: &ClassMap, reporter: &dyn Reporter) -> Result<Stats, StatsError> {
     let per_roi = input::for_each_reported(rois, false, reporter, |r| {
-        code_histogram(&r.files.mask).map(|(width, height, hist)| {
+        input::code_histogram(&r.files.mask).map(|(width, height, hist)| {
             let counts =
                 fold_counts(&hist, map.lut(), map.num_classes()).expect("every BCSS code is in a validated map");
             RoiStats { roi: r.files.roi_id.clone(), part: r.part, width, height, counts }
