@@ -106,10 +106,12 @@ pub enum Command {
     Tile(TileArgs),
     /// Draw each ROI's mask over its image in the class colours, and a contact sheet.
     ///
-    /// Each ROI with a legend, and one contact sheet of all ROIs labelled with their id and split.
+    /// Each ROI with a legend of the classes it holds, and one contact sheet of all ROIs
+    /// labelled with their id and split.
     ///
-    /// Writes OUT/<roi>_overlay.png and OUT/contact_sheet.png. Don't-care pixels are left
-    /// unchanged.
+    /// Writes OUT/<roi>_overlay.png and OUT/contact_sheet.png. Classes are tinted (--style
+    /// fill) or outlined (--style outline); don't-care pixels are dimmed so the ROI's shape
+    /// shows.
     Overlay(OverlayArgs),
     /// Score predicted label PNGs against the ground truth (Dice, IoU, precision, recall).
     ///
@@ -354,6 +356,13 @@ pub struct OverlayArgs {
     /// Longest side of a contact-sheet thumbnail in pixels.
     #[arg(long, value_name = "PX", default_value_t = 192)]
     pub thumb: usize,
+    /// Draw class regions tinted (fill, with --alpha) or as their borders only (outline, the
+    /// tissue inside left as it is). Don't care is dimmed in both.
+    #[arg(long, value_enum, value_name = "STYLE", default_value_t = OverlayStyleArg::Fill)]
+    pub style: OverlayStyleArg,
+    /// Leave out the legend (by default it lists the classes present in each ROI).
+    #[arg(long)]
+    pub no_legend: bool,
     /// Worker threads. [default: all cores]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -361,6 +370,15 @@ pub struct OverlayArgs {
     /// wait for it to finish instead of exiting with code 4.
     #[arg(long)]
     pub wait_lock: bool,
+}
+
+/// `--style` of `bcss overlay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OverlayStyleArg {
+    /// Class regions tinted with their colour.
+    Fill,
+    /// The borders of class regions only.
+    Outline,
 }
 
 /// Options of `bcss eval`.

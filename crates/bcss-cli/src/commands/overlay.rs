@@ -1,10 +1,10 @@
 //! `bcss overlay`.
 
 use bcss::codec::png::Compression;
-use bcss::command::overlay::{self, OverlayError, OverlayPlan};
+use bcss::command::overlay::{self, OverlayError, OverlayPlan, OverlayStyle};
 
 use super::{inputs, print_json, Output};
-use crate::cli::OverlayArgs;
+use crate::cli::{OverlayArgs, OverlayStyleArg};
 use crate::exit::Failure;
 use crate::progress::Bar;
 
@@ -47,6 +47,11 @@ pub fn run(args: &OverlayArgs, out: Output) -> Result<(), Failure> {
         out: args.out.clone(),
         compression: Compression::Fast,
         wait_lock: args.wait_lock,
+        style: match args.style {
+            OverlayStyleArg::Fill => OverlayStyle::Fill,
+            OverlayStyleArg::Outline => OverlayStyle::Outline,
+        },
+        legend: !args.no_legend,
     };
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || overlay::overlay(&plan, &rois, &bar))?;

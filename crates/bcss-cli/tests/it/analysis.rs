@@ -372,7 +372,21 @@ fn overlay_writes_each_roi_and_a_contact_sheet() {
     assert_eq!((w, h), (20, 50));
     // Alpha 1: a pixel left of the legend is exactly the stroma colour.
     assert_eq!(&px[(49 * 20 + 3) * 3..(49 * 20 + 3) * 3 + 3], &[255, 160, 200]);
-    // Two cells side by side: each 16 ids * 6 px + 12 wide.
-    let (sw, _, _) = read_png(&d.join("o/contact_sheet.png"));
-    assert_eq!(sw, 2 * (16 * 6 + 12));
+    // Two cells side by side, each as wide as a 16-character id in 13-pixel text, plus 12.
+    let (sw, sh, _) = read_png(&d.join("o/contact_sheet.png"));
+    assert!(sw % 2 == 0 && sw / 2 >= 100 + 12 && sh >= 10 + 2 * 17, "{sw} x {sh}");
+
+    // Outline style without a legend: stroma everywhere has no border, so the picture is the
+    // image itself (black).
+    let r = run(bcss()
+        .args(["overlay"])
+        .arg(d.join("ds"))
+        .args(["--style", "outline", "--no-legend", "--thumb", "10", "--out"])
+        .arg(d.join("outline")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, _, px) = read_png(&d.join("outline/TCGA-A1-A0SK-DX1_overlay.png"));
+    assert!(px.iter().all(|&v| v == 0), "nothing drawn over a single-class ROI in outline style");
+    let r = run(bcss().args(["overlay"]).arg(d.join("ds")).args(["--style", "dots", "--out"]).arg(d.join("x")));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("invalid value 'dots'") && r.stderr.contains("fill, outline"), "{}", r.stderr);
 }

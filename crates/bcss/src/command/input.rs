@@ -162,4 +162,3 @@ pub fn code_histogram(path: &Path) -> Result<(usize, usize, [u64; 256]), InputEr
     finish(rows, path)?;
     Ok((w, h, hist))
 }
-

@@ -1,18 +1,28 @@
 //! `bcss overlay`: each ROI with its mask drawn over it in the class colours, with a legend, and
 //! one contact sheet of every ROI as a labelled thumbnail.
 //!
-//! Per pixel: `out = round((1 - alpha) * image + alpha * colour(class))` for pixels of a class;
-//! don't-care pixels keep the image unchanged, so what is not annotated stays visible as such.
-//! The legend (class colour and name, for every class of the map) sits in a white box in the
-//! top-left corner, its text scaled with the image.
+//! Per pixel, with [`OverlayStyle::Fill`]: `out = round((1 - alpha) * image + alpha *
+//! colour(class))` for pixels of a class. With [`OverlayStyle::Outline`] only the borders of
+//! each class region are drawn, in the class colour at full strength (a pixel is on a border
+//! when a pixel of another class lies within `r` pixels left, right, above or below; `r` grows
+//! with the picture so the line stays visible), and the tissue inside is left as it is.
+//! Don't-care pixels (outside the ROI) are dimmed to 45% in both styles, so the ROI's shape
+//! shows.
 //!
-//! Image and mask are streamed row by row and the overlay is encoded as rows come, optionally
-//! shrunk by an integer `downsample` factor (box filter); the thumbnail for the contact sheet is
-//! shrunk from the same rows. A worker holds a few rows plus one thumbnail.
+//! The legend lists the classes present in the ROI only (the mask is read once more to count
+//! them), in a white box in the top-left corner whose text height is 1/40 of the picture's
+//! shorter side (11 to 40 pixels), shrunk to fit in half the picture, left out if it cannot be
+//! read there or if `legend` is off. Text is DejaVu Sans ([`crate::render::text`]).
+//!
+//! Image and mask are streamed row by row (a window of `2r + 1` rows for outlines) and the
+//! overlay is encoded as rows come, optionally shrunk by an integer `downsample` factor (box
+//! filter); the thumbnail for the contact sheet is shrunk from the same rows. A worker holds a
+//! few rows plus one thumbnail.
 //!
 //! Output: `out/<roi>_overlay.png` per ROI and `out/contact_sheet.png`: thumbnails in ROI order,
-//! each labelled with its ROI id and, in the part's colour, its part of the split.
+//! each labelled (13-pixel text) with its ROI id and, in the part's colour, its part of the split.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -23,8 +33,26 @@ use crate::codec::png::Compression;
 use crate::dataset::atomic::write_atomic;
 use crate::dataset::{DatasetLock, LockError};
 use crate::model::MAX_PIXELS;
+use crate::render::legend::{self, Entry};
+use crate::render::text::{draw_text, text_size};
 use crate::report::Reporter;
-use crate::transform::canvas::{text_width, Canvas, ADVANCE, LINE};
+use crate::transform::canvas::Canvas;
+use crate::transform::remap::fold_counts;
+
+/// How classes are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverlayStyle {
+    /// Class regions tinted with their colour (`alpha`).
+    #[default]
+    Fill,
+    /// Only the borders of class regions, in their colour.
+    Outline,
+}
+
+/// Don't care is dimmed to this share of its brightness, out of 256 (45%).
+const DIM: u32 = 115;
+/// Text height of the contact sheet's labels.
+const LABEL_PX: f64 = 13.0;
 
 /// A validated overlay request.
 #[derive(Debug, Clone)]
@@ -44,6 +72,10 @@ pub struct OverlayPlan {
     pub wait_lock: bool,
     /// PNG compression.
     pub compression: Compression,
+    /// Fill or outline.
+    pub style: OverlayStyle,
+    /// Draw the legend of the classes present.
+    pub legend: bool,
 }
 
 /// What an overlay run wrote.
@@ -147,37 +179,70 @@ impl Shrink {
     }
 }
 
-/// The legend of a map: a white box with a swatch and the name of every class.
-pub fn legend(map: &ClassMap, scale: usize) -> Canvas {
-    let pad = 4 * scale;
-    let sw = 7 * scale;
-    let names: Vec<String> = map.classes().iter().map(|c| format!("{} {}", c.value, c.name)).collect();
-    let tw = names.iter().map(|n| text_width(n, scale)).max().unwrap_or(0);
-    let w = pad * 3 + sw + tw;
-    let line = (LINE + 3) * scale;
-    let h = pad * 2 + line * names.len() - 3 * scale;
-    let mut c = Canvas::new(w, h, [255, 255, 255]);
-    c.stroke_rect(0, 0, w, h, [0, 0, 0]);
-    for (i, (cl, name)) in map.classes().iter().zip(&names).enumerate() {
-        let y = pad + i * line;
-        c.fill_rect(pad, y, sw, sw, cl.color);
-        c.stroke_rect(pad, y, sw, sw, [0, 0, 0]);
-        c.text(pad * 2 + sw, y, name, scale, [0, 0, 0]);
-    }
-    c
+/// The legend entries of the classes of `map` that have pixels in `counts` (indexed by class
+/// value, as [`fold_counts`] gives them), in the map's order.
+pub fn present_classes(map: &ClassMap, counts: &[u64]) -> Vec<Entry> {
+    map.classes()
+        .iter()
+        .filter(|c| counts.get(c.value as usize).is_some_and(|&n| n > 0))
+        .map(|c| Entry { name: c.name.clone(), color: c.color })
+        .collect()
 }
 
-/// Blends one row: class pixels take `alpha` of their class colour, don't care is unchanged.
-fn blend_row(image: &mut [u8], classes: &[u8], palette: &[[u8; 3]; 256], alpha256: u32) {
-    for (px, &v) in image.chunks_exact_mut(3).zip(classes) {
+/// The legend for a `w x h` picture, or `None` (off, nothing present, or no room to read it).
+pub fn fitted_legend(entries: &[Entry], w: usize, h: usize) -> Option<(Canvas, usize)> {
+    if entries.is_empty() {
+        return None;
+    }
+    let mut px = (w.min(h) as f64 / 40.0).clamp(11.0, 40.0);
+    let (lw, lh) = legend::legend_size(entries, px);
+    let fit = (w as f64 * 0.6 / lw as f64).min(h as f64 * 0.5 / lh as f64);
+    if fit < 1.0 {
+        px = (px * fit).floor();
+    }
+    if px < 8.0 {
+        return None;
+    }
+    let margin = (px * 0.75).round() as usize;
+    Some((legend::legend(entries, px), margin))
+}
+
+/// Draws one row. `window` holds the class rows from `y - r` to `y + r` (fewer at the picture's
+/// edges) and `center` is row `y` in it. Don't care is dimmed; class pixels are tinted
+/// (fill) or, on a border, painted (outline).
+fn render_row(image: &mut [u8], window: &[&[u8]], center: usize, palette: &[[u8; 3]; 256], style: Style) {
+    let classes = window[center];
+    let w = classes.len();
+    for (x, (px, &v)) in image.chunks_exact_mut(3).zip(classes).enumerate() {
         if v == 0 {
+            for c in px.iter_mut() {
+                *c = ((*c as u32 * DIM + 128) >> 8) as u8;
+            }
             continue;
         }
         let col = palette[v as usize];
-        for c in 0..3 {
-            px[c] = ((px[c] as u32 * (256 - alpha256) + col[c] as u32 * alpha256 + 128) >> 8) as u8;
+        match style {
+            Style::Fill { alpha256 } => {
+                for c in 0..3 {
+                    px[c] = ((px[c] as u32 * (256 - alpha256) + col[c] as u32 * alpha256 + 128) >> 8) as u8;
+                }
+            }
+            Style::Outline { r } => {
+                let horizontal = (1..=r).any(|d| (x >= d && classes[x - d] != v) || (x + d < w && classes[x + d] != v));
+                let vertical = window.iter().enumerate().any(|(i, row)| i != center && row[x] != v);
+                if horizontal || vertical {
+                    px.copy_from_slice(&col);
+                }
+            }
         }
     }
+}
+
+/// A style with its numbers.
+#[derive(Debug, Clone, Copy)]
+enum Style {
+    Fill { alpha256: u32 },
+    Outline { r: usize },
 }
 
 enum Inner {
@@ -236,6 +301,15 @@ pub fn overlay(plan: &OverlayPlan, rois: &[RoiInput], reporter: &dyn Reporter) -
 
 fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), OverlayError> {
     let (mask_path, image_path) = (&r.files.mask, r.files.image.as_deref().expect("checked before"));
+    let lut = plan.map.lut();
+    // First pass over the mask: which classes the legend lists (masks decode fast).
+    let legend = if plan.legend {
+        let (_, _, hist) = input::code_histogram(mask_path)?;
+        let counts = fold_counts(&hist, lut, plan.map.num_classes()).unwrap_or_default();
+        Some(present_classes(&plan.map, &counts))
+    } else {
+        None
+    };
     let mut mrows = input::open_mask(mask_path)?;
     let mut irows = input::open_image(image_path)?;
     let (w, h) = (mrows.width(), mrows.height());
@@ -246,19 +320,24 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
     }
     let f = plan.downsample.max(1);
     let (ow, oh) = (w.div_ceil(f), h.div_ceil(f));
-    let scale = (ow.min(oh) / 500).clamp(1, 8);
-    let legend = legend(&plan.map, scale);
-    let margin = 8 * scale;
+    let legend = legend.and_then(|entries| fitted_legend(&entries, ow, oh));
+    let style = match plan.style {
+        OverlayStyle::Fill => Style::Fill { alpha256: (plan.alpha.clamp(0.0, 1.0) * 256.0).round() as u32 },
+        // About 1 output pixel per 800 of the shorter side, at least 1, at most 64 source rows.
+        OverlayStyle::Outline => Style::Outline { r: (f * (ow.min(oh) / 800).clamp(1, 4)).min(64) },
+    };
+    let radius = match style {
+        Style::Fill { .. } => 0,
+        Style::Outline { r } => r,
+    };
     let mut palette = [[0u8; 3]; 256];
     for c in plan.map.classes() {
         palette[c.value as usize] = c.color;
     }
-    let alpha256 = (plan.alpha.clamp(0.0, 1.0) * 256.0).round() as u32;
     let tf = w.max(h).div_ceil(plan.thumb.max(1)).max(1);
     let mut thumb_shrink = Shrink::new(w, tf);
     let mut thumb = Canvas { width: w.div_ceil(tf), height: 0, data: Vec::new() };
     let mut shrink = Shrink::new(w, f);
-    let lut = plan.map.lut();
 
     let path = plan.out.join(format!("{}_overlay.png", r.files.roi_id));
     let result = write_atomic(&path, |out: &mut dyn Write| -> Result<(), Inner> {
@@ -272,30 +351,54 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
         });
         let mut writer = enc.write_header().map_err(png_io)?;
         let mut stream = writer.stream_writer().map_err(png_io)?;
-        let (mut codes, mut rgb, mut small, mut tsmall) = (vec![0u8; w], vec![0u8; w * 3], Vec::new(), Vec::new());
+        let (mut small, mut tsmall) = (Vec::new(), Vec::new());
         let mut out_y = 0;
         let emit = |row: &mut Vec<u8>, out_y: &mut usize, stream: &mut dyn Write| -> std::io::Result<()> {
-            let ly = out_y.wrapping_sub(margin);
-            if *out_y >= margin && ly < legend.height && margin < ow {
-                let lw = legend.width.min(ow - margin);
-                row[margin * 3..(margin + lw) * 3]
-                    .copy_from_slice(&legend.data[ly * legend.width * 3..(ly * legend.width + lw) * 3]);
+            if let Some((legend, margin)) = &legend {
+                let ly = out_y.wrapping_sub(*margin);
+                if *out_y >= *margin && ly < legend.height && *margin < ow {
+                    let lw = legend.width.min(ow - margin);
+                    row[margin * 3..(margin + lw) * 3]
+                        .copy_from_slice(&legend.data[ly * legend.width * 3..(ly * legend.width + lw) * 3]);
+                }
             }
             *out_y += 1;
             stream.write_all(row)
         };
-        for y in 0..h {
-            input::read_row(&mut mrows, &mut codes, mask_path)?;
-            input::read_row(&mut irows, &mut rgb, image_path)?;
-            for (x, v) in codes.iter_mut().enumerate() {
-                let class = lut[*v as usize];
-                if class == NOT_A_CODE {
-                    let problem = InputProblem::BadValue { value: *v, x, y, expected: "a BCSS code (0..=21)".into() };
-                    return Err(InputError::new(mask_path, problem).into());
+        // Rows y - radius ..= y + radius: (classes, image) of each, oldest first.
+        let mut window: VecDeque<(Vec<u8>, Vec<u8>)> = VecDeque::with_capacity(2 * radius + 1);
+        let mut next_out = 0;
+        for y in 0..h + radius {
+            if y < h {
+                let (mut codes, mut rgb) = match window.len() > 2 * radius {
+                    true => window.pop_front().expect("a full window"),
+                    false => (vec![0u8; w], vec![0u8; w * 3]),
+                };
+                input::read_row(&mut mrows, &mut codes, mask_path)?;
+                input::read_row(&mut irows, &mut rgb, image_path)?;
+                for (x, v) in codes.iter_mut().enumerate() {
+                    let class = lut[*v as usize];
+                    if class == NOT_A_CODE {
+                        let expected = "a BCSS code (0..=21)".into();
+                        let problem = InputProblem::BadValue { value: *v, x, y, expected };
+                        return Err(InputError::new(mask_path, problem).into());
+                    }
+                    *v = class;
                 }
-                *v = class;
+                window.push_back((codes, rgb));
+            } else if y > 2 * radius {
+                // Past the last row: row y - 2r - 1 leaves as the center moves on.
+                window.pop_front();
             }
-            blend_row(&mut rgb, &codes, &palette, alpha256);
+            if y < radius {
+                continue;
+            }
+            // The window holds rows max(0, c - r) ..= min(h - 1, c + r) for the center c.
+            let center = next_out.min(radius);
+            let rows: Vec<&[u8]> = window.iter().map(|(c, _)| c.as_slice()).collect();
+            let mut rgb = window[center].1.clone();
+            render_row(&mut rgb, &rows, center, &palette, style);
+            next_out += 1;
             if thumb_shrink.push(&rgb, &mut tsmall) {
                 thumb.data.extend_from_slice(&tsmall);
                 thumb.height += 1;
@@ -329,9 +432,10 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
 /// The grid of a contact sheet: cell width and height, columns (saturating, so an absurd
 /// thumbnail size gives a huge size rather than an overflow).
 fn sheet_grid(ids: &[&str], thumb: usize) -> (usize, usize, usize, usize) {
-    let longest_id = ids.iter().map(|id| id.chars().count()).max().unwrap_or(0);
-    let cell_w = thumb.max(longest_id * ADVANCE).saturating_add(12);
-    let cell_h = thumb.saturating_add(2 * LINE + 14);
+    let label_w = ids.iter().map(|id| text_size(id, LABEL_PX).0).max().unwrap_or(0);
+    let line = (LABEL_PX * 1.35).ceil() as usize;
+    let cell_w = thumb.max(label_w).saturating_add(12);
+    let cell_h = thumb.saturating_add(2 * line + 12);
     let cols = ids.len().clamp(1, 10);
     let rows = ids.len().div_ceil(cols).max(1);
     (cell_w, cell_h, cols, rows)
@@ -348,12 +452,15 @@ pub fn contact_sheet(thumbs: &[(&RoiInput, Canvas)], thumb: usize) -> Canvas {
     let ids: Vec<&str> = thumbs.iter().map(|(r, _)| r.files.roi_id.as_str()).collect();
     let (cell_w, cell_h, cols, _) = sheet_grid(&ids, thumb);
     let (width, height) = sheet_size(&ids, thumb);
+    let line = (LABEL_PX * 1.35).ceil() as i32;
     let mut c = Canvas::new(width, height, [255, 255, 255]);
     for (i, (r, t)) in thumbs.iter().enumerate() {
         let (x0, y0) = ((i % cols) * cell_w + 6, (i / cols) * cell_h + 6);
         c.blit(x0, y0, t.width, t.height, &t.data);
-        c.text(x0, y0 + thumb + 3, &r.files.roi_id, 1, [0, 0, 0]);
-        c.text(x0, y0 + thumb + 3 + LINE, r.part.as_str(), 1, part_color(r.part.as_str()));
+        let ty = (y0 + thumb + 3) as i32;
+        draw_text(&mut c, x0 as i32, ty, &r.files.roi_id, LABEL_PX, [0, 0, 0]);
+        let part = r.part.as_str();
+        draw_text(&mut c, x0 as i32, ty + line, part, LABEL_PX, part_color(part));
     }
     c
 }
@@ -372,13 +479,44 @@ mod tests {
     use crate::report::Silent;
 
     #[test]
-    fn blend_by_hand_and_dont_care_untouched() {
+    fn fill_blends_and_dont_care_is_dimmed() {
         let mut palette = [[0u8; 3]; 256];
         palette[1] = [200, 0, 100];
         let mut row = vec![100u8, 100, 100, 100, 100, 100];
-        blend_row(&mut row, &[1, 0], &palette, 128);
-        // (100 * 128 + 200 * 128 + 128) >> 8 = 150; (100 * 128 + 128) >> 8 = 50; 100.
-        assert_eq!(row, vec![150, 50, 100, 100, 100, 100]);
+        let classes = [1u8, 0];
+        render_row(&mut row, &[&classes], 0, &palette, Style::Fill { alpha256: 128 });
+        // (100 * 128 + 200 * 128 + 128) >> 8 = 150; (100 * 128 + 128) >> 8 = 50; 100. Don't care:
+        // (100 * 115 + 128) >> 8 = 45.
+        assert_eq!(row, vec![150, 50, 100, 45, 45, 45]);
+    }
+
+    #[test]
+    fn outline_paints_borders_within_r_and_leaves_the_inside() {
+        let mut palette = [[0u8; 3]; 256];
+        palette[1] = [255, 0, 0];
+        palette[2] = [0, 0, 255];
+        // Three rows of 8: classes 1 1 1 1 2 2 2 2, the middle row with a 2 at x = 1.
+        let (a, b) = ([1u8, 1, 1, 1, 2, 2, 2, 2], [1u8, 2, 1, 1, 2, 2, 2, 2]);
+        let draw = |window: &[&[u8]], center: usize, r: usize| {
+            let mut row = vec![100u8; 24];
+            render_row(&mut row, window, center, &palette, Style::Outline { r });
+            row.chunks(3)
+                .map(|p| {
+                    if p == [100, 100, 100] {
+                        '.'
+                    } else if p[0] == 255 {
+                        'R'
+                    } else {
+                        'B'
+                    }
+                })
+                .collect::<String>()
+        };
+        assert_eq!(draw(&[&a, &a, &a], 1, 1), "...RB...");
+        assert_eq!(draw(&[&a, &a, &a], 1, 2), "..RRBB..");
+        // Above and below count: the 2 at (1, 1) marks (1, 0) of the row above.
+        assert_eq!(draw(&[&a, &b], 0, 1), ".R.RB...");
+        assert_eq!(draw(&[&a, &b, &a], 1, 1), "RBRRB...");
     }
 
     #[test]
@@ -391,36 +529,46 @@ mod tests {
         assert!(!s.flush(&mut out));
     }
 
-    #[test]
-    fn overlay_and_sheet_end_to_end() {
-        let d = tempfile::tempdir().unwrap();
+    /// A 120 x 90 ROI of grey 100: don't care in the left half, stroma (raw code 2) in the right.
+    fn roi(d: &Path) -> RoiInput {
         let (w, h) = (120, 90);
-        std::fs::create_dir_all(d.path().join("masks")).unwrap();
-        std::fs::create_dir_all(d.path().join("images")).unwrap();
+        std::fs::create_dir_all(d.join("masks")).unwrap();
+        std::fs::create_dir_all(d.join("images")).unwrap();
         let mask: Vec<u8> = (0..w * h).map(|i| if i % w < 60 { 0 } else { 2 }).collect();
         let img = vec![100u8; w * h * 3];
-        let (mp, ip) =
-            (d.path().join("masks/R_xmin0_ymin0_MPP-0.2500.png"), d.path().join("images/R_xmin0_ymin0_MPP-0.2500.png"));
+        let (mp, ip) = (d.join("masks/R_xmin0_ymin0_MPP-0.2500.png"), d.join("images/R_xmin0_ymin0_MPP-0.2500.png"));
         let mut b = Vec::new();
         write_raw(&mut b, w, h, 1, &mask, Compression::Fast).unwrap();
         std::fs::write(&mp, b).unwrap();
         let mut b = Vec::new();
         write_raw(&mut b, w, h, 3, &img, Compression::Fast).unwrap();
         std::fs::write(&ip, b).unwrap();
-        let map = ClassMap::preset("main5").unwrap();
-        let plan = OverlayPlan {
-            map: map.clone(),
+        RoiInput {
+            files: RoiFiles { roi_id: "R".into(), xmin: 0, ymin: 0, image: Some(ip), mask: mp },
+            part: Part::Test,
+        }
+    }
+
+    fn plan(d: &Path, name: &str) -> OverlayPlan {
+        OverlayPlan {
+            map: ClassMap::preset("main5").unwrap(),
             alpha: 0.5,
             downsample: 1,
             thumb: 16,
-            out: d.path().join("o"),
+            out: d.join(name),
             compression: Compression::Fast,
             wait_lock: false,
-        };
-        let roi = RoiInput {
-            files: RoiFiles { roi_id: "R".into(), xmin: 0, ymin: 0, image: Some(ip), mask: mp },
-            part: Part::Test,
-        };
+            style: OverlayStyle::Fill,
+            legend: true,
+        }
+    }
+
+    #[test]
+    fn overlay_and_sheet_end_to_end() {
+        let d = tempfile::tempdir().unwrap();
+        let roi = roi(d.path());
+        let plan = plan(d.path(), "o");
+        let map = plan.map.clone();
         let s = overlay(&plan, std::slice::from_ref(&roi), &Silent).unwrap();
         let o = decode_rgb(&std::fs::read(&s.overlays[0]).unwrap()).unwrap();
         assert_eq!((o.width, o.height), (120, 90));
@@ -428,13 +576,30 @@ mod tests {
         // Bottom-right pixel (below the legend): stroma blended half and half with 100.
         let want: Vec<u8> = map.color(2).iter().map(|&v| ((100 * 128 + v as u32 * 128 + 128) >> 8) as u8).collect();
         assert_eq!(at(119, 89), want);
-        // Bottom-left: don't care, unchanged.
-        assert_eq!(at(0, 89), vec![100, 100, 100]);
-        // The legend box starts at (8, 8) with its black border, white inside.
-        assert_eq!((at(8, 8), at(9, 9), at(7, 7)), (vec![0, 0, 0], vec![255, 255, 255], vec![100, 100, 100]));
+        // Bottom-left: don't care, dimmed to 45%.
+        assert_eq!(at(0, 89), vec![45, 45, 45]);
+        // The legend: its swatch is stroma's colour itself; no other class of main5 is there.
+        let count = |c: [u8; 3]| o.data.chunks_exact(3).filter(|p| *p == c).count();
+        assert!(count(map.color(2)) >= 25, "a stroma swatch");
+        for v in [1, 3, 4, 5] {
+            assert_eq!(count(map.color(v)), 0, "class {v} is absent from the ROI, so from the legend");
+        }
         let sheet = decode_rgb(&std::fs::read(&s.contact_sheet).unwrap()).unwrap();
-        // One cell: thumbnail 16 wide (factor 8 -> 15 x 12), label width max(16, 6) + 12.
-        assert_eq!((sheet.width, sheet.height), (28, 16 + 16 + 14));
+        // One cell: the thumbnail (16 wide) or the label, whichever is wider, and two lines of
+        // 13-pixel text under it, inked (the part in its colour).
+        assert!(sheet.width >= 28 && sheet.height >= 16 + 2 * 17 + 12, "{} x {}", sheet.width, sheet.height);
+        let label_rows = (16 + 6..sheet.height)
+            .filter(|&y| (0..sheet.width).any(|x| sheet.data[(y * sheet.width + x) * 3] < 128))
+            .count();
+        assert!(label_rows >= 16, "two readable lines of text, {label_rows} rows inked");
+
+        // Without a legend: no pure stroma pixel anywhere.
+        let quiet = OverlayPlan { legend: false, ..plan.clone() };
+        let q =
+            overlay(&OverlayPlan { out: d.path().join("q"), ..quiet }, std::slice::from_ref(&roi), &Silent).unwrap();
+        let q = decode_rgb(&std::fs::read(&q.overlays[0]).unwrap()).unwrap();
+        assert_eq!(q.data.chunks_exact(3).filter(|p| *p == map.color(2)).count(), 0);
+        assert_eq!(q.data[(5 * 120 + 100) * 3..(5 * 120 + 100) * 3 + 3], want[..]);
 
         // A thumbnail size whose contact sheet would exceed MAX_PIXELS: refused before `out` is
         // created (an absurd size saturates instead of overflowing).
@@ -443,6 +608,25 @@ mod tests {
             let err = overlay(&plan, std::slice::from_ref(&roi), &Silent).unwrap_err();
             assert!(matches!(err, OverlayError::SheetTooLarge { rois: 1, .. }), "{err}");
             assert!(!plan.out.exists());
+        }
+    }
+
+    #[test]
+    fn outline_overlay_draws_the_region_border_only() {
+        let d = tempfile::tempdir().unwrap();
+        let roi = roi(d.path());
+        let plan = OverlayPlan { style: OverlayStyle::Outline, legend: false, ..plan(d.path(), "o") };
+        let s = overlay(&plan, std::slice::from_ref(&roi), &Silent).unwrap();
+        let o = decode_rgb(&std::fs::read(&s.overlays[0]).unwrap()).unwrap();
+        let at = |x: usize, y: usize| o.data[(y * 120 + x) * 3..(y * 120 + x) * 3 + 3].to_vec();
+        let stroma = plan.map.color(2).to_vec();
+        // r = 1 at this size: the stroma column next to don't care is painted, the rest of the
+        // stroma is the image, don't care is dimmed, on every row (edges included).
+        for y in [0, 45, 89] {
+            assert_eq!(
+                (at(60, y), at(61, y), at(100, y), at(59, y)),
+                (stroma.clone(), vec![100; 3], vec![100; 3], vec![45; 3])
+            );
         }
     }
 }
