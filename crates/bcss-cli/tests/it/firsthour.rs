@@ -1,0 +1,150 @@
+//! What a new user meets in the first hour (issue 14): evaluation by split, errors that name the
+//! real cause, and files that say what they hold. Each test runs the real binary and asserts the
+//! message or the file content.
+
+use crate::analysis::{json, write_png};
+use crate::util::{bcss, run, Dir};
+
+/// Truth masks of three ROIs in raw codes: two from test sites (OL, LL), one from a train site
+/// (A1). Each 2x2: tumor (1) over stroma (2).
+fn three_rois(d: &Dir) {
+    for roi in ["TCGA-OL-A5RW-DX1", "TCGA-LL-A5YP-DX1", "TCGA-A1-A0SK-DX1"] {
+        write_png(&d.join(&format!("truth/masks/{roi}_xmin0_ymin0_MPP-0.2500.png")), 2, 2, 1, &[1, 1, 2, 2]);
+    }
+}
+
+#[test]
+fn eval_scores_one_part_of_a_split() {
+    let d = Dir::new();
+    three_rois(&d);
+    // Predictions for the two test ROIs: OL perfect, LL with one stroma pixel called tumour.
+    write_png(&d.join("pred/TCGA-OL-A5RW-DX1_xmin0_ymin0_MPP-0.2500.png"), 2, 2, 1, &[1, 1, 2, 2]);
+    write_png(&d.join("pred/TCGA-LL-A5YP-DX1_xmin0_ymin0_MPP-0.2500.png"), 2, 2, 1, &[1, 1, 1, 2]);
+    let eval = |extra: &[&str]| {
+        run(bcss()
+            .args(["--json", "eval", "--pred"])
+            .arg(d.join("pred"))
+            .arg("--truth")
+            .arg(d.join("truth"))
+            .args(extra))
+    };
+
+    let r = eval(&["--split", "official", "--part", "test"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = json(&r.stdout);
+    assert_eq!(v["images"], 2);
+    assert_eq!(v["problems"], serde_json::json!([]));
+    // Per-ROI scores: LL has tumour TP 2, FP 1 (Dice 4/5) and stroma TP 1, FN 1 (Dice 2/3).
+    let rois: Vec<&str> = v["per_image"].as_array().unwrap().iter().map(|i| i["roi"].as_str().unwrap()).collect();
+    assert_eq!(rois, ["TCGA-LL-A5YP-DX1", "TCGA-OL-A5RW-DX1"]);
+    let ll = &v["per_image"][0];
+    assert!((ll["per_class"][0]["dice"].as_f64().unwrap() - 0.8).abs() < 1e-12, "{ll}");
+    assert!((ll["per_class"][1]["dice"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12, "{ll}");
+    assert!(ll["per_class"][2]["dice"].is_null(), "{ll}");
+    assert_eq!(v["per_image"][1]["per_class"][0]["dice"], 1.0);
+
+    // Without --part the train ROI has no prediction: exit 1, and a hint that names the option.
+    let r = run(bcss().args(["eval", "--pred"]).arg(d.join("pred")).arg("--truth").arg(d.join("truth")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("TCGA-A1-A0SK-DX1_xmin0_ymin0_MPP-0.2500.png`: no prediction"), "{}", r.stderr);
+    assert!(r.stderr.contains("give `--split official --part test`"), "{}", r.stderr);
+
+    // A prediction for a ROI of another part is left out, not a problem.
+    write_png(&d.join("pred/TCGA-A1-A0SK-DX1_xmin0_ymin0_MPP-0.2500.png"), 3, 1, 1, &[1, 1, 1]);
+    let r = eval(&["--part", "test"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r.stdout)["images"], 2);
+    // ... and scored when its part is asked for (here it has the wrong size).
+    let r = eval(&["--part", "train"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = json(&r.stdout);
+    assert_eq!(v["problems"][0]["kind"], "size", "{v}");
+
+    // The official split has no val part; a part with no ROI is an error that says so.
+    let r = eval(&["--part", "val"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("the official split has no val part"), "{}", r.stderr);
+    // official-val puts site A1 in val.
+    let r = eval(&["--split", "official-val", "--part", "val"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        json(&r.stdout)["problems"][0]["file"].as_str().unwrap(),
+        d.join("pred/TCGA-A1-A0SK-DX1_xmin0_ymin0_MPP-0.2500.png").to_str().unwrap()
+    );
+    let only_test = d.join("only-test");
+    write_png(&only_test.join("TCGA-OL-A5RW-DX1_xmin0_ymin0_MPP-0.2500.png"), 2, 2, 1, &[1, 1, 2, 2]);
+    let r = run(bcss().args(["eval", "--part", "train", "--pred"]).arg(d.join("pred")).arg("--truth").arg(&only_test));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("only-test` is in part train of split official"), "{}", r.stderr);
+}
+
+#[test]
+fn the_same_part_option_limits_stats_tile_and_overlay() {
+    let d = Dir::new();
+    for roi in ["TCGA-OL-A5RW-DX1", "TCGA-LL-A5YP-DX1", "TCGA-A1-A0SK-DX1"] {
+        write_png(&d.join(&format!("ds/masks/{roi}_xmin0_ymin0_MPP-0.2500.png")), 2, 2, 1, &[1, 1, 2, 2]);
+        write_png(&d.join(&format!("ds/images/{roi}_xmin0_ymin0_MPP-0.2500.png")), 2, 2, 3, &[200; 12]);
+    }
+    let r = run(bcss().args(["--json", "stats"]).arg(d.join("ds")).args(["--part", "test", "--out"]).arg(d.join("st")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r.stdout)["rois"], 2);
+    let rois_csv = std::fs::read_to_string(d.join("st/rois.csv")).unwrap();
+    assert!(!rois_csv.contains("TCGA-A1-A0SK") && rois_csv.contains("TCGA-OL-A5RW"), "{rois_csv}");
+
+    let r = run(bcss()
+        .args(["--json", "tile"])
+        .arg(d.join("ds"))
+        .args(["--size", "2", "--part", "train", "--out"])
+        .arg(d.join("t")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r.stdout)["rois"], 1);
+    assert!(d.join("t/train/index.csv").is_file() && !d.join("t/test").exists());
+
+    let r =
+        run(bcss().args(["--json", "overlay"]).arg(d.join("ds")).args(["--part", "test", "--out"]).arg(d.join("o")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(d.join("o/TCGA-OL-A5RW-DX1_overlay.png").is_file() && !d.join("o/TCGA-A1-A0SK-DX1_overlay.png").exists());
+}
+
+#[test]
+fn eval_warns_when_predictions_look_like_raw_codes_or_zero_based_classes() {
+    let d = Dir::new();
+    // Four ROIs; predictions that are the truth's raw codes. Three hold codes above 5 (10, 18,
+    // 21), one only codes 1 and 2, which main5 happens to share.
+    let truths: [&[u8; 4]; 4] = [&[1, 2, 10, 10], &[1, 18, 2, 2], &[21, 1, 1, 2], &[1, 1, 2, 2]];
+    for (i, t) in truths.iter().enumerate() {
+        write_png(&d.join(&format!("truth/masks/R{i}_xmin0_ymin0_MPP-0.2500.png")), 2, 2, 1, *t);
+        write_png(&d.join(&format!("pred/R{i}_xmin0_ymin0_MPP-0.2500.png")), 2, 2, 1, *t);
+    }
+    let r = run(bcss()
+        .args(["eval", "--class-map", "main5", "--pred"])
+        .arg(d.join("pred"))
+        .arg("--truth")
+        .arg(d.join("truth")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "warning: 3 of 4 predictions hold values above 5 (up to 21): they look like raw BCSS codes (1..=21), not the classes of map main5"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = run(bcss().args(["--json", "eval", "--pred"]).arg(d.join("pred")).arg("--truth").arg(d.join("truth")));
+    let v = json(&r.stdout);
+    assert_eq!(v["problems"][0]["kind"], "value_over_k");
+    assert_eq!(v["problems"][0]["max_value"], 10);
+    assert!(v["warnings"][0].as_str().unwrap().contains("raw BCSS codes"), "{v}");
+
+    // 0-based predictions (argmax): tumour as 0, stroma as 1, class 5 never predicted.
+    let d = Dir::new();
+    write_png(&d.join("truth/masks/R_xmin0_ymin0_MPP-0.2500.png"), 2, 2, 1, &[1, 1, 2, 2]);
+    write_png(&d.join("pred/R_xmin0_ymin0_MPP-0.2500.png"), 2, 2, 1, &[0, 0, 1, 1]);
+    let r = run(bcss().args(["eval", "--pred"]).arg(d.join("pred")).arg("--truth").arg(d.join("truth")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("warning: 50% of the labelled pixels are predicted 0 (no prediction) and class 5 never")
+            && r.stderr.contains("look like 0-based classes"),
+        "{}",
+        r.stderr
+    );
+}
