@@ -148,3 +148,54 @@ fn eval_warns_when_predictions_look_like_raw_codes_or_zero_based_classes() {
         r.stderr
     );
 }
+
+/// Every record of a CSV file, read back through the `csv` crate (which refuses a row with
+/// another number of fields than the header).
+fn read_csv(path: &std::path::Path) -> Vec<Vec<String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let mut rows = vec![r.headers().unwrap().iter().map(String::from).collect::<Vec<_>>()];
+    for rec in r.records() {
+        rows.push(rec.unwrap_or_else(|e| panic!("{}: {e}", path.display())).iter().map(String::from).collect());
+    }
+    rows
+}
+
+#[test]
+fn csv_files_round_trip_class_names_with_commas_and_quotes() {
+    let d = Dir::new();
+    let map = d.write(
+        "map.toml",
+        "name = \"quoted\"\ndont_care = [7, 15]\n[[class]]\nname = \"tumour, invasive\"\ncodes = [1, 19, 20]\n\
+         [[class]]\nname = \"the \\\"rest\\\"\"\ncodes = [2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 21]\n",
+    );
+    write_png(&d.join("ds/masks/TCGA-A1-A0SK-DX1_xmin0_ymin0_MPP-0.2500.png"), 2, 2, 1, &[1, 1, 2, 0]);
+    write_png(&d.join("ds/images/TCGA-A1-A0SK-DX1_xmin0_ymin0_MPP-0.2500.png"), 2, 2, 3, &[9; 12]);
+    let r = run(bcss().args(["stats"]).arg(d.join("ds")).arg("--class-map").arg(&map).arg("--out").arg(d.join("st")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rois = read_csv(&d.join("st/rois.csv"));
+    assert_eq!(rois[0][7..], ["tumour, invasive", "the \"rest\""]);
+    assert_eq!(rois[1], ["TCGA-A1-A0SK-DX1", "train", "2", "2", "4", "1", "0.250000", "2", "1"]);
+    let classes = read_csv(&d.join("st/classes.csv"));
+    assert_eq!(classes[1][..4], ["train", "1", "tumour, invasive", "2"]);
+    assert_eq!(classes[2][..4], ["train", "2", "the \"rest\"", "1"]);
+
+    let r = run(bcss()
+        .args(["tile"])
+        .arg(d.join("ds"))
+        .arg("--class-map")
+        .arg(&map)
+        .args(["--size", "2", "--out"])
+        .arg(d.join("t")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let index = read_csv(&d.join("t/train/index.csv"));
+    assert_eq!(index[0][7..], ["tumour, invasive", "the \"rest\""]);
+    assert_eq!(index[1][7..], ["2", "1"]);
+    assert_eq!(index[0].len(), index[1].len());
+
+    // The split file is written the same way and reads back as 151 records of 4 fields.
+    let r = run(bcss().args(["split", "--out"]).arg(d.join("s.csv")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let split = read_csv(&d.join("s.csv"));
+    assert_eq!(split[0], ["roi", "site", "patient", "part"]);
+    assert_eq!(split.len(), 152);
+}

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use super::input::{self, InputError, InputProblem, RoiInput};
 use crate::catalog::classmap::ClassMap;
+use crate::catalog::csv_text;
 use crate::catalog::split::Part;
 use crate::codec::png::{write_raw, Compression};
 use crate::dataset::atomic::write_atomic;
@@ -199,22 +200,23 @@ fn check_empty(out: &Path) -> Result<(), TileError> {
 }
 
 fn write_indexes(plan: &TilePlan, parts: &[Part], summary: &TileSummary) -> Result<(), TileError> {
-    let mut header = String::from("roi,x,y,labelled_fraction,image,mask,dont_care");
-    for c in plan.map.classes() {
-        header.push(',');
-        header.push_str(&c.name);
-    }
-    header.push('\n');
+    let mut header = vec!["roi", "x", "y", "labelled_fraction", "image", "mask", "dont_care"];
+    header.extend(plan.map.classes().iter().map(|c| c.name.as_str()));
     for &p in parts {
-        let mut s = header.clone();
-        for t in summary.tiles.iter().filter(|t| t.part == p) {
+        let rows = summary.tiles.iter().filter(|t| t.part == p).map(|t| {
             let name = t.file_name();
-            s.push_str(&format!("{},{},{},{:.6},images/{name},masks/{name}", t.roi, t.x, t.y, t.labelled_fraction));
-            for c in &t.counts {
-                s.push_str(&format!(",{c}"));
-            }
-            s.push('\n');
-        }
+            let mut row = vec![
+                t.roi.clone(),
+                t.x.to_string(),
+                t.y.to_string(),
+                format!("{:.6}", t.labelled_fraction),
+                format!("images/{name}"),
+                format!("masks/{name}"),
+            ];
+            row.extend(t.counts.iter().map(u64::to_string));
+            row
+        });
+        let s = csv_text(&header, rows);
         let path = plan.out.join(p.as_str()).join("index.csv");
         write_atomic(&path, |w: &mut dyn Write| w.write_all(s.as_bytes())).map_err(out_err(&path))?;
     }
