@@ -274,7 +274,11 @@ pub fn resolve_download(
         bail!("`--api-url {api_url}` is not an http(s) URL");
     }
     let folder_flag = args.folder_id.clone().or_else(|| env("BCSS_FOLDER_ID")).or(file.folder_id);
-    let fallback_to_builtin = folder_flag.is_none();
+    // The built-in slide table holds the public DSA's item ids: it stands in for the public
+    // folder's listing only. Another server's ids differ, so there a listing that fails is the
+    // error (a 401 means a key is needed), not 151 "Invalid item id" failures after it.
+    let fallback_to_builtin =
+        folder_flag.is_none() && api_url.trim_end_matches('/') == DEFAULT_API_URL.trim_end_matches('/');
     let folder_id = Some(folder_flag.unwrap_or_else(|| DEFAULT_FOLDER_ID.to_string()));
 
     // Each credential ranked by where it came from (flag 3 > environment 2 > file 1): the higher

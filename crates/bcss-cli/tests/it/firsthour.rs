@@ -199,3 +199,55 @@ fn csv_files_round_trip_class_names_with_commas_and_quotes() {
     assert_eq!(split[0], ["roi", "site", "patient", "part"]);
     assert_eq!(split.len(), 152);
 }
+
+#[test]
+fn a_refused_folder_listing_on_another_server_is_one_error_with_a_hint() {
+    // A server whose folder needs a key, asked without one and without --folder-id: the public
+    // DSA's built-in item ids mean nothing there, so the listing's 401 is the error.
+    let s = crate::util::Stand::with(bcss_testserver::Config {
+        slides: crate::util::slides(),
+        api_key: Some(crate::util::KEY.into()),
+        ..Default::default()
+    });
+    let r = run(bcss()
+        .args(["--no-progress", "download", "--api-url", &s.server.api_url(), "--out"])
+        .arg(s.out())
+        .arg("--roi-bounds")
+        .arg(&s.csv));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot list folder `5bbdeba3e629140048d017bb`"), "{}", r.stderr);
+    assert!(r.stderr.contains("HTTP 401"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: the folder listing was refused: give --api-key (or BCSS_API_KEY) or --login"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("failed:") && !r.stderr.contains("Invalid item id"), "{}", r.stderr);
+}
+
+#[test]
+fn identical_failures_are_grouped_and_rerun_is_offered_only_when_it_can_help() {
+    use bcss_testserver::{Fault, Faults, Route, When};
+    let s = crate::util::Stand::new();
+    let n = s.server.slides().iter().map(|sl| sl.rois.len()).sum::<usize>();
+    assert!(n >= 3, "the standard slides have {n} ROIs");
+    // Every item refused as unknown: the same 400 for each ROI, with its own item id.
+    s.server.set_faults(Faults::none().on(Route::Tiles, When::Always, Fault::Status(400)));
+    let r = run(&mut s.download());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let failed: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("failed: ")).collect();
+    assert_eq!(failed.len(), 1, "{}", r.stderr);
+    assert!(failed[0].starts_with(&format!("failed: {n} ROIs (")), "{}", failed[0]);
+    assert!(failed[0].contains("tiles metadata: the server answered HTTP 400"), "{}", failed[0]);
+    // Said once: not also as each ROI failed.
+    assert_eq!(r.stderr.matches("the server answered HTTP 400").count(), 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("rerun the same command"), "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("hint: {n} failure(s) will not change on a rerun alone")), "{}", r.stderr);
+
+    // A server error (503 after every retry) is worth a rerun.
+    s.server.set_faults(Faults::none().on(Route::Tiles, When::Always, Fault::Status(503)));
+    let r = run(s.download().args(["--retries", "0"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("hint: rerun the same command to retry the failed ROIs"), "{}", r.stderr);
+    assert!(!r.stderr.contains("will not change on a rerun"), "{}", r.stderr);
+}

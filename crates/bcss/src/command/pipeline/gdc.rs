@@ -440,6 +440,7 @@ pub fn download_wsis(
         done: outcomes.done,
         skipped: outcomes.skipped,
         failed: outcomes.failed,
+        lasting: outcomes.lasting,
         bytes: bytes.load(std::sync::atomic::Ordering::Relaxed),
         seconds: start.elapsed().as_secs_f64(),
         slides_from: "gdc".to_string(),
