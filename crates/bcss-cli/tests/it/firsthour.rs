@@ -251,3 +251,40 @@ fn identical_failures_are_grouped_and_rerun_is_offered_only_when_it_can_help() {
     assert!(r.stderr.contains("hint: rerun the same command to retry the failed ROIs"), "{}", r.stderr);
     assert!(!r.stderr.contains("will not change on a rerun"), "{}", r.stderr);
 }
+
+#[cfg(unix)]
+#[test]
+fn scripts_bcss_runs_the_binary_cargo_built_under_cargo_target_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    // A real release build takes minutes here (checked by hand: `CARGO_TARGET_DIR=/tmp/t
+    // scripts/bcss --version` builds into /tmp/t and runs /tmp/t/release/bcss). This test puts a
+    // `cargo` first on PATH that reports, as cargo's JSON messages do, the binary it built under
+    // CARGO_TARGET_DIR, and checks that the script runs that one.
+    let d = Dir::new();
+    let target = d.join("elsewhere");
+    std::fs::create_dir_all(target.join("release")).unwrap();
+    let exe = |path: &std::path::Path, body: &str| {
+        std::fs::write(path, body).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    exe(&target.join("release/bcss"), "#!/bin/sh\necho \"built bcss: $*\"\n");
+    std::fs::create_dir_all(d.join("bin")).unwrap();
+    exe(
+        &d.join("bin/cargo"),
+        "#!/bin/sh\necho \"$*\" > \"$CARGO_TARGET_DIR/args\"\n\
+         echo '{\"reason\":\"compiler-artifact\",\"executable\":null}'\n\
+         echo '{\"reason\":\"compiler-artifact\",\"executable\":\"'\"$CARGO_TARGET_DIR\"'/release/bcss\",\"fresh\":true}'\n\
+         echo '{\"reason\":\"build-finished\",\"success\":true}'\n",
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bcss");
+    let path = format!("{}:{}", d.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let r = run(std::process::Command::new("bash")
+        .arg(&script)
+        .args(["rois", "--json"])
+        .env("PATH", path)
+        .env("CARGO_TARGET_DIR", &target));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.trim(), "built bcss: rois --json");
+    let args = std::fs::read_to_string(target.join("args")).unwrap();
+    assert!(args.contains("build") && args.contains("--release") && args.contains("-p bcss-cli"), "{args}");
+}
