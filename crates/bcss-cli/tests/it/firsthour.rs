@@ -288,3 +288,24 @@ fn scripts_bcss_runs_the_binary_cargo_built_under_cargo_target_dir() {
     let args = std::fs::read_to_string(target.join("args")).unwrap();
     assert!(args.contains("build") && args.contains("--release") && args.contains("-p bcss-cli"), "{args}");
 }
+
+#[test]
+fn an_unknown_slide_is_refused_with_the_names_the_given_table_holds() {
+    let s = crate::util::Stand::new();
+    let r = run(s.download().args(["--slides", "TCGA-A1-A0SK"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let csv = s.csv.display().to_string();
+    assert!(
+        r.stderr.contains(&format!(
+            "unknown slide `TCGA-A1-A0SK`: not in `{csv}`, which holds 3 ROI(s): `TCGA-SY-0001-DX1`, `TCGA-SY-0002-DX1`, `TCGA-SY-0003-DX1`"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!s.out().exists(), "nothing is written for a refused command");
+    // The built-in table names its own.
+    let r = run(bcss().args(["rois", "--slides", "TCGA-ZZ-0000"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not in the built-in ROI table, which holds 151 ROI(s): `TCGA-"), "{}", r.stderr);
+    assert!(r.stderr.contains("and 146 more"), "{}", r.stderr);
+}
