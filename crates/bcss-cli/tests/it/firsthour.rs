@@ -309,3 +309,33 @@ fn an_unknown_slide_is_refused_with_the_names_the_given_table_holds() {
     assert!(r.stderr.contains("not in the built-in ROI table, which holds 151 ROI(s): `TCGA-"), "{}", r.stderr);
     assert!(r.stderr.contains("and 146 more"), "{}", r.stderr);
 }
+
+#[test]
+fn verify_of_a_partial_dataset_without_manifest_says_how_many_rois_are_absent() {
+    let d = Dir::new();
+    let rois = json(&run(bcss().args(["--json", "rois"])).stdout);
+    let five: Vec<(String, u64, u64)> = rois.as_array().unwrap()[..5]
+        .iter()
+        .map(|r| (r["roi"].as_str().unwrap().to_string(), r["xmin"].as_u64().unwrap(), r["ymin"].as_u64().unwrap()))
+        .collect();
+    for (id, x, y) in &five {
+        let name = format!("{id}_xmin{x}_ymin{y}_MPP-0.2500.png");
+        write_png(&d.join(&format!("ds/masks/{name}")), 2, 2, 1, &[1, 2, 3, 0]);
+        write_png(&d.join(&format!("ds/images/{name}")), 2, 2, 3, &[9; 12]);
+    }
+    let r = run(bcss().arg("verify").arg(d.join("ds")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stdout.contains("has no mask") && !r.stdout.contains("has no image"), "{}", r.stdout);
+    assert!(r.stdout.contains("146 of 151 ROIs absent (neither image nor mask): TCGA-"), "{}", r.stdout);
+    assert!(r.stdout.contains("and 141 more"), "{}", r.stdout);
+    assert!(r.stderr.contains("hint: a partial dataset? use --slides"), "{}", r.stderr);
+    // JSON still lists every problem, and the absent ROIs.
+    let v = json(&run(bcss().args(["--json", "verify"]).arg(d.join("ds"))).stdout);
+    assert_eq!(v["absent"].as_array().unwrap().len(), 146);
+    assert_eq!(v["problems"].as_array().unwrap().len(), 292);
+    // Checking only the ROIs it holds passes.
+    let ids: Vec<&str> = five.iter().map(|(id, ..)| id.as_str()).collect();
+    let r = run(bcss().arg("verify").arg(d.join("ds")).arg("--slides").arg(ids.join(",")));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("5 ROIs and 10 files checked by name (no manifest.json); 0 problems"), "{}", r.stderr);
+}
