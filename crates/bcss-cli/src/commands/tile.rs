@@ -42,6 +42,7 @@ pub fn run(args: &TileArgs, out: Output) -> Result<(), Failure> {
         out: args.out.clone(),
         compression,
         wait_lock: args.wait_lock,
+        split: args.select.split.clone().unwrap_or_else(|| "official".to_string()),
     };
     let start = Instant::now();
     let bar = Bar::new("ROIs", out.progress);

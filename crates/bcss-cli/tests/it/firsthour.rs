@@ -99,6 +99,17 @@ fn the_same_part_option_limits_stats_tile_and_overlay() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(json(&r.stdout)["rois"], 1);
     assert!(d.join("t/train/index.csv").is_file() && !d.join("t/test").exists());
+    // tiles.json says what the tiles hold.
+    let tiles = json(&std::fs::read_to_string(d.join("t/tiles.json")).unwrap());
+    assert_eq!(tiles["bcss_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(tiles["resolution"], serde_json::json!(["MPP-0.2500"]));
+    assert_eq!(tiles["class_map"], "main5");
+    assert_eq!(tiles["classes"][0]["name"], "tumour");
+    assert_eq!(tiles["classes"][0]["color"], serde_json::json!([220, 20, 60]));
+    assert_eq!(tiles["classes"][0]["codes"], serde_json::json!([1, 19, 20]));
+    assert_eq!(tiles["classes"].as_array().unwrap().len(), 5);
+    assert_eq!(tiles["split"], "official");
+    assert_eq!(tiles["per_part"], serde_json::json!({"train": 1}));
 
     let r =
         run(bcss().args(["--json", "overlay"]).arg(d.join("ds")).args(["--part", "test", "--out"]).arg(d.join("o")));
@@ -338,4 +349,54 @@ fn verify_of_a_partial_dataset_without_manifest_says_how_many_rois_are_absent() 
     let r = run(bcss().arg("verify").arg(d.join("ds")).arg("--slides").arg(ids.join(",")));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("5 ROIs and 10 files checked by name (no manifest.json); 0 problems"), "{}", r.stderr);
+}
+
+#[test]
+fn a_download_of_images_and_masks_makes_no_annotations_folder() {
+    let s = crate::util::Stand::new();
+    let r = run(s.download().args(["--pipeline", "images,masks"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(s.out().join("images").is_dir() && s.out().join("masks").is_dir());
+    assert!(!s.out().join("annotations").exists(), "an empty annotations/ says the dataset has none");
+    let r = run(s.download().args(["--pipeline", "annotations"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read_dir(s.out().join("annotations")).unwrap().count(), 3);
+}
+
+/// The progress bar as a terminal sees it: `script` gives the binary a pseudo-terminal, so the
+/// bar is drawn; its frames are in the captured output.
+#[cfg(unix)]
+#[test]
+fn the_progress_bar_never_shows_0_of_0_and_counts_bytes_in_decimal_units() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        panic!("`script` (util-linux) is needed: scripts/setup-system.sh installs the system tools");
+    }
+    let s = crate::util::Stand::with(bcss_testserver::Config {
+        slides: crate::util::slides(),
+        api_key: Some(crate::util::KEY.into()),
+        latency: std::time::Duration::from_millis(150),
+        ..Default::default()
+    });
+    let out = s.dir.join("typescript");
+    let cmd = format!(
+        "{} download --api-url {} --folder-id {} --roi-bounds {} --out {} --jobs 1",
+        env!("CARGO_BIN_EXE_bcss"),
+        s.server.api_url(),
+        s.server.folder_id(),
+        s.csv.display(),
+        s.out().display()
+    );
+    let r = run(std::process::Command::new("script")
+        .args(["-qfec", &cmd])
+        .arg(&out)
+        .env("BCSS_API_KEY", crate::util::KEY)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm"));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let screen = String::from_utf8_lossy(&std::fs::read(&out).unwrap()).into_owned();
+    assert!(screen.contains("/3 ROIs"), "the bar was drawn: {screen:?}");
+    assert!(!screen.contains("0/0"), "a 0/0 frame: {screen:?}");
+    assert!(!screen.contains("MiB") && !screen.contains("KiB"), "binary units: {screen:?}");
+    assert!(screen.contains("preparing the ROIs..."), "the first frames say what is happening: {screen:?}");
+    assert!(screen.contains(" kB (") || screen.contains(" MB ("), "bytes in decimal units: {screen:?}");
 }

@@ -341,7 +341,9 @@ fn planned_names(p: &RoiPipeline) -> Vec<(String, &'static str, String)> {
 pub fn run(p: &RoiPipeline, reporter: &dyn Reporter) -> Result<Summary, RunError> {
     let start = Instant::now();
     let layout = Layout::new(p.root.root());
-    layout.create().map_err(|source| RunError::Output { path: p.root.root().to_path_buf(), source })?;
+    layout
+        .create(p.parts.annotations)
+        .map_err(|source| RunError::Output { path: p.root.root().to_path_buf(), source })?;
     // Under the lock no other run writes here: every temporary file is a killed run's.
     let mut stale = 0;
     for dir in [layout.root().to_path_buf(), layout.images(), layout.masks(), layout.annotations()] {
