@@ -400,3 +400,31 @@ fn the_progress_bar_never_shows_0_of_0_and_counts_bytes_in_decimal_units() {
     assert!(screen.contains("preparing the ROIs..."), "the first frames say what is happening: {screen:?}");
     assert!(screen.contains(" kB (") || screen.contains(" MB ("), "bytes in decimal units: {screen:?}");
 }
+
+#[test]
+fn overlay_defaults_to_main5_like_stats_tile_and_eval() {
+    let d = Dir::new();
+    // Angioinvasion (19) is tumour in main5 (crimson) but has its own colour in raw.
+    write_png(&d.join("ds/masks/TCGA-A1-A0SK-DX1_xmin0_ymin0_MPP-0.2500.png"), 2, 2, 1, &[19, 19, 1, 1]);
+    write_png(&d.join("ds/images/TCGA-A1-A0SK-DX1_xmin0_ymin0_MPP-0.2500.png"), 2, 2, 3, &[128; 12]);
+    let overlay = |name: &str, extra: &[&str]| {
+        let r = run(bcss().arg("overlay").arg(d.join("ds")).args(extra).arg("--out").arg(d.join(name)));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        crate::util::read_rgb(&d.join(&format!("{name}/TCGA-A1-A0SK-DX1_overlay.png")))
+    };
+    let default = overlay("default", &[]);
+    let main5 = overlay("main5", &["--class-map", "main5"]);
+    let raw = overlay("raw", &["--class-map", "raw"]);
+    assert!(default.data == main5.data, "the default is main5");
+    assert!(default.data != raw.data, "raw colours angioinvasion apart");
+    // In main5 the angioinvasion pixel is drawn like the tumour pixel below it.
+    let px = |img: &bcss::model::RgbImage, x: usize, y: usize| img.data[(y * img.width + x) * 3..][..3].to_vec();
+    assert_eq!(px(&default, 0, 0), px(&default, 0, 1));
+    assert_ne!(px(&raw, 0, 0), px(&raw, 0, 1));
+    let help = run(bcss().args(["overlay", "--help"])).stdout;
+    assert!(
+        help.contains("[default: main5]") && help.contains("Usage: bcss overlay [OPTIONS] --out <OUT> <DATASET>"),
+        "{help}"
+    );
+    assert!(help.contains("Global options:\n  -q, --quiet"), "{help}");
+}
