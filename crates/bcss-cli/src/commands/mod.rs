@@ -148,13 +148,16 @@ pub fn finish_run(
     if summary.failed.is_empty() && slides_failed.is_empty() {
         return Ok(());
     }
+    // The failures on stderr always, --json and --quiet too (stdout has them as data; quiet
+    // keeps errors): the only place a terminal shows why, since a ROI's failure is not logged to
+    // stderr as it happens.
+    for line in failure_lines("whole slide ", "whole slides", slides_failed) {
+        eprintln!("failed: {line}");
+    }
+    for line in failure_lines("", "ROIs", &summary.failed) {
+        eprintln!("failed: {line}");
+    }
     if !out.json {
-        for line in failure_lines("whole slide ", "whole slides", slides_failed) {
-            eprintln!("failed: {line}");
-        }
-        for line in failure_lines("", "ROIs", &summary.failed) {
-            eprintln!("failed: {line}");
-        }
         let lasting = summary.lasting.len() + summary.wsis.as_ref().map_or(0, |w| w.lasting.len());
         let all = summary.failed.len() + slides_failed.len();
         if lasting < all {
