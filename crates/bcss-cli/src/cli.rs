@@ -190,7 +190,7 @@ pub struct SlidesManifestArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The dataset root (the `--out` of download).
-    #[arg(value_name = "DIR")]
+    #[arg(value_name = "DATASET")]
     pub dir: PathBuf,
     /// The ROIs expected when there is no manifest (default: the built-in 151).
     #[arg(long, value_name = "CSV")]
