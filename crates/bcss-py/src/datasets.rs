@@ -418,9 +418,13 @@ fn evaluate_files(
     let mut truth = find_masks(&truth).map_err(err(py))?;
     let mut pred = find_masks(&pred).map_err(err(py))?;
     if let Some(part) = part {
-        let keep = in_part(py, &parts, part, truth.keys())?;
-        truth.retain(|k, _| keep.contains(&k.0));
-        pred.retain(|k, _| keep.contains(&k.0));
+        // The rule of `bcss eval --part` (predictions of other parts left out).
+        in_part(py, &parts, part, truth.keys())?;
+        let part_of = |id: &str| match &parts {
+            Parts::Scheme(s) => Some(s.part_of(id)),
+            Parts::File(f) => f.part_of(id),
+        };
+        eval::select_parts(&mut truth, &mut pred, part_of, &[part]);
     }
     let report = py.detach(|| eval::evaluate(&map, &truth, &pred, &Silent));
     Ok(report_json(&report))

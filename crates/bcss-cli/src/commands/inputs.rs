@@ -69,10 +69,9 @@ pub fn dataset(dir: &Path, select: &SplitSelect) -> Result<Vec<RoiInput>, Failur
     Ok(rois)
 }
 
-/// Limits the truth masks of `bcss eval` to the parts of `--part`, and drops the predictions of
-/// ROIs the split puts in other parts (they are not missing truth, they are out of the
-/// selection). A prediction whose ROI the split does not place is kept, so it is still reported
-/// as having no ground truth.
+/// Limits the truth masks of `bcss eval` to the parts of `--part` (the rule is
+/// `eval::select_parts`, which the Python package uses too). A split file must place every
+/// truth mask's ROI.
 pub fn select_masks(
     truth_dir: &Path,
     truth: &mut BTreeMap<RoiKey, PathBuf>,
@@ -83,11 +82,9 @@ pub fn select_masks(
     let ids: Vec<&str> = truth.keys().map(|k| k.0.as_str()).collect();
     let split = split(select.split.as_deref(), &ids)?;
     split.parts_for(ids.iter().copied()).input()?;
-    let scheme = select.split.as_deref().and_then(Scheme::parse).or(select.split.is_none().then_some(Scheme::Official));
+    let scheme = Scheme::parse(select.split.as_deref().unwrap_or("official"));
     let part_of = |id: &str| split.part_of(id).or_else(|| scheme.map(|s| s.part_of(id)));
-    truth.retain(|k, _| part_of(&k.0).is_some_and(|p| keep.contains(&p)));
-    pred.retain(|k, _| part_of(&k.0).is_none_or(|p| keep.contains(&p)));
-    if truth.is_empty() {
+    if bcss::command::eval::select_parts(truth, pred, part_of, &keep) == 0 {
         return Err(none_in_part(truth_dir, select));
     }
     Ok(())

@@ -238,6 +238,22 @@ pub struct EvalReport {
     pub warnings: Vec<String>,
 }
 
+/// Limits an evaluation to the ROIs of some parts of a split (`bcss eval --part test`, Python's
+/// `evaluate(split="test")`): the truth masks whose ROI `part_of` puts in `keep`, and the
+/// predictions but those whose ROI it puts in another part. A prediction of a train ROI is left
+/// out of a test evaluation, not reported as lacking its truth; one whose ROI the split does not
+/// place is kept, so it is still reported. Returns the number of truth masks kept.
+pub fn select_parts(
+    truth: &mut BTreeMap<RoiKey, PathBuf>,
+    pred: &mut BTreeMap<RoiKey, PathBuf>,
+    part_of: impl Fn(&str) -> Option<crate::catalog::split::Part>,
+    keep: &[crate::catalog::split::Part],
+) -> usize {
+    truth.retain(|k, _| part_of(&k.0).is_some_and(|p| keep.contains(&p)));
+    pred.retain(|k, _| part_of(&k.0).is_none_or(|p| keep.contains(&p)));
+    truth.len()
+}
+
 /// Pairs predictions with truth masks by key and evaluates every pair, in parallel.
 pub fn evaluate(
     map: &ClassMap,
