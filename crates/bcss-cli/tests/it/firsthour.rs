@@ -428,3 +428,34 @@ fn overlay_defaults_to_main5_like_stats_tile_and_eval() {
     );
     assert!(help.contains("Global options:\n  -q, --quiet"), "{help}");
 }
+
+#[cfg(feature = "openslide")]
+#[test]
+fn a_slide_missing_from_slides_dir_is_not_offered_a_rerun() {
+    let d = Dir::new();
+    std::fs::create_dir(d.join("slides")).unwrap();
+    let mut csv = String::from(",xmin,ymin,xmax,ymax,mask_link\n");
+    for (id, x) in [("TCGA-SY-TEST-DX1", 0), ("TCGA-SY-TEST-DX2", 100)] {
+        let mask = d.join(&format!("{id}.png"));
+        write_png(&mask, 4, 4, 1, &[1; 16]);
+        csv += &format!("{id},{x},0,{},4,{}\n", x + 4, mask.display());
+    }
+    let csv = d.write("roiBounds.csv", &csv);
+    let r = run(bcss()
+        .args(["--no-progress", "extract", "--slides-dir"])
+        .arg(d.join("slides"))
+        .arg("--roi-bounds")
+        .arg(&csv)
+        .arg("--out")
+        .arg(d.join("o")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let failed: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("failed: ")).collect();
+    assert_eq!(failed.len(), 1, "{}", r.stderr);
+    assert!(
+        failed[0].starts_with("failed: 2 ROIs (TCGA-SY-TEST-DX1, TCGA-SY-TEST-DX2): no slide file for `TCGA-SY-TEST"),
+        "{}",
+        failed[0]
+    );
+    assert!(!r.stderr.contains("rerun the same command"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: 2 failure(s) will not change on a rerun alone"), "{}", r.stderr);
+}
