@@ -78,10 +78,15 @@ pub fn select_masks(
     pred: &mut BTreeMap<RoiKey, PathBuf>,
     select: &SplitSelect,
 ) -> Result<(), Failure> {
-    let Some(keep) = parts(select)? else { return Ok(()) };
+    let keep = parts(select)?;
+    if keep.is_none() && select.split.is_none() {
+        return Ok(());
+    }
     let ids: Vec<&str> = truth.keys().map(|k| k.0.as_str()).collect();
+    // Checked even without --part: a --split that names nothing usable is an error, not ignored.
     let split = split(select.split.as_deref(), &ids)?;
     split.parts_for(ids.iter().copied()).input()?;
+    let Some(keep) = keep else { return Ok(()) };
     let scheme = Scheme::parse(select.split.as_deref().unwrap_or("official"));
     let part_of = |id: &str| split.part_of(id).or_else(|| scheme.map(|s| s.part_of(id)));
     if bcss::command::eval::select_parts(truth, pred, part_of, &keep) == 0 {
