@@ -366,7 +366,9 @@ fn warnings(map: &ClassMap, pooled: &Confusion, scored: usize, problems: &[Probl
     let total = pooled.total();
     let none: u64 = pooled.counts.iter().map(|r| r[0]).sum();
     let top: u64 = pooled.counts.iter().map(|r| r[k]).sum();
-    if k > 1 && total > 0 && top == 0 && none * 5 >= total {
+    // Some pixels predicted, a fifth or more of them 0, and class K never: 0..K-1 classes. (All
+    // zeros is an empty prediction, not a shifted one.)
+    if k > 1 && none < total && top == 0 && none * 5 >= total {
         out.push(format!(
             "{:.0}% of the labelled pixels are predicted 0 (no prediction) and class {k} never: the \
              predictions look like 0-based classes (an argmax over K outputs); add 1 to them, since \
@@ -512,6 +514,28 @@ mod tests {
 
     /// The 4x4 case of the module tests, in main5 classes (see `tests/it/analysis.rs` for the
     /// same numbers through the binary).
+    #[test]
+    fn warnings_name_raw_codes_and_zero_based_classes_but_not_empty_predictions() {
+        let map = ClassMap::preset("main5").unwrap();
+        let over = |max| Problem::over_k("p.png", "value".into(), max);
+        let w = warnings(&map, &Confusion::new(5), 1, &[over(21), over(9)]);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with("2 of 3 predictions hold values above 5 (up to 21): they look like raw BCSS codes"),
+            "{w:?}"
+        );
+        assert!(warnings(&map, &Confusion::new(5), 0, &[over(255)])[0].contains("255 used as an ignore value"));
+        // Truth tumour and stroma predicted 0 and 1: shifted by one.
+        let mut c = Confusion::new(5);
+        c.counts[0][0] = 6;
+        c.counts[1][1] = 4;
+        assert!(warnings(&map, &c, 1, &[])[0].contains("60% of the labelled pixels are predicted 0"));
+        // Nothing predicted at all is not called shifted.
+        let mut empty = Confusion::new(5);
+        empty.counts[0][0] = 10;
+        assert!(warnings(&map, &empty, 1, &[]).is_empty());
+    }
+
     #[test]
     fn four_by_four_by_hand() {
         let map = ClassMap::preset("main5").unwrap();
