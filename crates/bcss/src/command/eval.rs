@@ -512,8 +512,6 @@ impl PixelCounter {
 mod tests {
     use super::*;
 
-    /// The 4x4 case of the module tests, in main5 classes (see `tests/it/analysis.rs` for the
-    /// same numbers through the binary).
     #[test]
     fn warnings_name_raw_codes_and_zero_based_classes_but_not_empty_predictions() {
         let map = ClassMap::preset("main5").unwrap();
@@ -536,6 +534,8 @@ mod tests {
         assert!(warnings(&map, &empty, 1, &[]).is_empty());
     }
 
+    /// The 4x4 case of the module tests, in main5 classes (see `tests/it/analysis.rs` for the
+    /// same numbers through the binary).
     #[test]
     fn four_by_four_by_hand() {
         let map = ClassMap::preset("main5").unwrap();
