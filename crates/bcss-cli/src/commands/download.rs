@@ -43,7 +43,7 @@ pub fn classify(result: Result<Summary, DownloadError>) -> Result<Summary, Failu
         )),
         Err(DownloadError::Connect(e)) if dsa_down(&e) => Err(Failure::Unavailable(
             e.into(),
-            "the DSA is down or failing; `bcss download --source gdc` builds the same images from the slide files on the NCI GDC without it (rerunning resumes where this stopped)",
+            "the DSA is down or failing; `bcss download --source gdc` builds the same images from the slide files on the NCI GDC without it (rerunning resumes where this stopped), and the authors' Google Drive copy (colour-normalised, 0.25 um/px; see the README) is read by every bcss command as it is",
         )),
         #[cfg(feature = "openslide")]
         Err(DownloadError::Gdc(e @ bcss::command::pipeline::GdcSlidesError::Gdc(_))) => Err(Failure::Unavailable(

@@ -463,3 +463,19 @@ fn a_slide_missing_from_slides_dir_is_not_offered_a_rerun() {
     assert!(!r.stderr.contains("rerun the same command"), "{}", r.stderr);
     assert!(r.stderr.contains("hint: 2 failure(s) will not change on a rerun alone"), "{}", r.stderr);
 }
+
+#[test]
+fn when_the_dsa_is_down_the_hint_names_both_other_roads() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let d = Dir::new();
+    let r = run(bcss()
+        .args(["download", "--retries", "0", "--api-url", &format!("http://127.0.0.1:{port}/api/v1"), "--out"])
+        .arg(d.join("BCSS")));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("`bcss download --source gdc` builds the same images"), "{}", r.stderr);
+    assert!(r.stderr.contains("the authors' Google Drive copy (colour-normalised, 0.25 um/px"), "{}", r.stderr);
+    // The README gives the copy's address and says bcss reads its layout.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    assert!(readme.contains("https://drive.google.com/drive/folders/1zqbdkQF8i5cEmZOGmbdQm-EP8dRYtvss"));
+    assert!(readme.contains("`rgbs_colorNormalized/`"));
+}
