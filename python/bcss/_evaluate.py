@@ -61,7 +61,9 @@ def evaluate(
 
     Returns the dict ``bcss eval --json`` prints (``class_map``, ``images``,
     ``labelled_pixels``, ``confusion``, ``pooled`` and ``per_image_mean`` with per-class Dice,
-    IoU, precision and recall, pixel accuracy and means, ``per_image``, ``problems``) plus
+    IoU, precision and recall, pixel accuracy and means, ``per_image`` with each ROI's scores
+    per class, ``problems`` each with its ``kind``, ``warnings`` naming the likely cause when
+    the predictions look like another class map: raw codes, 0-based classes) plus
     ``confusion_matrix``: a numpy uint64 array K x (K+1), rows true class 1..K, columns
     predicted value 0..K. Raises :class:`~bcss.PartialFailure` (the report in ``.summary``)
     when some images could not be evaluated, as ``bcss eval`` exits 1, and

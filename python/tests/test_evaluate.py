@@ -31,8 +31,8 @@ def predictions(synth: Path, out: Path) -> Dict[str, np.ndarray]:
     return preds
 
 
-def cli_eval(pred: Path, truth: Path) -> Dict[str, Any]:
-    r = subprocess.run([*bcss_command(), "eval", "--pred", str(pred), "--truth", str(truth), "--json", "--no-progress"],
+def cli_eval(pred: Path, truth: Path, *extra: str) -> Dict[str, Any]:
+    r = subprocess.run([*bcss_command(), "eval", "--pred", str(pred), "--truth", str(truth), "--json", "--no-progress", *extra],
                        capture_output=True, text=True, env=clean_env())  # fmt: skip
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
@@ -73,6 +73,9 @@ def test_split_limits_the_rois(synth: Path, tmp_path: Path) -> None:
     preds = predictions(synth, tmp_path / "pred")
     test = bcss.evaluate(tmp_path / "pred", synth, split="test")
     assert [i["roi"] for i in test["per_image"]] == ["TCGA-LL-A5YP-DX1", "TCGA-OL-A5RW-DX1"]
+    # The same ROIs and numbers as `bcss eval --split official --part test`.
+    cli = cli_eval(tmp_path / "pred", synth, "--split", "official", "--part", "test")
+    assert {k: v for k, v in test.items() if k != "confusion_matrix"} == cli
     only_test = {k: v for k, v in preds.items() if k in ("TCGA-LL-A5YP-DX1", "TCGA-OL-A5RW-DX1")}
     assert bcss.evaluate(only_test, synth, split="test")["pooled"] == test["pooled"]
     with pytest.raises(bcss.InputError):
@@ -87,8 +90,10 @@ def test_problems_and_errors(synth: Path, tmp_path: Path) -> None:
     assert e.value.summary["images"] == 4 and "no prediction" in e.value.summary["problems"][0]["message"]
     with pytest.raises(bcss.PartialFailure, match="does not match"):
         bcss.evaluate(np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8))
-    with pytest.raises(bcss.PartialFailure, match="not a class"):
+    with pytest.raises(bcss.PartialFailure, match="not a class") as e:
         bcss.evaluate(np.full((4, 4), 9, np.uint8), np.ones((4, 4), np.uint8))
+    assert "look like raw BCSS codes" in e.value.summary["warnings"][0]
+    assert e.value.summary["problems"][0]["kind"] == "value_over_k"
     with pytest.raises(bcss.InputError):
         bcss.evaluate(tmp_path / "pred", synth, class_map="main6")
     with pytest.raises(bcss.InputError, match="not a directory"):

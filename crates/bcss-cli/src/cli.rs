@@ -11,18 +11,22 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "bcss", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// Print nothing but errors (no progress bar, no summary).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = GLOBAL_HEADING)]
     pub quiet: bool,
     /// Print a machine-readable JSON summary on stdout.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL_HEADING)]
     pub json: bool,
     /// Hide progress bars (they are hidden anyway when stderr is not a terminal).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL_HEADING)]
     pub no_progress: bool,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The heading of the options every command takes (`--quiet`, `--json`, `--no-progress`), so a
+/// command's help lists its own options first and these apart.
+pub const GLOBAL_HEADING: &str = "Global options";
 
 /// The commands.
 #[derive(Debug, Subcommand)]
@@ -122,6 +126,9 @@ pub enum Command {
     /// and hold class values of the map: 1..=K, or 0 for no prediction (counted as a miss).
     /// Pixels whose truth is don't care are excluded everywhere. A metric with a zero
     /// denominator (class neither present nor predicted) is shown as - and left out of means.
+    /// `--split official --part test` scores the paper's test set: only the truth masks of that
+    /// part, and predictions for ROIs of other parts are left out. A warning names the likely
+    /// cause when predictions hold values of another class map (raw codes, 0-based classes).
     /// Exit status 1 when any prediction is missing, has the wrong size or holds a value above
     /// K (each named); 2 on bad arguments.
     Eval(EvalArgs),
@@ -186,7 +193,7 @@ pub struct SlidesManifestArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The dataset root (the `--out` of download).
-    #[arg(value_name = "DIR")]
+    #[arg(value_name = "DATASET")]
     pub dir: PathBuf,
     /// The ROIs expected when there is no manifest (default: the built-in 151).
     #[arg(long, value_name = "CSV")]
@@ -249,6 +256,18 @@ pub const CLASS_MAP_HELP: &str = "Class map: raw (21 classes, one per code), mai
 /// Help shared by every `--split` option.
 pub const SPLIT_HELP: &str = "Split: official, official-val, or a split file written by `bcss split` (CSV or JSON; a file that puts a site or patient in two parts is refused). [default: official]";
 
+/// Which ROIs of a dataset a command reads, and the split it reports them by: one definition
+/// for `stats`, `tile`, `overlay` and `eval`, resolved by `commands::inputs::selection`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct SplitSelect {
+    #[arg(long, value_name = "SPLIT", help = SPLIT_HELP)]
+    pub split: Option<String>,
+    /// Only the ROIs in these parts of the split (train, val, test; e.g. `--part test` for the
+    /// paper's test set). [default: every ROI]
+    #[arg(long, value_name = "PART", value_delimiter = ',', value_parser = ["train", "val", "test"])]
+    pub part: Option<Vec<String>>,
+}
+
 /// Options of `bcss classes`.
 #[derive(Debug, Args)]
 pub struct ClassesArgs {
@@ -282,14 +301,14 @@ pub struct SplitArgs {
 pub struct StatsArgs {
     /// Dataset directory: images/ + masks/ (bcss download) or rgbs_colorNormalized/ + masks/
     /// (the Drive copy). Only masks are read.
-    #[arg(value_name = "DIR")]
+    #[arg(value_name = "DATASET")]
     pub dir: PathBuf,
     #[arg(long, value_name = "MAP", default_value = "main5", help = CLASS_MAP_HELP)]
     pub class_map: String,
-    #[arg(long, value_name = "SPLIT", help = SPLIT_HELP)]
-    pub split: Option<String>,
+    #[command(flatten)]
+    pub select: SplitSelect,
     /// Output directory (created).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "OUT")]
     pub out: PathBuf,
     /// When another bcss run is writing into --out (it holds `.bcss.lock` there),
     /// wait for it to finish instead of exiting with code 4.
@@ -304,7 +323,7 @@ pub struct StatsArgs {
 #[derive(Debug, Args)]
 pub struct TileArgs {
     /// Dataset directory (either layout).
-    #[arg(value_name = "DIR")]
+    #[arg(value_name = "DATASET")]
     pub dir: PathBuf,
     /// Tile side in pixels.
     #[arg(long, value_name = "PX", default_value_t = 512)]
@@ -314,13 +333,13 @@ pub struct TileArgs {
     pub stride: Option<usize>,
     #[arg(long, value_name = "MAP", default_value = "main5", help = CLASS_MAP_HELP)]
     pub class_map: String,
-    #[arg(long, value_name = "SPLIT", help = SPLIT_HELP)]
-    pub split: Option<String>,
+    #[command(flatten)]
+    pub select: SplitSelect,
     /// Drop tiles whose labelled fraction (pixels of a class over the tile's area) is below this.
     #[arg(long, value_name = "F", default_value_t = 0.5)]
     pub min_labelled: f64,
     /// Output directory: created; must be empty if it exists.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "OUT")]
     pub out: PathBuf,
     /// When another bcss run is writing into --out (it holds `.bcss.lock` there),
     /// wait for it to finish instead of exiting with code 4.
@@ -338,18 +357,20 @@ pub struct TileArgs {
 #[derive(Debug, Args)]
 pub struct OverlayArgs {
     /// Dataset directory (either layout).
-    #[arg(value_name = "DIR")]
+    #[arg(value_name = "DATASET")]
     pub dir: PathBuf,
     /// Output directory (created).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "OUT")]
     pub out: PathBuf,
     /// Opacity of the class colours, 0..=1.
     #[arg(long, value_name = "A", default_value_t = 0.4)]
     pub alpha: f64,
-    #[arg(long, value_name = "MAP", default_value = "raw", help = CLASS_MAP_HELP)]
+    /// The same default as stats, tile and eval (main5), so an overlay shows the classes a model
+    /// is trained on; `--class-map raw` draws all 21 codes.
+    #[arg(long, value_name = "MAP", default_value = "main5", help = CLASS_MAP_HELP)]
     pub class_map: String,
-    #[arg(long, value_name = "SPLIT", help = SPLIT_HELP)]
-    pub split: Option<String>,
+    #[command(flatten)]
+    pub select: SplitSelect,
     /// Shrink overlays by this integer factor (box filter); 1 keeps full size.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub downsample: usize,
@@ -385,13 +406,15 @@ pub enum OverlayStyleArg {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Folder of predicted label PNGs (or a dataset whose masks/ holds them).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "PRED")]
     pub pred: PathBuf,
     /// Ground truth: a dataset directory (its masks/) or a folder of masks.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "TRUTH")]
     pub truth: PathBuf,
     #[arg(long, value_name = "MAP", default_value = "main5", help = CLASS_MAP_HELP)]
     pub class_map: String,
+    #[command(flatten)]
+    pub select: SplitSelect,
     /// Worker threads. [default: all cores]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,

@@ -160,10 +160,20 @@ pub fn select_rois(roi_bounds: Option<&Path>, slides: Option<&[String]>) -> anyh
     }
     let (selected, unknown) = table.select(&names);
     if !unknown.is_empty() {
+        // Name what the table holds: with a custom --roi-bounds the built-in names are no help.
+        let ids: Vec<&str> = table.rois().iter().map(|r| r.id.as_str()).collect();
+        let shown: Vec<String> = ids.iter().take(5).map(|id| format!("`{id}`")).collect();
+        let more = if ids.len() > 5 { format!(" and {} more", ids.len() - 5) } else { String::new() };
+        let which = match roi_bounds {
+            Some(p) => format!("`{}`", p.display()),
+            None => "the built-in ROI table".to_string(),
+        };
         bail!(
-            "unknown slide{} {}: not in the ROI table (give 12-character names like TCGA-A1-A0SK or ROI ids like TCGA-A1-A0SK-DX1)",
+            "unknown slide{} {}: not in {which}, which holds {} ROI(s): {}{more} (give ROI ids or their first 12 characters)",
             if unknown.len() > 1 { "s" } else { "" },
-            unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+            ids.len(),
+            shown.join(", ")
         );
     }
     Ok(selected)
@@ -274,7 +284,11 @@ pub fn resolve_download(
         bail!("`--api-url {api_url}` is not an http(s) URL");
     }
     let folder_flag = args.folder_id.clone().or_else(|| env("BCSS_FOLDER_ID")).or(file.folder_id);
-    let fallback_to_builtin = folder_flag.is_none();
+    // The built-in slide table holds the public DSA's item ids: it stands in for the public
+    // folder's listing only. Another server's ids differ, so there a listing that fails is the
+    // error (a 401 means a key is needed), not 151 "Invalid item id" failures after it.
+    let fallback_to_builtin =
+        folder_flag.is_none() && api_url.trim_end_matches('/') == DEFAULT_API_URL.trim_end_matches('/');
     let folder_id = Some(folder_flag.unwrap_or_else(|| DEFAULT_FOLDER_ID.to_string()));
 
     // Each credential ranked by where it came from (flag 3 > environment 2 > file 1): the higher

@@ -19,7 +19,7 @@ pub enum Failure {
     Input(anyhow::Error),
     /// Exit 3: server.
     Server(anyhow::Error),
-    /// Exit 3: the server is down or failing, with a hint of another way.
+    /// Exit 3: the server is down, failing or refusing, with a hint of its own.
     Unavailable(anyhow::Error, &'static str),
     /// Exit 4: output.
     Output(anyhow::Error),

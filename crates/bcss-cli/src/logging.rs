@@ -2,7 +2,8 @@
 //!
 //! The file gets INFO and above (every retry, skip and failure), named like the original
 //! downloader's logs (`YYYY-MM-DD_HH_MM_SS.ffffff.log`, UTC). Stderr gets warnings and errors,
-//! printed above the progress bar. `BCSS_LOG` (e.g. `debug`) overrides the file's level.
+//! printed above the progress bar, but a ROI's failure, which the end-of-run report lists.
+//! `BCSS_LOG` (e.g. `debug`) overrides the file's level.
 //! Secrets never reach either: the library never formats them.
 
 use std::fs::File;
@@ -89,6 +90,11 @@ impl<'a> MakeWriter<'a> for StderrAboveBars {
 /// The target of events written to the log file only.
 pub const LOG_ONLY: &str = "bcss::log_only";
 
+/// The target of the worker pool's "ROI failed" events: in the log file, not on stderr, since
+/// the end-of-run report lists every failure once, identical reasons grouped (151 copies of one
+/// refusal as they happen, then again in the report, buried the cause).
+const UNIT_FAILURES: &str = "bcss::command::workers";
+
 /// Installs the subscriber: a log file in `logs_dir` (if given) and stderr warnings unless
 /// `quiet`. Returns the log file's path.
 pub fn init(logs_dir: Option<&Path>, quiet: bool) -> anyhow::Result<Option<PathBuf>> {
@@ -118,7 +124,7 @@ pub fn init(logs_dir: Option<&Path>, quiet: bool) -> anyhow::Result<Option<PathB
         .with_filter(tracing_subscriber::filter::LevelFilter::WARN)
         // Lines meant for the log file only (the fatal error, which stderr gets as one sentence).
         .with_filter(tracing_subscriber::filter::filter_fn(|m| {
-            m.target() != LOG_ONLY && !QUIET.load(Ordering::Relaxed)
+            m.target() != LOG_ONLY && m.target() != UNIT_FAILURES && !QUIET.load(Ordering::Relaxed)
         }));
     // Installed once; a second run in the same process keeps it (the file and quietness above
     // are what change).

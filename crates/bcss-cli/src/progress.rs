@@ -1,13 +1,15 @@
 //! Progress bars (indicatif) behind the library's `Reporter` trait.
 //!
 //! One bar: units done / total, bytes received, rate and ETA. Hidden with `--quiet`,
-//! `--no-progress`, `--json`, or when stderr is not a terminal.
+//! `--no-progress`, `--json`, or when stderr is not a terminal. Until the command knows how many
+//! units there are (connecting, listing), a spinner says so instead of a full bar at "0/0".
+//! Sizes are decimal (kB, MB: 10^3, 10^6 bytes), as in every summary bcss prints.
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use bcss::report::{Outcome, Reporter};
-use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{DecimalBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 static CURRENT: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
@@ -18,6 +20,12 @@ pub fn suspend<T>(f: impl FnOnce() -> T) -> T {
         Some(b) => b.suspend(f),
         None => f(),
     }
+}
+
+/// Before the plan: what is being prepared, no count.
+fn starting_style(what: &str) -> ProgressStyle {
+    ProgressStyle::with_template(&format!("{{spinner}} [{{elapsed_precise}}] preparing the {what}... {{msg}}"))
+        .expect("valid template")
 }
 
 fn unit_style(what: &str) -> ProgressStyle {
@@ -43,14 +51,14 @@ impl Bar {
     /// A bar for `what` (`ROIs`, `tiles`, ...), visible only when `visible` and stderr is a TTY.
     pub fn new(what: &str, visible: bool) -> Bar {
         let bar = ProgressBar::with_draw_target(
-            Some(0),
+            None,
             if visible && std::io::stderr().is_terminal() {
                 ProgressDrawTarget::stderr()
             } else {
                 ProgressDrawTarget::hidden()
             },
         );
-        bar.set_style(unit_style(what));
+        bar.set_style(starting_style(what));
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         *CURRENT.lock().expect("bar lock") = Some(bar.clone());
         Bar {
@@ -72,7 +80,7 @@ impl Bar {
         let bytes = self.bytes.load(std::sync::atomic::Ordering::Relaxed);
         let failed = self.failed.load(std::sync::atomic::Ordering::Relaxed);
         let secs = self.bar.elapsed().as_secs_f64().max(0.001);
-        let mut msg = format!("{} ({}/s)", HumanBytes(bytes), HumanBytes((bytes as f64 / secs) as u64));
+        let mut msg = format!("{} ({}/s)", DecimalBytes(bytes), DecimalBytes((bytes as f64 / secs) as u64));
         if failed > 0 {
             msg.push_str(&format!(", {failed} failed"));
         }
@@ -82,11 +90,11 @@ impl Bar {
 
 impl Reporter for Bar {
     fn on_plan(&self, total: usize) {
-        if self.in_bytes.swap(false, std::sync::atomic::Ordering::Relaxed) {
-            // Back to units after a byte-counted phase (whole slides, then ROIs).
-            self.bar.set_style(unit_style(&self.what));
-            self.bar.set_position(0);
-        }
+        // The unit style from the plan on (and back to units after a byte-counted phase: whole
+        // slides, then ROIs).
+        self.in_bytes.store(false, std::sync::atomic::Ordering::Relaxed);
+        self.bar.set_style(unit_style(&self.what));
+        self.bar.set_position(0);
         self.bar.set_length(total as u64);
     }
     fn on_plan_bytes(&self, total: u64) {
@@ -94,7 +102,7 @@ impl Reporter for Bar {
         self.in_bytes.store(true, std::sync::atomic::Ordering::Relaxed);
         self.bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {bytes}/{total_bytes} ({bytes_per_sec}) {msg} ETA {eta}",
+                "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {decimal_bytes}/{decimal_total_bytes} ({decimal_bytes_per_sec}) {msg} ETA {eta}",
             )
             .expect("valid template")
             .progress_chars("=> "),

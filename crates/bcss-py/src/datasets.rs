@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use bcss::catalog::classmap::ClassMap;
 use bcss::catalog::split::{Part, Scheme, Split};
-use bcss::command::eval::{self, EvalReport, Problem};
+use bcss::command::eval::{self, EvalReport, Problem, ProblemKind};
 use bcss::dataset::pairs::{find_masks, RoiKey};
 use bcss::dataset::tiles::{tile_index, TileReader, TileRef};
 use bcss::dataset::training::{CropConfig, MaskValues, RandomCrops, TrainingSet};
@@ -418,9 +418,13 @@ fn evaluate_files(
     let mut truth = find_masks(&truth).map_err(err(py))?;
     let mut pred = find_masks(&pred).map_err(err(py))?;
     if let Some(part) = part {
-        let keep = in_part(py, &parts, part, truth.keys())?;
-        truth.retain(|k, _| keep.contains(&k.0));
-        pred.retain(|k, _| keep.contains(&k.0));
+        // The rule of `bcss eval --part` (predictions of other parts left out).
+        in_part(py, &parts, part, truth.keys())?;
+        let part_of = |id: &str| match &parts {
+            Parts::Scheme(s) => Some(s.part_of(id)),
+            Parts::File(f) => f.part_of(id),
+        };
+        eval::select_parts(&mut truth, &mut pred, part_of, &[part]);
     }
     let report = py.detach(|| eval::evaluate(&map, &truth, &pred, &Silent));
     Ok(report_json(&report))
@@ -493,10 +497,11 @@ fn evaluate_arrays(
             .iter()
             .map(|&(name, t, w, h, p, pw, ph)| {
                 if (pw, ph) != (w, h) {
-                    return Err(Problem {
-                        file: name.into(),
-                        message: format!("prediction {pw}x{ph} does not match the ground truth {w}x{h}"),
-                    });
+                    return Err(Problem::new(
+                        name,
+                        ProblemKind::Size,
+                        format!("prediction {pw}x{ph} does not match the ground truth {w}x{h}"),
+                    ));
                 }
                 eval::evaluate_pair(&map, name, &to_classes(values, t), &to_classes(values, p), w, h)
             })
@@ -536,26 +541,27 @@ fn evaluate_predictions(
         let mut problems = Vec::new();
         for roi in views.keys() {
             if !masks.keys().any(|k| k.0 == *roi) {
-                problems
-                    .push(Problem { file: (*roi).into(), message: "no ground-truth mask for this prediction".into() });
+                problems.push(Problem::new(*roi, ProblemKind::NoTruth, "no ground-truth mask for this prediction"));
             }
         }
         let results = masks
             .iter()
             .filter_map(|(key, path)| {
                 let Some(&(p, pw, ph)) = views.get(key.0.as_str()) else {
-                    problems.push(Problem {
-                        file: path.clone(),
-                        message: "no prediction for this ground-truth mask".into(),
-                    });
+                    problems.push(Problem::new(
+                        path.clone(),
+                        ProblemKind::NoPrediction,
+                        "no prediction for this ground-truth mask",
+                    ));
                     return None;
                 };
                 Some(truth_classes(&map, path).and_then(|(t, w, h)| {
                     if (pw, ph) != (w, h) {
-                        return Err(Problem {
-                            file: key.0.as_str().into(),
-                            message: format!("prediction {pw}x{ph} does not match the ground truth {w}x{h}"),
-                        });
+                        return Err(Problem::new(
+                            key.0.as_str(),
+                            ProblemKind::Size,
+                            format!("prediction {pw}x{ph} does not match the ground truth {w}x{h}"),
+                        ));
                     }
                     eval::evaluate_pair(&map, &key.0, &t, &to_classes(values, p), w, h)
                 }))
@@ -568,7 +574,7 @@ fn evaluate_predictions(
 
 /// A truth mask read and remapped through the map: `(classes, width, height)`.
 fn truth_classes(map: &ClassMap, path: &Path) -> Result<(Vec<u8>, usize, usize), Problem> {
-    let problem = |message: String| Problem { file: path.to_path_buf(), message };
+    let problem = |message: String| Problem::new(path, ProblemKind::Unreadable, message);
     let bytes = std::fs::read(path).map_err(|e| problem(e.to_string()))?;
     let mut mask = bcss::codec::png::decode_gray(&bytes).map_err(|e| problem(chain(&e)))?;
     remap_in_place(&mut mask.data, map.lut()).map_err(|b| {

@@ -22,81 +22,178 @@
 //! pattern everywhere, or, with `--tissue`, white but for those base rectangles (blank tiles
 //! shared, so a 100 000 x 80 000 slide stays small). Prints the file size.
 
+//! Arguments go through clap: `--help` on each subcommand, and a typo is an error naming the
+//! flag. (The server itself stays std-only; clap is for this binary's command line.)
+
+use std::path::PathBuf;
 use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
 
 use bcss_testserver::svs::{Content, SvsSpec};
 
 use bcss_testserver::gdc::{GdcConfig, GdcFaults, GdcFile, GdcServer};
 use bcss_testserver::{faults, Config, Faults, TestServer};
 
+/// A stand-in Digital Slide Archive (Girder + large_image) on 127.0.0.1, with switchable faults;
+/// also a stand-in GDC (`gdc`) and a writer of test slides (`write-svs`).
+///
+/// Without a subcommand, serves synthetic slides as a DSA and prints `BCSS_API_URL=...`,
+/// `BCSS_FOLDER_ID=...` (and `ROI_CSV=...`) on stdout, then serves until killed.
+#[derive(Debug, Parser)]
+#[command(name = "bcss-testserver", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(flatten)]
+    dsa: DsaArgs,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+/// Options of the DSA stand-in.
+#[derive(Debug, Args)]
+struct DsaArgs {
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    port: u16,
+    /// Number of synthetic slides (one ROI each).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    slides: usize,
+    /// ROI size in base pixels (sizes vary by up to 10%).
+    #[arg(long, value_name = "WxH", default_value = "2000x1500", value_parser = size)]
+    roi: (u64, u64),
+    /// Delay before every answer, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
+    /// Bytes per second per response body. [default: unlimited]
+    #[arg(long, value_name = "BYTES_PER_S")]
+    bandwidth: Option<u64>,
+    /// The API key the server accepts.
+    #[arg(long, value_name = "KEY", default_value = "bcss-test-key")]
+    api_key: String,
+    /// A named fault scenario or fault rules; `list` prints the named scenarios.
+    #[arg(long, value_name = "NAME|RULES|list")]
+    faults: Option<String>,
+    /// Write the ROI table (roiBounds.csv format) of the served slides here.
+    #[arg(long, value_name = "PATH")]
+    roi_csv: Option<String>,
+    /// The folder and its items can be read without a token.
+    #[arg(long)]
+    public: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Serve every regular file of a directory as a GDC: file names are the `file_name`s, ids
+    /// derive from them. Prints `BCSS_GDC_URL=...` (and `MANIFEST=...`), then serves until killed.
+    Gdc(GdcArgs),
+    /// Write an Aperio-style SVS (JPEG tiles, 0.25 um/px, 40x): the test pattern everywhere, or,
+    /// with --tissue, white but for those base rectangles. Prints the file size.
+    WriteSvs(SvsArgs),
+}
+
+/// Options of `gdc`.
+#[derive(Debug, Args)]
+struct GdcArgs {
+    /// The directory of files to serve.
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    port: u16,
+    /// A token the server requires (X-Auth-Token).
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// Write a GDC manifest of the files here.
+    #[arg(long, value_name = "PATH")]
+    manifest: Option<String>,
+    /// Bytes per second per response body.
+    #[arg(long, value_name = "N")]
+    bytes_per_sec: Option<u64>,
+    /// Answer ranged requests with the whole file (200).
+    #[arg(long)]
+    ignore_range: bool,
+    /// Cut every body short after N bytes.
+    #[arg(long, value_name = "N")]
+    cut_short_after: Option<u64>,
+    /// Report wrong MD5 sums.
+    #[arg(long)]
+    wrong_md5: bool,
+    /// Answer the first N API requests with a 5xx.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    status_5xx: u32,
+    /// Answer the first N file requests with a 5xx.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    files_5xx: u32,
+}
+
+/// Options of `write-svs`.
+#[derive(Debug, Args)]
+struct SvsArgs {
+    /// The slide file to write.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Base size in pixels.
+    #[arg(value_name = "WxH", value_parser = size)]
+    size: (u64, u64),
+    /// Tile side in pixels.
+    #[arg(long, value_name = "N")]
+    tile: Option<u32>,
+    /// Downsamples of the pyramid levels.
+    #[arg(long, value_name = "1,4,16,32", value_delimiter = ',')]
+    levels: Option<Vec<u32>>,
+    /// A base rectangle of tissue, L,T,R,B (repeatable); the rest is white.
+    #[arg(long, value_name = "L,T,R,B", value_parser = rect)]
+    tissue: Vec<(u64, u64, u64, u64)>,
+}
+
+/// `WxH`.
+fn size(v: &str) -> Result<(u64, u64), String> {
+    let (w, h) = v.split_once('x').ok_or_else(|| format!("`{v}` is not WxH"))?;
+    Ok((w.parse().map_err(|e| format!("width: {e}"))?, h.parse().map_err(|e| format!("height: {e}"))?))
+}
+
+/// `L,T,R,B`.
+fn rect(v: &str) -> Result<(u64, u64, u64, u64), String> {
+    let n: Vec<u64> =
+        v.split(',').map(|x| x.trim().parse::<u64>().map_err(|e| e.to_string())).collect::<Result<_, _>>()?;
+    match n.as_slice() {
+        &[l, t, r, b] => Ok((l, t, r, b)),
+        _ => Err(format!("`{v}` is not L,T,R,B")),
+    }
+}
+
 fn main() {
-    if let Err(e) = run() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Sub::Gdc(a)) => run_gdc(a),
+        Some(Sub::WriteSvs(a)) => write_svs(a),
+        None => run(cli.dsa),
+    };
+    if let Err(e) = result {
         eprintln!("bcss-testserver: {e}");
         std::process::exit(2);
     }
 }
 
-fn run() -> Result<(), String> {
-    let mut port = 0u16;
-    let mut n = 3usize;
-    let (mut roi_w, mut roi_h) = (2000u64, 1500u64);
-    let mut latency = Duration::ZERO;
-    let mut bandwidth = None;
-    let mut api_key = "bcss-test-key".to_string();
-    let mut faults = Faults::none();
-    let mut csv_path = None;
-    let mut public = false;
-    let mut args = std::env::args().skip(1).peekable();
-    if args.peek().map(String::as_str) == Some("gdc") {
-        args.next();
-        return run_gdc(args);
-    }
-    if args.peek().map(String::as_str) == Some("write-svs") {
-        args.next();
-        return write_svs(args);
-    }
-    while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--port" => port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
-            "--slides" => n = value()?.parse().map_err(|e| format!("--slides: {e}"))?,
-            "--roi" => {
-                let v = value()?;
-                let (w, h) = v.split_once('x').ok_or("--roi takes WxH")?;
-                roi_w = w.parse().map_err(|e| format!("--roi: {e}"))?;
-                roi_h = h.parse().map_err(|e| format!("--roi: {e}"))?;
+fn run(a: DsaArgs) -> Result<(), String> {
+    let faults = match a.faults.as_deref() {
+        Some("list") => {
+            for (name, what) in faults::SCENARIOS {
+                println!("{name:24} {what}");
             }
-            "--latency-ms" => {
-                latency = Duration::from_millis(value()?.parse().map_err(|e| format!("--latency-ms: {e}"))?)
-            }
-            "--bandwidth" => bandwidth = Some(value()?.parse().map_err(|e| format!("--bandwidth: {e}"))?),
-            "--api-key" => api_key = value()?,
-            "--faults" => {
-                let v = value()?;
-                if v == "list" {
-                    for (name, what) in faults::SCENARIOS {
-                        println!("{name:24} {what}");
-                    }
-                    return Ok(());
-                }
-                faults = Faults::parse(&v)?;
-            }
-            "--roi-csv" => csv_path = Some(value()?),
-            "--public" => public = true,
-            "--help" | "-h" => {
-                println!("usage: bcss-testserver [--port N] [--slides N] [--roi WxH] [--latency-ms MS] [--bandwidth BYTES_PER_S] [--api-key KEY] [--faults NAME|RULES|list] [--roi-csv PATH] [--public]");
-                println!("   or: bcss-testserver gdc --dir DIR ... (see gdc --help)");
-                return Ok(());
-            }
-            other => return Err(format!("unknown argument `{other}` (see --help)")),
+            return Ok(());
         }
-    }
-    let mut config = Config::synthetic(n, roi_w, roi_h);
-    config.api_key = Some(api_key);
-    config.latency = latency;
-    config.bandwidth = bandwidth;
+        Some(v) => Faults::parse(v)?,
+        None => Faults::none(),
+    };
+    let port = a.port;
+    let csv_path = a.roi_csv;
+    let mut config = Config::synthetic(a.slides, a.roi.0, a.roi.1);
+    config.api_key = Some(a.api_key);
+    config.latency = Duration::from_millis(a.latency_ms);
+    config.bandwidth = a.bandwidth;
     config.faults = faults;
-    config.folder_public = public;
+    config.folder_public = a.public;
     let server = TestServer::start_on(config, port).map_err(|e| format!("cannot bind 127.0.0.1:{port}: {e}"))?;
     if let Some(p) = &csv_path {
         std::fs::write(p, server.roi_bounds_csv()).map_err(|e| format!("cannot write {p}: {e}"))?;
@@ -114,40 +211,17 @@ fn run() -> Result<(), String> {
     }
 }
 
-const GDC_USAGE: &str = "usage: bcss-testserver gdc --dir DIR [--port N] [--token TOKEN] [--manifest PATH] [--bytes-per-sec N] [--ignore-range] [--cut-short-after N] [--wrong-md5] [--status-5xx N] [--files-5xx N]";
-
 /// `bcss-testserver gdc ...`: serve a directory of files as a GDC.
-fn run_gdc(mut args: impl Iterator<Item = String>) -> Result<(), String> {
-    let mut dir = None;
-    let mut port = 0u16;
-    let mut token = None;
-    let mut manifest = None;
-    let mut faults = GdcFaults::default();
-    while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--dir" => dir = Some(std::path::PathBuf::from(value()?)),
-            "--port" => port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
-            "--token" => token = Some(value()?),
-            "--manifest" => manifest = Some(value()?),
-            "--bytes-per-sec" => {
-                faults.bytes_per_sec = Some(value()?.parse().map_err(|e| format!("--bytes-per-sec: {e}"))?)
-            }
-            "--ignore-range" => faults.ignore_range = true,
-            "--cut-short-after" => {
-                faults.cut_short_after = Some(value()?.parse().map_err(|e| format!("--cut-short-after: {e}"))?)
-            }
-            "--wrong-md5" => faults.wrong_md5 = true,
-            "--status-5xx" => faults.status_5xx = value()?.parse().map_err(|e| format!("--status-5xx: {e}"))?,
-            "--files-5xx" => faults.files_5xx = value()?.parse().map_err(|e| format!("--files-5xx: {e}"))?,
-            "--help" | "-h" => {
-                println!("{GDC_USAGE}");
-                return Ok(());
-            }
-            other => return Err(format!("unknown argument `{other}` (see gdc --help)")),
-        }
-    }
-    let dir = dir.ok_or("gdc needs --dir DIR")?;
+fn run_gdc(a: GdcArgs) -> Result<(), String> {
+    let faults = GdcFaults {
+        bytes_per_sec: a.bytes_per_sec,
+        ignore_range: a.ignore_range,
+        cut_short_after: a.cut_short_after,
+        wrong_md5: a.wrong_md5,
+        status_5xx: a.status_5xx,
+        files_5xx: a.files_5xx,
+    };
+    let (dir, port, token, manifest) = (a.dir, a.port, a.token, a.manifest);
     let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut files = Vec::new();
     for entry in entries {
@@ -173,33 +247,18 @@ fn run_gdc(mut args: impl Iterator<Item = String>) -> Result<(), String> {
     }
 }
 
-fn write_svs(mut args: impl Iterator<Item = String>) -> Result<(), String> {
-    let path = args.next().ok_or("write-svs needs FILE")?;
-    let size = args.next().ok_or("write-svs needs WxH")?;
-    let (w, h) = size.split_once('x').ok_or("write-svs takes WxH")?;
-    let mut spec =
-        SvsSpec::new(w.parse().map_err(|e| format!("width: {e}"))?, h.parse().map_err(|e| format!("height: {e}"))?);
-    let mut tissue = Vec::new();
-    while let Some(a) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{a} needs a value"))?;
-        let numbers = |v: &str| -> Result<Vec<u64>, String> {
-            v.split(',').map(|x| x.trim().parse::<u64>().map_err(|e| format!("{a}: {e}"))).collect()
-        };
-        match a.as_str() {
-            "--tile" => spec.tile = value.parse().map_err(|e| format!("--tile: {e}"))?,
-            "--levels" => spec.levels = numbers(&value)?.into_iter().map(|d| d as u32).collect(),
-            "--tissue" => match numbers(&value)?.as_slice() {
-                &[l, t, r, b] => tissue.push((l, t, r, b)),
-                _ => return Err("--tissue takes L,T,R,B".into()),
-            },
-            other => return Err(format!("unknown option {other}")),
-        }
+fn write_svs(a: SvsArgs) -> Result<(), String> {
+    let mut spec = SvsSpec::new(a.size.0, a.size.1);
+    if let Some(t) = a.tile {
+        spec.tile = t;
     }
-    if !tissue.is_empty() {
-        spec.content = Content::MostlyBlank { textured: tissue };
+    if let Some(levels) = a.levels {
+        spec.levels = levels;
     }
-    let info =
-        bcss_testserver::svs::write_svs(std::path::Path::new(&path), &spec).map_err(|e| format!("{path}: {e}"))?;
-    println!("{} {}", path, info.file_size);
+    if !a.tissue.is_empty() {
+        spec.content = Content::MostlyBlank { textured: a.tissue };
+    }
+    let info = bcss_testserver::svs::write_svs(&a.file, &spec).map_err(|e| format!("{}: {e}", a.file.display()))?;
+    println!("{} {}", a.file.display(), info.file_size);
     Ok(())
 }

@@ -9,11 +9,17 @@
 //! ```text
 //! cargo run --release --example synth_dataset -- OUT [--scale 1.0] [--rois 151] [--drive]
 //! ```
+//!
+//! Arguments go through clap (a dev-dependency: the library itself never depends on it), so
+//! `--help` prints help and an unknown flag is an error instead of a folder name: the full
+//! dataset is about 9 GB, not something to write into `./--help`.
 
 #![expect(clippy::print_stderr, reason = "an example binary reports what it wrote")]
 
 use std::io::Write;
 use std::path::PathBuf;
+
+use clap::Parser;
 
 use bcss::catalog::codes::CODES;
 use bcss::catalog::RoiTable;
@@ -53,19 +59,38 @@ fn cell_code(seed: u64, cx: usize, cy: usize) -> u8 {
     }
 }
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut out: Option<PathBuf> = None;
-    let (mut scale, mut n, mut drive) = (1.0f64, usize::MAX, false);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--scale" => scale = args.next().and_then(|v| v.parse().ok()).expect("--scale F"),
-            "--rois" => n = args.next().and_then(|v| v.parse().ok()).expect("--rois N"),
-            "--drive" => drive = true,
-            _ => out = Some(PathBuf::from(a)),
-        }
+/// Write a synthetic BCSS-shaped dataset (the ROIs of the built-in table at their real sizes
+/// times --scale; the full 151 at scale 1 is about 9 GB).
+#[derive(Debug, Parser)]
+#[command(name = "synth_dataset")]
+struct Args {
+    /// Output folder (created): images/ (or rgbs_colorNormalized/ with --drive) and masks/.
+    #[arg(value_name = "OUT")]
+    out: PathBuf,
+    /// Scale of every ROI's side (0.1 gives 1% of the pixels).
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = scale)]
+    scale: f64,
+    /// Only the first N ROIs of the table. [default: all 151]
+    #[arg(long, value_name = "N")]
+    rois: Option<usize>,
+    /// The Google Drive copy's layout (rgbs_colorNormalized/ + masks/).
+    #[arg(long)]
+    drive: bool,
+}
+
+/// A positive, finite scale of at most 4 (a bigger one is a typo that would fill the disk).
+fn scale(v: &str) -> Result<f64, String> {
+    let f: f64 = v.parse().map_err(|e| format!("{e}"))?;
+    if f.is_finite() && f > 0.0 && f <= 4.0 {
+        Ok(f)
+    } else {
+        Err(format!("{v} is not a scale between 0 (excluded) and 4"))
     }
-    let out = out.expect("usage: synth_dataset OUT [--scale F] [--rois N] [--drive]");
+}
+
+fn main() {
+    let Args { out, scale, rois: n, drive } = Args::parse();
+    let n = n.unwrap_or(usize::MAX);
     let image_dir = out.join(if drive { "rgbs_colorNormalized" } else { "images" });
     let mask_dir = out.join("masks");
     std::fs::create_dir_all(&image_dir).expect("create images dir");
@@ -114,4 +139,20 @@ fn main() {
         out.display(),
         start.elapsed().as_secs_f64()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_and_bad_flags_are_not_an_output_folder() {
+        let help = Args::try_parse_from(["synth_dataset", "--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        let e = Args::try_parse_from(["synth_dataset", "--scael", "2", "out"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+        assert!(Args::try_parse_from(["synth_dataset", "--scale", "100", "out"]).is_err());
+        let a = Args::try_parse_from(["synth_dataset", "out", "--rois", "3", "--drive"]).unwrap();
+        assert_eq!((a.out, a.rois, a.drive, a.scale), (PathBuf::from("out"), Some(3), true, 1.0));
+    }
 }

@@ -37,9 +37,13 @@ pub fn classify(result: Result<Summary, DownloadError>) -> Result<Summary, Failu
         Ok(s) => Ok(s),
         Err(DownloadError::Run(e)) => Err(super::run_failure(e)),
         Err(e @ DownloadError::Client(_)) => Err(Failure::Input(e.into())),
+        Err(e @ DownloadError::Listing { .. }) if listing_refused(&e) => Err(Failure::Unavailable(
+            e.into(),
+            "the folder listing was refused: give --api-key (or BCSS_API_KEY) or --login for an account that may read the folder, or the --folder-id of a folder you can read",
+        )),
         Err(DownloadError::Connect(e)) if dsa_down(&e) => Err(Failure::Unavailable(
             e.into(),
-            "the DSA is down or failing; `bcss download --source gdc` builds the same images from the slide files on the NCI GDC without it (rerunning resumes where this stopped)",
+            "the DSA is down or failing; `bcss download --source gdc` builds the same images from the slide files on the NCI GDC without it (rerunning resumes where this stopped), and the authors' Google Drive copy (colour-normalised, 0.25 um/px; see the README) is read by every bcss command as it is",
         )),
         #[cfg(feature = "openslide")]
         Err(DownloadError::Gdc(e @ bcss::command::pipeline::GdcSlidesError::Gdc(_))) => Err(Failure::Unavailable(
@@ -52,6 +56,11 @@ pub fn classify(result: Result<Summary, DownloadError>) -> Result<Summary, Failu
         Err(e @ DownloadError::WholeSlides(_)) => Err(Failure::Output(e.into())),
         Err(e) => Err(e).server(),
     }
+}
+
+/// True when the folder listing was refused for want of (the right) credentials: 401 or 403.
+fn listing_refused(e: &DownloadError) -> bool {
+    matches!(e, DownloadError::Listing { source, .. } if matches!(source.status(), Some(401 | 403)))
 }
 
 /// True when the DSA could not be reached or answered a server error (5xx) while connecting:

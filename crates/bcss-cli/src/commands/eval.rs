@@ -1,6 +1,6 @@
 //! `bcss eval`: the table on stdout (or JSON with `--json`); problems on stderr and exit 1.
 
-use bcss::command::eval::{self, EvalReport};
+use bcss::command::eval::{self, EvalReport, ProblemKind};
 use bcss::dataset::pairs::find_masks;
 
 use super::inputs::{self, pct};
@@ -12,8 +12,9 @@ use crate::progress::Bar;
 pub fn run(args: &EvalArgs, out: Output) -> Result<(), Failure> {
     let map = inputs::class_map(&args.class_map)?;
     inputs::jobs(args.jobs)?;
-    let truth = find_masks(&args.truth).input()?;
-    let pred = find_masks(&args.pred).input()?;
+    let mut truth = find_masks(&args.truth).input()?;
+    let mut pred = find_masks(&args.pred).input()?;
+    inputs::select_masks(&args.truth, &mut truth, &mut pred, &args.select)?;
     let bar = Bar::new("images", out.progress);
     let report = inputs::with_jobs(args.jobs, || eval::evaluate(&map, &truth, &pred, &bar))?;
     bar.finish();
@@ -22,15 +23,27 @@ pub fn run(args: &EvalArgs, out: Output) -> Result<(), Failure> {
     } else if !out.quiet {
         print_table(&report);
     }
+    if !out.json {
+        for p in &report.problems {
+            eprintln!("problem: `{}`: {}", p.file.display(), p.message);
+        }
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     if !report.problems.is_empty() {
         if !out.json {
-            for p in &report.problems {
-                eprintln!("problem: `{}`: {}", p.file.display(), p.message);
-            }
             eprintln!(
                 "error: {} file(s) could not be evaluated; the metrics above leave them out",
                 report.problems.len()
             );
+            let missing = report.problems.iter().filter(|p| p.kind == ProblemKind::NoPrediction).count();
+            if missing > 0 && args.select.part.is_none() {
+                eprintln!(
+                    "\nhint: {missing} ground-truth mask(s) have no prediction; to score one part of a split, \
+                     give `--split official --part test` (or another split and part)"
+                );
+            }
         }
         return Err(Failure::Partial);
     }

@@ -1,14 +1,17 @@
 //! Arguments shared by the analysis commands, validated before any work: the class map, the
-//! split, the dataset directory and the worker count.
+//! split and its parts (`--split`/`--part`, one resolver for `stats`, `tile`, `overlay` and
+//! `eval`), the dataset directory and the worker count.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use bcss::catalog::classmap::ClassMap;
-use bcss::catalog::split::{Scheme, Split};
+use bcss::catalog::split::{Part, Scheme, Split};
 use bcss::command::input::{with_parts, RoiInput};
-use bcss::dataset::pairs::find_pairs;
+use bcss::dataset::pairs::{find_pairs, RoiKey};
 
+use crate::cli::SplitSelect;
 use crate::exit::{Classify, Failure};
 
 /// A preset name or a TOML file.
@@ -33,15 +36,72 @@ pub fn split(spec: Option<&str>, roi_ids: &[&str]) -> Result<Split, Failure> {
     Ok(split)
 }
 
-/// The ROIs of a dataset directory with their part of the split.
-pub fn dataset(dir: &Path, split_spec: Option<&str>) -> Result<Vec<RoiInput>, Failure> {
+/// The parts `--part` keeps (`None`: every part), refused when the split cannot have them: the
+/// official scheme has no val part.
+pub fn parts(select: &SplitSelect) -> Result<Option<Vec<Part>>, Failure> {
+    let Some(names) = &select.part else { return Ok(None) };
+    let parts: Vec<Part> = names.iter().filter_map(|n| Part::parse(n)).collect();
+    let scheme = select.split.as_deref().unwrap_or("official");
+    if scheme == "official" && parts.contains(&Part::Val) {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "the official split has no val part; give `--split official-val` or a split file for `--part val`"
+        )));
+    }
+    Ok(Some(parts))
+}
+
+/// The ROIs of a dataset directory with their part of the split, only those of `--part`.
+pub fn dataset(dir: &Path, select: &SplitSelect) -> Result<Vec<RoiInput>, Failure> {
+    let keep = parts(select)?;
     let pairs = find_pairs(dir).input()?;
     for f in &pairs.ignored {
         tracing::debug!(file = %f.display(), "skipped: not a ROI file");
     }
     let ids: Vec<&str> = pairs.rois.iter().map(|r| r.roi_id.as_str()).collect();
-    let split = split(split_spec, &ids)?;
-    with_parts(&pairs, &split).input()
+    let split = split(select.split.as_deref(), &ids)?;
+    let mut rois = with_parts(&pairs, &split).input()?;
+    if let Some(keep) = keep {
+        rois.retain(|r| keep.contains(&r.part));
+        if rois.is_empty() {
+            return Err(none_in_part(dir, select));
+        }
+    }
+    Ok(rois)
+}
+
+/// Limits the truth masks of `bcss eval` to the parts of `--part` (the rule is
+/// `eval::select_parts`, which the Python package uses too). A split file must place every
+/// truth mask's ROI.
+pub fn select_masks(
+    truth_dir: &Path,
+    truth: &mut BTreeMap<RoiKey, PathBuf>,
+    pred: &mut BTreeMap<RoiKey, PathBuf>,
+    select: &SplitSelect,
+) -> Result<(), Failure> {
+    let keep = parts(select)?;
+    if keep.is_none() && select.split.is_none() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = truth.keys().map(|k| k.0.as_str()).collect();
+    // Checked even without --part: a --split that names nothing usable is an error, not ignored.
+    let split = split(select.split.as_deref(), &ids)?;
+    split.parts_for(ids.iter().copied()).input()?;
+    let Some(keep) = keep else { return Ok(()) };
+    let scheme = Scheme::parse(select.split.as_deref().unwrap_or("official"));
+    let part_of = |id: &str| split.part_of(id).or_else(|| scheme.map(|s| s.part_of(id)));
+    if bcss::command::eval::select_parts(truth, pred, part_of, &keep) == 0 {
+        return Err(none_in_part(truth_dir, select));
+    }
+    Ok(())
+}
+
+fn none_in_part(dir: &Path, select: &SplitSelect) -> Failure {
+    Failure::Input(anyhow::anyhow!(
+        "no ROI of `{}` is in part {} of split {}",
+        dir.display(),
+        select.part.as_deref().unwrap_or_default().join(", "),
+        select.split.as_deref().unwrap_or("official")
+    ))
 }
 
 /// Validates `--jobs` (`None`: all cores) before anything is read or written.

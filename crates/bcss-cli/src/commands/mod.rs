@@ -148,14 +148,104 @@ pub fn finish_run(
     if summary.failed.is_empty() && slides_failed.is_empty() {
         return Ok(());
     }
+    // The failures on stderr always, --json and --quiet too (stdout has them as data; quiet
+    // keeps errors): the only place a terminal shows why, since a ROI's failure is not logged to
+    // stderr as it happens.
+    for line in failure_lines("whole slide ", "whole slides", slides_failed) {
+        eprintln!("failed: {line}");
+    }
+    for line in failure_lines("", "ROIs", &summary.failed) {
+        eprintln!("failed: {line}");
+    }
     if !out.json {
-        for (slide, reason) in slides_failed {
-            eprintln!("failed: whole slide {slide}: {reason}");
+        let lasting = summary.lasting.len() + summary.wsis.as_ref().map_or(0, |w| w.lasting.len());
+        let all = summary.failed.len() + slides_failed.len();
+        if lasting < all {
+            let which = if lasting == 0 { "the failed ROIs" } else { "the failures a rerun may fix" };
+            eprintln!("\nhint: rerun the same command to retry {which}; completed ones are skipped");
         }
-        for (roi, reason) in &summary.failed {
-            eprintln!("failed: {roi}: {reason}");
+        if lasting > 0 {
+            eprintln!(
+                "\nhint: {lasting} failure(s) will not change on a rerun alone (a missing slide or file, an id \
+                 or link the server refuses, bad data): fix the cause named above first"
+            );
         }
-        eprintln!("\nhint: rerun the same command to retry the failed ROIs; completed ones are skipped");
     }
     Err(Failure::Partial)
+}
+
+/// The failures of a run as lines (`one` prefixes a single unit's id), identical reasons
+/// grouped: a reason shared by several
+/// units is printed once, `151 ROIs (A, B, C and 148 more): reason`, in the order of each
+/// reason's first unit. Reasons count as identical when they differ only in the unit's own
+/// names (its id, its slide's 12-character short name) and in 24-digit hexadecimal item ids,
+/// which is how 151 copies of one server refusal differ.
+fn failure_lines(one: &str, many: &str, failed: &[(String, String)]) -> Vec<String> {
+    let mut groups: Vec<(String, Vec<&str>, &str)> = Vec::new();
+    for (unit, reason) in failed {
+        let key = reason_shape(unit, reason);
+        match groups.iter_mut().find(|(k, ..)| *k == key) {
+            Some((_, units, _)) => units.push(unit),
+            None => groups.push((key, vec![unit.as_str()], reason.as_str())),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, units, reason)| match units.as_slice() {
+            [unit] => format!("{one}{unit}: {reason}"),
+            _ => {
+                let named: Vec<&str> = units.iter().take(3).copied().collect();
+                let more = if units.len() > 3 { format!(" and {} more", units.len() - 3) } else { String::new() };
+                format!("{} {many} ({}{more}): {reason}", units.len(), named.join(", "))
+            }
+        })
+        .collect()
+}
+
+/// `reason` with the unit's names and 24-digit hexadecimal ids replaced by placeholders.
+fn reason_shape(unit: &str, reason: &str) -> String {
+    let mut text = reason.replace(unit, "<unit>");
+    if let Some(short) = unit.get(..12).filter(|s| s.starts_with("TCGA-")) {
+        text = text.replace(short, "<slide>");
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.len() == 24 { "<id>" } else { &run });
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_differing_only_in_their_roi_and_item_ids_are_one_group() {
+        let failed: Vec<(String, String)> = (0..5)
+            .map(|i| {
+                let roi = format!("TCGA-A{i}-A0SK-DX1");
+                let reason = format!(
+                    "tiles metadata of `TCGA-A{i}-A0SK`: the server answered HTTP 400: Invalid item id (5bbdeba3e629140048d017b{i})."
+                );
+                (roi, reason)
+            })
+            .chain([("TCGA-ZZ-0000-DX1".to_string(), "mask link: HTTP 404".to_string())])
+            .collect();
+        let lines = failure_lines("", "ROIs", &failed);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(
+            lines[0],
+            "5 ROIs (TCGA-A0-A0SK-DX1, TCGA-A1-A0SK-DX1, TCGA-A2-A0SK-DX1 and 2 more): tiles metadata of \
+             `TCGA-A0-A0SK`: the server answered HTTP 400: Invalid item id (5bbdeba3e629140048d017b0)."
+        );
+        assert_eq!(lines[1], "TCGA-ZZ-0000-DX1: mask link: HTTP 404");
+    }
 }

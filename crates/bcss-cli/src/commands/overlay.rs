@@ -31,7 +31,7 @@ pub fn run(args: &OverlayArgs, out: Output) -> Result<(), Failure> {
     check_range("--downsample", args.downsample, MAX_DOWNSAMPLE)?;
     check_range("--thumb", args.thumb, MAX_THUMB)?;
     inputs::jobs(args.jobs)?;
-    let rois = inputs::dataset(&args.dir, args.split.as_deref())?;
+    let rois = inputs::dataset(&args.dir, &args.select)?;
     if let Some(r) = rois.iter().find(|r| r.files.image.is_none()) {
         return Err(Failure::Input(anyhow::anyhow!(
             "ROI `{}` has a mask but no image in `{}`; overlays need both",

@@ -54,7 +54,7 @@ pub fn run(args: &StatsArgs, out: Output) -> Result<(), Failure> {
 pub fn compute(args: &StatsArgs, reporter: &dyn Reporter) -> Result<(Stats, f64), Failure> {
     let map = inputs::class_map(&args.class_map)?;
     inputs::jobs(args.jobs)?;
-    let rois = inputs::dataset(&args.dir, args.split.as_deref())?;
+    let rois = inputs::dataset(&args.dir, &args.select)?;
     let start = Instant::now();
     let stats = inputs::with_jobs(args.jobs, || stats::compute(&rois, &map, reporter))?.input()?;
     let seconds = start.elapsed().as_secs_f64();

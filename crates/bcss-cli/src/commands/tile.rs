@@ -26,7 +26,7 @@ pub fn run(args: &TileArgs, out: Output) -> Result<(), Failure> {
         "high" => Compression::High,
         _ => Compression::Fast,
     };
-    let rois = inputs::dataset(&args.dir, args.split.as_deref())?;
+    let rois = inputs::dataset(&args.dir, &args.select)?;
     if let Some(r) = rois.iter().find(|r| r.files.image.is_none()) {
         return Err(Failure::Input(anyhow::anyhow!(
             "ROI `{}` has a mask but no image in `{}`; tiling needs both",
@@ -42,6 +42,7 @@ pub fn run(args: &TileArgs, out: Output) -> Result<(), Failure> {
         out: args.out.clone(),
         compression,
         wait_lock: args.wait_lock,
+        split: args.select.split.clone().unwrap_or_else(|| "official".to_string()),
     };
     let start = Instant::now();
     let bar = Bar::new("ROIs", out.progress);

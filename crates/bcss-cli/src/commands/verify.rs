@@ -12,8 +12,31 @@ pub fn run(args: &VerifyArgs, out: Output) -> Result<(), Failure> {
     if out.json {
         print_json(&report);
     } else if !out.quiet || !report.problems.is_empty() {
-        for p in &report.problems {
+        // An absent ROI is one line in the summary below, not a "has no mask" and a "has no
+        // image" line each: a partial dataset would otherwise bury its real problems.
+        let absent: std::collections::BTreeSet<&str> = report.absent.iter().map(String::as_str).collect();
+        let folded = |p: &verify::Problem| {
+            p.path.is_none()
+                && p.roi.as_deref().is_some_and(|r| absent.contains(r))
+                && (p.what == "has no mask" || p.what == "has no image")
+        };
+        for p in report.problems.iter().filter(|p| !folded(p)) {
             println!("{p}");
+        }
+        if !absent.is_empty() {
+            let shown: Vec<&str> = absent.iter().take(5).copied().collect();
+            let more = if absent.len() > 5 { format!(" and {} more", absent.len() - 5) } else { String::new() };
+            println!(
+                "{} of {} ROIs absent (neither image nor mask): {}{more}",
+                absent.len(),
+                report.rois_checked,
+                shown.join(", ")
+            );
+            if args.slides.is_none() {
+                eprintln!(
+                    "hint: a partial dataset? use --slides (or --roi-bounds) to check only the ROIs it should hold"
+                );
+            }
         }
         eprintln!(
             "{}: {} ROIs and {} files checked {}; {} problem{}",

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::util::{bcss, files_under, run, Dir};
 
-fn write_png(path: &Path, w: usize, h: usize, channels: usize, data: &[u8]) {
+pub(crate) fn write_png(path: &Path, w: usize, h: usize, channels: usize, data: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let file = std::fs::File::create(path).unwrap();
     let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w as u32, h as u32);
@@ -25,7 +25,7 @@ fn read_png(path: &Path) -> (usize, usize, Vec<u8>) {
     (info.width as usize, info.height as usize, buf)
 }
 
-fn json(stdout: &str) -> serde_json::Value {
+pub(crate) fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 

@@ -90,7 +90,12 @@ pub(crate) fn rerun_until_complete(stand: &Stand, args: &[&str], max: usize) -> 
         logs.push(r.stderr.clone());
         match r.code {
             0 => return logs,
-            1 => assert!(r.stderr.contains("failed: TCGA-SY-"), "exit 1 names the failed ROIs: {}", r.stderr),
+            // One ROI per line, or several failed for the same reason on one line.
+            1 => assert!(
+                r.stderr.contains("failed: TCGA-SY-") || r.stderr.contains(" ROIs (TCGA-SY-"),
+                "exit 1 names the failed ROIs: {}",
+                r.stderr
+            ),
             c => panic!("exit {c}: {}", r.stderr),
         }
     }

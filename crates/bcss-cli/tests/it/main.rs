@@ -14,6 +14,7 @@ mod edges;
 #[cfg(feature = "openslide")]
 mod extract;
 mod faults;
+mod firsthour;
 #[cfg(feature = "openslide")]
 mod gdc;
 mod harness;

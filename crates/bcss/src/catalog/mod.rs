@@ -26,6 +26,27 @@ pub mod split;
 pub use rois::{CatalogError, Roi, RoiTable};
 pub use slides::{Slide, SlideTable};
 
+/// A CSV table built in memory: one header and rows of fields, quoted by the `csv` crate where a
+/// field needs it (a class named `tumour, "invasive"` stays one field), `\n` line ends. Every CSV
+/// bcss writes (split files, `stats`, `tile` indexes) goes through it, so the readers that parse
+/// them back see as many fields in each row as in the header.
+pub fn csv_text<R, F>(header: &[&str], rows: R) -> String
+where
+    R: IntoIterator<Item = Vec<F>>,
+    F: AsRef<[u8]>,
+{
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let bytes = (|| {
+        w.write_record(header)?;
+        for row in rows {
+            w.write_record(&row)?;
+        }
+        w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    })()
+    .expect("writing CSV into memory cannot fail");
+    String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8")
+}
+
 /// The TCGA tissue source site of a ROI or slide name (`TCGA-A1-A0SK-DX1` -> `A1`).
 pub fn tissue_source_site(name: &str) -> Option<&str> {
     let rest = name.strip_prefix("TCGA-")?;
@@ -49,5 +70,14 @@ mod tests {
         assert_eq!(tissue_source_site("XCGA-A1"), None);
         assert_eq!(patient("TCGA-A1-A0SK-DX1"), Some("TCGA-A1-A0SK"));
         assert_eq!(patient("TCGA-A1"), None);
+    }
+
+    #[test]
+    fn csv_text_quotes_commas_and_quotes_and_reads_back() {
+        let text = csv_text(&["a", "b"], [vec!["tumour, \"invasive\"".to_string(), "1".to_string()]]);
+        assert_eq!(text, "a,b\n\"tumour, \"\"invasive\"\"\",1\n");
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let rec = r.records().next().unwrap().unwrap();
+        assert_eq!((rec.len(), &rec[0]), (2, "tumour, \"invasive\""));
     }
 }

@@ -316,11 +316,8 @@ impl Split {
 
     /// The split as CSV: header `roi,site,patient,part`, sorted by ROI, `\n` line ends.
     pub fn to_csv(&self) -> String {
-        let mut s = String::from("roi,site,patient,part\n");
-        for r in self.rows() {
-            s.push_str(&format!("{},{},{},{}\n", r.roi, r.site, r.patient, r.part));
-        }
-        s
+        let rows = self.rows().into_iter().map(|r| vec![r.roi, r.site, r.patient, r.part.to_string()]);
+        super::csv_text(&["roi", "site", "patient", "part"], rows)
     }
 
     /// The split as pretty JSON: `{"scheme", "counts", "rois": [{roi, site, patient, part}]}`.

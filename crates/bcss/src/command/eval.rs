@@ -20,8 +20,17 @@
 //! its defined classes).
 //!
 //! A prediction of the wrong size, with a value above K, unreadable, or missing, and a
-//! prediction without a ground truth, are **problems**: each names its file, the other images
-//! are still evaluated, and the caller decides (the CLI exits 1).
+//! prediction without a ground truth, are **problems**: each names its file and its
+//! [`ProblemKind`], the other images are still evaluated, and the caller decides (the CLI
+//! exits 1).
+//!
+//! **Warnings** ([`EvalReport::warnings`]) name the likely cause when the prediction values
+//! look like another class map than the one given, since the numbers alone mislead: raw BCSS
+//! codes scored under main5 fail every image holding a code above 5 and score the few others
+//! (whose codes 1..=4 happen to be main5's classes) as if nothing were wrong. Two signs are
+//! checked: predictions holding values above K (their largest value says which map: up to 21
+//! is the raw codes), and 0-based classes (`argmax` output: K never predicted while 0, "no
+//! prediction", covers a large share of the labelled pixels).
 //!
 //! Files ([`evaluate`]) and arrays in memory ([`evaluate_pair`], for a validation loop in
 //! Python) go through the same counter ([`PixelCounter`]) and the same summary ([`report`]).
@@ -144,7 +153,7 @@ pub struct Metrics {
     pub per_class: Vec<ClassMetrics>,
 }
 
-/// One image evaluated.
+/// One image evaluated: the per-ROI scores of `bcss eval --json`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ImageResult {
     /// ROI id.
@@ -160,6 +169,24 @@ pub struct ImageResult {
     pub mean_dice: Option<f64>,
     /// Mean IoU over its defined classes.
     pub mean_iou: Option<f64>,
+    /// Its metrics per class (pixel counts, Dice, IoU, precision, recall), by class value.
+    pub per_class: Vec<ClassMetrics>,
+}
+
+/// What kind of problem a [`Problem`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// A ground-truth mask without a prediction.
+    NoPrediction,
+    /// A prediction without a ground-truth mask.
+    NoTruth,
+    /// A prediction whose size differs from its ground truth.
+    Size,
+    /// A prediction holding a value above K.
+    ValueOverK,
+    /// A file that could not be read or decoded, or a truth mask with a value that is not a code.
+    Unreadable,
 }
 
 /// A file that could not be evaluated.
@@ -169,6 +196,23 @@ pub struct Problem {
     pub file: PathBuf,
     /// What is wrong.
     pub message: String,
+    /// The kind of problem.
+    pub kind: ProblemKind,
+    /// For [`ProblemKind::ValueOverK`]: the largest value of the prediction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<u8>,
+}
+
+impl Problem {
+    /// A problem of `kind` with `file`.
+    pub fn new(file: impl Into<PathBuf>, kind: ProblemKind, message: impl Into<String>) -> Problem {
+        Problem { file: file.into(), message: message.into(), kind, max_value: None }
+    }
+
+    /// A prediction holding values above K, the largest being `max`.
+    fn over_k(file: impl Into<PathBuf>, message: String, max: u8) -> Problem {
+        Problem { max_value: Some(max), ..Problem::new(file, ProblemKind::ValueOverK, message) }
+    }
 }
 
 /// The result of an evaluation.
@@ -190,6 +234,24 @@ pub struct EvalReport {
     pub per_image: Vec<ImageResult>,
     /// Files that could not be evaluated, sorted.
     pub problems: Vec<Problem>,
+    /// The likely cause when the predictions look like another class map (see the module docs).
+    pub warnings: Vec<String>,
+}
+
+/// Limits an evaluation to the ROIs of some parts of a split (`bcss eval --part test`, Python's
+/// `evaluate(split="test")`): the truth masks whose ROI `part_of` puts in `keep`, and the
+/// predictions but those whose ROI it puts in another part. A prediction of a train ROI is left
+/// out of a test evaluation, not reported as lacking its truth; one whose ROI the split does not
+/// place is kept, so it is still reported. Returns the number of truth masks kept.
+pub fn select_parts(
+    truth: &mut BTreeMap<RoiKey, PathBuf>,
+    pred: &mut BTreeMap<RoiKey, PathBuf>,
+    part_of: impl Fn(&str) -> Option<crate::catalog::split::Part>,
+    keep: &[crate::catalog::split::Part],
+) -> usize {
+    truth.retain(|k, _| part_of(&k.0).is_some_and(|p| keep.contains(&p)));
+    pred.retain(|k, _| part_of(&k.0).is_none_or(|p| keep.contains(&p)));
+    truth.len()
 }
 
 /// Pairs predictions with truth masks by key and evaluates every pair, in parallel.
@@ -204,14 +266,16 @@ pub fn evaluate(
     for (key, t) in truth {
         match pred.get(key) {
             Some(p) => jobs.push((key.0.clone(), t.clone(), p.clone())),
-            None => {
-                problems.push(Problem { file: t.clone(), message: "no prediction for this ground-truth mask".into() })
-            }
+            None => problems.push(Problem::new(
+                t.clone(),
+                ProblemKind::NoPrediction,
+                "no prediction for this ground-truth mask",
+            )),
         }
     }
     for (key, p) in pred {
         if !truth.contains_key(key) {
-            problems.push(Problem { file: p.clone(), message: "no ground-truth mask for this prediction".into() });
+            problems.push(Problem::new(p.clone(), ProblemKind::NoTruth, "no ground-truth mask for this prediction"));
         }
     }
     reporter.on_plan(jobs.len());
@@ -221,8 +285,8 @@ pub fn evaluate(
             reporter.on_start(roi);
             let r = evaluate_one(map, roi, t, p);
             reporter.on_bytes(input::file_len(t) + input::file_len(p));
-            reporter.on_done(roi, &r.as_ref().map_or_else(|e| Outcome::Failed(e.to_string()), |_| Outcome::Done));
-            r.map_err(|e| Problem { file: e.path.clone(), message: e.problem.to_string() })
+            reporter.on_done(roi, &r.as_ref().map_or_else(|e| Outcome::Failed(e.message.clone()), |_| Outcome::Done));
+            r
         })
         .collect();
     report(map, results, problems)
@@ -243,6 +307,7 @@ pub fn report(map: &ClassMap, results: Vec<Result<ImageResult, Problem>>, mut pr
         }
     }
     problems.sort_by(|a, b| a.file.cmp(&b.file));
+    let warnings = warnings(map, &pooled, per_image.len(), &problems);
     let image_metrics: Vec<Metrics> = per_image.iter().map(|i| i.confusion.metrics(map)).collect();
     let per_class = (0..k)
         .map(|c| ClassMetrics {
@@ -271,16 +336,59 @@ pub fn report(map: &ClassMap, results: Vec<Result<ImageResult, Problem>>, mut pr
         per_image_mean,
         per_image,
         problems,
+        warnings,
     }
 }
 
-/// Evaluates one prediction against one truth mask, streaming both.
-pub fn evaluate_one(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Result<ImageResult, InputError> {
-    let mut trows = input::open_mask(truth)?;
-    let mut prows = input::open_mask(pred)?;
+/// The warnings of the module docs: values above K (with the map they look like), and 0-based
+/// classes. `scored` is the number of images evaluated.
+fn warnings(map: &ClassMap, pooled: &Confusion, scored: usize, problems: &[Problem]) -> Vec<String> {
+    let k = map.num_classes();
+    let mut out = Vec::new();
+    let over: Vec<u8> = problems.iter().filter_map(|p| p.max_value).collect();
+    if let Some(&max) = over.iter().max() {
+        let raw_codes = crate::catalog::codes::MAX_CODE as usize;
+        let looks = if k < raw_codes && max as usize <= raw_codes {
+            format!("raw BCSS codes (1..={raw_codes}), not the classes of map {}", map.name())
+        } else if max == 255 {
+            "255 used as an ignore value, which predictions give as 0 (no prediction)".to_string()
+        } else {
+            format!("the values of another class map than {}", map.name())
+        };
+        out.push(format!(
+            "{} of {} predictions hold values above {k} (up to {max}): they look like {looks}; \
+             remap them to the map's classes 1..={k} (0: no prediction), or give the map they hold \
+             with --class-map",
+            over.len(),
+            scored + problems.iter().filter(|p| p.kind != ProblemKind::NoPrediction).count(),
+        ));
+    }
+    let total = pooled.total();
+    let none: u64 = pooled.counts.iter().map(|r| r[0]).sum();
+    let top: u64 = pooled.counts.iter().map(|r| r[k]).sum();
+    // Some pixels predicted, a fifth or more of them 0, and class K never: 0..K-1 classes. (All
+    // zeros is an empty prediction, not a shifted one.)
+    if k > 1 && none < total && top == 0 && none * 5 >= total {
+        out.push(format!(
+            "{:.0}% of the labelled pixels are predicted 0 (no prediction) and class {k} never: the \
+             predictions look like 0-based classes (an argmax over K outputs); add 1 to them, since \
+             predictions hold the classes 1..={k} of map {}",
+            100.0 * none as f64 / total as f64,
+            map.name()
+        ));
+    }
+    out
+}
+
+/// Evaluates one prediction against one truth mask, streaming both. A prediction holding a value
+/// above K is read to its end for its largest value (the warnings use it).
+pub fn evaluate_one(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Result<ImageResult, Problem> {
+    let unreadable = |e: InputError| Problem::new(e.path.clone(), ProblemKind::Unreadable, e.problem.to_string());
+    let mut trows = input::open_mask(truth).map_err(unreadable)?;
+    let mut prows = input::open_mask(pred).map_err(unreadable)?;
     let (w, h) = (trows.width(), trows.height());
     if (prows.width(), prows.height()) != (w, h) {
-        return Err(InputError::new(
+        let e = InputError::new(
             pred,
             InputProblem::Size {
                 got_w: prows.width(),
@@ -289,27 +397,34 @@ pub fn evaluate_one(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Res
                 want_h: h,
                 what: "the ground truth",
             },
-        ));
+        );
+        return Err(Problem::new(pred, ProblemKind::Size, e.problem.to_string()));
     }
     let k = map.num_classes();
     let mut counter = PixelCounter::new(k);
     let (mut traw, mut t, mut p) = (vec![0u8; w], vec![0u8; w], vec![0u8; w]);
     for y in 0..h {
-        input::read_row(&mut trows, &mut traw, truth)?;
-        input::read_row(&mut prows, &mut p, pred)?;
+        input::read_row(&mut trows, &mut traw, truth).map_err(unreadable)?;
+        input::read_row(&mut prows, &mut p, pred).map_err(unreadable)?;
         remap_into(&traw, &mut t, map.lut()).map_err(|b| {
-            InputError::new(
+            unreadable(InputError::new(
                 truth,
                 InputProblem::BadValue { value: b.value, x: b.index, y, expected: "a BCSS code (0..=21)".into() },
-            )
+            ))
         })?;
         if let Err(x) = counter.add(&t, &p) {
             let expected = format!("a class of map {} (0..={k})", map.name());
-            return Err(InputError::new(pred, InputProblem::BadValue { value: p[x], x, y, expected }));
+            let message = InputProblem::BadValue { value: p[x], x, y, expected }.to_string();
+            let mut max = p.iter().copied().max().unwrap_or(0);
+            for _ in y + 1..h {
+                input::read_row(&mut prows, &mut p, pred).map_err(unreadable)?;
+                max = max.max(p.iter().copied().max().unwrap_or(0));
+            }
+            return Err(Problem::over_k(pred, message, max));
         }
     }
-    input::finish(trows, truth)?;
-    input::finish(prows, pred)?;
+    input::finish(trows, truth).map_err(unreadable)?;
+    input::finish(prows, pred).map_err(unreadable)?;
     Ok(counter.finish(map, roi))
 }
 
@@ -324,26 +439,26 @@ pub fn evaluate_pair(
     width: usize,
     height: usize,
 ) -> Result<ImageResult, Problem> {
-    let problem = |message: String| Problem { file: roi.into(), message };
+    let problem = |kind, message: String| Problem::new(roi, kind, message);
     let k = map.num_classes();
     if truth.len() != width * height || pred.len() != truth.len() {
-        return Err(problem(format!(
-            "prediction of {} pixels does not match the ground truth {width}x{height}",
-            pred.len()
-        )));
+        return Err(problem(
+            ProblemKind::Size,
+            format!("prediction of {} pixels does not match the ground truth {width}x{height}", pred.len()),
+        ));
     }
     if let Some(i) = truth.iter().position(|&v| v as usize > k) {
         let (x, y) = (i % width.max(1), i / width.max(1));
-        return Err(problem(format!(
-            "ground truth value {} at (x {x}, y {y}) is not a class of map {} (0..={k})",
-            truth[i],
-            map.name()
-        )));
+        return Err(problem(
+            ProblemKind::Unreadable,
+            format!("ground truth value {} at (x {x}, y {y}) is not a class of map {} (0..={k})", truth[i], map.name()),
+        ));
     }
     let mut counter = PixelCounter::new(k);
     counter.add(truth, pred).map_err(|i| {
         let (x, y) = (i % width.max(1), i / width.max(1));
-        problem(format!("value {} at (x {x}, y {y}) is not a class of map {} (0..={k})", pred[i], map.name()))
+        let message = format!("value {} at (x {x}, y {y}) is not a class of map {} (0..={k})", pred[i], map.name());
+        Problem::over_k(roi, message, pred.iter().copied().max().unwrap_or(0))
     })?;
     Ok(counter.finish(map, roi))
 }
@@ -387,6 +502,7 @@ impl PixelCounter {
             pixel_accuracy: m.pixel_accuracy,
             mean_dice: m.mean_dice,
             mean_iou: m.mean_iou,
+            per_class: m.per_class,
             confusion,
         }
     }
@@ -395,6 +511,28 @@ impl PixelCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_name_raw_codes_and_zero_based_classes_but_not_empty_predictions() {
+        let map = ClassMap::preset("main5").unwrap();
+        let over = |max| Problem::over_k("p.png", "value".into(), max);
+        let w = warnings(&map, &Confusion::new(5), 1, &[over(21), over(9)]);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with("2 of 3 predictions hold values above 5 (up to 21): they look like raw BCSS codes"),
+            "{w:?}"
+        );
+        assert!(warnings(&map, &Confusion::new(5), 0, &[over(255)])[0].contains("255 used as an ignore value"));
+        // Truth tumour and stroma predicted 0 and 1: shifted by one.
+        let mut c = Confusion::new(5);
+        c.counts[0][0] = 6;
+        c.counts[1][1] = 4;
+        assert!(warnings(&map, &c, 1, &[])[0].contains("60% of the labelled pixels are predicted 0"));
+        // Nothing predicted at all is not called shifted.
+        let mut empty = Confusion::new(5);
+        empty.counts[0][0] = 10;
+        assert!(warnings(&map, &empty, 1, &[]).is_empty());
+    }
 
     /// The 4x4 case of the module tests, in main5 classes (see `tests/it/analysis.rs` for the
     /// same numbers through the binary).

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use super::input::{self, InputError, RoiInput};
 use crate::catalog::classmap::ClassMap;
+use crate::catalog::csv_text;
 use crate::catalog::split::{part_color, Part};
 use crate::codec::png::{write_raw, Compression};
 use crate::dataset::atomic::write_atomic;
@@ -252,56 +253,53 @@ pub fn write_outputs(stats: &Stats, map: &ClassMap, out: &Path, wait_lock: bool)
         write_atomic(&path, |w: &mut dyn Write| w.write_all(bytes)).map(|_| ()).map_err(err(&path))
     };
 
-    let mut s = String::from("roi,part,width,height,pixels,dont_care,dont_care_fraction");
-    for n in &stats.class_names {
-        s.push(',');
-        s.push_str(n);
-    }
-    s.push('\n');
-    for r in &stats.rois {
-        s.push_str(&format!(
-            "{},{},{},{},{},{},{:.6}",
-            r.roi,
-            r.part,
-            r.width,
-            r.height,
-            r.pixels(),
-            r.counts[0],
-            r.dont_care_fraction()
-        ));
-        for c in &r.counts[1..] {
-            s.push_str(&format!(",{c}"));
-        }
-        s.push('\n');
-    }
-    write("rois.csv", s.as_bytes())?;
+    let mut header = vec!["roi", "part", "width", "height", "pixels", "dont_care", "dont_care_fraction"];
+    header.extend(stats.class_names.iter().map(String::as_str));
+    let rows = stats.rois.iter().map(|r| {
+        let mut row = vec![
+            r.roi.clone(),
+            r.part.to_string(),
+            r.width.to_string(),
+            r.height.to_string(),
+            r.pixels().to_string(),
+            r.counts[0].to_string(),
+            format!("{:.6}", r.dont_care_fraction()),
+        ];
+        row.extend(r.counts[1..].iter().map(u64::to_string));
+        row
+    });
+    write("rois.csv", csv_text(&header, rows).as_bytes())?;
 
-    let mut s = String::from("part,rois,pixels,labelled,dont_care,dont_care_fraction\n");
-    for p in &stats.parts {
-        s.push_str(&format!(
-            "{},{},{},{},{},{:.6}\n",
-            p.part, p.rois, p.pixels, p.labelled, p.dont_care, p.dont_care_fraction
-        ));
-    }
-    write("parts.csv", s.as_bytes())?;
+    let rows = stats.parts.iter().map(|p| {
+        vec![
+            p.part.clone(),
+            p.rois.to_string(),
+            p.pixels.to_string(),
+            p.labelled.to_string(),
+            p.dont_care.to_string(),
+            format!("{:.6}", p.dont_care_fraction),
+        ]
+    });
+    let header = ["part", "rois", "pixels", "labelled", "dont_care", "dont_care_fraction"];
+    write("parts.csv", csv_text(&header, rows).as_bytes())?;
 
-    let mut s = String::from("part,value,class,pixels,fraction,present_in,weight_inverse,weight_median_frequency\n");
-    for p in &stats.parts {
-        for c in &p.classes {
-            s.push_str(&format!(
-                "{},{},{},{},{:.6},{},{:.6},{:.6}\n",
-                p.part,
-                c.value,
-                c.name,
-                c.pixels,
-                c.fraction,
-                c.present_in,
-                c.weight_inverse,
-                c.weight_median_frequency
-            ));
-        }
-    }
-    write("classes.csv", s.as_bytes())?;
+    let rows = stats.parts.iter().flat_map(|p| {
+        p.classes.iter().map(|c| {
+            vec![
+                p.part.clone(),
+                c.value.to_string(),
+                c.name.clone(),
+                c.pixels.to_string(),
+                format!("{:.6}", c.fraction),
+                c.present_in.to_string(),
+                format!("{:.6}", c.weight_inverse),
+                format!("{:.6}", c.weight_median_frequency),
+            ]
+        })
+    });
+    let header =
+        ["part", "value", "class", "pixels", "fraction", "present_in", "weight_inverse", "weight_median_frequency"];
+    write("classes.csv", csv_text(&header, rows).as_bytes())?;
 
     let mut json = serde_json::to_string_pretty(stats).expect("stats serialise");
     json.push('\n');

@@ -13,7 +13,8 @@
 //!
 //! Output under `out/`: `<part>/images/<roi>_x<X>_y<Y>.png` and `<part>/masks/` with the same
 //! name (X, Y: the tile's offset in the ROI image), `<part>/index.csv` (sorted by ROI, y, x)
-//! and `tiles.json`. Output is deterministic: the same files and bytes whatever the number of
+//! and `tiles.json` (the [`TileSummary`]: bcss version, source resolution, class names and
+//! colours, split, counts). Output is deterministic: the same files and bytes whatever the number of
 //! threads. Files appear under their final name only once complete (temporary name, rename).
 
 use std::collections::BTreeMap;
@@ -22,10 +23,12 @@ use std::path::{Path, PathBuf};
 
 use super::input::{self, InputError, InputProblem, RoiInput};
 use crate::catalog::classmap::ClassMap;
+use crate::catalog::csv_text;
 use crate::catalog::split::Part;
 use crate::codec::png::{write_raw, Compression};
 use crate::dataset::atomic::write_atomic;
 use crate::dataset::lock::{DatasetLock, LockError, LOCK_FILE};
+use crate::dataset::names::parse_roi_file_name;
 use crate::report::Reporter;
 use crate::transform::remap::remap_into;
 use crate::transform::tile::{labelled_fraction, tile_counts, GridError, TileGrid};
@@ -48,6 +51,9 @@ pub struct TilePlan {
     /// When another run holds `out`'s lock: wait for it instead of failing with
     /// [`LockError::Held`](crate::dataset::LockError::Held).
     pub wait_lock: bool,
+    /// The split the parts come from, as given (`official`, `official-val`, a split file), for
+    /// `tiles.json`.
+    pub split: String,
 }
 
 /// One tile written.
@@ -74,11 +80,22 @@ impl TileRecord {
     }
 }
 
-/// What a tiling run did.
+/// What a tiling run did; also `tiles.json`, so the tiles say what they hold: the bcss version,
+/// the source resolution, the class map with its classes' names and colours, and the split.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TileSummary {
+    /// The bcss version that wrote the tiles.
+    pub bcss_version: String,
+    /// The resolution of the source ROIs, from their file names' suffix (`MPP-0.2500`,
+    /// `MAG-20.0`, `MAG-0` for base): one entry unless the dataset mixes them; sorted.
+    pub resolution: Vec<String>,
     /// Class map name.
     pub class_map: String,
+    /// The map's classes: value in the mask tiles (1..=K; 0 is don't care), name, colour, and
+    /// the BCSS codes each holds.
+    pub classes: Vec<crate::catalog::classmap::Class>,
+    /// The split the parts come from, as given (`official`, `official-val`, a split file).
+    pub split: String,
     /// Tile side.
     pub size: usize,
     /// Stride.
@@ -169,8 +186,18 @@ pub fn tile(plan: &TilePlan, rois: &[RoiInput], reporter: &dyn Reporter) -> Resu
     tiles.sort_by(|a, b| (a.part, &a.roi, a.y, a.x).cmp(&(b.part, &b.roi, b.y, b.x)));
     let per_part: BTreeMap<Part, usize> =
         parts.iter().map(|&p| (p, tiles.iter().filter(|t| t.part == p).count())).collect();
+    let mut resolution: Vec<String> = rois
+        .iter()
+        .filter_map(|r| r.files.mask.file_name()?.to_str().and_then(parse_roi_file_name).map(|n| n.suffix))
+        .collect();
+    resolution.sort();
+    resolution.dedup();
     let summary = TileSummary {
+        bcss_version: env!("CARGO_PKG_VERSION").to_string(),
+        resolution,
         class_map: plan.map.name().to_string(),
+        classes: plan.map.classes().to_vec(),
+        split: plan.split.clone(),
         size: plan.size,
         stride: plan.stride,
         min_labelled: plan.min_labelled,
@@ -199,22 +226,23 @@ fn check_empty(out: &Path) -> Result<(), TileError> {
 }
 
 fn write_indexes(plan: &TilePlan, parts: &[Part], summary: &TileSummary) -> Result<(), TileError> {
-    let mut header = String::from("roi,x,y,labelled_fraction,image,mask,dont_care");
-    for c in plan.map.classes() {
-        header.push(',');
-        header.push_str(&c.name);
-    }
-    header.push('\n');
+    let mut header = vec!["roi", "x", "y", "labelled_fraction", "image", "mask", "dont_care"];
+    header.extend(plan.map.classes().iter().map(|c| c.name.as_str()));
     for &p in parts {
-        let mut s = header.clone();
-        for t in summary.tiles.iter().filter(|t| t.part == p) {
+        let rows = summary.tiles.iter().filter(|t| t.part == p).map(|t| {
             let name = t.file_name();
-            s.push_str(&format!("{},{},{},{:.6},images/{name},masks/{name}", t.roi, t.x, t.y, t.labelled_fraction));
-            for c in &t.counts {
-                s.push_str(&format!(",{c}"));
-            }
-            s.push('\n');
-        }
+            let mut row = vec![
+                t.roi.clone(),
+                t.x.to_string(),
+                t.y.to_string(),
+                format!("{:.6}", t.labelled_fraction),
+                format!("images/{name}"),
+                format!("masks/{name}"),
+            ];
+            row.extend(t.counts.iter().map(u64::to_string));
+            row
+        });
+        let s = csv_text(&header, rows);
         let path = plan.out.join(p.as_str()).join("index.csv");
         write_atomic(&path, |w: &mut dyn Write| w.write_all(s.as_bytes())).map_err(out_err(&path))?;
     }
@@ -408,6 +436,7 @@ mod tests {
             out: d.path().join("t"),
             compression: Compression::Fast,
             wait_lock: false,
+            split: "official".into(),
         };
         let s = tile(&plan, &[RoiInput { files, part: Part::Train }], &Silent).unwrap();
         let origins: Vec<(usize, usize)> = s.tiles.iter().map(|t| (t.x, t.y)).collect();
@@ -459,6 +488,7 @@ mod tests {
             out: d.path().join("t"),
             compression: Compression::Fast,
             wait_lock: false,
+            split: "official".into(),
         };
         let rois = [RoiInput { files, part: Part::Test }];
         let s = tile(&plan, &rois, &Silent).unwrap();

@@ -17,11 +17,22 @@ pub(crate) struct Outcomes {
     pub done: Vec<String>,
     pub skipped: Vec<String>,
     pub failed: Vec<(String, String)>,
+    /// The ids of `failed` whose failure a rerun alone cannot fix ([`UnitError::rerun_may_fix`]).
+    pub lasting: Vec<String>,
+}
+
+/// The failure of one unit of work: its sentence, and whether running the same command again
+/// may fix it (a network error, a server error, a full disk may; a missing slide file, an item
+/// id the server does not know, a mask with bad codes will not). The CLI offers "rerun" only
+/// for the first kind.
+pub(crate) trait UnitError: std::fmt::Display {
+    /// True when a rerun of the same command may succeed.
+    fn rerun_may_fix(&self) -> bool;
 }
 
 /// Runs `work` on every ROI with `jobs` threads. `work` returns `Ok(true)` when it wrote
 /// something, `Ok(false)` when the ROI was already complete.
-pub(crate) fn for_each_roi<E: std::fmt::Display>(
+pub(crate) fn for_each_roi<E: UnitError>(
     rois: &[Roi],
     jobs: usize,
     reporter: &dyn Reporter,
@@ -31,7 +42,7 @@ pub(crate) fn for_each_roi<E: std::fmt::Display>(
 }
 
 /// [`for_each_roi`] for any unit of work with an id (slide files, ...).
-pub(crate) fn for_each<T: Sync, E: std::fmt::Display>(
+pub(crate) fn for_each<T: Sync, E: UnitError>(
     rois: &[T],
     id: impl Fn(&T) -> &str + Sync,
     what: &str,
@@ -41,7 +52,7 @@ pub(crate) fn for_each<T: Sync, E: std::fmt::Display>(
 ) -> Outcomes {
     reporter.on_plan(rois.len());
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, Outcome, bool)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1).min(rois.len().max(1)) {
             s.spawn(|| loop {
@@ -51,25 +62,28 @@ pub(crate) fn for_each<T: Sync, E: std::fmt::Display>(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(roi) = rois.get(i) else { break };
                 reporter.on_start(id(roi));
-                let outcome = match work(roi) {
-                    Ok(true) => Outcome::Done,
-                    Ok(false) => Outcome::Skipped,
+                let (outcome, lasting) = match work(roi) {
+                    Ok(true) => (Outcome::Done, false),
+                    Ok(false) => (Outcome::Skipped, false),
                     Err(e) => {
                         let msg = e.to_string();
                         tracing::error!(unit = %id(roi), error = %msg, "{what} failed");
-                        Outcome::Failed(msg)
+                        (Outcome::Failed(msg), !e.rerun_may_fix())
                     }
                 };
                 reporter.on_done(id(roi), &outcome);
-                results.lock().expect("results lock").push((i, outcome));
+                results.lock().expect("results lock").push((i, outcome, lasting));
             });
         }
     });
     let mut results = results.into_inner().expect("results lock");
-    results.sort_by_key(|(i, _)| *i);
+    results.sort_by_key(|(i, ..)| *i);
     let mut out = Outcomes::default();
-    for (i, outcome) in results {
+    for (i, outcome, lasting) in results {
         let id = id(&rois[i]).to_string();
+        if lasting {
+            out.lasting.push(id.clone());
+        }
         match outcome {
             Outcome::Done => out.done.push(id),
             Outcome::Skipped => out.skipped.push(id),
@@ -84,6 +98,13 @@ mod tests {
     use super::*;
     use crate::report::{Event, Recorder};
 
+    /// Test failures: those that say "lasting" are not fixed by a rerun.
+    impl UnitError for String {
+        fn rerun_may_fix(&self) -> bool {
+            !self.contains("lasting")
+        }
+    }
+
     #[test]
     fn outcomes_come_back_in_table_order() {
         let rois: Vec<Roi> = (0..20)
@@ -96,12 +117,14 @@ mod tests {
             match n % 3 {
                 0 => Ok(true),
                 1 => Ok(false),
+                _ if n == 5 => Err(format!("lasting {n}")),
                 _ => Err(format!("bad {n}")),
             }
         });
         assert_eq!(out.done, ["R00", "R03", "R06", "R09", "R12", "R15", "R18"]);
         assert_eq!(out.skipped.len(), 7);
         assert_eq!(out.failed[0], ("R02".to_string(), "bad 2".to_string()));
+        assert_eq!(out.lasting, ["R05"]);
         let events = rec.events();
         assert_eq!(events[0], Event::Plan(20));
         assert_eq!(events.iter().filter(|e| matches!(e, Event::Done(..))).count(), 20);

@@ -18,13 +18,18 @@ impl Layout {
         Layout { root: root.into() }
     }
 
-    /// Creates the root (parents too) and the four folders. Fails clearly when the root is a file
-    /// or cannot be written.
-    pub fn create(&self) -> io::Result<()> {
+    /// Creates the root (parents too), `images/`, `masks/` and `logs/`, and `annotations/` when
+    /// `annotations` (a run that writes them: an empty folder would say the dataset has none).
+    /// Fails clearly when the root is a file or cannot be written.
+    pub fn create(&self, annotations: bool) -> io::Result<()> {
         if self.root.exists() && !self.root.is_dir() {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, "it exists and is not a directory"));
         }
-        for dir in [self.images(), self.masks(), self.annotations(), self.logs()] {
+        let mut dirs = vec![self.images(), self.masks(), self.logs()];
+        if annotations {
+            dirs.push(self.annotations());
+        }
+        for dir in dirs {
             if dir.exists() && !dir.is_dir() {
                 return Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,

@@ -57,6 +57,10 @@ pub struct VerifyReport {
     pub files_checked: usize,
     /// Everything wrong, sorted by ROI then file.
     pub problems: Vec<Problem>,
+    /// Without a manifest: the expected ROIs with no file at all (neither image nor mask),
+    /// sorted. Each also has its "has no mask" (and "has no image") problem; a caller can say
+    /// "146 of 151 ROIs absent" instead of listing both for each.
+    pub absent: Vec<String>,
 }
 
 /// Why a check could not run at all.
@@ -342,7 +346,7 @@ fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
     };
     let image_map = by_roi(&images, images_dir);
     let mask_map = by_roi(&masks, "masks");
-    let results: Vec<(usize, Vec<Problem>)> = expected
+    let results: Vec<(usize, Vec<Problem>, Option<String>)> = expected
         .rois()
         .par_iter()
         .map(|roi| {
@@ -351,6 +355,7 @@ fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
             let mut files = 0;
             let ims = image_map.get(&key).cloned().unwrap_or_default();
             let mks = mask_map.get(&key).cloned().unwrap_or_default();
+            let absent = (mks.is_empty() && ims.is_empty()).then(|| roi.id.clone());
             if mks.is_empty() {
                 probs.push(problem(&roi.id, None, "has no mask"));
             }
@@ -401,14 +406,16 @@ fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
                     ));
                 }
             }
-            (files, probs)
+            (files, probs, absent)
         })
         .collect();
     let mut report = VerifyReport { with_manifest: false, rois_checked: expected.rois().len(), ..Default::default() };
-    for (files, probs) in results {
+    for (files, probs, absent) in results {
         report.files_checked += files;
         report.problems.extend(probs);
+        report.absent.extend(absent);
     }
+    report.absent.sort();
     report
 }
 

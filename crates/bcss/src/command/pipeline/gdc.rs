@@ -362,7 +362,7 @@ pub fn download_wsis(
     let root = root.root();
     let dir = wsis_dir(root);
     let layout = Layout::new(root);
-    layout.create().map_err(|source| RunError::Output { path: root.to_path_buf(), source })?;
+    layout.create(false).map_err(|source| RunError::Output { path: root.to_path_buf(), source })?;
     std::fs::create_dir_all(&dir).map_err(|source| RunError::Output { path: dir.clone(), source })?;
     let manifest = match Manifest::load(&layout.manifest())? {
         Some(m) => m,
@@ -440,6 +440,7 @@ pub fn download_wsis(
         done: outcomes.done,
         skipped: outcomes.skipped,
         failed: outcomes.failed,
+        lasting: outcomes.lasting,
         bytes: bytes.load(std::sync::atomic::Ordering::Relaxed),
         seconds: start.elapsed().as_secs_f64(),
         slides_from: "gdc".to_string(),

@@ -179,6 +179,27 @@ pub enum RoiError {
     Manifest(#[from] ManifestError),
 }
 
+/// A status a retry may get past: a server error, a timeout, too many requests.
+fn transient_status(status: u16) -> bool {
+    status >= 500 || status == 408 || status == 429
+}
+
+impl super::super::workers::UnitError for RoiError {
+    /// False for what the same command would meet again: a slide or file that is not there, an
+    /// item id or link the server refuses (4xx), a region outside the slide, bad codes.
+    fn rerun_may_fix(&self) -> bool {
+        match self {
+            RoiError::Girder(GirderError::Server { status, .. }) => transient_status(*status),
+            RoiError::Girder(_) | RoiError::Gdc(_) | RoiError::BadRegion(_) => true,
+            RoiError::Mask(MaskError::Http { .. } | MaskError::File { .. }) => true,
+            RoiError::Mask(MaskError::Status { status, .. }) => transient_status(*status),
+            RoiError::MaskFromAnnotations(_) => true,
+            RoiError::Write { .. } | RoiError::Manifest(_) => true,
+            _ => false,
+        }
+    }
+}
+
 /// An error and its causes as one line, a cause whose text is already there not repeated.
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut line = e.to_string();
@@ -203,6 +224,9 @@ pub struct Summary {
     pub skipped: Vec<String>,
     /// ROIs that failed, with the reason.
     pub failed: Vec<(String, String)>,
+    /// The ROIs of `failed` whose failure a rerun of the same command cannot fix (a slide file
+    /// or an item that is not there, a region outside its slide, a mask with bad codes).
+    pub lasting: Vec<String>,
     /// Bytes received (network and input files).
     pub bytes: u64,
     /// Wall time in seconds.
@@ -317,7 +341,9 @@ fn planned_names(p: &RoiPipeline) -> Vec<(String, &'static str, String)> {
 pub fn run(p: &RoiPipeline, reporter: &dyn Reporter) -> Result<Summary, RunError> {
     let start = Instant::now();
     let layout = Layout::new(p.root.root());
-    layout.create().map_err(|source| RunError::Output { path: p.root.root().to_path_buf(), source })?;
+    layout
+        .create(p.parts.annotations)
+        .map_err(|source| RunError::Output { path: p.root.root().to_path_buf(), source })?;
     // Under the lock no other run writes here: every temporary file is a killed run's.
     let mut stale = 0;
     for dir in [layout.root().to_path_buf(), layout.images(), layout.masks(), layout.annotations()] {
@@ -351,6 +377,7 @@ pub fn run(p: &RoiPipeline, reporter: &dyn Reporter) -> Result<Summary, RunError
         done: outcomes.done,
         skipped: outcomes.skipped,
         failed: outcomes.failed,
+        lasting: outcomes.lasting,
         bytes: run.bytes.load(Ordering::Relaxed),
         seconds: start.elapsed().as_secs_f64(),
         stale_parts_removed: stale,
