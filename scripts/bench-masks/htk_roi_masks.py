@@ -9,7 +9,7 @@ With CHECKDIR (where `bcss masks` wrote `<slide>/<slide>_left-..png`), after the
 mask is compared with bcss's, pixel for pixel; a difference exits 1.
 
 Usage: python htk_roi_masks.py ANNOTATIONS_DIR CODES.csv [CHECKDIR]
-Prints `htk_seconds=<s> masks=<n> skipped=<n>` (and `identical=<n>` with CHECKDIR).
+Prints `htk_seconds=<s> htk_cpu_seconds=<s> masks=<n> skipped=<n>` (and `identical=<n>` with CHECKDIR).
 """
 import glob
 import json
@@ -35,6 +35,7 @@ files = sorted(glob.glob(os.path.join(ann_dir, '*.json')))
 results = []
 skipped = 0
 t0 = time.perf_counter()
+c0 = time.process_time()
 for path in files:
     slide = os.path.basename(path)[:-len('.json')]
     with open(path) as f:
@@ -53,7 +54,8 @@ for path in files:
             continue
         results.append((slide, infos.loc[idx], roi))
 elapsed = time.perf_counter() - t0
-line = 'htk_seconds=%.3f masks=%d skipped=%d' % (elapsed, len(results), skipped)
+cpu = time.process_time() - c0
+line = 'htk_seconds=%.3f htk_cpu_seconds=%.3f masks=%d skipped=%d' % (elapsed, cpu, len(results), skipped)
 
 if check_dir is not None:
     from PIL import Image

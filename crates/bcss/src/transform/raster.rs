@@ -819,8 +819,11 @@ fn compose(
     // parallel, each with every element in order, then cropped to the ROI's coverage.
     let roi_code = table.background().map_or(roi_row.gt_code, |g| g.gt_code);
     let (mw, mh) = (window.width() as usize, window.height() as usize);
-    let mut data = vec![roi_code; mw * mh];
+    // Zeroed memory comes from the allocator untouched (fresh pages), so the first write of every
+    // pixel, the ROI's code, happens in the bands too, in parallel.
+    let mut data = vec![0; mw * mh];
     data.par_chunks_mut(mw * BAND_ROWS).enumerate().for_each(|(b, rows)| {
+        rows.fill(roi_code);
         let ymin = window.ymin + (b * BAND_ROWS) as i64;
         let band = Bounds { ymin, ymax: ymin + (rows.len() / mw) as i64, ..window };
         let mut canvas = Canvas { window: band, data: rows };
