@@ -75,6 +75,24 @@
 //! 11.99… with the value read one ulp high, as serde_json's fast float parser did: 7 of those 300
 //! random slides differed by 1-143 pixels until `float_roundtrip` was enabled).
 //!
+//! ## How the mask is painted (same pixels, less work)
+//!
+//! HTK draws every element on a canvas of its own box, pastes it onto a canvas of the whole
+//! searched area, crops, then searches the result for its non-zero box and slices it out. bcss
+//! gets the same pixels in one canvas of the final size:
+//!
+//! - the ROI's raster is taken first, as a bitmap of its box (1 bit per pixel) and the box of
+//!   the pixels it covers. Every code is non-zero (`CodeTable` refuses 0), so after the crop the
+//!   non-zero pixels are exactly the covered ones, and step 7's box is the covered box (less its
+//!   last row and column): the mask is allocated at that size, filled with the ROI's code;
+//! - every element is a list of spans (`y, x0..=x1`) from Pillow's scanline fill on its own
+//!   canvas, shifted to the slide grid ([`pil_polygon_fill`] gives the same pixels as an image),
+//!   so nothing is allocated per element and rows outside the mask are never computed;
+//! - rows are independent in a scanline fill, so the mask is painted in bands of 256 rows in
+//!   parallel (rayon), each band taking every element in drawing order and then the crop (pixels
+//!   outside the ROI's bitmap set to 0). The ring and distance checks of the elements, which do
+//!   not depend on each other, run in parallel too; their outcomes are kept in drawing order.
+//!
 //! [`mask_for_rect`] fits such a mask to a catalogue ROI's rectangle: it picks the ROI element
 //! that overlaps the rectangle best and places the mask on exactly that rectangle.
 //!

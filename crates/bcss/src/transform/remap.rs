@@ -56,7 +56,8 @@ pub fn count_into(data: &[u8], hist: &mut [u64; 256]) {
         let mut it = chunk.chunks_exact(16);
         for block in &mut it {
             let b = block[0];
-            if block.iter().all(|&v| v == b) {
+            let word = u128::from_ne_bytes(block.try_into().expect("16 bytes"));
+            if word == u128::from_ne_bytes([b; 16]) {
                 parts[0][b as usize] += 16;
                 continue;
             }
