@@ -4,6 +4,8 @@
 //!   Pillow (which links libjpeg-turbo) gave the original downloader. A pure-Rust decoder rounds
 //!   differently and shifts values by 1-2 levels.
 //! - [`png`]: PNG decoding (RGB, RGBA, grey) and encoding with explicit compression.
+//! - [`label_png`]: the PNG writer of label masks (`Up` filter and deflate's run-length strategy
+//!   at the default level).
 //! - [`rows`]: PNG decoding row by row, for passes whose memory must not grow with the image.
 //!
 //! [`sniff`] tells formats apart by magic bytes, not by `Content-Type`.
@@ -17,6 +19,7 @@
 //! Invariant: pure transformations of bytes in memory or through `Read`/`Write`; no file system.
 
 pub mod jpeg;
+pub mod label_png;
 pub mod png;
 pub mod rows;
 

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::codec::png::{self, Compression};
+use crate::codec::label_png;
+use crate::codec::png::Compression;
 use crate::dataset::atomic::{self, hex};
 use crate::dataset::{DatasetLock, LockError};
 use crate::model::MAX_PIXELS;
@@ -29,6 +30,7 @@ use crate::source::annotations::{self, AnnotationError};
 use crate::transform::raster::{
     self, roi_elements, roi_masks_each, Bounds, Geometry, RasterError, RasterOptions, RoiMask,
 };
+use crate::transform::remap::count_into;
 
 /// The resolution of the masks.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -312,17 +314,26 @@ fn write_mask(plan: &MasksPlan, parsed: &Annotations, m: &RoiMask, sf: f64) -> R
     let name = m.name(&plan.slide_name);
     let png_path = plan.out.join(format!("{name}.png"));
     let json_path = plan.out.join(format!("{name}.json"));
-    atomic::write_atomic(&png_path, |w| {
-        png::write_gray(w, &m.mask, plan.png).map_err(|e| match e {
-            crate::codec::CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
-            other => std::io::Error::other(other.to_string()),
-        })
-    })
-    .map_err(|source| MasksError::Write { path: png_path.clone(), source })?;
-    let mut counts: BTreeMap<u8, u64> = BTreeMap::new();
-    for &v in &m.mask.data {
-        *counts.entry(v).or_insert(0) += 1;
-    }
+    // The PNG (encode, write, fsync) and the summary of the raw pixels (value counts, SHA-256)
+    // each read the whole mask; they run side by side.
+    let (written, (hist, sha256)) = rayon::join(
+        || {
+            atomic::write_atomic(&png_path, |w| {
+                label_png::write_labels(w, &m.mask, plan.png).map_err(|e| match e {
+                    crate::codec::CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
+                    other => std::io::Error::other(other.to_string()),
+                })
+            })
+        },
+        || {
+            let mut hist = [0u64; 256];
+            count_into(&m.mask.data, &mut hist);
+            (hist, hex(&Sha256::digest(&m.mask.data)))
+        },
+    );
+    written.map_err(|source| MasksError::Write { path: png_path.clone(), source })?;
+    let counts: BTreeMap<String, u64> =
+        hist.iter().enumerate().filter(|&(_, &n)| n > 0).map(|(v, &n)| (v.to_string(), n)).collect();
     let b = m.bounds;
     let upper = |b: Bounds| serde_json::json!({"XMIN": b.xmin, "YMIN": b.ymin, "XMAX": b.xmax, "YMAX": b.ymax});
     let lower = |b: Bounds| serde_json::json!({"xmin": b.xmin, "ymin": b.ymin, "xmax": b.xmax, "ymax": b.ymax});
@@ -341,8 +352,8 @@ fn write_mask(plan: &MasksPlan, parsed: &Annotations, m: &RoiMask, sf: f64) -> R
         "element_type": element.shape.kind(),
         "group": element.group,
         "shape": [m.mask.height, m.mask.width],
-        "value_counts": counts.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
-        "sha256": hex(&Sha256::digest(&m.mask.data)),
+        "value_counts": counts,
+        "sha256": sha256,
         "elements_outside_roi": m.outside_roi,
         "element_errors": m.element_errors.iter().map(|e| serde_json::json!({
             "annidx": parsed.elements[e.element].annidx,
@@ -407,7 +418,7 @@ mod tests {
         assert_eq!(s.skipped_elements.get("point"), Some(&1));
         assert_eq!(s.masks[0].name, "SLIDE-1_left-0_top-0_bottom-100_right-100");
         let png = std::fs::read(&s.masks[0].png).unwrap();
-        let decoded = png::decode_gray(&png).unwrap();
+        let decoded = crate::codec::png::decode_gray(&png).unwrap();
         assert_eq!((decoded.width, decoded.height), (99, 99));
         let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&s.masks[0].json).unwrap()).unwrap();
         assert_eq!(meta["bounds"], serde_json::json!({"xmin": 0, "ymin": 0, "xmax": 100, "ymax": 100}));

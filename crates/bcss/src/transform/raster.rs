@@ -75,6 +75,24 @@
 //! 11.99… with the value read one ulp high, as serde_json's fast float parser did: 7 of those 300
 //! random slides differed by 1-143 pixels until `float_roundtrip` was enabled).
 //!
+//! ## How the mask is painted (same pixels, less work)
+//!
+//! HTK draws every element on a canvas of its own box, pastes it onto a canvas of the whole
+//! searched area, crops, then searches the result for its non-zero box and slices it out. bcss
+//! gets the same pixels in one canvas of the final size:
+//!
+//! - the ROI's raster is taken first, as a bitmap of its box (1 bit per pixel) and the box of
+//!   the pixels it covers. Every code is non-zero (`CodeTable` refuses 0), so after the crop the
+//!   non-zero pixels are exactly the covered ones, and step 7's box is the covered box (less its
+//!   last row and column): the mask is allocated at that size, filled with the ROI's code;
+//! - every element is a list of spans (`y, x0..=x1`) from Pillow's scanline fill on its own
+//!   canvas, shifted to the slide grid ([`pil_polygon_fill`] gives the same pixels as an image),
+//!   so nothing is allocated per element and rows outside the mask are never computed;
+//! - rows are independent in a scanline fill, so the mask is painted in bands of 256 rows in
+//!   parallel (rayon), each band taking every element in drawing order and then the crop (pixels
+//!   outside the ROI's bitmap set to 0). The ring and distance checks of the elements, which do
+//!   not depend on each other, run in parallel too; their outcomes are kept in drawing order.
+//!
 //! [`mask_for_rect`] fits such a mask to a catalogue ROI's rectangle: it picks the ROI element
 //! that overlaps the rectangle best and places the mask on exactly that rectangle.
 //!
@@ -630,16 +648,13 @@ fn overlaps(a: &Prepared, b: &Prepared, geometry: Geometry) -> bool {
     }
 }
 
-/// A canvas over a window of the slide grid.
-struct Canvas {
+/// A window of the slide grid and its pixels: a whole mask, or a band of its rows.
+struct Canvas<'a> {
     window: Bounds,
-    data: Vec<u8>,
+    data: &'a mut [u8],
 }
 
-impl Canvas {
-    fn new(window: Bounds) -> Canvas {
-        Canvas { window, data: vec![0; (window.width().max(0) * window.height().max(0)) as usize] }
-    }
+impl Canvas<'_> {
     /// Paints global row `y`, columns `x0..=x1`, clipped to the window.
     fn span(&mut self, y: i64, x0: i64, x1: i64, code: u8) {
         let w = self.window;
@@ -654,6 +669,76 @@ impl Canvas {
         self.data[row + (a - w.xmin) as usize..=row + (b - w.xmin) as usize].fill(code);
     }
 }
+
+/// Which pixels of a window a polygon covers, one bit each, and the box of those pixels.
+struct Coverage {
+    window: Bounds,
+    words_per_row: usize,
+    bits: Vec<u64>,
+    /// Inclusive box of the covered pixels.
+    extent: Option<Bounds>,
+}
+
+impl Coverage {
+    fn new(window: Bounds) -> Coverage {
+        let words_per_row = (window.width().max(0) as usize).div_ceil(64);
+        let bits = vec![0; words_per_row * window.height().max(0) as usize];
+        Coverage { window, words_per_row, bits, extent: None }
+    }
+
+    /// Covers global row `y`, columns `x0..=x1`, clipped to the window.
+    fn set(&mut self, y: i64, x0: i64, x1: i64) {
+        let w = self.window;
+        let (a, b) = (x0.max(w.xmin), x1.min(w.xmax - 1));
+        if y < w.ymin || y >= w.ymax || a > b {
+            return;
+        }
+        self.extent = Some(match self.extent {
+            None => Bounds { xmin: a, ymin: y, xmax: b, ymax: y },
+            Some(e) => Bounds { xmin: e.xmin.min(a), ymin: e.ymin.min(y), xmax: e.xmax.max(b), ymax: e.ymax.max(y) },
+        });
+        let row = &mut self.bits[(y - w.ymin) as usize * self.words_per_row..][..self.words_per_row];
+        let (a, b) = ((a - w.xmin) as usize, (b - w.xmin) as usize);
+        for (k, word) in row.iter_mut().enumerate().take(b / 64 + 1).skip(a / 64) {
+            let lo = if k == a / 64 { a % 64 } else { 0 };
+            let hi = if k == b / 64 { b % 64 } else { 63 };
+            *word |= (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
+        }
+    }
+
+    /// Sets to 0 every pixel of `canvas` (a window inside this one) that is not covered.
+    fn crop(&self, canvas: &mut Canvas) {
+        let (c, w) = (canvas.window, self.window);
+        let width = c.width() as usize;
+        if width == 0 {
+            return;
+        }
+        let shift = (c.xmin - w.xmin) as usize;
+        for (dy, row) in canvas.data.chunks_mut(width).enumerate() {
+            let y = (c.ymin - w.ymin) as usize + dy;
+            let bits = &self.bits[y * self.words_per_row..][..self.words_per_row];
+            let mut x = 0;
+            while x < width {
+                let (bit, off) = ((shift + x) / 64, (shift + x) % 64);
+                let take = (64 - off).min(width - x);
+                let all = if take == 64 { u64::MAX } else { (1 << take) - 1 };
+                let word = (bits[bit] >> off) & all;
+                if word == 0 {
+                    row[x..x + take].fill(0);
+                } else if word != all {
+                    for k in (0..take).filter(|k| word >> k & 1 == 0) {
+                        row[x + k] = 0;
+                    }
+                }
+                x += take;
+            }
+        }
+    }
+}
+
+/// Rows per band when a mask is painted in parallel: enough to make the per-element setup of a
+/// band (its edge table) small next to filling its rows.
+const BAND_ROWS: usize = 256;
 
 fn compose(
     annotations: &Annotations,
@@ -686,20 +771,33 @@ fn compose(
     let searched =
         candidates.iter().fold(r.bbox, |acc, &i| acc.union(prepared[i].as_ref().expect("candidate is prepared").bbox));
 
-    // Everything outside the ROI's raster ends as 0, and the ROI's raster lies inside its own box,
-    // so only that window is drawn (HTK draws the whole searched area, to the same effect).
-    let mut canvas = Canvas::new(r.bbox);
-    let roi_code = table.background().map_or(roi_row.gt_code, |g| g.gt_code);
-    draw(r, roi_code, geometry, &mut canvas).map_err(|reason| RasterError::BadRoi { element: roi, reason })?;
-    let roi_raster = canvas.data.clone();
+    // The ROI's own raster, as coverage of its box (HTK draws the whole searched area, but
+    // everything the ROI's raster does not cover ends as 0, and that raster lies inside the box).
+    // Every code is non-zero (`CodeTable`), so after that crop the non-zero pixels are exactly
+    // the covered ones, and the box HTK tightens to is the box of the coverage: the mask is
+    // painted at its final size, with no second pass to find it and no copy to cut it out.
+    let roi_stencil = stencil(r, geometry).map_err(|reason| RasterError::BadRoi { element: roi, reason })?;
+    let mut cover = Coverage::new(r.bbox);
+    roi_stencil.spans(r.bbox, |y, x0, x1| cover.set(y, x0, x1));
+    let Some(e) = cover.extent else { return Err(RasterError::Empty(roi)) };
+    // HTK slices [min:max], dropping the last non-zero row and column; strict keeps them.
+    let window = match geometry {
+        Geometry::Htk => e,
+        Geometry::Strict => Bounds { xmax: e.xmax + 1, ymax: e.ymax + 1, ..e },
+    };
+    if window.width() <= 0 || window.height() <= 0 {
+        return Err(RasterError::Empty(roi));
+    }
 
-    let mut outside_roi = 0;
-    let mut element_errors = Vec::new();
+    // What to paint over the ROI's code, in order: for each overlay order ascending, larger
+    // boxes first. The checks of one element do not depend on the others, so they run in
+    // parallel; their outcomes are gathered in drawing order.
+    let mut order: Vec<(usize, u8)> = Vec::new();
     let orders: BTreeSet<i64> =
         table.groups().iter().filter(|g| g.group != roi_group).map(|g| g.overlay_order).collect();
-    for order in orders {
+    for overlay in orders {
         let mut level: Vec<(usize, u8)> = Vec::new();
-        for g in table.groups().iter().filter(|g| g.overlay_order == order && g.group != roi_group) {
+        for g in table.groups().iter().filter(|g| g.overlay_order == overlay && g.group != roi_group) {
             level.extend(
                 candidates
                     .iter()
@@ -709,57 +807,51 @@ fn compose(
         }
         // Stable: equal areas keep table order, then document order.
         level.sort_by(|a, b| area(prepared, b.0).total_cmp(&area(prepared, a.0)));
-        for (i, code) in level {
+        order.extend(level);
+    }
+    let checked: Vec<Result<Option<Stencil>, String>> = order
+        .par_iter()
+        .map(|&(i, _)| {
             let p = prepared[i].as_ref().expect("candidate is prepared");
             if geometry == Geometry::Htk {
-                if let Err(reason) = ring_check(&p.vertices) {
-                    element_errors.push(ElementError { element: i, reason });
-                    continue;
-                }
+                ring_check(&p.vertices)?;
                 if !within_distance(&p.vertices, &r.vertices, 2.0) {
-                    outside_roi += 1;
-                    continue;
+                    return Ok(None);
                 }
             }
-            if let Err(reason) = draw(p, code, geometry, &mut canvas) {
-                element_errors.push(ElementError { element: i, reason });
-            }
-        }
-    }
-    for (px, &inside) in canvas.data.iter_mut().zip(&roi_raster) {
-        if inside == 0 {
-            *px = 0;
+            stencil(p, geometry).map(Some)
+        })
+        .collect();
+    let mut outside_roi = 0;
+    let mut element_errors = Vec::new();
+    let mut paint: Vec<(Stencil, u8)> = Vec::new();
+    for (&(i, code), outcome) in order.iter().zip(checked) {
+        match outcome {
+            Ok(Some(s)) => paint.push((s, code)),
+            Ok(None) => outside_roi += 1,
+            Err(reason) => element_errors.push(ElementError { element: i, reason }),
         }
     }
 
-    let w = canvas.window;
-    let (cw, ch) = (w.width() as usize, w.height() as usize);
-    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-    for (y, row) in canvas.data.chunks(cw.max(1)).enumerate().take(ch) {
-        if let (Some(a), Some(b)) = (row.iter().position(|&v| v != 0), row.iter().rposition(|&v| v != 0)) {
-            x0 = x0.min(a);
-            x1 = x1.max(b);
-            y0 = y0.min(y);
-            y1 = y;
+    // Rows are independent (every fill is a scanline fill), so bands of rows are painted in
+    // parallel, each with every element in order, then cropped to the ROI's coverage.
+    let roi_code = table.background().map_or(roi_row.gt_code, |g| g.gt_code);
+    let (mw, mh) = (window.width() as usize, window.height() as usize);
+    // Zeroed memory comes from the allocator untouched (fresh pages), so the first write of every
+    // pixel, the ROI's code, happens in the bands too, in parallel.
+    let mut data = vec![0; mw * mh];
+    data.par_chunks_mut(mw * BAND_ROWS).enumerate().for_each(|(b, rows)| {
+        rows.fill(roi_code);
+        let ymin = window.ymin + (b * BAND_ROWS) as i64;
+        let band = Bounds { ymin, ymax: ymin + (rows.len() / mw) as i64, ..window };
+        let mut canvas = Canvas { window: band, data: rows };
+        for (s, code) in &paint {
+            s.spans(band, |y, x0, x1| canvas.span(y, x0, x1, *code));
         }
-    }
-    if x0 == usize::MAX {
-        return Err(RasterError::Empty(roi));
-    }
-    // HTK slices [min:max], dropping the last non-zero row and column; strict keeps them.
-    let (x_end, y_end) = match geometry {
-        Geometry::Htk => (x1, y1),
-        Geometry::Strict => (x1 + 1, y1 + 1),
-    };
-    if x_end <= x0 || y_end <= y0 {
-        return Err(RasterError::Empty(roi));
-    }
-    let (mw, mh) = (x_end - x0, y_end - y0);
-    let mut data = Vec::with_capacity(mw * mh);
-    for y in y0..y_end {
-        data.extend_from_slice(&canvas.data[y * cw + x0..y * cw + x_end]);
-    }
-    let (gx, gy) = (w.xmin + x0 as i64, w.ymin + y0 as i64);
+        cover.crop(&mut canvas);
+    });
+
+    let (gx, gy) = (window.xmin, window.ymin);
     let sf = opts.scale;
     let unscale = |b: Bounds| Bounds {
         xmin: (b.xmin as f64 / sf).trunc() as i64,
@@ -812,43 +904,62 @@ fn ring_check(v: &[[f64; 2]]) -> Result<(), String> {
     Ok(())
 }
 
-fn draw(p: &Prepared, code: u8, geometry: Geometry, canvas: &mut Canvas) -> Result<(), String> {
+/// An element's fill, placed on the slide grid, from which the spans of any rows can be taken.
+enum Stencil<'a> {
+    /// `create_mask_from_coords` + `_add_element_to_roi`: Pillow's fill of the truncated
+    /// vertices on the element's own canvas, whose top-left pixel lands at `origin`.
+    Htk { vertices: Vec<[i32; 2]>, width: i64, height: i64, origin: (i64, i64) },
+    /// The strict rule on the scaled vertices.
+    Strict(&'a [[f64; 2]]),
+}
+
+/// Places an element, or says why it cannot be drawn.
+fn stencil(p: &Prepared, geometry: Geometry) -> Result<Stencil<'_>, String> {
     match geometry {
-        Geometry::Htk => draw_htk(p, code, canvas),
+        Geometry::Htk => {
+            ring_check(&p.vertices)?;
+            let (lo, hi) = extent(&p.vertices);
+            let (width, height) = ((hi[0] - lo[0]).trunc() as i64, (hi[1] - lo[1]).trunc() as i64);
+            let (patch_w, patch_h) = (p.bbox.width(), p.bbox.height());
+            if width > patch_w || height > patch_h {
+                return Err(format!(
+                    "element mask {width}x{height} is larger than its bounding box {patch_w}x{patch_h}"
+                ));
+            }
+            let vertices: Vec<[i32; 2]> =
+                p.vertices.iter().map(|v| [(v[0] - lo[0]).trunc() as i32, (v[1] - lo[1]).trunc() as i32]).collect();
+            // Zero padding on the top and left: the element canvas is aligned to the box's
+            // bottom-right.
+            let origin = (p.bbox.xmin.saturating_add(patch_w - width), p.bbox.ymin.saturating_add(patch_h - height));
+            Ok(Stencil::Htk { vertices, width, height, origin })
+        }
         Geometry::Strict => {
             if p.vertices.len() < 3 {
                 return Err(format!("a polygon needs at least 3 vertices (this one has {})", p.vertices.len()));
             }
-            let window = canvas.window;
-            strict_spans(&p.vertices, window, |y, x0, x1| canvas.span(y, x0, x1, code));
-            Ok(())
+            Ok(Stencil::Strict(&p.vertices))
         }
     }
 }
 
-/// `create_mask_from_coords` + `_add_element_to_roi`, restricted to the canvas window.
-fn draw_htk(p: &Prepared, code: u8, canvas: &mut Canvas) -> Result<(), String> {
-    ring_check(&p.vertices)?;
-    let (lo, hi) = extent(&p.vertices);
-    let (width, height) = ((hi[0] - lo[0]).trunc() as i64, (hi[1] - lo[1]).trunc() as i64);
-    let (patch_w, patch_h) = (p.bbox.width(), p.bbox.height());
-    if width > patch_w || height > patch_h {
-        return Err(format!("element mask {width}x{height} is larger than its bounding box {patch_w}x{patch_h}"));
+impl Stencil<'_> {
+    /// The fill's spans `(y, x0, x1)` (inclusive, slide grid) in the rows of `window`; columns
+    /// are not clipped to it.
+    fn spans(&self, window: Bounds, mut span: impl FnMut(i64, i64, i64)) {
+        match self {
+            Stencil::Htk { vertices, width, height, origin: (ox, oy) } => {
+                let rows = (window.ymin.saturating_sub(*oy).max(0), window.ymax.saturating_sub(*oy).min(*height));
+                if rows.0 >= rows.1 {
+                    return;
+                }
+                pil_spans(vertices, *width as i32, *height as i32, (rows.0 as i32, rows.1 as i32), |y, x0, x1| {
+                    let (y, x0, x1) = (i64::from(y), i64::from(x0), i64::from(x1));
+                    span(oy.saturating_add(y), ox.saturating_add(x0), ox.saturating_add(x1));
+                });
+            }
+            Stencil::Strict(vertices) => strict_spans(vertices, window, span),
+        }
     }
-    let vertices: Vec<[i32; 2]> =
-        p.vertices.iter().map(|v| [(v[0] - lo[0]).trunc() as i32, (v[1] - lo[1]).trunc() as i32]).collect();
-    // Zero padding on the top and left: the element canvas is aligned to the box's bottom-right.
-    let (ox, oy) = (p.bbox.xmin.saturating_add(patch_w - width), p.bbox.ymin.saturating_add(patch_h - height));
-    let w = canvas.window;
-    let rows = (w.ymin.saturating_sub(oy).max(0), w.ymax.saturating_sub(oy).min(height));
-    if rows.0 >= rows.1 {
-        return Ok(());
-    }
-    pil_spans(&vertices, width as i32, height as i32, (rows.0 as i32, rows.1 as i32), |y, x0, x1| {
-        let (y, x0, x1) = (i64::from(y), i64::from(x0), i64::from(x1));
-        canvas.span(oy.saturating_add(y), ox.saturating_add(x0), ox.saturating_add(x1), code);
-    });
-    Ok(())
 }
 
 /// Whether the shapely distance between two polygons (closed rings, even-odd interiors) is at
@@ -1133,11 +1244,12 @@ fn pil_spans(vertices: &[[i32; 2]], width: i32, height: i32, rows: (i32, i32), m
 /// assert_eq!(rows, ["11110", "11100", "11000", "10000", "00000"]);
 /// ```
 pub fn strict_polygon_fill(vertices: &[[f64; 2]], window: Bounds) -> Vec<u8> {
-    let mut canvas = Canvas::new(window);
+    let mut data = vec![0; (window.width().max(0) * window.height().max(0)) as usize];
+    let mut canvas = Canvas { window, data: &mut data };
     if vertices.len() >= 3 {
         strict_spans(vertices, window, |y, x0, x1| canvas.span(y, x0, x1, 1));
     }
-    canvas.data
+    data
 }
 
 /// The strict rule as spans `(y, x0, x1)`, inclusive, inside `window`.

@@ -482,7 +482,7 @@ impl Run<'_> {
             };
             let name = names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &mask_suffix(p));
             let rec = self.write_png(self.layout.masks().join(name), |w| {
-                codec::png::write_gray(w, &mask, Compression::Balanced)
+                codec::label_png::write_labels(w, &mask, Compression::Balanced)
             })?;
             files.push(("mask", rec));
         }

@@ -440,3 +440,52 @@ fn coordinates_are_read_correctly_rounded() {
     assert_eq!(points[0][0], "125.69999999999999".parse::<f64>().unwrap());
     assert_eq!(points[1][0] - points[0][0], 12.0);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The ROI's 1-bit coverage (which pixels of its box it covers, and their box) and the crop
+    /// of a window inside it agree with a byte per pixel, across word boundaries and offsets.
+    #[test]
+    fn coverage_and_crop_agree_with_a_byte_per_pixel(
+        x0 in -5i64..5, y0 in -5i64..5, w in 1i64..200, h in 1i64..12,
+        spans in proptest::collection::vec((-8i64..16, -10i64..210, 0i64..90), 0..30),
+        sub in (0i64..70, 0i64..4, 0i64..70, 0i64..4),
+    ) {
+        let window = Bounds { xmin: x0, ymin: y0, xmax: x0 + w, ymax: y0 + h };
+        let mut cover = Coverage::new(window);
+        let mut oracle = vec![0u8; (w * h) as usize];
+        for &(y, a, len) in &spans {
+            let (y, a) = (y0 + y, x0 + a);
+            cover.set(y, a, a + len);
+            for x in a..=a + len {
+                if y >= window.ymin && y < window.ymax && x >= window.xmin && x < window.xmax {
+                    oracle[((y - y0) * w + (x - x0)) as usize] = 1;
+                }
+            }
+        }
+        let covered: Vec<(i64, i64)> = (0..h)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .filter(|&(x, y)| oracle[(y * w + x) as usize] == 1)
+            .collect();
+        let want = (!covered.is_empty()).then(|| Bounds {
+            xmin: x0 + covered.iter().map(|c| c.0).min().unwrap(),
+            ymin: y0 + covered.iter().map(|c| c.1).min().unwrap(),
+            xmax: x0 + covered.iter().map(|c| c.0).max().unwrap(),
+            ymax: y0 + covered.iter().map(|c| c.1).max().unwrap(),
+        });
+        prop_assert_eq!(cover.extent, want);
+        // A sub-window, painted 9 everywhere, keeps 9 exactly where the oracle is covered.
+        let (sx, sy) = (sub.0.min(w - 1), sub.1.min(h - 1));
+        let (sw, sh) = ((w - sx).min(1 + sub.2), (h - sy).min(1 + sub.3));
+        let band = Bounds { xmin: x0 + sx, ymin: y0 + sy, xmax: x0 + sx + sw, ymax: y0 + sy + sh };
+        let mut data = vec![9u8; (sw * sh) as usize];
+        cover.crop(&mut Canvas { window: band, data: &mut data });
+        for y in 0..sh {
+            for x in 0..sw {
+                let inside = oracle[((sy + y) * w + sx + x) as usize] == 1;
+                prop_assert_eq!(data[(y * sw + x) as usize], if inside { 9 } else { 0 }, "pixel ({}, {})", x, y);
+            }
+        }
+    }
+}
