@@ -6,9 +6,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::masks::{AnnotationMaskError, BaseMasks};
-use super::pixels::{Pixels, SlideHandle};
+use super::pixels::{Pixels, RowSink, SlideHandle};
 use crate::catalog::{Roi, RoiTable};
-use crate::codec::{self, png::Compression, GrayImage};
+use crate::codec::png::{Compression, PngWriter};
+use crate::codec::GrayImage;
 use crate::dataset::atomic;
 use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, NameConflict, Native, RoiEntry};
 use crate::dataset::names::{self, UnsafeName};
@@ -266,6 +267,39 @@ pub(crate) fn content_retry<T, E: std::fmt::Display>(
     }
 }
 
+/// Why a streamed write failed: the file, or the source of its rows.
+enum Streamed {
+    Io(std::io::Error),
+    Roi(RoiError),
+}
+
+impl From<std::io::Error> for Streamed {
+    fn from(e: std::io::Error) -> Streamed {
+        Streamed::Io(e)
+    }
+}
+
+/// `base` resized to `w x h` by [`resize::nearest_indices`] (the rule of
+/// [`resize::resize_nearest`]), handed to `sink` a band of rows at a time.
+fn resize_rows(base: &GrayImage, w: usize, h: usize, sink: &mut RowSink) -> Result<(), RoiError> {
+    const BAND: usize = 64;
+    if (w, h) == (base.width, base.height) {
+        return sink(&base.data);
+    }
+    let cols = resize::nearest_indices(base.width, w);
+    let rows = resize::nearest_indices(base.height, h);
+    let mut band = Vec::with_capacity(w * BAND);
+    for ys in rows.chunks(BAND) {
+        band.clear();
+        for &y in ys {
+            let src = &base.data[y * base.width..(y + 1) * base.width];
+            band.extend(cols.iter().map(|&x| src[x]));
+        }
+        sink(&band)?;
+    }
+    Ok(())
+}
+
 struct Run<'a> {
     p: &'a RoiPipeline<'a>,
     layout: Layout,
@@ -374,14 +408,30 @@ impl Run<'_> {
         }
     }
 
-    fn write_png(
+    /// Writes `path` atomically as a PNG of `width x height` with `channels` channels, from the
+    /// rows `fill` hands its sink (see [`SlideHandle::read_rows`]): they are filtered,
+    /// compressed and hashed as they arrive.
+    fn write_streamed(
         &self,
-        path: PathBuf,
-        write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), codec::CodecError>,
+        path: &std::path::Path,
+        width: usize,
+        height: usize,
+        channels: usize,
+        compression: Compression,
+        fill: &mut dyn FnMut(&mut RowSink) -> Result<(), RoiError>,
     ) -> Result<FileRecord, RoiError> {
-        let written = atomic::write_atomic::<std::io::Error>(&path, |w| Ok(write(w)?))
-            .map_err(|source| RoiError::Write { path: path.clone(), source })?;
-        Ok(FileRecord::new(self.layout.relative(&path), &written))
+        let write_err = |source: std::io::Error| RoiError::Write { path: path.to_path_buf(), source };
+        let written = atomic::write_atomic::<Streamed>(path, |w| {
+            let mut png = PngWriter::new(w, width, height, channels, compression).map_err(std::io::Error::from)?;
+            fill(&mut |rows: &[u8]| png.write_rows(rows).map_err(|e| write_err(e.into()))).map_err(Streamed::Roi)?;
+            png.finish().map_err(std::io::Error::from)?;
+            Ok(())
+        })
+        .map_err(|e| match e {
+            Streamed::Io(source) => write_err(source),
+            Streamed::Roi(e) => e,
+        })?;
+        Ok(FileRecord::new(self.layout.relative(path), &written))
     }
 
     /// Processes one ROI. `Ok(false)` when it was already complete.
@@ -420,43 +470,31 @@ impl Run<'_> {
 
         if todo.images {
             let (_, plan) = geometry.as_ref().expect("geometry planned for images");
-            let image = content_retry(
+            let name = names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &names::suffix(p.resolution));
+            let path = self.layout.images().join(name);
+            let (w, h) = (plan.out_width as usize, plan.out_height as usize);
+            // Rows go from the source's decoder into the PNG writer as they arrive; a region that
+            // fails half-way leaves no file (the temporary one is removed) and is fetched again.
+            let rec = content_retry(
                 "region",
                 &roi.id,
-                || {
-                    let image = slide.read(plan, &on_bytes)?;
-                    if (image.width as u64, image.height as u64) != (plan.out_width, plan.out_height) {
-                        return Err(RoiError::BadRegion(format!(
-                            "got {}x{} pixels but this request must give {}x{}",
-                            image.width, image.height, plan.out_width, plan.out_height
-                        )));
-                    }
-                    Ok(image)
-                },
+                || self.write_streamed(&path, w, h, 3, p.png, &mut |sink| slide.read_rows(plan, &on_bytes, sink)),
                 |e| matches!(e, RoiError::BadRegion(_)),
             )?;
-            let name = names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &names::suffix(p.resolution));
-            let rec = self.write_png(self.layout.images().join(name), |w| codec::png::write_rgb(w, &image, p.png))?;
             files.push(("image", rec));
         }
 
         if todo.masks {
             let base = p.masks.base_mask(roi, slide.as_ref(), &on_bytes)?;
-            let mask = match &geometry {
-                Some((_, plan)) if !compat_base_mask(p) => {
-                    let (w, h) = (plan.out_width as usize, plan.out_height as usize);
-                    GrayImage {
-                        width: w,
-                        height: h,
-                        data: resize::resize_nearest(&base.data, base.width, base.height, w, h),
-                    }
-                }
-                _ => base,
+            let (w, h) = match &geometry {
+                Some((_, plan)) if !compat_base_mask(p) => (plan.out_width as usize, plan.out_height as usize),
+                _ => (base.width, base.height),
             };
             let name = names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &mask_suffix(p));
-            let rec = self.write_png(self.layout.masks().join(name), |w| {
-                codec::png::write_gray(w, &mask, Compression::Balanced)
-            })?;
+            let path = self.layout.masks().join(name);
+            // Resized a band of output rows at a time, never a second whole mask.
+            let rec =
+                self.write_streamed(&path, w, h, 1, Compression::Balanced, &mut |sink| resize_rows(&base, w, h, sink))?;
             files.push(("mask", rec));
         }
 
