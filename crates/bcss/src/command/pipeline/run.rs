@@ -9,7 +9,6 @@ use super::masks::{AnnotationMaskError, BaseMasks};
 use super::pixels::{Pixels, RowSink, SlideHandle};
 use crate::catalog::{Roi, RoiTable};
 use crate::codec::png::{Compression, PngWriter};
-use crate::codec::GrayImage;
 use crate::dataset::atomic;
 use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, NameConflict, Native, RoiEntry};
 use crate::dataset::names::{self, UnsafeName};
@@ -279,25 +278,62 @@ impl From<std::io::Error> for Streamed {
     }
 }
 
-/// `base` resized to `w x h` by [`resize::nearest_indices`] (the rule of
-/// [`resize::resize_nearest`]), handed to `sink` a band of rows at a time.
-fn resize_rows(base: &GrayImage, w: usize, h: usize, sink: &mut RowSink) -> Result<(), RoiError> {
+/// Nearest-neighbour resizing of a stream of base rows (the rule of
+/// [`resize::resize_nearest`], by [`resize::nearest_indices`] per axis): each base row as it
+/// arrives gives the output rows that sample it, handed on a band at a time.
+struct NearestRows<'s, 'k> {
+    base: (usize, usize),
+    out: (usize, usize),
+    cols: Vec<usize>,
+    rows: Vec<usize>,
+    /// The next base row and the next output row.
+    next_base: usize,
+    next_out: usize,
+    band: Vec<u8>,
+    sink: &'s mut RowSink<'k>,
+}
+
+impl<'s, 'k> NearestRows<'s, 'k> {
     const BAND: usize = 64;
-    if (w, h) == (base.width, base.height) {
-        return sink(&base.data);
+
+    fn new(base: (usize, usize), out: (usize, usize), sink: &'s mut RowSink<'k>) -> Self {
+        let identity = base == out;
+        let (cols, rows) = if identity {
+            (Vec::new(), Vec::new())
+        } else {
+            (resize::nearest_indices(base.0, out.0), resize::nearest_indices(base.1, out.1))
+        };
+        NearestRows { base, out, cols, rows, next_base: 0, next_out: 0, band: Vec::new(), sink }
     }
-    let cols = resize::nearest_indices(base.width, w);
-    let rows = resize::nearest_indices(base.height, h);
-    let mut band = Vec::with_capacity(w * BAND);
-    for ys in rows.chunks(BAND) {
-        band.clear();
-        for &y in ys {
-            let src = &base.data[y * base.width..(y + 1) * base.width];
-            band.extend(cols.iter().map(|&x| src[x]));
+
+    fn push(&mut self, data: &[u8]) -> Result<(), RoiError> {
+        if self.base == self.out {
+            self.next_out += data.len() / self.base.0.max(1);
+            return (self.sink)(data);
         }
-        sink(&band)?;
+        for src in data.chunks_exact(self.base.0) {
+            while self.next_out < self.out.1 && self.rows[self.next_out] == self.next_base {
+                self.band.extend(self.cols.iter().map(|&x| src[x]));
+                self.next_out += 1;
+                if self.band.len() >= Self::BAND * self.out.0 {
+                    (self.sink)(&self.band)?;
+                    self.band.clear();
+                }
+            }
+            self.next_base += 1;
+        }
+        Ok(())
     }
-    Ok(())
+
+    fn finish(self) -> Result<(), RoiError> {
+        if !self.band.is_empty() {
+            (self.sink)(&self.band)?;
+        }
+        if self.next_out != self.out.1 {
+            return Err(RoiError::BadRegion(format!("the mask gave {} of {} rows", self.next_out, self.out.1)));
+        }
+        Ok(())
+    }
 }
 
 struct Run<'a> {
@@ -485,16 +521,28 @@ impl Run<'_> {
         }
 
         if todo.masks {
-            let base = p.masks.base_mask(roi, slide.as_ref(), &on_bytes)?;
+            let (bw, bh) = (roi.width() as usize, roi.height() as usize);
             let (w, h) = match &geometry {
                 Some((_, plan)) if !compat_base_mask(p) => (plan.out_width as usize, plan.out_height as usize),
-                _ => (base.width, base.height),
+                _ => (bw, bh),
             };
             let name = names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &mask_suffix(p));
             let path = self.layout.masks().join(name);
-            // Resized a band of output rows at a time, never a second whole mask.
-            let rec =
-                self.write_streamed(&path, w, h, 1, Compression::Balanced, &mut |sink| resize_rows(&base, w, h, sink))?;
+            // Base rows arrive a band at a time (decoded from the mask PNG where the source has
+            // one) and output rows are made from them by the nearest rule: neither the base
+            // mask nor the resized one is held whole.
+            let rec = content_retry(
+                "mask",
+                &roi.id,
+                || {
+                    self.write_streamed(&path, w, h, 1, Compression::Balanced, &mut |sink| {
+                        let mut resize = NearestRows::new((bw, bh), (w, h), sink);
+                        p.masks.base_mask_rows(roi, slide.as_ref(), &on_bytes, &mut |rows| resize.push(rows))?;
+                        resize.finish()
+                    })
+                },
+                |e| p.masks.refetch_bad_content() && super::masks::bad_mask_content(e),
+            )?;
             files.push(("mask", rec));
         }
 
