@@ -241,6 +241,18 @@ impl<W: Write> PngWriter<W> {
     }
 }
 
+/// Rows as a byte stream (for code that writes rows with `write_all`): the same as
+/// [`PngWriter::write_rows`]; a write past the header's rows is an error.
+impl<W: Write> Write for PngWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_rows(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes one PNG chunk: length, type, data, CRC-32 of type and data.
 fn chunk(out: &mut impl Write, kind: &[u8; 4], data: &[u8]) -> std::io::Result<()> {
     let len = u32::try_from(data.len()).map_err(|_| std::io::Error::other("PNG chunk over 4 GiB"))?;
