@@ -39,8 +39,8 @@ done
 API_URL=$(sed -n 's/^BCSS_API_URL=//p' "$WORK/server.env")
 FOLDER=$(sed -n 's/^BCSS_FOLDER_ID=//p' "$WORK/server.env")
 
-echo "| jobs | ROIs | wall s | user+sys s | CPU s per ROI | peak RSS MB | MB received |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "| jobs | ROIs | wall s | user+sys s | CPU s per ROI | peak RSS MB | MB received | MB written |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for j in $JOBS; do
   out="$WORK/out-j$j"
   rm -rf "$out"
@@ -54,8 +54,9 @@ for j in $JOBS; do
   user=$(sed -n 's/.*User time (seconds): //p' "$WORK/time-j$j.txt")
   sys=$(sed -n 's/.*System time (seconds): //p' "$WORK/time-j$j.txt")
   rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/time-j$j.txt")
-  awk -v j="$j" -v n="$done_n" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v b="$bytes" \
-    'BEGIN { printf "| %d | %d | %.2f | %.2f | %.3f | %.0f | %.1f |\n", j, n, w, u+s, (u+s)/(n>0?n:1), r/1024, b/1e6 }'
+  written=$(cat "$out"/images/*.png "$out"/masks/*.png 2>/dev/null | wc -c)
+  awk -v j="$j" -v n="$done_n" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v b="$bytes" -v o="$written" \
+    'BEGIN { printf "| %d | %d | %.2f | %.2f | %.3f | %.0f | %.1f | %.1f |\n", j, n, w, u+s, (u+s)/(n>0?n:1), r/1024, b/1e6, o/1e6 }'
 done
 echo
 echo "latency ${LATENCY_MS} ms/request, bandwidth cap ${BANDWIDTH} B/s per response, ${ROIS} ROIs of about ${ROI} base px, --mpp 0.25 --encoding ${ENCODING}; logs in ${WORK}"

@@ -2,6 +2,8 @@
 # Installs the system libraries bcss links against, if any is missing.
 #   libturbojpeg0-dev  libjpeg-turbo's TurboJPEG API: decodes server JPEGs to the exact pixels
 #                      Pillow produced for the original dataset (see ARCHITECTURE.md)
+#   libjpeg62-turbo-dev  libjpeg-turbo's libjpeg API: the same decoder row by row
+#                      (jpeg_read_scanlines), so no worker holds a decoded ROI
 #   libopenslide-dev   OpenSlide 3.4, the standard whole-slide reader (bcss extract)
 #   libclang-dev       bindgen, used by openslide-sys at build time
 #   pkg-config         finds both libraries
@@ -11,7 +13,7 @@
 set -euo pipefail
 
 need=()
-for pkg in pkg-config libturbojpeg0-dev libopenslide-dev libclang-dev openssl libopenjp2-tools; do
+for pkg in pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libopenslide-dev libclang-dev openssl libopenjp2-tools; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     need+=("$pkg")
   fi

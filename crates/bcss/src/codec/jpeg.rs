@@ -153,6 +153,126 @@ pub fn decode_rgb_within(bytes: &[u8], limit: SizeLimit) -> Result<RgbImage, Cod
     Ok(RgbImage { width, height, data })
 }
 
+#[repr(C)]
+struct RawRows {
+    _private: [u8; 0],
+}
+
+// csrc/jpeg_rows.c, built by build.rs over libjpeg-turbo's libjpeg.
+extern "C" {
+    fn bcss_jpeg_new() -> *mut RawRows;
+    fn bcss_jpeg_message(j: *const RawRows) -> *const c_char;
+    fn bcss_jpeg_header(j: *mut RawRows, buf: *const c_uchar, len: c_ulong, w: *mut c_int, h: *mut c_int) -> c_int;
+    fn bcss_jpeg_start(j: *mut RawRows) -> c_int;
+    fn bcss_jpeg_rows(j: *mut RawRows, out: *mut c_uchar, max_rows: c_int) -> c_int;
+    fn bcss_jpeg_finish(j: *mut RawRows) -> c_int;
+    fn bcss_jpeg_free(j: *mut RawRows);
+}
+
+/// A JPEG decoded a few rows at a time: the same library and settings as [`decode_rgb`] (so the
+/// same pixels, Pillow's), through libjpeg's `jpeg_read_scanlines` (`csrc/jpeg_rows.c`), so a
+/// ROI is never held decoded. Warnings are errors, as in [`decode_rgb`].
+///
+/// ```
+/// # let img = bcss::codec::RgbImage { width: 40, height: 30, data: vec![128; 3600] };
+/// # let bytes = bcss::codec::jpeg::encode_rgb(&img, 90).unwrap();
+/// use bcss::codec::{jpeg::RowDecoder, SizeLimit};
+///
+/// let mut rows = RowDecoder::new(&bytes, SizeLimit::default()).unwrap();
+/// let mut band = vec![0u8; rows.width() * 3 * 8];
+/// let mut all = Vec::new();
+/// while let n @ 1.. = rows.read_rows(&mut band).unwrap() {
+///     all.extend_from_slice(&band[..n * rows.width() * 3]);
+/// }
+/// rows.finish().unwrap();
+/// assert_eq!(all, bcss::codec::jpeg::decode_rgb(&bytes).unwrap().data);
+/// ```
+pub struct RowDecoder<'a> {
+    raw: *mut RawRows,
+    width: usize,
+    height: usize,
+    done: usize,
+    _bytes: std::marker::PhantomData<&'a [u8]>,
+}
+
+impl<'a> RowDecoder<'a> {
+    /// Reads the header of `bytes`, checks its size against `limit` and starts decoding.
+    pub fn new(bytes: &'a [u8], limit: SizeLimit) -> Result<RowDecoder<'a>, CodecError> {
+        if bytes.is_empty() {
+            return Err(CodecError::Empty);
+        }
+        // SAFETY: no preconditions; null (out of memory) is checked.
+        let raw = unsafe { bcss_jpeg_new() };
+        if raw.is_null() {
+            return Err(CodecError::Jpeg("cannot initialise libjpeg".into()));
+        }
+        let mut dec = RowDecoder { raw, width: 0, height: 0, done: 0, _bytes: std::marker::PhantomData };
+        let (mut w, mut h) = (0, 0);
+        // SAFETY: `raw` is live; `bytes` outlives the decoder (the lifetime 'a); out-pointers valid.
+        if unsafe { bcss_jpeg_header(raw, bytes.as_ptr(), bytes.len() as c_ulong, &mut w, &mut h) } != 0 {
+            return Err(dec.error());
+        }
+        limit.check(w as usize, h as usize)?;
+        // SAFETY: the header was read.
+        if unsafe { bcss_jpeg_start(raw) } != 0 {
+            return Err(dec.error());
+        }
+        (dec.width, dec.height) = (w as usize, h as usize);
+        Ok(dec)
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// Decodes the next rows into `out` (as many whole RGB rows as fit); returns how many, 0
+    /// after the last.
+    pub fn read_rows(&mut self, out: &mut [u8]) -> Result<usize, CodecError> {
+        let fit = (out.len() / (self.width * 3)).min(self.height - self.done).min(c_int::MAX as usize);
+        if fit == 0 {
+            return Ok(0);
+        }
+        // SAFETY: `out` holds at least `fit` rows of width * 3 bytes.
+        let n = unsafe { bcss_jpeg_rows(self.raw, out.as_mut_ptr(), fit as c_int) };
+        if n < 0 {
+            return Err(self.error());
+        }
+        self.done += n as usize;
+        Ok(n as usize)
+    }
+
+    /// Ends decoding after the last row; an error if rows are left or the data ends badly.
+    pub fn finish(self) -> Result<(), CodecError> {
+        if self.done != self.height {
+            return Err(CodecError::Jpeg(format!("{} of {} rows were read", self.done, self.height)));
+        }
+        // SAFETY: every row was read.
+        if unsafe { bcss_jpeg_finish(self.raw) } != 0 {
+            return Err(self.error());
+        }
+        Ok(())
+    }
+
+    fn error(&self) -> CodecError {
+        // SAFETY: the message buffer is NUL-terminated (calloc'd, then formatted by libjpeg).
+        let msg = unsafe { CStr::from_ptr(bcss_jpeg_message(self.raw)) };
+        CodecError::Jpeg(msg.to_string_lossy().into_owned())
+    }
+}
+
+impl Drop for RowDecoder<'_> {
+    fn drop(&mut self) {
+        // SAFETY: created by bcss_jpeg_new, freed once.
+        unsafe { bcss_jpeg_free(self.raw) };
+    }
+}
+
 /// Encodes RGB as a JPEG (quality 1-100, 4:4:4), as large_image does. Used by the test server.
 pub fn encode_rgb(image: &RgbImage, quality: i32) -> Result<Vec<u8>, CodecError> {
     assert_eq!(image.data.len(), image.width * image.height * 3, "buffer does not match its size");
@@ -233,6 +353,39 @@ mod tests {
         // FF C0, length (2), precision (1), height (2), width (2).
         bytes[sof + 5..sof + 9].copy_from_slice(&[0xFF, 0xDC, 0xFF, 0xDC]);
         bytes
+    }
+
+    #[test]
+    fn rows_equal_the_whole_decoder_and_bad_data_fails() {
+        let bytes = encode_rgb(&gradient(301, 77), 85).unwrap();
+        let whole = decode_rgb(&bytes).unwrap().data;
+        let mut rows = RowDecoder::new(&bytes, SizeLimit::Exactly { width: 301, height: 77 }).unwrap();
+        let mut band = vec![0u8; 301 * 3 * 5 + 17];
+        let mut all = Vec::new();
+        while let n @ 1.. = rows.read_rows(&mut band).unwrap() {
+            all.extend_from_slice(&band[..n * 301 * 3]);
+        }
+        rows.finish().unwrap();
+        assert!(all == whole, "row decoding gives other pixels");
+        let cut = &bytes[..bytes.len() * 2 / 3];
+        let mut rows = RowDecoder::new(cut, SizeLimit::default()).unwrap();
+        let mut failed = false;
+        for _ in 0..100 {
+            match rows.read_rows(&mut band) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    assert!(e.to_string().contains("Premature end"), "{e}");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        assert!(failed, "a cut JPEG fails while its rows are read");
+        let bomb = claiming_65500_square();
+        assert!(matches!(RowDecoder::new(&bomb, SizeLimit::default()), Err(CodecError::TooLarge { .. })));
+        assert!(matches!(RowDecoder::new(b"not a jpeg", SizeLimit::default()), Err(CodecError::Jpeg(_))));
+        assert!(RowDecoder::new(&bytes, SizeLimit::Exactly { width: 300, height: 77 }).is_err());
     }
 
     #[test]

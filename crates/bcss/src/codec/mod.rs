@@ -3,7 +3,9 @@
 //! - [`jpeg`]: JPEG through libjpeg-turbo's TurboJPEG API, so decoded pixels are exactly the ones
 //!   Pillow (which links libjpeg-turbo) gave the original downloader. A pure-Rust decoder rounds
 //!   differently and shifts values by 1-2 levels.
-//! - [`png`]: PNG decoding (RGB, RGBA, grey) and encoding with explicit compression.
+//! - [`png`]: PNG decoding (RGB, RGBA, grey) and encoding with explicit compression, through
+//!   [`encoder`] (the streaming writer: adaptive filtering, libdeflate in pieces across cores,
+//!   joined by [`deflate`]).
 //! - [`label_png`]: the PNG writer of label masks (`Up` filter and deflate's run-length strategy
 //!   at the default level).
 //! - [`rows`]: PNG decoding row by row, for passes whose memory must not grow with the image.
@@ -18,6 +20,8 @@
 //!
 //! Invariant: pure transformations of bytes in memory or through `Read`/`Write`; no file system.
 
+pub mod deflate;
+pub mod encoder;
 pub mod jpeg;
 pub mod label_png;
 pub mod png;
@@ -112,9 +116,13 @@ pub enum CodecError {
     /// The PNG decoder refused the data.
     #[error("invalid PNG: {0}")]
     PngDecode(#[from] ::png::DecodingError),
-    /// The PNG encoder failed (usually an I/O error underneath).
+    /// Writing a PNG failed underneath the encoder: always `IoError` (kept in the `png` crate's
+    /// type, which callers match to pass "No space left on device" on as itself).
     #[error("failed to encode PNG: {0}")]
     PngEncode(#[from] ::png::EncodingError),
+    /// The PNG encoder refused its input (a size, a channel count, a row count).
+    #[error("failed to encode PNG: {0}")]
+    Encode(png::EncodeError),
     /// A PNG of a kind bcss does not read.
     #[error("unsupported PNG: {0}")]
     Unsupported(String),
@@ -143,6 +151,15 @@ pub enum CodecError {
         /// The limit.
         max: u64,
     },
+}
+
+impl From<png::EncodeError> for CodecError {
+    fn from(e: png::EncodeError) -> CodecError {
+        match e {
+            png::EncodeError::Io(io) => CodecError::PngEncode(::png::EncodingError::IoError(io)),
+            other => CodecError::Encode(other),
+        }
+    }
 }
 
 /// Encoding into a file fails like the file does: an I/O error underneath the PNG encoder comes

@@ -262,13 +262,6 @@ impl From<InputError> for Inner {
     }
 }
 
-fn png_io(e: ::png::EncodingError) -> std::io::Error {
-    match e {
-        ::png::EncodingError::IoError(io) => io,
-        other => std::io::Error::other(other.to_string()),
-    }
-}
-
 /// Draws every ROI's overlay and the contact sheet.
 pub fn overlay(plan: &OverlayPlan, rois: &[RoiInput], reporter: &dyn Reporter) -> Result<OverlaySummary, OverlayError> {
     if let Some(r) = rois.iter().find(|r| r.files.image.is_none()) {
@@ -341,16 +334,8 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
 
     let path = plan.out.join(format!("{}_overlay.png", r.files.roi_id));
     let result = write_atomic(&path, |out: &mut dyn Write| -> Result<(), Inner> {
-        let mut enc = ::png::Encoder::new(out, ow as u32, oh as u32);
-        enc.set_color(::png::ColorType::Rgb);
-        enc.set_depth(::png::BitDepth::Eight);
-        enc.set_compression(match plan.compression {
-            Compression::Fast => ::png::Compression::Fast,
-            Compression::Balanced => ::png::Compression::Balanced,
-            Compression::High => ::png::Compression::High,
-        });
-        let mut writer = enc.write_header().map_err(png_io)?;
-        let mut stream = writer.stream_writer().map_err(png_io)?;
+        let mut stream =
+            crate::codec::png::PngWriter::new(out, ow, oh, 3, plan.compression).map_err(std::io::Error::from)?;
         let (mut small, mut tsmall) = (Vec::new(), Vec::new());
         let mut out_y = 0;
         let emit = |row: &mut Vec<u8>, out_y: &mut usize, stream: &mut dyn Write| -> std::io::Result<()> {
@@ -416,7 +401,7 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
             thumb.data.extend_from_slice(&tsmall);
             thumb.height += 1;
         }
-        stream.finish().map_err(png_io)?;
+        stream.finish().map_err(std::io::Error::from)?;
         Ok(())
     });
     match result {

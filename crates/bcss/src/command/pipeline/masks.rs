@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::pixels::SlideHandle;
+use super::pixels::{RowSink, SlideHandle};
 use super::run::{content_retry, RoiError};
-use crate::catalog::Roi;
+use crate::catalog::{codes, Roi};
+use crate::codec::rows::RowReader;
 use crate::codec::GrayImage;
 use crate::dataset::names;
 use crate::model::CodeTable;
@@ -23,6 +24,75 @@ pub trait BaseMasks: Sync {
     fn origin(&self, roi: &Roi) -> String;
     /// The ROI's mask at base resolution, checked: exactly the ROI's size, known codes only.
     fn base_mask(&self, roi: &Roi, slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError>;
+    /// The same mask handed to `sink` top to bottom in whole rows (`roi.width()` bytes each), what
+    /// the pipeline writes from. Checks may end it part-way (the pipeline then writes nothing).
+    /// This default makes the whole mask with [`BaseMasks::base_mask`]; mask PNGs are decoded
+    /// a band of rows at a time instead ([`stream_mask`]).
+    fn base_mask_rows(
+        &self,
+        roi: &Roi,
+        slide: &dyn SlideHandle,
+        on_bytes: &dyn Fn(u64),
+        sink: &mut RowSink,
+    ) -> Result<(), RoiError> {
+        sink(&self.base_mask(roi, slide, on_bytes)?.data)
+    }
+    /// Whether a mask whose content is bad is fetched again (remote masks: a body may arrive
+    /// damaged).
+    fn refetch_bad_content(&self) -> bool {
+        false
+    }
+}
+
+/// Whether an error is bad mask content (retried for sources that [`BaseMasks::refetch_bad_content`]).
+pub(crate) fn bad_mask_content(e: &RoiError) -> bool {
+    matches!(e, RoiError::Mask(MaskError::Decode { .. } | MaskError::WrongSize { .. } | MaskError::UnknownCodes { .. }))
+}
+
+/// Decodes the mask PNG `bytes` of `roi` a band of rows at a time into `sink`, with the checks of
+/// [`masklink::decode_mask`]: the header's size must be the ROI's base size (before any row is
+/// decoded) and every value a known code (a bad value ends it with the same error, listing every
+/// bad value of the file).
+pub(crate) fn stream_mask(bytes: &[u8], roi: &Roi, origin: &str, sink: &mut RowSink) -> Result<(), RoiError> {
+    const BAND: usize = 64;
+    let decode = |source| RoiError::Mask(MaskError::Decode { origin: origin.to_string(), source });
+    // The size from the header alone first, as `decode_mask` does: a wrong size (a PNG bomb
+    // included) is named as such before the decoder is set up.
+    let (w, h) = crate::codec::png::dimensions(bytes).map_err(decode)?;
+    if (w as u64, h as u64) != (roi.width(), roi.height()) {
+        return Err(RoiError::Mask(MaskError::WrongSize {
+            origin: origin.to_string(),
+            got_w: w,
+            got_h: h,
+            want_w: roi.width(),
+            want_h: roi.height(),
+        }));
+    }
+    let mut rows = RowReader::gray(std::io::Cursor::new(bytes)).map_err(decode)?;
+    let mut band = vec![0u8; w * BAND];
+    let mut seen = [false; 256];
+    let mut bad = false;
+    let mut y = 0;
+    while y < h {
+        let n = BAND.min(h - y);
+        for row in band[..n * w].chunks_exact_mut(w) {
+            rows.read_row(row).map_err(decode)?;
+            for &v in row.iter() {
+                seen[usize::from(v)] = true;
+            }
+        }
+        bad = bad || (0..=255u8).any(|v| seen[usize::from(v)] && !codes::is_known(v));
+        if !bad {
+            sink(&band[..n * w])?;
+        }
+        y += n;
+    }
+    rows.finish().map_err(decode)?;
+    if bad {
+        let values: Vec<u8> = (0..=255u8).filter(|&v| seen[usize::from(v)] && !codes::is_known(v)).take(10).collect();
+        return Err(RoiError::Mask(MaskError::UnknownCodes { origin: origin.to_string(), values }));
+    }
+    Ok(())
 }
 
 /// Why a catalogue ROI's mask could not be made from annotations: the JSON could not be read,
@@ -81,6 +151,23 @@ impl BaseMasks for LinkMasks {
 
     fn origin(&self, roi: &Roi) -> String {
         roi.mask_link.clone().unwrap_or_default()
+    }
+
+    fn base_mask_rows(
+        &self,
+        roi: &Roi,
+        _slide: &dyn SlideHandle,
+        on_bytes: &dyn Fn(u64),
+        sink: &mut RowSink,
+    ) -> Result<(), RoiError> {
+        let link = roi.mask_link.as_deref().ok_or(MaskError::NoLink)?;
+        let bytes =
+            masklink::fetch_bytes(&self.http, link, masklink::mask_body_limit(roi.width(), roi.height()), on_bytes)?;
+        stream_mask(&bytes, roi, &crate::source::http::redact_url(link), sink)
+    }
+
+    fn refetch_bad_content(&self) -> bool {
+        true
     }
 
     fn base_mask(&self, roi: &Roi, _slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {
@@ -166,6 +253,20 @@ impl BaseMasks for DirMasks {
 
     fn origin(&self, _roi: &Roi) -> String {
         self.dir.display().to_string()
+    }
+
+    fn base_mask_rows(
+        &self,
+        roi: &Roi,
+        _slide: &dyn SlideHandle,
+        on_bytes: &dyn Fn(u64),
+        sink: &mut RowSink,
+    ) -> Result<(), RoiError> {
+        let path = self.find(roi)?;
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(&path).map_err(|source| MaskError::File { path: shown.clone(), source })?;
+        on_bytes(bytes.len() as u64);
+        stream_mask(&bytes, roi, &shown, sink)
     }
 
     fn base_mask(&self, roi: &Roi, _slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {

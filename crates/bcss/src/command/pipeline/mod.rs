@@ -34,5 +34,5 @@ pub use masks::{
 };
 #[cfg(feature = "openslide")]
 pub use pixels::LocalPixels;
-pub use pixels::{DsaPixels, Encoding, Pixels, SlideHandle};
+pub use pixels::{DsaPixels, Encoding, Pixels, RowSink, SlideHandle};
 pub use run::{run, Parts, RoiError, RoiPipeline, RunError, Summary, MAX_OUTPUT_PIXELS};

@@ -9,6 +9,12 @@ use crate::codec::{self, RgbImage};
 use crate::source::girder::{self, Girder};
 use crate::transform::{Mode, RegionPlan, Resolution, SlideGeometry};
 
+/// Where [`SlideHandle::read_rows`] puts rows: whole rows, top to bottom.
+pub type RowSink<'s> = dyn FnMut(&[u8]) -> Result<(), RoiError> + 's;
+
+/// Rows per band when a region body is decoded as it is written.
+const BAND_ROWS: usize = 16;
+
 /// A source of region pixels for the pipeline.
 pub trait Pixels: Sync {
     /// What `manifest.json` records as the dataset's source (no secrets).
@@ -43,6 +49,20 @@ pub trait SlideHandle {
     fn geometry(&self, on_bytes: &dyn Fn(u64)) -> Result<SlideGeometry, RoiError>;
     /// The region of `plan` at its output size.
     fn read(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError>;
+    /// The region of `plan` handed to `sink` top to bottom, in whole RGB rows of
+    /// `plan.out_width * 3` bytes (several at a time), exactly `plan.out_height` of them: what the
+    /// pipeline writes from, so a source that can decode as it goes never holds the region.
+    /// This default reads it whole with [`SlideHandle::read`] and checks its size.
+    fn read_rows(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64), sink: &mut RowSink) -> Result<(), RoiError> {
+        let image = self.read(plan, on_bytes)?;
+        if (image.width as u64, image.height as u64) != (plan.out_width, plan.out_height) {
+            return Err(RoiError::BadRegion(format!(
+                "got {}x{} pixels but this request must give {}x{}",
+                image.width, image.height, plan.out_width, plan.out_height
+            )));
+        }
+        sink(&image.data)
+    }
     /// The slide's annotation documents (`GET annotation/item/{id}`), from a DSA only.
     fn annotations(&self, _on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, RoiError> {
         Err(RoiError::Unsupported("annotations come from a DSA only; this source has none"))
@@ -157,6 +177,33 @@ impl Pixels for DsaPixels<'_> {
     }
 }
 
+impl DsaSlide<'_> {
+    /// The region body, its size checked from its header against the plan.
+    fn fetch(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, RoiError> {
+        let p = self.pixels;
+        let query = p.query();
+        let max_body = girder::region_body_limit(plan.out_width, plan.out_height);
+        let resp =
+            p.girder.region(&self.slide.item_id, plan.region, &query, p.encoding.as_param(), max_body, on_bytes)?;
+        if resp.body.is_empty() {
+            return Err(RoiError::BadRegion(format!(
+                "the server sent an empty body (HTTP {}); the region is empty or outside the slide",
+                resp.status
+            )));
+        }
+        // The size from the header, before anything is decoded.
+        let (w, h) = codec::dimensions(&resp.body).map_err(|e| RoiError::BadRegion(e.to_string()))?;
+        if (w as u64, h as u64) != (plan.out_width, plan.out_height) {
+            return Err(RoiError::BadRegion(format!(
+                "the server sent {w}x{h} pixels but must send {}x{} for this request",
+                plan.out_width, plan.out_height
+            )));
+        }
+        tracing::debug!(roi = %self.roi_id, bytes = resp.body.len(), "region received");
+        Ok(resp.body)
+    }
+}
+
 struct DsaSlide<'a> {
     pixels: &'a DsaPixels<'a>,
     slide: Slide,
@@ -179,27 +226,46 @@ impl SlideHandle for DsaSlide<'_> {
     }
 
     fn read(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
-        let p = self.pixels;
-        let query = p.query();
-        let max_body = girder::region_body_limit(plan.out_width, plan.out_height);
-        let resp =
-            p.girder.region(&self.slide.item_id, plan.region, &query, p.encoding.as_param(), max_body, on_bytes)?;
-        if resp.body.is_empty() {
-            return Err(RoiError::BadRegion(format!(
-                "the server sent an empty body (HTTP {}); the region is empty or outside the slide",
-                resp.status
-            )));
+        let body = self.fetch(plan, on_bytes)?;
+        codec::decode_rgb(&body).map_err(|e| RoiError::BadRegion(e.to_string()))
+    }
+
+    /// The body stays encoded (a few MB where the decoded region is hundreds); rows are decoded
+    /// a band at a time into the sink: JPEG through libjpeg's scanline API (the same pixels as
+    /// [`codec::decode_rgb`]), PNG through [`codec::rows::RowReader`].
+    fn read_rows(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64), sink: &mut RowSink) -> Result<(), RoiError> {
+        let body = self.fetch(plan, on_bytes)?;
+        let bad = |e: codec::CodecError| RoiError::BadRegion(e.to_string());
+        let (w, h) = (plan.out_width as usize, plan.out_height as usize);
+        let mut band = vec![0u8; w * 3 * BAND_ROWS];
+        match codec::sniff(&body) {
+            Some(codec::Format::Jpeg) => {
+                let limit = codec::SizeLimit::Exactly { width: plan.out_width, height: plan.out_height };
+                let mut rows = codec::jpeg::RowDecoder::new(&body, limit).map_err(bad)?;
+                loop {
+                    let n = rows.read_rows(&mut band).map_err(bad)?;
+                    if n == 0 {
+                        break;
+                    }
+                    sink(&band[..n * w * 3])?;
+                }
+                rows.finish().map_err(bad)
+            }
+            _ => {
+                // The size was checked from the header by `fetch`.
+                let mut rows = codec::rows::RowReader::rgb(std::io::Cursor::new(&body[..])).map_err(bad)?;
+                let mut done = 0;
+                while done < h {
+                    let n = BAND_ROWS.min(h - done);
+                    for row in band[..n * w * 3].chunks_exact_mut(w * 3) {
+                        rows.read_row(row).map_err(bad)?;
+                    }
+                    sink(&band[..n * w * 3])?;
+                    done += n;
+                }
+                rows.finish().map_err(bad)
+            }
         }
-        // The size from the header, before anything is decoded.
-        let (w, h) = codec::dimensions(&resp.body).map_err(|e| RoiError::BadRegion(e.to_string()))?;
-        if (w as u64, h as u64) != (plan.out_width, plan.out_height) {
-            return Err(RoiError::BadRegion(format!(
-                "the server sent {w}x{h} pixels but must send {}x{} for this request",
-                plan.out_width, plan.out_height
-            )));
-        }
-        tracing::debug!(roi = %self.roi_id, bytes = resp.body.len(), "region received");
-        codec::decode_rgb(&resp.body).map_err(|e| RoiError::BadRegion(e.to_string()))
     }
 
     fn annotations(&self, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, RoiError> {

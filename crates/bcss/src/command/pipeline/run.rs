@@ -6,9 +6,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::masks::{AnnotationMaskError, BaseMasks};
-use super::pixels::{Pixels, SlideHandle};
+use super::pixels::{Pixels, RowSink, SlideHandle};
 use crate::catalog::{Roi, RoiTable};
-use crate::codec::{self, png::Compression, GrayImage};
+use crate::codec::png::{Compression, PngWriter};
 use crate::dataset::atomic;
 use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, NameConflict, Native, RoiEntry};
 use crate::dataset::names::{self, UnsafeName};
@@ -290,6 +290,76 @@ pub(crate) fn content_retry<T, E: std::fmt::Display>(
     }
 }
 
+/// Why a streamed write failed: the file, or the source of its rows.
+enum Streamed {
+    Io(std::io::Error),
+    Roi(RoiError),
+}
+
+impl From<std::io::Error> for Streamed {
+    fn from(e: std::io::Error) -> Streamed {
+        Streamed::Io(e)
+    }
+}
+
+/// Nearest-neighbour resizing of a stream of base rows (the rule of
+/// [`resize::resize_nearest`], by [`resize::nearest_indices`] per axis): each base row as it
+/// arrives gives the output rows that sample it, handed on a band at a time.
+struct NearestRows<'s, 'k> {
+    base: (usize, usize),
+    out: (usize, usize),
+    cols: Vec<usize>,
+    rows: Vec<usize>,
+    /// The next base row and the next output row.
+    next_base: usize,
+    next_out: usize,
+    band: Vec<u8>,
+    sink: &'s mut RowSink<'k>,
+}
+
+impl<'s, 'k> NearestRows<'s, 'k> {
+    const BAND: usize = 64;
+
+    fn new(base: (usize, usize), out: (usize, usize), sink: &'s mut RowSink<'k>) -> Self {
+        let identity = base == out;
+        let (cols, rows) = if identity {
+            (Vec::new(), Vec::new())
+        } else {
+            (resize::nearest_indices(base.0, out.0), resize::nearest_indices(base.1, out.1))
+        };
+        NearestRows { base, out, cols, rows, next_base: 0, next_out: 0, band: Vec::new(), sink }
+    }
+
+    fn push(&mut self, data: &[u8]) -> Result<(), RoiError> {
+        if self.base == self.out {
+            self.next_out += data.len() / self.base.0.max(1);
+            return (self.sink)(data);
+        }
+        for src in data.chunks_exact(self.base.0) {
+            while self.next_out < self.out.1 && self.rows[self.next_out] == self.next_base {
+                self.band.extend(self.cols.iter().map(|&x| src[x]));
+                self.next_out += 1;
+                if self.band.len() >= Self::BAND * self.out.0 {
+                    (self.sink)(&self.band)?;
+                    self.band.clear();
+                }
+            }
+            self.next_base += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), RoiError> {
+        if !self.band.is_empty() {
+            (self.sink)(&self.band)?;
+        }
+        if self.next_out != self.out.1 {
+            return Err(RoiError::BadRegion(format!("the mask gave {} of {} rows", self.next_out, self.out.1)));
+        }
+        Ok(())
+    }
+}
+
 struct Run<'a> {
     p: &'a RoiPipeline<'a>,
     layout: Layout,
@@ -401,14 +471,30 @@ impl Run<'_> {
         }
     }
 
-    fn write_png(
+    /// Writes `path` atomically as a PNG of `width x height` with `channels` channels, from the
+    /// rows `fill` hands its sink (see [`SlideHandle::read_rows`]): they are filtered,
+    /// compressed and hashed as they arrive.
+    fn write_streamed(
         &self,
-        path: PathBuf,
-        write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), codec::CodecError>,
+        path: &std::path::Path,
+        width: usize,
+        height: usize,
+        channels: usize,
+        compression: Compression,
+        fill: &mut dyn FnMut(&mut RowSink) -> Result<(), RoiError>,
     ) -> Result<FileRecord, RoiError> {
-        let written = atomic::write_atomic::<std::io::Error>(&path, |w| Ok(write(w)?))
-            .map_err(|source| RoiError::Write { path: path.clone(), source })?;
-        Ok(FileRecord::new(self.layout.relative(&path), &written))
+        let write_err = |source: std::io::Error| RoiError::Write { path: path.to_path_buf(), source };
+        let written = atomic::write_atomic::<Streamed>(path, |w| {
+            let mut png = PngWriter::new(w, width, height, channels, compression).map_err(std::io::Error::from)?;
+            fill(&mut |rows: &[u8]| png.write_rows(rows).map_err(|e| write_err(e.into()))).map_err(Streamed::Roi)?;
+            png.finish().map_err(std::io::Error::from)?;
+            Ok(())
+        })
+        .map_err(|e| match e {
+            Streamed::Io(source) => write_err(source),
+            Streamed::Roi(e) => e,
+        })?;
+        Ok(FileRecord::new(self.layout.relative(path), &written))
     }
 
     /// Processes one ROI. `Ok(false)` when it was already complete.
@@ -447,43 +533,43 @@ impl Run<'_> {
 
         if todo.images {
             let (_, plan) = geometry.as_ref().expect("geometry planned for images");
-            let image = content_retry(
+            let name = names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &names::suffix(p.resolution));
+            let path = self.layout.images().join(name);
+            let (w, h) = (plan.out_width as usize, plan.out_height as usize);
+            // Rows go from the source's decoder into the PNG writer as they arrive; a region that
+            // fails half-way leaves no file (the temporary one is removed) and is fetched again.
+            let rec = content_retry(
                 "region",
                 &roi.id,
-                || {
-                    let image = slide.read(plan, &on_bytes)?;
-                    if (image.width as u64, image.height as u64) != (plan.out_width, plan.out_height) {
-                        return Err(RoiError::BadRegion(format!(
-                            "got {}x{} pixels but this request must give {}x{}",
-                            image.width, image.height, plan.out_width, plan.out_height
-                        )));
-                    }
-                    Ok(image)
-                },
+                || self.write_streamed(&path, w, h, 3, p.png, &mut |sink| slide.read_rows(plan, &on_bytes, sink)),
                 |e| matches!(e, RoiError::BadRegion(_)),
             )?;
-            let name = names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &names::suffix(p.resolution));
-            let rec = self.write_png(self.layout.images().join(name), |w| codec::png::write_rgb(w, &image, p.png))?;
             files.push(("image", rec));
         }
 
         if todo.masks {
-            let base = p.masks.base_mask(roi, slide.as_ref(), &on_bytes)?;
-            let mask = match &geometry {
-                Some((_, plan)) if !compat_base_mask(p) => {
-                    let (w, h) = (plan.out_width as usize, plan.out_height as usize);
-                    GrayImage {
-                        width: w,
-                        height: h,
-                        data: resize::resize_nearest(&base.data, base.width, base.height, w, h),
-                    }
-                }
-                _ => base,
+            let (bw, bh) = (roi.width() as usize, roi.height() as usize);
+            let (w, h) = match &geometry {
+                Some((_, plan)) if !compat_base_mask(p) => (plan.out_width as usize, plan.out_height as usize),
+                _ => (bw, bh),
             };
             let name = names::roi_file_name(&roi.id, roi.xmin, roi.ymin, &mask_suffix(p));
-            let rec = self.write_png(self.layout.masks().join(name), |w| {
-                codec::label_png::write_labels(w, &mask, Compression::Balanced)
-            })?;
+            let path = self.layout.masks().join(name);
+            // Base rows arrive a band at a time (decoded from the mask PNG where the source has
+            // one) and output rows are made from them by the nearest rule: neither the base
+            // mask nor the resized one is held whole.
+            let rec = content_retry(
+                "mask",
+                &roi.id,
+                || {
+                    self.write_streamed(&path, w, h, 1, Compression::Balanced, &mut |sink| {
+                        let mut resize = NearestRows::new((bw, bh), (w, h), sink);
+                        p.masks.base_mask_rows(roi, slide.as_ref(), &on_bytes, &mut |rows| resize.push(rows))?;
+                        resize.finish()
+                    })
+                },
+                |e| p.masks.refetch_bad_content() && super::masks::bad_mask_content(e),
+            )?;
             files.push(("mask", rec));
         }
 

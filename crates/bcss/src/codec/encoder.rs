@@ -1,0 +1,418 @@
+//! The PNG writer: rows in, a PNG out, with memory that does not grow with the image.
+//!
+//! [`PngWriter`] takes rows as they are produced (a JPEG decoded scanline by scanline, a
+//! resampled strip, a band of a mask), filters each row, and every [`PIECE_BYTES`] of filtered
+//! data hands a piece to libdeflate ([`super::deflate`]); pieces are compressed several at a time
+//! on rayon, so one large image uses every core, and written as `IDAT` chunks in order. It holds
+//! at most a batch of pieces (one per rayon thread, twice: filtered and compressed), never the
+//! image: a 12000 x 11000 RGB ROI is written with a few tens of MB, not 400.
+//!
+//! Filtering is Pillow's and libpng's heuristic: each row gets the filter (None, Sub, Up, Average,
+//! Paeth) whose bytes, read as signed, have the smallest sum of absolute values.
+//!
+//! The output depends only on the pixels and the [`Compression`]: how rows are handed in (one at
+//! a time or all at once) and how many threads compress change nothing.
+//!
+//! Why not the `png` crate's encoder (used before): it streams, but through zlib-rs at level 6,
+//! which on H&E tissue writes 4% more bytes than Pillow's zlib at a sixth of Pillow's CPU, and
+//! on one core; libdeflate writes fewer bytes than Pillow at a fifth of its CPU and splits
+//! across cores (BENCHMARKS.md, "PNG encoding").
+//!
+//! Invariant: pure; writes only to the `Write` it is given.
+
+use std::io::Write;
+
+use rayon::prelude::*;
+
+use super::deflate;
+use super::png::Compression;
+
+/// Filtered bytes per deflate piece: small enough that a batch of pieces stays a few MB,
+/// large enough that a piece's fresh history costs nothing measurable (under 0.1%).
+pub const PIECE_BYTES: usize = 1 << 20;
+
+/// Why a PNG could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// Writing to the output failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The image's size or pixel layout is not one PNG (or this writer) can hold.
+    #[error("cannot write this PNG: {0}")]
+    Shape(String),
+    /// More or fewer bytes than the header's rows, or a partial row.
+    #[error("the PNG got {got} bytes of rows but its header promises {want}")]
+    RowCount {
+        /// Bytes handed in.
+        got: u64,
+        /// Bytes the header promises.
+        want: u64,
+    },
+    /// A bug in the deflate piece walker.
+    #[error(transparent)]
+    Piece(#[from] deflate::PieceError),
+}
+
+impl From<EncodeError> for std::io::Error {
+    fn from(e: EncodeError) -> std::io::Error {
+        match e {
+            EncodeError::Io(io) => io,
+            other => std::io::Error::other(other.to_string()),
+        }
+    }
+}
+
+impl Compression {
+    /// libdeflate's level for this setting (BENCHMARKS.md, "PNG encoding", has the measured
+    /// bytes and CPU of each).
+    pub(crate) fn libdeflate_level(self) -> i32 {
+        match self {
+            Compression::Fast => 1,
+            Compression::Balanced => 5,
+            Compression::High => 10,
+        }
+    }
+}
+
+/// A streaming PNG encoder for 8-bit grey, RGB or RGBA images.
+///
+/// ```
+/// use bcss::codec::png::{Compression, PngWriter};
+///
+/// let mut png = Vec::new();
+/// let mut w = PngWriter::new(&mut png, 2, 3, 1, Compression::Balanced).unwrap();
+/// w.write_rows(&[1, 2]).unwrap();
+/// w.write_rows(&[3, 4, 5, 6]).unwrap();
+/// w.finish().unwrap();
+/// let back = bcss::codec::png::decode_gray(&png).unwrap();
+/// assert_eq!(back.data, [1, 2, 3, 4, 5, 6]);
+/// ```
+pub struct PngWriter<W: Write> {
+    out: W,
+    row_bytes: usize,
+    channels: usize,
+    rows_left: u64,
+    level: i32,
+    /// The previous row (zeros before the first).
+    prev: Vec<u8>,
+    /// A partial row carried between calls.
+    partial: Vec<u8>,
+    /// Filtered bytes waiting to be compressed, in pieces of [`PIECE_BYTES`] (the last partial).
+    pieces: Vec<Vec<u8>>,
+    /// Scratch rows for the five filters.
+    scratch: [Vec<u8>; 5],
+    adler: libdeflater::Adler32,
+    started: bool,
+    /// Filtered bytes handed in and expected, for the error.
+    got: u64,
+    want: u64,
+}
+
+impl<W: Write> PngWriter<W> {
+    /// Writes the signature and `IHDR` of a `width x height` image with `channels` 8-bit
+    /// channels (1 grey, 3 RGB, 4 RGBA).
+    pub fn new(
+        mut out: W,
+        width: usize,
+        height: usize,
+        channels: usize,
+        compression: Compression,
+    ) -> Result<PngWriter<W>, EncodeError> {
+        let colour = match channels {
+            1 => 0u8,
+            3 => 2,
+            4 => 6,
+            n => return Err(EncodeError::Shape(format!("{n} channels"))),
+        };
+        let (w, h) = match (u32::try_from(width), u32::try_from(height)) {
+            (Ok(w), Ok(h)) if w > 0 && h > 0 && w <= i32::MAX as u32 && h <= i32::MAX as u32 => (w, h),
+            _ => return Err(EncodeError::Shape(format!("{width}x{height} pixels"))),
+        };
+        out.write_all(b"\x89PNG\r\n\x1a\n")?;
+        let mut ihdr = Vec::with_capacity(13);
+        ihdr.extend(w.to_be_bytes());
+        ihdr.extend(h.to_be_bytes());
+        ihdr.extend([8, colour, 0, 0, 0]);
+        chunk(&mut out, b"IHDR", &ihdr)?;
+        let row_bytes = width * channels;
+        Ok(PngWriter {
+            out,
+            row_bytes,
+            channels,
+            rows_left: u64::from(h),
+            level: compression.libdeflate_level(),
+            prev: vec![0; row_bytes],
+            partial: Vec::new(),
+            pieces: vec![Vec::with_capacity(PIECE_BYTES + row_bytes + 1)],
+            scratch: std::array::from_fn(|_| vec![0; row_bytes]),
+            adler: libdeflater::Adler32::new(),
+            started: false,
+            got: 0,
+            want: u64::from(h) * (row_bytes as u64),
+        })
+    }
+
+    /// Adds pixel bytes: whole rows, or any part of them (a partial row is kept for the next
+    /// call). More bytes than the header's rows is an error.
+    pub fn write_rows(&mut self, mut data: &[u8]) -> Result<(), EncodeError> {
+        self.got += data.len() as u64;
+        if self.got > self.want {
+            return Err(EncodeError::RowCount { got: self.got, want: self.want });
+        }
+        if !self.partial.is_empty() {
+            let need = (self.row_bytes - self.partial.len()).min(data.len());
+            self.partial.extend_from_slice(&data[..need]);
+            data = &data[need..];
+            if self.partial.len() < self.row_bytes {
+                return Ok(());
+            }
+            let row = std::mem::take(&mut self.partial);
+            self.row(&row)?;
+        }
+        let mut rows = data.chunks_exact(self.row_bytes);
+        for row in &mut rows {
+            self.row(row)?;
+        }
+        self.partial.extend_from_slice(rows.remainder());
+        Ok(())
+    }
+
+    fn row(&mut self, row: &[u8]) -> Result<(), EncodeError> {
+        let bpp = self.channels;
+        let mut best = (u64::MAX, 0usize);
+        for (kind, out) in self.scratch.iter_mut().enumerate() {
+            let score = filter(kind, bpp, &self.prev, row, out);
+            if score < best.0 {
+                best = (score, kind);
+            }
+        }
+        let piece = self.pieces.last_mut().expect("one open piece");
+        piece.push(best.1 as u8);
+        piece.extend_from_slice(&self.scratch[best.1]);
+        self.prev.copy_from_slice(row);
+        self.rows_left -= 1;
+        if piece.len() >= PIECE_BYTES && self.rows_left > 0 {
+            if self.pieces.len() >= rayon::current_num_threads().max(1) {
+                self.flush(false)?;
+            }
+            self.pieces.push(Vec::with_capacity(PIECE_BYTES + self.row_bytes + 1));
+        }
+        Ok(())
+    }
+
+    /// Compresses the waiting pieces (in parallel) and writes them as `IDAT` chunks. `last`:
+    /// the final one of them ends the stream.
+    fn flush(&mut self, last: bool) -> Result<(), EncodeError> {
+        let n = self.pieces.len();
+        let level = self.level;
+        let compressed: Vec<Result<Vec<u8>, deflate::PieceError>> = self
+            .pieces
+            .par_iter()
+            .enumerate()
+            .map_init(|| deflate::compressor(level), |c, (i, p)| deflate::piece(c, p, last && i + 1 == n))
+            .collect();
+        for (p, z) in self.pieces.iter().zip(compressed) {
+            let mut z = z?;
+            self.adler.update(p);
+            if !self.started {
+                // zlib header: deflate, 32 KiB window, no dictionary (0x78 0x9C, checked by % 31).
+                z.splice(0..0, [0x78, 0x9C]);
+                self.started = true;
+            }
+            if last && std::ptr::eq(p, self.pieces.last().expect("pieces")) {
+                z.extend(self.adler.sum().to_be_bytes());
+            }
+            chunk(&mut self.out, b"IDAT", &z)?;
+        }
+        self.pieces.clear();
+        Ok(())
+    }
+
+    /// Compresses what is left, writes `IEND`, and returns the output. Fewer rows than the
+    /// header promises is an error (and nothing more is written).
+    pub fn finish(mut self) -> Result<W, EncodeError> {
+        if self.got != self.want {
+            return Err(EncodeError::RowCount { got: self.got, want: self.want });
+        }
+        self.flush(true)?;
+        chunk(&mut self.out, b"IEND", &[])?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Rows as a byte stream (for code that writes rows with `write_all`): the same as
+/// [`PngWriter::write_rows`]; a write past the header's rows is an error.
+impl<W: Write> Write for PngWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_rows(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes one PNG chunk: length, type, data, CRC-32 of type and data.
+fn chunk(out: &mut impl Write, kind: &[u8; 4], data: &[u8]) -> std::io::Result<()> {
+    let len = u32::try_from(data.len()).map_err(|_| std::io::Error::other("PNG chunk over 4 GiB"))?;
+    out.write_all(&len.to_be_bytes())?;
+    out.write_all(kind)?;
+    out.write_all(data)?;
+    let mut crc = libdeflater::Crc::new();
+    crc.update(kind);
+    crc.update(data);
+    out.write_all(&crc.sum().to_be_bytes())
+}
+
+/// Filters `cur` (previous row `prev`) with PNG filter `kind` into `out`; returns the sum of the
+/// filtered bytes' absolute values as signed bytes (the adaptive heuristic's score).
+///
+/// Written as plain loops over equal-length slices so the compiler vectorises them.
+fn filter(kind: usize, bpp: usize, prev: &[u8], cur: &[u8], out: &mut [u8]) -> u64 {
+    let n = cur.len();
+    let bpp = bpp.min(n);
+    let score = |s: &[u8]| -> u64 { s.iter().map(|&b| u64::from((b as i8).unsigned_abs())).sum() };
+    match kind {
+        0 => out.copy_from_slice(cur),
+        1 => {
+            out[..bpp].copy_from_slice(&cur[..bpp]);
+            for ((o, &x), &a) in out[bpp..].iter_mut().zip(&cur[bpp..]).zip(&cur[..n - bpp]) {
+                *o = x.wrapping_sub(a);
+            }
+        }
+        2 => {
+            for ((o, &x), &b) in out.iter_mut().zip(cur).zip(prev) {
+                *o = x.wrapping_sub(b);
+            }
+        }
+        3 => {
+            for i in 0..bpp {
+                out[i] = cur[i].wrapping_sub(prev[i] >> 1);
+            }
+            for (((o, &x), &a), &b) in out[bpp..].iter_mut().zip(&cur[bpp..]).zip(&cur[..n - bpp]).zip(&prev[bpp..]) {
+                *o = x.wrapping_sub(((u16::from(a) + u16::from(b)) >> 1) as u8);
+            }
+        }
+        _ => {
+            // Paeth with a = c = 0 in the first pixel is Up.
+            for i in 0..bpp {
+                out[i] = cur[i].wrapping_sub(prev[i]);
+            }
+            for ((((o, &x), &a), &b), &c) in
+                out[bpp..].iter_mut().zip(&cur[bpp..]).zip(&cur[..n - bpp]).zip(&prev[bpp..]).zip(&prev[..n - bpp])
+            {
+                *o = x.wrapping_sub(paeth(a, b, c));
+            }
+        }
+    }
+    score(out)
+}
+
+/// PNG's Paeth predictor, branch-free: the one of `a` (left), `b` (up), `c` (up-left) nearest
+/// to `a + b - c`, ties in that order.
+#[inline(always)]
+fn paeth(a: u8, b: u8, c: u8) -> u8 {
+    let (a16, b16, c16) = (i16::from(a), i16::from(b), i16::from(c));
+    let pa = (b16 - c16).abs();
+    let pb = (a16 - c16).abs();
+    let pc = (a16 + b16 - 2 * c16).abs();
+    let not_a = (pb < pa) | (pc < pa);
+    let pick_c = pc < pb;
+    if not_a {
+        if pick_c {
+            c
+        } else {
+            b
+        }
+    } else {
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noisy_rgb(w: usize, h: usize, seed: u64) -> Vec<u8> {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut v = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            for x in 0..w {
+                let base = ((x / 7 + y / 5) % 200) as u8;
+                v.extend([base, base.wrapping_add(rng.u8(0..9)), 255 - base]);
+            }
+        }
+        v
+    }
+
+    fn encode(w: usize, h: usize, ch: usize, data: &[u8], c: Compression, step: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut pw = PngWriter::new(&mut out, w, h, ch, c).unwrap();
+        for part in data.chunks(step) {
+            pw.write_rows(part).unwrap();
+        }
+        pw.finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn paeth_matches_the_spec() {
+        for a in (0..=255u8).step_by(3) {
+            for b in (0..=255u8).step_by(5) {
+                for c in (0..=255u8).step_by(7) {
+                    let p = i16::from(a) + i16::from(b) - i16::from(c);
+                    let (pa, pb, pc) = ((p - i16::from(a)).abs(), (p - i16::from(b)).abs(), (p - i16::from(c)).abs());
+                    let want = if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    };
+                    assert_eq!(paeth(a, b, c), want, "{a} {b} {c}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rows_in_any_grouping_give_the_same_file_that_decodes_to_the_pixels() {
+        // 3 pieces of PIECE_BYTES at 700 x 1200 RGB (2.5 MB), so pieces are joined.
+        let (w, h) = (700, 1200);
+        let data = noisy_rgb(w, h, 3);
+        for c in [Compression::Fast, Compression::Balanced, Compression::High] {
+            let whole = encode(w, h, 3, &data, c, data.len());
+            for step in [w * 3, 1000, 7 * w * 3 + 5] {
+                assert!(encode(w, h, 3, &data, c, step) == whole, "{c:?}, steps of {step} bytes");
+            }
+            let back = super::super::png::decode_rgb(&whole).unwrap();
+            assert_eq!((back.width, back.height), (w, h));
+            assert!(back.data == data, "{c:?}: decoded pixels differ");
+        }
+    }
+
+    #[test]
+    fn grey_and_rgba_round_trip() {
+        let grey: Vec<u8> = (0..300 * 200).map(|i| (i % 22) as u8).collect();
+        let png = encode(300, 200, 1, &grey, Compression::Balanced, 999);
+        assert_eq!(super::super::png::decode_gray(&png).unwrap().data, grey);
+        let rgba: Vec<u8> = (0..5 * 4 * 4).map(|i| (i * 13) as u8).collect();
+        let png = encode(5, 4, 4, &rgba, Compression::Fast, 7);
+        let rgb: Vec<u8> = rgba.chunks(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        assert_eq!(super::super::png::decode_rgb(&png).unwrap().data, rgb);
+    }
+
+    #[test]
+    fn wrong_row_counts_and_shapes_are_errors() {
+        let mut out = Vec::new();
+        let mut pw = PngWriter::new(&mut out, 4, 2, 1, Compression::Fast).unwrap();
+        pw.write_rows(&[0; 7]).unwrap();
+        let err = pw.finish().unwrap_err();
+        assert_eq!(err.to_string(), "the PNG got 7 bytes of rows but its header promises 8");
+        let mut pw = PngWriter::new(Vec::new(), 4, 2, 1, Compression::Fast).unwrap();
+        assert!(matches!(pw.write_rows(&[0; 9]), Err(EncodeError::RowCount { got: 9, want: 8 })));
+        assert!(PngWriter::new(Vec::new(), 0, 2, 1, Compression::Fast).is_err());
+        assert!(PngWriter::new(Vec::new(), 2, 2, 2, Compression::Fast).is_err());
+    }
+}
