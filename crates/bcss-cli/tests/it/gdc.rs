@@ -462,14 +462,3 @@ fn the_gdc_token_travels_in_its_header_and_nowhere_else() {
         assert!(!String::from_utf8_lossy(&bytes).contains(token), "the token is in {rel}");
     }
 }
-
-#[test]
-fn when_the_dsa_is_down_the_error_points_at_the_gdc() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let d = Dir::new();
-    let r = run(bcss()
-        .args(["download", "--retries", "0", "--api-url", &format!("http://127.0.0.1:{port}/api/v1"), "--out"])
-        .arg(d.join("BCSS")));
-    assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("`bcss download --source gdc` builds the same images"), "{}", r.stderr);
-}

@@ -187,32 +187,27 @@ impl BarChart {
             let top = y_of(i as f64) - pad - j as f64 * per;
             (top - per, top)
         };
+        // Everything is drawn through the chart's mapping of data to pixels; only the mapping
+        // differs between the scales. Bars are clamped to the axis, so nothing leaves the plot.
+        let draw_all = |map: &dyn Fn(f64, f64) -> (i32, i32)| -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+            draw_axis(map)?;
+            draw_labels(map)?;
+            for (j, s) in self.series.iter().enumerate() {
+                for (i, &v) in s.values.iter().enumerate().filter(|(_, v)| v.is_finite() && **v > 0.0) {
+                    let (b, t) = bars(i, j);
+                    root.draw(&Rectangle::new([map(lo, t), map(v.clamp(lo, hi), b)], rgb(s.color).filled()))?;
+                }
+            }
+            Ok(())
+        };
         match self.scale {
             Scale::Linear { .. } => {
                 let chart = ChartBuilder::on(&area).build_cartesian_2d(lo..hi, 0.0..n)?;
-                let map = |x: f64, y: f64| chart.backend_coord(&(x, y));
-                draw_axis(&map)?;
-                draw_labels(&map)?;
-                for (j, s) in self.series.iter().enumerate() {
-                    for (i, &v) in s.values.iter().enumerate().filter(|(_, v)| v.is_finite() && **v > 0.0) {
-                        let (b, t) = bars(i, j);
-                        let style = rgb(s.color).filled();
-                        chart.plotting_area().draw(&Rectangle::new([(lo, b), (v.min(hi), t)], style))?;
-                    }
-                }
+                draw_all(&|x, y| chart.backend_coord(&(x, y)))?;
             }
             Scale::Log => {
                 let chart = ChartBuilder::on(&area).build_cartesian_2d((lo..hi).log_scale(), 0.0..n)?;
-                let map = |x: f64, y: f64| chart.backend_coord(&(x, y));
-                draw_axis(&map)?;
-                draw_labels(&map)?;
-                for (j, s) in self.series.iter().enumerate() {
-                    for (i, &v) in s.values.iter().enumerate().filter(|(_, v)| v.is_finite() && **v > 0.0) {
-                        let (b, t) = bars(i, j);
-                        let style = rgb(s.color).filled();
-                        chart.plotting_area().draw(&Rectangle::new([(lo, b), (v.clamp(lo, hi), t)], style))?;
-                    }
-                }
+                draw_all(&|x, y| chart.backend_coord(&(x, y)))?;
             }
         }
         Ok(())
