@@ -209,14 +209,19 @@ pub struct VerifyArgs {
 /// Options of `bcss masks`.
 #[derive(Debug, Args, Default)]
 pub struct MasksArgs {
-    /// Annotation JSON of one slide: the array `GET annotation/item/{id}` returns.
-    #[arg(long, value_name = "FILE.json")]
-    pub annotations: PathBuf,
+    /// Annotation JSON of a slide (the array `GET annotation/item/{id}` returns), or a folder
+    /// of them (every `*.json` in it, one file per slide, as `bcss download` saves them); several
+    /// may be given. With several slides, each is named after its file, one that cannot be read
+    /// is reported and the others are written, and `--json` prints `{"slides": [...], "failed":
+    /// [...]}`; with one file, the summary of that slide.
+    #[arg(long, value_name = "FILE.json|DIR", num_args = 1.., required = true)]
+    pub annotations: Vec<PathBuf>,
     /// Ground-truth codes table (CSV with HistomicsTK's columns group, overlay_order, GT_code,
     /// is_roi, is_background_class, color, comments). [default: the built-in BCSS table]
     #[arg(long, value_name = "TABLE.csv")]
     pub codes: Option<PathBuf>,
-    /// Prefix of the mask names. [default: the annotation file name without its extension]
+    /// Prefix of the mask names, with one annotation file. [default: the annotation file name
+    /// without its extension]
     #[arg(long, value_name = "NAME")]
     pub slide_name: Option<String>,
     /// Output directory (created).

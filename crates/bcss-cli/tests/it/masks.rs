@@ -221,3 +221,74 @@ fn a_skipped_roi_is_reported_and_the_others_are_written() {
         r.stderr
     );
 }
+
+/// A folder of annotation files, one per slide, as `bcss download` saves them: one process
+/// writes every slide's masks (each named after its file, pixels as HistomicsTK's), a file that
+/// is not annotation JSON is reported by name and the others are still written (exit 1).
+#[test]
+fn a_folder_of_slides_in_one_run() {
+    let dir = Dir::new();
+    let folder = dir.join("annotations");
+    std::fs::create_dir_all(&folder).unwrap();
+    let cases = ["case00", "case01", "case03", "case09"];
+    for name in cases {
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(case(name).join("case.json")).unwrap()).unwrap();
+        let slide = meta["slide_name"].as_str().unwrap();
+        std::fs::copy(case(name).join("annotations.json"), folder.join(format!("{slide}.json"))).unwrap();
+    }
+    std::fs::write(folder.join("BROKEN.json"), "[{\"annotation\": ").unwrap();
+    std::fs::write(folder.join("notes.txt"), "not a slide").unwrap();
+    let r = run(bcss().args(["masks", "--json", "--annotations"]).arg(&folder).arg("--out").arg(dir.join("out")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let done: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let failed = done["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{done}");
+    assert_eq!(failed[0]["annotations"].as_str().unwrap(), folder.join("BROKEN.json").to_str().unwrap());
+    let reason = failed[0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("failed to parse annotation file `") && reason.contains("BROKEN.json"), "{reason}");
+    // Without --json: the failed slide and the tally on stderr, the masks on stdout.
+    let r2 = run(bcss().args(["masks", "--annotations"]).arg(&folder).arg("--out").arg(dir.join("out-text")));
+    assert_eq!(r2.code, 1, "{}", r2.stderr);
+    assert!(r2.stderr.contains(&format!("failed: {reason}")), "{}", r2.stderr);
+    assert!(r2.stderr.contains("of 5 slide(s), 1 with failures ->"), "{}", r2.stderr);
+    assert!(r2.stdout.lines().all(|l| l.ends_with(".png")) && r2.stdout.lines().count() >= 4, "{}", r2.stdout);
+    let slides = done["slides"].as_array().unwrap();
+    assert_eq!(slides.len(), cases.len());
+    let mut compared = 0;
+    for name in cases {
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(case(name).join("case.json")).unwrap()).unwrap();
+        let summary = slides.iter().find(|s| s["slide_name"] == meta["slide_name"]).expect("every slide done");
+        let rois = meta["rois"].as_array().unwrap();
+        assert_eq!(summary["masks"].as_array().unwrap().len(), rois.len(), "{name}");
+        for roi in rois {
+            let mask = roi["name"].as_str().unwrap();
+            assert_eq!(
+                gray(&dir.join(&format!("out/{mask}.png"))),
+                gray(&case(name).join(format!("expected/{mask}.png"))),
+                "{name} {mask}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= cases.len(), "{compared}");
+
+    // `--slide-name` names one file's masks: refused with a folder, and two files of one slide
+    // name (their masks would overwrite each other) are refused before anything is written.
+    let r = run(bcss().args(["masks", "--slide-name", "S", "--annotations"]).arg(&folder).arg("--out").arg(dir.join("o2")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("`--slide-name` names the masks of one annotation file"), "{}", r.stderr);
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::copy(folder.join("BROKEN.json"), other.join("BROKEN.json")).unwrap();
+    let r = run(bcss().args(["masks", "--annotations"]).arg(&folder).arg(other.join("BROKEN.json")).arg("--out").arg(dir.join("o3")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("are both slide `BROKEN`"), "{}", r.stderr);
+    assert!(!dir.join("o3").exists());
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let r = run(bcss().args(["masks", "--annotations"]).arg(&empty).arg("--out").arg(dir.join("o4")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("holds no annotation file (`*.json`)"), "{}", r.stderr);
+}

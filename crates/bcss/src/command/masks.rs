@@ -11,6 +11,13 @@
 //! [`MasksSummary::skipped_rois`] with the reason, and the others are still written; a ROI that
 //! fails for another reason (over the size limit) is listed in [`MasksSummary::failed`].
 //!
+//! One run can take many slides (`--annotations` with several files or a folder: one annotation
+//! file per slide, as `bcss download` saves them). The slides are done one after another, each
+//! with both cores (bands of the painting, PNG beside the pixel summary), so memory holds one
+//! mask at a time; a slide whose file cannot be read or used is reported in
+//! [`MasksRun::failed`] and the others are still written. One process for a whole dataset also
+//! saves the process start (the dynamic linking of OpenSlide's libraries) per slide.
+//!
 //! The mask of one catalogue ROI (the ROI element that matches its rectangle, fitted to it) is
 //! [`transform::raster::mask_for_rect`](crate::transform::raster::mask_for_rect), over
 //! annotations parsed by [`source::annotations::parse`](crate::source::annotations::parse).
@@ -66,15 +73,30 @@ impl Scale {
     }
 }
 
+/// One slide's annotations and the name its masks are prefixed with.
+#[derive(Debug, Clone)]
+pub struct SlideAnnotations {
+    /// The annotation JSON (`GET annotation/item/{id}` body).
+    pub annotations: PathBuf,
+    /// The name masks are prefixed with.
+    pub slide_name: String,
+}
+
+impl SlideAnnotations {
+    /// The slide of an annotation file saved by `bcss download` (`<slide>.json`): named after
+    /// the file ([`slide_name_from_path`]); `None` when the path has no file name.
+    pub fn from_path(path: &Path) -> Option<SlideAnnotations> {
+        Some(SlideAnnotations { slide_name: slide_name_from_path(path)?, annotations: path.to_path_buf() })
+    }
+}
+
 /// A validated `bcss masks` run.
 #[derive(Debug, Clone)]
 pub struct MasksPlan {
-    /// The annotation JSON (`GET annotation/item/{id}` body).
-    pub annotations: PathBuf,
+    /// The slides, done in this order.
+    pub slides: Vec<SlideAnnotations>,
     /// Codes table.
     pub codes: CodeTable,
-    /// The name masks are prefixed with.
-    pub slide_name: String,
     /// Output directory (created).
     pub out: PathBuf,
     /// When another run holds `out`'s lock: wait for it instead of failing with
@@ -115,9 +137,33 @@ pub struct WrittenMask {
     pub element_errors: usize,
 }
 
-/// What a run did.
+/// What a run did, slide by slide.
+#[derive(Debug, serde::Serialize)]
+pub struct MasksRun {
+    /// The slides done, in the plan's order.
+    pub slides: Vec<MasksSummary>,
+    /// The slides that could not be done (their file unreadable or not annotations, their name
+    /// unusable, the scale absurd for one of their ROIs): nothing of theirs was written.
+    pub failed: Vec<FailedSlide>,
+}
+
+/// A slide of the run that could not be done.
+#[derive(Debug, serde::Serialize)]
+pub struct FailedSlide {
+    /// Its annotation file.
+    pub annotations: PathBuf,
+    /// Why (the whole chain of causes).
+    pub reason: String,
+    /// The error, for callers that match on it.
+    #[serde(skip)]
+    pub error: MasksError,
+}
+
+/// What was done for one slide.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MasksSummary {
+    /// The annotation file read.
+    pub annotations: PathBuf,
     /// Slide name used in file names.
     pub slide_name: String,
     /// Scale factor applied.
@@ -235,37 +281,72 @@ pub enum MasksError {
     },
 }
 
-/// Rasterises every ROI of the annotation file and writes the masks.
+/// Rasterises every ROI of every slide of the plan and writes the masks.
 ///
 /// Sizes are bounded before anything is allocated or created: a scale factor that takes a ROI
-/// element fitting at base resolution over [`MAX_PIXELS`] refuses the run
+/// element fitting at base resolution over [`MAX_PIXELS`] refuses the slide
 /// ([`MasksError::ScaleTooLarge`]); an element over the limit at base resolution fails alone
 /// (its reason in [`MasksSummary::failed`]). Each mask is written and dropped as soon as it is
-/// made.
-pub fn run(plan: &MasksPlan) -> Result<MasksSummary, MasksError> {
-    let bytes = std::fs::read(&plan.annotations)
-        .map_err(|source| MasksError::Read { path: plan.annotations.clone(), source })?;
-    let parsed = annotations::parse(&bytes)
-        .map_err(|source| MasksError::Annotations { path: plan.annotations.clone(), source })?;
-    crate::dataset::names::safe_component(&plan.slide_name)?;
+/// made. A slide that cannot be done is listed in [`MasksRun::failed`] and the next one is
+/// done; the output folder is created (and locked) only when a first slide has something to
+/// write. The errors returned end the run: the output folder unusable or locked, a file not
+/// written.
+pub fn run(plan: &MasksPlan) -> Result<MasksRun, MasksError> {
     let opts = RasterOptions { geometry: plan.geometry, scale: plan.scale.factor() };
-    let rois = roi_elements(&parsed, &plan.codes);
-    let base = RasterOptions { scale: 1.0, ..opts };
-    for (roi_index, &i) in rois.iter().enumerate() {
+    let mut lock = None;
+    let mut done = MasksRun { slides: Vec::new(), failed: Vec::new() };
+    for slide in &plan.slides {
+        let parsed = match read_slide(slide, &opts, &plan.codes) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let reason = crate::command::error_chain(&error);
+                done.failed.push(FailedSlide { annotations: slide.annotations.clone(), reason, error });
+                continue;
+            }
+        };
+        if lock.is_none() {
+            std::fs::create_dir_all(&plan.out)
+                .map_err(|source| MasksError::Output { path: plan.out.clone(), source })?;
+            lock = Some(DatasetLock::acquire(&plan.out, "masks", plan.wait_lock)?);
+        }
+        done.slides.push(write_slide(plan, slide, &parsed, &opts)?);
+    }
+    Ok(done)
+}
+
+/// Reads and checks one slide's annotations: nothing is written yet.
+fn read_slide(slide: &SlideAnnotations, opts: &RasterOptions, codes: &CodeTable) -> Result<Annotations, MasksError> {
+    let bytes = std::fs::read(&slide.annotations)
+        .map_err(|source| MasksError::Read { path: slide.annotations.clone(), source })?;
+    let parsed = annotations::parse(&bytes)
+        .map_err(|source| MasksError::Annotations { path: slide.annotations.clone(), source })?;
+    crate::dataset::names::safe_component(&slide.slide_name)?;
+    let base = RasterOptions { scale: 1.0, ..*opts };
+    for (roi_index, &i) in roi_elements(&parsed, codes).iter().enumerate() {
         let shape = &parsed.elements[i].shape;
-        if let (Ok(()), Err((width, height))) = (raster::fits(shape, &base), raster::fits(shape, &opts)) {
+        if let (Ok(()), Err((width, height))) = (raster::fits(shape, &base), raster::fits(shape, opts)) {
             let element_id = parsed.elements[i].id.clone();
             return Err(MasksError::ScaleTooLarge { factor: opts.scale, roi_index, element_id, width, height });
         }
     }
-    std::fs::create_dir_all(&plan.out).map_err(|source| MasksError::Output { path: plan.out.clone(), source })?;
-    let _lock = DatasetLock::acquire(&plan.out, "masks", plan.wait_lock)?;
-    let results = roi_masks_each(&parsed, &plan.codes, &opts, |roi_index, result| match result {
-        Ok(m) => write_mask(plan, &parsed, &m, opts.scale).map(Outcome::Written),
-        Err(e) => Ok(unmade(&parsed, rois[roi_index], roi_index, &e)),
+    Ok(parsed)
+}
+
+/// Rasterises and writes the masks of one slide.
+fn write_slide(
+    plan: &MasksPlan,
+    slide: &SlideAnnotations,
+    parsed: &Annotations,
+    opts: &RasterOptions,
+) -> Result<MasksSummary, MasksError> {
+    let rois = roi_elements(parsed, &plan.codes);
+    let results = roi_masks_each(parsed, &plan.codes, opts, |roi_index, result| match result {
+        Ok(m) => write_mask(plan, slide, parsed, &m, opts.scale).map(Outcome::Written),
+        Err(e) => Ok(unmade(parsed, rois[roi_index], roi_index, &e)),
     });
     let mut summary = MasksSummary {
-        slide_name: plan.slide_name.clone(),
+        annotations: slide.annotations.clone(),
+        slide_name: slide.slide_name.clone(),
         scale_factor: opts.scale,
         geometry: plan.geometry,
         elements: parsed.elements.len(),
@@ -309,9 +390,15 @@ fn unmade(parsed: &Annotations, element: usize, roi_index: usize, e: &RasterErro
     }
 }
 
-fn write_mask(plan: &MasksPlan, parsed: &Annotations, m: &RoiMask, sf: f64) -> Result<WrittenMask, MasksError> {
+fn write_mask(
+    plan: &MasksPlan,
+    slide: &SlideAnnotations,
+    parsed: &Annotations,
+    m: &RoiMask,
+    sf: f64,
+) -> Result<WrittenMask, MasksError> {
     let element = &parsed.elements[m.element];
-    let name = m.name(&plan.slide_name);
+    let name = m.name(&slide.slide_name);
     let png_path = plan.out.join(format!("{name}.png"));
     let json_path = plan.out.join(format!("{name}.json"));
     // The PNG (encode, write, fsync) and the summary of the raw pixels (value counts, SHA-256)
@@ -404,16 +491,15 @@ mod tests {
         let ann = dir.path().join("SLIDE-1.json");
         std::fs::write(&ann, JSON).unwrap();
         let plan = MasksPlan {
-            annotations: ann,
+            slides: vec![SlideAnnotations { annotations: ann, slide_name: "SLIDE-1".into() }],
             codes: CodeTable::bcss(),
-            slide_name: "SLIDE-1".into(),
             out: dir.path().join("out"),
             scale: Scale::Base,
             geometry: Geometry::Htk,
             png: Compression::Fast,
             wait_lock: false,
         };
-        let s = run(&plan).unwrap();
+        let s = run(&plan).unwrap().slides.remove(0);
         assert_eq!((s.rois, s.masks.len(), s.skipped_rois.len(), s.failed.len()), (2, 2, 0, 0));
         assert_eq!(s.skipped_elements.get("point"), Some(&1));
         assert_eq!(s.masks[0].name, "SLIDE-1_left-0_top-0_bottom-100_right-100");
@@ -442,16 +528,15 @@ mod tests {
         )
         .unwrap();
         let plan = MasksPlan {
-            annotations: ann,
+            slides: vec![SlideAnnotations { annotations: ann, slide_name: "SLIDE-1".into() }],
             codes: CodeTable::bcss(),
-            slide_name: "SLIDE-1".into(),
             out: dir.path().join("out"),
             scale: Scale::Base,
             geometry: Geometry::Htk,
             png: Compression::Fast,
             wait_lock: false,
         };
-        let s = run(&plan).unwrap();
+        let s = run(&plan).unwrap().slides.remove(0);
         assert_eq!((s.rois, s.masks.len(), s.skipped_rois.len(), s.failed.len()), (2, 1, 1, 0));
         let k = &s.skipped_rois[0];
         assert_eq!((k.roi_index, k.element_id.as_deref(), k.annidx, k.elementidx), (0, Some("thin"), 0, 0));
@@ -465,9 +550,8 @@ mod tests {
         let ann = dir.path().join("SLIDE-1.json");
         std::fs::write(&ann, JSON).unwrap();
         let plan = MasksPlan {
-            annotations: ann,
+            slides: vec![SlideAnnotations { annotations: ann, slide_name: "SLIDE-1".into() }],
             codes: CodeTable::bcss(),
-            slide_name: "SLIDE-1".into(),
             out: dir.path().join("out"),
             // 0.25 / 0.0001: a factor of 2500, so the 100x100 ROI would be 250000x250000.
             scale: Scale::Mpp { mpp: 0.0001, native_mpp: 0.25 },
@@ -475,9 +559,53 @@ mod tests {
             png: Compression::Fast,
             wait_lock: false,
         };
-        let err = run(&plan).unwrap_err();
+        let done = run(&plan).unwrap();
+        assert!(done.slides.is_empty());
+        let err = &done.failed[0].error;
         assert!(matches!(err, MasksError::ScaleTooLarge { roi_index: 0, width: 250_000, .. }), "{err}");
-        assert!(err.to_string().contains("(big) would make a mask of 250000x250000 pixels"), "{err}");
+        assert!(done.failed[0].reason.contains("(big) would make a mask of 250000x250000 pixels"), "{err}");
         assert!(!plan.out.exists(), "nothing is created");
+    }
+
+    #[test]
+    fn a_slide_that_cannot_be_read_fails_alone_and_the_others_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("SLIDE-1.json");
+        std::fs::write(&good, JSON).unwrap();
+        let broken = dir.path().join("SLIDE-2.json");
+        std::fs::write(&broken, b"[{\"annotation\": ").unwrap();
+        let absent = dir.path().join("SLIDE-3.json");
+        let also_good = dir.path().join("SLIDE-4.json");
+        std::fs::write(&also_good, JSON).unwrap();
+        let slides: Vec<SlideAnnotations> =
+            [&good, &broken, &absent, &also_good].iter().map(|p| SlideAnnotations::from_path(p).unwrap()).collect();
+        let plan = MasksPlan {
+            slides,
+            codes: CodeTable::bcss(),
+            out: dir.path().join("out"),
+            scale: Scale::Base,
+            geometry: Geometry::Htk,
+            png: Compression::Fast,
+            wait_lock: false,
+        };
+        let done = run(&plan).unwrap();
+        let names: Vec<&str> = done.slides.iter().map(|s| s.slide_name.as_str()).collect();
+        assert_eq!(names, ["SLIDE-1", "SLIDE-4"]);
+        assert_eq!(done.slides[1].masks[0].name, "SLIDE-4_left-0_top-0_bottom-100_right-100");
+        assert_eq!(done.slides[1].annotations, also_good);
+        let failed: Vec<&Path> = done.failed.iter().map(|f| f.annotations.as_path()).collect();
+        assert_eq!(failed, [broken.as_path(), absent.as_path()]);
+        assert!(matches!(done.failed[0].error, MasksError::Annotations { .. }), "{}", done.failed[0].reason);
+        assert!(matches!(done.failed[1].error, MasksError::Read { .. }), "{}", done.failed[1].reason);
+        // The whole chain, each cause once.
+        let reason = &done.failed[1].reason;
+        assert!(reason.starts_with(&format!("failed to read annotation file `{}`: ", absent.display())), "{reason}");
+        assert_eq!(reason.matches("No such file").count(), 1, "{reason}");
+        for s in &done.slides {
+            for m in &s.masks {
+                assert!(m.png.is_file() && m.json.is_file(), "{}", m.png.display());
+            }
+        }
+        assert!(!dir.path().join("out").join("SLIDE-2_left-0_top-0_bottom-100_right-100.png").exists());
     }
 }

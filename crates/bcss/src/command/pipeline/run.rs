@@ -89,7 +89,7 @@ pub enum RoiError {
     #[error(transparent)]
     Local(#[from] crate::source::local::LocalError),
     /// Reading the slide from the GDC failed (the message carries the whole chain of causes).
-    #[error("{}", chain(.0.as_ref()))]
+    #[error("{}", crate::command::error_chain(.0.as_ref()))]
     Gdc(Box<dyn std::error::Error + Send + Sync>),
     /// The region lies partly outside the slide.
     #[error("the ROI {roi:?} extends beyond the slide ({width}x{height} base pixels)")]
@@ -198,21 +198,6 @@ impl super::super::workers::UnitError for RoiError {
             _ => false,
         }
     }
-}
-
-/// An error and its causes as one line, a cause whose text is already there not repeated.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        cause = c.source();
-    }
-    line
 }
 
 /// What a run did.
