@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use bcss::codec::png::Compression;
+use bcss::command::download::{Encoding, MaskSource, Source};
 use clap::{Args, Parser, Subcommand};
 
 /// bcss: the BCSS breast-cancer semantic segmentation dataset, rebuilt correctly and prepared
@@ -250,9 +252,9 @@ pub struct MasksArgs {
     /// (even-odd rule), coordinates are not truncated, and the mask is the exact box of the ROI.
     #[arg(long)]
     pub strict: bool,
-    /// PNG compression: fast, balanced or high (pixels are the same). [default: balanced]
-    #[arg(long, value_name = "LEVEL")]
-    pub png_compression: Option<String>,
+    /// PNG compression (pixels are the same). [default: balanced]
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub png_compression: Option<Compression>,
 }
 
 /// Help shared by every `--class-map` option.
@@ -353,9 +355,9 @@ pub struct TileArgs {
     /// Worker threads. [default: all cores]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// PNG compression of tiles: fast, balanced or high (pixels are the same).
-    #[arg(long, value_name = "LEVEL", default_value = "fast", value_parser = ["fast", "balanced", "high"])]
-    pub png_compression: String,
+    /// PNG compression of tiles (pixels are the same).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = Compression::Fast)]
+    pub png_compression: Compression,
 }
 
 /// Options of `bcss overlay`.
@@ -450,9 +452,9 @@ pub struct BuildArgs {
     /// files from the GDC into wsis/, `download` only). [default: images,masks]
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub pipeline: Option<Vec<String>>,
-    /// PNG compression of written images: fast, balanced or high (pixels are the same). [default: balanced]
-    #[arg(long, value_name = "LEVEL")]
-    pub png_compression: Option<String>,
+    /// PNG compression of written images (pixels are the same). [default: balanced]
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub png_compression: Option<Compression>,
     /// When another bcss run is writing into --out (it holds `.bcss.lock` there),
     /// wait for it to finish instead of exiting with code 4.
     #[arg(long)]
@@ -508,8 +510,8 @@ pub struct DownloadArgs {
     /// slide files on the NCI GDC, read by byte ranges: only the bytes of each ROI's tiles are
     /// fetched, and the pixels are those of `bcss extract` on the complete file). Masks come
     /// from their links either way. [default: dsa]
-    #[arg(long, value_name = "dsa|gdc")]
-    pub source: Option<String>,
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    pub source: Option<Source>,
     /// DSA API base URL (ends in /api/v1). [default: https://demo.kitware.com/histomicstk/api/v1/]
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
@@ -529,9 +531,9 @@ pub struct DownloadArgs {
     /// (MPP 0.25 really asks for 0.3 um/px) and base-resolution masks when images are off.
     #[arg(long)]
     pub compat: bool,
-    /// Region encoding asked of the server: jpeg (like the original) or png (lossless). [default: jpeg]
-    #[arg(long, value_name = "jpeg|png")]
-    pub encoding: Option<String>,
+    /// Region encoding asked of the server. [default: jpeg]
+    #[arg(long, value_enum, ignore_case = true, value_name = "ENCODING")]
+    pub encoding: Option<Encoding>,
     /// Ask the server not to apply the slides' ICC colour profiles (sends style={"icc":false}).
     /// large_image 1.20 (2023) and later convert to sRGB by default; the 2019 dataset was made
     /// without that, so this gets closer to the published pixels on slides with a profile.
@@ -540,8 +542,8 @@ pub struct DownloadArgs {
     /// Where masks come from: `links` downloads the published mask PNGs; `annotations` fetches
     /// each slide's annotations and rasterises the ROI's mask locally with HistomicsTK's rules
     /// (see `bcss masks --help`). [default: links]
-    #[arg(long, value_name = "links|annotations")]
-    pub mask_source: Option<String>,
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    pub mask_source: Option<MaskSource>,
     #[command(flatten)]
     pub gdc: GdcArgs,
     #[command(flatten)]
@@ -552,9 +554,15 @@ pub struct DownloadArgs {
 #[cfg(feature = "openslide")]
 #[derive(Debug, Args, Default)]
 pub struct ExtractArgs {
-    /// Directory holding the slide files (searched by name, not recursively).
+    /// TOML file with any of these options (keys as the long flag names; the same file as
+    /// `download`'s: its server keys are left to `download`). Flags win over the environment
+    /// (`BCSS_OUT`), which wins over the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory holding the slide files (searched by name, not recursively). Required, here or
+    /// as `slides-dir` in the config file.
     #[arg(long, value_name = "DIR")]
-    pub slides_dir: PathBuf,
+    pub slides_dir: Option<PathBuf>,
     #[command(flatten)]
     pub build: BuildArgs,
     /// ROIs processed concurrently; each holds one ROI's pixels (a large ROI needs about
@@ -564,8 +572,8 @@ pub struct ExtractArgs {
     /// Where masks come from: links (the ROI table's mask_link), dir (PNGs in --masks-dir) or
     /// annotations (JSON in --annotations-dir). [default: dir with --masks-dir, annotations
     /// with --annotations-dir, else links]
-    #[arg(long, value_name = "links|dir|annotations")]
-    pub mask_source: Option<String>,
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    pub mask_source: Option<MaskSourceArg>,
     /// Directory of base-resolution mask PNGs named like the dataset's masks
     /// (<roi>_xmin<X>_ymin<Y>_<suffix>.png) or <roi>.png.
     #[arg(long, value_name = "DIR")]
@@ -576,4 +584,18 @@ pub struct ExtractArgs {
     pub annotations_dir: Option<PathBuf>,
     #[command(flatten)]
     pub net: NetArgs,
+}
+
+/// `--mask-source` of `bcss extract`, and `mask-source` in the config file (shared with
+/// `download`, which takes `links` and `annotations`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskSourceArg {
+    /// The ROI table's mask links (the published masks).
+    Links,
+    /// Mask PNGs in `--masks-dir`.
+    Dir,
+    /// Annotation JSON in `--annotations-dir` (`extract`), or from the DSA (`download`),
+    /// rasterised with HistomicsTK's rules.
+    Annotations,
 }

@@ -1,8 +1,17 @@
 //! Settings: flags, environment and TOML file merged into one validated value.
 //!
 //! Precedence is flags > environment (`BCSS_API_KEY`, `BCSS_API_URL`, `BCSS_FOLDER_ID`,
-//! `BCSS_OUT`, `BCSS_PASSWORD`, `BCSS_GDC_URL`) > `--config` file > defaults, resolved in [`resolve_download`].
-//! The file uses the flag names as keys (`api-url` or `api_url`) and unknown keys are refused.
+//! `BCSS_OUT`, `BCSS_PASSWORD`, `BCSS_GDC_URL`) > `--config` file > defaults, resolved in
+//! [`resolve_download`] and [`resolve_extract`]. The file uses the flag names as keys (`api-url`
+//! or `api_url`) and unknown keys are refused; `download` and `extract` read the same file, each
+//! the keys it has (the server keys are `download`'s, `slides-dir`, `masks-dir` and
+//! `annotations-dir` are `extract`'s).
+//!
+//! Every setting is validated by one function, whatever it came from, and its errors show the
+//! value as the user gave it ([`Sourced::shown`]): `--mpp 0`, `BCSS_OUT=x (environment)` or
+//! `mpp = 0 in bcss.toml`. Enumerated settings (PNG compression, encoding, source, mask source)
+//! are the library's own enums, parsed by clap from flags and by serde from the file, so a bad
+//! value is refused by the parser that read it, naming the flag or the file, line and key.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,9 +27,9 @@ use bcss::source::http::HttpConfig;
 use bcss::transform::{Mode, Resolution};
 use serde::Deserialize;
 
-use crate::cli::DownloadArgs;
+use crate::cli::{DownloadArgs, MaskSourceArg};
 
-/// The `--config` file of `download` (and the commands that share its options).
+/// The `--config` file of `download` and `extract`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileConfig {
@@ -41,18 +50,18 @@ pub struct FileConfig {
     slides: Option<Vec<String>>,
     jobs: Option<usize>,
     compat: Option<bool>,
-    encoding: Option<String>,
+    encoding: Option<Encoding>,
     retries: Option<u32>,
     timeout: Option<f64>,
     #[serde(alias = "ca_cert")]
     ca_cert: Option<PathBuf>,
     #[serde(alias = "png_compression")]
-    png_compression: Option<String>,
+    png_compression: Option<Compression>,
     #[serde(alias = "no_icc")]
     no_icc: Option<bool>,
     #[serde(alias = "mask_source")]
-    mask_source: Option<String>,
-    source: Option<String>,
+    mask_source: Option<MaskSourceArg>,
+    source: Option<Source>,
     #[serde(alias = "gdc_url")]
     gdc_url: Option<String>,
     #[serde(alias = "gdc_token_file")]
@@ -63,6 +72,118 @@ pub struct FileConfig {
     gdc_cache: Option<PathBuf>,
     #[serde(alias = "wait_lock")]
     wait_lock: Option<bool>,
+    #[serde(alias = "slides_dir")]
+    slides_dir: Option<PathBuf>,
+    #[serde(alias = "masks_dir")]
+    masks_dir: Option<PathBuf>,
+    #[serde(alias = "annotations_dir")]
+    annotations_dir: Option<PathBuf>,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin<'a> {
+    /// A flag on the command line.
+    Flag,
+    /// An environment variable.
+    Env(&'static str),
+    /// A key of the `--config` file.
+    File(&'a Path),
+}
+
+/// A setting's value, its key (the long flag's name) and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sourced<'a, T> {
+    /// The value.
+    pub value: T,
+    /// The long flag's name, which is also the file's key.
+    pub key: &'static str,
+    /// Where it came from.
+    pub origin: Origin<'a>,
+}
+
+/// How a value is written on a command line and in TOML.
+pub trait Literal {
+    /// As after a flag: `0.5`, `BCSS`, `images,masks`.
+    fn as_flag(&self) -> String;
+    /// As a TOML value: `0.5`, `"BCSS"`, `["images", "masks"]`.
+    fn as_toml(&self) -> String {
+        self.as_flag()
+    }
+}
+
+macro_rules! plain_literal {
+    ($($t:ty),*) => {$(impl Literal for $t {
+        fn as_flag(&self) -> String {
+            self.to_string()
+        }
+    })*};
+}
+plain_literal!(f64, usize, u32, bool);
+
+impl Literal for String {
+    fn as_flag(&self) -> String {
+        self.clone()
+    }
+    fn as_toml(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl Literal for PathBuf {
+    fn as_flag(&self) -> String {
+        self.display().to_string()
+    }
+    fn as_toml(&self) -> String {
+        format!("{:?}", self.display().to_string())
+    }
+}
+
+impl Literal for Vec<String> {
+    fn as_flag(&self) -> String {
+        self.join(",")
+    }
+    fn as_toml(&self) -> String {
+        format!("[{}]", self.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))
+    }
+}
+
+impl<'a, T: Literal> Sourced<'a, T> {
+    /// A value given as the flag `--key`.
+    pub fn flag(key: &'static str, value: T) -> Self {
+        Sourced { value, key, origin: Origin::Flag }
+    }
+
+    /// The setting as the user gave it: `` `--mpp 0` ``, `` `BCSS_OUT=x` (environment) `` or
+    /// `` `mpp = 0` in `bcss.toml` ``. A flag that takes no value (`--base`) is shown alone.
+    pub fn shown(&self) -> String {
+        match self.origin {
+            Origin::Flag if self.value.as_flag() == "true" => format!("`--{}`", self.key),
+            Origin::Flag => format!("`--{} {}`", self.key, self.value.as_flag()),
+            Origin::Env(var) => format!("`{var}={}` (environment)", self.value.as_flag()),
+            Origin::File(path) => format!("`{} = {}` in `{}`", self.key, self.value.as_toml(), path.display()),
+        }
+    }
+}
+
+/// The flag's value, else the environment's, else the file's: the first given, with where it
+/// came from. `env` is the variable's name and value.
+pub fn pick<'a, T>(
+    key: &'static str,
+    flag: Option<T>,
+    env: Option<(&'static str, Option<T>)>,
+    file: (Option<T>, Option<&'a Path>),
+) -> Option<Sourced<'a, T>> {
+    if let Some(value) = flag {
+        return Some(Sourced { value, key, origin: Origin::Flag });
+    }
+    if let Some((var, Some(value))) = env {
+        return Some(Sourced { value, key, origin: Origin::Env(var) });
+    }
+    match file {
+        (Some(value), Some(path)) => Some(Sourced { value, key, origin: Origin::File(path) }),
+        _ => None,
+    }
 }
 
 /// Reads a TOML config file. An error never shows the value of a secret key (`api-key`, a
@@ -71,13 +192,16 @@ pub struct FileConfig {
 pub fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read config file `{}`", path.display()))?;
-    toml::from_str(&text)
-        .map_err(|e| {
-            anyhow::anyhow!("config file `{}` is invalid: {}", path.display(), hide_secret_values(&text, e.message()))
-        })
-        .with_context(|| format!("in `{}`", path.display()))
+    toml::from_str(&text).map_err(|e| {
+        let at = e.span().map(|span| text[..span.start].matches('\n').count() + 1);
+        anyhow::anyhow!(
+            "config file `{}` is invalid{}: {}",
+            path.display(),
+            at.map(|line| format!(" at line {line}")).unwrap_or_default(),
+            hide_secret_values(&text, e.message())
+        )
+    })
 }
-
 /// True for a key whose value is a secret: `api-key` (any spelling), `key`, `token`,
 /// `*-token`, `*-key`, and anything with `password`, `passwd` or `secret` in it.
 fn is_secret_key(key: &str) -> bool {
@@ -107,56 +231,76 @@ fn hide_secret_values(text: &str, message: &str) -> String {
     out
 }
 
-/// Validates a resolution value.
-pub fn check_resolution(mpp: Option<f64>, mag: Option<f64>, base: bool) -> anyhow::Result<Resolution> {
-    let set = usize::from(mpp.is_some()) + usize::from(mag.is_some()) + usize::from(base);
-    if set > 1 {
-        bail!("choose one resolution: `--mpp`, `--mag` and `--base` are mutually exclusive");
+/// Validates the resolution: at most one of `mpp`, `mag`, `base`, in range. [default: 0.25 um/px]
+pub fn check_resolution(
+    mpp: Option<Sourced<f64>>,
+    mag: Option<Sourced<f64>>,
+    base: Option<Sourced<bool>>,
+) -> anyhow::Result<Resolution> {
+    let base = base.filter(|b| b.value);
+    let given: Vec<String> =
+        [mpp.as_ref().map(Sourced::shown), mag.as_ref().map(Sourced::shown), base.as_ref().map(Sourced::shown)]
+            .into_iter()
+            .flatten()
+            .collect();
+    if given.len() > 1 {
+        bail!("choose one resolution: {} are mutually exclusive", given.join(" and "));
     }
     if let Some(v) = mpp {
-        if !v.is_finite() || v <= 0.0 || v > 100.0 {
-            bail!("`--mpp {v}` is not a usable resolution: give microns per pixel above 0 and at most 100 (BCSS slides are about 0.25)");
+        if !v.value.is_finite() || v.value <= 0.0 || v.value > 100.0 {
+            bail!("{} is not a usable resolution: give microns per pixel above 0 and at most 100 (BCSS slides are about 0.25)", v.shown());
         }
-        return Ok(Resolution::Mpp(v));
+        return Ok(Resolution::Mpp(v.value));
     }
     if let Some(v) = mag {
-        if !v.is_finite() || v <= 0.0 || v > 400.0 {
-            bail!("`--mag {v}` is not a usable magnification: give a value above 0 and at most 400 (BCSS slides are 20x or 40x)");
+        if !v.value.is_finite() || v.value <= 0.0 || v.value > 400.0 {
+            bail!(
+                "{} is not a usable magnification: give a value above 0 and at most 400 (BCSS slides are 20x or 40x)",
+                v.shown()
+            );
         }
-        return Ok(Resolution::Mag(v));
+        return Ok(Resolution::Mag(v.value));
     }
-    Ok(if base { Resolution::Base } else { Resolution::Mpp(0.25) })
+    Ok(if base.is_some() { Resolution::Base } else { Resolution::Mpp(0.25) })
 }
 
 /// Validates a pipeline list: the ROI parts, and whether whole slides (`wsis`) are wanted.
-pub fn check_pipeline(items: &[String]) -> anyhow::Result<(Parts, bool)> {
+pub fn check_pipeline(items: &Sourced<Vec<String>>) -> anyhow::Result<(Parts, bool)> {
     let mut parts = Parts { images: false, masks: false, annotations: false };
     let mut wsis = false;
-    for item in items {
+    for item in &items.value {
         match item.trim() {
             "images" => parts.images = true,
             "masks" => parts.masks = true,
             "annotations" => parts.annotations = true,
             "wsis" => wsis = true,
-            other => bail!("unknown pipeline part `{other}`: use any of images, masks, annotations, wsis"),
+            other => bail!(
+                "unknown pipeline part `{other}` in {}: use any of images, masks, annotations, wsis",
+                items.shown()
+            ),
         }
     }
     if !(parts.images || parts.masks || parts.annotations || wsis) {
-        bail!("`--pipeline` is empty: use any of images, masks, annotations, wsis");
+        bail!("{} is empty: use any of images, masks, annotations, wsis", items.shown());
     }
     Ok((parts, wsis))
 }
 
+/// `--slides` as given on the command line.
+pub fn slides_flag(slides: &Option<Vec<String>>) -> Option<Sourced<'static, Vec<String>>> {
+    slides.clone().map(|v| Sourced::flag("slides", v))
+}
+
 /// Reads the ROI table and applies `--slides`.
-pub fn select_rois(roi_bounds: Option<&Path>, slides: Option<&[String]>) -> anyhow::Result<RoiTable> {
+pub fn select_rois(roi_bounds: Option<&Path>, slides: Option<&Sourced<Vec<String>>>) -> anyhow::Result<RoiTable> {
     let table = match roi_bounds {
         Some(p) => RoiTable::from_path(p)?,
         None => RoiTable::builtin(),
     };
-    let Some(names) = slides else { return Ok(table) };
-    let names: Vec<String> = names.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let Some(given) = slides else { return Ok(table) };
+    let names: Vec<String> = given.value.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     if names.is_empty() {
-        bail!("`--slides` is empty");
+        bail!("{} is empty", given.shown());
     }
     let (selected, unknown) = table.select(&names);
     if !unknown.is_empty() {
@@ -168,8 +312,12 @@ pub fn select_rois(roi_bounds: Option<&Path>, slides: Option<&[String]>) -> anyh
             Some(p) => format!("`{}`", p.display()),
             None => "the built-in ROI table".to_string(),
         };
+        let from = match given.origin {
+            Origin::Flag => String::new(),
+            _ => format!(" (from {})", given.shown()),
+        };
         bail!(
-            "unknown slide{} {}: not in {which}, which holds {} ROI(s): {}{more} (give ROI ids or their first 12 characters)",
+            "unknown slide{} {}{from}: not in {which}, which holds {} ROI(s): {}{more} (give ROI ids or their first 12 characters)",
             if unknown.len() > 1 { "s" } else { "" },
             unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
             ids.len(),
@@ -180,68 +328,90 @@ pub fn select_rois(roi_bounds: Option<&Path>, slides: Option<&[String]>) -> anyh
 }
 
 /// Validates `--jobs` (every command that has it: download, extract and the analysis commands).
-pub fn check_jobs(jobs: usize) -> anyhow::Result<usize> {
-    if jobs == 0 || jobs > 64 {
-        bail!("`--jobs {jobs}` must be between 1 and 64");
+pub fn check_jobs(jobs: &Sourced<usize>) -> anyhow::Result<usize> {
+    if jobs.value == 0 || jobs.value > 64 {
+        bail!("{} must be between 1 and 64", jobs.shown());
     }
-    Ok(jobs)
-}
-
-/// Validates `--png-compression`.
-fn check_png(level: Option<&str>) -> anyhow::Result<Compression> {
-    Ok(match level {
-        None | Some("balanced") => Compression::Balanced,
-        Some("fast") => Compression::Fast,
-        Some("high") => Compression::High,
-        Some(other) => bail!("unknown PNG compression `{other}`: use fast, balanced or high"),
-    })
+    Ok(jobs.value)
 }
 
 /// Validates `--retries` and `--timeout` into HTTP settings (`BCSS_RETRY_BASE_MS` sets the first
 /// backoff delay, for tests).
-fn http_config(retries: u32, timeout: f64, ca_cert: Option<PathBuf>, env: Env<'_>) -> anyhow::Result<HttpConfig> {
-    if retries > 100 {
-        bail!("`--retries {retries}` is too many (at most 100)");
+fn http_config(
+    retries: Option<Sourced<u32>>,
+    timeout: Option<Sourced<f64>>,
+    ca_cert: Option<Sourced<PathBuf>>,
+    env: Env<'_>,
+) -> anyhow::Result<HttpConfig> {
+    if let Some(r) = retries.as_ref().filter(|r| r.value > 100) {
+        bail!("{} is too many (at most 100)", r.shown());
     }
-    if !timeout.is_finite() || timeout <= 0.0 || timeout > 86_400.0 {
-        bail!("`--timeout {timeout}` must be a number of seconds above 0 and at most 86400 (one day)");
+    if let Some(t) = timeout.as_ref().filter(|t| !t.value.is_finite() || t.value <= 0.0 || t.value > 86_400.0) {
+        bail!("{} must be a number of seconds above 0 and at most 86400 (one day)", t.shown());
     }
-    if let Some(p) = &ca_cert {
-        if !p.is_file() {
-            bail!("`--ca-cert {}` is not a readable file", p.display());
-        }
+    if let Some(p) = ca_cert.as_ref().filter(|p| !p.value.is_file()) {
+        bail!("{} is not a readable file", p.shown());
     }
     let backoff_ms = env("BCSS_RETRY_BASE_MS").and_then(|v| v.parse().ok()).unwrap_or(500);
     Ok(HttpConfig {
-        timeout: Duration::from_secs_f64(timeout),
-        retries,
+        timeout: Duration::from_secs_f64(timeout.map_or(120.0, |t| t.value)),
+        retries: retries.map_or(5, |r| r.value),
         backoff_base: Duration::from_millis(backoff_ms),
-        ca_cert,
+        ca_cert: ca_cert.map(|p| p.value),
     })
 }
 
-/// Validates `--out` (default `./BCSS`, or `BCSS_OUT`): absent or a directory.
-fn check_out(out: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    let out = out.unwrap_or_else(|| PathBuf::from("BCSS"));
-    if out.exists() && !out.is_dir() {
-        bail!("`--out {}` exists and is not a directory", out.display());
+/// Validates `--out` (default `./BCSS`): absent or a directory.
+fn check_out(out: Option<Sourced<PathBuf>>) -> anyhow::Result<PathBuf> {
+    let Some(out) = out else { return Ok(PathBuf::from("BCSS")) };
+    if out.value.exists() && !out.value.is_dir() {
+        bail!("{} exists and is not a directory", out.shown());
     }
-    Ok(out)
+    Ok(out.value)
+}
+
+/// Validates an http(s) URL setting.
+fn check_url(url: &Sourced<String>) -> anyhow::Result<()> {
+    if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+        bail!("{} is not an http(s) URL", url.shown());
+    }
+    Ok(())
+}
+
+/// Validates a setting naming a file that must exist.
+fn check_file(path: &Sourced<PathBuf>) -> anyhow::Result<()> {
+    if !path.value.is_file() {
+        bail!("{} is not a readable file", path.shown());
+    }
+    Ok(())
+}
+
+/// Validates a setting naming a directory that must exist.
+fn check_dir(path: &Sourced<PathBuf>) -> anyhow::Result<()> {
+    if !path.value.is_dir() {
+        bail!("{} is not a directory", path.shown());
+    }
+    Ok(())
 }
 
 /// Validates the GDC URL (default: the public API) and reads the token file.
-pub fn gdc_settings(url: Option<String>, token_file: Option<PathBuf>) -> anyhow::Result<(String, Option<Secret>)> {
-    let url = url.unwrap_or_else(|| DEFAULT_GDC_URL.to_string());
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        bail!("`--gdc-url {url}` is not an http(s) URL");
-    }
+pub fn gdc_settings(
+    url: Option<Sourced<String>>,
+    token_file: Option<Sourced<PathBuf>>,
+) -> anyhow::Result<(String, Option<Secret>)> {
+    let url = match url {
+        Some(u) => {
+            check_url(&u)?;
+            u.value
+        }
+        None => DEFAULT_GDC_URL.to_string(),
+    };
     let token = match token_file {
         Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read `--gdc-token-file {}`", path.display()))?;
+            let text = std::fs::read_to_string(&path.value).with_context(|| format!("cannot read {}", path.shown()))?;
             let token = text.trim();
             if token.is_empty() {
-                bail!("`--gdc-token-file {}` is empty", path.display());
+                bail!("{} is empty", path.shown());
             }
             Some(Secret::new(token))
         }
@@ -252,7 +422,12 @@ pub fn gdc_settings(url: Option<String>, token_file: Option<PathBuf>) -> anyhow:
 
 /// `--retries`, `--timeout` and `--ca-cert` of a command without a config file.
 pub fn net_config(net: &crate::cli::NetArgs, env: Env<'_>) -> anyhow::Result<HttpConfig> {
-    http_config(net.retries.unwrap_or(5), net.timeout.unwrap_or(120.0), net.ca_cert.clone(), env)
+    http_config(
+        net.retries.map(|v| Sourced::flag("retries", v)),
+        net.timeout.map(|v| Sourced::flag("timeout", v)),
+        net.ca_cert.clone().map(|v| Sourced::flag("ca-cert", v)),
+        env,
+    )
 }
 
 /// Where secrets and defaults come from besides flags; a function so tests can supply it.
@@ -263,6 +438,82 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// The `--config` file, read, and its path (for [`Origin::File`]).
+fn config_file(path: Option<&PathBuf>) -> anyhow::Result<(FileConfig, Option<&Path>)> {
+    match path {
+        Some(p) => Ok((read_file(p)?, Some(p.as_path()))),
+        None => Ok((FileConfig::default(), None)),
+    }
+}
+
+/// The settings `download` and `extract` share, from flags, environment and file.
+struct Shared {
+    rois: RoiTable,
+    out: PathBuf,
+    resolution: Resolution,
+    parts: Parts,
+    wsis: bool,
+    jobs: usize,
+    http: HttpConfig,
+    png: Compression,
+    wait_lock: bool,
+}
+
+fn resolve_shared(
+    build: &crate::cli::BuildArgs,
+    jobs: Option<usize>,
+    default_jobs: usize,
+    net: &crate::cli::NetArgs,
+    file: &mut FileConfig,
+    path: Option<&Path>,
+    env: Env<'_>,
+) -> anyhow::Result<Shared> {
+    let flag_resolution = build.mpp.is_some() || build.mag.is_some() || build.base;
+    let resolution = if flag_resolution {
+        check_resolution(
+            build.mpp.map(|v| Sourced::flag("mpp", v)),
+            build.mag.map(|v| Sourced::flag("mag", v)),
+            build.base.then(|| Sourced::flag("base", true)),
+        )?
+    } else {
+        check_resolution(
+            pick("mpp", None, None, (file.mpp, path)),
+            pick("mag", None, None, (file.mag, path)),
+            pick("base", None, None, (file.base, path)),
+        )?
+    };
+    let pipeline = pick("pipeline", build.pipeline.clone(), None, (file.pipeline.take(), path))
+        .unwrap_or_else(|| Sourced::flag("pipeline", vec!["images".into(), "masks".into()]));
+    let (parts, wsis) = check_pipeline(&pipeline)?;
+    let roi_bounds = build.roi_bounds.clone().or(file.roi_bounds.take());
+    let slides = pick("slides", build.slides.clone(), None, (file.slides.take(), path));
+    let rois = select_rois(roi_bounds.as_deref(), slides.as_ref())?;
+    let jobs = check_jobs(&pick("jobs", jobs, None, (file.jobs, path)).unwrap_or(Sourced::flag("jobs", default_jobs)))?;
+    let http = http_config(
+        pick("retries", net.retries, None, (file.retries, path)),
+        pick("timeout", net.timeout, None, (file.timeout, path)),
+        pick("ca-cert", net.ca_cert.clone(), None, (file.ca_cert.take(), path)),
+        env,
+    )?;
+    let out = check_out(pick(
+        "out",
+        build.out.clone(),
+        Some(("BCSS_OUT", env("BCSS_OUT").map(PathBuf::from))),
+        (file.out.take(), path),
+    ))?;
+    Ok(Shared {
+        rois,
+        out,
+        resolution,
+        parts,
+        wsis,
+        jobs,
+        http,
+        png: build.png_compression.or(file.png_compression).unwrap_or_default(),
+        wait_lock: build.wait_lock || file.wait_lock.unwrap_or(false),
+    })
+}
+
 /// Merges flags, environment and file into a validated download plan. `ask_password` is called
 /// only for `--login` without `BCSS_PASSWORD`.
 pub fn resolve_download(
@@ -270,20 +521,14 @@ pub fn resolve_download(
     env: Env<'_>,
     ask_password: &dyn Fn(&str) -> anyhow::Result<String>,
 ) -> anyhow::Result<DownloadPlan> {
-    let file = match &args.config {
-        Some(p) => read_file(p)?,
-        None => FileConfig::default(),
-    };
-    let api_url = args
-        .api_url
-        .clone()
-        .or_else(|| env("BCSS_API_URL"))
-        .or(file.api_url)
-        .unwrap_or_else(|| DEFAULT_API_URL.to_string());
-    if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
-        bail!("`--api-url {api_url}` is not an http(s) URL");
+    let (mut file, path) = config_file(args.config.as_ref())?;
+    let api_url =
+        pick("api-url", args.api_url.clone(), Some(("BCSS_API_URL", env("BCSS_API_URL"))), (file.api_url.take(), path));
+    if let Some(u) = &api_url {
+        check_url(u)?;
     }
-    let folder_flag = args.folder_id.clone().or_else(|| env("BCSS_FOLDER_ID")).or(file.folder_id);
+    let api_url = api_url.map_or_else(|| DEFAULT_API_URL.to_string(), |u| u.value);
+    let folder_flag = args.folder_id.clone().or_else(|| env("BCSS_FOLDER_ID")).or(file.folder_id.take());
     // The built-in slide table holds the public DSA's item ids: it stands in for the public
     // folder's listing only. Another server's ids differ, so there a listing that fails is the
     // error (a 401 means a key is needed), not 151 "Invalid item id" failures after it.
@@ -298,8 +543,8 @@ pub fn resolve_download(
         .clone()
         .map(|k| (3, k))
         .or_else(|| env("BCSS_API_KEY").map(|k| (2, k)))
-        .or(file.api_key.map(|k| (1, k)));
-    let login = args.login.clone().map(|u| (3, u)).or(file.login.map(|u| (1, u)));
+        .or(file.api_key.take().map(|k| (1, k)));
+    let login = args.login.clone().map(|u| (3, u)).or(file.login.take().map(|u| (1, u)));
     let use_login = |user: String| -> anyhow::Result<Credentials> {
         let password = match env("BCSS_PASSWORD") {
             Some(p) => p,
@@ -320,45 +565,21 @@ pub fn resolve_download(
         (None, None) => Credentials::Anonymous,
     };
 
-    let flag_resolution = args.build.mpp.is_some() || args.build.mag.is_some() || args.build.base;
-    let resolution = if flag_resolution {
-        check_resolution(args.build.mpp, args.build.mag, args.build.base)?
-    } else {
-        check_resolution(file.mpp, file.mag, file.base.unwrap_or(false))?
+    let shared = resolve_shared(&args.build, args.jobs, 4, &args.net, &mut file, path, env)?;
+    let encoding = args.encoding.or(file.encoding).unwrap_or_default();
+    let mask_source = match (args.mask_source, file.mask_source) {
+        (Some(m), _) => m,
+        (None, None | Some(MaskSourceArg::Links)) => MaskSource::Links,
+        (None, Some(MaskSourceArg::Annotations)) => MaskSource::Annotations,
+        (None, Some(MaskSourceArg::Dir)) => bail!(
+            "`mask-source = \"dir\"` in `{}` is for `bcss extract`: `download` takes masks from links or annotations",
+            path.map(|p| p.display().to_string()).unwrap_or_default()
+        ),
     };
-    let pipeline =
-        args.build.pipeline.clone().or(file.pipeline).unwrap_or_else(|| vec!["images".into(), "masks".into()]);
-    let (parts, wsis) = check_pipeline(&pipeline)?;
-    let roi_bounds = args.build.roi_bounds.clone().or(file.roi_bounds);
-    let slides = args.build.slides.clone().or(file.slides);
-    let rois = select_rois(roi_bounds.as_deref(), slides.as_deref())?;
-    let jobs = check_jobs(args.jobs.or(file.jobs).unwrap_or(4))?;
-    let encoding = match args.encoding.clone().or(file.encoding).as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("jpeg") | Some("jpg") => Encoding::Jpeg,
-        Some("png") => Encoding::Png,
-        Some(other) => bail!("unknown encoding `{other}`: use jpeg or png"),
-    };
-    let http = http_config(
-        args.net.retries.or(file.retries).unwrap_or(5),
-        args.net.timeout.or(file.timeout).unwrap_or(120.0),
-        args.net.ca_cert.clone().or(file.ca_cert),
-        env,
-    )?;
-    let png = check_png(args.build.png_compression.clone().or(file.png_compression).as_deref())?;
-    let mask_source = match args.mask_source.clone().or(file.mask_source).as_deref().map(str::trim) {
-        None | Some("links") => MaskSource::Links,
-        Some("annotations") => MaskSource::Annotations,
-        Some(other) => bail!("unknown mask source `{other}`: use links or annotations"),
-    };
-    let out = check_out(args.build.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)).or(file.out))?;
-    let source = match args.source.clone().or(file.source).as_deref().map(str::trim) {
-        None | Some("dsa") => Source::Dsa,
-        Some("gdc") => Source::Gdc,
-        Some(other) => bail!("unknown source `{other}`: use dsa or gdc"),
-    };
+    let source = args.source.or(file.source).unwrap_or_default();
     let compat = args.compat || file.compat.unwrap_or(false);
     if source == Source::Gdc {
-        if parts.annotations || mask_source == MaskSource::Annotations {
+        if shared.parts.annotations || mask_source == MaskSource::Annotations {
             bail!("annotations come from a DSA only: with `--source gdc` use `--mask-source links` and leave `annotations` out of `--pipeline`");
         }
         if compat {
@@ -366,103 +587,104 @@ pub fn resolve_download(
         }
     }
     let (gdc_url, gdc_token) = gdc_settings(
-        args.gdc.gdc_url.clone().or_else(|| env("BCSS_GDC_URL")).or(file.gdc_url),
-        args.gdc.gdc_token_file.clone().or(file.gdc_token_file),
+        pick(
+            "gdc-url",
+            args.gdc.gdc_url.clone(),
+            Some(("BCSS_GDC_URL", env("BCSS_GDC_URL"))),
+            (file.gdc_url.take(), path),
+        ),
+        pick("gdc-token-file", args.gdc.gdc_token_file.clone(), None, (file.gdc_token_file.take(), path)),
     )?;
-    let gdc_manifest = args.gdc.gdc_manifest.clone().or(file.gdc_manifest);
+    let gdc_manifest = pick("gdc-manifest", args.gdc.gdc_manifest.clone(), None, (file.gdc_manifest.take(), path));
     if let Some(p) = &gdc_manifest {
-        if !p.is_file() {
-            bail!("`--gdc-manifest {}` is not a readable file", p.display());
-        }
+        check_file(p)?;
     }
     Ok(DownloadPlan {
         api_url,
         credentials,
         folder_id,
         fallback_to_builtin,
-        rois,
-        out,
-        resolution,
+        rois: shared.rois,
+        out: shared.out,
+        resolution: shared.resolution,
         mode: if compat { Mode::Compat } else { Mode::Exact },
-        parts,
+        parts: shared.parts,
         encoding,
-        jobs,
-        http,
-        png,
+        jobs: shared.jobs,
+        http: shared.http,
+        png: shared.png,
         icc: !(args.no_icc || file.no_icc.unwrap_or(false)),
         mask_source,
         source,
-        wsis,
+        wsis: shared.wsis,
         gdc: GdcSettings {
             url: gdc_url,
             token: gdc_token,
-            manifest: gdc_manifest,
-            cache: args.gdc.gdc_cache.clone().or(file.gdc_cache),
+            manifest: gdc_manifest.map(|m| m.value),
+            cache: args.gdc.gdc_cache.clone().or(file.gdc_cache.take()),
         },
-        wait_lock: args.build.wait_lock || file.wait_lock.unwrap_or(false),
+        wait_lock: shared.wait_lock,
     })
 }
 
-/// Validates `bcss extract` flags into an extraction plan (no config file: every option is a flag).
+/// Merges `bcss extract`'s flags, environment and `--config` file into an extraction plan.
 #[cfg(feature = "openslide")]
 pub fn resolve_extract(
     args: &crate::cli::ExtractArgs,
     env: Env<'_>,
 ) -> anyhow::Result<bcss::command::extract::ExtractPlan> {
     use bcss::command::extract::{ExtractPlan, MaskSource};
-    if !args.slides_dir.is_dir() {
-        bail!("`--slides-dir {}` is not a directory", args.slides_dir.display());
-    }
-    let resolution = check_resolution(args.build.mpp, args.build.mag, args.build.base)?;
-    let pipeline = args.build.pipeline.clone().unwrap_or_else(|| vec!["images".into(), "masks".into()]);
-    if pipeline.iter().any(|p| p.trim() == "annotations") {
+    let (mut file, path) = config_file(args.config.as_ref())?;
+    let slides_dir =
+        pick("slides-dir", args.slides_dir.clone(), None, (file.slides_dir.take(), path)).ok_or_else(|| {
+            anyhow::anyhow!(
+                "give the folder of the slide files: `--slides-dir DIR` (or `slides-dir` in the config file)"
+            )
+        })?;
+    check_dir(&slides_dir)?;
+    let shared = resolve_shared(&args.build, args.jobs, 2, &args.net, &mut file, path, env)?;
+    if shared.parts.annotations {
         bail!("`bcss extract` writes images and masks only; annotation files come from a DSA (`bcss download --pipeline annotations`)");
     }
-    if pipeline.iter().any(|p| p.trim() == "wsis") {
+    if shared.wsis {
         bail!("`bcss extract` reads whole slides you hold; to download them use `bcss download --pipeline wsis`");
     }
-    let (parts, _) = check_pipeline(&pipeline)?;
-    let rois = select_rois(args.build.roi_bounds.as_deref(), args.build.slides.as_deref())?;
-    let jobs = check_jobs(args.jobs.unwrap_or(2))?;
-    let dir_ok = |flag: &str, p: &Path| -> anyhow::Result<()> {
-        if !p.is_dir() {
-            bail!("`{flag} {}` is not a directory", p.display());
+    let kind = pick("mask-source", args.mask_source, None, (file.mask_source, path));
+    let masks_dir = pick("masks-dir", args.masks_dir.clone(), None, (file.masks_dir.take(), path));
+    let annotations_dir =
+        pick("annotations-dir", args.annotations_dir.clone(), None, (file.annotations_dir.take(), path));
+    let kind_value = kind.as_ref().map(|k| k.value);
+    let mask_source = match (kind_value, masks_dir, annotations_dir) {
+        (Some(MaskSourceArg::Links) | None, None, None) => MaskSource::Links,
+        (Some(MaskSourceArg::Dir) | None, Some(d), None) => {
+            check_dir(&d)?;
+            MaskSource::Dir(d.value)
         }
-        Ok(())
-    };
-    let mask_source = match (args.mask_source.as_deref(), &args.masks_dir, &args.annotations_dir) {
-        (Some("links"), None, None) | (None, None, None) => MaskSource::Links,
-        (Some("dir") | None, Some(d), None) => {
-            dir_ok("--masks-dir", d)?;
-            MaskSource::Dir(d.clone())
+        (Some(MaskSourceArg::Annotations) | None, None, Some(d)) => {
+            check_dir(&d)?;
+            MaskSource::Annotations(d.value)
         }
-        (Some("annotations") | None, None, Some(d)) => {
-            dir_ok("--annotations-dir", d)?;
-            MaskSource::Annotations(d.clone())
-        }
-        (Some("dir"), None, _) => bail!("`--mask-source dir` needs `--masks-dir DIR`"),
-        (Some("annotations"), _, None) => bail!("`--mask-source annotations` needs `--annotations-dir DIR`"),
-        (Some(other), _, _) if !["links", "dir", "annotations"].contains(&other) => bail!("unknown mask source `{other}`: use links, dir or annotations"),
+        (Some(MaskSourceArg::Dir), None, _) => bail!("`--mask-source dir` needs `--masks-dir DIR`"),
+        (Some(MaskSourceArg::Annotations), _, None) => bail!("`--mask-source annotations` needs `--annotations-dir DIR`"),
         _ => bail!("`--masks-dir` and `--annotations-dir` belong to `--mask-source dir` and `annotations`; give the one that matches"),
     };
-    if parts.masks && mask_source == MaskSource::Links && rois.rois().iter().all(|r| r.mask_link.is_none()) {
+    if shared.parts.masks
+        && mask_source == MaskSource::Links
+        && shared.rois.rois().iter().all(|r| r.mask_link.is_none())
+    {
         bail!("the ROI table has no mask links; give `--masks-dir` or `--annotations-dir`, or `--pipeline images`");
     }
-    let http =
-        http_config(args.net.retries.unwrap_or(5), args.net.timeout.unwrap_or(120.0), args.net.ca_cert.clone(), env)?;
-    let png = check_png(args.build.png_compression.as_deref())?;
-    let out = check_out(args.build.out.clone().or_else(|| env("BCSS_OUT").map(PathBuf::from)))?;
     Ok(ExtractPlan {
-        slides_dir: args.slides_dir.clone(),
-        rois,
-        out,
-        resolution,
-        parts,
+        slides_dir: slides_dir.value,
+        rois: shared.rois,
+        out: shared.out,
+        resolution: shared.resolution,
+        parts: shared.parts,
         mask_source,
-        jobs,
-        http,
-        png,
-        wait_lock: args.build.wait_lock,
+        jobs: shared.jobs,
+        http: shared.http,
+        png: shared.png,
+        wait_lock: shared.wait_lock,
     })
 }
 
@@ -500,11 +722,28 @@ mod tests {
         std::fs::write(&cfg, "mask-source = \"annotations\"\n").unwrap();
         let args = DownloadArgs { config: Some(cfg.clone()), ..Default::default() };
         assert_eq!(resolve_download(&args, &no_env, &no_password).unwrap().mask_source, MaskSource::Annotations);
-        let args = DownloadArgs { config: Some(cfg), mask_source: Some("links".into()), ..Default::default() };
+        let args =
+            DownloadArgs { config: Some(cfg.clone()), mask_source: Some(MaskSource::Links), ..Default::default() };
         assert_eq!(resolve_download(&args, &no_env, &no_password).unwrap().mask_source, MaskSource::Links);
-        let args = DownloadArgs { mask_source: Some("figshare".into()), ..Default::default() };
-        let err = format!("{:#}", resolve_download(&args, &no_env, &no_password).unwrap_err());
-        assert!(err.contains("unknown mask source `figshare`"), "{err}");
+        std::fs::write(&cfg, "jobs = 2\nmask-source = \"figshare\"\n").unwrap();
+        let args = DownloadArgs { config: Some(cfg.clone()), ..Default::default() };
+        let err = resolve_download(&args, &no_env, &no_password).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "config file `{}` is invalid at line 2: unknown variant `figshare`, expected one of `links`, `dir`, `annotations`",
+                cfg.display()
+            )
+        );
+        std::fs::write(&cfg, "mask-source = \"dir\"\n").unwrap();
+        let err = resolve_download(&args, &no_env, &no_password).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "`mask-source = \"dir\"` in `{}` is for `bcss extract`: `download` takes masks from links or annotations",
+                cfg.display()
+            )
+        );
     }
 
     #[test]
@@ -586,7 +825,7 @@ mod tests {
     #[test]
     fn a_timeout_above_a_day_names_the_limit() {
         let env = |_: &str| None;
-        let err = http_config(5, 100_000.0, None, &env).unwrap_err().to_string();
+        let err = http_config(None, Some(Sourced::flag("timeout", 100_000.0)), None, &env).unwrap_err().to_string();
         assert!(err.contains("at most 86400"), "{err}");
     }
 
@@ -623,7 +862,6 @@ mod tests {
                 },
                 "unknown pipeline part `pictures`",
             ),
-            (DownloadArgs { encoding: Some("gif".into()), ..Default::default() }, "unknown encoding `gif`"),
             (DownloadArgs { jobs: Some(0), ..Default::default() }, "`--jobs 0`"),
         ];
         for (args, want) in cases {
@@ -646,5 +884,96 @@ mod tests {
         std::fs::write(&cfg, "mpp = 0.5\nmag = 20\n").unwrap();
         let err = format!("{:#}", resolve_download(&args, &no_env, &no_password).unwrap_err());
         assert!(err.contains("mutually exclusive"), "{err}");
+    }
+
+    /// A bad value's message shows it as the user gave it: the flag, the environment variable,
+    /// or the file's key and the file.
+    #[test]
+    fn errors_name_where_the_value_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("bcss.toml");
+        let c = cfg.display().to_string();
+        let not_a_dir = dir.path().join("a-file");
+        std::fs::write(&not_a_dir, "x").unwrap();
+        let out_line = format!("out = {:?}\n", not_a_dir.display().to_string());
+        let file_cases: Vec<(&str, String)> = vec![
+            ("mpp = 0\n", format!("`mpp = 0` in `{c}` is not a usable resolution")),
+            ("mag = 1000\n", format!("`mag = 1000` in `{c}` is not a usable magnification")),
+            ("mpp = 0.5\nbase = true\n", format!("choose one resolution: `mpp = 0.5` in `{c}` and `base = true` in `{c}` are mutually exclusive")),
+            ("jobs = 0\n", format!("`jobs = 0` in `{c}` must be between 1 and 64")),
+            ("retries = 500\n", format!("`retries = 500` in `{c}` is too many (at most 100)")),
+            ("timeout = -1.0\n", format!("`timeout = -1` in `{c}` must be a number of seconds above 0")),
+            ("pipeline = [\"pictures\"]\n", format!("unknown pipeline part `pictures` in `pipeline = [\"pictures\"]` in `{c}`")),
+            ("api-url = \"ftp://x\"\n", format!("`api-url = \"ftp://x\"` in `{c}` is not an http(s) URL")),
+            ("gdc-url = \"gdc.example\"\n", format!("`gdc-url = \"gdc.example\"` in `{c}` is not an http(s) URL")),
+            ("slides = [\"TCGA-ZZ-0000\"]\n", format!("unknown slide `TCGA-ZZ-0000` (from `slides = [\"TCGA-ZZ-0000\"]` in `{c}`)")),
+            ("encoding = \"gif\"\n", format!("config file `{c}` is invalid at line 1: unknown variant `gif`, expected one of `jpeg`, `jpg`, `png`")),
+            ("png-compression = \"max\"\n", format!("config file `{c}` is invalid at line 1: unknown variant `max`, expected one of `fast`, `balanced`, `high`")),
+            (&out_line, format!("`{}` in `{c}` exists and is not a directory", out_line.trim_end())),
+        ];
+        for (text, want) in file_cases {
+            std::fs::write(&cfg, text).unwrap();
+            let args = DownloadArgs { config: Some(cfg.clone()), ..Default::default() };
+            let err = resolve_download(&args, &no_env, &no_password).unwrap_err().to_string();
+            assert!(err.starts_with(&want), "{text:?}: {err}\nwanted: {want}");
+        }
+        // The environment, named as a variable; the flag, as a flag.
+        let env = |k: &str| (k == "BCSS_OUT").then(|| not_a_dir.display().to_string());
+        let err = resolve_download(&DownloadArgs::default(), &env, &no_password).unwrap_err().to_string();
+        assert_eq!(err, format!("`BCSS_OUT={}` (environment) exists and is not a directory", not_a_dir.display()));
+        let env = |k: &str| (k == "BCSS_API_URL").then(|| "localhost:8080".to_string());
+        let err = resolve_download(&DownloadArgs::default(), &env, &no_password).unwrap_err().to_string();
+        assert_eq!(err, "`BCSS_API_URL=localhost:8080` (environment) is not an http(s) URL");
+        let args = DownloadArgs {
+            build: BuildArgs { base: true, mag: Some(20.0), ..Default::default() },
+            ..Default::default()
+        };
+        let err = resolve_download(&args, &no_env, &no_password).unwrap_err().to_string();
+        assert_eq!(err, "choose one resolution: `--mag 20` and `--base` are mutually exclusive");
+    }
+
+    /// `extract` reads the same file: its own keys and the shared ones; a flag beats the file.
+    #[cfg(feature = "openslide")]
+    #[test]
+    fn extract_reads_the_config_file() {
+        use bcss::command::extract::MaskSource as ExtractMasks;
+        let dir = tempfile::tempdir().unwrap();
+        let slides = dir.path().join("wsis");
+        let masks = dir.path().join("masks");
+        std::fs::create_dir_all(&slides).unwrap();
+        std::fs::create_dir_all(&masks).unwrap();
+        let cfg = dir.path().join("bcss.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "slides-dir = {:?}\nmasks-dir = {:?}\nmag = 20\njobs = 3\npng-compression = \"high\"\nout = \"from-file\"\napi-url = \"http://dsa/api/v1\"\n",
+                slides.display().to_string(),
+                masks.display().to_string()
+            ),
+        )
+        .unwrap();
+        let args = crate::cli::ExtractArgs { config: Some(cfg.clone()), ..Default::default() };
+        let plan = resolve_extract(&args, &no_env).unwrap();
+        assert_eq!(plan.slides_dir, slides);
+        assert_eq!(plan.mask_source, ExtractMasks::Dir(masks.clone()));
+        assert_eq!((plan.resolution, plan.jobs, plan.png), (Resolution::Mag(20.0), 3, Compression::High));
+        assert_eq!(plan.out, PathBuf::from("from-file"));
+        let args = crate::cli::ExtractArgs {
+            config: Some(cfg.clone()),
+            jobs: Some(1),
+            build: BuildArgs { base: true, ..Default::default() },
+            ..Default::default()
+        };
+        let plan = resolve_extract(&args, &no_env).unwrap();
+        assert_eq!((plan.resolution, plan.jobs), (Resolution::Base, 1));
+        std::fs::write(&cfg, "mask-source = \"dir\"\n").unwrap();
+        let args =
+            crate::cli::ExtractArgs { config: Some(cfg.clone()), slides_dir: Some(slides), ..Default::default() };
+        let err = resolve_extract(&args, &no_env).unwrap_err().to_string();
+        assert_eq!(err, "`--mask-source dir` needs `--masks-dir DIR`");
+        std::fs::write(&cfg, "jobs = 2\n").unwrap();
+        let args = crate::cli::ExtractArgs { config: Some(cfg), ..Default::default() };
+        let err = resolve_extract(&args, &no_env).unwrap_err().to_string();
+        assert!(err.starts_with("give the folder of the slide files: `--slides-dir DIR`"), "{err}");
     }
 }

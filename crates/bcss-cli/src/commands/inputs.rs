@@ -106,7 +106,7 @@ fn none_in_part(dir: &Path, select: &SplitSelect) -> Failure {
 
 /// Validates `--jobs` (`None`: all cores) before anything is read or written.
 pub fn jobs(jobs: Option<usize>) -> Result<Option<usize>, Failure> {
-    jobs.map(crate::config::check_jobs).transpose().input()
+    jobs.map(|n| crate::config::check_jobs(&crate::config::Sourced::flag("jobs", n))).transpose().input()
 }
 
 /// Runs `f` on a rayon pool of `jobs` threads (all cores when `None`; validated by [`jobs`]).

@@ -1,7 +1,6 @@
 //! `bcss masks`.
 
 use anyhow::{anyhow, bail};
-use bcss::codec::png::Compression;
 use bcss::command::masks::{self, MasksError, MasksPlan, MasksSummary, Scale, SlideAnnotations};
 use bcss::model::CodeTable;
 use bcss::transform::raster::Geometry;
@@ -44,12 +43,7 @@ pub fn plan(args: &MasksArgs) -> anyhow::Result<MasksPlan> {
         None => CodeTable::bcss(),
     };
     let slides = slides(args)?;
-    let png = match args.png_compression.as_deref() {
-        None | Some("balanced") => Compression::Balanced,
-        Some("fast") => Compression::Fast,
-        Some("high") => Compression::High,
-        Some(other) => bail!("unknown PNG compression `{other}`: use fast, balanced or high"),
-    };
+    let png = args.png_compression.unwrap_or_default();
     if args.out.exists() && !args.out.is_dir() {
         bail!("`--out {}` exists and is not a directory", args.out.display());
     }

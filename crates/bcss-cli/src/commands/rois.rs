@@ -9,7 +9,7 @@ use crate::config;
 use crate::exit::{Classify, Failure};
 
 pub fn run(args: &RoisArgs, out: Output) -> Result<(), Failure> {
-    let table = config::select_rois(args.roi_bounds.as_deref(), args.slides.as_deref()).input()?;
+    let table = config::select_rois(args.roi_bounds.as_deref(), config::slides_flag(&args.slides).as_ref()).input()?;
     let slides = SlideTable::builtin();
     let rows: Vec<serde_json::Value> = table
         .rois()

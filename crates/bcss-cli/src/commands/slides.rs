@@ -17,10 +17,12 @@ pub fn run(args: &SlidesArgs, out: Output) -> Result<(), Failure> {
 
 fn manifest(args: &SlidesManifestArgs, out: Output) -> Result<(), Failure> {
     let env = &config::process_env;
-    let rois = config::select_rois(args.roi_bounds.as_deref(), args.slides.as_deref()).input()?;
-    let (url, token) =
-        config::gdc_settings(args.gdc_url.clone().or_else(|| env("BCSS_GDC_URL")), args.gdc_token_file.clone())
-            .input()?;
+    let rois = config::select_rois(args.roi_bounds.as_deref(), config::slides_flag(&args.slides).as_ref()).input()?;
+    let (url, token) = config::gdc_settings(
+        config::pick("gdc-url", args.gdc_url.clone(), Some(("BCSS_GDC_URL", env("BCSS_GDC_URL"))), (None, None)),
+        args.gdc_token_file.clone().map(|f| config::Sourced::flag("gdc-token-file", f)),
+    )
+    .input()?;
     let http = Http::new(config::net_config(&args.net, env).input()?).input()?;
     let gdc = Gdc::new(http, &url, token);
     let found = match find_gdc_slides(&gdc, &rois, None) {

@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use bcss::codec::png::Compression;
 use bcss::command::tile::{self, TileError, TilePlan};
 
 use super::{inputs, print_json, Output};
@@ -21,11 +20,7 @@ pub fn run(args: &TileArgs, out: Output) -> Result<(), Failure> {
             args.min_labelled
         )));
     }
-    let compression = match args.png_compression.as_str() {
-        "balanced" => Compression::Balanced,
-        "high" => Compression::High,
-        _ => Compression::Fast,
-    };
+    let compression = args.png_compression;
     let rois = inputs::dataset(&args.dir, &args.select)?;
     if let Some(r) = rois.iter().find(|r| r.files.image.is_none()) {
         return Err(Failure::Input(anyhow::anyhow!(

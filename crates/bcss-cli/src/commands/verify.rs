@@ -58,7 +58,7 @@ pub fn run(args: &VerifyArgs, out: Output) -> Result<(), Failure> {
 /// Checks the dataset; the report lists the problems (exit 1 when there are any).
 pub fn check(args: &VerifyArgs) -> Result<VerifyReport, Failure> {
     let expected = if args.roi_bounds.is_some() || args.slides.is_some() {
-        Some(config::select_rois(args.roi_bounds.as_deref(), args.slides.as_deref()).input()?)
+        Some(config::select_rois(args.roi_bounds.as_deref(), config::slides_flag(&args.slides).as_ref()).input()?)
     } else {
         None
     };

@@ -276,13 +276,19 @@ fn a_folder_of_slides_in_one_run() {
 
     // `--slide-name` names one file's masks: refused with a folder, and two files of one slide
     // name (their masks would overwrite each other) are refused before anything is written.
-    let r = run(bcss().args(["masks", "--slide-name", "S", "--annotations"]).arg(&folder).arg("--out").arg(dir.join("o2")));
+    let r =
+        run(bcss().args(["masks", "--slide-name", "S", "--annotations"]).arg(&folder).arg("--out").arg(dir.join("o2")));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("`--slide-name` names the masks of one annotation file"), "{}", r.stderr);
     let other = dir.join("other");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::copy(folder.join("BROKEN.json"), other.join("BROKEN.json")).unwrap();
-    let r = run(bcss().args(["masks", "--annotations"]).arg(&folder).arg(other.join("BROKEN.json")).arg("--out").arg(dir.join("o3")));
+    let r = run(bcss()
+        .args(["masks", "--annotations"])
+        .arg(&folder)
+        .arg(other.join("BROKEN.json"))
+        .arg("--out")
+        .arg(dir.join("o3")));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("are both slide `BROKEN`"), "{}", r.stderr);
     assert!(!dir.join("o3").exists());

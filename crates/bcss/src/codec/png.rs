@@ -12,6 +12,7 @@ use crate::model::{GrayImage, RgbImage};
 /// All three filter rows adaptively (as Pillow) and deflate with libdeflate ([`PngWriter`]); the
 /// level is libdeflate's. Measured on a 4806 x 3870 H&E-like ROI (BENCHMARKS.md, "PNG encoding").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// libdeflate level 1: about 2/3 of the CPU of `balanced`, about 5% larger files on tissue.

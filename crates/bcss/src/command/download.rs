@@ -28,7 +28,9 @@ pub const DEFAULT_API_URL: &str = "https://demo.kitware.com/histomicstk/api/v1/"
 pub const DEFAULT_FOLDER_ID: &str = "5bbdeba3e629140048d017bb";
 
 /// Where ground-truth masks come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
 pub enum MaskSource {
     /// The published mask PNGs behind each ROI's `mask_link` (the original's way).
     #[default]
@@ -50,7 +52,9 @@ impl MaskSource {
 pub use crate::source::gdc::DEFAULT_GDC_URL;
 
 /// Where the region pixels come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
 pub enum Source {
     /// A DSA's `tiles/region` endpoint.
     #[default]

@@ -70,9 +70,14 @@ pub trait SlideHandle {
 }
 
 /// Region encoding asked of a DSA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// JPEG quality 95, 4:4:4 (the server's default and the original's).
+    #[default]
+    #[serde(alias = "jpg")]
+    #[cfg_attr(feature = "clap", value(alias = "jpg"))]
     Jpeg,
     /// Lossless PNG.
     Png,
