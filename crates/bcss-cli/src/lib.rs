@@ -2,6 +2,8 @@
 //! (`crates/bcss-py`) both run [`main_with_args`], so there is one CLI. Glue only: parse,
 //! validate, call the library, report.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 mod cli;
 mod commands;

@@ -4,6 +4,8 @@
 //! the same parsing and validation ([`commands`]), the datasets read the same files
 //! ([`datasets`]). Work runs with the GIL released.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 mod commands;
 mod datasets;

@@ -32,6 +32,7 @@
 //! Invariant: binds loopback only; never reaches the network.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod faults;
 pub mod gdc;

@@ -22,6 +22,8 @@
 //! pattern everywhere, or, with `--tissue`, white but for those base rectangles (blank tiles
 //! shared, so a 100 000 x 80 000 slide stays small). Prints the file size.
 
+#![forbid(unsafe_code)]
+
 //! Arguments go through clap: `--help` on each subcommand, and a typo is an error naming the
 //! flag. (The server itself stays std-only; clap is for this binary's command line.)
 

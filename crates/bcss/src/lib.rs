@@ -65,6 +65,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// `unsafe` lives in one module, the libjpeg-turbo binding (`codec::jpeg`), allowed there.
+#![deny(unsafe_code)]
 
 pub mod catalog;
 pub mod codec;

@@ -4,7 +4,12 @@
 //! Why our own binding: the `turbojpeg` crate's current `-sys` needs libturbojpeg >= 3.0 or a
 //! cmake build from source, while Debian 12 ships 2.1.5. The TurboJPEG 2 API used here (seven
 //! functions) exists unchanged in 3.x, so this links against either. `#[link(name =
-//! "turbojpeg")]` needs `libturbojpeg0-dev` (scripts/setup-system.sh).
+//! "turbojpeg")]` needs `libturbojpeg0-dev` (scripts/setup-system.sh; `build.rs` finds it with
+//! pkg-config and says what to install when it is missing).
+//!
+//! This is the library's one module with `unsafe` code (`#![deny(unsafe_code)]` in `lib.rs`,
+//! allowed here): every block has a SAFETY comment, and every size crosses into C through
+//! [`to_c`] and back through [`from_c`], checked.
 
 use std::ffi::{c_char, c_int, c_uchar, c_ulong, c_void, CStr};
 
@@ -12,6 +17,17 @@ use super::{CodecError, SizeLimit};
 use crate::model::RgbImage;
 
 type TjHandle = *mut c_void;
+
+/// `v` as the C integer type libjpeg-turbo takes, or an error naming what does not fit: every
+/// size crosses into C through here, so none is truncated.
+fn to_c<T: TryFrom<usize>>(v: usize, what: &str) -> Result<T, CodecError> {
+    T::try_from(v).map_err(|_| CodecError::Jpeg(format!("{what} of {v} is beyond libjpeg-turbo's limits")))
+}
+
+/// A size libjpeg-turbo returned, as `usize` (a negative one is an error, never wrapped).
+fn from_c<T: TryInto<usize> + Copy + std::fmt::Display>(v: T, what: &str) -> Result<usize, CodecError> {
+    v.try_into().map_err(|_| CodecError::Jpeg(format!("libjpeg-turbo returned a {what} of {v}")))
+}
 
 const TJPF_RGB: c_int = 0;
 const TJSAMP_444: c_int = 0;
@@ -91,14 +107,13 @@ impl Handle {
 
     fn header(&self, bytes: &[u8]) -> Result<(usize, usize), CodecError> {
         let (mut w, mut h, mut sub, mut cs) = (0, 0, 0, 0);
+        let len: c_ulong = to_c(bytes.len(), "a JPEG size")?;
         // SAFETY: the buffer pointer and length describe `bytes`; the out-pointers are valid.
-        let rc = unsafe {
-            tjDecompressHeader3(self.0, bytes.as_ptr(), bytes.len() as c_ulong, &mut w, &mut h, &mut sub, &mut cs)
-        };
+        let rc = unsafe { tjDecompressHeader3(self.0, bytes.as_ptr(), len, &mut w, &mut h, &mut sub, &mut cs) };
         if rc != 0 {
             return Err(self.error());
         }
-        Ok((w as usize, h as usize))
+        Ok((from_c(w, "width")?, from_c(h, "height")?))
     }
 }
 
@@ -131,6 +146,12 @@ pub fn decode_rgb_within(bytes: &[u8], limit: SizeLimit) -> Result<RgbImage, Cod
     let handle = Handle::decompressor()?;
     let (width, height) = handle.header(bytes)?;
     limit.check(width, height)?;
+    let (len, c_width, pitch, c_height): (c_ulong, c_int, c_int, c_int) = (
+        to_c(bytes.len(), "a JPEG size")?,
+        to_c(width, "a width")?,
+        to_c(width * 3, "a row")?,
+        to_c(height, "a height")?,
+    );
     let mut data = vec![0u8; width * height * 3];
     // SAFETY: `data` holds exactly width * height * 3 bytes, the pitch is width * 3, and the
     // input pointer and length describe `bytes`.
@@ -138,11 +159,11 @@ pub fn decode_rgb_within(bytes: &[u8], limit: SizeLimit) -> Result<RgbImage, Cod
         tjDecompress2(
             handle.0,
             bytes.as_ptr(),
-            bytes.len() as c_ulong,
+            len,
             data.as_mut_ptr(),
-            width as c_int,
-            (width * 3) as c_int,
-            height as c_int,
+            c_width,
+            pitch,
+            c_height,
             TJPF_RGB,
             TJFLAG_STOPONWARNING,
         )
@@ -208,16 +229,18 @@ impl<'a> RowDecoder<'a> {
         }
         let mut dec = RowDecoder { raw, width: 0, height: 0, done: 0, _bytes: std::marker::PhantomData };
         let (mut w, mut h) = (0, 0);
+        let len: c_ulong = to_c(bytes.len(), "a JPEG size")?;
         // SAFETY: `raw` is live; `bytes` outlives the decoder (the lifetime 'a); out-pointers valid.
-        if unsafe { bcss_jpeg_header(raw, bytes.as_ptr(), bytes.len() as c_ulong, &mut w, &mut h) } != 0 {
+        if unsafe { bcss_jpeg_header(raw, bytes.as_ptr(), len, &mut w, &mut h) } != 0 {
             return Err(dec.error());
         }
-        limit.check(w as usize, h as usize)?;
+        let (w, h) = (from_c(w, "width")?, from_c(h, "height")?);
+        limit.check(w, h)?;
         // SAFETY: the header was read.
         if unsafe { bcss_jpeg_start(raw) } != 0 {
             return Err(dec.error());
         }
-        (dec.width, dec.height) = (w as usize, h as usize);
+        (dec.width, dec.height) = (w, h);
         Ok(dec)
     }
 
@@ -234,17 +257,19 @@ impl<'a> RowDecoder<'a> {
     /// Decodes the next rows into `out` (as many whole RGB rows as fit); returns how many, 0
     /// after the last.
     pub fn read_rows(&mut self, out: &mut [u8]) -> Result<usize, CodecError> {
-        let fit = (out.len() / (self.width * 3)).min(self.height - self.done).min(c_int::MAX as usize);
+        let fit = (out.len() / (self.width * 3)).min(self.height - self.done);
         if fit == 0 {
             return Ok(0);
         }
+        let rows: c_int = to_c(fit, "a count of rows")?;
         // SAFETY: `out` holds at least `fit` rows of width * 3 bytes.
-        let n = unsafe { bcss_jpeg_rows(self.raw, out.as_mut_ptr(), fit as c_int) };
+        let n = unsafe { bcss_jpeg_rows(self.raw, out.as_mut_ptr(), rows) };
         if n < 0 {
             return Err(self.error());
         }
-        self.done += n as usize;
-        Ok(n as usize)
+        let n = from_c(n, "count of rows")?;
+        self.done += n;
+        Ok(n)
     }
 
     /// Ends decoding after the last row; an error if rows are left or the data ends badly.
@@ -275,7 +300,20 @@ impl Drop for RowDecoder<'_> {
 
 /// Encodes RGB as a JPEG (quality 1-100, 4:4:4), as large_image does. Used by the test server.
 pub fn encode_rgb(image: &RgbImage, quality: i32) -> Result<Vec<u8>, CodecError> {
-    assert_eq!(image.data.len(), image.width * image.height * 3, "buffer does not match its size");
+    if image.data.len() != image.width * image.height * 3 {
+        return Err(CodecError::Jpeg(format!(
+            "an RGB image of {}x{} needs {} bytes, not {}",
+            image.width,
+            image.height,
+            image.width * image.height * 3,
+            image.data.len()
+        )));
+    }
+    if !(1..=100).contains(&quality) {
+        return Err(CodecError::Jpeg(format!("JPEG quality {quality} is not between 1 and 100")));
+    }
+    let (c_width, pitch, c_height): (c_int, c_int, c_int) =
+        (to_c(image.width, "a width")?, to_c(image.width * 3, "a row")?, to_c(image.height, "a height")?);
     let handle = Handle::compressor()?;
     let mut out: *mut c_uchar = std::ptr::null_mut();
     let mut size: c_ulong = 0;
@@ -285,14 +323,14 @@ pub fn encode_rgb(image: &RgbImage, quality: i32) -> Result<Vec<u8>, CodecError>
         tjCompress2(
             handle.0,
             image.data.as_ptr(),
-            image.width as c_int,
-            (image.width * 3) as c_int,
-            image.height as c_int,
+            c_width,
+            pitch,
+            c_height,
             TJPF_RGB,
             &mut out,
             &mut size,
             TJSAMP_444,
-            quality as c_int,
+            quality,
             0,
         )
     };
@@ -303,11 +341,13 @@ pub fn encode_rgb(image: &RgbImage, quality: i32) -> Result<Vec<u8>, CodecError>
         }
         return Err(handle.error());
     }
-    // SAFETY: on success `out` points to `size` bytes owned by the library.
-    let bytes = unsafe { std::slice::from_raw_parts(out, size as usize) }.to_vec();
+    let size = from_c(size, "JPEG size");
+    // SAFETY: on success `out` points to `size` bytes owned by the library (copied out only when
+    // the size fits a usize, which it always does on the platforms bcss builds for).
+    let bytes = size.map(|size| unsafe { std::slice::from_raw_parts(out, size) }.to_vec());
     // SAFETY: allocated by the library, freed once.
     unsafe { tjFree(out) };
-    Ok(bytes)
+    bytes
 }
 
 #[cfg(test)]
@@ -322,6 +362,22 @@ mod tests {
             }
         }
         RgbImage { width: w, height: h, data }
+    }
+
+    /// Sizes and settings libjpeg-turbo cannot take are errors before any C call, never a
+    /// panic or a truncated size.
+    #[test]
+    fn bad_encoder_inputs_are_errors() {
+        let short = RgbImage { width: 4, height: 4, data: vec![0; 10] };
+        let err = encode_rgb(&short, 90).unwrap_err().to_string();
+        assert_eq!(err, "invalid JPEG: an RGB image of 4x4 needs 48 bytes, not 10");
+        let err = encode_rgb(&gradient(4, 4), 0).unwrap_err().to_string();
+        assert_eq!(err, "invalid JPEG: JPEG quality 0 is not between 1 and 100");
+        let wide = RgbImage { width: 1 << 31, height: 0, data: Vec::new() };
+        let err = encode_rgb(&wide, 90).unwrap_err().to_string();
+        assert_eq!(err, "invalid JPEG: a width of 2147483648 is beyond libjpeg-turbo's limits");
+        assert_eq!(to_c::<c_int>(7, "x").unwrap(), 7);
+        assert!(from_c(-1i32, "width").is_err());
     }
 
     #[test]

@@ -22,6 +22,7 @@
 
 pub mod deflate;
 pub mod encoder;
+#[allow(unsafe_code)]
 pub mod jpeg;
 pub mod label_png;
 pub mod png;
@@ -168,7 +169,7 @@ impl From<CodecError> for std::io::Error {
     fn from(e: CodecError) -> std::io::Error {
         match e {
             CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
-            other => std::io::Error::other(other.to_string()),
+            other => std::io::Error::other(other),
         }
     }
 }

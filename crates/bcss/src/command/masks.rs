@@ -406,10 +406,7 @@ fn write_mask(
     let (written, (hist, sha256)) = rayon::join(
         || {
             atomic::write_atomic(&png_path, |w| {
-                label_png::write_labels(w, &m.mask, plan.png).map_err(|e| match e {
-                    crate::codec::CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
-                    other => std::io::Error::other(other.to_string()),
-                })
+                label_png::write_labels(w, &m.mask, plan.png).map_err(std::io::Error::from)
             })
         },
         || {

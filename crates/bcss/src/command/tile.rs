@@ -26,7 +26,7 @@ use crate::catalog::classmap::ClassMap;
 use crate::catalog::csv_text;
 use crate::catalog::split::Part;
 use crate::codec::png::{write_raw, Compression};
-use crate::dataset::atomic::write_atomic;
+use crate::dataset::atomic::{write_atomic, write_atomic_with, Durability};
 use crate::dataset::lock::{DatasetLock, LockError, LOCK_FILE};
 use crate::dataset::names::parse_roi_file_name;
 use crate::report::Reporter;
@@ -356,9 +356,9 @@ fn tile_roi(plan: &TilePlan, r: &RoiInput) -> Result<RoiTiles, TileError> {
     Ok(RoiTiles { tiles, grid_tiles: grid.len(), pixels: (w * h) as u64 })
 }
 
-/// Writes a tile under a temporary name and renames it: a killed run never leaves a partial
-/// tile under a final name. Unlike [`write_atomic`], there is no fsync per file: tiles are derived
-/// data that a rerun regenerates, and 30 000 fsyncs would cost more than the encoding.
+/// Writes a tile through the one atomic writer, without the fsync ([`Durability::Rename`]):
+/// tiles are derived data that a rerun regenerates, and 30 000 fsyncs would cost more than the
+/// encoding; a killed run still never leaves a partial tile under a final name.
 fn write_png(
     path: &Path,
     size: usize,
@@ -366,22 +366,11 @@ fn write_png(
     data: &[u8],
     compression: Compression,
 ) -> Result<(), TileError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.part"));
-    let result = (|| -> std::io::Result<()> {
-        let mut w = std::io::BufWriter::with_capacity(1 << 18, std::fs::File::create(&tmp)?);
-        write_raw(&mut w, size, size, channels, data, compression).map_err(|e| match e {
-            crate::codec::CodecError::PngEncode(::png::EncodingError::IoError(io)) => io,
-            other => std::io::Error::other(other.to_string()),
-        })?;
-        w.flush()?;
-        drop(w);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(out_err(path))
+    write_atomic_with(path, Durability::Rename, |w| {
+        write_raw(w, size, size, channels, data, compression).map_err(std::io::Error::from)
+    })
+    .map(drop)
+    .map_err(out_err(path))
 }
 
 #[cfg(test)]

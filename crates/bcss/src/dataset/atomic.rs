@@ -1,13 +1,16 @@
-//! Atomic file writes: temporary name, hash while writing, fsync, rename.
+//! Atomic file writes: temporary name, hash while writing, fsync, rename. Every command writes
+//! its files through [`write_atomic`] (or [`write_atomic_with`] for derived files that need no
+//! fsync).
 //!
-//! A file appears under its final name only once complete. Temporary files are named
-//! `.<final name>.<pid>.<n>.part` in the same directory (so the rename never crosses file systems)
-//! and [`remove_stale_parts`] clears those a killed run left behind.
+//! A file appears under its final name only once complete. The temporary file is
+//! `tempfile`'s (`NamedTempFile`: created exclusively with a random name, removed when dropped
+//! on any error path, renamed by `persist`), named `.<final name>.<random>.part` in the same
+//! directory, so the rename never crosses file systems and [`remove_stale_parts`] can clear what a
+//! killed run left behind.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -62,12 +65,13 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".{name}.{}.{n}.part", std::process::id()))
+/// How far a written file is made to survive a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync before the rename: the dataset's files and records (the default).
+    Synced,
+    /// Rename only: derived files a rerun regenerates (tiles).
+    Rename,
 }
 
 /// Writes `path` atomically: `write` fills a temporary file, which is synced and renamed over
@@ -77,22 +81,43 @@ pub fn write_atomic<E>(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result
 where
     E: From<io::Error>,
 {
-    let tmp = temp_path(path);
-    let result = (|| {
-        let file = File::create(&tmp)?;
-        let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
-        write(&mut w)?;
-        let (buf, written) = w.finish();
-        let file = buf.into_inner().map_err(|e| e.into_error())?;
+    write_atomic_with(path, Durability::Synced, write)
+}
+
+/// [`write_atomic`] with the choice of [`Durability`].
+pub fn write_atomic_with<E>(
+    path: &Path,
+    durability: Durability,
+    write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+) -> Result<Written, E>
+where
+    E: From<io::Error>,
+{
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".part");
+    // tempfile creates its files 0600; a dataset's files are created as `File::create` does
+    // (0666 less the umask, which the kernel applies to the mode given at creation).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let tmp = builder.tempfile_in(dir)?;
+    let (file, tmp_path) = tmp.into_parts();
+    let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    // `tmp_path` removes the file when dropped, which every early return does.
+    write(&mut w)?;
+    let (buf, written) = w.finish();
+    let file = buf.into_inner().map_err(|e| e.into_error())?;
+    if durability == Durability::Synced {
         file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)?;
-        Ok(written)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
     }
-    result
+    drop(file);
+    tmp_path.persist(path).map_err(|e| e.error)?;
+    Ok(written)
 }
 
 /// Removes `.*.part` files left in `dir` by a killed run. Returns how many were removed.
@@ -146,6 +171,30 @@ mod tests {
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
         assert_eq!(hash_file(&path).unwrap(), w);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_get_the_mode_file_create_gives_and_unsynced_writes_rename_too() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        File::create(&plain).unwrap();
+        let path = dir.path().join("tile.png");
+        write_atomic_with::<io::Error>(&path, Durability::Rename, |w| w.write_all(b"t")).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), mode(&plain));
+        assert_eq!(std::fs::read(&path).unwrap(), b"t");
+        // A temporary file while writing is hidden and ends in `.part` (what remove_stale_parts clears).
+        write_atomic::<io::Error>(&dir.path().join("b.png"), |_| {
+            let names: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(names.iter().any(|n| n.starts_with(".b.png.") && n.ends_with(".part")), "{names:?}");
+            Ok(())
+        })
+        .unwrap();
     }
 
     #[test]
