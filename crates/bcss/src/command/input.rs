@@ -170,6 +170,11 @@ pub fn code_histogram(path: &Path) -> Result<(usize, usize, [u64; 256]), InputEr
     Ok((w, h, hist))
 }
 
+/// The overlay file `bcss overlay` writes for a ROI under `out` (the report links to it).
+pub fn overlay_file(out: &Path, roi_id: &str) -> PathBuf {
+    out.join(format!("{roi_id}_overlay.png"))
+}
+
 /// Counts one ROI's mask in the classes of `map` (the per-ROI numbers of
 /// [`crate::dataset::distribution`]).
 pub fn roi_counts(r: &RoiInput, map: &ClassMap) -> Result<RoiStats, InputError> {

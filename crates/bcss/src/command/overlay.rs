@@ -20,7 +20,7 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::input::{self, InputError, InputProblem, RoiInput};
 use crate::catalog::classmap::{ClassMap, NOT_A_CODE};
@@ -205,7 +205,7 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
     let mut thumb = Canvas { width: w.div_ceil(tf), height: 0, data: Vec::new() };
     let mut shrink = Shrink::new(w, f);
 
-    let path = plan.out.join(format!("{}_overlay.png", r.files.roi_id));
+    let path = input::overlay_file(&plan.out, &r.files.roi_id);
     let result = write_atomic(&path, |out: &mut dyn Write| -> Result<(), Inner> {
         let mut stream =
             crate::codec::png::PngWriter::new(out, ow, oh, 3, plan.compression).map_err(std::io::Error::from)?;
@@ -323,13 +323,12 @@ pub fn contact_sheet(thumbs: &[(&RoiInput, Canvas)], thumb: usize) -> Canvas {
     c
 }
 
-/// The overlay file of a ROI under `out`.
-pub fn overlay_path(out: &Path, roi_id: &str) -> PathBuf {
-    out.join(format!("{roi_id}_overlay.png"))
-}
+pub use super::input::overlay_file as overlay_path;
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use crate::catalog::split::Part;
     use crate::codec::png::{decode_rgb, write_raw};
