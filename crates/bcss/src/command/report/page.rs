@@ -79,13 +79,14 @@ fn header(h: &mut String, r: &Report) {
     let verify = match &v.error {
         Some(e) => format!("could not run: {}", escape(e)),
         None => {
-            let against = if v.with_manifest { "against manifest.json" } else { "no manifest: against the catalogue" };
-            let absent = if v.absent > 0 { format!(", {} catalogue ROIs absent", v.absent) } else { String::new() };
+            let against = if v.with_manifest { "against manifest.json" } else { "by file name, no manifest" };
+            let absent = if v.absent > 0 { format!(", {} expected ROIs absent", v.absent) } else { String::new() };
             let state = if v.problems == 0 { "ok".to_string() } else { format!("{} problem(s)", v.problems) };
             format!(
-                "<span class=\"{}\">{state}</span> ({against}{absent}; sizes and codes checked, hashes not: run \
-                 <code>bcss verify</code> for those)",
-                if v.problems == 0 { "good" } else { "bad" }
+                "<span class=\"{}\">{state}</span> ({} ROIs checked {against}{absent}; sizes and codes checked, \
+                 hashes not: run <code>bcss verify</code> for those)",
+                if v.problems == 0 { "good" } else { "bad" },
+                v.rois_checked
             )
         }
     };
@@ -356,7 +357,7 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
          <body data-overlay=\"fill\" data-chart=\"share\">",
         escape(&r.plan.root.display().to_string())
     );
-    header(&mut h, &r);
+    header(&mut h, r);
     h.push_str(
         "<nav><a href=\"#distribution\">distribution</a> <a href=\"#rois\">ROIs</a> <a href=\"#gallery\">gallery</a>",
     );
@@ -382,10 +383,10 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
             "thumb": [e.thumbs.width, e.thumbs.height],
         })).collect::<Vec<_>>(),
     });
-    let _ = write!(
+    let _ = writeln!(
         h,
         "</main><footer>Made by <code>bcss report</code> {}.</footer>\
-         <script type=\"application/json\" id=\"bcss-data\">{}</script><script>{SCRIPT}</script></body></html>\n",
+         <script type=\"application/json\" id=\"bcss-data\">{}</script><script>{SCRIPT}</script></body></html>",
         env!("CARGO_PKG_VERSION"),
         script_json(&data)
     );
