@@ -349,3 +349,23 @@ fn the_page_works_in_a_real_browser() {
     let errors = b.errors();
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+#[test]
+fn a_bad_mask_is_one_sentence_naming_the_file_and_nothing_is_written() {
+    let d = Dir::new();
+    let (root, _) = dataset(&d, &ROIS[..2], false);
+    let bad = root.join("masks/TCGA-OL-A5RW-DX1_xmin100_ymin50_MPP-0.2500.png");
+    let mut m = mask(2, 200, 300);
+    m[5 * 200 + 7] = 99;
+    write_png(&bad, 200, 300, 1, &m);
+    let out = d.join("r/report.html");
+    let r = run(bcss().arg("report").arg(&root).arg("--out").arg(&out));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("TCGA-OL-A5RW-DX1_xmin100_ymin50_MPP-0.2500.png`: value 99 at (x 7, y 5) is not a BCSS code"),
+        "{}",
+        r.stderr
+    );
+    crate::util::assert_clean_error(&r.stderr);
+    assert!(!out.exists());
+}
