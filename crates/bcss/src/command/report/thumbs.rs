@@ -188,4 +188,59 @@ mod tests {
         assert_eq!(thumb_size(100, 40, 256), (1, 100, 40));
         assert_eq!(thumb_size(4000, 3000, 256), (16, 250, 188));
     }
+
+    /// A 600 x 300 ROI of grey 100: tumour (code 1) on the left, stroma (code 2) on the right,
+    /// a 20-pixel border of don't care. Shrunk by 3 to 200 x 100; the views are JPEG, so pixels
+    /// are compared within a tolerance.
+    #[test]
+    fn views_are_painted_as_overlay_paints_them() {
+        let d = tempfile::tempdir().unwrap();
+        let (w, h) = (600, 300);
+        let mask: Vec<u8> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                if x < 20 || y < 20 || x >= w - 20 || y >= h - 20 {
+                    0
+                } else if x < w / 2 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
+        let (mp, ip) = (d.path().join("m.png"), d.path().join("i.png"));
+        let mut b = Vec::new();
+        write_raw(&mut b, w, h, 1, &mask, Compression::Fast).unwrap();
+        std::fs::write(&mp, b).unwrap();
+        let mut b = Vec::new();
+        write_raw(&mut b, w, h, 3, &vec![100u8; w * h * 3], Compression::Fast).unwrap();
+        std::fs::write(&ip, b).unwrap();
+        let map = ClassMap::preset("main5").unwrap();
+        let t = roi_thumbs(&mp, Some(&ip), &map, 256).unwrap();
+        assert_eq!((t.width, t.height), (200, 100));
+        let [plain, fill, outline] =
+            t.views.as_ref().unwrap().clone().map(|j| crate::codec::jpeg::decode_rgb(&j).unwrap());
+        let at = |img: &RgbImage, x: usize, y: usize| -> [i32; 3] {
+            let i = (y * img.width + x) * 3;
+            [img.data[i] as i32, img.data[i + 1] as i32, img.data[i + 2] as i32]
+        };
+        let near = |a: [i32; 3], b: [i32; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 12);
+        let tumour = map.color(1).map(i32::from);
+        let blend = tumour.map(|c| (100 * (256 - FILL_ALPHA256 as i32) + c * FILL_ALPHA256 as i32 + 128) >> 8);
+        let dim = (100 * crate::render::overlay::DIM as i32 + 128) >> 8;
+        // Inside the tumour: plain grey, filled blended, outlined left alone.
+        assert!(near(at(&plain, 50, 50), [100; 3]), "{:?}", at(&plain, 50, 50));
+        assert!(near(at(&fill, 50, 50), blend), "{:?} vs {blend:?}", at(&fill, 50, 50));
+        assert!(near(at(&outline, 50, 50), [100; 3]), "{:?}", at(&outline, 50, 50));
+        // On the tumour/stroma border (thumbnail column 99): outlined in the tumour's colour.
+        assert!(near(at(&outline, 99, 50), tumour), "{:?} vs {tumour:?}", at(&outline, 99, 50));
+        // Don't care (the border) is dimmed in the painted views, not in the plain one.
+        assert!(near(at(&fill, 2, 2), [dim; 3]) && near(at(&outline, 2, 50), [dim; 3]));
+        assert!(near(at(&plain, 2, 2), [100; 3]));
+        // The truth picture: class colours, don't care light grey, exact (PNG).
+        let truth = crate::codec::png::decode_rgb(&t.truth).unwrap();
+        assert_eq!((truth.width, truth.height), (200, 100));
+        assert_eq!(at(&truth, 50, 50), tumour);
+        assert_eq!(at(&truth, 1, 1), NO_CLASS.map(i32::from));
+    }
 }
