@@ -9,11 +9,13 @@
 #   pkg-config         finds both libraries
 #   openssl            the TLS test runs a real `openssl s_server` with a private CA
 #   libopenjp2-tools   `opj_compress`: bcss-testserver writes JPEG 2000 (Aperio 33005) test slides
+#   chromium           headless Chromium: the test that opens `bcss report`'s page in a real browser
+#                      (tests/it/report.rs, driven over the DevTools protocol; runs with --no-sandbox as root)
 # Idempotent and quiet when everything is present. Needs root (or sudo) only when installing.
 set -euo pipefail
 
 need=()
-for pkg in pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libopenslide-dev libclang-dev openssl libopenjp2-tools; do
+for pkg in pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libopenslide-dev libclang-dev openssl libopenjp2-tools chromium; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     need+=("$pkg")
   fi

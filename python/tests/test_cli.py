@@ -24,7 +24,7 @@ def snapshot(name: str) -> str:
     return text.split("\n---\n", 1)[1]
 
 
-COMMANDS = ["", "download", "verify", "rois", "masks", "classes", "split", "stats", "tile", "overlay", "eval"]
+COMMANDS = ["", "download", "verify", "rois", "masks", "classes", "split", "stats", "tile", "overlay", "eval", "report"]
 if bcss.HAS_OPENSLIDE:
     COMMANDS += ["extract", "slides", "slides manifest"]
 

@@ -149,5 +149,6 @@ fn name(command: &Command) -> &'static str {
         Command::Tile(_) => "tile",
         Command::Overlay(_) => "overlay",
         Command::Eval(_) => "eval",
+        Command::Report(_) => "report",
     }
 }

@@ -134,6 +134,23 @@ pub enum Command {
     /// Exit status 1 when any prediction is missing, has the wrong size or holds a value above
     /// K (each named); 2 on bad arguments.
     Eval(EvalArgs),
+    /// Write one self-contained HTML page to look at a dataset: distribution, ROIs, gallery.
+    ///
+    /// A header (dataset root, layout, resolution, ROI count, pixels and bytes, verify without
+    /// hashes, bcss version, the dataset's citation), the class distribution per split (share
+    /// of labelled pixels, pixels, log scale; the numbers of `bcss stats`), a table of the ROIs
+    /// sortable by any column, and a gallery of thumbnails (at most 256 pixels) whose mask
+    /// overlay the buttons switch between outline, fill and off. With --pred, Dice and IoU per
+    /// class and split (the numbers of `bcss eval`) and every ROI's scores, worst first, with
+    /// the prediction beside the truth.
+    ///
+    /// One file: styles, charts (SVG), pictures (data: URIs) and its few lines of script are
+    /// inside it, so it opens from disk with no network. Only the links to full-size pictures
+    /// point outside it: relative paths from the page to the dataset's images (or to the
+    /// overlays of `bcss overlay` given with --overlays), which work while the page and the
+    /// dataset keep their places. Exit status 1 when a prediction is missing or cannot be
+    /// scored (the page lists it); 2 on bad input.
+    Report(ReportArgs),
 }
 
 /// Options of `bcss rois`.
@@ -422,6 +439,35 @@ pub struct EvalArgs {
     pub class_map: String,
     #[command(flatten)]
     pub select: SplitSelect,
+    /// Worker threads. [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+/// Options of `bcss report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Dataset directory (either layout; a masks-only folder shows masks in class colours).
+    #[arg(value_name = "DATASET")]
+    pub dir: PathBuf,
+    #[arg(long, value_name = "MAP", default_value = "main5", help = CLASS_MAP_HELP)]
+    pub class_map: String,
+    #[command(flatten)]
+    pub select: SplitSelect,
+    /// Folder of predicted label PNGs (as `bcss eval --pred`): adds Dice and IoU per class and
+    /// split, and the ROIs' scores worst first.
+    #[arg(long, value_name = "PRED")]
+    pub pred: Option<PathBuf>,
+    /// Folder written by `bcss overlay`: the gallery links to its full-size overlays (by
+    /// default it links to the dataset's images).
+    #[arg(long, value_name = "DIR")]
+    pub overlays: Option<PathBuf>,
+    /// Longest side of a thumbnail in pixels, at most 256.
+    #[arg(long, value_name = "PX", default_value_t = 256)]
+    pub thumb: usize,
+    /// The HTML file to write (its folder is created).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
     /// Worker threads. [default: all cores]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,

@@ -9,7 +9,7 @@ use anyhow::Context;
 use bcss::catalog::classmap::ClassMap;
 use bcss::catalog::split::{Part, Scheme, Split};
 use bcss::command::input::{with_parts, RoiInput};
-use bcss::dataset::pairs::{find_pairs, RoiKey};
+use bcss::dataset::pairs::{find_pairs, LayoutKind, RoiKey};
 
 use crate::cli::SplitSelect;
 use crate::exit::{Classify, Failure};
@@ -52,6 +52,11 @@ pub fn parts(select: &SplitSelect) -> Result<Option<Vec<Part>>, Failure> {
 
 /// The ROIs of a dataset directory with their part of the split, only those of `--part`.
 pub fn dataset(dir: &Path, select: &SplitSelect) -> Result<Vec<RoiInput>, Failure> {
+    dataset_with_layout(dir, select).map(|(rois, _)| rois)
+}
+
+/// [`dataset`], and the layout the directory has.
+pub fn dataset_with_layout(dir: &Path, select: &SplitSelect) -> Result<(Vec<RoiInput>, LayoutKind), Failure> {
     let keep = parts(select)?;
     let pairs = find_pairs(dir).input()?;
     for f in &pairs.ignored {
@@ -66,7 +71,7 @@ pub fn dataset(dir: &Path, select: &SplitSelect) -> Result<Vec<RoiInput>, Failur
             return Err(none_in_part(dir, select));
         }
     }
-    Ok(rois)
+    Ok((rois, pairs.kind))
 }
 
 /// Limits the truth masks of `bcss eval` to the parts of `--part` (the rule is

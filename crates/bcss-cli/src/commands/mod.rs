@@ -8,6 +8,7 @@ pub mod extract;
 pub mod inputs;
 mod masks;
 mod overlay;
+mod report;
 mod rois;
 #[cfg(feature = "openslide")]
 mod slides;
@@ -48,6 +49,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Tile(args) => tile::run(&args, out),
         Command::Overlay(args) => overlay::run(&args, out),
         Command::Eval(args) => eval::run(&args, out),
+        Command::Report(args) => report::run(&args, out),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod analysis;
 mod badinput;
+mod browser;
 mod cli;
 mod compat;
 #[cfg(feature = "openslide")]
@@ -22,6 +23,7 @@ mod help;
 mod limits;
 mod lock;
 mod masks;
+mod report;
 mod resume;
 #[cfg(unix)]
 mod soak;

@@ -7,12 +7,9 @@
 //! prediction of 0 on a labelled pixel is a miss: a false negative of the true class and a false
 //! positive of none.
 //!
-//! The confusion matrix has one row per true class 1..=K and one column per predicted value
-//! 0..=K. For class c: `TP = M[c][c]`, `FN = row(c) - TP`, `FP = column(c) - TP`;
-//! Dice `2TP / (2TP + FP + FN)`, IoU `TP / (TP + FP + FN)`, precision `TP / (TP + FP)`, recall
-//! `TP / (TP + FN)`; pixel accuracy `trace / labelled pixels`. A ratio whose denominator is 0
-//! (a class neither present nor predicted) is undefined (`None`, `null` in JSON) and is left out
-//! of every mean; it is not counted as 0 or 1.
+//! The confusion matrix and its metrics (Dice, IoU, precision, recall, pixel accuracy; an
+//! undefined ratio is `None` and left out of every mean) are [`crate::dataset::scores`]'s, shared
+//! with `bcss report --pred`.
 //!
 //! Two averages: **pooled** (one matrix summed over all images, then the metrics) and **per
 //! image** (the metrics per image, then for each class the mean over the images where it is
@@ -36,184 +33,18 @@
 //! Python) go through the same counter ([`PixelCounter`]) and the same summary ([`report`]).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use super::input::{self, InputError, InputProblem};
+use super::input;
 use crate::catalog::classmap::ClassMap;
 use crate::dataset::pairs::RoiKey;
+use crate::dataset::scores::mean;
 use crate::report::{Outcome, Reporter};
-use crate::transform::remap::remap_into;
 
-/// A confusion matrix: rows true class 1..=K, columns predicted value 0..=K.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Confusion {
-    /// K.
-    pub k: usize,
-    /// `k x (k + 1)` counts, row-major; `[t - 1][p]`.
-    pub counts: Vec<Vec<u64>>,
-}
-
-impl Confusion {
-    /// An empty matrix for K classes.
-    pub fn new(k: usize) -> Confusion {
-        Confusion { k, counts: vec![vec![0; k + 1]; k] }
-    }
-
-    /// Adds another matrix.
-    pub fn add(&mut self, other: &Confusion) {
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
-            }
-        }
-    }
-
-    /// Labelled pixels counted.
-    pub fn total(&self) -> u64 {
-        self.counts.iter().flatten().sum()
-    }
-
-    /// `(tp, fp, fn)` of class `c` (1..=K).
-    pub fn tp_fp_fn(&self, c: usize) -> (u64, u64, u64) {
-        let tp = self.counts[c - 1][c];
-        let row: u64 = self.counts[c - 1].iter().sum();
-        let col: u64 = self.counts.iter().map(|r| r[c]).sum();
-        (tp, col - tp, row - tp)
-    }
-
-    /// The metrics of every class, and the summaries.
-    pub fn metrics(&self, map: &ClassMap) -> Metrics {
-        let per_class: Vec<ClassMetrics> = (1..=self.k)
-            .map(|c| {
-                let (tp, fp, fneg) = self.tp_fp_fn(c);
-                ClassMetrics {
-                    value: c as u8,
-                    name: map.class_name(c as u8).to_string(),
-                    truth_pixels: tp + fneg,
-                    predicted_pixels: tp + fp,
-                    dice: ratio(2 * tp, 2 * tp + fp + fneg),
-                    iou: ratio(tp, tp + fp + fneg),
-                    precision: ratio(tp, tp + fp),
-                    recall: ratio(tp, tp + fneg),
-                }
-            })
-            .collect();
-        let trace: u64 = (1..=self.k).map(|c| self.counts[c - 1][c]).sum();
-        Metrics {
-            pixel_accuracy: ratio(trace, self.total()),
-            mean_dice: mean(per_class.iter().map(|m| m.dice)),
-            mean_iou: mean(per_class.iter().map(|m| m.iou)),
-            per_class,
-        }
-    }
-}
-
-fn ratio(a: u64, b: u64) -> Option<f64> {
-    (b > 0).then(|| a as f64 / b as f64)
-}
-
-fn mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
-    let v: Vec<f64> = values.flatten().collect();
-    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-}
-
-/// Metrics of one class.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ClassMetrics {
-    /// Class value.
-    pub value: u8,
-    /// Class name.
-    pub name: String,
-    /// Labelled pixels whose truth is this class (pooled; 0 in per-image means).
-    pub truth_pixels: u64,
-    /// Labelled pixels predicted as this class (pooled; 0 in per-image means).
-    pub predicted_pixels: u64,
-    /// Dice.
-    pub dice: Option<f64>,
-    /// Intersection over union.
-    pub iou: Option<f64>,
-    /// Precision.
-    pub precision: Option<f64>,
-    /// Recall.
-    pub recall: Option<f64>,
-}
-
-/// Per-class metrics and their summaries.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Metrics {
-    /// Correct labelled pixels over labelled pixels.
-    pub pixel_accuracy: Option<f64>,
-    /// Mean Dice over the classes where it is defined.
-    pub mean_dice: Option<f64>,
-    /// Mean IoU over the classes where it is defined.
-    pub mean_iou: Option<f64>,
-    /// By class value.
-    pub per_class: Vec<ClassMetrics>,
-}
-
-/// One image evaluated: the per-ROI scores of `bcss eval --json`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ImageResult {
-    /// ROI id.
-    pub roi: String,
-    /// Its confusion matrix.
-    #[serde(skip)]
-    pub confusion: Confusion,
-    /// Labelled pixels.
-    pub labelled: u64,
-    /// Pixel accuracy.
-    pub pixel_accuracy: Option<f64>,
-    /// Mean Dice over its defined classes.
-    pub mean_dice: Option<f64>,
-    /// Mean IoU over its defined classes.
-    pub mean_iou: Option<f64>,
-    /// Its metrics per class (pixel counts, Dice, IoU, precision, recall), by class value.
-    pub per_class: Vec<ClassMetrics>,
-}
-
-/// What kind of problem a [`Problem`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProblemKind {
-    /// A ground-truth mask without a prediction.
-    NoPrediction,
-    /// A prediction without a ground-truth mask.
-    NoTruth,
-    /// A prediction whose size differs from its ground truth.
-    Size,
-    /// A prediction holding a value above K.
-    ValueOverK,
-    /// A file that could not be read or decoded, or a truth mask with a value that is not a code.
-    Unreadable,
-}
-
-/// A file that could not be evaluated.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Problem {
-    /// The file (a prediction, or the truth mask a prediction is missing for).
-    pub file: PathBuf,
-    /// What is wrong.
-    pub message: String,
-    /// The kind of problem.
-    pub kind: ProblemKind,
-    /// For [`ProblemKind::ValueOverK`]: the largest value of the prediction.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_value: Option<u8>,
-}
-
-impl Problem {
-    /// A problem of `kind` with `file`.
-    pub fn new(file: impl Into<PathBuf>, kind: ProblemKind, message: impl Into<String>) -> Problem {
-        Problem { file: file.into(), message: message.into(), kind, max_value: None }
-    }
-
-    /// A prediction holding values above K, the largest being `max`.
-    fn over_k(file: impl Into<PathBuf>, message: String, max: u8) -> Problem {
-        Problem { max_value: Some(max), ..Problem::new(file, ProblemKind::ValueOverK, message) }
-    }
-}
+pub use super::input::score_files as evaluate_one;
+pub use crate::dataset::scores::{ClassMetrics, Confusion, ImageResult, Metrics, PixelCounter, Problem, ProblemKind};
 
 /// The result of an evaluation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -380,54 +211,6 @@ fn warnings(map: &ClassMap, pooled: &Confusion, scored: usize, problems: &[Probl
     out
 }
 
-/// Evaluates one prediction against one truth mask, streaming both. A prediction holding a value
-/// above K is read to its end for its largest value (the warnings use it).
-pub fn evaluate_one(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Result<ImageResult, Problem> {
-    let unreadable = |e: InputError| Problem::new(e.path.clone(), ProblemKind::Unreadable, e.problem.to_string());
-    let mut trows = input::open_mask(truth).map_err(unreadable)?;
-    let mut prows = input::open_mask(pred).map_err(unreadable)?;
-    let (w, h) = (trows.width(), trows.height());
-    if (prows.width(), prows.height()) != (w, h) {
-        let e = InputError::new(
-            pred,
-            InputProblem::Size {
-                got_w: prows.width(),
-                got_h: prows.height(),
-                want_w: w,
-                want_h: h,
-                what: "the ground truth",
-            },
-        );
-        return Err(Problem::new(pred, ProblemKind::Size, e.problem.to_string()));
-    }
-    let k = map.num_classes();
-    let mut counter = PixelCounter::new(k);
-    let (mut traw, mut t, mut p) = (vec![0u8; w], vec![0u8; w], vec![0u8; w]);
-    for y in 0..h {
-        input::read_row(&mut trows, &mut traw, truth).map_err(unreadable)?;
-        input::read_row(&mut prows, &mut p, pred).map_err(unreadable)?;
-        remap_into(&traw, &mut t, map.lut()).map_err(|b| {
-            unreadable(InputError::new(
-                truth,
-                InputProblem::BadValue { value: b.value, x: b.index, y, expected: "a BCSS code (0..=21)".into() },
-            ))
-        })?;
-        if let Err(x) = counter.add(&t, &p) {
-            let expected = format!("a class of map {} (0..={k})", map.name());
-            let message = InputProblem::BadValue { value: p[x], x, y, expected }.to_string();
-            let mut max = p.iter().copied().max().unwrap_or(0);
-            for _ in y + 1..h {
-                input::read_row(&mut prows, &mut p, pred).map_err(unreadable)?;
-                max = max.max(p.iter().copied().max().unwrap_or(0));
-            }
-            return Err(Problem::over_k(pred, message, max));
-        }
-    }
-    input::finish(trows, truth).map_err(unreadable)?;
-    input::finish(prows, pred).map_err(unreadable)?;
-    Ok(counter.finish(map, roi))
-}
-
 /// Evaluates one prediction against one truth held in memory, both `width x height` class
 /// values of the map (truth: 0 don't care, 1..=K; prediction: 0 no prediction, 1..=K). A size
 /// mismatch or a value over K is a [`Problem`] naming `roi`.
@@ -463,51 +246,6 @@ pub fn evaluate_pair(
     Ok(counter.finish(map, roi))
 }
 
-/// The pixel counts of one image: truth class (0..=K, 0 don't care) by predicted value.
-#[derive(Debug, Clone)]
-pub struct PixelCounter {
-    k: usize,
-    /// `(k + 1) x (k + 1)`, row-major, `[truth][pred]`.
-    flat: Vec<u64>,
-}
-
-impl PixelCounter {
-    /// An empty counter for K classes.
-    pub fn new(k: usize) -> PixelCounter {
-        PixelCounter { k, flat: vec![0; (k + 1) * (k + 1)] }
-    }
-
-    /// Counts pixels: `truth` remapped class values (at most K), `pred` of the same length.
-    /// Refuses a prediction over K (returning its index) before counting anything.
-    pub fn add(&mut self, truth: &[u8], pred: &[u8]) -> Result<(), usize> {
-        if let Some(x) = pred.iter().position(|&v| v as usize > self.k) {
-            return Err(x);
-        }
-        let stride = self.k + 1;
-        for (&tv, &pv) in truth.iter().zip(pred) {
-            self.flat[tv as usize * stride + pv as usize] += 1;
-        }
-        Ok(())
-    }
-
-    /// The image's result. Row 0 (don't-care truth) is dropped: it is never counted.
-    pub fn finish(self, map: &ClassMap, roi: &str) -> ImageResult {
-        let (k, stride) = (self.k, self.k + 1);
-        let confusion =
-            Confusion { k, counts: (1..=k).map(|t| self.flat[t * stride..(t + 1) * stride].to_vec()).collect() };
-        let m = confusion.metrics(map);
-        ImageResult {
-            roi: roi.to_string(),
-            labelled: confusion.total(),
-            pixel_accuracy: m.pixel_accuracy,
-            mean_dice: m.mean_dice,
-            mean_iou: m.mean_iou,
-            per_class: m.per_class,
-            confusion,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,31 +270,5 @@ mod tests {
         let mut empty = Confusion::new(5);
         empty.counts[0][0] = 10;
         assert!(warnings(&map, &empty, 1, &[]).is_empty());
-    }
-
-    /// The 4x4 case of the module tests, in main5 classes (see `tests/it/analysis.rs` for the
-    /// same numbers through the binary).
-    #[test]
-    fn four_by_four_by_hand() {
-        let map = ClassMap::preset("main5").unwrap();
-        // Truth (classes after main5): rows t1 t1 t2 t2 / t1 t1 t2 t2 / . . t3 t3 / . . t3 t3.
-        // Pred:                        1  1  1  2  /  1  1  2  2  / 5 5 3  2  / 0 0 0  3.
-        let mut c = Confusion::new(5);
-        c.counts[0][1] = 4;
-        c.counts[1][1] = 1;
-        c.counts[1][2] = 3;
-        c.counts[2][3] = 2;
-        c.counts[2][2] = 1;
-        c.counts[2][0] = 1;
-        let m = c.metrics(&map);
-        let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-12;
-        assert!(close(m.per_class[0].dice, 8.0 / 9.0) && close(m.per_class[0].iou, 0.8));
-        assert!(close(m.per_class[1].dice, 0.75) && close(m.per_class[1].iou, 0.6));
-        assert!(close(m.per_class[2].dice, 2.0 / 3.0) && close(m.per_class[2].iou, 0.5));
-        assert!(close(m.per_class[2].precision, 1.0) && close(m.per_class[2].recall, 0.5));
-        assert_eq!((m.per_class[3].dice, m.per_class[4].iou), (None, None));
-        assert!(close(m.pixel_accuracy, 0.75));
-        assert!(close(m.mean_dice, (8.0 / 9.0 + 0.75 + 2.0 / 3.0) / 3.0));
-        assert!(close(m.mean_iou, (0.8 + 0.6 + 0.5) / 3.0));
     }
 }

@@ -2,15 +2,22 @@
 //!
 //! Masks and images are streamed row by row ([`RowReader`]): a pass over a ROI holds a few rows,
 //! whatever the ROI's size.
+//!
+//! The passes that several commands make over the same files live here, once: a ROI's class
+//! counts ([`roi_counts`]: `stats`, `report`) and a prediction's scores against its truth
+//! ([`score_files`]: `eval`, `report --pred`).
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use crate::catalog::classmap::ClassMap;
 use crate::catalog::codes::MAX_CODE;
 use crate::codec::rows::RowReader;
 use crate::codec::CodecError;
-use crate::transform::remap::count_into;
+use crate::dataset::distribution::RoiStats;
+use crate::dataset::scores::{ImageResult, PixelCounter, Problem, ProblemKind};
+use crate::transform::remap::{count_into, fold_counts, remap_into};
 
 /// A row reader over a file.
 pub type FileRows = RowReader<BufReader<File>>;
@@ -161,4 +168,66 @@ pub fn code_histogram(path: &Path) -> Result<(usize, usize, [u64; 256]), InputEr
     }
     finish(rows, path)?;
     Ok((w, h, hist))
+}
+
+/// The overlay file `bcss overlay` writes for a ROI under `out` (the report links to it).
+pub fn overlay_file(out: &Path, roi_id: &str) -> PathBuf {
+    out.join(format!("{roi_id}_overlay.png"))
+}
+
+/// Counts one ROI's mask in the classes of `map` (the per-ROI numbers of
+/// [`crate::dataset::distribution`]).
+pub fn roi_counts(r: &RoiInput, map: &ClassMap) -> Result<RoiStats, InputError> {
+    let (width, height, hist) = code_histogram(&r.files.mask)?;
+    let counts = fold_counts(&hist, map.lut(), map.num_classes()).expect("every BCSS code is in a validated map");
+    Ok(RoiStats { roi: r.files.roi_id.clone(), part: r.part, width, height, counts })
+}
+
+/// Scores one prediction against one truth mask, streaming both (the rules are
+/// [`crate::dataset::scores`]'s; `bcss eval` and `bcss report --pred` call this). A prediction holding a value
+/// above K is read to its end for its largest value (the warnings use it).
+pub fn score_files(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Result<ImageResult, Problem> {
+    let unreadable = |e: InputError| Problem::new(e.path.clone(), ProblemKind::Unreadable, e.problem.to_string());
+    let mut trows = open_mask(truth).map_err(unreadable)?;
+    let mut prows = open_mask(pred).map_err(unreadable)?;
+    let (w, h) = (trows.width(), trows.height());
+    if (prows.width(), prows.height()) != (w, h) {
+        let e = InputError::new(
+            pred,
+            InputProblem::Size {
+                got_w: prows.width(),
+                got_h: prows.height(),
+                want_w: w,
+                want_h: h,
+                what: "the ground truth",
+            },
+        );
+        return Err(Problem::new(pred, ProblemKind::Size, e.problem.to_string()));
+    }
+    let k = map.num_classes();
+    let mut counter = PixelCounter::new(k);
+    let (mut traw, mut t, mut p) = (vec![0u8; w], vec![0u8; w], vec![0u8; w]);
+    for y in 0..h {
+        read_row(&mut trows, &mut traw, truth).map_err(unreadable)?;
+        read_row(&mut prows, &mut p, pred).map_err(unreadable)?;
+        remap_into(&traw, &mut t, map.lut()).map_err(|b| {
+            unreadable(InputError::new(
+                truth,
+                InputProblem::BadValue { value: b.value, x: b.index, y, expected: "a BCSS code (0..=21)".into() },
+            ))
+        })?;
+        if let Err(x) = counter.add(&t, &p) {
+            let expected = format!("a class of map {} (0..={k})", map.name());
+            let message = InputProblem::BadValue { value: p[x], x, y, expected }.to_string();
+            let mut max = p.iter().copied().max().unwrap_or(0);
+            for _ in y + 1..h {
+                read_row(&mut prows, &mut p, pred).map_err(unreadable)?;
+                max = max.max(p.iter().copied().max().unwrap_or(0));
+            }
+            return Err(Problem::over_k(pred, message, max));
+        }
+    }
+    finish(trows, truth).map_err(unreadable)?;
+    finish(prows, pred).map_err(unreadable)?;
+    Ok(counter.finish(map, roi))
 }

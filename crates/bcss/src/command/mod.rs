@@ -9,6 +9,7 @@
 //! - [`tile`]: image/mask tile pairs per split with an index, masks remapped.
 //! - [`overlay`]: masks drawn over images with a legend, and a contact sheet.
 //! - [`input`]: streaming a ROI's mask and image, naming the file in every error.
+//! - [`report`]: one self-contained HTML page of a dataset (distribution, ROIs, gallery, scores).
 //! - [`eval`]: predictions against ground truth: confusion matrix, Dice, IoU.
 
 pub mod download;
@@ -19,6 +20,7 @@ pub mod input;
 pub mod masks;
 pub mod overlay;
 pub mod pipeline;
+pub mod report;
 pub mod split;
 pub mod stats;
 pub mod tile;

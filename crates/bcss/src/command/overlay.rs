@@ -1,13 +1,9 @@
 //! `bcss overlay`: each ROI with its mask drawn over it in the class colours, with a legend, and
 //! one contact sheet of every ROI as a labelled thumbnail.
 //!
-//! Per pixel, with [`OverlayStyle::Fill`]: `out = round((1 - alpha) * image + alpha *
-//! colour(class))` for pixels of a class. With [`OverlayStyle::Outline`] only the borders of
-//! each class region are drawn, in the class colour at full strength (a pixel is on a border
-//! when a pixel of another class lies within `r` pixels left, right, above or below; `r` grows
-//! with the picture so the line stays visible), and the tissue inside is left as it is.
-//! Don't-care pixels (outside the ROI) are dimmed to 45% in both styles, so the ROI's shape
-//! shows.
+//! The painting (fill blends the class colour at `alpha`; outline draws the borders of class
+//! regions, `r` growing with the picture so the line stays visible; don't care dimmed to 45% in
+//! both) is [`crate::render::overlay`]'s, shared with the thumbnails of `bcss report`.
 //!
 //! The legend lists the classes present in the ROI only (the mask is read once more to count
 //! them), in a white box in the top-left corner whose text height is 1/40 of the picture's
@@ -24,7 +20,7 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::input::{self, InputError, InputProblem, RoiInput};
 use crate::catalog::classmap::{ClassMap, NOT_A_CODE};
@@ -33,11 +29,13 @@ use crate::codec::png::Compression;
 use crate::dataset::atomic::write_atomic;
 use crate::dataset::{DatasetLock, LockError};
 use crate::model::MAX_PIXELS;
-use crate::render::legend::{self, Entry};
+use crate::render::legend::{fitted_legend, present_classes};
+use crate::render::overlay::{palette, render_row, Paint};
 use crate::render::text::{draw_text, text_size};
 use crate::report::Reporter;
 use crate::transform::canvas::Canvas;
 use crate::transform::remap::fold_counts;
+use crate::transform::shrink::Shrink;
 
 /// How classes are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,8 +47,6 @@ pub enum OverlayStyle {
     Outline,
 }
 
-/// Don't care is dimmed to this share of its brightness, out of 256 (45%).
-const DIM: u32 = 115;
 /// Text height of the contact sheet's labels.
 const LABEL_PX: f64 = 13.0;
 
@@ -125,126 +121,6 @@ pub enum OverlayError {
     },
 }
 
-/// Averages blocks of `f x f` pixels of RGB rows fed one at a time (edge blocks average the
-/// pixels they have).
-struct Shrink {
-    f: usize,
-    src_w: usize,
-    out_w: usize,
-    /// u64: a block of a thumbnail can hold a whole ROI (2^31 pixels x 255 overflows u32).
-    sums: Vec<u64>,
-    counts: Vec<u64>,
-    rows_in_group: usize,
-}
-
-impl Shrink {
-    fn new(src_w: usize, f: usize) -> Shrink {
-        let out_w = src_w.div_ceil(f);
-        Shrink { f, src_w, out_w, sums: vec![0; out_w * 3], counts: vec![0; out_w], rows_in_group: 0 }
-    }
-
-    /// Adds a row; returns an output row when a group of `f` rows is complete.
-    fn push(&mut self, row: &[u8], out: &mut Vec<u8>) -> bool {
-        for x in 0..self.src_w {
-            let o = x / self.f;
-            self.counts[o] += 1;
-            for c in 0..3 {
-                self.sums[o * 3 + c] += u64::from(row[x * 3 + c]);
-            }
-        }
-        self.rows_in_group += 1;
-        if self.rows_in_group == self.f {
-            self.flush(out)
-        } else {
-            false
-        }
-    }
-
-    /// Emits a partial group, if any.
-    fn flush(&mut self, out: &mut Vec<u8>) -> bool {
-        if self.rows_in_group == 0 {
-            return false;
-        }
-        out.clear();
-        for o in 0..self.out_w {
-            let n = self.counts[o];
-            for c in 0..3 {
-                out.push(((self.sums[o * 3 + c] + n / 2) / n) as u8);
-            }
-        }
-        self.sums.fill(0);
-        self.counts.fill(0);
-        self.rows_in_group = 0;
-        true
-    }
-}
-
-/// The legend entries of the classes of `map` that have pixels in `counts` (indexed by class
-/// value, as [`fold_counts`] gives them), in the map's order.
-pub fn present_classes(map: &ClassMap, counts: &[u64]) -> Vec<Entry> {
-    map.classes()
-        .iter()
-        .filter(|c| counts.get(c.value as usize).is_some_and(|&n| n > 0))
-        .map(|c| Entry { name: c.name.clone(), color: c.color })
-        .collect()
-}
-
-/// The legend for a `w x h` picture, or `None` (off, nothing present, or no room to read it).
-pub fn fitted_legend(entries: &[Entry], w: usize, h: usize) -> Option<(Canvas, usize)> {
-    if entries.is_empty() {
-        return None;
-    }
-    let mut px = (w.min(h) as f64 / 40.0).clamp(11.0, 40.0);
-    let (lw, lh) = legend::legend_size(entries, px);
-    let fit = (w as f64 * 0.6 / lw as f64).min(h as f64 * 0.5 / lh as f64);
-    if fit < 1.0 {
-        px = (px * fit).floor();
-    }
-    if px < 8.0 {
-        return None;
-    }
-    let margin = (px * 0.75).round() as usize;
-    Some((legend::legend(entries, px), margin))
-}
-
-/// Draws one row. `window` holds the class rows from `y - r` to `y + r` (fewer at the picture's
-/// edges) and `center` is row `y` in it. Don't care is dimmed; class pixels are tinted
-/// (fill) or, on a border, painted (outline).
-fn render_row(image: &mut [u8], window: &[&[u8]], center: usize, palette: &[[u8; 3]; 256], style: Style) {
-    let classes = window[center];
-    let w = classes.len();
-    for (x, (px, &v)) in image.chunks_exact_mut(3).zip(classes).enumerate() {
-        if v == 0 {
-            for c in px.iter_mut() {
-                *c = ((*c as u32 * DIM + 128) >> 8) as u8;
-            }
-            continue;
-        }
-        let col = palette[v as usize];
-        match style {
-            Style::Fill { alpha256 } => {
-                for c in 0..3 {
-                    px[c] = ((px[c] as u32 * (256 - alpha256) + col[c] as u32 * alpha256 + 128) >> 8) as u8;
-                }
-            }
-            Style::Outline { r } => {
-                let horizontal = (1..=r).any(|d| (x >= d && classes[x - d] != v) || (x + d < w && classes[x + d] != v));
-                let vertical = window.iter().enumerate().any(|(i, row)| i != center && row[x] != v);
-                if horizontal || vertical {
-                    px.copy_from_slice(&col);
-                }
-            }
-        }
-    }
-}
-
-/// A style with its numbers.
-#[derive(Debug, Clone, Copy)]
-enum Style {
-    Fill { alpha256: u32 },
-    Outline { r: usize },
-}
-
 enum Inner {
     Io(std::io::Error),
     Input(InputError),
@@ -315,24 +191,21 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
     let (ow, oh) = (w.div_ceil(f), h.div_ceil(f));
     let legend = legend.and_then(|entries| fitted_legend(&entries, ow, oh));
     let style = match plan.style {
-        OverlayStyle::Fill => Style::Fill { alpha256: (plan.alpha.clamp(0.0, 1.0) * 256.0).round() as u32 },
+        OverlayStyle::Fill => Paint::Fill { alpha256: (plan.alpha.clamp(0.0, 1.0) * 256.0).round() as u32 },
         // About 1 output pixel per 800 of the shorter side, at least 1, at most 64 source rows.
-        OverlayStyle::Outline => Style::Outline { r: (f * (ow.min(oh) / 800).clamp(1, 4)).min(64) },
+        OverlayStyle::Outline => Paint::Outline { r: (f * (ow.min(oh) / 800).clamp(1, 4)).min(64) },
     };
     let radius = match style {
-        Style::Fill { .. } => 0,
-        Style::Outline { r } => r,
+        Paint::Fill { .. } => 0,
+        Paint::Outline { r } => r,
     };
-    let mut palette = [[0u8; 3]; 256];
-    for c in plan.map.classes() {
-        palette[c.value as usize] = c.color;
-    }
+    let palette = palette(&plan.map);
     let tf = w.max(h).div_ceil(plan.thumb.max(1)).max(1);
     let mut thumb_shrink = Shrink::new(w, tf);
     let mut thumb = Canvas { width: w.div_ceil(tf), height: 0, data: Vec::new() };
     let mut shrink = Shrink::new(w, f);
 
-    let path = plan.out.join(format!("{}_overlay.png", r.files.roi_id));
+    let path = input::overlay_file(&plan.out, &r.files.roi_id);
     let result = write_atomic(&path, |out: &mut dyn Write| -> Result<(), Inner> {
         let mut stream =
             crate::codec::png::PngWriter::new(out, ow, oh, 3, plan.compression).map_err(std::io::Error::from)?;
@@ -450,69 +323,17 @@ pub fn contact_sheet(thumbs: &[(&RoiInput, Canvas)], thumb: usize) -> Canvas {
     c
 }
 
-/// The overlay file of a ROI under `out`.
-pub fn overlay_path(out: &Path, roi_id: &str) -> PathBuf {
-    out.join(format!("{roi_id}_overlay.png"))
-}
+pub use super::input::overlay_file as overlay_path;
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use crate::catalog::split::Part;
     use crate::codec::png::{decode_rgb, write_raw};
     use crate::dataset::pairs::RoiFiles;
     use crate::report::Silent;
-
-    #[test]
-    fn fill_blends_and_dont_care_is_dimmed() {
-        let mut palette = [[0u8; 3]; 256];
-        palette[1] = [200, 0, 100];
-        let mut row = vec![100u8, 100, 100, 100, 100, 100];
-        let classes = [1u8, 0];
-        render_row(&mut row, &[&classes], 0, &palette, Style::Fill { alpha256: 128 });
-        // (100 * 128 + 200 * 128 + 128) >> 8 = 150; (100 * 128 + 128) >> 8 = 50; 100. Don't care:
-        // (100 * 115 + 128) >> 8 = 45.
-        assert_eq!(row, vec![150, 50, 100, 45, 45, 45]);
-    }
-
-    #[test]
-    fn outline_paints_borders_within_r_and_leaves_the_inside() {
-        let mut palette = [[0u8; 3]; 256];
-        palette[1] = [255, 0, 0];
-        palette[2] = [0, 0, 255];
-        // Three rows of 8: classes 1 1 1 1 2 2 2 2, the middle row with a 2 at x = 1.
-        let (a, b) = ([1u8, 1, 1, 1, 2, 2, 2, 2], [1u8, 2, 1, 1, 2, 2, 2, 2]);
-        let draw = |window: &[&[u8]], center: usize, r: usize| {
-            let mut row = vec![100u8; 24];
-            render_row(&mut row, window, center, &palette, Style::Outline { r });
-            row.chunks(3)
-                .map(|p| {
-                    if p == [100, 100, 100] {
-                        '.'
-                    } else if p[0] == 255 {
-                        'R'
-                    } else {
-                        'B'
-                    }
-                })
-                .collect::<String>()
-        };
-        assert_eq!(draw(&[&a, &a, &a], 1, 1), "...RB...");
-        assert_eq!(draw(&[&a, &a, &a], 1, 2), "..RRBB..");
-        // Above and below count: the 2 at (1, 1) marks (1, 0) of the row above.
-        assert_eq!(draw(&[&a, &b], 0, 1), ".R.RB...");
-        assert_eq!(draw(&[&a, &b, &a], 1, 1), "RBRRB...");
-    }
-
-    #[test]
-    fn shrink_averages_blocks_with_partial_edges() {
-        let mut s = Shrink::new(3, 2);
-        let mut out = Vec::new();
-        assert!(!s.push(&[0, 0, 0, 10, 10, 10, 7, 7, 7], &mut out));
-        assert!(s.push(&[20, 20, 20, 30, 30, 30, 9, 9, 9], &mut out));
-        assert_eq!(out, vec![15, 15, 15, 8, 8, 8]);
-        assert!(!s.flush(&mut out));
-    }
 
     /// A 120 x 90 ROI of grey 100: don't care in the left half, stroma (raw code 2) in the right.
     fn roi(d: &Path) -> RoiInput {

@@ -15,14 +15,19 @@
 //! - [`tiles`]: the tiles of `bcss tile` (same grid, same rule for dropping), listed and read
 //!   lazily from the ROI files.
 //! - [`manifest`]: `manifest.json`, per ROI the request, the geometry and size + sha256 of every file.
+//! - [`distribution`]: the class distribution per ROI and per part of a split, and its charts
+//!   (`bcss stats`, `bcss report`).
+//! - [`scores`]: confusion matrices, Dice and IoU of predictions (`bcss eval`, `bcss report`).
 //! - [`verify`]: checks a dataset directory against its manifest and the dataset's invariants.
 
 pub mod atomic;
+pub mod distribution;
 pub mod layout;
 pub mod lock;
 pub mod manifest;
 pub mod names;
 pub mod pairs;
+pub mod scores;
 pub mod tiles;
 pub mod training;
 pub mod verify;

@@ -90,10 +90,14 @@ fn problem(roi: &str, path: Option<&str>, what: impl Into<String>) -> Problem {
     Problem { roi: Some(roi.to_string()), path: path.map(str::to_string), what: what.into() }
 }
 
-/// Reads a PNG's dimensions, or the problem.
+/// Reads a PNG's dimensions, or the problem. Only the file's first 4 KiB are read (the
+/// signature and `IHDR` sit in its first 33 bytes), not a whole image of up to hundreds of MB.
 fn png_size(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize), Problem> {
-    let bytes = std::fs::read(root.join(rel)).map_err(|e| problem(roi, Some(rel), format!("cannot read ({e})")))?;
-    codec::png::dimensions(&bytes).map_err(|e| problem(roi, Some(rel), format!("does not decode ({e})")))
+    use std::io::Read;
+    let cannot_read = |e: std::io::Error| problem(roi, Some(rel), format!("cannot read ({e})"));
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(root.join(rel)).and_then(|f| f.take(4096).read_to_end(&mut head)).map_err(cannot_read)?;
+    codec::png::dimensions(&head).map_err(|e| problem(roi, Some(rel), format!("does not decode ({e})")))
 }
 
 /// Decodes a mask and checks its codes; returns its size. Row by row (one row in memory), or

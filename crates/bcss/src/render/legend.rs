@@ -2,6 +2,7 @@
 //! by the text height asked for (so it scales with the picture it sits on).
 
 use super::text::{draw_text, text_size};
+use crate::catalog::classmap::ClassMap;
 use crate::transform::canvas::Canvas;
 
 /// One line of a legend.
@@ -41,6 +42,34 @@ pub fn legend(entries: &[Entry], px: f64) -> Canvas {
         draw_text(&mut c, (2 * pad + swatch) as i32, ty as i32, &e.name, px, [20, 20, 20]);
     }
     c
+}
+
+/// The legend entries of the classes of `map` that have pixels in `counts` (indexed by class
+/// value, as [`fold_counts`] gives them), in the map's order.
+pub fn present_classes(map: &ClassMap, counts: &[u64]) -> Vec<Entry> {
+    map.classes()
+        .iter()
+        .filter(|c| counts.get(c.value as usize).is_some_and(|&n| n > 0))
+        .map(|c| Entry { name: c.name.clone(), color: c.color })
+        .collect()
+}
+
+/// The legend for a `w x h` picture, or `None` (off, nothing present, or no room to read it).
+pub fn fitted_legend(entries: &[Entry], w: usize, h: usize) -> Option<(Canvas, usize)> {
+    if entries.is_empty() {
+        return None;
+    }
+    let mut px = (w.min(h) as f64 / 40.0).clamp(11.0, 40.0);
+    let (lw, lh) = legend_size(entries, px);
+    let fit = (w as f64 * 0.6 / lw as f64).min(h as f64 * 0.5 / lh as f64);
+    if fit < 1.0 {
+        px = (px * fit).floor();
+    }
+    if px < 8.0 {
+        return None;
+    }
+    let margin = (px * 0.75).round() as usize;
+    Some((legend(entries, px), margin))
 }
 
 #[cfg(test)]

@@ -10,11 +10,16 @@
 //!   into a bitmap;
 //! - [`text`] and [`legend`]: text in that font on an RGB canvas, and a legend box of swatches
 //!   and names sized by its text height (overlays, contact sheets);
+//! - [`overlay`]: a label mask painted over its picture a row at a time (fill or outline,
+//!   don't care dimmed), for overlays and report thumbnails;
+//! - [`html`]: escaping for the report page (text, JSON in a script, data: URIs);
 //! - [`font`]: DejaVu Sans, embedded (its licence is in `render/fonts/`), so bitmaps get real
 //!   text without any system font.
 
 pub mod chart;
 pub mod font;
+pub mod html;
 pub mod legend;
+pub mod overlay;
 pub mod text;
 pub mod ticks;
