@@ -1,11 +1,15 @@
 //! The PNG writer: rows in, a PNG out, with memory that does not grow with the image.
 //!
 //! [`PngWriter`] takes rows as they are produced (a JPEG decoded scanline by scanline, a
-//! resampled strip, a band of a mask), filters each row, and every [`PIECE_BYTES`] of filtered
-//! data hands a piece to libdeflate ([`super::deflate`]); pieces are compressed several at a time
-//! on rayon, so one large image uses every core, and written as `IDAT` chunks in order. It holds
-//! at most a batch of pieces (one per rayon thread, twice: filtered and compressed), never the
-//! image: a 12000 x 11000 RGB ROI is written with a few tens of MB, not 400.
+//! resampled strip, a band of a mask) and cuts them into pieces of as many rows as make
+//! [`PIECE_BYTES`] of filtered data. Once it holds a piece per rayon thread, every piece is
+//! filtered and handed to libdeflate ([`super::deflate`]) on its own thread (a piece's first row
+//! is filtered against the previous piece's last raw row, so the filters are those of a
+//! row-by-row pass), and the results are written as `IDAT` chunks in order: one large image uses
+//! every core for both the filter and the deflate. It holds at most a batch of pieces (raw,
+//! filtered and compressed), never the image: a 12000 x 11000 RGB ROI is written with a few tens
+//! of MB, not 400. [`PngWriter::on_pool`] runs that work on a given pool (a command's thread
+//! budget) instead of rayon's global one.
 //!
 //! Filtering is Pillow's and libpng's heuristic: each row gets the filter (None, Sub, Up, Average,
 //! Paeth) whose bytes, read as signed, have the smallest sum of absolute values.
@@ -197,7 +201,7 @@ impl<W: Write> PngWriter<W> {
         let n = self.pieces.len();
         let (level, row_bytes, bpp) = (self.level, self.row_bytes, self.channels);
         let (pieces, prev) = (&self.pieces, &self.prev);
-        let work = || -> Vec<Result<(Vec<u8>, Vec<u8>), deflate::PieceError>> {
+        let work = || -> Vec<Result<Filtered, deflate::PieceError>> {
             pieces
                 .par_iter()
                 .enumerate()
@@ -249,9 +253,18 @@ impl<W: Write> PngWriter<W> {
     }
 }
 
+/// A piece filtered (for the Adler-32) and compressed.
+type Filtered = (Vec<u8>, Vec<u8>);
+
 /// Filters whole raw rows (`prev`: the row before the first) with the adaptive heuristic: each
 /// row's filter type byte, then its filtered bytes.
-fn filter_rows<'a>(raw: &'a [u8], mut prev: &'a [u8], row_bytes: usize, bpp: usize, scratch: &mut [Vec<u8>; 5]) -> Vec<u8> {
+fn filter_rows<'a>(
+    raw: &'a [u8],
+    mut prev: &'a [u8],
+    row_bytes: usize,
+    bpp: usize,
+    scratch: &mut [Vec<u8>; 5],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + raw.len() / row_bytes);
     for row in raw.chunks_exact(row_bytes) {
         let mut best = (u64::MAX, 0usize);

@@ -245,8 +245,10 @@ pub struct Resampler {
     last_row: usize,
     /// Width of the intermediate rows (out_w after a horizontal pass, else in_w).
     temp_w: usize,
-    /// Horizontally resampled rows `win_start..next_in`.
+    /// Horizontally resampled rows `win_first..next_in`; those before `win_start` are no
+    /// longer needed.
     window: Vec<u8>,
+    win_first: usize,
     win_start: usize,
     /// The next source row expected by [`Resampler::push_horizontal`].
     next_in: usize,
@@ -275,6 +277,7 @@ impl Resampler {
             last_row,
             temp_w,
             window: Vec::new(),
+            win_first: first_row,
             win_start: first_row,
             next_in: first_row,
             next_out: 0,
@@ -314,7 +317,9 @@ impl Resampler {
         let Some(h) = &self.horizontal else { return std::borrow::Cow::Borrowed(rows) };
         let w3 = self.out_w * 3;
         let mut out = vec![0u8; keep.len() * w3];
-        out.par_chunks_exact_mut(w3).zip(rows.par_chunks_exact(stride)).for_each(|(dst, row)| horizontal_row(h, row, dst));
+        out.par_chunks_exact_mut(w3)
+            .zip(rows.par_chunks_exact(stride))
+            .for_each(|(dst, row)| horizontal_row(h, row, dst));
         std::borrow::Cow::Owned(out)
     }
 
@@ -330,6 +335,11 @@ impl Resampler {
         assert_eq!(first, self.next_in, "strips must come in source order");
         self.next_in += rows.len() / w3;
         assert!(self.next_in <= self.last_row, "more rows than the resize uses");
+        // Rows already dropped by `take_ready` leave here, once per strip: one move of the
+        // support rows still needed, not one per output band.
+        let dropped = (self.win_start - self.win_first) * w3;
+        self.window.drain(..dropped);
+        self.win_first = self.win_start;
         if self.window.is_empty() {
             self.window = rows;
         } else {
@@ -349,6 +359,7 @@ impl Resampler {
             let n = band.len() / w3.max(1);
             self.next_out += n;
             self.win_start = self.next_in;
+            self.win_first = self.next_in;
             return n;
         };
         let mut n = 0;
@@ -363,14 +374,14 @@ impl Resampler {
             return 0;
         }
         band.resize(n * w3, 0);
-        let (window, win_start, first_out) = (&self.window, self.win_start, self.next_out);
+        let (window, win_first, first_out) = (&self.window, self.win_first, self.next_out);
         band.par_chunks_exact_mut(w3).enumerate().for_each_init(
             || vec![0i32; w3],
             |acc, (i, out_row)| {
                 let (start, k) = v.kernel(first_out + i);
                 acc.fill(1 << (PRECISION_BITS - 1));
                 for (j, &w) in k.iter().enumerate() {
-                    let y = start + j - win_start;
+                    let y = start + j - win_first;
                     for (a, &p) in acc.iter_mut().zip(&window[y * w3..(y + 1) * w3]) {
                         *a += i32::from(p) * w;
                     }
@@ -381,12 +392,10 @@ impl Resampler {
             },
         );
         self.next_out += n;
-        // Drop the rows no later output row reads.
-        let keep_from = if self.next_out < self.out_h { v.bounds[self.next_out].0.min(self.next_in) } else { self.next_in };
-        if keep_from > self.win_start {
-            self.window.drain(..(keep_from - self.win_start) * w3);
-            self.win_start = keep_from;
-        }
+        // The rows no later output row reads are dropped (at the next push).
+        let keep_from =
+            if self.next_out < self.out_h { v.bounds[self.next_out].0.min(self.next_in) } else { self.next_in };
+        self.win_start = self.win_start.max(keep_from);
         n
     }
 }
