@@ -611,8 +611,9 @@ pub struct ExtractArgs {
     pub slides_dir: Option<PathBuf>,
     #[command(flatten)]
     pub build: BuildArgs,
-    /// ROIs processed concurrently; each holds one ROI's pixels (a large ROI needs about
-    /// 1 GB at 0.25 um/px). [default: 2]
+    /// ROIs processed at once, and the threads their pixels are read, resampled and
+    /// compressed on (a large ROI alone uses all N). Memory per ROI is a few tile strips,
+    /// whatever its size. [default: 2]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Where masks come from: links (the ROI table's mask_link), dir (PNGs in --masks-dir) or

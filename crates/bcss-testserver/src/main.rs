@@ -16,9 +16,9 @@
 //! `--manifest`, a GDC manifest of the files) on stdout, then serves until killed.
 //!
 //! ```text
-//! bcss-testserver write-svs FILE WxH [--tile N] [--levels 1,4,16,32] [--tissue L,T,R,B]...
+//! bcss-testserver write-svs FILE WxH [--tile N] [--levels 1,4,16,32] [--tissue L,T,R,B]... [--mpp UM]
 //! ```
-//! Writes an Aperio-style SVS (`bcss_testserver::svs`, JPEG tiles, 0.25 um/px, 40x): the test
+//! Writes an Aperio-style SVS (`bcss_testserver::svs`, JPEG tiles, 0.25 um/px unless `--mpp`, 40x): the test
 //! pattern everywhere, or, with `--tissue`, white but for those base rectangles (blank tiles
 //! shared, so a 100 000 x 80 000 slide stays small). Prints the file size.
 
@@ -146,6 +146,9 @@ struct SvsArgs {
     /// A base rectangle of tissue, L,T,R,B (repeatable); the rest is white.
     #[arg(long, value_name = "L,T,R,B", value_parser = rect)]
     tissue: Vec<(u64, u64, u64, u64)>,
+    /// Microns per base pixel (many BCSS slides are 0.252). [default: 0.25]
+    #[arg(long, value_name = "UM")]
+    mpp: Option<f64>,
 }
 
 /// `WxH`.
@@ -259,6 +262,12 @@ fn write_svs(a: SvsArgs) -> Result<(), String> {
     }
     if !a.tissue.is_empty() {
         spec.content = Content::MostlyBlank { textured: a.tissue };
+    }
+    if let Some(mpp) = a.mpp {
+        if !(mpp.is_finite() && mpp > 0.0) {
+            return Err(format!("--mpp {mpp} must be a positive number of microns"));
+        }
+        spec.mpp = mpp;
     }
     let info = bcss_testserver::svs::write_svs(&a.file, &spec).map_err(|e| format!("{}: {e}", a.file.display()))?;
     println!("{} {}", a.file.display(), info.file_size);

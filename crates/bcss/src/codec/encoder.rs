@@ -1,11 +1,15 @@
 //! The PNG writer: rows in, a PNG out, with memory that does not grow with the image.
 //!
 //! [`PngWriter`] takes rows as they are produced (a JPEG decoded scanline by scanline, a
-//! resampled strip, a band of a mask), filters each row, and every [`PIECE_BYTES`] of filtered
-//! data hands a piece to libdeflate ([`super::deflate`]); pieces are compressed several at a time
-//! on rayon, so one large image uses every core, and written as `IDAT` chunks in order. It holds
-//! at most a batch of pieces (one per rayon thread, twice: filtered and compressed), never the
-//! image: a 12000 x 11000 RGB ROI is written with a few tens of MB, not 400.
+//! resampled strip, a band of a mask) and cuts them into pieces of as many rows as make
+//! [`PIECE_BYTES`] of filtered data. Once it holds a piece per rayon thread, every piece is
+//! filtered and handed to libdeflate ([`super::deflate`]) on its own thread (a piece's first row
+//! is filtered against the previous piece's last raw row, so the filters are those of a
+//! row-by-row pass), and the results are written as `IDAT` chunks in order: one large image uses
+//! every core for both the filter and the deflate. It holds at most a batch of pieces (raw,
+//! filtered and compressed), never the image: a 12000 x 11000 RGB ROI is written with a few tens
+//! of MB, not 400. [`PngWriter::on_pool`] runs that work on a given pool (a command's thread
+//! budget) instead of rayon's global one.
 //!
 //! Filtering is Pillow's and libpng's heuristic: each row gets the filter (None, Sub, Up, Average,
 //! Paeth) whose bytes, read as signed, have the smallest sum of absolute values.
@@ -91,19 +95,20 @@ pub struct PngWriter<W: Write> {
     out: W,
     row_bytes: usize,
     channels: usize,
-    rows_left: u64,
     level: i32,
-    /// The previous row (zeros before the first).
+    /// Raw rows per piece: as many as make [`PIECE_BYTES`] of filtered data (rounded up), so
+    /// piece boundaries depend on the width only.
+    piece_rows: usize,
+    /// The raw row before the first row of `pieces` (zeros before the image's first).
     prev: Vec<u8>,
-    /// A partial row carried between calls.
-    partial: Vec<u8>,
-    /// Filtered bytes waiting to be compressed, in pieces of [`PIECE_BYTES`] (the last partial).
+    /// Raw rows waiting to be filtered and compressed, `piece_rows` per piece (the last maybe
+    /// partial, also inside a row).
     pieces: Vec<Vec<u8>>,
-    /// Scratch rows for the five filters.
-    scratch: [Vec<u8>; 5],
+    /// Where the pieces are filtered and compressed (rayon's global pool when `None`).
+    pool: Option<std::sync::Arc<rayon::ThreadPool>>,
     adler: libdeflater::Adler32,
     started: bool,
-    /// Filtered bytes handed in and expected, for the error.
+    /// Bytes handed in and expected, for the error.
     got: u64,
     want: u64,
 }
@@ -135,16 +140,16 @@ impl<W: Write> PngWriter<W> {
         ihdr.extend([8, colour, 0, 0, 0]);
         chunk(&mut out, b"IHDR", &ihdr)?;
         let row_bytes = width * channels;
+        let piece_rows = PIECE_BYTES.div_ceil(row_bytes + 1);
         Ok(PngWriter {
             out,
             row_bytes,
             channels,
-            rows_left: u64::from(h),
             level: compression.libdeflate_level(),
+            piece_rows,
             prev: vec![0; row_bytes],
-            partial: Vec::new(),
-            pieces: vec![Vec::with_capacity(PIECE_BYTES + row_bytes + 1)],
-            scratch: std::array::from_fn(|_| vec![0; row_bytes]),
+            pieces: vec![Vec::with_capacity(piece_rows.min(h as usize) * row_bytes)],
+            pool: None,
             adler: libdeflater::Adler32::new(),
             started: false,
             got: 0,
@@ -152,77 +157,84 @@ impl<W: Write> PngWriter<W> {
         })
     }
 
-    /// Adds pixel bytes: whole rows, or any part of them (a partial row is kept for the next
-    /// call). More bytes than the header's rows is an error.
+    /// Filters and compresses on `pool` instead of rayon's global pool (a command's thread
+    /// budget). The file is the same either way.
+    pub fn on_pool(mut self, pool: Option<std::sync::Arc<rayon::ThreadPool>>) -> PngWriter<W> {
+        self.pool = pool;
+        self
+    }
+
+    fn threads(&self) -> usize {
+        self.pool.as_ref().map_or_else(rayon::current_num_threads, |p| p.current_num_threads()).max(1)
+    }
+
+    /// Adds pixel bytes: whole rows, or any part of them (rows are cut where the bytes say).
+    /// More bytes than the header's rows is an error.
     pub fn write_rows(&mut self, mut data: &[u8]) -> Result<(), EncodeError> {
         self.got += data.len() as u64;
         if self.got > self.want {
             return Err(EncodeError::RowCount { got: self.got, want: self.want });
         }
-        if !self.partial.is_empty() {
-            let need = (self.row_bytes - self.partial.len()).min(data.len());
-            self.partial.extend_from_slice(&data[..need]);
-            data = &data[need..];
-            if self.partial.len() < self.row_bytes {
-                return Ok(());
+        let cap = self.piece_rows * self.row_bytes;
+        while !data.is_empty() {
+            let room = cap - self.pieces.last().map_or(cap, Vec::len);
+            if room == 0 {
+                // The open piece is full and more rows follow: compress the batch once it has a
+                // piece per thread, then open another.
+                if self.pieces.len() >= self.threads() {
+                    self.flush(false)?;
+                }
+                self.pieces.push(Vec::with_capacity(cap));
+                continue;
             }
-            let row = std::mem::take(&mut self.partial);
-            self.row(&row)?;
-        }
-        let mut rows = data.chunks_exact(self.row_bytes);
-        for row in &mut rows {
-            self.row(row)?;
-        }
-        self.partial.extend_from_slice(rows.remainder());
-        Ok(())
-    }
-
-    fn row(&mut self, row: &[u8]) -> Result<(), EncodeError> {
-        let bpp = self.channels;
-        let mut best = (u64::MAX, 0usize);
-        for (kind, out) in self.scratch.iter_mut().enumerate() {
-            let score = filter(kind, bpp, &self.prev, row, out);
-            if score < best.0 {
-                best = (score, kind);
-            }
-        }
-        let piece = self.pieces.last_mut().expect("one open piece");
-        piece.push(best.1 as u8);
-        piece.extend_from_slice(&self.scratch[best.1]);
-        self.prev.copy_from_slice(row);
-        self.rows_left -= 1;
-        if piece.len() >= PIECE_BYTES && self.rows_left > 0 {
-            if self.pieces.len() >= rayon::current_num_threads().max(1) {
-                self.flush(false)?;
-            }
-            self.pieces.push(Vec::with_capacity(PIECE_BYTES + self.row_bytes + 1));
+            let n = room.min(data.len());
+            self.pieces.last_mut().expect("an open piece").extend_from_slice(&data[..n]);
+            data = &data[n..];
         }
         Ok(())
     }
 
-    /// Compresses the waiting pieces (in parallel) and writes them as `IDAT` chunks. `last`:
-    /// the final one of them ends the stream.
+    /// Filters and compresses the waiting pieces (each on its own thread: a piece's first row
+    /// is filtered against the previous piece's last) and writes them as `IDAT` chunks in
+    /// order. `last`: the final one of them ends the stream.
     fn flush(&mut self, last: bool) -> Result<(), EncodeError> {
         let n = self.pieces.len();
-        let level = self.level;
-        let compressed: Vec<Result<Vec<u8>, deflate::PieceError>> = self
-            .pieces
-            .par_iter()
-            .enumerate()
-            .map_init(|| deflate::compressor(level), |c, (i, p)| deflate::piece(c, p, last && i + 1 == n))
-            .collect();
-        for (p, z) in self.pieces.iter().zip(compressed) {
-            let mut z = z?;
-            self.adler.update(p);
+        let (level, row_bytes, bpp) = (self.level, self.row_bytes, self.channels);
+        let (pieces, prev) = (&self.pieces, &self.prev);
+        let work = || -> Vec<Result<Filtered, deflate::PieceError>> {
+            pieces
+                .par_iter()
+                .enumerate()
+                .map_init(
+                    || (deflate::compressor(level), std::array::from_fn::<Vec<u8>, 5, _>(|_| vec![0; row_bytes])),
+                    |(c, scratch), (i, raw)| {
+                        let before = if i == 0 { &prev[..] } else { &pieces[i - 1][pieces[i - 1].len() - row_bytes..] };
+                        let filtered = filter_rows(raw, before, row_bytes, bpp, scratch);
+                        let z = deflate::piece(c, &filtered, last && i + 1 == n)?;
+                        Ok((filtered, z))
+                    },
+                )
+                .collect()
+        };
+        let done = match &self.pool {
+            Some(p) => p.install(work),
+            None => work(),
+        };
+        for (i, r) in done.into_iter().enumerate() {
+            let (filtered, mut z) = r?;
+            self.adler.update(&filtered);
             if !self.started {
                 // zlib header: deflate, 32 KiB window, no dictionary (0x78 0x9C, checked by % 31).
                 z.splice(0..0, [0x78, 0x9C]);
                 self.started = true;
             }
-            if last && std::ptr::eq(p, self.pieces.last().expect("pieces")) {
+            if last && i + 1 == n {
                 z.extend(self.adler.sum().to_be_bytes());
             }
             chunk(&mut self.out, b"IDAT", &z)?;
+        }
+        if let Some(p) = self.pieces.last() {
+            self.prev.copy_from_slice(&p[p.len() - row_bytes..]);
         }
         self.pieces.clear();
         Ok(())
@@ -239,6 +251,34 @@ impl<W: Write> PngWriter<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// A piece filtered (for the Adler-32) and compressed.
+type Filtered = (Vec<u8>, Vec<u8>);
+
+/// Filters whole raw rows (`prev`: the row before the first) with the adaptive heuristic: each
+/// row's filter type byte, then its filtered bytes.
+fn filter_rows<'a>(
+    raw: &'a [u8],
+    mut prev: &'a [u8],
+    row_bytes: usize,
+    bpp: usize,
+    scratch: &mut [Vec<u8>; 5],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / row_bytes);
+    for row in raw.chunks_exact(row_bytes) {
+        let mut best = (u64::MAX, 0usize);
+        for (kind, buf) in scratch.iter_mut().enumerate() {
+            let score = filter(kind, bpp, prev, row, buf);
+            if score < best.0 {
+                best = (score, kind);
+            }
+        }
+        out.push(best.1 as u8);
+        out.extend_from_slice(&scratch[best.1]);
+        prev = row;
+    }
+    out
 }
 
 /// Rows as a byte stream (for code that writes rows with `write_all`): the same as
@@ -272,7 +312,11 @@ fn chunk(out: &mut impl Write, kind: &[u8; 4], data: &[u8]) -> std::io::Result<(
 fn filter(kind: usize, bpp: usize, prev: &[u8], cur: &[u8], out: &mut [u8]) -> u64 {
     let n = cur.len();
     let bpp = bpp.min(n);
-    let score = |s: &[u8]| -> u64 { s.iter().map(|&b| u64::from((b as i8).unsigned_abs())).sum() };
+    // Summed in u32 (twice the bytes per vector step of u64), 2^24 bytes at a time so no sum
+    // can overflow: the same score, so the same filter choices.
+    let score = |s: &[u8]| -> u64 {
+        s.chunks(1 << 24).map(|c| u64::from(c.iter().map(|&b| u32::from((b as i8).unsigned_abs())).sum::<u32>())).sum()
+    };
     match kind {
         0 => out.copy_from_slice(cur),
         1 => {

@@ -274,7 +274,7 @@ fn from_whole_slides(
 ) -> Result<Summary, DownloadError> {
     let dir = pipeline::wsis_dir(&plan.out);
     let slides = crate::source::local::SlideDir::scan(&dir).map_err(DownloadError::WholeSlides)?;
-    let pixels = pipeline::LocalPixels { slides, names: SlideTable::builtin() };
+    let pixels = pipeline::LocalPixels { slides, names: SlideTable::builtin(), pool: None };
     run_pipeline(plan, lock, &pixels, &LinkMasks { http }, reporter)
 }
 

@@ -62,7 +62,8 @@ pub struct ExtractPlan {
     pub parts: Parts,
     /// Where masks come from.
     pub mask_source: MaskSource,
-    /// Concurrent ROIs (each holds its image buffers: keep this near the core count).
+    /// Concurrent ROIs, and the threads their pixel work runs on (a large ROI alone uses all
+    /// of them); memory per ROI is a few tile strips whatever its size.
     pub jobs: usize,
     /// HTTP settings for mask links.
     pub http: HttpConfig,
@@ -88,6 +89,9 @@ pub enum ExtractError {
     /// The output or the manifest.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The threads of `--jobs` could not be started.
+    #[error("cannot start worker threads: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
 /// The mask source of a plan, set up (directories listed, client built).
@@ -139,7 +143,14 @@ impl BaseMasks for Unused {
 /// start.
 pub fn extract(plan: &ExtractPlan, reporter: &dyn Reporter) -> Result<Summary, ExtractError> {
     let masks = mask_source(&plan.mask_source, &plan.http, plan.parts.masks)?;
-    let pixels = LocalPixels { slides: SlideDir::scan(&plan.slides_dir)?, names: SlideTable::builtin() };
+    // `jobs` is the run's thread budget: ROIs at once, and the threads that read, resample and
+    // compress their pixels, so one large ROI alone still uses them all.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(plan.jobs.max(1)).build()?;
+    let pixels = LocalPixels {
+        slides: SlideDir::scan(&plan.slides_dir)?,
+        names: SlideTable::builtin(),
+        pool: Some(std::sync::Arc::new(pool)),
+    };
     tracing::info!(rois = plan.rois.rois().len(), slides = %plan.slides_dir.display(), "extract planned");
     // Inputs are checked first (a bad input touches no output); then the root is this run's.
     let lock = DatasetLock::acquire(&plan.out, "extract", plan.wait_lock).map_err(RunError::from)?;

@@ -29,8 +29,11 @@
 //!   one (as large_image does), else stay black. Alpha is then dropped (a JPEG region is RGB).
 //! - **Resize**: when the output size differs from the region at the read level, the rows are fed
 //!   to [`Resampler`](crate::transform::pillow::Resampler) (Pillow's BICUBIC when enlarging,
-//!   LANCZOS otherwise) strip by strip, so a 12000 x 11000 ROI never exists whole at full
-//!   resolution: memory is one tile strip, the horizontally resampled intermediate and the output.
+//!   LANCZOS otherwise) strip by strip, and output rows are handed on as soon as they are made
+//!   ([`LocalSlide::read_rows`]), so a 12000 x 11000 ROI never exists whole, neither at full
+//!   resolution nor at the output's: memory is a few tile strips and the resampler's rolling
+//!   window. Strips are read and resampled on several rayon threads at once, so one large ROI
+//!   uses every core; the pixels do not depend on how many.
 //!
 //! Invariant: reads slide files, writes nothing.
 
@@ -252,6 +255,18 @@ pub struct LocalSlide {
     levels: Vec<LevelSource>,
     bounds_origin: (u64, u64),
     background: Option<[u8; 3]>,
+}
+
+/// RGB bytes of tile strips (at the read level) one region read holds at once, beyond the strip
+/// each thread is working on: 32 MiB is 3 strips of the widest BCSS ROI at 256-pixel tiles.
+pub const STRIPS_IN_FLIGHT_BYTES: usize = 32 << 20;
+
+/// `f` on `pool`, or where it is called (rayon's global pool for its parallel parts).
+fn on_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    }
 }
 
 /// Python's `round()` on a float: ties to even.
@@ -566,34 +581,92 @@ impl LocalSlide {
 
     /// Reads `region` (base pixels, inside the slide) at output size `out_w x out_h`, as
     /// large_image's `getRegion` does: `wanted_level` is step D's level before
-    /// `getPreferredLevel` ([`RegionPlan::read_level`](crate::transform::RegionPlan)).
+    /// `getPreferredLevel` ([`RegionPlan::read_level`](crate::transform::RegionPlan)). The whole
+    /// image at once: [`LocalSlide::read_rows`] collected.
     pub fn read_region(&self, region: Rect, wanted_level: u32, out_w: u64, out_h: u64) -> Result<RgbImage, LocalError> {
-        let plan = self.plan_reads(region, wanted_level, out_w, out_h)?;
-        let lw = plan.width;
-        let mut resampler = Resampler::new(lw, plan.height, out_w as usize, out_h as usize, plan.filter);
-        let mut strip: Vec<u8> = Vec::new();
-        for s in &plan.strips {
-            strip.clear();
-            strip.resize(lw * s.height * 3, 0);
-            for r in &s.reads {
-                let argb = self.read(r.x, r.y, plan.svs_level, r.w, r.h)?;
-                if (r.src_x, r.src_y, r.copy_w, r.copy_h) == (0, 0, r.w as usize, r.h as usize) {
-                    self.convert_into(&argb, r.copy_w, r.copy_h, r.dst_x, 0, &mut strip, lw);
-                    continue;
-                }
-                let row_px = r.w as usize;
-                let sub: Vec<u8> = (0..r.copy_h)
-                    .flat_map(|row| {
-                        let start = ((r.src_y + row) * row_px + r.src_x) * 4;
-                        argb[start..start + r.copy_w * 4].iter().copied()
-                    })
-                    .collect();
-                self.convert_into(&sub, r.copy_w, r.copy_h, r.dst_x, 0, &mut strip, lw);
-            }
-            resampler.push_rows(s.y0, &strip);
-        }
-        let data = resampler.finish();
+        let mut data = Vec::with_capacity((out_w * out_h * 3) as usize);
+        self.read_rows(region, wanted_level, out_w, out_h, None, &mut |rows: &[u8]| {
+            data.extend_from_slice(rows);
+            Ok::<(), LocalError>(())
+        })?;
         Ok(RgbImage { width: out_w as usize, height: out_h as usize, data })
+    }
+
+    /// [`LocalSlide::read_region`] handed to `sink` top to bottom, a band of whole output rows at
+    /// a time, as they are made: the region never exists whole. A few tile strips are read at
+    /// once (one per thread, at most [`STRIPS_IN_FLIGHT_BYTES`] of them), each read, converted
+    /// and resampled across on its own rayon thread; the output rows are then made in parallel
+    /// from the rolling window ([`Resampler`]). Parallel work runs on `pool` (rayon's global pool
+    /// when `None`); `sink` is called on the caller's thread.
+    pub fn read_rows<E: From<LocalError>>(
+        &self,
+        region: Rect,
+        wanted_level: u32,
+        out_w: u64,
+        out_h: u64,
+        pool: Option<&rayon::ThreadPool>,
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        use rayon::prelude::*;
+        let plan = self.plan_reads(region, wanted_level, out_w, out_h)?;
+        let mut resampler = Resampler::new(plan.width, plan.height, out_w as usize, out_h as usize, plan.filter);
+        let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads()).max(1);
+        let strip_bytes = plan.width * plan.strips.first().map_or(1, |s| s.height) * 3;
+        let batch = (STRIPS_IN_FLIGHT_BYTES / strip_bytes.max(1)).clamp(1, threads);
+        let mut band = Vec::new();
+        for group in plan.strips.chunks(batch) {
+            let r = &resampler;
+            let strips: Vec<Result<Vec<u8>, LocalError>> = on_pool(pool, || {
+                group
+                    .par_iter()
+                    .map(|s| {
+                        let rgb = self.read_strip(&plan, s)?;
+                        let across = r.horizontal(s.y0, &rgb);
+                        // Unchanged width and every row used: the strip itself, not a copy.
+                        let whole = matches!(&across, std::borrow::Cow::Borrowed(b) if b.len() == rgb.len());
+                        Ok(if whole {
+                            drop(across);
+                            rgb
+                        } else {
+                            across.into_owned()
+                        })
+                    })
+                    .collect()
+            });
+            for (s, rows) in group.iter().zip(strips) {
+                resampler.push_horizontal(s.y0, rows?);
+                while on_pool(pool, || resampler.take_ready(&mut band)) > 0 {
+                    sink(&band)?;
+                }
+            }
+        }
+        if !resampler.is_done() {
+            let reason = "the tile strips read do not cover every output row".to_string();
+            return Err(LocalError::BadRegion { path: self.path.clone(), region, reason }.into());
+        }
+        Ok(())
+    }
+
+    /// One strip of the plan: its reads, converted to RGB (`plan.width x strip.height`).
+    fn read_strip(&self, plan: &ReadPlan, s: &Strip) -> Result<Vec<u8>, LocalError> {
+        let lw = plan.width;
+        let mut strip = vec![0u8; lw * s.height * 3];
+        for r in &s.reads {
+            let argb = self.read(r.x, r.y, plan.svs_level, r.w, r.h)?;
+            if (r.src_x, r.src_y, r.copy_w, r.copy_h) == (0, 0, r.w as usize, r.h as usize) {
+                self.convert_into(&argb, r.copy_w, r.copy_h, r.dst_x, 0, &mut strip, lw);
+                continue;
+            }
+            let row_px = r.w as usize;
+            let sub: Vec<u8> = (0..r.copy_h)
+                .flat_map(|row| {
+                    let start = ((r.src_y + row) * row_px + r.src_x) * 4;
+                    argb[start..start + r.copy_w * 4].iter().copied()
+                })
+                .collect();
+            self.convert_into(&sub, r.copy_w, r.copy_h, r.dst_x, 0, &mut strip, lw);
+        }
+        Ok(strip)
     }
 
     fn read(&self, x: u64, y: u64, level: u32, w: u64, h: u64) -> Result<Vec<u8>, LocalError> {

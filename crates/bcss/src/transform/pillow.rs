@@ -27,13 +27,19 @@
 //! `(2^21 + 10*1946964 + 20*1946964 + 30*591023 - 40*290647) >> 22 = 66610882 >> 22 = 15`,
 //! which is what Pillow 13's `Image.resize((2, 1), Image.LANCZOS)` returns.
 //!
-//! [`Resampler`] takes the source rows as they are read (strip by strip, in any order), keeps
-//! only the horizontally resampled rows, and never holds the whole source region: a local
-//! extract of a 12000 x 11000 ROI holds one tile strip, the intermediate and the output.
+//! [`Resampler`] takes the source rows top to bottom as they are read (strip by strip) and hands
+//! out each output row as soon as the source rows under its vertical support have arrived, so it
+//! holds a rolling window of horizontally resampled rows (the support of one output row plus a
+//! strip: 13 rows for a 2x LANCZOS shrink, 5 for a BICUBIC enlarge), never the whole
+//! intermediate nor the output. The order of the arithmetic is Pillow's whatever the strips, so
+//! the pixels are the same as a whole-image resize. Both passes split their rows across rayon's
+//! threads (each output row is independent), so one large ROI uses every core.
 //!
 //! Invariant: pure arithmetic, no I/O.
 
 use std::f64::consts::PI;
+
+use rayon::prelude::*;
 
 /// Fixed-point fractional bits of Pillow's 8-bit path (`PRECISION_BITS = 32 - 8 - 2`).
 const PRECISION_BITS: u32 = 22;
@@ -186,8 +192,14 @@ fn clip8(v: i32) -> u8 {
 pub fn resize_rgb(src: &[u8], width: usize, height: usize, out_w: usize, out_h: usize, filter: Filter) -> Vec<u8> {
     assert_eq!(src.len(), width * height * 3, "source is not {width}x{height} RGB");
     let mut r = Resampler::new(width, height, out_w, out_h, filter);
-    r.push_rows(0, src);
-    r.finish()
+    let mut out = Vec::with_capacity(out_w * out_h * 3);
+    let mut band = Vec::new();
+    r.push_horizontal(0, r.horizontal(0, src).into_owned());
+    while r.take_ready(&mut band) > 0 {
+        out.extend_from_slice(&band);
+    }
+    debug_assert!(r.is_done(), "every output row was made");
+    out
 }
 
 /// The source rows a resize of `in_h` rows to `out_h` depends on, without building a resampler
@@ -208,10 +220,19 @@ fn rows_of(vertical: Option<&Coefficients>, in_h: usize, out_h: usize) -> (usize
     }
 }
 
-/// A Pillow resize fed with source rows as they arrive (see the module docs).
+/// Output rows made per [`Resampler::take_ready`] call at most: a few MB for the widest ROI.
+const OUT_BAND_ROWS: usize = 64;
+
+/// A Pillow resize fed with source rows top to bottom that hands out output rows as soon as
+/// their support is complete (see the module docs).
 ///
-/// Rows outside [`Resampler::rows_needed`] are ignored; every needed row must be pushed once
-/// before [`Resampler::finish`].
+/// Two steps, so the work can be spread: [`Resampler::horizontal`] (`&self`, any thread, any
+/// order) resamples a strip of source rows across; [`Resampler::push_horizontal`] takes those
+/// strips in source order into a rolling window, and [`Resampler::take_ready`] makes the
+/// output rows whose vertical support is in the window (in parallel on rayon), then drops the
+/// window rows no later output row uses. The window holds the vertical support of one output
+/// row plus the strip last pushed, never the whole intermediate: memory does not grow with the
+/// image's height. Rows outside [`Resampler::rows_needed`] are ignored.
 #[derive(Debug)]
 pub struct Resampler {
     in_w: usize,
@@ -219,13 +240,20 @@ pub struct Resampler {
     out_h: usize,
     horizontal: Option<Coefficients>,
     vertical: Option<Coefficients>,
-    /// Source rows kept: `first_row..last_row`.
+    /// Source rows used: `first_row..last_row`.
     first_row: usize,
     last_row: usize,
     /// Width of the intermediate rows (out_w after a horizontal pass, else in_w).
     temp_w: usize,
-    temp: Vec<u8>,
-    pushed: usize,
+    /// Horizontally resampled rows `win_first..next_in`; those before `win_start` are no
+    /// longer needed.
+    window: Vec<u8>,
+    win_first: usize,
+    win_start: usize,
+    /// The next source row expected by [`Resampler::push_horizontal`].
+    next_in: usize,
+    /// The next output row to make.
+    next_out: usize,
 }
 
 impl Resampler {
@@ -239,8 +267,21 @@ impl Resampler {
         // restricts the horizontal pass to the rows they use; at equal sizes that is all rows.
         let (first_row, last_row) = rows_of(vertical.as_ref(), in_h, out_h);
         let temp_w = if need_horizontal { out_w } else { in_w };
-        let temp = vec![0u8; (last_row - first_row) * temp_w * 3];
-        Resampler { in_w, out_w, out_h, horizontal, vertical, first_row, last_row, temp_w, temp, pushed: 0 }
+        Resampler {
+            in_w,
+            out_w,
+            out_h,
+            horizontal,
+            vertical,
+            first_row,
+            last_row,
+            temp_w,
+            window: Vec::new(),
+            win_first: first_row,
+            win_start: first_row,
+            next_in: first_row,
+            next_out: 0,
+        }
     }
 
     /// The source rows the result depends on.
@@ -248,52 +289,114 @@ impl Resampler {
         self.first_row..self.last_row
     }
 
-    /// Bytes held by the intermediate buffer (for memory accounting in tests and logs).
+    /// Bytes held by the rolling window (for memory accounting in tests and logs).
     pub fn buffer_bytes(&self) -> usize {
-        self.temp.len()
+        self.window.capacity()
     }
 
-    /// Takes source rows `y0..` (`rows.len()` a multiple of `in_w * 3`).
-    pub fn push_rows(&mut self, y0: usize, rows: &[u8]) {
+    /// True once every output row has been handed out.
+    pub fn is_done(&self) -> bool {
+        self.next_out == self.out_h
+    }
+
+    /// The needed part of source rows `y0..y0 + n`: its first row and its range in the strip.
+    fn clip(&self, y0: usize, n: usize) -> (usize, std::ops::Range<usize>) {
+        let a = y0.clamp(self.first_row, self.last_row);
+        let b = (y0 + n).clamp(self.first_row, self.last_row).max(a);
+        (a, a - y0..b - y0)
+    }
+
+    /// The horizontal pass over source rows `y0..` (`rows.len()` a multiple of `in_w * 3`): the
+    /// needed ones, resampled across (borrowed as they are when the width does not change).
+    /// Rows are resampled in parallel on rayon.
+    pub fn horizontal<'r>(&self, y0: usize, rows: &'r [u8]) -> std::borrow::Cow<'r, [u8]> {
         let stride = self.in_w * 3;
         assert!(stride > 0 && rows.len().is_multiple_of(stride), "rows are not whole rows of width {}", self.in_w);
-        for (i, row) in rows.chunks_exact(stride).enumerate() {
-            let y = y0 + i;
-            if y < self.first_row || y >= self.last_row {
-                continue;
-            }
-            let t = (y - self.first_row) * self.temp_w * 3;
-            let dst = &mut self.temp[t..t + self.temp_w * 3];
-            match &self.horizontal {
-                None => dst.copy_from_slice(row),
-                Some(h) => horizontal_row(h, row, dst),
-            }
-            self.pushed += 1;
+        let (_, keep) = self.clip(y0, rows.len() / stride);
+        let rows = &rows[keep.start * stride..keep.end * stride];
+        let Some(h) = &self.horizontal else { return std::borrow::Cow::Borrowed(rows) };
+        let w3 = self.out_w * 3;
+        let mut out = vec![0u8; keep.len() * w3];
+        out.par_chunks_exact_mut(w3)
+            .zip(rows.par_chunks_exact(stride))
+            .for_each(|(dst, row)| horizontal_row(h, row, dst));
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// Takes the result of [`Resampler::horizontal`] for source rows `y0..`. Strips come in source
+    /// order: the needed rows of each start where the previous one's ended.
+    pub fn push_horizontal(&mut self, y0: usize, rows: Vec<u8>) {
+        let w3 = self.temp_w * 3;
+        if rows.is_empty() {
+            return;
+        }
+        assert!(rows.len().is_multiple_of(w3), "intermediate rows are not whole rows of width {}", self.temp_w);
+        let (first, _) = self.clip(y0, self.last_row);
+        assert_eq!(first, self.next_in, "strips must come in source order");
+        self.next_in += rows.len() / w3;
+        assert!(self.next_in <= self.last_row, "more rows than the resize uses");
+        // Rows already dropped by `take_ready` leave here, once per strip: one move of the
+        // support rows still needed, not one per output band.
+        let dropped = (self.win_start - self.win_first) * w3;
+        self.window.drain(..dropped);
+        self.win_first = self.win_start;
+        if self.window.is_empty() {
+            self.window = rows;
+        } else {
+            self.window.extend_from_slice(&rows);
         }
     }
 
-    /// The resized image, `out_w * out_h * 3` bytes.
-    pub fn finish(self) -> Vec<u8> {
-        debug_assert_eq!(self.pushed, self.last_row - self.first_row, "not every needed row was pushed");
-        let Some(v) = &self.vertical else { return self.temp };
+    /// Puts into `band` the next output rows whose support has arrived (at most
+    /// [`OUT_BAND_ROWS`] of them, made in parallel on rayon) and returns how many; 0 when none
+    /// is ready yet. Call until it returns 0 after each push.
+    pub fn take_ready(&mut self, band: &mut Vec<u8>) -> usize {
         let w3 = self.temp_w * 3;
-        let mut out = vec![0u8; self.out_w * self.out_h * 3];
-        let mut acc = vec![0i32; w3];
-        for (yy, out_row) in out.chunks_exact_mut(w3).enumerate() {
-            let (start, k) = v.kernel(yy);
-            acc.fill(1 << (PRECISION_BITS - 1));
-            for (j, &w) in k.iter().enumerate() {
-                let y = start + j - self.first_row;
-                let row = &self.temp[y * w3..(y + 1) * w3];
-                for (a, &p) in acc.iter_mut().zip(row) {
-                    *a += i32::from(p) * w;
-                }
+        band.clear();
+        let Some(v) = &self.vertical else {
+            // No vertical pass: the window rows are the output rows.
+            std::mem::swap(band, &mut self.window);
+            let n = band.len() / w3.max(1);
+            self.next_out += n;
+            self.win_start = self.next_in;
+            self.win_first = self.next_in;
+            return n;
+        };
+        let mut n = 0;
+        while self.next_out + n < self.out_h && n < OUT_BAND_ROWS {
+            let (start, count) = v.bounds[self.next_out + n];
+            if start + count > self.next_in {
+                break;
             }
-            for (o, &a) in out_row.iter_mut().zip(&acc) {
-                *o = clip8(a);
-            }
+            n += 1;
         }
-        out
+        if n == 0 {
+            return 0;
+        }
+        band.resize(n * w3, 0);
+        let (window, win_first, first_out) = (&self.window, self.win_first, self.next_out);
+        band.par_chunks_exact_mut(w3).enumerate().for_each_init(
+            || vec![0i32; w3],
+            |acc, (i, out_row)| {
+                let (start, k) = v.kernel(first_out + i);
+                acc.fill(1 << (PRECISION_BITS - 1));
+                for (j, &w) in k.iter().enumerate() {
+                    let y = start + j - win_first;
+                    for (a, &p) in acc.iter_mut().zip(&window[y * w3..(y + 1) * w3]) {
+                        *a += i32::from(p) * w;
+                    }
+                }
+                for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
+                    *o = clip8(a);
+                }
+            },
+        );
+        self.next_out += n;
+        // The rows no later output row reads are dropped (at the next push).
+        let keep_from =
+            if self.next_out < self.out_h { v.bounds[self.next_out].0.min(self.next_in) } else { self.next_in };
+        self.win_start = self.win_start.max(keep_from);
+        n
     }
 }
 
@@ -355,27 +458,70 @@ mod tests {
         assert_eq!(resize_rgb(&src, 5, 4, 5, 4, Filter::Lanczos), src);
     }
 
-    #[test]
-    fn streaming_equals_whole_and_keeps_only_needed_rows() {
-        let (w, h) = (50, 40);
-        let src: Vec<u8> = (0..w * h * 3).map(|i| ((i * 7919) % 251) as u8).collect();
-        for (ow, oh) in [(20, 10), (120, 90), (50, 13), (17, 40)] {
-            let whole = resize_rgb(&src, w, h, ow, oh, filter_for(w, ow));
-            let mut r = Resampler::new(w, h, ow, oh, filter_for(w, ow));
-            // Strips in reverse order, of 7 rows.
-            let strips: Vec<usize> = (0..h).step_by(7).collect();
-            for &y in strips.iter().rev() {
-                let end = (y + 7).min(h);
-                r.push_rows(y, &src[y * w * 3..end * w * 3]);
+    /// The arithmetic of the module docs, written plainly: the whole horizontally resampled
+    /// intermediate, then the vertical pass (the previous implementation).
+    fn whole_image_reference(src: &[u8], w: usize, h: usize, ow: usize, oh: usize, f: Filter) -> Vec<u8> {
+        let temp: Vec<u8> = if ow == w {
+            src.to_vec()
+        } else {
+            let c = Coefficients::new(w, ow, f);
+            let mut t = vec![0u8; h * ow * 3];
+            for (row, dst) in src.chunks_exact(w * 3).zip(t.chunks_exact_mut(ow * 3)) {
+                horizontal_row(&c, row, dst);
             }
-            assert_eq!(r.finish(), whole, "{ow}x{oh}");
+            t
+        };
+        if oh == h {
+            return temp;
+        }
+        let v = Coefficients::new(h, oh, f);
+        let mut out = vec![0u8; ow * oh * 3];
+        for (yy, out_row) in out.chunks_exact_mut(ow * 3).enumerate() {
+            let (start, k) = v.kernel(yy);
+            for (x, o) in out_row.iter_mut().enumerate() {
+                let mut acc = 1i32 << (PRECISION_BITS - 1);
+                for (j, &wt) in k.iter().enumerate() {
+                    acc += i32::from(temp[(start + j) * ow * 3 + x]) * wt;
+                }
+                *o = clip8(acc);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn streaming_equals_whole_and_keeps_a_bounded_window() {
+        let (w, h) = (50, 240);
+        let src: Vec<u8> = (0..w * h * 3).map(|i| ((i * 7919) % 251) as u8).collect();
+        for (ow, oh) in [(20, 60), (120, 600), (50, 13), (17, 240), (50, 240), (25, 120)] {
+            let f = filter_for(w, ow);
+            let want = whole_image_reference(&src, w, h, ow, oh, f);
+            assert!(resize_rgb(&src, w, h, ow, oh, f) == want, "{ow}x{oh}: one push");
+            let mut r = Resampler::new(w, h, ow, oh, f);
+            let (mut got, mut band, mut most) = (Vec::new(), Vec::new(), 0);
+            // Strips of 7 rows, top to bottom, as a slide is read.
+            for y in (0..h).step_by(7) {
+                let end = (y + 7).min(h);
+                let hrows = r.horizontal(y, &src[y * w * 3..end * w * 3]).into_owned();
+                r.push_horizontal(y, hrows);
+                most = most.max(r.buffer_bytes());
+                while r.take_ready(&mut band) > 0 {
+                    got.extend_from_slice(&band);
+                }
+            }
+            assert!(r.is_done(), "{ow}x{oh}: every output row made");
+            assert!(got == want, "{ow}x{oh}: strips differ from the whole-image resize");
+            // The window: the support of one output row (at most ksize rows) plus a strip,
+            // never the whole intermediate of `h` rows.
+            let ksize = r.vertical.as_ref().map_or(0, |v| v.ksize);
+            let row_bytes = r.temp_w * 3;
+            assert!(most <= (ksize + 7 + 1) * row_bytes * 2, "{ow}x{oh}: window of {most} bytes");
+            if ksize + 8 < h / 4 {
+                assert!(most < h * row_bytes / 2, "{ow}x{oh}: window of {most} bytes is not rolling");
+            }
         }
         let r = Resampler::new(1000, 1000, 1000, 10, Filter::Lanczos);
-        let rows = r.rows_needed();
-        assert_eq!(rows, 0..1000, "a full-height shrink reads every row");
-        assert_eq!(r.buffer_bytes(), 1000 * 1000 * 3);
-        let r = Resampler::new(1000, 1000, 500, 500, Filter::Lanczos);
-        assert_eq!(r.buffer_bytes(), 500 * 1000 * 3, "the horizontal pass halves the intermediate");
+        assert_eq!(r.rows_needed(), 0..1000, "a full-height shrink reads every row");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::pixels::{Pixels, SlideHandle};
+use super::pixels::{Pixels, RowSink, SlideHandle};
 use super::run::{RoiError, RunError, Summary};
 use super::BaseMasks;
 use crate::catalog::{Roi, RoiTable, SlideTable};
@@ -317,6 +317,20 @@ impl SlideHandle for GdcSlide<'_> {
     }
 
     fn read(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
+        let slide = self.fetched(plan, on_bytes)?;
+        Ok(slide.read_region(plan.region, plan.read_level, plan.out_width, plan.out_height)?)
+    }
+
+    /// Rows as `extract` makes them, from the sparse copy once the region's tiles are in it.
+    fn read_rows(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64), sink: &mut RowSink) -> Result<(), RoiError> {
+        let slide = self.fetched(plan, on_bytes)?;
+        slide.read_rows(plan.region, plan.read_level, plan.out_width, plan.out_height, None, sink)
+    }
+}
+
+impl GdcSlide<'_> {
+    /// The sparse copy with every tile `plan` reads fetched, opened afresh.
+    fn fetched(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<LocalSlide, RoiError> {
         let o = self.open(on_bytes)?;
         let footprint = o.slide.region_footprint(plan.region, plan.read_level, plan.out_width, plan.out_height)?;
         let sizes = o.slide.level_sizes();
@@ -334,8 +348,7 @@ impl SlideHandle for GdcSlide<'_> {
         }
         self.ensure(&o.sparse, &ranges, on_bytes)?;
         // A fresh handle: nothing OpenSlide may have cached from before the tiles arrived.
-        let slide = LocalSlide::open(o.sparse.path())?;
-        Ok(slide.read_region(plan.region, plan.read_level, plan.out_width, plan.out_height)?)
+        Ok(LocalSlide::open(o.sparse.path())?)
     }
 }
 

@@ -35,6 +35,11 @@ pub trait Pixels: Sync {
     fn fingerprint(&self, resolution: Resolution, mode: Mode, masks: &dyn BaseMasks, roi: &Roi) -> String;
     /// The ROI's slide. Opening is cheap where it can be: metadata is read on first use.
     fn open(&self, roi: &Roi) -> Result<Box<dyn SlideHandle + '_>, RoiError>;
+    /// The rayon pool this source's pixel work and the PNG writers run on (a command's thread
+    /// budget); `None`: rayon's global pool.
+    fn cpu_pool(&self) -> Option<std::sync::Arc<rayon::ThreadPool>> {
+        None
+    }
 }
 
 /// One ROI's slide, opened by a [`Pixels`] source and used by one worker.
@@ -289,6 +294,9 @@ pub struct LocalPixels {
     pub slides: crate::source::local::SlideDir,
     /// Full slide names of the catalogue, to prefer an exact file name over a prefix match.
     pub names: SlideTable,
+    /// Where reading, resampling and encoding run (`extract --jobs N`: N threads); `None`:
+    /// rayon's global pool.
+    pub pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 }
 
 #[cfg(feature = "openslide")]
@@ -313,7 +321,11 @@ impl Pixels for LocalPixels {
     fn open(&self, roi: &Roi) -> Result<Box<dyn SlideHandle + '_>, RoiError> {
         let full_name = self.names.get(roi.short_name()).map(|s| s.name.as_str());
         let path = self.slides.find(roi.short_name(), full_name)?;
-        Ok(Box::new(LocalHandle { path, slide: OnceCell::new() }))
+        Ok(Box::new(LocalHandle { path, slide: OnceCell::new(), pool: self.pool.clone() }))
+    }
+
+    fn cpu_pool(&self) -> Option<std::sync::Arc<rayon::ThreadPool>> {
+        self.pool.clone()
     }
 }
 
@@ -337,6 +349,7 @@ pub(crate) fn slide_file_fingerprint(road: &str, resolution: Resolution, masks: 
 pub(crate) struct LocalHandle {
     pub(crate) path: std::path::PathBuf,
     pub(crate) slide: OnceCell<crate::source::local::LocalSlide>,
+    pub(crate) pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 }
 
 #[cfg(feature = "openslide")]
@@ -362,5 +375,13 @@ impl SlideHandle for LocalHandle {
 
     fn read(&self, plan: &RegionPlan, _on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
         Ok(self.slide()?.read_region(plan.region, plan.read_level, plan.out_width, plan.out_height)?)
+    }
+
+    /// Output rows as the resampler makes them from a few tile strips at a time: the region is
+    /// never held (see [`LocalSlide::read_rows`](crate::source::local::LocalSlide::read_rows)).
+    fn read_rows(&self, plan: &RegionPlan, _on_bytes: &dyn Fn(u64), sink: &mut RowSink) -> Result<(), RoiError> {
+        let slide = self.slide()?;
+        let pool = self.pool.as_deref();
+        slide.read_rows(plan.region, plan.read_level, plan.out_width, plan.out_height, pool, sink)
     }
 }

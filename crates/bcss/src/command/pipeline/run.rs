@@ -470,7 +470,9 @@ impl Run<'_> {
     ) -> Result<FileRecord, RoiError> {
         let write_err = |source: std::io::Error| RoiError::Write { path: path.to_path_buf(), source };
         let written = atomic::write_atomic::<Streamed>(path, |w| {
-            let mut png = PngWriter::new(w, width, height, channels, compression).map_err(std::io::Error::from)?;
+            let mut png = PngWriter::new(w, width, height, channels, compression)
+                .map_err(std::io::Error::from)?
+                .on_pool(self.p.pixels.cpu_pool());
             fill(&mut |rows: &[u8]| png.write_rows(rows).map_err(|e| write_err(e.into()))).map_err(Streamed::Roi)?;
             png.finish().map_err(std::io::Error::from)?;
             Ok(())
