@@ -1,8 +1,8 @@
 //! `bcss._bcss`, the native module of the Python package `bcss` (`python/bcss/`).
 //!
-//! Thin: the CLI is `bcss_cli::main_with_args` ([`cli`]), the commands as functions go through
-//! the same parsing and validation ([`commands`]), the datasets read the same files
-//! ([`datasets`]). Work runs with the GIL released.
+//! Thin: the CLI is `bcss_cli::main_with_args` (`cli`), the commands as functions go through
+//! the same parsing and validation (`commands`), the datasets read the same files
+//! (`datasets`). Work runs with the GIL released.
 
 #![forbid(unsafe_code)]
 

@@ -7,7 +7,7 @@
 //! core, so the image data is cut into pieces that are compressed on their own (on rayon) and
 //! joined into the single zlib stream PNG requires, as pigz joins zlib's pieces:
 //!
-//! - every piece but the last is made non-final: [`final_block`] walks the piece's blocks (the
+//! - every piece but the last is made non-final: `final_block` walks the piece's blocks (the
 //!   Huffman codes are decoded, nothing is inflated) to find the bit where the last block starts
 //!   and the bit where it ends; the `BFINAL` bit is cleared, and an empty stored block (3 header
 //!   bits, padding to the byte, `00 00 FF FF`, as zlib's sync flush writes) brings the stream back

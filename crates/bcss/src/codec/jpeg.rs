@@ -9,7 +9,7 @@
 //!
 //! This is the library's one module with `unsafe` code (`#![deny(unsafe_code)]` in `lib.rs`,
 //! allowed here): every block has a SAFETY comment, and every size crosses into C through
-//! [`to_c`] and back through [`from_c`], checked.
+//! `to_c` and back through `from_c`, checked.
 
 use std::ffi::{c_char, c_int, c_uchar, c_ulong, c_void, CStr};
 

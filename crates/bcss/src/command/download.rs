@@ -1,7 +1,7 @@
 //! `bcss download`: rebuild the BCSS dataset from a DSA server, in parallel and resumably.
 //!
 //! The command connects (server check, token), finds the slides (the folder listing, or the
-//! built-in table), and hands the ROI [`pipeline`](super::pipeline) two sources: [`DsaPixels`]
+//! built-in table), and hands the ROI [`pipeline`] two sources: [`DsaPixels`]
 //! (the `tiles/region` endpoint: the region planned from the slide's tile metadata, fetched,
 //! checked against the planned size before it is decoded) and the masks, from their links
 //! ([`LinkMasks`]) or rasterised from the slide's annotations with HistomicsTK's rules

@@ -1,7 +1,7 @@
 //! `bcss extract`: build the BCSS dataset from slide files on the local disk.
 //!
 //! The result is the dataset `bcss download` builds, file for file: the same ROI
-//! [`pipeline`](super::pipeline) writes it (layout, names, mask checks and resize, manifest with
+//! [`pipeline`] writes it (layout, names, mask checks and resize, manifest with
 //! `encoding: "local"` and the slide file name). Pixels come from [`LocalPixels`]: each ROI's
 //! slide is found by name ([`SlideDir::find`]) and read through OpenSlide with Pillow's
 //! arithmetic the way the DSA's `tiles/region` endpoint does, so the output size is the one

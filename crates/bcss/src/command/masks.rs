@@ -2,7 +2,7 @@
 //! bounded as HistomicsTK's `get_all_rois_from_slide` names them.
 //!
 //! For every ROI element (a polyline or rectangle of an `is_roi` group of the codes table) the
-//! mask is rasterised by [`roi_masks`] and written, atomically, as
+//! mask is rasterised by [`roi_masks_each`] and written, atomically, as
 //! `<out>/<slide>_left-<XMIN>_top-<YMIN>_bottom-<YMAX>_right-<XMAX>.png` (8-bit grey labels)
 //! with a `.json` beside it holding the bounds HistomicsTK returns (`bounds`, `roiinfo`), the
 //! numbers of the name (`name_bounds`), the ROI element's box, the shape, per-value pixel
@@ -100,7 +100,7 @@ pub struct MasksPlan {
     /// Output directory (created).
     pub out: PathBuf,
     /// When another run holds `out`'s lock: wait for it instead of failing with
-    /// [`LockError::Held`](crate::dataset::LockError::Held).
+    /// [`LockError::Held`].
     pub wait_lock: bool,
     /// Resolution.
     pub scale: Scale,

@@ -64,7 +64,7 @@ pub struct OverlayPlan {
     /// Output folder (created).
     pub out: PathBuf,
     /// When another run holds `out`'s lock: wait for it instead of failing with
-    /// [`LockError::Held`](crate::dataset::LockError::Held).
+    /// [`LockError::Held`].
     pub wait_lock: bool,
     /// PNG compression.
     pub compression: Compression,

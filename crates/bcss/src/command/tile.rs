@@ -49,7 +49,7 @@ pub struct TilePlan {
     /// PNG compression of tiles (lossless either way).
     pub compression: Compression,
     /// When another run holds `out`'s lock: wait for it instead of failing with
-    /// [`LockError::Held`](crate::dataset::LockError::Held).
+    /// [`LockError::Held`].
     pub wait_lock: bool,
     /// The split the parts come from, as given (`official`, `official-val`, a split file), for
     /// `tiles.json`.

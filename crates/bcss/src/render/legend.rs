@@ -45,7 +45,7 @@ pub fn legend(entries: &[Entry], px: f64) -> Canvas {
 }
 
 /// The legend entries of the classes of `map` that have pixels in `counts` (indexed by class
-/// value, as [`fold_counts`] gives them), in the map's order.
+/// value, as [`fold_counts`](crate::transform::remap::fold_counts) gives them), in the map's order.
 pub fn present_classes(map: &ClassMap, counts: &[u64]) -> Vec<Entry> {
     map.classes()
         .iter()

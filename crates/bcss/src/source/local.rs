@@ -28,7 +28,7 @@
 //!   `255 * c / a`; fully transparent pixels take `openslide.background-color` when the slide has
 //!   one (as large_image does), else stay black. Alpha is then dropped (a JPEG region is RGB).
 //! - **Resize**: when the output size differs from the region at the read level, the rows are fed
-//!   to [`Resampler`](crate::transform::pillow::Resampler) (Pillow's BICUBIC when enlarging,
+//!   to [`Resampler`] (Pillow's BICUBIC when enlarging,
 //!   LANCZOS otherwise) strip by strip, and output rows are handed on as soon as they are made
 //!   ([`LocalSlide::read_rows`]), so a 12000 x 11000 ROI never exists whole, neither at full
 //!   resolution nor at the output's: memory is a few tile strips and the resampler's rolling

@@ -348,7 +348,7 @@ impl Resampler {
     }
 
     /// Puts into `band` the next output rows whose support has arrived (at most
-    /// [`OUT_BAND_ROWS`] of them, made in parallel on rayon) and returns how many; 0 when none
+    /// `OUT_BAND_ROWS` of them, made in parallel on rayon) and returns how many; 0 when none
     /// is ready yet. Call until it returns 0 after each push.
     pub fn take_ready(&mut self, band: &mut Vec<u8>) -> usize {
         let w3 = self.temp_w * 3;

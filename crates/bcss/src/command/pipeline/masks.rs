@@ -27,7 +27,7 @@ pub trait BaseMasks: Sync {
     /// The same mask handed to `sink` top to bottom in whole rows (`roi.width()` bytes each), what
     /// the pipeline writes from. Checks may end it part-way (the pipeline then writes nothing).
     /// This default makes the whole mask with [`BaseMasks::base_mask`]; mask PNGs are decoded
-    /// a band of rows at a time instead ([`stream_mask`]).
+    /// a band of rows at a time instead (`stream_mask`).
     fn base_mask_rows(
         &self,
         roi: &Roi,

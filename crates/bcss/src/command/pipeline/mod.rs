@@ -12,7 +12,7 @@
 //!   ([`AnnotationFileMasks`]) or the slide's own annotations on the server
 //!   ([`SlideAnnotationMasks`]).
 //!
-//! [`run`] owns everything else, in a root the command has locked ([`DatasetLock`]
+//! [`run`] owns everything else, in a root the command has locked ([`DatasetLock`](crate::dataset::DatasetLock)
 //! (crate::dataset::DatasetLock), one writer per root): the output layout, stale temporary files,
 //! the manifest (names checked against one resolution per root, in the manifest and on disk, every planned ROI recorded with the first ROI written), the
 //! per-ROI fingerprint and resume (complete files skipped, only missing parts fetched), the
