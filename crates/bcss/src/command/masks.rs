@@ -475,6 +475,18 @@ pub fn slide_name_from_path(path: &Path) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn test_plan(slides: Vec<SlideAnnotations>, dir: &Path, scale: Scale) -> MasksPlan {
+        MasksPlan {
+            slides,
+            codes: CodeTable::bcss(),
+            out: dir.join("out"),
+            scale,
+            geometry: Geometry::Htk,
+            png: Compression::Fast,
+            wait_lock: false,
+        }
+    }
+
     const JSON: &[u8] = br#"[{"annotation": {"name": "t", "elements": [
         {"type": "rectangle", "id": "big", "group": "roi", "center": [50, 50, 0], "width": 100, "height": 100, "rotation": 0},
         {"type": "rectangle", "id": "small", "group": "evaluation_roi", "center": [20, 20, 0], "width": 10, "height": 10, "rotation": 0},
@@ -487,15 +499,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ann = dir.path().join("SLIDE-1.json");
         std::fs::write(&ann, JSON).unwrap();
-        let plan = MasksPlan {
-            slides: vec![SlideAnnotations { annotations: ann, slide_name: "SLIDE-1".into() }],
-            codes: CodeTable::bcss(),
-            out: dir.path().join("out"),
-            scale: Scale::Base,
-            geometry: Geometry::Htk,
-            png: Compression::Fast,
-            wait_lock: false,
-        };
+        let plan = test_plan(
+            vec![SlideAnnotations { annotations: ann, slide_name: "SLIDE-1".into() }],
+            dir.path(),
+            Scale::Base,
+        );
         let s = run(&plan).unwrap().slides.remove(0);
         assert_eq!((s.rois, s.masks.len(), s.skipped_rois.len(), s.failed.len()), (2, 2, 0, 0));
         assert_eq!(s.skipped_elements.get("point"), Some(&1));
@@ -524,15 +532,11 @@ mod tests {
         ]}}]"#,
         )
         .unwrap();
-        let plan = MasksPlan {
-            slides: vec![SlideAnnotations { annotations: ann, slide_name: "SLIDE-1".into() }],
-            codes: CodeTable::bcss(),
-            out: dir.path().join("out"),
-            scale: Scale::Base,
-            geometry: Geometry::Htk,
-            png: Compression::Fast,
-            wait_lock: false,
-        };
+        let plan = test_plan(
+            vec![SlideAnnotations { annotations: ann, slide_name: "SLIDE-1".into() }],
+            dir.path(),
+            Scale::Base,
+        );
         let s = run(&plan).unwrap().slides.remove(0);
         assert_eq!((s.rois, s.masks.len(), s.skipped_rois.len(), s.failed.len()), (2, 1, 1, 0));
         let k = &s.skipped_rois[0];
@@ -546,16 +550,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ann = dir.path().join("SLIDE-1.json");
         std::fs::write(&ann, JSON).unwrap();
-        let plan = MasksPlan {
-            slides: vec![SlideAnnotations { annotations: ann, slide_name: "SLIDE-1".into() }],
-            codes: CodeTable::bcss(),
-            out: dir.path().join("out"),
-            // 0.25 / 0.0001: a factor of 2500, so the 100x100 ROI would be 250000x250000.
-            scale: Scale::Mpp { mpp: 0.0001, native_mpp: 0.25 },
-            geometry: Geometry::Htk,
-            png: Compression::Fast,
-            wait_lock: false,
-        };
+        // 0.25 / 0.0001: a factor of 2500, so the 100x100 ROI would be 250000x250000.
+        let plan = test_plan(
+            vec![SlideAnnotations { annotations: ann, slide_name: "SLIDE-1".into() }],
+            dir.path(),
+            Scale::Mpp { mpp: 0.0001, native_mpp: 0.25 },
+        );
         let done = run(&plan).unwrap();
         assert!(done.slides.is_empty());
         let err = &done.failed[0].error;
@@ -576,15 +576,7 @@ mod tests {
         std::fs::write(&also_good, JSON).unwrap();
         let slides: Vec<SlideAnnotations> =
             [&good, &broken, &absent, &also_good].iter().map(|p| SlideAnnotations::from_path(p).unwrap()).collect();
-        let plan = MasksPlan {
-            slides,
-            codes: CodeTable::bcss(),
-            out: dir.path().join("out"),
-            scale: Scale::Base,
-            geometry: Geometry::Htk,
-            png: Compression::Fast,
-            wait_lock: false,
-        };
+        let plan = test_plan(slides, dir.path(), Scale::Base);
         let done = run(&plan).unwrap();
         let names: Vec<&str> = done.slides.iter().map(|s| s.slide_name.as_str()).collect();
         assert_eq!(names, ["SLIDE-1", "SLIDE-4"]);
