@@ -330,7 +330,8 @@ impl Pixels for LocalPixels {
 }
 
 /// The fingerprint of a ROI read from a slide file (`road`: `local` or `gdc`): the resolution,
-/// where the mask comes from, and the bounds.
+/// where the mask comes from, and the bounds. Both roads read through OpenSlide.
+#[cfg(feature = "openslide")]
 pub(crate) fn slide_file_fingerprint(road: &str, resolution: Resolution, masks: &dyn BaseMasks, roi: &Roi) -> String {
     format!(
         "v1|{road}|{}|{}|{},{},{},{}|{}",
