@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Prints one tab-separated line per encoder: name, bytes, CPU seconds (user + system of the
-//! whole process, all threads, best of 3), wall seconds. With `OUT_DIR`, writes each PNG there
+//! whole process, all threads, best of 3), wall seconds. `PNG_ENCODE_ONLY=NAME` runs one of them. With `OUT_DIR`, writes each PNG there
 //! (`bcss-fast.png`, ...) for `scripts/bench-png.py` to check with Pillow.
 #![expect(clippy::print_stdout, clippy::print_stderr, reason = "a benchmark prints its figures and its usage")]
 
@@ -25,6 +25,10 @@ fn cpu_seconds() -> f64 {
 }
 
 fn measure(name: &str, out_dir: Option<&str>, mut encode: impl FnMut() -> Vec<u8>) {
+    // `PNG_ENCODE_ONLY=bcss-fast` measures one encoder (for a profiler).
+    if std::env::var("PNG_ENCODE_ONLY").is_ok_and(|only| only != name) {
+        return;
+    }
     let (mut best_cpu, mut best_wall, mut bytes) = (f64::MAX, f64::MAX, Vec::new());
     for _ in 0..3 {
         let (c, t) = (cpu_seconds(), Instant::now());

@@ -1,11 +1,11 @@
 //! One zlib stream made of independently compressed pieces, with libdeflate.
 //!
-//! Why: libdeflate compresses PNG rows of H&E tissue to fewer bytes than zlib level 6 (Pillow's
-//! default) in a fraction of the time (BENCHMARKS.md, "PNG encoding"), but it only compresses
-//! whole buffers, and each buffer becomes a complete raw-deflate stream whose last block has the
-//! `BFINAL` bit set. A ROI must not be held whole in memory, and one large ROI should use every
-//! core, so the image data is cut into pieces that are compressed on their own (on rayon) and
-//! joined into the single zlib stream PNG requires, as pigz joins zlib's pieces:
+//! Why: for the pieces of rows that hold long repeats (masks, patterns), libdeflate's match
+//! search writes the smallest bytes per CPU second we measured (BENCHMARKS.md, "PNG encoding"),
+//! but it only compresses whole buffers, and each buffer becomes a complete raw-deflate stream
+//! whose last block has the `BFINAL` bit set. A ROI must not be held whole in memory, and one
+//! large ROI should use every core, so the image data is cut into pieces that are compressed on
+//! their own (on rayon) and joined into the single zlib stream PNG requires, as pigz joins zlib's pieces:
 //!
 //! - every piece but the last is made non-final: `final_block` walks the piece's blocks (the
 //!   Huffman codes are decoded, nothing is inflated) to find the bit where the last block starts
@@ -30,6 +30,12 @@ pub struct PieceError(&'static str);
 /// A libdeflate compressor at `level` (1 fastest, 12 smallest).
 pub(crate) fn compressor(level: i32) -> Compressor {
     Compressor::new(CompressionLvl::new(level).unwrap_or_default())
+}
+
+/// The size of `data` compressed alone (a probe of how well libdeflate does on it).
+pub(crate) fn compressed_len(c: &mut Compressor, data: &[u8]) -> usize {
+    let mut out = vec![0u8; c.deflate_compress_bound(data.len())];
+    c.deflate_compress(data, &mut out).unwrap_or(out.len())
 }
 
 /// Compresses `data` as one piece of a raw-deflate stream. A piece that is not `last` ends on a

@@ -3,24 +3,34 @@
 //! [`PngWriter`] takes rows as they are produced (a JPEG decoded scanline by scanline, a
 //! resampled strip, a band of a mask) and cuts them into pieces of as many rows as make
 //! [`PIECE_BYTES`] of filtered data. Once it holds a piece per rayon thread, every piece is
-//! filtered and handed to libdeflate ([`super::deflate`]) on its own thread (a piece's first row
-//! is filtered against the previous piece's last raw row, so the filters are those of a
-//! row-by-row pass), and the results are written as `IDAT` chunks in order: one large image uses
-//! every core for both the filter and the deflate. It holds at most a batch of pieces (raw,
-//! filtered and compressed), never the image: a 12000 x 11000 RGB ROI is written with a few tens
-//! of MB, not 400. [`PngWriter::on_pool`] runs that work on a given pool (a command's thread
-//! budget) instead of rayon's global one.
+//! filtered and compressed on its own thread (a piece's first row is filtered against the
+//! previous piece's last raw row, so the filters are those of a row-by-row pass), and the
+//! results are written as `IDAT` chunks in order: one large image uses every core for both the
+//! filter and the deflate. It holds at most a batch of pieces (raw, filtered and compressed),
+//! never the image: a 12000 x 11000 RGB ROI is written with a few tens of MB, not 400.
+//! [`PngWriter::on_pool`] runs that work on a given pool (a command's thread budget) instead of
+//! rayon's global one.
 //!
 //! Filtering is Pillow's and libpng's heuristic: each row gets the filter (None, Sub, Up, Average,
 //! Paeth) whose bytes, read as signed, have the smallest sum of absolute values.
+//!
+//! Compressing a piece: every piece is coded by the `huffman` module (Huffman codes fitted to
+//! each 64 KiB, runs of zeros as matches; no match search). On the filtered rows of tissue that
+//! is both the smallest and by far the cheapest coding we measured: the rows hold almost nothing
+//! a back-reference pays for. Where they do (masks, test patterns), libdeflate's match search
+//! wins; at [`Compression::Balanced`] a probe (libdeflate on 16 KiB of the piece against the
+//! Huffman coder's bits for the same bytes) decides whether a piece goes to libdeflate too, and
+//! the smaller result is kept; `Fast` never asks libdeflate, `High` always does (level 10).
+//! Huffman pieces end on a byte boundary by construction; libdeflate's are made joinable by
+//! [`super::deflate`].
 //!
 //! The output depends only on the pixels and the [`Compression`]: how rows are handed in (one at
 //! a time or all at once) and how many threads compress change nothing.
 //!
 //! Why not the `png` crate's encoder (used before): it streams, but through zlib-rs at level 6,
 //! which on H&E tissue writes 4% more bytes than Pillow's zlib at a sixth of Pillow's CPU, and
-//! on one core; libdeflate writes fewer bytes than Pillow at a fifth of its CPU and splits
-//! across cores (BENCHMARKS.md, "PNG encoding").
+//! on one core; the coding here writes 3% fewer bytes than Pillow at about a twenty-fifth of
+//! its CPU and splits across cores (BENCHMARKS.md, "PNG encoding").
 //!
 //! Invariant: pure; writes only to the `Write` it is given.
 
@@ -29,6 +39,7 @@ use std::io::Write;
 use rayon::prelude::*;
 
 use super::deflate;
+use super::huffman;
 use super::png::Compression;
 
 /// Filtered bytes per deflate piece: small enough that a batch of pieces stays a few MB,
@@ -67,8 +78,8 @@ impl From<EncodeError> for std::io::Error {
 }
 
 impl Compression {
-    /// libdeflate's level for this setting (BENCHMARKS.md, "PNG encoding", has the measured
-    /// bytes and CPU of each).
+    /// libdeflate's level for the pieces that go to libdeflate (BENCHMARKS.md, "PNG encoding",
+    /// has the measured bytes and CPU of each setting). `Fast` never uses it.
     pub(crate) fn libdeflate_level(self) -> i32 {
         match self {
             Compression::Fast => 1,
@@ -76,6 +87,45 @@ impl Compression {
             Compression::High => 10,
         }
     }
+}
+
+/// `Balanced` hands a piece to libdeflate when libdeflate makes its probe block at most this
+/// share (in percent) of the Huffman coder's bits: repeats worth a match search are there.
+const PROBE_PERCENT: u64 = 97;
+
+/// Bytes of a piece compressed by libdeflate to probe it (a quarter of a Huffman block: on
+/// tissue the probe costs a few percent of the piece's time).
+const PROBE_BYTES: usize = 1 << 14;
+
+/// Compresses one filtered piece (see the module docs): Huffman codes fitted to each block
+/// ([`huffman`]) for every setting; then, where the content has repeats (always for `High`;
+/// for `Balanced` when libdeflate wins on the piece's middle block), libdeflate too, and the
+/// smaller of the two is kept.
+fn compress_piece(
+    c: &mut libdeflater::Compressor,
+    compression: Compression,
+    data: &[u8],
+    last: bool,
+) -> Result<Vec<u8>, deflate::PieceError> {
+    let (huff, blocks) = huffman::piece(data, last);
+    let lz_pays = match compression {
+        Compression::Fast => false,
+        Compression::High => true,
+        Compression::Balanced => blocks.get(blocks.len() / 2).is_some_and(|&bits| {
+            // The first PROBE_BYTES of the middle block, against that block's Huffman bits
+            // pro rata.
+            let start = blocks.len() / 2 * huffman::BLOCK_BYTES;
+            let block = &data[start..(start + huffman::BLOCK_BYTES).min(data.len())];
+            let probe = &block[..block.len().min(PROBE_BYTES)];
+            let lz_bits = deflate::compressed_len(c, probe) as u64 * 8 * block.len() as u64;
+            lz_bits * 100 <= bits * probe.len() as u64 * PROBE_PERCENT
+        }),
+    };
+    if !lz_pays {
+        return Ok(huff);
+    }
+    let lz = deflate::piece(c, data, last)?;
+    Ok(if lz.len() < huff.len() { lz } else { huff })
 }
 
 /// A streaming PNG encoder for 8-bit grey, RGB or RGBA images.
@@ -95,7 +145,7 @@ pub struct PngWriter<W: Write> {
     out: W,
     row_bytes: usize,
     channels: usize,
-    level: i32,
+    compression: Compression,
     /// Raw rows per piece: as many as make [`PIECE_BYTES`] of filtered data (rounded up), so
     /// piece boundaries depend on the width only.
     piece_rows: usize,
@@ -145,7 +195,7 @@ impl<W: Write> PngWriter<W> {
             out,
             row_bytes,
             channels,
-            level: compression.libdeflate_level(),
+            compression,
             piece_rows,
             prev: vec![0; row_bytes],
             pieces: vec![Vec::with_capacity(piece_rows.min(h as usize) * row_bytes)],
@@ -199,18 +249,23 @@ impl<W: Write> PngWriter<W> {
     /// order. `last`: the final one of them ends the stream.
     fn flush(&mut self, last: bool) -> Result<(), EncodeError> {
         let n = self.pieces.len();
-        let (level, row_bytes, bpp) = (self.level, self.row_bytes, self.channels);
+        let (compression, row_bytes, bpp) = (self.compression, self.row_bytes, self.channels);
         let (pieces, prev) = (&self.pieces, &self.prev);
         let work = || -> Vec<Result<Filtered, deflate::PieceError>> {
             pieces
                 .par_iter()
                 .enumerate()
                 .map_init(
-                    || (deflate::compressor(level), std::array::from_fn::<Vec<u8>, 5, _>(|_| vec![0; row_bytes])),
+                    || {
+                        (
+                            deflate::compressor(compression.libdeflate_level()),
+                            std::array::from_fn::<Vec<u8>, 5, _>(|_| vec![0; row_bytes]),
+                        )
+                    },
                     |(c, scratch), (i, raw)| {
                         let before = if i == 0 { &prev[..] } else { &pieces[i - 1][pieces[i - 1].len() - row_bytes..] };
                         let filtered = filter_rows(raw, before, row_bytes, bpp, scratch);
-                        let z = deflate::piece(c, &filtered, last && i + 1 == n)?;
+                        let z = compress_piece(c, compression, &filtered, last && i + 1 == n)?;
                         Ok((filtered, z))
                     },
                 )
@@ -433,6 +488,33 @@ mod tests {
             let back = super::super::png::decode_rgb(&whole).unwrap();
             assert_eq!((back.width, back.height), (w, h));
             assert!(back.data == data, "{c:?}: decoded pixels differ");
+        }
+    }
+
+    #[test]
+    fn noise_stays_with_the_huffman_coder_and_repeats_go_to_libdeflate() {
+        let (w, h) = (600, 1000);
+        // Smooth colour plus noise in every channel, as tissue after JPEG: nothing to match.
+        let mut rng = fastrand::Rng::with_seed(5);
+        let noise: Vec<u8> =
+            (0..w * h).flat_map(|i| [(i % w / 3) as u8, (i / w / 4) as u8, 128]).map(|v| v + rng.u8(0..12)).collect();
+        // A 37-pixel random texture repeated along every row, each row shifted by a random amount
+        // (so no filter turns it into zeros): long matches everywhere.
+        let tile: Vec<u8> = (0..37 * 3).map(|_| rng.u8(..)).collect();
+        let repeats: Vec<u8> = (0..h)
+            .flat_map(|_| tile.iter().cycle().skip(3 * rng.usize(0..37)).take(w * 3).copied().collect::<Vec<_>>())
+            .collect();
+        let size = |data: &[u8], c| encode(w, h, 3, data, c, data.len()).len();
+
+        assert_eq!(
+            encode(w, h, 3, &noise, Compression::Balanced, noise.len()),
+            encode(w, h, 3, &noise, Compression::Fast, noise.len()),
+            "noise: the probe keeps every piece with the Huffman coder"
+        );
+        let (fast, balanced) = (size(&repeats, Compression::Fast), size(&repeats, Compression::Balanced));
+        assert!(balanced * 10 < fast, "repeats: balanced {balanced} bytes against fast {fast}");
+        for data in [&noise, &repeats] {
+            assert!(size(data, Compression::High) <= size(data, Compression::Balanced));
         }
     }
 

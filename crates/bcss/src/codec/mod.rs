@@ -22,6 +22,7 @@
 
 pub mod deflate;
 pub mod encoder;
+pub(crate) mod huffman;
 #[allow(unsafe_code)]
 pub mod jpeg;
 pub mod label_png;

@@ -1,4 +1,5 @@
-//! PNG decoding (the `png` crate) and encoding ([`PngWriter`]: filtered rows, libdeflate).
+//! PNG decoding (the `png` crate) and encoding ([`PngWriter`]: filtered rows, our Huffman coder
+//! and libdeflate).
 
 use std::io::Write;
 
@@ -9,20 +10,27 @@ use crate::model::{GrayImage, RgbImage};
 
 /// How hard to compress. PNG is lossless: this changes file size and time, never pixels.
 ///
-/// All three filter rows adaptively (as Pillow) and deflate with libdeflate ([`PngWriter`]); the
-/// level is libdeflate's. Measured on a 4806 x 3870 H&E-like ROI (BENCHMARKS.md, "PNG encoding").
+/// All three filter rows adaptively (as Pillow) and code every piece of rows with Huffman codes
+/// fitted to each 64 KiB and runs of zeros ([`PngWriter`]'s own coder): on photographic content
+/// such as H&E tissue that is smaller than Pillow's default (zlib level 6) and than libdeflate,
+/// at a small fraction of their CPU. Content with long repeats (label masks, synthetic
+/// patterns, screenshots) is smaller with a match search, which is where the levels differ.
+/// Measured on a 4806 x 3870 H&E-like ROI and on the stand-in's test pattern (BENCHMARKS.md,
+/// "PNG encoding").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
-    /// libdeflate level 1: about 2/3 of the CPU of `balanced`, about 5% larger files on tissue.
+    /// The Huffman coder alone: the least CPU; on tissue the same bytes as `balanced`, on
+    /// content with long repeats larger.
     Fast,
-    /// libdeflate level 5: no larger than Pillow's default (zlib level 6) at about a fifth of
-    /// its CPU.
+    /// The Huffman coder, and libdeflate level 5 for the pieces where a probe of 16 KiB shows
+    /// repeats worth a match search (the smaller of the two is kept): on tissue about 1/25 of
+    /// Pillow's CPU at 3% fewer bytes.
     #[default]
     Balanced,
-    /// libdeflate level 10 (near-optimal parsing): about 3% smaller than `balanced` on tissue,
-    /// about 2.5 times its CPU.
+    /// Both coders on every piece, libdeflate at level 10 (near-optimal parsing), the smaller
+    /// kept: the smallest files, at many times the CPU of `balanced`.
     High,
 }
 
