@@ -9,9 +9,9 @@
 //!
 //! | [`Compression`] | filter | deflate | |
 //! |---|---|---|---|
-//! | `Fast` | adaptive | fdeflate | as [`png::write_gray`](super::png::write_gray) |
+//! | `Fast` | adaptive | Huffman codes and runs of zeros | as [`png::write_gray`](super::png::write_gray) |
 //! | `Balanced` (default) | `Up` | zlib-rs, `Z_RLE` strategy | this module |
-//! | `High` | adaptive | zlib level 9 | as [`png::write_gray`](super::png::write_gray) |
+//! | `High` | adaptive | the smaller of that and libdeflate level 10 | as [`png::write_gray`](super::png::write_gray) |
 //!
 //! Measured (BENCHMARKS.md "Masks from annotations"): on the 12 masks of the BCSS-sized
 //! benchmark (210 MP) `Balanced` here is 3520 KB where zlib level 6 with adaptive filtering (the
