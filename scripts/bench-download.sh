@@ -9,6 +9,13 @@
 #
 #   scripts/bench-download.sh                  # builds release binaries if missing
 #   LATENCY_MS=50 BANDWIDTH=50000000 ROIS=20 ROI=2000x1500 JOBS="1 4" scripts/bench-download.sh
+#   PICTURE=tissue scripts/bench-download.sh   # H&E-like regions instead of the test pattern
+#   BCSS_BIN=/tmp/old/bcss scripts/bench-download.sh   # another bcss build, same server
+#
+# PICTURE (default pattern) is the stand-in's --picture: the test pattern's repeating gradients
+# compress nothing like tissue, so PNG sizes and encode times with `pattern` say little about
+# real slides; `tissue` is an H&E-like picture that compresses like one. BCSS_BIN (default
+# $TARGET/release/bcss) is the client measured, e.g. an older build against the same server.
 #
 # Output: a Markdown table on stdout (paste into BENCHMARKS.md); raw logs in $WORK.
 set -euo pipefail
@@ -20,22 +27,35 @@ ROIS=${ROIS:-20}
 ROI=${ROI:-2000x1500}
 JOBS=${JOBS:-"1 4"}
 ENCODING=${ENCODING:-jpeg}
+PICTURE=${PICTURE:-pattern}
 TARGET=${CARGO_TARGET_DIR:-target}
+BCSS_BIN=${BCSS_BIN:-$TARGET/release/bcss}
 WORK=${WORK:-$(mktemp -d /tmp/bcss-bench.XXXXXX)}
 mkdir -p "$WORK"
 
 if [ ! -x "$TARGET/release/bcss" ] || [ ! -x "$TARGET/release/bcss-testserver" ]; then
   cargo build --release -p bcss-cli -p bcss-testserver >&2
 fi
+if [ ! -x "$BCSS_BIN" ]; then
+  echo "bench-download.sh: BCSS_BIN=$BCSS_BIN is not an executable" >&2
+  exit 2
+fi
 
 "$TARGET/release/bcss-testserver" --slides "$ROIS" --roi "$ROI" --latency-ms "$LATENCY_MS" \
-  --bandwidth "$BANDWIDTH" --roi-csv "$WORK/roiBounds.csv" > "$WORK/server.env" 2> "$WORK/server.log" &
+  --bandwidth "$BANDWIDTH" --picture "$PICTURE" --roi-csv "$WORK/roiBounds.csv" \
+  > "$WORK/server.env" 2> "$WORK/server.log" &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do
   grep -q '^ROI_CSV=' "$WORK/server.env" 2>/dev/null && break
   sleep 0.1
 done
+if ! grep -q '^ROI_CSV=' "$WORK/server.env" 2>/dev/null; then
+  # E.g. a release bcss-testserver older than --picture: rebuild it.
+  echo "bench-download.sh: the stand-in did not start:" >&2
+  cat "$WORK/server.log" >&2
+  exit 2
+fi
 API_URL=$(sed -n 's/^BCSS_API_URL=//p' "$WORK/server.env")
 FOLDER=$(sed -n 's/^BCSS_FOLDER_ID=//p' "$WORK/server.env")
 
@@ -44,7 +64,7 @@ echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for j in $JOBS; do
   out="$WORK/out-j$j"
   rm -rf "$out"
-  BCSS_API_KEY=bcss-test-key /usr/bin/time -v "$TARGET/release/bcss" --json download \
+  BCSS_API_KEY=bcss-test-key /usr/bin/time -v "$BCSS_BIN" --json download \
     --api-url "$API_URL" --folder-id "$FOLDER" --roi-bounds "$WORK/roiBounds.csv" \
     --out "$out" --mpp 0.25 --encoding "$ENCODING" --jobs "$j" \
     > "$WORK/summary-j$j.json" 2> "$WORK/time-j$j.txt"
@@ -59,4 +79,4 @@ for j in $JOBS; do
     'BEGIN { printf "| %d | %d | %.2f | %.2f | %.3f | %.0f | %.1f | %.1f |\n", j, n, w, u+s, (u+s)/(n>0?n:1), r/1024, b/1e6, o/1e6 }'
 done
 echo
-echo "latency ${LATENCY_MS} ms/request, bandwidth cap ${BANDWIDTH} B/s per response, ${ROIS} ROIs of about ${ROI} base px, --mpp 0.25 --encoding ${ENCODING}; logs in ${WORK}"
+echo "latency ${LATENCY_MS} ms/request, bandwidth cap ${BANDWIDTH} B/s per response, ${ROIS} ROIs of about ${ROI} base px, --picture ${PICTURE}, --mpp 0.25 --encoding ${ENCODING}, client ${BCSS_BIN}; logs in ${WORK}"

@@ -9,7 +9,7 @@
 //! | `GET /api/v1/item?folderId=&limit=&offset=&sort=&sortdir=` | items + `Girder-Total-Count`; `limit=0` = all |
 //! | `GET /api/v1/item/{id}` | the item document |
 //! | `GET /api/v1/item/{id}/tiles` | tile metadata |
-//! | `GET /api/v1/item/{id}/tiles/region` | JPEG or PNG, pixels from [`crate::image`]; empty 200 for an empty region |
+//! | `GET /api/v1/item/{id}/tiles/region` | JPEG or PNG, pixels from [`crate::image`] (test pattern or tissue, [`crate::Config::picture`]); empty 200 for an empty region |
 //! | `GET /api/v1/annotation/item/{id}` | annotation documents, chunked |
 //! | `GET /masks/{roi}` | `302` to `/files/{roi}.png` |
 //! | `GET /files/{roi}.png` | the grey mask at ROI base size |
@@ -196,7 +196,7 @@ fn dispatch(state: &State, req: &Request, host: &str, fault: Option<&Fault>) -> 
         (["item"], true, _) => listing(state, req, user, fault),
         (["item", id], true, _) => with_item(state, id, user, |i, s| Response::json(200, &item_doc(state, i, s))),
         (["item", id, "tiles"], true, _) => with_slide(state, id, user, |_, s| Response::json(200, &tiles_doc(s))),
-        (["item", id, "tiles", "region"], true, _) => with_slide(state, id, user, |_, s| region(s, req, fault)),
+        (["item", id, "tiles", "region"], true, _) => with_slide(state, id, user, |_, s| region(state, s, req, fault)),
         (["annotation", "item", id], true, _) => with_item(state, id, user, |i, s| {
             let mut r = Response::json(
                 200,
@@ -410,7 +410,7 @@ fn tiles_doc(s: &SlideSpec) -> Value {
     })
 }
 
-fn region(s: &SlideSpec, req: &Request, fault: Option<&Fault>) -> Response {
+fn region(state: &State, s: &SlideSpec, req: &Request, fault: Option<&Fault>) -> Response {
     let mut q = RegionQuery::default();
     for (name, slot) in [
         ("left", &mut q.left),
@@ -454,7 +454,7 @@ fn region(s: &SlideSpec, req: &Request, fault: Option<&Fault>) -> Response {
         return error(500, "internal", "An unexpected error occurred on the server.");
     }
     let out_w = if matches!(fault, Some(Fault::RegionWrongSize)) { (a.out_w - 1).max(1) } else { a.out_w };
-    let pixels = image::render(a.region, out_w, a.out_h, png);
+    let pixels = image::render_picture(state.config.picture, a.region, out_w, a.out_h, png);
     let body = if png {
         let mut out = Vec::new();
         bcss::codec::png::write_raw(

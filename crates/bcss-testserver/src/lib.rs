@@ -10,7 +10,9 @@
 //!   every request ([`TestServer::requests`]) so tests can assert what the client sent.
 //! - [`SlideSpec`]s describe synthetic slides and their ROIs. Pixels are a known function of
 //!   base coordinates ([`image::colour`]), masks too ([`image::mask_code`]), and the region
-//!   geometry is written from the spec independently of the client ([`image::answer`]).
+//!   geometry is written from the spec independently of the client ([`image::answer`]). For
+//!   benchmarks, [`Config::picture`] can paint H&E-like tissue instead ([`tissue`]), which
+//!   compresses like a real slide.
 //! - [`faults`] holds named, documented ways to misbehave, switchable at run time with
 //!   [`TestServer::set_faults`].
 //! - [`gdc::GdcServer`] is a second, separate stand-in: the NCI GDC API (`/status`, `/files`,
@@ -40,6 +42,7 @@ pub mod girder;
 pub mod http;
 pub mod image;
 pub mod svs;
+pub mod tissue;
 
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
@@ -50,7 +53,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use faults::{Fault, Faults, Route, When};
-pub use image::Region;
+pub use image::{Picture, Region};
 
 /// One ROI of a synthetic slide (base pixels, `xmax`/`ymax` exclusive).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +147,8 @@ pub struct Config {
     pub folder_public: bool,
     /// Faults in force from the start.
     pub faults: Faults,
+    /// What region pictures show: the test pattern (default) or H&E-like tissue (benchmarks).
+    pub picture: Picture,
 }
 
 impl Config {
@@ -727,6 +732,48 @@ mod tests {
         s.expire_tokens();
         let r = exchange(&s, &req, 1);
         assert_eq!(r[0].0, 401, "an expired token is anonymous");
+    }
+
+    #[test]
+    fn tissue_picture_over_http() {
+        let s = TestServer::start(Config {
+            slides: vec![SlideSpec::new("TCGA-SY-0001-01Z-00-DX1.SYNTH.svs", 4000, 3000, 0.25, 40.0).roi(
+                "TCGA-SY-0001-DX1",
+                100,
+                200,
+                160,
+                240,
+            )],
+            folder_public: true,
+            picture: Picture::Tissue,
+            ..Default::default()
+        });
+        let id = s.item_id("TCGA-SY-0001").unwrap();
+        let region = "left=1000&top=500&right=1300&bottom=700";
+        let raw = format!(
+            "GET /api/v1/item/{id}/tiles/region?{region}&encoding=PNG HTTP/1.1\r\nHost: x\r\n\r\n\
+             GET /api/v1/item/{id}/tiles/region?{region}&encoding=JPEG HTTP/1.1\r\nHost: x\r\n\r\n\
+             GET /files/TCGA-SY-0001-DX1.png HTTP/1.1\r\nHost: x\r\n\r\n"
+        );
+        let r = exchange(&s, &raw, 3);
+        // PNG: exactly the tissue function; JPEG (q95): close to it.
+        let png = bcss::codec::png::decode_rgb(&r[0].2).unwrap();
+        let tissue = image::render_picture(
+            Picture::Tissue,
+            Region { left: 1000, top: 500, right: 1300, bottom: 700 },
+            300,
+            200,
+            false,
+        );
+        assert_eq!((png.width, png.height), (300, 200));
+        assert!(png.data == tissue, "the PNG is the tissue picture");
+        let jpeg = bcss::codec::jpeg::decode_rgb(&r[1].2).unwrap();
+        let mean_diff =
+            |a: &[u8], b: &[u8]| a.iter().zip(b).map(|(&x, &y)| f64::from(x.abs_diff(y))).sum::<f64>() / a.len() as f64;
+        assert!(mean_diff(&jpeg.data, &tissue) < 4.0, "JPEG off by {}", mean_diff(&jpeg.data, &tissue));
+        // Masks do not change with the picture.
+        let mask = bcss::codec::png::decode_gray(&r[2].2).unwrap();
+        assert_eq!(mask.data, image::render_mask(Region { left: 100, top: 200, right: 160, bottom: 240 }));
     }
 
     #[test]
