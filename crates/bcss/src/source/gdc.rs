@@ -395,7 +395,7 @@ impl Gdc {
                         match body.read(&mut out[got..]) {
                             Ok(0) => {
                                 let kind = TransportKind::BodyCut { got: got as u64, expected: len };
-                                broken = Some(Failure::Transport(TransportError::new(kind, &req.shown_url(), None)));
+                                broken = Some(Failure::transport(TransportError::new(kind, &req.shown_url(), None)));
                                 break;
                             }
                             Ok(n) => {
@@ -507,7 +507,7 @@ impl Gdc {
                         None if len >= file.size => break,
                         None => {
                             let kind = TransportKind::BodyCut { got: len, expected: file.size };
-                            (Failure::Transport(TransportError::new(kind, &req.shown_url(), None)), None)
+                            (Failure::transport(TransportError::new(kind, &req.shown_url(), None)), None)
                         }
                         Some(f) => (f, None),
                     }

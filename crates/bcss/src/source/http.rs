@@ -352,9 +352,9 @@ fn body_error(e: &std::io::Error, bytes: u64, url: &str) -> TransportError {
 /// [`TransportError`] a [`BodyReader`] failed with, as it is.
 pub fn read_failure(e: &std::io::Error, bytes: u64) -> Failure {
     match e.get_ref().and_then(|inner| inner.downcast_ref::<TransportError>()) {
-        Some(t) => Failure::Transport(t.clone()),
+        Some(t) => Failure::transport(t.clone()),
         // Not from a `BodyReader`: no URL is known, and the text is redacted all the same.
-        None => Failure::Transport(body_error(e, bytes, "")),
+        None => Failure::transport(body_error(e, bytes, "")),
     }
 }
 
@@ -462,8 +462,9 @@ impl std::error::Error for TransportError {}
 /// What went wrong on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// Could not connect, TLS failed, timed out, the connection broke, or the body was cut off.
-    Transport(TransportError),
+    /// Could not connect, TLS failed, timed out, the connection broke, or the body was cut off
+    /// (boxed: every request's result carries this type, and a transport error is rare).
+    Transport(Box<TransportError>),
     /// The server kept answering a retryable status.
     Status(u16, Option<String>),
     /// A redirect to something else than `http(s)://` (`file://`, `ftp://`): never followed,
@@ -479,6 +480,11 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// A transport failure.
+    pub fn transport(t: TransportError) -> Failure {
+        Failure::Transport(Box::new(t))
+    }
+
     /// True when a wait ran out (connecting, the head, a read, the body's deadline).
     pub fn is_timeout(&self) -> bool {
         matches!(self, Failure::Transport(t) if t.is_timeout())
@@ -699,7 +705,7 @@ impl Http {
             };
             let next = resolve_location(&url, &location).ok_or_else(|| {
                 let detail = format!("redirect to an unusable location `{}`", scrub(&redact_url(&location)));
-                Failure::Transport(TransportError::new(TransportKind::Redirects, &shown, Some(detail)))
+                Failure::transport(TransportError::new(TransportKind::Redirects, &shown, Some(detail)))
             })?;
             if !(next.starts_with("http://") || next.starts_with("https://")) {
                 let scheme = next.split_once(':').map_or("?", |(s, _)| s);
@@ -719,7 +725,7 @@ impl Http {
             query = &[];
         }
         let detail = format!("more than 10 redirects, last to {}", redact_url(&url));
-        Err(Failure::Transport(TransportError::new(TransportKind::Redirects, &url, Some(detail))))
+        Err(Failure::transport(TransportError::new(TransportKind::Redirects, &url, Some(detail))))
     }
 
     fn once(&self, req: &Request, on_bytes: &dyn Fn(u64)) -> Result<(Response, Option<Duration>), Failure> {
@@ -752,7 +758,7 @@ impl Http {
                     body.extend_from_slice(&chunk[..n]);
                     on_bytes(n as u64);
                 }
-                Err(e) => return Err(Failure::Transport(body_error(&e, body.len() as u64, &url))),
+                Err(e) => return Err(Failure::transport(body_error(&e, body.len() as u64, &url))),
             }
             if head_at.elapsed() > allowed {
                 let kind = TransportKind::Deadline {
@@ -762,13 +768,13 @@ impl Http {
                     size,
                     elapsed: head_at.elapsed(),
                 };
-                return Err(Failure::Transport(TransportError::new(kind, &url, None)));
+                return Err(Failure::transport(TransportError::new(kind, &url, None)));
             }
         }
         if let Some(n) = expected {
             if body.len() as u64 != n {
                 let kind = TransportKind::BodyCut { got: body.len() as u64, expected: n };
-                return Err(Failure::Transport(TransportError::new(kind, &url, None)));
+                return Err(Failure::transport(TransportError::new(kind, &url, None)));
             }
         }
         Ok((Response { status, content_type, total_count, headers, body, retries: 0 }, retry_after))
@@ -881,7 +887,7 @@ fn classify(e: &ureq::Error, url: &str) -> Failure {
         _ if tls => (TransportKind::Tls, Some(text)),
         _ => (TransportKind::Other, Some(text)),
     };
-    Failure::Transport(TransportError::new(kind, url, detail))
+    Failure::transport(TransportError::new(kind, url, detail))
 }
 
 #[cfg(test)]
@@ -1101,7 +1107,7 @@ mod tests {
             let t = TransportError::new(kind, url, Some(words.clone()));
             let e = HttpError {
                 url: t.url.clone(),
-                failure: Failure::Transport(t.clone()),
+                failure: Failure::transport(t.clone()),
                 retries: 0,
                 elapsed: Duration::ZERO,
             };
@@ -1282,7 +1288,7 @@ mod tests {
         assert!(retry.retry(Failure::Status(503, None), None).is_ok());
         let reset = || {
             let detail = Some("connection reset".to_string());
-            Failure::Transport(TransportError::new(
+            Failure::transport(TransportError::new(
                 TransportKind::BodyRead { bytes: 3 },
                 "http://h/x?key=SECRET",
                 detail,

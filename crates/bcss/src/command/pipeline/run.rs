@@ -112,7 +112,7 @@ pub enum RoiError {
         reason: &'static str,
     },
     /// The region arrived empty, undecodable or the wrong size (fetched again a few times,
-    /// [`CONTENT_ATTEMPTS`], before the ROI fails).
+    /// three attempts in all, before the ROI fails).
     #[error("region")]
     BadRegion(#[source] RegionError),
     /// The mask's rows ended before the mask did.
