@@ -88,7 +88,8 @@ def download(
 ) -> Dict[str, Any]:
     """``bcss download``: build the dataset (images + masks) from a DSA or the GDC.
 
-    Returns the run's summary (``done``, ``skipped``, ``failed``, ``out``, ``log``, ...).
+    Returns the run's summary (``done``, ``skipped``, ``failed``, ``failures``, ``out``, ``log``, ...);
+    ``failures`` has one dict per failed ROI: ``id``, ``step``, ``status`` (HTTP, or ``None``), ``reason``.
     Raises :class:`~bcss.PartialFailure` (with ``.summary``) when some ROIs failed.
     """
     flags = _flags(

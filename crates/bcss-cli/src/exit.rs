@@ -80,19 +80,12 @@ impl<T, E: Into<anyhow::Error>> Classify<T> for Result<T, E> {
     }
 }
 
-/// An error and its causes as one line, `outer: cause: root`. Many library errors already
-/// print their source inside their own message (so that a per-ROI reason is complete on its
-/// own); a cause whose text is already in the line is not repeated, which `{:#}` would do.
+/// An error and its causes as one line, `outer: cause: root`: each level of the chain once,
+/// joined by `: ` ([`bcss::report::error_chain`]). Every error says only its own level and
+/// hands its cause on as `source()`, so nothing is repeated and nothing needs de-duplicating.
 pub fn render_chain(err: &anyhow::Error) -> String {
-    let mut line = err.to_string();
-    for cause in err.chain().skip(1) {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-    }
-    line
+    let levels: Vec<String> = err.chain().map(ToString::to_string).collect();
+    levels.join(": ")
 }
 
 /// Parses arguments, runs the command, prints a failure as one sentence, returns the exit code.
@@ -132,33 +125,42 @@ pub fn run(argv: Vec<std::ffi::OsString>) -> i32 {
 mod tests {
     use super::*;
 
+    /// One level of a test chain: its own fragment, its cause as `source()`.
     #[derive(Debug)]
-    struct Outer(std::io::Error, bool);
+    struct Level {
+        what: &'static str,
+        source: Option<Box<Level>>,
+    }
 
-    impl std::fmt::Display for Outer {
+    impl std::fmt::Display for Level {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            if self.1 {
-                write!(f, "listing failed: {}", self.0)
-            } else {
-                write!(f, "listing failed")
-            }
+            f.write_str(self.what)
         }
     }
 
-    impl std::error::Error for Outer {
+    impl std::error::Error for Level {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            Some(&self.0)
+            self.source.as_deref().map(|l| l as _)
         }
+    }
+
+    fn chain(levels: &[&'static str]) -> Option<Box<Level>> {
+        levels.iter().rev().fold(None, |source, what| Some(Box::new(Level { what, source })))
     }
 
     #[test]
-    fn causes_are_printed_once() {
-        let inner = || std::io::Error::other("No such folder: f");
-        let e = anyhow::Error::new(Outer(inner(), true));
-        assert_eq!(render_chain(&e), "listing failed: No such folder: f");
-        let e = anyhow::Error::new(Outer(inner(), false));
-        assert_eq!(render_chain(&e), "listing failed: No such folder: f");
-        let e = anyhow::Error::new(Outer(inner(), false)).context("cannot start");
-        assert_eq!(render_chain(&e), "cannot start: listing failed: No such folder: f");
+    fn a_three_level_chain_prints_each_level_once() {
+        let e = anyhow::Error::new(*chain(&["cannot list folder `f`", "folder listing", "HTTP 404"]).unwrap());
+        assert_eq!(render_chain(&e), "cannot list folder `f`: folder listing: HTTP 404");
+    }
+
+    #[test]
+    fn context_is_one_more_level_and_equal_texts_are_kept() {
+        // No de-duplication by text: two levels that happen to say the same thing are both
+        // shown (the chain is the truth; a level that repeats its cause is the bug).
+        let e = anyhow::Error::new(*chain(&["mask", "mask"]).unwrap()).context("cannot start");
+        assert_eq!(render_chain(&e), "cannot start: mask: mask");
+        let io = anyhow::Error::new(std::io::Error::other("No such folder: f"));
+        assert_eq!(render_chain(&io), "No such folder: f");
     }
 }

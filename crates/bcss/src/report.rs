@@ -12,8 +12,84 @@ pub enum Outcome {
     Done,
     /// Already complete on disk and matching the manifest; nothing fetched.
     Skipped,
-    /// Failed; the sentence says which step and why.
-    Failed(String),
+    /// Failed: which unit, at which step, the HTTP status if a server answered one, and why.
+    Failed(UnitFailure),
+}
+
+/// The step of a ROI's work that failed, for programs that sort failures (the `step` of a
+/// failure in `--json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Finding or opening the ROI's slide (the source has none, tiles metadata, a slide file).
+    Slide,
+    /// The region's pixels: planning, fetching, reading or decoding them.
+    Region,
+    /// The label mask: a mask link, a mask file, or rasterising annotations.
+    Mask,
+    /// The slide's annotation JSON (`--annotations`).
+    Annotations,
+    /// Writing an output file.
+    Write,
+    /// Recording the result in the manifest.
+    Manifest,
+    /// Downloading a whole slide file (`--pipeline wsis`).
+    Download,
+    /// Reading an input file of a dataset (`stats`, `eval`, `report`).
+    Input,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Step::Slide => "slide",
+            Step::Region => "region",
+            Step::Mask => "mask",
+            Step::Annotations => "annotations",
+            Step::Write => "write",
+            Step::Manifest => "manifest",
+            Step::Download => "download",
+            Step::Input => "input",
+        })
+    }
+}
+
+/// One unit's failure as the end-of-run report and the `--json` summary keep it: typed fields
+/// for programs, and the whole chain of causes as one line for people.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnitFailure {
+    /// The unit: a ROI id (a slide file name for whole-slide downloads).
+    pub id: String,
+    /// The step that failed, when the error says.
+    pub step: Option<Step>,
+    /// The HTTP status a server answered, when the failure was one.
+    pub status: Option<u16>,
+    /// The error and its causes, each once ([`error_chain`]).
+    pub reason: String,
+}
+
+impl UnitFailure {
+    /// A failure of `id` with only a reason (no step, no status).
+    pub fn new(id: impl Into<String>, reason: impl Into<String>) -> UnitFailure {
+        UnitFailure { id: id.into(), step: None, status: None, reason: reason.into() }
+    }
+}
+
+/// An error and its causes as one line, `outer: cause: root`, each level once.
+///
+/// Every error of bcss says only its own level (`failed to write `x.png``) and hands its cause
+/// on through [`std::error::Error::source`] (`No space left on device`), so joining the
+/// levels with `: ` says each thing exactly once. This is the line a failed unit's
+/// [`UnitFailure::reason`] holds and the line the CLI prints.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
 }
 
 /// Receives progress events. Every method has an empty default.

@@ -12,6 +12,7 @@ mod compat_extract;
 mod compat_gdc;
 mod download;
 mod edges;
+mod errors;
 #[cfg(feature = "openslide")]
 mod extract;
 mod faults;

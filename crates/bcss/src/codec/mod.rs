@@ -116,11 +116,11 @@ pub enum CodecError {
     #[error("invalid JPEG: {0}")]
     Jpeg(String),
     /// The PNG decoder refused the data.
-    #[error("invalid PNG: {0}")]
+    #[error("invalid PNG")]
     PngDecode(#[from] ::png::DecodingError),
     /// Writing a PNG failed underneath the encoder: always `IoError` (kept in the `png` crate's
     /// type, which callers match to pass "No space left on device" on as itself).
-    #[error("failed to encode PNG: {0}")]
+    #[error("failed to encode PNG")]
     PngEncode(#[from] ::png::EncodingError),
     /// The PNG encoder refused its input (a size, a channel count, a row count).
     #[error("failed to encode PNG: {0}")]

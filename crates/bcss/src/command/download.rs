@@ -139,7 +139,7 @@ pub enum DownloadError {
     #[error(transparent)]
     Connect(GirderError),
     /// The folder could not be listed.
-    #[error("cannot list folder `{folder}`: {source}")]
+    #[error("cannot list folder `{folder}`")]
     Listing {
         /// Folder id.
         folder: String,
@@ -358,7 +358,7 @@ fn resolve_slides(plan: &DownloadPlan, girder: &Girder) -> Result<(SlideTable, &
         }
         Ok(_) => Err(DownloadError::EmptyFolder { folder: folder.clone() }),
         Err(e) if plan.fallback_to_builtin => {
-            tracing::warn!(folder, error = %e, "cannot list the folder; using the built-in slide table");
+            tracing::warn!(folder, error = %crate::report::error_chain(&e), "cannot list the folder; using the built-in slide table");
             Ok((SlideTable::builtin(), "built-in"))
         }
         Err(source) => Err(DownloadError::Listing { folder: folder.clone(), source }),

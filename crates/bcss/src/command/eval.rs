@@ -41,7 +41,7 @@ use super::input;
 use crate::catalog::classmap::ClassMap;
 use crate::dataset::pairs::RoiKey;
 use crate::dataset::scores::mean;
-use crate::report::{Outcome, Reporter};
+use crate::report::{Outcome, Reporter, UnitFailure};
 
 pub use super::input::score_files as evaluate_one;
 pub use crate::dataset::scores::{ClassMetrics, Confusion, ImageResult, Metrics, PixelCounter, Problem, ProblemKind};
@@ -116,7 +116,13 @@ pub fn evaluate(
             reporter.on_start(roi);
             let r = evaluate_one(map, roi, t, p);
             reporter.on_bytes(input::file_len(t) + input::file_len(p));
-            reporter.on_done(roi, &r.as_ref().map_or_else(|e| Outcome::Failed(e.message.clone()), |_| Outcome::Done));
+            reporter.on_done(
+                roi,
+                &r.as_ref().map_or_else(
+                    |e| Outcome::Failed(UnitFailure::new(roi.as_str(), e.message.clone())),
+                    |_| Outcome::Done,
+                ),
+            );
             r
         })
         .collect();

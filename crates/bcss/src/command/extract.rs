@@ -90,7 +90,7 @@ pub enum ExtractError {
     #[error(transparent)]
     Run(#[from] RunError),
     /// The threads of `--jobs` could not be started.
-    #[error("cannot start worker threads: {0}")]
+    #[error("cannot start worker threads")]
     Threads(#[from] rayon::ThreadPoolBuildError),
 }
 

@@ -115,7 +115,7 @@ pub struct RoiInput {
 
 /// Runs `work` on every ROI on rayon's pool, reporting each start, the bytes of its input files
 /// (`with_image`: the image counts too) and its outcome. Results come back in input order.
-pub(crate) fn for_each_reported<T: Send, E: std::fmt::Display + Send>(
+pub(crate) fn for_each_reported<T: Send, E: std::error::Error + Send + 'static>(
     rois: &[RoiInput],
     with_image: bool,
     reporter: &dyn crate::report::Reporter,
@@ -131,7 +131,10 @@ pub(crate) fn for_each_reported<T: Send, E: std::fmt::Display + Send>(
             reporter.on_bytes(file_len(&r.files.mask) + image);
             let outcome = match &result {
                 Ok(_) => crate::report::Outcome::Done,
-                Err(e) => crate::report::Outcome::Failed(e.to_string()),
+                Err(e) => crate::report::Outcome::Failed(crate::report::UnitFailure {
+                    step: Some(crate::report::Step::Input),
+                    ..crate::report::UnitFailure::new(&r.files.roi_id, crate::report::error_chain(e))
+                }),
             };
             reporter.on_done(&r.files.roi_id, &outcome);
             result

@@ -299,7 +299,7 @@ pub fn run(plan: &MasksPlan) -> Result<MasksRun, MasksError> {
         let parsed = match read_slide(slide, &opts, &plan.codes) {
             Ok(parsed) => parsed,
             Err(error) => {
-                let reason = crate::command::error_chain(&error);
+                let reason = crate::report::error_chain(&error);
                 done.failed.push(FailedSlide { annotations: slide.annotations.clone(), reason, error });
                 continue;
             }
@@ -383,10 +383,10 @@ fn unmade(parsed: &Annotations, element: usize, roi_index: usize, e: &RasterErro
             elementidx: el.elementidx,
             group: el.group.clone(),
             element_type: el.shape.kind().to_string(),
-            reason: e.to_string(),
+            reason: crate::report::error_chain(e),
         })
     } else {
-        Outcome::Failed(FailedRoi { roi_index, element_id: el.id.clone(), reason: e.to_string() })
+        Outcome::Failed(FailedRoi { roi_index, element_id: el.id.clone(), reason: crate::report::error_chain(e) })
     }
 }
 

@@ -25,18 +25,3 @@ pub mod split;
 pub mod stats;
 pub mod tile;
 mod workers;
-
-/// An error and its causes as one line, a cause whose text is already there not repeated.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        cause = c.source();
-    }
-    line
-}

@@ -162,7 +162,7 @@ pub fn overlay(plan: &OverlayPlan, rois: &[RoiInput], reporter: &dyn Reporter) -
     let path = plan.out.join("contact_sheet.png");
     write_atomic(&path, |w: &mut dyn Write| {
         crate::codec::png::write_raw(w, sheet.width, sheet.height, 3, &sheet.data, plan.compression)
-            .map_err(|e| std::io::Error::other(e.to_string()))
+            .map_err(|e| std::io::Error::other(crate::report::error_chain(&e)))
     })
     .map_err(|source| OverlayError::Output { path: path.clone(), source })?;
     Ok(OverlaySummary { overlays, contact_sheet: path })

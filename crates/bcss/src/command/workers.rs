@@ -9,25 +9,41 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::catalog::Roi;
-use crate::report::{Outcome, Reporter};
+use crate::report::{error_chain, Outcome, Reporter, Step, UnitFailure};
 
 /// ROI ids by outcome, each list in table order.
 #[derive(Debug, Default)]
 pub(crate) struct Outcomes {
     pub done: Vec<String>,
     pub skipped: Vec<String>,
-    pub failed: Vec<(String, String)>,
+    pub failed: Vec<UnitFailure>,
     /// The ids of `failed` whose failure a rerun alone cannot fix ([`UnitError::rerun_may_fix`]).
     pub lasting: Vec<String>,
 }
 
-/// The failure of one unit of work: its sentence, and whether running the same command again
-/// may fix it (a network error, a server error, a full disk may; a missing slide file, an item
-/// id the server does not know, a mask with bad codes will not). The CLI offers "rerun" only
-/// for the first kind.
-pub(crate) trait UnitError: std::fmt::Display {
+/// The failure of one unit of work: an error (its causes reachable through `source()`), the
+/// step and HTTP status it carries, and whether running the same command again may fix it (a
+/// network error, a server error, a full disk may; a missing slide file, an item id the server
+/// does not know, a mask with bad codes will not). The CLI offers "rerun" only for the first
+/// kind.
+pub(crate) trait UnitError: std::error::Error + Sized + 'static {
     /// True when a rerun of the same command may succeed.
     fn rerun_may_fix(&self) -> bool;
+    /// The step that failed.
+    fn step(&self) -> Option<Step>;
+    /// The HTTP status a server answered, when the failure was one.
+    fn http_status(&self) -> Option<u16>;
+    /// The failure of unit `id` as the summary keeps it.
+    fn unit_failure(&self, id: &str) -> UnitFailure {
+        UnitFailure { id: id.to_string(), step: self.step(), status: self.http_status(), reason: error_chain(self) }
+    }
+}
+
+impl Outcomes {
+    /// The failures as `(id, reason)` pairs (the `failed` of a summary).
+    pub fn failed_pairs(&self) -> Vec<(String, String)> {
+        self.failed.iter().map(|f| (f.id.clone(), f.reason.clone())).collect()
+    }
 }
 
 /// Runs `work` on every ROI with `jobs` threads. `work` returns `Ok(true)` when it wrote
@@ -66,9 +82,9 @@ pub(crate) fn for_each<T: Sync, E: UnitError>(
                     Ok(true) => (Outcome::Done, false),
                     Ok(false) => (Outcome::Skipped, false),
                     Err(e) => {
-                        let msg = e.to_string();
-                        tracing::error!(unit = %id(roi), error = %msg, "{what} failed");
-                        (Outcome::Failed(msg), !e.rerun_may_fix())
+                        let failure = e.unit_failure(id(roi));
+                        tracing::error!(unit = %id(roi), error = %failure.reason, "{what} failed");
+                        (Outcome::Failed(failure), !e.rerun_may_fix())
                     }
                 };
                 reporter.on_done(id(roi), &outcome);
@@ -87,7 +103,7 @@ pub(crate) fn for_each<T: Sync, E: UnitError>(
         match outcome {
             Outcome::Done => out.done.push(id),
             Outcome::Skipped => out.skipped.push(id),
-            Outcome::Failed(m) => out.failed.push((id, m)),
+            Outcome::Failed(f) => out.failed.push(f),
         }
     }
     out
@@ -98,10 +114,21 @@ mod tests {
     use super::*;
     use crate::report::{Event, Recorder};
 
-    /// Test failures: those that say "lasting" are not fixed by a rerun.
-    impl UnitError for String {
+    /// A test failure: one that says "lasting" is not fixed by a rerun; it fails its region
+    /// with HTTP 404.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct TestError(String);
+
+    impl UnitError for TestError {
         fn rerun_may_fix(&self) -> bool {
-            !self.contains("lasting")
+            !self.0.contains("lasting")
+        }
+        fn step(&self) -> Option<Step> {
+            Some(Step::Region)
+        }
+        fn http_status(&self) -> Option<u16> {
+            Some(404)
         }
     }
 
@@ -117,13 +144,21 @@ mod tests {
             match n % 3 {
                 0 => Ok(true),
                 1 => Ok(false),
-                _ if n == 5 => Err(format!("lasting {n}")),
-                _ => Err(format!("bad {n}")),
+                _ if n == 5 => Err(TestError(format!("lasting {n}"))),
+                _ => Err(TestError(format!("bad {n}"))),
             }
         });
         assert_eq!(out.done, ["R00", "R03", "R06", "R09", "R12", "R15", "R18"]);
         assert_eq!(out.skipped.len(), 7);
-        assert_eq!(out.failed[0], ("R02".to_string(), "bad 2".to_string()));
+        assert_eq!(
+            out.failed[0],
+            UnitFailure {
+                id: "R02".to_string(),
+                step: Some(Step::Region),
+                status: Some(404),
+                reason: "bad 2".to_string()
+            }
+        );
         assert_eq!(out.lasting, ["R05"]);
         let events = rec.events();
         assert_eq!(events[0], Event::Plan(20));
@@ -148,7 +183,7 @@ mod tests {
             .map(|i| Roi { id: format!("R{i:02}"), xmin: 0, ymin: 0, xmax: 1, ymax: 1, mask_link: None })
             .collect();
         let cancel = CancelAfter(3, Default::default());
-        let out = for_each_roi(&rois, 1, &cancel, |_| Ok::<_, String>(true));
+        let out = for_each_roi(&rois, 1, &cancel, |_| Ok::<_, TestError>(true));
         assert_eq!(out.done, ["R00", "R01", "R02"]);
     }
 }

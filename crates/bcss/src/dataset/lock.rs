@@ -60,7 +60,7 @@ pub enum LockError {
         owner: Option<Box<LockOwner>>,
     },
     /// The root or the lock file cannot be created, opened or locked.
-    #[error("cannot lock `{}`: {source}", path.display())]
+    #[error("cannot lock `{}`", path.display())]
     Io {
         /// The lock file (or the root, when it cannot be created).
         path: PathBuf,

@@ -148,7 +148,7 @@ impl FileRecord {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// Reading or writing failed.
-    #[error("failed to access manifest `{path}`: {source}")]
+    #[error("failed to access manifest `{path}`")]
     Io {
         /// The manifest's path.
         path: String,
@@ -157,7 +157,7 @@ pub enum ManifestError {
         source: io::Error,
     },
     /// The file is not a manifest bcss understands.
-    #[error("manifest `{path}` is not valid ({source}); move it away to start a fresh one")]
+    #[error("manifest `{path}` is not valid (move it away to start a fresh one)")]
     Parse {
         /// The manifest's path.
         path: String,
@@ -295,11 +295,15 @@ mod tests {
 
     #[test]
     fn a_failed_save_says_why() {
-        // A ROI's failure is shown as one line (`to_string`), so the OS error must be in it.
+        // A ROI's failure is shown as its chain on one line: this level names the file, the OS
+        // error is its source, and each is said once.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gone/manifest.json");
-        let err = Manifest::new("x").save(&path).unwrap_err().to_string();
-        assert!(err.contains("gone/manifest.json") && err.contains("No such file or directory"), "{err}");
+        let err = Manifest::new("x").save(&path).unwrap_err();
+        assert!(!err.to_string().contains("No such file"), "{err}");
+        let line = crate::report::error_chain(&err);
+        let want = format!("failed to access manifest `{}`: No such file or directory (os error 2)", path.display());
+        assert!(line.starts_with(&want) && line.matches("No such file").count() == 1, "{line}");
     }
 
     #[test]

@@ -97,7 +97,8 @@ fn png_size(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize), Problem
     let cannot_read = |e: std::io::Error| problem(roi, Some(rel), format!("cannot read ({e})"));
     let mut head = Vec::with_capacity(4096);
     std::fs::File::open(root.join(rel)).and_then(|f| f.take(4096).read_to_end(&mut head)).map_err(cannot_read)?;
-    codec::png::dimensions(&head).map_err(|e| problem(roi, Some(rel), format!("does not decode ({e})")))
+    codec::png::dimensions(&head)
+        .map_err(|e| problem(roi, Some(rel), format!("does not decode ({})", crate::report::error_chain(&e))))
 }
 
 /// Decodes a mask and checks its codes; returns its size. Row by row (one row in memory), or
@@ -106,7 +107,9 @@ fn png_size(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize), Problem
 fn check_mask_codes(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize), Problem> {
     let path = root.join(rel);
     let cannot_read = |e: std::io::Error| problem(roi, Some(rel), format!("cannot read ({e})"));
-    let not_a_mask = |e: codec::CodecError| problem(roi, Some(rel), format!("does not decode as a label mask ({e})"));
+    let not_a_mask = |e: codec::CodecError| {
+        problem(roi, Some(rel), format!("does not decode as a label mask ({})", crate::report::error_chain(&e)))
+    };
     let mut seen = [false; 256];
     let file = std::fs::File::open(&path).map_err(cannot_read)?;
     let (width, height) = match codec::rows::RowReader::gray(std::io::BufReader::with_capacity(1 << 16, file)) {

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use md5::{Digest, Md5};
 
 use super::girder::Secret;
-use super::http::{read_failure, Failure, Http, HttpError, Request, RetryState};
+use super::http::{read_failure, Failure, Http, HttpError, Request, RetryState, TransportError, TransportKind};
 
 /// The public GDC API.
 pub const DEFAULT_GDC_URL: &str = "https://api.gdc.cancer.gov";
@@ -86,14 +86,14 @@ pub struct DownloadOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum GdcError {
     /// The server could not be reached (connection, TLS, timeout), after retries.
-    #[error("cannot reach the GDC API: {source}")]
+    #[error("cannot reach the GDC API")]
     Unreachable {
         /// What happened on the wire (URL, retries, time).
         #[source]
         source: HttpError,
     },
     /// The server kept answering a transient error status (503, ...) until retries ran out.
-    #[error("the GDC API kept failing: {source}")]
+    #[error("the GDC API kept failing")]
     KeptFailing {
         /// The last status, URL, retries, time.
         #[source]
@@ -394,7 +394,8 @@ impl Gdc {
                     while got < out.len() {
                         match body.read(&mut out[got..]) {
                             Ok(0) => {
-                                broken = Some(Failure::Transport(format!("body cut off: {got} of {len} bytes")));
+                                let kind = TransportKind::BodyCut { got: got as u64, expected: len };
+                                broken = Some(Failure::transport(TransportError::new(kind, &req.shown_url(), None)));
                                 break;
                             }
                             Ok(n) => {
@@ -504,7 +505,10 @@ impl Gdc {
                     }
                     match broken {
                         None if len >= file.size => break,
-                        None => (Failure::Transport(format!("body ended at byte {len} of {}", file.size)), None),
+                        None => {
+                            let kind = TransportKind::BodyCut { got: len, expected: file.size };
+                            (Failure::transport(TransportError::new(kind, &req.shown_url(), None)), None)
+                        }
                         Some(f) => (f, None),
                     }
                 }

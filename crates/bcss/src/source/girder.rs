@@ -196,15 +196,16 @@ impl GirderError {
 }
 
 /// "cannot reach the server" only when it could not be reached; a server that kept answering an
-/// error status, was too slow, sent too much or redirected away is said to have done so.
-fn describe_http(e: &HttpError) -> String {
+/// error status, was too slow, sent too much or redirected away is said to have done so. The
+/// fragment of [`GirderError::Http`]'s own level: the [`HttpError`] follows as its source.
+fn describe_http(e: &HttpError) -> &'static str {
     use super::http::Failure;
-    match e.failure {
-        Failure::Status(..) => format!("the server kept failing: {e}"),
-        Failure::TooLarge { .. } => format!("the server sent too much: {e}"),
-        Failure::Redirect(_) => format!("the server redirected elsewhere: {e}"),
-        Failure::Timeout(_) => format!("the server did not answer in time: {e}"),
-        Failure::Transport(_) => format!("cannot reach the server: {e}"),
+    match &e.failure {
+        Failure::Status(..) => "the server kept failing",
+        Failure::TooLarge { .. } => "the server sent too much",
+        Failure::Redirect(_) => "the server redirected elsewhere",
+        Failure::Transport(t) if t.is_timeout() => "the server did not answer in time",
+        Failure::Transport(_) => "cannot reach the server",
     }
 }
 

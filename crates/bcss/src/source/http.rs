@@ -9,7 +9,10 @@
 //! inspecting proxy); there is no way to turn certificate checks off.
 //!
 //! Secrets: URLs are shown through [`redact_url`], which hides the values of `key`, `token` and
-//! `password` query parameters, and transport errors are kept as redacted text. Header values
+//! `password` query parameters, and transport errors are kept typed ([`TransportError`]: a
+//! [`TransportKind`], the redacted URL, and the underlying library's text redacted and
+//! scrubbed; the library's own error, whose text may hold a URL with its query, is dropped
+//! there). Header values
 //! (`Girder-Token`, `X-Auth-Token`, ...) are never formatted: `Request`'s `Debug` omits them and
 //! only a fixed list of harmless response headers is kept ([`KEPT_HEADERS`]). A server may still
 //! echo a secret back (`"Invalid API key: <the key>"`): every secret of the process is registered
@@ -21,7 +24,7 @@
 //! its **deadline**, `timeout + size / 64 KiB/s` after the head ([`body_deadline`], `size` =
 //! `Content-Length`, else [`Request::max_body`], else 1 GiB), checked after every read (so a
 //! request ends at most one `timeout` after its deadline). A body that misses it is a
-//! [`Failure::Timeout`]. Callers give every whole-body request a [`Request::max_body`].
+//! [`TransportKind::Deadline`]. Callers give every whole-body request a [`Request::max_body`].
 //!
 //! Big bodies: [`Http::stream`] sends one request (no retries) and hands back the response head
 //! and a reader, so a caller can write a multi-GB body to disk as it arrives and stop early. Only
@@ -289,13 +292,16 @@ impl Head {
     }
 }
 
-/// The body of a streamed response: a reader whose errors are redacted text, and which fails
-/// (`UnexpectedEof`) when the body ends before its `Content-Length`. Drop it to stop reading
+/// The body of a streamed response: a reader whose errors carry a [`TransportError`] (redacted),
+/// and which fails (`UnexpectedEof`, [`TransportKind::BodyCut`]) when the body ends before its
+/// `Content-Length`. Drop it to stop reading
 /// (the connection is closed, not drained).
 pub struct BodyReader {
     inner: Box<dyn Read + Send>,
     expected: Option<u64>,
     got: u64,
+    /// The URL the body came from, secrets hidden, for its errors.
+    url: String,
 }
 
 impl std::fmt::Debug for BodyReader {
@@ -318,7 +324,7 @@ impl Read for BodyReader {
             Ok(0) => match self.expected {
                 Some(n) if self.got < n => Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
-                    format!("body cut off: {} of {n} bytes", self.got),
+                    TransportError::new(TransportKind::BodyCut { got: self.got, expected: n }, &self.url, None),
                 )),
                 _ => Ok(0),
             },
@@ -326,27 +332,139 @@ impl Read for BodyReader {
                 self.got += n as u64;
                 Ok(n)
             }
-            Err(e) => Err(std::io::Error::new(e.kind(), scrub(&redact_url(&e.to_string())))),
+            Err(e) => Err(std::io::Error::new(e.kind(), body_error(&e, self.got, &self.url))),
         }
     }
 }
 
-/// The [`Failure`] a broken body read is (`bytes` = what had arrived), for [`RetryState`].
-pub fn read_failure(e: &std::io::Error, bytes: u64) -> Failure {
+/// The [`TransportError`] of a failed body read after `bytes` bytes: stalled (a read timed
+/// out) or broken; the reader's text redacted and scrubbed.
+fn body_error(e: &std::io::Error, bytes: u64, url: &str) -> TransportError {
+    let detail = Some(scrub(&redact_url(&e.to_string())));
     if e.kind() == std::io::ErrorKind::TimedOut {
-        Failure::Timeout(format!("body stalled after {bytes} bytes: {e}"))
+        TransportError::new(TransportKind::BodyStalled { bytes }, url, detail)
     } else {
-        Failure::Transport(format!("body cut off after {bytes} bytes: {e}"))
+        TransportError::new(TransportKind::BodyRead { bytes }, url, detail)
     }
 }
+
+/// The [`Failure`] a broken body read is (`bytes` = what had arrived), for [`RetryState`]: the
+/// [`TransportError`] a [`BodyReader`] failed with, as it is.
+pub fn read_failure(e: &std::io::Error, bytes: u64) -> Failure {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<TransportError>()) {
+        Some(t) => Failure::transport(t.clone()),
+        // Not from a `BodyReader`: no URL is known, and the text is redacted all the same.
+        None => Failure::transport(body_error(e, bytes, "")),
+    }
+}
+
+/// Which way a request failed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// The host name does not resolve.
+    HostNotFound,
+    /// The connection was refused or failed.
+    Connect,
+    /// TLS failed (a certificate nobody trusts here, a handshake).
+    Tls,
+    /// Connecting or the response head took longer than the timeout.
+    Timeout,
+    /// A read of the body took longer than the timeout.
+    BodyStalled {
+        /// Bytes of the body received.
+        bytes: u64,
+    },
+    /// The body missed its deadline ([`body_deadline`]).
+    Deadline {
+        /// The deadline, after the head.
+        deadline: Duration,
+        /// Bytes received.
+        got: u64,
+        /// `Content-Length`, if sent.
+        expected: Option<u64>,
+        /// The size the deadline was computed for.
+        size: u64,
+        /// Time since the head.
+        elapsed: Duration,
+    },
+    /// Reading the body failed (the connection broke).
+    BodyRead {
+        /// Bytes of the body received.
+        bytes: u64,
+    },
+    /// The body ended before its `Content-Length` (or the range or file asked for).
+    BodyCut {
+        /// Bytes received.
+        got: u64,
+        /// Bytes promised.
+        expected: u64,
+    },
+    /// A redirect could not be followed: a `Location` that does not resolve, or more than 10.
+    Redirects,
+    /// Anything else on the wire (a protocol error, ...).
+    Other,
+}
+
+/// A request that got no usable answer on the wire: its kind, the URL (secrets hidden) and the
+/// underlying library's text (secrets hidden, [`scrub`]bed). The message never holds a header,
+/// a query secret, or any registered secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportError {
+    /// What happened.
+    pub kind: TransportKind,
+    /// The URL that failed, through [`redact_url`] (after redirects, the last one).
+    pub url: String,
+    /// The underlying library's words, redacted and scrubbed, when they say more than the kind.
+    pub detail: Option<String>,
+}
+
+impl TransportError {
+    /// A transport error of `kind` at `url`, which is redacted here again (redacting twice
+    /// changes nothing), and `detail`, which the caller has redacted and scrubbed.
+    pub fn new(kind: TransportKind, url: &str, detail: Option<String>) -> TransportError {
+        TransportError { kind, url: redact_url(url), detail }
+    }
+
+    /// True for the kinds that are a wait running out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, TransportKind::Timeout | TransportKind::BodyStalled { .. } | TransportKind::Deadline { .. })
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let detail = self.detail.as_deref().unwrap_or("");
+        let sep = if detail.is_empty() { "" } else { ": " };
+        match &self.kind {
+            TransportKind::HostNotFound => write!(f, "host not found"),
+            TransportKind::Connect if detail.is_empty() => write!(f, "connection refused or failed"),
+            TransportKind::Connect | TransportKind::Tls | TransportKind::Redirects | TransportKind::Other => {
+                write!(f, "{detail}")
+            }
+            TransportKind::Timeout => write!(f, "timed out ({detail})"),
+            TransportKind::BodyStalled { bytes } => {
+                write!(f, "timed out (body stalled after {bytes} bytes{sep}{detail})")
+            }
+            TransportKind::Deadline { deadline, got, expected, size, elapsed } => write!(
+                f,
+                "timed out (the body missed its deadline of {deadline:.1?}: {got} of {} bytes after {elapsed:.1?} \
+                 (the deadline is the timeout plus {size} bytes at 64 KiB/s))",
+                expected.map_or_else(|| "?".to_string(), |n| n.to_string()),
+            ),
+            TransportKind::BodyRead { bytes } => write!(f, "body cut off after {bytes} bytes{sep}{detail}"),
+            TransportKind::BodyCut { got, expected } => write!(f, "body cut off: {got} of {expected} bytes"),
+        }
+    }
+}
+
+impl std::error::Error for TransportError {}
 
 /// What went wrong on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// Could not connect, TLS failed, the connection broke, or the body was cut off.
-    Transport(String),
-    /// Timed out.
-    Timeout(String),
+    /// Could not connect, TLS failed, timed out, the connection broke, or the body was cut off
+    /// (boxed: every request's result carries this type, and a transport error is rare).
+    Transport(Box<TransportError>),
     /// The server kept answering a retryable status.
     Status(u16, Option<String>),
     /// A redirect to something else than `http(s)://` (`file://`, `ftp://`): never followed,
@@ -362,6 +480,16 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// A transport failure.
+    pub fn transport(t: TransportError) -> Failure {
+        Failure::Transport(Box::new(t))
+    }
+
+    /// True when a wait ran out (connecting, the head, a read, the body's deadline).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Failure::Transport(t) if t.is_timeout())
+    }
+
     /// True when trying again may help (everything but [`Failure::TooLarge`] and
     /// [`Failure::Redirect`]).
     pub fn is_transient(&self) -> bool {
@@ -372,8 +500,7 @@ impl Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Transport(s) => write!(f, "{s}"),
-            Failure::Timeout(s) => write!(f, "timed out ({s})"),
+            Failure::Transport(t) => write!(f, "{t}"),
             Failure::Status(code, Some(msg)) => write!(f, "HTTP {code}: {msg}"),
             Failure::Status(code, None) => write!(f, "HTTP {code}"),
             Failure::Redirect(s) => write!(f, "{s}"),
@@ -540,7 +667,8 @@ impl Http {
     /// Sends one request, following redirects by hand (at most 10) so that credentials never
     /// leave their origin: `Girder-Token` and `Authorization` are dropped as soon as a redirect
     /// points at another scheme, host or port (an S3 assetstore, a link file, a hostile server).
-    fn send(&self, req: &Request) -> Result<ureq::http::Response<ureq::Body>, Failure> {
+    /// Returns the response and the URL that gave it, secrets hidden.
+    fn send(&self, req: &Request) -> Result<(ureq::http::Response<ureq::Body>, String), Failure> {
         let mut url = req.url.clone();
         let mut query: &[(String, String)] = &req.query;
         let mut headers: Vec<(String, String)> = req.headers.clone();
@@ -568,14 +696,16 @@ impl Http {
                 }
                 r.call()
             };
-            let resp = result.map_err(|e| classify(&e))?;
+            let shown = if query.is_empty() { redact_url(&url) } else { req.shown_url() };
+            let resp = result.map_err(|e| classify(&e, &shown))?;
             let status = resp.status().as_u16();
             let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
             let (true, Some(location)) = (matches!(status, 301 | 302 | 303 | 307 | 308), location) else {
-                return Ok(resp);
+                return Ok((resp, shown));
             };
             let next = resolve_location(&url, &location).ok_or_else(|| {
-                Failure::Transport(format!("redirect to an unusable location `{}`", scrub(&redact_url(&location))))
+                let detail = format!("redirect to an unusable location `{}`", scrub(&redact_url(&location)));
+                Failure::transport(TransportError::new(TransportKind::Redirects, &shown, Some(detail)))
             })?;
             if !(next.starts_with("http://") || next.starts_with("https://")) {
                 let scheme = next.split_once(':').map_or("?", |(s, _)| s);
@@ -594,11 +724,12 @@ impl Http {
             url = next;
             query = &[];
         }
-        Err(Failure::Transport(format!("more than 10 redirects, last to {}", redact_url(&url))))
+        let detail = format!("more than 10 redirects, last to {}", redact_url(&url));
+        Err(Failure::transport(TransportError::new(TransportKind::Redirects, &url, Some(detail))))
     }
 
     fn once(&self, req: &Request, on_bytes: &dyn Fn(u64)) -> Result<(Response, Option<Duration>), Failure> {
-        let resp = self.send(req)?;
+        let (resp, url) = self.send(req)?;
         let status = resp.status().as_u16();
         let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let content_type = header("content-type");
@@ -627,28 +758,23 @@ impl Http {
                     body.extend_from_slice(&chunk[..n]);
                     on_bytes(n as u64);
                 }
-                Err(e) => {
-                    let text = scrub(&redact_url(&e.to_string()));
-                    return Err(if e.kind() == std::io::ErrorKind::TimedOut {
-                        Failure::Timeout(format!("body stalled after {} bytes: {text}", body.len()))
-                    } else {
-                        Failure::Transport(format!("body cut off after {} bytes: {text}", body.len()))
-                    });
-                }
+                Err(e) => return Err(Failure::transport(body_error(&e, body.len() as u64, &url))),
             }
             if head_at.elapsed() > allowed {
-                return Err(Failure::Timeout(format!(
-                    "the body missed its deadline of {allowed:.1?}: {} of {} bytes after {:.1?} (the deadline is \
-                     the timeout plus {size} bytes at 64 KiB/s)",
-                    body.len(),
-                    expected.map_or_else(|| "?".to_string(), |n| n.to_string()),
-                    head_at.elapsed()
-                )));
+                let kind = TransportKind::Deadline {
+                    deadline: allowed,
+                    got: body.len() as u64,
+                    expected,
+                    size,
+                    elapsed: head_at.elapsed(),
+                };
+                return Err(Failure::transport(TransportError::new(kind, &url, None)));
             }
         }
         if let Some(n) = expected {
             if body.len() as u64 != n {
-                return Err(Failure::Transport(format!("body cut off: {} of {n} bytes", body.len())));
+                let kind = TransportKind::BodyCut { got: body.len() as u64, expected: n };
+                return Err(Failure::transport(TransportError::new(kind, &url, None)));
             }
         }
         Ok((Response { status, content_type, total_count, headers, body, retries: 0 }, retry_after))
@@ -679,7 +805,7 @@ impl Http {
     /// [`Request::max_body`]: the caller reads as much as it wants and retries with a
     /// [`RetryState`], since only it knows how much of a broken body it already kept.
     pub fn stream(&self, req: &Request) -> Result<(Head, BodyReader), Failure> {
-        let resp = self.send(req)?;
+        let (resp, url) = self.send(req)?;
         let status = resp.status().as_u16();
         let headers = kept_headers(&resp);
         let content_length = find_header(&headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
@@ -688,7 +814,7 @@ impl Http {
         let inner = Box::new(resp.into_body().into_with_config().limit(u64::MAX).reader());
         Ok((
             Head { status, content_length, retry_after, headers },
-            BodyReader { inner, expected: content_length, got: 0 },
+            BodyReader { inner, expected: content_length, got: 0, url },
         ))
     }
 }
@@ -733,18 +859,35 @@ impl RetryState {
     }
 }
 
-fn classify(e: &ureq::Error) -> Failure {
+/// The typed failure of a request to `url` (already redacted) that got no answer. ureq's error
+/// is not kept: its text may hold the URL with its query, so only its words, redacted and
+/// scrubbed, are.
+fn classify(e: &ureq::Error, url: &str) -> Failure {
     let mut text = scrub(&redact_url(&e.to_string()));
+    let tls = matches!(e, ureq::Error::Tls(_) | ureq::Error::Rustls(_)) || text.contains("certificate");
     if text.contains("certificate") {
         text.push_str(" (behind an inspecting proxy? trust its root with --ca-cert FILE)");
     }
-    match e {
-        ureq::Error::Timeout(_) => Failure::Timeout(text),
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => Failure::Timeout(text),
-        ureq::Error::ConnectionFailed => Failure::Transport("connection refused or failed".to_string()),
-        ureq::Error::HostNotFound => Failure::Transport("host not found".to_string()),
-        _ => Failure::Transport(text),
-    }
+    let (kind, detail) = match e {
+        ureq::Error::Timeout(_) => (TransportKind::Timeout, Some(text)),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => (TransportKind::Timeout, Some(text)),
+        ureq::Error::ConnectionFailed => (TransportKind::Connect, None),
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::NotConnected
+            ) =>
+        {
+            (TransportKind::Connect, Some(text))
+        }
+        ureq::Error::HostNotFound => (TransportKind::HostNotFound, None),
+        _ if tls => (TransportKind::Tls, Some(text)),
+        _ => (TransportKind::Other, Some(text)),
+    };
+    Failure::transport(TransportError::new(kind, url, detail))
 }
 
 #[cfg(test)]
@@ -917,7 +1060,76 @@ mod tests {
             Http::new(HttpConfig { retries: 2, backoff_base: Duration::from_millis(1), ..Default::default() }).unwrap();
         let err = http.request(&Request::get(format!("http://127.0.0.1:{port}/x")), &|_| {}).unwrap_err();
         assert_eq!(err.retries, 2);
-        assert!(matches!(err.failure, Failure::Transport(_)), "{err}");
+        let Failure::Transport(t) = &err.failure else { panic!("{err}") };
+        assert_eq!((t.kind, t.url.as_str()), (TransportKind::Connect, format!("http://127.0.0.1:{port}/x").as_str()));
+        assert!(err.to_string().contains("Connection refused"), "{err}");
+    }
+
+    #[test]
+    fn transport_errors_keep_secrets_out_of_every_field_and_message() {
+        register_secret("s3cr3t-tok3n-of-the-transport-test");
+        // A closed port, asked with a secret in the query (as the GDC's `token=` could be).
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let http = Http::new(HttpConfig { retries: 0, ..Default::default() }).unwrap();
+        let req = Request::get(format!("http://127.0.0.1:{port}/x"))
+            .query("token", "s3cr3t-tok3n-of-the-transport-test")
+            .query("limit", "1")
+            .header("Girder-Token", "s3cr3t-tok3n-of-the-transport-test")
+            .header("X-Auth-Token", "s3cr3t-tok3n-of-the-transport-test");
+        let err = http.request(&req, &|_| {}).unwrap_err();
+        let Failure::Transport(t) = &err.failure else { panic!("{err}") };
+        assert_eq!(t.url, format!("http://127.0.0.1:{port}/x?token=[redacted]&limit=1"));
+        for shown in [err.to_string(), format!("{err:?}"), format!("{t:?}"), t.to_string()] {
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+        }
+        // Every kind, built from a URL and words that hold secrets, shows neither.
+        let url = "https://bob:pw@h/api?key=SECRETKEY&token=SECRETTOK&password=SECRETPW";
+        let words = scrub(&redact_url(&format!("io error at {url}: s3cr3t-tok3n-of-the-transport-test")));
+        let kinds = [
+            TransportKind::HostNotFound,
+            TransportKind::Connect,
+            TransportKind::Tls,
+            TransportKind::Timeout,
+            TransportKind::BodyStalled { bytes: 1 },
+            TransportKind::Deadline {
+                deadline: Duration::from_secs(1),
+                got: 1,
+                expected: None,
+                size: 2,
+                elapsed: Duration::from_secs(2),
+            },
+            TransportKind::BodyRead { bytes: 1 },
+            TransportKind::BodyCut { got: 1, expected: 2 },
+            TransportKind::Redirects,
+            TransportKind::Other,
+        ];
+        for kind in kinds {
+            let t = TransportError::new(kind, url, Some(words.clone()));
+            let e = HttpError {
+                url: t.url.clone(),
+                failure: Failure::transport(t.clone()),
+                retries: 0,
+                elapsed: Duration::ZERO,
+            };
+            for shown in [t.url.clone(), t.to_string(), format!("{t:?}"), e.to_string(), format!("{e:?}")] {
+                assert!(!shown.contains("SECRET") && !shown.contains("pw@") && !shown.contains("s3cr3t"), "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_broken_streamed_body_names_its_url_and_bytes() {
+        let (port, _) =
+            recording_server(|_| "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nabc".into());
+        let http = Http::new(HttpConfig { retries: 0, ..Default::default() }).unwrap();
+        let req = Request::get(format!("http://127.0.0.1:{port}/d")).query("token", "SECRETTOK");
+        let (_, mut body) = http.stream(&req).unwrap();
+        let err = body.read_to_end(&mut Vec::new()).unwrap_err();
+        let Failure::Transport(t) = read_failure(&err, body.bytes_read()) else { panic!("{err}") };
+        // ureq notices the short body itself: a broken read after the 3 bytes that came.
+        assert_eq!(t.kind, TransportKind::BodyRead { bytes: 3 }, "{t}");
+        assert_eq!(t.url, format!("http://127.0.0.1:{port}/d?token=[redacted]"));
+        assert!(t.to_string().starts_with("body cut off after 3 bytes: "), "{t}");
     }
 
     #[test]
@@ -993,7 +1205,13 @@ mod tests {
         let err = http.request(&Request::get(format!("http://127.0.0.1:{port}/slow")), &|_| {}).unwrap_err();
         // Each read gets a byte in 20 ms; the deadline is 0.3 s + 1000 B at 64 KiB/s.
         assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-        assert!(matches!(err.failure, Failure::Timeout(ref t) if t.contains("deadline")), "{err}");
+        let Failure::Transport(t) = &err.failure else { panic!("{err}") };
+        assert!(matches!(t.kind, TransportKind::Deadline { expected: Some(1000), size: 1000, .. }), "{err}");
+        assert!(
+            err.failure.is_timeout() && err.to_string().starts_with("timed out (the body missed its deadline"),
+            "{err}"
+        );
+        assert_eq!(t.url, format!("http://127.0.0.1:{port}/slow"));
         assert_eq!(body_deadline(Duration::from_secs(1), 2 * FLOOR_RATE), Duration::from_secs(3));
     }
 
@@ -1068,8 +1286,16 @@ mod tests {
             Http::new(HttpConfig { retries: 2, backoff_base: Duration::from_millis(1), ..Default::default() }).unwrap();
         let mut retry = RetryState::new(&http, &Request::get("http://h/x?key=SECRET"));
         assert!(retry.retry(Failure::Status(503, None), None).is_ok());
-        assert!(retry.retry(Failure::Transport("reset".into()), None).is_ok());
-        let err = retry.retry(Failure::Transport("reset".into()), None).unwrap_err();
+        let reset = || {
+            let detail = Some("connection reset".to_string());
+            Failure::transport(TransportError::new(
+                TransportKind::BodyRead { bytes: 3 },
+                "http://h/x?key=SECRET",
+                detail,
+            ))
+        };
+        assert!(retry.retry(reset(), None).is_ok());
+        let err = retry.retry(reset(), None).unwrap_err();
         assert_eq!(err.retries, 2);
         assert!(!err.to_string().contains("SECRET"));
         let mut retry = RetryState::new(&http, &Request::get("http://h/x"));

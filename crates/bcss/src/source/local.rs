@@ -52,7 +52,7 @@ pub const SLIDE_EXTENSIONS: &[&str] = &["svs", "tif", "tiff", "ndpi", "mrxs", "v
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
     /// The slides directory cannot be listed.
-    #[error("cannot list slides directory `{path}`: {source}")]
+    #[error("cannot list slides directory `{path}`")]
     Dir {
         /// The directory.
         path: PathBuf,

@@ -24,7 +24,7 @@ pub enum MaskError {
     #[error("no mask link for this ROI (the ROI table has no `mask_link`)")]
     NoLink,
     /// The download failed.
-    #[error("mask link {url}: {source}")]
+    #[error("mask link {url}")]
     Http {
         /// The link.
         url: String,
@@ -41,7 +41,7 @@ pub enum MaskError {
         status: u16,
     },
     /// A local mask file could not be read.
-    #[error("mask file `{path}`: {source}")]
+    #[error("mask file `{path}`")]
     File {
         /// The path.
         path: String,
@@ -50,7 +50,7 @@ pub enum MaskError {
         source: std::io::Error,
     },
     /// Not a readable grey PNG.
-    #[error("mask from {origin} does not decode: {source}")]
+    #[error("mask from {origin} does not decode")]
     Decode {
         /// Link or path.
         origin: String,

@@ -200,7 +200,7 @@ pub enum SparseError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The file's TIFF structure is unusable.
-    #[error("`{name}`: {source}")]
+    #[error("TIFF structure of `{name}`")]
     Layout {
         /// The file name.
         name: String,

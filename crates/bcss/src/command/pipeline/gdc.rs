@@ -48,7 +48,7 @@ pub enum GdcSlidesError {
     #[error(transparent)]
     Gdc(#[from] GdcError),
     /// The manifest file cannot be read.
-    #[error("cannot read GDC manifest `{path}`: {source}")]
+    #[error("cannot read GDC manifest `{path}`")]
     ManifestFile {
         /// The file.
         path: PathBuf,
@@ -57,7 +57,7 @@ pub enum GdcSlidesError {
         source: std::io::Error,
     },
     /// The manifest file is not in the GDC's format.
-    #[error("GDC manifest `{path}`: {source}")]
+    #[error("GDC manifest `{path}`")]
     Manifest {
         /// The file.
         path: PathBuf,
@@ -449,10 +449,16 @@ pub fn download_wsis(
             Ok(true)
         },
     );
+    let mut outcomes = outcomes;
+    // Every unit here is a whole-slide download, whatever part of it failed.
+    for f in &mut outcomes.failed {
+        f.step = Some(crate::report::Step::Download);
+    }
     Ok(Summary {
+        failed: outcomes.failed_pairs(),
         done: outcomes.done,
         skipped: outcomes.skipped,
-        failed: outcomes.failed,
+        failures: outcomes.failed,
         lasting: outcomes.lasting,
         bytes: bytes.load(std::sync::atomic::Ordering::Relaxed),
         seconds: start.elapsed().as_secs_f64(),

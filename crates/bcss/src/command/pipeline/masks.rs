@@ -119,7 +119,7 @@ pub fn mask_from_annotations(json: &[u8], roi: &Roi) -> Result<GrayImage, Annota
 #[derive(Debug, thiserror::Error)]
 pub enum MaskSetupError {
     /// A masks directory cannot be listed.
-    #[error("cannot list masks directory `{path}`: {source}")]
+    #[error("cannot list masks directory `{path}`")]
     MasksDir {
         /// The directory.
         path: PathBuf,

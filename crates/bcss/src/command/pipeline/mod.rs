@@ -35,4 +35,4 @@ pub use masks::{
 #[cfg(feature = "openslide")]
 pub use pixels::LocalPixels;
 pub use pixels::{DsaPixels, Encoding, Pixels, RowSink, SlideHandle};
-pub use run::{run, Parts, RoiError, RoiPipeline, RunError, Summary, MAX_OUTPUT_PIXELS};
+pub use run::{run, Parts, RegionError, RoiError, RoiPipeline, RunError, Summary, MAX_OUTPUT_PIXELS};

@@ -3,7 +3,7 @@
 use std::cell::OnceCell;
 
 use super::masks::BaseMasks;
-use super::run::RoiError;
+use super::run::{RegionError, RoiError};
 use crate::catalog::{Roi, Slide, SlideTable};
 use crate::codec::{self, RgbImage};
 use crate::source::girder::{self, Girder};
@@ -61,10 +61,12 @@ pub trait SlideHandle {
     fn read_rows(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64), sink: &mut RowSink) -> Result<(), RoiError> {
         let image = self.read(plan, on_bytes)?;
         if (image.width as u64, image.height as u64) != (plan.out_width, plan.out_height) {
-            return Err(RoiError::BadRegion(format!(
-                "got {}x{} pixels but this request must give {}x{}",
-                image.width, image.height, plan.out_width, plan.out_height
-            )));
+            return Err(RoiError::BadRegion(RegionError::Size {
+                got_w: image.width as u64,
+                got_h: image.height as u64,
+                want_w: plan.out_width,
+                want_h: plan.out_height,
+            }));
         }
         sink(&image.data)
     }
@@ -196,18 +198,17 @@ impl DsaSlide<'_> {
         let resp =
             p.girder.region(&self.slide.item_id, plan.region, &query, p.encoding.as_param(), max_body, on_bytes)?;
         if resp.body.is_empty() {
-            return Err(RoiError::BadRegion(format!(
-                "the server sent an empty body (HTTP {}); the region is empty or outside the slide",
-                resp.status
-            )));
+            return Err(RoiError::BadRegion(RegionError::Empty { status: resp.status }));
         }
         // The size from the header, before anything is decoded.
-        let (w, h) = codec::dimensions(&resp.body).map_err(|e| RoiError::BadRegion(e.to_string()))?;
+        let (w, h) = codec::dimensions(&resp.body).map_err(|e| RoiError::BadRegion(RegionError::Decode(e)))?;
         if (w as u64, h as u64) != (plan.out_width, plan.out_height) {
-            return Err(RoiError::BadRegion(format!(
-                "the server sent {w}x{h} pixels but must send {}x{} for this request",
-                plan.out_width, plan.out_height
-            )));
+            return Err(RoiError::BadRegion(RegionError::ServerSize {
+                got_w: w as u64,
+                got_h: h as u64,
+                want_w: plan.out_width,
+                want_h: plan.out_height,
+            }));
         }
         tracing::debug!(roi = %self.roi_id, bytes = resp.body.len(), "region received");
         Ok(resp.body)
@@ -237,7 +238,7 @@ impl SlideHandle for DsaSlide<'_> {
 
     fn read(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
         let body = self.fetch(plan, on_bytes)?;
-        codec::decode_rgb(&body).map_err(|e| RoiError::BadRegion(e.to_string()))
+        codec::decode_rgb(&body).map_err(|e| RoiError::BadRegion(RegionError::Decode(e)))
     }
 
     /// The body stays encoded (a few MB where the decoded region is hundreds); rows are decoded
@@ -245,7 +246,7 @@ impl SlideHandle for DsaSlide<'_> {
     /// [`codec::decode_rgb`]), PNG through [`codec::rows::RowReader`].
     fn read_rows(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64), sink: &mut RowSink) -> Result<(), RoiError> {
         let body = self.fetch(plan, on_bytes)?;
-        let bad = |e: codec::CodecError| RoiError::BadRegion(e.to_string());
+        let bad = |e: codec::CodecError| RoiError::BadRegion(RegionError::Decode(e));
         let (w, h) = (plan.out_width as usize, plan.out_height as usize);
         let mut band = vec![0u8; w * 3 * BAND_ROWS];
         match codec::sniff(&body) {

@@ -13,7 +13,7 @@ use crate::dataset::atomic;
 use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, NameConflict, Native, RoiEntry};
 use crate::dataset::names::{self, UnsafeName};
 use crate::dataset::{DatasetLock, Layout, LockError};
-use crate::report::Reporter;
+use crate::report::{Reporter, Step, UnitFailure};
 use crate::source::girder::GirderError;
 use crate::source::masklink::MaskError;
 use crate::transform::{plan_region, resize, Mode, Rect, RegionPlan, Resolution, SlideGeometry};
@@ -56,7 +56,7 @@ pub struct RoiPipeline<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The output directory is unusable.
-    #[error("cannot use output directory `{path}`: {source}")]
+    #[error("cannot use output directory `{path}`")]
     Output {
         /// The directory.
         path: PathBuf,
@@ -88,8 +88,8 @@ pub enum RoiError {
     #[cfg(feature = "openslide")]
     #[error(transparent)]
     Local(#[from] crate::source::local::LocalError),
-    /// Reading the slide from the GDC failed (the message carries the whole chain of causes).
-    #[error("{}", crate::command::error_chain(.0.as_ref()))]
+    /// Reading the slide from the GDC failed.
+    #[error(transparent)]
     Gdc(Box<dyn std::error::Error + Send + Sync>),
     /// The region lies partly outside the slide.
     #[error("the ROI {roi:?} extends beyond the slide ({width}x{height} base pixels)")]
@@ -111,17 +111,26 @@ pub enum RoiError {
         /// Why that cannot be.
         reason: &'static str,
     },
-    /// The region arrived empty, undecodable or the wrong size.
-    #[error("region: {0}")]
-    BadRegion(String),
+    /// The region arrived empty, undecodable or the wrong size (fetched again a few times,
+    /// three attempts in all, before the ROI fails).
+    #[error("region")]
+    BadRegion(#[source] RegionError),
+    /// The mask's rows ended before the mask did.
+    #[error("the mask gave {got} of {want} rows")]
+    ShortMask {
+        /// Output rows made.
+        got: usize,
+        /// Output rows expected.
+        want: usize,
+    },
     /// The mask failed (download, decode, size or codes).
-    #[error("mask: {0}")]
+    #[error("mask")]
     Mask(#[from] MaskError),
     /// The mask could not be rasterised from the slide's annotations.
-    #[error("mask from annotations: {0}")]
+    #[error("mask from annotations")]
     MaskFromAnnotations(#[from] AnnotationMaskError),
     /// The mask could not be rasterised from an annotation file.
-    #[error("mask from annotations `{path}`: {source}")]
+    #[error("mask from annotations `{path}`")]
     AnnotationFile {
         /// The annotation file.
         path: PathBuf,
@@ -166,7 +175,7 @@ pub enum RoiError {
     #[error(transparent)]
     UnsafeName(#[from] UnsafeName),
     /// Writing a file failed.
-    #[error("failed to write `{path}`: {source}")]
+    #[error("failed to write `{path}`")]
     Write {
         /// The file.
         path: PathBuf,
@@ -177,6 +186,114 @@ pub enum RoiError {
     /// Recording in the manifest failed.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+}
+
+/// What was wrong with a region's pixels as they arrived.
+#[derive(Debug, thiserror::Error)]
+pub enum RegionError {
+    /// The server sent no bytes.
+    #[error("the server sent an empty body (HTTP {status}); the region is empty or outside the slide")]
+    Empty {
+        /// The status it answered.
+        status: u16,
+    },
+    /// The server's image (by its header) is not the size this request must give.
+    #[error("the server sent {got_w}x{got_h} pixels but must send {want_w}x{want_h} for this request")]
+    ServerSize {
+        /// Width sent.
+        got_w: u64,
+        /// Height sent.
+        got_h: u64,
+        /// Width planned.
+        want_w: u64,
+        /// Height planned.
+        want_h: u64,
+    },
+    /// A source's image is not the size of the plan.
+    #[error("got {got_w}x{got_h} pixels but this request must give {want_w}x{want_h}")]
+    Size {
+        /// Width read.
+        got_w: u64,
+        /// Height read.
+        got_h: u64,
+        /// Width planned.
+        want_w: u64,
+        /// Height planned.
+        want_h: u64,
+    },
+    /// The body does not decode (truncated, corrupt, or of another size than its header).
+    #[error("the body does not decode")]
+    Decode(#[source] crate::codec::CodecError),
+}
+
+impl RoiError {
+    /// The step of the ROI's work that failed.
+    pub fn step(&self) -> Step {
+        use crate::source::girder::Step as Dsa;
+        match self {
+            RoiError::Girder(e) => match e.step() {
+                Dsa::Region => Step::Region,
+                Dsa::MaskLink => Step::Mask,
+                Dsa::Annotations => Step::Annotations,
+                Dsa::Probe | Dsa::Token | Dsa::Listing | Dsa::TilesMetadata => Step::Slide,
+            },
+            RoiError::NoSlide(_) | RoiError::Gdc(_) => Step::Slide,
+            #[cfg(feature = "openslide")]
+            RoiError::Local(crate::source::local::LocalError::BadRegion { .. }) => Step::Region,
+            #[cfg(feature = "openslide")]
+            RoiError::Local(_) => Step::Slide,
+            RoiError::Clipped { .. } | RoiError::Unplannable { .. } | RoiError::BadRegion(_) => Step::Region,
+            RoiError::Mask(_)
+            | RoiError::ShortMask { .. }
+            | RoiError::MaskFromAnnotations(_)
+            | RoiError::AnnotationFile { .. }
+            | RoiError::NoMaskFile { .. }
+            | RoiError::NoAnnotationFile { .. }
+            | RoiError::Ambiguous { .. } => Step::Mask,
+            RoiError::Unsupported(_) | RoiError::UnsafeName(_) => Step::Annotations,
+            RoiError::Write { .. } => Step::Write,
+            RoiError::Manifest(_) => Step::Manifest,
+        }
+    }
+
+    /// The HTTP status a server answered, when the failure was one: an error status, or the
+    /// status a server kept answering until retries ran out.
+    pub fn http_status(&self) -> Option<u16> {
+        use crate::source::http::Failure;
+        match self {
+            RoiError::Girder(GirderError::Server { status, .. }) => Some(*status),
+            RoiError::Girder(GirderError::Http { source, .. }) | RoiError::Mask(MaskError::Http { source, .. }) => {
+                match source.failure {
+                    Failure::Status(status, _) => Some(status),
+                    _ => None,
+                }
+            }
+            RoiError::Mask(MaskError::Status { status, .. }) => Some(*status),
+            RoiError::BadRegion(RegionError::Empty { status }) => Some(*status),
+            RoiError::Gdc(e) => gdc_status(e.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// The HTTP status in a GDC error's chain, if any.
+fn gdc_status(e: &(dyn std::error::Error + 'static)) -> Option<u16> {
+    use crate::source::gdc::GdcError;
+    use crate::source::http::Failure;
+    let mut level = Some(e);
+    while let Some(e) = level {
+        match e.downcast_ref::<GdcError>() {
+            Some(GdcError::Status { status, .. }) => return Some(*status),
+            Some(GdcError::KeptFailing { source } | GdcError::Unreachable { source }) => {
+                return match source.failure {
+                    Failure::Status(status, _) => Some(status),
+                    _ => None,
+                }
+            }
+            _ => level = e.source(),
+        }
+    }
+    None
 }
 
 /// A status a retry may get past: a server error, a timeout, too many requests.
@@ -190,13 +307,21 @@ impl super::super::workers::UnitError for RoiError {
     fn rerun_may_fix(&self) -> bool {
         match self {
             RoiError::Girder(GirderError::Server { status, .. }) => transient_status(*status),
-            RoiError::Girder(_) | RoiError::Gdc(_) | RoiError::BadRegion(_) => true,
+            RoiError::Girder(_) | RoiError::Gdc(_) | RoiError::BadRegion(_) | RoiError::ShortMask { .. } => true,
             RoiError::Mask(MaskError::Http { .. } | MaskError::File { .. }) => true,
             RoiError::Mask(MaskError::Status { status, .. }) => transient_status(*status),
             RoiError::MaskFromAnnotations(_) => true,
             RoiError::Write { .. } | RoiError::Manifest(_) => true,
             _ => false,
         }
+    }
+
+    fn step(&self) -> Option<Step> {
+        Some(RoiError::step(self))
+    }
+
+    fn http_status(&self) -> Option<u16> {
+        RoiError::http_status(self)
     }
 }
 
@@ -207,8 +332,10 @@ pub struct Summary {
     pub done: Vec<String>,
     /// ROIs already complete.
     pub skipped: Vec<String>,
-    /// ROIs that failed, with the reason.
+    /// ROIs that failed, with the reason (the whole chain of causes, each once).
     pub failed: Vec<(String, String)>,
+    /// The same failures, typed: id, step, HTTP status, reason.
+    pub failures: Vec<UnitFailure>,
     /// The ROIs of `failed` whose failure a rerun of the same command cannot fix (a slide file
     /// or an item that is not there, a region outside its slide, a mask with bad codes).
     pub lasting: Vec<String>,
@@ -255,7 +382,7 @@ const CONTENT_ATTEMPTS: u32 = 3;
 
 /// Runs `f` until it succeeds, fails with an error `retryable` refuses, or
 /// [`CONTENT_ATTEMPTS`] attempts are spent.
-pub(crate) fn content_retry<T, E: std::fmt::Display>(
+pub(crate) fn content_retry<T, E: std::error::Error + 'static>(
     what: &str,
     roi: &str,
     mut f: impl FnMut() -> Result<T, E>,
@@ -266,7 +393,7 @@ pub(crate) fn content_retry<T, E: std::fmt::Display>(
         match f() {
             Ok(v) => return Ok(v),
             Err(e) if attempt < CONTENT_ATTEMPTS && retryable(&e) => {
-                tracing::warn!(roi, what, error = %e, attempt, "bad content; fetching again");
+                tracing::warn!(roi, what, error = %crate::report::error_chain(&e), attempt, "bad content; fetching again");
                 std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
                 attempt += 1;
             }
@@ -339,7 +466,7 @@ impl<'s, 'k> NearestRows<'s, 'k> {
             (self.sink)(&self.band)?;
         }
         if self.next_out != self.out.1 {
-            return Err(RoiError::BadRegion(format!("the mask gave {} of {} rows", self.next_out, self.out.1)));
+            return Err(RoiError::ShortMask { got: self.next_out, want: self.out.1 });
         }
         Ok(())
     }
@@ -429,9 +556,10 @@ pub fn run(p: &RoiPipeline, reporter: &dyn Reporter) -> Result<Summary, RunError
     let run = Run { p, layout, manifest: Mutex::new(manifest), reporter, bytes: AtomicU64::new(0) };
     let outcomes = super::super::workers::for_each_roi(p.rois.rois(), p.jobs, reporter, |roi| run.roi(roi));
     Ok(Summary {
+        failed: outcomes.failed_pairs(),
         done: outcomes.done,
         skipped: outcomes.skipped,
-        failed: outcomes.failed,
+        failures: outcomes.failed,
         lasting: outcomes.lasting,
         bytes: run.bytes.load(Ordering::Relaxed),
         seconds: start.elapsed().as_secs_f64(),
@@ -529,7 +657,18 @@ impl Run<'_> {
                 "region",
                 &roi.id,
                 || self.write_streamed(&path, w, h, 3, p.png, &mut |sink| slide.read_rows(plan, &on_bytes, sink)),
-                |e| matches!(e, RoiError::BadRegion(_)),
+                // Every kind of bad region may be a body cut or garbled on the way: fetched again.
+                |e| {
+                    matches!(
+                        e,
+                        RoiError::BadRegion(
+                            RegionError::Empty { .. }
+                                | RegionError::ServerSize { .. }
+                                | RegionError::Size { .. }
+                                | RegionError::Decode(_)
+                        )
+                    )
+                },
             )?;
             files.push(("image", rec));
         }

@@ -197,7 +197,7 @@ fn verify_status(root: &Path) -> VerifyStatus {
             problems: 0,
             absent: 0,
             first: Vec::new(),
-            error: Some(e.to_string()),
+            error: Some(crate::report::error_chain(&e)),
         },
     }
 }

@@ -82,7 +82,7 @@ pub fn class_picture(classes: &[u8], width: usize, height: usize, map: &ClassMap
 
 fn jpeg(width: usize, height: usize, data: Vec<u8>) -> Result<Vec<u8>, std::io::Error> {
     crate::codec::jpeg::encode_rgb(&RgbImage { width, height, data }, JPEG_QUALITY)
-        .map_err(|e| std::io::Error::other(e.to_string()))
+        .map_err(|e| std::io::Error::other(crate::report::error_chain(&e)))
 }
 
 /// Makes the pictures of a ROI: `mask` (BCSS codes, remapped through `map`) and its `image`.

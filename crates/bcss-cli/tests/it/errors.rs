@@ -1,0 +1,164 @@
+//! Errors say each of their causes once: the CLI's one `error:` line and every `failed:` line
+//! are the chain of the error joined by `: `, no level repeating another; a failed ROI's step,
+//! id and HTTP status are typed fields of the `--json` summary (`failures`), not text to parse.
+
+use bcss_testserver::{Fault, Faults, Route, When};
+
+use crate::util::*;
+
+/// The lines of `stderr` that start with `prefix`, without it.
+fn lines_after<'a>(stderr: &'a str, prefix: &str) -> Vec<&'a str> {
+    stderr.lines().filter_map(|l| l.strip_prefix(prefix)).collect()
+}
+
+/// No `: `-separated level of `line` says the same thing as another (a cause printed twice is
+/// the bug this guards against), and no level is empty.
+fn assert_each_level_once(line: &str) {
+    let levels: Vec<&str> = line.split(": ").collect();
+    for (i, a) in levels.iter().enumerate() {
+        assert!(!a.trim().is_empty(), "an empty level in {line:?}");
+        for b in &levels[i + 1..] {
+            assert!(a != b, "`{a}` is said twice in {line:?}");
+        }
+    }
+}
+
+/// `line` with the elapsed time of an HTTP error (`in 0.1s`, `in 12.3ms`) replaced by `in <t>`.
+fn without_elapsed(line: &str) -> String {
+    let Some(at) = line.find(" retries in ") else { return line.to_string() };
+    let start = at + " retries in ".len();
+    let end = line[start..].find(')').map_or(line.len(), |e| start + e);
+    format!("{}<t>{}", &line[..start], &line[end..])
+}
+
+#[test]
+fn a_region_refused_with_404_is_one_typed_failure_said_once() {
+    let s = Stand::new();
+    // --jobs 1 takes the ROIs in table order: region request 1 is the second ROI's. A 404 is
+    // not retried.
+    s.server.set_faults(Faults::none().on(Route::Region, When::Requests(vec![1]), Fault::Status(404)));
+    let r = run(s.download().args(["--encoding", "png", "--jobs", "1", "--json"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_clean_error(&r.stderr);
+    let reason = "region: the server answered HTTP 404: Injected fault: HTTP 404";
+    assert_eq!(lines_after(&r.stderr, "failed: "), [format!("TCGA-SY-0002-DX1: {reason}")]);
+    assert_each_level_once(reason);
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        summary["failures"],
+        serde_json::json!([{"id": "TCGA-SY-0002-DX1", "step": "region", "status": 404, "reason": reason}])
+    );
+    // The pairs scripts already read are still there, with the same reason.
+    assert_eq!(summary["failed"], serde_json::json!([["TCGA-SY-0002-DX1", reason]]));
+    assert_eq!(summary["lasting"], serde_json::json!(["TCGA-SY-0002-DX1"]), "a 404 does not change on a rerun");
+}
+
+#[test]
+fn a_region_that_kept_failing_names_status_url_and_retries_once() {
+    let s = Stand::new();
+    let item = s.server.item_id("TCGA-SY-0002").unwrap();
+    s.server.set_faults(Faults::none().on(Route::Region, When::Requests(vec![1, 2, 3]), Fault::Status(500)));
+    let r = run(s.download().args(["--encoding", "png", "--jobs", "1", "--retries", "2", "--json"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let failed = lines_after(&r.stderr, "failed: ");
+    assert_eq!(failed.len(), 1, "{}", r.stderr);
+    let line = without_elapsed(failed[0]);
+    // Only the URL and the retries follow the server's message: the last level of the chain
+    // is the HTTP error, said once.
+    assert_eq!(
+        line,
+        format!(
+            "TCGA-SY-0002-DX1: region: the server kept failing: HTTP 500: Injected fault: HTTP 500 \
+             ({}/item/{item}/tiles/region?left=301&top=499&right=811&bottom=806&mm_x=0.00025000&mm_y=0.00025000\
+             &encoding=PNG; 2 retries in <t>)",
+            s.server.api_url()
+        )
+    );
+    assert!(!line.contains(KEY), "{line}");
+    assert_each_level_once(&line);
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let f = &summary["failures"][0];
+    assert_eq!(
+        (&f["id"], &f["step"], &f["status"]),
+        (&serde_json::json!("TCGA-SY-0002-DX1"), &serde_json::json!("region"), &serde_json::json!(500))
+    );
+    assert_eq!(
+        f["reason"].as_str().map(without_elapsed),
+        Some(line.trim_start_matches("TCGA-SY-0002-DX1: ").to_string())
+    );
+    assert_eq!(summary["lasting"], serde_json::json!([]), "a 500 may pass on a rerun");
+}
+
+#[test]
+fn a_folder_that_cannot_be_listed_is_one_line_of_three_levels() {
+    let s = Stand::new();
+    s.server.set_faults(Faults::none().on(Route::Listing, When::Always, Fault::Status(404)));
+    let r = run(&mut s.download());
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let folder = s.server.folder_id();
+    assert_eq!(
+        lines_after(&r.stderr, "error: "),
+        [format!(
+            "cannot list folder `{folder}`: folder listing: the server answered HTTP 404: Injected fault: HTTP 404"
+        )]
+    );
+    assert!(r.stderr.contains("\nhint: "), "the hint stays: {}", r.stderr);
+}
+
+#[test]
+fn an_unreachable_server_is_said_once_with_its_redacted_url() {
+    let s = Stand::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let api = format!("http://127.0.0.1:{port}/api/v1");
+    let r = run(s.download_from(&api, "f00").args(["--retries", "0"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let errors = lines_after(&r.stderr, "error: ");
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    let line = without_elapsed(errors[0]);
+    assert_eq!(
+        line,
+        format!(
+            "server check: cannot reach the server: io: Connection refused (os error 111) \
+             ({api}/system/version; 0 retries in <t>)"
+        )
+    );
+    assert_each_level_once(&line);
+    assert!(r.stderr.contains("\nhint: the DSA is down or failing"), "{}", r.stderr);
+}
+
+#[test]
+fn an_unreadable_manifest_names_the_file_and_the_parser_once() {
+    let s = Stand::new();
+    std::fs::create_dir_all(s.out()).unwrap();
+    std::fs::write(s.out().join("manifest.json"), "not json").unwrap();
+    let r = run(&mut s.download());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let errors = lines_after(&r.stderr, "error: ");
+    assert_eq!(
+        errors,
+        [format!(
+            "manifest `{}` is not valid (move it away to start a fresh one): expected ident at line 1 column 2",
+            s.out().join("manifest.json").display()
+        )]
+    );
+    assert_each_level_once(errors[0]);
+}
+
+#[test]
+fn a_mask_link_refused_with_404_is_a_failure_of_the_mask_step() {
+    let s = Stand::new();
+    s.server.set_faults(Faults::none().on(Route::MaskLink, When::Requests(vec![1]), Fault::Status(404)));
+    let r = run(s.download().args(["--encoding", "png", "--jobs", "1", "--json"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let failures = summary["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{summary}");
+    let f = &failures[0];
+    assert_eq!((&f["step"], &f["status"]), (&serde_json::json!("mask"), &serde_json::json!(404)), "{f}");
+    let reason = f["reason"].as_str().unwrap();
+    let base = s.server.api_url().trim_end_matches("/api/v1").to_string();
+    assert_eq!(reason, format!("mask: mask link {base}/masks/TCGA-SY-0002-DX1: HTTP 404"));
+    assert_each_level_once(reason);
+    let failed = lines_after(&r.stderr, "failed: ");
+    assert_eq!(failed, [format!("{}: {reason}", f["id"].as_str().unwrap())]);
+}
