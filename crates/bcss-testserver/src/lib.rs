@@ -33,7 +33,7 @@
 //!
 //! Invariant: binds loopback only; never reaches the network.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod faults;

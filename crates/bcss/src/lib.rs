@@ -64,7 +64,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 // `unsafe` lives in one module, the libjpeg-turbo binding (`codec::jpeg`), allowed there.
 #![deny(unsafe_code)]
 

@@ -2,3 +2,4 @@
 
 mod htk_masks;
 mod jpeg_identity;
+mod public_api;
