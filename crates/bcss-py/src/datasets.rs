@@ -464,7 +464,7 @@ fn pixels<'a>(a: &'a PyReadonlyArrayDyn<'_, u8>) -> PyResult<(&'a [u8], usize, u
 fn to_classes(values: MaskValues, data: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     match values {
         MaskValues::Classes => std::borrow::Cow::Borrowed(data),
-        MaskValues::Ignore(_) => {
+        _ => {
             let mut v = data.to_vec();
             values.to_classes(&mut v);
             std::borrow::Cow::Owned(v)

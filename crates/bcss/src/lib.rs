@@ -23,6 +23,20 @@
 //! The library never prints: progress goes through [`report::Reporter`], diagnostics through
 //! `tracing` events, and failures through typed errors.
 //!
+//! ## What is public, and what it promises
+//!
+//! - The nine modules above are the public surface; `tests/public-api.txt` lists every public
+//!   item, field, variant and method in them (checked by the test `public_api`), so any change
+//!   to the surface is a reviewed diff of that file.
+//! - Every public enum is `#[non_exhaustive]`, errors and settings alike: a new variant (a new
+//!   failure, a new compression level) is not a breaking change, and a `match` outside this
+//!   crate needs a wildcard arm.
+//! - Plans (`DownloadPlan`, `ExtractPlan`, ...) are still plain structs with public fields, built
+//!   with a struct literal as in the example below; adding a field to one is a breaking change.
+//! - Items that are public only for the crates of this workspace (the CLI, the Python
+//!   extension, the stand-in server) are public like the rest; narrowing them to `pub(crate)` is
+//!   work left to do.
+//!
 //! ## Example: download three ROIs from your own DSA
 //!
 //! ```no_run

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 /// How one unit of work (a ROI) ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// Written and verified.
     Done,
@@ -20,6 +21,7 @@ pub enum Outcome {
 /// failure in `--json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Step {
     /// Finding or opening the ROI's slide (the source has none, tiles metadata, a slide file).
     Slide,
@@ -122,6 +124,7 @@ impl Reporter for Silent {}
 
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// [`Reporter::on_plan`].
     Plan(usize),

@@ -63,7 +63,8 @@ pub fn run_failure(e: bcss::command::pipeline::RunError) -> Failure {
             Failure::Input(e.into())
         }
         RunError::Lock(e) => lock_failure(e),
-        RunError::Output { .. } | RunError::Manifest(_) => Failure::Output(e.into()),
+        // Output, other manifest errors, and any kind a later library adds: the output's.
+        _ => Failure::Output(e.into()),
     }
 }
 
@@ -72,7 +73,7 @@ pub fn run_failure(e: bcss::command::pipeline::RunError) -> Failure {
 pub fn lock_failure(e: bcss::dataset::LockError) -> Failure {
     match e {
         e @ bcss::dataset::LockError::Held { .. } => Failure::Busy(e.into()),
-        e @ bcss::dataset::LockError::Io { .. } => Failure::Output(e.into()),
+        e => Failure::Output(e.into()),
     }
 }
 

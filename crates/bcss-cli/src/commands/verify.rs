@@ -1,6 +1,6 @@
 //! `bcss verify`.
 
-use bcss::dataset::verify::{self, VerifyError, VerifyOptions, VerifyReport};
+use bcss::dataset::verify::{self, VerifyOptions, VerifyReport};
 
 use super::{print_json, Output};
 use crate::cli::VerifyArgs;
@@ -65,8 +65,7 @@ pub fn check(args: &VerifyArgs) -> Result<VerifyReport, Failure> {
     let options = VerifyOptions { expected, skip_hashes: args.no_hash };
     match verify::verify(&args.dir, &options) {
         Ok(r) => Ok(r),
-        Err(e @ (VerifyError::NotADirectory(_) | VerifyError::Empty(_) | VerifyError::Manifest(_))) => {
-            Err(Failure::Input(e.into()))
-        }
+        // Every way verify fails to start is about the folder given (and any later kind too).
+        Err(e) => Err(Failure::Input(e.into())),
     }
 }

@@ -75,6 +75,7 @@ pub struct ClassMap {
 
 /// What is wrong with a class map.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MapProblem {
     /// A code 1..=21 is in no class and not in `dont_care`.
     Unmapped {
@@ -163,6 +164,7 @@ impl fmt::Display for MapProblem {
 
 /// Why a class map could not be built or read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClassMapError {
     /// The map is invalid.
     #[error("class map `{map}`: {problem}")]

@@ -46,6 +46,7 @@ impl Roi {
 
 /// Why a ROI table could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CatalogError {
     /// The file could not be opened or read.
     #[error("failed to read ROI table `{path}`")]

@@ -31,6 +31,7 @@ pub const VAL_SITES: [&str; 5] = ["BH", "C8", "A8", "A1", "E9"];
 /// One part of a split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Part {
     /// Training.
     Train,
@@ -69,6 +70,7 @@ impl fmt::Display for Part {
 
 /// A built-in split scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Scheme {
     /// Train / test by site, as in the paper.
     Official,
@@ -109,6 +111,7 @@ impl Scheme {
 
 /// A site or patient found in two parts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Leak {
     /// One tissue source site in two parts.
     #[error("site {site} is in both {a} ({roi_a}) and {b} ({roi_b})")]
@@ -142,6 +145,7 @@ pub enum Leak {
 
 /// Why a split could not be read, written or used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SplitError {
     /// The file could not be read or written.
     #[error("failed to access split file `{path}`")]

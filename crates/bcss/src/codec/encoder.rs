@@ -48,6 +48,7 @@ pub const PIECE_BYTES: usize = 1 << 20;
 
 /// Why a PNG could not be written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// Writing to the output failed.
     #[error(transparent)]

@@ -35,6 +35,7 @@ pub use crate::model::{GrayImage, RgbImage, MAX_PIXELS};
 
 /// The size a decoder accepts, checked against the header before any pixel is allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SizeLimit {
     /// Exactly `width x height` pixels (a ROI's mask, a planned region). A size over
     /// [`MAX_PIXELS`] is refused even when asked for.
@@ -85,6 +86,7 @@ impl SizeLimit {
 
 /// Image container formats bcss reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// JPEG (`FF D8 FF`).
     Jpeg,
@@ -105,6 +107,7 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
 
 /// Why an image could not be decoded or encoded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CodecError {
     /// The body is empty.
     #[error("the image is empty (0 bytes)")]

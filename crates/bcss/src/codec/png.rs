@@ -20,6 +20,7 @@ use crate::model::{GrayImage, RgbImage};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Compression {
     /// Huffman coding only: the least CPU; on tissue as small as `balanced`, on masks and
     /// patterns larger.

@@ -31,6 +31,7 @@ pub const DEFAULT_FOLDER_ID: &str = "5bbdeba3e629140048d017bb";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum MaskSource {
     /// The published mask PNGs behind each ROI's `mask_link` (the original's way).
     #[default]
@@ -55,6 +56,7 @@ pub use crate::source::gdc::DEFAULT_GDC_URL;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Source {
     /// A DSA's `tiles/region` endpoint.
     #[default]
@@ -131,6 +133,7 @@ pub struct DownloadPlan {
 
 /// Why a whole run could not start or go on.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DownloadError {
     /// The HTTP client could not be built.
     #[error(transparent)]

@@ -26,6 +26,7 @@ pub use super::pipeline::{Parts, Summary};
 
 /// Where the label masks come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MaskSource {
     /// The ROI table's `mask_link` column (URL, path or `file://`), as `download` does.
     Links,
@@ -76,6 +77,7 @@ pub struct ExtractPlan {
 
 /// Why a whole run could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExtractError {
     /// The slides directory cannot be listed.
     #[error(transparent)]

@@ -24,6 +24,7 @@ pub type FileRows = RowReader<BufReader<File>>;
 
 /// What went wrong with one input file.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InputProblem {
     /// Opening or reading failed.
     #[error(transparent)]

@@ -41,6 +41,7 @@ use crate::transform::remap::count_into;
 
 /// The resolution of the masks.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum Scale {
     /// The slide's own pixels (`sf = 1`).
     Base,
@@ -217,6 +218,7 @@ pub struct FailedRoi {
 
 /// Why a `bcss masks` run could not be done.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MasksError {
     /// Another run holds the output folder, or it cannot be locked.
     #[error(transparent)]

@@ -39,6 +39,7 @@ use crate::transform::shrink::Shrink;
 
 /// How classes are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OverlayStyle {
     /// Class regions tinted with their colour (`alpha`).
     #[default]
@@ -85,6 +86,7 @@ pub struct OverlaySummary {
 
 /// Why overlays failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OverlayError {
     /// Another run holds the output folder, or it cannot be locked.
     #[error(transparent)]

@@ -25,6 +25,7 @@ pub use crate::dataset::distribution::{aggregate, distribution_charts, ClassStat
 
 /// Why statistics could not be computed or written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StatsError {
     /// Another run holds the output folder, or it cannot be locked.
     #[error(transparent)]

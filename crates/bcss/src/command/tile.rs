@@ -121,6 +121,7 @@ pub struct TileSummary {
 
 /// Why tiling failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TileError {
     /// Another run holds the output folder, or it cannot be locked.
     #[error(transparent)]

@@ -67,6 +67,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// How far a written file is made to survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Durability {
     /// fsync before the rename: the dataset's files and records (the default).
     Synced,

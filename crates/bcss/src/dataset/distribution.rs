@@ -184,6 +184,7 @@ fn part_stats(map: &ClassMap, name: &str, members: &[&RoiStats]) -> PartStats {
 
 /// What a distribution chart measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Measure {
     /// Each class's share of the part's labelled pixels, in %.
     Share,

@@ -43,6 +43,7 @@ impl std::fmt::Display for LockOwner {
 
 /// Why a dataset root could not be locked.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LockError {
     /// Another run holds the lock.
     #[error(

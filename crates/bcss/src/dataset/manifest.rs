@@ -146,6 +146,7 @@ impl FileRecord {
 
 /// Why a manifest could not be read or written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ManifestError {
     /// Reading or writing failed.
     #[error("failed to access manifest `{path}`")]

@@ -28,6 +28,7 @@ pub type RoiKey = (String, u64, u64);
 /// Which layout a dataset directory has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum LayoutKind {
     /// `images/` + `masks/` (`bcss download`).
     Bcss,
@@ -81,6 +82,7 @@ impl Pairs {
 
 /// Why a dataset directory could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PairsError {
     /// The directory does not exist or is not a directory.
     #[error("`{0}` is not a directory")]

@@ -148,6 +148,7 @@ pub struct ImageResult {
 /// What kind of problem a [`Problem`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ProblemKind {
     /// A ground-truth mask without a prediction.
     NoPrediction,

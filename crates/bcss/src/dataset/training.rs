@@ -93,6 +93,7 @@ pub struct CropConfig {
 
 /// Why a training set could not be opened or read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TrainingError {
     /// The dataset directory.
     #[error(transparent)]
@@ -158,6 +159,7 @@ pub enum TrainingError {
 
 /// The values a mask holds once remapped through a class map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum MaskValues {
     /// 0 don't care, classes 1..=K (the class map's own values, as `bcss tile` writes them).
     #[default]

@@ -65,6 +65,7 @@ pub struct VerifyReport {
 
 /// Why a check could not run at all.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// The directory does not exist or is not a directory.
     #[error("`{0}` is not a dataset directory")]

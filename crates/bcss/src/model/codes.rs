@@ -35,6 +35,7 @@ pub struct CodeTable {
 
 /// Why a codes table could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CodeTableError {
     /// The file could not be read.
     #[error("failed to read codes table `{path}`")]

@@ -21,6 +21,7 @@ pub struct Element {
 
 /// The geometry of an element, in base slide pixels.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Shape {
     /// A polygon (`polyline`, closed or not), vertices `[x, y]`.
     Polyline {

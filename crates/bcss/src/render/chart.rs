@@ -37,6 +37,7 @@ pub struct Series {
 
 /// The value axis.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Scale {
     /// From 0, ticks at round steps, labels with this suffix.
     Linear {

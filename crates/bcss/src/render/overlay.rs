@@ -45,6 +45,7 @@ pub fn render_row(image: &mut [u8], window: &[&[u8]], center: usize, palette: &[
 
 /// How a row is painted, with its numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Paint {
     /// Class pixels blended with their colour at `alpha256 / 256`.
     Fill {

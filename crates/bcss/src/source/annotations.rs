@@ -49,6 +49,7 @@ pub use crate::model::CodeTable;
 
 /// Why annotation JSON could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AnnotationError {
     /// The bytes are not JSON.
     #[error("not valid JSON ({0})")]

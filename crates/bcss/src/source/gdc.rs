@@ -84,6 +84,7 @@ pub struct DownloadOutcome {
 
 /// A GDC request or download that failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GdcError {
     /// The server could not be reached (connection, TLS, timeout), after retries.
     #[error("cannot reach the GDC API")]
@@ -675,6 +676,7 @@ pub fn write_manifest(files: &[GdcFile]) -> String {
 
 /// Why a manifest could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ManifestParseError {
     /// No header line.
     #[error("the manifest is empty (expected a header line `id\tfilename\tmd5\tsize\tstate`)")]

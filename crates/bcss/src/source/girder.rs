@@ -91,6 +91,7 @@ impl std::fmt::Debug for Secret {
 
 /// How to authenticate.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Credentials {
     /// No authentication: public data only.
     Anonymous,
@@ -107,6 +108,7 @@ pub enum Credentials {
 
 /// The step of a download an error belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Step {
     /// Checking that the URL is a Girder API.
     Probe,
@@ -140,6 +142,7 @@ impl std::fmt::Display for Step {
 
 /// A DSA request that failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GirderError {
     /// The request never got a final answer.
     #[error("{step}: {}", describe_http(source))]

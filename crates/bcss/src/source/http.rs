@@ -360,6 +360,7 @@ pub fn read_failure(e: &std::io::Error, bytes: u64) -> Failure {
 
 /// Which way a request failed on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransportKind {
     /// The host name does not resolve.
     HostNotFound,
@@ -461,6 +462,7 @@ impl std::error::Error for TransportError {}
 
 /// What went wrong on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Failure {
     /// Could not connect, TLS failed, timed out, the connection broke, or the body was cut off
     /// (boxed: every request's result carries this type, and a transport error is rare).
@@ -530,6 +532,7 @@ pub struct HttpError {
 
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The CA file could not be read.
     #[error("failed to read CA certificate file `{path}`")]

@@ -50,6 +50,7 @@ pub const SLIDE_EXTENSIONS: &[&str] = &["svs", "tif", "tiff", "ndpi", "mrxs", "v
 
 /// Why a local slide could not be found, opened or read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LocalError {
     /// The slides directory cannot be listed.
     #[error("cannot list slides directory `{path}`")]

@@ -19,6 +19,7 @@ use crate::model::GrayImage;
 
 /// Why a mask could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MaskError {
     /// The ROI has no mask link.
     #[error("no mask link for this ROI (the ROI table has no `mask_link`)")]

@@ -44,6 +44,7 @@ pub const MAX_REQUEST: u64 = 16 << 20;
 
 /// Why a read cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PlanError {
     /// No such IFD.
     #[error("the slide has no image directory {ifd} (it has {count})")]
@@ -162,6 +163,7 @@ fn subtract(wanted: &[Range<u64>], present: &[Range<u64>]) -> Vec<Range<u64>> {
 
 /// Why the sparse cache failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SparseError {
     /// A local file could not be read or written.
     #[error("failed to {action} `{path}`")]

@@ -42,6 +42,7 @@ pub const LOUD_COMPRESSIONS: &[u16] = &[7, 33003, 33005, 34712];
 
 /// Why a TIFF layout could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TiffError {
     /// The callback failed.
     #[error("failed to read bytes {offset}..{} of the file", offset + len)]

@@ -28,6 +28,7 @@ pub use crate::model::{Rect, SlideGeometry};
 
 /// The output resolution of a dataset, as the user asks for it.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum Resolution {
     /// Microns per pixel (`--mpp`).
     Mpp(f64),
@@ -40,6 +41,7 @@ pub enum Resolution {
 /// How requests are formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Mode {
     /// Ask for exactly the resolution the user gave (at least 8 decimals of mm per pixel).
     Exact,

@@ -46,6 +46,7 @@ const PRECISION_BITS: u32 = 22;
 
 /// A Pillow resampling filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Filter {
     /// Keys' cubic convolution with `a = -0.5` (`Image.BICUBIC`), support 2.
     Bicubic,

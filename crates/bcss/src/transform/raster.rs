@@ -146,6 +146,7 @@ use crate::model::{Annotations, CodeTable, GrayImage, Rect, Shape, MAX_PIXELS};
 /// Which pixel rules to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Geometry {
     /// HistomicsTK 1.4.0 with Pillow ≥ 11, quirks included (see the module docs).
     #[default]
@@ -266,6 +267,7 @@ pub struct ElementError {
 
 /// Why no mask could be made for a ROI.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RasterError {
     /// The element is not a polyline/rectangle of an `is_roi` group.
     #[error("element {0} is not a ROI (a polyline or rectangle of an `is_roi` group)")]
@@ -484,6 +486,7 @@ pub fn roi_mask(
 
 /// Why no mask could be fitted to a catalogue ROI's rectangle.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RectMaskError {
     /// No ROI element overlaps the rectangle.
     #[error("no ROI element of the annotations overlaps ROI `{roi}` ({rois} ROI element(s) on the slide)")]

@@ -18,6 +18,7 @@ use crate::model::{Rect, SlideGeometry};
 
 /// The resolution asked of the server, in the server's own terms.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum ScaleRequest {
     /// No scale parameter: base resolution.
     Base,

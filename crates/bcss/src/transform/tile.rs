@@ -23,6 +23,7 @@ pub const MAX_TILE_SIZE: usize = 8192;
 
 /// Why a grid cannot be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum GridError {
     /// `size` is 0.
     #[error("tile size must be at least 1")]

@@ -43,6 +43,7 @@ pub struct GdcSlides {
 
 /// Why the GDC files of the slides could not be looked up at all.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GdcSlidesError {
     /// The GDC search failed.
     #[error(transparent)]

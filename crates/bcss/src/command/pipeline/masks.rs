@@ -98,6 +98,7 @@ pub(crate) fn stream_mask(bytes: &[u8], roi: &Roi, origin: &str, sink: &mut RowS
 /// Why a catalogue ROI's mask could not be made from annotations: the JSON could not be read,
 /// or no mask fits the ROI.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AnnotationMaskError {
     /// The JSON is not annotation JSON.
     #[error(transparent)]
@@ -117,6 +118,7 @@ pub fn mask_from_annotations(json: &[u8], roi: &Roi) -> Result<GrayImage, Annota
 
 /// Why a mask source could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MaskSetupError {
     /// A masks directory cannot be listed.
     #[error("cannot list masks directory `{path}`")]

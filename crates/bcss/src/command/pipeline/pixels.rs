@@ -80,6 +80,7 @@ pub trait SlideHandle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Encoding {
     /// JPEG quality 95, 4:4:4 (the server's default and the original's).
     #[default]

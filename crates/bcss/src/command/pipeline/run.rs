@@ -54,6 +54,7 @@ pub struct RoiPipeline<'a> {
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunError {
     /// The output directory is unusable.
     #[error("cannot use output directory `{path}`")]
@@ -77,6 +78,7 @@ pub enum RunError {
 
 /// Why one ROI failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RoiError {
     /// The source has no slide for the ROI.
     #[error("{0}")]
@@ -190,6 +192,7 @@ pub enum RoiError {
 
 /// What was wrong with a region's pixels as they arrived.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegionError {
     /// The server sent no bytes.
     #[error("the server sent an empty body (HTTP {status}); the region is empty or outside the slide")]

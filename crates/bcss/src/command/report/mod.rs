@@ -163,6 +163,7 @@ pub struct ReportSummary {
 
 /// Why a report failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReportError {
     /// A mask or image could not be read or is inconsistent.
     #[error(transparent)]
