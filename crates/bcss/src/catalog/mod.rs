@@ -6,7 +6,7 @@
 //!   name, full item name, Girder item id and scan magnification.
 //! - [`codes`]: the 22 label codes of the masks (`gtruth_codes.tsv`), 0 being "outside the ROI /
 //!   don't care", never a class.
-//! - [`gtcodes`]: HistomicsTK's codes tables (groups to mask values): the BCSS one built in, CSV
+//! - `gtcodes`: HistomicsTK's codes tables (groups to mask values): the BCSS one built in, CSV
 //!   readers.
 //! - [`classmap`]: presets and custom maps from codes to training classes (0 stays don't care).
 //! - [`split`]: train / val / test by institution, with a leakage check.
@@ -18,7 +18,7 @@
 
 pub mod classmap;
 pub mod codes;
-pub mod gtcodes;
+pub(crate) mod gtcodes;
 mod rois;
 mod slides;
 pub mod split;

@@ -22,7 +22,7 @@
 //! Huffman coder's bits for the same bytes) decides whether a piece goes to libdeflate too, and
 //! the smaller result is kept; `Fast` never asks libdeflate, `High` always does (level 10).
 //! Huffman pieces end on a byte boundary by construction; libdeflate's are made joinable by
-//! [`super::deflate`].
+//! `super::deflate`.
 //!
 //! The output depends only on the pixels and the [`Compression`]: how rows are handed in (one at
 //! a time or all at once) and how many threads compress change nothing.
@@ -39,6 +39,7 @@ use std::io::Write;
 use rayon::prelude::*;
 
 use super::deflate;
+pub use super::deflate::PieceError;
 use super::huffman;
 use super::png::Compression;
 

@@ -5,10 +5,10 @@
 //!   differently and shifts values by 1-2 levels.
 //! - [`png`]: PNG decoding (RGB, RGBA, grey) and encoding with explicit compression, through
 //!   [`encoder`] (the streaming writer: adaptive filtering, libdeflate in pieces across cores,
-//!   joined by [`deflate`]).
+//!   joined by `deflate`).
 //! - [`label_png`]: the PNG writer of label masks (`Up` filter and deflate's run-length strategy
 //!   at the default level).
-//! - [`rows`]: PNG decoding row by row, for passes whose memory must not grow with the image.
+//! - `rows`: PNG decoding row by row, for passes whose memory must not grow with the image.
 //!
 //! [`sniff`] tells formats apart by magic bytes, not by `Content-Type`.
 //!
@@ -20,7 +20,7 @@
 //!
 //! Invariant: pure transformations of bytes in memory or through `Read`/`Write`; no file system.
 
-pub mod deflate;
+pub(crate) mod deflate;
 pub mod encoder;
 pub(crate) mod huffman;
 #[allow(unsafe_code)]
@@ -131,7 +131,7 @@ pub enum CodecError {
     /// A PNG of a kind bcss does not read.
     #[error("unsupported PNG: {0}")]
     Unsupported(String),
-    /// An interlaced PNG, which cannot be read row by row ([`rows::RowReader`]).
+    /// An interlaced PNG, which cannot be read row by row (`rows::RowReader`).
     #[error("unsupported PNG: interlaced PNG (re-save it without interlacing)")]
     Interlaced,
     /// The header announces another size than the one expected (nothing was decoded).

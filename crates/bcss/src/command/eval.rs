@@ -8,7 +8,7 @@
 //! positive of none.
 //!
 //! The confusion matrix and its metrics (Dice, IoU, precision, recall, pixel accuracy; an
-//! undefined ratio is `None` and left out of every mean) are [`crate::dataset::scores`]'s, shared
+//! undefined ratio is `None` and left out of every mean) are `crate::dataset::scores`'s, shared
 //! with `bcss report --pred`.
 //!
 //! Two averages: **pooled** (one matrix summed over all images, then the metrics) and **per

@@ -1,6 +1,6 @@
 //! Reading the files of a ROI for the analysis commands, with the file named in every error.
 //!
-//! Masks and images are streamed row by row ([`RowReader`]): a pass over a ROI holds a few rows,
+//! Masks and images are streamed row by row (`RowReader`): a pass over a ROI holds a few rows,
 //! whatever the ROI's size.
 //!
 //! The passes that several commands make over the same files live here, once: a ROI's class
@@ -180,7 +180,7 @@ pub fn overlay_file(out: &Path, roi_id: &str) -> PathBuf {
 }
 
 /// Counts one ROI's mask in the classes of `map` (the per-ROI numbers of
-/// [`crate::dataset::distribution`]).
+/// `crate::dataset::distribution`).
 pub fn roi_counts(r: &RoiInput, map: &ClassMap) -> Result<RoiStats, InputError> {
     let (width, height, hist) = code_histogram(&r.files.mask)?;
     let counts = fold_counts(&hist, map.lut(), map.num_classes()).expect("every BCSS code is in a validated map");
@@ -188,7 +188,7 @@ pub fn roi_counts(r: &RoiInput, map: &ClassMap) -> Result<RoiStats, InputError> 
 }
 
 /// Scores one prediction against one truth mask, streaming both (the rules are
-/// [`crate::dataset::scores`]'s; `bcss eval` and `bcss report --pred` call this). A prediction holding a value
+/// `crate::dataset::scores`'s; `bcss eval` and `bcss report --pred` call this). A prediction holding a value
 /// above K is read to its end for its largest value (the warnings use it).
 pub fn score_files(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Result<ImageResult, Problem> {
     let unreadable = |e: InputError| Problem::new(e.path.clone(), ProblemKind::Unreadable, e.problem.to_string());

@@ -3,12 +3,12 @@
 //!
 //! The painting (fill blends the class colour at `alpha`; outline draws the borders of class
 //! regions, `r` growing with the picture so the line stays visible; don't care dimmed to 45% in
-//! both) is [`crate::render::overlay`]'s, shared with the thumbnails of `bcss report`.
+//! both) is `crate::render::overlay`'s, shared with the thumbnails of `bcss report`.
 //!
 //! The legend lists the classes present in the ROI only (the mask is read once more to count
 //! them), in a white box in the top-left corner whose text height is 1/40 of the picture's
 //! shorter side (11 to 40 pixels), shrunk to fit in half the picture, left out if it cannot be
-//! read there or if `legend` is off. Text is DejaVu Sans ([`crate::render::text`]).
+//! read there or if `legend` is off. Text is DejaVu Sans (`crate::render::text`).
 //!
 //! Image and mask are streamed row by row (a window of `2r + 1` rows for outlines) and the
 //! overlay is encoded as rows come, optionally shrunk by an integer `downsample` factor (box

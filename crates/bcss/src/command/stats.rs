@@ -1,11 +1,11 @@
 //! `bcss stats`: how the classes are distributed, per ROI and per part of the split.
 //!
 //! Per ROI, the mask is streamed row by row and its codes counted ([`compute`]); the numbers
-//! (fractions, presence, class weights: every formula is in [`crate::dataset::distribution`],
+//! (fractions, presence, class weights: every formula is in `crate::dataset::distribution`,
 //! which `bcss report` shares) are summed per part.
 //!
 //! Outputs ([`write_outputs`]): `rois.csv`, `parts.csv`, `classes.csv`, `stats.json`, and the
-//! charts of [`distribution_charts`] (drawn by [`crate::render::chart`]): `distribution.svg`
+//! charts of [`distribution_charts`] (drawn by `crate::render::chart`): `distribution.svg`
 //! and `distribution.png` (share of labelled pixels per class and part) and
 //! `distribution-pixels.svg` (pixels per class and part, log scale). Rows are sorted (ROIs by id,
 //! parts train / val / test / all, classes by value).

@@ -3,8 +3,8 @@
 //!
 //! - [`names`]: the original downloader's file names (`<roi>_xmin<X>_ymin<Y>_MPP-0.2500.png`) and
 //!   their parser, plus the guard that keeps server-supplied names inside the output root.
-//! - [`layout`]: `images/ masks/ annotations/ logs/` under a root.
-//! - [`lock`]: one writer per root, an OS advisory lock on `.bcss.lock` that a killed process
+//! - `layout`: `images/ masks/ annotations/ logs/` under a root.
+//! - `lock`: one writer per root, an OS advisory lock on `.bcss.lock` that a killed process
 //!   never leaves behind.
 //! - [`atomic`]: every file is written to a temporary name, hashed while written, synced, then
 //!   renamed: a killed run never leaves a partial file under a final name.
@@ -15,23 +15,23 @@
 //! - [`tiles`]: the tiles of `bcss tile` (same grid, same rule for dropping), listed and read
 //!   lazily from the ROI files.
 //! - [`manifest`]: `manifest.json`, per ROI the request, the geometry and size + sha256 of every file.
-//! - [`distribution`]: the class distribution per ROI and per part of a split, and its charts
+//! - `distribution`: the class distribution per ROI and per part of a split, and its charts
 //!   (`bcss stats`, `bcss report`).
-//! - [`scores`]: confusion matrices, Dice and IoU of predictions (`bcss eval`, `bcss report`).
+//! - `scores`: confusion matrices, Dice and IoU of predictions (`bcss eval`, `bcss report`).
 //! - [`verify`]: checks a dataset directory against its manifest and the dataset's invariants.
 
 pub mod atomic;
-pub mod distribution;
-pub mod layout;
-pub mod lock;
+pub(crate) mod distribution;
+pub(crate) mod layout;
+pub(crate) mod lock;
 pub mod manifest;
 pub mod names;
 pub mod pairs;
-pub mod scores;
+pub(crate) mod scores;
 pub mod tiles;
 pub mod training;
 pub mod verify;
 
 pub use layout::Layout;
-pub use lock::{DatasetLock, LockError};
+pub use lock::{DatasetLock, LockError, LockOwner};
 pub use manifest::{FileRecord, Manifest, RoiEntry};

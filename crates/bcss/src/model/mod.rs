@@ -1,22 +1,22 @@
 //! The shared vocabulary of the layers: plain Rust types that several layers pass to each other.
 //!
-//! - [`geometry`]: [`Rect`] (a rectangle of base slide pixels) and [`SlideGeometry`] (a slide's
+//! - `geometry`: [`Rect`] (a rectangle of base slide pixels) and [`SlideGeometry`] (a slide's
 //!   size, tiles, levels and native resolution).
-//! - [`image`]: [`RgbImage`] and [`GrayImage`], 8-bit pixels in memory, and [`MAX_PIXELS`], the
+//! - `image`: [`RgbImage`] and [`GrayImage`], 8-bit pixels in memory, and [`MAX_PIXELS`], the
 //!   largest image any layer allocates.
-//! - [`shape`]: annotation [`Element`]s and their [`Shape`]s, as [`Annotations`].
-//! - [`codes`]: [`CodeTable`], HistomicsTK's table from annotation groups to mask values.
-//! - [`time`]: [`UtcTime`], seconds since 1970 as a UTC civil date.
+//! - `shape`: annotation [`Element`]s and their [`Shape`]s, as [`Annotations`].
+//! - `codes`: [`CodeTable`], HistomicsTK's table from annotation groups to mask values.
+//! - `time`: [`UtcTime`], seconds since 1970 as a UTC civil date.
 //!
 //! Invariant: imports nothing from other bcss modules and does no I/O. Wire formats (Girder's
 //! JSON field names, CSV columns) are read by the layer that meets them and converted into these
 //! types.
 
-pub mod codes;
-pub mod geometry;
-pub mod image;
-pub mod shape;
-pub mod time;
+pub(crate) mod codes;
+pub(crate) mod geometry;
+pub(crate) mod image;
+pub(crate) mod shape;
+pub(crate) mod time;
 
 pub use codes::{CodeTable, CodeTableError, GroupCode};
 pub use geometry::{Rect, SlideGeometry};

@@ -67,7 +67,8 @@ pub fn si_power_of_ten(e: i32) -> String {
     format!("{}{}", 10u32.pow(rest as u32), PREFIXES[group as usize])
 }
 
-/// The value of a label made by [`linear`] (with its suffix removed) or [`log10`].
+/// The value of a label made by [`linear`] (with its suffix removed) or [`log10`] (for tests).
+#[cfg(test)]
 pub fn parse_label(label: &str, suffix: &str) -> Option<f64> {
     let s = label.strip_suffix(suffix).unwrap_or(label);
     if let Ok(v) = s.parse::<f64>() {

@@ -1,5 +1,5 @@
 //! Annotation documents of a slide (`GET annotation/item/{id}`), read from Girder's JSON into the
-//! plain types of [`crate::model::shape`].
+//! plain types of `crate::model::shape`.
 //!
 //! ## Elements
 //!

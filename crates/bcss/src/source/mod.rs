@@ -4,7 +4,7 @@
 //! - [`girder`]: the DSA (Girder + large_image) REST API.
 //! - [`gdc`]: the NCI Genomic Data Commons API (file search, byte ranges, resumable downloads,
 //!   manifests), where the TCGA slides live.
-//! - [`masklink`]: ground-truth mask PNGs behind per-ROI links (redirects followed).
+//! - `masklink`: ground-truth mask PNGs behind per-ROI links (redirects followed).
 //! - `local` (feature `openslide`): slide files on disk, read through OpenSlide as a DSA reads them.
 //! - [`tiff`]: the byte layout of a TIFF/BigTIFF (IFDs, tiles, non-pixel ranges) read by ranges.
 //! - [`sparse`]: a local sparse copy of a remote slide holding only the byte ranges fetched.

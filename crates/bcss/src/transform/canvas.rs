@@ -5,14 +5,12 @@
 //! names and numbers; lower case is drawn as upper case, anything else as `?`) so that drawing
 //! a label costs no font dependency, no font file and no rasteriser: a glyph is 7 rows of 5
 //! bits, drawn as `scale` x `scale` blocks. A character advances `6 * scale` pixels and a line
-//! is `8 * scale` pixels tall ([`text_width`], [`LINE`]).
+//! is `8 * scale` pixels tall (`text_width`).
 //!
 //! Everything is clipped to the canvas: drawing off the edge is not an error.
 //!
 //! Invariant: pure pixel operations, no I/O.
 
-/// Height of a line of text at scale 1 (7 rows of glyph, 1 of spacing).
-pub const LINE: usize = 8;
 /// Advance of one character at scale 1 (5 columns of glyph, 1 of spacing).
 pub const ADVANCE: usize = 6;
 
@@ -28,6 +26,7 @@ pub struct Canvas {
 }
 
 /// Width in pixels of `text` drawn at `scale` (no trailing spacing).
+#[cfg(test)]
 pub fn text_width(text: &str, scale: usize) -> usize {
     let n = text.chars().count();
     if n == 0 {

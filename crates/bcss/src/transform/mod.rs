@@ -5,9 +5,9 @@
 //! - [`pillow`]: RGB resampling exactly like Pillow's `Image.resize` (BICUBIC, LANCZOS).
 //! - [`raster`]: label masks from annotation polygons (HistomicsTK's rules, or a strict one).
 //! - [`remap`]: label codes to classes through a lookup table; code histograms.
-//! - [`shrink`]: RGB pictures shrunk by an integer factor (box filter), a row at a time.
+//! - `shrink`: RGB pictures shrunk by an integer factor (box filter), a row at a time.
 //! - [`tile`]: the tile grid of a ROI, last row and column aligned to the edge.
-//! - [`canvas`]: rectangles and 5x7 bitmap text for legends, labels and charts.
+//! - `canvas`: rectangles and 5x7 bitmap text for legends, labels and charts.
 //!
 //! Invariant: nothing here does I/O.
 
@@ -17,7 +17,7 @@ pub mod raster;
 pub mod region;
 pub mod remap;
 pub mod resize;
-pub mod shrink;
+pub(crate) mod shrink;
 pub mod tile;
 
 pub use region::{plan_region, RegionPlan, ScaleRequest};

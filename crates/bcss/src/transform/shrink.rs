@@ -59,11 +59,6 @@ impl Shrink {
         self.rows_in_group = 0;
         true
     }
-
-    /// Width of the rows it gives.
-    pub fn out_width(&self) -> usize {
-        self.out_w
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! `bcss report`: one self-contained HTML page to look at a dataset before training on it.
 //!
-//! The page ([`page`]) has a header (root, layout, resolution, ROI count, pixels and bytes, the
+//! The page (`page`) has a header (root, layout, resolution, ROI count, pixels and bytes, the
 //! result of `verify` without hashes, the bcss version, the dataset's citation), the class
-//! distribution per part of the split (the charts of [`crate::dataset::distribution`] as inline
+//! distribution per part of the split (the charts of `crate::dataset::distribution` as inline
 //! SVG: share of labelled pixels, pixels, pixels on a log scale), a sortable table of the ROIs,
 //! a gallery of thumbnails whose overlay (outline / fill / off) is switched by buttons, and with
 //! predictions, Dice and IoU per class and part and every ROI's scores, worst first, with the
@@ -15,7 +15,7 @@
 //! The numbers are the other commands' own: class counts through
 //! [`crate::command::input::roi_counts`] and [`crate::dataset::distribution::aggregate`] (as
 //! `bcss stats`), scores through [`crate::command::input::score_files`] and
-//! [`crate::dataset::scores`] (as `bcss eval`), painting through [`crate::render::overlay`] (as
+//! `crate::dataset::scores` (as `bcss eval`), painting through `crate::render::overlay` (as
 //! `bcss overlay`).
 //!
 //! Light on large datasets: ROIs are read one at a time per worker, streamed by rows (the mask is
@@ -23,8 +23,8 @@
 //! legend); only thumbnails of at most 256 pixels are kept, JPEG for the pictures and PNG for the
 //! class-colour masks (flat colours compress well there). The page is written atomically.
 
-pub mod page;
-pub mod thumbs;
+pub(crate) mod page;
+pub(crate) mod thumbs;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -39,7 +39,7 @@ use crate::dataset::pairs::{LayoutKind, RoiKey};
 use crate::dataset::scores::{Confusion, ImageResult, Metrics, Problem, ProblemKind};
 use crate::dataset::verify::{verify, VerifyOptions};
 use crate::report::Reporter;
-use thumbs::RoiThumbs;
+pub use thumbs::RoiThumbs;
 
 /// The largest thumbnail side (the page's budget: 151 ROIs stay under 30 MB).
 pub const MAX_THUMB: usize = 256;
