@@ -5,14 +5,17 @@
 //! modules from `lib.rs` (functions, types, traits, constants, re-exports), the `pub` fields of
 //! public structs, the variants of public enums, and the `pub` methods and associated constants
 //! of inherent `impl` blocks, each with its module path and, for enums and structs, whether it is
-//! `#[non_exhaustive]`. Test modules (`#[cfg(test)]`) are skipped. (`cargo public-api` would
+//! `#[non_exhaustive]`. Items of modules that are not public are listed when a `pub use`
+//! somewhere re-exports their name (marked `(re-exported)`; matched by name, so an unrelated
+//! item of the same name is listed too). Test modules (`#[cfg(test)]`) are skipped. (`cargo public-api` would
 //! read rustdoc's JSON, which needs a nightly toolchain; this machine has stable only.)
 //!
 //! After a deliberate change: `BCSS_UPDATE_PUBLIC_API=1 cargo test -p bcss --test it public_api`.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use syn::{Attribute, ImplItem, Item, Visibility};
+use syn::{Attribute, ImplItem, Item, UseTree, Visibility};
 
 fn is_pub(v: &Visibility) -> bool {
     matches!(v, Visibility::Public(_))
@@ -34,62 +37,115 @@ fn tokens(t: &impl quote::ToTokens) -> String {
     quote::ToTokens::to_token_stream(t).to_string()
 }
 
-/// Lists the public items of `items` (module `path`, whose child modules live in `dir`).
-fn walk(items: &[Item], path: &str, dir: &Path, out: &mut Vec<String>) {
+/// Where a module's file and its children's folder are (`name.rs` and `name/`, or `name/mod.rs`).
+fn module_file(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    if dir.join(format!("{name}.rs")).exists() {
+        (dir.join(format!("{name}.rs")), dir.join(name))
+    } else {
+        (dir.join(name).join("mod.rs"), dir.join(name))
+    }
+}
+
+/// The names that `pub use` makes public anywhere in the crate (the last segment, or the
+/// rename): an item of a private module with one of these names is public through it.
+fn reexports(items: &[Item], dir: &Path, names: &mut HashSet<String>) {
+    fn leaves(t: &UseTree, names: &mut HashSet<String>) {
+        match t {
+            UseTree::Path(p) => leaves(&p.tree, names),
+            UseTree::Name(n) => drop(names.insert(n.ident.to_string())),
+            UseTree::Rename(r) => drop(names.insert(r.rename.to_string())),
+            UseTree::Group(g) => g.items.iter().for_each(|t| leaves(t, names)),
+            UseTree::Glob(_) => {}
+        }
+    }
     for item in items {
         match item {
-            Item::Mod(m) if is_pub(&m.vis) && !is_test_only(&m.attrs) => {
-                let name = m.ident.to_string();
-                let sub = format!("{path}::{name}");
-                out.push(format!("mod {sub}"));
-                match &m.content {
-                    Some((_, inner)) => walk(inner, &sub, &dir.join(&name), out),
-                    None => {
-                        let (file, child_dir) = if dir.join(format!("{name}.rs")).exists() {
-                            (dir.join(format!("{name}.rs")), dir.join(&name))
-                        } else {
-                            (dir.join(&name).join("mod.rs"), dir.join(&name))
-                        };
-                        walk(&parse(&file).items, &sub, &child_dir, out);
-                    }
+            Item::Use(u) if is_pub(&u.vis) => leaves(&u.tree, names),
+            Item::Mod(m) if !is_test_only(&m.attrs) => match &m.content {
+                Some((_, inner)) => reexports(inner, &dir.join(m.ident.to_string()), names),
+                None => {
+                    let (file, child_dir) = module_file(dir, &m.ident.to_string());
+                    reexports(&parse(&file).items, &child_dir, names);
                 }
+            },
+            _ => {}
+        }
+    }
+}
+
+/// Lists the public items of `items` (module `path`, whose child modules live in `dir`). In a
+/// module that is not public (`public` false) only the items re-exported by name are listed,
+/// marked `(re-exported)`.
+fn walk(items: &[Item], path: &str, dir: &Path, public: bool, names: &HashSet<String>, out: &mut Vec<String>) {
+    let shown = |ident: &syn::Ident| public || names.contains(&ident.to_string());
+    let mark = if public { "" } else { " (re-exported)" };
+    let mut push = |line: String| out.push(format!("{line}{mark}"));
+    let mut children = Vec::new();
+    for item in items {
+        match item {
+            Item::Mod(m) if !is_test_only(&m.attrs) => children.push(m),
+            Item::Fn(f) if is_pub(&f.vis) && shown(&f.sig.ident) => push(format!("fn {path}::{}", tokens(&f.sig))),
+            Item::Const(c) if is_pub(&c.vis) && shown(&c.ident) => {
+                push(format!("const {path}::{}: {}", c.ident, tokens(&c.ty)))
             }
-            Item::Fn(f) if is_pub(&f.vis) => out.push(format!("fn {path}::{}", tokens(&f.sig))),
-            Item::Const(c) if is_pub(&c.vis) => out.push(format!("const {path}::{}: {}", c.ident, tokens(&c.ty))),
-            Item::Static(s) if is_pub(&s.vis) => out.push(format!("static {path}::{}: {}", s.ident, tokens(&s.ty))),
-            Item::Type(t) if is_pub(&t.vis) => out.push(format!("type {path}::{} = {}", t.ident, tokens(&t.ty))),
-            Item::Trait(t) if is_pub(&t.vis) => out.push(format!("trait {path}::{}", t.ident)),
-            Item::Use(u) if is_pub(&u.vis) => out.push(format!("use {path}::{{{}}}", tokens(&u.tree))),
-            Item::Struct(s) if is_pub(&s.vis) => {
-                let name = format!("{path}::{}", s.ident);
-                out.push(format!("struct {name}{}{}", tokens(&s.generics), non_exhaustive(&s.attrs)));
-                for (i, f) in s.fields.iter().enumerate() {
+            Item::Static(s) if is_pub(&s.vis) && shown(&s.ident) => {
+                push(format!("static {path}::{}: {}", s.ident, tokens(&s.ty)))
+            }
+            Item::Type(t) if is_pub(&t.vis) && shown(&t.ident) => {
+                push(format!("type {path}::{} = {}", t.ident, tokens(&t.ty)))
+            }
+            Item::Trait(t) if is_pub(&t.vis) && shown(&t.ident) => push(format!("trait {path}::{}", t.ident)),
+            Item::Use(u) if is_pub(&u.vis) && public => push(format!("use {path}::{{{}}}", tokens(&u.tree))),
+            Item::Struct(st) if is_pub(&st.vis) && shown(&st.ident) => {
+                let name = format!("{path}::{}", st.ident);
+                push(format!("struct {name}{}{}", tokens(&st.generics), non_exhaustive(&st.attrs)));
+                for (i, f) in st.fields.iter().enumerate() {
                     if is_pub(&f.vis) {
                         let field = f.ident.as_ref().map_or_else(|| i.to_string(), ToString::to_string);
-                        out.push(format!("field {name}.{field}: {}", tokens(&f.ty)));
+                        push(format!("field {name}.{field}: {}", tokens(&f.ty)));
                     }
                 }
             }
-            Item::Enum(e) if is_pub(&e.vis) => {
+            Item::Enum(e) if is_pub(&e.vis) && shown(&e.ident) => {
                 let name = format!("{path}::{}", e.ident);
-                out.push(format!("enum {name}{}{}", tokens(&e.generics), non_exhaustive(&e.attrs)));
+                push(format!("enum {name}{}{}", tokens(&e.generics), non_exhaustive(&e.attrs)));
                 for v in &e.variants {
-                    out.push(format!("variant {name}::{}{}", v.ident, tokens(&v.fields)));
+                    push(format!("variant {name}::{}{}", v.ident, tokens(&v.fields)));
                 }
             }
             Item::Impl(i) if i.trait_.is_none() && !is_test_only(&i.attrs) => {
                 let ty = tokens(&i.self_ty);
+                let named = match &*i.self_ty {
+                    syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| shown(&s.ident)),
+                    _ => public,
+                };
+                if !named {
+                    continue;
+                }
                 for member in &i.items {
                     match member {
-                        ImplItem::Fn(f) if is_pub(&f.vis) => {
-                            out.push(format!("method {path}::{ty}::{}", tokens(&f.sig)))
-                        }
-                        ImplItem::Const(c) if is_pub(&c.vis) => out.push(format!("const {path}::{ty}::{}", c.ident)),
+                        ImplItem::Fn(f) if is_pub(&f.vis) => push(format!("method {path}::{ty}::{}", tokens(&f.sig))),
+                        ImplItem::Const(c) if is_pub(&c.vis) => push(format!("const {path}::{ty}::{}", c.ident)),
                         _ => {}
                     }
                 }
             }
             _ => {}
+        }
+    }
+    for m in children {
+        let name = m.ident.to_string();
+        let sub = format!("{path}::{name}");
+        let sub_public = public && is_pub(&m.vis);
+        if sub_public {
+            out.push(format!("mod {sub}"));
+        }
+        match &m.content {
+            Some((_, inner)) => walk(inner, &sub, &dir.join(&name), sub_public, names, out),
+            None => {
+                let (file, child_dir) = module_file(dir, &name);
+                walk(&parse(&file).items, &sub, &child_dir, sub_public, names, out);
+            }
         }
     }
 }
@@ -103,8 +159,11 @@ fn parse(file: &Path) -> syn::File {
 fn the_public_api_is_the_checked_in_list() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let src = root.join("src");
+    let lib = parse(&src.join("lib.rs"));
+    let mut names = HashSet::new();
+    reexports(&lib.items, &src, &mut names);
     let mut items = Vec::new();
-    walk(&parse(&src.join("lib.rs")).items, "bcss", &src, &mut items);
+    walk(&lib.items, "bcss", &src, true, &names, &mut items);
     items.sort();
     let now = items.join("\n") + "\n";
     let list = root.join("tests/public-api.txt");
