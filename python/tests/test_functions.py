@@ -153,3 +153,18 @@ def test_ctrl_c_cancels_between_rois(tmp_path: Path) -> None:
         again = server.download(out)
         assert len(again["skipped"]) == done and len(again["done"]) == 8 - done
         assert bcss.verify(out)["problems"] == []
+
+
+def test_a_failed_roi_is_typed_in_the_summary(tmp_path: Path) -> None:
+    """`failures` carries the step and the HTTP status as fields, beside `failed`'s sentences."""
+    with start_server(tmp_path, "--slides", "2", "--roi", "300x200", "--faults", "bad-mask-code") as server:
+        with pytest.raises(bcss.PartialFailure) as e:
+            server.download(tmp_path / "BCSS")
+    s = e.value.summary
+    assert e.value.exit_code == 1 and s["done"] == []
+    assert sorted(f["id"] for f in s["failures"]) == sorted(server.rois)
+    for f in s["failures"]:
+        assert f["step"] == "mask" and f["status"] is None, f
+        assert "99" in f["reason"], f
+    # The same failures as `failed`'s [id, reason] pairs.
+    assert sorted([f["id"], f["reason"]] for f in s["failures"]) == sorted(s["failed"])
