@@ -633,7 +633,7 @@ pub fn resolve_extract(
     args: &crate::cli::ExtractArgs,
     env: Env<'_>,
 ) -> anyhow::Result<bcss::command::extract::ExtractPlan> {
-    use bcss::command::extract::{ExtractPlan, MaskSource};
+    use bcss::command::extract::{ExtractPlan, MaskInput};
     let (mut file, path) = config_file(args.config.as_ref())?;
     let slides_dir =
         pick("slides-dir", args.slides_dir.clone(), None, (file.slides_dir.take(), path)).ok_or_else(|| {
@@ -655,22 +655,20 @@ pub fn resolve_extract(
         pick("annotations-dir", args.annotations_dir.clone(), None, (file.annotations_dir.take(), path));
     let kind_value = kind.as_ref().map(|k| k.value);
     let mask_source = match (kind_value, masks_dir, annotations_dir) {
-        (Some(MaskSourceArg::Links) | None, None, None) => MaskSource::Links,
+        (Some(MaskSourceArg::Links) | None, None, None) => MaskInput::Links,
         (Some(MaskSourceArg::Dir) | None, Some(d), None) => {
             check_dir(&d)?;
-            MaskSource::Dir(d.value)
+            MaskInput::Dir(d.value)
         }
         (Some(MaskSourceArg::Annotations) | None, None, Some(d)) => {
             check_dir(&d)?;
-            MaskSource::Annotations(d.value)
+            MaskInput::Annotations(d.value)
         }
         (Some(MaskSourceArg::Dir), None, _) => bail!("`--mask-source dir` needs `--masks-dir DIR`"),
         (Some(MaskSourceArg::Annotations), _, None) => bail!("`--mask-source annotations` needs `--annotations-dir DIR`"),
         _ => bail!("`--masks-dir` and `--annotations-dir` belong to `--mask-source dir` and `annotations`; give the one that matches"),
     };
-    if shared.parts.masks
-        && mask_source == MaskSource::Links
-        && shared.rois.rois().iter().all(|r| r.mask_link.is_none())
+    if shared.parts.masks && mask_source == MaskInput::Links && shared.rois.rois().iter().all(|r| r.mask_link.is_none())
     {
         bail!("the ROI table has no mask links; give `--masks-dir` or `--annotations-dir`, or `--pipeline images`");
     }
@@ -936,7 +934,7 @@ mod tests {
     #[cfg(feature = "openslide")]
     #[test]
     fn extract_reads_the_config_file() {
-        use bcss::command::extract::MaskSource as ExtractMasks;
+        use bcss::command::extract::MaskInput as ExtractMasks;
         let dir = tempfile::tempdir().unwrap();
         let slides = dir.path().join("wsis");
         let masks = dir.path().join("masks");

@@ -24,10 +24,11 @@ use crate::transform::{Mode, Resolution};
 
 pub use super::pipeline::{Parts, Summary};
 
-/// Where the label masks come from.
+/// Where the label masks of an extraction are read from (the setting `mask-source` resolved
+/// with its folder).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum MaskSource {
+pub enum MaskInput {
     /// The ROI table's `mask_link` column (URL, path or `file://`), as `download` does.
     Links,
     /// PNG files in a directory, named like the dataset's masks
@@ -37,13 +38,13 @@ pub enum MaskSource {
     Annotations(PathBuf),
 }
 
-impl MaskSource {
+impl MaskInput {
     /// `links`, `dir` or `annotations`, as recorded in the manifest.
     pub fn as_str(&self) -> &'static str {
         match self {
-            MaskSource::Links => "links",
-            MaskSource::Dir(_) => "dir",
-            MaskSource::Annotations(_) => "annotations",
+            MaskInput::Links => "links",
+            MaskInput::Dir(_) => "dir",
+            MaskInput::Annotations(_) => "annotations",
         }
     }
 }
@@ -62,7 +63,7 @@ pub struct ExtractPlan {
     /// What to write (`annotations` is not an extract part and must be false).
     pub parts: Parts,
     /// Where masks come from.
-    pub mask_source: MaskSource,
+    pub mask_source: MaskInput,
     /// Concurrent ROIs, and the threads their pixel work runs on (a large ROI alone uses all
     /// of them); memory per ROI is a few tile strips whatever its size.
     pub jobs: usize,
@@ -98,19 +99,19 @@ pub enum ExtractError {
 
 /// The mask source of a plan, set up (directories listed, client built).
 pub(crate) fn mask_source(
-    source: &MaskSource,
+    source: &MaskInput,
     http: &HttpConfig,
     needed: bool,
 ) -> Result<Box<dyn BaseMasks>, ExtractError> {
     Ok(match source {
-        MaskSource::Annotations(dir) if needed => Box::new(AnnotationFileMasks::new(dir)?),
-        MaskSource::Dir(dir) if needed => Box::new(DirMasks::scan(dir)?),
-        MaskSource::Links if needed => Box::new(LinkMasks { http: Http::new(http.clone())? }),
+        MaskInput::Annotations(dir) if needed => Box::new(AnnotationFileMasks::new(dir)?),
+        MaskInput::Dir(dir) if needed => Box::new(DirMasks::scan(dir)?),
+        MaskInput::Links if needed => Box::new(LinkMasks { http: Http::new(http.clone())? }),
         // Not used: nothing to check or build; `kind` and `origin` still shape the fingerprint.
-        MaskSource::Annotations(dir) | MaskSource::Dir(dir) => {
+        MaskInput::Annotations(dir) | MaskInput::Dir(dir) => {
             Box::new(Unused { kind: source.as_str(), dir: dir.clone() })
         }
-        MaskSource::Links => Box::new(Unused { kind: "links", dir: PathBuf::new() }),
+        MaskInput::Links => Box::new(Unused { kind: "links", dir: PathBuf::new() }),
     })
 }
 
@@ -206,7 +207,7 @@ mod tests {
             out: tmp.path().join("out"),
             resolution: Resolution::Mag(20.0),
             parts: Parts { images: true, masks: true, annotations: false },
-            mask_source: MaskSource::Dir(masks),
+            mask_source: MaskInput::Dir(masks),
             jobs: 2,
             http: HttpConfig::default(),
             png: Compression::Fast,
@@ -255,7 +256,7 @@ mod tests {
         let s = extract(&plan, &Recorder::default()).unwrap();
         assert!(s.failed[0].1.contains("no slide file for `TCGA-ZZ-NONE`"), "{:?}", s.failed);
         let (_tmp, mut plan) = setup(600, 400);
-        plan.mask_source = MaskSource::Annotations(PathBuf::from("/nowhere"));
+        plan.mask_source = MaskInput::Annotations(PathBuf::from("/nowhere"));
         assert!(matches!(
             extract(&plan, &Recorder::default()),
             Err(ExtractError::Masks(MaskSetupError::AnnotationsDir { .. }))

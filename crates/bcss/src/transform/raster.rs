@@ -652,12 +652,12 @@ fn overlaps(a: &Prepared, b: &Prepared, geometry: Geometry) -> bool {
 }
 
 /// A window of the slide grid and its pixels: a whole mask, or a band of its rows.
-struct Canvas<'a> {
+struct MaskWindow<'a> {
     window: Bounds,
     data: &'a mut [u8],
 }
 
-impl Canvas<'_> {
+impl MaskWindow<'_> {
     /// Paints global row `y`, columns `x0..=x1`, clipped to the window.
     fn span(&mut self, y: i64, x0: i64, x1: i64, code: u8) {
         let w = self.window;
@@ -710,7 +710,7 @@ impl Coverage {
     }
 
     /// Sets to 0 every pixel of `canvas` (a window inside this one) that is not covered.
-    fn crop(&self, canvas: &mut Canvas) {
+    fn crop(&self, canvas: &mut MaskWindow) {
         let (c, w) = (canvas.window, self.window);
         let width = c.width() as usize;
         if width == 0 {
@@ -847,7 +847,7 @@ fn compose(
         rows.fill(roi_code);
         let ymin = window.ymin + (b * BAND_ROWS) as i64;
         let band = Bounds { ymin, ymax: ymin + (rows.len() / mw) as i64, ..window };
-        let mut canvas = Canvas { window: band, data: rows };
+        let mut canvas = MaskWindow { window: band, data: rows };
         for (s, code) in &paint {
             s.spans(band, |y, x0, x1| canvas.span(y, x0, x1, *code));
         }
@@ -1248,7 +1248,7 @@ fn pil_spans(vertices: &[[i32; 2]], width: i32, height: i32, rows: (i32, i32), m
 /// ```
 pub fn strict_polygon_fill(vertices: &[[f64; 2]], window: Bounds) -> Vec<u8> {
     let mut data = vec![0; (window.width().max(0) * window.height().max(0)) as usize];
-    let mut canvas = Canvas { window, data: &mut data };
+    let mut canvas = MaskWindow { window, data: &mut data };
     if vertices.len() >= 3 {
         strict_spans(vertices, window, |y, x0, x1| canvas.span(y, x0, x1, 1));
     }

@@ -480,7 +480,7 @@ proptest! {
         let (sw, sh) = ((w - sx).min(1 + sub.2), (h - sy).min(1 + sub.3));
         let band = Bounds { xmin: x0 + sx, ymin: y0 + sy, xmax: x0 + sx + sw, ymax: y0 + sy + sh };
         let mut data = vec![9u8; (sw * sh) as usize];
-        cover.crop(&mut Canvas { window: band, data: &mut data });
+        cover.crop(&mut MaskWindow { window: band, data: &mut data });
         for y in 0..sh {
             for x in 0..sw {
                 let inside = oracle[((sy + y) * w + sx + x) as usize] == 1;
