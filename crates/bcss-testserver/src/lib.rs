@@ -604,18 +604,19 @@ mod tests {
     use super::*;
     use std::io::{BufRead, Read};
 
+    /// One 4000 x 3000 slide with a 60 x 40 ROI.
+    fn one_slide() -> Vec<SlideSpec> {
+        vec![SlideSpec::new("TCGA-SY-0001-01Z-00-DX1.SYNTH.svs", 4000, 3000, 0.25, 40.0).roi(
+            "TCGA-SY-0001-DX1",
+            100,
+            200,
+            160,
+            240,
+        )]
+    }
+
     fn server() -> TestServer {
-        TestServer::start(Config {
-            slides: vec![SlideSpec::new("TCGA-SY-0001-01Z-00-DX1.SYNTH.svs", 4000, 3000, 0.25, 40.0).roi(
-                "TCGA-SY-0001-DX1",
-                100,
-                200,
-                160,
-                240,
-            )],
-            api_key: Some("KEY".into()),
-            ..Default::default()
-        })
+        TestServer::start(Config { slides: one_slide(), api_key: Some("KEY".into()), ..Default::default() })
     }
 
     /// Status, headers (lower-case names), body.
@@ -737,13 +738,7 @@ mod tests {
     #[test]
     fn tissue_picture_over_http() {
         let s = TestServer::start(Config {
-            slides: vec![SlideSpec::new("TCGA-SY-0001-01Z-00-DX1.SYNTH.svs", 4000, 3000, 0.25, 40.0).roi(
-                "TCGA-SY-0001-DX1",
-                100,
-                200,
-                160,
-                240,
-            )],
+            slides: one_slide(),
             folder_public: true,
             picture: Picture::Tissue,
             ..Default::default()
