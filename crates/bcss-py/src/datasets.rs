@@ -30,20 +30,9 @@ fn input_error(py: Python<'_>, message: String) -> PyErr {
     }
 }
 
-/// The error and its causes, joined as the CLI prints them (`{:#}`).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(c) = source {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        source = c.source();
-    }
-    s
-}
-
-fn err<E: std::error::Error>(py: Python<'_>) -> impl FnOnce(E) -> PyErr + '_ {
-    move |e| input_error(py, chain(&e))
+/// The error and its causes as one line, as the CLI prints them ([`bcss::report::error_chain`]).
+fn err<E: std::error::Error + 'static>(py: Python<'_>) -> impl FnOnce(E) -> PyErr + '_ {
+    move |e| input_error(py, bcss::report::error_chain(&e))
 }
 
 /// A split as the datasets take it: `scheme` is `official`, `official-val` or a split file;
@@ -576,7 +565,7 @@ fn evaluate_predictions(
 fn truth_classes(map: &ClassMap, path: &Path) -> Result<(Vec<u8>, usize, usize), Problem> {
     let problem = |message: String| Problem::new(path, ProblemKind::Unreadable, message);
     let bytes = std::fs::read(path).map_err(|e| problem(e.to_string()))?;
-    let mut mask = bcss::codec::png::decode_gray(&bytes).map_err(|e| problem(chain(&e)))?;
+    let mut mask = bcss::codec::png::decode_gray(&bytes).map_err(|e| problem(bcss::report::error_chain(&e)))?;
     remap_in_place(&mut mask.data, map.lut()).map_err(|b| {
         let w = mask.width.max(1);
         problem(format!("value {} at (x {}, y {}) is not a BCSS code (0..=21)", b.value, b.index % w, b.index / w))
