@@ -7,6 +7,12 @@
  * uses): output JCS_EXT_RGB, the default DCT (JDCT_ISLOW), fancy upsampling, no scaling, and
  * every warning ("premature end of data", "corrupt data") an error. Same library, same settings,
  * so the same pixels as Pillow's (pinned by tests/it/jpeg_identity.rs).
+ *
+ * The data comes from a reader (a Rust callback): an HTTP body is decoded while it arrives, and
+ * never held whole. The source manager is libjpeg's own stdio one with the file read replaced:
+ * at the end of the data it inserts a fake EOI and warns "premature end", which, warnings being
+ * errors, fails the decode; a failed read fails it too (the reader keeps its own error). The
+ * callback returns before any longjmp, so no Rust frame is ever jumped over.
  */
 #include <setjmp.h>
 #include <stddef.h>
@@ -15,13 +21,24 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
+
+/* Reads up to `len` bytes into `buf`: the count, 0 at the end of the data, or -1 on an error. */
+typedef long (*bcss_read_fn)(void *ctx, unsigned char *buf, unsigned long len);
+
+#define BCSS_INPUT_BUFFER 65536
 
 struct bcss_jpeg {
   struct jpeg_decompress_struct d;
   struct jpeg_error_mgr err;
+  struct jpeg_source_mgr src;
+  bcss_read_fn read;
+  void *ctx;
   jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
   int created;
+  int read_failed;
+  JOCTET input[BCSS_INPUT_BUFFER];
 };
 
 static void on_error(j_common_ptr c) {
@@ -50,12 +67,58 @@ struct bcss_jpeg *bcss_jpeg_new(void) {
   return j;
 }
 
+static void src_init(j_decompress_ptr d) { (void)d; }
+
+static boolean src_fill(j_decompress_ptr d) {
+  struct bcss_jpeg *j = (struct bcss_jpeg *)d->client_data;
+  long n = j->read(j->ctx, j->input, BCSS_INPUT_BUFFER);
+  if (n < 0 || n > BCSS_INPUT_BUFFER) {
+    j->read_failed = 1;
+    snprintf(j->message, sizeof j->message, "reading the JPEG data failed");
+    longjmp(j->jump, 1);
+  }
+  if (n == 0) {
+    WARNMS(d, JWRN_JPEG_EOF); /* an error: see on_message */
+    j->input[0] = (JOCTET)0xFF;
+    j->input[1] = (JOCTET)JPEG_EOI;
+    n = 2;
+  }
+  d->src->next_input_byte = j->input;
+  d->src->bytes_in_buffer = (size_t)n;
+  return TRUE;
+}
+
+static void src_skip(j_decompress_ptr d, long count) {
+  if (count <= 0) return;
+  while (count > (long)d->src->bytes_in_buffer) {
+    count -= (long)d->src->bytes_in_buffer;
+    src_fill(d);
+  }
+  d->src->next_input_byte += (size_t)count;
+  d->src->bytes_in_buffer -= (size_t)count;
+}
+
+static void src_term(j_decompress_ptr d) { (void)d; }
+
 const char *bcss_jpeg_message(const struct bcss_jpeg *j) { return j->message; }
 
-/* Reads the header of `len` bytes at `buf` (which must outlive the decoder). 0 or -1. */
-int bcss_jpeg_header(struct bcss_jpeg *j, const unsigned char *buf, unsigned long len, int *width, int *height) {
+/* 1 when the last failure was the reader's (its error is on the Rust side), else 0. */
+int bcss_jpeg_read_failed(const struct bcss_jpeg *j) { return j->read_failed; }
+
+/* Reads the header from `read(ctx, ...)`, which is called until the decoder is freed (`ctx`
+ * must live that long). 0 or -1. */
+int bcss_jpeg_header(struct bcss_jpeg *j, bcss_read_fn read, void *ctx, int *width, int *height) {
   if (setjmp(j->jump)) return -1;
-  jpeg_mem_src(&j->d, buf, len);
+  j->read = read;
+  j->ctx = ctx;
+  j->src.init_source = src_init;
+  j->src.fill_input_buffer = src_fill;
+  j->src.skip_input_data = src_skip;
+  j->src.resync_to_restart = jpeg_resync_to_restart;
+  j->src.term_source = src_term;
+  j->src.next_input_byte = NULL;
+  j->src.bytes_in_buffer = 0;
+  j->d.src = &j->src;
   jpeg_read_header(&j->d, TRUE);
   *width = (int)j->d.image_width;
   *height = (int)j->d.image_height;

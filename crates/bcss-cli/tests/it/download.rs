@@ -407,6 +407,46 @@ fn corrupt_jpeg_is_fetched_again() {
     }
 }
 
+/// A JPEG region is decoded while its body arrives: a body cut half-way fails the write of
+/// rows already made, which leaves no file, and the region is fetched again. The file written
+/// then is byte for byte the one of a run without the cut. With `--retries 0` the cut is the
+/// ROI's failure, typed and said once.
+#[test]
+fn a_jpeg_body_cut_while_it_streams_is_fetched_again_and_leaves_no_file() {
+    let clean = Stand::new();
+    let r = run(clean.download().args(["--jobs", "1"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let s = Stand::new();
+    s.server.set_faults(Faults::named("reset-mid-body").unwrap());
+    let r = run(s.download().args(["--jobs", "1"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s.region_requests().len(), 3 + 1, "the cut region is fetched once more");
+    for roi in ROIS {
+        let (a, b) = (
+            std::fs::read(clean.image_path(roi, "MPP-0.2500")).unwrap(),
+            std::fs::read(s.image_path(roi, "MPP-0.2500")).unwrap(),
+        );
+        assert!(a == b, "{roi}: the refetched image differs from a clean run's");
+    }
+    let mut files = files_under(&s.out());
+    files.retain(|f| f.contains(".part") || f.contains(".tmp"));
+    assert!(files.is_empty(), "temporary files left: {files:?}");
+
+    let s = Stand::new();
+    s.server.set_faults(Faults::named("reset-mid-body").unwrap());
+    let r = run(s.download().args(["--jobs", "1", "--retries", "0", "--json", "--slides", "TCGA-SY-0001"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_clean_error(&r.stderr);
+    assert!(!s.image_path(ROIS[0], "MPP-0.2500").exists(), "a cut region was written");
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let f = &summary["failures"][0];
+    assert_eq!((f["id"].as_str(), f["step"].as_str()), (Some(ROIS[0]), Some("region")), "{f}");
+    let reason = f["reason"].as_str().unwrap();
+    assert!(reason.starts_with("region: the body broke off while it was decoded: body cut off"), "{reason}");
+    assert_eq!(reason.matches("cut off").count(), 1, "{reason}");
+}
+
 /// A ROI whose region is bad fails alone: exit 1, the reason printed, no file under the final name.
 fn assert_region_refused(scenario: &str, reason: &str) {
     let s = Stand::new();

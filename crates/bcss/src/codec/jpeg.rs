@@ -11,7 +11,8 @@
 //! allowed here): every block has a SAFETY comment, and every size crosses into C through
 //! `to_c` and back through `from_c`, checked.
 
-use std::ffi::{c_char, c_int, c_uchar, c_ulong, c_void, CStr};
+use std::ffi::{c_char, c_int, c_long, c_uchar, c_ulong, c_void, CStr};
+use std::io::Read;
 
 use super::{CodecError, SizeLimit};
 use crate::model::RgbImage;
@@ -179,27 +180,77 @@ struct RawRows {
     _private: [u8; 0],
 }
 
+/// `csrc/jpeg_rows.c`'s reader: up to `len` bytes into `buf`; the count, 0 at the end, -1 on an
+/// error.
+type ReadFn = unsafe extern "C" fn(ctx: *mut c_void, buf: *mut c_uchar, len: c_ulong) -> c_long;
+
 // csrc/jpeg_rows.c, built by build.rs over libjpeg-turbo's libjpeg.
 extern "C" {
     fn bcss_jpeg_new() -> *mut RawRows;
     fn bcss_jpeg_message(j: *const RawRows) -> *const c_char;
-    fn bcss_jpeg_header(j: *mut RawRows, buf: *const c_uchar, len: c_ulong, w: *mut c_int, h: *mut c_int) -> c_int;
+    fn bcss_jpeg_read_failed(j: *const RawRows) -> c_int;
+    fn bcss_jpeg_header(j: *mut RawRows, read: ReadFn, ctx: *mut c_void, w: *mut c_int, h: *mut c_int) -> c_int;
     fn bcss_jpeg_start(j: *mut RawRows) -> c_int;
     fn bcss_jpeg_rows(j: *mut RawRows, out: *mut c_uchar, max_rows: c_int) -> c_int;
     fn bcss_jpeg_finish(j: *mut RawRows) -> c_int;
     fn bcss_jpeg_free(j: *mut RawRows);
 }
 
-/// A JPEG decoded a few rows at a time: the same library and settings as [`decode_rgb`] (so the
-/// same pixels, Pillow's), through libjpeg's `jpeg_read_scanlines` (`csrc/jpeg_rows.c`), so a
-/// ROI is never held decoded. Warnings are errors, as in [`decode_rgb`].
+/// The data of a [`RowDecoder`], where the C side reads it: the reader, and what went wrong in
+/// it (kept here, since only a status crosses into C).
+struct Source<R> {
+    reader: R,
+    /// Bytes read so far.
+    got: u64,
+    error: Option<std::io::Error>,
+    panic: Option<Box<dyn std::any::Any + Send>>,
+}
+
+/// The [`ReadFn`] for a `Source<R>`. A panic of the reader is caught here (it must not unwind
+/// into C) and resumed by the decoder once C has returned.
+unsafe extern "C" fn read_source<R: Read>(ctx: *mut c_void, buf: *mut c_uchar, len: c_ulong) -> c_long {
+    // SAFETY: `ctx` is the decoder's boxed `Source<R>` (set in `RowDecoder::new`), alive while
+    // the decoder is, and C calls this only from inside a call the decoder makes, so nothing
+    // else borrows it now.
+    let source = unsafe { &mut *ctx.cast::<Source<R>>() };
+    let len = usize::try_from(len).unwrap_or(usize::MAX).min(1 << 20);
+    // SAFETY: C passes its input buffer of at least `len` bytes, unused while this runs.
+    let buf = unsafe { std::slice::from_raw_parts_mut(buf, len) };
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop {
+        match source.reader.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other,
+        }
+    }));
+    match read {
+        Ok(Ok(n)) => {
+            source.got += n as u64;
+            c_long::try_from(n).unwrap_or(-1)
+        }
+        Ok(Err(e)) => {
+            source.error = Some(e);
+            -1
+        }
+        Err(panic) => {
+            source.panic = Some(panic);
+            -1
+        }
+    }
+}
+
+/// A JPEG decoded a few rows at a time from a reader: the same library and settings as
+/// [`decode_rgb`] (so the same pixels, Pillow's), through libjpeg's `jpeg_read_scanlines`
+/// (`csrc/jpeg_rows.c`). Neither the image nor its encoded data is ever held whole: an HTTP
+/// body is decoded while it arrives, 64 KiB read at a time. Warnings are errors, as in
+/// [`decode_rgb`]; data that ends early is an error, and so is a failed read
+/// ([`CodecError::Read`], with the reader's own error).
 ///
 /// ```
 /// # let img = bcss::codec::RgbImage { width: 40, height: 30, data: vec![128; 3600] };
 /// # let bytes = bcss::codec::jpeg::encode_rgb(&img, 90).unwrap();
 /// use bcss::codec::{jpeg::RowDecoder, SizeLimit};
 ///
-/// let mut rows = RowDecoder::new(&bytes, SizeLimit::default()).unwrap();
+/// let mut rows = RowDecoder::new(&bytes[..], SizeLimit::default()).unwrap();
 /// let mut band = vec![0u8; rows.width() * 3 * 8];
 /// let mut all = Vec::new();
 /// while let n @ 1.. = rows.read_rows(&mut band).unwrap() {
@@ -208,31 +259,31 @@ extern "C" {
 /// rows.finish().unwrap();
 /// assert_eq!(all, bcss::codec::jpeg::decode_rgb(&bytes).unwrap().data);
 /// ```
-pub struct RowDecoder<'a> {
+pub struct RowDecoder<R: Read> {
     raw: *mut RawRows,
+    /// Where C reads from (boxed: C keeps its address). Dropped after `raw` is freed.
+    source: Box<Source<R>>,
     width: usize,
     height: usize,
     done: usize,
-    _bytes: std::marker::PhantomData<&'a [u8]>,
 }
 
-impl<'a> RowDecoder<'a> {
-    /// Reads the header of `bytes`, checks its size against `limit` and starts decoding.
-    pub fn new(bytes: &'a [u8], limit: SizeLimit) -> Result<RowDecoder<'a>, CodecError> {
-        if bytes.is_empty() {
-            return Err(CodecError::Empty);
-        }
+impl<R: Read> RowDecoder<R> {
+    /// Reads the header from `reader`, checks its size against `limit` and starts decoding.
+    pub fn new(reader: R, limit: SizeLimit) -> Result<RowDecoder<R>, CodecError> {
         // SAFETY: no preconditions; null (out of memory) is checked.
         let raw = unsafe { bcss_jpeg_new() };
         if raw.is_null() {
             return Err(CodecError::Jpeg("cannot initialise libjpeg".into()));
         }
-        let mut dec = RowDecoder { raw, width: 0, height: 0, done: 0, _bytes: std::marker::PhantomData };
+        let source = Box::new(Source { reader, got: 0, error: None, panic: None });
+        let mut dec = RowDecoder { raw, source, width: 0, height: 0, done: 0 };
         let (mut w, mut h) = (0, 0);
-        let len: c_ulong = to_c(bytes.len(), "a JPEG size")?;
-        // SAFETY: `raw` is live; `bytes` outlives the decoder (the lifetime 'a); out-pointers valid.
-        if unsafe { bcss_jpeg_header(raw, bytes.as_ptr(), len, &mut w, &mut h) } != 0 {
-            return Err(dec.error());
+        let ctx: *mut Source<R> = &mut *dec.source;
+        // SAFETY: `raw` is live; `ctx` is the boxed source, which lives (at this address) until
+        // after `raw` is freed, and `read_source::<R>` is its reader; out-pointers are valid.
+        if unsafe { bcss_jpeg_header(raw, read_source::<R>, ctx.cast(), &mut w, &mut h) } != 0 {
+            return Err(dec.error_or_empty());
         }
         let (w, h) = (from_c(w, "width")?, from_c(h, "height")?);
         limit.check(w, h)?;
@@ -262,7 +313,7 @@ impl<'a> RowDecoder<'a> {
             return Ok(0);
         }
         let rows: c_int = to_c(fit, "a count of rows")?;
-        // SAFETY: `out` holds at least `fit` rows of width * 3 bytes.
+        // SAFETY: `out` holds at least `fit` rows of width * 3 bytes; the source is live.
         let n = unsafe { bcss_jpeg_rows(self.raw, out.as_mut_ptr(), rows) };
         if n < 0 {
             return Err(self.error());
@@ -273,7 +324,8 @@ impl<'a> RowDecoder<'a> {
     }
 
     /// Ends decoding after the last row; an error if rows are left or the data ends badly.
-    pub fn finish(self) -> Result<(), CodecError> {
+    /// The reader is left after the JPEG's end marker (pass `&mut reader` to read on).
+    pub fn finish(mut self) -> Result<(), CodecError> {
         if self.done != self.height {
             return Err(CodecError::Jpeg(format!("{} of {} rows were read", self.done, self.height)));
         }
@@ -284,16 +336,35 @@ impl<'a> RowDecoder<'a> {
         Ok(())
     }
 
-    fn error(&self) -> CodecError {
+    /// The error of a failed call: the reader's own when it failed (a panic in it resumes
+    /// here), else libjpeg's message.
+    fn error(&mut self) -> CodecError {
+        if let Some(panic) = self.source.panic.take() {
+            std::panic::resume_unwind(panic);
+        }
+        // SAFETY: `raw` is live.
+        if unsafe { bcss_jpeg_read_failed(self.raw) } != 0 {
+            if let Some(e) = self.source.error.take() {
+                return CodecError::Read(e);
+            }
+        }
         // SAFETY: the message buffer is NUL-terminated (calloc'd, then formatted by libjpeg).
         let msg = unsafe { CStr::from_ptr(bcss_jpeg_message(self.raw)) };
         CodecError::Jpeg(msg.to_string_lossy().into_owned())
     }
+
+    /// As [`Self::error`], but data that ended before its first byte is [`CodecError::Empty`].
+    fn error_or_empty(&mut self) -> CodecError {
+        match self.error() {
+            CodecError::Jpeg(_) if self.source.got == 0 => CodecError::Empty,
+            e => e,
+        }
+    }
 }
 
-impl Drop for RowDecoder<'_> {
+impl<R: Read> Drop for RowDecoder<R> {
     fn drop(&mut self) {
-        // SAFETY: created by bcss_jpeg_new, freed once.
+        // SAFETY: created by bcss_jpeg_new, freed once; `source` is dropped after this.
         unsafe { bcss_jpeg_free(self.raw) };
     }
 }
@@ -415,7 +486,7 @@ mod tests {
     fn rows_equal_the_whole_decoder_and_bad_data_fails() {
         let bytes = encode_rgb(&gradient(301, 77), 85).unwrap();
         let whole = decode_rgb(&bytes).unwrap().data;
-        let mut rows = RowDecoder::new(&bytes, SizeLimit::Exactly { width: 301, height: 77 }).unwrap();
+        let mut rows = RowDecoder::new(&bytes[..], SizeLimit::Exactly { width: 301, height: 77 }).unwrap();
         let mut band = vec![0u8; 301 * 3 * 5 + 17];
         let mut all = Vec::new();
         while let n @ 1.. = rows.read_rows(&mut band).unwrap() {
@@ -439,9 +510,80 @@ mod tests {
         }
         assert!(failed, "a cut JPEG fails while its rows are read");
         let bomb = claiming_65500_square();
-        assert!(matches!(RowDecoder::new(&bomb, SizeLimit::default()), Err(CodecError::TooLarge { .. })));
-        assert!(matches!(RowDecoder::new(b"not a jpeg", SizeLimit::default()), Err(CodecError::Jpeg(_))));
-        assert!(RowDecoder::new(&bytes, SizeLimit::Exactly { width: 300, height: 77 }).is_err());
+        assert!(matches!(RowDecoder::new(&bomb[..], SizeLimit::default()), Err(CodecError::TooLarge { .. })));
+        assert!(matches!(RowDecoder::new(&b"not a jpeg"[..], SizeLimit::default()), Err(CodecError::Jpeg(_))));
+        assert!(RowDecoder::new(&bytes[..], SizeLimit::Exactly { width: 300, height: 77 }).is_err());
+    }
+
+    /// A reader that gives at most `step` bytes per read and fails after `fail_at` bytes.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        at: usize,
+        step: usize,
+        fail_at: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at >= self.fail_at {
+                return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "the peer hung up"));
+            }
+            let n = buf.len().min(self.step).min(self.data.len() - self.at).min(self.fail_at - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn decode_all<R: Read>(mut rows: RowDecoder<R>) -> Result<Vec<u8>, CodecError> {
+        let mut band = vec![0u8; rows.width() * 3 * 3];
+        let mut all = Vec::new();
+        while let n @ 1.. = rows.read_rows(&mut band)? {
+            all.extend_from_slice(&band[..n * rows.width() * 3]);
+        }
+        rows.finish()?;
+        Ok(all)
+    }
+
+    #[test]
+    fn a_reader_in_small_pieces_gives_the_same_pixels_and_its_errors_are_kept() {
+        let bytes = encode_rgb(&gradient(97, 61), 92).unwrap();
+        let whole = decode_rgb(&bytes).unwrap().data;
+        for step in [1, 7, 4096] {
+            let reader = Trickle { data: &bytes, at: 0, step, fail_at: usize::MAX };
+            let rows = RowDecoder::new(reader, SizeLimit::Exactly { width: 97, height: 61 }).unwrap();
+            assert!(decode_all(rows).unwrap() == whole, "pieces of {step} bytes give other pixels");
+        }
+        // A reader that breaks half-way: its own error comes back, not libjpeg's words.
+        let mut reader = Trickle { data: &bytes, at: 0, step: 100, fail_at: bytes.len() / 2 };
+        let rows = RowDecoder::new(&mut reader, SizeLimit::default()).unwrap();
+        match decode_all(rows) {
+            Err(CodecError::Read(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+            other => panic!("a broken reader gave {other:?}"),
+        }
+        // Broken before the header ends, and no data at all.
+        let reader = Trickle { data: &bytes, at: 0, step: 5, fail_at: 10 };
+        assert!(matches!(RowDecoder::new(reader, SizeLimit::default()), Err(CodecError::Read(_))));
+        assert!(matches!(RowDecoder::new(&[][..], SizeLimit::default()), Err(CodecError::Empty)));
+        // After the end marker the reader is where the JPEG ends.
+        let mut data = bytes.clone();
+        data.extend_from_slice(b"trailing");
+        let mut reader = &data[..];
+        decode_all(RowDecoder::new(&mut reader, SizeLimit::default()).unwrap()).unwrap();
+        assert!(reader.len() <= b"trailing".len(), "{} bytes left", reader.len());
+    }
+
+    #[test]
+    fn a_panicking_reader_panics_in_rust_not_in_c() {
+        struct Panics;
+        impl Read for Panics {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                panic!("reader panicked");
+            }
+        }
+        let caught = std::panic::catch_unwind(|| RowDecoder::new(Panics, SizeLimit::default()).map(|_| ()));
+        let payload = caught.expect_err("the panic reaches the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"reader panicked"));
     }
 
     #[test]

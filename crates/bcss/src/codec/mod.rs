@@ -118,6 +118,10 @@ pub enum CodecError {
     /// libjpeg-turbo refused the data.
     #[error("invalid JPEG: {0}")]
     Jpeg(String),
+    /// Reading the encoded data failed (a row decoder's reader: an HTTP body cut off, a
+    /// deadline, a body over its limit); the reader's error is the source.
+    #[error("reading the encoded image failed")]
+    Read(#[source] std::io::Error),
     /// The PNG decoder refused the data.
     #[error("invalid PNG")]
     PngDecode(#[from] ::png::DecodingError),

@@ -22,11 +22,12 @@
 //!   claimed `Girder-Total-Count` above that fails at once, and at most [`MAX_LISTING_BYTES`]
 //!   (256 MiB) of pages in all.
 
+use std::io::Read;
 use std::sync::RwLock;
 
 use serde::Deserialize;
 
-use super::http::{register_secret, scrub, Http, HttpError, Request, Response};
+use super::http::{register_secret, scrub, BodyReader, Head, Http, HttpError, Request, Response};
 use crate::model::{Rect, SlideGeometry};
 
 /// The body of `GET item/{id}/tiles`, in large_image's field names; the parts
@@ -391,11 +392,23 @@ impl Girder {
     /// - otherwise this request renews the token itself, at most twice per request and
     ///   [`MAX_RENEWALS`] times per client; after that the 401 is the answer.
     fn send(&self, step: Step, req: Request, on_bytes: &dyn Fn(u64)) -> Result<(Request, Response), GirderError> {
+        self.send_with(step, req, |sent| self.http.request(sent, on_bytes), |resp| resp.status)
+    }
+
+    /// [`Self::send`] for any way of sending: `send` makes one request (with its own
+    /// retries) and `status` reads the answer's status.
+    fn send_with<T>(
+        &self,
+        step: Step,
+        req: Request,
+        send: impl Fn(&Request) -> Result<T, HttpError>,
+        status: impl Fn(&T) -> u16,
+    ) -> Result<(Request, T), GirderError> {
         let mut own_renewals = 0;
         loop {
             let (generation, sent) = self.with_token(req.clone());
-            let resp = self.http.request(&sent, on_bytes).map_err(|source| GirderError::Http { step, source })?;
-            if resp.status != 401 || matches!(self.credentials, Credentials::Anonymous) {
+            let resp = send(&sent).map_err(|source| GirderError::Http { step, source })?;
+            if status(&resp) != 401 || matches!(self.credentials, Credentials::Anonymous) {
                 return Ok((sent, resp));
             }
             let mut renewals = self.renewals.lock().expect("renewal lock");
@@ -497,6 +510,54 @@ impl Girder {
         max_body: u64,
         on_bytes: &dyn Fn(u64),
     ) -> Result<Response, GirderError> {
+        let req = self.region_request(item_id, rect, scale, encoding, max_body);
+        let (req, resp) = self.send(Step::Region, req, on_bytes)?;
+        if !resp.is_success() {
+            return Err(server_error(Step::Region, &req, &resp));
+        }
+        Ok(resp)
+    }
+
+    /// [`Self::region`] with the body left to read: the head (a success status), a reader
+    /// of the body held to `max_body` and its deadline (see [`Http::open`]), and the URL,
+    /// secrets hidden, for the errors of the read. The request and its head are retried as
+    /// in [`Self::region`]; a body that breaks while it is read is the caller's to fetch again.
+    pub fn region_stream(
+        &self,
+        item_id: &str,
+        rect: Rect,
+        scale: &[(&str, String)],
+        encoding: &str,
+        max_body: u64,
+    ) -> Result<(Head, BodyReader, String), GirderError> {
+        let req = self.region_request(item_id, rect, scale, encoding, max_body);
+        let (req, (head, mut body)) =
+            self.send_with(Step::Region, req, |r| self.http.open(r), |(head, _)| head.status)?;
+        if !head.is_success() {
+            // The error body says why: read a bounded piece of it.
+            let mut text = Vec::new();
+            let _ = body.by_ref().take(64 * 1024).read_to_end(&mut text);
+            let resp = Response {
+                status: head.status,
+                content_type: None,
+                total_count: None,
+                headers: head.headers.clone(),
+                body: text,
+                retries: 0,
+            };
+            return Err(server_error(Step::Region, &req, &resp));
+        }
+        Ok((head, body, req.shown_url()))
+    }
+
+    fn region_request(
+        &self,
+        item_id: &str,
+        rect: Rect,
+        scale: &[(&str, String)],
+        encoding: &str,
+        max_body: u64,
+    ) -> Request {
         let mut req = Request::get(self.url(&format!("item/{item_id}/tiles/region")))
             .max_body(max_body)
             .query("left", rect.left.to_string())
@@ -506,12 +567,7 @@ impl Girder {
         for (k, v) in scale {
             req = req.query(*k, v.clone());
         }
-        req = req.query("encoding", encoding);
-        let (req, resp) = self.send(Step::Region, req, on_bytes)?;
-        if !resp.is_success() {
-            return Err(server_error(Step::Region, &req, &resp));
-        }
-        Ok(resp)
+        req.query("encoding", encoding)
     }
 
     /// `GET annotation/item/{id}`: every annotation document of the item, as the raw JSON the

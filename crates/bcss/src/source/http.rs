@@ -302,6 +302,19 @@ pub struct BodyReader {
     got: u64,
     /// The URL the body came from, secrets hidden, for its errors.
     url: String,
+    /// The limits of a body from [`Http::open`]: none from [`Http::stream`].
+    limits: Option<BodyLimits>,
+}
+
+/// What [`Http::open`] holds a body to, as [`Http::request`] does: at most `max` bytes, all of
+/// them within `deadline` of the head.
+#[derive(Debug, Clone, Copy)]
+struct BodyLimits {
+    max: u64,
+    head_at: Instant,
+    deadline: Duration,
+    /// The size the deadline was computed for.
+    size: u64,
 }
 
 impl std::fmt::Debug for BodyReader {
@@ -319,6 +332,34 @@ impl BodyReader {
 
 impl Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(l) = self.limits {
+            let elapsed = l.head_at.elapsed();
+            if elapsed > l.deadline {
+                let kind = TransportKind::Deadline {
+                    deadline: l.deadline,
+                    got: self.got,
+                    expected: self.expected,
+                    size: l.size,
+                    elapsed,
+                };
+                let e = TransportError::new(kind, &self.url, None);
+                return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, e));
+            }
+        }
+        let got = self.got;
+        let n = self.read_inner(buf)?;
+        match self.limits {
+            Some(l) if got + n as u64 > l.max => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                Failure::TooLarge { limit: l.max, claimed: None },
+            )),
+            _ => Ok(n),
+        }
+    }
+}
+
+impl BodyReader {
+    fn read_inner(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self.inner.read(buf) {
             Ok(0) if buf.is_empty() => Ok(0),
             Ok(0) => match self.expected {
@@ -351,7 +392,11 @@ fn body_error(e: &std::io::Error, bytes: u64, url: &str) -> TransportError {
 /// The [`Failure`] a broken body read is (`bytes` = what had arrived), for [`RetryState`]: the
 /// [`TransportError`] a [`BodyReader`] failed with, as it is.
 pub fn read_failure(e: &std::io::Error, bytes: u64) -> Failure {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<TransportError>()) {
+    let inner = e.get_ref();
+    if let Some(f) = inner.and_then(|inner| inner.downcast_ref::<Failure>()) {
+        return f.clone();
+    }
+    match inner.and_then(|inner| inner.downcast_ref::<TransportError>()) {
         Some(t) => Failure::transport(t.clone()),
         // Not from a `BodyReader`: no URL is known, and the text is redacted all the same.
         None => Failure::transport(body_error(e, bytes, "")),
@@ -498,6 +543,9 @@ impl Failure {
         !matches!(self, Failure::TooLarge { .. } | Failure::Redirect(_))
     }
 }
+
+/// No source: a [`Failure::Transport`] prints its [`TransportError`] as its own message.
+impl std::error::Error for Failure {}
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -817,8 +865,41 @@ impl Http {
         let inner = Box::new(resp.into_body().into_with_config().limit(u64::MAX).reader());
         Ok((
             Head { status, content_length, retry_after, headers },
-            BodyReader { inner, expected: content_length, got: 0, url },
+            BodyReader { inner, expected: content_length, got: 0, url, limits: None },
         ))
+    }
+
+    /// Sends `req` as [`Http::request`] does (transient failures and retryable statuses
+    /// retried, `Content-Length` checked against [`Request::max_body`]) but returns the head and
+    /// a reader of the body instead of reading it: for a body decoded while it arrives. The
+    /// reader holds the body to [`Request::max_body`] (a longer one fails with
+    /// [`Failure::TooLarge`] inside its `io::Error`, see [`read_failure`]), to the deadline
+    /// [`Http::request`] gives it, and to its `Content-Length`. A failure while it is read is
+    /// the caller's to retry: only it knows what it did with the bytes so far.
+    pub fn open(&self, req: &Request) -> Result<(Head, BodyReader), HttpError> {
+        let mut retry = RetryState::new(self, req);
+        let limit = req.max_body.unwrap_or(u64::MAX);
+        loop {
+            let (failure, retry_after) = match self.stream(req) {
+                Err(f) => (f, None),
+                Ok((head, mut body)) if retryable_status(head.status) => {
+                    let mut text = Vec::new();
+                    // The message only: at most 64 KiB of the error body, a broken one ignored.
+                    let _ = body.by_ref().take(64 * 1024).read_to_end(&mut text);
+                    (Failure::Status(head.status, girder_message(&text)), head.retry_after)
+                }
+                Ok((head, _)) if head.content_length.is_some_and(|n| n > limit) => {
+                    return Err(retry.error(Failure::TooLarge { limit, claimed: head.content_length }));
+                }
+                Ok((head, mut body)) => {
+                    let size = head.content_length.or(req.max_body).unwrap_or(UNKNOWN_SIZE);
+                    let deadline = body_deadline(self.config.timeout, size);
+                    body.limits = Some(BodyLimits { max: limit, head_at: Instant::now(), deadline, size });
+                    return Ok((head, body));
+                }
+            };
+            retry.retry(failure, retry_after)?;
+        }
     }
 }
 

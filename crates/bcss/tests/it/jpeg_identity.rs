@@ -43,7 +43,7 @@ fn server_jpegs_decode_row_by_row_exactly_like_pillow() {
     let fixtures = server_jpegs();
     assert_eq!(fixtures.len(), 2);
     for (name, bytes, want) in &fixtures {
-        let mut rows = bcss::codec::jpeg::RowDecoder::new(bytes, bcss::codec::SizeLimit::default()).unwrap();
+        let mut rows = bcss::codec::jpeg::RowDecoder::new(&bytes[..], bcss::codec::SizeLimit::default()).unwrap();
         let mut band = vec![0u8; rows.width() * 3 * 7];
         let mut hasher = Sha256::new();
         while let n @ 1.. = rows.read_rows(&mut band).unwrap() {

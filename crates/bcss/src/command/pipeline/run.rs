@@ -227,6 +227,11 @@ pub enum RegionError {
     /// The body does not decode (truncated, corrupt, or of another size than its header).
     #[error("the body does not decode")]
     Decode(#[source] crate::codec::CodecError),
+    /// The body broke while it was decoded (cut off, stalled, past its deadline or its limit):
+    /// the region is fetched again unless the failure is not transient
+    /// ([`Failure::is_transient`](crate::source::http::Failure::is_transient)).
+    #[error("the body broke off while it was decoded")]
+    Body(#[source] crate::source::http::HttpError),
 }
 
 impl RoiError {
@@ -388,16 +393,27 @@ const CONTENT_ATTEMPTS: u32 = 3;
 pub(crate) fn content_retry<T, E: std::error::Error + 'static>(
     what: &str,
     roi: &str,
-    mut f: impl FnMut() -> Result<T, E>,
+    f: impl FnMut() -> Result<T, E>,
     retryable: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    retry_by_kind(what, roi, f, |e| if retryable(e) { CONTENT_ATTEMPTS } else { 1 })
+}
+
+/// Runs `f` until it succeeds or has been tried as many times as `attempts` allows for the
+/// error it failed with (1: not retried).
+fn retry_by_kind<T, E: std::error::Error + 'static>(
+    what: &str,
+    roi: &str,
+    mut f: impl FnMut() -> Result<T, E>,
+    attempts: impl Fn(&E) -> u32,
 ) -> Result<T, E> {
     let mut attempt = 1;
     loop {
         match f() {
             Ok(v) => return Ok(v),
-            Err(e) if attempt < CONTENT_ATTEMPTS && retryable(&e) => {
+            Err(e) if attempt < attempts(&e) => {
                 tracing::warn!(roi, what, error = %crate::report::error_chain(&e), attempt, "bad content; fetching again");
-                std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
+                std::thread::sleep(Duration::from_millis(100 * u64::from(attempt.min(10))));
                 attempt += 1;
             }
             Err(e) => return Err(e),
@@ -656,21 +672,24 @@ impl Run<'_> {
             let (w, h) = (plan.out_width as usize, plan.out_height as usize);
             // Rows go from the source's decoder into the PNG writer as they arrive; a region that
             // fails half-way leaves no file (the temporary one is removed) and is fetched again.
-            let rec = content_retry(
+            let rec = retry_by_kind(
                 "region",
                 &roi.id,
                 || self.write_streamed(&path, w, h, 3, p.png, &mut |sink| slide.read_rows(plan, &on_bytes, sink)),
-                // Every kind of bad region may be a body cut or garbled on the way: fetched again.
-                |e| {
-                    matches!(
-                        e,
-                        RoiError::BadRegion(
-                            RegionError::Empty { .. }
-                                | RegionError::ServerSize { .. }
-                                | RegionError::Size { .. }
-                                | RegionError::Decode(_)
-                        )
-                    )
+                |e| match e {
+                    // A body that broke while it was decoded: as many tries as the HTTP client
+                    // gives a request (its head was retried by the client itself).
+                    RoiError::BadRegion(RegionError::Body(h)) if h.failure.is_transient() => {
+                        1 + p.pixels.transport_retries()
+                    }
+                    // Every kind of bad region may be a body cut or garbled on the way.
+                    RoiError::BadRegion(
+                        RegionError::Empty { .. }
+                        | RegionError::ServerSize { .. }
+                        | RegionError::Size { .. }
+                        | RegionError::Decode(_),
+                    ) => CONTENT_ATTEMPTS,
+                    _ => 1,
                 },
             )?;
             files.push(("image", rec));
