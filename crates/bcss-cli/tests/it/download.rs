@@ -433,9 +433,10 @@ fn a_jpeg_body_cut_while_it_streams_is_fetched_again_and_leaves_no_file() {
     files.retain(|f| f.contains(".part") || f.contains(".tmp"));
     assert!(files.is_empty(), "temporary files left: {files:?}");
 
+    // Cut twice, one retry allowed: the ROI fails, and its reason counts the region's fetches.
     let s = Stand::new();
-    s.server.set_faults(Faults::named("reset-mid-body").unwrap());
-    let r = run(s.download().args(["--jobs", "1", "--retries", "0", "--json", "--slides", "TCGA-SY-0001"]));
+    s.server.set_faults(Faults::none().on(Route::Region, When::First(2), Fault::ResetMidBody));
+    let r = run(s.download().args(["--jobs", "1", "--retries", "1", "--json", "--slides", "TCGA-SY-0001"]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_clean_error(&r.stderr);
     assert!(!s.image_path(ROIS[0], "MPP-0.2500").exists(), "a cut region was written");
@@ -445,6 +446,9 @@ fn a_jpeg_body_cut_while_it_streams_is_fetched_again_and_leaves_no_file() {
     let reason = f["reason"].as_str().unwrap();
     assert!(reason.starts_with("region: the body broke off while it was decoded: body cut off"), "{reason}");
     assert_eq!(reason.matches("cut off").count(), 1, "{reason}");
+    assert!(reason.contains("/tiles/region?") && reason.contains("; 1 retries in "), "{reason}");
+    assert!(!reason.contains(KEY), "{reason}");
+    assert_eq!(s.region_requests().len(), 2, "one fetch and one retry");
 }
 
 /// A ROI whose region is bad fails alone: exit 1, the reason printed, no file under the final name.

@@ -672,10 +672,14 @@ impl Run<'_> {
             let (w, h) = (plan.out_width as usize, plan.out_height as usize);
             // Rows go from the source's decoder into the PNG writer as they arrive; a region that
             // fails half-way leaves no file (the temporary one is removed) and is fetched again.
+            let (tries, first_try) = (std::cell::Cell::new(0), Instant::now());
             let rec = retry_by_kind(
                 "region",
                 &roi.id,
-                || self.write_streamed(&path, w, h, 3, p.png, &mut |sink| slide.read_rows(plan, &on_bytes, sink)),
+                || {
+                    tries.set(tries.get() + 1);
+                    self.write_streamed(&path, w, h, 3, p.png, &mut |sink| slide.read_rows(plan, &on_bytes, sink))
+                },
                 |e| match e {
                     // A body that broke while it was decoded: as many tries as the HTTP client
                     // gives a request (its head was retried by the client itself).
@@ -691,7 +695,16 @@ impl Run<'_> {
                     ) => CONTENT_ATTEMPTS,
                     _ => 1,
                 },
-            )?;
+            )
+            .map_err(|e| match e {
+                // The body's error counts the fetches of the region, not of one request.
+                RoiError::BadRegion(RegionError::Body(mut h)) => {
+                    h.retries = tries.get() - 1;
+                    h.elapsed = first_try.elapsed();
+                    RoiError::BadRegion(RegionError::Body(h))
+                }
+                e => e,
+            })?;
             files.push(("image", rec));
         }
 
