@@ -498,31 +498,13 @@ impl Girder {
     }
 
     /// `GET item/{id}/tiles/region` for integer base-pixel bounds, with the scale parameters and
-    /// encoding given. Returns the body (an encoded image) and its content type. An error status
-    /// is an error; an empty body is returned as is for the caller to refuse. A body longer than
-    /// `max_body` (from [`region_body_limit`] of the expected output size) is an error.
+    /// encoding given, the body left to read: returns the head (a success status; an error
+    /// status is an error), a reader of the body (an encoded image, maybe empty, for the caller
+    /// to refuse) held to `max_body` (from [`region_body_limit`] of the expected output size)
+    /// and to a deadline (see [`Http::open`]), and the URL, secrets hidden, for the errors of
+    /// the read. The request and its head are retried; a body that breaks while it is read is
+    /// the caller's to fetch again, since only it knows what it did with the bytes so far.
     pub fn region(
-        &self,
-        item_id: &str,
-        rect: Rect,
-        scale: &[(&str, String)],
-        encoding: &str,
-        max_body: u64,
-        on_bytes: &dyn Fn(u64),
-    ) -> Result<Response, GirderError> {
-        let req = self.region_request(item_id, rect, scale, encoding, max_body);
-        let (req, resp) = self.send(Step::Region, req, on_bytes)?;
-        if !resp.is_success() {
-            return Err(server_error(Step::Region, &req, &resp));
-        }
-        Ok(resp)
-    }
-
-    /// [`Self::region`] with the body left to read: the head (a success status), a reader
-    /// of the body held to `max_body` and its deadline (see [`Http::open`]), and the URL,
-    /// secrets hidden, for the errors of the read. The request and its head are retried as
-    /// in [`Self::region`]; a body that breaks while it is read is the caller's to fetch again.
-    pub fn region_stream(
         &self,
         item_id: &str,
         rect: Rect,

@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use syn::{Attribute, ImplItem, Item, UseTree, Visibility};
+use syn::{Attribute, ImplItem, Item, TraitItem, UseTree, Visibility};
 
 fn is_pub(v: &Visibility) -> bool {
     matches!(v, Visibility::Public(_))
@@ -94,7 +94,23 @@ fn walk(items: &[Item], path: &str, dir: &Path, public: bool, names: &HashSet<St
             Item::Type(t) if is_pub(&t.vis) && shown(&t.ident) => {
                 push(format!("type {path}::{} = {}", t.ident, tokens(&t.ty)))
             }
-            Item::Trait(t) if is_pub(&t.vis) && shown(&t.ident) => push(format!("trait {path}::{}", t.ident)),
+            Item::Trait(t) if is_pub(&t.vis) && shown(&t.ident) => {
+                let name = format!("{path}::{}", t.ident);
+                push(format!("trait {name}{}", tokens(&t.generics)));
+                // What an implementor writes and a caller calls: every member, and which are
+                // provided (a new required one breaks every implementation).
+                for member in &t.items {
+                    match member {
+                        TraitItem::Fn(f) => {
+                            let kind = if f.default.is_some() { "provided" } else { "required" };
+                            push(format!("trait-fn {name}::{} ({kind})", tokens(&f.sig)))
+                        }
+                        TraitItem::Type(ty) => push(format!("trait-type {name}::{}", ty.ident)),
+                        TraitItem::Const(c) => push(format!("trait-const {name}::{}: {}", c.ident, tokens(&c.ty))),
+                        _ => {}
+                    }
+                }
+            }
             Item::Use(u) if is_pub(&u.vis) && public => push(format!("use {path}::{{{}}}", tokens(&u.tree))),
             Item::Struct(st) if is_pub(&st.vis) && shown(&st.ident) => {
                 let name = format!("{path}::{}", st.ident);
@@ -111,6 +127,17 @@ fn walk(items: &[Item], path: &str, dir: &Path, public: bool, names: &HashSet<St
                 push(format!("enum {name}{}{}", tokens(&e.generics), non_exhaustive(&e.attrs)));
                 for v in &e.variants {
                     push(format!("variant {name}::{}{}", v.ident, tokens(&v.fields)));
+                }
+            }
+            // Written-out trait impls (conversions, `Display`, `Error`, the crate's own traits)
+            // of the types shown: derives are not listed.
+            Item::Impl(i) if i.trait_.is_some() && !is_test_only(&i.attrs) => {
+                let named = match &*i.self_ty {
+                    syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| shown(&s.ident)),
+                    _ => false,
+                };
+                if let (true, Some((_, tr, _))) = (named, &i.trait_) {
+                    push(format!("impl {path}: {} for {}", tokens(tr), tokens(&i.self_ty)));
                 }
             }
             Item::Impl(i) if i.trait_.is_none() && !is_test_only(&i.attrs) => {

@@ -24,7 +24,7 @@ use super::BaseMasks;
 use crate::catalog::{Roi, RoiTable, SlideTable};
 use crate::dataset::manifest::{Manifest, SlideFile};
 use crate::dataset::{names, DatasetLock, Layout};
-use crate::model::{Rect, RgbImage, SlideGeometry};
+use crate::model::{Rect, SlideGeometry};
 use crate::report::Reporter;
 use crate::source::gdc::{parse_manifest, Gdc, GdcError, GdcFile, ManifestParseError};
 use crate::source::local::{LevelRect, LocalSlide, SlideDir};
@@ -315,11 +315,6 @@ impl SlideHandle for GdcSlide<'_> {
 
     fn geometry(&self, on_bytes: &dyn Fn(u64)) -> Result<SlideGeometry, RoiError> {
         Ok(self.open(on_bytes)?.slide.geometry().clone())
-    }
-
-    fn read(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
-        let slide = self.fetched(plan, on_bytes)?;
-        Ok(slide.read_region(plan.region, plan.read_level, plan.out_width, plan.out_height)?)
     }
 
     /// Rows as `extract` makes them, from the sparse copy once the region's tiles are in it.

@@ -6,7 +6,7 @@ use std::io::{BufRead, Read};
 use super::masks::BaseMasks;
 use super::run::{RegionError, RoiError};
 use crate::catalog::{Roi, Slide, SlideTable};
-use crate::codec::{self, RgbImage};
+use crate::codec;
 use crate::source::girder::{self, Girder};
 use crate::source::http::{read_failure, HttpError};
 use crate::transform::{Mode, RegionPlan, Resolution, SlideGeometry};
@@ -59,24 +59,10 @@ pub trait SlideHandle {
     }
     /// The slide's geometry as large_image reports it.
     fn geometry(&self, on_bytes: &dyn Fn(u64)) -> Result<SlideGeometry, RoiError>;
-    /// The region of `plan` at its output size.
-    fn read(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError>;
     /// The region of `plan` handed to `sink` top to bottom, in whole RGB rows of
     /// `plan.out_width * 3` bytes (several at a time), exactly `plan.out_height` of them: what the
-    /// pipeline writes from, so a source that can decode as it goes never holds the region.
-    /// This default reads it whole with [`SlideHandle::read`] and checks its size.
-    fn read_rows(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64), sink: &mut RowSink) -> Result<(), RoiError> {
-        let image = self.read(plan, on_bytes)?;
-        if (image.width as u64, image.height as u64) != (plan.out_width, plan.out_height) {
-            return Err(RoiError::BadRegion(RegionError::Size {
-                got_w: image.width as u64,
-                got_h: image.height as u64,
-                want_w: plan.out_width,
-                want_h: plan.out_height,
-            }));
-        }
-        sink(&image.data)
-    }
+    /// pipeline writes from. Sources decode as they go, so none holds a region.
+    fn read_rows(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64), sink: &mut RowSink) -> Result<(), RoiError>;
     /// The slide's annotation documents (`GET annotation/item/{id}`), from a DSA only.
     fn annotations(&self, _on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, RoiError> {
         Err(RoiError::Unsupported("annotations come from a DSA only; this source has none"))
@@ -201,25 +187,6 @@ impl Pixels for DsaPixels<'_> {
     }
 }
 
-impl DsaSlide<'_> {
-    /// The region body, its size checked from its header against the plan.
-    fn fetch(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, RoiError> {
-        let p = self.pixels;
-        let query = p.query();
-        let max_body = girder::region_body_limit(plan.out_width, plan.out_height);
-        let resp =
-            p.girder.region(&self.slide.item_id, plan.region, &query, p.encoding.as_param(), max_body, on_bytes)?;
-        if resp.body.is_empty() {
-            return Err(RoiError::BadRegion(RegionError::Empty { status: resp.status }));
-        }
-        // The size from the header, before anything is decoded.
-        let (w, h) = codec::dimensions(&resp.body).map_err(|e| RoiError::BadRegion(RegionError::Decode(e)))?;
-        server_size(plan, w, h)?;
-        tracing::debug!(roi = %self.roi_id, bytes = resp.body.len(), "region received");
-        Ok(resp.body)
-    }
-}
-
 /// The server's image must be the size the plan asks for.
 fn server_size(plan: &RegionPlan, w: usize, h: usize) -> Result<(), RoiError> {
     if (w as u64, h as u64) != (plan.out_width, plan.out_height) {
@@ -314,11 +281,6 @@ impl SlideHandle for DsaSlide<'_> {
         Ok(self.pixels.girder.tiles(&self.slide.item_id)?)
     }
 
-    fn read(&self, plan: &RegionPlan, on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
-        let body = self.fetch(plan, on_bytes)?;
-        codec::decode_rgb(&body).map_err(|e| RoiError::BadRegion(RegionError::Decode(e)))
-    }
-
     /// A JPEG body is decoded while it arrives (libjpeg's scanline API: the same pixels as
     /// [`codec::decode_rgb`]), a band of rows at a time into the sink, so neither the region
     /// nor its body is ever held. A PNG body (`--encoding PNG`) is read whole first, since its
@@ -331,7 +293,7 @@ impl SlideHandle for DsaSlide<'_> {
         let query = p.query();
         let max_body = girder::region_body_limit(plan.out_width, plan.out_height);
         let (head, body, url) =
-            p.girder.region_stream(&self.slide.item_id, plan.region, &query, p.encoding.as_param(), max_body)?;
+            p.girder.region(&self.slide.item_id, plan.region, &query, p.encoding.as_param(), max_body)?;
         let got = std::cell::Cell::new(0);
         let broken = |e: std::io::Error| {
             RoiError::BadRegion(RegionError::Body(HttpError {
@@ -461,10 +423,6 @@ impl SlideHandle for LocalHandle {
         Ok(self.slide()?.geometry().clone())
     }
 
-    fn read(&self, plan: &RegionPlan, _on_bytes: &dyn Fn(u64)) -> Result<RgbImage, RoiError> {
-        Ok(self.slide()?.read_region(plan.region, plan.read_level, plan.out_width, plan.out_height)?)
-    }
-
     /// Output rows as the resampler makes them from a few tile strips at a time: the region is
     /// never held (see [`LocalSlide::read_rows`](crate::source::local::LocalSlide::read_rows)).
     fn read_rows(&self, plan: &RegionPlan, _on_bytes: &dyn Fn(u64), sink: &mut RowSink) -> Result<(), RoiError> {
@@ -483,7 +441,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::model::Rect;
+    use crate::model::{Rect, RgbImage};
     use crate::source::girder::Credentials;
     use crate::source::http::{Failure, Http, HttpConfig, TransportKind};
 

@@ -212,18 +212,6 @@ pub enum RegionError {
         /// Height planned.
         want_h: u64,
     },
-    /// A source's image is not the size of the plan.
-    #[error("got {got_w}x{got_h} pixels but this request must give {want_w}x{want_h}")]
-    Size {
-        /// Width read.
-        got_w: u64,
-        /// Height read.
-        got_h: u64,
-        /// Width planned.
-        want_w: u64,
-        /// Height planned.
-        want_h: u64,
-    },
     /// The body does not decode (truncated, corrupt, or of another size than its header).
     #[error("the body does not decode")]
     Decode(#[source] crate::codec::CodecError),
@@ -688,10 +676,7 @@ impl Run<'_> {
                     }
                     // Every kind of bad region may be a body cut or garbled on the way.
                     RoiError::BadRegion(
-                        RegionError::Empty { .. }
-                        | RegionError::ServerSize { .. }
-                        | RegionError::Size { .. }
-                        | RegionError::Decode(_),
+                        RegionError::Empty { .. } | RegionError::ServerSize { .. } | RegionError::Decode(_),
                     ) => CONTENT_ATTEMPTS,
                     _ => 1,
                 },
