@@ -228,6 +228,25 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Erro
     move |source| SparseError::Io { action, path: path.to_path_buf(), source }
 }
 
+/// Replaces `path` with `json` whole: written to a temporary file of this process beside it
+/// (two processes sharing a cache never write one temporary file), synced, renamed over it, and
+/// the rename made durable where the directory can be synced.
+fn write_json(path: &Path, json: &[u8]) -> Result<(), SparseError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
+    f.write_all(json).map_err(io_err("write", &tmp))?;
+    f.sync_all().map_err(io_err("sync", &tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io_err("rename", &tmp))?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
 /// `<id>.lock` beside `<id>.svs`.
 fn lock_path(svs: &Path) -> PathBuf {
     svs.with_extension("lock")
@@ -397,12 +416,7 @@ impl SparseSlide {
         let mut read_at = |offset: u64, len: u64| fetch(offset..offset + len);
         let layout = super::tiff::parse(self.file.size, &mut read_at)
             .map_err(|source| SparseError::Layout { name: self.file.name.clone(), source })?;
-        let tmp = kept.with_extension(format!("{}.tmp", std::process::id()));
-        let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
-        f.write_all(&serde_json::to_vec(&layout).expect("a layout serialises")).map_err(io_err("write", &tmp))?;
-        f.sync_all().map_err(io_err("sync", &tmp))?;
-        drop(f);
-        std::fs::rename(&tmp, &kept).map_err(io_err("rename", &tmp))?;
+        write_json(&kept, &serde_json::to_vec(&layout).expect("a layout serialises"))?;
         Ok(layout)
     }
 
@@ -504,19 +518,7 @@ impl SparseSlide {
             md5: self.file.md5.clone(),
             present: present.iter().map(|r| (r.start, r.end)).collect(),
         };
-        // Per process: two processes sharing a cache never write one temporary file.
-        let tmp = self.record.with_extension(format!("ranges.{}.tmp", std::process::id()));
-        let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
-        f.write_all(&serde_json::to_vec(&record).expect("a record serialises")).map_err(io_err("write", &tmp))?;
-        f.sync_all().map_err(io_err("sync", &tmp))?;
-        drop(f);
-        std::fs::rename(&tmp, &self.record).map_err(io_err("rename", &tmp))?;
-        if let Some(dir) = self.record.parent() {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
+        write_json(&self.record, &serde_json::to_vec(&record).expect("a record serialises"))
     }
 }
 
