@@ -642,7 +642,7 @@ mod tests {
 
     #[test]
     fn region_rect_helper() {
-        let r = crate::image::Region { left: 1, top: 2, right: 4, bottom: 7 };
+        let r: bcss::model::Rect = bcss::model::Rect { left: 1, top: 2, right: 4, bottom: 7 };
         assert_eq!((r.width(), r.height()), (3, 5));
     }
 }

@@ -25,13 +25,8 @@ fn check_roi(stand: &Stand, roi: &str, suffix: &str, size: (u64, u64), exact_pix
     let mask = read_gray(&stand.mask_path(roi, suffix));
     assert_eq!((mask.width as u64, mask.height as u64), (w, h), "{roi} mask size");
     let served = served_mask(&spec);
-    let want = resize_nearest(
-        &served,
-        spec.region().width() as usize,
-        spec.region().height() as usize,
-        w as usize,
-        h as usize,
-    );
+    let want =
+        resize_nearest(&served, spec.rect().width() as usize, spec.rect().height() as usize, w as usize, h as usize);
     assert!(mask.data == want, "{roi}: mask is not the nearest resize of the served mask");
 }
 
@@ -173,7 +168,7 @@ fn base_resolution_is_named_mag_0_and_sends_no_scale() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     for roi in ROIS {
         let spec = s.roi(roi);
-        check_roi(&s, roi, "MAG-0", (spec.region().width(), spec.region().height()), true);
+        check_roi(&s, roi, "MAG-0", (spec.rect().width(), spec.rect().height()), true);
     }
     for q in s.region_requests() {
         assert!(q.param("mm_x").is_none() && q.param("magnification").is_none(), "{:?}", q.query);
@@ -192,7 +187,7 @@ fn compat_without_images_writes_unresized_base_masks() {
     for roi in ROIS {
         let spec = s.roi(roi);
         let mask = read_gray(&s.mask_path(roi, "MAG-0"));
-        assert_eq!((mask.width as u64, mask.height as u64), (spec.region().width(), spec.region().height()));
+        assert_eq!((mask.width as u64, mask.height as u64), (spec.rect().width(), spec.rect().height()));
         assert!(mask.data == served_mask(&spec), "{roi}: the mask must be the served one, unresized");
     }
     assert!(s.region_requests().is_empty(), "no region request without images");
@@ -659,7 +654,7 @@ fn streamed_files_equal_the_one_shot_writers_byte_for_byte() {
             assert!(streamed == one_shot, "{roi} ({encoding}): the streamed image differs from the one-shot file");
 
             let base = served_mask(&spec);
-            let (bw, bh) = (spec.region().width() as usize, spec.region().height() as usize);
+            let (bw, bh) = (spec.rect().width() as usize, spec.rect().height() as usize);
             let mask = GrayImage {
                 width: w as usize,
                 height: h as usize,

@@ -1,19 +1,65 @@
-//! Slide geometry: rectangles of base pixels and the size, tiling and resolution of a slide.
+//! Slide geometry: rectangles of pixels ([`Rect`], the one rectangle type of bcss) and the
+//! size, tiling and resolution of a slide.
 
-/// A rectangle in base pixels; `right` and `bottom` exclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Rect {
+use std::cmp::{max, min};
+
+/// A rectangle of pixels; `right` and `bottom` exclusive.
+///
+/// The one rectangle type of bcss, generic over its coordinate so that it serves both grids bcss
+/// meets:
+///
+/// - `Rect` (that is, `Rect<u64>`): base slide pixels: the catalogue's ROIs ([`Roi::rect`]),
+///   region requests, pyramid levels, tiles. Never negative: a slide starts at (0, 0).
+/// - `Rect<i64>`: the rasteriser's grid of annotation coordinates (`transform::raster`). An
+///   annotation may be drawn past the slide's top-left corner, and HistomicsTK's bookkeeping
+///   shifts boxes by signed offsets, so these bounds are signed; their widths saturate, since a
+///   hostile file's coordinates reach `i64`'s limits.
+///
+/// [`Rect::map`] converts one into the other where a catalogue rectangle meets annotation boxes.
+///
+/// Serialized as `{"xmin": .., "ymin": .., "xmax": .., "ymax": ..}`, other keys refused: the
+/// names of `roiBounds.csv` and of HistomicsTK's bounds, which `manifest.json` (existing
+/// datasets resume from it) and `bcss masks --json` have always written.
+///
+/// [`Roi::rect`]: crate::catalog::Roi::rect
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rect<T = u64> {
     /// Left edge, inclusive.
-    pub left: u64,
+    #[serde(rename = "xmin")]
+    pub left: T,
     /// Top edge, inclusive.
-    pub top: u64,
+    #[serde(rename = "ymin")]
+    pub top: T,
     /// Right edge, exclusive.
-    pub right: u64,
+    #[serde(rename = "xmax")]
+    pub right: T,
     /// Bottom edge, exclusive.
-    pub bottom: u64,
+    #[serde(rename = "ymax")]
+    pub bottom: T,
 }
 
-impl Rect {
+impl<T> Rect<T> {
+    /// The same rectangle with every coordinate passed through `f` (a change of coordinate
+    /// type, or of grid).
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Rect<U> {
+        Rect { left: f(self.left), top: f(self.top), right: f(self.right), bottom: f(self.bottom) }
+    }
+}
+
+impl<T: Ord> Rect<T> {
+    /// The smallest rectangle holding both.
+    pub fn union(self, other: Rect<T>) -> Rect<T> {
+        Rect {
+            left: min(self.left, other.left),
+            top: min(self.top, other.top),
+            right: max(self.right, other.right),
+            bottom: max(self.bottom, other.bottom),
+        }
+    }
+}
+
+impl Rect<u64> {
     /// Width.
     pub fn width(&self) -> u64 {
         self.right - self.left
@@ -21,6 +67,18 @@ impl Rect {
     /// Height.
     pub fn height(&self) -> u64 {
         self.bottom - self.top
+    }
+}
+
+impl Rect<i64> {
+    /// Width, saturating (coordinates from a hostile file or an absurd scale reach `i64`'s
+    /// limits); negative when `right < left`.
+    pub fn width(&self) -> i64 {
+        self.right.saturating_sub(self.left)
+    }
+    /// Height, saturating as [`width`](Self::width).
+    pub fn height(&self) -> i64 {
+        self.bottom.saturating_sub(self.top)
     }
 }
 
