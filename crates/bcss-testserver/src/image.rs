@@ -33,7 +33,7 @@
 //!
 //! Invariant: pure functions, no I/O.
 
-use bcss::model::Rect;
+use bcss::model::{GrayImage, Rect};
 
 use crate::tissue;
 
@@ -114,14 +114,14 @@ pub fn render_picture(picture: Picture, region: Rect, out_w: u64, out_h: u64, al
 }
 
 /// The grey mask of a ROI at base size: pixel (x, y) = [`mask_code`]`(xmin + x, ymin + y)`.
-pub fn render_mask(region: Rect) -> Vec<u8> {
+pub fn render_mask(region: Rect) -> GrayImage {
     let mut data = Vec::with_capacity((region.width() * region.height()) as usize);
     for by in region.top..region.bottom {
         for bx in region.left..region.right {
             data.push(mask_code(bx, by));
         }
     }
-    data
+    GrayImage { width: region.width() as usize, height: region.height() as usize, data }
 }
 
 /// What a slide says about itself (`GET item/{id}/tiles`), as the geometry needs it.
@@ -386,6 +386,6 @@ mod tests {
         assert_eq!((0..3).map(|o| sample_index(o, 3, 3)).collect::<Vec<_>>(), vec![0, 1, 2]);
         let px = render(Rect { left: 256, top: 1, right: 258, bottom: 2 }, 2, 1, false);
         assert_eq!(px, vec![0, 1, 37, 1, 1, 37]);
-        assert!((0..=21).all(|c| render_mask(Rect { left: 0, top: 0, right: 37 * 22, bottom: 1 }).contains(&c)));
+        assert!((0..=21).all(|c| render_mask(Rect { left: 0, top: 0, right: 37 * 22, bottom: 1 }).data.contains(&c)));
     }
 }

@@ -223,7 +223,7 @@ pub fn expected_rgb(roi: &RoiSpec, w: u64, h: u64) -> Vec<u8> {
 }
 
 /// The mask the server serves for a ROI (base size).
-pub fn served_mask(roi: &RoiSpec) -> Vec<u8> {
+pub fn served_mask(roi: &RoiSpec) -> GrayImage {
     pixels::render_mask(roi.rect())
 }
 
