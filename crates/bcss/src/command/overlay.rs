@@ -181,13 +181,8 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, RgbImage), 
         None
     };
     let mut mrows = input::open_mask(mask_path)?;
-    let mut irows = input::open_image(image_path)?;
+    let mut irows = input::open_image_of(image_path, &mrows)?;
     let (w, h) = (mrows.width(), mrows.height());
-    if (irows.width(), irows.height()) != (w, h) {
-        let problem =
-            InputProblem::Size { got_w: irows.width(), got_h: irows.height(), want_w: w, want_h: h, what: "its mask" };
-        return Err(InputError::new(image_path, problem).into());
-    }
     let f = plan.downsample.max(1);
     let (ow, oh) = (w.div_ceil(f), h.div_ceil(f));
     let legend = legend.and_then(|entries| fitted_legend(&entries, ow, oh));

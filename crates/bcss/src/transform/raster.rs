@@ -304,7 +304,7 @@ struct Prepared {
     vertices: Vec<[f64; 2]>,
     bbox: Rect<i64>,
     /// Strict geometry: the untruncated box, for overlap tests.
-    fbox: [f64; 4],
+    fbox: Rect<f64>,
     area: f64,
 }
 
@@ -344,15 +344,10 @@ fn prepare_htk(shape: &Shape, sf: f64) -> Option<Prepared> {
         }
         Shape::Other { .. } => return None,
     };
-    let (lo, hi) = extent(&vertices);
-    let bbox = Rect {
-        left: lo[0].trunc() as i64,
-        top: lo[1].trunc() as i64,
-        right: hi[0].trunc() as i64,
-        bottom: hi[1].trunc() as i64,
-    };
+    let fbox = extent(&vertices);
+    let bbox = fbox.map(|v| v.trunc() as i64);
     let area = bbox.height() as f64 * bbox.width() as f64;
-    Some(Prepared { vertices, bbox, fbox: [lo[0], lo[1], hi[0], hi[1]], area })
+    Some(Prepared { vertices, bbox, fbox, area })
 }
 
 fn prepare_strict(shape: &Shape, sf: f64) -> Option<Prepared> {
@@ -368,17 +363,15 @@ fn prepare_strict(shape: &Shape, sf: f64) -> Option<Prepared> {
         }
         Shape::Other { .. } => return None,
     };
-    let (lo, hi) = extent(&vertices);
-    let bbox = Rect {
-        left: lo[0].floor() as i64,
-        top: lo[1].floor() as i64,
-        right: hi[0].ceil() as i64,
-        bottom: hi[1].ceil() as i64,
-    };
-    Some(Prepared { vertices, bbox, fbox: [lo[0], lo[1], hi[0], hi[1]], area: (hi[0] - lo[0]) * (hi[1] - lo[1]) })
+    let fbox = extent(&vertices);
+    // Outward (top-left floored, bottom-right ceiled): the box holds every pixel it touches.
+    let (left, top, right, bottom) = (fbox.left.floor(), fbox.top.floor(), fbox.right.ceil(), fbox.bottom.ceil());
+    let bbox = Rect { left, top, right, bottom }.map(|v| v as i64);
+    Some(Prepared { vertices, bbox, fbox, area: (fbox.right - fbox.left) * (fbox.bottom - fbox.top) })
 }
 
-fn extent(v: &[[f64; 2]]) -> ([f64; 2], [f64; 2]) {
+/// The smallest box holding every vertex (`right`/`bottom` the largest coordinates).
+fn extent(v: &[[f64; 2]]) -> Rect<f64> {
     let mut lo = [f64::INFINITY; 2];
     let mut hi = [f64::NEG_INFINITY; 2];
     for p in v {
@@ -387,7 +380,7 @@ fn extent(v: &[[f64; 2]]) -> ([f64; 2], [f64; 2]) {
             hi[k] = hi[k].max(p[k]);
         }
     }
-    (lo, hi)
+    Rect { left: lo[0], top: lo[1], right: hi[0], bottom: hi[1] }
 }
 
 /// The bounding box of an element in the scaled grid as [`roi_mask`] uses it (`None` for
@@ -616,7 +609,10 @@ fn overlaps(a: &Prepared, b: &Prepared, geometry: Geometry) -> bool {
                 && a.bbox.top.max(b.bbox.top) <= a.bbox.bottom.min(b.bbox.bottom)
         }
         Geometry::Strict => {
-            a.fbox[0] <= b.fbox[2] && b.fbox[0] <= a.fbox[2] && a.fbox[1] <= b.fbox[3] && b.fbox[1] <= a.fbox[3]
+            a.fbox.left <= b.fbox.right
+                && b.fbox.left <= a.fbox.right
+                && a.fbox.top <= b.fbox.bottom
+                && b.fbox.top <= a.fbox.bottom
         }
     }
 }
@@ -891,8 +887,8 @@ fn stencil(p: &Prepared, geometry: Geometry) -> Result<Stencil<'_>, String> {
     match geometry {
         Geometry::Htk => {
             ring_check(&p.vertices)?;
-            let (lo, hi) = extent(&p.vertices);
-            let (width, height) = ((hi[0] - lo[0]).trunc() as i64, (hi[1] - lo[1]).trunc() as i64);
+            let e = extent(&p.vertices);
+            let (width, height) = ((e.right - e.left).trunc() as i64, (e.bottom - e.top).trunc() as i64);
             let (patch_w, patch_h) = (p.bbox.width(), p.bbox.height());
             if width > patch_w || height > patch_h {
                 return Err(format!(
@@ -900,7 +896,7 @@ fn stencil(p: &Prepared, geometry: Geometry) -> Result<Stencil<'_>, String> {
                 ));
             }
             let vertices: Vec<[i32; 2]> =
-                p.vertices.iter().map(|v| [(v[0] - lo[0]).trunc() as i32, (v[1] - lo[1]).trunc() as i32]).collect();
+                p.vertices.iter().map(|v| [(v[0] - e.left).trunc() as i32, (v[1] - e.top).trunc() as i32]).collect();
             // Zero padding on the top and left: the element canvas is aligned to the box's
             // bottom-right.
             let origin = (p.bbox.left.saturating_add(patch_w - width), p.bbox.top.saturating_add(patch_h - height));
@@ -939,10 +935,9 @@ impl Stencil<'_> {
 /// most `limit`: 0 when they intersect or one contains the other, else the least distance
 /// between their boundaries.
 fn within_distance(a: &[[f64; 2]], b: &[[f64; 2]], limit: f64) -> bool {
-    let (alo, ahi) = extent(a);
-    let (blo, bhi) = extent(b);
-    let gap_x = (blo[0] - ahi[0]).max(alo[0] - bhi[0]).max(0.0);
-    let gap_y = (blo[1] - ahi[1]).max(alo[1] - bhi[1]).max(0.0);
+    let (ea, eb) = (extent(a), extent(b));
+    let gap_x = (eb.left - ea.right).max(ea.left - eb.right).max(0.0);
+    let gap_y = (eb.top - ea.bottom).max(ea.top - eb.bottom).max(0.0);
     if (gap_x * gap_x + gap_y * gap_y).sqrt() > limit {
         return false;
     }

@@ -101,20 +101,7 @@ pub fn roi_thumbs(
     let mut mrows = input::open_mask(mask)?;
     let (w, h) = (mrows.width(), mrows.height());
     let mut irows = match image {
-        Some(path) => {
-            let rows = input::open_image(path)?;
-            if (rows.width(), rows.height()) != (w, h) {
-                let problem = InputProblem::Size {
-                    got_w: rows.width(),
-                    got_h: rows.height(),
-                    want_w: w,
-                    want_h: h,
-                    what: "its mask",
-                };
-                return Err(InputError::new(path, problem));
-            }
-            Some((rows, path))
-        }
+        Some(path) => Some((input::open_image_of(path, &mrows)?, path)),
         None => None,
     };
     let (f, tw, th) = thumb_size(w, h, long_side);
