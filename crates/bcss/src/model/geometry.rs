@@ -48,6 +48,16 @@ impl<T> Rect<T> {
 }
 
 impl<T: Ord> Rect<T> {
+    /// Whether pixel `(x, y)` lies inside.
+    pub fn contains(&self, x: T, y: T) -> bool {
+        x >= self.left && x < self.right && y >= self.top && y < self.bottom
+    }
+
+    /// Whether the two share a pixel.
+    pub fn intersects(&self, other: &Rect<T>) -> bool {
+        self.left < other.right && other.left < self.right && self.top < other.bottom && other.top < self.bottom
+    }
+
     /// The smallest rectangle holding both.
     pub fn union(self, other: Rect<T>) -> Rect<T> {
         Rect {
@@ -125,5 +135,36 @@ impl SlideGeometry {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_rectangle_in_both_grids() {
+        let r: Rect = Rect { left: 10, top: 20, right: 30, bottom: 25 };
+        assert_eq!((r.width(), r.height()), (20, 5));
+        assert!(r.contains(10, 20) && r.contains(29, 24) && !r.contains(30, 24) && !r.contains(29, 25));
+        assert!(r.intersects(&Rect { left: 29, top: 0, right: 40, bottom: 21 }));
+        assert!(!r.intersects(&Rect { left: 30, top: 0, right: 40, bottom: 100 }), "touching is not sharing");
+        let s = r.map(|v| v as i64 - 15);
+        assert_eq!(s, Rect { left: -5, top: 5, right: 15, bottom: 10 });
+        assert_eq!(
+            s.union(Rect { left: 0, top: -7, right: 1, bottom: 1 }),
+            Rect { left: -5, top: -7, right: 15, bottom: 10 }
+        );
+        let huge = Rect { left: i64::MIN, top: 0, right: i64::MAX, bottom: 1 };
+        assert_eq!(huge.width(), i64::MAX, "saturating");
+    }
+
+    #[test]
+    fn serialized_with_the_names_of_roi_bounds_csv() {
+        let r: Rect = Rect { left: 1, top: 2, right: 3, bottom: 4 };
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(text, r#"{"xmin":1,"ymin":2,"xmax":3,"ymax":4}"#);
+        assert_eq!(serde_json::from_str::<Rect>(&text).unwrap(), r);
+        assert!(serde_json::from_str::<Rect>(r#"{"xmin":1,"ymin":2,"xmax":3,"ymax":4,"z":0}"#).is_err());
     }
 }
