@@ -1070,18 +1070,18 @@ fn round_down(f: f32) -> i32 {
 /// use bcss::transform::raster::pil_polygon_fill;
 ///
 /// let m = pil_polygon_fill(&[[0, 0], [4, 0], [0, 4]], 5, 5);
-/// let rows: Vec<String> = m.chunks(5).map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
+/// let rows: Vec<String> = m.data.chunks(5).map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
 /// assert_eq!(rows, ["11111", "11110", "11100", "11000", "10000"]);
 /// let square = pil_polygon_fill(&[[0, 0], [4, 0], [4, 4], [0, 4]], 4, 4);
-/// assert!(square.iter().all(|&v| v == 1));
+/// assert!(square.data.iter().all(|&v| v == 1));
 /// ```
-pub fn pil_polygon_fill(vertices: &[[i32; 2]], width: usize, height: usize) -> Vec<u8> {
+pub fn pil_polygon_fill(vertices: &[[i32; 2]], width: usize, height: usize) -> GrayImage {
     let mut out = vec![0u8; width * height];
     pil_spans(vertices, width as i32, height as i32, (0, height as i32), |y, x0, x1| {
         let row = y as usize * width;
         out[row + x0 as usize..=row + x1 as usize].fill(1);
     });
-    out
+    GrayImage { width, height, data: out }
 }
 
 /// Pillow's fill as spans `(y, x0, x1)` (inclusive, already clipped to the canvas), for rows in
@@ -1209,16 +1209,17 @@ fn pil_spans(vertices: &[[i32; 2]], width: i32, height: i32, rows: (i32, i32), m
 /// use bcss::transform::raster::strict_polygon_fill;
 ///
 /// let m = strict_polygon_fill(&[[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]], Rect { left: 0, top: 0, right: 5, bottom: 5 });
-/// let rows: Vec<String> = m.chunks(5).map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
+/// let rows: Vec<String> = m.data.chunks(5).map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
 /// assert_eq!(rows, ["11110", "11100", "11000", "10000", "00000"]);
 /// ```
-pub fn strict_polygon_fill(vertices: &[[f64; 2]], window: Rect<i64>) -> Vec<u8> {
-    let mut data = vec![0; (window.width().max(0) * window.height().max(0)) as usize];
+pub fn strict_polygon_fill(vertices: &[[f64; 2]], window: Rect<i64>) -> GrayImage {
+    let (width, height) = (window.width().max(0) as usize, window.height().max(0) as usize);
+    let mut data = vec![0; width * height];
     let mut canvas = MaskWindow { window, data: &mut data };
     if vertices.len() >= 3 {
         strict_spans(vertices, window, |y, x0, x1| canvas.span(y, x0, x1, 1));
     }
-    data
+    GrayImage { width, height, data }
 }
 
 /// The strict rule as spans `(y, x0, x1)`, inclusive, inside `window`.
