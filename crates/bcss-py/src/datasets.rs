@@ -16,6 +16,7 @@ use bcss::command::eval::{self, EvalReport, Problem, ProblemKind};
 use bcss::dataset::pairs::{find_masks, RoiKey};
 use bcss::dataset::tiles::{tile_index, TileReader, TileRef};
 use bcss::dataset::training::{CropConfig, MaskValues, RandomCrops, TrainingSet};
+use bcss::model::{GrayImage, Image};
 use bcss::report::Silent;
 use bcss::transform::remap::remap_in_place;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -103,12 +104,14 @@ fn open(
     Ok((set, rois))
 }
 
-fn array_rgb<'py>(py: Python<'py>, w: usize, h: usize, data: Vec<u8>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(PyArray1::from_vec(py, data).reshape([h, w, 3])?.into_any())
-}
-
-fn array_gray<'py>(py: Python<'py>, w: usize, h: usize, data: Vec<u8>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(PyArray1::from_vec(py, data).reshape([h, w])?.into_any())
+/// An image as a numpy array of its bytes (moved, not copied): `(height, width)` for a mask,
+/// `(height, width, C)` for a picture.
+fn array<'py, const C: usize>(py: Python<'py>, image: Image<C>) -> PyResult<Bound<'py, PyAny>> {
+    let flat = PyArray1::from_vec(py, image.data);
+    Ok(match C {
+        1 => flat.reshape([image.height, image.width])?.into_any(),
+        _ => flat.reshape([image.height, image.width, C])?.into_any(),
+    })
 }
 
 /// The ROIs of a set as dicts: roi, slide, site, patient, part, xmin, ymin, width, height,
@@ -191,8 +194,7 @@ impl DatasetCore {
                 Ok::<_, bcss::dataset::training::TrainingError>(s)
             })
             .map_err(err(py))?;
-        let (w, h) = (sample.mask.width, sample.mask.height);
-        Ok((array_rgb(py, w, h, sample.image.data)?, array_gray(py, w, h, sample.mask.data)?))
+        Ok((array(py, sample.image)?, array(py, sample.mask)?))
     }
 
     fn rois<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
@@ -266,8 +268,7 @@ impl TileCore {
                 reader.read(&self.set, t.roi, t.x, t.y, self.size, self.values)
             })
             .map_err(err(py))?;
-        let s = self.size;
-        Ok((array_rgb(py, s, s, image.data)?, array_gray(py, s, s, mask.data)?))
+        Ok((array(py, image)?, array(py, mask)?))
     }
 
     /// `(roi index, x, y, labelled fraction)` of every tile.
@@ -375,8 +376,8 @@ impl CropStream {
             .map_err(err(py))?;
         let s = crop.mask.width;
         Ok(Some((
-            array_rgb(py, s, s, crop.image.data)?,
-            array_gray(py, s, s, crop.mask.data)?,
+            array(py, crop.image)?,
+            array(py, crop.mask)?,
             PyArray1::from_vec(py, crop.weight).reshape([s, s])?.into_any(),
             crop.roi,
             crop.x,
@@ -544,7 +545,8 @@ fn evaluate_predictions(
                     ));
                     return None;
                 };
-                Some(truth_classes(&map, path).and_then(|(t, w, h)| {
+                Some(truth_classes(&map, path).and_then(|t| {
+                    let (w, h) = (t.width, t.height);
                     if (pw, ph) != (w, h) {
                         return Err(Problem::new(
                             key.0.as_str(),
@@ -552,7 +554,7 @@ fn evaluate_predictions(
                             format!("prediction {pw}x{ph} does not match the ground truth {w}x{h}"),
                         ));
                     }
-                    eval::evaluate_pair(&map, &key.0, &t, &to_classes(values, p), w, h)
+                    eval::evaluate_pair(&map, &key.0, &t.data, &to_classes(values, p), w, h)
                 }))
             })
             .collect();
@@ -561,8 +563,8 @@ fn evaluate_predictions(
     Ok(report_json(&report))
 }
 
-/// A truth mask read and remapped through the map: `(classes, width, height)`.
-fn truth_classes(map: &ClassMap, path: &Path) -> Result<(Vec<u8>, usize, usize), Problem> {
+/// A truth mask read and remapped through the map: its classes.
+fn truth_classes(map: &ClassMap, path: &Path) -> Result<GrayImage, Problem> {
     let problem = |message: String| Problem::new(path, ProblemKind::Unreadable, message);
     let bytes = std::fs::read(path).map_err(|e| problem(e.to_string()))?;
     let mut mask = bcss::codec::png::decode_gray(&bytes).map_err(|e| problem(bcss::report::error_chain(&e)))?;
@@ -570,7 +572,7 @@ fn truth_classes(map: &ClassMap, path: &Path) -> Result<(Vec<u8>, usize, usize),
         let w = mask.width.max(1);
         problem(format!("value {} at (x {}, y {}) is not a BCSS code (0..=21)", b.value, b.index % w, b.index / w))
     })?;
-    Ok((mask.data, mask.width, mask.height))
+    Ok(mask)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -531,22 +531,21 @@ fn mask_file(state: &State, file: &str, fault: Option<&Fault>) -> Response {
     if matches!(fault, Some(Fault::BombPng)) {
         return Response::new(200, "image/png", bomb_png(60_000, 2_147_483_647));
     }
-    let (mut w, h) = (roi.width() as usize, roi.height() as usize);
-    let mut data = image::render_mask(roi);
+    let mut mask = image::render_mask(roi);
     match fault {
         Some(Fault::MaskUnknownCode) => {
-            let mid = data.len() / 2;
-            data[mid] = 99;
+            let mid = mask.data.len() / 2;
+            mask.data[mid] = 99;
         }
-        Some(Fault::MaskWrongSize) if w > 1 => {
-            data = data.chunks(w).flat_map(|row| row[..w - 1].to_vec()).collect();
-            w -= 1;
+        Some(Fault::MaskWrongSize) if mask.width > 1 => {
+            let w = mask.width;
+            mask.data = mask.data.chunks(w).flat_map(|row| row[..w - 1].to_vec()).collect();
+            mask.width -= 1;
         }
         _ => {}
     }
     let mut out = Vec::new();
-    bcss::codec::png::write_raw(&mut out, w, h, 1, &data, bcss::codec::png::Compression::Fast)
-        .expect("PNG encodes to memory");
+    bcss::codec::png::write_gray(&mut out, &mask, bcss::codec::png::Compression::Fast).expect("PNG encodes to memory");
     Response::new(200, "image/png", out).with_header("Content-Disposition", format!("attachment; filename=\"{file}\""))
 }
 
@@ -642,7 +641,7 @@ mod tests {
 
     #[test]
     fn region_rect_helper() {
-        let r = crate::image::Region { left: 1, top: 2, right: 4, bottom: 7 };
+        let r: bcss::model::Rect = bcss::model::Rect { left: 1, top: 2, right: 4, bottom: 7 };
         assert_eq!((r.width(), r.height()), (3, 5));
     }
 }

@@ -33,6 +33,8 @@
 //!
 //! Invariant: pure functions, no I/O.
 
+use bcss::model::{GrayImage, Rect};
+
 use crate::tissue;
 
 /// The colour of base pixel (bx, by). See the module docs.
@@ -63,12 +65,12 @@ pub enum Picture {
 
 /// Renders a region of the test pattern as packed RGB (`out_w * out_h * 3` bytes) or RGBA
 /// (4 bytes, alpha 255).
-pub fn render(region: Region, out_w: u64, out_h: u64, alpha: bool) -> Vec<u8> {
+pub fn render(region: Rect, out_w: u64, out_h: u64, alpha: bool) -> Vec<u8> {
     render_picture(Picture::Pattern, region, out_w, out_h, alpha)
 }
 
 /// Renders a region of `picture` as [`render`] does (same sampling, same layout).
-pub fn render_picture(picture: Picture, region: Region, out_w: u64, out_h: u64, alpha: bool) -> Vec<u8> {
+pub fn render_picture(picture: Picture, region: Rect, out_w: u64, out_h: u64, alpha: bool) -> Vec<u8> {
     let channels = if alpha { 4 } else { 3 };
     let cols: Vec<u64> = (0..out_w).map(|i| region.left + sample_index(i, region.width(), out_w)).collect();
     let row_len = out_w as usize * channels;
@@ -112,38 +114,14 @@ pub fn render_picture(picture: Picture, region: Region, out_w: u64, out_h: u64, 
 }
 
 /// The grey mask of a ROI at base size: pixel (x, y) = [`mask_code`]`(xmin + x, ymin + y)`.
-pub fn render_mask(region: Region) -> Vec<u8> {
+pub fn render_mask(region: Rect) -> GrayImage {
     let mut data = Vec::with_capacity((region.width() * region.height()) as usize);
     for by in region.top..region.bottom {
         for bx in region.left..region.right {
             data.push(mask_code(bx, by));
         }
     }
-    data
-}
-
-/// A rectangle of base pixels (`right`, `bottom` exclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Region {
-    /// Left, inclusive.
-    pub left: u64,
-    /// Top, inclusive.
-    pub top: u64,
-    /// Right, exclusive.
-    pub right: u64,
-    /// Bottom, exclusive.
-    pub bottom: u64,
-}
-
-impl Region {
-    /// Width.
-    pub fn width(&self) -> u64 {
-        self.right - self.left
-    }
-    /// Height.
-    pub fn height(&self) -> u64 {
-        self.bottom - self.top
-    }
+    GrayImage { width: region.width() as usize, height: region.height() as usize, data }
 }
 
 /// What a slide says about itself (`GET item/{id}/tiles`), as the geometry needs it.
@@ -194,7 +172,7 @@ pub struct RegionQuery {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RegionAnswer {
     /// The region after clamping.
-    pub region: Region,
+    pub region: Rect,
     /// Output width (0 = empty body).
     pub out_w: u64,
     /// Output height (0 = empty body).
@@ -266,7 +244,7 @@ pub fn target_scale(native: &Native, q: &RegionQuery) -> Option<f64> {
 
 /// Spec 2.3 step B: the region in base pixels, edges from the right/bottom when negative,
 /// missing edges filled in, rounded half to even and clamped to the slide.
-pub fn region_bounds(native: &Native, q: &RegionQuery) -> Region {
+pub fn region_bounds(native: &Native, q: &RegionQuery) -> Rect {
     let axis = |lo: Option<f64>, hi: Option<f64>, size_req: Option<f64>, size: u64| -> (u64, u64) {
         let size_f = size as f64;
         let fix = |v: f64| if v < 0.0 { v + size_f } else { v };
@@ -287,7 +265,7 @@ pub fn region_bounds(native: &Native, q: &RegionQuery) -> Region {
     };
     let (left, right) = axis(q.left, q.right, q.region_width, native.size_x);
     let (top, bottom) = axis(q.top, q.bottom, q.region_height, native.size_y);
-    Region { left, top, right, bottom }
+    Rect { left, top, right, bottom }
 }
 
 /// large_image's `_calculateWidthHeight` (current branch logic), spec 2.3 step C.2.
@@ -383,7 +361,7 @@ mod tests {
         let a = answer(&n, &q(19000.0, 0.0, 21000.0, 1000.0));
         assert_eq!((a.out_w, a.out_h), (1000, 1000), "clipped, not padded");
         let a = answer(&n, &q(-1000.0, 0.0, -500.0, 10.0));
-        assert_eq!(a.region, Region { left: 19000, top: 0, right: 19500, bottom: 10 });
+        assert_eq!(a.region, Rect { left: 19000, top: 0, right: 19500, bottom: 10 });
         let a = answer(&n, &q(25000.0, 0.0, 26000.0, 1000.0));
         assert_eq!((a.out_w, a.out_h), (0, 0));
         let a = answer(&n, &q(4000.5, 0.0, 4100.7, 10.0));
@@ -406,8 +384,8 @@ mod tests {
         assert_eq!((0..2).map(|o| sample_index(o, 5, 2)).collect::<Vec<_>>(), vec![1, 3]);
         assert_eq!((0..4).map(|o| sample_index(o, 2, 4)).collect::<Vec<_>>(), vec![0, 0, 1, 1]);
         assert_eq!((0..3).map(|o| sample_index(o, 3, 3)).collect::<Vec<_>>(), vec![0, 1, 2]);
-        let px = render(Region { left: 256, top: 1, right: 258, bottom: 2 }, 2, 1, false);
+        let px = render(Rect { left: 256, top: 1, right: 258, bottom: 2 }, 2, 1, false);
         assert_eq!(px, vec![0, 1, 37, 1, 1, 37]);
-        assert!((0..=21).all(|c| render_mask(Region { left: 0, top: 0, right: 37 * 22, bottom: 1 }).contains(&c)));
+        assert!((0..=21).all(|c| render_mask(Rect { left: 0, top: 0, right: 37 * 22, bottom: 1 }).data.contains(&c)));
     }
 }

@@ -53,7 +53,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use faults::{Fault, Faults, Route, When};
-pub use image::{Picture, Region};
+pub use image::Picture;
+
+use bcss::model::Rect;
 
 /// One ROI of a synthetic slide (base pixels, `xmax`/`ymax` exclusive).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,9 +73,9 @@ pub struct RoiSpec {
 }
 
 impl RoiSpec {
-    /// The ROI as a region.
-    pub fn region(&self) -> Region {
-        Region { left: self.xmin, top: self.ymin, right: self.xmax, bottom: self.ymax }
+    /// The ROI's rectangle of base pixels.
+    pub fn rect(&self) -> Rect {
+        Rect { left: self.xmin, top: self.ymin, right: self.xmax, bottom: self.ymax }
     }
 }
 
@@ -248,8 +250,8 @@ impl State {
         (0..self.config.slides.len()).find(|&i| self.item_id(i) == id).map(|i| &self.config.slides[i])
     }
 
-    fn roi(&self, id: &str) -> Option<Region> {
-        self.config.slides.iter().flat_map(|s| &s.rois).find(|r| r.id == id).map(RoiSpec::region)
+    fn roi(&self, id: &str) -> Option<Rect> {
+        self.config.slides.iter().flat_map(|s| &s.rois).find(|r| r.id == id).map(RoiSpec::rect)
     }
 
     fn latency(&self) -> Duration {
@@ -755,7 +757,7 @@ mod tests {
         let png = bcss::codec::png::decode_rgb(&r[0].2).unwrap();
         let tissue = image::render_picture(
             Picture::Tissue,
-            Region { left: 1000, top: 500, right: 1300, bottom: 700 },
+            Rect { left: 1000, top: 500, right: 1300, bottom: 700 },
             300,
             200,
             false,
@@ -768,7 +770,7 @@ mod tests {
         assert!(mean_diff(&jpeg.data, &tissue) < 4.0, "JPEG off by {}", mean_diff(&jpeg.data, &tissue));
         // Masks do not change with the picture.
         let mask = bcss::codec::png::decode_gray(&r[2].2).unwrap();
-        assert_eq!(mask.data, image::render_mask(Region { left: 100, top: 200, right: 160, bottom: 240 }));
+        assert_eq!(mask, image::render_mask(Rect { left: 100, top: 200, right: 160, bottom: 240 }));
     }
 
     #[test]

@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use bcss::model::Rect;
 use bcss_testserver::svs::{Content, SvsSpec};
 
 use bcss_testserver::gdc::{GdcConfig, GdcFaults, GdcFile, GdcServer};
@@ -174,7 +175,7 @@ struct SvsArgs {
     levels: Option<Vec<u32>>,
     /// A base rectangle of tissue, L,T,R,B (repeatable); the rest is white.
     #[arg(long, value_name = "L,T,R,B", value_parser = rect)]
-    tissue: Vec<(u64, u64, u64, u64)>,
+    tissue: Vec<Rect>,
     /// Microns per base pixel (many BCSS slides are 0.252). [default: 0.25]
     #[arg(long, value_name = "UM")]
     mpp: Option<f64>,
@@ -187,11 +188,11 @@ fn size(v: &str) -> Result<(u64, u64), String> {
 }
 
 /// `L,T,R,B`.
-fn rect(v: &str) -> Result<(u64, u64, u64, u64), String> {
+fn rect(v: &str) -> Result<Rect, String> {
     let n: Vec<u64> =
         v.split(',').map(|x| x.trim().parse::<u64>().map_err(|e| e.to_string())).collect::<Result<_, _>>()?;
     match n.as_slice() {
-        &[l, t, r, b] => Ok((l, t, r, b)),
+        &[left, top, right, bottom] => Ok(Rect { left, top, right, bottom }),
         _ => Err(format!("`{v}` is not L,T,R,B")),
     }
 }

@@ -45,6 +45,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bcss::codec::RgbImage;
+use bcss::model::Rect;
 
 /// How tiles are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +64,10 @@ pub enum TileCodec {
 pub enum Content {
     /// [`pattern`] everywhere.
     Pattern,
-    /// White, except [`pattern`] inside these base rectangles `(left, top, right, bottom)`
-    /// (right and bottom exclusive).
+    /// White, except [`pattern`] inside these base rectangles.
     MostlyBlank {
         /// The textured rectangles.
-        textured: Vec<(u64, u64, u64, u64)>,
+        textured: Vec<Rect>,
     },
 }
 
@@ -116,7 +116,7 @@ impl SvsSpec {
         match &self.content {
             Content::Pattern => pattern(bx, by),
             Content::MostlyBlank { textured } => {
-                if textured.iter().any(|&(l, t, r, b)| bx >= l && bx < r && by >= t && by < b) {
+                if textured.iter().any(|r| r.contains(bx, by)) {
                     pattern(bx, by)
                 } else {
                     [255, 255, 255]
@@ -468,9 +468,8 @@ fn to_u32(v: u64) -> io::Result<u32> {
 fn is_blank(spec: &SvsSpec, d: u32, tx: u64, ty: u64) -> bool {
     let Content::MostlyBlank { textured } = &spec.content else { return false };
     let span = u64::from(spec.tile) * u64::from(d);
-    let (l, t) = (tx * span, ty * span);
-    let (r, b) = (l + span, t + span);
-    !textured.iter().any(|&(rl, rt, rr, rb)| rl < r && rr > l && rt < b && rb > t)
+    let tile = Rect { left: tx * span, top: ty * span, right: (tx + 1) * span, bottom: (ty + 1) * span };
+    !textured.iter().any(|r| r.intersects(&tile))
 }
 
 fn render_tile(spec: &SvsSpec, d: u32, tx: u64, ty: u64) -> RgbImage {
@@ -708,7 +707,9 @@ mod tests {
     #[test]
     fn mostly_blank_40000_by_30000_is_small() {
         let spec = SvsSpec {
-            content: Content::MostlyBlank { textured: vec![(10_000, 8_000, 11_000, 8_700)] },
+            content: Content::MostlyBlank {
+                textured: vec![Rect { left: 10_000, top: 8_000, right: 11_000, bottom: 8_700 }],
+            },
             ..SvsSpec::new(40_000, 30_000)
         };
         let dir = tempfile::tempdir().unwrap();

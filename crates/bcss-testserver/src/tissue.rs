@@ -279,7 +279,9 @@ pub fn paint_row(by: u64, cols: &[u64], out: &mut [u8], stride: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::{render_picture, sample_index, Picture, Region};
+    use bcss::model::Rect;
+
+    use crate::image::{render_picture, sample_index, Picture};
 
     /// Mean and standard deviation.
     fn spread(v: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -315,7 +317,7 @@ mod tests {
     }
 
     fn render(left: u64, top: u64, w: u64, h: u64) -> Vec<u8> {
-        let region = Region { left, top, right: left + w, bottom: top + h };
+        let region = Rect { left, top, right: left + w, bottom: top + h };
         render_picture(Picture::Tissue, region, w, h, false)
     }
 
@@ -333,7 +335,7 @@ mod tests {
             assert_eq!(&crop[at..at + cw as usize * 3], &big[from..from + cw as usize * 3], "row {y}");
         }
         // Scaled regions sample the same function; columns in any order give the same pixels.
-        let region = Region { left: 5_000, top: 7_000, right: 5_999, bottom: 7_601 };
+        let region = Rect { left: 5_000, top: 7_000, right: 5_999, bottom: 7_601 };
         let small = render_picture(Picture::Tissue, region, 250, 150, true);
         for (k, px) in small.chunks(4).enumerate().step_by(97) {
             let (i, j) = (k as u64 % 250, k as u64 / 250);

@@ -25,14 +25,8 @@ fn check_roi(stand: &Stand, roi: &str, suffix: &str, size: (u64, u64), exact_pix
     let mask = read_gray(&stand.mask_path(roi, suffix));
     assert_eq!((mask.width as u64, mask.height as u64), (w, h), "{roi} mask size");
     let served = served_mask(&spec);
-    let want = resize_nearest(
-        &served,
-        spec.region().width() as usize,
-        spec.region().height() as usize,
-        w as usize,
-        h as usize,
-    );
-    assert!(mask.data == want, "{roi}: mask is not the nearest resize of the served mask");
+    let want = resize_nearest(&served, w as usize, h as usize);
+    assert!(mask == want, "{roi}: mask is not the nearest resize of the served mask");
 }
 
 #[test]
@@ -173,7 +167,7 @@ fn base_resolution_is_named_mag_0_and_sends_no_scale() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     for roi in ROIS {
         let spec = s.roi(roi);
-        check_roi(&s, roi, "MAG-0", (spec.region().width(), spec.region().height()), true);
+        check_roi(&s, roi, "MAG-0", (spec.rect().width(), spec.rect().height()), true);
     }
     for q in s.region_requests() {
         assert!(q.param("mm_x").is_none() && q.param("magnification").is_none(), "{:?}", q.query);
@@ -192,8 +186,8 @@ fn compat_without_images_writes_unresized_base_masks() {
     for roi in ROIS {
         let spec = s.roi(roi);
         let mask = read_gray(&s.mask_path(roi, "MAG-0"));
-        assert_eq!((mask.width as u64, mask.height as u64), (spec.region().width(), spec.region().height()));
-        assert!(mask.data == served_mask(&spec), "{roi}: the mask must be the served one, unresized");
+        assert_eq!((mask.width as u64, mask.height as u64), (spec.rect().width(), spec.rect().height()));
+        assert!(mask == served_mask(&spec), "{roi}: the mask must be the served one, unresized");
     }
     assert!(s.region_requests().is_empty(), "no region request without images");
     assert!(!s.out().join("images").read_dir().map(|mut d| d.next().is_some()).unwrap_or(false));
@@ -680,7 +674,7 @@ fn a_slide_missing_from_a_custom_folder_never_borrows_a_public_item_id() {
 #[test]
 fn streamed_files_equal_the_one_shot_writers_byte_for_byte() {
     use bcss::codec::png::{write_gray, write_rgb, Compression};
-    use bcss::codec::{GrayImage, RgbImage};
+    use bcss::codec::RgbImage;
     let s = Stand::with(crate::harness::synthetic(5, 1500, 1000));
     for (encoding, level, compression) in
         [("jpeg", "balanced", Compression::Balanced), ("png", "fast", Compression::Fast)]
@@ -702,13 +696,7 @@ fn streamed_files_equal_the_one_shot_writers_byte_for_byte() {
             let streamed = std::fs::read(s.image_path(&roi, "MPP-0.2500")).unwrap();
             assert!(streamed == one_shot, "{roi} ({encoding}): the streamed image differs from the one-shot file");
 
-            let base = served_mask(&spec);
-            let (bw, bh) = (spec.region().width() as usize, spec.region().height() as usize);
-            let mask = GrayImage {
-                width: w as usize,
-                height: h as usize,
-                data: resize_nearest(&base, bw, bh, w as usize, h as usize),
-            };
+            let mask = resize_nearest(&served_mask(&spec), w as usize, h as usize);
             let mut one_shot = Vec::new();
             write_gray(&mut one_shot, &mask, Compression::Balanced).unwrap();
             let streamed = std::fs::read(s.mask_path(&roi, "MPP-0.2500")).unwrap();

@@ -246,7 +246,6 @@ fn an_absurd_annotation_element_fails_its_roi_only() {
 #[test]
 fn streamed_extract_equals_the_one_shot_road_byte_for_byte() {
     use bcss::codec::png::{write_rgb, Compression};
-    use bcss::codec::RgbImage;
     use bcss::source::local::LocalSlide;
     use bcss::transform::pillow::{filter_for, resize_rgb};
     use bcss::transform::{plan_region, Rect, ScaleRequest};
@@ -316,10 +315,9 @@ fn streamed_extract_equals_the_one_shot_road_byte_for_byte() {
         let (bw, bh) = (rect.width() as usize, rect.height() as usize);
         let (ow, oh) = (plan.out_width as usize, plan.out_height as usize);
         let base = local.read_region(rect, g.levels - 1, bw as u64, bh as u64).unwrap();
-        let data =
-            if (ow, oh) == (bw, bh) { base.data } else { resize_rgb(&base.data, bw, bh, ow, oh, filter_for(bw, ow)) };
+        let image = if (ow, oh) == (bw, bh) { base } else { resize_rgb(&base, ow, oh, filter_for(bw, ow)) };
         let mut one_shot = Vec::new();
-        write_rgb(&mut one_shot, &RgbImage { width: ow, height: oh, data }, Compression::Fast).unwrap();
+        write_rgb(&mut one_shot, &image, Compression::Fast).unwrap();
         let what = match i {
             0 => "LANCZOS shrink",
             1 => "BICUBIC enlarge",

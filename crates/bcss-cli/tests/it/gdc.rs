@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use bcss::model::Rect;
 use bcss::source::{sparse, tiff};
 use bcss_testserver::gdc::{md5_file, GdcConfig, GdcFaults, GdcFile, GdcServer};
 use bcss_testserver::svs::{write_svs, Content, SvsSpec, TileCodec};
@@ -41,12 +42,13 @@ const NAMES: [&str; 5] = [
     "TCGA-A2-A04T-01Z-00-DX1.71444266-BD56-4183-9603-C7AC20C9DA1E.svs",
 ];
 
-/// ROI bounds in base pixels: left, top, right, bottom.
-type Bounds = (u64, u64, u64, u64);
-
 /// The realistic slide: 40 000 x 30 000 base pixels, blank but for the ROI's neighbourhood.
 const BIG: usize = 4;
-const BIG_ROI: Bounds = (20_013, 14_007, 23_013, 16_507);
+const BIG_ROI: Rect = Rect { left: 20_013, top: 14_007, right: 23_013, bottom: 16_507 };
+
+fn rect(left: u64, top: u64, right: u64, bottom: u64) -> Rect {
+    Rect { left, top, right, bottom }
+}
 
 fn write_gray(path: &Path, w: u32, h: u32, data: &[u8]) {
     let mut enc = png::Encoder::new(std::fs::File::create(path).unwrap(), w, h);
@@ -61,17 +63,17 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let slides_dir = dir.path().join("slides");
         std::fs::create_dir(&slides_dir).unwrap();
-        let specs: Vec<(SvsSpec, Vec<Bounds>)> = vec![
+        let specs: Vec<(SvsSpec, Vec<Rect>)> = vec![
             // Aperio's usual shape: 256-px JPEG tiles, levels 1, 4, 16.
-            (SvsSpec::new(6000, 5000), vec![(1000, 1200, 1800, 1800), (3333, 2111, 4100, 2700)]),
+            (SvsSpec::new(6000, 5000), vec![rect(1000, 1200, 1800, 1800), rect(3333, 2111, 4100, 2700)]),
             // 240-px tiles, two levels, odd size.
-            (SvsSpec { tile: 240, levels: vec![1, 4], ..SvsSpec::new(5003, 4001) }, vec![(1501, 999, 2250, 1600)]),
+            (SvsSpec { tile: 240, levels: vec![1, 4], ..SvsSpec::new(5003, 4001) }, vec![rect(1501, 999, 2250, 1600)]),
             // 512-px tiles in a BigTIFF.
-            (SvsSpec { tile: 512, bigtiff: true, ..SvsSpec::new(7000, 5000) }, vec![(2100, 1700, 2900, 2300)]),
+            (SvsSpec { tile: 512, bigtiff: true, ..SvsSpec::new(7000, 5000) }, vec![rect(2100, 1700, 2900, 2300)]),
             // JPEG 2000 tiles (Aperio 33005).
             (
                 SvsSpec { codec: TileCodec::Jpeg2000, levels: vec![1, 4], ..SvsSpec::new(3000, 2500) },
-                vec![(700, 600, 1400, 1100)],
+                vec![rect(700, 600, 1400, 1100)],
             ),
             // Realistic geometry: a 40 000 x 30 000 level 0, mostly blank.
             (
@@ -79,10 +81,10 @@ fn fixture() -> &'static Fixture {
                     levels: vec![1, 4, 16, 32],
                     content: Content::MostlyBlank {
                         textured: vec![
-                            (BIG_ROI.0 - 600, BIG_ROI.1 - 600, BIG_ROI.2 + 600, BIG_ROI.3 + 600),
+                            rect(BIG_ROI.left - 600, BIG_ROI.top - 600, BIG_ROI.right + 600, BIG_ROI.bottom + 600),
                             // More tissue elsewhere, as on a real slide.
-                            (3000, 3000, 9000, 9000),
-                            (30_000, 20_000, 36_000, 26_000),
+                            rect(3000, 3000, 9000, 9000),
+                            rect(30_000, 20_000, 36_000, 26_000),
                         ],
                     },
                     ..SvsSpec::new(40_000, 30_000)
@@ -95,13 +97,13 @@ fn fixture() -> &'static Fixture {
         for (i, (spec, rois)) in specs.into_iter().enumerate() {
             let path = slides_dir.join(NAMES[i]);
             write_svs(&path, &spec).unwrap();
-            for (k, &(x0, y0, x1, y1)) in rois.iter().enumerate() {
+            for (k, r) in rois.iter().enumerate() {
                 let id = format!("{}-DX{}", &NAMES[i][..12], k + 1);
-                let (w, h) = ((x1 - x0) as u32, (y1 - y0) as u32);
+                let (w, h) = (r.width() as u32, r.height() as u32);
                 let data: Vec<u8> = (0..w * h).map(|p| ((p % w) / 37 % 22) as u8).collect();
                 let mask = dir.path().join(format!("{id}.png"));
                 write_gray(&mask, w, h, &data);
-                csv += &format!("{id},{x0},{y0},{x1},{y1},{}\r\n", mask.display());
+                csv += &format!("{id},{},{},{},{},{}\r\n", r.left, r.top, r.right, r.bottom, mask.display());
             }
             slides.push(Slide { name: NAMES[i], path });
         }
@@ -257,9 +259,7 @@ fn a_bcss_sized_roi_of_a_big_slide_costs_about_its_tiles() {
     };
     let layout = tiff::parse(bytes.len() as u64, &mut read_at).unwrap();
     let level0 = layout.tiled_levels()[0];
-    let (x0, y0, x1, y1) = BIG_ROI;
-    let roi_tiles =
-        sparse::tiles_for(&layout, level0, bcss::model::Rect { left: x0, top: y0, right: x1, bottom: y1 }).unwrap();
+    let roi_tiles = sparse::tiles_for(&layout, level0, BIG_ROI).unwrap();
     let sum = |r: &[std::ops::Range<u64>]| tiff::merge(r.to_vec()).iter().map(|r| r.end - r.start).sum::<u64>();
     let need = sum(&roi_tiles) + sum(&sparse::open_ranges(&layout));
     assert!(

@@ -78,7 +78,7 @@ pub fn files_under(root: &Path) -> Vec<String> {
 // The stand-in DSA and checks of what `bcss download` wrote.
 
 use bcss::model::{GrayImage, RgbImage};
-use bcss_testserver::image::{self as pixels, Region};
+use bcss_testserver::image as pixels;
 use bcss_testserver::{Config, RecordedRequest, RoiSpec, SlideSpec, TestServer};
 
 /// The API key the stand-in accepts. Distinctive, so a leak is easy to find.
@@ -219,12 +219,12 @@ pub fn read_gray(path: &Path) -> GrayImage {
 
 /// What the image of a ROI must hold at `w` x `h`: the server's pixel function, sampled.
 pub fn expected_rgb(roi: &RoiSpec, w: u64, h: u64) -> Vec<u8> {
-    pixels::render(roi.region(), w, h, false)
+    pixels::render(roi.rect(), w, h, false)
 }
 
 /// The mask the server serves for a ROI (base size).
-pub fn served_mask(roi: &RoiSpec) -> Vec<u8> {
-    pixels::render_mask(Region { left: roi.xmin, top: roi.ymin, right: roi.xmax, bottom: roi.ymax })
+pub fn served_mask(roi: &RoiSpec) -> GrayImage {
+    pixels::render_mask(roi.rect())
 }
 
 /// Mean and maximum absolute difference of two equally sized byte images.

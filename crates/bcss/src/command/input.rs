@@ -90,6 +90,18 @@ pub fn open_image(path: &Path) -> Result<FileRows, InputError> {
     RowReader::rgb(BufReader::with_capacity(1 << 16, file)).map_err(|e| InputError::new(path, e))
 }
 
+/// Opens the RGB image of an opened mask for row-by-row reading: it must be the mask's size.
+pub fn open_image_of(path: &Path, mask: &FileRows) -> Result<FileRows, InputError> {
+    let rows = open_image(path)?;
+    let (w, h) = (mask.width(), mask.height());
+    if (rows.width(), rows.height()) != (w, h) {
+        let problem =
+            InputProblem::Size { got_w: rows.width(), got_h: rows.height(), want_w: w, want_h: h, what: "its mask" };
+        return Err(InputError::new(path, problem));
+    }
+    Ok(rows)
+}
+
 /// Reads the next row, naming the file on failure.
 pub fn read_row(rows: &mut FileRows, out: &mut [u8], path: &Path) -> Result<(), InputError> {
     rows.read_row(out).map_err(|e| InputError::new(path, e))

@@ -32,11 +32,9 @@ use crate::codec::png::Compression;
 use crate::dataset::atomic::{self, hex};
 use crate::dataset::{DatasetLock, LockError};
 use crate::model::MAX_PIXELS;
-use crate::model::{Annotations, CodeTable};
+use crate::model::{Annotations, CodeTable, Rect};
 use crate::source::annotations::{self, AnnotationError};
-use crate::transform::raster::{
-    self, roi_elements, roi_masks_each, Bounds, Geometry, RasterError, RasterOptions, RoiMask,
-};
+use crate::transform::raster::{self, roi_elements, roi_masks_each, Geometry, RasterError, RasterOptions, RoiMask};
 use crate::transform::remap::count_into;
 
 /// The resolution of the masks.
@@ -131,7 +129,7 @@ pub struct WrittenMask {
     /// Mask height.
     pub height: usize,
     /// Bounds as HistomicsTK returns them (scaled grid).
-    pub bounds: Bounds,
+    pub bounds: Rect<i64>,
     /// Candidates more than 2 px from the ROI.
     pub elements_outside_roi: usize,
     /// Candidates that could not be drawn.
@@ -421,16 +419,16 @@ fn write_mask(
     let counts: BTreeMap<String, u64> =
         hist.iter().enumerate().filter(|&(_, &n)| n > 0).map(|(v, &n)| (v.to_string(), n)).collect();
     let b = m.bounds;
-    let upper = |b: Bounds| serde_json::json!({"XMIN": b.xmin, "YMIN": b.ymin, "XMAX": b.xmax, "YMAX": b.ymax});
-    let lower = |b: Bounds| serde_json::json!({"xmin": b.xmin, "ymin": b.ymin, "xmax": b.xmax, "ymax": b.ymax});
+    // HistomicsTK's upper-case names (its `roiinfo`); a `Rect` serializes with the lower-case ones.
+    let upper = |b: Rect<i64>| serde_json::json!({"XMIN": b.left, "YMIN": b.top, "XMAX": b.right, "YMAX": b.bottom});
     let meta = serde_json::json!({
         "name": name,
         "geometry": plan.geometry,
         "sf": sf,
-        "bounds": lower(b),
-        "roiinfo": {"XMIN": b.xmin, "YMIN": b.ymin, "XMAX": b.xmax, "YMAX": b.ymax, "BBOX_WIDTH": b.xmax - b.xmin, "BBOX_HEIGHT": b.ymax - b.ymin},
+        "bounds": b,
+        "roiinfo": {"XMIN": b.left, "YMIN": b.top, "XMAX": b.right, "YMAX": b.bottom, "BBOX_WIDTH": b.right - b.left, "BBOX_HEIGHT": b.bottom - b.top},
         "name_bounds": upper(m.name_bounds),
-        "roi_element_bbox": lower(m.roi_bbox),
+        "roi_element_bbox": m.roi_bbox,
         "roi_index": m.roi_index,
         "annidx": element.annidx,
         "elementidx": element.elementidx,

@@ -28,12 +28,11 @@ use crate::catalog::split::part_color;
 use crate::codec::png::Compression;
 use crate::dataset::atomic::write_atomic;
 use crate::dataset::{DatasetLock, LockError};
-use crate::model::MAX_PIXELS;
+use crate::model::{RgbImage, MAX_PIXELS};
 use crate::render::legend::{fitted_legend, present_classes};
 use crate::render::overlay::{palette, render_row, Paint};
 use crate::render::text::{draw_text, text_size};
 use crate::report::Reporter;
-use crate::transform::canvas::Canvas;
 use crate::transform::remap::fold_counts;
 use crate::transform::shrink::Shrink;
 
@@ -163,14 +162,14 @@ pub fn overlay(plan: &OverlayPlan, rois: &[RoiInput], reporter: &dyn Reporter) -
     let sheet = contact_sheet(&thumbs, plan.thumb);
     let path = plan.out.join("contact_sheet.png");
     write_atomic(&path, |w: &mut dyn Write| {
-        crate::codec::png::write_raw(w, sheet.width, sheet.height, 3, &sheet.data, plan.compression)
+        crate::codec::png::write_rgb(w, &sheet, plan.compression)
             .map_err(|e| std::io::Error::other(crate::report::error_chain(&e)))
     })
     .map_err(|source| OverlayError::Output { path: path.clone(), source })?;
     Ok(OverlaySummary { overlays, contact_sheet: path })
 }
 
-fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), OverlayError> {
+fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, RgbImage), OverlayError> {
     let (mask_path, image_path) = (&r.files.mask, r.files.image.as_deref().expect("checked before"));
     let lut = plan.map.lut();
     // First pass over the mask: which classes the legend lists (masks decode fast).
@@ -182,13 +181,8 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
         None
     };
     let mut mrows = input::open_mask(mask_path)?;
-    let mut irows = input::open_image(image_path)?;
+    let mut irows = input::open_image_of(image_path, &mrows)?;
     let (w, h) = (mrows.width(), mrows.height());
-    if (irows.width(), irows.height()) != (w, h) {
-        let problem =
-            InputProblem::Size { got_w: irows.width(), got_h: irows.height(), want_w: w, want_h: h, what: "its mask" };
-        return Err(InputError::new(image_path, problem).into());
-    }
     let f = plan.downsample.max(1);
     let (ow, oh) = (w.div_ceil(f), h.div_ceil(f));
     let legend = legend.and_then(|entries| fitted_legend(&entries, ow, oh));
@@ -204,7 +198,7 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
     let palette = palette(&plan.map);
     let tf = w.max(h).div_ceil(plan.thumb.max(1)).max(1);
     let mut thumb_shrink = Shrink::new(w, tf);
-    let mut thumb = Canvas { width: w.div_ceil(tf), height: 0, data: Vec::new() };
+    let mut thumb = RgbImage { width: w.div_ceil(tf), height: 0, data: Vec::new() };
     let mut shrink = Shrink::new(w, f);
 
     let path = input::overlay_file(&plan.out, &r.files.roi_id);
@@ -218,8 +212,7 @@ fn overlay_roi(plan: &OverlayPlan, r: &RoiInput) -> Result<(PathBuf, Canvas), Ov
                 let ly = out_y.wrapping_sub(*margin);
                 if *out_y >= *margin && ly < legend.height && *margin < ow {
                     let lw = legend.width.min(ow - margin);
-                    row[margin * 3..(margin + lw) * 3]
-                        .copy_from_slice(&legend.data[ly * legend.width * 3..(ly * legend.width + lw) * 3]);
+                    row[margin * 3..(margin + lw) * 3].copy_from_slice(&legend.row(ly)[..lw * 3]);
                 }
             }
             *out_y += 1;
@@ -308,15 +301,15 @@ fn sheet_size(ids: &[&str], thumb: usize) -> (usize, usize) {
 }
 
 /// Thumbnails in a grid, each labelled with its ROI id and, in the part's colour, its part.
-pub fn contact_sheet(thumbs: &[(&RoiInput, Canvas)], thumb: usize) -> Canvas {
+pub fn contact_sheet(thumbs: &[(&RoiInput, RgbImage)], thumb: usize) -> RgbImage {
     let ids: Vec<&str> = thumbs.iter().map(|(r, _)| r.files.roi_id.as_str()).collect();
     let (cell_w, cell_h, cols, _) = sheet_grid(&ids, thumb);
     let (width, height) = sheet_size(&ids, thumb);
     let line = (LABEL_PX * 1.35).ceil() as i32;
-    let mut c = Canvas::new(width, height, [255, 255, 255]);
+    let mut c = RgbImage::filled(width, height, [255, 255, 255]);
     for (i, (r, t)) in thumbs.iter().enumerate() {
         let (x0, y0) = ((i % cols) * cell_w + 6, (i / cols) * cell_h + 6);
-        c.blit(x0, y0, t.width, t.height, &t.data);
+        c.blit(x0, y0, t);
         let ty = (y0 + thumb + 3) as i32;
         draw_text(&mut c, x0 as i32, ty, &r.files.roi_id, LABEL_PX, [0, 0, 0]);
         let part = r.part.as_str();

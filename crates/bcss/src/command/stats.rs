@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use super::input::{self, InputError, RoiInput};
 use crate::catalog::classmap::ClassMap;
 use crate::catalog::csv_text;
-use crate::codec::png::{write_raw, Compression};
+use crate::codec::png::{write_rgb, Compression};
 use crate::dataset::atomic::write_atomic;
 use crate::dataset::{DatasetLock, LockError};
 use crate::report::Reporter;
@@ -136,7 +136,6 @@ pub fn write_outputs(stats: &Stats, map: &ClassMap, out: &Path, wait_lock: bool)
     write("distribution-pixels.svg", pixels.svg().map_err(draw)?.as_bytes())?;
     let bitmap = share.bitmap().map_err(draw)?;
     let mut png = Vec::new();
-    write_raw(&mut png, bitmap.width, bitmap.height, 3, &bitmap.data, Compression::Balanced)
-        .expect("encoding to memory");
+    write_rgb(&mut png, &bitmap, Compression::Balanced).expect("encoding to memory");
     write("distribution.png", &png)
 }

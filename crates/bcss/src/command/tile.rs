@@ -272,13 +272,8 @@ fn tile_roi(plan: &TilePlan, r: &RoiInput) -> Result<RoiTiles, TileError> {
     let mask_path = &r.files.mask;
     let image_path = r.files.image.as_deref().expect("checked before");
     let mut mrows = input::open_mask(mask_path)?;
-    let mut irows = input::open_image(image_path)?;
+    let mut irows = input::open_image_of(image_path, &mrows)?;
     let (w, h) = (mrows.width(), mrows.height());
-    if (irows.width(), irows.height()) != (w, h) {
-        let problem =
-            InputProblem::Size { got_w: irows.width(), got_h: irows.height(), want_w: w, want_h: h, what: "its mask" };
-        return Err(InputError::new(image_path, problem).into());
-    }
     let size = plan.size;
     let grid = TileGrid::new(w, h, size, plan.stride)?;
     let band_rows = size.min(h);

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::{self, Written};
 use super::names::RoiFileName;
+use crate::model::Rect;
 
 /// Current manifest format version.
 pub const FORMAT: u32 = 1;
@@ -52,20 +53,6 @@ pub struct SlideFile {
     pub gdc_id: String,
 }
 
-/// Base-pixel bounds of a ROI (`xmax`, `ymax` exclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Bounds {
-    /// Left, inclusive.
-    pub xmin: u64,
-    /// Top, inclusive.
-    pub ymin: u64,
-    /// Right, exclusive.
-    pub xmax: u64,
-    /// Bottom, exclusive.
-    pub ymax: u64,
-}
-
 /// The slide's native resolution, from its tile metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,8 +75,8 @@ pub struct RoiEntry {
     pub slide_name: Option<String>,
     /// Girder item id, when the data came from a DSA.
     pub item_id: Option<String>,
-    /// ROI bounds in base pixels.
-    pub bounds: Bounds,
+    /// ROI bounds in base pixels, written `{"xmin", "ymin", "xmax", "ymax"}` as ever.
+    pub bounds: Rect,
     /// Requested resolution as the user gave it: `mpp 0.25`, `mag 20`, `base`.
     pub requested: String,
     /// The resolution parameters actually sent (`mm_x=0.00025000&mm_y=0.00025000`), if any.
@@ -350,7 +337,7 @@ mod tests {
                 slide: "TCGA-AA-AAAA".into(),
                 slide_name: None,
                 item_id: None,
-                bounds: Bounds { xmin: 1, ymin: 2, xmax: 3, ymax: 4 },
+                bounds: Rect { left: 1, top: 2, right: 3, bottom: 4 },
                 requested: "base".into(),
                 request_params: None,
                 mode: "exact".into(),
@@ -367,6 +354,11 @@ mod tests {
         let path = dir.path().join("manifest.json");
         m.save(&path).unwrap();
         assert_eq!(Manifest::load(&path).unwrap().unwrap(), m);
+        // The bounds keep the names existing datasets were written with.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let bounds = text.find("\"bounds\"").map(|i| &text[i..]).unwrap();
+        let bounds: String = bounds[..bounds.find('}').unwrap() + 1].split_whitespace().collect();
+        assert_eq!(bounds, r#""bounds":{"xmin":1,"ymin":2,"xmax":3,"ymax":4}"#);
         std::fs::write(dir.path().join("images/a.png"), b"abd").unwrap();
         assert!(!rec.matches_disk(dir.path()), "same size, other content");
         std::fs::write(&path, b"{").unwrap();

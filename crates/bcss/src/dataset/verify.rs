@@ -586,7 +586,7 @@ mod tests {
                 slide: "MY-OWN-ROI-1".into(),
                 slide_name: None,
                 item_id: None,
-                bounds: crate::dataset::manifest::Bounds { xmin: 10, ymin: 20, xmax: 30, ymax: 30 },
+                bounds: crate::model::Rect { left: 10, top: 20, right: 30, bottom: 30 },
                 requested: "mpp 0.25".into(),
                 request_params: None,
                 mode: "exact".into(),

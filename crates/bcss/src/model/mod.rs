@@ -1,9 +1,11 @@
 //! The shared vocabulary of the layers: plain Rust types that several layers pass to each other.
 //!
-//! - `geometry`: [`Rect`] (a rectangle of base slide pixels) and [`SlideGeometry`] (a slide's
-//!   size, tiles, levels and native resolution).
-//! - `image`: [`RgbImage`] and [`GrayImage`], 8-bit pixels in memory, and [`MAX_PIXELS`], the
-//!   largest image any layer allocates.
+//! - `geometry`: [`Rect`], the one rectangle type (`Rect<u64>` of base slide pixels, `Rect<i64>`
+//!   in the rasteriser's signed grid), and [`SlideGeometry`] (a slide's size, tiles, levels and
+//!   native resolution).
+//! - `image`: [`Image`], the one image type, 8-bit pixels in memory with the channel count as a
+//!   const parameter ([`RgbImage`] = `Image<3>`, [`GrayImage`] = `Image<1>`), and
+//!   [`MAX_PIXELS`], the largest image any layer allocates.
 //! - `shape`: annotation [`Element`]s and their [`Shape`]s, as [`Annotations`].
 //! - `codes`: [`CodeTable`], HistomicsTK's table from annotation groups to mask values.
 //! - `time`: [`UtcTime`], seconds since 1970 as a UTC civil date.
@@ -20,6 +22,6 @@ pub(crate) mod time;
 
 pub use codes::{CodeTable, CodeTableError, GroupCode};
 pub use geometry::{Rect, SlideGeometry};
-pub use image::{GrayImage, RgbImage, MAX_PIXELS};
+pub use image::{GrayImage, Image, RgbImage, MAX_PIXELS};
 pub use shape::{Annotations, Element, Shape};
 pub use time::UtcTime;

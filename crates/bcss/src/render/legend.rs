@@ -3,7 +3,7 @@
 
 use super::text::{draw_text, text_size};
 use crate::catalog::classmap::ClassMap;
-use crate::transform::canvas::Canvas;
+use crate::model::RgbImage;
 
 /// One line of a legend.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,10 +29,10 @@ fn metrics(px: f64) -> (usize, usize, usize) {
 }
 
 /// The legend of `entries` at text height `px`.
-pub fn legend(entries: &[Entry], px: f64) -> Canvas {
+pub fn legend(entries: &[Entry], px: f64) -> RgbImage {
     let (w, h) = legend_size(entries, px);
     let (pad, swatch, line) = metrics(px);
-    let mut c = Canvas::new(w, h, [255, 255, 255]);
+    let mut c = RgbImage::filled(w, h, [255, 255, 255]);
     c.stroke_rect(0, 0, w, h, [60, 60, 60]);
     for (i, e) in entries.iter().enumerate() {
         let y = pad + i * line + (line - swatch) / 2;
@@ -55,7 +55,7 @@ pub fn present_classes(map: &ClassMap, counts: &[u64]) -> Vec<Entry> {
 }
 
 /// The legend for a `w x h` picture, or `None` (off, nothing present, or no room to read it).
-pub fn fitted_legend(entries: &[Entry], w: usize, h: usize) -> Option<(Canvas, usize)> {
+pub fn fitted_legend(entries: &[Entry], w: usize, h: usize) -> Option<(RgbImage, usize)> {
     if entries.is_empty() {
         return None;
     }

@@ -8,7 +8,7 @@
 //! - `chart`: a grouped horizontal bar chart (`chart::BarChart`), one group per class (named,
 //!   with its colour), one bar per series (a part of the split), drawn by `plotters` into SVG or
 //!   into a bitmap;
-//! - `text` and `legend`: text in that font on an RGB canvas, and a legend box of swatches
+//! - `text` and `legend`: text in that font on an `RgbImage`, and a legend box of swatches
 //!   and names sized by its text height (overlays, contact sheets);
 //! - `overlay`: a label mask painted over its picture a row at a time (fill or outline,
 //!   don't care dimmed), for overlays and report thumbnails;

@@ -1,10 +1,10 @@
 //! Text in a real font (the embedded DejaVu Sans, antialiased by `ab_glyph` through
-//! `plotters`) on an RGB [`Canvas`], for legends and labels that must be read at any size.
+//! `plotters`) on an [`RgbImage`], for legends and labels that must be read at any size.
 
 use plotters::prelude::*;
 
 use super::font;
-use crate::transform::canvas::Canvas;
+use crate::model::RgbImage;
 
 fn style(px: f64, color: [u8; 3]) -> TextStyle<'static> {
     (font::FAMILY, px).into_font().color(&RGBColor(color[0], color[1], color[2]))
@@ -19,14 +19,14 @@ pub fn text_size(text: &str, px: f64) -> (usize, usize) {
     }
 }
 
-/// Draws `text` with its top-left corner at `(x, y)`, clipped to the canvas.
-pub fn draw_text(canvas: &mut Canvas, x: i32, y: i32, text: &str, px: f64, color: [u8; 3]) {
-    if canvas.width == 0 || canvas.height == 0 || text.is_empty() {
+/// Draws `text` with its top-left corner at `(x, y)`, clipped to the image.
+pub fn draw_text(image: &mut RgbImage, x: i32, y: i32, text: &str, px: f64, color: [u8; 3]) {
+    if image.width == 0 || image.height == 0 || text.is_empty() {
         return;
     }
     font::ensure_registered();
-    let size = (canvas.width as u32, canvas.height as u32);
-    let root = BitMapBackend::with_buffer(&mut canvas.data, size).into_drawing_area();
+    let size = (image.width as u32, image.height as u32);
+    let root = BitMapBackend::with_buffer(&mut image.data, size).into_drawing_area();
     // Drawing into memory cannot fail but for a glyph the font lacks, which is then left out.
     let _ = root.draw_text(text, &style(px, color), (x, y));
     let _ = root.present();
@@ -38,7 +38,7 @@ mod tests {
 
     #[test]
     fn text_is_inked_where_measured_and_clipped_elsewhere() {
-        let mut c = Canvas::new(200, 40, [255, 255, 255]);
+        let mut c = RgbImage::filled(200, 40, [255, 255, 255]);
         let (w, h) = text_size("stroma 12%", 16.0);
         assert!((60..140).contains(&w) && (10..24).contains(&h), "{w} x {h}");
         draw_text(&mut c, 10, 10, "stroma 12%", 16.0, [0, 0, 0]);

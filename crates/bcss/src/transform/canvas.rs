@@ -1,5 +1,7 @@
-//! A tiny RGB canvas for legends, labels, charts and contact sheets: filled rectangles and text
-//! in an embedded 5 x 7 bitmap font.
+//! Drawing on an [`Image`]: filled and outlined rectangles, copies of other images, and text in
+//! an embedded 5 x 7 bitmap font (legends, labels, contact sheets). These are methods of the
+//! one image type (`model::Image`), not of a canvas type of their own: a legend, a chart bitmap
+//! and a thumbnail are all [`RgbImage`]s and can be copied into each other.
 //!
 //! The font is hand-written here (upper case, digits and the punctuation of ROI ids, class
 //! names and numbers; lower case is drawn as upper case, anything else as `?`) so that drawing
@@ -7,23 +9,14 @@
 //! bits, drawn as `scale` x `scale` blocks. A character advances `6 * scale` pixels and a line
 //! is `8 * scale` pixels tall (`text_width`).
 //!
-//! Everything is clipped to the canvas: drawing off the edge is not an error.
+//! Everything is clipped to the image: drawing off the edge is not an error.
 //!
 //! Invariant: pure pixel operations, no I/O.
 
+use crate::model::{Image, RgbImage};
+
 /// Advance of one character at scale 1 (5 columns of glyph, 1 of spacing).
 pub const ADVANCE: usize = 6;
-
-/// An 8-bit RGB raster, row-major.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Canvas {
-    /// Width in pixels.
-    pub width: usize,
-    /// Height in pixels.
-    pub height: usize,
-    /// `width * height * 3` bytes.
-    pub data: Vec<u8>,
-}
 
 /// Width in pixels of `text` drawn at `scale` (no trailing spacing).
 #[cfg(test)]
@@ -36,32 +29,20 @@ pub fn text_width(text: &str, scale: usize) -> usize {
     }
 }
 
-impl Canvas {
-    /// A canvas filled with `background`.
-    pub fn new(width: usize, height: usize, background: [u8; 3]) -> Canvas {
-        let data = background.iter().copied().cycle().take(width * height * 3).collect();
-        Canvas { width, height, data }
-    }
-
-    /// The colour at `(x, y)`.
-    pub fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
-        let i = (y * self.width + x) * 3;
-        [self.data[i], self.data[i + 1], self.data[i + 2]]
-    }
-
-    /// Fills the rectangle `[x, x + w) x [y, y + h)`, clipped.
-    pub fn fill_rect(&mut self, x: usize, y: usize, w: usize, h: usize, color: [u8; 3]) {
+impl<const C: usize> Image<C> {
+    /// Fills the rectangle `[x, x + w) x [y, y + h)` with `color`, clipped.
+    pub fn fill_rect(&mut self, x: usize, y: usize, w: usize, h: usize, color: [u8; C]) {
         let (x1, y1) = ((x + w).min(self.width), (y + h).min(self.height));
         for yy in y.min(y1)..y1 {
-            let row = &mut self.data[(yy * self.width + x.min(x1)) * 3..(yy * self.width + x1) * 3];
-            for px in row.chunks_exact_mut(3) {
+            let row = &mut self.data[(yy * self.width + x.min(x1)) * C..(yy * self.width + x1) * C];
+            for px in row.chunks_exact_mut(C) {
                 px.copy_from_slice(&color);
             }
         }
     }
 
     /// Draws the outline of a rectangle, 1 pixel wide, clipped.
-    pub fn stroke_rect(&mut self, x: usize, y: usize, w: usize, h: usize, color: [u8; 3]) {
+    pub fn stroke_rect(&mut self, x: usize, y: usize, w: usize, h: usize, color: [u8; C]) {
         if w == 0 || h == 0 {
             return;
         }
@@ -71,6 +52,20 @@ impl Canvas {
         self.fill_rect(x + w - 1, y, 1, h, color);
     }
 
+    /// Copies `src` with its top-left corner at `(x, y)`, clipped.
+    pub fn blit(&mut self, x: usize, y: usize, src: &Image<C>) {
+        if x >= self.width || y >= self.height {
+            return;
+        }
+        let cw = src.width.min(self.width - x);
+        for r in 0..src.height.min(self.height - y) {
+            let dst = ((y + r) * self.width + x) * C;
+            self.data[dst..dst + cw * C].copy_from_slice(&src.row(r)[..cw * C]);
+        }
+    }
+}
+
+impl RgbImage {
     /// Draws `text` with its top-left corner at `(x, y)`, each font pixel a `scale` x `scale`
     /// block, clipped. Returns the x just after the text.
     pub fn text(&mut self, x: usize, y: usize, text: &str, scale: usize, color: [u8; 3]) -> usize {
@@ -88,18 +83,6 @@ impl Canvas {
             cx += ADVANCE * scale;
         }
         cx
-    }
-
-    /// Copies `src` (RGB, `w` x `h`) with its top-left corner at `(x, y)`, clipped.
-    pub fn blit(&mut self, x: usize, y: usize, w: usize, h: usize, src: &[u8]) {
-        if x >= self.width || y >= self.height {
-            return;
-        }
-        let cw = w.min(self.width - x);
-        for r in 0..h.min(self.height - y) {
-            let dst = ((y + r) * self.width + x) * 3;
-            self.data[dst..dst + cw * 3].copy_from_slice(&src[r * w * 3..(r * w + cw) * 3]);
-        }
     }
 }
 
@@ -169,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_letter_is_drawn_from_its_rows() {
-        let mut c = Canvas::new(6, 8, K);
+        let mut c = RgbImage::filled(6, 8, K);
         assert_eq!(c.text(0, 0, "T", 1, W), 6);
         // T: top row full, then the middle column.
         let lit: Vec<(usize, usize)> =
@@ -182,17 +165,17 @@ mod tests {
 
     #[test]
     fn scale_clipping_and_width() {
-        let mut c = Canvas::new(10, 10, K);
+        let mut c = RgbImage::filled(10, 10, K);
         c.text(8, 8, "W", 3, W); // mostly off the canvas: clipped, no panic
         assert_eq!(c.pixel(8, 8), W);
         assert_eq!(text_width("ab", 2), 22);
         assert_eq!(text_width("", 2), 0);
         assert_eq!(glyph('a'), glyph('A'));
         assert_eq!(glyph('~'), glyph('?'));
-        let mut c = Canvas::new(4, 4, K);
+        let mut c = RgbImage::filled(4, 4, K);
         c.stroke_rect(0, 0, 4, 4, W);
         assert_eq!((c.pixel(0, 0), c.pixel(3, 3), c.pixel(1, 1)), (W, W, K));
-        c.blit(2, 2, 3, 3, &[7u8; 27]);
+        c.blit(2, 2, &RgbImage::filled(3, 3, [7; 3]));
         assert_eq!((c.pixel(3, 3), c.pixel(1, 1)), ([7, 7, 7], K));
     }
 }

@@ -7,7 +7,7 @@
 //! - [`remap`]: label codes to classes through a lookup table; code histograms.
 //! - `shrink`: RGB pictures shrunk by an integer factor (box filter), a row at a time.
 //! - [`tile`]: the tile grid of a ROI, last row and column aligned to the edge.
-//! - `canvas`: rectangles and 5x7 bitmap text for legends, labels and charts.
+//! - `canvas`: drawing on a `model::Image`: rectangles, copies and 5x7 bitmap text.
 //!
 //! Invariant: nothing here does I/O.
 

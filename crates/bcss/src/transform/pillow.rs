@@ -41,6 +41,8 @@ use std::f64::consts::PI;
 
 use rayon::prelude::*;
 
+use crate::model::RgbImage;
+
 /// Fixed-point fractional bits of Pillow's 8-bit path (`PRECISION_BITS = 32 - 8 - 2`).
 const PRECISION_BITS: u32 = 22;
 
@@ -188,19 +190,20 @@ fn clip8(v: i32) -> u8 {
     }
 }
 
-/// Resizes an RGB image (row-major, 3 bytes per pixel) exactly like Pillow's
-/// `Image.resize((out_w, out_h), filter)` on a mode `RGB` image.
-pub fn resize_rgb(src: &[u8], width: usize, height: usize, out_w: usize, out_h: usize, filter: Filter) -> Vec<u8> {
-    assert_eq!(src.len(), width * height * 3, "source is not {width}x{height} RGB");
+/// Resizes an RGB image exactly like Pillow's `Image.resize((out_w, out_h), filter)` on a mode
+/// `RGB` image, all at once (the pipeline streams through [`Resampler`] instead).
+pub fn resize_rgb(src: &RgbImage, out_w: usize, out_h: usize, filter: Filter) -> RgbImage {
+    let (width, height) = (src.width, src.height);
+    assert_eq!(src.data.len(), width * height * 3, "source is not {width}x{height} RGB");
     let mut r = Resampler::new(width, height, out_w, out_h, filter);
     let mut out = Vec::with_capacity(out_w * out_h * 3);
     let mut band = Vec::new();
-    r.push_horizontal(0, r.horizontal(0, src).into_owned());
+    r.push_horizontal(0, r.horizontal(0, &src.data).into_owned());
     while r.take_ready(&mut band) > 0 {
         out.extend_from_slice(&band);
     }
     debug_assert!(r.is_done(), "every output row was made");
-    out
+    RgbImage { width: out_w, height: out_h, data: out }
 }
 
 /// The source rows a resize of `in_h` rows to `out_h` depends on, without building a resampler
@@ -427,7 +430,8 @@ mod tests {
         let c = Coefficients::new(4, 2, Filter::Lanczos);
         assert_eq!(c.bounds[0], (0, 4));
         assert_eq!(&c.weights[..4], &[1946964, 1946964, 591023, -290647]);
-        let out = resize_rgb(&[10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40, 40], 4, 1, 2, 1, Filter::Lanczos);
+        let row = RgbImage { width: 4, height: 1, data: vec![10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40, 40] };
+        let out = resize_rgb(&row, 2, 1, Filter::Lanczos).data;
         assert_eq!(&out[..], &[15, 15, 15, 35, 35, 35]);
     }
 
@@ -456,12 +460,14 @@ mod tests {
             }
         }
         let src: Vec<u8> = (0..5 * 4 * 3).map(|i| (i * 37 % 256) as u8).collect();
-        assert_eq!(resize_rgb(&src, 5, 4, 5, 4, Filter::Lanczos), src);
+        let img = RgbImage { width: 5, height: 4, data: src };
+        assert_eq!(resize_rgb(&img, 5, 4, Filter::Lanczos), img);
     }
 
     /// The arithmetic of the module docs, written plainly: the whole horizontally resampled
     /// intermediate, then the vertical pass (the previous implementation).
-    fn whole_image_reference(src: &[u8], w: usize, h: usize, ow: usize, oh: usize, f: Filter) -> Vec<u8> {
+    fn whole_image_reference(img: &RgbImage, ow: usize, oh: usize, f: Filter) -> Vec<u8> {
+        let (src, w, h) = (&img.data, img.width, img.height);
         let temp: Vec<u8> = if ow == w {
             src.to_vec()
         } else {
@@ -493,11 +499,12 @@ mod tests {
     #[test]
     fn streaming_equals_whole_and_keeps_a_bounded_window() {
         let (w, h) = (50, 240);
-        let src: Vec<u8> = (0..w * h * 3).map(|i| ((i * 7919) % 251) as u8).collect();
+        let img = RgbImage { width: w, height: h, data: (0..w * h * 3).map(|i| ((i * 7919) % 251) as u8).collect() };
+        let src = &img.data;
         for (ow, oh) in [(20, 60), (120, 600), (50, 13), (17, 240), (50, 240), (25, 120)] {
             let f = filter_for(w, ow);
-            let want = whole_image_reference(&src, w, h, ow, oh, f);
-            assert!(resize_rgb(&src, w, h, ow, oh, f) == want, "{ow}x{oh}: one push");
+            let want = whole_image_reference(&img, ow, oh, f);
+            assert!(resize_rgb(&img, ow, oh, f).data == want, "{ow}x{oh}: one push");
             let mut r = Resampler::new(w, h, ow, oh, f);
             let (mut got, mut band, mut most) = (Vec::new(), Vec::new(), 0);
             // Strips of 7 rows, top to bottom, as a slide is read.
@@ -538,7 +545,7 @@ mod tests {
             let filter = if f[3] == "bicubic" { Filter::Bicubic } else { Filter::Lanczos };
             assert_eq!(filter, filter_for(input.width, w), "the fixture uses large_image's filter rule");
             let want = crate::codec::png::decode_rgb(&std::fs::read(dir.join(f[0])).unwrap()).unwrap();
-            let got = resize_rgb(&input.data, input.width, input.height, w, h, filter);
+            let got = resize_rgb(&input, w, h, filter).data;
             let diff = got.iter().zip(&want.data).filter(|(a, b)| a != b).count();
             assert_eq!(diff, 0, "{}: {diff} bytes differ from Pillow", f[0]);
             n += 1;

@@ -49,9 +49,10 @@
 //! 6. **Crop to ROI**. Every pixel the ROI's own raster did not cover is set to 0.
 //! 7. **Tighten, off by one**. The mask is cut to its non-zero bounding box with an exclusive end
 //!    at the *last* non-zero index, so the last non-zero row and column are dropped. The returned
-//!    `xmin`/`ymin` are the slide position of the mask's top-left pixel; `xmax`/`ymax` are the
-//!    right/bottom edges of the searched area (union of the boxes of the ROI and its candidates)
-//!    shifted by the same offsets as `xmin`/`ymin` — not `xmin + width` (HTK's bookkeeping).
+//!    `xmin`/`ymin` (`left`/`top` of [`RoiMask::bounds`]) are the slide position of the mask's
+//!    top-left pixel; `xmax`/`ymax` are the right/bottom edges of the searched area (union of the
+//!    boxes of the ROI and its candidates) shifted by the same offsets as `xmin`/`ymin` — not
+//!    `xmin + width` (HTK's bookkeeping).
 //! 8. **Skipped ROIs**. When nothing is left (a ROI element one pixel wide or high, or of no
 //!    area, at the scale asked for), HTK's tightening takes the minimum of no pixels and raises
 //!    ("zero-size array to reduction operation minimum which has no identity");
@@ -118,7 +119,7 @@
 //! // The ROI covers [1, 9) x [1, 9): 8x8 pixels of stroma (2). Tightening drops the last row and
 //! // column, so the mask is 7x7 starting at (1, 1).
 //! assert_eq!((m.mask.width, m.mask.height), (7, 7));
-//! assert_eq!((m.bounds.xmin, m.bounds.ymin, m.bounds.xmax, m.bounds.ymax), (1, 1, 9, 9));
+//! assert_eq!((m.bounds.left, m.bounds.top, m.bounds.right, m.bounds.bottom), (1, 1, 9, 9));
 //! let rows: Vec<String> = m.mask.data.chunks(7).map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
 //! // The triangle (2,2)-(5,2)-(2,5) is filled on a 3x3 canvas (trunc(5 - 2) = 3). Pillow's
 //! // fill includes pixels whose centre lies on an edge (here the diagonal x + y = 7), then
@@ -191,37 +192,6 @@ pub fn scale_from_mag(mag: f64, native_magnification: f64) -> f64 {
     mag / native_magnification
 }
 
-/// An integer rectangle `[xmin, xmax) x [ymin, ymax)` in (scaled) slide pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Bounds {
-    /// Left.
-    pub xmin: i64,
-    /// Top.
-    pub ymin: i64,
-    /// Right.
-    pub xmax: i64,
-    /// Bottom.
-    pub ymax: i64,
-}
-
-impl Bounds {
-    fn union(self, o: Bounds) -> Bounds {
-        Bounds {
-            xmin: self.xmin.min(o.xmin),
-            ymin: self.ymin.min(o.ymin),
-            xmax: self.xmax.max(o.xmax),
-            ymax: self.ymax.max(o.ymax),
-        }
-    }
-    // Saturating: coordinates from a hostile file or an absurd scale reach i64's limits.
-    fn width(self) -> i64 {
-        self.xmax.saturating_sub(self.xmin)
-    }
-    fn height(self) -> i64 {
-        self.ymax.saturating_sub(self.ymin)
-    }
-}
-
 /// The mask of one ROI.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoiMask {
@@ -232,15 +202,15 @@ pub struct RoiMask {
     /// The mask: 0 outside the ROI, else a `GT_code`.
     pub mask: GrayImage,
     /// The bounds HistomicsTK returns with the mask, in the scaled grid (see the module docs:
-    /// `xmax`/`ymax` are not `xmin + width` in HTK geometry; they are in strict geometry).
-    pub bounds: Bounds,
+    /// `right`/`bottom` are not `left + width` in HTK geometry; they are in strict geometry).
+    pub bounds: Rect<i64>,
     /// The bounding box of the area searched (ROI and candidates), scaled grid, before tightening.
-    pub searched: Bounds,
+    pub searched: Rect<i64>,
     /// The ROI element's own bounding box in the scaled grid.
-    pub roi_bbox: Bounds,
+    pub roi_bbox: Rect<i64>,
     /// The numbers in the file name: the ROI element's box divided by the scale factor (HTK), or
     /// the mask's exact bounds divided by it (strict).
-    pub name_bounds: Bounds,
+    pub name_bounds: Rect<i64>,
     /// Candidates left out because they lie more than 2 px from the ROI polygon.
     pub outside_roi: usize,
     /// Candidates that could not be drawn, with the reason.
@@ -252,7 +222,7 @@ impl RoiMask {
     /// stem HistomicsTK's `get_all_rois_from_slide` gives a mask.
     pub fn name(&self, slide_name: &str) -> String {
         let b = self.name_bounds;
-        format!("{slide_name}_left-{}_top-{}_bottom-{}_right-{}", b.xmin, b.ymin, b.ymax, b.xmax)
+        format!("{slide_name}_left-{}_top-{}_bottom-{}_right-{}", b.left, b.top, b.bottom, b.right)
     }
 }
 
@@ -320,7 +290,7 @@ fn box_pixels(width: i64, height: i64) -> u64 {
 }
 
 /// Refuses a ROI element whose box (the canvas [`roi_mask`] draws on) exceeds [`MAX_PIXELS`].
-fn check_roi_size(element: usize, bbox: Bounds) -> Result<(), RasterError> {
+fn check_roi_size(element: usize, bbox: Rect<i64>) -> Result<(), RasterError> {
     let (width, height) = (bbox.width(), bbox.height());
     if box_pixels(width, height) > MAX_PIXELS {
         return Err(RasterError::TooLarge { element, width, height, max: MAX_PIXELS });
@@ -332,9 +302,9 @@ fn check_roi_size(element: usize, bbox: Bounds) -> Result<(), RasterError> {
 #[derive(Debug, Clone)]
 struct Prepared {
     vertices: Vec<[f64; 2]>,
-    bbox: Bounds,
+    bbox: Rect<i64>,
     /// Strict geometry: the untruncated box, for overlap tests.
-    fbox: [f64; 4],
+    fbox: Rect<f64>,
     area: f64,
 }
 
@@ -374,15 +344,10 @@ fn prepare_htk(shape: &Shape, sf: f64) -> Option<Prepared> {
         }
         Shape::Other { .. } => return None,
     };
-    let (lo, hi) = extent(&vertices);
-    let bbox = Bounds {
-        xmin: lo[0].trunc() as i64,
-        ymin: lo[1].trunc() as i64,
-        xmax: hi[0].trunc() as i64,
-        ymax: hi[1].trunc() as i64,
-    };
+    let fbox = extent(&vertices);
+    let bbox = fbox.map(|v| v.trunc() as i64);
     let area = bbox.height() as f64 * bbox.width() as f64;
-    Some(Prepared { vertices, bbox, fbox: [lo[0], lo[1], hi[0], hi[1]], area })
+    Some(Prepared { vertices, bbox, fbox, area })
 }
 
 fn prepare_strict(shape: &Shape, sf: f64) -> Option<Prepared> {
@@ -398,17 +363,15 @@ fn prepare_strict(shape: &Shape, sf: f64) -> Option<Prepared> {
         }
         Shape::Other { .. } => return None,
     };
-    let (lo, hi) = extent(&vertices);
-    let bbox = Bounds {
-        xmin: lo[0].floor() as i64,
-        ymin: lo[1].floor() as i64,
-        xmax: hi[0].ceil() as i64,
-        ymax: hi[1].ceil() as i64,
-    };
-    Some(Prepared { vertices, bbox, fbox: [lo[0], lo[1], hi[0], hi[1]], area: (hi[0] - lo[0]) * (hi[1] - lo[1]) })
+    let fbox = extent(&vertices);
+    // Outward (top-left floored, bottom-right ceiled): the box holds every pixel it touches.
+    let (left, top, right, bottom) = (fbox.left.floor(), fbox.top.floor(), fbox.right.ceil(), fbox.bottom.ceil());
+    let bbox = Rect { left, top, right, bottom }.map(|v| v as i64);
+    Some(Prepared { vertices, bbox, fbox, area: (fbox.right - fbox.left) * (fbox.bottom - fbox.top) })
 }
 
-fn extent(v: &[[f64; 2]]) -> ([f64; 2], [f64; 2]) {
+/// The smallest box holding every vertex (`right`/`bottom` the largest coordinates).
+fn extent(v: &[[f64; 2]]) -> Rect<f64> {
     let mut lo = [f64::INFINITY; 2];
     let mut hi = [f64::NEG_INFINITY; 2];
     for p in v {
@@ -417,12 +380,12 @@ fn extent(v: &[[f64; 2]]) -> ([f64; 2], [f64; 2]) {
             hi[k] = hi[k].max(p[k]);
         }
     }
-    (lo, hi)
+    Rect { left: lo[0], top: lo[1], right: hi[0], bottom: hi[1] }
 }
 
 /// The bounding box of an element in the scaled grid as [`roi_mask`] uses it (`None` for
 /// element types that are not rasterised).
-pub fn element_bbox(shape: &Shape, opts: &RasterOptions) -> Option<Bounds> {
+pub fn element_bbox(shape: &Shape, opts: &RasterOptions) -> Option<Rect<i64>> {
     prepare(shape, opts).map(|p| p.bbox)
 }
 
@@ -546,8 +509,8 @@ pub const MAX_AREA_RATIO: u64 = 4;
 /// these elements, so the match is normally exact (IoU 1), and the IoU (not the bare
 /// intersection) keeps a small `evaluation_roi` nested in a large `roi` from being taken for it.
 ///
-/// **Crop/pad rule.** The mask [`roi_mask`] makes sits at slide position `(bounds.xmin,
-/// bounds.ymin)` and, with HistomicsTK's off-by-one tightening, usually lacks the ROI's last
+/// **Crop/pad rule.** The mask [`roi_mask`] makes sits at slide position `(bounds.left,
+/// bounds.top)` and, with HistomicsTK's off-by-one tightening, usually lacks the ROI's last
 /// row and column. Output pixel `(x, y)` is the mask pixel at slide position
 /// `(rect.left + x, rect.top + y)` when the mask has one there, else 0 ("outside the ROI /
 /// don't care"): the mask is placed by its slide coordinates, cropped where it exceeds the
@@ -565,8 +528,8 @@ pub fn mask_for_rect(
 ) -> Result<GrayImage, RectMaskError> {
     let opts = RasterOptions { geometry, scale: 1.0 };
     let rois = roi_elements(annotations, table);
-    let target =
-        Bounds { xmin: rect.left as i64, ymin: rect.top as i64, xmax: rect.right as i64, ymax: rect.bottom as i64 };
+    // Base pixels are below 2^63 (the catalogue's ROIs are below 2^20).
+    let target = rect.map(|v| v as i64);
     let mut best: Option<(usize, f64)> = None;
     for &i in &rois {
         let Some(b) = element_bbox(&annotations.elements[i].shape, &opts) else { continue };
@@ -599,14 +562,14 @@ pub fn mask_for_rect(
         });
     }
     let m = roi_mask(annotations, element, table, &opts)?;
-    Ok(place(&m.mask, m.bounds.xmin, m.bounds.ymin, target))
+    Ok(place(&m.mask, m.bounds.left, m.bounds.top, target))
 }
 
-fn iou(a: Bounds, b: Bounds) -> f64 {
-    let iw = a.xmax.min(b.xmax).saturating_sub(a.xmin.max(b.xmin)).max(0) as f64;
-    let ih = a.ymax.min(b.ymax).saturating_sub(a.ymin.max(b.ymin)).max(0) as f64;
+fn iou(a: Rect<i64>, b: Rect<i64>) -> f64 {
+    let iw = a.right.min(b.right).saturating_sub(a.left.max(b.left)).max(0) as f64;
+    let ih = a.bottom.min(b.bottom).saturating_sub(a.top.max(b.top)).max(0) as f64;
     let inter = iw * ih;
-    let area = |r: Bounds| box_pixels(r.width(), r.height()) as f64;
+    let area = |r: Rect<i64>| box_pixels(r.width(), r.height()) as f64;
     let union = area(a) + area(b) - inter;
     if union <= 0.0 {
         0.0
@@ -617,10 +580,10 @@ fn iou(a: Bounds, b: Bounds) -> f64 {
 
 /// The rectangle `target` of the slide, filled from `mask` (whose top-left pixel is at slide
 /// position `(x0, y0)`), 0 where the mask has no pixel.
-fn place(mask: &GrayImage, x0: i64, y0: i64, target: Bounds) -> GrayImage {
-    let (w, h) = ((target.xmax - target.xmin) as usize, (target.ymax - target.ymin) as usize);
+fn place(mask: &GrayImage, x0: i64, y0: i64, target: Rect<i64>) -> GrayImage {
+    let (w, h) = ((target.right - target.left) as usize, (target.bottom - target.top) as usize);
     let mut data = vec![0u8; w * h];
-    let (dx, dy) = (x0 - target.xmin, y0 - target.ymin);
+    let (dx, dy) = (x0 - target.left, y0 - target.top);
     for my in 0..mask.height as i64 {
         let ty = my + dy;
         if ty < 0 || ty >= h as i64 {
@@ -642,18 +605,21 @@ fn place(mask: &GrayImage, x0: i64, y0: i64, target: Bounds) -> GrayImage {
 fn overlaps(a: &Prepared, b: &Prepared, geometry: Geometry) -> bool {
     match geometry {
         Geometry::Htk => {
-            a.bbox.xmin.max(b.bbox.xmin) <= a.bbox.xmax.min(b.bbox.xmax)
-                && a.bbox.ymin.max(b.bbox.ymin) <= a.bbox.ymax.min(b.bbox.ymax)
+            a.bbox.left.max(b.bbox.left) <= a.bbox.right.min(b.bbox.right)
+                && a.bbox.top.max(b.bbox.top) <= a.bbox.bottom.min(b.bbox.bottom)
         }
         Geometry::Strict => {
-            a.fbox[0] <= b.fbox[2] && b.fbox[0] <= a.fbox[2] && a.fbox[1] <= b.fbox[3] && b.fbox[1] <= a.fbox[3]
+            a.fbox.left <= b.fbox.right
+                && b.fbox.left <= a.fbox.right
+                && a.fbox.top <= b.fbox.bottom
+                && b.fbox.top <= a.fbox.bottom
         }
     }
 }
 
 /// A window of the slide grid and its pixels: a whole mask, or a band of its rows.
 struct MaskWindow<'a> {
-    window: Bounds,
+    window: Rect<i64>,
     data: &'a mut [u8],
 }
 
@@ -661,29 +627,29 @@ impl MaskWindow<'_> {
     /// Paints global row `y`, columns `x0..=x1`, clipped to the window.
     fn span(&mut self, y: i64, x0: i64, x1: i64, code: u8) {
         let w = self.window;
-        if y < w.ymin || y >= w.ymax {
+        if y < w.top || y >= w.bottom {
             return;
         }
-        let (a, b) = (x0.max(w.xmin), x1.min(w.xmax - 1));
+        let (a, b) = (x0.max(w.left), x1.min(w.right - 1));
         if a > b {
             return;
         }
-        let row = ((y - w.ymin) * w.width()) as usize;
-        self.data[row + (a - w.xmin) as usize..=row + (b - w.xmin) as usize].fill(code);
+        let row = ((y - w.top) * w.width()) as usize;
+        self.data[row + (a - w.left) as usize..=row + (b - w.left) as usize].fill(code);
     }
 }
 
 /// Which pixels of a window a polygon covers, one bit each, and the box of those pixels.
 struct Coverage {
-    window: Bounds,
+    window: Rect<i64>,
     words_per_row: usize,
     bits: Vec<u64>,
     /// Inclusive box of the covered pixels.
-    extent: Option<Bounds>,
+    extent: Option<Rect<i64>>,
 }
 
 impl Coverage {
-    fn new(window: Bounds) -> Coverage {
+    fn new(window: Rect<i64>) -> Coverage {
         let words_per_row = (window.width().max(0) as usize).div_ceil(64);
         let bits = vec![0; words_per_row * window.height().max(0) as usize];
         Coverage { window, words_per_row, bits, extent: None }
@@ -692,16 +658,16 @@ impl Coverage {
     /// Covers global row `y`, columns `x0..=x1`, clipped to the window.
     fn set(&mut self, y: i64, x0: i64, x1: i64) {
         let w = self.window;
-        let (a, b) = (x0.max(w.xmin), x1.min(w.xmax - 1));
-        if y < w.ymin || y >= w.ymax || a > b {
+        let (a, b) = (x0.max(w.left), x1.min(w.right - 1));
+        if y < w.top || y >= w.bottom || a > b {
             return;
         }
         self.extent = Some(match self.extent {
-            None => Bounds { xmin: a, ymin: y, xmax: b, ymax: y },
-            Some(e) => Bounds { xmin: e.xmin.min(a), ymin: e.ymin.min(y), xmax: e.xmax.max(b), ymax: e.ymax.max(y) },
+            None => Rect { left: a, top: y, right: b, bottom: y },
+            Some(e) => Rect { left: e.left.min(a), top: e.top.min(y), right: e.right.max(b), bottom: e.bottom.max(y) },
         });
-        let row = &mut self.bits[(y - w.ymin) as usize * self.words_per_row..][..self.words_per_row];
-        let (a, b) = ((a - w.xmin) as usize, (b - w.xmin) as usize);
+        let row = &mut self.bits[(y - w.top) as usize * self.words_per_row..][..self.words_per_row];
+        let (a, b) = ((a - w.left) as usize, (b - w.left) as usize);
         for (k, word) in row.iter_mut().enumerate().take(b / 64 + 1).skip(a / 64) {
             let lo = if k == a / 64 { a % 64 } else { 0 };
             let hi = if k == b / 64 { b % 64 } else { 63 };
@@ -716,9 +682,9 @@ impl Coverage {
         if width == 0 {
             return;
         }
-        let shift = (c.xmin - w.xmin) as usize;
+        let shift = (c.left - w.left) as usize;
         for (dy, row) in canvas.data.chunks_mut(width).enumerate() {
-            let y = (c.ymin - w.ymin) as usize + dy;
+            let y = (c.top - w.top) as usize + dy;
             let bits = &self.bits[y * self.words_per_row..][..self.words_per_row];
             let mut x = 0;
             while x < width {
@@ -786,7 +752,7 @@ fn compose(
     // HTK slices [min:max], dropping the last non-zero row and column; strict keeps them.
     let window = match geometry {
         Geometry::Htk => e,
-        Geometry::Strict => Bounds { xmax: e.xmax + 1, ymax: e.ymax + 1, ..e },
+        Geometry::Strict => Rect { right: e.right + 1, bottom: e.bottom + 1, ..e },
     };
     if window.width() <= 0 || window.height() <= 0 {
         return Err(RasterError::Empty(roi));
@@ -845,8 +811,8 @@ fn compose(
     let mut data = vec![0; mw * mh];
     data.par_chunks_mut(mw * BAND_ROWS).enumerate().for_each(|(b, rows)| {
         rows.fill(roi_code);
-        let ymin = window.ymin + (b * BAND_ROWS) as i64;
-        let band = Bounds { ymin, ymax: ymin + (rows.len() / mw) as i64, ..window };
+        let top = window.top + (b * BAND_ROWS) as i64;
+        let band = Rect { top, bottom: top + (rows.len() / mw) as i64, ..window };
         let mut canvas = MaskWindow { window: band, data: rows };
         for (s, code) in &paint {
             s.spans(band, |y, x0, x1| canvas.span(y, x0, x1, *code));
@@ -854,26 +820,26 @@ fn compose(
         cover.crop(&mut canvas);
     });
 
-    let (gx, gy) = (window.xmin, window.ymin);
+    let (gx, gy) = (window.left, window.top);
     let sf = opts.scale;
-    let unscale = |b: Bounds| Bounds {
-        xmin: (b.xmin as f64 / sf).trunc() as i64,
-        ymin: (b.ymin as f64 / sf).trunc() as i64,
-        xmax: (b.xmax as f64 / sf).trunc() as i64,
-        ymax: (b.ymax as f64 / sf).trunc() as i64,
+    let unscale = |b: Rect<i64>| Rect {
+        left: (b.left as f64 / sf).trunc() as i64,
+        top: (b.top as f64 / sf).trunc() as i64,
+        right: (b.right as f64 / sf).trunc() as i64,
+        bottom: (b.bottom as f64 / sf).trunc() as i64,
     };
     let (bounds, name_bounds) = match geometry {
         Geometry::Htk => {
-            let b = Bounds {
-                xmin: gx,
-                ymin: gy,
-                xmax: searched.xmax.saturating_add(gx.saturating_sub(searched.xmin)),
-                ymax: searched.ymax.saturating_add(gy.saturating_sub(searched.ymin)),
+            let b = Rect {
+                left: gx,
+                top: gy,
+                right: searched.right.saturating_add(gx.saturating_sub(searched.left)),
+                bottom: searched.bottom.saturating_add(gy.saturating_sub(searched.top)),
             };
             (b, unscale(r.bbox))
         }
         Geometry::Strict => {
-            let b = Bounds { xmin: gx, ymin: gy, xmax: gx + mw as i64, ymax: gy + mh as i64 };
+            let b = Rect { left: gx, top: gy, right: gx + mw as i64, bottom: gy + mh as i64 };
             (b, unscale(b))
         }
     };
@@ -921,8 +887,8 @@ fn stencil(p: &Prepared, geometry: Geometry) -> Result<Stencil<'_>, String> {
     match geometry {
         Geometry::Htk => {
             ring_check(&p.vertices)?;
-            let (lo, hi) = extent(&p.vertices);
-            let (width, height) = ((hi[0] - lo[0]).trunc() as i64, (hi[1] - lo[1]).trunc() as i64);
+            let e = extent(&p.vertices);
+            let (width, height) = ((e.right - e.left).trunc() as i64, (e.bottom - e.top).trunc() as i64);
             let (patch_w, patch_h) = (p.bbox.width(), p.bbox.height());
             if width > patch_w || height > patch_h {
                 return Err(format!(
@@ -930,10 +896,10 @@ fn stencil(p: &Prepared, geometry: Geometry) -> Result<Stencil<'_>, String> {
                 ));
             }
             let vertices: Vec<[i32; 2]> =
-                p.vertices.iter().map(|v| [(v[0] - lo[0]).trunc() as i32, (v[1] - lo[1]).trunc() as i32]).collect();
+                p.vertices.iter().map(|v| [(v[0] - e.left).trunc() as i32, (v[1] - e.top).trunc() as i32]).collect();
             // Zero padding on the top and left: the element canvas is aligned to the box's
             // bottom-right.
-            let origin = (p.bbox.xmin.saturating_add(patch_w - width), p.bbox.ymin.saturating_add(patch_h - height));
+            let origin = (p.bbox.left.saturating_add(patch_w - width), p.bbox.top.saturating_add(patch_h - height));
             Ok(Stencil::Htk { vertices, width, height, origin })
         }
         Geometry::Strict => {
@@ -948,10 +914,10 @@ fn stencil(p: &Prepared, geometry: Geometry) -> Result<Stencil<'_>, String> {
 impl Stencil<'_> {
     /// The fill's spans `(y, x0, x1)` (inclusive, slide grid) in the rows of `window`; columns
     /// are not clipped to it.
-    fn spans(&self, window: Bounds, mut span: impl FnMut(i64, i64, i64)) {
+    fn spans(&self, window: Rect<i64>, mut span: impl FnMut(i64, i64, i64)) {
         match self {
             Stencil::Htk { vertices, width, height, origin: (ox, oy) } => {
-                let rows = (window.ymin.saturating_sub(*oy).max(0), window.ymax.saturating_sub(*oy).min(*height));
+                let rows = (window.top.saturating_sub(*oy).max(0), window.bottom.saturating_sub(*oy).min(*height));
                 if rows.0 >= rows.1 {
                     return;
                 }
@@ -969,10 +935,9 @@ impl Stencil<'_> {
 /// most `limit`: 0 when they intersect or one contains the other, else the least distance
 /// between their boundaries.
 fn within_distance(a: &[[f64; 2]], b: &[[f64; 2]], limit: f64) -> bool {
-    let (alo, ahi) = extent(a);
-    let (blo, bhi) = extent(b);
-    let gap_x = (blo[0] - ahi[0]).max(alo[0] - bhi[0]).max(0.0);
-    let gap_y = (blo[1] - ahi[1]).max(alo[1] - bhi[1]).max(0.0);
+    let (ea, eb) = (extent(a), extent(b));
+    let gap_x = (eb.left - ea.right).max(ea.left - eb.right).max(0.0);
+    let gap_y = (eb.top - ea.bottom).max(ea.top - eb.bottom).max(0.0);
     if (gap_x * gap_x + gap_y * gap_y).sqrt() > limit {
         return false;
     }
@@ -1105,18 +1070,18 @@ fn round_down(f: f32) -> i32 {
 /// use bcss::transform::raster::pil_polygon_fill;
 ///
 /// let m = pil_polygon_fill(&[[0, 0], [4, 0], [0, 4]], 5, 5);
-/// let rows: Vec<String> = m.chunks(5).map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
+/// let rows: Vec<String> = m.data.chunks(5).map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
 /// assert_eq!(rows, ["11111", "11110", "11100", "11000", "10000"]);
 /// let square = pil_polygon_fill(&[[0, 0], [4, 0], [4, 4], [0, 4]], 4, 4);
-/// assert!(square.iter().all(|&v| v == 1));
+/// assert!(square.data.iter().all(|&v| v == 1));
 /// ```
-pub fn pil_polygon_fill(vertices: &[[i32; 2]], width: usize, height: usize) -> Vec<u8> {
+pub fn pil_polygon_fill(vertices: &[[i32; 2]], width: usize, height: usize) -> GrayImage {
     let mut out = vec![0u8; width * height];
     pil_spans(vertices, width as i32, height as i32, (0, height as i32), |y, x0, x1| {
         let row = y as usize * width;
         out[row + x0 as usize..=row + x1 as usize].fill(1);
     });
-    out
+    GrayImage { width, height, data: out }
 }
 
 /// Pillow's fill as spans `(y, x0, x1)` (inclusive, already clipped to the canvas), for rows in
@@ -1240,23 +1205,25 @@ fn pil_spans(vertices: &[[i32; 2]], width: i32, height: i32, rows: (i32, i32), m
 /// (x + 0.5, y + 0.5) is inside when x + y + 1 < 5, so 15 pixels.
 ///
 /// ```
-/// use bcss::transform::raster::{strict_polygon_fill, Bounds};
+/// use bcss::model::Rect;
+/// use bcss::transform::raster::strict_polygon_fill;
 ///
-/// let m = strict_polygon_fill(&[[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]], Bounds { xmin: 0, ymin: 0, xmax: 5, ymax: 5 });
-/// let rows: Vec<String> = m.chunks(5).map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
+/// let m = strict_polygon_fill(&[[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]], Rect { left: 0, top: 0, right: 5, bottom: 5 });
+/// let rows: Vec<String> = m.data.chunks(5).map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
 /// assert_eq!(rows, ["11110", "11100", "11000", "10000", "00000"]);
 /// ```
-pub fn strict_polygon_fill(vertices: &[[f64; 2]], window: Bounds) -> Vec<u8> {
-    let mut data = vec![0; (window.width().max(0) * window.height().max(0)) as usize];
+pub fn strict_polygon_fill(vertices: &[[f64; 2]], window: Rect<i64>) -> GrayImage {
+    let (width, height) = (window.width().max(0) as usize, window.height().max(0) as usize);
+    let mut data = vec![0; width * height];
     let mut canvas = MaskWindow { window, data: &mut data };
     if vertices.len() >= 3 {
         strict_spans(vertices, window, |y, x0, x1| canvas.span(y, x0, x1, 1));
     }
-    data
+    GrayImage { width, height, data }
 }
 
 /// The strict rule as spans `(y, x0, x1)`, inclusive, inside `window`.
-fn strict_spans(vertices: &[[f64; 2]], window: Bounds, mut span: impl FnMut(i64, i64, i64)) {
+fn strict_spans(vertices: &[[f64; 2]], window: Rect<i64>, mut span: impl FnMut(i64, i64, i64)) {
     let n = vertices.len();
     // Edge (i, j = i - 1) exactly as PNPOLY walks it, so the crossing is bit-identical.
     let edges: Vec<([f64; 2], [f64; 2])> = (0..n).map(|i| (vertices[i], vertices[(i + n - 1) % n])).collect();
@@ -1265,7 +1232,7 @@ fn strict_spans(vertices: &[[f64; 2]], window: Bounds, mut span: impl FnMut(i64,
     let mut next = 0;
     let mut active: Vec<usize> = Vec::new();
     let mut xs: Vec<f64> = Vec::new();
-    for y in window.ymin..window.ymax {
+    for y in window.top..window.bottom {
         let py = y as f64 + 0.5;
         while next < n && edges[order[next]].0[1].min(edges[order[next]].1[1]) <= py {
             active.push(order[next]);
@@ -1284,7 +1251,7 @@ fn strict_spans(vertices: &[[f64; 2]], window: Bounds, mut span: impl FnMut(i64,
             // Pixels whose centre px satisfies pair[0] <= px < pair[1].
             let (a, b) = (first_centre_at_or_after(pair[0]), first_centre_at_or_after(pair[1]));
             if a < b {
-                span(y, a.max(window.xmin), (b - 1).min(window.xmax - 1));
+                span(y, a.max(window.left), (b - 1).min(window.right - 1));
             }
         }
     }

@@ -13,6 +13,8 @@
 //! Invariant: pure, no I/O; the f64 operations are written out separately (no fused multiply-add)
 //! to match the C code bit for bit at ties.
 
+use crate::model::GrayImage;
+
 /// The source index of every output index along one axis (spec 5.1).
 pub fn nearest_indices(n_in: usize, n_out: usize) -> Vec<usize> {
     assert!(n_in > 0, "cannot resize an empty axis");
@@ -29,12 +31,12 @@ pub fn nearest_indices(n_in: usize, n_out: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Resizes a one-byte-per-pixel image (`width` x `height`, row-major) to `out_w` x `out_h` with
-/// the rule of [`nearest_indices`] on each axis.
-pub fn resize_nearest(src: &[u8], width: usize, height: usize, out_w: usize, out_h: usize) -> Vec<u8> {
-    assert_eq!(src.len(), width * height, "buffer does not match its size");
+/// Resizes a label mask to `out_w` x `out_h` with the rule of [`nearest_indices`] on each axis.
+pub fn resize_nearest(src: &GrayImage, out_w: usize, out_h: usize) -> GrayImage {
+    let (width, height) = (src.width, src.height);
+    assert_eq!(src.data.len(), width * height, "buffer does not match its size");
     if (width, height) == (out_w, out_h) {
-        return src.to_vec();
+        return src.clone();
     }
     let cols = nearest_indices(width, out_w);
     let rows = nearest_indices(height, out_h);
@@ -49,11 +51,11 @@ pub fn resize_nearest(src: &[u8], width: usize, height: usize, out_w: usize, out
             }
         }
         let start = out.len();
-        let line = &src[r * width..(r + 1) * width];
+        let line = src.row(r);
         out.extend(cols.iter().map(|&c| line[c]));
         last = Some((r, start));
     }
-    out
+    GrayImage { width: out_w, height: out_h, data: out }
 }
 
 #[cfg(test)]
@@ -64,7 +66,8 @@ mod tests {
     #[test]
     fn worked_example() {
         assert_eq!(nearest_indices(5, 3), vec![0, 2, 4]);
-        assert_eq!(resize_nearest(&[1, 2, 3, 4, 5], 5, 1, 3, 1), vec![1, 3, 5]);
+        let row = GrayImage { width: 5, height: 1, data: vec![1, 2, 3, 4, 5] };
+        assert_eq!(resize_nearest(&row, 3, 1).data, vec![1, 3, 5]);
     }
 
     #[test]
@@ -100,7 +103,7 @@ mod tests {
         fn never_invents_labels(w in 1usize..40, h in 1usize..40, ow in 1usize..60, oh in 1usize..60, seed in any::<u64>()) {
             let mut rng = fastrand::Rng::with_seed(seed);
             let src: Vec<u8> = (0..w * h).map(|_| rng.u8(0..22)).collect();
-            let out = resize_nearest(&src, w, h, ow, oh);
+            let out = resize_nearest(&GrayImage { width: w, height: h, data: src.clone() }, ow, oh).data;
             prop_assert_eq!(out.len(), ow * oh);
             let rows = nearest_indices(h, oh);
             let cols = nearest_indices(w, ow);

@@ -107,14 +107,14 @@ fn check_case(dir: &Path) -> (Vec<String>, usize) {
         let b = &meta["bounds"];
         let bounds =
             [b["xmin"].as_i64(), b["ymin"].as_i64(), b["xmax"].as_i64(), b["ymax"].as_i64()].map(Option::unwrap);
-        let got = [m.bounds.xmin, m.bounds.ymin, m.bounds.xmax, m.bounds.ymax];
+        let got = [m.bounds.left, m.bounds.top, m.bounds.right, m.bounds.bottom];
         if got != bounds {
             p(format!("bounds {got:?}, expected {bounds:?}"));
         }
         let e = &meta["roi_element_bbox"];
         let want_box =
             [e["xmin"].as_i64(), e["ymin"].as_i64(), e["xmax"].as_i64(), e["ymax"].as_i64()].map(Option::unwrap);
-        let got_box = [m.roi_bbox.xmin, m.roi_bbox.ymin, m.roi_bbox.xmax, m.roi_bbox.ymax];
+        let got_box = [m.roi_bbox.left, m.roi_bbox.top, m.roi_bbox.right, m.roi_bbox.bottom];
         if got_box != want_box {
             p(format!("ROI box {got_box:?}, expected {want_box:?}"));
         }

@@ -10,7 +10,7 @@ use super::pixels::{Pixels, RowSink, SlideHandle};
 use crate::catalog::{Roi, RoiTable};
 use crate::codec::png::{Compression, PngWriter};
 use crate::dataset::atomic;
-use crate::dataset::manifest::{Bounds, FileRecord, Manifest, ManifestError, NameConflict, Native, RoiEntry};
+use crate::dataset::manifest::{FileRecord, Manifest, ManifestError, NameConflict, Native, RoiEntry};
 use crate::dataset::names::{self, UnsafeName};
 use crate::dataset::{DatasetLock, Layout, LockError};
 use crate::report::{Reporter, Step, UnitFailure};
@@ -636,7 +636,7 @@ impl Run<'_> {
         if todo.annotations {
             names::annotation_file_name(&slide.name())?;
         }
-        let requested = Rect { left: roi.xmin, top: roi.ymin, right: roi.xmax, bottom: roi.ymax };
+        let requested = roi.rect();
         let (_, scale_request) = p.resolution.request(p.mode);
         // Geometry is needed for images, and for masks sized like the images they go with.
         let need_geometry = todo.images || (todo.masks && !compat_base_mask(p));
@@ -746,7 +746,7 @@ impl Run<'_> {
             slide: roi.short_name().to_string(),
             slide_name: Some(slide.name()),
             item_id: slide.item_id(),
-            bounds: Bounds { xmin: roi.xmin, ymin: roi.ymin, xmax: roi.xmax, ymax: roi.ymax },
+            bounds: roi.rect(),
             requested: p.resolution.describe(),
             request_params: None,
             mode: p.mode.as_str().to_string(),

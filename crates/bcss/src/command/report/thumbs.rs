@@ -8,9 +8,9 @@
 use std::path::Path;
 
 use crate::catalog::classmap::{ClassMap, NOT_A_CODE};
-use crate::codec::png::{write_raw, Compression};
+use crate::codec::png::{write_rgb, Compression};
 use crate::command::input::{self, InputError, InputProblem};
-use crate::model::RgbImage;
+use crate::model::{GrayImage, RgbImage};
 use crate::render::overlay::{palette, render_row, Paint};
 use crate::transform::resize::nearest_indices;
 use crate::transform::shrink::Shrink;
@@ -68,20 +68,26 @@ impl Sampler {
             self.next += 1;
         }
     }
+
+    /// The sampled picture, once every source row was offered.
+    fn into_image(self) -> GrayImage {
+        GrayImage { width: self.cols.len(), height: self.rows.len(), data: self.out }
+    }
 }
 
 /// A PNG of class values in their colours (0: [`NO_CLASS`]; a value past K black).
-pub fn class_picture(classes: &[u8], width: usize, height: usize, map: &ClassMap) -> Vec<u8> {
+pub fn class_picture(classes: &GrayImage, map: &ClassMap) -> Vec<u8> {
     let mut pal = palette(map);
     pal[0] = NO_CLASS;
-    let rgb: Vec<u8> = classes.iter().flat_map(|&v| pal[v as usize]).collect();
+    let data = classes.data.iter().flat_map(|&v| pal[v as usize]).collect();
+    let rgb = RgbImage { width: classes.width, height: classes.height, data };
     let mut png = Vec::new();
-    write_raw(&mut png, width, height, 3, &rgb, Compression::Balanced).expect("encoding to memory");
+    write_rgb(&mut png, &rgb, Compression::Balanced).expect("encoding to memory");
     png
 }
 
-fn jpeg(width: usize, height: usize, data: Vec<u8>) -> Result<Vec<u8>, std::io::Error> {
-    crate::codec::jpeg::encode_rgb(&RgbImage { width, height, data }, JPEG_QUALITY)
+fn jpeg(image: &RgbImage) -> Result<Vec<u8>, std::io::Error> {
+    crate::codec::jpeg::encode_rgb(image, JPEG_QUALITY)
         .map_err(|e| std::io::Error::other(crate::report::error_chain(&e)))
 }
 
@@ -95,20 +101,7 @@ pub fn roi_thumbs(
     let mut mrows = input::open_mask(mask)?;
     let (w, h) = (mrows.width(), mrows.height());
     let mut irows = match image {
-        Some(path) => {
-            let rows = input::open_image(path)?;
-            if (rows.width(), rows.height()) != (w, h) {
-                let problem = InputProblem::Size {
-                    got_w: rows.width(),
-                    got_h: rows.height(),
-                    want_w: w,
-                    want_h: h,
-                    what: "its mask",
-                };
-                return Err(InputError::new(path, problem));
-            }
-            Some((rows, path))
-        }
+        Some(path) => Some((input::open_image_of(path, &mrows)?, path)),
         None => None,
     };
     let (f, tw, th) = thumb_size(w, h, long_side);
@@ -136,24 +129,24 @@ pub fn roi_thumbs(
         }
     }
     input::finish(mrows, mask)?;
-    let classes = sampler.out;
-    let truth = class_picture(&classes, tw, th, map);
+    let classes = sampler.into_image();
+    let truth = class_picture(&classes, map);
     let Some((rows, path)) = irows else { return Ok(RoiThumbs { width: tw, height: th, views: None, truth }) };
     input::finish(rows, path)?;
     if shrink.flush(&mut small) {
         plain.extend_from_slice(&small);
     }
     let pal = palette(map);
+    let plain = RgbImage { width: tw, height: th, data: plain };
     let (mut fill, mut outline) = (plain.clone(), plain.clone());
-    let class_rows: Vec<&[u8]> = classes.chunks_exact(tw).collect();
-    for (y, (frow, orow)) in fill.chunks_exact_mut(tw * 3).zip(outline.chunks_exact_mut(tw * 3)).enumerate() {
+    let class_rows: Vec<&[u8]> = classes.data.chunks_exact(tw).collect();
+    for (y, (frow, orow)) in fill.data.chunks_exact_mut(tw * 3).zip(outline.data.chunks_exact_mut(tw * 3)).enumerate() {
         render_row(frow, &class_rows[y..=y], 0, &pal, Paint::Fill { alpha256: FILL_ALPHA256 });
         let (lo, hi) = (y.saturating_sub(1), (y + 1).min(th - 1));
         render_row(orow, &class_rows[lo..=hi], y - lo, &pal, Paint::Outline { r: 1 });
     }
     let err = |e: std::io::Error| InputError::new(path, e);
-    let views =
-        [jpeg(tw, th, plain).map_err(err)?, jpeg(tw, th, fill).map_err(err)?, jpeg(tw, th, outline).map_err(err)?];
+    let views = [jpeg(&plain).map_err(err)?, jpeg(&fill).map_err(err)?, jpeg(&outline).map_err(err)?];
     Ok(RoiThumbs { width: tw, height: th, views: Some(views), truth })
 }
 
@@ -169,7 +162,7 @@ pub fn prediction_picture(pred: &Path, tw: usize, th: usize, map: &ClassMap) -> 
         sampler.offer(y, &row);
     }
     input::finish(rows, pred)?;
-    Ok(class_picture(&sampler.out, tw, th, map))
+    Ok(class_picture(&sampler.into_image(), map))
 }
 
 #[cfg(test)]
@@ -210,20 +203,18 @@ mod tests {
             .collect();
         let (mp, ip) = (d.path().join("m.png"), d.path().join("i.png"));
         let mut b = Vec::new();
-        write_raw(&mut b, w, h, 1, &mask, Compression::Fast).unwrap();
+        crate::codec::png::write_gray(&mut b, &GrayImage { width: w, height: h, data: mask }, Compression::Fast)
+            .unwrap();
         std::fs::write(&mp, b).unwrap();
         let mut b = Vec::new();
-        write_raw(&mut b, w, h, 3, &vec![100u8; w * h * 3], Compression::Fast).unwrap();
+        write_rgb(&mut b, &RgbImage::filled(w, h, [100; 3]), Compression::Fast).unwrap();
         std::fs::write(&ip, b).unwrap();
         let map = ClassMap::preset("main5").unwrap();
         let t = roi_thumbs(&mp, Some(&ip), &map, 256).unwrap();
         assert_eq!((t.width, t.height), (200, 100));
         let [plain, fill, outline] =
             t.views.as_ref().unwrap().clone().map(|j| crate::codec::jpeg::decode_rgb(&j).unwrap());
-        let at = |img: &RgbImage, x: usize, y: usize| -> [i32; 3] {
-            let i = (y * img.width + x) * 3;
-            [img.data[i] as i32, img.data[i + 1] as i32, img.data[i + 2] as i32]
-        };
+        let at = |img: &RgbImage, x: usize, y: usize| img.pixel(x, y).map(i32::from);
         let near = |a: [i32; 3], b: [i32; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 12);
         let tumour = map.color(1).map(i32::from);
         let blend = tumour.map(|c| (100 * (256 - FILL_ALPHA256 as i32) + c * FILL_ALPHA256 as i32 + 128) >> 8);

@@ -66,10 +66,10 @@ fn pil_oracle(vertices: &[[i32; 2]], width: i32, height: i32) -> Vec<u8> {
 }
 
 /// PNPOLY, the classic even-odd point-in-polygon test, at pixel centres.
-fn strict_oracle(v: &[[f64; 2]], w: Bounds) -> Vec<u8> {
+fn strict_oracle(v: &[[f64; 2]], w: Rect<i64>) -> Vec<u8> {
     let mut out = Vec::new();
-    for y in w.ymin..w.ymax {
-        for x in w.xmin..w.xmax {
+    for y in w.top..w.bottom {
+        for x in w.left..w.right {
             let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
             let mut inside = false;
             let mut j = v.len() - 1;
@@ -108,12 +108,12 @@ proptest! {
 
     #[test]
     fn pil_fill_matches_the_oracle((v, w, h) in int_polygon()) {
-        prop_assert_eq!(pil_polygon_fill(&v, w as usize, h as usize), pil_oracle(&v, w, h));
+        prop_assert_eq!(pil_polygon_fill(&v, w as usize, h as usize).data, pil_oracle(&v, w, h));
     }
 
     #[test]
     fn pil_rows_window_equals_full_fill_rows((v, w, h) in int_polygon(), a in 0i32..24, len in 0i32..24) {
-        let full = pil_polygon_fill(&v, w as usize, h as usize);
+        let full = pil_polygon_fill(&v, w as usize, h as usize).data;
         let (r0, r1) = (a.min(h), (a + len).min(h));
         let mut part = vec![0u8; (w * h) as usize];
         pil_spans(&v, w, h, (r0, r1), |y, x0, x1| {
@@ -128,14 +128,14 @@ proptest! {
 
     #[test]
     fn strict_fill_matches_pnpoly(v in float_polygon()) {
-        let w = Bounds { xmin: -3, ymin: -3, xmax: 23, ymax: 23 };
-        prop_assert_eq!(strict_polygon_fill(&v, w), strict_oracle(&v, w));
+        let w = Rect { left: -3, top: -3, right: 23, bottom: 23 };
+        prop_assert_eq!(strict_polygon_fill(&v, w).data, strict_oracle(&v, w));
     }
 
     #[test]
     fn strict_fill_matches_pnpoly_on_ties(v in grid_polygon()) {
-        let w = Bounds { xmin: -1, ymin: -1, xmax: 21, ymax: 21 };
-        prop_assert_eq!(strict_polygon_fill(&v, w), strict_oracle(&v, w));
+        let w = Rect { left: -1, top: -1, right: 21, bottom: 21 };
+        prop_assert_eq!(strict_polygon_fill(&v, w).data, strict_oracle(&v, w));
     }
 
     #[test]
@@ -144,14 +144,14 @@ proptest! {
         // row and column: exactly w * h pixels.
         let v = [[0, 0], [w, 0], [w, h], [0, h]];
         let m = pil_polygon_fill(&v, w as usize, h as usize);
-        prop_assert!(m.iter().all(|&p| p == 1));
-        let win = Bounds { xmin: 0, ymin: 0, xmax: 20, ymax: 20 };
+        prop_assert!(m.data.iter().all(|&p| p == 1));
+        let win = Rect { left: 0, top: 0, right: 20, bottom: 20 };
         let (fx, fy) = (f64::from(x0), f64::from(y0));
         let s = strict_polygon_fill(&[[fx, fy], [fx + f64::from(w), fy], [fx + f64::from(w), fy + f64::from(h)], [fx, fy + f64::from(h)]], win);
         for y in 0..20 {
             for x in 0..20 {
                 let want = (x0..x0 + w).contains(&x) && (y0..y0 + h).contains(&y);
-                prop_assert_eq!(s[(y * 20 + x) as usize] == 1, want);
+                prop_assert_eq!(s.pixel(x as usize, y as usize) == [1], want);
             }
         }
     }
@@ -161,12 +161,12 @@ proptest! {
 fn pil_worked_examples() {
     // Inclusive fill on a canvas large enough: the square's 5x5 pixel centres.
     let m = pil_polygon_fill(&[[0, 0], [4, 0], [4, 4], [0, 4]], 6, 6);
-    assert_eq!(m.iter().filter(|&&v| v == 1).count(), 25);
-    assert_eq!(m[5 * 6 + 5], 0);
+    assert_eq!(m.data.iter().filter(|&&v| v == 1).count(), 25);
+    assert_eq!(m.pixel(5, 5), [0]);
     // Spec 4.4: a 10x5 rectangle on its trunc(max - min) canvas covers 50 pixels.
     let m = pil_polygon_fill(&[[0, 0], [10, 0], [10, 5], [0, 5]], 10, 5);
-    assert_eq!(m.iter().filter(|&&v| v == 1).count(), 50);
-    assert_eq!(pil_oracle(&[[0, 0], [10, 0], [10, 5], [0, 5]], 10, 5), m);
+    assert_eq!(m.data.iter().filter(|&&v| v == 1).count(), 50);
+    assert_eq!(pil_oracle(&[[0, 0], [10, 0], [10, 5], [0, 5]], 10, 5), m.data);
 }
 
 #[test]
@@ -226,10 +226,10 @@ fn htk_overlay_order_area_and_crop() {
     );
     assert_eq!(
         m.searched,
-        Bounds { xmin: 0, ymin: 0, xmax: 30, ymax: 30 },
+        Rect { left: 0, top: 0, right: 30, bottom: 30 },
         "the unknown group widens the search; blood is outside the ROI box"
     );
-    assert_eq!(m.bounds, Bounds { xmin: 0, ymin: 0, xmax: 30, ymax: 30 });
+    assert_eq!(m.bounds, Rect { left: 0, top: 0, right: 30, bottom: 30 });
     assert_eq!(m.outside_roi, 0);
 }
 
@@ -257,7 +257,7 @@ fn scaling_truncates_before_rasterising() {
     let opts = RasterOptions { geometry: Geometry::Htk, scale: 0.5 };
     let m = roi_mask(&a, 0, &CodeTable::bcss(), &opts).unwrap();
     // center (50, 25), width int(20.5) = 20 -> half 10; height int(10.5) = 10 -> half 5.
-    assert_eq!(m.roi_bbox, Bounds { xmin: 40, ymin: 20, xmax: 60, ymax: 30 });
+    assert_eq!(m.roi_bbox, Rect { left: 40, top: 20, right: 60, bottom: 30 });
     assert_eq!((m.mask.width, m.mask.height), (19, 9));
     assert_eq!(m.name("s"), "s_left-80_top-40_bottom-60_right-120");
     assert!((scale_from_mpp(0.5, 0.00025) - 0.5).abs() < 1e-15);
@@ -273,7 +273,7 @@ fn strict_geometry_has_exact_bounds() {
     let opts = RasterOptions { geometry: Geometry::Strict, scale: 1.0 };
     let m = roi_mask(&a, 0, &CodeTable::bcss(), &opts).unwrap();
     assert_eq!((m.mask.width, m.mask.height), (8, 8));
-    assert_eq!(m.bounds, Bounds { xmin: 1, ymin: 1, xmax: 9, ymax: 9 });
+    assert_eq!(m.bounds, Rect { left: 1, top: 1, right: 9, bottom: 9 });
     assert_eq!(m.mask.data.iter().filter(|&&v| v == 1).count(), 9);
     assert_eq!(m.name("s"), "s_left-1_top-1_bottom-9_right-9");
 }
@@ -346,7 +346,7 @@ fn mask_for_rect_picks_the_best_overlap_and_fits_the_rectangle() {
 #[test]
 fn place_crops_and_pads() {
     let mask = GrayImage { width: 3, height: 2, data: vec![1, 2, 3, 4, 5, 6] };
-    let out = place(&mask, 11, 20, Bounds { xmin: 10, ymin: 21, xmax: 13, ymax: 23 });
+    let out = place(&mask, 11, 20, Rect { left: 10, top: 21, right: 13, bottom: 23 });
     assert_eq!(out.data, vec![0, 4, 5, 0, 0, 0]);
 }
 
@@ -452,14 +452,14 @@ proptest! {
         spans in proptest::collection::vec((-8i64..16, -10i64..210, 0i64..90), 0..30),
         sub in (0i64..70, 0i64..4, 0i64..70, 0i64..4),
     ) {
-        let window = Bounds { xmin: x0, ymin: y0, xmax: x0 + w, ymax: y0 + h };
+        let window = Rect { left: x0, top: y0, right: x0 + w, bottom: y0 + h };
         let mut cover = Coverage::new(window);
         let mut oracle = vec![0u8; (w * h) as usize];
         for &(y, a, len) in &spans {
             let (y, a) = (y0 + y, x0 + a);
             cover.set(y, a, a + len);
             for x in a..=a + len {
-                if y >= window.ymin && y < window.ymax && x >= window.xmin && x < window.xmax {
+                if y >= window.top && y < window.bottom && x >= window.left && x < window.right {
                     oracle[((y - y0) * w + (x - x0)) as usize] = 1;
                 }
             }
@@ -468,17 +468,17 @@ proptest! {
             .flat_map(|y| (0..w).map(move |x| (x, y)))
             .filter(|&(x, y)| oracle[(y * w + x) as usize] == 1)
             .collect();
-        let want = (!covered.is_empty()).then(|| Bounds {
-            xmin: x0 + covered.iter().map(|c| c.0).min().unwrap(),
-            ymin: y0 + covered.iter().map(|c| c.1).min().unwrap(),
-            xmax: x0 + covered.iter().map(|c| c.0).max().unwrap(),
-            ymax: y0 + covered.iter().map(|c| c.1).max().unwrap(),
+        let want = (!covered.is_empty()).then(|| Rect {
+            left: x0 + covered.iter().map(|c| c.0).min().unwrap(),
+            top: y0 + covered.iter().map(|c| c.1).min().unwrap(),
+            right: x0 + covered.iter().map(|c| c.0).max().unwrap(),
+            bottom: y0 + covered.iter().map(|c| c.1).max().unwrap(),
         });
         prop_assert_eq!(cover.extent, want);
         // A sub-window, painted 9 everywhere, keeps 9 exactly where the oracle is covered.
         let (sx, sy) = (sub.0.min(w - 1), sub.1.min(h - 1));
         let (sw, sh) = ((w - sx).min(1 + sub.2), (h - sy).min(1 + sub.3));
-        let band = Bounds { xmin: x0 + sx, ymin: y0 + sy, xmax: x0 + sx + sw, ymax: y0 + sy + sh };
+        let band = Rect { left: x0 + sx, top: y0 + sy, right: x0 + sx + sw, bottom: y0 + sy + sh };
         let mut data = vec![9u8; (sw * sh) as usize];
         cover.crop(&mut MaskWindow { window: band, data: &mut data });
         for y in 0..sh {
