@@ -7,7 +7,7 @@
 //!
 //! The token travels in the `Girder-Token` header only, is never logged, and is renewed from the
 //! credentials when the server starts answering 401 (Girder treats an expired token as
-//! anonymous). Every secret is registered for [`scrub`], and every text of the server that goes
+//! anonymous). Every secret is registered for `scrub`, and every text of the server that goes
 //! into an error is scrubbed (a server may echo the key it refused).
 //!
 //! Limits, so that a server cannot exhaust a run (an over-limit answer fails its request, not
@@ -72,7 +72,7 @@ pub struct Secret(String);
 
 impl Secret {
     /// Wraps a secret, and registers it so that no server text can echo it
-    /// ([`super::http::scrub`]).
+    /// (`super::http::scrub`).
     pub fn new(s: impl Into<String>) -> Secret {
         let s = s.into();
         register_secret(&s);
@@ -501,10 +501,10 @@ impl Girder {
     /// encoding given, the body left to read: returns the head (a success status; an error
     /// status is an error), a reader of the body (an encoded image, maybe empty, for the caller
     /// to refuse) held to `max_body` (from [`region_body_limit`] of the expected output size)
-    /// and to a deadline (see [`Http::open`]), and the URL, secrets hidden, for the errors of
+    /// and to a deadline (see `Http::open`), and the URL, secrets hidden, for the errors of
     /// the read. The request and its head are retried; a body that breaks while it is read is
     /// the caller's to fetch again, since only it knows what it did with the bytes so far.
-    pub fn region(
+    pub(crate) fn region(
         &self,
         item_id: &str,
         rect: Rect,

@@ -14,22 +14,22 @@
 //! scrubbed; the library's own error, whose text may hold a URL with its query, is dropped
 //! there). Header values
 //! (`Girder-Token`, `X-Auth-Token`, ...) are never formatted: `Request`'s `Debug` omits them and
-//! only a fixed list of harmless response headers is kept ([`KEPT_HEADERS`]). A server may still
+//! only a fixed list of harmless response headers is kept (`KEPT_HEADERS`). A server may still
 //! echo a secret back (`"Invalid API key: <the key>"`): every secret of the process is registered
-//! ([`register_secret`], done by `Secret::new`) and every text that comes from a server is passed
-//! through [`scrub`] before it reaches an error, a log line or a manifest.
+//! (`register_secret`, done by `Secret::new`) and every text that comes from a server is passed
+//! through `scrub` before it reaches an error, a log line or a manifest.
 //!
 //! Bounds: a server cannot stall a request or exhaust memory. Connecting, the response head and
 //! each read of the body wait at most `timeout`; on top of that the whole body must arrive before
-//! its **deadline**, `timeout + size / 64 KiB/s` after the head ([`body_deadline`], `size` =
+//! its **deadline**, `timeout + size / 64 KiB/s` after the head (`body_deadline`, `size` =
 //! `Content-Length`, else [`Request::max_body`], else 1 GiB), checked after every read (so a
 //! request ends at most one `timeout` after its deadline). A body that misses it is a
 //! [`TransportKind::Deadline`]. Callers give every whole-body request a [`Request::max_body`].
 //!
-//! Big bodies: [`Http::stream`] sends one request (no retries) and hands back the response head
+//! Big bodies: `Http::stream` sends one request (no retries) and hands back the response head
 //! and a reader, so a caller can write a multi-GB body to disk as it arrives and stop early. Only
 //! the caller knows how much of a broken body it already kept, so it retries itself, with the
-//! same rules as [`Http::request`] through a [`RetryState`]. A caller that wants a whole body but
+//! same rules as [`Http::request`] through a `RetryState`. A caller that wants a whole body but
 //! knows the most it will accept sets [`Request::max_body`]: a larger body (claimed or actual)
 //! is [`Failure::TooLarge`], never an allocation of the claimed size.
 
@@ -39,28 +39,28 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 /// The slowest body rate a request is allowed, on average, once its head has arrived: 64 KiB/s
-/// (see [`body_deadline`]).
-pub const FLOOR_RATE: u64 = 64 * 1024;
+/// (see `body_deadline`).
+pub(crate) const FLOOR_RATE: u64 = 64 * 1024;
 
 /// The size a deadline assumes for a body of unknown size without a [`Request::max_body`].
 const UNKNOWN_SIZE: u64 = 1 << 30;
 
 /// How long a body of `size` bytes may take to arrive after the response head:
 /// `timeout + size / FLOOR_RATE` (a 2 MiB region with `--timeout 120` gets 152 s).
-pub fn body_deadline(timeout: Duration, size: u64) -> Duration {
+pub(crate) fn body_deadline(timeout: Duration, size: u64) -> Duration {
     timeout + Duration::from_secs_f64(size as f64 / FLOOR_RATE as f64)
 }
 
-/// Every secret this process knows (API keys, passwords, tokens), for [`scrub`].
+/// Every secret this process knows (API keys, passwords, tokens), for `scrub`.
 static KNOWN_SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Secrets shorter than this are not scrubbed: replacing every `ab` of a message would make it
 /// unreadable, and such a secret protects nothing anyway.
 const MIN_SECRET_LEN: usize = 4;
 
-/// Remembers a secret so that [`scrub`] hides it (as is and percent-encoded). `Secret::new` calls
+/// Remembers a secret so that `scrub` hides it (as is and percent-encoded). `Secret::new` calls
 /// this; call it for any other form a secret travels in (an HTTP Basic header).
-pub fn register_secret(secret: &str) {
+pub(crate) fn register_secret(secret: &str) {
     let secret = secret.trim();
     if secret.chars().count() < MIN_SECRET_LEN {
         return;
@@ -78,7 +78,7 @@ pub fn register_secret(secret: &str) {
 
 /// `text` with every registered secret replaced by `[redacted]`: for anything a server sent
 /// (Girder's and the GDC's `message`, error bodies) before it is shown, logged or recorded.
-pub fn scrub(text: &str) -> String {
+pub(crate) fn scrub(text: &str) -> String {
     let known = KNOWN_SECRETS.read().unwrap_or_else(|e| e.into_inner());
     let mut out = text.to_string();
     for s in known.iter() {
@@ -211,9 +211,9 @@ pub fn redact_url(url: &str) -> String {
     format!("{base}?{}", parts.join("&"))
 }
 
-/// The response headers kept on [`Response`] and [`Head`] (lower case). A fixed list, so that no
+/// The response headers kept on [`Response`] and `Head` (lower case). A fixed list, so that no
 /// `Set-Cookie` or other secret is ever carried around, printed or logged.
-pub const KEPT_HEADERS: &[&str] = &[
+pub(crate) const KEPT_HEADERS: &[&str] = &[
     "content-range",
     "content-disposition",
     "content-length",
@@ -229,7 +229,7 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
-/// The [`KEPT_HEADERS`] of a response, in the order listed.
+/// The `KEPT_HEADERS` of a response, in the order listed.
 fn kept_headers(resp: &ureq::http::Response<ureq::Body>) -> Vec<(String, String)> {
     KEPT_HEADERS
         .iter()
@@ -249,7 +249,7 @@ pub struct Response {
     pub content_type: Option<String>,
     /// `Girder-Total-Count`, if sent.
     pub total_count: Option<u64>,
-    /// The [`KEPT_HEADERS`] the server sent (names in lower case).
+    /// The `KEPT_HEADERS` the server sent (names in lower case).
     pub headers: Vec<(String, String)>,
     /// The whole body.
     pub body: Vec<u8>,
@@ -262,22 +262,22 @@ impl Response {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
-    /// A kept header ([`KEPT_HEADERS`]), by name, case-insensitive.
+    /// A kept header (`KEPT_HEADERS`), by name, case-insensitive.
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }
 }
 
-/// The head of a streamed response ([`Http::stream`]).
+/// The head of a streamed response (`Http::stream`).
 #[derive(Debug, Clone)]
-pub struct Head {
+pub(crate) struct Head {
     /// HTTP status.
     pub status: u16,
     /// `Content-Length`, if sent.
     pub content_length: Option<u64>,
     /// `Retry-After` in seconds, if sent (for [`RetryState::retry`]).
     pub retry_after: Option<Duration>,
-    /// The [`KEPT_HEADERS`] the server sent (names in lower case).
+    /// The `KEPT_HEADERS` the server sent (names in lower case).
     pub headers: Vec<(String, String)>,
 }
 
@@ -286,7 +286,7 @@ impl Head {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
-    /// A kept header ([`KEPT_HEADERS`]), by name, case-insensitive.
+    /// A kept header (`KEPT_HEADERS`), by name, case-insensitive.
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }
@@ -296,17 +296,17 @@ impl Head {
 /// and which fails (`UnexpectedEof`, [`TransportKind::BodyCut`]) when the body ends before its
 /// `Content-Length`. Drop it to stop reading
 /// (the connection is closed, not drained).
-pub struct BodyReader {
+pub(crate) struct BodyReader {
     inner: Box<dyn Read + Send>,
     expected: Option<u64>,
     got: u64,
     /// The URL the body came from, secrets hidden, for its errors.
     url: String,
-    /// The limits of a body from [`Http::open`]: none from [`Http::stream`].
+    /// The limits of a body from `Http::open`: none from `Http::stream`.
     limits: Option<BodyLimits>,
 }
 
-/// What [`Http::open`] holds a body to, as [`Http::request`] does: at most `max` bytes, all of
+/// What `Http::open` holds a body to, as [`Http::request`] does: at most `max` bytes, all of
 /// them within `deadline` of the head.
 #[derive(Debug, Clone, Copy)]
 struct BodyLimits {
@@ -389,9 +389,9 @@ fn body_error(e: &std::io::Error, bytes: u64, url: &str) -> TransportError {
     }
 }
 
-/// The [`Failure`] a broken body read is (`bytes` = what had arrived), for [`RetryState`]: the
-/// [`TransportError`] a [`BodyReader`] failed with, as it is.
-pub fn read_failure(e: &std::io::Error, bytes: u64) -> Failure {
+/// The [`Failure`] a broken body read is (`bytes` = what had arrived), for `RetryState`: the
+/// [`TransportError`] a `BodyReader` failed with, as it is.
+pub(crate) fn read_failure(e: &std::io::Error, bytes: u64) -> Failure {
     let inner = e.get_ref();
     if let Some(f) = inner.and_then(|inner| inner.downcast_ref::<Failure>()) {
         return f.clone();
@@ -420,7 +420,7 @@ pub enum TransportKind {
         /// Bytes of the body received.
         bytes: u64,
     },
-    /// The body missed its deadline ([`body_deadline`]).
+    /// The body missed its deadline (`body_deadline`).
     Deadline {
         /// The deadline, after the head.
         deadline: Duration,
@@ -452,7 +452,7 @@ pub enum TransportKind {
 }
 
 /// A request that got no usable answer on the wire: its kind, the URL (secrets hidden) and the
-/// underlying library's text (secrets hidden, [`scrub`]bed). The message never holds a header,
+/// underlying library's text (secrets hidden, `scrub`bed). The message never holds a header,
 /// a query secret, or any registered secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportError {
@@ -675,7 +675,7 @@ pub(crate) fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
-/// Girder's `message` from an error body, [`scrub`]bed.
+/// Girder's `message` from an error body, `scrub`bed.
 fn girder_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     v.get("message")?.as_str().map(scrub)
@@ -854,8 +854,8 @@ impl Http {
     /// Sends `req` once (redirects followed, credentials kept on their origin) and returns the
     /// response head and a reader of its body, whatever the status. No retries and no
     /// [`Request::max_body`]: the caller reads as much as it wants and retries with a
-    /// [`RetryState`], since only it knows how much of a broken body it already kept.
-    pub fn stream(&self, req: &Request) -> Result<(Head, BodyReader), Failure> {
+    /// `RetryState`, since only it knows how much of a broken body it already kept.
+    pub(crate) fn stream(&self, req: &Request) -> Result<(Head, BodyReader), Failure> {
         let (resp, url) = self.send(req)?;
         let status = resp.status().as_u16();
         let headers = kept_headers(&resp);
@@ -873,10 +873,10 @@ impl Http {
     /// retried, `Content-Length` checked against [`Request::max_body`]) but returns the head and
     /// a reader of the body instead of reading it: for a body decoded while it arrives. The
     /// reader holds the body to [`Request::max_body`] (a longer one fails with
-    /// [`Failure::TooLarge`] inside its `io::Error`, see [`read_failure`]), to the deadline
+    /// [`Failure::TooLarge`] inside its `io::Error`, see `read_failure`), to the deadline
     /// [`Http::request`] gives it, and to its `Content-Length`. A failure while it is read is
     /// the caller's to retry: only it knows what it did with the bytes so far.
-    pub fn open(&self, req: &Request) -> Result<(Head, BodyReader), HttpError> {
+    pub(crate) fn open(&self, req: &Request) -> Result<(Head, BodyReader), HttpError> {
         let mut retry = RetryState::new(self, req);
         let limit = req.max_body.unwrap_or(u64::MAX);
         loop {
@@ -904,9 +904,9 @@ impl Http {
 }
 
 /// The retry bookkeeping of one request (uv's `RetryState`): how many retries so far, since
-/// when, and the same backoff and limits as [`Http::request`]. For callers of [`Http::stream`].
+/// when, and the same backoff and limits as [`Http::request`]. For callers of `Http::stream`.
 #[derive(Debug)]
-pub struct RetryState {
+pub(crate) struct RetryState {
     http: Http,
     url: String,
     start: Instant,
