@@ -3,8 +3,8 @@
 //! The old bitmap chart labelled ticks at 12.5 and 37.5 as "12%" and "38%". Here a tick is a
 //! value and a label printed from it with as many decimals as the step needs, so parsing a label
 //! gives back its value: linear axes step by 1, 2, 2.5 or 5 times a power of ten
-//! ([`linear`]); log axes put a tick on every power of ten, labelled with SI prefixes
-//! (`1`, `10`, `100`, `1k`, ..., `1G`: exact powers of ten, [`log10`]).
+//! (`linear`); log axes put a tick on every power of ten, labelled with SI prefixes
+//! (`1`, `10`, `100`, `1k`, ..., `1G`: exact powers of ten, `log10`).
 
 /// One tick: where it is and what it says.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +18,7 @@ pub struct Tick {
 /// Ticks from 0 to the first tick at or above `max` (`max <= 0` is taken as 1), about
 /// `target` intervals (at least 1), each label the value with `suffix` (e.g. `%`).
 /// Returns the axis end (the last tick) and the ticks.
-pub fn linear(max: f64, target: usize, suffix: &str) -> (f64, Vec<Tick>) {
+pub(crate) fn linear(max: f64, target: usize, suffix: &str) -> (f64, Vec<Tick>) {
     let max = if max.is_finite() && max > 0.0 { max } else { 1.0 };
     let raw = max / target.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
@@ -48,7 +48,7 @@ fn round_to(v: f64, decimals: usize) -> f64 {
 
 /// Decades covering `[min, max]` (both > 0; `min` is raised to 1 and `max` to `min`):
 /// returns the axis range `(10^a, 10^b)` and a tick per power of ten in it.
-pub fn log10(min: f64, max: f64) -> ((f64, f64), Vec<Tick>) {
+pub(crate) fn log10(min: f64, max: f64) -> ((f64, f64), Vec<Tick>) {
     let min = if min.is_finite() && min >= 1.0 { min } else { 1.0 };
     let max = if max.is_finite() && max > min { max } else { min * 10.0 };
     let (a, b) = (min.log10().floor() as i32, max.log10().ceil() as i32);
@@ -58,7 +58,7 @@ pub fn log10(min: f64, max: f64) -> ((f64, f64), Vec<Tick>) {
 
 /// `10^e` for e >= 0 as `1`, `10`, `100`, `1k`, `10k`, ..., `1G`, `10G`, ... (`e` beyond the
 /// prefixes: `1e15` style).
-pub fn si_power_of_ten(e: i32) -> String {
+pub(crate) fn si_power_of_ten(e: i32) -> String {
     const PREFIXES: [&str; 5] = ["", "k", "M", "G", "T"];
     if !(0..15).contains(&e) {
         return format!("1e{e}");
@@ -69,7 +69,7 @@ pub fn si_power_of_ten(e: i32) -> String {
 
 /// The value of a label made by [`linear`] (with its suffix removed) or [`log10`] (for tests).
 #[cfg(test)]
-pub fn parse_label(label: &str, suffix: &str) -> Option<f64> {
+pub(crate) fn parse_label(label: &str, suffix: &str) -> Option<f64> {
     let s = label.strip_suffix(suffix).unwrap_or(label);
     if let Ok(v) = s.parse::<f64>() {
         return Some(v);

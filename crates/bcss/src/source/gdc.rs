@@ -205,7 +205,7 @@ fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
 }
 
 /// The `.part` file a download of `dest` writes: `dest` with `.part` appended to its name.
-pub fn part_path(dest: &Path) -> PathBuf {
+pub(crate) fn part_path(dest: &Path) -> PathBuf {
     let ext = dest.extension().map(|e| format!("{}.part", e.to_string_lossy())).unwrap_or_else(|| "part".into());
     dest.with_extension(ext)
 }
@@ -426,7 +426,7 @@ impl Gdc {
         }
     }
 
-    /// Downloads the whole of `file` into `dest` through `<dest>.part` ([`part_path`]):
+    /// Downloads the whole of `file` into `dest` through `<dest>.part` (`part_path`):
     /// resumes from the `.part`'s length with `Range: bytes=len-` (a `200` instead of `206`
     /// restarts from 0), streams to disk while hashing MD5 (the kept part is hashed first),
     /// resumes again after a transient failure, then fsyncs, checks size and MD5, and renames
@@ -646,7 +646,7 @@ pub(crate) fn is_safe_id(s: &str) -> bool {
 const MANIFEST_COLUMNS: [&str; 5] = ["id", "filename", "md5", "size", "state"];
 
 /// The MD5 of a local file (lower-case hex), read in 1 MiB chunks.
-pub fn md5_of_file(path: &Path) -> std::io::Result<String> {
+pub(crate) fn md5_of_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let mut h = Md5::new();

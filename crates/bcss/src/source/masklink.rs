@@ -8,7 +8,7 @@
 //! local path or `file://` URL (mirrors, tests); an `http(s)` link that redirects to anything but
 //! `http(s)` is refused, not followed.
 //!
-//! A downloaded mask may be at most [`mask_body_limit`] of the ROI's base size: 2 bytes per base
+//! A downloaded mask may be at most `mask_body_limit` of the ROI's base size: 2 bytes per base
 //! pixel + 1 MiB (an incompressible grey PNG is 1 byte per pixel plus a filter byte per row and
 //! a few bytes per 64 KiB of zlib; the MiB covers the chunks around).
 
@@ -98,7 +98,7 @@ pub fn check_mask(mask: &GrayImage, roi: &Roi, origin: &str) -> Result<(), MaskE
 }
 
 /// Checks that every value of a mask is a known label code.
-pub fn check_codes(mask: &GrayImage, origin: &str) -> Result<(), MaskError> {
+pub(crate) fn check_codes(mask: &GrayImage, origin: &str) -> Result<(), MaskError> {
     let mut seen = [false; 256];
     for &v in &mask.data {
         seen[v as usize] = true;
@@ -112,7 +112,7 @@ pub fn check_codes(mask: &GrayImage, origin: &str) -> Result<(), MaskError> {
 }
 
 /// The largest mask body accepted for a ROI of `width` x `height` base pixels.
-pub fn mask_body_limit(width: u64, height: u64) -> u64 {
+pub(crate) fn mask_body_limit(width: u64, height: u64) -> u64 {
     width.saturating_mul(height).saturating_mul(2) + (1 << 20)
 }
 
@@ -133,7 +133,7 @@ pub fn decode_mask(bytes: &[u8], roi: &Roi, origin: &str) -> Result<GrayImage, M
 
 /// Reads the bytes of a mask link: `http(s)://` through `http` (a body longer than `max_body` is
 /// an error), else a local path or `file://`.
-pub fn fetch_bytes(http: &Http, link: &str, max_body: u64, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, MaskError> {
+pub(crate) fn fetch_bytes(http: &Http, link: &str, max_body: u64, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, MaskError> {
     if link.starts_with("http://") || link.starts_with("https://") {
         let req = Request::get(link).max_body(max_body);
         let resp = http.request(&req, on_bytes).map_err(|source| MaskError::Http { url: req.shown_url(), source })?;

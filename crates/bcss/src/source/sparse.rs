@@ -1,9 +1,9 @@
 //! A sparse local copy of a remote slide: a file of the slide's full size holding only the byte
 //! ranges fetched so far (holes elsewhere), which OpenSlide opens and reads like the original.
 //!
-//! **Planning** says which bytes a read needs, from a [`Layout`]: [`metadata_ranges`] (header,
-//! IFDs, tag arrays, `JPEGTables`), [`probe_ranges`] (tile (0,0) of every tiled level: a reader
-//! probes each level with a 1x1 read there), [`smallest_level_ranges`] (OpenSlide hashes the
+//! **Planning** says which bytes a read needs, from a [`Layout`]: `metadata_ranges` (header,
+//! IFDs, tag arrays, `JPEGTables`), `probe_ranges` (tile (0,0) of every tiled level: a reader
+//! probes each level with a 1x1 read there), `smallest_level_ranges` (OpenSlide hashes the
 //! smallest level into `openslide.quickhash-1`), together [`open_ranges`]; and [`tiles_for`], the
 //! tiles a rectangle of one level touches.
 //!
@@ -16,7 +16,7 @@
 //! record of the byte ranges present, keyed by the file's size and MD5. The record is rewritten
 //! (temporary file, fsync, rename) only after the bytes it adds were written and fsynced, so a
 //! crash never records bytes that are not there. [`SparseSlide::ensure`] fetches only what is
-//! missing, merging gaps below [`MAX_GAP`] and capping a request at [`MAX_REQUEST`]. Within a
+//! missing, merging gaps below `MAX_GAP` and capping a request at `MAX_REQUEST`. Within a
 //! process, every `SparseSlide` of one cache file shares one lock, so several threads may call
 //! `ensure` on the same slide; fetches of one slide then run one at a time. Processes sharing a
 //! cache directory (`--gdc-cache`) take `<file_id>.lock` (an advisory file lock) around every
@@ -38,9 +38,9 @@ use super::tiff::{merge, Layout, LOUD_COMPRESSIONS};
 use crate::model::Rect;
 
 /// Missing ranges closer than this are fetched in one request (the gap included).
-pub const MAX_GAP: u64 = 64 << 10;
+pub(crate) const MAX_GAP: u64 = 64 << 10;
 /// The largest single request.
-pub const MAX_REQUEST: u64 = 16 << 20;
+pub(crate) const MAX_REQUEST: u64 = 16 << 20;
 
 /// Why a read cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,17 +71,17 @@ pub enum PlanError {
 }
 
 /// The non-pixel bytes: header, IFDs and out-of-line tag values.
-pub fn metadata_ranges(layout: &Layout) -> Vec<Range<u64>> {
+pub(crate) fn metadata_ranges(layout: &Layout) -> Vec<Range<u64>> {
     layout.metadata.clone()
 }
 
 /// Tile (0,0) of every tiled IFD.
-pub fn probe_ranges(layout: &Layout) -> Vec<Range<u64>> {
+pub(crate) fn probe_ranges(layout: &Layout) -> Vec<Range<u64>> {
     merge(layout.ifds.iter().filter(|i| i.tile.is_some()).filter_map(|i| i.chunk(0)).collect())
 }
 
 /// Every tile of the smallest tiled level.
-pub fn smallest_level_ranges(layout: &Layout) -> Vec<Range<u64>> {
+pub(crate) fn smallest_level_ranges(layout: &Layout) -> Vec<Range<u64>> {
     let Some(&smallest) = layout.tiled_levels().last() else { return Vec::new() };
     let ifd = &layout.ifds[smallest];
     merge((0..ifd.offsets.len()).filter_map(|i| ifd.chunk(i)).collect())
@@ -97,7 +97,7 @@ pub fn open_ranges(layout: &Layout) -> Vec<Range<u64>> {
 
 /// The byte ranges of the tiles of IFD `ifd` that intersect `rect` (in that level's pixels,
 /// clipped to the level), skipping zero-length tiles. Refuses stripped levels and levels whose
-/// compression is not in [`LOUD_COMPRESSIONS`]. A caller converting base coordinates to a level
+/// compression is not in `LOUD_COMPRESSIONS`. A caller converting base coordinates to a level
 /// with an inexact downsample should widen `rect` by a pixel for rounding.
 pub fn tiles_for(layout: &Layout, ifd: usize, rect: Rect) -> Result<Vec<Range<u64>>, PlanError> {
     let d = layout.ifds.get(ifd).ok_or(PlanError::NoSuchIfd { ifd, count: layout.ifds.len() })?;
@@ -121,7 +121,7 @@ pub fn tiles_for(layout: &Layout, ifd: usize, rect: Rect) -> Result<Vec<Range<u6
 
 /// Merges ranges whose gap is below `max_gap` into requests of at most `max_len` bytes (a
 /// longer range is split).
-pub fn coalesce(ranges: &[Range<u64>], max_gap: u64, max_len: u64) -> Vec<Range<u64>> {
+pub(crate) fn coalesce(ranges: &[Range<u64>], max_gap: u64, max_len: u64) -> Vec<Range<u64>> {
     let mut out: Vec<Range<u64>> = Vec::new();
     for r in merge(ranges.to_vec()) {
         let mut r = r;
@@ -387,7 +387,7 @@ impl SparseSlide {
     }
 
     /// Changes how [`ensure`](Self::ensure) groups missing ranges into requests (default
-    /// [`MAX_GAP`], [`MAX_REQUEST`]); a `max_gap` of 0 fetches exactly what is missing.
+    /// `MAX_GAP`, `MAX_REQUEST`); a `max_gap` of 0 fetches exactly what is missing.
     pub fn with_coalescing(mut self, max_gap: u64, max_request: u64) -> SparseSlide {
         self.max_gap = max_gap;
         self.max_request = max_request.max(1);

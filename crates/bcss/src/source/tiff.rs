@@ -7,12 +7,12 @@
 //! IFD its size, tiling, compression and the offsets and byte counts of its tiles or strips.
 //! That is what a sparse copy of a slide needs ([`super::sparse`]).
 //!
-//! Reads are few: each read fetches at least [`READ_AHEAD`] bytes and later reads are served
+//! Reads are few: each read fetches at least `READ_AHEAD` bytes and later reads are served
 //! from what was fetched, since an IFD and its tag values usually sit together.
 //!
-//! Hostile files: the IFD chain is guarded against loops and lengths ([`MAX_IFDS`]), entry
-//! counts against [`MAX_ENTRIES`], every offset and length against the file size (with checked
-//! arithmetic), and arrays read into memory against [`MAX_ARRAY_BYTES`]: errors, never a panic
+//! Hostile files: the IFD chain is guarded against loops and lengths (`MAX_IFDS`), entry
+//! counts against `MAX_ENTRIES`, every offset and length against the file size (with checked
+//! arithmetic), and arrays read into memory against `MAX_ARRAY_BYTES`: errors, never a panic
 //! or an allocation of a size the file claims. Only the main IFD chain is walked (no SubIFDs,
 //! no EXIF directory): OpenSlide's TIFF-family readers take their levels from the main chain.
 //!
@@ -22,23 +22,23 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 /// The least each read through the callback fetches (when the file is that long).
-pub const READ_AHEAD: u64 = 64 << 10;
+pub(crate) const READ_AHEAD: u64 = 64 << 10;
 /// The most IFDs followed.
-pub const MAX_IFDS: usize = 1024;
+pub(crate) const MAX_IFDS: usize = 1024;
 /// The most entries in one IFD.
-pub const MAX_ENTRIES: u64 = 4096;
+pub(crate) const MAX_ENTRIES: u64 = 4096;
 /// The largest tag array read into memory (offsets and byte counts).
-pub const MAX_ARRAY_BYTES: u64 = 256 << 20;
+pub(crate) const MAX_ARRAY_BYTES: u64 = 256 << 20;
 /// The most bytes read through the callback for one layout (a bound on memory).
 const MAX_READ_TOTAL: u64 = 1 << 30;
 /// At most this many integer values in all directories together (each kept as a `u64`): 16 Mi,
 /// far above the ~400 000 tile offsets and byte counts of the largest whole-slide image, and
 /// 128 MiB of memory at most, however the file packs them (1-byte values widen 8 times).
-pub const MAX_VALUES: usize = 16 << 20;
+pub(crate) const MAX_VALUES: usize = 16 << 20;
 
 /// `Compression` values whose tiles fail to decode when they are all zeros (an unfetched tile
 /// of a sparse copy): JPEG (7) and JPEG 2000 (Aperio 33003, 33005; 34712).
-pub const LOUD_COMPRESSIONS: &[u16] = &[7, 33003, 33005, 34712];
+pub(crate) const LOUD_COMPRESSIONS: &[u16] = &[7, 33003, 33005, 34712];
 
 /// Why a TIFF layout could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -5,14 +5,14 @@
 //! otherwise ([`filter_for`]). To extract the same pixels from local slides bcss repeats Pillow's
 //! arithmetic exactly (`src/libImaging/Resample.c`, spec section 2.4):
 //!
-//! 1. Per axis ([`precompute_coeffs`]): `scale = in / out`, `filterscale = max(scale, 1)`,
+//! 1. Per axis (`precompute_coeffs`): `scale = in / out`, `filterscale = max(scale, 1)`,
 //!    `support = filter_support * filterscale` (BICUBIC 2, LANCZOS 3). Output index `x` has
 //!    `center = (x + 0.5) * scale`, window `[trunc(center - support + 0.5),
 //!    trunc(center + support + 0.5))` clamped to the input, and weight
 //!    `filter((i - center + 0.5) * (1 / filterscale))` for source index `i`, normalised to sum 1
 //!    in f64.
 //! 2. The weights become fixed point with 22 fractional bits, rounded half away from zero
-//!    ([`Coefficients`]).
+//!    (`Coefficients`).
 //! 3. The horizontal pass runs first, only over the source rows the vertical pass will use, and
 //!    stores an 8-bit intermediate; then the vertical pass. Each sum starts at `2^21` (the
 //!    rounding half), is shifted right by 22 and clipped to `0..=255`. An axis whose size does
@@ -111,7 +111,7 @@ pub fn filter_for(region_width: usize, out_width: usize) -> Filter {
 
 /// Resampling weights of one axis in f64, as `precompute_coeffs` leaves them (normalised).
 #[derive(Debug, Clone, PartialEq)]
-pub struct FloatCoefficients {
+pub(crate) struct FloatCoefficients {
     /// Weights per output index (row-major, `ksize` each; unused tail entries are 0).
     pub ksize: usize,
     /// Per output index: first source index and number of source indices.
@@ -121,7 +121,7 @@ pub struct FloatCoefficients {
 }
 
 /// Pillow's `precompute_coeffs` for the whole input (`box = (0, in_size)`).
-pub fn precompute_coeffs(in_size: usize, out_size: usize, filter: Filter) -> FloatCoefficients {
+pub(crate) fn precompute_coeffs(in_size: usize, out_size: usize, filter: Filter) -> FloatCoefficients {
     let scale = in_size as f64 / out_size as f64;
     let filterscale = if scale < 1.0 { 1.0 } else { scale };
     let support = filter.support() * filterscale;
@@ -154,7 +154,7 @@ pub fn precompute_coeffs(in_size: usize, out_size: usize, filter: Filter) -> Flo
 
 /// Resampling weights of one axis in Pillow's 22-bit fixed point (`normalize_coeffs_8bpc`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Coefficients {
+pub(crate) struct Coefficients {
     /// Weights per output index.
     pub ksize: usize,
     /// Per output index: first source index and number of source indices.
