@@ -92,23 +92,71 @@ impl SlideAnnotations {
 }
 
 /// A validated `bcss masks` run.
+///
+/// Made by [`MasksPlan::new`] from the slides and the output folder, every other setting at
+/// the default its setter names (BCSS's codes, base resolution, HistomicsTK's pixel rules),
+/// and changed by chainable setters.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct MasksPlan {
-    /// The slides, done in this order.
-    pub slides: Vec<SlideAnnotations>,
-    /// Codes table.
-    pub codes: CodeTable,
-    /// Output directory (created).
-    pub out: PathBuf,
+    pub(crate) slides: Vec<SlideAnnotations>,
+    pub(crate) codes: CodeTable,
+    pub(crate) out: PathBuf,
+    pub(crate) wait_lock: bool,
+    pub(crate) scale: Scale,
+    pub(crate) geometry: Geometry,
+    pub(crate) png: Compression,
+}
+
+impl MasksPlan {
+    /// A plan to rasterise `slides`, in this order, into the output folder `out` (created),
+    /// with every other setting at its default.
+    pub fn new(slides: Vec<SlideAnnotations>, out: impl Into<PathBuf>) -> Self {
+        MasksPlan {
+            slides,
+            codes: CodeTable::bcss(),
+            out: out.into(),
+            wait_lock: false,
+            scale: Scale::Base,
+            geometry: Geometry::Htk,
+            png: Compression::default(),
+        }
+    }
+    /// Codes table (default: [`CodeTable::bcss`]).
+    pub fn codes(mut self, codes: CodeTable) -> Self {
+        self.codes = codes;
+        self
+    }
     /// When another run holds `out`'s lock: wait for it instead of failing with
-    /// [`LockError::Held`].
-    pub wait_lock: bool,
-    /// Resolution.
-    pub scale: Scale,
-    /// Pixel rules.
-    pub geometry: Geometry,
-    /// PNG compression.
-    pub png: Compression,
+    /// [`LockError::Held`] (default: false).
+    pub fn wait_lock(mut self, wait: bool) -> Self {
+        self.wait_lock = wait;
+        self
+    }
+    /// Resolution (default: [`Scale::Base`]).
+    pub fn scale(mut self, scale: Scale) -> Self {
+        self.scale = scale;
+        self
+    }
+    /// Pixel rules (default: [`Geometry::Htk`]).
+    pub fn geometry(mut self, geometry: Geometry) -> Self {
+        self.geometry = geometry;
+        self
+    }
+    /// PNG compression (default: [`Compression::Balanced`]).
+    pub fn png(mut self, png: Compression) -> Self {
+        self.png = png;
+        self
+    }
+
+    /// The output folder.
+    pub fn get_out(&self) -> &Path {
+        &self.out
+    }
+    /// The codes table.
+    pub fn get_codes(&self) -> &CodeTable {
+        &self.codes
+    }
 }
 
 /// One mask written.
