@@ -22,8 +22,11 @@ pub fn run(args: &DownloadArgs, out: Output) -> Result<(), Failure> {
 /// the log's path.
 pub fn prepare(args: &DownloadArgs, quiet: bool) -> Result<(DownloadPlan, Option<PathBuf>), Failure> {
     let ask = |user: &str| -> anyhow::Result<String> {
-        rpassword::prompt_password(format!("password for {user}: "))
-            .map_err(|e| anyhow::anyhow!("cannot read the password for `--login` ({e}); set BCSS_PASSWORD instead"))
+        rpassword::prompt_password(format!("password for {user}: ")).map_err(|e| {
+            anyhow::Error::new(e).context(
+                "cannot read the password for `--login` from the terminal (BCSS_PASSWORD gives it without one)",
+            )
+        })
     };
     let plan = config::resolve_download(args, &config::process_env, &ask).input()?;
     let log = crate::logging::init(Some(&plan.get_out().join("logs")), quiet).output()?;

@@ -32,7 +32,7 @@ pub fn run(args: &ReportArgs, out: Output) -> Result<(), Failure> {
     let result = inputs::with_jobs(args.jobs, || report::report(&plan, &rois, &bar))?;
     bar.finish();
     let summary = result.map_err(|e| match e {
-        e @ (ReportError::Output { .. } | ReportError::Chart(_)) => Failure::Output(e.into()),
+        e @ (ReportError::Output { .. } | ReportError::Chart { .. }) => Failure::Output(e.into()),
         e => Failure::Input(e.into()),
     })?;
     if out.json {

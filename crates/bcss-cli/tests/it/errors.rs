@@ -162,3 +162,20 @@ fn a_mask_link_refused_with_404_is_a_failure_of_the_mask_step() {
     let failed = lines_after(&r.stderr, "failed: ");
     assert_eq!(failed, [format!("{}: {reason}", f["id"].as_str().unwrap())]);
 }
+
+#[test]
+fn a_log_folder_that_cannot_be_made_is_one_line_with_its_cause() {
+    let s = Stand::new();
+    // A file where the log folder goes: the folder cannot be made, before anything is fetched.
+    std::fs::create_dir_all(s.out()).unwrap();
+    std::fs::write(s.out().join("logs"), "").unwrap();
+    let r = run(&mut s.download());
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert_clean_error(&r.stderr);
+    let errors = lines_after(&r.stderr, "error: ");
+    assert_eq!(
+        errors,
+        [format!("cannot create log directory `{}`: File exists (os error 17)", s.out().join("logs").display())]
+    );
+    assert_each_level_once(errors[0]);
+}

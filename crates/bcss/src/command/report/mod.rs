@@ -206,8 +206,14 @@ pub enum ReportError {
     #[error(transparent)]
     Input(#[from] InputError),
     /// A chart could not be drawn.
-    #[error("{0}")]
-    Chart(String),
+    #[error("cannot draw the report's `{chart}` chart")]
+    Chart {
+        /// Which chart (`share`, `pixels`, `log`).
+        chart: &'static str,
+        /// The drawing error.
+        #[source]
+        source: crate::render::chart::RenderError,
+    },
     /// The page could not be written.
     #[error("failed to write `{path}`")]
     Output {
@@ -343,4 +349,19 @@ pub fn report(plan: &ReportPlan, rois: &[RoiInput], reporter: &dyn Reporter) -> 
         problems: report.problems.clone(),
         verify: report.verify.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::chart::RenderError;
+
+    #[test]
+    fn a_chart_that_cannot_be_drawn_names_it_and_the_cause_once() {
+        let err = ReportError::Chart { chart: "log", source: RenderError("out of memory".into()) };
+        assert_eq!(
+            crate::report::error_chain(&err),
+            "cannot draw the report's `log` chart: the plotting backend failed: out of memory"
+        );
+    }
 }
