@@ -260,8 +260,9 @@ pub fn collect(plan: &ReportPlan, rois: &[RoiInput], reporter: &dyn Reporter) ->
                 Err(Problem::new(&r.files.mask, ProblemKind::NoPrediction, "no prediction for this ground-truth mask"))
             }
             Some(p) => input::score_files(map, &r.files.roi_id, &r.files.mask, p).and_then(|result| {
-                let picture = thumbs::prediction_picture(p, thumbs.width, thumbs.height, map)
-                    .map_err(|e| Problem::new(e.path.clone(), ProblemKind::Unreadable, e.problem.to_string()))?;
+                let picture = thumbs::prediction_picture(p, thumbs.width, thumbs.height, map).map_err(|e| {
+                    Problem::new(e.path.clone(), ProblemKind::Unreadable, crate::report::error_chain(&e.problem))
+                })?;
                 Ok((result, picture))
             }),
         });
