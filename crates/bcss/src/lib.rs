@@ -32,13 +32,14 @@
 //!   failure, a new compression level) is not a breaking change, and a `match` outside this
 //!   crate needs a wildcard arm.
 //! - Plans and options (`DownloadPlan`, `ExtractPlan`, `TilePlan`, `OverlayPlan`, `MasksPlan`,
-//!   `ReportPlan`, `VerifyOptions`, `RasterOptions`, `CropConfig`, `GdcSettings`) are
-//!   `#[non_exhaustive]` structs with private fields, made by `new` with the values that have
-//!   no sensible default (or by `Default` when all have one) and changed by chainable setters
-//!   named after the setting, each documenting its default, as the example below; a setting a
-//!   caller needs to read back has a `get_` method (the convention of `std::process::Command`
-//!   and clap's `Command`, whose setters hold the plain names). A new setting is a new setter
-//!   with a default, not a breaking change. `HttpConfig` is still a struct with public fields.
+//!   `ReportPlan`, the pipeline's `RoiPipeline`, `VerifyOptions`, `RasterOptions`,
+//!   `CropConfig`, `GdcSettings`) are `#[non_exhaustive]` structs with private fields, made by
+//!   `new` with the values that have no sensible default (or by `Default` when all have one)
+//!   and changed by chainable setters named after the setting, each documenting its default,
+//!   as in the example below; a setting a caller needs to read back has a `get_` method (the
+//!   convention of `std::process::Command` and clap's `Command`, whose setters hold the plain
+//!   names). A new setting is a new setter with a default, not a breaking change.
+//!   `HttpConfig` is still a struct with public fields.
 //! - Items that are public only for the crates of this workspace (the CLI, the Python
 //!   extension, the stand-in server) are public like the rest; narrowing them to `pub(crate)` is
 //!   work left to do.

@@ -525,17 +525,12 @@ fn run_pipeline(
     masks: &dyn BaseMasks,
     reporter: &dyn Reporter,
 ) -> Result<Summary, DownloadError> {
-    let pipeline = RoiPipeline {
-        rois: &plan.rois,
-        root: lock,
-        resolution: plan.resolution,
-        mode: plan.mode,
-        parts: plan.parts,
-        jobs: plan.jobs,
-        png: plan.png,
-        pixels,
-        masks,
-    };
+    let pipeline = RoiPipeline::new(&plan.rois, lock, pixels, masks)
+        .resolution(plan.resolution)
+        .mode(plan.mode)
+        .parts(plan.parts)
+        .jobs(plan.jobs)
+        .png(plan.png);
     Ok(pipeline::run(&pipeline, reporter)?)
 }
 

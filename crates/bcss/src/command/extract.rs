@@ -236,17 +236,12 @@ pub fn extract(plan: &ExtractPlan, reporter: &dyn Reporter) -> Result<Summary, E
     tracing::info!(rois = plan.rois.rois().len(), slides = %plan.slides_dir.display(), "extract planned");
     // Inputs are checked first (a bad input touches no output); then the root is this run's.
     let lock = DatasetLock::acquire(&plan.out, "extract", plan.wait_lock).map_err(RunError::from)?;
-    let pipeline = RoiPipeline {
-        rois: &plan.rois,
-        root: &lock,
-        resolution: plan.resolution,
-        mode: Mode::Exact,
-        parts: Parts { annotations: false, ..plan.parts },
-        jobs: plan.jobs,
-        png: plan.png,
-        pixels: &pixels,
-        masks: masks.as_ref(),
-    };
+    let pipeline = RoiPipeline::new(&plan.rois, &lock, &pixels, masks.as_ref())
+        .resolution(plan.resolution)
+        .mode(Mode::Exact)
+        .parts(Parts { annotations: false, ..plan.parts })
+        .jobs(plan.jobs)
+        .png(plan.png);
     Ok(pipeline::run(&pipeline, reporter)?)
 }
 
