@@ -268,3 +268,25 @@ fn an_input_file_that_does_not_decode_is_named_once_with_its_cause() {
     assert_eq!(errors, [format!("`{}`: invalid PNG: Invalid PNG signature.", mask.display())]);
     assert_each_level_once(errors[0]);
 }
+
+#[test]
+fn a_password_that_cannot_be_asked_for_is_one_line_with_its_cause() {
+    let d = Dir::new();
+    // `setsid`: no controlling terminal (as under a scheduler), so the prompt cannot open
+    // /dev/tty. Nothing is fetched: the password is asked for before connecting.
+    let r = run(std::process::Command::new("setsid")
+        .arg(env!("CARGO_BIN_EXE_bcss"))
+        .args(["download", "--login", "bob", "--api-url", "http://127.0.0.1:1/api/v1", "--out"])
+        .arg(d.join("out"))
+        .env_remove("BCSS_PASSWORD")
+        .env_remove("BCSS_API_KEY")
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_clean_error(&r.stderr);
+    let errors = lines_after(&r.stderr, "error: ");
+    assert_eq!(
+        errors,
+        ["cannot read the password for `--login` from the terminal (BCSS_PASSWORD gives it without one): \
+          No such device or address (os error 6)"]
+    );
+}
