@@ -58,14 +58,14 @@ pub fn call(argv: Vec<OsString>, reporter: &dyn Reporter) -> Result<Value, CallE
             let (plan, log) = commands::download::prepare(&args, true).map_err(CallError::from_failure)?;
             let summary = commands::download::classify(bcss::command::download::download(&plan, reporter))
                 .map_err(CallError::from_failure)?;
-            run_result("download", &summary, &plan.out, log.as_deref())
+            run_result("download", &summary, plan.get_out(), log.as_deref())
         }
         #[cfg(feature = "openslide")]
         Command::Extract(args) => {
             let (plan, log) = commands::extract::prepare(&args, true).map_err(CallError::from_failure)?;
             let summary = commands::extract::classify(bcss::command::extract::extract(&plan, reporter))
                 .map_err(CallError::from_failure)?;
-            run_result("extract", &summary, &plan.out, log.as_deref())
+            run_result("extract", &summary, plan.get_out(), log.as_deref())
         }
         Command::Verify(args) => {
             let report = commands::verify::check(&args).map_err(CallError::from_failure)?;

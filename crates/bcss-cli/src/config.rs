@@ -599,32 +599,30 @@ pub fn resolve_download(
     if let Some(p) = &gdc_manifest {
         check_file(p)?;
     }
-    Ok(DownloadPlan {
-        api_url,
-        credentials,
-        folder_id,
-        fallback_to_builtin,
-        rois: shared.rois,
-        out: shared.out,
-        resolution: shared.resolution,
-        mode: if compat { Mode::Compat } else { Mode::Exact },
-        parts: shared.parts,
-        encoding,
-        jobs: shared.jobs,
-        http: shared.http,
-        png: shared.png,
-        icc: !(args.no_icc || file.no_icc.unwrap_or(false)),
-        mask_source,
-        source,
-        wsis: shared.wsis,
-        gdc: GdcSettings {
-            url: gdc_url,
-            token: gdc_token,
-            manifest: gdc_manifest.map(|m| m.value),
-            cache: args.gdc.gdc_cache.clone().or(file.gdc_cache.take()),
-        },
-        wait_lock: shared.wait_lock,
-    })
+    Ok(DownloadPlan::new(shared.rois, shared.out)
+        .api_url(api_url)
+        .credentials(credentials)
+        .folder_id(folder_id)
+        .fallback_to_builtin(fallback_to_builtin)
+        .resolution(shared.resolution)
+        .mode(if compat { Mode::Compat } else { Mode::Exact })
+        .parts(shared.parts)
+        .encoding(encoding)
+        .jobs(shared.jobs)
+        .http(shared.http)
+        .png(shared.png)
+        .icc(!(args.no_icc || file.no_icc.unwrap_or(false)))
+        .mask_source(mask_source)
+        .source(source)
+        .wsis(shared.wsis)
+        .gdc(
+            GdcSettings::default()
+                .url(gdc_url)
+                .token(gdc_token)
+                .manifest(gdc_manifest.map(|m| m.value))
+                .cache(args.gdc.gdc_cache.clone().or(file.gdc_cache.take())),
+        )
+        .wait_lock(shared.wait_lock))
 }
 
 /// Merges `bcss extract`'s flags, environment and `--config` file into an extraction plan.
@@ -672,18 +670,14 @@ pub fn resolve_extract(
     {
         bail!("the ROI table has no mask links; give `--masks-dir` or `--annotations-dir`, or `--pipeline images`");
     }
-    Ok(ExtractPlan {
-        slides_dir: slides_dir.value,
-        rois: shared.rois,
-        out: shared.out,
-        resolution: shared.resolution,
-        parts: shared.parts,
-        mask_source,
-        jobs: shared.jobs,
-        http: shared.http,
-        png: shared.png,
-        wait_lock: shared.wait_lock,
-    })
+    Ok(ExtractPlan::new(slides_dir.value, shared.rois, shared.out)
+        .resolution(shared.resolution)
+        .parts(shared.parts)
+        .mask_source(mask_source)
+        .jobs(shared.jobs)
+        .http(shared.http)
+        .png(shared.png)
+        .wait_lock(shared.wait_lock))
 }
 
 #[cfg(test)]
@@ -701,16 +695,16 @@ mod tests {
     #[test]
     fn defaults() {
         let plan = resolve_download(&DownloadArgs::default(), &no_env, &no_password).unwrap();
-        assert_eq!(plan.api_url, DEFAULT_API_URL);
-        assert_eq!(plan.folder_id.as_deref(), Some(DEFAULT_FOLDER_ID));
-        assert!(plan.fallback_to_builtin);
-        assert_eq!(plan.resolution, Resolution::Mpp(0.25));
-        assert_eq!(plan.parts, Parts { images: true, masks: true, annotations: false });
-        assert_eq!(plan.rois.rois().len(), 151);
-        assert_eq!(plan.jobs, 4);
-        assert_eq!(plan.out, PathBuf::from("BCSS"));
-        assert!(matches!(plan.credentials, Credentials::Anonymous));
-        assert_eq!(plan.mask_source, MaskSource::Links);
+        assert_eq!(plan.get_api_url(), DEFAULT_API_URL);
+        assert_eq!(plan.get_folder_id(), Some(DEFAULT_FOLDER_ID));
+        assert!(plan.get_fallback_to_builtin());
+        assert_eq!(plan.get_resolution(), Resolution::Mpp(0.25));
+        assert_eq!(plan.get_parts(), Parts { images: true, masks: true, annotations: false });
+        assert_eq!(plan.get_rois().rois().len(), 151);
+        assert_eq!(plan.get_jobs(), 4);
+        assert_eq!(plan.get_out(), Path::new("BCSS"));
+        assert!(matches!(plan.get_credentials(), Credentials::Anonymous));
+        assert_eq!(plan.get_mask_source(), MaskSource::Links);
     }
 
     #[test]
@@ -719,10 +713,10 @@ mod tests {
         let cfg = dir.path().join("bcss.toml");
         std::fs::write(&cfg, "mask-source = \"annotations\"\n").unwrap();
         let args = DownloadArgs { config: Some(cfg.clone()), ..Default::default() };
-        assert_eq!(resolve_download(&args, &no_env, &no_password).unwrap().mask_source, MaskSource::Annotations);
+        assert_eq!(resolve_download(&args, &no_env, &no_password).unwrap().get_mask_source(), MaskSource::Annotations);
         let args =
             DownloadArgs { config: Some(cfg.clone()), mask_source: Some(MaskSource::Links), ..Default::default() };
-        assert_eq!(resolve_download(&args, &no_env, &no_password).unwrap().mask_source, MaskSource::Links);
+        assert_eq!(resolve_download(&args, &no_env, &no_password).unwrap().get_mask_source(), MaskSource::Links);
         std::fs::write(&cfg, "jobs = 2\nmask-source = \"figshare\"\n").unwrap();
         let args = DownloadArgs { config: Some(cfg.clone()), ..Default::default() };
         let err = resolve_download(&args, &no_env, &no_password).unwrap_err().to_string();
@@ -756,11 +750,11 @@ mod tests {
         let env = |k: &str| (k == "BCSS_API_URL").then(|| "http://env/api/v1".to_string());
         let args = DownloadArgs { config: Some(cfg.clone()), jobs: Some(3), ..Default::default() };
         let plan = resolve_download(&args, &env, &no_password).unwrap();
-        assert_eq!(plan.api_url, "http://env/api/v1");
-        assert_eq!(plan.jobs, 3);
-        assert_eq!(plan.resolution, Resolution::Mag(20.0));
-        assert_eq!(plan.out, PathBuf::from("from-file"));
-        assert!(matches!(&plan.credentials, Credentials::ApiKey(k) if k.expose() == "FILEKEY"));
+        assert_eq!(plan.get_api_url(), "http://env/api/v1");
+        assert_eq!(plan.get_jobs(), 3);
+        assert_eq!(plan.get_resolution(), Resolution::Mag(20.0));
+        assert_eq!(plan.get_out(), Path::new("from-file"));
+        assert!(matches!(plan.get_credentials(), Credentials::ApiKey(k) if k.expose() == "FILEKEY"));
         let args = DownloadArgs {
             config: Some(cfg),
             api_url: Some("http://flag/api/v1".into()),
@@ -768,8 +762,8 @@ mod tests {
             ..Default::default()
         };
         let plan = resolve_download(&args, &env, &no_password).unwrap();
-        assert_eq!(plan.api_url, "http://flag/api/v1");
-        assert_eq!(plan.resolution, Resolution::Mpp(0.5), "a resolution flag replaces the file's");
+        assert_eq!(plan.get_api_url(), "http://flag/api/v1");
+        assert_eq!(plan.get_resolution(), Resolution::Mpp(0.5), "a resolution flag replaces the file's");
     }
 
     #[test]
@@ -779,11 +773,11 @@ mod tests {
         std::fs::write(&cfg, "login = \"alice\"\n").unwrap();
         let args = DownloadArgs { config: Some(cfg.clone()), api_key: Some("FLAGKEY".into()), ..Default::default() };
         let plan = resolve_download(&args, &no_env, &no_password).unwrap();
-        assert!(matches!(&plan.credentials, Credentials::ApiKey(k) if k.expose() == "FLAGKEY"));
+        assert!(matches!(plan.get_credentials(), Credentials::ApiKey(k) if k.expose() == "FLAGKEY"));
         let env = |k: &str| (k == "BCSS_API_KEY").then(|| "ENVKEY".to_string());
         let args = DownloadArgs { config: Some(cfg.clone()), ..Default::default() };
         let plan = resolve_download(&args, &env, &no_password).unwrap();
-        assert!(matches!(&plan.credentials, Credentials::ApiKey(k) if k.expose() == "ENVKEY"));
+        assert!(matches!(plan.get_credentials(), Credentials::ApiKey(k) if k.expose() == "ENVKEY"));
         // A --login flag beats a key from the environment.
         let env = |k: &str| match k {
             "BCSS_API_KEY" => Some("ENVKEY".to_string()),
@@ -792,7 +786,7 @@ mod tests {
         };
         let args = DownloadArgs { login: Some("bob".into()), ..Default::default() };
         let plan = resolve_download(&args, &env, &no_password).unwrap();
-        assert!(matches!(&plan.credentials, Credentials::Login { user, .. } if user == "bob"));
+        assert!(matches!(plan.get_credentials(), Credentials::Login { user, .. } if user == "bob"));
         std::fs::write(&cfg, "login = \"alice\"\napi-key = \"K\"\n").unwrap();
         let args = DownloadArgs { config: Some(cfg), ..Default::default() };
         let err = resolve_download(&args, &no_env, &no_password).unwrap_err().to_string();
@@ -952,10 +946,13 @@ mod tests {
         .unwrap();
         let args = crate::cli::ExtractArgs { config: Some(cfg.clone()), ..Default::default() };
         let plan = resolve_extract(&args, &no_env).unwrap();
-        assert_eq!(plan.slides_dir, slides);
-        assert_eq!(plan.mask_source, ExtractMasks::Dir(masks.clone()));
-        assert_eq!((plan.resolution, plan.jobs, plan.png), (Resolution::Mag(20.0), 3, Compression::High));
-        assert_eq!(plan.out, PathBuf::from("from-file"));
+        assert_eq!(plan.get_slides_dir(), slides);
+        assert_eq!(plan.get_mask_source(), &ExtractMasks::Dir(masks.clone()));
+        assert_eq!(
+            (plan.get_resolution(), plan.get_jobs(), plan.get_png()),
+            (Resolution::Mag(20.0), 3, Compression::High)
+        );
+        assert_eq!(plan.get_out(), Path::new("from-file"));
         let args = crate::cli::ExtractArgs {
             config: Some(cfg.clone()),
             jobs: Some(1),
@@ -963,7 +960,7 @@ mod tests {
             ..Default::default()
         };
         let plan = resolve_extract(&args, &no_env).unwrap();
-        assert_eq!((plan.resolution, plan.jobs), (Resolution::Base, 1));
+        assert_eq!((plan.get_resolution(), plan.get_jobs()), (Resolution::Base, 1));
         std::fs::write(&cfg, "mask-source = \"dir\"\n").unwrap();
         let args =
             crate::cli::ExtractArgs { config: Some(cfg.clone()), slides_dir: Some(slides), ..Default::default() };

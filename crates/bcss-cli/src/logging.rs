@@ -102,9 +102,12 @@ pub fn init(logs_dir: Option<&Path>, quiet: bool) -> anyhow::Result<Option<PathB
     let mut file = None;
     if let Some(dir) = logs_dir {
         std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create log directory `{}`: {e}", dir.display()))?;
+            .map_err(|e| anyhow::Error::new(e).context(format!("cannot create log directory `{}`", dir.display())))?;
         let p = dir.join(format!("{}.log", timestamp()));
-        file = Some(File::create(&p).map_err(|e| anyhow::anyhow!("cannot create log file `{}`: {e}", p.display()))?);
+        file = Some(
+            File::create(&p)
+                .map_err(|e| anyhow::Error::new(e).context(format!("cannot create log file `{}`", p.display())))?,
+        );
         path = Some(p);
     }
     *LOG_FILE.lock().expect("log lock") = file;

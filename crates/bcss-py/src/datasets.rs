@@ -334,7 +334,7 @@ impl CropStream {
             })
             .map_err(err(py))?;
         let seed = seed.wrapping_add(epoch.wrapping_mul(0xD1B5_4A32_D192_ED03));
-        let mut crops = set.into_crops(part, CropConfig { size, per_roi, seed }).map_err(err(py))?;
+        let mut crops = set.into_crops(part, CropConfig::new(size).per_roi(per_roi).seed(seed)).map_err(err(py))?;
         if let Some(w) = &class_weights {
             // Python gives classes 1..=K in order; the library indexes by class value (0 unused).
             let mut by_value = vec![0.0];

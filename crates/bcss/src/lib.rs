@@ -31,8 +31,15 @@
 //! - Every public enum is `#[non_exhaustive]`, errors and settings alike: a new variant (a new
 //!   failure, a new compression level) is not a breaking change, and a `match` outside this
 //!   crate needs a wildcard arm.
-//! - Plans (`DownloadPlan`, `ExtractPlan`, ...) are still plain structs with public fields, built
-//!   with a struct literal as in the example below; adding a field to one is a breaking change.
+//! - Plans and options (`DownloadPlan`, `ExtractPlan`, `TilePlan`, `OverlayPlan`, `MasksPlan`,
+//!   `ReportPlan`, the pipeline's `RoiPipeline`, `VerifyOptions`, `RasterOptions`,
+//!   `CropConfig`, `GdcSettings`) are `#[non_exhaustive]` structs with private fields, made by
+//!   `new` with the values that have no sensible default (or by `Default` when all have one)
+//!   and changed by chainable setters named after the setting, each documenting its default,
+//!   as in the example below; a setting a caller needs to read back has a `get_` method (the
+//!   convention of `std::process::Command` and clap's `Command`, whose setters hold the plain
+//!   names). A new setting is a new setter with a default, not a breaking change.
+//!   `HttpConfig` is still a struct with public fields.
 //! - Items that are public only for the crates of this workspace (the CLI, the Python
 //!   extension, the stand-in server) are public like the rest; narrowing them to `pub(crate)` is
 //!   work left to do.
@@ -42,36 +49,24 @@
 //! ```no_run
 //! use bcss::catalog::RoiTable;
 //! use bcss::codec::png::Compression;
-//! use bcss::command::download::{download, DownloadPlan, Encoding, GdcSettings, MaskSource, Parts, Source};
+//! use bcss::command::download::{download, DownloadPlan};
 //! use bcss::report::Recorder;
 //! use bcss::source::girder::{Credentials, Secret};
-//! use bcss::source::http::HttpConfig;
-//! use bcss::transform::{Mode, Resolution};
+//! use bcss::transform::Resolution;
 //!
 //! let names = ["TCGA-A1-A0SK".to_string(), "TCGA-A2-A04P".to_string(), "TCGA-OL-A5RW".to_string()];
 //! let (rois, unknown) = RoiTable::builtin().select(&names);
 //! assert!(unknown.is_empty());
-//! let plan = DownloadPlan {
-//!     api_url: "https://dsa.example.org/api/v1".into(),
-//!     credentials: Credentials::ApiKey(Secret::new(std::env::var("BCSS_API_KEY")?)),
-//!     folder_id: Some("5bbdeba3e629140048d017bb".into()),
-//!     fallback_to_builtin: true,
-//!     rois,
-//!     out: "BCSS".into(),
-//!     resolution: Resolution::Mpp(0.25),
-//!     mode: Mode::Exact,
-//!     parts: Parts { images: true, masks: true, annotations: false },
-//!     encoding: Encoding::Jpeg,
-//!     jobs: 4,
-//!     http: HttpConfig::default(),
-//!     png: Compression::Balanced,
-//!     icc: true,
-//!     mask_source: MaskSource::Links,
-//!     source: Source::Dsa,
-//!     wsis: false,
-//!     gdc: GdcSettings::default(),
-//!     wait_lock: false,
-//! };
+//! // Images and masks at MPP 0.25 are the defaults; the built-in slide table holds the public
+//! // DSA's item ids, so another server's folder listing must not fall back to it.
+//! let plan = DownloadPlan::new(rois, "BCSS")
+//!     .api_url("https://dsa.example.org/api/v1")
+//!     .credentials(Credentials::ApiKey(Secret::new(std::env::var("BCSS_API_KEY")?)))
+//!     .folder_id(Some("5bbdeba3e629140048d017bb".into()))
+//!     .fallback_to_builtin(false)
+//!     .resolution(Resolution::Mpp(0.25))
+//!     .jobs(4)
+//!     .png(Compression::Fast);
 //! let events = Recorder::default();
 //! let summary = download(&plan, &events)?;
 //! println!("{} done, {} failed", summary.done.len(), summary.failed.len());

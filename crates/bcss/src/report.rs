@@ -29,7 +29,8 @@ pub enum Step {
     Region,
     /// The label mask: a mask link, a mask file, or rasterising annotations.
     Mask,
-    /// The slide's annotation JSON (`--annotations`).
+    /// The slide's annotation JSON: fetching it (`download`'s `annotations` part), or reading
+    /// and parsing the file `masks` rasterises.
     Annotations,
     /// Writing an output file.
     Write,
@@ -37,8 +38,12 @@ pub enum Step {
     Manifest,
     /// Downloading a whole slide file (`--pipeline wsis`).
     Download,
-    /// Reading an input file of a dataset (`stats`, `eval`, `report`).
+    /// Reading an input file of a dataset (`stats`, `eval`, `report`; for `eval`, the ground
+    /// truth).
     Input,
+    /// A prediction `eval` scores: missing, unreadable, of another size than its ground truth,
+    /// or holding a value that is not a class of the map.
+    Prediction,
 }
 
 impl std::fmt::Display for Step {
@@ -52,6 +57,7 @@ impl std::fmt::Display for Step {
             Step::Manifest => "manifest",
             Step::Download => "download",
             Step::Input => "input",
+            Step::Prediction => "prediction",
         })
     }
 }

@@ -15,19 +15,22 @@ pub fn run(args: &DownloadArgs, out: Output) -> Result<(), Failure> {
     let bar = Bar::new("ROIs", out.progress);
     let result = download::download(&plan, &bar);
     bar.finish();
-    super::finish_run("download", &classify(result)?, &plan.out, log, out)
+    super::finish_run("download", &classify(result)?, plan.get_out(), log, out)
 }
 
 /// Resolves the plan (flags, environment, file) and opens the run's log. Returns the plan and
 /// the log's path.
 pub fn prepare(args: &DownloadArgs, quiet: bool) -> Result<(DownloadPlan, Option<PathBuf>), Failure> {
     let ask = |user: &str| -> anyhow::Result<String> {
-        rpassword::prompt_password(format!("password for {user}: "))
-            .map_err(|e| anyhow::anyhow!("cannot read the password for `--login` ({e}); set BCSS_PASSWORD instead"))
+        rpassword::prompt_password(format!("password for {user}: ")).map_err(|e| {
+            anyhow::Error::new(e).context(
+                "cannot read the password for `--login` from the terminal (BCSS_PASSWORD gives it without one)",
+            )
+        })
     };
     let plan = config::resolve_download(args, &config::process_env, &ask).input()?;
-    let log = crate::logging::init(Some(&plan.out.join("logs")), quiet).output()?;
-    tracing::info!(source = ?plan.source, api_url = %bcss::source::http::redact_url(&plan.api_url), gdc_url = %bcss::source::http::redact_url(&plan.gdc.url), wsis = plan.wsis, rois = plan.rois.rois().len(), resolution = %plan.resolution.describe(), mode = plan.mode.as_str(), "bcss download starts");
+    let log = crate::logging::init(Some(&plan.get_out().join("logs")), quiet).output()?;
+    tracing::info!(source = ?plan.get_source(), api_url = %bcss::source::http::redact_url(plan.get_api_url()), gdc_url = %bcss::source::http::redact_url(plan.get_gdc().get_url()), wsis = plan.get_wsis(), rois = plan.get_rois().rois().len(), resolution = %plan.get_resolution().describe(), mode = plan.get_mode().as_str(), "bcss download starts");
     Ok((plan, log))
 }
 

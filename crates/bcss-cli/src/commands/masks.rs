@@ -47,15 +47,12 @@ pub fn plan(args: &MasksArgs) -> anyhow::Result<MasksPlan> {
     if args.out.exists() && !args.out.is_dir() {
         bail!("`--out {}` exists and is not a directory", args.out.display());
     }
-    Ok(MasksPlan {
-        slides,
-        codes,
-        out: args.out.clone(),
-        scale,
-        geometry: if args.strict { Geometry::Strict } else { Geometry::Htk },
-        png,
-        wait_lock: args.wait_lock,
-    })
+    Ok(MasksPlan::new(slides, &args.out)
+        .codes(codes)
+        .scale(scale)
+        .geometry(if args.strict { Geometry::Strict } else { Geometry::Htk })
+        .png(png)
+        .wait_lock(args.wait_lock))
 }
 
 /// Whether the run is about one slide given by its file: its summary is then the output, and
@@ -154,7 +151,7 @@ pub fn run(args: &MasksArgs, out: Output) -> Result<(), Failure> {
                 0 => String::new(),
                 n => format!(", {n} with failures"),
             },
-            plan.out.display()
+            plan.get_out().display()
         );
     }
     if unfinished > 0 {
@@ -168,7 +165,7 @@ fn no_roi(summary: &MasksSummary, plan: &MasksPlan) -> String {
     format!(
         "`{}` has no ROI element: no polyline or rectangle belongs to a group with is_roi (here: {})",
         summary.annotations.display(),
-        plan.codes
+        plan.get_codes()
             .groups()
             .iter()
             .filter(|g| g.is_roi)
@@ -204,7 +201,7 @@ fn report_slide(summary: &MasksSummary, plan: &MasksPlan, out: Output, several: 
             },
             summary.scale_factor,
             summary.geometry.as_str(),
-            plan.out.display()
+            plan.get_out().display()
         );
     }
     if !out.quiet {

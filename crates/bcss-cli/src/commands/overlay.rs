@@ -39,20 +39,17 @@ pub fn run(args: &OverlayArgs, out: Output) -> Result<(), Failure> {
             args.dir.display()
         )));
     }
-    let plan = OverlayPlan {
-        map,
-        alpha: args.alpha,
-        downsample: args.downsample,
-        thumb: args.thumb,
-        out: args.out.clone(),
-        compression: Compression::Fast,
-        wait_lock: args.wait_lock,
-        style: match args.style {
+    let plan = OverlayPlan::new(map, &args.out)
+        .alpha(args.alpha)
+        .downsample(args.downsample)
+        .thumb(args.thumb)
+        .compression(Compression::Fast)
+        .wait_lock(args.wait_lock)
+        .style(match args.style {
             OverlayStyleArg::Fill => OverlayStyle::Fill,
             OverlayStyleArg::Outline => OverlayStyle::Outline,
-        },
-        legend: !args.no_legend,
-    };
+        })
+        .legend(!args.no_legend);
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || overlay::overlay(&plan, &rois, &bar))?;
     bar.finish();

@@ -23,21 +23,16 @@ pub fn run(args: &ReportArgs, out: Output) -> Result<(), Failure> {
     if let Some(dir) = args.overlays.as_ref().filter(|d| !d.is_dir()) {
         return Err(Failure::Input(anyhow::anyhow!("`--overlays {}` is not a folder", dir.display())));
     }
-    let plan = ReportPlan {
-        map,
-        root: args.dir.clone(),
-        layout,
-        split: args.select.split.clone().unwrap_or_else(|| "official".to_string()),
-        pred,
-        overlays: args.overlays.clone(),
-        thumb: args.thumb,
-        out: args.out.clone(),
-    };
+    let plan = ReportPlan::new(map, &args.dir, layout, &args.out)
+        .split(args.select.split.clone().unwrap_or_else(|| "official".to_string()))
+        .pred(pred)
+        .overlays(args.overlays.clone())
+        .thumb(args.thumb);
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || report::report(&plan, &rois, &bar))?;
     bar.finish();
     let summary = result.map_err(|e| match e {
-        e @ (ReportError::Output { .. } | ReportError::Chart(_)) => Failure::Output(e.into()),
+        e @ (ReportError::Output { .. } | ReportError::Chart { .. }) => Failure::Output(e.into()),
         e => Failure::Input(e.into()),
     })?;
     if out.json {

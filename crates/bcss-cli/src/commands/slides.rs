@@ -39,7 +39,7 @@ fn manifest(args: &SlidesManifestArgs, out: Output) -> Result<(), Failure> {
     match &args.out {
         Some(path) => {
             bcss::dataset::atomic::write_atomic(path, |w| w.write_all(text.as_bytes()))
-                .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))
+                .map_err(|e| anyhow::Error::new(e).context(format!("cannot write `{}`", path.display())))
                 .output()?;
         }
         None if !out.json => print!("{text}"),

@@ -59,7 +59,7 @@ pub fn compute(args: &StatsArgs, reporter: &dyn Reporter) -> Result<(Stats, f64)
     let stats = inputs::with_jobs(args.jobs, || stats::compute(&rois, &map, reporter))?.input()?;
     let seconds = start.elapsed().as_secs_f64();
     stats::write_outputs(&stats, &map, &args.out, args.wait_lock).map_err(|e| match e {
-        e @ (StatsError::Output { .. } | StatsError::Chart(_)) => Failure::Output(e.into()),
+        e @ (StatsError::Output { .. } | StatsError::Chart { .. }) => Failure::Output(e.into()),
         StatsError::Lock(e) => super::lock_failure(e),
         e => Failure::Input(e.into()),
     })?;

@@ -29,16 +29,13 @@ pub fn run(args: &TileArgs, out: Output) -> Result<(), Failure> {
             args.dir.display()
         )));
     }
-    let plan = TilePlan {
-        size: args.size,
-        stride,
-        min_labelled: args.min_labelled,
-        map,
-        out: args.out.clone(),
-        compression,
-        wait_lock: args.wait_lock,
-        split: args.select.split.clone().unwrap_or_else(|| "official".to_string()),
-    };
+    let plan = TilePlan::new(map, &args.out)
+        .size(args.size)
+        .stride(stride)
+        .min_labelled(args.min_labelled)
+        .compression(compression)
+        .wait_lock(args.wait_lock)
+        .split(args.select.split.clone().unwrap_or_else(|| "official".to_string()));
     let start = Instant::now();
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || tile::tile(&plan, &rois, &bar))?;

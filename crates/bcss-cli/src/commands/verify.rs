@@ -62,7 +62,7 @@ pub fn check(args: &VerifyArgs) -> Result<VerifyReport, Failure> {
     } else {
         None
     };
-    let options = VerifyOptions { expected, skip_hashes: args.no_hash };
+    let options = VerifyOptions::default().expected(expected).skip_hashes(args.no_hash);
     match verify::verify(&args.dir, &options) {
         Ok(r) => Ok(r),
         // Every way verify fails to start is about the folder given (and any later kind too).

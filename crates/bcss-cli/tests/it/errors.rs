@@ -162,3 +162,131 @@ fn a_mask_link_refused_with_404_is_a_failure_of_the_mask_step() {
     let failed = lines_after(&r.stderr, "failed: ");
     assert_eq!(failed, [format!("{}: {reason}", f["id"].as_str().unwrap())]);
 }
+
+#[test]
+fn a_log_folder_that_cannot_be_made_is_one_line_with_its_cause() {
+    let s = Stand::new();
+    // A file where the log folder goes: the folder cannot be made, before anything is fetched.
+    std::fs::create_dir_all(s.out()).unwrap();
+    std::fs::write(s.out().join("logs"), "").unwrap();
+    let r = run(&mut s.download());
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert_clean_error(&r.stderr);
+    let errors = lines_after(&r.stderr, "error: ");
+    assert_eq!(
+        errors,
+        [format!("cannot create log directory `{}`: File exists (os error 17)", s.out().join("logs").display())]
+    );
+    assert_each_level_once(errors[0]);
+}
+
+#[test]
+fn masks_failures_carry_their_step() {
+    let dir = Dir::new();
+    let folder = dir.join("annotations");
+    std::fs::create_dir_all(&folder).unwrap();
+    // Slide BROKEN: its file is not JSON. Slide SLIDE-1: ROI 0 would be a mask over 2^31 pixels,
+    // ROI 1 is drawn.
+    std::fs::write(folder.join("BROKEN.json"), "[{\"annotation\": ").unwrap();
+    std::fs::write(
+        folder.join("SLIDE-1.json"),
+        r#"[{"annotation": {"name": "t", "elements": [
+        {"type": "rectangle", "id": "wide", "group": "roi", "center": [5000000, 500, 0], "width": 10000000, "height": 1000, "rotation": 0},
+        {"type": "rectangle", "id": "ok", "group": "roi", "center": [50, 5000, 0], "width": 100, "height": 100, "rotation": 0}
+    ]}}]"#,
+    )
+    .unwrap();
+    let r = run(bcss().args(["masks", "--json", "--annotations"]).arg(&folder).arg("--out").arg(dir.join("out")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let done: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let broken = format!(
+        "failed to parse annotation file `{}`: not valid JSON: EOF while parsing a value at line 1 column 16",
+        folder.join("BROKEN.json").display()
+    );
+    let wide = "ROI element 0 would make a mask of 10000000x1000 pixels, over the limit of 2147483648 pixels; \
+                check its coordinates and the scale factor";
+    let want = serde_json::json!([
+        {"id": "BROKEN", "step": "annotations", "status": null, "reason": broken},
+        {"id": "SLIDE-1 ROI 0", "step": "mask", "status": null, "reason": wide},
+    ]);
+    assert_eq!(done["failures"], want, "{done}");
+    assert_each_level_once(&broken);
+    // The slide's own summary has its ROI's failure too (the JSON of a one-file run).
+    let slide = done["slides"].as_array().unwrap().iter().find(|s| s["slide_name"] == "SLIDE-1").unwrap();
+    assert_eq!(slide["failures"], serde_json::json!([want[1]]));
+    assert_eq!(slide["failed"][0]["reason"], want[1]["reason"], "`failed` says the same");
+}
+
+#[test]
+fn eval_failures_say_whether_the_truth_or_the_prediction_failed() {
+    let d = Dir::new();
+    let mask = |name: &str, w: u32, h: u32| {
+        let path = d.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut enc = png::Encoder::new(std::fs::File::create(&path).unwrap(), w, h);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.write_header().unwrap().write_image_data(&vec![1; (w * h) as usize]).unwrap();
+        path
+    };
+    // A: the prediction has another size. B: the truth is not a PNG. C: no prediction.
+    // D: scored.
+    mask("truth/A_xmin0_ymin0_MPP-0.2500.png", 4, 4);
+    mask("pred/A_xmin0_ymin0_MPP-0.2500.png", 4, 3);
+    let b_truth = d.write("truth/B_xmin0_ymin0_MPP-0.2500.png", "not a png");
+    mask("pred/B_xmin0_ymin0_MPP-0.2500.png", 4, 4);
+    mask("truth/C_xmin0_ymin0_MPP-0.2500.png", 4, 4);
+    mask("truth/D_xmin0_ymin0_MPP-0.2500.png", 4, 4);
+    mask("pred/D_xmin0_ymin0_MPP-0.2500.png", 4, 4);
+    let r = run(bcss().args(["--json", "eval", "--pred"]).arg(d.join("pred")).arg("--truth").arg(d.join("truth")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let failures = report["failures"].as_array().unwrap();
+    let steps: Vec<(&str, &str)> =
+        failures.iter().map(|f| (f["id"].as_str().unwrap(), f["step"].as_str().unwrap())).collect();
+    assert_eq!(steps, [("A", "prediction"), ("B", "input"), ("C", "prediction")], "{report}");
+    // Each failure's reason is its problem's message.
+    for f in failures {
+        let problem = report["problems"].as_array().unwrap().iter().find(|p| p["message"] == f["reason"]);
+        assert!(problem.is_some(), "{f} is a problem: {report}");
+    }
+    assert_eq!(failures[0]["reason"], "size 4x3 does not match the ground truth 4x4");
+    assert_eq!(failures[2]["reason"], "no prediction for this ground-truth mask");
+    // The decoder's reason is the cause of "invalid PNG", said after it.
+    assert_eq!(failures[1]["reason"], "invalid PNG: Invalid PNG signature.");
+    let b = report["problems"].as_array().unwrap().iter().find(|p| p["file"] == b_truth.to_str().unwrap()).unwrap();
+    assert_eq!(b["kind"], "unreadable");
+}
+
+#[test]
+fn an_input_file_that_does_not_decode_is_named_once_with_its_cause() {
+    let d = Dir::new();
+    std::fs::create_dir_all(d.join("data/masks")).unwrap();
+    let mask = d.write("data/masks/TCGA-A1-A0SK-DX1_xmin0_ymin0_MPP-0.2500.png", "not a png");
+    let r = run(bcss().arg("stats").arg(d.join("data")).arg("--out").arg(d.join("stats")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let errors = lines_after(&r.stderr, "error: ");
+    assert_eq!(errors, [format!("`{}`: invalid PNG: Invalid PNG signature.", mask.display())]);
+    assert_each_level_once(errors[0]);
+}
+
+#[test]
+fn a_password_that_cannot_be_asked_for_is_one_line_with_its_cause() {
+    let d = Dir::new();
+    // `setsid`: no controlling terminal (as under a scheduler), so the prompt cannot open
+    // /dev/tty. Nothing is fetched: the password is asked for before connecting.
+    let r = run(std::process::Command::new("setsid")
+        .arg(env!("CARGO_BIN_EXE_bcss"))
+        .args(["download", "--login", "bob", "--api-url", "http://127.0.0.1:1/api/v1", "--out"])
+        .arg(d.join("out"))
+        .env_remove("BCSS_PASSWORD")
+        .env_remove("BCSS_API_KEY")
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_clean_error(&r.stderr);
+    let errors = lines_after(&r.stderr, "error: ");
+    assert_eq!(
+        errors,
+        ["cannot read the password for `--login` from the terminal (BCSS_PASSWORD gives it without one): \
+          No such device or address (os error 6)"]
+    );
+}

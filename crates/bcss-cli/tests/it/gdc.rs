@@ -381,6 +381,26 @@ fn a_wrong_md5_keeps_no_file() {
 }
 
 #[test]
+fn a_manifest_that_cannot_be_written_names_the_file_and_its_cause_once() {
+    let f = fixture();
+    let known: Vec<&Slide> = f.slides.iter().take(1).collect();
+    let s = server(&known, GdcFaults::default(), None);
+    let d = Dir::new();
+    let path = d.join("no-such-folder/gdc_manifest.txt");
+    let r = run(bcss()
+        .args(["slides", "manifest", "--gdc-url", &s.url(), "--slides", &slides_arg(&known), "--out"])
+        .arg(&path));
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let errors: Vec<&str> = r.stderr.lines().filter_map(|l| l.strip_prefix("error: ")).collect();
+    // The cause is `tempfile`'s error, which names the temporary file it could not create.
+    let [line] = errors.as_slice() else { panic!("{}", r.stderr) };
+    let (said, temporary) =
+        line.split_once(" at path ").unwrap_or_else(|| panic!("the temporary file is named: {line}"));
+    assert_eq!(said, format!("cannot write `{}`: No such file or directory (os error 2)", path.display()));
+    assert!(temporary.starts_with(&format!("\"{}", d.join("no-such-folder/.gdc_manifest.txt.").display())), "{line}");
+}
+
+#[test]
 fn the_manifest_lists_every_known_slide_and_names_the_unknown() {
     let f = fixture();
     let known: Vec<&Slide> = f.slides.iter().take(3).collect();

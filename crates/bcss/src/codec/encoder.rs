@@ -55,7 +55,7 @@ pub enum EncodeError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The image's size or pixel layout is not one PNG (or this writer) can hold.
-    #[error("cannot write this PNG: {0}")]
+    #[error("a PNG cannot hold {0}")]
     Shape(String),
     /// More or fewer bytes than the header's rows, or a partial row.
     #[error("the PNG got {got} bytes of rows but its header promises {want}")]

@@ -130,8 +130,8 @@ pub enum CodecError {
     #[error("failed to encode PNG")]
     PngEncode(#[from] ::png::EncodingError),
     /// The PNG encoder refused its input (a size, a channel count, a row count).
-    #[error("failed to encode PNG: {0}")]
-    Encode(png::EncodeError),
+    #[error("failed to encode PNG")]
+    Encode(#[source] png::EncodeError),
     /// A PNG of a kind bcss does not read.
     #[error("unsupported PNG: {0}")]
     Unsupported(String),
@@ -225,5 +225,13 @@ mod tests {
         assert!(matches!(decode_rgb(b""), Err(CodecError::Empty)));
         let err = decode_rgb(b"<html>").unwrap_err().to_string();
         assert!(err.contains("3c 68 74 6d 6c 3e"), "{err}");
+    }
+
+    #[test]
+    fn an_input_the_encoder_refuses_is_the_cause_said_once() {
+        let refused = png::PngWriter::new(Vec::new(), 4, 4, 5, png::Compression::Fast).err().unwrap();
+        let err = CodecError::from(refused);
+        assert!(matches!(err, CodecError::Encode(_)));
+        assert_eq!(crate::report::error_chain(&err), "failed to encode PNG: a PNG cannot hold 5 channels");
     }
 }

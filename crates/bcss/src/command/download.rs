@@ -7,7 +7,7 @@
 //! ([`LinkMasks`]) or rasterised from the slide's annotations with HistomicsTK's rules
 //! ([`SlideAnnotationMasks`]). The pipeline does resume, writing and the manifest.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::pipeline::{self, BaseMasks, DsaPixels, LinkMasks, Pixels, RoiPipeline, RunError, SlideAnnotationMasks};
 use crate::catalog::{RoiTable, Slide, SlideTable};
@@ -66,16 +66,16 @@ pub enum Source {
 }
 
 /// How to reach the GDC (for `--source gdc` and `--pipeline wsis`).
+///
+/// Built from [`GdcSettings::default`] (the public GDC, no token, slides found by name, the
+/// cache under the dataset) with chainable setters.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct GdcSettings {
-    /// API base URL.
-    pub url: String,
-    /// Token for controlled-access files (`X-Auth-Token`); open-access slides need none.
-    pub token: Option<Secret>,
-    /// A GDC manifest to find slides in instead of searching the GDC by name.
-    pub manifest: Option<PathBuf>,
-    /// The byte-range cache of `--source gdc` (default: `<out>/.cache/gdc`).
-    pub cache: Option<PathBuf>,
+    pub(crate) url: String,
+    pub(crate) token: Option<Secret>,
+    pub(crate) manifest: Option<PathBuf>,
+    pub(crate) cache: Option<PathBuf>,
 }
 
 impl Default for GdcSettings {
@@ -84,51 +84,247 @@ impl Default for GdcSettings {
     }
 }
 
+impl GdcSettings {
+    /// API base URL (default: [`DEFAULT_GDC_URL`]).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self
+    }
+    /// Token for controlled-access files (`X-Auth-Token`; default: none, which open-access
+    /// slides need).
+    pub fn token(mut self, token: Option<Secret>) -> Self {
+        self.token = token;
+        self
+    }
+    /// A GDC manifest to find slides in instead of searching the GDC by name (default: none).
+    pub fn manifest(mut self, manifest: Option<PathBuf>) -> Self {
+        self.manifest = manifest;
+        self
+    }
+    /// The byte-range cache of `--source gdc` (default: `<out>/.cache/gdc`).
+    pub fn cache(mut self, cache: Option<PathBuf>) -> Self {
+        self.cache = cache;
+        self
+    }
+    /// The API base URL.
+    pub fn get_url(&self) -> &str {
+        &self.url
+    }
+}
+
 /// Everything a download needs, validated.
+///
+/// Made by [`DownloadPlan::new`] from the ROIs and the dataset root, every other setting at
+/// the default its setter names (the public DSA's BCSS folder, MPP 0.25, images and masks,
+/// 4 jobs), and changed by chainable setters:
+///
+/// ```
+/// # use bcss::catalog::RoiTable;
+/// # use bcss::codec::png::Compression;
+/// # use bcss::command::download::DownloadPlan;
+/// let plan = DownloadPlan::new(RoiTable::builtin(), "BCSS").jobs(8).png(Compression::Fast);
+/// assert_eq!(plan.get_jobs(), 8);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DownloadPlan {
-    /// DSA API base URL.
-    pub api_url: String,
-    /// How to authenticate.
-    pub credentials: Credentials,
-    /// Folder whose items are the slides. `None`: use the built-in slide table only.
-    pub folder_id: Option<String>,
-    /// When listing this folder fails, fall back to the built-in slide table instead of failing
-    /// (true for the public folder, whose listing may be restricted).
-    pub fallback_to_builtin: bool,
-    /// The ROIs to fetch.
-    pub rois: RoiTable,
-    /// Dataset root.
-    pub out: PathBuf,
-    /// Output resolution.
-    pub resolution: Resolution,
-    /// Exact or compat requests.
-    pub mode: Mode,
-    /// What to fetch.
-    pub parts: Parts,
-    /// Region encoding.
-    pub encoding: Encoding,
-    /// Concurrent ROIs.
-    pub jobs: usize,
-    /// HTTP settings.
-    pub http: HttpConfig,
-    /// PNG compression of written images.
-    pub png: Compression,
-    /// Ask the server not to apply the slide's ICC colour profile (`style={"icc":false}`).
-    /// large_image >= 1.20 (2023) converts to sRGB by default; the 2019 dataset was made before
-    /// that, so `false` here gets closer to the published pixels on slides with a profile.
-    pub icc: bool,
-    /// Where masks come from.
-    pub mask_source: MaskSource,
-    /// Where the region pixels come from.
-    pub source: Source,
-    /// Also download the whole slide files into `wsis/` (from the GDC, whatever `source` says).
-    pub wsis: bool,
-    /// The GDC.
-    pub gdc: GdcSettings,
+    pub(crate) api_url: String,
+    pub(crate) credentials: Credentials,
+    pub(crate) folder_id: Option<String>,
+    pub(crate) fallback_to_builtin: bool,
+    pub(crate) rois: RoiTable,
+    pub(crate) out: PathBuf,
+    pub(crate) resolution: Resolution,
+    pub(crate) mode: Mode,
+    pub(crate) parts: Parts,
+    pub(crate) encoding: Encoding,
+    pub(crate) jobs: usize,
+    pub(crate) http: HttpConfig,
+    pub(crate) png: Compression,
+    pub(crate) icc: bool,
+    pub(crate) mask_source: MaskSource,
+    pub(crate) source: Source,
+    pub(crate) wsis: bool,
+    pub(crate) gdc: GdcSettings,
+    pub(crate) wait_lock: bool,
+}
+
+impl DownloadPlan {
+    /// A plan to fetch `rois` into the dataset root `out`, with every other setting at its
+    /// default.
+    pub fn new(rois: RoiTable, out: impl Into<PathBuf>) -> Self {
+        DownloadPlan {
+            api_url: DEFAULT_API_URL.to_string(),
+            credentials: Credentials::Anonymous,
+            folder_id: Some(DEFAULT_FOLDER_ID.to_string()),
+            fallback_to_builtin: true,
+            rois,
+            out: out.into(),
+            resolution: Resolution::Mpp(0.25),
+            mode: Mode::Exact,
+            parts: Parts { images: true, masks: true, annotations: false },
+            encoding: Encoding::default(),
+            jobs: 4,
+            http: HttpConfig::default(),
+            png: Compression::default(),
+            icc: true,
+            mask_source: MaskSource::default(),
+            source: Source::default(),
+            wsis: false,
+            gdc: GdcSettings::default(),
+            wait_lock: false,
+        }
+    }
+    /// DSA API base URL (default: [`DEFAULT_API_URL`], the public DSA).
+    pub fn api_url(mut self, api_url: impl Into<String>) -> Self {
+        self.api_url = api_url.into();
+        self
+    }
+    /// How to authenticate (default: [`Credentials::Anonymous`]).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+    /// Folder whose items are the slides; `None`: the built-in slide table only (default:
+    /// [`DEFAULT_FOLDER_ID`], the public BCSS folder).
+    pub fn folder_id(mut self, folder_id: Option<String>) -> Self {
+        self.folder_id = folder_id;
+        self
+    }
+    /// When listing the folder fails, fall back to the built-in slide table instead of failing
+    /// (default: true, right for the public folder, whose listing may be restricted; the
+    /// built-in table holds the public DSA's item ids, so set false for another server).
+    pub fn fallback_to_builtin(mut self, fallback: bool) -> Self {
+        self.fallback_to_builtin = fallback;
+        self
+    }
+    /// Output resolution (default: MPP 0.25, the published dataset's).
+    pub fn resolution(mut self, resolution: Resolution) -> Self {
+        self.resolution = resolution;
+        self
+    }
+    /// Exact or compat requests (default: [`Mode::Exact`]).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// What to fetch (default: images and masks).
+    pub fn parts(mut self, parts: Parts) -> Self {
+        self.parts = parts;
+        self
+    }
+    /// Region encoding (default: [`Encoding::Jpeg`], the server's and the original's).
+    pub fn encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+    /// Concurrent ROIs (default: 4).
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs;
+        self
+    }
+    /// HTTP settings (default: [`HttpConfig::default`]).
+    pub fn http(mut self, http: HttpConfig) -> Self {
+        self.http = http;
+        self
+    }
+    /// PNG compression of written images (default: [`Compression::Balanced`]).
+    pub fn png(mut self, png: Compression) -> Self {
+        self.png = png;
+        self
+    }
+    /// Whether the server applies the slide's ICC colour profile (default: true; false sends
+    /// `style={"icc":false}`). large_image >= 1.20 (2023) converts to sRGB by default; the 2019
+    /// dataset was made before that, so false gets closer to the published pixels on slides
+    /// with a profile.
+    pub fn icc(mut self, icc: bool) -> Self {
+        self.icc = icc;
+        self
+    }
+    /// Where masks come from (default: [`MaskSource::Links`]).
+    pub fn mask_source(mut self, mask_source: MaskSource) -> Self {
+        self.mask_source = mask_source;
+        self
+    }
+    /// Where the region pixels come from (default: [`Source::Dsa`]).
+    pub fn source(mut self, source: Source) -> Self {
+        self.source = source;
+        self
+    }
+    /// Also download the whole slide files into `wsis/`, from the GDC whatever
+    /// [`source`](Self::source) says (default: false).
+    pub fn wsis(mut self, wsis: bool) -> Self {
+        self.wsis = wsis;
+        self
+    }
+    /// How to reach the GDC (default: [`GdcSettings::default`]).
+    pub fn gdc(mut self, gdc: GdcSettings) -> Self {
+        self.gdc = gdc;
+        self
+    }
     /// When another run holds `out`'s lock: wait for it instead of failing with
-    /// [`LockError::Held`](crate::dataset::LockError::Held).
-    pub wait_lock: bool,
+    /// [`LockError::Held`](crate::dataset::LockError::Held) (default: false).
+    pub fn wait_lock(mut self, wait: bool) -> Self {
+        self.wait_lock = wait;
+        self
+    }
+
+    /// The dataset root.
+    pub fn get_out(&self) -> &Path {
+        &self.out
+    }
+    /// The ROIs to fetch.
+    pub fn get_rois(&self) -> &RoiTable {
+        &self.rois
+    }
+    /// The DSA API base URL.
+    pub fn get_api_url(&self) -> &str {
+        &self.api_url
+    }
+    /// How to authenticate.
+    pub fn get_credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+    /// The folder whose items are the slides.
+    pub fn get_folder_id(&self) -> Option<&str> {
+        self.folder_id.as_deref()
+    }
+    /// Whether a failed folder listing falls back to the built-in slide table.
+    pub fn get_fallback_to_builtin(&self) -> bool {
+        self.fallback_to_builtin
+    }
+    /// The output resolution.
+    pub fn get_resolution(&self) -> Resolution {
+        self.resolution
+    }
+    /// Exact or compat requests.
+    pub fn get_mode(&self) -> Mode {
+        self.mode
+    }
+    /// What to fetch.
+    pub fn get_parts(&self) -> Parts {
+        self.parts
+    }
+    /// Concurrent ROIs.
+    pub fn get_jobs(&self) -> usize {
+        self.jobs
+    }
+    /// Where masks come from.
+    pub fn get_mask_source(&self) -> MaskSource {
+        self.mask_source
+    }
+    /// Where the region pixels come from.
+    pub fn get_source(&self) -> Source {
+        self.source
+    }
+    /// Whether whole slide files are downloaded too.
+    pub fn get_wsis(&self) -> bool {
+        self.wsis
+    }
+    /// How to reach the GDC.
+    pub fn get_gdc(&self) -> &GdcSettings {
+        &self.gdc
+    }
 }
 
 /// Why a whole run could not start or go on.
@@ -329,17 +525,12 @@ fn run_pipeline(
     masks: &dyn BaseMasks,
     reporter: &dyn Reporter,
 ) -> Result<Summary, DownloadError> {
-    let pipeline = RoiPipeline {
-        rois: &plan.rois,
-        root: lock,
-        resolution: plan.resolution,
-        mode: plan.mode,
-        parts: plan.parts,
-        jobs: plan.jobs,
-        png: plan.png,
-        pixels,
-        masks,
-    };
+    let pipeline = RoiPipeline::new(&plan.rois, lock, pixels, masks)
+        .resolution(plan.resolution)
+        .mode(plan.mode)
+        .parts(plan.parts)
+        .jobs(plan.jobs)
+        .png(plan.png);
     Ok(pipeline::run(&pipeline, reporter)?)
 }
 

@@ -41,7 +41,7 @@ use super::input;
 use crate::catalog::classmap::ClassMap;
 use crate::dataset::pairs::RoiKey;
 use crate::dataset::scores::mean;
-use crate::report::{Outcome, Reporter, UnitFailure};
+use crate::report::{Outcome, Reporter, Step, UnitFailure};
 
 pub use super::input::score_files as evaluate_one;
 pub use crate::dataset::scores::{ClassMetrics, Confusion, ImageResult, Metrics, PixelCounter, Problem, ProblemKind};
@@ -67,6 +67,11 @@ pub struct EvalReport {
     pub problems: Vec<Problem>,
     /// The likely cause when the predictions look like another class map (see the module docs).
     pub warnings: Vec<String>,
+    /// Every problem as a failed ROI, in ROI order: its id, the step
+    /// ([`Step::Prediction`], or [`Step::Input`] for the ground truth) and the message, as the
+    /// `failures` of the other commands. Filled by [`evaluate`], which pairs files by ROI;
+    /// [`report`] alone, given no ROI ids for its problems, leaves it empty.
+    pub failures: Vec<UnitFailure>,
 }
 
 /// Limits an evaluation to the ROIs of some parts of a split (`bcss eval --part test`, Python's
@@ -93,20 +98,26 @@ pub fn evaluate(
     reporter: &dyn Reporter,
 ) -> EvalReport {
     let mut problems = Vec::new();
+    // The ROI and step of every problem, by its file (a file is one ROI's).
+    let mut failed: BTreeMap<PathBuf, (String, Step)> = BTreeMap::new();
     let mut jobs = Vec::new();
     for (key, t) in truth {
         match pred.get(key) {
             Some(p) => jobs.push((key.0.clone(), t.clone(), p.clone())),
-            None => problems.push(Problem::new(
-                t.clone(),
-                ProblemKind::NoPrediction,
-                "no prediction for this ground-truth mask",
-            )),
+            None => {
+                problems.push(Problem::new(
+                    t.clone(),
+                    ProblemKind::NoPrediction,
+                    "no prediction for this ground-truth mask",
+                ));
+                failed.insert(t.clone(), (key.0.clone(), Step::Prediction));
+            }
         }
     }
     for (key, p) in pred {
         if !truth.contains_key(key) {
             problems.push(Problem::new(p.clone(), ProblemKind::NoTruth, "no ground-truth mask for this prediction"));
+            failed.insert(p.clone(), (key.0.clone(), Step::Input));
         }
     }
     reporter.on_plan(jobs.len());
@@ -116,17 +127,43 @@ pub fn evaluate(
             reporter.on_start(roi);
             let r = evaluate_one(map, roi, t, p);
             reporter.on_bytes(input::file_len(t) + input::file_len(p));
-            reporter.on_done(
-                roi,
-                &r.as_ref().map_or_else(
-                    |e| Outcome::Failed(UnitFailure::new(roi.as_str(), e.message.clone())),
-                    |_| Outcome::Done,
-                ),
-            );
+            reporter
+                .on_done(roi, &r.as_ref().map_or_else(|e| Outcome::Failed(unit_failure(roi, t, e)), |_| Outcome::Done));
             r
         })
         .collect();
-    report(map, results, problems)
+    for ((roi, t, _), r) in jobs.iter().zip(&results) {
+        if let Err(e) = r {
+            failed.insert(e.file.clone(), (roi.clone(), step_of(t, e)));
+        }
+    }
+    let mut report = report(map, results, problems);
+    // In the order of the problems (sorted by file), then by ROI.
+    report.failures = report
+        .problems
+        .iter()
+        .filter_map(|p| {
+            let (roi, step) = failed.get(&p.file)?;
+            Some(UnitFailure { step: Some(*step), ..UnitFailure::new(roi.as_str(), p.message.clone()) })
+        })
+        .collect();
+    report.failures.sort_by(|a, b| a.id.cmp(&b.id));
+    report
+}
+
+/// The step of a problem scoring a ROI: [`Step::Input`] when it is its ground truth's
+/// (`truth`), else [`Step::Prediction`].
+fn step_of(truth: &std::path::Path, problem: &Problem) -> Step {
+    if problem.file == truth {
+        Step::Input
+    } else {
+        Step::Prediction
+    }
+}
+
+/// ROI `roi`'s failure to be scored, as the reporter is told it.
+fn unit_failure(roi: &str, truth: &std::path::Path, problem: &Problem) -> UnitFailure {
+    UnitFailure { step: Some(step_of(truth, problem)), ..UnitFailure::new(roi, problem.message.clone()) }
 }
 
 /// The report of images evaluated (in ROI order) and of problems: pooled and per-image metrics.
@@ -174,6 +211,7 @@ pub fn report(map: &ClassMap, results: Vec<Result<ImageResult, Problem>>, mut pr
         per_image,
         problems,
         warnings,
+        failures: Vec::new(),
     }
 }
 

@@ -9,7 +9,7 @@
 //! (before its JPEG encoding). Masks come from their links, a directory of PNGs, or annotation
 //! files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::pipeline::{
     self, AnnotationFileMasks, BaseMasks, DirMasks, LinkMasks, LocalPixels, MaskSetupError, RoiPipeline, RunError,
@@ -50,30 +50,109 @@ impl MaskInput {
 }
 
 /// Everything an extraction needs, validated.
+///
+/// Made by [`ExtractPlan::new`] from the slide folder, the ROIs and the dataset root, every
+/// other setting at the default its setter names (MPP 0.25, images and masks from the ROI
+/// table's links, 2 jobs), and changed by chainable setters.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ExtractPlan {
-    /// Directory holding the slide files.
-    pub slides_dir: PathBuf,
-    /// The ROIs to extract.
-    pub rois: RoiTable,
-    /// Dataset root.
-    pub out: PathBuf,
-    /// Output resolution.
-    pub resolution: Resolution,
-    /// What to write (`annotations` is not an extract part and must be false).
-    pub parts: Parts,
-    /// Where masks come from.
-    pub mask_source: MaskInput,
-    /// Concurrent ROIs, and the threads their pixel work runs on (a large ROI alone uses all
-    /// of them); memory per ROI is a few tile strips whatever its size.
-    pub jobs: usize,
-    /// HTTP settings for mask links.
-    pub http: HttpConfig,
-    /// PNG compression of written images.
-    pub png: Compression,
+    pub(crate) slides_dir: PathBuf,
+    pub(crate) rois: RoiTable,
+    pub(crate) out: PathBuf,
+    pub(crate) resolution: Resolution,
+    pub(crate) parts: Parts,
+    pub(crate) mask_source: MaskInput,
+    pub(crate) jobs: usize,
+    pub(crate) http: HttpConfig,
+    pub(crate) png: Compression,
+    pub(crate) wait_lock: bool,
+}
+
+impl ExtractPlan {
+    /// A plan to extract `rois` from the slide files in `slides_dir` into the dataset root
+    /// `out`, with every other setting at its default.
+    pub fn new(slides_dir: impl Into<PathBuf>, rois: RoiTable, out: impl Into<PathBuf>) -> Self {
+        ExtractPlan {
+            slides_dir: slides_dir.into(),
+            rois,
+            out: out.into(),
+            resolution: Resolution::Mpp(0.25),
+            parts: Parts { images: true, masks: true, annotations: false },
+            mask_source: MaskInput::Links,
+            jobs: 2,
+            http: HttpConfig::default(),
+            png: Compression::default(),
+            wait_lock: false,
+        }
+    }
+    /// Output resolution (default: MPP 0.25, the published dataset's).
+    pub fn resolution(mut self, resolution: Resolution) -> Self {
+        self.resolution = resolution;
+        self
+    }
+    /// What to write (default: images and masks; `annotations` is not an extract part and must
+    /// be false).
+    pub fn parts(mut self, parts: Parts) -> Self {
+        self.parts = parts;
+        self
+    }
+    /// Where masks come from (default: [`MaskInput::Links`]).
+    pub fn mask_source(mut self, mask_source: MaskInput) -> Self {
+        self.mask_source = mask_source;
+        self
+    }
+    /// Concurrent ROIs, and the threads their pixel work runs on: a large ROI alone uses all
+    /// of them, and memory per ROI is a few tile strips whatever its size (default: 2).
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs;
+        self
+    }
+    /// HTTP settings for mask links (default: [`HttpConfig::default`]).
+    pub fn http(mut self, http: HttpConfig) -> Self {
+        self.http = http;
+        self
+    }
+    /// PNG compression of written images (default: [`Compression::Balanced`]).
+    pub fn png(mut self, png: Compression) -> Self {
+        self.png = png;
+        self
+    }
     /// When another run holds `out`'s lock: wait for it instead of failing with
-    /// [`LockError::Held`](crate::dataset::LockError::Held).
-    pub wait_lock: bool,
+    /// [`LockError::Held`](crate::dataset::LockError::Held) (default: false).
+    pub fn wait_lock(mut self, wait: bool) -> Self {
+        self.wait_lock = wait;
+        self
+    }
+
+    /// The folder of the slide files.
+    pub fn get_slides_dir(&self) -> &Path {
+        &self.slides_dir
+    }
+    /// The ROIs to extract.
+    pub fn get_rois(&self) -> &RoiTable {
+        &self.rois
+    }
+    /// The dataset root.
+    pub fn get_out(&self) -> &Path {
+        &self.out
+    }
+    /// The output resolution.
+    pub fn get_resolution(&self) -> Resolution {
+        self.resolution
+    }
+    /// Where masks come from.
+    pub fn get_mask_source(&self) -> &MaskInput {
+        &self.mask_source
+    }
+    /// Concurrent ROIs and threads.
+    pub fn get_jobs(&self) -> usize {
+        self.jobs
+    }
+    /// PNG compression of written images.
+    pub fn get_png(&self) -> Compression {
+        self.png
+    }
 }
 
 /// Why a whole run could not start.
@@ -157,17 +236,12 @@ pub fn extract(plan: &ExtractPlan, reporter: &dyn Reporter) -> Result<Summary, E
     tracing::info!(rois = plan.rois.rois().len(), slides = %plan.slides_dir.display(), "extract planned");
     // Inputs are checked first (a bad input touches no output); then the root is this run's.
     let lock = DatasetLock::acquire(&plan.out, "extract", plan.wait_lock).map_err(RunError::from)?;
-    let pipeline = RoiPipeline {
-        rois: &plan.rois,
-        root: &lock,
-        resolution: plan.resolution,
-        mode: Mode::Exact,
-        parts: Parts { annotations: false, ..plan.parts },
-        jobs: plan.jobs,
-        png: plan.png,
-        pixels: &pixels,
-        masks: masks.as_ref(),
-    };
+    let pipeline = RoiPipeline::new(&plan.rois, &lock, &pixels, masks.as_ref())
+        .resolution(plan.resolution)
+        .mode(Mode::Exact)
+        .parts(Parts { annotations: false, ..plan.parts })
+        .jobs(plan.jobs)
+        .png(plan.png);
     Ok(pipeline::run(&pipeline, reporter)?)
 }
 

@@ -60,9 +60,10 @@ pub enum InputProblem {
     },
 }
 
-/// An input file and what went wrong with it.
+/// An input file and what went wrong with it: the file is this level, the problem its
+/// `source()`.
 #[derive(Debug, thiserror::Error)]
-#[error("`{path}`: {problem}")]
+#[error("`{path}`")]
 pub struct InputError {
     /// The file.
     pub path: PathBuf,
@@ -203,7 +204,8 @@ pub fn roi_counts(r: &RoiInput, map: &ClassMap) -> Result<RoiStats, InputError> 
 /// `crate::dataset::scores`'s; `bcss eval` and `bcss report --pred` call this). A prediction holding a value
 /// above K is read to its end for its largest value (the warnings use it).
 pub fn score_files(map: &ClassMap, roi: &str, truth: &Path, pred: &Path) -> Result<ImageResult, Problem> {
-    let unreadable = |e: InputError| Problem::new(e.path.clone(), ProblemKind::Unreadable, e.problem.to_string());
+    let unreadable =
+        |e: InputError| Problem::new(e.path.clone(), ProblemKind::Unreadable, crate::report::error_chain(&e.problem));
     let mut trows = open_mask(truth).map_err(unreadable)?;
     let mut prows = open_mask(pred).map_err(unreadable)?;
     let (w, h) = (trows.width(), trows.height());

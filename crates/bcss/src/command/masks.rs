@@ -27,12 +27,14 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::workers::UnitError;
 use crate::codec::label_png;
 use crate::codec::png::Compression;
 use crate::dataset::atomic::{self, hex};
 use crate::dataset::{DatasetLock, LockError};
 use crate::model::MAX_PIXELS;
 use crate::model::{Annotations, CodeTable, Rect};
+use crate::report::{Step, UnitFailure};
 use crate::source::annotations::{self, AnnotationError};
 use crate::transform::raster::{self, roi_elements, roi_masks_each, Geometry, RasterError, RasterOptions, RoiMask};
 use crate::transform::remap::count_into;
@@ -90,23 +92,71 @@ impl SlideAnnotations {
 }
 
 /// A validated `bcss masks` run.
+///
+/// Made by [`MasksPlan::new`] from the slides and the output folder, every other setting at
+/// the default its setter names (BCSS's codes, base resolution, HistomicsTK's pixel rules),
+/// and changed by chainable setters.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct MasksPlan {
-    /// The slides, done in this order.
-    pub slides: Vec<SlideAnnotations>,
-    /// Codes table.
-    pub codes: CodeTable,
-    /// Output directory (created).
-    pub out: PathBuf,
+    pub(crate) slides: Vec<SlideAnnotations>,
+    pub(crate) codes: CodeTable,
+    pub(crate) out: PathBuf,
+    pub(crate) wait_lock: bool,
+    pub(crate) scale: Scale,
+    pub(crate) geometry: Geometry,
+    pub(crate) png: Compression,
+}
+
+impl MasksPlan {
+    /// A plan to rasterise `slides`, in this order, into the output folder `out` (created),
+    /// with every other setting at its default.
+    pub fn new(slides: Vec<SlideAnnotations>, out: impl Into<PathBuf>) -> Self {
+        MasksPlan {
+            slides,
+            codes: CodeTable::bcss(),
+            out: out.into(),
+            wait_lock: false,
+            scale: Scale::Base,
+            geometry: Geometry::Htk,
+            png: Compression::default(),
+        }
+    }
+    /// Codes table (default: [`CodeTable::bcss`]).
+    pub fn codes(mut self, codes: CodeTable) -> Self {
+        self.codes = codes;
+        self
+    }
     /// When another run holds `out`'s lock: wait for it instead of failing with
-    /// [`LockError::Held`].
-    pub wait_lock: bool,
-    /// Resolution.
-    pub scale: Scale,
-    /// Pixel rules.
-    pub geometry: Geometry,
-    /// PNG compression.
-    pub png: Compression,
+    /// [`LockError::Held`] (default: false).
+    pub fn wait_lock(mut self, wait: bool) -> Self {
+        self.wait_lock = wait;
+        self
+    }
+    /// Resolution (default: [`Scale::Base`]).
+    pub fn scale(mut self, scale: Scale) -> Self {
+        self.scale = scale;
+        self
+    }
+    /// Pixel rules (default: [`Geometry::Htk`]).
+    pub fn geometry(mut self, geometry: Geometry) -> Self {
+        self.geometry = geometry;
+        self
+    }
+    /// PNG compression (default: [`Compression::Balanced`]).
+    pub fn png(mut self, png: Compression) -> Self {
+        self.png = png;
+        self
+    }
+
+    /// The output folder.
+    pub fn get_out(&self) -> &Path {
+        &self.out
+    }
+    /// The codes table.
+    pub fn get_codes(&self) -> &CodeTable {
+        &self.codes
+    }
 }
 
 /// One mask written.
@@ -144,6 +194,11 @@ pub struct MasksRun {
     /// The slides that could not be done (their file unreadable or not annotations, their name
     /// unusable, the scale absurd for one of their ROIs): nothing of theirs was written.
     pub failed: Vec<FailedSlide>,
+    /// Every failure of the run in the plan's order, as the `failures` of the other commands:
+    /// a slide that could not be done (id: the slide name; step [`Step::Annotations`] for its
+    /// file, [`Step::Mask`] for a scale too large, [`Step::Write`] for a name unusable in a
+    /// file name), and each ROI of a slide done that has no mask ([`MasksSummary::failures`]).
+    pub failures: Vec<UnitFailure>,
 }
 
 /// A slide of the run that could not be done.
@@ -181,6 +236,9 @@ pub struct MasksSummary {
     pub skipped_rois: Vec<SkippedRoi>,
     /// ROI elements without a mask for another reason (a failure), with the reason.
     pub failed: Vec<FailedRoi>,
+    /// The ROIs of `failed` as the `failures` of the other commands: id `<slide> ROI <index>`,
+    /// step [`Step::Mask`].
+    pub failures: Vec<UnitFailure>,
 }
 
 /// A ROI element for which, as HistomicsTK, no mask is made: it cannot be drawn or its mask is
@@ -281,6 +339,26 @@ pub enum MasksError {
     },
 }
 
+impl UnitError for MasksError {
+    fn rerun_may_fix(&self) -> bool {
+        matches!(
+            self,
+            MasksError::Lock(_) | MasksError::Read { .. } | MasksError::Output { .. } | MasksError::Write { .. }
+        )
+    }
+    fn step(&self) -> Option<Step> {
+        match self {
+            MasksError::Read { .. } | MasksError::Annotations { .. } => Some(Step::Annotations),
+            MasksError::ScaleTooLarge { .. } => Some(Step::Mask),
+            MasksError::UnsafeName(_) | MasksError::Output { .. } | MasksError::Write { .. } => Some(Step::Write),
+            MasksError::Lock(_) => None,
+        }
+    }
+    fn http_status(&self) -> Option<u16> {
+        None
+    }
+}
+
 /// Rasterises every ROI of every slide of the plan and writes the masks.
 ///
 /// Sizes are bounded before anything is allocated or created: a scale factor that takes a ROI
@@ -294,11 +372,12 @@ pub enum MasksError {
 pub fn run(plan: &MasksPlan) -> Result<MasksRun, MasksError> {
     let opts = RasterOptions { geometry: plan.geometry, scale: plan.scale.factor() };
     let mut lock = None;
-    let mut done = MasksRun { slides: Vec::new(), failed: Vec::new() };
+    let mut done = MasksRun { slides: Vec::new(), failed: Vec::new(), failures: Vec::new() };
     for slide in &plan.slides {
         let parsed = match read_slide(slide, &opts, &plan.codes) {
             Ok(parsed) => parsed,
             Err(error) => {
+                done.failures.push(error.unit_failure(&slide.slide_name));
                 let reason = crate::report::error_chain(&error);
                 done.failed.push(FailedSlide { annotations: slide.annotations.clone(), reason, error });
                 continue;
@@ -309,7 +388,9 @@ pub fn run(plan: &MasksPlan) -> Result<MasksRun, MasksError> {
                 .map_err(|source| MasksError::Output { path: plan.out.clone(), source })?;
             lock = Some(DatasetLock::acquire(&plan.out, "masks", plan.wait_lock)?);
         }
-        done.slides.push(write_slide(plan, slide, &parsed, &opts)?);
+        let summary = write_slide(plan, slide, &parsed, &opts)?;
+        done.failures.extend(summary.failures.iter().cloned());
+        done.slides.push(summary);
     }
     Ok(done)
 }
@@ -355,12 +436,19 @@ fn write_slide(
         masks: Vec::new(),
         skipped_rois: Vec::new(),
         failed: Vec::new(),
+        failures: Vec::new(),
     };
     for result in results {
         match result? {
             Outcome::Written(written) => summary.masks.push(written),
             Outcome::Skipped(skipped) => summary.skipped_rois.push(skipped),
-            Outcome::Failed(failed) => summary.failed.push(failed),
+            Outcome::Failed(failed) => {
+                let id = format!("{} ROI {}", slide.slide_name, failed.roi_index);
+                summary
+                    .failures
+                    .push(UnitFailure { step: Some(Step::Mask), ..UnitFailure::new(id, failed.reason.clone()) });
+                summary.failed.push(failed);
+            }
         }
     }
     Ok(summary)

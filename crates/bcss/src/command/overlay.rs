@@ -51,27 +51,76 @@ pub enum OverlayStyle {
 const LABEL_PX: f64 = 13.0;
 
 /// A validated overlay request.
+///
+/// Made by [`OverlayPlan::new`] from the class map and the output folder, every other setting
+/// at the default its setter names (filled at opacity 0.4, full size, 192-pixel thumbnails,
+/// with a legend), and changed by chainable setters.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OverlayPlan {
-    /// The class map whose colours are drawn.
-    pub map: ClassMap,
-    /// Opacity of the class colour, 0..=1.
-    pub alpha: f64,
-    /// Shrink overlays by this integer factor (1 = full size).
-    pub downsample: usize,
-    /// Longest side of a contact-sheet thumbnail.
-    pub thumb: usize,
-    /// Output folder (created).
-    pub out: PathBuf,
+    pub(crate) map: ClassMap,
+    pub(crate) alpha: f64,
+    pub(crate) downsample: usize,
+    pub(crate) thumb: usize,
+    pub(crate) out: PathBuf,
+    pub(crate) wait_lock: bool,
+    pub(crate) compression: Compression,
+    pub(crate) style: OverlayStyle,
+    pub(crate) legend: bool,
+}
+
+impl OverlayPlan {
+    /// A plan to draw the colours of `map` into the output folder `out` (created), with every
+    /// other setting at its default.
+    pub fn new(map: ClassMap, out: impl Into<PathBuf>) -> Self {
+        OverlayPlan {
+            map,
+            alpha: 0.4,
+            downsample: 1,
+            thumb: 192,
+            out: out.into(),
+            wait_lock: false,
+            compression: Compression::Fast,
+            style: OverlayStyle::Fill,
+            legend: true,
+        }
+    }
+    /// Opacity of the class colour, 0..=1 (default: 0.4).
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+    /// Shrink overlays by this integer factor; 1 keeps full size (default: 1).
+    pub fn downsample(mut self, factor: usize) -> Self {
+        self.downsample = factor;
+        self
+    }
+    /// Longest side of a contact-sheet thumbnail (default: 192).
+    pub fn thumb(mut self, side: usize) -> Self {
+        self.thumb = side;
+        self
+    }
     /// When another run holds `out`'s lock: wait for it instead of failing with
-    /// [`LockError::Held`].
-    pub wait_lock: bool,
-    /// PNG compression.
-    pub compression: Compression,
-    /// Fill or outline.
-    pub style: OverlayStyle,
-    /// Draw the legend of the classes present.
-    pub legend: bool,
+    /// [`LockError::Held`] (default: false).
+    pub fn wait_lock(mut self, wait: bool) -> Self {
+        self.wait_lock = wait;
+        self
+    }
+    /// PNG compression (default: [`Compression::Fast`]).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+    /// Fill or outline (default: [`OverlayStyle::Fill`]).
+    pub fn style(mut self, style: OverlayStyle) -> Self {
+        self.style = style;
+        self
+    }
+    /// Draw the legend of the classes present (default: true).
+    pub fn legend(mut self, legend: bool) -> Self {
+        self.legend = legend;
+        self
+    }
 }
 
 /// What an overlay run wrote.

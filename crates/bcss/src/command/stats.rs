@@ -43,8 +43,14 @@ pub enum StatsError {
         source: std::io::Error,
     },
     /// A chart could not be drawn.
-    #[error("{0}")]
-    Chart(String),
+    #[error("cannot draw `{file}`")]
+    Chart {
+        /// The chart's file name (`distribution.svg`, ...).
+        file: &'static str,
+        /// The drawing error.
+        #[source]
+        source: crate::render::chart::RenderError,
+    },
 }
 
 /// Counts every ROI's mask, in parallel, and aggregates per part.
@@ -131,11 +137,26 @@ pub fn write_outputs(stats: &Stats, map: &ClassMap, out: &Path, wait_lock: bool)
     write("stats.json", json.as_bytes())?;
 
     let (share, pixels) = distribution_charts(stats, map);
-    let draw = |e: crate::render::chart::RenderError| StatsError::Chart(e.to_string());
-    write("distribution.svg", share.svg().map_err(draw)?.as_bytes())?;
-    write("distribution-pixels.svg", pixels.svg().map_err(draw)?.as_bytes())?;
-    let bitmap = share.bitmap().map_err(draw)?;
+    let draw = |file| move |source| StatsError::Chart { file, source };
+    write("distribution.svg", share.svg().map_err(draw("distribution.svg"))?.as_bytes())?;
+    write("distribution-pixels.svg", pixels.svg().map_err(draw("distribution-pixels.svg"))?.as_bytes())?;
+    let bitmap = share.bitmap().map_err(draw("distribution.png"))?;
     let mut png = Vec::new();
     write_rgb(&mut png, &bitmap, Compression::Balanced).expect("encoding to memory");
     write("distribution.png", &png)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::chart::RenderError;
+
+    #[test]
+    fn a_chart_that_cannot_be_drawn_names_its_file_and_the_cause_once() {
+        let err = StatsError::Chart { file: "distribution.svg", source: RenderError("out of memory".into()) };
+        assert_eq!(
+            crate::report::error_chain(&err),
+            "cannot draw `distribution.svg`: the plotting backend failed: out of memory"
+        );
+    }
 }

@@ -34,26 +34,70 @@ use crate::transform::remap::remap_into;
 use crate::transform::tile::{labelled_fraction, tile_counts, GridError, TileGrid};
 
 /// A validated tiling request.
+///
+/// Made by [`TilePlan::new`] from the class map and the output root, every other setting at
+/// the default its setter names (512-pixel tiles without overlap, at least half labelled,
+/// the official split), and changed by chainable setters.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TilePlan {
-    /// Tile side in pixels.
-    pub size: usize,
-    /// Step between tile origins, 1..=`size`.
-    pub stride: usize,
-    /// Drop tiles whose labelled fraction is below this (0..=1).
-    pub min_labelled: f64,
-    /// The class map applied to masks.
-    pub map: ClassMap,
-    /// Output root (must not hold files yet).
-    pub out: PathBuf,
-    /// PNG compression of tiles (lossless either way).
-    pub compression: Compression,
+    pub(crate) size: usize,
+    pub(crate) stride: usize,
+    pub(crate) min_labelled: f64,
+    pub(crate) map: ClassMap,
+    pub(crate) out: PathBuf,
+    pub(crate) compression: Compression,
+    pub(crate) wait_lock: bool,
+    pub(crate) split: String,
+}
+
+impl TilePlan {
+    /// A plan to tile masks remapped by `map` into the output root `out` (which must not hold
+    /// files yet), with every other setting at its default.
+    pub fn new(map: ClassMap, out: impl Into<PathBuf>) -> Self {
+        TilePlan {
+            size: 512,
+            stride: 512,
+            min_labelled: 0.5,
+            map,
+            out: out.into(),
+            compression: Compression::Fast,
+            wait_lock: false,
+            split: "official".to_string(),
+        }
+    }
+    /// Tile side in pixels (default: 512). The stride is not changed with it.
+    pub fn size(mut self, size: usize) -> Self {
+        self.size = size;
+        self
+    }
+    /// Step between tile origins, 1..=`size` (default: 512, tiles side by side).
+    pub fn stride(mut self, stride: usize) -> Self {
+        self.stride = stride;
+        self
+    }
+    /// Drop tiles whose labelled fraction is below this, 0..=1 (default: 0.5).
+    pub fn min_labelled(mut self, fraction: f64) -> Self {
+        self.min_labelled = fraction;
+        self
+    }
+    /// PNG compression of tiles, lossless either way (default: [`Compression::Fast`]).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
     /// When another run holds `out`'s lock: wait for it instead of failing with
-    /// [`LockError::Held`].
-    pub wait_lock: bool,
+    /// [`LockError::Held`] (default: false).
+    pub fn wait_lock(mut self, wait: bool) -> Self {
+        self.wait_lock = wait;
+        self
+    }
     /// The split the parts come from, as given (`official`, `official-val`, a split file), for
-    /// `tiles.json`.
-    pub split: String,
+    /// `tiles.json` (default: `official`).
+    pub fn split(mut self, split: impl Into<String>) -> Self {
+        self.split = split.into();
+        self
+    }
 }
 
 /// One tile written.

@@ -7,7 +7,7 @@
 //! use bcss::dataset::training::{CropConfig, TrainingSet};
 //!
 //! let set = TrainingSet::open("BCSS".as_ref(), ClassMap::preset("main5").unwrap(), None)?;
-//! let mut crops = set.crops(Part::Train, CropConfig { size: 512, per_roi: 8, seed: 42 })?;
+//! let mut crops = set.crops(Part::Train, CropConfig::new(512).per_roi(8).seed(42))?;
 //! for crop in crops.by_ref().take(64) {
 //!     let crop = crop?;
 //!     // crop.image: 512 x 512 RGB, crop.mask: classes 0..=5, crop.weight: 0.0 where don't care.
@@ -80,15 +80,30 @@ pub struct Crop {
     pub weight: Vec<f32>,
 }
 
-/// How crops are drawn.
+/// How crops are drawn: [`CropConfig::new`] with the crop side, and chainable setters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CropConfig {
-    /// Crop side.
-    pub size: usize,
-    /// Crops drawn from a ROI before the next ROI is chosen (at least 1).
-    pub per_roi: usize,
-    /// Seed of the random sequence.
-    pub seed: u64,
+    pub(crate) size: usize,
+    pub(crate) per_roi: usize,
+    pub(crate) seed: u64,
+}
+
+impl CropConfig {
+    /// Crops of `size x size` pixels, 8 from a ROI before the next, seed 0.
+    pub fn new(size: usize) -> Self {
+        CropConfig { size, per_roi: 8, seed: 0 }
+    }
+    /// Crops drawn from a ROI before the next ROI is chosen, at least 1 (default: 8).
+    pub fn per_roi(mut self, per_roi: usize) -> Self {
+        self.per_roi = per_roi;
+        self
+    }
+    /// Seed of the random sequence (default: 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
 }
 
 /// Why a training set could not be opened or read.

@@ -78,13 +78,26 @@ pub enum VerifyError {
     Empty(PathBuf),
 }
 
-/// Options of a check.
+/// Options of a check: [`VerifyOptions::default`] (the built-in catalogue expected, hashes
+/// checked) with chainable setters.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct VerifyOptions {
-    /// The ROIs expected when there is no manifest (default: the built-in catalogue).
-    pub expected: Option<RoiTable>,
-    /// Skip SHA-256 checks (sizes are still checked).
-    pub skip_hashes: bool,
+    pub(crate) expected: Option<RoiTable>,
+    pub(crate) skip_hashes: bool,
+}
+
+impl VerifyOptions {
+    /// The ROIs expected when there is no manifest (default: `None`, the built-in catalogue).
+    pub fn expected(mut self, expected: Option<RoiTable>) -> Self {
+        self.expected = expected;
+        self
+    }
+    /// Skip SHA-256 checks; sizes are still checked (default: false).
+    pub fn skip_hashes(mut self, skip: bool) -> Self {
+        self.skip_hashes = skip;
+        self
+    }
 }
 
 fn problem(roi: &str, path: Option<&str>, what: impl Into<String>) -> Problem {

@@ -65,8 +65,8 @@ pub struct BarChart {
 
 /// Drawing failed (a backend error; not expected for in-memory backends).
 #[derive(Debug, thiserror::Error)]
-#[error("cannot draw the chart: {0}")]
-pub struct RenderError(String);
+#[error("the plotting backend failed: {0}")]
+pub struct RenderError(pub(crate) String);
 
 const BAR: u32 = 14;
 const GAP: u32 = 12;

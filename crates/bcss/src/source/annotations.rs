@@ -52,8 +52,8 @@ pub use crate::model::CodeTable;
 #[non_exhaustive]
 pub enum AnnotationError {
     /// The bytes are not JSON.
-    #[error("not valid JSON ({0})")]
-    Json(serde_json::Error),
+    #[error("not valid JSON")]
+    Json(#[source] serde_json::Error),
     /// The JSON does not have the shape of an annotation response.
     #[error("annotation JSON has an unexpected shape: {0}")]
     Shape(String),
@@ -190,7 +190,10 @@ mod tests {
 
     #[test]
     fn bad_json_and_elements_are_reported() {
-        assert!(matches!(parse(b"[{"), Err(AnnotationError::Json(_))));
+        let err = parse(b"[{").unwrap_err();
+        assert!(matches!(err, AnnotationError::Json(_)));
+        // serde's message is the cause, said once, not folded into this level's.
+        assert_eq!(crate::report::error_chain(&err), "not valid JSON: EOF while parsing an object at line 1 column 2");
         assert!(matches!(parse(b"42"), Err(AnnotationError::Shape(_))));
         let err = parse(br#"[{"annotation": {"elements": [{"type": "polyline", "id": "e1", "points": [[1]]}]}}]"#)
             .unwrap_err();

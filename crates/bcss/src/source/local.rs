@@ -78,12 +78,21 @@ pub enum LocalError {
         candidates: Vec<String>,
     },
     /// OpenSlide refused the file or a read failed.
-    #[error("OpenSlide cannot read `{path}`: {message}")]
+    #[error("OpenSlide cannot read `{path}`")]
     OpenSlide {
         /// The slide file.
         path: PathBuf,
-        /// OpenSlide's message.
-        message: String,
+        /// OpenSlide's error.
+        #[source]
+        source: openslide_rs::errors::OpenSlideError,
+    },
+    /// What OpenSlide gave is unusable: a geometry, a level's downsample, a region's buffer.
+    #[error("OpenSlide cannot read `{path}`: {reason}")]
+    Unusable {
+        /// The slide file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
     },
     /// The slide has no readable level.
     #[error("`{path}` has no readable pyramid level")]
@@ -298,10 +307,7 @@ fn levels_for(size_x: u64, size_y: u64, tile_w: u64, tile_h: u64) -> i64 {
 impl LocalSlide {
     /// Opens a slide file and derives its geometry as large_image's OpenSlide source does.
     pub fn open(path: &Path) -> Result<LocalSlide, LocalError> {
-        let os_err = |e: openslide_rs::errors::OpenSlideError| LocalError::OpenSlide {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
+        let os_err = |source| LocalError::OpenSlide { path: path.to_path_buf(), source };
         let slide = OpenSlide::new(path).map_err(os_err)?;
         let prop = |name: &str| slide.property_value(name).ok();
 
@@ -413,7 +419,7 @@ impl LocalSlide {
             mm_x,
             mm_y,
         };
-        geometry.check().map_err(|message| LocalError::OpenSlide { path: path.to_path_buf(), message })?;
+        geometry.check().map_err(|reason| LocalError::Unusable { path: path.to_path_buf(), reason })?;
         Ok(LocalSlide { path: path.to_path_buf(), slide, geometry, levels, bounds_origin, background })
     }
 
@@ -544,11 +550,11 @@ impl LocalSlide {
         let downsample = self
             .slide
             .level_downsample(plan.svs_level)
-            .map_err(|e| LocalError::OpenSlide { path: self.path.clone(), message: e.to_string() })?;
+            .map_err(|source| LocalError::OpenSlide { path: self.path.clone(), source })?;
         if !(downsample.is_finite() && downsample > 0.0) {
-            return Err(LocalError::OpenSlide {
+            return Err(LocalError::Unusable {
                 path: self.path.clone(),
-                message: format!("level {} has downsample {downsample}", plan.svs_level),
+                reason: format!("level {} has downsample {downsample}", plan.svs_level),
             });
         }
         Ok(plan
@@ -672,9 +678,9 @@ impl LocalSlide {
 
     fn read(&self, x: u64, y: u64, level: u32, w: u64, h: u64) -> Result<Vec<u8>, LocalError> {
         let to32 = |v: u64| {
-            u32::try_from(v).map_err(|_| LocalError::OpenSlide {
+            u32::try_from(v).map_err(|_| LocalError::Unusable {
                 path: self.path.clone(),
-                message: format!("coordinate {v} exceeds 32 bits"),
+                reason: format!("coordinate {v} exceeds 32 bits"),
             })
         };
         let region =
@@ -682,11 +688,11 @@ impl LocalSlide {
         let buf = self
             .slide
             .read_region(&region)
-            .map_err(|e| LocalError::OpenSlide { path: self.path.clone(), message: e.to_string() })?;
+            .map_err(|source| LocalError::OpenSlide { path: self.path.clone(), source })?;
         if buf.len() != (w * h * 4) as usize {
-            return Err(LocalError::OpenSlide {
+            return Err(LocalError::Unusable {
                 path: self.path.clone(),
-                message: format!("read_region returned {} bytes for {w}x{h}", buf.len()),
+                reason: format!("read_region returned {} bytes for {w}x{h}", buf.len()),
             });
         }
         Ok(buf)
@@ -747,6 +753,18 @@ mod tests {
         assert!(err.contains("TCGA-A2-A0CM-01Z-00-DX1.tif") && err.contains("TCGA-A2-A0CM-01Z-00-DX2.ndpi"), "{err}");
         let err = d.find("TCGA-AR-A1AQ", None).unwrap_err().to_string();
         assert!(err.contains("no slide file for `TCGA-AR-A1AQ`"), "{err}");
+    }
+
+    #[test]
+    fn a_file_openslide_refuses_keeps_its_error_as_the_cause() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("notes.svs");
+        std::fs::write(&path, "not a slide").unwrap();
+        let err = LocalSlide::open(&path).err().unwrap();
+        assert!(matches!(err, LocalError::OpenSlide { .. }), "{err:?}");
+        let chain = crate::report::error_chain(&err);
+        let cause = std::error::Error::source(&err).unwrap().to_string();
+        assert_eq!(chain, format!("OpenSlide cannot read `{}`: {cause}", path.display()));
     }
 
     #[test]

@@ -133,7 +133,12 @@ pub fn decode_mask(bytes: &[u8], roi: &Roi, origin: &str) -> Result<GrayImage, M
 
 /// Reads the bytes of a mask link: `http(s)://` through `http` (a body longer than `max_body` is
 /// an error), else a local path or `file://`.
-pub(crate) fn fetch_bytes(http: &Http, link: &str, max_body: u64, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, MaskError> {
+pub(crate) fn fetch_bytes(
+    http: &Http,
+    link: &str,
+    max_body: u64,
+    on_bytes: &dyn Fn(u64),
+) -> Result<Vec<u8>, MaskError> {
     if link.starts_with("http://") || link.starts_with("https://") {
         let req = Request::get(link).max_body(max_body);
         let resp = http.request(&req, on_bytes).map_err(|source| MaskError::Http { url: req.shown_url(), source })?;

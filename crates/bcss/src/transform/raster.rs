@@ -166,18 +166,31 @@ impl Geometry {
     }
 }
 
-/// How to rasterise.
+/// How to rasterise: [`RasterOptions::default`] (HistomicsTK's rules at base resolution) with
+/// chainable setters.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RasterOptions {
-    /// Pixel rules.
-    pub geometry: Geometry,
-    /// Scale factor from base pixels to output pixels (1 = base resolution).
-    pub scale: f64,
+    pub(crate) geometry: Geometry,
+    pub(crate) scale: f64,
 }
 
 impl Default for RasterOptions {
     fn default() -> Self {
         RasterOptions { geometry: Geometry::Htk, scale: 1.0 }
+    }
+}
+
+impl RasterOptions {
+    /// Pixel rules (default: [`Geometry::Htk`]).
+    pub fn geometry(mut self, geometry: Geometry) -> Self {
+        self.geometry = geometry;
+        self
+    }
+    /// Scale factor from base pixels to output pixels (default: 1, base resolution).
+    pub fn scale(mut self, scale: f64) -> Self {
+        self.scale = scale;
+        self
     }
 }
 

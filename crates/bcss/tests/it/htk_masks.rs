@@ -52,7 +52,7 @@ fn check_case(dir: &Path) -> (Vec<String>, usize) {
     let case = json(&dir.join("case.json"));
     let table = CodeTable::from_path(&dir.join("gtcodes.csv")).unwrap();
     let annotations = parse(&std::fs::read(dir.join("annotations.json")).unwrap()).unwrap();
-    let opts = RasterOptions { geometry: Geometry::Htk, scale: scale(&case) };
+    let opts = RasterOptions::default().geometry(Geometry::Htk).scale(scale(&case));
     let slide = case["slide_name"].as_str().unwrap();
     let results = roi_masks(&annotations, &table, &opts);
     let mut produced = BTreeMap::new();

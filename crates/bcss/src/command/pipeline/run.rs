@@ -30,26 +30,68 @@ pub struct Parts {
 }
 
 /// One run of the pipeline: what to build, where, and from which sources.
+///
+/// Made by [`RoiPipeline::new`] from the ROIs, the locked root and the two sources, every other
+/// setting at the default its setter names (MPP 0.25, exact requests, images and masks, 4
+/// jobs), and changed by chainable setters.
+#[non_exhaustive]
 pub struct RoiPipeline<'a> {
-    /// The ROIs.
-    pub rois: &'a RoiTable,
-    /// Dataset root, locked for this run (see [`DatasetLock`]): the lock makes this run the
-    /// root's only writer, so removing stale temporary files touches no live run's files.
-    pub root: &'a DatasetLock,
-    /// Output resolution.
-    pub resolution: Resolution,
-    /// Exact or compat requests (compat only means something to a DSA).
-    pub mode: Mode,
-    /// What to write.
-    pub parts: Parts,
-    /// Concurrent ROIs.
-    pub jobs: usize,
-    /// PNG compression of images (masks always use `balanced`).
-    pub png: Compression,
-    /// Where pixels come from.
-    pub pixels: &'a dyn Pixels,
-    /// Where base masks come from (unused when `parts.masks` is false).
-    pub masks: &'a dyn BaseMasks,
+    pub(crate) rois: &'a RoiTable,
+    pub(crate) root: &'a DatasetLock,
+    pub(crate) resolution: Resolution,
+    pub(crate) mode: Mode,
+    pub(crate) parts: Parts,
+    pub(crate) jobs: usize,
+    pub(crate) png: Compression,
+    pub(crate) pixels: &'a dyn Pixels,
+    pub(crate) masks: &'a dyn BaseMasks,
+}
+
+impl<'a> RoiPipeline<'a> {
+    /// A run over `rois` into the dataset root `root`, locked for this run (see
+    /// [`DatasetLock`]: the lock makes this run the root's only writer, so removing stale
+    /// temporary files touches no live run's files), its pixels from `pixels` and its base
+    /// masks from `masks` (unused when [`parts`](Self::parts) leaves masks out).
+    pub fn new(rois: &'a RoiTable, root: &'a DatasetLock, pixels: &'a dyn Pixels, masks: &'a dyn BaseMasks) -> Self {
+        RoiPipeline {
+            rois,
+            root,
+            resolution: Resolution::Mpp(0.25),
+            mode: Mode::Exact,
+            parts: Parts { images: true, masks: true, annotations: false },
+            jobs: 4,
+            png: Compression::default(),
+            pixels,
+            masks,
+        }
+    }
+    /// Output resolution (default: MPP 0.25).
+    pub fn resolution(mut self, resolution: Resolution) -> Self {
+        self.resolution = resolution;
+        self
+    }
+    /// Exact or compat requests; compat only means something to a DSA (default:
+    /// [`Mode::Exact`]).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// What to write (default: images and masks).
+    pub fn parts(mut self, parts: Parts) -> Self {
+        self.parts = parts;
+        self
+    }
+    /// Concurrent ROIs (default: 4).
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs;
+        self
+    }
+    /// PNG compression of images; masks always use `balanced` (default:
+    /// [`Compression::Balanced`]).
+    pub fn png(mut self, png: Compression) -> Self {
+        self.png = png;
+        self
+    }
 }
 
 /// Why a run could not start.

@@ -45,24 +45,61 @@ pub use thumbs::RoiThumbs;
 pub const MAX_THUMB: usize = 256;
 
 /// A validated report request.
+///
+/// Made by [`ReportPlan::new`] from the class map, the dataset and the page to write, every
+/// other setting at the default its setter names (the official split, no predictions, no
+/// overlays, thumbnails of [`MAX_THUMB`]), and changed by chainable setters.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ReportPlan {
-    /// The class map.
-    pub map: ClassMap,
-    /// The dataset root, as given.
-    pub root: PathBuf,
-    /// Its layout.
-    pub layout: LayoutKind,
-    /// The split's name (`official`, a file), shown.
-    pub split: String,
-    /// Predictions by key (`bcss eval`'s pairing), when `--pred` is given.
-    pub pred: Option<(PathBuf, BTreeMap<RoiKey, PathBuf>)>,
-    /// A folder of `bcss overlay` output: the gallery links to its `<roi>_overlay.png`.
-    pub overlays: Option<PathBuf>,
-    /// Thumbnail long side, 1..=[`MAX_THUMB`].
-    pub thumb: usize,
-    /// The HTML file to write.
-    pub out: PathBuf,
+    pub(crate) map: ClassMap,
+    pub(crate) root: PathBuf,
+    pub(crate) layout: LayoutKind,
+    pub(crate) split: String,
+    pub(crate) pred: Option<(PathBuf, BTreeMap<RoiKey, PathBuf>)>,
+    pub(crate) overlays: Option<PathBuf>,
+    pub(crate) thumb: usize,
+    pub(crate) out: PathBuf,
+}
+
+impl ReportPlan {
+    /// A plan for the page of the dataset at `root` (as given, shown) of layout `layout`, its
+    /// classes those of `map`, written to the HTML file `out`, with every other setting at its
+    /// default.
+    pub fn new(map: ClassMap, root: impl Into<PathBuf>, layout: LayoutKind, out: impl Into<PathBuf>) -> Self {
+        ReportPlan {
+            map,
+            root: root.into(),
+            layout,
+            split: "official".to_string(),
+            pred: None,
+            overlays: None,
+            thumb: MAX_THUMB,
+            out: out.into(),
+        }
+    }
+    /// The split's name (`official`, a file), shown (default: `official`).
+    pub fn split(mut self, split: impl Into<String>) -> Self {
+        self.split = split.into();
+        self
+    }
+    /// Predictions: their folder and files by key (`bcss eval`'s pairing), scored against the
+    /// masks (default: none).
+    pub fn pred(mut self, pred: Option<(PathBuf, BTreeMap<RoiKey, PathBuf>)>) -> Self {
+        self.pred = pred;
+        self
+    }
+    /// A folder of `bcss overlay` output: the gallery links to its `<roi>_overlay.png`
+    /// (default: none).
+    pub fn overlays(mut self, overlays: Option<PathBuf>) -> Self {
+        self.overlays = overlays;
+        self
+    }
+    /// Thumbnail long side, 1..=[`MAX_THUMB`] (default: [`MAX_THUMB`]).
+    pub fn thumb(mut self, side: usize) -> Self {
+        self.thumb = side;
+        self
+    }
 }
 
 /// The verify result shown in the header.
@@ -169,8 +206,14 @@ pub enum ReportError {
     #[error(transparent)]
     Input(#[from] InputError),
     /// A chart could not be drawn.
-    #[error("{0}")]
-    Chart(String),
+    #[error("cannot draw the report's `{chart}` chart")]
+    Chart {
+        /// Which chart (`share`, `pixels`, `log`).
+        chart: &'static str,
+        /// The drawing error.
+        #[source]
+        source: crate::render::chart::RenderError,
+    },
     /// The page could not be written.
     #[error("failed to write `{path}`")]
     Output {
@@ -217,8 +260,9 @@ pub fn collect(plan: &ReportPlan, rois: &[RoiInput], reporter: &dyn Reporter) ->
                 Err(Problem::new(&r.files.mask, ProblemKind::NoPrediction, "no prediction for this ground-truth mask"))
             }
             Some(p) => input::score_files(map, &r.files.roi_id, &r.files.mask, p).and_then(|result| {
-                let picture = thumbs::prediction_picture(p, thumbs.width, thumbs.height, map)
-                    .map_err(|e| Problem::new(e.path.clone(), ProblemKind::Unreadable, e.problem.to_string()))?;
+                let picture = thumbs::prediction_picture(p, thumbs.width, thumbs.height, map).map_err(|e| {
+                    Problem::new(e.path.clone(), ProblemKind::Unreadable, crate::report::error_chain(&e.problem))
+                })?;
                 Ok((result, picture))
             }),
         });
@@ -306,4 +350,19 @@ pub fn report(plan: &ReportPlan, rois: &[RoiInput], reporter: &dyn Reporter) -> 
         problems: report.problems.clone(),
         verify: report.verify.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::chart::RenderError;
+
+    #[test]
+    fn a_chart_that_cannot_be_drawn_names_it_and_the_cause_once() {
+        let err = ReportError::Chart { chart: "log", source: RenderError("out of memory".into()) };
+        assert_eq!(
+            crate::report::error_chain(&err),
+            "cannot draw the report's `log` chart: the plotting backend failed: out of memory"
+        );
+    }
 }

@@ -140,7 +140,9 @@ fn distribution(h: &mut String, r: &Report) -> Result<(), ReportError> {
     for (name, measure, log) in
         [("share", Measure::Share, false), ("pixels", Measure::Pixels, false), ("log", Measure::Pixels, true)]
     {
-        let svg = chart(&r.stats, &r.plan.map, measure, log).svg().map_err(|e| ReportError::Chart(e.to_string()))?;
+        let svg = chart(&r.stats, &r.plan.map, measure, log)
+            .svg()
+            .map_err(|source| ReportError::Chart { chart: name, source })?;
         let _ = write!(h, "<figure class=\"chart {name}\">{}</figure>", svg_body(&svg));
     }
     h.push_str(
