@@ -353,12 +353,11 @@ fn http_config(
         bail!("{} is not a readable file", p.shown());
     }
     let backoff_ms = env("BCSS_RETRY_BASE_MS").and_then(|v| v.parse().ok()).unwrap_or(500);
-    Ok(HttpConfig {
-        timeout: Duration::from_secs_f64(timeout.map_or(120.0, |t| t.value)),
-        retries: retries.map_or(5, |r| r.value),
-        backoff_base: Duration::from_millis(backoff_ms),
-        ca_cert: ca_cert.map(|p| p.value),
-    })
+    Ok(HttpConfig::default()
+        .timeout(Duration::from_secs_f64(timeout.map_or(120.0, |t| t.value)))
+        .retries(retries.map_or(5, |r| r.value))
+        .backoff_base(Duration::from_millis(backoff_ms))
+        .ca_cert(ca_cert.map(|p| p.value)))
 }
 
 /// Validates `--out` (default `./BCSS`): absent or a directory.

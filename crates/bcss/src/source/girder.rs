@@ -168,7 +168,9 @@ pub enum GirderError {
         /// The URL, secrets hidden.
         url: String,
     },
-    /// The answer was not what the API returns.
+    /// The answer was not what the API returns. The reason is text on purpose: a JSON parser's
+    /// message quotes the server's bytes, so it is [`scrub`](super::http)bed into the reason rather
+    /// than kept as a `source()` that would print them unscrubbed.
     #[error("{step}: unexpected answer from {url}: {reason}")]
     Unexpected {
         /// The step.

@@ -89,17 +89,21 @@ pub(crate) fn scrub(text: &str) -> String {
     out
 }
 
-/// Settings of the HTTP client.
+/// Settings of the HTTP client: [`HttpConfig::default`] (what the CLI's flags default to) changed
+/// by chainable setters, as the command plans are.
+///
+/// ```
+/// use std::time::Duration;
+/// let config = bcss::source::http::HttpConfig::default().retries(2).timeout(Duration::from_secs(30));
+/// assert_eq!((config.get_retries(), config.get_timeout()), (2, Duration::from_secs(30)));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HttpConfig {
-    /// Timeout for connecting, for the response head and for each read of the body.
-    pub timeout: Duration,
-    /// How many times a failed request is retried (0 = try once).
-    pub retries: u32,
-    /// First backoff delay; doubles each retry, with jitter, capped at 60 s.
-    pub backoff_base: Duration,
-    /// Extra root certificate(s), PEM, trusted in addition to the system's.
-    pub ca_cert: Option<PathBuf>,
+    pub(crate) timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) backoff_base: Duration,
+    pub(crate) ca_cert: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -110,6 +114,38 @@ impl Default for HttpConfig {
             backoff_base: Duration::from_millis(500),
             ca_cert: None,
         }
+    }
+}
+
+impl HttpConfig {
+    /// Timeout for connecting, for the response head and for each read of the body (default:
+    /// 120 s); a body also has a deadline (see the module docs).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+    /// How many times a failed request is retried (default: 5; 0 = try once).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+    /// First backoff delay; doubles each retry, with jitter, capped at 60 s (default: 500 ms).
+    pub fn backoff_base(mut self, base: Duration) -> Self {
+        self.backoff_base = base;
+        self
+    }
+    /// Extra root certificate(s), PEM, trusted in addition to the system's (default: none).
+    pub fn ca_cert(mut self, path: Option<PathBuf>) -> Self {
+        self.ca_cert = path;
+        self
+    }
+    /// The timeout.
+    pub fn get_timeout(&self) -> Duration {
+        self.timeout
+    }
+    /// The retries.
+    pub fn get_retries(&self) -> u32 {
+        self.retries
     }
 }
 

@@ -162,7 +162,7 @@ impl Pixels for DsaPixels<'_> {
     }
 
     fn transport_retries(&self) -> u32 {
-        self.girder.http().config().retries
+        self.girder.http().config().get_retries()
     }
 
     fn open(&self, roi: &Roi) -> Result<Box<dyn SlideHandle + '_>, RoiError> {
