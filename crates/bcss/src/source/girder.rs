@@ -514,7 +514,16 @@ impl Girder {
         encoding: &str,
         max_body: u64,
     ) -> Result<(Head, BodyReader, String), GirderError> {
-        let req = self.region_request(item_id, rect, scale, encoding, max_body);
+        let mut req = Request::get(self.url(&format!("item/{item_id}/tiles/region")))
+            .max_body(max_body)
+            .query("left", rect.left.to_string())
+            .query("top", rect.top.to_string())
+            .query("right", rect.right.to_string())
+            .query("bottom", rect.bottom.to_string());
+        for (k, v) in scale {
+            req = req.query(*k, v.clone());
+        }
+        let req = req.query("encoding", encoding);
         let (req, (head, mut body)) =
             self.send_with(Step::Region, req, |r| self.http.open(r), |(head, _)| head.status)?;
         if !head.is_success() {
@@ -532,26 +541,6 @@ impl Girder {
             return Err(server_error(Step::Region, &req, &resp));
         }
         Ok((head, body, req.shown_url()))
-    }
-
-    fn region_request(
-        &self,
-        item_id: &str,
-        rect: Rect,
-        scale: &[(&str, String)],
-        encoding: &str,
-        max_body: u64,
-    ) -> Request {
-        let mut req = Request::get(self.url(&format!("item/{item_id}/tiles/region")))
-            .max_body(max_body)
-            .query("left", rect.left.to_string())
-            .query("top", rect.top.to_string())
-            .query("right", rect.right.to_string())
-            .query("bottom", rect.bottom.to_string());
-        for (k, v) in scale {
-            req = req.query(*k, v.clone());
-        }
-        req.query("encoding", encoding)
     }
 
     /// `GET annotation/item/{id}`: every annotation document of the item, as the raw JSON the
