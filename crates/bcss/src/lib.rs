@@ -26,23 +26,25 @@
 //! ## What is public, and what it promises
 //!
 //! - The nine modules above are the public surface; `tests/public-api.txt` lists every public
-//!   item, field, variant and method in them (checked by the test `public_api`), so any change
-//!   to the surface is a reviewed diff of that file.
+//!   item, field, variant and method in them, every member of a public trait (and whether an
+//!   implementor must write it) and every written-out trait impl (checked by the test
+//!   `public_api`), so any change to the surface is a reviewed diff of that file.
 //! - Every public enum is `#[non_exhaustive]`, errors and settings alike: a new variant (a new
 //!   failure, a new compression level) is not a breaking change, and a `match` outside this
 //!   crate needs a wildcard arm.
 //! - Plans and options (`DownloadPlan`, `ExtractPlan`, `TilePlan`, `OverlayPlan`, `MasksPlan`,
 //!   `ReportPlan`, the pipeline's `RoiPipeline`, `VerifyOptions`, `RasterOptions`,
-//!   `CropConfig`, `GdcSettings`) are `#[non_exhaustive]` structs with private fields, made by
+//!   `CropConfig`, `GdcSettings`, `HttpConfig`) are `#[non_exhaustive]` structs with private fields, made by
 //!   `new` with the values that have no sensible default (or by `Default` when all have one)
 //!   and changed by chainable setters named after the setting, each documenting its default,
 //!   as in the example below; a setting a caller needs to read back has a `get_` method (the
 //!   convention of `std::process::Command` and clap's `Command`, whose setters hold the plain
 //!   names). A new setting is a new setter with a default, not a breaking change.
-//!   `HttpConfig` is still a struct with public fields.
-//! - Items that are public only for the crates of this workspace (the CLI, the Python
-//!   extension, the stand-in server) are public like the rest; narrowing them to `pub(crate)` is
-//!   work left to do.
+//! - Inside the public modules, what only the library itself uses is `pub(crate)`: the HTTP
+//!   client's plumbing (streamed bodies, retry bookkeeping, redaction), the GDC cache's range
+//!   planning, the TIFF reader's limits, the resampler's coefficient tables. Items the CLI, the
+//!   Python extension or the stand-in server use stay public: they are the library's own first
+//!   users.
 //!
 //! ## Example: download three ROIs from your own DSA
 //!
