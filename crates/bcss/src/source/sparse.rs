@@ -228,21 +228,24 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Erro
     move |source| SparseError::Io { action, path: path.to_path_buf(), source }
 }
 
-/// Replaces `path` with `json` whole: written to a temporary file of this process beside it
-/// (two processes sharing a cache never write one temporary file), synced, renamed over it, and
-/// the rename made durable where the directory can be synced.
+/// Replaces `path` with `json` whole: written to a fresh temporary file beside it (`tempfile`
+/// gives every writer its own name, so two processes sharing a cache never write one file),
+/// synced, renamed over it, and the rename made durable where the directory can be synced.
 fn write_json(path: &Path, json: &[u8]) -> Result<(), SparseError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
-    f.write_all(json).map_err(io_err("write", &tmp))?;
-    f.sync_all().map_err(io_err("sync", &tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io_err("rename", &tmp))?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io_err("create a temporary file in", dir))?;
+    tmp.write_all(json).map_err(io_err("write", tmp.path()))?;
+    tmp.as_file().sync_all().map_err(io_err("sync", tmp.path()))?;
+    tmp.persist(path).map_err(|e| SparseError::Io { action: "replace", path: path.to_path_buf(), source: e.error })?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
     Ok(())
 }
