@@ -352,7 +352,13 @@ fn http_config(
     if let Some(p) = ca_cert.as_ref().filter(|p| !p.value.is_file()) {
         bail!("{} is not a readable file", p.shown());
     }
-    let backoff_ms = env("BCSS_RETRY_BASE_MS").and_then(|v| v.parse().ok()).unwrap_or(500);
+    let backoff_ms = match env("BCSS_RETRY_BASE_MS") {
+        None => 500,
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(ms) if ms <= 60_000 => ms,
+            _ => bail!("`BCSS_RETRY_BASE_MS={v}` (environment) must be whole milliseconds from 0 to 60000"),
+        },
+    };
     Ok(HttpConfig::default()
         .timeout(Duration::from_secs_f64(timeout.map_or(120.0, |t| t.value)))
         .retries(retries.map_or(5, |r| r.value))
@@ -763,6 +769,21 @@ mod tests {
         let plan = resolve_download(&args, &env, &no_password).unwrap();
         assert_eq!(plan.get_api_url(), "http://flag/api/v1");
         assert_eq!(plan.get_resolution(), Resolution::Mpp(0.5), "a resolution flag replaces the file's");
+    }
+
+    #[test]
+    fn a_backoff_from_the_environment_is_checked_and_named() {
+        let net = crate::cli::NetArgs::default();
+        for bad in ["abc", "-5", "60001"] {
+            let env = |k: &str| (k == "BCSS_RETRY_BASE_MS").then(|| bad.to_string());
+            let err = net_config(&net, &env).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!("`BCSS_RETRY_BASE_MS={bad}` (environment) must be whole milliseconds from 0 to 60000")
+            );
+        }
+        let env = |k: &str| (k == "BCSS_RETRY_BASE_MS").then(|| "5".to_string());
+        assert!(net_config(&net, &env).is_ok());
     }
 
     #[test]
