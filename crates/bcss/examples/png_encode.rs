@@ -3,6 +3,7 @@
 //!
 //! ```sh
 //! cargo run --release -p bcss --example png_encode -- IMAGE.rgb WIDTH HEIGHT [OUT_DIR]
+//! CHANNELS=1 cargo run --release -p bcss --example png_encode -- MASK.raw WIDTH HEIGHT   # grey
 //! ```
 //!
 //! Prints one tab-separated line per encoder: name, bytes, CPU seconds (user + system of the
@@ -50,14 +51,16 @@ fn main() {
     }
     let data = std::fs::read(&args[1]).expect("read the raw RGB file");
     let (w, h): (usize, usize) = (args[2].parse().unwrap(), args[3].parse().unwrap());
-    assert_eq!(data.len(), w * h * 3, "the file is not WIDTH x HEIGHT RGB");
+    // `CHANNELS=1` reads a grey image (a label mask), else RGB.
+    let channels: usize = std::env::var("CHANNELS").ok().and_then(|c| c.parse().ok()).unwrap_or(3);
+    assert_eq!(data.len(), w * h * channels, "the file is not WIDTH x HEIGHT x CHANNELS bytes");
     let out_dir = args.get(4).map(String::as_str);
     for (name, c) in
         [("bcss-fast", Compression::Fast), ("bcss-balanced", Compression::Balanced), ("bcss-high", Compression::High)]
     {
         measure(name, out_dir, || {
             let mut v = Vec::new();
-            write_raw(&mut v, w, h, 3, &data, c).unwrap();
+            write_raw(&mut v, w, h, channels, &data, c).unwrap();
             v
         });
     }
@@ -65,7 +68,7 @@ fn main() {
         measure(name, out_dir, || {
             let mut v = Vec::new();
             let mut enc = png::Encoder::new(&mut v, w as u32, h as u32);
-            enc.set_color(png::ColorType::Rgb);
+            enc.set_color(if channels == 1 { png::ColorType::Grayscale } else { png::ColorType::Rgb });
             enc.set_depth(png::BitDepth::Eight);
             enc.set_compression(c);
             enc.write_header().unwrap().write_image_data(&data).unwrap();
