@@ -6,14 +6,19 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=csrc/jpeg_rows.c");
+    let mut build = cc::Build::new();
     for (module, package) in [("libturbojpeg", "libturbojpeg0-dev"), ("libjpeg", "libjpeg62-turbo-dev")] {
-        if let Err(e) = pkg_config::Config::new().probe(module) {
-            panic!(
+        match pkg_config::Config::new().probe(module) {
+            // The C file is compiled against the headers of the library it links.
+            Ok(lib) => {
+                build.includes(&lib.include_paths);
+            }
+            Err(e) => panic!(
                 "\n\nbcss needs libjpeg-turbo's `{module}` and pkg-config could not find it.\n\
                  On Debian or Ubuntu: apt-get install pkg-config {package} (scripts/setup-system.sh \
                  installs every system package bcss needs).\n\npkg-config said: {e}\n"
-            );
+            ),
         }
     }
-    cc::Build::new().file("csrc/jpeg_rows.c").warnings(true).compile("bcss_jpeg_rows");
+    build.file("csrc/jpeg_rows.c").warnings(true).compile("bcss_jpeg_rows");
 }

@@ -41,9 +41,19 @@ struct bcss_jpeg {
   JOCTET input[BCSS_INPUT_BUFFER];
 };
 
+/* libjpeg's own memory for one image (beyond the caller's rows): a baseline JPEG needs a few MB
+ * whatever its size; a progressive or multi-scan one keeps every coefficient of the image
+ * (about 6 bytes a pixel), which is refused past this, so memory stays flat. */
+#define BCSS_MAX_MEMORY (256L * 1024 * 1024)
+
 static void on_error(j_common_ptr c) {
   struct bcss_jpeg *j = (struct bcss_jpeg *)c->client_data;
-  (*c->err->format_message)(c, j->message);
+  if (c->err->msg_code == JERR_NO_BACKING_STORE)
+    snprintf(j->message, sizeof j->message,
+             "decoding this JPEG would need more than %ld MB (a progressive JPEG keeps the whole image)",
+             BCSS_MAX_MEMORY / (1024 * 1024));
+  else
+    (*c->err->format_message)(c, j->message);
   longjmp(j->jump, 1);
 }
 
@@ -129,6 +139,7 @@ int bcss_jpeg_header(struct bcss_jpeg *j, bcss_read_fn read, void *ctx, int *wid
 int bcss_jpeg_start(struct bcss_jpeg *j) {
   if (setjmp(j->jump)) return -1;
   j->d.out_color_space = JCS_EXT_RGB;
+  j->d.mem->max_memory_to_use = BCSS_MAX_MEMORY;
   jpeg_start_decompress(&j->d);
   if (j->d.output_components != 3) {
     snprintf(j->message, sizeof j->message, "decoder gives %d components, not 3", j->d.output_components);

@@ -266,6 +266,8 @@ pub struct RowDecoder<R: Read> {
     width: usize,
     height: usize,
     done: usize,
+    /// A call failed: libjpeg allows nothing but freeing after that, so later calls are refused.
+    failed: bool,
 }
 
 impl<R: Read> RowDecoder<R> {
@@ -277,7 +279,7 @@ impl<R: Read> RowDecoder<R> {
             return Err(CodecError::Jpeg("cannot initialise libjpeg".into()));
         }
         let source = Box::new(Source { reader, got: 0, error: None, panic: None });
-        let mut dec = RowDecoder { raw, source, width: 0, height: 0, done: 0 };
+        let mut dec = RowDecoder { raw, source, width: 0, height: 0, done: 0, failed: false };
         let (mut w, mut h) = (0, 0);
         let ctx: *mut Source<R> = &mut *dec.source;
         // SAFETY: `raw` is live; `ctx` is the boxed source, which lives (at this address) until
@@ -308,6 +310,9 @@ impl<R: Read> RowDecoder<R> {
     /// Decodes the next rows into `out` (as many whole RGB rows as fit); returns how many, 0
     /// after the last.
     pub fn read_rows(&mut self, out: &mut [u8]) -> Result<usize, CodecError> {
+        if self.failed {
+            return Err(CodecError::Jpeg("the decoder already failed".into()));
+        }
         let fit = (out.len() / (self.width * 3)).min(self.height - self.done);
         if fit == 0 {
             return Ok(0);
@@ -324,8 +329,12 @@ impl<R: Read> RowDecoder<R> {
     }
 
     /// Ends decoding after the last row; an error if rows are left or the data ends badly.
-    /// The reader is left after the JPEG's end marker (pass `&mut reader` to read on).
+    /// The reader may have been read past the JPEG's end marker (libjpeg reads ahead up to
+    /// 64 KiB); a caller that wants the rest drains it itself.
     pub fn finish(mut self) -> Result<(), CodecError> {
+        if self.failed {
+            return Err(CodecError::Jpeg("the decoder already failed".into()));
+        }
         if self.done != self.height {
             return Err(CodecError::Jpeg(format!("{} of {} rows were read", self.done, self.height)));
         }
@@ -339,6 +348,7 @@ impl<R: Read> RowDecoder<R> {
     /// The error of a failed call: the reader's own when it failed (a panic in it resumes
     /// here), else libjpeg's message.
     fn error(&mut self) -> CodecError {
+        self.failed = true;
         if let Some(panic) = self.source.panic.take() {
             std::panic::resume_unwind(panic);
         }
@@ -565,12 +575,44 @@ mod tests {
         let reader = Trickle { data: &bytes, at: 0, step: 5, fail_at: 10 };
         assert!(matches!(RowDecoder::new(reader, SizeLimit::default()), Err(CodecError::Read(_))));
         assert!(matches!(RowDecoder::new(&[][..], SizeLimit::default()), Err(CodecError::Empty)));
-        // After the end marker the reader is where the JPEG ends.
+        // Bytes after the end marker are not the decoder's business.
         let mut data = bytes.clone();
         data.extend_from_slice(b"trailing");
-        let mut reader = &data[..];
-        decode_all(RowDecoder::new(&mut reader, SizeLimit::default()).unwrap()).unwrap();
-        assert!(reader.len() <= b"trailing".len(), "{} bytes left", reader.len());
+        assert!(decode_all(RowDecoder::new(&data[..], SizeLimit::default()).unwrap()).unwrap() == whole);
+    }
+
+    #[test]
+    fn a_progressive_jpeg_too_large_to_buffer_is_refused_before_it_is_allocated() {
+        // A progressive (SOF2) header claiming 65500 x 32768 pixels (under MAX_PIXELS), then a
+        // DC scan of zero bytes: libjpeg would keep every coefficient, about 13 GB.
+        let mut data = vec![0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43, 0x00];
+        data.extend([1u8; 64]);
+        data.extend([0xFF, 0xC2, 0x00, 0x11, 0x08, 0x80, 0x00, 0xFF, 0xDC, 0x03]);
+        data.extend([1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0]);
+        data.extend([0xFF, 0xC4, 0x00, 0x14, 0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00]);
+        data.extend([0xFF, 0xDA, 0x00, 0x0C, 0x03, 1, 0x00, 2, 0x00, 3, 0x00, 0x00, 0x00, 0x00]);
+        data.extend(vec![0u8; 1 << 16]);
+        let err = RowDecoder::new(&data[..], SizeLimit::default()).map(|_| ()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            CodecError::Jpeg(
+                "decoding this JPEG would need more than 256 MB (a progressive JPEG keeps the whole image)".into()
+            )
+            .to_string()
+        );
+    }
+
+    #[test]
+    fn a_failed_decoder_refuses_to_go_on() {
+        let bytes = encode_rgb(&gradient(64, 64), 90).unwrap();
+        let cut = &bytes[..bytes.len() / 2];
+        let mut rows = RowDecoder::new(cut, SizeLimit::default()).unwrap();
+        let mut band = vec![0u8; 64 * 3 * 64];
+        let first = rows.read_rows(&mut band).unwrap_err();
+        assert!(matches!(first, CodecError::Jpeg(ref m) if m.contains("Premature end")), "{first}");
+        let again = rows.read_rows(&mut band).unwrap_err();
+        assert_eq!(again.to_string(), CodecError::Jpeg("the decoder already failed".into()).to_string());
+        assert!(matches!(rows.finish(), Err(CodecError::Jpeg(m)) if m == "the decoder already failed"));
     }
 
     #[test]

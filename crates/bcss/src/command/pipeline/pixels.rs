@@ -226,10 +226,18 @@ fn jpeg_rows(
 ) -> Result<(), RoiError> {
     let bad = |e: codec::CodecError| match e {
         codec::CodecError::Read(e) => broken(e),
+        codec::CodecError::WrongSize { width, height, .. } => RoiError::BadRegion(RegionError::ServerSize {
+            got_w: width as u64,
+            got_h: height as u64,
+            want_w: plan.out_width,
+            want_h: plan.out_height,
+        }),
         e => RoiError::BadRegion(RegionError::Decode(e)),
     };
-    let mut rows = codec::jpeg::RowDecoder::new(data, codec::SizeLimit::default()).map_err(bad)?;
-    server_size(plan, rows.width(), rows.height())?;
+    // The planned size is checked from the header, before libjpeg allocates anything for the
+    // image (a hostile header could otherwise claim up to MAX_PIXELS).
+    let limit = codec::SizeLimit::Exactly { width: plan.out_width, height: plan.out_height };
+    let mut rows = codec::jpeg::RowDecoder::new(data, limit).map_err(bad)?;
     let w = rows.width();
     let mut band = vec![0u8; w * 3 * BAND_ROWS];
     loop {
