@@ -13,6 +13,7 @@
 
 use std::ffi::{c_char, c_int, c_long, c_uchar, c_ulong, c_void, CStr};
 use std::io::Read;
+use std::ptr::NonNull;
 
 use super::{CodecError, SizeLimit};
 use crate::model::RgbImage;
@@ -261,8 +262,10 @@ unsafe extern "C" fn read_source<R: Read>(ctx: *mut c_void, buf: *mut c_uchar, l
 /// ```
 pub struct RowDecoder<R: Read> {
     raw: *mut RawRows,
-    /// Where C reads from (boxed: C keeps its address). Dropped after `raw` is freed.
-    source: Box<Source<R>>,
+    /// Where C reads from: a `Box::into_raw` pointer, so the address C keeps stays valid and
+    /// Rust reaches the source only through this pointer (no `Box` is moved while C writes
+    /// through it). Freed after `raw`.
+    source: NonNull<Source<R>>,
     width: usize,
     height: usize,
     done: usize,
@@ -278,10 +281,10 @@ impl<R: Read> RowDecoder<R> {
         if raw.is_null() {
             return Err(CodecError::Jpeg("cannot initialise libjpeg".into()));
         }
-        let source = Box::new(Source { reader, got: 0, error: None, panic: None });
+        let source = NonNull::from(Box::leak(Box::new(Source { reader, got: 0, error: None, panic: None })));
         let mut dec = RowDecoder { raw, source, width: 0, height: 0, done: 0, failed: false };
         let (mut w, mut h) = (0, 0);
-        let ctx: *mut Source<R> = &mut *dec.source;
+        let ctx: *mut Source<R> = dec.source.as_ptr();
         // SAFETY: `raw` is live; `ctx` is the boxed source, which lives (at this address) until
         // after `raw` is freed, and `read_source::<R>` is its reader; out-pointers are valid.
         if unsafe { bcss_jpeg_header(raw, read_source::<R>, ctx.cast(), &mut w, &mut h) } != 0 {
@@ -349,12 +352,14 @@ impl<R: Read> RowDecoder<R> {
     /// here), else libjpeg's message.
     fn error(&mut self) -> CodecError {
         self.failed = true;
-        if let Some(panic) = self.source.panic.take() {
+        // SAFETY: the source is live (freed only in `drop`) and C is not running.
+        let source = unsafe { self.source.as_mut() };
+        if let Some(panic) = source.panic.take() {
             std::panic::resume_unwind(panic);
         }
         // SAFETY: `raw` is live.
         if unsafe { bcss_jpeg_read_failed(self.raw) } != 0 {
-            if let Some(e) = self.source.error.take() {
+            if let Some(e) = source.error.take() {
                 return CodecError::Read(e);
             }
         }
@@ -366,7 +371,8 @@ impl<R: Read> RowDecoder<R> {
     /// As [`Self::error`], but data that ended before its first byte is [`CodecError::Empty`].
     fn error_or_empty(&mut self) -> CodecError {
         match self.error() {
-            CodecError::Jpeg(_) if self.source.got == 0 => CodecError::Empty,
+            // SAFETY: as in `error`.
+            CodecError::Jpeg(_) if unsafe { self.source.as_ref() }.got == 0 => CodecError::Empty,
             e => e,
         }
     }
@@ -374,8 +380,10 @@ impl<R: Read> RowDecoder<R> {
 
 impl<R: Read> Drop for RowDecoder<R> {
     fn drop(&mut self) {
-        // SAFETY: created by bcss_jpeg_new, freed once; `source` is dropped after this.
+        // SAFETY: created by bcss_jpeg_new, freed once, before the source it reads from.
         unsafe { bcss_jpeg_free(self.raw) };
+        // SAFETY: made by `Box::leak` in `new`, freed once, and C holds it no longer.
+        drop(unsafe { Box::from_raw(self.source.as_ptr()) });
     }
 }
 
