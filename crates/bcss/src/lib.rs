@@ -83,6 +83,7 @@ pub mod catalog;
 pub mod codec;
 pub mod command;
 pub mod dataset;
+pub mod files;
 pub mod model;
 pub mod render;
 pub mod report;
