@@ -186,12 +186,19 @@ pub fn pick<'a, T>(
     }
 }
 
+/// The largest `--config` file read (README, "Bounds").
+pub const CONFIG_FILE_LIMIT: u64 = 1 << 20;
+/// The largest `--gdc-token-file` read (a GDC token is about 1 KB).
+pub const TOKEN_FILE_LIMIT: u64 = 64 << 10;
+
 /// Reads a TOML config file. An error never shows the value of a secret key (`api-key`, a
 /// password, a token): TOML's messages quote the value they refuse (`invalid type: integer
 /// `12345678``), so the value of every secret key of the file is hidden in them.
 pub fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read config file `{}`", path.display()))?;
+    // Checked before parsing: the TOML parser holds several times a file's size (a 100 MB file
+    // once took 7.5 GB), and a settings file of over 1 MiB is not a settings file.
+    let text = bcss::files::read_to_string(path, CONFIG_FILE_LIMIT)
+        .with_context(|| format!("cannot read config file `{}`", path.display()))?;
     toml::from_str(&text).map_err(|e| {
         let at = e.span().map(|span| text[..span.start].matches('\n').count() + 1);
         anyhow::anyhow!(
@@ -413,7 +420,8 @@ pub fn gdc_settings(
     };
     let token = match token_file {
         Some(path) => {
-            let text = std::fs::read_to_string(&path.value).with_context(|| format!("cannot read {}", path.shown()))?;
+            let text = bcss::files::read_to_string(&path.value, TOKEN_FILE_LIMIT)
+                .with_context(|| format!("cannot read {}", path.shown()))?;
             let token = text.trim();
             if token.is_empty() {
                 bail!("{} is empty", path.shown());

@@ -101,11 +101,13 @@ pub fn init(logs_dir: Option<&Path>, quiet: bool) -> anyhow::Result<Option<PathB
     let mut path = None;
     let mut file = None;
     if let Some(dir) = logs_dir {
-        std::fs::create_dir_all(dir)
+        bcss::files::check_own_dir(dir)
+            .and_then(|()| std::fs::create_dir_all(dir))
             .map_err(|e| anyhow::Error::new(e).context(format!("cannot create log directory `{}`", dir.display())))?;
         let p = dir.join(format!("{}.log", timestamp()));
         file = Some(
-            File::create(&p)
+            // Appended to (two runs may start in one second), never through a planted link.
+            bcss::files::open_write(&p, bcss::files::WriteMode::Append, false)
                 .map_err(|e| anyhow::Error::new(e).context(format!("cannot create log file `{}`", p.display())))?,
         );
         path = Some(p);

@@ -566,7 +566,7 @@ fn evaluate_predictions(
 /// A truth mask read and remapped through the map: its classes.
 fn truth_classes(map: &ClassMap, path: &Path) -> Result<GrayImage, Problem> {
     let problem = |message: String| Problem::new(path, ProblemKind::Unreadable, message);
-    let bytes = std::fs::read(path).map_err(|e| problem(e.to_string()))?;
+    let bytes = bcss::files::read(path, bcss::files::IMAGE_FILE_LIMIT).map_err(|e| problem(e.to_string()))?;
     let mut mask = bcss::codec::png::decode_gray(&bytes).map_err(|e| problem(bcss::report::error_chain(&e)))?;
     remap_in_place(&mut mask.data, map.lut()).map_err(|b| {
         let w = mask.width.max(1);

@@ -27,6 +27,16 @@ use std::path::Path;
 #[cfg(unix)]
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 
+/// The most bytes an image or mask file read whole may have: a PNG of [`crate::model::MAX_PIXELS`]
+/// RGB pixels stored without compression, with its filter bytes and block headers, is under
+/// 6.5 GiB; anything larger is not an image bcss could decode anyway.
+pub const IMAGE_FILE_LIMIT: u64 = 13 << 29;
+
+/// The most bytes a table bcss reads whole may have: `roiBounds.csv`, a GTCodes table, a class
+/// map, a split file, a GDC manifest (the real ones are a few KB; a catalogue of a million ROIs
+/// fits).
+pub const TABLE_FILE_LIMIT: u64 = 64 << 20;
+
 /// How [`open_write`] opens a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -99,7 +109,10 @@ pub fn open_write(path: &Path, mode: WriteMode, read: bool) -> io::Result<File> 
     if meta.nlink() > 1 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("it has {} hard links (another name for the same file); bcss writes only files of its own", meta.nlink()),
+            format!(
+                "it has {} hard links (another name for the same file); bcss writes only files of its own",
+                meta.nlink()
+            ),
         ));
     }
     if mode == WriteMode::Truncate {
@@ -121,19 +134,14 @@ pub fn create_new(path: &Path) -> io::Result<File> {
 /// Checks that `dir`, when it exists, is a real directory and not a symbolic link to one: the
 /// folders bcss makes inside a dataset (`images/`, `wsis/`, ...) are written into by name, so a
 /// planted link would send every file elsewhere. An absent `dir` is fine (the caller creates it).
+/// The error does not name `dir` (the caller's context does).
 pub fn check_own_dir(dir: &Path) -> io::Result<()> {
     match std::fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_symlink() => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!(
-                "`{}` is a symbolic link; bcss writes only into folders it made (replace the link by a folder)",
-                dir.display()
-            ),
+            "it is a symbolic link; bcss writes only into folders it made (replace the link by a folder)",
         )),
-        Ok(m) if !m.is_dir() => Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("`{}` exists and is not a directory", dir.display()),
-        )),
+        Ok(m) if !m.is_dir() => Err(io::Error::new(io::ErrorKind::AlreadyExists, "it exists and is not a directory")),
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),

@@ -175,7 +175,7 @@ fn a_log_folder_that_cannot_be_made_is_one_line_with_its_cause() {
     let errors = lines_after(&r.stderr, "error: ");
     assert_eq!(
         errors,
-        [format!("cannot create log directory `{}`: File exists (os error 17)", s.out().join("logs").display())]
+        [format!("cannot create log directory `{}`: it exists and is not a directory", s.out().join("logs").display())]
     );
     assert_each_level_once(errors[0]);
 }

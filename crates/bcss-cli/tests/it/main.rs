@@ -21,6 +21,7 @@ mod firsthour;
 mod gdc;
 mod harness;
 mod help;
+mod hostile;
 mod limits;
 mod lock;
 mod masks;

@@ -274,8 +274,8 @@ impl ClassMap {
 
     /// Reads a custom map from a TOML file.
     pub fn from_path(path: &Path) -> Result<ClassMap, ClassMapError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ClassMapError::Io { path: path.to_path_buf(), source })?;
+        let text = crate::files::read_to_string(path, crate::files::TABLE_FILE_LIMIT)
+            .map_err(|source| ClassMapError::Io { path: path.to_path_buf(), source })?;
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "custom".to_string());
         ClassMap::from_toml_str(&text, &stem, &path.display().to_string())
     }

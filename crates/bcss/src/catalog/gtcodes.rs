@@ -108,9 +108,9 @@ impl CodeTable {
 
     /// Reads a CSV table from a file.
     pub fn from_path(path: &Path) -> Result<CodeTable, CodeTableError> {
-        let file =
-            std::fs::File::open(path).map_err(|source| CodeTableError::Io { path: path.to_path_buf(), source })?;
-        CodeTable::from_csv(std::io::BufReader::new(file))
+        let text = crate::files::read(path, crate::files::TABLE_FILE_LIMIT)
+            .map_err(|source| CodeTableError::Io { path: path.to_path_buf(), source })?;
+        CodeTable::from_csv(text.as_slice())
     }
 }
 

@@ -108,8 +108,8 @@ impl RoiTable {
 
     /// Reads a `roiBounds.csv` in the original format.
     pub fn from_path(path: &Path) -> Result<RoiTable, CatalogError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| CatalogError::Io { path: path.to_path_buf(), source })?;
+        let text = crate::files::read_to_string(path, crate::files::TABLE_FILE_LIMIT)
+            .map_err(|source| CatalogError::Io { path: path.to_path_buf(), source })?;
         RoiTable::parse(&text, &path.display().to_string())
     }
 

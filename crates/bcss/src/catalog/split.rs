@@ -381,8 +381,8 @@ impl Split {
 
     /// Reads a split file: JSON when the name ends in `.json`, CSV otherwise.
     pub fn from_path(path: &Path) -> Result<Split, SplitError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| SplitError::Io { path: path.to_path_buf(), source })?;
+        let text = crate::files::read_to_string(path, crate::files::TABLE_FILE_LIMIT)
+            .map_err(|source| SplitError::Io { path: path.to_path_buf(), source })?;
         let origin = path.display().to_string();
         if is_json(path) {
             Split::parse_json(&text, &origin)

@@ -17,6 +17,7 @@ use crate::codec::rows::RowReader;
 use crate::codec::CodecError;
 use crate::dataset::distribution::RoiStats;
 use crate::dataset::scores::{ImageResult, PixelCounter, Problem, ProblemKind};
+use crate::files;
 use crate::transform::remap::{count_into, fold_counts, remap_into};
 
 /// A row reader over a file.
@@ -81,13 +82,13 @@ impl InputError {
 
 /// Opens a label mask for row-by-row reading.
 pub fn open_mask(path: &Path) -> Result<FileRows, InputError> {
-    let file = File::open(path).map_err(|e| InputError::new(path, e))?;
+    let file = files::open_read(path).map_err(|e| InputError::new(path, e))?;
     RowReader::gray(BufReader::with_capacity(1 << 16, file)).map_err(|e| InputError::new(path, e))
 }
 
 /// Opens an RGB image for row-by-row reading.
 pub fn open_image(path: &Path) -> Result<FileRows, InputError> {
-    let file = File::open(path).map_err(|e| InputError::new(path, e))?;
+    let file = files::open_read(path).map_err(|e| InputError::new(path, e))?;
     RowReader::rgb(BufReader::with_capacity(1 << 16, file)).map_err(|e| InputError::new(path, e))
 }
 

@@ -8,7 +8,6 @@
 //! directory, so the rename never crosses file systems and [`remove_stale_parts`] can clear what a
 //! killed run left behind.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
@@ -146,7 +145,7 @@ pub fn remove_stale_parts(dir: &Path) -> io::Result<usize> {
 
 /// Size and SHA-256 of an existing file, streamed.
 pub fn hash_file(path: &Path) -> io::Result<Written> {
-    let mut file = File::open(path)?;
+    let mut file = crate::files::open_read(path)?;
     let mut w = HashingWriter::new(io::sink());
     io::copy(&mut file, &mut w)?;
     Ok(w.finish().1)
@@ -180,7 +179,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("plain");
-        File::create(&plain).unwrap();
+        std::fs::File::create(&plain).unwrap();
         let path = dir.path().join("tile.png");
         write_atomic_with::<io::Error>(&path, Durability::Rename, |w| w.write_all(b"t")).unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

@@ -30,18 +30,16 @@ impl Layout {
             dirs.push(self.annotations());
         }
         for dir in dirs {
-            if dir.exists() && !dir.is_dir() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("`{}` exists and is not a directory", dir.display()),
-                ));
-            }
-            std::fs::create_dir_all(&dir).map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", dir.display())))?;
+            // A folder of the dataset that is a link (to anywhere) is refused: every file of the
+            // run would be written through it (issue 22).
+            crate::files::check_own_dir(&dir)
+                .and_then(|()| std::fs::create_dir_all(&dir))
+                .map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", dir.display())))?;
         }
-        // Probe writability now rather than after the first download.
-        let probe = self.root.join(".bcss-write-probe");
-        std::fs::write(&probe, b"")?;
-        std::fs::remove_file(&probe)
+        // Probe writability now rather than after the first download: a new file of a random
+        // name, made exclusively (never through a planted link of a fixed name).
+        let probe = tempfile::Builder::new().prefix(".bcss-write-probe.").tempfile_in(&self.root)?;
+        probe.close()
     }
 
     /// The root.

@@ -17,6 +17,8 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::files::{self, WriteMode};
+
 use serde::{Deserialize, Serialize};
 
 /// The lock file's name under a dataset root.
@@ -89,13 +91,9 @@ impl DatasetLock {
             move |source| LockError::Io { path, source }
         };
         std::fs::create_dir_all(root).map_err(io_err(root))?;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
+        // Never through a planted link or into a special file: a dataset received from someone
+        // else may carry a `.bcss.lock` that points anywhere (issue 22).
+        let mut file = files::open_write(&path, WriteMode::Keep, true).map_err(io_err(&path))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -130,7 +128,7 @@ impl DatasetLock {
 
     /// The holder of the lock on `root` as recorded in its lock file (it may have ended since).
     pub fn recorded_owner(root: &Path) -> Option<LockOwner> {
-        let mut file = File::open(root.join(LOCK_FILE)).ok()?;
+        let mut file = files::open_read(&root.join(LOCK_FILE)).ok()?;
         read_owner(&mut file)
     }
 }
@@ -158,7 +156,7 @@ fn read_owner(file: &mut File) -> Option<LockOwner> {
     use std::io::Seek;
     for attempt in 0..10 {
         let mut text = String::new();
-        if file.seek(io::SeekFrom::Start(0)).is_ok() && file.read_to_string(&mut text).is_ok() {
+        if file.seek(io::SeekFrom::Start(0)).is_ok() && (&mut *file).take(64 * 1024).read_to_string(&mut text).is_ok() {
             if let Ok(owner) = serde_json::from_str(&text) {
                 return Some(owner);
             }

@@ -18,6 +18,9 @@ use crate::model::Rect;
 /// Current manifest format version.
 pub const FORMAT: u32 = 1;
 
+/// The largest `manifest.json` read: about 2 KB per ROI, so room for tens of thousands of ROIs.
+pub const MANIFEST_LIMIT: u64 = 256 << 20;
+
 /// A dataset's manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -246,9 +249,10 @@ impl Manifest {
         }
     }
 
-    /// Reads a manifest; `Ok(None)` when there is none.
+    /// Reads a manifest; `Ok(None)` when there is none. A manifest over [`MANIFEST_LIMIT`] bytes,
+    /// or a special file in its place, is an error before anything is read.
     pub fn load(path: &Path) -> Result<Option<Manifest>, ManifestError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::files::read_to_string(path, MANIFEST_LIMIT) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(ManifestError::Io { path: path.display().to_string(), source }),

@@ -51,8 +51,8 @@ pub fn tile_index(
         .par_iter()
         .map(|&i| {
             let roi = &set.rois()[i];
-            let bytes =
-                std::fs::read(&roi.mask).map_err(|source| TrainingError::Io { path: roi.mask.clone(), source })?;
+            let bytes = crate::files::read(&roi.mask, crate::files::IMAGE_FILE_LIMIT)
+                .map_err(|source| TrainingError::Io { path: roi.mask.clone(), source })?;
             let mut mask =
                 decode_gray(&bytes).map_err(|source| TrainingError::Codec { path: roi.mask.clone(), source })?;
             remap_in_place(&mut mask.data, set.class_map().lut()).map_err(|b| TrainingError::BadCode {
@@ -158,7 +158,8 @@ impl OpenRoi {
     fn open(set: &TrainingSet, roi: usize, size: usize) -> Result<OpenRoi, TrainingError> {
         let r = &set.rois()[roi];
         let open = |path: &std::path::Path, rgb: bool| -> Result<Rows, TrainingError> {
-            let file = File::open(path).map_err(|source| TrainingError::Io { path: path.to_path_buf(), source })?;
+            let file = crate::files::open_read(path)
+                .map_err(|source| TrainingError::Io { path: path.to_path_buf(), source })?;
             let reader = BufReader::with_capacity(1 << 16, file);
             let rows = if rgb { RowReader::rgb(reader) } else { RowReader::gray(reader) };
             rows.map_err(|source| TrainingError::Codec { path: path.to_path_buf(), source })

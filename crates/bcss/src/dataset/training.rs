@@ -279,8 +279,10 @@ impl TrainingSet {
 
     /// Loads a ROI: its image, and its mask remapped through the class map.
     pub fn load(&self, roi: &TrainingRoi) -> Result<Sample, TrainingError> {
-        let read =
-            |path: &Path| std::fs::read(path).map_err(|source| TrainingError::Io { path: path.to_path_buf(), source });
+        let read = |path: &Path| {
+            crate::files::read(path, crate::files::IMAGE_FILE_LIMIT)
+                .map_err(|source| TrainingError::Io { path: path.to_path_buf(), source })
+        };
         let image = codec::decode_rgb(&read(&roi.image)?)
             .map_err(|source| TrainingError::Codec { path: roi.image.clone(), source })?;
         let mut mask = codec::png::decode_gray(&read(&roi.mask)?)
@@ -304,8 +306,8 @@ impl TrainingSet {
 
     /// The width and height of a ROI, from its mask's header.
     pub fn size_of(&self, roi: &TrainingRoi) -> Result<(usize, usize), TrainingError> {
-        let file =
-            std::fs::File::open(&roi.mask).map_err(|source| TrainingError::Io { path: roi.mask.clone(), source })?;
+        let file = crate::files::open_read(&roi.mask)
+            .map_err(|source| TrainingError::Io { path: roi.mask.clone(), source })?;
         let rows = crate::codec::rows::RowReader::gray(std::io::BufReader::new(file))
             .map_err(|source| TrainingError::Codec { path: roi.mask.clone(), source })?;
         Ok((rows.width(), rows.height()))

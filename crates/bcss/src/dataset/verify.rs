@@ -110,7 +110,7 @@ fn png_size(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize), Problem
     use std::io::Read;
     let cannot_read = |e: std::io::Error| problem(roi, Some(rel), format!("cannot read ({e})"));
     let mut head = Vec::with_capacity(4096);
-    std::fs::File::open(root.join(rel)).and_then(|f| f.take(4096).read_to_end(&mut head)).map_err(cannot_read)?;
+    crate::files::open_read(&root.join(rel)).and_then(|f| f.take(4096).read_to_end(&mut head)).map_err(cannot_read)?;
     codec::png::dimensions(&head)
         .map_err(|e| problem(roi, Some(rel), format!("does not decode ({})", crate::report::error_chain(&e))))
 }
@@ -125,7 +125,7 @@ fn check_mask_codes(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize),
         problem(roi, Some(rel), format!("does not decode as a label mask ({})", crate::report::error_chain(&e)))
     };
     let mut seen = [false; 256];
-    let file = std::fs::File::open(&path).map_err(cannot_read)?;
+    let file = crate::files::open_read(&path).map_err(cannot_read)?;
     let (width, height) = match codec::rows::RowReader::gray(std::io::BufReader::with_capacity(1 << 16, file)) {
         Ok(mut rows) => {
             let mut row = vec![0u8; rows.row_len()];
@@ -140,7 +140,10 @@ fn check_mask_codes(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize),
             size
         }
         Err(codec::CodecError::Interlaced) => {
-            let mask = codec::png::decode_gray(&std::fs::read(&path).map_err(cannot_read)?).map_err(not_a_mask)?;
+            let mask = codec::png::decode_gray(
+                &crate::files::read(&path, crate::files::IMAGE_FILE_LIMIT).map_err(cannot_read)?,
+            )
+            .map_err(not_a_mask)?;
             for &v in &mask.data {
                 seen[v as usize] = true;
             }

@@ -148,7 +148,8 @@ pub(crate) fn fetch_bytes(
         Ok(resp.body)
     } else {
         let path = link.strip_prefix("file://").unwrap_or(link);
-        let bytes = std::fs::read(path).map_err(|source| MaskError::File { path: path.to_string(), source })?;
+        let bytes = crate::files::read(std::path::Path::new(path), max_body)
+            .map_err(|source| MaskError::File { path: path.to_string(), source })?;
         on_bytes(bytes.len() as u64);
         Ok(bytes)
     }
