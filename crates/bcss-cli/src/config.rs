@@ -253,16 +253,19 @@ pub fn check_resolution(
     if given.len() > 1 {
         bail!("choose one resolution: {} are mutually exclusive", given.join(" and "));
     }
+    // The lower bounds keep to numbers that mean something: no scanner goes below 0.1 um per
+    // pixel, and `mpp = 5e-324` (subnormal) once underflowed to 0 mm per pixel, which asked for
+    // base-resolution pixels and named them `MPP-0.0000` (issue 22).
     if let Some(v) = mpp {
-        if !v.value.is_finite() || v.value <= 0.0 || v.value > 100.0 {
-            bail!("{} is not a usable resolution: give microns per pixel above 0 and at most 100 (BCSS slides are about 0.25)", v.shown());
+        if !v.value.is_finite() || v.value < 0.01 || v.value > 100.0 {
+            bail!("{} is not a usable resolution: give microns per pixel from 0.01 to 100 (BCSS slides are about 0.25)", v.shown());
         }
         return Ok(Resolution::Mpp(v.value));
     }
     if let Some(v) = mag {
-        if !v.value.is_finite() || v.value <= 0.0 || v.value > 400.0 {
+        if !v.value.is_finite() || v.value < 0.01 || v.value > 400.0 {
             bail!(
-                "{} is not a usable magnification: give a value above 0 and at most 400 (BCSS slides are 20x or 40x)",
+                "{} is not a usable magnification: give a value from 0.01 to 400 (BCSS slides are 20x or 40x)",
                 v.shown()
             );
         }
@@ -867,6 +870,14 @@ mod tests {
             (
                 DownloadArgs { build: BuildArgs { mpp: Some(1000.0), ..Default::default() }, ..Default::default() },
                 "`--mpp 1000`",
+            ),
+            (
+                DownloadArgs { build: BuildArgs { mpp: Some(5e-324), ..Default::default() }, ..Default::default() },
+                "is not a usable resolution: give microns per pixel from 0.01",
+            ),
+            (
+                DownloadArgs { build: BuildArgs { mag: Some(5e-324), ..Default::default() }, ..Default::default() },
+                "is not a usable magnification",
             ),
             (
                 DownloadArgs {

@@ -21,10 +21,15 @@ const SCRIPT: &str = include_str!("report.js");
 
 /// A relative URL from the page to `target` (percent-encoded, as an `href` wants it), or `None`
 /// when one of the two paths cannot be made absolute.
+///
+/// It always starts with `./` or `../`: a file beside the page named `javascript:alert(1);_xmin..png`
+/// would otherwise be the URL `javascript:alert(1);_xmin..png`, which a browser runs as script
+/// (a `:` before the first `/` makes a scheme); `./javascript:...` is a path (issue 22).
 pub fn relative_href(page: &Path, target: &Path) -> Option<String> {
     let page = url::Url::from_file_path(std::path::absolute(page).ok()?).ok()?;
     let target = url::Url::from_file_path(std::path::absolute(target).ok()?).ok()?;
-    page.make_relative(&target)
+    let href = page.make_relative(&target)?;
+    Some(if href.starts_with("../") || href.starts_with("./") { href } else { format!("./{href}") })
 }
 
 fn pct(v: f64) -> String {
@@ -393,4 +398,22 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
         script_json(&data)
     );
     Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_href;
+    use std::path::Path;
+
+    #[test]
+    fn hrefs_are_paths_never_schemes() {
+        let page = Path::new("/data/BCSS/report.html");
+        // Beside the page: `./`, so a colon in the name is never read as a scheme.
+        let js = relative_href(page, Path::new("/data/BCSS/javascript:alert(1);_xmin1_ymin1_MPP-0.2500.png")).unwrap();
+        assert_eq!(js, "./javascript:alert(1);_xmin1_ymin1_MPP-0.2500.png");
+        assert_eq!(relative_href(page, Path::new("/data/BCSS/images/a b.png")).unwrap(), "./images/a%20b.png");
+        assert_eq!(relative_href(page, Path::new("/data/other/x.png")).unwrap(), "../other/x.png");
+        // `?` and `#` in a name stay part of the path.
+        assert_eq!(relative_href(page, Path::new("/data/BCSS/a?b#c.png")).unwrap(), "./a%3Fb%23c.png");
+    }
 }
