@@ -258,7 +258,10 @@ pub fn check_resolution(
     // base-resolution pixels and named them `MPP-0.0000` (issue 22).
     if let Some(v) = mpp {
         if !v.value.is_finite() || v.value < 0.01 || v.value > 100.0 {
-            bail!("{} is not a usable resolution: give microns per pixel from 0.01 to 100 (BCSS slides are about 0.25)", v.shown());
+            bail!(
+                "{} is not a usable resolution: give microns per pixel from 0.01 to 100 (BCSS slides are about 0.25)",
+                v.shown()
+            );
         }
         return Ok(Resolution::Mpp(v.value));
     }

@@ -38,6 +38,11 @@ pub fn run(args: &VerifyArgs, out: Output) -> Result<(), Failure> {
                 );
             }
         }
+        if let Some(writer) = &report.writer {
+            eprintln!(
+                "warning: {writer} was writing into this folder while it was checked: ROIs in progress show as problems; verify again when it has ended"
+            );
+        }
         eprintln!(
             "{}: {} ROIs and {} files checked {}; {} problem{}",
             args.dir.display(),

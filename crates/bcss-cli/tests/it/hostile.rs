@@ -197,3 +197,23 @@ fn a_dataset_folder_that_is_a_link_is_refused() {
         assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "{sub}: something was written through the link");
     }
 }
+
+/// `verify` while a run holds the folder's lock says so, in text and in `--json`, instead of
+/// only listing the ROIs that run is writing as problems.
+#[test]
+fn verify_says_when_a_run_is_writing() {
+    let d = Dir::new();
+    let (ds, _) = small_dataset(&d);
+    std::fs::remove_file(ds.join("images").join(ROI_B)).unwrap();
+    let lock = bcss::dataset::DatasetLock::acquire(&ds, "download", false).unwrap();
+    let r = run_within(bcss().args(["--json", "verify"]).arg(&ds), Duration::from_secs(60));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let writer = v["writer"].as_str().unwrap();
+    assert!(writer.contains("`bcss download`") && writer.contains(&format!("pid {}", std::process::id())), "{writer}");
+    let r = run_within(bcss().arg("verify").arg(&ds), Duration::from_secs(60));
+    assert!(r.stderr.contains("was writing into this folder while it was checked"), "{}", r.stderr);
+    drop(lock);
+    let r = run_within(bcss().args(["--json", "verify"]).arg(&ds), Duration::from_secs(60));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["writer"], serde_json::Value::Null);
+}

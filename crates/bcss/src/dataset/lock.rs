@@ -126,6 +126,22 @@ impl DatasetLock {
         &self.root
     }
 
+    /// Whether another process holds the lock on `root` at this moment (a run writing into it):
+    /// `Some` with the holder as recorded (`None` inside when the record cannot be read), `None`
+    /// when nobody holds it or there is no lock file. Takes nothing: a shared lock is tried and
+    /// released at once.
+    pub fn holder(root: &Path) -> Option<Option<LockOwner>> {
+        let mut file = files::open_read(&root.join(LOCK_FILE)).ok()?;
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                None
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Some(read_owner(&mut file)),
+            Err(std::fs::TryLockError::Error(_)) => None,
+        }
+    }
+
     /// The holder of the lock on `root` as recorded in its lock file (it may have ended since).
     pub fn recorded_owner(root: &Path) -> Option<LockOwner> {
         let mut file = files::open_read(&root.join(LOCK_FILE)).ok()?;
@@ -208,7 +224,10 @@ mod tests {
         assert!(text.contains("in use by another run") && text.contains("bcss download"), "{text}");
         assert!(text.contains(&format!("pid {}", std::process::id())) && text.contains(LOCK_FILE), "{text}");
         assert_eq!(DatasetLock::recorded_owner(&root).unwrap(), **owner);
+        let held = DatasetLock::holder(&root).expect("held").expect("its record");
+        assert_eq!(held.command, "bcss download");
         drop(first);
+        assert!(DatasetLock::holder(&root).is_none(), "released");
         let again = DatasetLock::acquire(&root, "tile", false).unwrap();
         assert_eq!(DatasetLock::recorded_owner(&root).unwrap().command, "bcss tile", "the record is replaced");
         drop(again);

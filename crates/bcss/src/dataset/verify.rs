@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::manifest::{Manifest, ManifestError};
 use super::names::parse_roi_file_name;
-use super::Layout;
+use super::{DatasetLock, Layout};
 use crate::catalog::{codes, RoiTable};
 use crate::codec;
 
@@ -61,6 +61,10 @@ pub struct VerifyReport {
     /// sorted. Each also has its "has no mask" (and "has no image") problem; a caller can say
     /// "146 of 151 ROIs absent" instead of listing both for each.
     pub absent: Vec<String>,
+    /// The run that held the folder's lock while it was checked (`bcss download (pid ...)`, or
+    /// `another run` when its record cannot be read): files it was writing may show as
+    /// problems. `None` when no run was writing.
+    pub writer: Option<String>,
 }
 
 /// Why a check could not run at all.
@@ -167,6 +171,8 @@ pub fn verify(root: &Path, options: &VerifyOptions) -> Result<VerifyReport, Veri
     if !layout.images().is_dir() && !layout.masks().is_dir() && !root.join("rgbs_colorNormalized").is_dir() {
         return Err(VerifyError::Empty(root.to_path_buf()));
     }
+    let writer =
+        DatasetLock::holder(root).map(|owner| owner.map_or_else(|| "another run".to_string(), |o| o.to_string()));
     let mut report = match Manifest::load(&layout.manifest())? {
         Some(m) => verify_with_manifest(root, &m, options),
         None => verify_by_names(root, options),
@@ -175,6 +181,7 @@ pub fn verify(root: &Path, options: &VerifyOptions) -> Result<VerifyReport, Veri
         report.problems.extend(several_resolutions(&layout, dir));
     }
     report.problems.sort_by(|a, b| (&a.roi, &a.path, &a.what).cmp(&(&b.roi, &b.path, &b.what)));
+    report.writer = writer;
     Ok(report)
 }
 
