@@ -387,3 +387,27 @@ fn extract_memory_does_not_grow_with_the_roi() {
         );
     }
 }
+
+/// A mask link that is a FIFO (issue 22): the ROI fails at once naming it, the other ROI is
+/// written, and the end-of-run report does not offer a rerun for a failure a rerun cannot fix.
+#[test]
+fn a_fifo_mask_link_fails_its_roi_without_blocking_or_a_rerun_hint() {
+    let d = Dir::new();
+    let (slides, csv) = setup(&d);
+    let fifo = d.join("TCGA-SY-TEST-DX2.png");
+    std::fs::remove_file(&fifo).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = d.join("BCSS");
+    let r = run(bcss()
+        .args(["extract", "--mag", "20", "--no-progress", "--slides-dir"])
+        .arg(&slides)
+        .arg("--roi-bounds")
+        .arg(&csv)
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("TCGA-SY-TEST-DX2") && r.stderr.contains("it is a FIFO"), "{}", r.stderr);
+    assert!(!r.stderr.contains("rerun the same command"), "{}", r.stderr);
+    assert!(r.stderr.contains("will not change on a rerun alone"), "{}", r.stderr);
+    assert!(out.join("masks/TCGA-SY-TEST-DX1_xmin1000_ymin500_MAG-20.00.png").is_file());
+}

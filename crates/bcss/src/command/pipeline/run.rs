@@ -346,10 +346,11 @@ impl super::super::workers::UnitError for RoiError {
         match self {
             RoiError::Girder(GirderError::Server { status, .. }) => transient_status(*status),
             RoiError::Girder(_) | RoiError::Gdc(_) | RoiError::BadRegion(_) | RoiError::ShortMask { .. } => true,
-            RoiError::Mask(MaskError::Http { .. } | MaskError::File { .. }) => true,
+            RoiError::Mask(MaskError::Http { .. }) => true,
+            RoiError::Mask(MaskError::File { source, .. }) | RoiError::Write { source, .. } => io_rerun_may_fix(source),
             RoiError::Mask(MaskError::Status { status, .. }) => transient_status(*status),
             RoiError::MaskFromAnnotations(_) => true,
-            RoiError::Write { .. } | RoiError::Manifest(_) => true,
+            RoiError::Manifest(_) => true,
             _ => false,
         }
     }
@@ -361,6 +362,25 @@ impl super::super::workers::UnitError for RoiError {
     fn http_status(&self) -> Option<u16> {
         RoiError::http_status(self)
     }
+}
+
+/// Whether the same command run again may get past an I/O error: a full disk, an interrupted
+/// write or a busy file may pass; a file refused for what it is (a link, a FIFO, over its size
+/// budget), one too large for the file system, a permission, a read-only file system or an
+/// absent file will fail again the same way.
+pub(crate) fn io_rerun_may_fix(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    !matches!(
+        e.kind(),
+        K::InvalidInput
+            | K::InvalidData
+            | K::FileTooLarge
+            | K::PermissionDenied
+            | K::ReadOnlyFilesystem
+            | K::NotFound
+            | K::NotADirectory
+            | K::IsADirectory
+    )
 }
 
 /// What a run did.
