@@ -77,6 +77,15 @@ pub enum LocalError {
         /// The matching file names.
         candidates: Vec<String>,
     },
+    /// The slide file cannot be opened, or is not a regular file (a FIFO would block OpenSlide).
+    #[error("cannot open slide file `{path}`")]
+    File {
+        /// The slide file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// OpenSlide refused the file or a read failed.
     #[error("OpenSlide cannot read `{path}`")]
     OpenSlide {
@@ -308,6 +317,9 @@ impl LocalSlide {
     /// Opens a slide file and derives its geometry as large_image's OpenSlide source does.
     pub fn open(path: &Path) -> Result<LocalSlide, LocalError> {
         let os_err = |source| LocalError::OpenSlide { path: path.to_path_buf(), source };
+        // OpenSlide opens by path and would wait forever on a FIFO: the file is checked first
+        // (a FIFO put in its place between the two is the user's own doing, not a file's).
+        crate::files::open_read(path).map_err(|source| LocalError::File { path: path.to_path_buf(), source })?;
         let slide = OpenSlide::new(path).map_err(os_err)?;
         let prop = |name: &str| slide.property_value(name).ok();
 
@@ -765,6 +777,16 @@ mod tests {
         let chain = crate::report::error_chain(&err);
         let cause = std::error::Error::source(&err).unwrap().to_string();
         assert_eq!(chain, format!("OpenSlide cannot read `{}`: {cause}", path.display()));
+    }
+
+    #[test]
+    fn a_fifo_named_like_a_slide_is_refused_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("TCGA-A1-A0SK-01Z-00-DX1.svs");
+        assert!(std::process::Command::new("mkfifo").arg(&path).status().unwrap().success());
+        let err = LocalSlide::open(&path).err().unwrap();
+        assert!(matches!(err, LocalError::File { .. }), "{err:?}");
+        assert!(crate::report::error_chain(&err).ends_with("it is a FIFO, not a regular file"), "{err}");
     }
 
     #[test]
