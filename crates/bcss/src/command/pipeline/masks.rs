@@ -446,6 +446,71 @@ mod tests {
         assert!(matches!(mask_from_annotations(b"{", &roi(0, 0, 1, 1)), Err(AnnotationMaskError::Annotations(_))));
     }
 
+    /// A slide known by name only (the annotation sources need nothing else).
+    struct Named(&'static str);
+
+    impl SlideHandle for Named {
+        fn name(&self) -> String {
+            self.0.to_string()
+        }
+        fn geometry(&self, _on_bytes: &dyn Fn(u64)) -> Result<crate::model::SlideGeometry, RoiError> {
+            Err(RoiError::Unsupported("no geometry in this test"))
+        }
+        fn read_rows(
+            &self,
+            _plan: &crate::transform::RegionPlan,
+            _on_bytes: &dyn Fn(u64),
+            _sink: &mut RowSink,
+        ) -> Result<(), RoiError> {
+            Err(RoiError::Unsupported("no pixels in this test"))
+        }
+    }
+
+    const TALL_JSON: &[u8] = br#"[{"annotation": {"name": "t", "elements": [
+        {"type": "polyline", "id": "tall", "group": "roi", "points": [[100, 50, 0], [400, 80, 0], [380, 1700, 0], [90, 1650, 0]]},
+        {"type": "polyline", "group": "mostly_tumor", "points": [[150, 100, 0], [350, 400, 0], [200, 1500, 0]]},
+        {"type": "rectangle", "group": "mostly_stroma", "center": [250, 900, 0], "width": 120, "height": 700, "rotation": 0.3}
+    ]}}]"#;
+
+    /// The rows streamed a band at a time are the mask made whole, for ROIs on the element's box,
+    /// shifted from it and larger than it (padded with 0), across several bands.
+    #[test]
+    fn streamed_annotation_masks_are_the_whole_masks() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("TCGA-ZZ-0000-01Z-00-DX1.X.json"), TALL_JSON).unwrap();
+        let source = AnnotationFileMasks::new(dir.path()).unwrap();
+        let slide = Named("TCGA-ZZ-0000-01Z-00-DX1.X.svs");
+        for r in [roi(90, 50, 400, 1700), roi(60, 20, 430, 1800), roi(120, 400, 300, 1300)] {
+            let whole = source.base_mask(&r, &slide, &|_| {}).unwrap();
+            let mut rows = Vec::new();
+            let mut calls = 0;
+            source
+                .base_mask_rows(&r, &slide, &|_| {}, &mut |band| {
+                    calls += 1;
+                    rows.extend_from_slice(band);
+                    Ok(())
+                })
+                .unwrap();
+            assert!(rows == whole.data, "ROI {:?}", r.rect());
+            assert!(calls >= 2 || r.height() as usize <= raster::band_rows(r.width() as usize), "{calls} bands");
+            assert!(whole.data.contains(&1) && whole.data.contains(&2));
+        }
+    }
+
+    /// A FIFO by the slide's annotation file name is refused at once (never waited on), as a
+    /// failure of the ROI.
+    #[test]
+    fn a_fifo_for_an_annotation_file_is_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("TCGA-ZZ-0000-01Z-00-DX1.X.json");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let source = AnnotationFileMasks::new(dir.path()).unwrap();
+        let slide = Named("TCGA-ZZ-0000-01Z-00-DX1.X.svs");
+        let err = source.base_mask_rows(&roi(0, 0, 100, 100), &slide, &|_| {}, &mut |_| Ok(())).unwrap_err();
+        let chain = crate::report::error_chain(&err);
+        assert!(chain.contains("it is a FIFO, not a regular file") && chain.contains("DX1.X.json"), "{chain}");
+    }
+
     #[test]
     fn masks_and_outputs_share_one_pixel_limit() {
         assert_eq!(super::super::MAX_OUTPUT_PIXELS, crate::model::MAX_PIXELS);
