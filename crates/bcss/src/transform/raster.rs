@@ -831,7 +831,7 @@ impl RoiRaster {
     /// When `out` is not whole rows.
     pub fn paint_rows(&self, top: usize, out: &mut [u8]) {
         let width = self.width();
-        assert!(out.len() % width == 0, "{} bytes are not whole rows of {width}", out.len());
+        assert!(out.len().is_multiple_of(width), "{} bytes are not whole rows of {width}", out.len());
         let top = self.window.top.saturating_add(top as i64);
         let bottom = top.saturating_add((out.len() / width) as i64);
         self.paint_window(Rect { top, bottom, ..self.window }, out);
