@@ -424,3 +424,43 @@ fn a_fifo_among_annotation_files_fails_its_slide_without_hanging() {
     assert_eq!(done["failures"][0]["id"], serde_json::json!("x"), "{done}");
     assert_eq!(done["slides"].as_array().unwrap().len(), 1, "the other slide is written: {done}");
 }
+
+/// `download --mask-source annotations` (the pipeline's `SlideAnnotationMasks`, base masks in
+/// compat mode without images) streams each ROI's mask a band of rows at a time: the files hold
+/// the pixels of the mask made whole from the annotation JSON the same run saved.
+#[test]
+fn masks_from_a_servers_annotations_are_the_masks_made_whole() {
+    use bcss::catalog::Roi;
+    use bcss::command::pipeline::mask_from_annotations;
+
+    let s = crate::util::Stand::new();
+    let r = run(s.download().args([
+        "--mpp",
+        "0.25",
+        "--compat",
+        "--pipeline",
+        "masks,annotations",
+        "--mask-source",
+        "annotations",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let saved: Vec<PathBuf> =
+        std::fs::read_dir(s.out().join("annotations")).unwrap().map(|e| e.unwrap().path()).collect();
+    for id in ["TCGA-SY-0001-DX1", "TCGA-SY-0002-DX1", "TCGA-SY-0003-DX1"] {
+        let spec = s.roi(id);
+        let roi = Roi {
+            id: id.to_string(),
+            xmin: spec.xmin,
+            ymin: spec.ymin,
+            xmax: spec.xmax,
+            ymax: spec.ymax,
+            mask_link: None,
+        };
+        let json = saved.iter().find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&id[..12])).unwrap();
+        let want = mask_from_annotations(&std::fs::read(json).unwrap(), &roi).unwrap();
+        let (w, h, got) = gray(&s.mask_path(id, "MAG-0"));
+        assert_eq!((w as usize, h as usize), (want.width, want.height), "{id}");
+        assert!(got == want.data, "{id}");
+        assert!(want.data.iter().any(|&v| v != 0 && v != 2), "{id}: classes painted over stroma");
+    }
+}
