@@ -805,7 +805,7 @@ fn thread_band_rows(width: usize) -> usize {
 }
 
 /// Rows of a mask `width` pixels wide that [`RoiRaster::paint_rows`] paints on every thread of
-/// the current rayon pool at once: [`BAND_ROWS`] (256) per thread, fewer for masks wider than 8192
+/// the current rayon pool at once: 256 per thread, fewer for masks wider than 8192
 /// pixels (2 MiB per thread). A caller that paints and writes this many rows at a time holds a
 /// few MiB per mask, whatever its height, and keeps every thread busy.
 pub fn band_rows(width: usize) -> usize {
