@@ -76,7 +76,9 @@ fn slides(args: &MasksArgs) -> anyhow::Result<Vec<SlideAnnotations>> {
             let mut found: Vec<_> = std::fs::read_dir(path)
                 .map_err(|e| anyhow!(e).context(format!("cannot list `{}`", path.display())))?
                 .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+                // Every `*.json` but a folder: a FIFO or device named so is a slide that fails
+                // (the library refuses to read it), not one left out without a word.
+                .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.is_dir())
                 .collect();
             if found.is_empty() {
                 bail!("`{}` holds no annotation file (`*.json`)", path.display());

@@ -1,6 +1,7 @@
 //! `bcss masks` on HistomicsTK's reference cases and on bad input.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use crate::util::{bcss, run, Dir};
 
@@ -297,4 +298,169 @@ fn a_folder_of_slides_in_one_run() {
     let r = run(bcss().args(["masks", "--annotations"]).arg(&empty).arg("--out").arg(dir.join("o4")));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("holds no annotation file (`*.json`)"), "{}", r.stderr);
+}
+
+/// `cmd` run under `prlimit --as=<bytes>`: its address space (every mapping, not only what it
+/// touches) capped, so an allocation of a whole large mask fails.
+fn under_address_limit(bytes: u64, cmd: &Command) -> Command {
+    let mut limited = Command::new("prlimit");
+    limited.arg(format!("--as={bytes}")).arg("--").arg(cmd.get_program()).args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => limited.env(key, v),
+            None => limited.env_remove(key),
+        };
+    }
+    limited
+}
+
+/// A 46340 x 46340 ROI element (2 147 395 600 pixels, just inside the 2^31 limit) in a file of a
+/// few hundred bytes: `bcss masks` paints and writes its 46339 x 46339 mask (HistomicsTK's
+/// tightening drops the last row and column) a band of rows at a time. Under a 600 MB address
+/// space limit (the whole mask would be 2.1 GB, three and a half times that) it succeeds, and
+/// every row of the PNG, read back a row at a time, is what the two elements make.
+///
+/// The full size, not a smaller one: painting, the PNG and the pixel summary of 2.1 G pixels took
+/// 2.5 s on 2 cores in a debug build (bcss and the PNG crates are optimised in dev; the bands of
+/// one value compress and hash fast), and reading it back 0.3 s. The binary of the commit before
+/// (the mask made whole) aborts under this limit ("memory allocation of 2147302921 bytes failed").
+#[test]
+fn a_mask_of_2_gigapixels_is_written_in_bands_within_600_mb() {
+    const SIDE: u64 = 46_340;
+    // The tumour square covers slide pixels [A, B) in both axes (Pillow's fill of the corners'
+    // pixel centres on HistomicsTK's canvas of B - A pixels).
+    const A: usize = 20_000;
+    const B: usize = 30_000;
+    let dir = Dir::new();
+    let json = dir.write(
+        "BIG.json",
+        &format!(
+            r#"[{{"annotation": {{"name": "t", "elements": [
+            {{"type": "rectangle", "id": "big", "group": "roi", "center": [{c}, {c}, 0], "width": {SIDE}, "height": {SIDE}, "rotation": 0}},
+            {{"type": "polyline", "group": "mostly_tumor", "points": [[{A}, {A}, 0], [{B}, {A}, 0], [{B}, {B}, 0], [{A}, {B}, 0]]}}
+            ]}}}}]"#,
+            c = SIDE / 2
+        ),
+    );
+    assert!(std::fs::metadata(&json).unwrap().len() < 400);
+    let mut cmd = bcss();
+    cmd.args(["masks", "--json", "--annotations"]).arg(&json).arg("--out").arg(dir.join("out"));
+    let started = std::time::Instant::now();
+    let r = run(&mut under_address_limit(600_000_000, &cmd));
+    let took = started.elapsed();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let side = SIDE as usize - 1;
+    let m = &summary["masks"][0];
+    assert_eq!((m["width"].as_u64(), m["height"].as_u64()), (Some(side as u64), Some(side as u64)), "{summary}");
+    let png_path = PathBuf::from(m["png"].as_str().unwrap());
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(png_path.with_extension("json")).unwrap()).unwrap();
+    let tumour = ((B - A) * (B - A)) as u64;
+    assert_eq!(meta["value_counts"], serde_json::json!({"1": tumour, "2": (side * side) as u64 - tumour}));
+
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png_path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let info = reader.info();
+    assert_eq!((info.width, info.height), (side as u32, side as u32));
+    assert_eq!((info.color_type, info.bit_depth), (png::ColorType::Grayscale, png::BitDepth::Eight));
+    let (outside, mut across) = (vec![2u8; side], vec![2u8; side]);
+    across[A..B].fill(1);
+    let mut y = 0;
+    while let Some(row) = reader.next_row().unwrap() {
+        let want = if (A..B).contains(&y) { &across } else { &outside };
+        assert!(row.data() == &want[..], "row {y}");
+        y += 1;
+    }
+    assert_eq!(y, side);
+    eprintln!("2 gigapixel mask: bcss {took:?}, read back {:?}", started.elapsed() - took);
+}
+
+/// A FIFO named like an annotation file in a folder of them is a slide that fails ("a FIFO, not
+/// a regular file"), reported as such, while the others are written: it is neither waited on
+/// (no writer ever comes) nor left out without a word.
+#[test]
+fn a_fifo_among_annotation_files_fails_its_slide_without_hanging() {
+    let dir = Dir::new();
+    let folder = dir.join("annotations");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(case("case00").join("annotations.json"), folder.join("GOOD.json")).unwrap();
+    let fifo = folder.join("x.json");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let mut child = bcss()
+        .args(["masks", "--json", "--annotations"])
+        .arg(&folder)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bcss runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let finished = loop {
+        if child.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert!(finished, "bcss masks still ran after 120 s: it waits on the FIFO");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let done: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let failed = done["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{done}");
+    assert_eq!(failed[0]["annotations"].as_str(), fifo.to_str());
+    let reason = failed[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("failed to read annotation file `") && reason.ends_with("it is a FIFO, not a regular file"),
+        "{reason}"
+    );
+    assert_eq!(done["failures"][0]["id"], serde_json::json!("x"), "{done}");
+    assert_eq!(done["slides"].as_array().unwrap().len(), 1, "the other slide is written: {done}");
+}
+
+/// `download --mask-source annotations` (the pipeline's `SlideAnnotationMasks`, base masks in
+/// compat mode without images) streams each ROI's mask a band of rows at a time: the files hold
+/// the pixels of the mask made whole from the annotation JSON the same run saved.
+#[test]
+fn masks_from_a_servers_annotations_are_the_masks_made_whole() {
+    use bcss::catalog::Roi;
+    use bcss::command::pipeline::mask_from_annotations;
+
+    let s = crate::util::Stand::new();
+    let r = run(s.download().args([
+        "--mpp",
+        "0.25",
+        "--compat",
+        "--pipeline",
+        "masks,annotations",
+        "--mask-source",
+        "annotations",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let saved: Vec<PathBuf> =
+        std::fs::read_dir(s.out().join("annotations")).unwrap().map(|e| e.unwrap().path()).collect();
+    for id in ["TCGA-SY-0001-DX1", "TCGA-SY-0002-DX1", "TCGA-SY-0003-DX1"] {
+        let spec = s.roi(id);
+        let roi = Roi {
+            id: id.to_string(),
+            xmin: spec.xmin,
+            ymin: spec.ymin,
+            xmax: spec.xmax,
+            ymax: spec.ymax,
+            mask_link: None,
+        };
+        let json = saved.iter().find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&id[..12])).unwrap();
+        let want = mask_from_annotations(&std::fs::read(json).unwrap(), &roi).unwrap();
+        let (w, h, got) = gray(&s.mask_path(id, "MAG-0"));
+        assert_eq!((w as usize, h as usize), (want.width, want.height), "{id}");
+        assert!(got == want.data, "{id}");
+        assert!(want.data.iter().any(|&v| v != 0 && v != 2), "{id}: classes painted over stroma");
+    }
 }

@@ -2,7 +2,8 @@
 //! bounded as HistomicsTK's `get_all_rois_from_slide` names them.
 //!
 //! For every ROI element (a polyline or rectangle of an `is_roi` group of the codes table) the
-//! mask is rasterised by [`roi_masks_each`] and written, atomically, as
+//! mask is planned by [`roi_rasters_each`], painted a band of rows at a time and written,
+//! atomically, as
 //! `<out>/<slide>_left-<XMIN>_top-<YMIN>_bottom-<YMAX>_right-<XMAX>.png` (8-bit grey labels)
 //! with a `.json` beside it holding the bounds HistomicsTK returns (`bounds`, `roiinfo`), the
 //! numbers of the name (`name_bounds`), the ROI element's box, the shape, per-value pixel
@@ -13,8 +14,11 @@
 //!
 //! One run can take many slides (`--annotations` with several files or a folder: one annotation
 //! file per slide, as `bcss download` saves them). The slides are done one after another, each
-//! with both cores (bands of the painting, PNG beside the pixel summary), so memory holds one
-//! mask at a time; a slide whose file cannot be read or used is reported in
+//! with both cores (bands of the painting, PNG beside the pixel summary and the painting of the
+//! next band), so memory holds two bands of rows per mask in progress, whatever the mask's size
+//! (a 46340 x 46340 mask is written in 27 MB). An annotation file is read only when it is a
+//! regular file of at most 64 MiB ([`MAX_ANNOTATIONS_BODY`], the DSA route's limit): a FIFO or
+//! device is refused at once, not waited on. A slide whose file cannot be read or used is reported in
 //! [`MasksRun::failed`] and the others are still written. One process for a whole dataset also
 //! saves the process start (the dynamic linking of OpenSlide's libraries) per slide.
 //!
@@ -28,7 +32,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::workers::UnitError;
-use crate::codec::label_png;
+use crate::codec::label_png::LabelWriter;
 use crate::codec::png::Compression;
 use crate::dataset::atomic::{self, hex};
 use crate::dataset::{DatasetLock, LockError};
@@ -36,7 +40,8 @@ use crate::model::MAX_PIXELS;
 use crate::model::{Annotations, CodeTable, Rect};
 use crate::report::{Step, UnitFailure};
 use crate::source::annotations::{self, AnnotationError};
-use crate::transform::raster::{self, roi_elements, roi_masks_each, Geometry, RasterError, RasterOptions, RoiMask};
+use crate::source::girder::MAX_ANNOTATIONS_BODY;
+use crate::transform::raster::{self, roi_elements, roi_rasters_each, Geometry, RasterError, RasterOptions, RoiRaster};
 use crate::transform::remap::count_into;
 
 /// The resolution of the masks.
@@ -341,10 +346,14 @@ pub enum MasksError {
 
 impl UnitError for MasksError {
     fn rerun_may_fix(&self) -> bool {
-        matches!(
-            self,
-            MasksError::Lock(_) | MasksError::Read { .. } | MasksError::Output { .. } | MasksError::Write { .. }
-        )
+        match self {
+            // Not a regular file, or over the size budget: the same file fails again.
+            MasksError::Read { source, .. } => {
+                !matches!(source.kind(), std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData)
+            }
+            MasksError::Lock(_) | MasksError::Output { .. } | MasksError::Write { .. } => true,
+            _ => false,
+        }
     }
     fn step(&self) -> Option<Step> {
         match self {
@@ -397,7 +406,9 @@ pub fn run(plan: &MasksPlan) -> Result<MasksRun, MasksError> {
 
 /// Reads and checks one slide's annotations: nothing is written yet.
 fn read_slide(slide: &SlideAnnotations, opts: &RasterOptions, codes: &CodeTable) -> Result<Annotations, MasksError> {
-    let bytes = std::fs::read(&slide.annotations)
+    // Not a FIFO or device (refused at once, never waited on), at most the size the DSA route
+    // accepts for an annotation body.
+    let bytes = crate::files::read(&slide.annotations, MAX_ANNOTATIONS_BODY)
         .map_err(|source| MasksError::Read { path: slide.annotations.clone(), source })?;
     let parsed = annotations::parse(&bytes)
         .map_err(|source| MasksError::Annotations { path: slide.annotations.clone(), source })?;
@@ -421,8 +432,8 @@ fn write_slide(
     opts: &RasterOptions,
 ) -> Result<MasksSummary, MasksError> {
     let rois = roi_elements(parsed, &plan.codes);
-    let results = roi_masks_each(parsed, &plan.codes, opts, |roi_index, result| match result {
-        Ok(m) => write_mask(plan, slide, parsed, &m, opts.scale).map(Outcome::Written),
+    let results = roi_rasters_each(parsed, &plan.codes, opts, |roi_index, result| match result {
+        Ok(r) => write_mask(plan, slide, parsed, &r, opts.scale).map(Outcome::Written),
         Err(e) => Ok(unmade(parsed, rois[roi_index], roi_index, &e)),
     });
     let mut summary = MasksSummary {
@@ -482,28 +493,48 @@ fn write_mask(
     plan: &MasksPlan,
     slide: &SlideAnnotations,
     parsed: &Annotations,
-    m: &RoiMask,
+    m: &RoiRaster,
     sf: f64,
 ) -> Result<WrittenMask, MasksError> {
     let element = &parsed.elements[m.element];
     let name = m.name(&slide.slide_name);
     let png_path = plan.out.join(format!("{name}.png"));
     let json_path = plan.out.join(format!("{name}.json"));
-    // The PNG (encode, write, fsync) and the summary of the raw pixels (value counts, SHA-256)
-    // each read the whole mask; they run side by side.
-    let (written, (hist, sha256)) = rayon::join(
-        || {
-            atomic::write_atomic(&png_path, |w| {
-                label_png::write_labels(w, &m.mask, plan.png).map_err(std::io::Error::from)
-            })
-        },
-        || {
-            let mut hist = [0u64; 256];
-            count_into(&m.mask.data, &mut hist);
-            (hist, hex(&Sha256::digest(&m.mask.data)))
-        },
-    );
+    let (width, height) = (m.width(), m.height());
+    let mut hist = [0u64; 256];
+    let mut sha = Sha256::new();
+    // The mask is painted a band of rows at a time into one of two buffers: while the PNG
+    // writer (this thread) encodes a band, the summary of its raw pixels (value counts,
+    // SHA-256) and the painting of the next band run beside it. Memory is two bands, whatever
+    // the mask's size.
+    let written = atomic::write_atomic(&png_path, |out| {
+        let mut png = LabelWriter::new(out, width, height, plan.png).map_err(std::io::Error::from)?;
+        let rows = raster::band_rows(width).min(height);
+        let (mut ready, mut next) = (vec![0u8; rows * width], vec![0u8; rows * width]);
+        m.paint_rows(0, &mut ready);
+        let mut top = 0;
+        while top < height {
+            let n = rows.min(height - top);
+            let band = &ready[..n * width];
+            let encoded = rayon::in_place_scope(|s| {
+                s.spawn(|_| {
+                    count_into(band, &mut hist);
+                    sha.update(band);
+                });
+                if top + n < height {
+                    let next = &mut next[..rows.min(height - top - n) * width];
+                    s.spawn(move |_| m.paint_rows(top + n, next));
+                }
+                png.write_rows(band)
+            });
+            encoded.map_err(std::io::Error::from)?;
+            std::mem::swap(&mut ready, &mut next);
+            top += n;
+        }
+        png.finish().map_err(std::io::Error::from)
+    });
     written.map_err(|source| MasksError::Write { path: png_path.clone(), source })?;
+    let sha256 = hex(&sha.finalize());
     let counts: BTreeMap<String, u64> =
         hist.iter().enumerate().filter(|&(_, &n)| n > 0).map(|(v, &n)| (v.to_string(), n)).collect();
     let b = m.bounds;
@@ -523,7 +554,7 @@ fn write_mask(
         "element_id": element.id,
         "element_type": element.shape.kind(),
         "group": element.group,
-        "shape": [m.mask.height, m.mask.width],
+        "shape": [height, width],
         "value_counts": counts,
         "sha256": sha256,
         "elements_outside_roi": m.outside_roi,
@@ -545,8 +576,8 @@ fn write_mask(
         element_id: element.id.clone(),
         group: element.group.clone().unwrap_or_default(),
         roi_index: m.roi_index,
-        width: m.mask.width,
-        height: m.mask.height,
+        width,
+        height,
         bounds: m.bounds,
         elements_outside_roi: m.outside_roi,
         element_errors: m.element_errors.len(),

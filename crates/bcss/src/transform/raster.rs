@@ -80,22 +80,27 @@
 //!
 //! HTK draws every element on a canvas of its own box, pastes it onto a canvas of the whole
 //! searched area, crops, then searches the result for its non-zero box and slices it out. bcss
-//! gets the same pixels in one canvas of the final size:
+//! gets the same pixels at the final size, a band of rows at a time, never holding the mask:
 //!
-//! - the ROI's raster is taken first, as a bitmap of its box (1 bit per pixel) and the box of
-//!   the pixels it covers. Every code is non-zero (`CodeTable` refuses 0), so after the crop the
-//!   non-zero pixels are exactly the covered ones, and step 7's box is the covered box (less its
-//!   last row and column): the mask is allocated at that size, filled with the ROI's code;
+//! - the ROI's raster is taken first, for the box of the pixels it covers only (nothing is
+//!   kept). Every code is non-zero (`CodeTable` refuses 0), so after the crop the non-zero
+//!   pixels are exactly the covered ones, and step 7's box is the covered box (less its last row
+//!   and column): that is the mask's place and size ([`RoiRaster`], the plan of a mask);
 //! - every element is a list of spans (`y, x0..=x1`) from Pillow's scanline fill on its own
 //!   canvas, shifted to the slide grid ([`pil_polygon_fill`] gives the same pixels as an image),
-//!   so nothing is allocated per element and rows outside the mask are never computed;
-//! - rows are independent in a scanline fill, so the mask is painted in bands of 256 rows in
-//!   parallel (rayon), each band taking every element in drawing order and then the crop (pixels
-//!   outside the ROI's bitmap set to 0). The ring and distance checks of the elements, which do
-//!   not depend on each other, run in parallel too; their outcomes are kept in drawing order.
+//!   so nothing is allocated per element and rows outside the band asked for are never computed;
+//! - rows are independent in a scanline fill, so any band of rows is painted alone
+//!   ([`RoiRaster::paint_rows`]): filled with the ROI's code, every element in drawing order, then
+//!   the crop (the ROI's raster taken again over the band's rows, 1 bit per pixel; pixels it does
+//!   not cover set to 0). A band is cut into bands of at most 256 rows and 2 MiB painted in
+//!   parallel (rayon). A writer holds a band ([`band_rows`]) and the elements' spans, never the
+//!   mask: memory is flat in the mask's size. The ring and distance checks of the elements,
+//!   which do not depend on each other, run in parallel too; their outcomes are kept in drawing
+//!   order.
 //!
 //! [`mask_for_rect`] fits such a mask to a catalogue ROI's rectangle: it picks the ROI element
-//! that overlaps the rectangle best and places the mask on exactly that rectangle.
+//! that overlaps the rectangle best and places the mask on exactly that rectangle
+//! ([`raster_for_rect`] and [`RoiRaster::paint_window`] paint it a band at a time).
 //!
 //! Output names use the ROI element's own box in the scaled grid divided by `sf` and truncated
 //! ([`RoiMask::name`]).
@@ -234,9 +239,45 @@ impl RoiMask {
     /// `<slide>_left-<XMIN>_top-<YMIN>_bottom-<YMAX>_right-<XMAX>` (bottom before right), the
     /// stem HistomicsTK's `get_all_rois_from_slide` gives a mask.
     pub fn name(&self, slide_name: &str) -> String {
-        let b = self.name_bounds;
-        format!("{slide_name}_left-{}_top-{}_bottom-{}_right-{}", b.left, b.top, b.bottom, b.right)
+        mask_name(slide_name, self.name_bounds)
     }
+}
+
+fn mask_name(slide_name: &str, b: Rect<i64>) -> String {
+    format!("{slide_name}_left-{}_top-{}_bottom-{}_right-{}", b.left, b.top, b.bottom, b.right)
+}
+
+/// The mask of one ROI, planned but not painted: where it lies, what HistomicsTK returns with
+/// it, and what to paint. Any band of its rows is painted on demand ([`RoiRaster::paint_rows`],
+/// [`RoiRaster::paint_window`]) with the pixels the whole mask has there, so a writer holds a
+/// band, never the mask: memory is proportional to the annotations (the polygons' vertices),
+/// not to the mask's size. [`RoiRaster::into_mask`] paints it whole.
+#[derive(Debug, Clone)]
+pub struct RoiRaster {
+    /// Index of the ROI element in [`Annotations::elements`].
+    pub element: usize,
+    /// Position among the ROI elements (document order).
+    pub roi_index: usize,
+    /// As [`RoiMask::bounds`].
+    pub bounds: Rect<i64>,
+    /// As [`RoiMask::searched`].
+    pub searched: Rect<i64>,
+    /// As [`RoiMask::roi_bbox`].
+    pub roi_bbox: Rect<i64>,
+    /// As [`RoiMask::name_bounds`].
+    pub name_bounds: Rect<i64>,
+    /// Candidates left out because they lie more than 2 px from the ROI polygon.
+    pub outside_roi: usize,
+    /// Candidates that could not be drawn, with the reason.
+    pub element_errors: Vec<ElementError>,
+    /// The mask's pixels in the scaled grid.
+    window: Rect<i64>,
+    /// The code every pixel of the ROI starts with.
+    roi_code: u8,
+    /// The ROI's own raster: pixels it does not cover are 0.
+    roi: Stencil,
+    /// The elements painted over it, in order, with their codes.
+    paint: Vec<(Stencil, u8)>,
 }
 
 /// An element that could not be drawn into a mask.
@@ -414,27 +455,30 @@ pub fn roi_elements(annotations: &Annotations, table: &CodeTable) -> Vec<usize> 
         .collect()
 }
 
-/// The masks of every ROI of a slide, in document order (computed in parallel).
+/// The masks of every ROI of a slide, in document order (computed in parallel), each made
+/// whole: [`roi_rasters_each`] paints them a band at a time instead.
 pub fn roi_masks(
     annotations: &Annotations,
     table: &CodeTable,
     opts: &RasterOptions,
 ) -> Vec<Result<RoiMask, RasterError>> {
-    roi_masks_each(annotations, table, opts, |_, mask| mask)
+    roi_rasters_each(annotations, table, opts, |_, raster| raster.map(RoiRaster::into_mask))
 }
 
-/// [`roi_masks`] handing each mask to `each` (with its position among the ROI elements) as soon
-/// as it is made, in parallel, and collecting what `each` returns in document order: a caller
-/// that writes and drops each mask holds one mask per thread, not every mask of the slide.
-pub fn roi_masks_each<T: Send>(
+/// Every ROI of a slide planned for painting ([`RoiRaster`]), handed to `each` (with its
+/// position among the ROI elements) as soon as it is planned, in parallel, collecting what
+/// `each` returns in document order. Nothing of the size of a mask is allocated here: a caller
+/// that paints and writes a band of rows at a time ([`RoiRaster::paint_rows`]) holds a band per
+/// thread, whatever the masks' sizes.
+pub fn roi_rasters_each<T: Send>(
     annotations: &Annotations,
     table: &CodeTable,
     opts: &RasterOptions,
-    each: impl Fn(usize, Result<RoiMask, RasterError>) -> T + Sync,
+    each: impl Fn(usize, Result<RoiRaster, RasterError>) -> T + Sync,
 ) -> Vec<T> {
     let prepared: Vec<Option<Prepared>> = annotations.elements.par_iter().map(|e| prepare(&e.shape, opts)).collect();
     let rois = roi_elements(annotations, table);
-    rois.par_iter().enumerate().map(|(k, &roi)| each(k, compose(annotations, &prepared, roi, k, table, opts))).collect()
+    rois.par_iter().enumerate().map(|(k, &roi)| each(k, plan(annotations, &prepared, roi, k, table, opts))).collect()
 }
 
 /// Whether a ROI element's mask at `opts` stays within [`MAX_PIXELS`] (its box in the scaled
@@ -447,17 +491,27 @@ pub fn fits(shape: &Shape, opts: &RasterOptions) -> Result<(), (i64, i64)> {
     }
 }
 
-/// The mask of one ROI element (`element` indexes [`Annotations::elements`]).
+/// The mask of one ROI element (`element` indexes [`Annotations::elements`]), made whole.
 pub fn roi_mask(
     annotations: &Annotations,
     element: usize,
     table: &CodeTable,
     opts: &RasterOptions,
 ) -> Result<RoiMask, RasterError> {
+    roi_raster(annotations, element, table, opts).map(RoiRaster::into_mask)
+}
+
+/// The mask of one ROI element planned for painting a band at a time (see [`RoiRaster`]).
+pub fn roi_raster(
+    annotations: &Annotations,
+    element: usize,
+    table: &CodeTable,
+    opts: &RasterOptions,
+) -> Result<RoiRaster, RasterError> {
     let rois = roi_elements(annotations, table);
     let roi_index = rois.iter().position(|&i| i == element).ok_or(RasterError::NotRoi(element))?;
     let prepared: Vec<Option<Prepared>> = annotations.elements.iter().map(|e| prepare(&e.shape, opts)).collect();
-    compose(annotations, &prepared, element, roi_index, table, opts)
+    plan(annotations, &prepared, element, roi_index, table, opts)
 }
 
 /// Why no mask could be fitted to a catalogue ROI's rectangle.
@@ -539,6 +593,24 @@ pub fn mask_for_rect(
     table: &CodeTable,
     geometry: Geometry,
 ) -> Result<GrayImage, RectMaskError> {
+    let raster = raster_for_rect(annotations, roi, rect, table, geometry)?;
+    // Within MAX_PIXELS (checked by `raster_for_rect`), so the sizes fit `usize` and `i64`.
+    let (width, height) = (rect.width() as usize, rect.height() as usize);
+    let mut data = vec![0; width * height];
+    raster.paint_window(rect.map(|v| v as i64), &mut data);
+    Ok(GrayImage { width, height, data })
+}
+
+/// [`mask_for_rect`] planned, not painted: the ROI element matched to `rect` and checked by the
+/// same rules, whose rows of `rect` (`rect.map(|v| v as i64)`, or any band of its rows) are
+/// painted by [`RoiRaster::paint_window`] a band at a time, 0 where the mask has no pixel.
+pub fn raster_for_rect(
+    annotations: &Annotations,
+    roi: &str,
+    rect: Rect,
+    table: &CodeTable,
+    geometry: Geometry,
+) -> Result<RoiRaster, RectMaskError> {
     let opts = RasterOptions { geometry, scale: 1.0 };
     let rois = roi_elements(annotations, table);
     // Base pixels are below 2^63 (the catalogue's ROIs are below 2^20).
@@ -574,8 +646,7 @@ pub fn mask_for_rect(
             roi_height,
         });
     }
-    let m = roi_mask(annotations, element, table, &opts)?;
-    Ok(place(&m.mask, m.bounds.left, m.bounds.top, target))
+    Ok(roi_raster(annotations, element, table, &opts)?)
 }
 
 fn iou(a: Rect<i64>, b: Rect<i64>) -> f64 {
@@ -589,28 +660,6 @@ fn iou(a: Rect<i64>, b: Rect<i64>) -> f64 {
     } else {
         inter / union
     }
-}
-
-/// The rectangle `target` of the slide, filled from `mask` (whose top-left pixel is at slide
-/// position `(x0, y0)`), 0 where the mask has no pixel.
-fn place(mask: &GrayImage, x0: i64, y0: i64, target: Rect<i64>) -> GrayImage {
-    let (w, h) = ((target.right - target.left) as usize, (target.bottom - target.top) as usize);
-    let mut data = vec![0u8; w * h];
-    let (dx, dy) = (x0 - target.left, y0 - target.top);
-    for my in 0..mask.height as i64 {
-        let ty = my + dy;
-        if ty < 0 || ty >= h as i64 {
-            continue;
-        }
-        let (a, b) = ((dx).max(0), (dx + mask.width as i64).min(w as i64));
-        if a >= b {
-            continue;
-        }
-        let src = (my * mask.width as i64 + (a - dx)) as usize;
-        let dst = ty as usize * w + a as usize;
-        data[dst..dst + (b - a) as usize].copy_from_slice(&mask.data[src..src + (b - a) as usize]);
-    }
-    GrayImage { width: w, height: h, data }
 }
 
 /// The box overlap test of `get_idxs_for_annots_overlapping_roi_by_bbox` with `iou_thresh = 0`
@@ -630,46 +679,45 @@ fn overlaps(a: &Prepared, b: &Prepared, geometry: Geometry) -> bool {
     }
 }
 
-/// A window of the slide grid and its pixels: a whole mask, or a band of its rows.
+/// Pixels of a window of the slide grid (`window`: its rows top to bottom, `window.width()` bytes
+/// each), of which the part `clip` (inside the window) is painted.
 struct MaskWindow<'a> {
     window: Rect<i64>,
+    clip: Rect<i64>,
     data: &'a mut [u8],
 }
 
 impl MaskWindow<'_> {
-    /// Paints global row `y`, columns `x0..=x1`, clipped to the window.
+    /// Paints global row `y`, columns `x0..=x1`, clipped to `clip`.
     fn span(&mut self, y: i64, x0: i64, x1: i64, code: u8) {
-        let w = self.window;
-        if y < w.top || y >= w.bottom {
+        let c = self.clip;
+        if y < c.top || y >= c.bottom {
             return;
         }
-        let (a, b) = (x0.max(w.left), x1.min(w.right - 1));
+        let (a, b) = (x0.max(c.left), x1.min(c.right - 1));
         if a > b {
             return;
         }
+        let w = self.window;
         let row = ((y - w.top) * w.width()) as usize;
         self.data[row + (a - w.left) as usize..=row + (b - w.left) as usize].fill(code);
     }
 }
 
-/// Which pixels of a window a polygon covers, one bit each, and the box of those pixels.
-struct Coverage {
+/// The box of the pixels of `window` that spans cover (inclusive), clipped as [`Coverage::set`]
+/// clips: HistomicsTK's tightened box, found without keeping the pixels.
+struct Extent {
     window: Rect<i64>,
-    words_per_row: usize,
-    bits: Vec<u64>,
-    /// Inclusive box of the covered pixels.
     extent: Option<Rect<i64>>,
 }
 
-impl Coverage {
-    fn new(window: Rect<i64>) -> Coverage {
-        let words_per_row = (window.width().max(0) as usize).div_ceil(64);
-        let bits = vec![0; words_per_row * window.height().max(0) as usize];
-        Coverage { window, words_per_row, bits, extent: None }
+impl Extent {
+    fn new(window: Rect<i64>) -> Extent {
+        Extent { window, extent: None }
     }
 
     /// Covers global row `y`, columns `x0..=x1`, clipped to the window.
-    fn set(&mut self, y: i64, x0: i64, x1: i64) {
+    fn add(&mut self, y: i64, x0: i64, x1: i64) {
         let w = self.window;
         let (a, b) = (x0.max(w.left), x1.min(w.right - 1));
         if y < w.top || y >= w.bottom || a > b {
@@ -679,6 +727,31 @@ impl Coverage {
             None => Rect { left: a, top: y, right: b, bottom: y },
             Some(e) => Rect { left: e.left.min(a), top: e.top.min(y), right: e.right.max(b), bottom: e.bottom.max(y) },
         });
+    }
+}
+
+/// Which pixels of a window a polygon covers, one bit each: the ROI's raster over a band of rows,
+/// for the crop.
+struct Coverage {
+    window: Rect<i64>,
+    words_per_row: usize,
+    bits: Vec<u64>,
+}
+
+impl Coverage {
+    fn new(window: Rect<i64>) -> Coverage {
+        let words_per_row = (window.width().max(0) as usize).div_ceil(64);
+        let bits = vec![0; words_per_row * window.height().max(0) as usize];
+        Coverage { window, words_per_row, bits }
+    }
+
+    /// Covers global row `y`, columns `x0..=x1`, clipped to the window.
+    fn set(&mut self, y: i64, x0: i64, x1: i64) {
+        let w = self.window;
+        let (a, b) = (x0.max(w.left), x1.min(w.right - 1));
+        if y < w.top || y >= w.bottom || a > b {
+            return;
+        }
         let row = &mut self.bits[(y - w.top) as usize * self.words_per_row..][..self.words_per_row];
         let (a, b) = ((a - w.left) as usize, (b - w.left) as usize);
         for (k, word) in row.iter_mut().enumerate().take(b / 64 + 1).skip(a / 64) {
@@ -688,17 +761,18 @@ impl Coverage {
         }
     }
 
-    /// Sets to 0 every pixel of `canvas` (a window inside this one) that is not covered.
+    /// Sets to 0 every pixel of `canvas.clip` (which lies inside this window) that is not covered.
     fn crop(&self, canvas: &mut MaskWindow) {
-        let (c, w) = (canvas.window, self.window);
-        let width = c.width() as usize;
+        let (c, w, layout) = (canvas.clip, self.window, canvas.window);
+        let width = c.width().max(0) as usize;
         if width == 0 {
             return;
         }
         let shift = (c.left - w.left) as usize;
-        for (dy, row) in canvas.data.chunks_mut(width).enumerate() {
-            let y = (c.top - w.top) as usize + dy;
-            let bits = &self.bits[y * self.words_per_row..][..self.words_per_row];
+        for y in c.top..c.bottom {
+            let start = ((y - layout.top) * layout.width() + (c.left - layout.left)) as usize;
+            let row = &mut canvas.data[start..start + width];
+            let bits = &self.bits[(y - w.top) as usize * self.words_per_row..][..self.words_per_row];
             let mut x = 0;
             while x < width {
                 let (bit, off) = ((shift + x) / 64, (shift + x) % 64);
@@ -718,18 +792,139 @@ impl Coverage {
     }
 }
 
-/// Rows per band when a mask is painted in parallel: enough to make the per-element setup of a
-/// band (its edge table) small next to filling its rows.
+/// Most rows of a band one thread paints: enough to make the per-element setup of a band (its
+/// edge table) small next to filling its rows.
 const BAND_ROWS: usize = 256;
 
-fn compose(
+/// Most bytes of a band one thread paints, so that a band of a very wide mask stays small.
+const BAND_BYTES: usize = 2 << 20;
+
+/// Rows of a `width`-pixel band one thread paints.
+fn thread_band_rows(width: usize) -> usize {
+    (BAND_BYTES / width.max(1)).clamp(1, BAND_ROWS)
+}
+
+/// Rows of a mask `width` pixels wide that [`RoiRaster::paint_rows`] paints on every thread of
+/// the current rayon pool at once: 256 per thread, fewer for masks wider than 8192
+/// pixels (2 MiB per thread). A caller that paints and writes this many rows at a time holds a
+/// few MiB per mask, whatever its height, and keeps every thread busy.
+pub fn band_rows(width: usize) -> usize {
+    thread_band_rows(width) * rayon::current_num_threads().max(1)
+}
+
+impl RoiRaster {
+    /// The mask's width.
+    pub fn width(&self) -> usize {
+        self.window.width() as usize
+    }
+
+    /// The mask's height.
+    pub fn height(&self) -> usize {
+        self.window.height() as usize
+    }
+
+    /// Paints mask rows `top..top + out.len() / width` into `out` (rows past the mask's last are
+    /// 0), in bands of rows on the current rayon pool.
+    ///
+    /// # Panics
+    ///
+    /// When `out` is not whole rows.
+    pub fn paint_rows(&self, top: usize, out: &mut [u8]) {
+        let width = self.width();
+        assert!(out.len().is_multiple_of(width), "{} bytes are not whole rows of {width}", out.len());
+        let top = self.window.top.saturating_add(top as i64);
+        let bottom = top.saturating_add((out.len() / width) as i64);
+        self.paint_window(Rect { top, bottom, ..self.window }, out);
+    }
+
+    /// Paints `window`, any rectangle of the scaled grid, into `out` (its rows top to bottom):
+    /// the mask's pixels where it has them, 0 elsewhere. Painted in bands of rows on the current
+    /// rayon pool; every pixel is the same however the mask is cut into windows.
+    ///
+    /// # Panics
+    ///
+    /// When `out` is not `window.width() * window.height()` bytes.
+    pub fn paint_window(&self, window: Rect<i64>, out: &mut [u8]) {
+        let (width, height) = (window.width().max(0) as usize, window.height().max(0) as usize);
+        assert_eq!(out.len(), width * height, "{width}x{height} window");
+        if out.is_empty() {
+            return;
+        }
+        let rows = thread_band_rows(width);
+        out.par_chunks_mut(width * rows).enumerate().for_each(|(b, data)| {
+            let top = window.top + (b * rows) as i64;
+            let band = Rect { top, bottom: top + (data.len() / width) as i64, ..window };
+            self.paint_band(band, data);
+        });
+    }
+
+    /// One band: the ROI's code, every element in order, then the crop to the ROI's raster.
+    fn paint_band(&self, band: Rect<i64>, data: &mut [u8]) {
+        let m = self.window;
+        let clip = Rect {
+            left: band.left.max(m.left),
+            top: band.top.max(m.top),
+            right: band.right.min(m.right),
+            bottom: band.bottom.min(m.bottom),
+        };
+        if clip.left >= clip.right || clip.top >= clip.bottom {
+            data.fill(0);
+            return;
+        }
+        if clip != band {
+            data.fill(0);
+        }
+        let mut canvas = MaskWindow { window: band, clip, data };
+        for y in clip.top..clip.bottom {
+            canvas.span(y, clip.left, clip.right - 1, self.roi_code);
+        }
+        for (s, code) in &self.paint {
+            s.spans(clip, |y, x0, x1| canvas.span(y, x0, x1, *code));
+        }
+        // The mask lies inside the ROI element's box, whose pixels the ROI's raster covers or not
+        // by the same spans in every band.
+        let mut cover = Coverage::new(clip);
+        self.roi.spans(clip, |y, x0, x1| cover.set(y, x0, x1));
+        cover.crop(&mut canvas);
+    }
+
+    /// The whole mask, painted at once (`width * height` bytes).
+    pub fn into_mask(self) -> RoiMask {
+        let (width, height) = (self.width(), self.height());
+        // Zeroed memory comes from the allocator untouched (fresh pages), so the first write of
+        // every pixel happens in the bands, in parallel.
+        let mut data = vec![0; width * height];
+        self.paint_rows(0, &mut data);
+        RoiMask {
+            element: self.element,
+            roi_index: self.roi_index,
+            mask: GrayImage { width, height, data },
+            bounds: self.bounds,
+            searched: self.searched,
+            roi_bbox: self.roi_bbox,
+            name_bounds: self.name_bounds,
+            outside_roi: self.outside_roi,
+            element_errors: self.element_errors,
+        }
+    }
+
+    /// The stem HistomicsTK's `get_all_rois_from_slide` gives the mask (see [`RoiMask::name`]).
+    pub fn name(&self, slide_name: &str) -> String {
+        mask_name(slide_name, self.name_bounds)
+    }
+}
+
+/// Plans the mask of ROI element `roi`: its place, the elements to paint in order, and the
+/// metadata HistomicsTK returns. The ROI's raster is taken once here for its box (no pixels
+/// kept); nothing of the mask's size is allocated.
+fn plan(
     annotations: &Annotations,
     prepared: &[Option<Prepared>],
     roi: usize,
     roi_index: usize,
     table: &CodeTable,
     opts: &RasterOptions,
-) -> Result<RoiMask, RasterError> {
+) -> Result<RoiRaster, RasterError> {
     let elements = &annotations.elements;
     let geometry = opts.geometry;
     let (Some(r), Some(roi_group)) =
@@ -753,15 +948,16 @@ fn compose(
     let searched =
         candidates.iter().fold(r.bbox, |acc, &i| acc.union(prepared[i].as_ref().expect("candidate is prepared").bbox));
 
-    // The ROI's own raster, as coverage of its box (HTK draws the whole searched area, but
-    // everything the ROI's raster does not cover ends as 0, and that raster lies inside the box).
-    // Every code is non-zero (`CodeTable`), so after that crop the non-zero pixels are exactly
-    // the covered ones, and the box HTK tightens to is the box of the coverage: the mask is
-    // painted at its final size, with no second pass to find it and no copy to cut it out.
+    // The ROI's own raster, as the box of the pixels of its box it covers (HTK draws the whole
+    // searched area, but everything the ROI's raster does not cover ends as 0, and that raster
+    // lies inside the box). Every code is non-zero (`CodeTable`), so after that crop the non-zero
+    // pixels are exactly the covered ones, and the box HTK tightens to is the box of the covered
+    // pixels: the mask is painted at its final size, with no second pass to find it and no copy
+    // to cut it out. Each band is cropped by the same raster, taken again over its rows.
     let roi_stencil = stencil(r, geometry).map_err(|reason| RasterError::BadRoi { element: roi, reason })?;
-    let mut cover = Coverage::new(r.bbox);
-    roi_stencil.spans(r.bbox, |y, x0, x1| cover.set(y, x0, x1));
-    let Some(e) = cover.extent else { return Err(RasterError::Empty(roi)) };
+    let mut extent = Extent::new(r.bbox);
+    roi_stencil.spans(r.bbox, |y, x0, x1| extent.add(y, x0, x1));
+    let Some(e) = extent.extent else { return Err(RasterError::Empty(roi)) };
     // HTK slices [min:max], dropping the last non-zero row and column; strict keeps them.
     let window = match geometry {
         Geometry::Htk => e,
@@ -814,24 +1010,7 @@ fn compose(
             Err(reason) => element_errors.push(ElementError { element: i, reason }),
         }
     }
-
-    // Rows are independent (every fill is a scanline fill), so bands of rows are painted in
-    // parallel, each with every element in order, then cropped to the ROI's coverage.
     let roi_code = table.background().map_or(roi_row.gt_code, |g| g.gt_code);
-    let (mw, mh) = (window.width() as usize, window.height() as usize);
-    // Zeroed memory comes from the allocator untouched (fresh pages), so the first write of every
-    // pixel, the ROI's code, happens in the bands too, in parallel.
-    let mut data = vec![0; mw * mh];
-    data.par_chunks_mut(mw * BAND_ROWS).enumerate().for_each(|(b, rows)| {
-        rows.fill(roi_code);
-        let top = window.top + (b * BAND_ROWS) as i64;
-        let band = Rect { top, bottom: top + (rows.len() / mw) as i64, ..window };
-        let mut canvas = MaskWindow { window: band, data: rows };
-        for (s, code) in &paint {
-            s.spans(band, |y, x0, x1| canvas.span(y, x0, x1, *code));
-        }
-        cover.crop(&mut canvas);
-    });
 
     let (gx, gy) = (window.left, window.top);
     let sf = opts.scale;
@@ -851,21 +1030,21 @@ fn compose(
             };
             (b, unscale(r.bbox))
         }
-        Geometry::Strict => {
-            let b = Rect { left: gx, top: gy, right: gx + mw as i64, bottom: gy + mh as i64 };
-            (b, unscale(b))
-        }
+        Geometry::Strict => (window, unscale(window)),
     };
-    Ok(RoiMask {
+    Ok(RoiRaster {
         element: roi,
         roi_index,
-        mask: GrayImage { width: mw, height: mh, data },
         bounds,
         searched,
         roi_bbox: r.bbox,
         name_bounds,
         outside_roi,
         element_errors,
+        window,
+        roi_code,
+        roi: roi_stencil,
+        paint,
     })
 }
 
@@ -887,16 +1066,17 @@ fn ring_check(v: &[[f64; 2]]) -> Result<(), String> {
 }
 
 /// An element's fill, placed on the slide grid, from which the spans of any rows can be taken.
-enum Stencil<'a> {
+#[derive(Debug, Clone)]
+enum Stencil {
     /// `create_mask_from_coords` + `_add_element_to_roi`: Pillow's fill of the truncated
     /// vertices on the element's own canvas, whose top-left pixel lands at `origin`.
     Htk { vertices: Vec<[i32; 2]>, width: i64, height: i64, origin: (i64, i64) },
     /// The strict rule on the scaled vertices.
-    Strict(&'a [[f64; 2]]),
+    Strict(Vec<[f64; 2]>),
 }
 
 /// Places an element, or says why it cannot be drawn.
-fn stencil(p: &Prepared, geometry: Geometry) -> Result<Stencil<'_>, String> {
+fn stencil(p: &Prepared, geometry: Geometry) -> Result<Stencil, String> {
     match geometry {
         Geometry::Htk => {
             ring_check(&p.vertices)?;
@@ -919,12 +1099,12 @@ fn stencil(p: &Prepared, geometry: Geometry) -> Result<Stencil<'_>, String> {
             if p.vertices.len() < 3 {
                 return Err(format!("a polygon needs at least 3 vertices (this one has {})", p.vertices.len()));
             }
-            Ok(Stencil::Strict(&p.vertices))
+            Ok(Stencil::Strict(p.vertices.clone()))
         }
     }
 }
 
-impl Stencil<'_> {
+impl Stencil {
     /// The fill's spans `(y, x0, x1)` (inclusive, slide grid) in the rows of `window`; columns
     /// are not clipped to it.
     fn spans(&self, window: Rect<i64>, mut span: impl FnMut(i64, i64, i64)) {
@@ -1228,7 +1408,7 @@ fn pil_spans(vertices: &[[i32; 2]], width: i32, height: i32, rows: (i32, i32), m
 pub fn strict_polygon_fill(vertices: &[[f64; 2]], window: Rect<i64>) -> GrayImage {
     let (width, height) = (window.width().max(0) as usize, window.height().max(0) as usize);
     let mut data = vec![0; width * height];
-    let mut canvas = MaskWindow { window, data: &mut data };
+    let mut canvas = MaskWindow { window, clip: window, data: &mut data };
     if vertices.len() >= 3 {
         strict_spans(vertices, window, |y, x0, x1| canvas.span(y, x0, x1, 1));
     }

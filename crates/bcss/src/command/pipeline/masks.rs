@@ -10,11 +10,13 @@ use crate::catalog::{codes, Roi};
 use crate::codec::rows::RowReader;
 use crate::codec::GrayImage;
 use crate::dataset::names;
-use crate::model::CodeTable;
+use crate::model::{CodeTable, Rect};
 use crate::source::annotations::{self, AnnotationError};
+use crate::source::girder::MAX_ANNOTATIONS_BODY;
 use crate::source::http::Http;
 use crate::source::masklink::{self, MaskError};
-use crate::transform::raster::{mask_for_rect, Geometry, RectMaskError};
+use crate::transform::raster::{self, mask_for_rect, raster_for_rect, Geometry, RectMaskError, RoiRaster};
+use crate::transform::remap::count_into;
 
 /// A source of base-resolution masks for the pipeline.
 pub trait BaseMasks: Sync {
@@ -116,6 +118,46 @@ pub fn mask_from_annotations(json: &[u8], roi: &Roi) -> Result<GrayImage, Annota
     Ok(mask_for_rect(&parsed, &roi.id, roi.rect(), &CodeTable::bcss_with_labels(), Geometry::Htk)?)
 }
 
+/// [`mask_from_annotations`] planned, not painted ([`raster_for_rect`]): [`stream_raster`]
+/// paints it a band of rows at a time.
+fn raster_from_annotations(json: &[u8], roi: &Roi) -> Result<RoiRaster, AnnotationMaskError> {
+    let parsed = annotations::parse(json)?;
+    Ok(raster_for_rect(&parsed, &roi.id, roi.rect(), &CodeTable::bcss_with_labels(), Geometry::Htk)?)
+}
+
+/// Paints the rows of `roi`'s rectangle from `raster` ([`raster_from_annotations`]) a band at
+/// a time into `sink`, the pixels [`mask_from_annotations`] makes whole: the ROI's base size by
+/// construction, and every value checked to be a known code (as [`masklink::check_mask`]
+/// checks a whole mask) before its band is handed on. Memory is one band
+/// ([`raster::band_rows`]), whatever the ROI's size.
+fn stream_raster(raster: &RoiRaster, roi: &Roi, origin: &str, sink: &mut RowSink) -> Result<(), RoiError> {
+    // `raster_for_rect` refused a rectangle over MAX_PIXELS: the sizes fit `usize` and `i64`.
+    let (w, h) = (roi.width() as usize, roi.height() as usize);
+    if w == 0 || h == 0 {
+        return Ok(());
+    }
+    let target: Rect<i64> = roi.rect().map(|v| v as i64);
+    let rows = raster::band_rows(w).min(h);
+    let mut band = vec![0u8; rows * w];
+    let mut top = 0;
+    while top < h {
+        let n = rows.min(h - top);
+        let band = &mut band[..n * w];
+        let t = target.top + top as i64;
+        raster.paint_window(Rect { top: t, bottom: t + n as i64, ..target }, band);
+        let mut hist = [0u64; 256];
+        count_into(band, &mut hist);
+        let values: Vec<u8> =
+            (0..=255u8).filter(|&v| hist[usize::from(v)] > 0 && !codes::is_known(v)).take(10).collect();
+        if !values.is_empty() {
+            return Err(RoiError::Mask(MaskError::UnknownCodes { origin: origin.to_string(), values }));
+        }
+        sink(band)?;
+        top += n;
+    }
+    Ok(())
+}
+
 /// Why a mask source could not be set up.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -200,6 +242,19 @@ impl BaseMasks for SlideAnnotationMasks {
         masklink::check_mask(&mask, roi, &format!("the annotations of `{}`", slide.name()))?;
         Ok(mask)
     }
+
+    fn base_mask_rows(
+        &self,
+        roi: &Roi,
+        slide: &dyn SlideHandle,
+        on_bytes: &dyn Fn(u64),
+        sink: &mut RowSink,
+    ) -> Result<(), RoiError> {
+        let body = slide.annotations(on_bytes)?;
+        let raster = raster_from_annotations(&body, roi)?;
+        drop(body);
+        stream_raster(&raster, roi, &format!("the annotations of `{}`", slide.name()), sink)
+    }
 }
 
 /// PNG files in a directory, named like the dataset's masks (`<roi>_xmin<X>_ymin<Y>[_<suffix>].png`)
@@ -266,7 +321,8 @@ impl BaseMasks for DirMasks {
     ) -> Result<(), RoiError> {
         let path = self.find(roi)?;
         let shown = path.display().to_string();
-        let bytes = std::fs::read(&path).map_err(|source| MaskError::File { path: shown.clone(), source })?;
+        let bytes = crate::files::read(&path, masklink::mask_body_limit(roi.width(), roi.height()))
+            .map_err(|source| MaskError::File { path: shown.clone(), source })?;
         on_bytes(bytes.len() as u64);
         stream_mask(&bytes, roi, &shown, sink)
     }
@@ -274,7 +330,8 @@ impl BaseMasks for DirMasks {
     fn base_mask(&self, roi: &Roi, _slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {
         let path = self.find(roi)?;
         let shown = path.display().to_string();
-        let bytes = std::fs::read(&path).map_err(|source| MaskError::File { path: shown.clone(), source })?;
+        let bytes = crate::files::read(&path, masklink::mask_body_limit(roi.width(), roi.height()))
+            .map_err(|source| MaskError::File { path: shown.clone(), source })?;
         on_bytes(bytes.len() as u64);
         Ok(masklink::decode_mask(&bytes, roi, &shown)?)
     }
@@ -301,7 +358,9 @@ impl AnnotationFileMasks {
     /// `<short name>*.json`.
     fn file(&self, roi: &Roi, slide_stem: &str) -> Result<PathBuf, RoiError> {
         let exact = self.dir.join(format!("{slide_stem}.json"));
-        if exact.is_file() {
+        // Anything but a folder by that name is the file (a FIFO or device is then refused by
+        // the read, not skipped in favour of another file).
+        if std::fs::metadata(&exact).is_ok_and(|m| !m.is_dir()) {
             return Ok(exact);
         }
         let mut candidates: Vec<String> = std::fs::read_dir(&self.dir)
@@ -318,6 +377,18 @@ impl AnnotationFileMasks {
             _ => Err(RoiError::Ambiguous { roi: roi.id.clone(), candidates }),
         }
     }
+
+    /// The annotation file of `roi`'s slide and its bytes: a regular file (a FIFO or device is
+    /// refused without waiting) of at most the size the DSA route accepts for annotations.
+    fn read(&self, roi: &Roi, slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<(PathBuf, Vec<u8>), RoiError> {
+        let name = slide.name();
+        let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+        let path = self.file(roi, stem)?;
+        let bytes = crate::files::read(&path, MAX_ANNOTATIONS_BODY)
+            .map_err(|source| MaskError::File { path: path.display().to_string(), source })?;
+        on_bytes(bytes.len() as u64);
+        Ok((path, bytes))
+    }
 }
 
 impl BaseMasks for AnnotationFileMasks {
@@ -330,16 +401,25 @@ impl BaseMasks for AnnotationFileMasks {
     }
 
     fn base_mask(&self, roi: &Roi, slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {
-        let name = slide.name();
-        let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
-        let path = self.file(roi, stem)?;
-        let bytes =
-            std::fs::read(&path).map_err(|source| MaskError::File { path: path.display().to_string(), source })?;
-        on_bytes(bytes.len() as u64);
+        let (path, bytes) = self.read(roi, slide, on_bytes)?;
         let mask = mask_from_annotations(&bytes, roi)
             .map_err(|source| RoiError::AnnotationFile { path: path.clone(), source })?;
         masklink::check_mask(&mask, roi, &path.display().to_string())?;
         Ok(mask)
+    }
+
+    fn base_mask_rows(
+        &self,
+        roi: &Roi,
+        slide: &dyn SlideHandle,
+        on_bytes: &dyn Fn(u64),
+        sink: &mut RowSink,
+    ) -> Result<(), RoiError> {
+        let (path, bytes) = self.read(roi, slide, on_bytes)?;
+        let raster = raster_from_annotations(&bytes, roi)
+            .map_err(|source| RoiError::AnnotationFile { path: path.clone(), source })?;
+        drop(bytes);
+        stream_raster(&raster, roi, &path.display().to_string(), sink)
     }
 }
 
@@ -364,6 +444,71 @@ mod tests {
         let err = mask_from_annotations(JSON, &roi(500, 500, 600, 600)).unwrap_err();
         assert!(err.to_string().contains("no ROI element of the annotations overlaps ROI `TCGA-ZZ-0000-DX1`"), "{err}");
         assert!(matches!(mask_from_annotations(b"{", &roi(0, 0, 1, 1)), Err(AnnotationMaskError::Annotations(_))));
+    }
+
+    /// A slide known by name only (the annotation sources need nothing else).
+    struct Named(&'static str);
+
+    impl SlideHandle for Named {
+        fn name(&self) -> String {
+            self.0.to_string()
+        }
+        fn geometry(&self, _on_bytes: &dyn Fn(u64)) -> Result<crate::model::SlideGeometry, RoiError> {
+            Err(RoiError::Unsupported("no geometry in this test"))
+        }
+        fn read_rows(
+            &self,
+            _plan: &crate::transform::RegionPlan,
+            _on_bytes: &dyn Fn(u64),
+            _sink: &mut RowSink,
+        ) -> Result<(), RoiError> {
+            Err(RoiError::Unsupported("no pixels in this test"))
+        }
+    }
+
+    const TALL_JSON: &[u8] = br#"[{"annotation": {"name": "t", "elements": [
+        {"type": "polyline", "id": "tall", "group": "roi", "points": [[100, 50, 0], [400, 80, 0], [380, 1700, 0], [90, 1650, 0]]},
+        {"type": "polyline", "group": "mostly_tumor", "points": [[150, 100, 0], [350, 400, 0], [200, 1500, 0]]},
+        {"type": "rectangle", "group": "mostly_stroma", "center": [250, 900, 0], "width": 120, "height": 700, "rotation": 0.3}
+    ]}}]"#;
+
+    /// The rows streamed a band at a time are the mask made whole, for ROIs on the element's box,
+    /// shifted from it and larger than it (padded with 0), across several bands.
+    #[test]
+    fn streamed_annotation_masks_are_the_whole_masks() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("TCGA-ZZ-0000-01Z-00-DX1.X.json"), TALL_JSON).unwrap();
+        let source = AnnotationFileMasks::new(dir.path()).unwrap();
+        let slide = Named("TCGA-ZZ-0000-01Z-00-DX1.X.svs");
+        for r in [roi(90, 50, 400, 1700), roi(60, 20, 430, 1800), roi(120, 400, 300, 1300)] {
+            let whole = source.base_mask(&r, &slide, &|_| {}).unwrap();
+            let mut rows = Vec::new();
+            let mut calls = 0;
+            source
+                .base_mask_rows(&r, &slide, &|_| {}, &mut |band| {
+                    calls += 1;
+                    rows.extend_from_slice(band);
+                    Ok(())
+                })
+                .unwrap();
+            assert!(rows == whole.data, "ROI {:?}", r.rect());
+            assert!(calls >= 2 || r.height() as usize <= raster::band_rows(r.width() as usize), "{calls} bands");
+            assert!(whole.data.contains(&1) && whole.data.contains(&2));
+        }
+    }
+
+    /// A FIFO by the slide's annotation file name is refused at once (never waited on), as a
+    /// failure of the ROI.
+    #[test]
+    fn a_fifo_for_an_annotation_file_is_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("TCGA-ZZ-0000-01Z-00-DX1.X.json");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let source = AnnotationFileMasks::new(dir.path()).unwrap();
+        let slide = Named("TCGA-ZZ-0000-01Z-00-DX1.X.svs");
+        let err = source.base_mask_rows(&roi(0, 0, 100, 100), &slide, &|_| {}, &mut |_| Ok(())).unwrap_err();
+        let chain = crate::report::error_chain(&err);
+        assert!(chain.contains("it is a FIFO, not a regular file") && chain.contains("DX1.X.json"), "{chain}");
     }
 
     #[test]

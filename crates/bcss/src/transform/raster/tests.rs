@@ -343,11 +343,87 @@ fn mask_for_rect_picks_the_best_overlap_and_fits_the_rectangle() {
     );
 }
 
+/// The rectangle `target` of the slide, filled from `mask` (whose top-left pixel is at slide
+/// position `(x0, y0)`), 0 where the mask has no pixel: the oracle of windows painted alone.
+fn place(mask: &GrayImage, x0: i64, y0: i64, target: Rect<i64>) -> Vec<u8> {
+    let (w, h) = (target.width().max(0), target.height().max(0));
+    let mut out = vec![0u8; (w * h) as usize];
+    for ty in 0..h {
+        for tx in 0..w {
+            let (mx, my) = (target.left + tx - x0, target.top + ty - y0);
+            if mx >= 0 && my >= 0 && (mx as usize) < mask.width && (my as usize) < mask.height {
+                out[(ty * w + tx) as usize] = mask.data[my as usize * mask.width + mx as usize];
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn place_crops_and_pads() {
     let mask = GrayImage { width: 3, height: 2, data: vec![1, 2, 3, 4, 5, 6] };
     let out = place(&mask, 11, 20, Rect { left: 10, top: 21, right: 13, bottom: 23 });
-    assert_eq!(out.data, vec![0, 4, 5, 0, 0, 0]);
+    assert_eq!(out, vec![0, 4, 5, 0, 0, 0]);
+}
+
+/// A ROI polygon and three class polygons on a small grid (half-pixel coordinates when `half`),
+/// as annotation elements.
+fn scene() -> impl Strategy<Value = String> {
+    let poly = || prop::collection::vec((-6i32..70, -6i32..70), 3..8);
+    (poly(), poly(), poly(), poly(), any::<bool>()).prop_map(|(roi, a, b, c, half)| {
+        let points = |p: &[(i32, i32)]| {
+            let d = if half { 2.0 } else { 1.0 };
+            let v: Vec<String> =
+                p.iter().map(|&(x, y)| format!("[{}, {}, 0]", f64::from(x) / d, f64::from(y) / d)).collect();
+            v.join(", ")
+        };
+        format!(
+            r#"{{"type": "polyline", "group": "roi", "points": [{}]}},
+               {{"type": "polyline", "group": "mostly_tumor", "points": [{}]}},
+               {{"type": "polyline", "group": "exclude", "points": [{}]}},
+               {{"type": "polyline", "group": "mostly_lymphocytic_infiltrate", "points": [{}]}}"#,
+            points(&roi),
+            points(&a),
+            points(&b),
+            points(&c)
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Painting a band or any window alone gives the pixels the whole mask has there (0 where it
+    /// has none): the per-band crop to the ROI's raster and the clipping to the mask agree with
+    /// painting it whole, in both geometries.
+    #[test]
+    fn bands_and_windows_are_the_whole_mask_cut(
+        elements in scene(),
+        strict in any::<bool>(),
+        win in (-8i64..45, -8i64..45, 0i64..50, 0i64..50),
+        rows in 1usize..9,
+    ) {
+        let a = doc(&elements);
+        let geometry = if strict { Geometry::Strict } else { Geometry::Htk };
+        let Ok(raster) = roi_raster(&a, 0, &CodeTable::bcss(), &RasterOptions::default().geometry(geometry)) else {
+            return Ok(());
+        };
+        let whole = raster.clone().into_mask();
+        let (w, h) = (whole.mask.width, whole.mask.height);
+        let mut banded = Vec::new();
+        let mut band = vec![9u8; rows * w];
+        for top in (0..h + rows).step_by(rows) {
+            raster.paint_rows(top, &mut band);
+            banded.extend_from_slice(&band);
+        }
+        prop_assert_eq!(&banded[..w * h], &whole.mask.data[..]);
+        prop_assert!(banded[w * h..].iter().all(|&v| v == 0), "rows past the mask are 0");
+        let (x0, y0) = (whole.bounds.left, whole.bounds.top);
+        let window = Rect { left: x0 + win.0 - 8, top: y0 + win.1 - 8, right: x0 + win.0 - 8 + win.2, bottom: y0 + win.1 - 8 + win.3 };
+        let mut out = vec![9u8; (win.2 * win.3) as usize];
+        raster.paint_window(window, &mut out);
+        prop_assert_eq!(out, place(&whole.mask, x0, y0, window));
+    }
 }
 
 const HUGE_JSON: &[u8] = br#"[{"annotation": {"name": "t", "elements": [
@@ -454,10 +530,12 @@ proptest! {
     ) {
         let window = Rect { left: x0, top: y0, right: x0 + w, bottom: y0 + h };
         let mut cover = Coverage::new(window);
+        let mut extent = Extent::new(window);
         let mut oracle = vec![0u8; (w * h) as usize];
         for &(y, a, len) in &spans {
             let (y, a) = (y0 + y, x0 + a);
             cover.set(y, a, a + len);
+            extent.add(y, a, a + len);
             for x in a..=a + len {
                 if y >= window.top && y < window.bottom && x >= window.left && x < window.right {
                     oracle[((y - y0) * w + (x - x0)) as usize] = 1;
@@ -474,13 +552,13 @@ proptest! {
             right: x0 + covered.iter().map(|c| c.0).max().unwrap(),
             bottom: y0 + covered.iter().map(|c| c.1).max().unwrap(),
         });
-        prop_assert_eq!(cover.extent, want);
+        prop_assert_eq!(extent.extent, want);
         // A sub-window, painted 9 everywhere, keeps 9 exactly where the oracle is covered.
         let (sx, sy) = (sub.0.min(w - 1), sub.1.min(h - 1));
         let (sw, sh) = ((w - sx).min(1 + sub.2), (h - sy).min(1 + sub.3));
         let band = Rect { left: x0 + sx, top: y0 + sy, right: x0 + sx + sw, bottom: y0 + sy + sh };
         let mut data = vec![9u8; (sw * sh) as usize];
-        cover.crop(&mut MaskWindow { window: band, data: &mut data });
+        cover.crop(&mut MaskWindow { window: band, clip: band, data: &mut data });
         for y in 0..sh {
             for x in 0..sw {
                 let inside = oracle[((sy + y) * w + sx + x) as usize] == 1;
