@@ -142,6 +142,11 @@ fn a_lock_file_link_is_never_followed() {
                 out.into(),
             ]
         }),
+        ("masks", |ds, out| {
+            let ann = ds.join("TCGA-A1-A0SK-01Z-00-DX1.json");
+            std::fs::write(&ann, "[]").unwrap();
+            vec!["masks".into(), "--annotations".into(), ann.into(), "--out".into(), out.into()]
+        }),
         ("download", |_, out| {
             vec!["download".into(), "--api-url".into(), "http://127.0.0.1:9/api/v1".into(), "--out".into(), out.into()]
         }),
