@@ -99,7 +99,10 @@ pub fn open_write(path: &Path, mode: WriteMode, read: bool) -> io::Result<File> 
     if meta.nlink() > 1 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("it has {} hard links (another name for the same file); bcss writes only files of its own", meta.nlink()),
+            format!(
+                "it has {} hard links (another name for the same file); bcss writes only files of its own",
+                meta.nlink()
+            ),
         ));
     }
     if mode == WriteMode::Truncate {

@@ -28,6 +28,7 @@ use md5::{Digest, Md5};
 
 use super::girder::Secret;
 use super::http::{read_failure, Failure, Http, HttpError, Request, RetryState, TransportError, TransportKind};
+use crate::files::{self, WriteMode};
 
 /// The public GDC API.
 pub const DEFAULT_GDC_URL: &str = "https://api.gdc.cancer.gov";
@@ -433,13 +434,9 @@ impl Gdc {
     /// to `dest`. On a mismatch the `.part` is deleted and `dest` is never created.
     pub fn download(&self, file: &GdcFile, dest: &Path, on_bytes: &dyn Fn(u64)) -> Result<DownloadOutcome, GdcError> {
         let part = part_path(dest);
-        let mut out = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&part)
-            .map_err(GdcError::io("open", &part))?;
+        // Appended to, truncated and renamed: never through a planted link, never a FIFO, a
+        // device or a file with another name (`files::open_write` refuses them).
+        let mut out = files::open_write(&part, WriteMode::Keep, true).map_err(GdcError::io("open", &part))?;
         let mut len = out.metadata().map_err(GdcError::io("read", &part))?.len();
         if len > file.size {
             tracing::warn!(path = %part.display(), len, size = file.size, "partial file longer than the file: restarting");
@@ -527,7 +524,11 @@ impl Gdc {
         }
         out.flush().map_err(GdcError::io("write", &part))?;
         out.sync_all().map_err(GdcError::io("sync", &part))?;
+        let written = out.metadata().map_err(GdcError::io("read", &part))?;
         drop(out);
+        // The name still leads to the file written (not a link or another file put there since):
+        // only then is it renamed into place.
+        same_file(&part, &written).map_err(GdcError::io("rename", &part))?;
         let md5 = hex(&hasher.finalize());
         if len != file.size || !md5.eq_ignore_ascii_case(&file.md5) {
             let _ = std::fs::remove_file(&part);
@@ -571,6 +572,23 @@ fn error_body(body: super::http::BodyReader) -> Option<String> {
     let mut bytes = Vec::new();
     body.take(MAX_ERROR_BODY).read_to_end(&mut bytes).ok()?;
     api_message(&bytes)
+}
+
+/// Whether `path` (not followed) is still the file `opened` describes.
+fn same_file(path: &Path, opened: &std::fs::Metadata) -> std::io::Result<()> {
+    let now = std::fs::symlink_metadata(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if now.file_type().is_file() && now.dev() == opened.dev() && now.ino() == opened.ino() {
+            return Ok(());
+        }
+    }
+    #[cfg(not(unix))]
+    if now.file_type().is_file() && now.len() == opened.len() {
+        return Ok(());
+    }
+    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "it was replaced while being written"))
 }
 
 fn hash_existing(file: &mut File, len: u64, hasher: &mut Md5) -> std::io::Result<()> {
@@ -645,10 +663,11 @@ pub(crate) fn is_safe_id(s: &str) -> bool {
 /// The columns of a GDC manifest, in the order written.
 const MANIFEST_COLUMNS: [&str; 5] = ["id", "filename", "md5", "size", "state"];
 
-/// The MD5 of a local file (lower-case hex), read in 1 MiB chunks.
+/// The MD5 of a local file (lower-case hex), read in 1 MiB chunks; a FIFO or other special
+/// file is refused at once (`files::open_read`), never waited on.
 pub(crate) fn md5_of_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
+    let mut f = files::open_read(path)?;
     let mut h = Md5::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -1043,6 +1062,41 @@ mod tests {
         let out = gdc.download(&file, &dest2, &|_| {}).unwrap();
         assert_eq!(out, DownloadOutcome { bytes_fetched: 500_000, resumed_from: 2_500_000 });
         assert_eq!(std::fs::read(&dest2).unwrap(), data);
+    }
+
+    #[test]
+    fn a_planted_part_file_is_refused_never_written_through() {
+        let data = content(50_000);
+        let d = data.clone();
+        let (base, seen) = server(move |req, _| ranged(&d, req));
+        let gdc = Gdc::new(http(0), &base, None);
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.bin");
+        std::fs::write(&outside, b"precious").unwrap();
+        let dest = dir.path().join("slide.svs");
+        // A link: neither appended to, nor truncated, nor renamed into `dest`.
+        std::os::unix::fs::symlink(&outside, part_path(&dest)).unwrap();
+        let err = gdc.download(&file_of(&data), &dest, &|_| {}).unwrap_err();
+        assert!(matches!(err, GdcError::Io { action: "open", .. }), "{err}");
+        assert!(crate::report::error_chain(&err).contains("symbolic link"), "{}", crate::report::error_chain(&err));
+        assert_eq!(std::fs::read(&outside).unwrap(), b"precious");
+        assert!(std::fs::symlink_metadata(&dest).is_err(), "nothing under the final name");
+        // A second hard link of a file elsewhere, and a FIFO (refused at once, never waited on).
+        std::fs::remove_file(part_path(&dest)).unwrap();
+        std::fs::hard_link(&outside, part_path(&dest)).unwrap();
+        let err = gdc.download(&file_of(&data), &dest, &|_| {}).unwrap_err();
+        assert!(crate::report::error_chain(&err).contains("hard links"), "{}", crate::report::error_chain(&err));
+        std::fs::remove_file(part_path(&dest)).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(part_path(&dest)).status().unwrap().success());
+        let err = gdc.download(&file_of(&data), &dest, &|_| {}).unwrap_err();
+        assert!(crate::report::error_chain(&err).contains("FIFO"), "{}", crate::report::error_chain(&err));
+        assert!(md5_of_file(&part_path(&dest)).unwrap_err().to_string().contains("FIFO"));
+        assert_eq!(std::fs::read(&outside).unwrap(), b"precious");
+        assert!(seen.lock().unwrap().is_empty(), "nothing was fetched");
+        // Its own `.part` works.
+        std::fs::remove_file(part_path(&dest)).unwrap();
+        gdc.download(&file_of(&data), &dest, &|_| {}).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), data);
     }
 
     #[test]

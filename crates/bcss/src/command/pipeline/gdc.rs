@@ -216,10 +216,16 @@ struct GdcSlide<'a> {
 }
 
 impl GdcSlide<'_> {
-    /// Fetches what `ranges` needs that the copy lacks.
-    fn ensure(&self, sparse: &SparseSlide, ranges: &[Range<u64>], on_bytes: &dyn Fn(u64)) -> Result<u64, RoiError> {
+    /// Fetches what `ranges` needs that the copy lacks, at most `budget` bytes.
+    fn ensure(
+        &self,
+        sparse: &SparseSlide,
+        ranges: &[Range<u64>],
+        budget: u64,
+        on_bytes: &dyn Fn(u64),
+    ) -> Result<u64, RoiError> {
         let gdc = self.pixels.gdc;
-        sparse.ensure(ranges, &|r: Range<u64>| gdc.read_range(&self.file, r, on_bytes)).map_err(gdc_err)
+        sparse.ensure(ranges, budget, &|r: Range<u64>| gdc.read_range(&self.file, r, on_bytes)).map_err(gdc_err)
     }
 
     /// The sparse copy with what opening needs, its TIFF layout, and OpenSlide on it.
@@ -246,7 +252,9 @@ impl GdcSlide<'_> {
         let mut open = sparse::metadata_ranges(&layout);
         open.extend(sparse::probe_ranges(&layout));
         sparse
-            .ensure(&open, &|r: Range<u64>| fill_from(&seen, r, &|gap| gdc.read_range(&self.file, gap, on_bytes)))
+            .ensure(&open, sparse::open_budget(&layout), &|r: Range<u64>| {
+                fill_from(&seen, r, &|gap| gdc.read_range(&self.file, gap, on_bytes))
+            })
             .map_err(gdc_err)?;
         let slide = LocalSlide::open(sparse.path())?;
         Ok(self.opened.get_or_init(|| Opened { sparse, layout, slide }))
@@ -331,6 +339,9 @@ impl GdcSlide<'_> {
         let footprint = o.slide.region_footprint(plan.region, plan.read_level, plan.out_width, plan.out_height)?;
         let sizes = o.slide.level_sizes();
         let mut ranges = Vec::new();
+        // What the read plan allows to fetch (`sparse::read_budget`: twice the raw pixels of its
+        // tiles), whatever byte counts the file claims.
+        let mut budget = 0u64;
         for LevelRect { level, rect } in footprint {
             let (w, h) = sizes.get(level as usize).copied().unwrap_or((0, 0));
             let ifd = level_ifd(&o.layout, level, (w, h)).ok_or_else(|| {
@@ -341,8 +352,9 @@ impl GdcSlide<'_> {
             })?;
             let rect = Rect { right: rect.right.min(w), bottom: rect.bottom.min(h), ..rect };
             ranges.extend(sparse::tiles_for(&o.layout, ifd, rect).map_err(gdc_err)?);
+            budget = budget.saturating_add(sparse::read_budget(&o.layout, ifd, rect));
         }
-        self.ensure(&o.sparse, &ranges, on_bytes)?;
+        self.ensure(&o.sparse, &ranges, budget, on_bytes)?;
         // A fresh handle: nothing OpenSlide may have cached from before the tiles arrived.
         Ok(LocalSlide::open(o.sparse.path())?)
     }
@@ -372,6 +384,8 @@ pub fn download_wsis(
     let dir = wsis_dir(root);
     let layout = Layout::new(root);
     layout.create(false).map_err(|source| RunError::Output { path: root.to_path_buf(), source })?;
+    // `wsis/` is written into by name: a planted link to a folder elsewhere is refused.
+    crate::files::check_own_dir(&dir).map_err(|source| RunError::Output { path: dir.clone(), source })?;
     std::fs::create_dir_all(&dir).map_err(|source| RunError::Output { path: dir.clone(), source })?;
     let manifest = match Manifest::load(&layout.manifest())? {
         Some(m) => m,
