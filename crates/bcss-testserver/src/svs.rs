@@ -5,7 +5,8 @@
 //!
 //! As Aperio writes them: IFD 0 is the full-resolution level (tiled, `ImageDescription`
 //! starting `Aperio Image Library` with `|AppMag = ..|MPP = ..`, from which OpenSlide takes
-//! `openslide.objective-power` and `openslide.mpp-x/y`), IFD 1 a small stripped, uncompressed
+//! `openslide.objective-power` and `openslide.mpp-x/y`, and `|Filename = ..`: the barcode
+//! before the first `.` of a file named `TCGA-...`, else `bcss-synthetic`), IFD 1 a small stripped, uncompressed
 //! thumbnail (OpenSlide's aperio reader takes non-tiled IFD 1 as the `thumbnail` associated
 //! image), then the lower levels, tiled. Tile data comes first in the file, level by level, and
 //! every IFD with its tag arrays at the end (as the sparse-download spec expects: header and
@@ -340,8 +341,14 @@ pub fn write_svs(path: &Path, spec: &SvsSpec) -> io::Result<SvsInfo> {
     let t = spec.tile;
     let mag =
         if spec.objective.fract() == 0.0 { format!("{}", spec.objective as i64) } else { spec.objective.to_string() };
+    // A file named as a TCGA slide names its barcode, as the GDC's slides do.
+    let stem = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let filename = match stem.split('.').next() {
+        Some(barcode) if barcode.starts_with("TCGA-") => barcode.to_string(),
+        _ => "bcss-synthetic".to_string(),
+    };
     let desc0 = format!(
-        "Aperio Image Library v12.0.15 \r\n{w0}x{h0} [0,100 {w0}x{h0}] ({t}x{t}) {codec_name}|AppMag = {mag}|StripeWidth = 2040|ScanScope ID = BCSS-STANDIN|Filename = bcss-synthetic|MPP = {}|Left = 25.0|Top = 23.0|OriginalWidth = {w0}|OriginalHeight = {h0}",
+        "Aperio Image Library v12.0.15 \r\n{w0}x{h0} [0,100 {w0}x{h0}] ({t}x{t}) {codec_name}|AppMag = {mag}|StripeWidth = 2040|ScanScope ID = BCSS-STANDIN|Filename = {filename}|MPP = {}|Left = 25.0|Top = 23.0|OriginalWidth = {w0}|OriginalHeight = {h0}",
         spec.mpp
     );
     let mut ifds: Vec<Vec<Entry>> = Vec::new();

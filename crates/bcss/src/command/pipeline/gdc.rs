@@ -32,6 +32,9 @@ use crate::source::sparse::{self, SparseSlide};
 use crate::source::tiff::Layout as TiffLayout;
 use crate::transform::{Mode, RegionPlan, Resolution};
 
+/// The largest GDC manifest read: a row is about 130 bytes, so room for 100 000 files.
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+
 /// The GDC files of the slides of a ROI table.
 #[derive(Debug, Clone, Default)]
 pub struct GdcSlides {
@@ -77,7 +80,8 @@ pub fn find_gdc_slides(gdc: &Gdc, rois: &RoiTable, manifest: Option<&Path>) -> R
     let shorts: BTreeSet<String> = rois.rois().iter().map(|r| r.short_name().to_string()).collect();
     let mut out = GdcSlides::default();
     if let Some(path) = manifest {
-        let text = std::fs::read_to_string(path)
+        // Never a FIFO waited on, never more than MAX_MANIFEST_BYTES read.
+        let text = crate::files::read_to_string(path, MAX_MANIFEST_BYTES)
             .map_err(|source| GdcSlidesError::ManifestFile { path: path.to_path_buf(), source })?;
         let files =
             parse_manifest(&text).map_err(|source| GdcSlidesError::Manifest { path: path.to_path_buf(), source })?;
@@ -195,7 +199,12 @@ impl Pixels for GdcPixels<'_> {
             return Err(RoiError::NoSlide(why.unwrap_or_else(|| format!("no GDC file for slide `{short}`"))));
         };
         self.touched.lock().expect("touched lock").insert(file.id.clone(), file.size);
-        Ok(Box::new(GdcSlide { pixels: self, file: file.clone(), opened: std::cell::OnceCell::new() }))
+        Ok(Box::new(GdcSlide {
+            pixels: self,
+            file: file.clone(),
+            slide: short.to_string(),
+            opened: std::cell::OnceCell::new(),
+        }))
     }
 }
 
@@ -212,7 +221,47 @@ struct Opened {
 struct GdcSlide<'a> {
     pixels: &'a GdcPixels<'a>,
     file: GdcFile,
+    /// The slide's short name (`TCGA-A1-A0SK`), which the file must be.
+    slide: String,
     opened: std::cell::OnceCell<Opened>,
+}
+
+/// The file holds another slide than the ROI's.
+#[derive(Debug, thiserror::Error)]
+#[error("`{file}` is slide `{filename}` (its Aperio `Filename`), not `{slide}`; check the GDC manifest")]
+struct WrongSlide {
+    file: String,
+    filename: String,
+    slide: String,
+}
+
+/// The Aperio `Filename` of a layout (`|Filename = X|` in an `ImageDescription` starting with
+/// `Aperio`), when there is one.
+fn aperio_filename(layout: &TiffLayout) -> Option<&str> {
+    let desc = layout.ifds.iter().filter_map(|i| i.description.as_deref()).find(|d| d.starts_with("Aperio"))?;
+    desc.split('|').find_map(|kv| kv.split_once('=').filter(|(k, _)| k.trim() == "Filename").map(|(_, v)| v.trim()))
+}
+
+/// Checks that a slide file is the slide expected where it can tell: when its Aperio
+/// `Filename` is a TCGA barcode (`TCGA-XX-XXXX...`), its first 12 characters must be
+/// `slide`. Other names (a scanner's running number, as many slides carry) say nothing and
+/// pass; so does a file without an Aperio description.
+fn check_slide(layout: &TiffLayout, file: &str, slide: &str) -> Result<(), WrongSlide> {
+    match aperio_filename(layout) {
+        Some(name) if name.len() >= 12 && name.starts_with("TCGA-") => {
+            let barcode = name.get(..12).unwrap_or(name);
+            if barcode.eq_ignore_ascii_case(slide) {
+                Ok(())
+            } else {
+                Err(WrongSlide {
+                    file: file.to_string(),
+                    filename: crate::source::http::scrub(name),
+                    slide: slide.to_string(),
+                })
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 impl GdcSlide<'_> {
@@ -246,6 +295,9 @@ impl GdcSlide<'_> {
             })
             .map_err(gdc_err)?;
         let seen = seen.into_inner().expect("seen lock");
+        // A manifest that maps the ROI's slide to another slide's file: refused before a tile
+        // is fetched.
+        check_slide(&layout, &self.file.name, &self.slide).map_err(gdc_err)?;
         // What OpenSlide reads on opening: the directories with their tag arrays, and tile (0, 0)
         // of each level (probed with a 1x1 read). Not the smallest level: OpenSlide only hashes
         // it (`openslide.quickhash-1`, which bcss does not use) and never decodes it.
@@ -512,6 +564,43 @@ mod tests {
         assert_eq!(*asked.lock().unwrap(), [50..100, 400..700, 800..900], "only the gaps");
         let short = |_: Range<u64>| -> Result<Vec<u8>, GdcError> { Ok(vec![0; 3]) };
         assert!(fill_from(&chunks, 0..50, &short).is_err(), "a wrong length is an error, not a panic");
+    }
+
+    #[test]
+    fn a_file_whose_aperio_filename_is_another_tcga_slide_is_refused() {
+        let with = |desc: Option<&str>| TiffLayout {
+            file_size: 0,
+            bigtiff: false,
+            little_endian: true,
+            ifds: vec![crate::source::tiff::Ifd {
+                offset: 0,
+                width: 1,
+                height: 1,
+                compression: 7,
+                tile: Some((256, 256)),
+                rows_per_strip: None,
+                offsets: Vec::new(),
+                byte_counts: Vec::new(),
+                description: desc.map(str::to_string),
+            }],
+            metadata: Vec::new(),
+        };
+        let aperio = |name: &str| {
+            format!("Aperio Image Library v12.0.15 \r\n6000x5000 (256x256) JPEG/RGB Q=90|AppMag = 40|Filename = {name}|MPP = 0.25")
+        };
+        let ours = with(Some(&aperio("TCGA-A1-A0SK-01Z-00-DX1")));
+        assert_eq!(aperio_filename(&ours), Some("TCGA-A1-A0SK-01Z-00-DX1"));
+        check_slide(&ours, "a.svs", "TCGA-A1-A0SK").unwrap();
+        let err = check_slide(&ours, "a.svs", "TCGA-A2-A04P").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`a.svs` is slide `TCGA-A1-A0SK-01Z-00-DX1` (its Aperio `Filename`), not `TCGA-A2-A04P`; check the GDC manifest"
+        );
+        // A scanner's number, no Filename, no Aperio description: nothing to check.
+        check_slide(&with(Some(&aperio("12345"))), "a.svs", "TCGA-A2-A04P").unwrap();
+        check_slide(&with(Some("Aperio Image Library|AppMag = 40")), "a.svs", "TCGA-A2-A04P").unwrap();
+        check_slide(&with(Some("Filename = TCGA-A1-A0SK")), "a.svs", "TCGA-A2-A04P").unwrap();
+        check_slide(&with(None), "a.svs", "TCGA-A2-A04P").unwrap();
     }
 
     #[test]
