@@ -125,7 +125,7 @@ pub fn tiles_for(layout: &Layout, ifd: usize, rect: Rect) -> Result<Vec<Range<u6
 
 /// The most a read of the tiles of IFD `ifd` that intersect `rect` may fetch: per tile,
 /// [`max_tile_bytes`](super::tiff::max_tile_bytes) (2 bytes per 8-bit RGB sample of the tile
-/// + 64 KiB) and a merged gap of up to `MAX_GAP`. Twice the raw pixels of the tile-aligned
+/// plus 64 KiB) and a merged gap of up to `MAX_GAP`. Twice the raw pixels of the tile-aligned
 /// plan, so a ROI's fetch is bounded by what its read plan says, whatever byte counts the file
 /// claims. 0 when nothing is read (no such IFD, not tiled, empty rectangle).
 pub(crate) fn read_budget(layout: &Layout, ifd: usize, rect: Rect) -> u64 {
