@@ -684,6 +684,7 @@ const MANIFEST_COLUMNS: [&str; 5] = ["id", "filename", "md5", "size", "state"];
 
 /// The MD5 of a local file (lower-case hex), read in 1 MiB chunks; a FIFO or other special
 /// file is refused at once (`files::open_read`), never waited on.
+#[cfg_attr(not(feature = "openslide"), expect(dead_code, reason = "used by the GDC pipeline, which needs OpenSlide"))]
 pub(crate) fn md5_of_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut f = files::open_read(path)?;

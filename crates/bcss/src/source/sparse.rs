@@ -142,6 +142,7 @@ pub(crate) fn read_budget(layout: &Layout, ifd: usize, rect: Rect) -> u64 {
 /// The most opening a copy may fetch: [`MAX_METADATA`](super::tiff::MAX_METADATA) of
 /// directories and tag values, and tile (0, 0) of each tiled level within its
 /// [`read_budget`].
+#[cfg_attr(not(feature = "openslide"), expect(dead_code, reason = "used by the GDC pipeline, which needs OpenSlide"))]
 pub(crate) fn open_budget(layout: &Layout) -> u64 {
     let probes = (0..layout.ifds.len()).map(|i| read_budget(layout, i, Rect { left: 0, top: 0, right: 1, bottom: 1 }));
     probes.fold(super::tiff::MAX_METADATA.saturating_add(MAX_GAP), u64::saturating_add)
