@@ -15,8 +15,16 @@
 //! sparse copy asks for hundreds of ranges and each would cost up to the whole slide. The caller
 //! can fall back to [`Gdc::download`], where a `200` to a resume simply restarts the file.
 //!
-//! Invariant: [`Gdc::download`] writes only `<dest>.part` and renames it to `dest` after its size
-//! and MD5 matched; a file that fails the check is deleted and never appears under its name.
+//! **Server text and sizes.** Everything the server says that reaches an error, a log line or
+//! the manifest (an error's `message`, a `Content-Range`, a field serde did not expect, a hit's
+//! name or checksum) goes through `http::scrub`; a hit echoing a secret in any field is
+//! refused. A `/files` answer may be at most 8 MiB and a page at most the 100 hits asked for;
+//! de-duplication is linear. A manifest ([`parse_manifest`]) lists each file id and name once.
+//!
+//! Invariant: [`Gdc::download`] writes only `<dest>.part`, opened through
+//! [`crate::files::open_write`] (never a planted link, FIFO or file with a second name), and
+//! renames it to `dest` after its size and MD5 matched (and only while the name still leads to
+//! the file written); a file that fails the check is deleted and never appears under its name.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;

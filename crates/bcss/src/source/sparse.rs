@@ -22,9 +22,19 @@
 //! cache directory (`--gdc-cache`) take `<file_id>.lock` (an advisory file lock) around every
 //! change, and the record on disk, re-read under that lock, is what the file holds.
 //!
+//! **Files and budgets.** The copy, its lock file and everything read back are opened through
+//! [`crate::files`]: a planted symbolic link, FIFO, device or file with a second hard link at
+//! `<id>.svs` or `<id>.lock` fails the slide (never followed, never resized); the record and
+//! the layout are replaced by rename and read back with a size budget. [`SparseSlide::ensure`]
+//! takes a budget and fetches nothing when what is missing exceeds it
+//! ([`SparseError::OverBudget`]); the GDC pipeline gives opening `MAX_METADATA` plus tile
+//! (0, 0) of each level, and a ROI its planned tiles at 2 bytes per RGB sample plus 128 KiB
+//! each (`read_budget`).
+//!
 //! **The layout** of each file ([`SparseSlide::layout`]) is parsed once from the network into
 //! memory (the parser reads ahead in 64 KiB chunks that end anywhere, inside tiles too, so those
-//! bytes are never written to the sparse file) and kept as `<file_id>.layout.json`.
+//! bytes are never written to the sparse file) and kept as `<file_id>.layout.json`; a kept
+//! layout is used only after [`tiff::validate`](super::tiff::validate) accepts it.
 
 use std::collections::HashMap;
 use std::fs::File;

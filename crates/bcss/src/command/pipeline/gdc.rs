@@ -12,6 +12,17 @@
 //! complete file. A tile read that was not fetched is a hole of zeros, which no JPEG or JPEG 2000
 //! decoder accepts: it fails loudly (other compressions are refused before anything is read).
 //! The cache persists, so a rerun or another resolution fetches nothing twice.
+//!
+//! **The right slide.** A GDC manifest is read with a 16 MiB budget and may list a file id or
+//! name only once (one file under two slide names would give a ROI another slide's pixels).
+//! When a file's Aperio `ImageDescription` names a TCGA barcode as its `Filename`, its first
+//! 12 characters must be the ROI's slide, checked before any tile is fetched; other
+//! `Filename`s (a scanner's running number, which many TCGA slides carry) say nothing and are
+//! not checked.
+//!
+//! **Budgets.** What opening and each ROI may fetch is bounded by the TIFF layout's limits
+//! (`source::tiff`) and by `SparseSlide::ensure`'s budget (`source::sparse`); over either, the
+//! ROI fails naming the limit, and nothing of the claimed size is fetched.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -185,7 +196,8 @@ impl Pixels for GdcPixels<'_> {
     }
 
     fn slide_bytes(&self) -> Option<u64> {
-        Some(self.touched.lock().expect("touched lock").values().sum())
+        // Sizes the server claims: added without overflow.
+        Some(self.touched.lock().expect("touched lock").values().fold(0, |a, &b| a.saturating_add(b)))
     }
 
     fn fingerprint(&self, resolution: Resolution, _mode: Mode, masks: &dyn BaseMasks, roi: &Roi) -> String {
@@ -453,7 +465,7 @@ pub fn download_wsis(
             let part = crate::source::gdc::part_path(&dir.join(&f.name));
             f.size.saturating_sub(std::fs::metadata(part).map(|m| m.len()).unwrap_or(0))
         })
-        .sum();
+        .fold(0, u64::saturating_add);
     let manifest = Mutex::new(manifest);
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let on_bytes = |n: u64| {
