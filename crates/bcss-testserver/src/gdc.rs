@@ -1075,6 +1075,30 @@ mod tests {
         assert!(json_of(&a)["message"].is_string());
         assert_eq!(ask(&s, "POST", "/files", &[], "{}").0, 200);
 
+        let tok = [("X-Auth-Token", "TOK-echo-1")];
+        s.set_faults(GdcFaults { echo_token: Some(TokenEcho::ContentRange), ..Default::default() });
+        let a = ask(&s, "GET", &path, &[tok[0], ("Range", "bytes=0-9")], "");
+        assert_eq!(header(&a, "content-range"), Some("bytes 0-9/TOK-echo-1"));
+        let a = ask(&s, "GET", &path, &[("Range", "bytes=0-9")], "");
+        assert_eq!(header(&a, "content-range"), Some("bytes 0-9/1003"), "nothing to echo without a token");
+        s.set_faults(GdcFaults { echo_token: Some(TokenEcho::Message), ..Default::default() });
+        let a = ask(&s, "GET", &path, &tok, "");
+        assert_eq!(a.0, 403);
+        assert!(json_of(&a)["message"].as_str().unwrap().contains("TOK-echo-1"));
+        for (echo, key) in [(TokenEcho::FileSize, "file_size"), (TokenEcho::Md5, "md5sum")] {
+            s.set_faults(GdcFaults { echo_token: Some(echo), ..Default::default() });
+            let v = json_of(&ask(&s, "GET", "/files?size=1", &tok, ""));
+            assert_eq!(v["data"]["hits"][0][key], "TOK-echo-1", "{echo:?}");
+        }
+        s.set_faults(GdcFaults { echo_token: Some(TokenEcho::HitName), ..Default::default() });
+        let v = json_of(&ask(&s, "GET", "/files?size=1", &tok, ""));
+        assert_eq!(v["data"]["hits"][1]["file_name"], "TOK-echo-1");
+        s.set_faults(GdcFaults { extra_hits: 7, ..Default::default() });
+        let v = json_of(&ask(&s, "GET", "/files?size=2", &[], ""));
+        let hits = v["data"]["hits"].as_array().unwrap();
+        assert_eq!(hits.len(), 9);
+        assert!(hits[2..].iter().all(|h| h["file_name"] == hits[0]["file_name"] && h["id"] != hits[0]["id"]));
+
         s.set_faults(GdcFaults { bytes_per_sec: Some(4000), ..Default::default() });
         s.reset_counters();
         let t = Instant::now();

@@ -704,6 +704,29 @@ pub fn write_hostile_svs(path: &Path, spec: &SvsSpec, kind: Hostile) -> io::Resu
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hostile_slides_claim_what_they_say_on_a_sparse_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("TCGA-A1-A0SK-01Z-00-DX1.X.svs");
+        let spec = SvsSpec::new(600, 500);
+        write_hostile_svs(&p, &spec, Hostile::HugePrivateTag).unwrap();
+        let len = std::fs::metadata(&p).unwrap().len();
+        assert!(len > 32 << 30, "{len}");
+        let head = {
+            use std::io::Read;
+            let mut b = vec![0u8; 8];
+            File::open(&p).unwrap().read_exact(&mut b).unwrap();
+            b
+        };
+        let ifd = u32::from_le_bytes(head[4..8].try_into().unwrap()) as u64;
+        assert!(ifd > 1000, "the header points at the copied directory");
+        write_hostile_svs(&p, &spec, Hostile::ByteOffsets).unwrap();
+        assert!(std::fs::metadata(&p).unwrap().len() > 256 << 20);
+        write_hostile_svs(&p, &spec, Hostile::HugeTile).unwrap();
+        assert!(std::fs::metadata(&p).unwrap().len() > 4 << 30);
+        assert!(write_hostile_svs(&p, &SvsSpec { bigtiff: true, ..spec }, Hostile::HugeTile).is_err());
+    }
+
     use super::*;
     use bcss::source::local::LocalSlide;
     use bcss::transform::Rect;
