@@ -124,6 +124,27 @@ pub struct GdcFaults {
     pub files_5xx: u32,
     /// `bytes_per_sec`: throttle `/data` bodies to about this rate (per response).
     pub bytes_per_sec: Option<u64>,
+    /// `echo_token`: send the `X-Auth-Token` the request carried back in the place named, as a
+    /// careless or hostile server would (nothing is echoed to a request without one).
+    pub echo_token: Option<TokenEcho>,
+    /// `extra_hits`: every `/files` page carries this many more hits than asked for (distinct
+    /// ids, all named as the first file matched), as a broken server would.
+    pub extra_hits: u64,
+}
+
+/// Where the [`GdcFaults::echo_token`] fault puts the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenEcho {
+    /// `/data` ranges answer `206` with `Content-Range: bytes a-b/<token>`.
+    ContentRange,
+    /// `/files` hits carry the token as `file_size` (a string, not a number).
+    FileSize,
+    /// `/files` hits carry the token as `md5sum`.
+    Md5,
+    /// `/files` adds a hit named as the token (not asked for).
+    HitName,
+    /// `/data` answers `403` with the token in its JSON `message`.
+    Message,
 }
 
 /// How the stand-in behaves.
@@ -446,8 +467,8 @@ fn route(state: &State, req: &Request) -> Reply {
             if fail {
                 return Reply::Send(message(503, "Service Unavailable (stand-in fault files_5xx)"));
             }
-            let wrong_md5 = state.faults.lock().expect("faults lock").wrong_md5;
-            Reply::Send(match files(state, req, wrong_md5) {
+            let faults = state.faults.lock().expect("faults lock").clone();
+            Reply::Send(match files(state, req, &faults) {
                 Ok(v) => Response::json(200, &v),
                 Err(why) => message(400, &why),
             })
@@ -554,7 +575,9 @@ fn number(v: Option<&Value>, name: &str, default: u64) -> Result<u64, String> {
 const KNOWN_FIELDS: &[&str] = &["file_id", "file_name", "md5sum", "file_size", "state"];
 
 /// `/files`: the parameters from the query (GET) or the JSON body (POST), the hits, the paging.
-fn files(state: &State, req: &Request, wrong_md5: bool) -> Result<Value, String> {
+fn files(state: &State, req: &Request, faults: &GdcFaults) -> Result<Value, String> {
+    let wrong_md5 = faults.wrong_md5;
+    let echo = faults.echo_token.zip(req.header("x-auth-token").map(str::to_string));
     let params: serde_json::Map<String, Value> = if req.method == "POST" {
         let v: Value = serde_json::from_slice(&req.body).map_err(|e| format!("malformed JSON body: {e}"))?;
         match v {
@@ -586,7 +609,7 @@ fn files(state: &State, req: &Request, wrong_md5: bool) -> Result<Value, String>
     let from = number(params.get("from"), "from", 0)?;
     let matching: Vec<&Entry> = state.entries.iter().filter(|e| filter.as_ref().is_none_or(|f| f.matches(e))).collect();
     let total = matching.len() as u64;
-    let hits: Vec<Value> = matching
+    let mut hits: Vec<Value> = matching
         .iter()
         .skip(from.min(total) as usize)
         .take(size.min(total) as usize)
@@ -598,8 +621,14 @@ fn files(state: &State, req: &Request, wrong_md5: bool) -> Result<Value, String>
                     "file_id" => json!(e.file.id),
                     "file_name" => json!(e.file.name),
                     "md5sum" if wrong_md5 => json!(flip_hex(&e.md5)),
-                    "md5sum" => json!(e.md5),
-                    "file_size" => json!(e.size),
+                    "md5sum" => match &echo {
+                        Some((TokenEcho::Md5, token)) => json!(token),
+                        _ => json!(e.md5),
+                    },
+                    "file_size" => match &echo {
+                        Some((TokenEcho::FileSize, token)) => json!(token),
+                        _ => json!(e.size),
+                    },
                     "state" => json!(e.file.state),
                     _ => continue,
                 };
@@ -608,6 +637,18 @@ fn files(state: &State, req: &Request, wrong_md5: bool) -> Result<Value, String>
             Value::Object(hit)
         })
         .collect();
+    if let Some((TokenEcho::HitName, token)) = &echo {
+        hits.push(json!({"id": uuid_for(token), "file_id": uuid_for(token), "file_name": token,
+            "md5sum": "0".repeat(32), "file_size": 1, "state": "released"}));
+    }
+    if faults.extra_hits > 0 {
+        let name = matching.first().map_or("extra.svs", |e| e.file.name.as_str());
+        for i in 0..faults.extra_hits {
+            let id = uuid_for(&format!("extra-{i}"));
+            hits.push(json!({"id": id, "file_id": id, "file_name": name, "md5sum": "0".repeat(32),
+                "file_size": 1, "state": "released"}));
+        }
+    }
     let (page, pages) = match from.checked_div(size) {
         Some(p) => (p + 1, total.div_ceil(size)),
         None => (1, 0),
@@ -686,7 +727,13 @@ fn data(state: &State, req: &Request, id: &str) -> Reply {
     let Some(e) = state.entries.iter().find(|e| e.file.id == id) else {
         return Reply::Send(message(404, &format!("File {id} not found")));
     };
-    let ignore_range = state.faults.lock().expect("faults lock").ignore_range;
+    let (ignore_range, echo) = {
+        let f = state.faults.lock().expect("faults lock");
+        (f.ignore_range, f.echo_token.zip(req.header("x-auth-token").map(str::to_string)))
+    };
+    if let Some((TokenEcho::Message, token)) = &echo {
+        return Reply::Send(message(403, &format!("token {token} has expired")));
+    }
     let range = if ignore_range { Range::Whole } else { parse_range(req.header("range"), e.size) };
     let head = |status: u16| {
         Response::new(status, "application/octet-stream", Vec::new())
@@ -703,7 +750,11 @@ fn data(state: &State, req: &Request, id: &str) -> Reply {
     match range {
         Range::Whole => file(head(200), 0, e.size),
         Range::Part(a, b) => {
-            file(head(206).with_header("Content-Range", format!("bytes {}-{}/{}", a, b - 1, e.size)), a, b)
+            let total = match &echo {
+                Some((TokenEcho::ContentRange, token)) => token.clone(),
+                _ => e.size.to_string(),
+            };
+            file(head(206).with_header("Content-Range", format!("bytes {}-{}/{total}", a, b - 1)), a, b)
         }
         Range::Unsatisfiable => Reply::Send(
             message(416, &format!("Requested range not satisfiable (file size {})", e.size))
@@ -1023,6 +1074,30 @@ mod tests {
         assert_eq!(a.0, 503);
         assert!(json_of(&a)["message"].is_string());
         assert_eq!(ask(&s, "POST", "/files", &[], "{}").0, 200);
+
+        let tok = [("X-Auth-Token", "TOK-echo-1")];
+        s.set_faults(GdcFaults { echo_token: Some(TokenEcho::ContentRange), ..Default::default() });
+        let a = ask(&s, "GET", &path, &[tok[0], ("Range", "bytes=0-9")], "");
+        assert_eq!(header(&a, "content-range"), Some("bytes 0-9/TOK-echo-1"));
+        let a = ask(&s, "GET", &path, &[("Range", "bytes=0-9")], "");
+        assert_eq!(header(&a, "content-range"), Some("bytes 0-9/1003"), "nothing to echo without a token");
+        s.set_faults(GdcFaults { echo_token: Some(TokenEcho::Message), ..Default::default() });
+        let a = ask(&s, "GET", &path, &tok, "");
+        assert_eq!(a.0, 403);
+        assert!(json_of(&a)["message"].as_str().unwrap().contains("TOK-echo-1"));
+        for (echo, key) in [(TokenEcho::FileSize, "file_size"), (TokenEcho::Md5, "md5sum")] {
+            s.set_faults(GdcFaults { echo_token: Some(echo), ..Default::default() });
+            let v = json_of(&ask(&s, "GET", "/files?size=1", &tok, ""));
+            assert_eq!(v["data"]["hits"][0][key], "TOK-echo-1", "{echo:?}");
+        }
+        s.set_faults(GdcFaults { echo_token: Some(TokenEcho::HitName), ..Default::default() });
+        let v = json_of(&ask(&s, "GET", "/files?size=1", &tok, ""));
+        assert_eq!(v["data"]["hits"][1]["file_name"], "TOK-echo-1");
+        s.set_faults(GdcFaults { extra_hits: 7, ..Default::default() });
+        let v = json_of(&ask(&s, "GET", "/files?size=2", &[], ""));
+        let hits = v["data"]["hits"].as_array().unwrap();
+        assert_eq!(hits.len(), 9);
+        assert!(hits[2..].iter().all(|h| h["file_name"] == hits[0]["file_name"] && h["id"] != hits[0]["id"]));
 
         s.set_faults(GdcFaults { bytes_per_sec: Some(4000), ..Default::default() });
         s.reset_counters();

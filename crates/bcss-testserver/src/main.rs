@@ -256,6 +256,7 @@ fn run_gdc(a: GdcArgs) -> Result<(), String> {
         wrong_md5: a.wrong_md5,
         status_5xx: a.status_5xx,
         files_5xx: a.files_5xx,
+        ..GdcFaults::default()
     };
     let (dir, port, token, manifest) = (a.dir, a.port, a.token, a.manifest);
     let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;

@@ -5,7 +5,8 @@
 //!
 //! As Aperio writes them: IFD 0 is the full-resolution level (tiled, `ImageDescription`
 //! starting `Aperio Image Library` with `|AppMag = ..|MPP = ..`, from which OpenSlide takes
-//! `openslide.objective-power` and `openslide.mpp-x/y`), IFD 1 a small stripped, uncompressed
+//! `openslide.objective-power` and `openslide.mpp-x/y`, and `|Filename = ..`: the barcode
+//! before the first `.` of a file named `TCGA-...`, else `bcss-synthetic`), IFD 1 a small stripped, uncompressed
 //! thumbnail (OpenSlide's aperio reader takes non-tiled IFD 1 as the `thumbnail` associated
 //! image), then the lower levels, tiled. Tile data comes first in the file, level by level, and
 //! every IFD with its tag arrays at the end (as the sparse-download spec expects: header and
@@ -340,8 +341,14 @@ pub fn write_svs(path: &Path, spec: &SvsSpec) -> io::Result<SvsInfo> {
     let t = spec.tile;
     let mag =
         if spec.objective.fract() == 0.0 { format!("{}", spec.objective as i64) } else { spec.objective.to_string() };
+    // A file named as a TCGA slide names its barcode, as the GDC's slides do.
+    let stem = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let filename = match stem.split('.').next() {
+        Some(barcode) if barcode.starts_with("TCGA-") => barcode.to_string(),
+        _ => "bcss-synthetic".to_string(),
+    };
     let desc0 = format!(
-        "Aperio Image Library v12.0.15 \r\n{w0}x{h0} [0,100 {w0}x{h0}] ({t}x{t}) {codec_name}|AppMag = {mag}|StripeWidth = 2040|ScanScope ID = BCSS-STANDIN|Filename = bcss-synthetic|MPP = {}|Left = 25.0|Top = 23.0|OriginalWidth = {w0}|OriginalHeight = {h0}",
+        "Aperio Image Library v12.0.15 \r\n{w0}x{h0} [0,100 {w0}x{h0}] ({t}x{t}) {codec_name}|AppMag = {mag}|StripeWidth = 2040|ScanScope ID = BCSS-STANDIN|Filename = {filename}|MPP = {}|Left = 25.0|Top = 23.0|OriginalWidth = {w0}|OriginalHeight = {h0}",
         spec.mpp
     );
     let mut ifds: Vec<Vec<Entry>> = Vec::new();
@@ -606,8 +613,120 @@ fn write_thumbnail<W: Write>(w: &mut Counted<W>, spec: &SvsSpec) -> io::Result<(
     Ok((w.put(&data)?, tw, th))
 }
 
+/// What [`write_hostile_svs`] makes of a slide: claims a hostile server may make, each in a
+/// file whose size covers it (the claimed bytes are a hole of zeros, so a file claiming
+/// 32 GiB takes a few hundred KB of disk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hostile {
+    /// Level 0's directory gains a private tag (65000) of 2^32-1 DOUBLEs: 32 GiB of tag data.
+    HugePrivateTag,
+    /// Tile (0, 0) of level 0 claims 2^32-1 bytes.
+    HugeTile,
+    /// Level 0's `TileOffsets` become 256 Mi BYTE values (256 MiB, 2 GiB once widened).
+    ByteOffsets,
+}
+
+/// Writes the slide of `spec` (classic TIFF) to `path`, then adds the claim of `kind`: level
+/// 0's directory is copied to the end of the file with the change, the header points at the
+/// copy (the copy links on to the rest of the chain), and the file is extended (sparsely) to
+/// cover what is claimed. Such a file is not meant to be hashed or served whole: give the
+/// stand-in its MD5 ([`GdcFile::md5`](crate::gdc::GdcFile)).
+pub fn write_hostile_svs(path: &Path, spec: &SvsSpec, kind: Hostile) -> io::Result<()> {
+    if spec.bigtiff {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "hostile slides are classic TIFF"));
+    }
+    write_svs(path, spec)?;
+    let mut data = std::fs::read(path)?;
+    let u16_at = |d: &[u8], at: usize| u16::from_le_bytes([d[at], d[at + 1]]);
+    let u32_at = |d: &[u8], at: usize| u32::from_le_bytes(d[at..at + 4].try_into().expect("4 bytes"));
+    let ifd0 = u32_at(&data, 4) as usize;
+    let n = usize::from(u16_at(&data, ifd0));
+    let next = u32_at(&data, ifd0 + 2 + 12 * n);
+    // (tag, type, count, value field) of each entry; values out of line keep their offsets.
+    let mut entries: Vec<(u16, u16, u32, u32)> = (0..n)
+        .map(|i| {
+            let at = ifd0 + 2 + 12 * i;
+            (u16_at(&data, at), u16_at(&data, at + 2), u32_at(&data, at + 4), u32_at(&data, at + 8))
+        })
+        .collect();
+    if data.len() % 2 == 1 {
+        data.push(0);
+    }
+    let new_ifd = data.len() as u64;
+    let n_new = n + usize::from(kind == Hostile::HugePrivateTag);
+    // The area after the new directory, for a new array or a claimed value.
+    let area = new_ifd + 2 + 12 * n_new as u64 + 4;
+    let mut extra: Vec<u8> = Vec::new();
+    let claimed_end = match kind {
+        Hostile::HugePrivateTag => {
+            entries.push((65000, 12, u32::MAX, to_u32(area)?));
+            area + 8 * u64::from(u32::MAX)
+        }
+        Hostile::HugeTile => {
+            let e = entries.iter_mut().find(|e| e.0 == 325).expect("TileByteCounts");
+            let (offsets, counts) = (e.3 as usize, e.2 as usize);
+            for i in 0..counts {
+                let v = if i == 0 { u32::MAX } else { u32_at(&data, offsets + 4 * i) };
+                extra.extend_from_slice(&v.to_le_bytes());
+            }
+            e.3 = to_u32(area)?;
+            let tile0 = entries.iter().find(|e| e.0 == 324).map(|e| u32_at(&data, e.3 as usize)).expect("TileOffsets");
+            u64::from(tile0) + u64::from(u32::MAX)
+        }
+        Hostile::ByteOffsets => {
+            let e = entries.iter_mut().find(|e| e.0 == 324).expect("TileOffsets");
+            *e = (324, 1, 256 << 20, to_u32(area)?);
+            area + (256 << 20)
+        }
+    };
+    entries.sort_by_key(|e| e.0);
+    let mut ifd = Vec::new();
+    ifd.extend_from_slice(&(n_new as u16).to_le_bytes());
+    for (tag, typ, count, value) in &entries {
+        ifd.extend_from_slice(&tag.to_le_bytes());
+        ifd.extend_from_slice(&typ.to_le_bytes());
+        ifd.extend_from_slice(&count.to_le_bytes());
+        ifd.extend_from_slice(&value.to_le_bytes());
+    }
+    ifd.extend_from_slice(&next.to_le_bytes());
+    data.extend_from_slice(&ifd);
+    data.extend_from_slice(&extra);
+    data[4..8].copy_from_slice(&to_u32(new_ifd)?.to_le_bytes());
+    let file = File::create(path)?;
+    let mut w = BufWriter::new(&file);
+    w.write_all(&data)?;
+    w.flush()?;
+    drop(w);
+    file.set_len(claimed_end.max(data.len() as u64))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hostile_slides_claim_what_they_say_on_a_sparse_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("TCGA-A1-A0SK-01Z-00-DX1.X.svs");
+        let spec = SvsSpec::new(600, 500);
+        write_hostile_svs(&p, &spec, Hostile::HugePrivateTag).unwrap();
+        let len = std::fs::metadata(&p).unwrap().len();
+        assert!(len > 32 << 30, "{len}");
+        let head = {
+            use std::io::Read;
+            let mut b = vec![0u8; 8];
+            File::open(&p).unwrap().read_exact(&mut b).unwrap();
+            b
+        };
+        let ifd = u32::from_le_bytes(head[4..8].try_into().unwrap()) as u64;
+        assert!(ifd > 1000, "the header points at the copied directory");
+        write_hostile_svs(&p, &spec, Hostile::ByteOffsets).unwrap();
+        assert!(std::fs::metadata(&p).unwrap().len() > 256 << 20);
+        write_hostile_svs(&p, &spec, Hostile::HugeTile).unwrap();
+        assert!(std::fs::metadata(&p).unwrap().len() > 4 << 30);
+        assert!(write_hostile_svs(&p, &SvsSpec { bigtiff: true, ..spec }, Hostile::HugeTile).is_err());
+    }
+
     use super::*;
     use bcss::source::local::LocalSlide;
     use bcss::transform::Rect;

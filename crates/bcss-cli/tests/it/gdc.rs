@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 
 use bcss::model::Rect;
 use bcss::source::{sparse, tiff};
-use bcss_testserver::gdc::{md5_file, GdcConfig, GdcFaults, GdcFile, GdcServer};
-use bcss_testserver::svs::{write_svs, Content, SvsSpec, TileCodec};
+use bcss_testserver::gdc::{md5_file, uuid_for, GdcConfig, GdcFaults, GdcFile, GdcServer, TokenEcho};
+use bcss_testserver::svs::{write_hostile_svs, write_svs, Content, Hostile, SvsSpec, TileCodec};
 
 use crate::harness::Running;
 use crate::util::{bcss, files_under, run, Dir};
@@ -481,4 +481,204 @@ fn the_gdc_token_travels_in_its_header_and_nowhere_else() {
         let bytes = std::fs::read(out.join(&rel)).unwrap();
         assert!(!String::from_utf8_lossy(&bytes).contains(token), "the token is in {rel}");
     }
+}
+
+/// The text of every file under `root` (logs, manifest, records), for leak checks.
+fn texts_under(root: &Path) -> Vec<(String, String)> {
+    files_under(root)
+        .into_iter()
+        .filter(|rel| !rel.ends_with(".svs"))
+        .map(|rel| {
+            let text = String::from_utf8_lossy(&std::fs::read(root.join(&rel)).unwrap()).into_owned();
+            (rel, text)
+        })
+        .collect()
+}
+
+#[test]
+fn planted_links_in_the_gdc_cache_are_refused_and_their_targets_untouched() {
+    let f = fixture();
+    let slide = &f.slides[1];
+    let s = server(&[slide], GdcFaults::default(), None);
+    let d = Dir::new();
+    let outside = d.write("outside.txt", "precious");
+    let out = d.join("BCSS");
+    let cache = out.join(".cache/gdc");
+    std::fs::create_dir_all(&cache).unwrap();
+    let id = uuid_for(slide.name);
+    for ext in ["svs", "lock"] {
+        let link = cache.join(format!("{id}.{ext}"));
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let r = run(&mut gdc_download(&s, &out, &["--slides", &slide.name[..12]]));
+        assert_eq!(r.code, 1, "{ext}: {}", r.stderr);
+        assert!(r.stderr.contains("symbolic link"), "{ext}: {}", r.stderr);
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious", "{ext}: the target was changed");
+        assert!(files_under(&out.join("images")).is_empty());
+        std::fs::remove_file(&link).unwrap();
+    }
+    // The record is replaced (renamed over), never written through.
+    std::os::unix::fs::symlink(&outside, cache.join(format!("{id}.ranges"))).unwrap();
+    let r = run(&mut gdc_download(&s, &out, &["--slides", &slide.name[..12]]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious");
+    assert_eq!(files_under(&out.join("images")).len(), 1);
+}
+
+#[test]
+fn a_planted_part_file_or_wsis_link_is_refused_and_its_target_untouched() {
+    let f = fixture();
+    let slide = &f.slides[3];
+    let s = server(&[slide], GdcFaults::default(), None);
+    let d = Dir::new();
+    let outside = d.write("outside.txt", "precious");
+    let out = d.join("BCSS");
+    std::fs::create_dir_all(out.join("wsis")).unwrap();
+    let part = out.join("wsis").join(format!("{}.part", slide.name));
+    std::os::unix::fs::symlink(&outside, &part).unwrap();
+    let r = run(&mut gdc_download(&s, &out, &["--slides", &slide.name[..12], "--pipeline", "wsis"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious");
+    assert!(std::fs::symlink_metadata(out.join("wsis").join(slide.name)).is_err(), "nothing under the final name");
+    assert_eq!(s.bytes_served(), 0, "refused before anything was fetched");
+
+    // `wsis/` itself a link to a folder elsewhere: refused, nothing written there.
+    let elsewhere = d.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let out2 = d.join("BCSS2");
+    std::fs::create_dir(&out2).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out2.join("wsis")).unwrap();
+    let r = run(&mut gdc_download(&s, &out2, &["--slides", &slide.name[..12], "--pipeline", "wsis"]));
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
+    assert!(files_under(&elsewhere).is_empty(), "{:?}", files_under(&elsewhere));
+}
+
+#[test]
+fn hostile_slides_fail_their_rois_without_fetching_or_allocating_what_they_claim() {
+    let f = fixture();
+    let name = f.slides[0].name;
+    let d = Dir::new();
+    for (kind, said) in [
+        (Hostile::HugePrivateTag, "tag 65000: 34359738360 bytes of values".to_string()),
+        (Hostile::ByteOffsets, format!("over the limit of {} bytes per slide", tiff::MAX_METADATA)),
+        (
+            Hostile::HugeTile,
+            format!("tile 0 claims 4294967295 bytes, over the limit of {} bytes", tiff::max_tile_bytes(256, 256)),
+        ),
+    ] {
+        let dir = d.join(&format!("{kind:?}"));
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join(name);
+        write_hostile_svs(&path, &SvsSpec::new(6000, 5000), kind).unwrap();
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size > 1 << 28, "{kind:?}: the file is as long as its claim ({size} bytes)");
+        let s = GdcServer::start(GdcConfig {
+            files: vec![GdcFile { md5: Some("0".repeat(32)), ..GdcFile::from_path(&path) }],
+            token: None,
+            faults: GdcFaults::default(),
+        });
+        let out = dir.join("BCSS");
+        // Under an address-space limit far below what the claims would cost (a 256 MiB array
+        // widened to 2 GiB, a 4 GiB tile, a 32 GiB tag): a ROI failure, not an abort.
+        let mut cmd = std::process::Command::new("prlimit");
+        let inner = gdc_download(&s, &out, &["--slides", &name[..12], "--json"]);
+        cmd.arg("--as=800000000").arg("--").arg(inner.get_program()).args(inner.get_args());
+        for (k, v) in inner.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd.env("MALLOC_ARENA_MAX", "2");
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 1, "{kind:?}: {}", r.stderr);
+        assert!(r.stderr.contains(&said), "{kind:?}: expected `{said}` in {}", r.stderr);
+        let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(summary["failed"].as_array().unwrap().len(), 2, "{kind:?}: both ROIs of the slide: {summary}");
+        assert!(s.bytes_served() < 1 << 20, "{kind:?}: served {} bytes", s.bytes_served());
+    }
+}
+
+#[test]
+fn the_gdc_token_echoed_by_the_server_is_shown_nowhere() {
+    let f = fixture();
+    let one = [&f.slides[1]];
+    let token = "gdc-token-ECHOED-0123456789";
+    let d = Dir::new();
+    let token_file = d.write("token.txt", &format!("{token}\n"));
+    for echo in [TokenEcho::ContentRange, TokenEcho::FileSize, TokenEcho::Md5, TokenEcho::HitName, TokenEcho::Message] {
+        let s = server(&one, GdcFaults { echo_token: Some(echo), ..Default::default() }, Some(token));
+        let out = d.join(&format!("{echo:?}"));
+        let r = run(gdc_download(&s, &out, &["--slides", &slides_arg(&one), "--json"])
+            .arg("--gdc-token-file")
+            .arg(&token_file));
+        let texts = texts_under(&out);
+        for (what, text) in
+            [("stdout", &r.stdout), ("stderr", &r.stderr)].into_iter().chain(texts.iter().map(|(p, t)| (p.as_str(), t)))
+        {
+            assert!(!text.contains(token), "{echo:?}: the token is in {what}: {text}");
+        }
+        // The echo reached bcss, which showed it redacted (or, for a hit not asked for, ignored it).
+        let all: String = texts.iter().map(|(_, t)| t.as_str()).chain([r.stderr.as_str()]).collect();
+        match echo {
+            TokenEcho::HitName => {
+                assert_eq!(r.code, 0, "{echo:?}: {}", r.stderr);
+                assert!(all.contains("not asked for"), "{echo:?}: {all}");
+            }
+            _ => {
+                assert_ne!(r.code, 0, "{echo:?}: {}", r.stderr);
+                assert!(all.contains("[redacted]"), "{echo:?}: {all}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_files_page_of_far_more_hits_than_asked_is_refused() {
+    let f = fixture();
+    let one = [&f.slides[1]];
+    let d = Dir::new();
+    // 250 000 hits (over 50 MB): over the body limit. 1000 hits (200 KB): over the page size.
+    for (extra, said) in
+        [(250_000u64, "more than the 8388608 accepted"), (1000, "1001 hits in one page, over the 100 asked for")]
+    {
+        let s = server(&one, GdcFaults { extra_hits: extra, ..Default::default() }, None);
+        let out = d.join(&format!("x{extra}"));
+        let r = run(&mut gdc_download(&s, &out, &["--slides", &slides_arg(&one)]));
+        assert_ne!(r.code, 0, "{extra}: {}", r.stderr);
+        assert!(r.stderr.contains(said), "{extra}: expected `{said}` in {}", r.stderr);
+        assert_eq!(s.requests().iter().filter(|q| q.path == "/files").count(), 1, "refused, not retried");
+    }
+}
+
+#[test]
+fn a_manifest_that_gives_one_slide_another_slides_file_is_refused() {
+    let f = fixture();
+    let (a, b) = (&f.slides[0], &f.slides[1]);
+    let s = server(&[a, b], GdcFaults::default(), None);
+    let d = Dir::new();
+    let head = "id\tfilename\tmd5\tsize\tstate\n";
+    let row = |file: &Slide, name: &str| {
+        format!(
+            "{}\t{name}\t{}\t{}\treleased\n",
+            uuid_for(file.name),
+            md5_file(&file.path).unwrap(),
+            std::fs::metadata(&file.path).unwrap().len()
+        )
+    };
+    // One file listed under both slides' names.
+    let both = d.write("both.txt", &format!("{head}{}{}", row(a, a.name), row(a, b.name)));
+    let r = run(gdc_download(&s, &d.join("one"), &["--slides", &slides_arg(&[a, b]), "--gdc-manifest"]).arg(&both));
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("line 3: file id") && r.stderr.contains("one file cannot be two slides"), "{}", r.stderr);
+    assert_eq!(s.bytes_served(), 0);
+    // Slide B's name on slide A's file: its Aperio Filename says it is A.
+    let wrong = d.write("wrong.txt", &format!("{head}{}", row(a, b.name)));
+    let out = d.join("two");
+    let r = run(gdc_download(&s, &out, &["--slides", &slides_arg(&[b]), "--gdc-manifest"]).arg(&wrong));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let said = format!("is slide `{}` (its Aperio `Filename`), not `{}`", &a.name[..23], &b.name[..12]);
+    assert!(r.stderr.contains(&said), "expected `{said}` in {}", r.stderr);
+    assert!(files_under(&out.join("images")).is_empty());
 }

@@ -15,10 +15,18 @@
 //! sparse copy asks for hundreds of ranges and each would cost up to the whole slide. The caller
 //! can fall back to [`Gdc::download`], where a `200` to a resume simply restarts the file.
 //!
-//! Invariant: [`Gdc::download`] writes only `<dest>.part` and renames it to `dest` after its size
-//! and MD5 matched; a file that fails the check is deleted and never appears under its name.
+//! **Server text and sizes.** Everything the server says that reaches an error, a log line or
+//! the manifest (an error's `message`, a `Content-Range`, a field serde did not expect, a hit's
+//! name or checksum) goes through `http::scrub`; a hit echoing a secret in any field is
+//! refused. A `/files` answer may be at most 8 MiB and a page at most the 100 hits asked for;
+//! de-duplication is linear. A manifest ([`parse_manifest`]) lists each file id and name once.
+//!
+//! Invariant: [`Gdc::download`] writes only `<dest>.part`, opened through
+//! [`crate::files::open_write`] (never a planted link, FIFO or file with a second name), and
+//! renames it to `dest` after its size and MD5 matched (and only while the name still leads to
+//! the file written); a file that fails the check is deleted and never appears under its name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -27,7 +35,8 @@ use std::path::{Path, PathBuf};
 use md5::{Digest, Md5};
 
 use super::girder::Secret;
-use super::http::{read_failure, Failure, Http, HttpError, Request, RetryState, TransportError, TransportKind};
+use super::http::{read_failure, scrub, Failure, Http, HttpError, Request, RetryState, TransportError, TransportKind};
+use crate::files::{self, WriteMode};
 
 /// The public GDC API.
 pub const DEFAULT_GDC_URL: &str = "https://api.gdc.cancer.gov";
@@ -38,8 +47,9 @@ const NAMES_PER_REQUEST: usize = 100;
 const PAGE_SIZE: u64 = 100;
 /// A name search never needs more pages than this; a server that keeps paging is refused.
 const MAX_PAGES: u64 = 100;
-/// The largest JSON answer accepted from `/status` or `/files`.
-const MAX_JSON_BODY: u64 = 64 << 20;
+/// The largest JSON answer accepted from `/status` or `/files`: a page of 100 hits of five
+/// fields is about 25 KB.
+const MAX_JSON_BODY: u64 = 8 << 20;
 /// The largest error body read for its message.
 const MAX_ERROR_BODY: u64 = 64 << 10;
 /// Bytes per read while streaming a download.
@@ -255,24 +265,17 @@ impl Gdc {
     }
 
     /// Finds files by `file_name` (`POST /files`, 100 names per request, paged). Every name
-    /// asked for ends up in exactly one of `found`, `missing` or `duplicated`.
+    /// asked for ends up in exactly one of `found`, `missing` or `duplicated`. Linear in the
+    /// hits (sets, not scans), and a page may hold at most the 100 hits asked for.
     pub fn find_by_names(&self, names: &[String]) -> Result<FindResult, GdcError> {
-        let mut asked: Vec<&String> = Vec::new();
-        for n in names {
-            if !asked.contains(&n) {
-                asked.push(n);
-            }
-        }
+        let mut unique = BTreeSet::new();
+        let asked: Vec<&String> = names.iter().filter(|n| unique.insert(n.as_str())).collect();
         let mut hits: BTreeMap<String, Vec<GdcFile>> = BTreeMap::new();
+        let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
         for chunk in asked.chunks(NAMES_PER_REQUEST) {
             for file in self.search_names(chunk)? {
-                if !chunk.iter().any(|n| **n == file.name) {
-                    tracing::warn!(name = %file.name, "the GDC returned a file that was not asked for; ignored");
-                    continue;
-                }
-                let same = hits.entry(file.name.clone()).or_default();
-                if !same.iter().any(|f| f.id == file.id) {
-                    same.push(file);
+                if seen.insert((file.name.clone(), file.id.clone())) {
+                    hits.entry(file.name.clone()).or_default().push(file);
                 }
             }
         }
@@ -293,8 +296,10 @@ impl Gdc {
         Ok(result)
     }
 
-    /// All hits for one chunk of names, page by page.
+    /// All hits for one chunk of names, page by page; a hit for a name not asked for is
+    /// ignored (with a warning) before anything else in it is looked at.
     fn search_names(&self, names: &[&String]) -> Result<Vec<GdcFile>, GdcError> {
+        let asked: BTreeSet<&str> = names.iter().map(|n| n.as_str()).collect();
         let url = format!("{}/files", self.base);
         let mut files = Vec::new();
         let mut from = 0u64;
@@ -317,10 +322,20 @@ impl Gdc {
                 });
             }
             let unexpected = |reason: String| GdcError::Unexpected { url: req.shown_url(), reason };
-            let page: FilesReply = serde_json::from_slice(&resp.body)
-                .map_err(|e| unexpected(format!("the body is not the `/files` JSON expected ({e})")))?;
+            // serde's message quotes the value it did not expect: the server's text, scrubbed.
+            let page: FilesReply = serde_json::from_slice(&resp.body).map_err(|e| {
+                unexpected(format!("the body is not the `/files` JSON expected ({})", scrub(&e.to_string())))
+            })?;
             let n = page.data.hits.len() as u64;
+            if n > PAGE_SIZE {
+                return Err(unexpected(format!("{n} hits in one page, over the {PAGE_SIZE} asked for")));
+            }
             for hit in page.data.hits {
+                if !hit.file_name.as_deref().is_some_and(|n| asked.contains(n)) {
+                    let name = hit.file_name.as_deref().map(scrub).unwrap_or_default();
+                    tracing::warn!(%name, "the GDC returned a file that was not asked for; ignored");
+                    continue;
+                }
                 files.push(hit.into_file().map_err(&unexpected)?);
             }
             let p = page.data.pagination;
@@ -376,10 +391,11 @@ impl Gdc {
                         Some((a, b, total)) if (a, b, total) == (range.start, range.end, file.size) => {}
                         _ => {
                             return Err(unexpected(format!(
-                                "asked for bytes {}-{} of {}, got `Content-Range: {cr}`",
+                                "asked for bytes {}-{} of {}, got `Content-Range: {}`",
                                 range.start,
                                 range.end - 1,
-                                file.size
+                                file.size,
+                                scrub(cr)
                             )))
                         }
                     }
@@ -433,13 +449,9 @@ impl Gdc {
     /// to `dest`. On a mismatch the `.part` is deleted and `dest` is never created.
     pub fn download(&self, file: &GdcFile, dest: &Path, on_bytes: &dyn Fn(u64)) -> Result<DownloadOutcome, GdcError> {
         let part = part_path(dest);
-        let mut out = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&part)
-            .map_err(GdcError::io("open", &part))?;
+        // Appended to, truncated and renamed: never through a planted link, never a FIFO, a
+        // device or a file with another name (`files::open_write` refuses them).
+        let mut out = files::open_write(&part, WriteMode::Keep, true).map_err(GdcError::io("open", &part))?;
         let mut len = out.metadata().map_err(GdcError::io("read", &part))?.len();
         if len > file.size {
             tracing::warn!(path = %part.display(), len, size = file.size, "partial file longer than the file: restarting");
@@ -478,7 +490,11 @@ impl Gdc {
                         {
                             return Err(GdcError::Unexpected {
                                 url: req.shown_url(),
-                                reason: format!("asked for bytes {len}- of {}, got `Content-Range: {cr}`", file.size),
+                                reason: format!(
+                                    "asked for bytes {len}- of {}, got `Content-Range: {}`",
+                                    file.size,
+                                    scrub(cr)
+                                ),
                             });
                         }
                     }
@@ -527,7 +543,11 @@ impl Gdc {
         }
         out.flush().map_err(GdcError::io("write", &part))?;
         out.sync_all().map_err(GdcError::io("sync", &part))?;
+        let written = out.metadata().map_err(GdcError::io("read", &part))?;
         drop(out);
+        // The name still leads to the file written (not a link or another file put there since):
+        // only then is it renamed into place.
+        same_file(&part, &written).map_err(GdcError::io("rename", &part))?;
         let md5 = hex(&hasher.finalize());
         if len != file.size || !md5.eq_ignore_ascii_case(&file.md5) {
             let _ = std::fs::remove_file(&part);
@@ -571,6 +591,23 @@ fn error_body(body: super::http::BodyReader) -> Option<String> {
     let mut bytes = Vec::new();
     body.take(MAX_ERROR_BODY).read_to_end(&mut bytes).ok()?;
     api_message(&bytes)
+}
+
+/// Whether `path` (not followed) is still the file `opened` describes.
+fn same_file(path: &Path, opened: &std::fs::Metadata) -> std::io::Result<()> {
+    let now = std::fs::symlink_metadata(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if now.file_type().is_file() && now.dev() == opened.dev() && now.ino() == opened.ino() {
+            return Ok(());
+        }
+    }
+    #[cfg(not(unix))]
+    if now.file_type().is_file() && now.len() == opened.len() {
+        return Ok(());
+    }
+    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "it was replaced while being written"))
 }
 
 fn hash_existing(file: &mut File, len: u64, hasher: &mut Md5) -> std::io::Result<()> {
@@ -618,18 +655,26 @@ struct Hit {
 }
 
 impl Hit {
+    /// The hit as a file. Every text in it is the server's: shown only through [`scrub`], and a
+    /// hit that echoes a secret in any field is refused (its id or name would otherwise travel
+    /// into paths, URLs and the manifest).
     fn into_file(self) -> Result<GdcFile, String> {
         let id = self.file_id.or(self.id).ok_or("a hit without `file_id`")?;
-        let name = self.file_name.ok_or_else(|| format!("file {id} without `file_name`"))?;
-        let md5 = self.md5sum.ok_or_else(|| format!("file `{name}` without `md5sum`"))?;
-        let size = self.file_size.ok_or_else(|| format!("file `{name}` without `file_size`"))?;
+        let name = self.file_name.ok_or_else(|| format!("file {} without `file_name`", scrub(&id)))?;
+        let shown = scrub(&name);
+        let md5 = self.md5sum.ok_or_else(|| format!("file `{shown}` without `md5sum`"))?;
+        let size = self.file_size.ok_or_else(|| format!("file `{shown}` without `file_size`"))?;
+        let state = self.state.unwrap_or_default();
+        if [&id, &name, &md5, &state].into_iter().any(|t| scrub(t) != *t) {
+            return Err(format!("file `{shown}`: the answer echoes a secret this client sent (shown as [redacted])"));
+        }
         if !is_md5(&md5) {
-            return Err(format!("file `{name}` has md5sum `{md5}`, not 32 hex digits"));
+            return Err(format!("file `{shown}` has md5sum `{}`, not 32 hex digits", scrub(&md5)));
         }
         if !is_safe_id(&id) {
-            return Err(format!("file `{name}` has an id with unexpected characters"));
+            return Err(format!("file `{shown}` has an id with unexpected characters"));
         }
-        Ok(GdcFile { id, name, md5: md5.to_ascii_lowercase(), size, state: self.state.unwrap_or_default() })
+        Ok(GdcFile { id, name, md5: md5.to_ascii_lowercase(), size, state })
     }
 }
 
@@ -645,10 +690,12 @@ pub(crate) fn is_safe_id(s: &str) -> bool {
 /// The columns of a GDC manifest, in the order written.
 const MANIFEST_COLUMNS: [&str; 5] = ["id", "filename", "md5", "size", "state"];
 
-/// The MD5 of a local file (lower-case hex), read in 1 MiB chunks.
+/// The MD5 of a local file (lower-case hex), read in 1 MiB chunks; a FIFO or other special
+/// file is refused at once (`files::open_read`), never waited on.
+#[cfg_attr(not(feature = "openslide"), expect(dead_code, reason = "used by the GDC pipeline, which needs OpenSlide"))]
 pub(crate) fn md5_of_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
+    let mut f = files::open_read(path)?;
     let mut h = Md5::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -705,7 +752,8 @@ pub enum ManifestParseError {
 
 /// Reads a manifest in the GDC Data Transfer Tool's format: tab-separated with a header line;
 /// columns found by name (`id`, `filename`, `md5`, `size` required, `state` optional, others
-/// ignored); `\r\n` tolerated; blank lines skipped.
+/// ignored); `\r\n` tolerated; blank lines skipped. A file id or a file name listed twice is
+/// an error naming both lines.
 pub fn parse_manifest(text: &str) -> Result<Vec<GdcFile>, ManifestParseError> {
     let mut lines = text.split('\n').enumerate().map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)));
     let header = loop {
@@ -726,6 +774,9 @@ pub fn parse_manifest(text: &str) -> Result<Vec<GdcFile>, ManifestParseError> {
     let (id_c, name_c, md5_c, size_c) = (required("id")?, required("filename")?, required("md5")?, required("size")?);
     let state_c = col("state");
     let mut files = Vec::new();
+    // One file per row and one row per file: a file listed under two names would give one
+    // slide's pixels to another.
+    let (mut ids, mut file_names) = (BTreeMap::new(), BTreeMap::new());
     for (line, l) in lines {
         if l.trim().is_empty() {
             continue;
@@ -750,6 +801,14 @@ pub fn parse_manifest(text: &str) -> Result<Vec<GdcFile>, ManifestParseError> {
         }
         let size: u64 = size.parse().map_err(|_| row(format!("size `{size}` is not a whole number of bytes")))?;
         let state = state_c.map(|c| cells[c].trim().to_string()).unwrap_or_default();
+        if let Some(first) = ids.insert(id.to_string(), line) {
+            return Err(row(format!(
+                "file id `{id}` is listed again (first on line {first}); one file cannot be two slides"
+            )));
+        }
+        if let Some(first) = file_names.insert(name.to_string(), line) {
+            return Err(row(format!("file name `{name}` is listed again (first on line {first})")));
+        }
         files.push(GdcFile { id: id.into(), name: name.into(), md5: md5.to_ascii_lowercase(), size, state });
     }
     Ok(files)
@@ -915,6 +974,69 @@ mod tests {
     }
 
     #[test]
+    fn server_text_echoing_the_token_is_scrubbed_everywhere() {
+        let token = "gdc-unit-token-0123456789-echo";
+        let gdc_with = |base: &str| Gdc::new(http(0), base, Some(Secret::new(token)));
+        let page = |hit: serde_json::Value| {
+            serde_json::json!({"data": {"hits": [hit], "pagination": {"count": 1, "total": 1}}}).to_string()
+        };
+        let mut hits = Vec::new();
+        for (k, v) in [("md5sum", token), ("file_size", token), ("file_id", token), ("state", token)] {
+            let mut h = hit("a.svs", "id-a");
+            h[k] = serde_json::json!(v);
+            hits.push(h);
+        }
+        for h in hits {
+            let body = page(h.clone());
+            let (base, _) = server(move |_, _| reply("200 OK", &[], body.as_bytes()));
+            let err = gdc_with(&base).find_by_names(&["a.svs".to_string()]).unwrap_err();
+            let text = crate::report::error_chain(&err);
+            assert!(!text.contains(token) && text.contains("[redacted]"), "{h}: {text}");
+        }
+        // An unasked hit named as the token is ignored (and its warning scrubbed).
+        let body = page(hit(token, "id-x"));
+        let (base, _) = server(move |_, _| reply("200 OK", &[], body.as_bytes()));
+        assert_eq!(gdc_with(&base).find_by_names(&["a.svs".to_string()]).unwrap().missing, ["a.svs"]);
+        // In Content-Range, and in an error's message.
+        let data = content(1000);
+        let (base, _) = server(move |_, _| {
+            reply("206 Partial Content", &[("Content-Range", format!("bytes 0-9/{token}"))], b"0123456789")
+        });
+        let err = gdc_with(&base).read_range(&file_of(&data), 0..10, &|_| {}).unwrap_err();
+        let text = crate::report::error_chain(&err);
+        assert!(!text.contains(token) && text.contains("Content-Range: bytes 0-9/[redacted]"), "{text}");
+        let dir = tempfile::tempdir().unwrap();
+        let err = gdc_with(&base).download(&file_of(&data), &dir.path().join("a.svs"), &|_| {}).unwrap_err();
+        assert!(!crate::report::error_chain(&err).contains(token), "{}", crate::report::error_chain(&err));
+        let msg = format!(r#"{{"message": "token {token} is not valid"}}"#);
+        let (base, _) = server(move |_, _| reply("403 Forbidden", &[], msg.as_bytes()));
+        let err = gdc_with(&base).read_range(&file_of(&data), 0..10, &|_| {}).unwrap_err();
+        assert_eq!(err.to_string(), format!("the GDC API answered HTTP 403: token [redacted] is not valid ({base}/data/906fef4f-e818-4b0d-9b79-a03b6dfb078d)"));
+    }
+
+    #[test]
+    fn a_page_with_more_hits_than_asked_is_refused_and_many_hits_cost_little() {
+        // 101 hits for a page of 100.
+        let many: Vec<serde_json::Value> = (0..101).map(|i| hit("a.svs", &format!("id-{i}"))).collect();
+        let body = serde_json::json!({"data": {"hits": many, "pagination": {"count": 101, "total": 101}}}).to_string();
+        let (base, _) = server(move |_, _| reply("200 OK", &[], body.as_bytes()));
+        let err = Gdc::new(http(0), &base, None).find_by_names(&["a.svs".to_string()]).unwrap_err();
+        assert!(err.to_string().contains("101 hits in one page, over the 100 asked for"), "{err}");
+        // 100 hits of one name (distinct ids, each twice across two pages): one duplicated name.
+        let (base, _) = server(move |req, _| {
+            let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
+            let from: u64 = body["from"].as_str().unwrap().parse().unwrap();
+            let hits: Vec<serde_json::Value> = (0..100).map(|i| hit("a.svs", &format!("id-{i:03}"))).collect();
+            let page =
+                serde_json::json!({"data": {"hits": hits, "pagination": {"count": 100, "total": 200, "from": from}}});
+            reply("200 OK", &[], page.to_string().as_bytes())
+        });
+        let found = Gdc::new(http(0), &base, None).find_by_names(&["a.svs".to_string()]).unwrap();
+        assert_eq!(found.duplicated.len(), 1);
+        assert_eq!(found.duplicated[0].1.len(), 100, "each id once");
+    }
+
+    #[test]
     fn names_are_sent_in_chunks() {
         let (base, seen) =
             server(|_, _| reply("200 OK", &[], br#"{"data": {"hits": [], "pagination": {"count": 0, "total": 0}}}"#));
@@ -1046,6 +1168,41 @@ mod tests {
     }
 
     #[test]
+    fn a_planted_part_file_is_refused_never_written_through() {
+        let data = content(50_000);
+        let d = data.clone();
+        let (base, seen) = server(move |req, _| ranged(&d, req));
+        let gdc = Gdc::new(http(0), &base, None);
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.bin");
+        std::fs::write(&outside, b"precious").unwrap();
+        let dest = dir.path().join("slide.svs");
+        // A link: neither appended to, nor truncated, nor renamed into `dest`.
+        std::os::unix::fs::symlink(&outside, part_path(&dest)).unwrap();
+        let err = gdc.download(&file_of(&data), &dest, &|_| {}).unwrap_err();
+        assert!(matches!(err, GdcError::Io { action: "open", .. }), "{err}");
+        assert!(crate::report::error_chain(&err).contains("symbolic link"), "{}", crate::report::error_chain(&err));
+        assert_eq!(std::fs::read(&outside).unwrap(), b"precious");
+        assert!(std::fs::symlink_metadata(&dest).is_err(), "nothing under the final name");
+        // A second hard link of a file elsewhere, and a FIFO (refused at once, never waited on).
+        std::fs::remove_file(part_path(&dest)).unwrap();
+        std::fs::hard_link(&outside, part_path(&dest)).unwrap();
+        let err = gdc.download(&file_of(&data), &dest, &|_| {}).unwrap_err();
+        assert!(crate::report::error_chain(&err).contains("hard links"), "{}", crate::report::error_chain(&err));
+        std::fs::remove_file(part_path(&dest)).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(part_path(&dest)).status().unwrap().success());
+        let err = gdc.download(&file_of(&data), &dest, &|_| {}).unwrap_err();
+        assert!(crate::report::error_chain(&err).contains("FIFO"), "{}", crate::report::error_chain(&err));
+        assert!(md5_of_file(&part_path(&dest)).unwrap_err().to_string().contains("FIFO"));
+        assert_eq!(std::fs::read(&outside).unwrap(), b"precious");
+        assert!(seen.lock().unwrap().is_empty(), "nothing was fetched");
+        // Its own `.part` works.
+        std::fs::remove_file(part_path(&dest)).unwrap();
+        gdc.download(&file_of(&data), &dest, &|_| {}).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), data);
+    }
+
+    #[test]
     fn a_resume_answered_with_the_whole_file_restarts() {
         let data = content(200_000);
         let d = data.clone();
@@ -1112,5 +1269,16 @@ mod tests {
         assert_eq!(e, ManifestParseError::Row { line: 3, reason: "2 columns, the header has 5".into() });
         let e = parse_manifest(&format!("{head}../x\tA.svs\t{}\t1\treleased\n", "0".repeat(32))).unwrap_err();
         assert!(matches!(e, ManifestParseError::Row { line: 2, .. }), "{e}");
+        // One file under two slide names, or two files under one name.
+        let md5 = "0".repeat(32);
+        let e =
+            parse_manifest(&format!("{head}a\tA.svs\t{md5}\t1\treleased\na\tB.svs\t{md5}\t1\treleased\n")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "manifest line 3: file id `a` is listed again (first on line 2); one file cannot be two slides"
+        );
+        let e = parse_manifest(&format!("{head}a\tA.svs\t{md5}\t1\treleased\n\nb\tA.svs\t{md5}\t1\treleased\n"))
+            .unwrap_err();
+        assert_eq!(e.to_string(), "manifest line 4: file name `A.svs` is listed again (first on line 2)");
     }
 }

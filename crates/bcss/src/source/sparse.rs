@@ -22,9 +22,19 @@
 //! cache directory (`--gdc-cache`) take `<file_id>.lock` (an advisory file lock) around every
 //! change, and the record on disk, re-read under that lock, is what the file holds.
 //!
+//! **Files and budgets.** The copy, its lock file and everything read back are opened through
+//! [`crate::files`]: a planted symbolic link, FIFO, device or file with a second hard link at
+//! `<id>.svs` or `<id>.lock` fails the slide (never followed, never resized); the record and
+//! the layout are replaced by rename and read back with a size budget. [`SparseSlide::ensure`]
+//! takes a budget and fetches nothing when what is missing exceeds it
+//! ([`SparseError::OverBudget`]); the GDC pipeline gives opening `MAX_METADATA` plus tile
+//! (0, 0) of each level, and a ROI its planned tiles at 2 bytes per RGB sample plus 128 KiB
+//! each (`read_budget`).
+//!
 //! **The layout** of each file ([`SparseSlide::layout`]) is parsed once from the network into
 //! memory (the parser reads ahead in 64 KiB chunks that end anywhere, inside tiles too, so those
-//! bytes are never written to the sparse file) and kept as `<file_id>.layout.json`.
+//! bytes are never written to the sparse file) and kept as `<file_id>.layout.json`; a kept
+//! layout is used only after [`tiff::validate`](super::tiff::validate) accepts it.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -35,12 +45,16 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::gdc::GdcFile;
 use super::tiff::{merge, Layout, LOUD_COMPRESSIONS};
+use crate::files::{self, WriteMode};
 use crate::model::Rect;
 
 /// Missing ranges closer than this are fetched in one request (the gap included).
 pub(crate) const MAX_GAP: u64 = 64 << 10;
 /// The largest single request.
 pub(crate) const MAX_REQUEST: u64 = 16 << 20;
+/// The largest `.ranges` record or `.layout.json` read back (a record of a real slide is a few
+/// KB; a layout, every tile offset and byte count as JSON, at most a few tens of MB).
+const MAX_RECORD_BYTES: u64 = 128 << 20;
 
 /// Why a read cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,6 +131,31 @@ pub fn tiles_for(layout: &Layout, ifd: usize, rect: Rect) -> Result<Vec<Range<u6
         }
     }
     Ok(merge(out))
+}
+
+/// The most a read of the tiles of IFD `ifd` that intersect `rect` may fetch: per tile,
+/// [`max_tile_bytes`](super::tiff::max_tile_bytes) (2 bytes per 8-bit RGB sample of the tile
+/// plus 64 KiB) and a merged gap of up to `MAX_GAP`. Twice the raw pixels of the tile-aligned
+/// plan, so a ROI's fetch is bounded by what its read plan says, whatever byte counts the file
+/// claims. 0 when nothing is read (no such IFD, not tiled, empty rectangle).
+pub(crate) fn read_budget(layout: &Layout, ifd: usize, rect: Rect) -> u64 {
+    let Some(d) = layout.ifds.get(ifd) else { return 0 };
+    let Some((tw, th)) = d.tile else { return 0 };
+    let (right, bottom) = (rect.right.min(d.width), rect.bottom.min(d.height));
+    if rect.left >= right || rect.top >= bottom {
+        return 0;
+    }
+    let n = (right.div_ceil(tw) - rect.left / tw).saturating_mul(bottom.div_ceil(th) - rect.top / th);
+    n.saturating_mul(super::tiff::max_tile_bytes(tw, th).saturating_add(MAX_GAP))
+}
+
+/// The most opening a copy may fetch: [`MAX_METADATA`](super::tiff::MAX_METADATA) of
+/// directories and tag values, and tile (0, 0) of each tiled level within its
+/// [`read_budget`].
+#[cfg_attr(not(feature = "openslide"), expect(dead_code, reason = "used by the GDC pipeline, which needs OpenSlide"))]
+pub(crate) fn open_budget(layout: &Layout) -> u64 {
+    let probes = (0..layout.ifds.len()).map(|i| read_budget(layout, i, Rect { left: 0, top: 0, right: 1, bottom: 1 }));
+    probes.fold(super::tiff::MAX_METADATA.saturating_add(MAX_GAP), u64::saturating_add)
 }
 
 /// Merges ranges whose gap is below `max_gap` into requests of at most `max_len` bytes (a
@@ -210,6 +249,17 @@ pub enum SparseError {
         #[source]
         source: super::tiff::TiffError,
     },
+    /// What a read needs from the server is over the budget its caller set (a hostile or
+    /// broken TIFF claiming huge tiles or tag arrays): nothing was fetched.
+    #[error("reading `{name}` needs {need} bytes from the server, over the limit of {budget} bytes for this read")]
+    OverBudget {
+        /// The file name.
+        name: String,
+        /// The bytes the missing ranges would fetch.
+        need: u64,
+        /// The budget.
+        budget: u64,
+    },
     /// The fetcher returned another length than asked for.
     #[error("asked for bytes {start}..{end} of `{name}`, got {got} bytes")]
     ShortFetch {
@@ -261,12 +311,8 @@ struct FileLock(File);
 
 impl FileLock {
     fn acquire(path: &Path) -> Result<FileLock, SparseError> {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(io_err("open", path))?;
+        // Never through a planted link or into a FIFO (`files::open_write`).
+        let f = files::open_write(path, WriteMode::Keep, false).map_err(io_err("open", path))?;
         f.lock().map_err(io_err("lock", path))?;
         Ok(FileLock(f))
     }
@@ -287,7 +333,7 @@ fn remove_if_present(path: &Path) -> Result<(), SparseError> {
 
 /// The ranges a record vouches for, when it is this file's and well formed.
 fn load_record(record: &Path, file: &GdcFile) -> Option<Vec<Range<u64>>> {
-    std::fs::read(record)
+    files::read(record, MAX_RECORD_BYTES)
         .ok()
         .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
         .filter(|r| r.file_id == file.id && r.size == file.size && r.md5.eq_ignore_ascii_case(&file.md5))
@@ -343,13 +389,9 @@ impl SparseSlide {
         std::fs::create_dir_all(cache_dir).map_err(io_err("create", cache_dir))?;
         let path = cache_dir.join(format!("{}.svs", file.id));
         let record = cache_dir.join(format!("{}.ranges", file.id));
-        let handle = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err("open", &path))?;
+        // Resized and written in place: never through a planted link, never into a FIFO, a
+        // device or a file with a second name (`files::open_write` refuses them all).
+        let handle = files::open_write(&path, WriteMode::Keep, true).map_err(io_err("open", &path))?;
         let key = std::fs::canonicalize(&path).map_err(io_err("open", &path))?;
         let mut reg = registry().lock().expect("sparse registry");
         reg.retain(|_, e| e.strong_count() > 0);
@@ -409,10 +451,10 @@ impl SparseSlide {
         let _threads = self.entry.present.lock().expect("sparse entry");
         let _processes = FileLock::acquire(&lock_path(&self.path))?;
         let kept = self.path.with_extension("layout.json");
-        if let Some(layout) = std::fs::read(&kept)
+        if let Some(layout) = files::read(&kept, MAX_RECORD_BYTES)
             .ok()
             .and_then(|b| serde_json::from_slice::<Layout>(&b).ok())
-            .filter(|l| l.file_size == self.file.size)
+            .filter(|l| l.file_size == self.file.size && super::tiff::validate(l).is_ok())
         {
             return Ok(layout);
         }
@@ -434,12 +476,15 @@ impl SparseSlide {
     }
 
     /// Makes `ranges` present, fetching only what is missing with `fetch(range)`, which must
-    /// return exactly that range's bytes. Returns the bytes fetched now. On a fetch error nothing
-    /// of this call is recorded (see the body). Safe for several threads and, through a lock
-    /// file, several processes sharing the cache.
+    /// return exactly that range's bytes. Returns the bytes fetched now. When the requests for
+    /// what is missing (merged gaps included) add up to more than `budget` bytes, nothing is
+    /// fetched: [`SparseError::OverBudget`]. On a fetch error nothing of this call is recorded
+    /// (see the body). Safe for several threads and, through a lock file, several processes
+    /// sharing the cache.
     pub fn ensure<E: std::error::Error + Send + Sync + 'static>(
         &self,
         ranges: &[Range<u64>],
+        budget: u64,
         fetch: &dyn Fn(Range<u64>) -> Result<Vec<u8>, E>,
     ) -> Result<u64, SparseError> {
         let mut present = self.entry.present.lock().expect("sparse entry");
@@ -463,7 +508,12 @@ impl SparseSlide {
         let mut done = Vec::new();
         let mut fetched = 0u64;
         let mut failure = None;
-        for req in coalesce(&missing, self.max_gap, self.max_request) {
+        let requests = coalesce(&missing, self.max_gap, self.max_request);
+        let need: u64 = requests.iter().map(|r| r.end - r.start).sum();
+        if need > budget {
+            return Err(SparseError::OverBudget { name: self.file.name.clone(), need, budget });
+        }
+        for req in requests {
             let data = match fetch(req.clone()) {
                 Ok(d) => d,
                 Err(e) => {
@@ -582,6 +632,18 @@ mod tests {
     }
 
     #[test]
+    fn read_budgets_follow_the_tiles_of_the_plan() {
+        let data = tiff::tests::build_tiff(false, true, 600, 300, 7);
+        let layout = parse(data.len() as u64, &mut tiff::tests::read_vec(&data)).unwrap();
+        let per_tile = tiff::max_tile_bytes(256, 256) + MAX_GAP;
+        assert_eq!(read_budget(&layout, 0, Rect { left: 300, top: 0, right: 700, bottom: 10 }), 2 * per_tile);
+        assert_eq!(read_budget(&layout, 0, Rect { left: 0, top: 0, right: 600, bottom: 300 }), 6 * per_tile);
+        assert_eq!(read_budget(&layout, 0, Rect { left: 700, top: 0, right: 800, bottom: 10 }), 0);
+        assert_eq!(read_budget(&layout, 1, Rect { left: 0, top: 0, right: 5, bottom: 5 }), 0, "stripped");
+        assert_eq!(open_budget(&layout), tiff::MAX_METADATA + MAX_GAP + per_tile);
+    }
+
+    #[test]
     fn ensure_fetches_only_what_is_missing_and_records_it() {
         let dir = tempfile::tempdir().unwrap();
         let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8 + 1).collect();
@@ -594,20 +656,27 @@ mod tests {
         let slide = SparseSlide::open(dir.path(), &file).unwrap();
         assert_eq!(std::fs::metadata(slide.path()).unwrap().len(), 1_000_000);
         // Two ranges 1000 bytes apart: one request.
-        assert_eq!(slide.ensure(&[0..100, 1100..1200], &fetch).unwrap(), 1200);
+        assert_eq!(slide.ensure(&[0..100, 1100..1200], u64::MAX, &fetch).unwrap(), 1200);
         assert_eq!(calls.load(Ordering::Relaxed), 1);
         // The gap was fetched with them but not kept: only what was asked for is in the copy.
         assert_eq!(slide.present(), [0..100, 1100..1200]);
-        assert_eq!(slide.ensure(&[50..100, 1100..1150], &fetch).unwrap(), 0, "already there");
+        assert_eq!(slide.ensure(&[50..100, 1100..1150], u64::MAX, &fetch).unwrap(), 0, "already there");
         assert_eq!(calls.load(Ordering::Relaxed), 1);
-        assert_eq!(slide.ensure(&[100..1100], &fetch).unwrap(), 1000, "the gap, now asked for");
-        assert_eq!(slide.ensure(&[900_000..2_000_000], &fetch).unwrap(), 100_000, "clipped to the file");
+        assert_eq!(slide.ensure(&[100..1100], u64::MAX, &fetch).unwrap(), 1000, "the gap, now asked for");
+        assert_eq!(slide.ensure(&[900_000..2_000_000], u64::MAX, &fetch).unwrap(), 100_000, "clipped to the file");
+        // Over the caller's budget: nothing fetched, nothing recorded.
+        let before = calls.load(Ordering::Relaxed);
+        let err = slide.ensure(&[300_000..400_000], 99_999, &fetch).unwrap_err();
+        assert!(matches!(err, SparseError::OverBudget { need: 100_000, budget: 99_999, .. }), "{err}");
+        assert!(err.to_string().contains("over the limit of 99999 bytes"), "{err}");
+        assert_eq!(calls.load(Ordering::Relaxed), before);
+        assert_eq!(slide.ensure(&[300_000..400_000], 100_000, &fetch).unwrap(), 100_000);
         drop(slide);
 
         // A failing fetch records nothing of its call (a request cut at the size cap may end
         // inside a tile): what it wrote stays unrecorded and is fetched again.
         let slide = SparseSlide::open(dir.path(), &file).unwrap();
-        assert_eq!(slide.present(), [0..1200, 900_000..1_000_000]);
+        assert_eq!(slide.present(), [0..1200, 300_000..400_000, 900_000..1_000_000]);
         let n = AtomicU64::new(0);
         let flaky = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
             if n.fetch_add(1, Ordering::Relaxed) == 1 {
@@ -615,16 +684,16 @@ mod tests {
             }
             Ok(data[r.start as usize..r.end as usize].to_vec())
         };
-        let err = slide.ensure(&[200_000..200_100, 500_000..500_100], &flaky).unwrap_err();
+        let err = slide.ensure(&[200_000..200_100, 500_000..500_100], u64::MAX, &flaky).unwrap_err();
         assert!(err.to_string().contains("500000..500100"), "{err}");
         drop(slide);
         let slide = SparseSlide::open(dir.path(), &file).unwrap();
-        assert_eq!(slide.present(), [0..1200, 900_000..1_000_000]);
+        assert_eq!(slide.present(), [0..1200, 300_000..400_000, 900_000..1_000_000]);
         let on_disk = std::fs::read(slide.path()).unwrap();
         assert!(on_disk[500_000..500_100].iter().all(|&b| b == 0), "a hole");
         // A short answer is an error, not a record.
         let short = |_: Range<u64>| -> Result<Vec<u8>, std::io::Error> { Ok(vec![1, 2, 3]) };
-        assert!(matches!(slide.ensure(&[600_000..600_010], &short), Err(SparseError::ShortFetch { .. })));
+        assert!(matches!(slide.ensure(&[600_000..600_010], u64::MAX, &short), Err(SparseError::ShortFetch { .. })));
         assert!(!slide.present().iter().any(|r| r.contains(&600_000)));
         drop(slide);
 
@@ -655,7 +724,7 @@ mod tests {
                     let fetch = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
                         Ok(data[r.start as usize..r.end as usize].to_vec())
                     };
-                    fetched.fetch_add(slide.ensure(&want, &fetch).unwrap(), Ordering::Relaxed);
+                    fetched.fetch_add(slide.ensure(&want, u64::MAX, &fetch).unwrap(), Ordering::Relaxed);
                 });
             }
         });
@@ -706,7 +775,7 @@ mod tests {
             original.read_exact_at(&mut b, r.start)?;
             Ok(b)
         };
-        let fetched = sparse.ensure(&want, &fetch).unwrap();
+        let fetched = sparse.ensure(&want, u64::MAX, &fetch).unwrap();
         assert!(fetched < size / 2, "{fetched} of {size} bytes");
 
         let complete = LocalSlide::open(&full).unwrap();
@@ -737,7 +806,7 @@ mod tests {
         let fetch =
             |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> { Ok(data[r.start as usize..r.end as usize].to_vec()) };
         let slide = SparseSlide::open(dir.path(), &file).unwrap();
-        slide.ensure(&[0..50_000], &fetch).unwrap();
+        slide.ensure(&[0..50_000], u64::MAX, &fetch).unwrap();
         let path = slide.path().to_path_buf();
         drop(slide);
         std::fs::remove_file(&path).unwrap();
@@ -765,10 +834,56 @@ mod tests {
             calls.fetch_add(1, Ordering::Relaxed);
             Ok(data[r.start as usize..r.end as usize].to_vec())
         };
-        assert_eq!(slide.ensure(&[20_000..30_000], &counting).unwrap(), 0);
+        assert_eq!(slide.ensure(&[20_000..30_000], u64::MAX, &counting).unwrap(), 0);
         assert_eq!(calls.load(Ordering::Relaxed), 0, "the other process's bytes were used");
-        assert_eq!(slide.ensure(&[0..10_000], &counting).unwrap(), 10_000);
+        assert_eq!(slide.ensure(&[0..10_000], u64::MAX, &counting).unwrap(), 10_000);
         assert_eq!(slide.present(), [0..10_000, 20_000..30_000], "both kept in the record");
+    }
+
+    #[test]
+    fn planted_links_and_fifos_in_the_cache_are_refused_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        std::fs::create_dir(&cache).unwrap();
+        let outside = dir.path().join("outside.txt");
+        std::fs::write(&outside, b"precious").unwrap();
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8 + 1).collect();
+        let fetch =
+            |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> { Ok(data[r.start as usize..r.end as usize].to_vec()) };
+        let link = |id: &str, ext: &str| {
+            let p = cache.join(format!("{id}.{ext}"));
+            std::os::unix::fs::symlink(&outside, &p).unwrap();
+            p
+        };
+        // The sparse copy itself, and its lock file: the ROI fails, the target keeps its bytes.
+        let f = file_for(&data, "link-svs");
+        link("link-svs", "svs");
+        let err = SparseSlide::open(&cache, &f).unwrap_err();
+        assert!(crate::report::error_chain(&err).contains("symbolic link"), "{}", crate::report::error_chain(&err));
+        let f = file_for(&data, "link-lock");
+        link("link-lock", "lock");
+        let err = SparseSlide::open(&cache, &f).unwrap_err();
+        assert!(crate::report::error_chain(&err).contains("symbolic link"), "{}", crate::report::error_chain(&err));
+        // A hard link to a file elsewhere: another name for the same bytes.
+        let f = file_for(&data, "hard-svs");
+        std::fs::hard_link(&outside, cache.join("hard-svs.svs")).unwrap();
+        let err = SparseSlide::open(&cache, &f).unwrap_err();
+        assert!(crate::report::error_chain(&err).contains("hard links"), "{}", crate::report::error_chain(&err));
+        // A FIFO as the copy fails at once instead of blocking.
+        let f = file_for(&data, "fifo-svs");
+        assert!(std::process::Command::new("mkfifo").arg(cache.join("fifo-svs.svs")).status().unwrap().success());
+        assert!(crate::report::error_chain(&SparseSlide::open(&cache, &f).unwrap_err()).contains("FIFO"));
+        // The record and the kept layout are replaced (renamed over), never written through.
+        let f = file_for(&data, "link-rec");
+        let rec = link("link-rec", "ranges");
+        let kept = link("link-rec", "layout.json");
+        let slide = SparseSlide::open(&cache, &f).unwrap();
+        slide.ensure(&[0..100], u64::MAX, &fetch).unwrap();
+        assert!(!std::fs::symlink_metadata(&rec).unwrap().file_type().is_symlink(), "the link was replaced");
+        let _ = slide.layout(&fetch);
+        assert!(std::fs::symlink_metadata(&kept).unwrap().file_type().is_symlink() || kept.is_file());
+        assert_eq!(std::fs::read(&outside).unwrap(), b"precious");
+        assert_eq!(std::fs::metadata(&outside).unwrap().len(), 8, "never resized");
     }
 
     #[test]

@@ -12,9 +12,24 @@
 //!
 //! Hostile files: the IFD chain is guarded against loops and lengths (`MAX_IFDS`), entry
 //! counts against `MAX_ENTRIES`, every offset and length against the file size (with checked
-//! arithmetic), and arrays read into memory against `MAX_ARRAY_BYTES`: errors, never a panic
-//! or an allocation of a size the file claims. Only the main IFD chain is walked (no SubIFDs,
-//! no EXIF directory): OpenSlide's TIFF-family readers take their levels from the main chain.
+//! arithmetic): errors, never a panic or an allocation of a size the file claims. Only the main
+//! IFD chain is walked (no SubIFDs, no EXIF directory): OpenSlide's TIFF-family readers take
+//! their levels from the main chain.
+//!
+//! **Budgets** (a sparse copy fetches every metadata range, so what the file claims must be
+//! bounded before anything is read or fetched):
+//! - the directories and every out-of-line tag value together, whatever the tag, at most
+//!   [`MAX_METADATA`] (16 MiB) per file: each tag's `count x type size` is added and checked
+//!   before its value is read or its range recorded (a real slide's are a few MB: the offset
+//!   and byte-count arrays of ~300 000 tiles);
+//! - integer arrays (tile and strip offsets, byte counts) at most `MAX_VALUES` values in all,
+//!   checked from the count before reading: 4 Mi values, 32 MiB as `u64`; an array is read
+//!   in pieces of at most `ARRAY_PIECE` (1 MiB) decoded as they come, never held whole as
+//!   bytes, so a parse holds at most `MAX_READ_TOTAL` (64 MiB) of read-ahead plus those values;
+//! - tiles at most `MAX_TILE_SIDE` (2048) pixels a side, and each tile's byte count at most
+//!   [`max_tile_bytes`]: 2 bytes per 8-bit RGB sample plus `TILE_SLACK` (64 KiB), far above
+//!   what JPEG or JPEG 2000 makes of a tile (a few percent to half of the raw bytes);
+//! - [`validate`] checks a kept layout (read back from disk) against the same limits.
 //!
 //! Invariant: reads through the callback only; does no other I/O.
 
@@ -27,14 +42,32 @@ pub(crate) const READ_AHEAD: u64 = 64 << 10;
 pub(crate) const MAX_IFDS: usize = 1024;
 /// The most entries in one IFD.
 pub(crate) const MAX_ENTRIES: u64 = 4096;
-/// The largest tag array read into memory (offsets and byte counts).
-pub(crate) const MAX_ARRAY_BYTES: u64 = 256 << 20;
-/// The most bytes read through the callback for one layout (a bound on memory).
-const MAX_READ_TOTAL: u64 = 1 << 30;
-/// At most this many integer values in all directories together (each kept as a `u64`): 16 Mi,
-/// far above the ~400 000 tile offsets and byte counts of the largest whole-slide image, and
-/// 128 MiB of memory at most, however the file packs them (1-byte values widen 8 times).
-pub(crate) const MAX_VALUES: usize = 16 << 20;
+/// The most bytes of directories and out-of-line tag values in one file (all directories,
+/// every tag): what a sparse copy fetches before reading a pixel.
+pub const MAX_METADATA: u64 = 16 << 20;
+/// The most bytes read through the callback for one layout, read-ahead and reads served from
+/// memory included (a bound on time and memory).
+const MAX_READ_TOTAL: u64 = 64 << 20;
+/// An array longer than this is read in pieces of this size, decoded as they come.
+const ARRAY_PIECE: u64 = 1 << 20;
+/// At most this many integer values in all directories together (each kept as a `u64`): 4 Mi,
+/// ten times the ~400 000 tile offsets and byte counts of the largest whole-slide image, and
+/// 32 MiB of memory at most, however the file packs them (1-byte values widen 8 times). Checked
+/// from each tag's count before its values are read.
+pub(crate) const MAX_VALUES: usize = 4 << 20;
+/// The largest tile side read by ranges (Aperio writes 240 or 256, other scanners up to 1024).
+pub const MAX_TILE_SIDE: u64 = 2048;
+/// How much of an `ImageDescription` is kept (Aperio's is under 1 KB).
+const DESCRIPTION_KEPT: u64 = 8 << 10;
+/// Bytes a tile may hold beyond 2 per 8-bit RGB sample (codec headers, tables, markers).
+const TILE_SLACK: u64 = 64 << 10;
+
+/// The most bytes a `w x h` tile may hold: 2 bytes per 8-bit RGB sample (`w * h * 3 * 2`)
+/// plus 64 KiB. JPEG and JPEG 2000 tiles of a slide are far smaller; a byte count above this
+/// is a broken or hostile file, never fetched.
+pub fn max_tile_bytes(w: u64, h: u64) -> u64 {
+    w.saturating_mul(h).saturating_mul(6).saturating_add(TILE_SLACK)
+}
 
 /// `Compression` values whose tiles fail to decode when they are all zeros (an unfetched tile
 /// of a sparse copy): JPEG (7) and JPEG 2000 (Aperio 33003, 33005; 34712).
@@ -100,7 +133,8 @@ pub struct Ifd {
     pub offsets: Vec<u64>,
     /// `TileByteCounts` (or `StripByteCounts`), as many as `offsets`.
     pub byte_counts: Vec<u64>,
-    /// `ImageDescription`'s first 256 bytes (Aperio's starts with `Aperio`), lossy UTF-8.
+    /// `ImageDescription`'s first `DESCRIPTION_KEPT` (8 KiB) bytes (Aperio's starts with
+    /// `Aperio` and names its `Filename`), lossy UTF-8.
     pub description: Option<String>,
 }
 
@@ -180,7 +214,7 @@ impl<E: std::error::Error + Send + Sync + 'static> Reader<'_, E> {
             // bytes must not make the parser copy them without end.
             self.total += len;
             if self.total > MAX_READ_TOTAL {
-                return Err(TiffError::Malformed { offset, reason: "the metadata is larger than 1 GiB".into() });
+                return Err(TiffError::Malformed { offset, reason: read_total_reason() });
             }
             let at = (offset - start) as usize;
             return Ok(data[at..at + len as usize].to_vec());
@@ -188,7 +222,7 @@ impl<E: std::error::Error + Send + Sync + 'static> Reader<'_, E> {
         let want = len.max(READ_AHEAD).min(self.size - offset);
         self.total += want;
         if self.total > MAX_READ_TOTAL {
-            return Err(TiffError::Malformed { offset, reason: "the metadata is larger than 1 GiB".into() });
+            return Err(TiffError::Malformed { offset, reason: read_total_reason() });
         }
         let data =
             (self.read_at)(offset, want).map_err(|e| TiffError::Read { offset, len: want, source: Box::new(e) })?;
@@ -199,6 +233,42 @@ impl<E: std::error::Error + Send + Sync + 'static> Reader<'_, E> {
         self.chunks.push((offset, data));
         Ok(out)
     }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> Reader<'_, E> {
+    /// Reads `len` bytes at `offset` and hands them to `each` in pieces: from memory when a
+    /// chunk read earlier covers them, else straight from the callback, `ARRAY_PIECE` bytes at
+    /// a time (a multiple of every value size), none of them kept.
+    fn pieces(&mut self, offset: u64, len: u64, each: &mut dyn FnMut(&[u8])) -> Result<(), TiffError> {
+        if len <= READ_AHEAD {
+            each(&self.bytes(offset, len)?);
+            return Ok(());
+        }
+        let end = offset.checked_add(len).filter(|&e| e <= self.size).ok_or_else(|| TiffError::Malformed {
+            offset,
+            reason: format!("{len} bytes at {offset} run past the end of the file ({} bytes)", self.size),
+        })?;
+        let mut at = offset;
+        while at < end {
+            let want = (end - at).min(ARRAY_PIECE);
+            self.total += want;
+            if self.total > MAX_READ_TOTAL {
+                return Err(TiffError::Malformed { offset, reason: read_total_reason() });
+            }
+            let data =
+                (self.read_at)(at, want).map_err(|e| TiffError::Read { offset: at, len: want, source: Box::new(e) })?;
+            if data.len() as u64 != want {
+                return Err(TiffError::ShortRead { offset: at, len: want, got: data.len() as u64 });
+            }
+            each(&data);
+            at += want;
+        }
+        Ok(())
+    }
+}
+
+fn read_total_reason() -> String {
+    format!("the directories make the reader read more than {MAX_READ_TOTAL} bytes")
 }
 
 #[derive(Clone, Copy)]
@@ -244,15 +314,21 @@ fn type_size(t: u16) -> Option<u64> {
     })
 }
 
-/// Unsigned integers of type SHORT, LONG, LONG8 or IFD/IFD8.
-fn uints(order: Order, t: u16, bytes: &[u8]) -> Option<Vec<u64>> {
-    Some(match t {
-        3 => bytes.chunks_exact(2).map(|c| u64::from(order.u16(c))).collect(),
-        4 | 13 => bytes.chunks_exact(4).map(|c| u64::from(order.u32(c))).collect(),
-        16 | 18 => bytes.chunks_exact(8).map(|c| order.u64(c)).collect(),
-        1 => bytes.iter().map(|&b| u64::from(b)).collect(),
-        _ => return None,
-    })
+/// Whether type `t` is an unsigned integer type [`uints`] decodes (BYTE, SHORT, LONG, LONG8,
+/// IFD, IFD8).
+fn is_uint(t: u16) -> bool {
+    matches!(t, 1 | 3 | 4 | 13 | 16 | 18)
+}
+
+/// Appends the unsigned integers of type `t` (see [`is_uint`]) in `bytes` to `out`.
+fn uints(order: Order, t: u16, bytes: &[u8], out: &mut Vec<u64>) {
+    match t {
+        3 => out.extend(bytes.chunks_exact(2).map(|c| u64::from(order.u16(c)))),
+        4 | 13 => out.extend(bytes.chunks_exact(4).map(|c| u64::from(order.u32(c)))),
+        16 | 18 => out.extend(bytes.chunks_exact(8).map(|c| order.u64(c))),
+        1 => out.extend(bytes.iter().map(|&b| u64::from(b))),
+        _ => {}
+    }
 }
 
 const TAG_WIDTH: u16 = 256;
@@ -298,6 +374,8 @@ pub fn parse<E: std::error::Error + Send + Sync + 'static>(
     let (count_len, entry_len, value_len) = if bigtiff { (8u64, 20u64, 8u64) } else { (2, 12, 4) };
     let mut metadata = Vec::new();
     metadata.push(0..header_len);
+    // Bytes of directories and out-of-line values so far, against MAX_METADATA.
+    let mut claimed = header_len;
     let mut ifds = Vec::new();
     let mut seen = HashSet::new();
     while next != 0 {
@@ -317,6 +395,10 @@ pub fn parse<E: std::error::Error + Send + Sync + 'static>(
             return Err(TiffError::Malformed { offset, reason: format!("an IFD of {n} entries") });
         }
         let ifd_len = count_len + n * entry_len + value_len;
+        claimed += ifd_len;
+        if claimed > MAX_METADATA {
+            return Err(TiffError::Malformed { offset, reason: over_metadata(claimed) });
+        }
         let bytes = r.bytes(offset, ifd_len)?;
         metadata.push(offset..offset + ifd_len);
         let mut ifd = Ifd {
@@ -353,6 +435,11 @@ pub fn parse<E: std::error::Error + Send + Sync + 'static>(
                 None
             } else {
                 let o = if bigtiff { order.u64(field) } else { u64::from(order.u32(field)) };
+                // Checked before anything is read or recorded: every recorded range is fetched.
+                claimed = claimed.saturating_add(total);
+                if claimed > MAX_METADATA {
+                    return Err(malformed(format!("tag {tag}: {total} bytes of values; {}", over_metadata(claimed))));
+                }
                 if o.checked_add(total).is_none_or(|end| end > file_size) {
                     return Err(malformed(format!("tag {tag}: {total} bytes at {o} run past the end of the file")));
                 }
@@ -377,7 +464,7 @@ pub fn parse<E: std::error::Error + Send + Sync + 'static>(
                 continue;
             }
             if tag == TAG_DESCRIPTION {
-                let shown = total.min(256);
+                let shown = total.min(DESCRIPTION_KEPT);
                 let text = match value_at {
                     None => field[..shown as usize].to_vec(),
                     Some(o) => r.bytes(o, shown)?,
@@ -386,18 +473,18 @@ pub fn parse<E: std::error::Error + Send + Sync + 'static>(
                 ifd.description = Some(text);
                 continue;
             }
-            if total > MAX_ARRAY_BYTES {
-                return Err(malformed(format!("tag {tag}: an array of {total} bytes")));
+            if !is_uint(typ) {
+                return Err(malformed(format!("tag {tag}: type {typ} is not an integer type")));
             }
-            let raw = match value_at {
-                None => field[..total as usize].to_vec(),
-                Some(o) => r.bytes(o, total)?,
-            };
-            let values = uints(order, typ, &raw)
-                .ok_or_else(|| malformed(format!("tag {tag}: type {typ} is not an integer type")))?;
-            decoded = decoded.saturating_add(values.len());
+            // From the count, before a byte is read or a value allocated.
+            decoded = decoded.saturating_add(usize::try_from(count).unwrap_or(usize::MAX));
             if decoded > MAX_VALUES {
                 return Err(malformed(format!("the directories hold more than {MAX_VALUES} values")));
+            }
+            let mut values = Vec::with_capacity(count as usize);
+            match value_at {
+                None => uints(order, typ, &field[..total as usize], &mut values),
+                Some(o) => r.pieces(o, total, &mut |piece| uints(order, typ, piece, &mut values))?,
             }
             let first = || values.first().copied().ok_or_else(|| malformed(format!("tag {tag} has no value")));
             match tag {
@@ -444,13 +531,9 @@ pub fn parse<E: std::error::Error + Send + Sync + 'static>(
                 return Err(malformed(format!("{} tiles listed, {need} needed", offsets.len())));
             }
         }
-        for (o, n) in offsets.iter().zip(&counts) {
-            if *n > 0 && o.checked_add(*n).is_none_or(|end| end > file_size) {
-                return Err(malformed(format!("a tile or strip of {n} bytes at {o} runs past the end of the file")));
-            }
-        }
         ifd.offsets = offsets;
         ifd.byte_counts = counts;
+        check_chunks(&ifd, file_size).map_err(malformed)?;
         ifds.push(ifd);
         let link = r.bytes(offset + count_len + n * entry_len, value_len)?;
         next = if bigtiff { order.u64(&link) } else { u64::from(order.u32(&link)) };
@@ -459,6 +542,65 @@ pub fn parse<E: std::error::Error + Send + Sync + 'static>(
         return Err(TiffError::Malformed { offset: header_len, reason: "no IFD".into() });
     }
     Ok(Layout { file_size, bigtiff, little_endian: order.little, ifds, metadata: merge(metadata) })
+}
+
+fn over_metadata(claimed: u64) -> String {
+    format!("the directories and their tag values come to {claimed} bytes or more, over the limit of {MAX_METADATA} bytes per slide for reading by ranges; download the whole slide instead")
+}
+
+/// The chunks (tiles or strips) of `ifd` lie inside the file, and tiles are of a size and
+/// byte count within the budgets (module docs).
+fn check_chunks(ifd: &Ifd, file_size: u64) -> Result<(), String> {
+    if ifd.offsets.len() != ifd.byte_counts.len() {
+        return Err(format!("{} offsets but {} byte counts", ifd.offsets.len(), ifd.byte_counts.len()));
+    }
+    let tile_limit = match ifd.tile {
+        Some((w, h)) if w > MAX_TILE_SIDE || h > MAX_TILE_SIDE => {
+            return Err(format!(
+                "tiles of {w}x{h} pixels, over the limit of {MAX_TILE_SIDE} pixels a side for reading by ranges; download the whole slide instead"
+            ))
+        }
+        Some((w, h)) => Some(max_tile_bytes(w, h)),
+        None => None,
+    };
+    for (i, (o, n)) in ifd.offsets.iter().zip(&ifd.byte_counts).enumerate() {
+        if *n > 0 && o.checked_add(*n).is_none_or(|end| end > file_size) {
+            return Err(format!("a tile or strip of {n} bytes at {o} runs past the end of the file"));
+        }
+        if let (Some(limit), Some((w, h))) = (tile_limit, ifd.tile) {
+            if *n > limit {
+                return Err(format!(
+                    "tile {i} claims {n} bytes, over the limit of {limit} bytes for a {w}x{h} tile (2 bytes per 8-bit RGB sample + 64 KiB)"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks a layout (one kept on disk, say) against the limits [`parse`] applies: metadata of
+/// at most [`MAX_METADATA`] bytes inside the file, at most `MAX_VALUES` offsets and byte
+/// counts, tiles within [`MAX_TILE_SIDE`] and [`max_tile_bytes`]. Returns what is wrong.
+pub fn validate(layout: &Layout) -> Result<(), TiffError> {
+    let malformed = |offset: u64, reason: String| TiffError::Malformed { offset, reason };
+    let mut claimed = 0u64;
+    for r in &layout.metadata {
+        if r.start > r.end || r.end > layout.file_size {
+            return Err(malformed(r.start, format!("metadata {}..{} outside the file", r.start, r.end)));
+        }
+        claimed += r.end - r.start;
+    }
+    if claimed > MAX_METADATA {
+        return Err(malformed(0, over_metadata(claimed)));
+    }
+    let values: usize = layout.ifds.iter().map(|i| i.offsets.len() + i.byte_counts.len()).sum();
+    if values > MAX_VALUES {
+        return Err(malformed(0, format!("the directories hold more than {MAX_VALUES} values")));
+    }
+    for ifd in &layout.ifds {
+        check_chunks(ifd, layout.file_size).map_err(|reason| malformed(ifd.offset, reason))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -494,7 +636,7 @@ pub(crate) mod tests {
         // Pixel data: tiles of 100 bytes, then a strip of 50.
         let data_start = out.len() as u64;
         for i in 0..tiles {
-            out.extend(std::iter::repeat_n(i as u8 + 1, 100));
+            out.extend(std::iter::repeat_n((i % 255) as u8 + 1, 100));
         }
         let strip_at = out.len() as u64;
         out.extend(std::iter::repeat_n(0xEE, 50));
@@ -665,10 +807,13 @@ pub(crate) mod tests {
         over[entry + 2..entry + 4].copy_from_slice(&12u16.to_le_bytes());
         over[entry + 4..entry + 12].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
         assert!(expect_malformed(&over).contains("overflow"));
-        // A huge but not overflowing count: past the end, never allocated.
+        // A huge but not overflowing count: over the metadata budget, never allocated.
         let mut huge = big.clone();
         let entry = layout.ifds[0].offset as usize + 8 + 6 * 20; // TileOffsets
         huge[entry + 4..entry + 12].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(expect_malformed(&huge).contains(&format!("over the limit of {MAX_METADATA} bytes")));
+        // Within the budget but past the end of the file.
+        huge[entry + 4..entry + 12].copy_from_slice(&(1u64 << 20).to_le_bytes());
         assert!(expect_malformed(&huge).contains("past the end"));
         // A tile pointing past the end.
         let mut tile = d.clone();
@@ -684,6 +829,97 @@ pub(crate) mod tests {
         for cut in [0, 7, 20, d.len() - 3] {
             assert!(parse(cut as u64, &mut read_vec(&d[..cut])).is_err(), "cut at {cut}");
         }
+    }
+
+    /// Parses `data` as the start of a file of `size` bytes whose rest is zeros (never
+    /// allocated), returning the result and the most bytes asked for in one read and in all.
+    fn parse_padded(data: &[u8], size: u64) -> (Result<Layout, TiffError>, u64, u64) {
+        let (mut most, mut all) = (0u64, 0u64);
+        let mut read = |o: u64, n: u64| -> Result<Vec<u8>, std::io::Error> {
+            (most, all) = (most.max(n), all + n);
+            let mut out = vec![0u8; n as usize];
+            if (o as usize) < data.len() {
+                let end = data.len().min((o + n) as usize);
+                out[..end - o as usize].copy_from_slice(&data[o as usize..end]);
+            }
+            Ok(out)
+        };
+        let r = parse(size, &mut read);
+        (r, most, all)
+    }
+
+    /// `build_tiff` (classic, little-endian, 600 x 300, JPEG) with IFD 0's entry `index`
+    /// replaced by `(tag, typ, count, value)`.
+    fn with_entry(index: usize, tag: u16, typ: u16, count: u32, value: u32) -> Vec<u8> {
+        let mut d = build_tiff(false, true, 600, 300, 7);
+        let at = layout_of(&d).ifds[0].offset as usize + 2 + index * 12;
+        d[at..at + 2].copy_from_slice(&tag.to_le_bytes());
+        d[at + 2..at + 4].copy_from_slice(&typ.to_le_bytes());
+        d[at + 4..at + 8].copy_from_slice(&count.to_le_bytes());
+        d[at + 8..at + 12].copy_from_slice(&value.to_le_bytes());
+        d
+    }
+
+    #[test]
+    fn claims_over_the_budgets_are_refused_before_anything_is_read() {
+        // A private tag of 2^32-1 DOUBLEs (32 GiB) in a file that long: refused from its count.
+        let d = with_entry(3, 65000, 12, u32::MAX, 4096);
+        let (r, most, all) = parse_padded(&d, 40 << 30);
+        let err = r.unwrap_err().to_string();
+        assert!(err.contains("tag 65000") && err.contains(&format!("over the limit of {MAX_METADATA} bytes")), "{err}");
+        assert!(most <= READ_AHEAD && all <= 2 * READ_AHEAD, "read {all} bytes");
+
+        // TileOffsets as 256 Mi BYTE values (2 GiB as u64): the budget, from the count.
+        let len = d.len() as u32;
+        let d = with_entry(6, 324, 1, 256 << 20, len);
+        let (r, _, all) = parse_padded(&d, u64::from(len) + (256 << 20));
+        assert!(r.unwrap_err().to_string().contains("over the limit"));
+        assert!(all <= 2 * READ_AHEAD, "read {all} bytes");
+        // 8 Mi BYTE values (8 MiB, within the metadata budget): over MAX_VALUES, still unread.
+        let d = with_entry(6, 324, 1, 8 << 20, len);
+        let (r, _, all) = parse_padded(&d, u64::from(len) + (8 << 20));
+        assert!(r.unwrap_err().to_string().contains(&format!("more than {MAX_VALUES} values")));
+        assert!(all <= 2 * READ_AHEAD, "read {all} bytes");
+
+        // Tile 0 of 2^32-1 bytes in a file that long: over its pixel budget.
+        let d = build_tiff(false, true, 600, 300, 7);
+        let counts = 8 + 6 * 100 + 50 + 6 * 4; // see `build_tiff`: tiles, strip, offsets, counts
+        assert_eq!(u32::from_le_bytes(d[counts..counts + 4].try_into().unwrap()), 100);
+        let mut huge = d.clone();
+        huge[counts..counts + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let (r, _, _) = parse_padded(&huge, 5 << 30);
+        let err = r.unwrap_err().to_string();
+        let limit = max_tile_bytes(256, 256);
+        assert!(err.contains(&format!("tile 0 claims 4294967295 bytes, over the limit of {limit} bytes")), "{err}");
+        // Tiles too large to read by ranges.
+        let mut d = with_entry(4, 322, 4, 1, 65536);
+        let at = layout_of(&build_tiff(false, true, 600, 300, 7)).ifds[0].offset as usize + 2 + 5 * 12;
+        d[at + 2..at + 4].copy_from_slice(&4u16.to_le_bytes());
+        d[at + 8..at + 12].copy_from_slice(&65536u32.to_le_bytes());
+        assert!(expect_malformed(&d).contains("tiles of 65536x65536 pixels"));
+    }
+
+    #[test]
+    fn long_arrays_are_read_in_pieces_and_kept_layouts_are_validated() {
+        // 157 x 118 tiles: offset and byte-count arrays of 74 KB each, past the read-ahead.
+        let data = build_tiff(false, true, 40_000, 30_000, 7);
+        let (r, most, _) = parse_padded(&data, data.len() as u64);
+        let layout = r.unwrap();
+        assert!(most <= ARRAY_PIECE, "one read of {most} bytes");
+        let l0 = &layout.ifds[0];
+        assert_eq!(l0.offsets.len(), 157 * 118);
+        assert!(l0.byte_counts.iter().all(|&n| n == 100));
+        assert_eq!(l0.chunk(18_525).unwrap().start, 8 + 18_525 * 100);
+        validate(&layout).unwrap();
+        // A kept layout edited to claim a huge tile, or metadata past the budget, is refused.
+        let mut bad = layout.clone();
+        bad.ifds[0].byte_counts[3] = 1 << 31;
+        bad.file_size = 1 << 40;
+        assert!(validate(&bad).unwrap_err().to_string().contains("tile 3 claims"));
+        let mut bad = layout.clone();
+        bad.file_size = 1 << 40;
+        bad.metadata.push(1 << 30..(1 << 30) + MAX_METADATA);
+        assert!(validate(&bad).unwrap_err().to_string().contains("over the limit"));
     }
 
     fn layout_of(d: &[u8]) -> Layout {

@@ -12,6 +12,17 @@
 //! complete file. A tile read that was not fetched is a hole of zeros, which no JPEG or JPEG 2000
 //! decoder accepts: it fails loudly (other compressions are refused before anything is read).
 //! The cache persists, so a rerun or another resolution fetches nothing twice.
+//!
+//! **The right slide.** A GDC manifest is read with a 16 MiB budget and may list a file id or
+//! name only once (one file under two slide names would give a ROI another slide's pixels).
+//! When a file's Aperio `ImageDescription` names a TCGA barcode as its `Filename`, its first
+//! 12 characters must be the ROI's slide, checked before any tile is fetched; other
+//! `Filename`s (a scanner's running number, which many TCGA slides carry) say nothing and are
+//! not checked.
+//!
+//! **Budgets.** What opening and each ROI may fetch is bounded by the TIFF layout's limits
+//! (`source::tiff`) and by `SparseSlide::ensure`'s budget (`source::sparse`); over either, the
+//! ROI fails naming the limit, and nothing of the claimed size is fetched.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -31,6 +42,9 @@ use crate::source::local::{LevelRect, LocalSlide, SlideDir};
 use crate::source::sparse::{self, SparseSlide};
 use crate::source::tiff::Layout as TiffLayout;
 use crate::transform::{Mode, RegionPlan, Resolution};
+
+/// The largest GDC manifest read: a row is about 130 bytes, so room for 100 000 files.
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 
 /// The GDC files of the slides of a ROI table.
 #[derive(Debug, Clone, Default)]
@@ -77,7 +91,8 @@ pub fn find_gdc_slides(gdc: &Gdc, rois: &RoiTable, manifest: Option<&Path>) -> R
     let shorts: BTreeSet<String> = rois.rois().iter().map(|r| r.short_name().to_string()).collect();
     let mut out = GdcSlides::default();
     if let Some(path) = manifest {
-        let text = std::fs::read_to_string(path)
+        // Never a FIFO waited on, never more than MAX_MANIFEST_BYTES read.
+        let text = crate::files::read_to_string(path, MAX_MANIFEST_BYTES)
             .map_err(|source| GdcSlidesError::ManifestFile { path: path.to_path_buf(), source })?;
         let files =
             parse_manifest(&text).map_err(|source| GdcSlidesError::Manifest { path: path.to_path_buf(), source })?;
@@ -181,7 +196,8 @@ impl Pixels for GdcPixels<'_> {
     }
 
     fn slide_bytes(&self) -> Option<u64> {
-        Some(self.touched.lock().expect("touched lock").values().sum())
+        // Sizes the server claims: added without overflow.
+        Some(self.touched.lock().expect("touched lock").values().fold(0, |a, &b| a.saturating_add(b)))
     }
 
     fn fingerprint(&self, resolution: Resolution, _mode: Mode, masks: &dyn BaseMasks, roi: &Roi) -> String {
@@ -195,7 +211,12 @@ impl Pixels for GdcPixels<'_> {
             return Err(RoiError::NoSlide(why.unwrap_or_else(|| format!("no GDC file for slide `{short}`"))));
         };
         self.touched.lock().expect("touched lock").insert(file.id.clone(), file.size);
-        Ok(Box::new(GdcSlide { pixels: self, file: file.clone(), opened: std::cell::OnceCell::new() }))
+        Ok(Box::new(GdcSlide {
+            pixels: self,
+            file: file.clone(),
+            slide: short.to_string(),
+            opened: std::cell::OnceCell::new(),
+        }))
     }
 }
 
@@ -212,14 +233,60 @@ struct Opened {
 struct GdcSlide<'a> {
     pixels: &'a GdcPixels<'a>,
     file: GdcFile,
+    /// The slide's short name (`TCGA-A1-A0SK`), which the file must be.
+    slide: String,
     opened: std::cell::OnceCell<Opened>,
 }
 
+/// The file holds another slide than the ROI's.
+#[derive(Debug, thiserror::Error)]
+#[error("`{file}` is slide `{filename}` (its Aperio `Filename`), not `{slide}`; check the GDC manifest")]
+struct WrongSlide {
+    file: String,
+    filename: String,
+    slide: String,
+}
+
+/// The Aperio `Filename` of a layout (`|Filename = X|` in an `ImageDescription` starting with
+/// `Aperio`), when there is one.
+fn aperio_filename(layout: &TiffLayout) -> Option<&str> {
+    let desc = layout.ifds.iter().filter_map(|i| i.description.as_deref()).find(|d| d.starts_with("Aperio"))?;
+    desc.split('|').find_map(|kv| kv.split_once('=').filter(|(k, _)| k.trim() == "Filename").map(|(_, v)| v.trim()))
+}
+
+/// Checks that a slide file is the slide expected where it can tell: when its Aperio
+/// `Filename` is a TCGA barcode (`TCGA-XX-XXXX...`), its first 12 characters must be
+/// `slide`. Other names (a scanner's running number, as many slides carry) say nothing and
+/// pass; so does a file without an Aperio description.
+fn check_slide(layout: &TiffLayout, file: &str, slide: &str) -> Result<(), WrongSlide> {
+    match aperio_filename(layout) {
+        Some(name) if name.len() >= 12 && name.starts_with("TCGA-") => {
+            let barcode = name.get(..12).unwrap_or(name);
+            if barcode.eq_ignore_ascii_case(slide) {
+                Ok(())
+            } else {
+                Err(WrongSlide {
+                    file: file.to_string(),
+                    filename: crate::source::http::scrub(name),
+                    slide: slide.to_string(),
+                })
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 impl GdcSlide<'_> {
-    /// Fetches what `ranges` needs that the copy lacks.
-    fn ensure(&self, sparse: &SparseSlide, ranges: &[Range<u64>], on_bytes: &dyn Fn(u64)) -> Result<u64, RoiError> {
+    /// Fetches what `ranges` needs that the copy lacks, at most `budget` bytes.
+    fn ensure(
+        &self,
+        sparse: &SparseSlide,
+        ranges: &[Range<u64>],
+        budget: u64,
+        on_bytes: &dyn Fn(u64),
+    ) -> Result<u64, RoiError> {
         let gdc = self.pixels.gdc;
-        sparse.ensure(ranges, &|r: Range<u64>| gdc.read_range(&self.file, r, on_bytes)).map_err(gdc_err)
+        sparse.ensure(ranges, budget, &|r: Range<u64>| gdc.read_range(&self.file, r, on_bytes)).map_err(gdc_err)
     }
 
     /// The sparse copy with what opening needs, its TIFF layout, and OpenSlide on it.
@@ -240,13 +307,18 @@ impl GdcSlide<'_> {
             })
             .map_err(gdc_err)?;
         let seen = seen.into_inner().expect("seen lock");
+        // A manifest that maps the ROI's slide to another slide's file: refused before a tile
+        // is fetched.
+        check_slide(&layout, &self.file.name, &self.slide).map_err(gdc_err)?;
         // What OpenSlide reads on opening: the directories with their tag arrays, and tile (0, 0)
         // of each level (probed with a 1x1 read). Not the smallest level: OpenSlide only hashes
         // it (`openslide.quickhash-1`, which bcss does not use) and never decodes it.
         let mut open = sparse::metadata_ranges(&layout);
         open.extend(sparse::probe_ranges(&layout));
         sparse
-            .ensure(&open, &|r: Range<u64>| fill_from(&seen, r, &|gap| gdc.read_range(&self.file, gap, on_bytes)))
+            .ensure(&open, sparse::open_budget(&layout), &|r: Range<u64>| {
+                fill_from(&seen, r, &|gap| gdc.read_range(&self.file, gap, on_bytes))
+            })
             .map_err(gdc_err)?;
         let slide = LocalSlide::open(sparse.path())?;
         Ok(self.opened.get_or_init(|| Opened { sparse, layout, slide }))
@@ -331,6 +403,9 @@ impl GdcSlide<'_> {
         let footprint = o.slide.region_footprint(plan.region, plan.read_level, plan.out_width, plan.out_height)?;
         let sizes = o.slide.level_sizes();
         let mut ranges = Vec::new();
+        // What the read plan allows to fetch (`sparse::read_budget`: twice the raw pixels of its
+        // tiles), whatever byte counts the file claims.
+        let mut budget = 0u64;
         for LevelRect { level, rect } in footprint {
             let (w, h) = sizes.get(level as usize).copied().unwrap_or((0, 0));
             let ifd = level_ifd(&o.layout, level, (w, h)).ok_or_else(|| {
@@ -341,8 +416,9 @@ impl GdcSlide<'_> {
             })?;
             let rect = Rect { right: rect.right.min(w), bottom: rect.bottom.min(h), ..rect };
             ranges.extend(sparse::tiles_for(&o.layout, ifd, rect).map_err(gdc_err)?);
+            budget = budget.saturating_add(sparse::read_budget(&o.layout, ifd, rect));
         }
-        self.ensure(&o.sparse, &ranges, on_bytes)?;
+        self.ensure(&o.sparse, &ranges, budget, on_bytes)?;
         // A fresh handle: nothing OpenSlide may have cached from before the tiles arrived.
         Ok(LocalSlide::open(o.sparse.path())?)
     }
@@ -372,6 +448,8 @@ pub fn download_wsis(
     let dir = wsis_dir(root);
     let layout = Layout::new(root);
     layout.create(false).map_err(|source| RunError::Output { path: root.to_path_buf(), source })?;
+    // `wsis/` is written into by name: a planted link to a folder elsewhere is refused.
+    crate::files::check_own_dir(&dir).map_err(|source| RunError::Output { path: dir.clone(), source })?;
     std::fs::create_dir_all(&dir).map_err(|source| RunError::Output { path: dir.clone(), source })?;
     let manifest = match Manifest::load(&layout.manifest())? {
         Some(m) => m,
@@ -387,7 +465,7 @@ pub fn download_wsis(
             let part = crate::source::gdc::part_path(&dir.join(&f.name));
             f.size.saturating_sub(std::fs::metadata(part).map(|m| m.len()).unwrap_or(0))
         })
-        .sum();
+        .fold(0, u64::saturating_add);
     let manifest = Mutex::new(manifest);
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let on_bytes = |n: u64| {
@@ -498,6 +576,43 @@ mod tests {
         assert_eq!(*asked.lock().unwrap(), [50..100, 400..700, 800..900], "only the gaps");
         let short = |_: Range<u64>| -> Result<Vec<u8>, GdcError> { Ok(vec![0; 3]) };
         assert!(fill_from(&chunks, 0..50, &short).is_err(), "a wrong length is an error, not a panic");
+    }
+
+    #[test]
+    fn a_file_whose_aperio_filename_is_another_tcga_slide_is_refused() {
+        let with = |desc: Option<&str>| TiffLayout {
+            file_size: 0,
+            bigtiff: false,
+            little_endian: true,
+            ifds: vec![crate::source::tiff::Ifd {
+                offset: 0,
+                width: 1,
+                height: 1,
+                compression: 7,
+                tile: Some((256, 256)),
+                rows_per_strip: None,
+                offsets: Vec::new(),
+                byte_counts: Vec::new(),
+                description: desc.map(str::to_string),
+            }],
+            metadata: Vec::new(),
+        };
+        let aperio = |name: &str| {
+            format!("Aperio Image Library v12.0.15 \r\n6000x5000 (256x256) JPEG/RGB Q=90|AppMag = 40|Filename = {name}|MPP = 0.25")
+        };
+        let ours = with(Some(&aperio("TCGA-A1-A0SK-01Z-00-DX1")));
+        assert_eq!(aperio_filename(&ours), Some("TCGA-A1-A0SK-01Z-00-DX1"));
+        check_slide(&ours, "a.svs", "TCGA-A1-A0SK").unwrap();
+        let err = check_slide(&ours, "a.svs", "TCGA-A2-A04P").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`a.svs` is slide `TCGA-A1-A0SK-01Z-00-DX1` (its Aperio `Filename`), not `TCGA-A2-A04P`; check the GDC manifest"
+        );
+        // A scanner's number, no Filename, no Aperio description: nothing to check.
+        check_slide(&with(Some(&aperio("12345"))), "a.svs", "TCGA-A2-A04P").unwrap();
+        check_slide(&with(Some("Aperio Image Library|AppMag = 40")), "a.svs", "TCGA-A2-A04P").unwrap();
+        check_slide(&with(Some("Filename = TCGA-A1-A0SK")), "a.svs", "TCGA-A2-A04P").unwrap();
+        check_slide(&with(None), "a.svs", "TCGA-A2-A04P").unwrap();
     }
 
     #[test]
