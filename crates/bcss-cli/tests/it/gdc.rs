@@ -449,6 +449,9 @@ fn a_server_that_ignores_ranges_fails_the_roi_clearly() {
     let r = run(&mut gdc_download(&s, &out, &["--slides", &slides_arg(&one)]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("ignored the byte range"), "{}", r.stderr);
+    // The same server ignores ranges on a rerun too: no "rerun" hint (issue 22).
+    assert!(!r.stderr.contains("rerun the same command"), "{}", r.stderr);
+    assert!(r.stderr.contains("will not change on a rerun alone"), "{}", r.stderr);
     assert!(files_under(&out.join("images")).is_empty());
 }
 
@@ -596,6 +599,8 @@ fn hostile_slides_fail_their_rois_without_fetching_or_allocating_what_they_claim
         assert!(r.stderr.contains(&said), "{kind:?}: expected `{said}` in {}", r.stderr);
         let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!(summary["failed"].as_array().unwrap().len(), 2, "{kind:?}: both ROIs of the slide: {summary}");
+        // A rerun meets the same slide: the failures are lasting, so no "rerun" is offered.
+        assert_eq!(summary["lasting"].as_array().unwrap().len(), 2, "{kind:?}: {summary}");
         assert!(s.bytes_served() < 1 << 20, "{kind:?}: served {} bytes", s.bytes_served());
     }
 }

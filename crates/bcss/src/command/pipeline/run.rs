@@ -334,6 +334,48 @@ fn gdc_status(e: &(dyn std::error::Error + 'static)) -> Option<u16> {
     None
 }
 
+/// Whether a failure on the GDC road may pass on a rerun, from the first level of its chain that
+/// says: an error status as [`transient_status`]; a server that ignored or lied about a byte
+/// range, a TIFF that is malformed or over its budget, a cache file refused for what it is, will
+/// do the same again (issue 22: "rerun" was offered for a 1e15-byte size and a lying server);
+/// the network, a cache file in use, a download that did not match its MD5 may pass.
+fn gdc_rerun_may_fix(e: &(dyn std::error::Error + 'static)) -> bool {
+    use crate::source::gdc::GdcError;
+    use crate::source::sparse::SparseError;
+    use crate::source::tiff::TiffError;
+    let mut level = Some(e);
+    while let Some(e) = level {
+        if let Some(g) = e.downcast_ref::<GdcError>() {
+            match g {
+                GdcError::Status { status, .. } => return transient_status(*status),
+                GdcError::Unexpected { .. } | GdcError::RangeIgnored { .. } | GdcError::BadRange { .. } => {
+                    return false
+                }
+                GdcError::Io { source, .. } => return io_rerun_may_fix(source),
+                _ => return true,
+            }
+        }
+        if let Some(s) = e.downcast_ref::<SparseError>() {
+            match s {
+                SparseError::OverBudget { .. } | SparseError::BadId { .. } | SparseError::ShortFetch { .. } => {
+                    return false
+                }
+                SparseError::Io { source, .. } => return io_rerun_may_fix(source),
+                SparseError::InUse { .. } => return true,
+                _ => {}
+            }
+        }
+        if e.downcast_ref::<TiffError>().is_some() {
+            return false;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return io_rerun_may_fix(io);
+        }
+        level = e.source();
+    }
+    true
+}
+
 /// A status a retry may get past: a server error, a timeout, too many requests.
 fn transient_status(status: u16) -> bool {
     status >= 500 || status == 408 || status == 429
@@ -345,7 +387,8 @@ impl super::super::workers::UnitError for RoiError {
     fn rerun_may_fix(&self) -> bool {
         match self {
             RoiError::Girder(GirderError::Server { status, .. }) => transient_status(*status),
-            RoiError::Girder(_) | RoiError::Gdc(_) | RoiError::BadRegion(_) | RoiError::ShortMask { .. } => true,
+            RoiError::Gdc(e) => gdc_rerun_may_fix(e.as_ref()),
+            RoiError::Girder(_) | RoiError::BadRegion(_) | RoiError::ShortMask { .. } => true,
             RoiError::Mask(MaskError::Http { .. }) => true,
             RoiError::Mask(MaskError::File { source, .. }) | RoiError::Write { source, .. } => io_rerun_may_fix(source),
             RoiError::Mask(MaskError::Status { status, .. }) => transient_status(*status),
