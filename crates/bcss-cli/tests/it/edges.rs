@@ -40,7 +40,7 @@ fn a_file_where_a_dataset_folder_belongs_is_named() {
     std::fs::write(s.out().join("images"), b"not a folder").unwrap();
     let r = run(&mut s.download());
     assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(r.stderr.contains("images` exists and is not a directory"), "{}", r.stderr);
+    assert!(r.stderr.contains("images`: it exists and is not a directory"), "{}", r.stderr);
 }
 
 #[test]
