@@ -222,3 +222,20 @@ fn verify_says_when_a_run_is_writing() {
     let r = run_within(bcss().args(["--json", "verify"]).arg(&ds), Duration::from_secs(60));
     assert_eq!(serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["writer"], serde_json::Value::Null);
 }
+
+/// A config file over 1 MiB is refused by its size before the TOML parser sees it (a 100 MB
+/// file once cost 7.5 GB): exit 2, nothing created, in far less memory than the file's parse.
+#[test]
+fn a_huge_config_file_is_refused_before_parsing() {
+    let d = Dir::new();
+    let mut text = String::from("jobs = 2\n");
+    while text.len() <= 30 << 20 {
+        text.push_str("# padding padding padding padding padding padding padding padding padding\n");
+    }
+    let cfg = d.write("bcss.toml", &text);
+    let (r, peak_mb) = run_peak_mb(bcss().args(["download", "--config"]).arg(&cfg).arg("--out").arg(d.join("o")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("over the limit of 1048576 bytes"), "{}", r.stderr);
+    assert!(!d.join("o").exists());
+    assert!(peak_mb < 100, "peak resident memory {peak_mb} MB for a 30 MB config file");
+}
