@@ -69,8 +69,9 @@ class Dataset:
     ``root`` is a dataset as ``bcss download`` writes it (``images/`` + ``masks/``) or the
     Google Drive copy (``rgbs_colorNormalized/`` + ``masks/``); images and masks are paired by
     ROI id and position whatever their MPP suffix. ``class_map`` is ``raw``, ``main5``,
-    ``wsss4`` or a TOML file (as ``bcss --class-map``). ``split`` is ``"train"``, ``"val"``,
-    ``"test"``, ``None`` (every ROI) or a split file (every ROI it places); parts come from
+    ``wsss4``, ``mutils``, ``mutils-main`` or a TOML file (as ``bcss --class-map``). ``split``
+    is ``"train"``, ``"val"``, ``"test"``, ``None`` (every ROI) or a split file (every ROI it
+    places); parts come from
     ``scheme``: ``official`` (train/test by site, as in the paper), ``official-val`` (with val)
     or a split file written by ``bcss split``. ROIs are in id order.
     """

@@ -295,7 +295,7 @@ pub struct SplitSelect {
 /// Options of `bcss classes`.
 #[derive(Debug, Args)]
 pub struct ClassesArgs {
-    /// Show only this class map: raw, main5, wsss4 or a TOML file (validated).
+    /// Show only this class map: raw, main5, wsss4, mutils, mutils-main or a TOML file (validated).
     #[arg(long, value_name = "MAP")]
     pub class_map: Option<String>,
     /// Print the map (--class-map, default main5) as TOML in the custom-map format.

@@ -16,6 +16,20 @@
 //!   neither is tissue of a known kind.
 //! - `wsss4`: tumour (1 + 19 + 20, as in `main5`), stroma (2), lymphocytic (3), necrosis (4);
 //!   every other code is don't care.
+//! - `mutils`: the BCSS authors' own grouping, the region classes their MuTILs model is trained
+//!   on (`super_classes` of `configs/region_GTcodes.csv` in PathologyDataScience/MuTILs_Panoptic,
+//!   which `configs/panoptic_model_configs.py` makes its `REGION_CODES`): 1 tumor = tumor (1) +
+//!   metaplasia_NOS (8) + angioinvasion (19) + dcis (20); 2 stroma (2); 3 tils =
+//!   lymphocytic_infiltrate (3) + plasma_cells (10) + other_immune_infiltrate (11); 4 normal =
+//!   normal_acinus_or_duct (13); 5 junk = necrosis_or_debris (4) + glandular_secretions (5) +
+//!   mucoid_material (12) + lymphatics (14); 6 blood (6); 7 other = undetermined (15) + nerve (16)
+//!   + skin_adnexa (17) + blood_vessel (18) + other (21); 8 white = fat (9). `exclude` (7) is don't
+//!   care, as MuTILs' `EXCLUDE` class, which its loader gives zero weight (`RegionDatasetLoaders.py`).
+//!   Colours are the CSV's.
+//! - `mutils-main`: the same file's finer `main_classes` (11): tumor, stroma_nos, tils_dense
+//!   (3 + 11), plasma_cell_infiltrate (10), normal_acinus_or_duct, necrotic_debris (4), junk
+//!   (5 + 12 + 14), blood, blood_vessel (18), other (15 + 16 + 17 + 21), white_space (9);
+//!   don't care as `mutils`.
 //!
 //! Custom maps come from TOML ([`ClassMap::from_toml_str`]):
 //!
@@ -46,7 +60,7 @@ use std::path::{Path, PathBuf};
 use super::codes::{self, CODES, DONT_CARE, MAX_CODE};
 
 /// The names of the built-in class maps.
-pub const PRESETS: [&str; 3] = ["raw", "main5", "wsss4"];
+pub const PRESETS: [&str; 5] = ["raw", "main5", "wsss4", "mutils", "mutils-main"];
 
 /// The value a lookup table holds for a byte that is not a BCSS code (22..=255).
 pub const NOT_A_CODE: u8 = 255;
@@ -193,7 +207,7 @@ pub enum ClassMapError {
         source: toml::de::Error,
     },
     /// Neither a preset name nor an existing file.
-    #[error("`{0}` is neither a built-in class map (raw, main5, wsss4) nor a TOML file")]
+    #[error("`{0}` is neither a built-in class map (raw, main5, wsss4, mutils, mutils-main) nor a TOML file")]
     Unknown(String),
 }
 
@@ -226,7 +240,7 @@ struct Draft {
 }
 
 impl ClassMap {
-    /// A built-in map by name (`raw`, `main5`, `wsss4`).
+    /// A built-in map by name (`raw`, `main5`, `wsss4`, `mutils`, `mutils-main`).
     pub fn preset(name: &str) -> Option<ClassMap> {
         let d = |name: &str, codes: &[i64]| Draft {
             name: name.to_string(),
@@ -250,6 +264,41 @@ impl ClassMap {
                 vec![d("tumour", &[1, 19, 20]), d("stroma", &[2]), d("lymphocytic", &[3]), d("necrosis", &[4])],
                 vec![5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 21],
             ),
+            "mutils" => {
+                let c = |name: &str, color: [u8; 3], codes: &[i64]| Draft { color: Some(color), ..d(name, codes) };
+                (
+                    vec![
+                        c("tumor", [255, 0, 0], &[1, 8, 19, 20]),
+                        c("stroma", [150, 250, 0], &[2]),
+                        c("tils", [0, 0, 255], &[3, 10, 11]),
+                        c("normal", [60, 200, 0], &[13]),
+                        c("junk", [255, 255, 0], &[4, 5, 12, 14]),
+                        c("blood", [255, 50, 0], &[6]),
+                        c("other", [0, 0, 0], &[15, 16, 17, 18, 21]),
+                        c("white", [70, 70, 70], &[9]),
+                    ],
+                    vec![7],
+                )
+            }
+            "mutils-main" => {
+                let c = |name: &str, color: [u8; 3], codes: &[i64]| Draft { color: Some(color), ..d(name, codes) };
+                (
+                    vec![
+                        c("tumor", [255, 0, 0], &[1, 8, 19, 20]),
+                        c("stroma_nos", [150, 250, 0], &[2]),
+                        c("tils_dense", [0, 0, 255], &[3, 11]),
+                        c("plasma_cell_infiltrate", [0, 0, 255], &[10]),
+                        c("normal_acinus_or_duct", [60, 200, 0], &[13]),
+                        c("necrotic_debris", [255, 255, 0], &[4]),
+                        c("junk", [255, 255, 0], &[5, 12, 14]),
+                        c("blood", [255, 50, 0], &[6]),
+                        c("blood_vessel", [255, 50, 0], &[18]),
+                        c("other", [0, 0, 0], &[15, 16, 17, 21]),
+                        c("white_space", [70, 70, 70], &[9]),
+                    ],
+                    vec![7],
+                )
+            }
             _ => return None,
         };
         Some(ClassMap::build(name, classes, &dont_care).expect("built-in class maps are valid"))
@@ -475,6 +524,70 @@ mod tests {
         assert_eq!(w.num_classes(), 4);
         let kept: Vec<(u8, u8)> = (0..=21u8).filter_map(|c| w.class_of(c).filter(|&v| v > 0).map(|v| (c, v))).collect();
         assert_eq!(kept, vec![(1, 1), (2, 2), (3, 3), (4, 4), (19, 1), (20, 1)]);
+    }
+
+    /// `mutils` and `mutils-main` against the authors' CSV (a committed copy, cited in
+    /// `tests/fixtures/mutils/README.md`), code by code: every BCSS code's class is the one the
+    /// CSV's `super_codes` / `main_codes` give it, renumbered in the map's order; code 0 and
+    /// `EXCLUDE` (code 0 in the CSV) are don't care.
+    #[test]
+    fn mutils_maps_are_the_authors_csv_code_by_code() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mutils/region_GTcodes.csv");
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        let header = reader.headers().unwrap().clone();
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let (code, main_name, main_code, super_name, super_code) =
+            (col("GT_code"), col("main_classes"), col("main_codes"), col("super_classes"), col("super_codes"));
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        for (preset, name_col, code_col) in [("mutils", super_name, super_code), ("mutils-main", main_name, main_code)]
+        {
+            let map = ClassMap::preset(preset).unwrap();
+            // The CSV's class of each BCSS code (codes 22, 23 and 254 are not BCSS codes).
+            let mut checked = [false; 22];
+            for row in &rows {
+                let gt: u8 = match row[code].parse() {
+                    Ok(v) if v <= 21 => v,
+                    _ => continue,
+                };
+                let csv_code: u8 = row[code_col].parse().unwrap();
+                let got = map.class_of(gt).unwrap();
+                if csv_code == 0 {
+                    assert_eq!(got, 0, "{preset}: code {gt} is EXCLUDE in the CSV");
+                } else {
+                    // The map keeps the CSV's classes in the CSV's order, so its value is the
+                    // CSV's code renumbered without gaps; the name is the CSV's, in snake case.
+                    assert_ne!(got, 0, "{preset}: code {gt} is a class in the CSV");
+                    let want_name = snake(&row[name_col]);
+                    assert_eq!(map.class_name(got), want_name, "{preset}: code {gt}");
+                    let earlier: std::collections::BTreeSet<u8> = rows
+                        .iter()
+                        .filter(|r| r[code].parse::<u8>().is_ok_and(|v| v <= 21))
+                        .map(|r| r[code_col].parse::<u8>().unwrap())
+                        .filter(|&c| c != 0 && c < csv_code)
+                        .collect();
+                    assert_eq!(got as usize, earlier.len() + 1, "{preset}: code {gt}'s class value");
+                }
+                checked[gt as usize] = true;
+            }
+            assert!(checked.iter().all(|&c| c), "{preset}: the CSV places every BCSS code");
+        }
+    }
+
+    /// The CSV's class names as bcss writes them (lower snake case).
+    fn snake(name: &str) -> String {
+        let known = [
+            ("TILsDense", "tils_dense"),
+            ("StromaNOS", "stroma_nos"),
+            ("PlasmaCellInfiltrate", "plasma_cell_infiltrate"),
+            ("NormalAcinusOrDuct", "normal_acinus_or_duct"),
+            ("NecroticDebris", "necrotic_debris"),
+            ("BloodVessel", "blood_vessel"),
+            ("WhiteSpace", "white_space"),
+        ];
+        known
+            .iter()
+            .find(|(csv, _)| *csv == name)
+            .map_or_else(|| name.to_ascii_lowercase(), |(_, ours)| ours.to_string())
     }
 
     #[test]
