@@ -27,7 +27,8 @@ fn every_fixture_case_gives_histomicstks_pixels() {
     assert!(cases.len() >= 12, "{cases:?}");
     for case in cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        let params: serde_json::Value = serde_json::from_slice(&std::fs::read(case.join("params.json")).unwrap()).unwrap();
+        let params: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(case.join("params.json")).unwrap()).unwrap();
         let out = d.join(&format!("{name}.png"));
         let mut c = bcss();
         c.args(["normalize", "--image"]).arg(case.join("input.png")).arg("--out").arg(&out);
@@ -74,10 +75,18 @@ fn bad_input_exits_2_naming_it_and_writes_nothing() {
     let out = d.join("out/x.png");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["--image".into(), d.join("deep.png").display().to_string()], "16-bit RGB image (normalize needs 8-bit RGB)"),
+        (
+            vec!["--image".into(), d.join("deep.png").display().to_string()],
+            "16-bit RGB image (normalize needs 8-bit RGB)",
+        ),
         (vec!["--image".into(), d.join("rgba.png").display().to_string()], "8-bit RGBA image"),
         (
-            vec!["--image".into(), good.display().to_string(), "--mask".into(), d.join("small-mask.png").display().to_string()],
+            vec![
+                "--image".into(),
+                good.display().to_string(),
+                "--mask".into(),
+                d.join("small-mask.png").display().to_string(),
+            ],
             "small-mask.png`: size 2x2 does not match its image 73x27",
         ),
         (
@@ -85,7 +94,12 @@ fn bad_input_exits_2_naming_it_and_writes_nothing() {
             "source sigma 0 of channel 1 is not a positive finite number",
         ),
         (
-            vec!["--image".into(), good.display().to_string(), "--target-mu=1,2,3".into(), "--target-sigma=1,1,NaN".into()],
+            vec![
+                "--image".into(),
+                good.display().to_string(),
+                "--target-mu=1,2,3".into(),
+                "--target-sigma=1,1,NaN".into(),
+            ],
             "target sigma NaN of channel 2 is not a positive finite number",
         ),
         (
@@ -93,7 +107,12 @@ fn bad_input_exits_2_naming_it_and_writes_nothing() {
             "`--target-mu` takes 3 comma-separated numbers (l, alpha, beta), not 2",
         ),
         (
-            vec!["--image".into(), good.display().to_string(), "--target-image".into(), d.join("deep.png").display().to_string()],
+            vec![
+                "--image".into(),
+                good.display().to_string(),
+                "--target-image".into(),
+                d.join("deep.png").display().to_string(),
+            ],
             "deep.png`: unsupported PNG: 16-bit RGB image",
         ),
     ];
@@ -117,7 +136,8 @@ fn dataset(d: &Dir) -> (Vec<RgbImage>, Vec<GrayImage>) {
         let img = read_rgb(&fixtures().join(case).join("input.png"));
         std::fs::create_dir_all(d.join("ds/images")).unwrap();
         std::fs::copy(fixtures().join(case).join("input.png"), d.join("ds/images").join(name)).unwrap();
-        let mask: Vec<u8> = (0..img.width * img.height).map(|i| if i % img.width < 10 { 0 } else { 1 + (i % 3) as u8 }).collect();
+        let mask: Vec<u8> =
+            (0..img.width * img.height).map(|i| if i % img.width < 10 { 0 } else { 1 + (i % 3) as u8 }).collect();
         write_png(&d.join("ds/masks").join(name), img.width, img.height, 1, &mask);
         masks.push(GrayImage { width: img.width, height: img.height, data: mask });
         images.push(img);
@@ -129,27 +149,46 @@ fn dataset(d: &Dir) -> (Vec<RgbImage>, Vec<GrayImage>) {
 fn dataset_mode_writes_the_drive_layout_resumes_and_verifies() {
     let d = Dir::new();
     dataset(&d);
-    let r = run(bcss().args(["--json", "normalize"]).arg(d.join("ds")).arg("--out").arg(d.join("drive")).args(["--jobs", "2"]));
+    let r = run(bcss()
+        .args(["--json", "normalize"])
+        .arg(d.join("ds"))
+        .arg("--out")
+        .arg(d.join("drive"))
+        .args(["--jobs", "2"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = json(&r.stdout);
     assert_eq!((v["normalized"].as_u64(), v["skipped"].as_u64()), (Some(2), Some(0)), "{v}");
     let drive = d.join("drive/0_Public-data-Amgad2019_0.25MPP");
-    let mut want: Vec<String> = NAMES
-        .iter()
-        .flat_map(|n| [format!("masks/{n}"), format!("rgbs_colorNormalized/{n}")])
-        .collect();
+    let mut want: Vec<String> =
+        NAMES.iter().flat_map(|n| [format!("masks/{n}"), format!("rgbs_colorNormalized/{n}")]).collect();
     want.sort();
     assert_eq!(files_under(&drive), want);
     for (name, case) in NAMES.iter().zip(["case00", "case01"]) {
         assert!(
-            read_rgb(&drive.join("rgbs_colorNormalized").join(name)) == read_rgb(&fixtures().join(case).join("expected.png")),
+            read_rgb(&drive.join("rgbs_colorNormalized").join(name))
+                == read_rgb(&fixtures().join(case).join("expected.png")),
             "{name}"
         );
-        assert_eq!(std::fs::read(drive.join("masks").join(name)).unwrap(), std::fs::read(d.join("ds/masks").join(name)).unwrap());
+        assert_eq!(
+            std::fs::read(drive.join("masks").join(name)).unwrap(),
+            std::fs::read(d.join("ds/masks").join(name)).unwrap()
+        );
     }
-    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("drive/normalize.json")).unwrap()).unwrap();
+    // Same file system: the masks are hard links, not copies.
+    assert_eq!(v["linked"].as_u64(), Some(2), "{v}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(ino(&drive.join("masks").join(NAMES[0])), ino(&d.join("ds/masks").join(NAMES[0])));
+    }
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("drive/normalize.json")).unwrap()).unwrap();
     let entry = &record["rois"][NAMES[0]];
-    assert_eq!(entry["image"]["sha256"].as_str().unwrap(), crate::util::sha256_hex(&drive.join("rgbs_colorNormalized").join(NAMES[0])));
+    assert_eq!(
+        entry["image"]["sha256"].as_str().unwrap(),
+        crate::util::sha256_hex(&drive.join("rgbs_colorNormalized").join(NAMES[0]))
+    );
 
     // A rerun skips both; a damaged output is redone.
     std::fs::write(drive.join("rgbs_colorNormalized").join(NAMES[1]), b"broken").unwrap();
@@ -157,7 +196,10 @@ fn dataset_mode_writes_the_drive_layout_resumes_and_verifies() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = json(&r.stdout);
     assert_eq!((v["normalized"].as_u64(), v["skipped"].as_u64()), (Some(1), Some(1)), "{v}");
-    assert!(read_rgb(&drive.join("rgbs_colorNormalized").join(NAMES[1])) == read_rgb(&fixtures().join("case01/expected.png")));
+    assert!(
+        read_rgb(&drive.join("rgbs_colorNormalized").join(NAMES[1]))
+            == read_rgb(&fixtures().join("case01/expected.png"))
+    );
 
     let r = run(bcss().arg("verify").arg(&drive));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);

@@ -140,7 +140,11 @@ fn open_rgb(path: &Path) -> Result<FileRows, InputError> {
 }
 
 /// Opens the mask of a job: same size as the image.
-fn open_mask<'a>(job: &Job<'a>, width: usize, height: usize) -> Result<Option<(FileRows, &'a Path, MaskRule)>, InputError> {
+fn open_mask<'a>(
+    job: &Job<'a>,
+    width: usize,
+    height: usize,
+) -> Result<Option<(FileRows, &'a Path, MaskRule)>, InputError> {
     let Some((path, rule)) = job.mask else { return Ok(None) };
     let rows = input::open_mask(path)?;
     if (rows.width(), rows.height()) != (width, height) {
@@ -237,10 +241,8 @@ fn normalize_file(job: &Job<'_>, out: &Path) -> Result<ImageSummary, NormalizeEr
         pass(job, |rgb, _, keep| {
             t.row(rgb, keep, &mut row)
                 .map_err(|source| NormalizeError::Statistics { path: job.image.to_path_buf(), source })?;
-            png.write_rows(&row).map_err(|e| NormalizeError::Output {
-                path: out.to_path_buf(),
-                source: std::io::Error::other(e),
-            })
+            png.write_rows(&row)
+                .map_err(|e| NormalizeError::Output { path: out.to_path_buf(), source: std::io::Error::other(e) })
         })?;
         png.finish().map_err(std::io::Error::from)?;
         Ok(())
@@ -487,7 +489,13 @@ pub fn normalize_dataset(
         }
     }
     let skipped = skipped.into_inner();
-    Ok(NormalizeSummary { out: drive, normalized: normalized - skipped, skipped, linked: linked.into_inner(), failures })
+    Ok(NormalizeSummary {
+        out: drive,
+        normalized: normalized - skipped,
+        skipped,
+        linked: linked.into_inner(),
+        failures,
+    })
 }
 
 fn save(record: &Record, path: &Path) -> Result<(), NormalizeError> {

@@ -47,8 +47,7 @@ pub const BCSS_TARGET_MU: [f64; 3] = [8.74108109, -0.12440419, 0.0444982];
 pub const BCSS_TARGET_SIGMA: [f64; 3] = [0.6135447, 0.10989545, 0.0286032];
 
 /// HistomicsTK's RGB to LMS matrix.
-const RGB2LMS: [[f64; 3]; 3] =
-    [[0.3811, 0.5783, 0.0402], [0.1967, 0.7244, 0.0782], [0.0241, 0.1288, 0.8444]];
+const RGB2LMS: [[f64; 3]; 3] = [[0.3811, 0.5783, 0.0402], [0.1967, 0.7244, 0.0782], [0.0241, 0.1288, 0.8444]];
 
 /// Machine epsilon, numpy's `np.spacing(1)`: the LMS that stands in for 0 before the logarithm.
 const EPS: f64 = f64::EPSILON;
@@ -180,9 +179,7 @@ fn inverse(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
     let mut lu = m;
     let mut perm = [0usize, 1, 2];
     for k in 0..3 {
-        let p = (k..3)
-            .max_by(|&i, &j| lu[i][k].abs().total_cmp(&lu[j][k].abs()).then(j.cmp(&i)))
-            .unwrap_or(k);
+        let p = (k..3).max_by(|&i, &j| lu[i][k].abs().total_cmp(&lu[j][k].abs()).then(j.cmp(&i))).unwrap_or(k);
         lu.swap(k, p);
         perm.swap(k, p);
         let pivot = lu[k][k];
@@ -288,13 +285,7 @@ pub struct PairwiseSum {
 impl PairwiseSum {
     /// A sum of `n` values.
     pub fn new(n: usize) -> PairwiseSum {
-        let mut s = PairwiseSum {
-            frames: Vec::new(),
-            leaf: [0.0; BLOCK],
-            leaf_len: 0,
-            leaf_filled: 0,
-            result: None,
-        };
+        let mut s = PairwiseSum { frames: Vec::new(), leaf: [0.0; BLOCK], leaf_len: 0, leaf_filled: 0, result: None };
         s.descend(n);
         s
     }

@@ -33,9 +33,11 @@ fn triple(v: &Value, key: &str) -> Option<[f64; 3]> {
 fn load(dir: &Path) -> Case {
     let read = |f: &str| std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{}/{f}: {e}", dir.display()));
     let params: Value = serde_json::from_slice(&read("params.json")).unwrap();
-    let target = LabStats::new("target", triple(&params, "target_mu").unwrap(), triple(&params, "target_sigma").unwrap())
-        .unwrap();
-    let source = triple(&params, "src_mu").map(|mu| LabStats::new("source", mu, triple(&params, "src_sigma").unwrap()).unwrap());
+    let target =
+        LabStats::new("target", triple(&params, "target_mu").unwrap(), triple(&params, "target_sigma").unwrap())
+            .unwrap();
+    let source =
+        triple(&params, "src_mu").map(|mu| LabStats::new("source", mu, triple(&params, "src_sigma").unwrap()).unwrap());
     let mask = params.get("mask").map(|m| decode_gray(&read(m.as_str().unwrap())).unwrap());
     Case {
         name: dir.file_name().unwrap().to_string_lossy().into_owned(),
