@@ -518,9 +518,8 @@ fn link_or_copy(src: &Path, dst: &Path) -> std::io::Result<(Written, bool)> {
         let renamed = std::fs::rename(&tmp, dst);
         let _ = std::fs::remove_file(&tmp);
         let linked = renamed.and_then(|()| atomic::hash_file(dst));
-        match linked {
-            Ok(w) => return Ok((w, true)),
-            Err(_) => {}
+        if let Ok(w) = linked {
+            return Ok((w, true));
         }
     }
     let written = write_atomic(dst, |w: &mut dyn Write| {

@@ -316,7 +316,8 @@ impl PairwiseSum {
                     self.descend(right);
                     return;
                 }
-                Some((_, Some(left))) => v = left + v,
+                // left + right; IEEE addition commutes, so the order of the operands is free.
+                Some((_, Some(left))) => v += left,
             }
         }
     }
@@ -642,9 +643,9 @@ mod tests {
     fn inverses_invert() {
         let m = Matrices::new();
         for (fwd, inv) in [(lms2lab(), m.lab2lms), (RGB2LMS, m.lms2rgb)] {
-            for i in 0..3 {
+            for (i, row) in fwd.iter().enumerate() {
                 for j in 0..3 {
-                    let v: f64 = (0..3).map(|k| fwd[i][k] * inv[k][j]).sum();
+                    let v: f64 = row.iter().zip(&inv).map(|(a, inv_row)| a * inv_row[j]).sum();
                     let want = if i == j { 1.0 } else { 0.0 };
                     assert!((v - want).abs() < 1e-14, "{i},{j}: {v}");
                 }

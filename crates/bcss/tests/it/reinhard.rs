@@ -13,7 +13,8 @@ use bcss::model::{GrayImage, RgbImage};
 use bcss::transform::reinhard::{reinhard, LabStats, MeanPass, Reinhard};
 use serde_json::Value;
 
-/// Measured with the FMA chain and f64 LU inverses: 0 pixels differ in cases 00-12.
+/// The share of values one grey level off HistomicsTK's, measured: 0 of 10 472 136 values over
+/// cases 00-12 (and 0 of 1 034 952 over cases 00-11 alone), so any difference fails.
 const MAX_OFF_BY_ONE: f64 = 0.0;
 
 struct Case {
@@ -101,6 +102,7 @@ fn every_fixture_case_matches_histomicstk() {
     let dirs = cases();
     assert!(dirs.len() >= 12, "fixture cases missing: {dirs:?}");
     let (mut values, mut off) = (0usize, 0usize);
+    let mut per_case = Vec::new();
     for dir in dirs {
         let case = load(&dir);
         let got = reinhard(&case.input, case.target, case.source, case.mask.as_ref()).unwrap();
@@ -111,11 +113,10 @@ fn every_fixture_case_matches_histomicstk() {
             assert!(a.abs_diff(*b) <= 1, "{}: value {i} is {a}, HistomicsTK {b}", case.name);
             case_off += usize::from(a != b);
         }
-        eprintln!("{}: {case_off} of {} values one off", case.name, got.data.len());
+        per_case.push(format!("{}: {case_off} of {}", case.name, got.data.len()));
         values += got.data.len();
         off += case_off;
     }
     let share = off as f64 / values as f64;
-    eprintln!("all cases: {off} of {values} values one off ({share:e})");
-    assert!(share <= MAX_OFF_BY_ONE, "{off} of {values} values one off");
+    assert!(share <= MAX_OFF_BY_ONE, "{off} of {values} values one off: {per_case:?}");
 }
