@@ -216,7 +216,7 @@ fn exclude_dont_care_leaves_code_0_out_of_the_statistics_only() {
         let stats = lab_mean_std(img, Some(&out_of_stats)).unwrap();
         let plain = lab_mean_std(img, None).unwrap();
         assert_ne!(stats, plain, "the band of don't care must move the statistics");
-        let t = Reinhard::new(stats, LabStats::bcss());
+        let mut t = Reinhard::new(stats, LabStats::bcss());
         let mut want = img.clone();
         for y in 0..img.height {
             let n = img.width * 3;

@@ -231,7 +231,7 @@ impl From<NormalizeError> for Inner {
 /// Normalises the job's image into `out` (atomically: nothing under that name unless complete).
 fn normalize_file(job: &Job<'_>, out: &Path) -> Result<ImageSummary, NormalizeError> {
     let source = statistics(job)?;
-    let t = Reinhard::new(source, job.target);
+    let mut t = Reinhard::new(source, job.target);
     let header = open_rgb(job.image)?;
     let (w, h) = (header.width(), header.height());
     drop(header);

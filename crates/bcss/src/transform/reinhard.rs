@@ -52,6 +52,12 @@ const RGB2LMS: [[f64; 3]; 3] = [[0.3811, 0.5783, 0.0402], [0.1967, 0.7244, 0.078
 /// Machine epsilon, numpy's `np.spacing(1)`: the LMS that stands in for 0 before the logarithm.
 const EPS: f64 = f64::EPSILON;
 
+/// Entries of the lab cache of a statistics pass: 2^19 (15 MB).
+const LAB_CACHE_BITS: u32 = 19;
+
+/// Entries of the output cache of the transform: 2^20 (7 MB).
+const OUT_CACHE_BITS: u32 = 20;
+
 /// Numpy's pairwise summation leaf size (`PW_BLOCKSIZE`).
 const BLOCK: usize = 128;
 
@@ -268,6 +274,42 @@ fn to_u8(v: f64) -> u8 {
     v as u8
 }
 
+/// A direct-mapped cache of a function of a pixel's colour: a pixel's lab value (and, for fixed
+/// statistics, its output) depends on its 24-bit colour alone, and a tissue image repeats
+/// colours, so most `ln`/`exp` calls are skipped. The values are the function's, bit for bit.
+/// Sizes, measured on a 4806 x 3870 H&E-like picture with sensor noise (`bcss normalize`, all
+/// three passes, user CPU): 2^12 lab entries 2.1 s, 2^16 1.4 s, 2^20 1.05 s. The lab cache
+/// (28 bytes an entry) is kept from the means pass to the deviations pass.
+#[derive(Debug, Clone)]
+struct ColourCache<T: Copy> {
+    /// `colour + 1` (0 = empty).
+    keys: Vec<u32>,
+    values: Vec<T>,
+    shift: u32,
+}
+
+impl<T: Copy + Default> ColourCache<T> {
+    /// A cache of at most `2^max_bits` entries, fewer for an image of fewer pixels.
+    fn new(pixels: usize, max_bits: u32) -> ColourCache<T> {
+        let bits = (usize::BITS - pixels.max(1).leading_zeros()).clamp(4, max_bits);
+        let n = 1usize << bits;
+        ColourCache { keys: vec![0; n], values: vec![T::default(); n], shift: 32 - bits }
+    }
+
+    #[inline]
+    fn get(&mut self, rgb: [u8; 3], f: impl FnOnce([u8; 3]) -> T) -> T {
+        let colour = u32::from_le_bytes([rgb[0], rgb[1], rgb[2], 0]);
+        let slot = (colour.wrapping_mul(0x9E37_79B1) >> self.shift) as usize;
+        if self.keys[slot] == colour + 1 {
+            return self.values[slot];
+        }
+        let v = f(rgb);
+        self.keys[slot] = colour + 1;
+        self.values[slot] = v;
+        v
+    }
+}
+
 /// Numpy's pairwise sum (`@TYPE@_pairwise_sum` in `loops_utils.h.src`) of a run of `n` values of
 /// known length fed in pieces: the recursion's leaves are filled in order, summed when full and
 /// combined as the recursion would.
@@ -375,6 +417,7 @@ struct Rows {
     fed: usize,
     channels: [Vec<f64>; 3],
     matrices: Matrices,
+    cache: ColourCache<[f64; 3]>,
 }
 
 impl Rows {
@@ -385,6 +428,7 @@ impl Rows {
             fed: 0,
             channels: [vec![0.0; width], vec![0.0; width], vec![0.0; width]],
             matrices: Matrices::new(),
+            cache: ColourCache::new(width.saturating_mul(height), LAB_CACHE_BITS),
         }
     }
 
@@ -403,7 +447,8 @@ impl Rows {
                 [0.0; 3]
             } else {
                 kept += 1;
-                self.matrices.rgb_to_lab([px[0], px[1], px[2]])
+                let m = &self.matrices;
+                self.cache.get([px[0], px[1], px[2]], |c| m.rgb_to_lab(c))
             };
             (l[x], a[x], b[x]) = (lab[0], lab[1], lab[2]);
         }
@@ -469,8 +514,9 @@ impl MeanPass {
         let count = self.kept as f64;
         let mu = self.sums.map(|s| s.sum().unwrap_or(0.0) / count);
         let (width, height) = (self.rows.width, self.rows.height);
+        // The same rows again: the lab values cached by this pass stay valid.
         Ok(VariancePass {
-            rows: Rows::new(width, height),
+            rows: Rows { fed: 0, ..self.rows },
             sums: [
                 PairwiseSum::new(width * height),
                 PairwiseSum::new(width * height),
@@ -530,34 +576,33 @@ impl VariancePass {
 }
 
 /// The transform: source statistics to target statistics, a row at a time.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Reinhard {
     source: LabStats,
     target: LabStats,
     matrices: Matrices,
+    cache: ColourCache<[u8; 3]>,
 }
 
 impl Reinhard {
     /// Normalises from `source` (computed by the passes, or given and checked by
     /// [`LabStats::new`]) to `target`.
     pub fn new(source: LabStats, target: LabStats) -> Reinhard {
-        Reinhard { source, target, matrices: Matrices::new() }
+        Reinhard {
+            source,
+            target,
+            matrices: Matrices::new(),
+            cache: ColourCache::new(1 << OUT_CACHE_BITS, OUT_CACHE_BITS),
+        }
     }
 
     /// One pixel, not masked out.
     pub fn pixel(&self, rgb: [u8; 3]) -> [u8; 3] {
-        let lab = self.matrices.rgb_to_lab(rgb);
-        let mut out = [0.0; 3];
-        for c in 0..3 {
-            let (mu, sd) = (self.source.mu[c], self.source.sigma[c]);
-            let (tm, ts) = (self.target.mu[c], self.target.sigma[c]);
-            out[c] = if sd == 0.0 { tm } else { ((lab[c] - mu) / sd) * ts + tm };
-        }
-        self.matrices.lab_to_rgb(out).map(to_u8)
+        normalize_pixel(&self.matrices, &self.source, &self.target, rgb)
     }
 
     /// One row: `out` gets the normalised `rgb`, pixels masked out (mask nonzero) unchanged.
-    pub fn row(&self, rgb: &[u8], mask_out: Option<&[u8]>, out: &mut [u8]) -> Result<(), ReinhardError> {
+    pub fn row(&mut self, rgb: &[u8], mask_out: Option<&[u8]>, out: &mut [u8]) -> Result<(), ReinhardError> {
         check_row(rgb.len() / 3, rgb, mask_out)?;
         if out.len() != rgb.len() {
             return Err(ReinhardError::RowLength { expected: rgb.len(), got: out.len() });
@@ -566,11 +611,25 @@ impl Reinhard {
             if mask_out.is_some_and(|m| m[x] != 0) {
                 o.copy_from_slice(px);
             } else {
-                o.copy_from_slice(&self.pixel([px[0], px[1], px[2]]));
+                let this = &*self;
+                let (source, target, matrices) = (this.source, this.target, this.matrices);
+                let v = self.cache.get([px[0], px[1], px[2]], |c| normalize_pixel(&matrices, &source, &target, c));
+                o.copy_from_slice(&v);
             }
         }
         Ok(())
     }
+}
+
+fn normalize_pixel(m: &Matrices, source: &LabStats, target: &LabStats, rgb: [u8; 3]) -> [u8; 3] {
+    let lab = m.rgb_to_lab(rgb);
+    let mut out = [0.0; 3];
+    for c in 0..3 {
+        let (mu, sd) = (source.mu[c], source.sigma[c]);
+        let (tm, ts) = (target.mu[c], target.sigma[c]);
+        out[c] = if sd == 0.0 { tm } else { ((lab[c] - mu) / sd) * ts + tm };
+    }
+    m.lab_to_rgb(out).map(to_u8)
 }
 
 fn check_mask(image: &RgbImage, mask_out: Option<&GrayImage>) -> Result<(), ReinhardError> {
@@ -613,7 +672,7 @@ pub fn reinhard(
         Some(s) => s,
         None => lab_mean_std(image, mask_out)?,
     };
-    let t = Reinhard::new(source, target);
+    let mut t = Reinhard::new(source, target);
     let mut out = RgbImage { width: image.width, height: image.height, data: vec![0; image.data.len()] };
     let row_len = image.width * 3;
     if row_len > 0 {
@@ -700,6 +759,38 @@ mod tests {
             }
             let want = 0.0 + if values.is_empty() { -0.0 } else { pairwise(&values) };
             prop_assert_eq!(s.sum().map(f64::to_bits), Some(want.to_bits()));
+        }
+
+        #[test]
+        fn streamed_and_cached_equal_numpys_formulas_written_out(
+            data in proptest::collection::vec(prop_oneof![Just(0u8), Just(7), Just(128), Just(255), any::<u8>()], 3 * 300),
+            mask in proptest::collection::vec(prop_oneof![Just(0u8), Just(0), Just(1)], 300),
+        ) {
+            // The oracle: lab of every pixel without a cache, numpy's sums over the whole run
+            // (masked pixels 0), then each pixel through `pixel`.
+            let img = RgbImage { width: 20, height: 15, data };
+            let m = GrayImage { width: 20, height: 15, data: mask.clone() };
+            let kept = mask.iter().filter(|&&k| k == 0).count();
+            prop_assume!(kept > 0);
+            let mats = Matrices::new();
+            let labs: Vec<[f64; 3]> = img.data.chunks_exact(3).map(|p| mats.rgb_to_lab([p[0], p[1], p[2]])).collect();
+            let mut mu = [0.0; 3];
+            let mut sigma = [0.0; 3];
+            for c in 0..3 {
+                let xs: Vec<f64> = labs.iter().zip(&mask).map(|(l, &k)| if k == 0 { l[c] } else { 0.0 }).collect();
+                mu[c] = (0.0 + pairwise(&xs)) / kept as f64;
+                let ds: Vec<f64> = labs.iter().zip(&mask).map(|(l, &k)| if k == 0 { (l[c] - mu[c]) * (l[c] - mu[c]) } else { 0.0 }).collect();
+                sigma[c] = ((0.0 + pairwise(&ds)) / kept as f64).sqrt();
+            }
+            let stats = lab_mean_std(&img, Some(&m)).unwrap();
+            prop_assert_eq!(stats.mu().map(f64::to_bits), mu.map(f64::to_bits));
+            prop_assert_eq!(stats.sigma().map(f64::to_bits), sigma.map(f64::to_bits));
+            let out = reinhard(&img, LabStats::bcss(), None, Some(&m)).unwrap();
+            let t = Reinhard::new(stats, LabStats::bcss());
+            for (i, p) in img.data.chunks_exact(3).enumerate() {
+                let want = if mask[i] == 0 { t.pixel([p[0], p[1], p[2]]) } else { [p[0], p[1], p[2]] };
+                prop_assert_eq!(&out.data[i * 3..i * 3 + 3], &want[..]);
+            }
         }
 
         #[test]

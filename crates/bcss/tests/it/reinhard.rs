@@ -89,7 +89,7 @@ fn streamed(case: &Case) -> RgbImage {
             v.finish().unwrap()
         }
     };
-    let t = Reinhard::new(source, case.target);
+    let mut t = Reinhard::new(source, case.target);
     let mut out = RgbImage { width: w, height: h, data: vec![0; w * h * 3] };
     for y in 0..h {
         t.row(case.input.row(y), mask_row(y), &mut out.data[y * w * 3..(y + 1) * w * 3]).unwrap();
