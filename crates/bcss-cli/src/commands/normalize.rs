@@ -64,6 +64,17 @@ pub fn run(args: &NormalizeArgs, out: Output) -> Result<(), Failure> {
         return Ok(());
     }
     let dir = args.dir.as_deref().expect("clap requires DATASET without --image");
+    // Every image must have its mask: the Drive layout pairs them, and an image left out
+    // silently would be a ROI missing from the copy.
+    let pairs = bcss::dataset::pairs::find_pairs(dir).map_err(|e| Failure::Input(e.into()))?;
+    if let Some(image) = pairs.images_without_mask.first() {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "image `{}` has no mask in `{}` ({} image(s) without a mask); nothing written",
+            image.display(),
+            dir.join("masks").display(),
+            pairs.images_without_mask.len()
+        )));
+    }
     let rois = inputs::dataset(dir, &args.select)?;
     let plan = NormalizePlan::new(&args.out)
         .target(target)

@@ -240,3 +240,15 @@ fn a_roi_without_image_fails_alone_with_exit_1() {
     assert_eq!(files_under(&drive.join("rgbs_colorNormalized")), [NAMES[0]]);
     assert_eq!(files_under(&drive.join("masks")), [NAMES[0]]);
 }
+
+#[test]
+fn an_image_without_mask_is_refused_before_anything_is_written() {
+    let d = Dir::new();
+    dataset(&d);
+    std::fs::remove_file(d.join("ds/masks").join(NAMES[1])).unwrap();
+    let r = run(bcss().arg("normalize").arg(d.join("ds")).arg("--out").arg(d.join("drive")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("image `{}", d.join("ds/images").join(NAMES[1]).display())), "{}", r.stderr);
+    assert!(r.stderr.contains("has no mask"), "{}", r.stderr);
+    assert!(!d.join("drive").exists());
+}
