@@ -252,3 +252,37 @@ fn an_image_without_mask_is_refused_before_anything_is_written() {
     assert!(r.stderr.contains("has no mask"), "{}", r.stderr);
     assert!(!d.join("drive").exists());
 }
+
+#[test]
+fn target_image_takes_its_statistics_and_new_settings_redo_every_roi() {
+    let d = Dir::new();
+    let (images, _) = dataset(&d);
+    let target_png = fixtures().join("case08/input.png");
+    let out = d.join("one.png");
+    let r = run(bcss()
+        .args(["normalize", "--image"])
+        .arg(fixtures().join("case00/input.png"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--target-image")
+        .arg(&target_png));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let target = lab_mean_std(&read_rgb(&target_png), None).unwrap();
+    let want = bcss::transform::reinhard::reinhard(&images[0], target, None, None).unwrap();
+    assert!(read_rgb(&out) == want);
+    assert!(want != read_rgb(&fixtures().join("case00/expected.png")), "another target gives other pixels");
+
+    let first = run(bcss().args(["--json", "normalize"]).arg(d.join("ds")).arg("--out").arg(d.join("drive")));
+    assert_eq!(json(&first.stdout)["normalized"], 2, "{}", first.stderr);
+    let again = run(bcss()
+        .args(["--json", "normalize"])
+        .arg(d.join("ds"))
+        .arg("--out")
+        .arg(d.join("drive"))
+        .arg("--target-image")
+        .arg(&target_png));
+    let v = json(&again.stdout);
+    assert_eq!((v["normalized"].as_u64(), v["skipped"].as_u64()), (Some(2), Some(0)), "{v}");
+    let got = read_rgb(&d.join("drive/0_Public-data-Amgad2019_0.25MPP/rgbs_colorNormalized").join(NAMES[0]));
+    assert!(got == want);
+}
