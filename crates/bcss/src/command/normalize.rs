@@ -31,7 +31,7 @@ use super::input::{self, FileRows, InputError, InputProblem, RoiInput};
 use crate::codec::encoder::PngWriter;
 use crate::codec::png::Compression;
 use crate::codec::CodecError;
-use crate::dataset::atomic::{self, write_atomic, Written};
+use crate::dataset::atomic::{self, write_atomic};
 use crate::dataset::manifest::FileRecord;
 use crate::dataset::{DatasetLock, LockError};
 use crate::report::{Reporter, UnitFailure};
@@ -459,7 +459,7 @@ pub fn normalize_dataset(
             compression: plan.compression,
         };
         let summary = normalize_file(&job, &out_image)?;
-        let (mask_written, was_linked) = link_or_copy(&r.files.mask, &out_mask)
+        let (mask_written, was_linked) = atomic::link_or_copy(&r.files.mask, &out_mask)
             .map_err(|source| NormalizeError::Output { path: out_mask.clone(), source })?;
         if was_linked {
             linked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -503,28 +503,4 @@ fn save(record: &Record, path: &Path) -> Result<(), NormalizeError> {
     write_atomic(path, |w: &mut dyn Write| w.write_all(&text.map_err(|e| std::io::Error::other(e.to_string()))?))
         .map(|_| ())
         .map_err(|source| NormalizeError::Output { path: path.to_path_buf(), source })
-}
-
-/// `dst` as a hard link to `src` when the file system allows (through a temporary name, then a
-/// rename, so `dst` is never partial), else an atomic copy. Returns the size and hash, and
-/// whether it is a link.
-fn link_or_copy(src: &Path, dst: &Path) -> std::io::Result<(Written, bool)> {
-    let dir = dst.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.{}.part", file_name(dst), std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(src, &tmp).is_ok() {
-        // A rerun's `dst` may already be a link to `src`: rename then does nothing and leaves
-        // the temporary name, which is removed either way.
-        let renamed = std::fs::rename(&tmp, dst);
-        let _ = std::fs::remove_file(&tmp);
-        let linked = renamed.and_then(|()| atomic::hash_file(dst));
-        if let Ok(w) = linked {
-            return Ok((w, true));
-        }
-    }
-    let written = write_atomic(dst, |w: &mut dyn Write| {
-        let mut f = crate::files::open_read(src)?;
-        std::io::copy(&mut f, w).map(|_| ())
-    })?;
-    Ok((written, false))
 }
