@@ -148,6 +148,7 @@ fn name(command: &Command) -> &'static str {
         Command::Stats(_) => "stats",
         Command::Tile(_) => "tile",
         Command::Overlay(_) => "overlay",
+        Command::Normalize(_) => "normalize",
         Command::Eval(_) => "eval",
         Command::Report(_) => "report",
     }

@@ -119,6 +119,18 @@ pub enum Command {
     /// fill) or outlined (--style outline); don't-care pixels are dimmed so the ROI's shape
     /// shows.
     Overlay(OverlayArgs),
+    /// Reinhard colour normalisation exactly as HistomicsTK 1.4.0 computes it: one PNG, or a
+    /// dataset into the layout of the authors' Google Drive copy.
+    ///
+    /// `bcss normalize DATASET --out OUT` writes
+    /// OUT/0_Public-data-Amgad2019_0.25MPP/rgbs_colorNormalized/<name>.png (normalised) and
+    /// masks/<name>.png (unchanged; a hard link where possible), records sizes and SHA-256 in
+    /// OUT/normalize.json, and skips ROIs already complete on a rerun. `bcss normalize --image
+    /// PNG --out PNG` normalises one file. The target is the BCSS standard (the lab statistics
+    /// of ROI TCGA-A2-A3XS-DX1) unless --target-mu/--target-sigma or --target-image name
+    /// another. Lab values are l, alpha, beta, comma-separated. Memory stays flat: the rows are
+    /// read three times (means, standard deviations, transform).
+    Normalize(NormalizeArgs),
     /// Score predicted label PNGs against the ground truth (Dice, IoU, precision, recall).
     ///
     /// Confusion matrix, per-class Dice, IoU, precision, recall and pixel accuracy, pooled over
@@ -408,6 +420,57 @@ pub struct OverlayArgs {
     /// Leave out the legend (by default it lists the classes present in each ROI).
     #[arg(long)]
     pub no_legend: bool,
+    /// Worker threads. [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// When another bcss run is writing into --out (it holds `.bcss.lock` there),
+    /// wait for it to finish instead of exiting with code 4.
+    #[arg(long)]
+    pub wait_lock: bool,
+}
+
+/// Options of `bcss normalize`.
+#[derive(Debug, Args)]
+pub struct NormalizeArgs {
+    /// Dataset directory (either layout); or use --image for one file.
+    #[arg(value_name = "DATASET", required_unless_present = "image", conflicts_with = "image")]
+    pub dir: Option<PathBuf>,
+    /// One RGB PNG to normalise instead of a dataset.
+    #[arg(long, value_name = "PNG")]
+    pub image: Option<PathBuf>,
+    /// With --image: a PNG of its size, nonzero where pixels are left out of the statistics
+    /// and kept unchanged (HistomicsTK's mask_out).
+    #[arg(long, value_name = "PNG", requires = "image")]
+    pub mask: Option<PathBuf>,
+    /// Output: the normalised PNG (--image), or the root of the Drive layout (DATASET).
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+    /// With --image: the source's lab means, instead of the image's own (as for the tiles of
+    /// one slide). Needs --src-sigma.
+    #[arg(long, value_name = "L,A,B", value_delimiter = ',', allow_negative_numbers = true, requires_all = ["image", "src_sigma"])]
+    pub src_mu: Option<Vec<f64>>,
+    /// With --image: the source's lab standard deviations. Needs --src-mu.
+    #[arg(long, value_name = "L,A,B", value_delimiter = ',', allow_negative_numbers = true, requires = "src_mu")]
+    pub src_sigma: Option<Vec<f64>>,
+    /// Target lab means. [default: 8.74108109,-0.12440419,0.0444982]
+    #[arg(long, value_name = "L,A,B", value_delimiter = ',', allow_negative_numbers = true, requires = "target_sigma")]
+    pub target_mu: Option<Vec<f64>>,
+    /// Target lab standard deviations. [default: 0.6135447,0.10989545,0.0286032]
+    #[arg(long, value_name = "L,A,B", value_delimiter = ',', allow_negative_numbers = true, requires = "target_mu")]
+    pub target_sigma: Option<Vec<f64>>,
+    /// Take the target statistics from this RGB PNG (HistomicsTK's lab_mean_std).
+    #[arg(long, value_name = "PNG", conflicts_with_all = ["target_mu", "target_sigma"])]
+    pub target_image: Option<PathBuf>,
+    /// With DATASET: leave each ROI's don't-care pixels (code 0 of its mask) out of its
+    /// statistics; every pixel is still normalised. By default every pixel counts, as in
+    /// HistomicsTK's plain call (how the Drive copy was made is not known).
+    #[arg(long, conflicts_with = "image")]
+    pub exclude_dont_care: bool,
+    #[command(flatten)]
+    pub select: SplitSelect,
+    /// PNG compression of the normalised images (pixels are the same).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = Compression::Fast)]
+    pub png_compression: Compression,
     /// Worker threads. [default: all cores]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,

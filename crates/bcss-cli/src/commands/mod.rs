@@ -7,6 +7,7 @@ mod eval;
 pub mod extract;
 pub mod inputs;
 mod masks;
+mod normalize;
 mod overlay;
 mod report;
 mod rois;
@@ -48,6 +49,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Stats(args) => stats::run(&args, out),
         Command::Tile(args) => tile::run(&args, out),
         Command::Overlay(args) => overlay::run(&args, out),
+        Command::Normalize(args) => normalize::run(&args, out),
         Command::Eval(args) => eval::run(&args, out),
         Command::Report(args) => report::run(&args, out),
     }

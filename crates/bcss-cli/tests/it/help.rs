@@ -7,7 +7,19 @@ use crate::util::{bcss, run};
 #[test]
 fn help_texts() {
     let mut commands = vec![
-        "", "download", "verify", "rois", "masks", "classes", "split", "stats", "tile", "overlay", "eval", "report",
+        "",
+        "download",
+        "verify",
+        "rois",
+        "masks",
+        "classes",
+        "split",
+        "stats",
+        "tile",
+        "overlay",
+        "normalize",
+        "eval",
+        "report",
     ];
     if cfg!(feature = "openslide") {
         commands.extend(["extract", "slides", "slides manifest"]);

@@ -25,6 +25,7 @@ mod hostile;
 mod limits;
 mod lock;
 mod masks;
+mod normalize;
 mod report;
 mod resume;
 #[cfg(unix)]

@@ -74,6 +74,14 @@ impl<R: BufRead + Seek> RowReader<R> {
         self.height
     }
 
+    /// The file's own format before conversion: channels (1 grey, 2 grey + alpha, 3 RGB, 4
+    /// RGBA) and bits per sample (1 to 16); a palette counts as its expansion, 8-bit.
+    pub fn source_format(&self) -> (usize, u8) {
+        let info = self.reader.info();
+        let bits = if info.color_type == ::png::ColorType::Indexed { 8 } else { info.bit_depth as u8 };
+        (self.src_channels, bits)
+    }
+
     /// Bytes per output row: `width` (grey) or `3 * width` (RGB).
     pub fn row_len(&self) -> usize {
         match self.target {

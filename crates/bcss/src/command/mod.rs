@@ -7,6 +7,7 @@
 //! - [`split`]: writing a split file (the split itself is `catalog::split`).
 //! - [`stats`]: class distribution per ROI and per split, class weights, a bar chart.
 //! - [`tile`]: image/mask tile pairs per split with an index, masks remapped.
+//! - [`normalize`]: Reinhard colour normalisation of a PNG, or of a dataset into the Drive layout.
 //! - [`overlay`]: masks drawn over images with a legend, and a contact sheet.
 //! - [`input`]: streaming a ROI's mask and image, naming the file in every error.
 //! - [`report`]: one self-contained HTML page of a dataset (distribution, ROIs, gallery, scores).
@@ -18,6 +19,7 @@ pub mod eval;
 pub mod extract;
 pub mod input;
 pub mod masks;
+pub mod normalize;
 pub mod overlay;
 pub mod pipeline;
 pub mod report;

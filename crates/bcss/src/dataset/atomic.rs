@@ -151,6 +151,35 @@ pub fn hash_file(path: &Path) -> io::Result<Written> {
     Ok(w.finish().1)
 }
 
+/// `dst` as a hard link to `src` when the file system allows, made under a temporary name and
+/// renamed so `dst` is never partial; else an atomic copy ([`write_atomic`]). For a file copied
+/// unchanged into a dataset (the masks of `bcss normalize`). Returns the size and hash of
+/// `dst`, and whether it is a link.
+pub fn link_or_copy(src: &Path, dst: &Path) -> std::io::Result<(Written, bool)> {
+    let dir = dst.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.{}.part",
+        dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(src, &tmp).is_ok() {
+        // A rerun's `dst` may already be a link to `src`: rename then does nothing and leaves
+        // the temporary name, which is removed either way.
+        let renamed = std::fs::rename(&tmp, dst);
+        let _ = std::fs::remove_file(&tmp);
+        let linked = renamed.and_then(|()| hash_file(dst));
+        if let Ok(w) = linked {
+            return Ok((w, true));
+        }
+    }
+    let written = write_atomic(dst, |w: &mut dyn Write| {
+        let mut f = crate::files::open_read(src)?;
+        std::io::copy(&mut f, w).map(|_| ())
+    })?;
+    Ok((written, false))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

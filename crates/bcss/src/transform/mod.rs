@@ -4,6 +4,7 @@
 //! - [`resize`]: label-mask nearest-neighbour resizing with scikit-image's sampling rule.
 //! - [`pillow`]: RGB resampling exactly like Pillow's `Image.resize` (BICUBIC, LANCZOS).
 //! - [`raster`]: label masks from annotation polygons (HistomicsTK's rules, or a strict one).
+//! - [`reinhard`]: Reinhard colour normalisation exactly as HistomicsTK computes it, a row at a time.
 //! - [`remap`]: label codes to classes through a lookup table; code histograms.
 //! - `shrink`: RGB pictures shrunk by an integer factor (box filter), a row at a time.
 //! - [`tile`]: the tile grid of a ROI, last row and column aligned to the edge.
@@ -15,6 +16,7 @@ pub mod canvas;
 pub mod pillow;
 pub mod raster;
 pub mod region;
+pub mod reinhard;
 pub mod remap;
 pub mod resize;
 pub(crate) mod shrink;

@@ -3,3 +3,4 @@
 mod htk_masks;
 mod jpeg_identity;
 mod public_api;
+mod reinhard;

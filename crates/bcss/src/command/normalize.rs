@@ -1,0 +1,506 @@
+//! `bcss normalize`: Reinhard colour normalisation (`transform::reinhard`, HistomicsTK 1.4.0's
+//! numbers) of one PNG, or of every ROI of a dataset into the layout of the authors' Google
+//! Drive copy.
+//!
+//! A file is streamed: two statistics passes over its rows (means, then standard deviations;
+//! skipped when the source statistics are given), then a third that normalises each row into a
+//! `PngWriter` inside `dataset::atomic`'s temporary file. Each pass opens the file again, so a
+//! worker holds a few rows whatever the ROI's size.
+//!
+//! Dataset mode writes `<out>/0_Public-data-Amgad2019_0.25MPP/rgbs_colorNormalized/<image name>`
+//! and `masks/<mask name>` (the mask unchanged: a hard link when the file system allows, else a
+//! copy), under the output's `DatasetLock`, and records every ROI in `<out>/normalize.json`
+//! (settings, the input image's size and modification time, size + SHA-256 of both outputs),
+//! rewritten atomically after each ROI. A rerun skips a ROI whose record matches its settings,
+//! its input and the files on disk. The record is kept outside the Drive folder, which holds
+//! only what the loaders read.
+//!
+//! Options: `mask_out` (HistomicsTK's: nonzero pixels left out of the statistics and kept
+//! unchanged), or in dataset mode `exclude_dont_care` (code-0 pixels of the ROI's mask left out
+//! of the statistics only; every pixel is normalised).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::UNIX_EPOCH;
+
+use serde::{Deserialize, Serialize};
+
+use super::input::{self, FileRows, InputError, InputProblem, RoiInput};
+use crate::codec::encoder::PngWriter;
+use crate::codec::png::Compression;
+use crate::codec::CodecError;
+use crate::dataset::atomic::{self, write_atomic};
+use crate::dataset::manifest::FileRecord;
+use crate::dataset::{DatasetLock, LockError};
+use crate::report::{Reporter, UnitFailure};
+use crate::transform::reinhard::{LabStats, MeanPass, Reinhard, ReinhardError};
+
+/// The folder of the Drive copy inside the output root.
+pub const DRIVE_DIR: &str = "0_Public-data-Amgad2019_0.25MPP";
+
+/// The Drive copy's folder of normalised images.
+pub const IMAGES_DIR: &str = "rgbs_colorNormalized";
+
+/// The record of a dataset run, in the output root.
+pub const RECORD_FILE: &str = "normalize.json";
+
+/// The largest record read (about 500 bytes per ROI).
+const RECORD_LIMIT: u64 = 64 << 20;
+
+/// Why normalising failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NormalizeError {
+    /// An input file is unreadable, not an 8-bit RGB PNG, or a mask of another size.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The statistics of a file cannot be taken (every pixel masked out).
+    #[error("no statistics for `{path}`")]
+    Statistics {
+        /// The image.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: ReinhardError,
+    },
+    /// A ROI of the dataset has a mask but no image.
+    #[error("ROI `{0}` has a mask but no image")]
+    NoImage(String),
+    /// Another run holds the output folder, or it cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// Writing failed.
+    #[error("failed to write `{path}`")]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Which pixels a mask file leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MaskRule {
+    /// HistomicsTK's `mask_out`: nonzero pixels out of the statistics and unchanged.
+    NonzeroOut,
+    /// Code 0 (don't care) out of the statistics; every pixel normalised.
+    DontCareOut,
+}
+
+/// What one file is normalised with.
+#[derive(Debug, Clone, Copy)]
+struct Job<'a> {
+    image: &'a Path,
+    mask: Option<(&'a Path, MaskRule)>,
+    target: LabStats,
+    source: Option<LabStats>,
+    compression: Compression,
+}
+
+/// What was done to one image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ImageSummary {
+    /// The file written.
+    pub out: PathBuf,
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// The source statistics used (given, or computed).
+    pub source_mu: [f64; 3],
+    /// The source standard deviations used.
+    pub source_sigma: [f64; 3],
+    /// Bytes written.
+    pub bytes: u64,
+    /// SHA-256 of the file written.
+    pub sha256: String,
+}
+
+/// Opens an image, which must be an 8-bit RGB PNG (a palette counts as RGB).
+fn open_rgb(path: &Path) -> Result<FileRows, InputError> {
+    let rows = input::open_image(path)?;
+    match rows.source_format() {
+        (3, 8) => Ok(rows),
+        (channels, bits) => {
+            let kind = match channels {
+                1 => "grey",
+                2 => "grey + alpha",
+                4 => "RGBA",
+                _ => "RGB",
+            };
+            let e = CodecError::Unsupported(format!("{bits}-bit {kind} image (normalize needs 8-bit RGB)"));
+            Err(InputError::new(path, e))
+        }
+    }
+}
+
+/// Opens the mask of a job: same size as the image.
+fn open_mask<'a>(
+    job: &Job<'a>,
+    width: usize,
+    height: usize,
+) -> Result<Option<(FileRows, &'a Path, MaskRule)>, InputError> {
+    let Some((path, rule)) = job.mask else { return Ok(None) };
+    let rows = input::open_mask(path)?;
+    if (rows.width(), rows.height()) != (width, height) {
+        let problem = InputProblem::Size {
+            got_w: rows.width(),
+            got_h: rows.height(),
+            want_w: width,
+            want_h: height,
+            what: "its image",
+        };
+        return Err(InputError::new(path, problem));
+    }
+    Ok(Some((rows, path, rule)))
+}
+
+/// One pass over the rows of a job: `each(rgb, stats_mask, keep_mask)` per row, where the
+/// statistics mask and the keep mask are nonzero where a pixel is left out.
+fn pass(
+    job: &Job<'_>,
+    mut each: impl FnMut(&[u8], Option<&[u8]>, Option<&[u8]>) -> Result<(), NormalizeError>,
+) -> Result<(usize, usize), NormalizeError> {
+    let mut rows = open_rgb(job.image)?;
+    let (w, h) = (rows.width(), rows.height());
+    let mut mask = open_mask(job, w, h)?;
+    let (mut rgb, mut m) = (vec![0u8; w * 3], vec![0u8; w]);
+    for _ in 0..h {
+        input::read_row(&mut rows, &mut rgb, job.image)?;
+        match &mut mask {
+            None => each(&rgb, None, None)?,
+            Some((mrows, path, rule)) => {
+                input::read_row(mrows, &mut m, path)?;
+                match rule {
+                    MaskRule::NonzeroOut => each(&rgb, Some(&m), Some(&m))?,
+                    MaskRule::DontCareOut => {
+                        for v in m.iter_mut() {
+                            *v = u8::from(*v == 0);
+                        }
+                        each(&rgb, Some(&m), None)?
+                    }
+                }
+            }
+        }
+    }
+    input::finish(rows, job.image)?;
+    if let Some((mrows, path, _)) = mask {
+        input::finish(mrows, path)?;
+    }
+    Ok((w, h))
+}
+
+/// The source statistics of a job: given, or the two passes.
+fn statistics(job: &Job<'_>) -> Result<LabStats, NormalizeError> {
+    if let Some(s) = job.source {
+        return Ok(s);
+    }
+    let stats_err = |source| NormalizeError::Statistics { path: job.image.to_path_buf(), source };
+    let header = open_rgb(job.image)?;
+    let (w, h) = (header.width(), header.height());
+    drop(header);
+    let mut means = MeanPass::new(w, h);
+    pass(job, |rgb, m, _| means.push_row(rgb, m).map_err(stats_err))?;
+    let mut var = means.finish().map_err(stats_err)?;
+    pass(job, |rgb, m, _| var.push_row(rgb, m).map_err(stats_err))?;
+    var.finish().map_err(stats_err)
+}
+
+enum Inner {
+    Io(std::io::Error),
+    Failed(NormalizeError),
+}
+
+impl From<std::io::Error> for Inner {
+    fn from(e: std::io::Error) -> Self {
+        Inner::Io(e)
+    }
+}
+
+impl From<NormalizeError> for Inner {
+    fn from(e: NormalizeError) -> Self {
+        Inner::Failed(e)
+    }
+}
+
+/// Normalises the job's image into `out` (atomically: nothing under that name unless complete).
+fn normalize_file(job: &Job<'_>, out: &Path) -> Result<ImageSummary, NormalizeError> {
+    let source = statistics(job)?;
+    let mut t = Reinhard::new(source, job.target);
+    let header = open_rgb(job.image)?;
+    let (w, h) = (header.width(), header.height());
+    drop(header);
+    let written = write_atomic(out, |o: &mut dyn Write| -> Result<(), Inner> {
+        let mut png = PngWriter::new(o, w, h, 3, job.compression).map_err(std::io::Error::from)?;
+        let mut row = vec![0u8; w * 3];
+        pass(job, |rgb, _, keep| {
+            t.row(rgb, keep, &mut row)
+                .map_err(|source| NormalizeError::Statistics { path: job.image.to_path_buf(), source })?;
+            png.write_rows(&row)
+                .map_err(|e| NormalizeError::Output { path: out.to_path_buf(), source: std::io::Error::other(e) })
+        })?;
+        png.finish().map_err(std::io::Error::from)?;
+        Ok(())
+    });
+    let written = match written {
+        Ok(w) => w,
+        Err(Inner::Io(source)) => return Err(NormalizeError::Output { path: out.to_path_buf(), source }),
+        Err(Inner::Failed(e)) => return Err(e),
+    };
+    Ok(ImageSummary {
+        out: out.to_path_buf(),
+        width: w,
+        height: h,
+        source_mu: source.mu(),
+        source_sigma: source.sigma(),
+        bytes: written.bytes,
+        sha256: written.sha256,
+    })
+}
+
+/// HistomicsTK's `lab_mean_std` of a PNG (for `--target-image`), streamed; `mask_out` nonzero
+/// where pixels are left out.
+pub fn image_statistics(image: &Path, mask_out: Option<&Path>) -> Result<LabStats, NormalizeError> {
+    let job = Job {
+        image,
+        mask: mask_out.map(|m| (m, MaskRule::NonzeroOut)),
+        target: LabStats::bcss(),
+        source: None,
+        compression: Compression::Fast,
+    };
+    statistics(&job)
+}
+
+/// Normalises one PNG into `out`: `source` statistics when given, else the image's own (over
+/// the pixels `mask_out` leaves in); pixels `mask_out` leaves out keep their values.
+pub fn normalize_image(
+    image: &Path,
+    mask_out: Option<&Path>,
+    out: &Path,
+    target: LabStats,
+    source: Option<LabStats>,
+    compression: Compression,
+) -> Result<ImageSummary, NormalizeError> {
+    let job = Job { image, mask: mask_out.map(|m| (m, MaskRule::NonzeroOut)), target, source, compression };
+    normalize_file(&job, out)
+}
+
+/// A validated dataset normalisation.
+///
+/// Made by [`NormalizePlan::new`] from the output root, with the BCSS target, every pixel in
+/// the statistics, fast PNG compression and no waiting for the lock; setters change those.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NormalizePlan {
+    out: PathBuf,
+    target: LabStats,
+    exclude_dont_care: bool,
+    compression: Compression,
+    wait_lock: bool,
+}
+
+impl NormalizePlan {
+    /// A plan writing the Drive layout under `out` (created).
+    pub fn new(out: impl Into<PathBuf>) -> NormalizePlan {
+        NormalizePlan {
+            out: out.into(),
+            target: LabStats::bcss(),
+            exclude_dont_care: false,
+            compression: Compression::Fast,
+            wait_lock: false,
+        }
+    }
+
+    /// The target statistics (default: the BCSS standard).
+    pub fn target(mut self, target: LabStats) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Leave code-0 pixels of each ROI's mask out of its statistics (default: no, HistomicsTK's
+    /// plain call).
+    pub fn exclude_dont_care(mut self, exclude: bool) -> Self {
+        self.exclude_dont_care = exclude;
+        self
+    }
+
+    /// PNG compression of the normalised images (default: fast).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Wait for another run's lock on the output instead of failing (default: fail).
+    pub fn wait_lock(mut self, wait: bool) -> Self {
+        self.wait_lock = wait;
+        self
+    }
+
+    /// The Drive folder inside the output root.
+    pub fn get_drive_dir(&self) -> PathBuf {
+        self.out.join(DRIVE_DIR)
+    }
+}
+
+/// What a dataset run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct NormalizeSummary {
+    /// The Drive folder written.
+    pub out: PathBuf,
+    /// ROIs normalised by this run.
+    pub normalized: usize,
+    /// ROIs already complete from an earlier run with the same settings.
+    pub skipped: usize,
+    /// Masks written as hard links (the rest copied).
+    pub linked: usize,
+    /// ROIs that failed, with why.
+    pub failures: Vec<UnitFailure>,
+}
+
+/// `normalize.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    format: u32,
+    tool: String,
+    settings: Settings,
+    rois: BTreeMap<String, RoiRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    target_mu: [f64; 3],
+    target_sigma: [f64; 3],
+    exclude_dont_care: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoiRecord {
+    /// The input image and mask: size and modification time (ns since 1970).
+    inputs: [(u64, u128); 2],
+    source_mu: [f64; 3],
+    source_sigma: [f64; 3],
+    image: FileRecord,
+    mask: FileRecord,
+}
+
+fn stamp(path: &Path) -> (u64, u128) {
+    std::fs::metadata(path)
+        .map(|m| {
+            let t = m.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+            (m.len(), t)
+        })
+        .unwrap_or((0, 0))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Every ROI normalised into the Drive layout under the plan's root; a ROI that fails is
+/// recorded in the summary's `failures` and the others go on.
+pub fn normalize_dataset(
+    plan: &NormalizePlan,
+    rois: &[RoiInput],
+    reporter: &dyn Reporter,
+) -> Result<NormalizeSummary, NormalizeError> {
+    let drive = plan.get_drive_dir();
+    let (images, masks) = (drive.join(IMAGES_DIR), drive.join("masks"));
+    for dir in [&plan.out, &drive, &images, &masks] {
+        std::fs::create_dir_all(dir).map_err(|source| NormalizeError::Output { path: dir.clone(), source })?;
+    }
+    let _lock = DatasetLock::acquire(&plan.out, "normalize", plan.wait_lock)?;
+    for dir in [&images, &masks] {
+        atomic::remove_stale_parts(dir).map_err(|source| NormalizeError::Output { path: dir.clone(), source })?;
+    }
+    let settings = Settings {
+        target_mu: plan.target.mu(),
+        target_sigma: plan.target.sigma(),
+        exclude_dont_care: plan.exclude_dont_care,
+    };
+    let record_path = plan.out.join(RECORD_FILE);
+    let old = crate::files::read(&record_path, RECORD_LIMIT)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
+        .filter(|r| r.settings == settings);
+    let record = Mutex::new(Record {
+        format: 1,
+        tool: format!("bcss {}", env!("CARGO_PKG_VERSION")),
+        settings,
+        rois: old.map(|r| r.rois).unwrap_or_default(),
+    });
+    let linked = std::sync::atomic::AtomicUsize::new(0);
+    let skipped = std::sync::atomic::AtomicUsize::new(0);
+    let results = input::for_each_reported(rois, true, reporter, |r| -> Result<(), NormalizeError> {
+        let image = r.files.image.as_deref().ok_or_else(|| NormalizeError::NoImage(r.files.roi_id.clone()))?;
+        let key = file_name(image);
+        let (out_image, out_mask) = (images.join(&key), masks.join(file_name(&r.files.mask)));
+        let inputs = [stamp(image), stamp(&r.files.mask)];
+        let done = record.lock().unwrap_or_else(|e| e.into_inner()).rois.get(&key).cloned();
+        if let Some(done) = done {
+            if done.inputs == inputs && done.image.matches_disk(&plan.out) && done.mask.matches_disk(&plan.out) {
+                skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(());
+            }
+        }
+        let job = Job {
+            image,
+            mask: plan.exclude_dont_care.then_some((r.files.mask.as_path(), MaskRule::DontCareOut)),
+            target: plan.target,
+            source: None,
+            compression: plan.compression,
+        };
+        let summary = normalize_file(&job, &out_image)?;
+        let (mask_written, was_linked) = atomic::link_or_copy(&r.files.mask, &out_mask)
+            .map_err(|source| NormalizeError::Output { path: out_mask.clone(), source })?;
+        if was_linked {
+            linked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let rel = |name: &str, dir: &str| format!("{DRIVE_DIR}/{dir}/{name}");
+        let entry = RoiRecord {
+            inputs,
+            source_mu: summary.source_mu,
+            source_sigma: summary.source_sigma,
+            image: FileRecord { path: rel(&key, IMAGES_DIR), bytes: summary.bytes, sha256: summary.sha256 },
+            mask: FileRecord::new(rel(&file_name(&out_mask), "masks"), &mask_written),
+        };
+        let mut rec = record.lock().unwrap_or_else(|e| e.into_inner());
+        rec.rois.insert(key, entry);
+        save(&rec, &record_path)
+    });
+    let mut failures = Vec::new();
+    let mut normalized = 0;
+    for (r, res) in rois.iter().zip(results) {
+        match res {
+            Ok(()) => normalized += 1,
+            Err(e @ NormalizeError::Lock(_)) => return Err(e),
+            Err(e) => failures.push(UnitFailure {
+                step: Some(crate::report::Step::Input),
+                ..UnitFailure::new(&r.files.roi_id, crate::report::error_chain(&e))
+            }),
+        }
+    }
+    let skipped = skipped.into_inner();
+    Ok(NormalizeSummary {
+        out: drive,
+        normalized: normalized - skipped,
+        skipped,
+        linked: linked.into_inner(),
+        failures,
+    })
+}
+
+fn save(record: &Record, path: &Path) -> Result<(), NormalizeError> {
+    let text = serde_json::to_vec_pretty(record).map_err(std::io::Error::other);
+    write_atomic(path, |w: &mut dyn Write| w.write_all(&text.map_err(|e| std::io::Error::other(e.to_string()))?))
+        .map(|_| ())
+        .map_err(|source| NormalizeError::Output { path: path.to_path_buf(), source })
+}
