@@ -163,7 +163,12 @@ pub fn link_or_copy(src: &Path, dst: &Path) -> std::io::Result<(Written, bool)> 
         std::process::id()
     ));
     let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(src, &tmp).is_ok() {
+    // Only a regular file is linked: a link to a symbolic link would copy the link (pointing
+    // anywhere) into the dataset, and a link to a FIFO would put a FIFO under the final name.
+    // Anything else goes to the copy below, which reads through `files::open_read` (a user's
+    // link to a regular file is followed; a special file is refused).
+    let regular = std::fs::symlink_metadata(src).is_ok_and(|m| m.file_type().is_file());
+    if regular && std::fs::hard_link(src, &tmp).is_ok() {
         // A rerun's `dst` may already be a link to `src`: rename then does nothing and leaves
         // the temporary name, which is removed either way.
         let renamed = std::fs::rename(&tmp, dst);
@@ -233,5 +238,28 @@ mod tests {
         std::fs::write(dir.path().join("keep.png"), b"x").unwrap();
         assert_eq!(remove_stale_parts(dir.path()).unwrap(), 1);
         assert!(dir.path().join("keep.png").exists());
+    }
+
+    #[test]
+    fn link_or_copy_links_only_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("m.png"), dir.path().join("out.png"));
+        std::fs::write(&src, b"mask").unwrap();
+        let (w, linked) = link_or_copy(&src, &dst).unwrap();
+        assert!(linked && w.bytes == 4);
+        // A symbolic link is copied through (its target's bytes), never linked as a link.
+        let l = dir.path().join("l.png");
+        std::os::unix::fs::symlink(&src, &l).unwrap();
+        let dst2 = dir.path().join("out2.png");
+        let (_, linked) = link_or_copy(&l, &dst2).unwrap();
+        assert!(!linked && !std::fs::symlink_metadata(&dst2).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(&dst2).unwrap(), b"mask");
+        // A FIFO is refused and nothing appears under the final name.
+        let fifo = dir.path().join("f.png");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let dst3 = dir.path().join("out3.png");
+        let e = link_or_copy(&fifo, &dst3).unwrap_err();
+        assert!(e.to_string().contains("FIFO"), "{e}");
+        assert!(std::fs::symlink_metadata(&dst3).is_err());
     }
 }
