@@ -22,10 +22,10 @@
 //!   metaplasia_NOS (8) + angioinvasion (19) + dcis (20); 2 stroma (2); 3 tils =
 //!   lymphocytic_infiltrate (3) + plasma_cells (10) + other_immune_infiltrate (11); 4 normal =
 //!   normal_acinus_or_duct (13); 5 junk = necrosis_or_debris (4) + glandular_secretions (5) +
-//!   mucoid_material (12) + lymphatics (14); 6 blood (6); 7 other = undetermined (15) + nerve (16)
-//!   + skin_adnexa (17) + blood_vessel (18) + other (21); 8 white = fat (9). `exclude` (7) is don't
-//!   care, as MuTILs' `EXCLUDE` class, which its loader gives zero weight (`RegionDatasetLoaders.py`).
-//!   Colours are the CSV's.
+//!   mucoid_material (12) + lymphatics (14); 6 blood (6); 7 other = undetermined (15) +
+//!   nerve (16) + skin_adnexa (17) + blood_vessel (18) + other (21); 8 white = fat (9).
+//!   `exclude` (7) is don't care, as MuTILs' `EXCLUDE` class, which its loader gives zero weight
+//!   (`RegionDatasetLoaders.py`). Colours are the CSV's.
 //! - `mutils-main`: the same file's finer `main_classes` (11): tumor, stroma_nos, tils_dense
 //!   (3 + 11), plasma_cell_infiltrate (10), normal_acinus_or_duct, necrotic_debris (4), junk
 //!   (5 + 12 + 14), blood, blood_vessel (18), other (15 + 16 + 17 + 21), white_space (9);

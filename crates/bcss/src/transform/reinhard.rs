@@ -19,7 +19,7 @@
 //!   the fixtures (10.5 million values) match exactly either way, so `dot3` multiplies and adds
 //!   separately, which needs no `fma` call where the target has no FMA instruction.
 //! - `LAB2LMS` and `LMS2RGB` are `np.linalg.inv` of the forward matrices (LAPACK `gesv`, LU with
-//!   partial pivoting); [`inverse`] does the same elimination in f64.
+//!   partial pivoting); `inverse` does the same elimination in f64.
 //! - The mean is `np.add.reduce` over the channel's `m * n` values, contiguous (the lab image is
 //!   a view of a `3 x mn` array): numpy's pairwise summation over the whole run, leaves of at
 //!   most 128 values summed with 8 accumulators, split at `n / 2` rounded down to a multiple of
