@@ -286,3 +286,22 @@ fn target_image_takes_its_statistics_and_new_settings_redo_every_roi() {
     let got = read_rgb(&d.join("drive/0_Public-data-Amgad2019_0.25MPP/rgbs_colorNormalized").join(NAMES[0]));
     assert!(got == want);
 }
+
+/// A folder of the Drive layout planted as a link to elsewhere (issue 22's rule for every writing
+/// command): refused, exit 4, and nothing is written through it.
+#[test]
+fn a_drive_folder_that_is_a_link_is_refused() {
+    for sub in ["0_Public-data-Amgad2019_0.25MPP", "0_Public-data-Amgad2019_0.25MPP/masks"] {
+        let d = Dir::new();
+        dataset(&d);
+        let elsewhere = d.join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let link = d.join("drive").join(sub);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        let r = run(bcss().arg("normalize").arg(d.join("ds")).arg("--out").arg(d.join("drive")));
+        assert_eq!(r.code, 4, "{sub}: {}", r.stderr);
+        assert!(r.stderr.contains("symbolic link"), "{sub}: {}", r.stderr);
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "{sub}: written through the link");
+    }
+}

@@ -415,7 +415,10 @@ pub fn normalize_dataset(
     let drive = plan.get_drive_dir();
     let (images, masks) = (drive.join(IMAGES_DIR), drive.join("masks"));
     for dir in [&plan.out, &drive, &images, &masks] {
-        std::fs::create_dir_all(dir).map_err(|source| NormalizeError::Output { path: dir.clone(), source })?;
+        // The folders bcss makes inside the root are never links (the root itself may be).
+        let own = if dir == &plan.out { Ok(()) } else { crate::files::check_own_dir(dir) };
+        own.and_then(|()| std::fs::create_dir_all(dir))
+            .map_err(|source| NormalizeError::Output { path: dir.clone(), source })?;
     }
     let _lock = DatasetLock::acquire(&plan.out, "normalize", plan.wait_lock)?;
     for dir in [&images, &masks] {
