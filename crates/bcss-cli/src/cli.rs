@@ -461,6 +461,13 @@ pub struct NormalizeArgs {
     /// Take the target statistics from this RGB PNG (HistomicsTK's lab_mean_std).
     #[arg(long, value_name = "PNG", conflicts_with_all = ["target_mu", "target_sigma"])]
     pub target_image: Option<PathBuf>,
+    /// Compare what is written with another copy, pixel by pixel, and print per ROI the share
+    /// of identical pixels and the mean absolute difference (and the share of equal mask
+    /// values), then a summary. With DATASET: a Drive copy you hold (its
+    /// 0_Public-data-Amgad2019_0.25MPP folder, the folder above it, or a folder of PNGs named
+    /// as the Drive's). With --image: one PNG.
+    #[arg(long, value_name = "PATH")]
+    pub compare: Option<PathBuf>,
     /// With DATASET: leave each ROI's don't-care pixels (code 0 of its mask) out of its
     /// statistics; every pixel is still normalised. By default every pixel counts, as in
     /// HistomicsTK's plain call (how the Drive copy was made is not known).

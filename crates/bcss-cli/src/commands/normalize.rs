@@ -1,7 +1,7 @@
 //! `bcss normalize`.
 
 use anyhow::Context;
-use bcss::command::normalize::{self, NormalizeError, NormalizePlan};
+use bcss::command::normalize::{self, CompareReport, Comparison, NormalizeError, NormalizePlan};
 use bcss::transform::reinhard::LabStats;
 
 use super::{inputs, print_json, Output};
@@ -53,13 +53,24 @@ pub fn run(args: &NormalizeArgs, out: Output) -> Result<(), Failure> {
             _ => None,
         };
         let summary = inputs::with_jobs(args.jobs, || {
-            normalize::normalize_image(image, args.mask.as_deref(), &args.out, target, source, args.png_compression)
+            normalize::normalize_image(
+                image,
+                args.mask.as_deref(),
+                &args.out,
+                target,
+                source,
+                args.png_compression,
+                args.compare.as_deref(),
+            )
         })?
         .map_err(failure)?;
         if out.json {
             print_json(&summary);
         } else if !out.quiet {
             eprintln!("{} -> {}", image.display(), summary.out.display());
+            if let (Some(c), Some(theirs)) = (&summary.compare, &args.compare) {
+                println!("compared with {}: {}", theirs.display(), describe(c));
+            }
         }
         return Ok(());
     }
@@ -76,11 +87,22 @@ pub fn run(args: &NormalizeArgs, out: Output) -> Result<(), Failure> {
         )));
     }
     let rois = inputs::dataset(dir, &args.select)?;
-    let plan = NormalizePlan::new(&args.out)
+    if let Some(c) = &args.compare {
+        if !c.is_dir() {
+            return Err(Failure::Input(anyhow::anyhow!(
+                "`--compare {}` is not a folder (with DATASET it takes the Drive copy's folder)",
+                c.display()
+            )));
+        }
+    }
+    let mut plan = NormalizePlan::new(&args.out)
         .target(target)
         .exclude_dont_care(args.exclude_dont_care)
         .compression(args.png_compression)
         .wait_lock(args.wait_lock);
+    if let Some(c) = &args.compare {
+        plan = plan.compare(c);
+    }
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || normalize::normalize_dataset(&plan, &rois, &bar))?;
     bar.finish();
@@ -96,6 +118,9 @@ pub fn run(args: &NormalizeArgs, out: Output) -> Result<(), Failure> {
             summary.out.display()
         );
     }
+    if let (Some(report), false) = (&summary.compare, out.json || out.quiet) {
+        print_comparison(report);
+    }
     for f in &summary.failures {
         eprintln!("failed: {}: {}", f.id, f.reason);
     }
@@ -103,5 +128,45 @@ pub fn run(args: &NormalizeArgs, out: Output) -> Result<(), Failure> {
         Ok(())
     } else {
         Err(Failure::Partial)
+    }
+}
+
+/// One comparison in words.
+fn describe(c: &Comparison) -> String {
+    format!(
+        "{:.4}% of pixels identical, mean |difference| {:.4}, largest {}",
+        100.0 * c.identical_share,
+        c.mean_abs_diff,
+        c.max_abs_diff
+    )
+}
+
+/// The per-ROI table of `--compare` and its summary line, on stdout.
+fn print_comparison(report: &CompareReport) {
+    println!("{:<56} {:>10} {:>10} {:>4} {:>10}", "ROI image", "identical", "mean|d|", "max", "mask same");
+    for r in &report.rois {
+        let mask = r.mask_identical_share.map_or("-".to_string(), |m| format!("{:.4}%", 100.0 * m));
+        match (&r.image, &r.problem) {
+            (Some(c), _) => println!(
+                "{:<56} {:>9.4}% {:>10.4} {:>4} {:>10}",
+                r.name,
+                100.0 * c.identical_share,
+                c.mean_abs_diff,
+                c.max_abs_diff,
+                mask
+            ),
+            (None, problem) => println!("{:<56} not compared: {}", r.name, problem.as_deref().unwrap_or("?")),
+        }
+    }
+    match &report.pooled {
+        Some(c) => println!(
+            "compared {} ROI(s) with {} ({} not compared): {}{}",
+            report.compared,
+            report.dir.display(),
+            report.not_compared,
+            describe(c),
+            report.worst.as_deref().map_or(String::new(), |w| format!("; least alike: {w}"))
+        ),
+        None => println!("no ROI compared with {} ({} not compared)", report.dir.display(), report.not_compared),
     }
 }

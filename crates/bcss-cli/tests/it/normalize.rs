@@ -305,3 +305,96 @@ fn a_drive_folder_that_is_a_link_is_refused() {
         assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "{sub}: written through the link");
     }
 }
+
+/// A "Drive copy" to compare with: the first ROI's expected image with `changed` pixels altered
+/// (the first by +3 in red, the rest by +1), the second ROI absent, masks equal but one value.
+fn drive_copy(d: &Dir, changed: usize) -> PathBuf {
+    let root = d.join("theirs/0_Public-data-Amgad2019_0.25MPP");
+    let mut img = read_rgb(&fixtures().join("case00/expected.png"));
+    for i in 0..changed {
+        img.data[3 * i] = img.data[3 * i].wrapping_add(if i == 0 { 3 } else { 1 });
+    }
+    write_png(&root.join("rgbs_colorNormalized").join(NAMES[0]), img.width, img.height, 3, &img.data);
+    let mut mask = read_gray(&d.join("ds/masks").join(NAMES[0]));
+    mask.data[0] = 21;
+    write_png(&root.join("masks").join(NAMES[0]), mask.width, mask.height, 1, &mask.data);
+    root
+}
+
+#[test]
+fn compare_reports_identical_pixels_and_differences_per_roi() {
+    let d = Dir::new();
+    dataset(&d);
+    let changed = 10;
+    let img = read_rgb(&fixtures().join("case00/expected.png"));
+    assert!(img.data[..3 * changed].chunks(3).all(|p| p[0] < 250), "the test's +3 must not wrap");
+    let theirs = drive_copy(&d, changed);
+    // The Drive folder, and the root above it, are both accepted.
+    for compare in [theirs.clone(), d.join("theirs")] {
+        let r = run(bcss()
+            .args(["--json", "normalize"])
+            .arg(d.join("ds"))
+            .arg("--out")
+            .arg(d.join("drive"))
+            .arg("--compare")
+            .arg(&compare));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v = json(&r.stdout);
+        let c = &v["compare"];
+        assert_eq!((c["compared"].as_u64(), c["not_compared"].as_u64()), (Some(1), Some(1)), "{v}");
+        let first = &c["rois"][0];
+        assert_eq!(first["name"], NAMES[0]);
+        let pixels = (img.width * img.height) as u64;
+        assert_eq!(first["image"]["pixels"].as_u64(), Some(pixels));
+        assert_eq!(first["image"]["identical_pixels"].as_u64(), Some(pixels - changed as u64), "{first}");
+        assert_eq!(first["image"]["max_abs_diff"].as_u64(), Some(3));
+        let mean = first["image"]["mean_abs_diff"].as_f64().unwrap();
+        let want = (3 + changed - 1) as f64 / (3 * pixels) as f64;
+        assert!((mean - want).abs() < 1e-12, "{mean} vs {want}");
+        let mask_share = first["mask_identical_share"].as_f64().unwrap();
+        assert!((mask_share - (pixels - 1) as f64 / pixels as f64).abs() < 1e-12, "{mask_share}");
+        assert!(c["rois"][1]["problem"].as_str().unwrap().contains("not in"), "{c}");
+        assert_eq!(c["worst"], NAMES[0]);
+    }
+    // The second run skipped both ROIs and still compared; the words say the same.
+    let r =
+        run(bcss().arg("normalize").arg(d.join("ds")).arg("--out").arg(d.join("drive")).arg("--compare").arg(&theirs));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pixels = img.width * img.height;
+    let share = format!("{:.4}%", 100.0 * (pixels - changed) as f64 / pixels as f64);
+    let line = r.stdout.lines().find(|l| l.starts_with(NAMES[0])).unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(line.contains(&share) && line.contains(" 3 "), "{line}");
+    assert!(r.stdout.lines().any(|l| l.starts_with(NAMES[1]) && l.contains("not compared")), "{}", r.stdout);
+    assert!(r.stdout.contains("compared 1 ROI(s)"), "{}", r.stdout);
+
+    // --image: one PNG against one PNG; of another size, a clear error naming it.
+    let out = d.join("one.png");
+    let r = run(bcss()
+        .args(["--json", "normalize", "--image"])
+        .arg(fixtures().join("case00/input.png"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--compare")
+        .arg(theirs.join("rgbs_colorNormalized").join(NAMES[0])));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r.stdout)["compare"]["identical_pixels"].as_u64(), Some((pixels - changed) as u64));
+    let r = run(bcss()
+        .args(["normalize", "--image"])
+        .arg(fixtures().join("case00/input.png"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--compare")
+        .arg(fixtures().join("case01/expected.png")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("case01") && r.stderr.contains("the image compared"), "{}", r.stderr);
+    // A folder that does not exist is refused before anything is written.
+    let r = run(bcss()
+        .arg("normalize")
+        .arg(d.join("ds"))
+        .arg("--out")
+        .arg(d.join("new"))
+        .arg("--compare")
+        .arg(d.join("nowhere")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!d.join("new").exists());
+}

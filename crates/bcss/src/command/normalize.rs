@@ -119,6 +119,193 @@ pub struct ImageSummary {
     pub bytes: u64,
     /// SHA-256 of the file written.
     pub sha256: String,
+    /// How close the file written is to the one given to compare with, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare: Option<Comparison>,
+}
+
+/// How close a normalised image is to another copy of it (a file of the authors' Drive copy):
+/// pixels with all three values equal, and the absolute differences of the values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Comparison {
+    /// Pixels compared.
+    pub pixels: u64,
+    /// Pixels whose three values are equal.
+    pub identical_pixels: u64,
+    /// `identical_pixels / pixels` (1 for an image of no pixels).
+    pub identical_share: f64,
+    /// The mean absolute difference of the values (three per pixel), in grey levels.
+    pub mean_abs_diff: f64,
+    /// The largest absolute difference of a value.
+    pub max_abs_diff: u8,
+    /// The sum of the absolute differences (for pooling comparisons).
+    #[serde(skip)]
+    abs_diff_sum: u64,
+}
+
+impl Comparison {
+    fn new(pixels: u64, identical_pixels: u64, abs_diff_sum: u64, max_abs_diff: u8) -> Comparison {
+        let share = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+        Comparison {
+            pixels,
+            identical_pixels,
+            identical_share: share(identical_pixels, pixels),
+            mean_abs_diff: share(abs_diff_sum, 3 * pixels) * f64::from(u8::from(pixels > 0)),
+            max_abs_diff,
+            abs_diff_sum,
+        }
+    }
+
+    /// Several comparisons as one (pixel-weighted).
+    fn pooled<'a>(all: impl IntoIterator<Item = &'a Comparison>) -> Comparison {
+        let (mut p, mut i, mut d, mut m) = (0, 0, 0, 0);
+        for c in all {
+            (p, i, d, m) = (p + c.pixels, i + c.identical_pixels, d + c.abs_diff_sum, m.max(c.max_abs_diff));
+        }
+        Comparison::new(p, i, d, m)
+    }
+}
+
+/// Compares two RGB PNGs of one size pixel by pixel, streamed a row at a time.
+pub fn compare_images(ours: &Path, theirs: &Path) -> Result<Comparison, InputError> {
+    let mut a = open_rgb(ours)?;
+    let mut b = open_rgb(theirs)?;
+    let (w, h) = (a.width(), a.height());
+    if (b.width(), b.height()) != (w, h) {
+        let problem = InputProblem::Size {
+            got_w: b.width(),
+            got_h: b.height(),
+            want_w: w,
+            want_h: h,
+            what: "the image compared",
+        };
+        return Err(InputError::new(theirs, problem));
+    }
+    let (mut ra, mut rb) = (vec![0u8; w * 3], vec![0u8; w * 3]);
+    let (mut identical, mut sum, mut max) = (0u64, 0u64, 0u8);
+    for _ in 0..h {
+        input::read_row(&mut a, &mut ra, ours)?;
+        input::read_row(&mut b, &mut rb, theirs)?;
+        for (pa, pb) in ra.chunks_exact(3).zip(rb.chunks_exact(3)) {
+            identical += u64::from(pa == pb);
+            for (&x, &y) in pa.iter().zip(pb) {
+                let d = x.abs_diff(y);
+                sum += u64::from(d);
+                max = max.max(d);
+            }
+        }
+    }
+    input::finish(a, ours)?;
+    input::finish(b, theirs)?;
+    Ok(Comparison::new((w * h) as u64, identical, sum, max))
+}
+
+/// The share of equal values of two masks of one size (streamed).
+fn compare_masks(ours: &Path, theirs: &Path) -> Result<f64, InputError> {
+    let mut a = input::open_mask(ours)?;
+    let mut b = input::open_mask(theirs)?;
+    let (w, h) = (a.width(), a.height());
+    if (b.width(), b.height()) != (w, h) {
+        let problem =
+            InputProblem::Size { got_w: b.width(), got_h: b.height(), want_w: w, want_h: h, what: "the mask compared" };
+        return Err(InputError::new(theirs, problem));
+    }
+    let (mut ra, mut rb) = (vec![0u8; w], vec![0u8; w]);
+    let mut equal = 0u64;
+    for _ in 0..h {
+        input::read_row(&mut a, &mut ra, ours)?;
+        input::read_row(&mut b, &mut rb, theirs)?;
+        equal += ra.iter().zip(&rb).filter(|(x, y)| x == y).count() as u64;
+    }
+    input::finish(a, ours)?;
+    input::finish(b, theirs)?;
+    Ok(if w * h == 0 { 1.0 } else { equal as f64 / (w * h) as f64 })
+}
+
+/// The folders of a copy to compare with: its normalised images and, if present, its masks.
+///
+/// `dir` may be the Drive folder (`rgbs_colorNormalized/` inside), the root above it, or a
+/// plain folder of PNGs.
+pub fn compare_dirs(dir: &Path) -> (PathBuf, Option<PathBuf>) {
+    for base in [dir.to_path_buf(), dir.join(DRIVE_DIR)] {
+        let images = base.join(IMAGES_DIR);
+        if images.is_dir() {
+            let masks = base.join("masks");
+            return (images, masks.is_dir().then_some(masks));
+        }
+    }
+    (dir.to_path_buf(), None)
+}
+
+/// One ROI compared with the other copy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct RoiComparison {
+    /// The image's file name (the same in both copies).
+    pub name: String,
+    /// The comparison of the images, when both could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<Comparison>,
+    /// The share of equal mask values, when the other copy has the mask.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mask_identical_share: Option<f64>,
+    /// Why the images were not compared (not in the other copy, unreadable, another size).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// A dataset compared with another copy of it (`--compare`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct CompareReport {
+    /// The folder of the other copy's images.
+    pub dir: PathBuf,
+    /// Per ROI, in the order of the dataset.
+    pub rois: Vec<RoiComparison>,
+    /// ROIs whose images were compared.
+    pub compared: usize,
+    /// ROIs not compared (see their `problem`).
+    pub not_compared: usize,
+    /// Every compared pixel at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pooled: Option<Comparison>,
+    /// The compared ROI with the smallest share of identical pixels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst: Option<String>,
+}
+
+impl CompareReport {
+    fn new(dir: PathBuf, rois: Vec<RoiComparison>) -> CompareReport {
+        let compared: Vec<(&str, &Comparison)> =
+            rois.iter().filter_map(|r| r.image.as_ref().map(|c| (r.name.as_str(), c))).collect();
+        let worst = compared
+            .iter()
+            .min_by(|a, b| a.1.identical_share.total_cmp(&b.1.identical_share))
+            .map(|(n, _)| (*n).to_string());
+        let pooled = (!compared.is_empty()).then(|| Comparison::pooled(compared.iter().map(|(_, c)| *c)));
+        let n = compared.len();
+        CompareReport { dir, not_compared: rois.len() - n, compared: n, pooled, worst, rois }
+    }
+}
+
+/// Compares one written ROI with the other copy's files of the same names.
+fn compare_roi(image: &Path, mask: &Path, dirs: &(PathBuf, Option<PathBuf>)) -> RoiComparison {
+    let name = file_name(image);
+    let theirs = dirs.0.join(&name);
+    let (image_cmp, problem) = if !theirs.exists() {
+        (None, Some(format!("not in `{}`", dirs.0.display())))
+    } else {
+        match compare_images(image, &theirs) {
+            Ok(c) => (Some(c), None),
+            Err(e) => (None, Some(crate::report::error_chain(&e))),
+        }
+    };
+    let mask_identical_share = dirs.1.as_ref().and_then(|m| {
+        let theirs = m.join(file_name(mask));
+        theirs.exists().then(|| compare_masks(mask, &theirs).ok()).flatten()
+    });
+    RoiComparison { name, image: image_cmp, mask_identical_share, problem }
 }
 
 /// Opens an image, which must be an 8-bit RGB PNG (a palette counts as RGB).
@@ -260,6 +447,7 @@ fn normalize_file(job: &Job<'_>, out: &Path) -> Result<ImageSummary, NormalizeEr
         source_sigma: source.sigma(),
         bytes: written.bytes,
         sha256: written.sha256,
+        compare: None,
     })
 }
 
@@ -277,7 +465,8 @@ pub fn image_statistics(image: &Path, mask_out: Option<&Path>) -> Result<LabStat
 }
 
 /// Normalises one PNG into `out`: `source` statistics when given, else the image's own (over
-/// the pixels `mask_out` leaves in); pixels `mask_out` leaves out keep their values.
+/// the pixels `mask_out` leaves in); pixels `mask_out` leaves out keep their values. With
+/// `compare`, the file written is then compared with that PNG ([`compare_images`]).
 pub fn normalize_image(
     image: &Path,
     mask_out: Option<&Path>,
@@ -285,9 +474,14 @@ pub fn normalize_image(
     target: LabStats,
     source: Option<LabStats>,
     compression: Compression,
+    compare: Option<&Path>,
 ) -> Result<ImageSummary, NormalizeError> {
     let job = Job { image, mask: mask_out.map(|m| (m, MaskRule::NonzeroOut)), target, source, compression };
-    normalize_file(&job, out)
+    let mut summary = normalize_file(&job, out)?;
+    if let Some(theirs) = compare {
+        summary.compare = Some(compare_images(out, theirs)?);
+    }
+    Ok(summary)
 }
 
 /// A validated dataset normalisation.
@@ -302,6 +496,7 @@ pub struct NormalizePlan {
     exclude_dont_care: bool,
     compression: Compression,
     wait_lock: bool,
+    compare: Option<PathBuf>,
 }
 
 impl NormalizePlan {
@@ -313,7 +508,15 @@ impl NormalizePlan {
             exclude_dont_care: false,
             compression: Compression::Fast,
             wait_lock: false,
+            compare: None,
         }
+    }
+
+    /// After each ROI, compare its image (and mask) with the file of the same name in another
+    /// copy: the Drive folder, the root above it, or a folder of PNGs ([`compare_dirs`]).
+    pub fn compare(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.compare = Some(dir.into());
+        self
     }
 
     /// The target statistics (default: the BCSS standard).
@@ -361,6 +564,10 @@ pub struct NormalizeSummary {
     pub linked: usize,
     /// ROIs that failed, with why.
     pub failures: Vec<UnitFailure>,
+    /// The comparison with another copy (`NormalizePlan::compare`), of every ROI written or
+    /// skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare: Option<CompareReport>,
 }
 
 /// `normalize.json`.
@@ -440,50 +647,60 @@ pub fn normalize_dataset(
         settings,
         rois: old.map(|r| r.rois).unwrap_or_default(),
     });
+    let compare_dirs = plan.compare.as_deref().map(compare_dirs);
+    let compared = |image: &Path, mask: &Path| compare_dirs.as_ref().map(|dirs| compare_roi(image, mask, dirs));
     let linked = std::sync::atomic::AtomicUsize::new(0);
     let skipped = std::sync::atomic::AtomicUsize::new(0);
-    let results = input::for_each_reported(rois, true, reporter, |r| -> Result<(), NormalizeError> {
-        let image = r.files.image.as_deref().ok_or_else(|| NormalizeError::NoImage(r.files.roi_id.clone()))?;
-        let key = file_name(image);
-        let (out_image, out_mask) = (images.join(&key), masks.join(file_name(&r.files.mask)));
-        let inputs = [stamp(image), stamp(&r.files.mask)];
-        let done = record.lock().unwrap_or_else(|e| e.into_inner()).rois.get(&key).cloned();
-        if let Some(done) = done {
-            if done.inputs == inputs && done.image.matches_disk(&plan.out) && done.mask.matches_disk(&plan.out) {
-                skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return Ok(());
+    let results =
+        input::for_each_reported(rois, true, reporter, |r| -> Result<Option<RoiComparison>, NormalizeError> {
+            let image = r.files.image.as_deref().ok_or_else(|| NormalizeError::NoImage(r.files.roi_id.clone()))?;
+            let key = file_name(image);
+            let (out_image, out_mask) = (images.join(&key), masks.join(file_name(&r.files.mask)));
+            let inputs = [stamp(image), stamp(&r.files.mask)];
+            let done = record.lock().unwrap_or_else(|e| e.into_inner()).rois.get(&key).cloned();
+            if let Some(done) = done {
+                if done.inputs == inputs && done.image.matches_disk(&plan.out) && done.mask.matches_disk(&plan.out) {
+                    skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(compared(&out_image, &out_mask));
+                }
             }
-        }
-        let job = Job {
-            image,
-            mask: plan.exclude_dont_care.then_some((r.files.mask.as_path(), MaskRule::DontCareOut)),
-            target: plan.target,
-            source: None,
-            compression: plan.compression,
-        };
-        let summary = normalize_file(&job, &out_image)?;
-        let (mask_written, was_linked) = atomic::link_or_copy(&r.files.mask, &out_mask)
-            .map_err(|source| NormalizeError::Output { path: out_mask.clone(), source })?;
-        if was_linked {
-            linked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        let rel = |name: &str, dir: &str| format!("{DRIVE_DIR}/{dir}/{name}");
-        let entry = RoiRecord {
-            inputs,
-            source_mu: summary.source_mu,
-            source_sigma: summary.source_sigma,
-            image: FileRecord { path: rel(&key, IMAGES_DIR), bytes: summary.bytes, sha256: summary.sha256 },
-            mask: FileRecord::new(rel(&file_name(&out_mask), "masks"), &mask_written),
-        };
-        let mut rec = record.lock().unwrap_or_else(|e| e.into_inner());
-        rec.rois.insert(key, entry);
-        save(&rec, &record_path)
-    });
+            let job = Job {
+                image,
+                mask: plan.exclude_dont_care.then_some((r.files.mask.as_path(), MaskRule::DontCareOut)),
+                target: plan.target,
+                source: None,
+                compression: plan.compression,
+            };
+            let summary = normalize_file(&job, &out_image)?;
+            let (mask_written, was_linked) = atomic::link_or_copy(&r.files.mask, &out_mask)
+                .map_err(|source| NormalizeError::Output { path: out_mask.clone(), source })?;
+            if was_linked {
+                linked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            let rel = |name: &str, dir: &str| format!("{DRIVE_DIR}/{dir}/{name}");
+            let entry = RoiRecord {
+                inputs,
+                source_mu: summary.source_mu,
+                source_sigma: summary.source_sigma,
+                image: FileRecord { path: rel(&key, IMAGES_DIR), bytes: summary.bytes, sha256: summary.sha256 },
+                mask: FileRecord::new(rel(&file_name(&out_mask), "masks"), &mask_written),
+            };
+            {
+                let mut rec = record.lock().unwrap_or_else(|e| e.into_inner());
+                rec.rois.insert(key, entry);
+                save(&rec, &record_path)?;
+            }
+            Ok(compared(&out_image, &out_mask))
+        });
     let mut failures = Vec::new();
     let mut normalized = 0;
+    let mut comparisons = Vec::new();
     for (r, res) in rois.iter().zip(results) {
         match res {
-            Ok(()) => normalized += 1,
+            Ok(c) => {
+                normalized += 1;
+                comparisons.extend(c);
+            }
             Err(e @ NormalizeError::Lock(_)) => return Err(e),
             Err(e) => failures.push(UnitFailure {
                 step: Some(crate::report::Step::Input),
@@ -498,6 +715,7 @@ pub fn normalize_dataset(
         skipped,
         linked: linked.into_inner(),
         failures,
+        compare: compare_dirs.map(|(dir, _)| CompareReport::new(dir, comparisons)),
     })
 }
 
