@@ -35,7 +35,7 @@ use crate::dataset::atomic::{self, write_atomic};
 use crate::dataset::manifest::FileRecord;
 use crate::dataset::{DatasetLock, LockError};
 use crate::report::{Reporter, UnitFailure};
-use crate::transform::reinhard::{LabStats, MeanPass, Reinhard, ReinhardError};
+use crate::transform::reinhard::{ColourIndex, LabStats, MeanPass, Reinhard, ReinhardError};
 
 /// The folder of the Drive copy inside the output root.
 pub const DRIVE_DIR: &str = "0_Public-data-Amgad2019_0.25MPP";
@@ -99,7 +99,16 @@ struct Job<'a> {
     target: LabStats,
     source: Option<LabStats>,
     compression: Compression,
+    /// Bytes the image may take when held as a [`ColourIndex`] (one decode instead of three).
+    hold: usize,
 }
+
+/// What `--image` may hold of one image: enough for the largest BCSS ROI at 0.25 MPP.
+const IMAGE_HOLD: usize = 1 << 30;
+
+/// What a worker of a dataset run may hold of one ROI (ROIs of up to about 6 million pixels;
+/// larger ones are streamed, so that memory stays flat at any `--jobs`).
+const DATASET_HOLD: usize = 24 << 20;
 
 /// What was done to one image.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -382,6 +391,29 @@ fn pass(
     Ok((w, h))
 }
 
+/// The job's image decoded once into a [`ColourIndex`] (its mask rule applied), or `None` when
+/// it would take more than the job's `hold`.
+fn indexed(job: &Job<'_>) -> Result<Option<ColourIndex>, NormalizeError> {
+    let header = open_rgb(job.image)?;
+    let (w, h) = (header.width(), header.height());
+    drop(header);
+    let pixels = w.saturating_mul(h);
+    let Some(room) = job.hold.checked_sub(ColourIndex::bytes_for(pixels, 0)) else { return Ok(None) };
+    let mut index = ColourIndex::new(w, h, room / ColourIndex::bytes_for(0, 1));
+    let mut too_many = false;
+    let result = pass(job, |rgb, m, _| {
+        index.push_row(rgb, m).map_err(|source| {
+            too_many = matches!(source, ReinhardError::TooManyColours { .. });
+            NormalizeError::Statistics { path: job.image.to_path_buf(), source }
+        })
+    });
+    match result {
+        Ok(_) => Ok(Some(index)),
+        Err(_) if too_many => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The source statistics of a job: given, or the two passes.
 fn statistics(job: &Job<'_>) -> Result<LabStats, NormalizeError> {
     if let Some(s) = job.source {
@@ -416,21 +448,39 @@ impl From<NormalizeError> for Inner {
 }
 
 /// Normalises the job's image into `out` (atomically: nothing under that name unless complete).
+///
+/// Without given source statistics, an image that fits the job's `hold` is decoded once into a
+/// [`ColourIndex`]; otherwise it is streamed: two statistics passes, then the transform, each
+/// decoding the file again. Both give the same pixels.
 fn normalize_file(job: &Job<'_>, out: &Path) -> Result<ImageSummary, NormalizeError> {
-    let source = statistics(job)?;
-    let mut t = Reinhard::new(source, job.target);
+    let index = if job.source.is_none() { indexed(job)? } else { None };
+    let stats_err = |source| NormalizeError::Statistics { path: job.image.to_path_buf(), source };
+    let source = match &index {
+        Some(index) => index.statistics().map_err(stats_err)?,
+        None => statistics(job)?,
+    };
     let header = open_rgb(job.image)?;
     let (w, h) = (header.width(), header.height());
     drop(header);
+    let write_err = |e: std::io::Error| NormalizeError::Output { path: out.to_path_buf(), source: e };
     let written = write_atomic(out, |o: &mut dyn Write| -> Result<(), Inner> {
         let mut png = PngWriter::new(o, w, h, 3, job.compression).map_err(std::io::Error::from)?;
-        let mut row = vec![0u8; w * 3];
-        pass(job, |rgb, _, keep| {
-            t.row(rgb, keep, &mut row)
-                .map_err(|source| NormalizeError::Statistics { path: job.image.to_path_buf(), source })?;
-            png.write_rows(&row)
-                .map_err(|e| NormalizeError::Output { path: out.to_path_buf(), source: std::io::Error::other(e) })
-        })?;
+        match &index {
+            Some(index) => {
+                let keep_masked = matches!(job.mask, Some((_, MaskRule::NonzeroOut)));
+                index.normalize_rows(source, job.target, keep_masked, |_, row| {
+                    png.write_rows(row).map_err(|e| write_err(std::io::Error::other(e)))
+                })?;
+            }
+            None => {
+                let mut t = Reinhard::new(source, job.target);
+                let mut row = vec![0u8; w * 3];
+                pass(job, |rgb, _, keep| {
+                    t.row(rgb, keep, &mut row).map_err(stats_err)?;
+                    png.write_rows(&row).map_err(|e| write_err(std::io::Error::other(e)))
+                })?;
+            }
+        }
         png.finish().map_err(std::io::Error::from)?;
         Ok(())
     });
@@ -460,8 +510,14 @@ pub fn image_statistics(image: &Path, mask_out: Option<&Path>) -> Result<LabStat
         target: LabStats::bcss(),
         source: None,
         compression: Compression::Fast,
+        hold: IMAGE_HOLD,
     };
-    statistics(&job)
+    match indexed(&job)? {
+        Some(index) => {
+            index.statistics().map_err(|source| NormalizeError::Statistics { path: image.to_path_buf(), source })
+        }
+        None => statistics(&job),
+    }
 }
 
 /// Normalises one PNG into `out`: `source` statistics when given, else the image's own (over
@@ -476,7 +532,8 @@ pub fn normalize_image(
     compression: Compression,
     compare: Option<&Path>,
 ) -> Result<ImageSummary, NormalizeError> {
-    let job = Job { image, mask: mask_out.map(|m| (m, MaskRule::NonzeroOut)), target, source, compression };
+    let job =
+        Job { image, mask: mask_out.map(|m| (m, MaskRule::NonzeroOut)), target, source, compression, hold: IMAGE_HOLD };
     let mut summary = normalize_file(&job, out)?;
     if let Some(theirs) = compare {
         summary.compare = Some(compare_images(out, theirs)?);
@@ -670,6 +727,7 @@ pub fn normalize_dataset(
                 target: plan.target,
                 source: None,
                 compression: plan.compression,
+                hold: DATASET_HOLD,
             };
             let summary = normalize_file(&job, &out_image)?;
             let (mask_written, was_linked) = atomic::link_or_copy(&r.files.mask, &out_mask)
@@ -724,4 +782,47 @@ fn save(record: &Record, path: &Path) -> Result<(), NormalizeError> {
     write_atomic(path, |w: &mut dyn Write| w.write_all(&text.map_err(|e| std::io::Error::other(e.to_string()))?))
         .map(|_| ())
         .map_err(|source| NormalizeError::Output { path: path.to_path_buf(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reinhard").join(name)
+    }
+
+    /// An image held as a colour index and one streamed through the passes give the same file,
+    /// with each mask rule (case02, 06 and 10 have masks).
+    #[test]
+    fn held_and_streamed_give_the_same_file() {
+        let d = tempfile::tempdir().unwrap();
+        for name in ["case00", "case02", "case06", "case10"] {
+            let image = case(name).join("input.png");
+            let mask = case(name).join("mask.png");
+            let rules: &[Option<MaskRule>] =
+                if mask.exists() { &[None, Some(MaskRule::NonzeroOut), Some(MaskRule::DontCareOut)] } else { &[None] };
+            for &rule in rules {
+                let job = |hold| Job {
+                    image: &image,
+                    mask: rule.map(|r| (mask.as_path(), r)),
+                    target: LabStats::bcss(),
+                    source: None,
+                    compression: Compression::Fast,
+                    hold,
+                };
+                assert!(indexed(&job(IMAGE_HOLD)).unwrap().is_some(), "{name}: not held");
+                assert!(indexed(&job(0)).unwrap().is_none(), "{name}: held with no room");
+                // Room for the pixels but 10 colours only: too many colours, streamed.
+                let rows = open_rgb(&image).unwrap();
+                let tight = ColourIndex::bytes_for(rows.width() * rows.height(), 10);
+                assert!(indexed(&job(tight)).unwrap().is_none(), "{name}: held with 10 colours");
+                let held = normalize_file(&job(IMAGE_HOLD), &d.path().join("held.png")).unwrap();
+                let streamed = normalize_file(&job(0), &d.path().join("streamed.png")).unwrap();
+                assert_eq!(held.sha256, streamed.sha256, "{name} {rule:?}");
+                assert_eq!(held.source_mu.map(f64::to_bits), streamed.source_mu.map(f64::to_bits));
+                assert_eq!(held.source_sigma.map(f64::to_bits), streamed.source_sigma.map(f64::to_bits));
+            }
+        }
+    }
 }
