@@ -698,7 +698,7 @@ impl ColourIndex {
     }
 
     fn check_complete(&self) -> Result<(), ReinhardError> {
-        let rows = if self.width == 0 { self.height } else { self.ids.len() / self.width };
+        let rows = self.ids.len().checked_div(self.width).unwrap_or(self.height);
         if rows == self.height {
             Ok(())
         } else {
