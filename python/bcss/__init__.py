@@ -9,10 +9,14 @@ The Rust library does the work; this package is a thin, typed layer over its nat
   :class:`BcssError` subclass per exit class;
 - :class:`Dataset`, :class:`TileDataset` (and its :class:`TileStream`) and :class:`RandomCrops` give the dataset as numpy
   arrays for PyTorch DataLoaders (picklable, decoding in Rust with the GIL released);
-- :func:`evaluate` scores predictions (folders, or arrays in memory) as ``bcss eval --json``.
+- :func:`evaluate` scores predictions (folders, or arrays in memory) as ``bcss eval --json``;
+- :func:`reinhard` and :func:`lab_mean_std` are HistomicsTK 1.4.0's Reinhard colour
+  normalisation on numpy arrays, with the same pixels, to the BCSS standard
+  (:data:`BCSS_TARGET_MU`, :data:`BCSS_TARGET_SIGMA`) by default.
 """
 
 from bcss._bcss import HAS_OPENSLIDE, __version__
+from bcss._colour import BCSS_TARGET_MU, BCSS_TARGET_SIGMA, lab_mean_std, reinhard
 from bcss._commands import download, extract, split, stats, verify
 from bcss._datasets import Dataset, RandomCrops, TileDataset, TileStream
 from bcss._evaluate import evaluate
@@ -20,6 +24,8 @@ from bcss._errors import BcssError, InputError, OutputError, PartialFailure, Ser
 from bcss._progress import Reporter, TqdmReporter
 
 __all__ = [
+    "BCSS_TARGET_MU",
+    "BCSS_TARGET_SIGMA",
     "HAS_OPENSLIDE",
     "BcssError",
     "Dataset",
@@ -36,6 +42,8 @@ __all__ = [
     "download",
     "evaluate",
     "extract",
+    "lab_mean_std",
+    "reinhard",
     "split",
     "stats",
     "verify",

@@ -8,6 +8,11 @@ __version__: str
 #: True when this build reads slide files (``extract``) with OpenSlide.
 HAS_OPENSLIDE: bool
 
+#: The BCSS standard's Ruderman lab means (l, alpha, beta): ROI TCGA-A2-A3XS-DX1's statistics.
+BCSS_TARGET_MU: Tuple[float, float, float]
+#: The BCSS standard's Ruderman lab standard deviations.
+BCSS_TARGET_SIGMA: Tuple[float, float, float]
+
 def run_cli(argv: Sequence[str]) -> int:
     """Runs the bcss command line ``argv`` (``argv[0]`` is the program name); returns the exit code."""
 
@@ -93,3 +98,21 @@ def evaluate_predictions(
     ignore_index: Optional[int],
 ) -> str:
     """Predictions by ROI id scored against a dataset root's masks; the report as JSON."""
+
+def reinhard(
+    im_src: np.ndarray,
+    target_mu: Tuple[float, float, float],
+    target_sigma: Tuple[float, float, float],
+    src_mu: Optional[Tuple[float, float, float]],
+    src_sigma: Optional[Tuple[float, float, float]],
+    mask_out: Optional[np.ndarray],
+) -> np.ndarray:
+    """HistomicsTK 1.4.0's ``reinhard`` on a C-contiguous uint8 (H, W, 3) array; ``mask_out`` a
+    C-contiguous uint8 (H, W) array, nonzero = left out of the statistics and kept unchanged.
+    Returns a new uint8 (H, W, 3) array. ``src_mu`` and ``src_sigma`` together or neither."""
+
+def lab_mean_std(
+    im_input: np.ndarray, mask_out: Optional[np.ndarray]
+) -> Tuple[List[float], List[float]]:
+    """HistomicsTK 1.4.0's ``lab_mean_std``: ``(means, population standard deviations)``, 3 each, in
+    Ruderman's lab space over the pixels not masked out (arrays as for :func:`reinhard`)."""

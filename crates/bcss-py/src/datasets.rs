@@ -23,13 +23,7 @@ use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods}
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-/// `bcss.InputError(message)` (the exception class lives in `bcss._errors`).
-fn input_error(py: Python<'_>, message: String) -> PyErr {
-    match py.import("bcss._errors").and_then(|m| m.getattr("InputError")).and_then(|c| c.call1((message.clone(),))) {
-        Ok(e) => PyErr::from_value(e),
-        Err(e) => e,
-    }
-}
+use crate::errors::input_error;
 
 /// The error and its causes as one line, as the CLI prints them ([`bcss::report::error_chain`]).
 fn err<E: std::error::Error + 'static>(py: Python<'_>) -> impl FnOnce(E) -> PyErr + '_ {
