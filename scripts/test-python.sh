@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# The Python package's tests: builds the extension (debug) into a venv under target/, installs
-# pytest, numpy, tqdm and Pillow (to read the Reinhard fixtures' PNGs), builds the stand-in DSA
-# binary, runs python/tests.
+# The Python package's tests: builds the extension (debug) into the repository's venv,
+# target/pyvenv (scripts/setup-pyvenv.sh: python/requirements-dev.txt, pinned; maturin, pytest,
+# numpy, tqdm, Pillow to read the Reinhard fixtures' PNGs, and torch for the DataLoader test),
+# builds the stand-in DSA binary, runs python/tests.
 # Extra arguments go to pytest (e.g. `scripts/test-python.sh -k cli`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-PY="${PYTHON:-python3}"
 VENV="$ROOT/target/pyvenv"
-[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-"$VENV/bin/pip" install -q --disable-pip-version-check "maturin>=1.9.4,<2" pytest numpy tqdm pillow
+scripts/setup-pyvenv.sh
 cargo build --locked -q -p bcss-testserver
 # A dev build (opt-level as the workspace's dev profile), shared with `cargo test`'s artefacts.
 VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" "$VENV/bin/maturin" develop --locked -q
