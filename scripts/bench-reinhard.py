@@ -9,7 +9,12 @@ for its peak RSS during the call (``VmHWM`` after resetting it through
 ``/proc/self/clear_refs``; the input array is already resident in the child). The outputs are
 compared pixel for pixel. ``lab_mean_std`` alone is timed the same way.
 
-Usage: scripts/bench-reinhard.py [PNG] [--reps N]
+Usage: scripts/bench-reinhard.py [PNG] [--reps N] [--cli BCSS]
+
+With ``--cli BCSS`` (a release build of the CLI, ``target/release/bcss``) and a PNG, the command
+``bcss normalize --image PNG --out OUT`` is timed too, end to end in its own process (PNG decode
+and encode included; CPU, wall and peak RSS from ``wait4``), in the same alternating loop, and
+its output file is compared with HistomicsTK's array.
 
 PNG: an RGB image (read with Pillow). The issue's benchmark image is the test server's H&E-like
 picture at the BCSS median ROI size:
@@ -93,11 +98,30 @@ def timed(fn: Callable[[], Any]) -> Tuple[float, float, Any]:
     return time.process_time() - c0, time.perf_counter() - w0, out
 
 
+def run_cli(cli: str, png: Path, out: Path) -> Tuple[float, float, float]:
+    """``(CPU s, wall s, peak RSS MB)`` of one ``bcss normalize --image`` process."""
+    import subprocess
+
+    w0 = time.perf_counter()
+    p = subprocess.Popen([cli, "normalize", "--image", str(png), "--out", str(out), "-q"])
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - w0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise RuntimeError(f"{cli} exited {p.returncode}")
+    return ru.ru_utime + ru.ru_stime, wall, ru.ru_maxrss / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("png", nargs="?", type=Path)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--cli", help="the bcss binary: also time `bcss normalize --image PNG`")
     args = ap.parse_args()
+    if args.cli and not args.png:
+        ap.error("--cli needs a PNG")
+    cli_name = "CLI `bcss normalize --image` (decode + encode)"
+    cli_out = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-reinhard-{os.getpid()}.png"
 
     import histomicstk
     from histomicstk.preprocessing.color_conversion import lab_mean_std as htk_lab_mean_std
@@ -119,13 +143,24 @@ def main() -> None:
     cpu: Dict[str, List[float]] = {k: [] for k in jobs}
     wall: Dict[str, List[float]] = {k: [] for k in jobs}
     outs: Dict[str, Any] = {}
+    cli_rss = 0.0
+    if args.cli:
+        cpu[cli_name], wall[cli_name] = [], []
     for _ in range(args.reps):
         for name, fn in jobs.items():
             c, w, out = timed(fn)
             cpu[name].append(c)
             wall[name].append(w)
             outs[name] = out
+        if args.cli:
+            c, w, cli_rss = run_cli(args.cli, args.png, cli_out)
+            cpu[cli_name].append(c)
+            wall[cli_name].append(w)
     rss = {name: peak_rss(fn) for name, fn in jobs.items()}
+    if args.cli:
+        rss[cli_name] = (cli_rss, cli_rss)
+        cli_differ = int((read_png(cli_out) != outs["HistomicsTK `reinhard`"]).any(axis=-1).sum())
+        cli_out.unlink()
 
     a, b = outs["HistomicsTK `reinhard`"], outs["bcss `reinhard`"]
     differ = (a != b).any(axis=-1)
@@ -141,8 +176,8 @@ def main() -> None:
     print()
     print("| run | CPU s (min / median) | wall s (min / median) | peak RSS MB (above before) | median CPU |")
     print("|---|---:|---:|---:|---:|")
-    for name in jobs:
-        anchor = "HistomicsTK `reinhard`" if "reinhard" in name else "HistomicsTK `lab_mean_std`"
+    for name in cpu:
+        anchor = "HistomicsTK `lab_mean_std`" if "lab_mean_std" in name else "HistomicsTK `reinhard`"
         ratio = statistics.median(cpu[anchor]) / statistics.median(cpu[name])
         vs = "(anchor)" if name == anchor else f"{ratio:.1f}x less"
         peak, above = rss[name]
@@ -152,13 +187,15 @@ def main() -> None:
             f"| {peak:.0f} ({above:.0f}) | {vs} |"
         )
     print()
-    for name in jobs:
+    for name in cpu:
         print(f"- {name}, CPU s of each run: {', '.join(f'{c:.2f}' for c in cpu[name])}")
     print()
     print(
         f"Outputs: {differ.sum()} of {differ.size} pixels differ ({differ.mean():.4%}); "
         f"lab_mean_std {'identical' if stats_equal else f'differs, largest relative difference {stats_rel:.2e}'}."
     )
+    if args.cli:
+        print(f"CLI output: {cli_differ} pixels differ from HistomicsTK's. (CLI peak RSS: whole process.)")
 
 
 if __name__ == "__main__":
