@@ -397,6 +397,14 @@ impl PairwiseSum {
     /// Feeds the next values. Values past the `n` given to [`PairwiseSum::new`] are ignored.
     pub fn extend(&mut self, mut values: &[f64]) {
         while !values.is_empty() && self.result.is_none() {
+            if self.leaf_filled == 0 && values.len() >= self.leaf_len {
+                // A whole leaf at hand: summed where it lies, without the copy.
+                let (leaf, rest) = values.split_at(self.leaf_len);
+                values = rest;
+                let v = Self::leaf_sum(leaf);
+                self.complete(v);
+                continue;
+            }
             let take = (self.leaf_len - self.leaf_filled).min(values.len());
             self.leaf[self.leaf_filled..self.leaf_filled + take].copy_from_slice(&values[..take]);
             self.leaf_filled += take;
