@@ -13,7 +13,7 @@ Usage: scripts/bench-reinhard.py [PNG] [--reps N] [--cli BCSS]
 
 With ``--cli BCSS`` (a release build of the CLI, ``target/release/bcss``) and a PNG, the command
 ``bcss normalize --image PNG --out OUT`` is timed too, end to end in its own process (PNG decode
-and encode included; CPU, wall and peak RSS from ``wait4``), in the same alternating loop, and
+and encode included; CPU user + system, wall, peak RSS; needs GNU time, ``/usr/bin/time``), in the same alternating loop, and
 its output file is compared with HistomicsTK's array.
 
 PNG: an RGB image (read with Pillow). The issue's benchmark image is the test server's H&E-like
@@ -99,17 +99,21 @@ def timed(fn: Callable[[], Any]) -> Tuple[float, float, Any]:
 
 
 def run_cli(cli: str, png: Path, out: Path) -> Tuple[float, float, float]:
-    """``(CPU s, wall s, peak RSS MB)`` of one ``bcss normalize --image`` process."""
+    """``(CPU s, wall s, peak RSS MB)`` of one ``bcss normalize --image`` process: CPU (user +
+    system) from ``wait4``, peak RSS from GNU time (``wait4``'s ``ru_maxrss`` would count this
+    process's pages, which a forked child holds until it execs)."""
     import subprocess
 
     w0 = time.perf_counter()
-    p = subprocess.Popen([cli, "normalize", "--image", str(png), "--out", str(out), "-q"])
+    cmd = ["/usr/bin/time", "-f", "%M", cli, "normalize", "--image", str(png), "--out", str(out), "-q"]
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    assert p.stderr is not None
+    err = p.stderr.read()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - w0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        raise RuntimeError(f"{cli} exited {p.returncode}")
-    return ru.ru_utime + ru.ru_stime, wall, ru.ru_maxrss / 1024
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{cli} failed: {err}")
+    return ru.ru_utime + ru.ru_stime, wall, int(err.split()[-1]) / 1024
 
 
 def main() -> None:

@@ -690,17 +690,37 @@ impl ColourIndex {
         if self.ids.len() / self.width.max(1) == self.height {
             return Err(ReinhardError::RowCount { expected: self.height, got: self.height + 1 });
         }
-        // Neighbours often share a colour: the last one's id is kept.
+        // Neighbours often share a colour: the last one's id is kept. A colour found at its
+        // first slot is looked up here; the rest (further probes, a new colour) in `id_of`.
         let (mut last, mut last_id) = (u32::MAX, 0);
-        for (x, px) in rgb.chunks_exact(3).enumerate() {
+        let mut slots = self.table.len() - 1;
+        let start = self.ids.len();
+        for px in rgb.chunks_exact(3) {
             let colour = u32::from_le_bytes([px[0], px[1], px[2], 0]);
             if colour != last {
-                last_id = self.id_of(colour)?;
+                let (key, id) = self.table[Self::slot(colour, slots)];
+                last_id = if key == colour + 1 {
+                    id
+                } else {
+                    let id = self.id_of(colour)?;
+                    slots = self.table.len() - 1;
+                    id
+                };
                 last = colour;
             }
-            let masked = mask_out.is_some_and(|m| m[x] != 0);
-            self.kept += u64::from(!masked);
-            self.ids.push(if masked { last_id | MASKED } else { last_id });
+            self.ids.push(last_id);
+        }
+        match mask_out {
+            None => self.kept += self.width as u64,
+            Some(m) => {
+                for (id, &masked) in self.ids[start..].iter_mut().zip(m) {
+                    if masked != 0 {
+                        *id |= MASKED;
+                    } else {
+                        self.kept += 1;
+                    }
+                }
+            }
         }
         Ok(())
     }
