@@ -457,19 +457,19 @@ fn region(state: &State, s: &SlideSpec, req: &Request, fault: Option<&Fault>) ->
     let pixels = image::render_picture(state.config.picture, a.region, out_w, a.out_h, png);
     let body = if png {
         let mut out = Vec::new();
-        bcss::codec::png::write_raw(
+        bcss_codec::png::write_raw(
             &mut out,
             out_w as usize,
             a.out_h as usize,
             4,
             &pixels,
-            bcss::codec::png::Compression::Fast,
+            bcss_codec::png::Compression::Fast,
         )
         .expect("PNG encodes to memory");
         out
     } else {
-        let rgb = bcss::model::RgbImage { width: out_w as usize, height: a.out_h as usize, data: pixels };
-        bcss::codec::jpeg::encode_rgb(&rgb, 95).expect("JPEG encodes")
+        let rgb = bcss_model::RgbImage { width: out_w as usize, height: a.out_h as usize, data: pixels };
+        bcss_codec::jpeg::encode_rgb(&rgb, 95).expect("JPEG encodes")
     };
     cache(Response::new(200, mime, body))
 }
@@ -545,7 +545,7 @@ fn mask_file(state: &State, file: &str, fault: Option<&Fault>) -> Response {
         _ => {}
     }
     let mut out = Vec::new();
-    bcss::codec::png::write_gray(&mut out, &mask, bcss::codec::png::Compression::Fast).expect("PNG encodes to memory");
+    bcss_codec::png::write_gray(&mut out, &mask, bcss_codec::png::Compression::Fast).expect("PNG encodes to memory");
     Response::new(200, "image/png", out).with_header("Content-Disposition", format!("attachment; filename=\"{file}\""))
 }
 
@@ -641,7 +641,7 @@ mod tests {
 
     #[test]
     fn region_rect_helper() {
-        let r: bcss::model::Rect = bcss::model::Rect { left: 1, top: 2, right: 4, bottom: 7 };
+        let r: bcss_model::Rect = bcss_model::Rect { left: 1, top: 2, right: 4, bottom: 7 };
         assert_eq!((r.width(), r.height()), (3, 5));
     }
 }

@@ -33,7 +33,7 @@
 //!
 //! Invariant: pure functions, no I/O.
 
-use bcss::model::{GrayImage, Rect};
+use bcss_model::{GrayImage, Rect};
 
 use crate::tissue;
 

@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 pub use faults::{Fault, Faults, Route, When};
 pub use image::Picture;
 
-use bcss::model::Rect;
+use bcss_model::Rect;
 
 /// One ROI of a synthetic slide (base pixels, `xmax`/`ymax` exclusive).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -710,7 +710,7 @@ mod tests {
         assert_eq!(json(&r[4].2)["type"].as_str(), Some("rest"));
         assert_eq!((r[5].0, json(&r[5].2)["message"].as_str()), (400, Some("Value Error: Invalid encoding \"png\"")));
         assert_eq!((r[6].0, r[6].2.len(), header(6, "content-type").as_deref()), (200, 0, Some("image/png")));
-        let img = bcss::codec::png::decode_rgb(&r[7].2).unwrap();
+        let img = bcss_codec::png::decode_rgb(&r[7].2).unwrap();
         assert_eq!(img.data, vec![0, 1, 37, 1, 1, 37]);
     }
 
@@ -722,7 +722,7 @@ mod tests {
         let r = exchange(&s, "GET /masks/TCGA-SY-0001-DX1 HTTP/1.1\r\nHost: h:1\r\n\r\nGET /files/TCGA-SY-0001-DX1.png HTTP/1.1\r\nHost: h:1\r\n\r\n", 2);
         assert_eq!(r[0].0, 302);
         assert!(r[0].1.iter().any(|(k, v)| k == "location" && v == "http://h:1/files/TCGA-SY-0001-DX1.png"));
-        let mask = bcss::codec::png::decode_gray(&r[1].2).unwrap();
+        let mask = bcss_codec::png::decode_gray(&r[1].2).unwrap();
         assert_eq!((mask.width, mask.height), (60, 40));
         assert_eq!(mask.data[0], image::mask_code(100, 200));
 
@@ -754,7 +754,7 @@ mod tests {
         );
         let r = exchange(&s, &raw, 3);
         // PNG: exactly the tissue function; JPEG (q95): close to it.
-        let png = bcss::codec::png::decode_rgb(&r[0].2).unwrap();
+        let png = bcss_codec::png::decode_rgb(&r[0].2).unwrap();
         let tissue = image::render_picture(
             Picture::Tissue,
             Rect { left: 1000, top: 500, right: 1300, bottom: 700 },
@@ -764,12 +764,12 @@ mod tests {
         );
         assert_eq!((png.width, png.height), (300, 200));
         assert!(png.data == tissue, "the PNG is the tissue picture");
-        let jpeg = bcss::codec::jpeg::decode_rgb(&r[1].2).unwrap();
+        let jpeg = bcss_codec::jpeg::decode_rgb(&r[1].2).unwrap();
         let mean_diff =
             |a: &[u8], b: &[u8]| a.iter().zip(b).map(|(&x, &y)| f64::from(x.abs_diff(y))).sum::<f64>() / a.len() as f64;
         assert!(mean_diff(&jpeg.data, &tissue) < 4.0, "JPEG off by {}", mean_diff(&jpeg.data, &tissue));
         // Masks do not change with the picture.
-        let mask = bcss::codec::png::decode_gray(&r[2].2).unwrap();
+        let mask = bcss_codec::png::decode_gray(&r[2].2).unwrap();
         assert_eq!(mask, image::render_mask(Rect { left: 100, top: 200, right: 160, bottom: 240 }));
     }
 

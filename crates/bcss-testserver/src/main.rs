@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use bcss::model::Rect;
+use bcss_model::Rect;
 use bcss_testserver::svs::{Content, SvsSpec};
 
 use bcss_testserver::gdc::{GdcConfig, GdcFaults, GdcFile, GdcServer};

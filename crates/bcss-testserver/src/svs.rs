@@ -45,8 +45,8 @@ use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bcss::codec::RgbImage;
-use bcss::model::Rect;
+use bcss_codec::RgbImage;
+use bcss_model::Rect;
 
 /// How tiles are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -502,7 +502,7 @@ fn write_level<W: Write>(w: &mut Counted<W>, spec: &SvsSpec, d: u32, path: &Path
     match spec.codec {
         TileCodec::Jpeg { quality } => {
             let jpeg = |img: &RgbImage| {
-                bcss::codec::jpeg::encode_rgb(img, i32::from(quality)).map_err(|e| io::Error::other(e.to_string()))
+                bcss_codec::jpeg::encode_rgb(img, i32::from(quality)).map_err(|e| io::Error::other(e.to_string()))
             };
             for &(tx, ty) in &tiles {
                 if is_blank(spec, d, tx, ty) {
@@ -729,7 +729,7 @@ mod tests {
 
     use super::*;
     use bcss::source::local::LocalSlide;
-    use bcss::transform::Rect;
+    use bcss_model::Rect;
     use openslide_rs::{Address, OpenSlide, Region, Size};
 
     /// Reads `w x h` pixels of OpenSlide level `level` at level pixel (x, y) as RGB (the slides

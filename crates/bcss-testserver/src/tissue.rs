@@ -279,7 +279,7 @@ pub fn paint_row(by: u64, cols: &[u64], out: &mut [u8], stride: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bcss::model::Rect;
+    use bcss_model::Rect;
 
     use crate::image::{render_picture, sample_index, Picture};
 

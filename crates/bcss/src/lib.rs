@@ -12,13 +12,13 @@
 //! 2. [`source`]: where pixels and masks come from: the DSA REST API ([`source::girder`]), mask
 //!    links, annotation files, local slides.
 //! 3. [`transform`]: pure geometry and pixel rules: region size, mask resize, rasterisation.
-//! 4. [`codec`]: JPEG (libjpeg-turbo) and PNG.
+//! 4. [`codec`]: JPEG (libjpeg-turbo) and PNG (the crate `bcss-codec`, re-exported).
 //! 5. [`dataset`]: the layout on disk, file names, atomic writes and the manifest.
 //! 6. [`command`]: the operations a user runs (`download`, ...), each taking a validated plan
 //!    and a [`report::Reporter`].
 //!
-//! Under them all, [`model`] holds the plain types they pass each other: rectangles, slide
-//! geometry, images, annotation shapes and the codes table.
+//! Under them all, [`model`] (the crate `bcss-model`, re-exported) holds the plain types they
+//! pass each other: rectangles, slide geometry, images, annotation shapes and the codes table.
 //!
 //! The library never prints: progress goes through [`report::Reporter`], diagnostics through
 //! `tracing` events, and failures through typed errors.
@@ -76,15 +76,15 @@
 //! ```
 
 #![deny(missing_docs)]
-// `unsafe` lives in one module, the libjpeg-turbo binding (`codec::jpeg`), allowed there.
-#![deny(unsafe_code)]
+// `unsafe` lives in one crate, bcss-codec (its libjpeg-turbo binding).
+#![forbid(unsafe_code)]
 
 pub mod catalog;
-pub mod codec;
+pub use bcss_codec as codec;
 pub mod command;
 pub mod dataset;
 pub mod files;
-pub mod model;
+pub use bcss_model as model;
 pub mod render;
 pub mod report;
 pub mod source;

@@ -38,7 +38,7 @@ pub fn plan(args: &MasksArgs) -> anyhow::Result<MasksPlan> {
         bail!("the resolution asked for gives a scale factor of {factor}; give `--mpp`/`--native-mpp` or `--mag`/`--native-mag` of similar sizes");
     }
     let codes = match &args.codes {
-        Some(p) => CodeTable::from_path(p)
+        Some(p) => bcss::catalog::read_code_table(p)
             .map_err(|e| anyhow!(e).context(format!("cannot use codes table `{}`", p.display())))?,
         None => CodeTable::bcss(),
     };

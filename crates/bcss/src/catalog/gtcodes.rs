@@ -1,117 +1,46 @@
-//! HistomicsTK's ground-truth codes tables: the BCSS table built in (HistomicsTK's
-//! `sample_GTcodes.csv`) and the CSV reader for a user's own.
-//!
-//! [`CodeTable`] (in `model`) is the table itself; this module adds its constructors that know
-//! the CSV columns `group, overlay_order, GT_code, is_roi, is_background_class, color,
-//! comments` and the dataset. [`CodeTable::bcss`] is the BCSS scheme: `roi` 254 and
-//! `evaluation_roi` 253 define ROIs, `mostly_stroma` (2) is the background class, `exclude` (7)
-//! is drawn last, and every other class has overlay order 1.
+//! HistomicsTK's ground-truth codes tables as the dataset uses them: the BCSS table with the
+//! dataset's short labels as aliases ([`bcss_with_labels`]), and a user's own table read from a
+//! file ([`read_code_table`]). The table itself, its CSV reader and HistomicsTK's built-in BCSS
+//! table are [`CodeTable`]'s (`bcss-model`).
 //!
 //! ```
-//! use bcss::model::CodeTable;
+//! use bcss::catalog::bcss_with_labels;
 //!
-//! let table = CodeTable::bcss();
-//! assert_eq!(table.get("roi").map(|g| (g.gt_code, g.is_roi)), Some((254, true)));
+//! let table = bcss_with_labels();
+//! assert_eq!(table.get("tumor").map(|g| g.gt_code), Some(1));
 //! assert_eq!(table.background().map(|g| g.group.as_str()), Some("mostly_stroma"));
 //! ```
 //!
-//! Invariant: reads a file only in [`CodeTable::from_path`].
+//! Invariant: reads a file only in [`read_code_table`].
 
 use std::path::Path;
 
 use crate::model::{CodeTable, CodeTableError, GroupCode};
 
-/// The BCSS codes table as HistomicsTK ships it (`sample_GTcodes.csv`).
-const BCSS_GTCODES_CSV: &str = include_str!("data/htk_gtcodes.csv");
-
-impl CodeTable {
-    /// The BCSS table (HistomicsTK `sample_GTcodes.csv`).
-    pub fn bcss() -> CodeTable {
-        CodeTable::from_csv(BCSS_GTCODES_CSV.as_bytes()).expect("the built-in codes table is valid")
-    }
-
-    /// The BCSS table plus the short labels of `gtruth_codes.tsv` as aliases (`tumor` next to
-    /// `mostly_tumor`, `stroma` next to `mostly_stroma`, ...), each with its row's code, order
-    /// and flags. Annotation group strings on DSA servers come in both spellings, and a group
-    /// missing from the table is silently never drawn, so `download` and `extract` rasterise
-    /// with this table. (`bcss masks` defaults to the exact HistomicsTK table.)
-    pub fn bcss_with_labels() -> CodeTable {
-        let base = CodeTable::bcss();
-        let mut groups = base.groups().to_vec();
-        for g in base.groups() {
-            let Some(code) = super::codes::CODES.iter().find(|c| c.value != 0 && c.value == g.gt_code) else {
-                continue;
-            };
-            if code.label != g.group && !groups.iter().any(|x| x.group == code.label) {
-                groups.push(GroupCode { group: code.label.to_string(), ..g.clone() });
-            }
+/// The BCSS table plus the short labels of `gtruth_codes.tsv` as aliases (`tumor` next to
+/// `mostly_tumor`, `stroma` next to `mostly_stroma`, ...), each with its row's code, order and
+/// flags. Annotation group strings on DSA servers come in both spellings, and a group missing
+/// from the table is silently never drawn, so `download` and `extract` rasterise with this
+/// table. (`bcss masks` defaults to the exact HistomicsTK table, [`CodeTable::bcss`].)
+pub fn bcss_with_labels() -> CodeTable {
+    let base = CodeTable::bcss();
+    let mut groups = base.groups().to_vec();
+    for g in base.groups() {
+        let Some(code) = super::codes::CODES.iter().find(|c| c.value != 0 && c.value == g.gt_code) else {
+            continue;
+        };
+        if code.label != g.group && !groups.iter().any(|x| x.group == code.label) {
+            groups.push(GroupCode { group: code.label.to_string(), ..g.clone() });
         }
-        CodeTable::from_groups(groups).expect("aliases keep group names unique")
     }
+    CodeTable::from_groups(groups).expect("aliases keep group names unique")
+}
 
-    /// Reads a CSV table with HistomicsTK's column names (any order; `color` and `comments`
-    /// optional).
-    pub fn from_csv<R: std::io::Read>(reader: R) -> Result<CodeTable, CodeTableError> {
-        let mut rdr = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(reader);
-        let headers = rdr.headers()?.clone();
-        let col = |name: &'static str| headers.iter().position(|h| h == name);
-        let need = |name: &'static str| col(name).ok_or(CodeTableError::MissingColumn(name));
-        let (c_group, c_order, c_code, c_roi, c_bg) =
-            (need("group")?, need("overlay_order")?, need("GT_code")?, need("is_roi")?, need("is_background_class")?);
-        let (c_color, c_comments) = (col("color"), col("comments"));
-        let mut groups = Vec::new();
-        for rec in rdr.records() {
-            let rec = rec?;
-            let line = rec.position().map_or(0, |p| p.line());
-            let field = |c: usize| rec.get(c).unwrap_or("");
-            let bad = |reason: String| CodeTableError::BadRow { line, reason };
-            let int = |c: usize, name: &str| -> Result<i64, CodeTableError> {
-                let text = field(c);
-                text.parse::<i64>()
-                    .or_else(|_| {
-                        text.parse::<f64>()
-                            .ok()
-                            .filter(|v| v.fract() == 0.0 && v.abs() < 1e15)
-                            .map(|v| v as i64)
-                            .ok_or(())
-                    })
-                    .map_err(|_| bad(format!("`{name}` is `{text}`, not an integer")))
-            };
-            let flag = |c: usize, name: &str| -> Result<bool, CodeTableError> {
-                match int(c, name)? {
-                    0 => Ok(false),
-                    1 => Ok(true),
-                    v => Err(bad(format!("`{name}` is {v}, expected 0 or 1"))),
-                }
-            };
-            let group = field(c_group).to_string();
-            if group.is_empty() {
-                return Err(bad("empty `group`".into()));
-            }
-            let code = int(c_code, "GT_code")?;
-            let gt_code = u8::try_from(code)
-                .ok()
-                .filter(|&c| c > 0)
-                .ok_or_else(|| bad(format!("`GT_code` is {code}; mask values must be 1..=255")))?;
-            groups.push(GroupCode {
-                group,
-                overlay_order: int(c_order, "overlay_order")?,
-                gt_code,
-                is_roi: flag(c_roi, "is_roi")?,
-                is_background_class: flag(c_bg, "is_background_class")?,
-                color: c_color.map(|c| field(c).to_string()).unwrap_or_default(),
-                comments: c_comments.map(|c| field(c).to_string()).unwrap_or_default(),
-            });
-        }
-        CodeTable::from_groups(groups)
-    }
-
-    /// Reads a CSV table from a file.
-    pub fn from_path(path: &Path) -> Result<CodeTable, CodeTableError> {
-        let text = crate::files::read(path, crate::files::TABLE_FILE_LIMIT)
-            .map_err(|source| CodeTableError::Io { path: path.to_path_buf(), source })?;
-        CodeTable::from_csv(text.as_slice())
-    }
+/// Reads a CSV table (HistomicsTK's columns, [`CodeTable::from_csv`]) from a file.
+pub fn read_code_table(path: &Path) -> Result<CodeTable, CodeTableError> {
+    let text = crate::files::read(path, crate::files::TABLE_FILE_LIMIT)
+        .map_err(|source| CodeTableError::Io { path: path.to_path_buf(), source })?;
+    CodeTable::from_csv(text.as_slice())
 }
 
 #[cfg(test)]
@@ -120,7 +49,7 @@ mod tests {
 
     #[test]
     fn bcss_table_matches_the_spec() {
-        let aliased = CodeTable::bcss_with_labels();
+        let aliased = bcss_with_labels();
         let tumor = aliased.groups().iter().find(|g| g.group == "tumor").expect("alias for mostly_tumor");
         assert_eq!((tumor.gt_code, tumor.overlay_order, tumor.is_background_class), (1, 1, false));
         let stroma = aliased.groups().iter().find(|g| g.group == "stroma").expect("alias for mostly_stroma");

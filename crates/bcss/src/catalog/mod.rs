@@ -19,6 +19,7 @@
 pub mod classmap;
 pub mod codes;
 pub(crate) mod gtcodes;
+pub use gtcodes::{bcss_with_labels, read_code_table};
 mod rois;
 mod slides;
 pub mod split;

@@ -18,6 +18,7 @@
 //! Output: `out/<roi>_overlay.png` per ROI and `out/contact_sheet.png`: thumbnails in ROI order,
 //! each labelled (13-pixel text) with its ROI id and, in the part's colour, its part of the split.
 
+use crate::transform::canvas::Draw;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::PathBuf;

@@ -4,6 +4,7 @@
 use super::text::{draw_text, text_size};
 use crate::catalog::classmap::ClassMap;
 use crate::model::RgbImage;
+use crate::transform::canvas::Draw;
 
 /// One line of a legend.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,11 +8,11 @@
 //! - [`remap`]: label codes to classes through a lookup table; code histograms.
 //! - `shrink`: RGB pictures shrunk by an integer factor (box filter), a row at a time.
 //! - [`tile`]: the tile grid of a ROI, last row and column aligned to the edge.
-//! - `canvas`: drawing on a `model::Image`: rectangles, copies and 5x7 bitmap text.
+//! - `canvas`: drawing on a `model::Image`: rectangles and copies.
 //!
 //! Invariant: nothing here does I/O.
 
-pub mod canvas;
+pub(crate) mod canvas;
 pub mod pillow;
 pub mod raster;
 pub mod region;

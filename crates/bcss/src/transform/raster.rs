@@ -396,7 +396,8 @@ fn prepare_htk(shape: &Shape, sf: f64) -> Option<Prepared> {
                 })
                 .collect()
         }
-        Shape::Other { .. } => return None,
+        // `Other` and any shape added later: nothing HistomicsTK draws.
+        _ => return None,
     };
     let fbox = extent(&vertices);
     let bbox = fbox.map(|v| v.trunc() as i64);
@@ -415,7 +416,8 @@ fn prepare_strict(shape: &Shape, sf: f64) -> Option<Prepared> {
                 .map(|p| [p[0] * cos - p[1] * sin + cx, p[0] * sin + p[1] * cos + cy])
                 .collect()
         }
-        Shape::Other { .. } => return None,
+        // `Other` and any shape added later: nothing HistomicsTK draws.
+        _ => return None,
     };
     let fbox = extent(&vertices);
     // Outward (top-left floored, bottom-right ceiled): the box holds every pixel it touches.

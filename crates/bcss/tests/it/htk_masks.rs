@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bcss::codec::png::decode_gray;
-use bcss::model::CodeTable;
 use bcss::source::annotations::parse;
 use bcss::transform::raster::{roi_masks, scale_from_mag, scale_from_mpp, Geometry, RasterOptions};
 use serde_json::Value;
@@ -50,7 +49,7 @@ fn check_case(dir: &Path) -> (Vec<String>, usize) {
     let mut problems = Vec::new();
     let mut checked = 0;
     let case = json(&dir.join("case.json"));
-    let table = CodeTable::from_path(&dir.join("gtcodes.csv")).unwrap();
+    let table = bcss::catalog::read_code_table(&dir.join("gtcodes.csv")).unwrap();
     let annotations = parse(&std::fs::read(dir.join("annotations.json")).unwrap()).unwrap();
     let opts = RasterOptions::default().geometry(Geometry::Htk).scale(scale(&case));
     let slide = case["slide_name"].as_str().unwrap();

@@ -10,7 +10,7 @@ use crate::catalog::{codes, Roi};
 use crate::codec::rows::RowReader;
 use crate::codec::GrayImage;
 use crate::dataset::names;
-use crate::model::{CodeTable, Rect};
+use crate::model::Rect;
 use crate::source::annotations::{self, AnnotationError};
 use crate::source::girder::MAX_ANNOTATIONS_BODY;
 use crate::source::http::Http;
@@ -115,14 +115,14 @@ pub enum AnnotationMaskError {
 /// BCSS codes table (group names and the short labels of `gtruth_codes.tsv` both accepted).
 pub fn mask_from_annotations(json: &[u8], roi: &Roi) -> Result<GrayImage, AnnotationMaskError> {
     let parsed = annotations::parse(json)?;
-    Ok(mask_for_rect(&parsed, &roi.id, roi.rect(), &CodeTable::bcss_with_labels(), Geometry::Htk)?)
+    Ok(mask_for_rect(&parsed, &roi.id, roi.rect(), &crate::catalog::gtcodes::bcss_with_labels(), Geometry::Htk)?)
 }
 
 /// [`mask_from_annotations`] planned, not painted ([`raster_for_rect`]): [`stream_raster`]
 /// paints it a band of rows at a time.
 fn raster_from_annotations(json: &[u8], roi: &Roi) -> Result<RoiRaster, AnnotationMaskError> {
     let parsed = annotations::parse(json)?;
-    Ok(raster_for_rect(&parsed, &roi.id, roi.rect(), &CodeTable::bcss_with_labels(), Geometry::Htk)?)
+    Ok(raster_for_rect(&parsed, &roi.id, roi.rect(), &crate::catalog::gtcodes::bcss_with_labels(), Geometry::Htk)?)
 }
 
 /// Paints the rows of `roi`'s rectangle from `raster` ([`raster_from_annotations`]) a band at

@@ -35,7 +35,7 @@ use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Status, Strategy};
 use super::encoder::{EncodeError, PngWriter};
 use super::png::Compression;
 use super::CodecError;
-use crate::model::GrayImage;
+use bcss_model::GrayImage;
 
 /// Filtered bytes handed to deflate at a time.
 const BAND_BYTES: usize = 1 << 20;
@@ -46,9 +46,9 @@ const CHUNK_BYTES: usize = 1 << 18;
 /// module docs), streaming to `out`: [`LabelWriter`] handed the whole mask.
 ///
 /// ```
-/// use bcss::codec::label_png::write_labels;
-/// use bcss::codec::png::{decode_gray, Compression};
-/// use bcss::model::GrayImage;
+/// use bcss_codec::label_png::write_labels;
+/// use bcss_codec::png::{decode_gray, Compression};
+/// use bcss_model::GrayImage;
 ///
 /// let mask = GrayImage { width: 300, height: 200, data: (0..60_000).map(|i| ((i % 300) / 50) as u8).collect() };
 /// let mut bytes = Vec::new();
@@ -72,8 +72,8 @@ pub fn write_labels<W: Write>(out: W, image: &GrayImage, compression: Compressio
 /// above and one `IDAT` chunk (`Balanced`), or [`PngWriter`]'s pieces (`Fast`, `High`).
 ///
 /// ```
-/// use bcss::codec::label_png::LabelWriter;
-/// use bcss::codec::png::{decode_gray, Compression};
+/// use bcss_codec::label_png::LabelWriter;
+/// use bcss_codec::png::{decode_gray, Compression};
 ///
 /// let mut png = Vec::new();
 /// let mut w = LabelWriter::new(&mut png, 2, 3, Compression::Balanced).unwrap();
@@ -266,7 +266,7 @@ impl<W: Write> UpRle<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::png::decode_gray;
+    use crate::png::decode_gray;
 
     fn round_trip(mask: &GrayImage, compression: Compression) -> Vec<u8> {
         let mut bytes = Vec::new();
@@ -323,7 +323,7 @@ mod tests {
         let mask = regions(3000, 2000);
         let ours = round_trip(&mask, Compression::Balanced).len();
         let mut zlib6 = Vec::new();
-        crate::codec::png::write_gray(&mut zlib6, &mask, Compression::Balanced).unwrap();
+        crate::png::write_gray(&mut zlib6, &mask, Compression::Balanced).unwrap();
         assert!(ours <= zlib6.len(), "Up + RLE {ours} bytes, zlib 6 adaptive {} bytes", zlib6.len());
     }
 

@@ -1,4 +1,16 @@
-//! The shared vocabulary of the layers: plain Rust types that several layers pass to each other.
+//! # bcss-model
+//!
+//! The shared vocabulary of bcss's crates: plain Rust types that several layers pass to each
+//! other (re-exported by the library as `bcss::model`).
+//!
+//! ```
+//! use bcss_model::{Rect, RgbImage};
+//!
+//! let roi: Rect = Rect { left: 100, top: 50, right: 400, bottom: 250 };
+//! assert_eq!((roi.width(), roi.height()), (300, 200));
+//! let image = RgbImage::filled(roi.width() as usize, roi.height() as usize, [255, 255, 255]);
+//! assert_eq!(image.pixel(10, 10), [255, 255, 255]);
+//! ```
 //!
 //! - `geometry`: [`Rect`], the one rectangle type (`Rect<u64>` of base slide pixels, `Rect<i64>`
 //!   in the rasteriser's signed grid), and [`SlideGeometry`] (a slide's size, tiles, levels and
@@ -13,6 +25,9 @@
 //! Invariant: imports nothing from other bcss modules and does no I/O. Wire formats (Girder's
 //! JSON field names, CSV columns) are read by the layer that meets them and converted into these
 //! types.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub(crate) mod codes;
 pub(crate) mod geometry;

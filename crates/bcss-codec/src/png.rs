@@ -6,7 +6,7 @@ use std::io::Write;
 pub use super::encoder::{EncodeError, PngWriter};
 
 use super::{CodecError, SizeLimit};
-use crate::model::{GrayImage, RgbImage};
+use bcss_model::{GrayImage, RgbImage};
 
 /// How hard to compress. PNG is lossless: this changes file size and time, never pixels.
 ///

@@ -16,7 +16,7 @@ use std::io::Read;
 use std::ptr::NonNull;
 
 use super::{CodecError, SizeLimit};
-use crate::model::RgbImage;
+use bcss_model::RgbImage;
 
 type TjHandle = *mut c_void;
 
@@ -247,9 +247,9 @@ unsafe extern "C" fn read_source<R: Read>(ctx: *mut c_void, buf: *mut c_uchar, l
 /// ([`CodecError::Read`], with the reader's own error).
 ///
 /// ```
-/// # let img = bcss::codec::RgbImage { width: 40, height: 30, data: vec![128; 3600] };
-/// # let bytes = bcss::codec::jpeg::encode_rgb(&img, 90).unwrap();
-/// use bcss::codec::{jpeg::RowDecoder, SizeLimit};
+/// # let img = bcss_codec::RgbImage { width: 40, height: 30, data: vec![128; 3600] };
+/// # let bytes = bcss_codec::jpeg::encode_rgb(&img, 90).unwrap();
+/// use bcss_codec::{jpeg::RowDecoder, SizeLimit};
 ///
 /// let mut rows = RowDecoder::new(&bytes[..], SizeLimit::default()).unwrap();
 /// let mut band = vec![0u8; rows.width() * 3 * 8];
@@ -258,7 +258,7 @@ unsafe extern "C" fn read_source<R: Read>(ctx: *mut c_void, buf: *mut c_uchar, l
 ///     all.extend_from_slice(&band[..n * rows.width() * 3]);
 /// }
 /// rows.finish().unwrap();
-/// assert_eq!(all, bcss::codec::jpeg::decode_rgb(&bytes).unwrap().data);
+/// assert_eq!(all, bcss_codec::jpeg::decode_rgb(&bytes).unwrap().data);
 /// ```
 pub struct RowDecoder<R: Read> {
     raw: *mut RawRows,

@@ -133,14 +133,14 @@ fn compress_piece(
 /// A streaming PNG encoder for 8-bit grey, RGB or RGBA images.
 ///
 /// ```
-/// use bcss::codec::png::{Compression, PngWriter};
+/// use bcss_codec::png::{Compression, PngWriter};
 ///
 /// let mut png = Vec::new();
 /// let mut w = PngWriter::new(&mut png, 2, 3, 1, Compression::Balanced).unwrap();
 /// w.write_rows(&[1, 2]).unwrap();
 /// w.write_rows(&[3, 4, 5, 6]).unwrap();
 /// w.finish().unwrap();
-/// let back = bcss::codec::png::decode_gray(&png).unwrap();
+/// let back = bcss_codec::png::decode_gray(&png).unwrap();
 /// assert_eq!(back.data, [1, 2, 3, 4, 5, 6]);
 /// ```
 pub struct PngWriter<W: Write> {

@@ -1,4 +1,20 @@
-//! Image codecs: decoding what servers send and writing the PNGs of a dataset.
+//! # bcss-codec
+//!
+//! bcss's image codecs: decoding what servers and slides send, and writing the PNGs of a
+//! dataset. The only crate of the workspace with `unsafe` (the libjpeg-turbo binding, [`jpeg`]),
+//! and the one the test server builds its slides and masks with, so that it does not depend on
+//! the library it tests.
+//!
+//! ```
+//! use bcss_codec::png::{decode_rgb, write_rgb, Compression};
+//! use bcss_model::RgbImage;
+//!
+//! let image = RgbImage::filled(3, 2, [200, 100, 50]);
+//! let mut bytes = Vec::new();
+//! write_rgb(&mut bytes, &image, Compression::Fast)?;
+//! assert_eq!(decode_rgb(&bytes)?, image);
+//! # Ok::<(), bcss_codec::CodecError>(())
+//! ```
 //!
 //! - [`jpeg`]: JPEG through libjpeg-turbo's TurboJPEG API, so decoded pixels are exactly the ones
 //!   Pillow (which links libjpeg-turbo) gave the original downloader. A pure-Rust decoder rounds
@@ -20,6 +36,10 @@
 //!
 //! Invariant: pure transformations of bytes in memory or through `Read`/`Write`; no file system.
 
+#![deny(missing_docs)]
+// `unsafe` lives in one module, the libjpeg-turbo binding (`jpeg`), allowed there.
+#![deny(unsafe_code)]
+
 pub(crate) mod deflate;
 pub mod encoder;
 pub(crate) mod huffman;
@@ -29,9 +49,8 @@ pub mod label_png;
 pub mod png;
 pub mod rows;
 
-/// Kept at this path for `command::download` and `command::extract` while they are rewritten;
-/// other code imports them from `crate::model`.
-pub use crate::model::{GrayImage, RgbImage, MAX_PIXELS};
+/// The image types the codecs read and write (`bcss_model`'s), here for the codecs' users.
+pub use bcss_model::{GrayImage, RgbImage, MAX_PIXELS};
 
 /// The size a decoder accepts, checked against the header before any pixel is allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +79,7 @@ impl SizeLimit {
     /// Whether an image of `width x height` (from its header) may be decoded.
     ///
     /// ```
-    /// use bcss::codec::{SizeLimit, CodecError};
+    /// use bcss_codec::{SizeLimit, CodecError};
     ///
     /// assert!(SizeLimit::Exactly { width: 3, height: 2 }.check(3, 2).is_ok());
     /// assert!(matches!(SizeLimit::Exactly { width: 3, height: 2 }.check(2, 3), Err(CodecError::WrongSize { .. })));
@@ -232,6 +251,7 @@ mod tests {
         let refused = png::PngWriter::new(Vec::new(), 4, 4, 5, png::Compression::Fast).err().unwrap();
         let err = CodecError::from(refused);
         assert!(matches!(err, CodecError::Encode(_)));
-        assert_eq!(crate::report::error_chain(&err), "failed to encode PNG: a PNG cannot hold 5 channels");
+        let cause = std::error::Error::source(&err).map(|c| c.to_string()).unwrap_or_default();
+        assert_eq!(format!("{err}: {cause}"), "failed to encode PNG: a PNG cannot hold 5 channels");
     }
 }

@@ -147,7 +147,7 @@ fn convert_row(target: Target, ch: usize, y: usize, src: &[u8], out: &mut [u8]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::png::{write_raw, Compression};
+    use crate::png::{write_raw, Compression};
     use std::io::Cursor;
 
     #[test]
@@ -176,7 +176,7 @@ mod tests {
             r.read_row(&mut row).unwrap();
             all.extend_from_slice(&row);
         }
-        assert_eq!(all, crate::codec::png::decode_rgb(&bytes).unwrap().data);
+        assert_eq!(all, crate::png::decode_rgb(&bytes).unwrap().data);
         assert!(r.read_row(&mut row).is_err());
     }
 

@@ -8,7 +8,7 @@ use std::cmp::{max, min};
 /// The one rectangle type of bcss, generic over its coordinate so that it serves both grids bcss
 /// meets:
 ///
-/// - `Rect` (that is, `Rect<u64>`): base slide pixels: the catalogue's ROIs ([`Roi::rect`]),
+/// - `Rect` (that is, `Rect<u64>`): base slide pixels: the catalogue's ROIs (`bcss::catalog::Roi::rect`),
 ///   region requests, pyramid levels, tiles. Never negative: a slide starts at (0, 0).
 /// - `Rect<i64>`: the rasteriser's grid of annotation coordinates (`transform::raster`). An
 ///   annotation may be drawn past the slide's top-left corner, and HistomicsTK's bookkeeping
@@ -21,7 +21,6 @@ use std::cmp::{max, min};
 /// names of `roiBounds.csv` and of HistomicsTK's bounds, which `manifest.json` (existing
 /// datasets resume from it) and `bcss masks --json` have always written.
 ///
-/// [`Roi::rect`]: crate::catalog::Roi::rect
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rect<T = u64> {
