@@ -8,8 +8,6 @@
 //! | 3 | the server: unreachable, not a Girder API, authentication, listing |
 //! | 4 | the output directory: cannot be created or written, or another bcss run is writing into it (without `--wait-lock`) |
 
-use clap::Parser;
-
 /// A failure the user can act on, with its exit code.
 #[derive(Debug)]
 pub enum Failure {
@@ -86,39 +84,6 @@ impl<T, E: Into<anyhow::Error>> Classify<T> for Result<T, E> {
 pub fn render_chain(err: &anyhow::Error) -> String {
     let levels: Vec<String> = err.chain().map(ToString::to_string).collect();
     levels.join(": ")
-}
-
-/// Parses arguments, runs the command, prints a failure as one sentence, returns the exit code.
-pub fn run(argv: Vec<std::ffi::OsString>) -> i32 {
-    let args = match crate::cli::Cli::try_parse_from(argv) {
-        Ok(a) => a,
-        Err(e) => {
-            // What `Cli::parse` would do, without ending the process (the Python extension
-            // runs this inside the interpreter): help/version on stdout with 0, usage on stderr
-            // with 2.
-            let _ = e.print();
-            return e.exit_code();
-        }
-    };
-    let json = args.json;
-    match crate::commands::dispatch(args) {
-        Ok(()) => 0,
-        Err(failure) => {
-            let Some((line, hint)) = failure.describe() else { return 1 };
-            // Into the run's log too, when the command had opened one.
-            tracing::error!(target: crate::logging::LOG_ONLY, error = %line, exit = failure.code(), "bcss stops");
-            eprintln!("error: {line}");
-            if let Some(h) = hint {
-                eprintln!("\nhint: {h}");
-            }
-            if json {
-                // A script reading stdout gets an answer for a fatal error too.
-                let value = serde_json::json!({"error": line, "hint": hint, "exit": failure.code()});
-                println!("{}", serde_json::to_string_pretty(&value).expect("serialisable error"));
-            }
-            failure.code()
-        }
-    }
 }
 
 #[cfg(test)]

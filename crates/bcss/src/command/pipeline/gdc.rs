@@ -29,8 +29,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::pixels::{Pixels, RowSink, SlideHandle};
-use super::run::{RoiError, RunError, Summary};
+use super::contract::{Pixels, RowSink, SlideHandle};
+use super::errors::RoiError;
+use super::run::{RunError, Summary};
 use super::BaseMasks;
 use crate::catalog::{Roi, RoiTable, SlideTable};
 use crate::dataset::manifest::{Manifest, SlideFile};

@@ -4,52 +4,19 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::pixels::{RowSink, SlideHandle};
-use super::run::{content_retry, RoiError};
+use super::contract::{BaseMasks, RowSink, SlideHandle};
+use super::errors::{content_retry, AnnotationMaskError, RoiError};
 use crate::catalog::{codes, Roi};
 use crate::codec::rows::RowReader;
 use crate::codec::GrayImage;
 use crate::dataset::names;
 use crate::model::Rect;
-use crate::source::annotations::{self, AnnotationError};
+use crate::source::annotations::{self};
 use crate::source::girder::MAX_ANNOTATIONS_BODY;
 use crate::source::http::Http;
 use crate::source::masklink::{self, MaskError};
-use crate::transform::raster::{self, mask_for_rect, raster_for_rect, Geometry, RectMaskError, RoiRaster};
+use crate::transform::raster::{self, mask_for_rect, raster_for_rect, Geometry, RoiRaster};
 use crate::transform::remap::count_into;
-
-/// A source of base-resolution masks for the pipeline.
-pub trait BaseMasks: Sync {
-    /// `links`, `dir` or `annotations`, as the manifest records it.
-    fn kind(&self) -> &'static str;
-    /// Where this ROI's mask comes from, for the fingerprint (a link, a directory).
-    fn origin(&self, roi: &Roi) -> String;
-    /// The ROI's mask at base resolution, checked: exactly the ROI's size, known codes only.
-    fn base_mask(&self, roi: &Roi, slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError>;
-    /// The same mask handed to `sink` top to bottom in whole rows (`roi.width()` bytes each), what
-    /// the pipeline writes from. Checks may end it part-way (the pipeline then writes nothing).
-    /// This default makes the whole mask with [`BaseMasks::base_mask`]; mask PNGs are decoded
-    /// a band of rows at a time instead (`stream_mask`).
-    fn base_mask_rows(
-        &self,
-        roi: &Roi,
-        slide: &dyn SlideHandle,
-        on_bytes: &dyn Fn(u64),
-        sink: &mut RowSink,
-    ) -> Result<(), RoiError> {
-        sink(&self.base_mask(roi, slide, on_bytes)?.data)
-    }
-    /// Whether a mask whose content is bad is fetched again (remote masks: a body may arrive
-    /// damaged).
-    fn refetch_bad_content(&self) -> bool {
-        false
-    }
-}
-
-/// Whether an error is bad mask content (retried for sources that [`BaseMasks::refetch_bad_content`]).
-pub(crate) fn bad_mask_content(e: &RoiError) -> bool {
-    matches!(e, RoiError::Mask(MaskError::Decode { .. } | MaskError::WrongSize { .. } | MaskError::UnknownCodes { .. }))
-}
 
 /// Decodes the mask PNG `bytes` of `roi` a band of rows at a time into `sink`, with the checks of
 /// [`masklink::decode_mask`]: the header's size must be the ROI's base size (before any row is
@@ -95,19 +62,6 @@ pub(crate) fn stream_mask(bytes: &[u8], roi: &Roi, origin: &str, sink: &mut RowS
         return Err(RoiError::Mask(MaskError::UnknownCodes { origin: origin.to_string(), values }));
     }
     Ok(())
-}
-
-/// Why a catalogue ROI's mask could not be made from annotations: the JSON could not be read,
-/// or no mask fits the ROI.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AnnotationMaskError {
-    /// The JSON is not annotation JSON.
-    #[error(transparent)]
-    Annotations(#[from] AnnotationError),
-    /// No ROI element matches the catalogue ROI, or it gave no mask.
-    #[error(transparent)]
-    Mask(#[from] RectMaskError),
 }
 
 /// The ground-truth mask of a catalogue ROI from a slide's annotation JSON: HistomicsTK rules,

@@ -21,18 +21,22 @@
 //! writes and the per-ROI manifest record.
 
 #[cfg(feature = "openslide")]
+mod contract;
+mod errors;
 mod gdc;
 mod masks;
 mod pixels;
 mod run;
 
+pub use contract::{BaseMasks, Pixels, RowSink, SlideHandle};
+pub use errors::{AnnotationMaskError, RegionError, RoiError};
+
 #[cfg(feature = "openslide")]
 pub use gdc::{cache_dir, download_wsis, find_gdc_slides, wsis_dir, GdcPixels, GdcSlides, GdcSlidesError};
 pub use masks::{
-    mask_from_annotations, AnnotationFileMasks, AnnotationMaskError, BaseMasks, DirMasks, LinkMasks, MaskSetupError,
-    SlideAnnotationMasks,
+    mask_from_annotations, AnnotationFileMasks, DirMasks, LinkMasks, MaskSetupError, SlideAnnotationMasks,
 };
 #[cfg(feature = "openslide")]
 pub use pixels::LocalPixels;
-pub use pixels::{DsaPixels, Encoding, Pixels, RowSink, SlideHandle};
-pub use run::{run, Parts, RegionError, RoiError, RoiPipeline, RunError, Summary, MAX_OUTPUT_PIXELS};
+pub use pixels::{DsaPixels, Encoding};
+pub use run::{run, Parts, RoiPipeline, RunError, Summary, MAX_OUTPUT_PIXELS};
