@@ -21,6 +21,7 @@
 //! - `shape`: annotation [`Element`]s and their [`Shape`]s, as [`Annotations`].
 //! - `codes`: [`CodeTable`], HistomicsTK's table from annotation groups to mask values.
 //! - `time`: [`UtcTime`], seconds since 1970 as a UTC civil date.
+//! - [`hex`]: the text form of a digest.
 //!
 //! Invariant: imports nothing from other bcss modules and does no I/O. Wire formats (Girder's
 //! JSON field names, CSV columns) are read by the layer that meets them and converted into these
@@ -40,3 +41,15 @@ pub use geometry::{Rect, SlideGeometry};
 pub use image::{GrayImage, Image, RgbImage, MAX_PIXELS};
 pub use shape::{Annotations, Element, Shape};
 pub use time::UtcTime;
+
+/// Lower-case hex of bytes: the text form of a digest (`md5sum`'s and `sha256sum`'s, the
+/// manifest's `sha256`, the GDC's `md5sum`).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}

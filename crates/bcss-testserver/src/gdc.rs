@@ -81,12 +81,8 @@ impl GdcFile {
 
 /// A deterministic UUID-shaped id for a file name (its MD5 laid out as `8-4-4-4-12`).
 pub fn uuid_for(name: &str) -> String {
-    let h = hex(&Md5::digest(name.as_bytes()));
+    let h = bcss_model::hex(&Md5::digest(name.as_bytes()));
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The real MD5 of a file, in lower-case hex, read in chunks.
@@ -101,7 +97,7 @@ pub fn md5_file(path: &Path) -> io::Result<String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(hex(&h.finalize()))
+    Ok(bcss_model::hex(&h.finalize()))
 }
 
 /// Named ways for the stand-in to misbehave, switchable at run time with
@@ -799,7 +795,7 @@ mod tests {
 
     #[test]
     fn ids_and_md5() {
-        assert_eq!(hex(&Md5::digest(b"")), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(bcss_model::hex(&Md5::digest(b"")), "d41d8cd98f00b204e9800998ecf8427e");
         let id = uuid_for("A.svs");
         assert_eq!((id.len(), id.matches('-').count()), (36, 4));
         assert_eq!(flip_hex("0af"), "f50");
@@ -903,7 +899,7 @@ mod tests {
                 let name = hit["file_name"].as_str().unwrap().to_string();
                 let i: usize = name[1..2].parse().unwrap();
                 assert_eq!(hit["file_size"].as_u64(), Some(1000 + i as u64));
-                assert_eq!(hit["md5sum"].as_str().unwrap(), hex(&Md5::digest(content(1000 + i))));
+                assert_eq!(hit["md5sum"].as_str().unwrap(), bcss_model::hex(&Md5::digest(content(1000 + i))));
                 assert_eq!(hit["id"].as_str().unwrap(), uuid_for(&name));
                 names.push(name);
             }
@@ -1057,7 +1053,7 @@ mod tests {
 
         s.set_faults(GdcFaults { wrong_md5: true, ..Default::default() });
         let v = json_of(&ask(&s, "GET", "/files?fields=md5sum&size=5", &[], ""));
-        let real = hex(&Md5::digest(&full));
+        let real = bcss_model::hex(&Md5::digest(&full));
         let reported: Vec<&str> =
             v["data"]["hits"].as_array().unwrap().iter().map(|h| h["md5sum"].as_str().unwrap()).collect();
         assert_eq!(reported.len(), 5);

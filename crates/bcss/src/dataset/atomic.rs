@@ -53,16 +53,8 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
-}
+/// Lower-case hex of bytes (the one definition is `model::hex`).
+pub use crate::model::hex;
 
 /// How far a written file is made to survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

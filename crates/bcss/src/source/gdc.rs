@@ -548,7 +548,7 @@ impl Gdc {
         // The name still leads to the file written (not a link or another file put there since):
         // only then is it renamed into place.
         same_file(&part, &written).map_err(GdcError::io("rename", &part))?;
-        let md5 = hex(&hasher.finalize());
+        let md5 = crate::model::hex(&hasher.finalize());
         if len != file.size || !md5.eq_ignore_ascii_case(&file.md5) {
             let _ = std::fs::remove_file(&part);
             return Err(GdcError::Integrity {
@@ -624,10 +624,6 @@ fn hash_existing(file: &mut File, len: u64, hasher: &mut Md5) -> std::io::Result
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[derive(serde::Deserialize)]
 struct FilesReply {
     data: FilesData,
@@ -701,7 +697,7 @@ pub(crate) fn md5_of_file(path: &Path) -> std::io::Result<String> {
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
-            return Ok(hex(&h.finalize()));
+            return Ok(crate::model::hex(&h.finalize()));
         }
         h.update(&buf[..n]);
     }
@@ -901,7 +897,7 @@ mod tests {
         GdcFile {
             id: "906fef4f-e818-4b0d-9b79-a03b6dfb078d".into(),
             name: "TCGA-LL-A9Q3-01A-01-TS1.svs".into(),
-            md5: hex(&Md5::digest(data)),
+            md5: crate::model::hex(&Md5::digest(data)),
             size: data.len() as u64,
             state: "released".into(),
         }

@@ -298,7 +298,7 @@ impl Girder {
         let base = api_url.trim_end_matches('/').to_string();
         if let Credentials::Login { user, password } = &credentials {
             // The Basic form of the login is a secret too (a server could echo its header).
-            register_secret(&base64(format!("{user}:{}", password.expose()).as_bytes()));
+            register_secret(&basic_credentials(user, password.expose()));
         }
         let girder = Girder {
             http,
@@ -355,7 +355,7 @@ impl Girder {
             Credentials::Anonymous => return Ok(()),
             Credentials::ApiKey(key) => Request::post(self.url("api_key/token")).query("key", key.expose().trim()),
             Credentials::Login { user, password } => {
-                let basic = base64(format!("{user}:{}", password.expose()).as_bytes());
+                let basic = basic_credentials(user, password.expose());
                 Request::get(self.url("user/authentication")).header("Authorization", format!("Basic {basic}"))
             }
         };
@@ -569,33 +569,21 @@ impl Girder {
     }
 }
 
-/// Standard base64 with padding (for HTTP Basic auth).
-fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
-    }
-    out
+/// HTTP Basic credentials: `user:password` in standard base64 with padding (RFC 7617).
+fn basic_credentials(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
-    fn base64_matches_rfc4648() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"admin:adminpassword"), "YWRtaW46YWRtaW5wYXNzd29yZA==");
+    fn basic_credentials_are_rfc7617s() {
+        assert_eq!(super::basic_credentials("admin", "adminpassword"), "YWRtaW46YWRtaW5wYXNzd29yZA==");
+        assert_eq!(super::basic_credentials("", ""), "Og==");
     }
+
+    use super::*;
 
     #[test]
     fn secrets_do_not_format() {

@@ -31,6 +31,75 @@ pub fn nearest_indices(n_in: usize, n_out: usize) -> Vec<usize> {
         .collect()
 }
 
+/// The rule of [`nearest_indices`] applied to rows that arrive top to bottom, so that neither the
+/// source nor the result is held whole: each source row offered gives the output rows that
+/// sample it (none, one or several), appended to a buffer the caller empties as it likes. The
+/// pipeline resizes base masks to the images' size with it, a band at a time, and the report
+/// samples its thumbnails with it.
+#[derive(Debug, Clone)]
+pub struct NearestRows {
+    /// Source row width (bytes: one value per pixel).
+    width: usize,
+    /// Output rows in all.
+    out_height: usize,
+    /// Per output column, its source column; per output row, its source row.
+    cols: Vec<usize>,
+    rows: Vec<usize>,
+    /// Source and output rows so far.
+    next_in: usize,
+    next_out: usize,
+    identity: bool,
+}
+
+impl NearestRows {
+    /// A resizer of a `width x height` source to `out_width x out_height`.
+    pub fn new(width: usize, height: usize, out_width: usize, out_height: usize) -> NearestRows {
+        let identity = (width, height) == (out_width, out_height);
+        let (cols, rows) = if identity || width == 0 || height == 0 {
+            ((0..out_width).collect(), (0..out_height).collect())
+        } else {
+            (nearest_indices(width, out_width), nearest_indices(height, out_height))
+        };
+        NearestRows { width, out_height, cols, rows, next_in: 0, next_out: 0, identity }
+    }
+
+    /// Whether the output is the source (the caller may pass rows through unchanged and
+    /// [`NearestRows::skip`] them).
+    pub fn is_identity(&self) -> bool {
+        self.identity
+    }
+
+    /// Offers the next source rows (whole rows, `width` bytes each); the output rows they give
+    /// are appended to `out`. Returns how many output rows were appended.
+    pub fn push_rows(&mut self, data: &[u8], out: &mut Vec<u8>) -> usize {
+        let before = self.next_out;
+        for src in data.chunks_exact(self.width.max(1)) {
+            while self.next_out < self.out_height && self.rows[self.next_out] == self.next_in {
+                out.extend(self.cols.iter().map(|&x| src[x]));
+                self.next_out += 1;
+            }
+            self.next_in += 1;
+        }
+        self.next_out - before
+    }
+
+    /// Counts `n` source rows passed through unchanged by an identity resize.
+    pub fn skip(&mut self, n: usize) {
+        self.next_in += n;
+        self.next_out = (self.next_out + n).min(self.out_height);
+    }
+
+    /// Output rows made so far.
+    pub fn rows_out(&self) -> usize {
+        self.next_out
+    }
+
+    /// Output rows in all.
+    pub fn out_height(&self) -> usize {
+        self.out_height
+    }
+}
+
 /// Resizes a label mask to `out_w` x `out_h` with the rule of [`nearest_indices`] on each axis.
 pub fn resize_nearest(src: &GrayImage, out_w: usize, out_h: usize) -> GrayImage {
     let (width, height) = (src.width, src.height);
@@ -97,6 +166,21 @@ mod tests {
                 }
                 prop_assert!(i < n_in);
             }
+        }
+
+        #[test]
+        fn streamed_rows_equal_the_whole_resize(w in 1usize..30, h in 1usize..30, ow in 1usize..40, oh in 1usize..40, band in 1usize..7, seed in any::<u64>()) {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let src = GrayImage { width: w, height: h, data: (0..w * h).map(|_| rng.u8(0..22)).collect() };
+            let whole = resize_nearest(&src, ow, oh);
+            let mut r = NearestRows::new(w, h, ow, oh);
+            let mut out = Vec::new();
+            for rows in src.data.chunks(band * w) {
+                r.push_rows(rows, &mut out);
+            }
+            prop_assert_eq!(r.rows_out(), oh);
+            prop_assert_eq!(out, whole.data);
+            prop_assert_eq!(NearestRows::new(w, h, w, h).is_identity(), true);
         }
 
         #[test]

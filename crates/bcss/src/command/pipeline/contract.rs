@@ -35,7 +35,7 @@ pub trait Pixels: Sync {
     fn cpu_pool(&self) -> Option<std::sync::Arc<rayon::ThreadPool>> {
         None
     }
-    /// How often a region whose body broke while it streamed ([`RegionError::Body`]) is
+    /// How often a region whose body broke while it streamed ([`RegionError::Body`](super::RegionError::Body)) is
     /// fetched again: the HTTP client's retries, for sources that stream.
     fn transport_retries(&self) -> u32 {
         0

@@ -270,9 +270,10 @@ fn gdc_rerun_may_fix(e: &(dyn std::error::Error + 'static)) -> bool {
     true
 }
 
-/// A status a retry may get past: a server error, a timeout, too many requests.
+/// A status a rerun may get past: the HTTP client's one definition of a transient status
+/// (408, 429, 500, 502, 503, 504), which its retries use too.
 fn transient_status(status: u16) -> bool {
-    status >= 500 || status == 408 || status == 429
+    crate::source::http::retryable_status(status)
 }
 
 impl super::super::workers::UnitError for RoiError {

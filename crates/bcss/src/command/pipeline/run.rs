@@ -182,13 +182,8 @@ impl From<std::io::Error> for Streamed {
 /// [`resize::resize_nearest`], by [`resize::nearest_indices`] per axis): each base row as it
 /// arrives gives the output rows that sample it, handed on a band at a time.
 struct NearestRows<'s, 'k> {
-    base: (usize, usize),
-    out: (usize, usize),
-    cols: Vec<usize>,
-    rows: Vec<usize>,
-    /// The next base row and the next output row.
-    next_base: usize,
-    next_out: usize,
+    resize: resize::NearestRows,
+    out_width: usize,
     band: Vec<u8>,
     sink: &'s mut RowSink<'k>,
 }
@@ -197,30 +192,19 @@ impl<'s, 'k> NearestRows<'s, 'k> {
     const BAND: usize = 64;
 
     fn new(base: (usize, usize), out: (usize, usize), sink: &'s mut RowSink<'k>) -> Self {
-        let identity = base == out;
-        let (cols, rows) = if identity {
-            (Vec::new(), Vec::new())
-        } else {
-            (resize::nearest_indices(base.0, out.0), resize::nearest_indices(base.1, out.1))
-        };
-        NearestRows { base, out, cols, rows, next_base: 0, next_out: 0, band: Vec::new(), sink }
+        let resize = resize::NearestRows::new(base.0, base.1, out.0, out.1);
+        NearestRows { resize, out_width: out.0, band: Vec::new(), sink }
     }
 
     fn push(&mut self, data: &[u8]) -> Result<(), RoiError> {
-        if self.base == self.out {
-            self.next_out += data.len() / self.base.0.max(1);
+        if self.resize.is_identity() {
+            self.resize.skip(data.len() / self.out_width.max(1));
             return (self.sink)(data);
         }
-        for src in data.chunks_exact(self.base.0) {
-            while self.next_out < self.out.1 && self.rows[self.next_out] == self.next_base {
-                self.band.extend(self.cols.iter().map(|&x| src[x]));
-                self.next_out += 1;
-                if self.band.len() >= Self::BAND * self.out.0 {
-                    (self.sink)(&self.band)?;
-                    self.band.clear();
-                }
-            }
-            self.next_base += 1;
+        self.resize.push_rows(data, &mut self.band);
+        if self.band.len() >= Self::BAND * self.out_width {
+            (self.sink)(&self.band)?;
+            self.band.clear();
         }
         Ok(())
     }
@@ -229,8 +213,8 @@ impl<'s, 'k> NearestRows<'s, 'k> {
         if !self.band.is_empty() {
             (self.sink)(&self.band)?;
         }
-        if self.next_out != self.out.1 {
-            return Err(RoiError::ShortMask { got: self.next_out, want: self.out.1 });
+        if self.resize.rows_out() != self.resize.out_height() {
+            return Err(RoiError::ShortMask { got: self.resize.rows_out(), want: self.resize.out_height() });
         }
         Ok(())
     }

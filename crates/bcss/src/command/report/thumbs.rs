@@ -1,7 +1,7 @@
 //! The report's pictures of one ROI, made in one streamed pass over its mask and image: the
 //! image shrunk to at most `long_side` pixels on its long side (box filter,
 //! [`crate::transform::shrink`]), the mask sampled at the same size (nearest neighbour with
-//! [`crate::transform::resize::nearest_indices`]' rule), and from those three JPEGs (plain, fill,
+//! [`crate::transform::resize::NearestRows`]' rule), and from those three JPEGs (plain, fill,
 //! outline: painted by [`crate::render::overlay`], as `bcss overlay` paints) and one PNG of the
 //! mask in class colours. A worker holds a row of the source and the thumbnails, never the ROI.
 
@@ -12,7 +12,7 @@ use crate::codec::png::{write_rgb, Compression};
 use crate::command::input::{self, InputError, InputProblem};
 use crate::model::{GrayImage, RgbImage};
 use crate::render::overlay::{palette, render_row, Paint};
-use crate::transform::resize::nearest_indices;
+use crate::transform::resize::NearestRows;
 use crate::transform::shrink::Shrink;
 
 /// JPEG quality of the thumbnails: small files, and at 256 pixels no visible blocks.
@@ -43,35 +43,26 @@ pub struct RoiThumbs {
     pub truth: Vec<u8>,
 }
 
-/// Samples rows of a `w x h` label picture at `tw x th`, nearest neighbour.
+/// Samples rows of a `w x h` label picture at `tw x th` ([`NearestRows`], the pipeline's rule).
 struct Sampler {
-    cols: Vec<usize>,
-    rows: Vec<usize>,
-    next: usize,
+    resize: NearestRows,
     out: Vec<u8>,
+    size: (usize, usize),
 }
 
 impl Sampler {
     fn new(w: usize, h: usize, tw: usize, th: usize) -> Sampler {
-        Sampler {
-            cols: nearest_indices(w, tw),
-            rows: nearest_indices(h, th),
-            next: 0,
-            out: Vec::with_capacity(tw * th),
-        }
+        Sampler { resize: NearestRows::new(w, h, tw, th), out: Vec::with_capacity(tw * th), size: (tw, th) }
     }
 
-    /// Takes what it needs of source row `y`.
-    fn offer(&mut self, y: usize, row: &[u8]) {
-        while self.next < self.rows.len() && self.rows[self.next] == y {
-            self.out.extend(self.cols.iter().map(|&x| row[x]));
-            self.next += 1;
-        }
+    /// Takes what it needs of the next source row.
+    fn offer(&mut self, row: &[u8]) {
+        self.resize.push_rows(row, &mut self.out);
     }
 
     /// The sampled picture, once every source row was offered.
     fn into_image(self) -> GrayImage {
-        GrayImage { width: self.cols.len(), height: self.rows.len(), data: self.out }
+        GrayImage { width: self.size.0, height: self.size.1, data: self.out }
     }
 }
 
@@ -120,7 +111,7 @@ pub fn roi_thumbs(
             }
             *v = class;
         }
-        sampler.offer(y, &codes);
+        sampler.offer(&codes);
         if let Some((rows, path)) = irows.as_mut() {
             input::read_row(rows, &mut rgb, path)?;
             if shrink.push(&rgb, &mut small) {
@@ -157,9 +148,9 @@ pub fn prediction_picture(pred: &Path, tw: usize, th: usize, map: &ClassMap) -> 
     let (w, h) = (rows.width(), rows.height());
     let mut sampler = Sampler::new(w, h, tw, th);
     let mut row = vec![0u8; w];
-    for y in 0..h {
+    for _ in 0..h {
         input::read_row(&mut rows, &mut row, pred)?;
-        sampler.offer(y, &row);
+        sampler.offer(&row);
     }
     input::finish(rows, pred)?;
     Ok(class_picture(&sampler.into_image(), map))
