@@ -211,12 +211,13 @@ impl BaseMasks for Unused {
             self.dir.display().to_string()
         }
     }
-    fn base_mask(
+    fn base_mask_rows(
         &self,
         _roi: &crate::catalog::Roi,
         _slide: &dyn pipeline::SlideHandle,
         _on_bytes: &dyn Fn(u64),
-    ) -> Result<crate::codec::GrayImage, pipeline::RoiError> {
+        _sink: &mut pipeline::RowSink,
+    ) -> Result<(), pipeline::RoiError> {
         Err(pipeline::RoiError::Unsupported("masks were not asked for"))
     }
 }

@@ -1,10 +1,11 @@
 //! Ground-truth masks behind per-ROI links.
 //!
 //! The published masks are PNGs at base (scan) resolution, one per ROI, pixel value = label code.
-//! [`fetch_mask`] downloads one (following redirects, without any DSA credentials), decodes it
-//! and checks it before anyone uses it: the size must be the ROI's base size and every value a
-//! known code. The size is checked from the PNG header, before a pixel is decoded
-//! ([`decode_mask`]), so a file claiming billions of pixels costs nothing. A link may also be a
+//! `fetch_bytes` downloads one (following redirects, without any DSA credentials); the pipeline
+//! decodes it a band of rows at a time and checks it before anyone uses it: the size must be the
+//! ROI's base size and every value a known code. The size is checked from the PNG header, before
+//! a pixel is decoded (as [`decode_mask`] does for a whole mask), so a file claiming billions of
+//! pixels costs nothing. A link may also be a
 //! local path or `file://` URL (mirrors, tests); an `http(s)` link that redirects to anything but
 //! `http(s)` is refused, not followed.
 //!
@@ -153,13 +154,6 @@ pub(crate) fn fetch_bytes(
         on_bytes(bytes.len() as u64);
         Ok(bytes)
     }
-}
-
-/// Downloads, decodes and checks the mask of `roi` from its link.
-pub fn fetch_mask(http: &Http, roi: &Roi, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, MaskError> {
-    let link = roi.mask_link.as_deref().ok_or(MaskError::NoLink)?;
-    let bytes = fetch_bytes(http, link, mask_body_limit(roi.width(), roi.height()), on_bytes)?;
-    decode_mask(&bytes, roi, &super::http::redact_url(link))
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 use super::errors::RoiError;
 use crate::catalog::Roi;
-use crate::codec::GrayImage;
 use crate::transform::{Mode, RegionPlan, Resolution, SlideGeometry};
 
 /// Where [`SlideHandle::read_rows`] puts rows: whole rows, top to bottom.
@@ -68,21 +67,17 @@ pub trait BaseMasks: Sync {
     fn kind(&self) -> &'static str;
     /// Where this ROI's mask comes from, for the fingerprint (a link, a directory).
     fn origin(&self, roi: &Roi) -> String;
-    /// The ROI's mask at base resolution, checked: exactly the ROI's size, known codes only.
-    fn base_mask(&self, roi: &Roi, slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError>;
-    /// The same mask handed to `sink` top to bottom in whole rows (`roi.width()` bytes each), what
-    /// the pipeline writes from. Checks may end it part-way (the pipeline then writes nothing).
-    /// This default makes the whole mask with [`BaseMasks::base_mask`]; mask PNGs are decoded
-    /// a band of rows at a time instead (`stream_mask`).
+    /// The ROI's mask at base resolution, checked (exactly the ROI's size, known codes only),
+    /// handed to `sink` top to bottom in whole rows (`roi.width()` bytes each), a band at a
+    /// time: what the pipeline writes from, so no source holds a whole mask. Checks may end it
+    /// part-way (the pipeline then writes nothing).
     fn base_mask_rows(
         &self,
         roi: &Roi,
         slide: &dyn SlideHandle,
         on_bytes: &dyn Fn(u64),
         sink: &mut RowSink,
-    ) -> Result<(), RoiError> {
-        sink(&self.base_mask(roi, slide, on_bytes)?.data)
-    }
+    ) -> Result<(), RoiError>;
     /// Whether a mask whose content is bad is fetched again (remote masks: a body may arrive
     /// damaged).
     fn refetch_bad_content(&self) -> bool {

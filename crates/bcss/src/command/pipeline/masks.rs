@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::contract::{BaseMasks, RowSink, SlideHandle};
-use super::errors::{content_retry, AnnotationMaskError, RoiError};
+use super::errors::{AnnotationMaskError, RoiError};
 use crate::catalog::{codes, Roi};
 use crate::codec::rows::RowReader;
 use crate::codec::GrayImage;
@@ -167,15 +167,6 @@ impl BaseMasks for LinkMasks {
     fn refetch_bad_content(&self) -> bool {
         true
     }
-
-    fn base_mask(&self, roi: &Roi, _slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {
-        Ok(content_retry(
-            "mask",
-            &roi.id,
-            || masklink::fetch_mask(&self.http, roi, on_bytes),
-            |e| matches!(e, MaskError::Decode { .. } | MaskError::WrongSize { .. } | MaskError::UnknownCodes { .. }),
-        )?)
-    }
 }
 
 /// Masks rasterised from the slide's own annotations on the server, with HistomicsTK's rules.
@@ -188,13 +179,6 @@ impl BaseMasks for SlideAnnotationMasks {
 
     fn origin(&self, roi: &Roi) -> String {
         roi.mask_link.clone().unwrap_or_default()
-    }
-
-    fn base_mask(&self, roi: &Roi, slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {
-        let body = slide.annotations(on_bytes)?;
-        let mask = mask_from_annotations(&body, roi)?;
-        masklink::check_mask(&mask, roi, &format!("the annotations of `{}`", slide.name()))?;
-        Ok(mask)
     }
 
     fn base_mask_rows(
@@ -280,15 +264,6 @@ impl BaseMasks for DirMasks {
         on_bytes(bytes.len() as u64);
         stream_mask(&bytes, roi, &shown, sink)
     }
-
-    fn base_mask(&self, roi: &Roi, _slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {
-        let path = self.find(roi)?;
-        let shown = path.display().to_string();
-        let bytes = crate::files::read(&path, masklink::mask_body_limit(roi.width(), roi.height()))
-            .map_err(|source| MaskError::File { path: shown.clone(), source })?;
-        on_bytes(bytes.len() as u64);
-        Ok(masklink::decode_mask(&bytes, roi, &shown)?)
-    }
 }
 
 /// Annotation JSON files (`GET annotation/item/{id}` arrays) in a directory, rasterised per ROI.
@@ -352,14 +327,6 @@ impl BaseMasks for AnnotationFileMasks {
 
     fn origin(&self, _roi: &Roi) -> String {
         self.dir.display().to_string()
-    }
-
-    fn base_mask(&self, roi: &Roi, slide: &dyn SlideHandle, on_bytes: &dyn Fn(u64)) -> Result<GrayImage, RoiError> {
-        let (path, bytes) = self.read(roi, slide, on_bytes)?;
-        let mask = mask_from_annotations(&bytes, roi)
-            .map_err(|source| RoiError::AnnotationFile { path: path.clone(), source })?;
-        masklink::check_mask(&mask, roi, &path.display().to_string())?;
-        Ok(mask)
     }
 
     fn base_mask_rows(
@@ -435,7 +402,7 @@ mod tests {
         let source = AnnotationFileMasks::new(dir.path()).unwrap();
         let slide = Named("TCGA-ZZ-0000-01Z-00-DX1.X.svs");
         for r in [roi(90, 50, 400, 1700), roi(60, 20, 430, 1800), roi(120, 400, 300, 1300)] {
-            let whole = source.base_mask(&r, &slide, &|_| {}).unwrap();
+            let whole = mask_from_annotations(TALL_JSON, &r).unwrap();
             let mut rows = Vec::new();
             let mut calls = 0;
             source
