@@ -540,9 +540,12 @@ fn a_stalled_response_times_out_and_is_retried() {
     s.server.set_faults(Faults::none().on(
         Route::Region,
         When::First(1),
-        Fault::Latency(std::time::Duration::from_millis(2000)),
+        Fault::Latency(std::time::Duration::from_millis(8000)),
     ));
-    let r = run(s.download().args(["--slides", "TCGA-SY-0001", "--encoding", "png", "--timeout", "0.4"]));
+    // A timeout far above what an answered request takes even on a loaded machine (a tight one
+    // timed out answered requests too when the tests ran beside another build), and far below
+    // the stall.
+    let r = run(s.download().args(["--slides", "TCGA-SY-0001", "--encoding", "png", "--timeout", "2"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(s.region_requests().len(), 2, "one timed out, one answered");
     check_roi(&s, ROIS[0], "MPP-0.2500", (600, 400), true);
