@@ -154,13 +154,13 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    fn new(pixels: u64, identical_pixels: u64, abs_diff_sum: u64, max_abs_diff: u8) -> Comparison {
+    fn new(pixels: u64, identical_pixels: u64, abs_diff_sum: u64, max_abs_diff: u8, channels: usize) -> Comparison {
         let share = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
         Comparison {
             pixels,
             identical_pixels,
             identical_share: share(identical_pixels, pixels),
-            mean_abs_diff: share(abs_diff_sum, 3 * pixels) * f64::from(u8::from(pixels > 0)),
+            mean_abs_diff: if pixels == 0 { 0.0 } else { share(abs_diff_sum, channels as u64 * pixels) },
             max_abs_diff,
             abs_diff_sum,
         }
@@ -172,31 +172,37 @@ impl Comparison {
         for c in all {
             (p, i, d, m) = (p + c.pixels, i + c.identical_pixels, d + c.abs_diff_sum, m.max(c.max_abs_diff));
         }
-        Comparison::new(p, i, d, m)
+        Comparison::new(p, i, d, m, 3)
     }
 }
 
 /// Compares two RGB PNGs of one size pixel by pixel, streamed a row at a time.
 pub fn compare_images(ours: &Path, theirs: &Path) -> Result<Comparison, InputError> {
-    let mut a = open_rgb(ours)?;
-    let mut b = open_rgb(theirs)?;
+    compare_files(ours, theirs, 3, open_rgb, "the image compared")
+}
+
+/// Two PNGs of one size and `channels` values a pixel, opened by `open`, compared a row at a
+/// time: pixels whose values are all equal, and the absolute differences of the values.
+fn compare_files(
+    ours: &Path,
+    theirs: &Path,
+    channels: usize,
+    open: fn(&Path) -> Result<FileRows, InputError>,
+    what: &'static str,
+) -> Result<Comparison, InputError> {
+    let mut a = open(ours)?;
+    let mut b = open(theirs)?;
     let (w, h) = (a.width(), a.height());
     if (b.width(), b.height()) != (w, h) {
-        let problem = InputProblem::Size {
-            got_w: b.width(),
-            got_h: b.height(),
-            want_w: w,
-            want_h: h,
-            what: "the image compared",
-        };
+        let problem = InputProblem::Size { got_w: b.width(), got_h: b.height(), want_w: w, want_h: h, what };
         return Err(InputError::new(theirs, problem));
     }
-    let (mut ra, mut rb) = (vec![0u8; w * 3], vec![0u8; w * 3]);
+    let (mut ra, mut rb) = (vec![0u8; w * channels], vec![0u8; w * channels]);
     let (mut identical, mut sum, mut max) = (0u64, 0u64, 0u8);
     for _ in 0..h {
         input::read_row(&mut a, &mut ra, ours)?;
         input::read_row(&mut b, &mut rb, theirs)?;
-        for (pa, pb) in ra.chunks_exact(3).zip(rb.chunks_exact(3)) {
+        for (pa, pb) in ra.chunks_exact(channels).zip(rb.chunks_exact(channels)) {
             identical += u64::from(pa == pb);
             for (&x, &y) in pa.iter().zip(pb) {
                 let d = x.abs_diff(y);
@@ -207,29 +213,7 @@ pub fn compare_images(ours: &Path, theirs: &Path) -> Result<Comparison, InputErr
     }
     input::finish(a, ours)?;
     input::finish(b, theirs)?;
-    Ok(Comparison::new((w * h) as u64, identical, sum, max))
-}
-
-/// The share of equal values of two masks of one size (streamed).
-fn compare_masks(ours: &Path, theirs: &Path) -> Result<f64, InputError> {
-    let mut a = input::open_mask(ours)?;
-    let mut b = input::open_mask(theirs)?;
-    let (w, h) = (a.width(), a.height());
-    if (b.width(), b.height()) != (w, h) {
-        let problem =
-            InputProblem::Size { got_w: b.width(), got_h: b.height(), want_w: w, want_h: h, what: "the mask compared" };
-        return Err(InputError::new(theirs, problem));
-    }
-    let (mut ra, mut rb) = (vec![0u8; w], vec![0u8; w]);
-    let mut equal = 0u64;
-    for _ in 0..h {
-        input::read_row(&mut a, &mut ra, ours)?;
-        input::read_row(&mut b, &mut rb, theirs)?;
-        equal += ra.iter().zip(&rb).filter(|(x, y)| x == y).count() as u64;
-    }
-    input::finish(a, ours)?;
-    input::finish(b, theirs)?;
-    Ok(if w * h == 0 { 1.0 } else { equal as f64 / (w * h) as f64 })
+    Ok(Comparison::new((w * h) as u64, identical, sum, max, channels))
 }
 
 /// The folders of a copy to compare with: its normalised images and, if present, its masks.
@@ -312,7 +296,8 @@ fn compare_roi(image: &Path, mask: &Path, dirs: &(PathBuf, Option<PathBuf>)) -> 
     };
     let mask_identical_share = dirs.1.as_ref().and_then(|m| {
         let theirs = m.join(file_name(mask));
-        theirs.exists().then(|| compare_masks(mask, &theirs).ok()).flatten()
+        let c = theirs.exists().then(|| compare_files(mask, &theirs, 1, input::open_mask, "the mask compared"));
+        c.and_then(Result::ok).map(|c| c.identical_share)
     });
     RoiComparison { name, image: image_cmp, mask_identical_share, problem }
 }
