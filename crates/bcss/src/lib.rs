@@ -53,7 +53,8 @@
 //! use bcss::codec::png::Compression;
 //! use bcss::command::download::{download, DownloadPlan};
 //! use bcss::report::Recorder;
-//! use bcss::source::girder::{Credentials, Secret};
+//! use bcss::source::girder::Credentials;
+//! use bcss::source::http::Secret;
 //! use bcss::transform::Resolution;
 //!
 //! let names = ["TCGA-A1-A0SK".to_string(), "TCGA-A2-A04P".to_string(), "TCGA-OL-A5RW".to_string()];

@@ -16,8 +16,8 @@ use crate::dataset::DatasetLock;
 use crate::report::Reporter;
 #[cfg(feature = "openslide")]
 use crate::source::gdc::Gdc;
-use crate::source::girder::{Credentials, Girder, GirderError, Secret};
-use crate::source::http::{ClientError, Http, HttpConfig};
+use crate::source::girder::{Credentials, Girder, GirderError};
+use crate::source::http::{ClientError, Http, HttpConfig, Secret};
 use crate::transform::{Mode, Resolution};
 
 pub use super::pipeline::{Encoding, Parts, Summary};

@@ -17,7 +17,7 @@
 //!
 //! **Server text and sizes.** Everything the server says that reaches an error, a log line or
 //! the manifest (an error's `message`, a `Content-Range`, a field serde did not expect, a hit's
-//! name or checksum) goes through `http::scrub`; a hit echoing a secret in any field is
+//! name or checksum) goes through the client's scrubber ([`Http::scrub`]); a hit echoing a secret in any field is
 //! refused. A `/files` answer may be at most 8 MiB and a page at most the 100 hits asked for;
 //! de-duplication is linear. A manifest ([`parse_manifest`]) lists each file id and name once.
 //!
@@ -34,8 +34,10 @@ use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 
-use super::girder::Secret;
-use super::http::{read_failure, scrub, Failure, Http, HttpError, Request, RetryState, TransportError, TransportKind};
+use super::http::{
+    endpoint, is_transient_status, json_message, Body, Failure, Head, Http, HttpError, Request, Retry, RetryError,
+    Secret, Secrets, TransportError, TransportKind,
+};
 use crate::files::{self, WriteMode};
 
 /// The public GDC API.
@@ -188,6 +190,15 @@ impl GdcError {
     fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> GdcError + 'a {
         move |source| GdcError::Io { action, path: path.to_path_buf(), source }
     }
+
+    /// [`GdcError::io`] as a stop of the retry loop.
+    fn stop<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Retry<GdcError> + 'a {
+        move |source| Retry::Stop(GdcError::Io { action, path: path.to_path_buf(), source })
+    }
+
+    fn from_retry(e: RetryError<GdcError>) -> GdcError {
+        e.into_error(GdcError::from_http)
+    }
 }
 
 /// A GDC API client.
@@ -196,13 +207,6 @@ pub struct Gdc {
     http: Http,
     base: String,
     token: Option<Secret>,
-}
-
-/// The API's `message` from an error body, with every known secret hidden
-/// ([`super::http::scrub`]).
-fn api_message(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    v.get("message")?.as_str().map(super::http::scrub)
 }
 
 /// `Content-Range: bytes a-b/total` as `(a, b + 1, total)`; `None` when malformed or `*`.
@@ -221,9 +225,28 @@ pub(crate) fn part_path(dest: &Path) -> PathBuf {
 }
 
 impl Gdc {
+    /// An error status of a request: a failure to retry (with the server's `Retry-After`) when
+    /// the status is transient, else the error naming it; the API's message read from at most
+    /// [`MAX_ERROR_BODY`] bytes of the body.
+    fn error_status(&self, head: &Head, body: Body, req: &Request) -> Retry<GdcError> {
+        let mut bytes = Vec::new();
+        let message = match body.take(MAX_ERROR_BODY).read_to_end(&mut bytes) {
+            Ok(_) => json_message(&bytes, self.http.secrets()),
+            Err(_) => None,
+        };
+        if is_transient_status(head.status) {
+            Retry::Failed(Failure::Status(head.status, message), head.retry_after())
+        } else {
+            Retry::Stop(GdcError::Status { status: head.status, message, url: req.shown_url() })
+        }
+    }
+
     /// A client of the API at `base_url` (e.g. [`DEFAULT_GDC_URL`]), with a token for
     /// controlled-access files. Makes no request.
     pub fn new(http: Http, base_url: &str, token: Option<Secret>) -> Gdc {
+        if let Some(t) = &token {
+            http.secrets().add(t.expose());
+        }
         Gdc { http, base: base_url.trim_end_matches('/').to_string(), token }
     }
 
@@ -239,19 +262,30 @@ impl Gdc {
         req
     }
 
+    /// The HTTP client (its scrubber hides the token).
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    /// The endpoint `segments` of the API, each percent-encoded as one path segment; a base
+    /// that is not a URL is left for the request to fail on.
+    fn url(&self, segments: &[&str]) -> String {
+        endpoint(&self.base, segments).unwrap_or_else(|| format!("{}/{}", self.base, segments.join("/")))
+    }
+
     fn data_url(&self, file: &GdcFile) -> String {
-        format!("{}/data/{}", self.base, file.id)
+        self.url(&["data", &file.id])
     }
 
     /// `GET /status`: a cheap check that the API answers, with JSON.
     pub fn status(&self) -> Result<(), GdcError> {
-        let req = Request::get(format!("{}/status", self.base)).header("Accept", "application/json");
+        let req = Request::get(self.url(&["status"])).header("Accept", "application/json");
         let req = req.max_body(MAX_JSON_BODY);
         let resp = self.http.request(&req, &|_| {}).map_err(GdcError::from_http)?;
         if !resp.is_success() {
             return Err(GdcError::Status {
                 status: resp.status,
-                message: api_message(&resp.body),
+                message: json_message(&resp.body, self.http.secrets()),
                 url: req.shown_url(),
             });
         }
@@ -300,7 +334,7 @@ impl Gdc {
     /// ignored (with a warning) before anything else in it is looked at.
     fn search_names(&self, names: &[&String]) -> Result<Vec<GdcFile>, GdcError> {
         let asked: BTreeSet<&str> = names.iter().map(|n| n.as_str()).collect();
-        let url = format!("{}/files", self.base);
+        let url = self.url(&["files"]);
         let mut files = Vec::new();
         let mut from = 0u64;
         for _ in 0..MAX_PAGES {
@@ -317,14 +351,14 @@ impl Gdc {
             if !resp.is_success() {
                 return Err(GdcError::Status {
                     status: resp.status,
-                    message: api_message(&resp.body),
+                    message: json_message(&resp.body, self.http.secrets()),
                     url: req.shown_url(),
                 });
             }
             let unexpected = |reason: String| GdcError::Unexpected { url: req.shown_url(), reason };
             // serde's message quotes the value it did not expect: the server's text, scrubbed.
             let page: FilesReply = serde_json::from_slice(&resp.body).map_err(|e| {
-                unexpected(format!("the body is not the `/files` JSON expected ({})", scrub(&e.to_string())))
+                unexpected(format!("the body is not the `/files` JSON expected ({})", self.http.scrub(&e.to_string())))
             })?;
             let n = page.data.hits.len() as u64;
             if n > PAGE_SIZE {
@@ -332,11 +366,11 @@ impl Gdc {
             }
             for hit in page.data.hits {
                 if !hit.file_name.as_deref().is_some_and(|n| asked.contains(n)) {
-                    let name = hit.file_name.as_deref().map(scrub).unwrap_or_default();
+                    let name = hit.file_name.as_deref().map(|n| self.http.scrub(n)).unwrap_or_default();
                     tracing::warn!(%name, "the GDC returned a file that was not asked for; ignored");
                     continue;
                 }
-                files.push(hit.into_file().map_err(&unexpected)?);
+                files.push(hit.into_file(self.http.secrets()).map_err(&unexpected)?);
             }
             let p = page.data.pagination;
             // The names asked for can match at most a few files each.
@@ -376,70 +410,66 @@ impl Gdc {
         let req = self.request(
             Request::get(self.data_url(file)).header("Range", format!("bytes={}-{}", range.start, range.end - 1)),
         );
-        let mut retry = RetryState::new(&self.http, &req);
-        loop {
-            let (failure, retry_after) = match self.http.stream(&req) {
-                Err(f) => (f, None),
-                Ok((head, _)) if head.status == 200 => {
-                    return Err(GdcError::RangeIgnored { file: file.name.clone(), url: req.shown_url() });
+        // The body is held to the range (and to the deadline of its length).
+        let req = req.max_body(len);
+        let shown = req.shown_url();
+        let unexpected = |reason: String| Retry::Stop(GdcError::Unexpected { url: shown.clone(), reason });
+        let policy = self.http.retry_policy();
+        let read = |_: &mut super::http::Attempt| -> Result<Vec<u8>, Retry<GdcError>> {
+            let (head, mut body) = match self.http.send_once(&req) {
+                Err(Failure::TooLarge { claimed: Some(n), .. }) => {
+                    return Err(unexpected(format!("a {len}-byte range came with Content-Length {n}")))
                 }
-                Ok((head, body)) if head.status != 206 => error_status(&head, body, &req)?,
-                Ok((head, mut body)) => {
-                    let unexpected = |reason: String| GdcError::Unexpected { url: req.shown_url(), reason };
-                    let cr = head.header("content-range").unwrap_or("");
-                    match parse_content_range(cr) {
-                        Some((a, b, total)) if (a, b, total) == (range.start, range.end, file.size) => {}
-                        _ => {
-                            return Err(unexpected(format!(
-                                "asked for bytes {}-{} of {}, got `Content-Range: {}`",
-                                range.start,
-                                range.end - 1,
-                                file.size,
-                                scrub(cr)
-                            )))
-                        }
-                    }
-                    if head.content_length.is_some_and(|n| n != len) {
-                        return Err(unexpected(format!(
-                            "a {len}-byte range came with Content-Length {:?}",
-                            head.content_length
-                        )));
-                    }
-                    let mut out = vec![0u8; len as usize];
-                    let mut got = 0usize;
-                    let mut broken = None;
-                    while got < out.len() {
-                        match body.read(&mut out[got..]) {
-                            Ok(0) => {
-                                let kind = TransportKind::BodyCut { got: got as u64, expected: len };
-                                broken = Some(Failure::transport(TransportError::new(kind, &req.shown_url(), None)));
-                                break;
-                            }
-                            Ok(n) => {
-                                got += n;
-                                on_bytes(n as u64);
-                            }
-                            Err(e) => {
-                                broken = Some(read_failure(&e, got as u64));
-                                break;
-                            }
-                        }
-                    }
-                    match broken {
-                        Some(f) => (f, None),
-                        None => {
-                            // The range is complete: anything more is a server that sent too much.
-                            let mut extra = [0u8; 1];
-                            if matches!(body.read(&mut extra), Ok(n) if n > 0) {
-                                return Err(unexpected(format!("more than the {len} bytes of the range")));
-                            }
-                            return Ok(out);
-                        }
-                    }
-                }
+                r => r?,
             };
-            retry.retry(failure, retry_after).map_err(GdcError::from_http)?;
-        }
+            if head.status == 200 {
+                return Err(Retry::Stop(GdcError::RangeIgnored { file: file.name.clone(), url: shown.clone() }));
+            }
+            if head.status != 206 {
+                return Err(self.error_status(&head, body, &req));
+            }
+            let cr = head.header("content-range").unwrap_or("");
+            match parse_content_range(cr) {
+                Some((a, b, total)) if (a, b, total) == (range.start, range.end, file.size) => {}
+                _ => {
+                    return Err(unexpected(format!(
+                        "asked for bytes {}-{} of {}, got `Content-Range: {}`",
+                        range.start,
+                        range.end - 1,
+                        file.size,
+                        self.http.scrub(cr)
+                    )))
+                }
+            }
+            if let Some(n) = head.content_length().filter(|&n| n != len) {
+                return Err(unexpected(format!("a {len}-byte range came with Content-Length {n}")));
+            }
+            let mut out = vec![0u8; len as usize];
+            let mut got = 0usize;
+            while got < out.len() {
+                match body.read(&mut out[got..]) {
+                    Ok(0) => {
+                        let kind = TransportKind::BodyCut { got: got as u64, expected: len };
+                        return Err(Failure::transport(TransportError::new(kind, &shown, None)).into());
+                    }
+                    Ok(n) => {
+                        got += n;
+                        on_bytes(n as u64);
+                    }
+                    Err(e) => return Err(Failure::from_read(&e, got as u64).into()),
+                }
+            }
+            // The range is complete: anything more is a server that sent too much.
+            let mut extra = [0u8; 1];
+            match body.read(&mut extra) {
+                Ok(n) if n > 0 => Err(unexpected(format!("more than the {len} bytes of the range"))),
+                Err(e) if matches!(Failure::from_read(&e, got as u64), Failure::TooLarge { .. }) => {
+                    Err(unexpected(format!("more than the {len} bytes of the range")))
+                }
+                _ => Ok(out),
+            }
+        };
+        policy.run(&shown, read).map_err(GdcError::from_retry)
     }
 
     /// Downloads the whole of `file` into `dest` through `<dest>.part` (`part_path`):
@@ -465,81 +495,85 @@ impl Gdc {
         }
         out.seek(SeekFrom::Start(len)).map_err(GdcError::io("seek", &part))?;
         let mut fetched = 0u64;
-        let base_req = self.request(Request::get(self.data_url(file)));
-        let mut retry = RetryState::new(&self.http, &base_req);
-        let mut resumes = 0u32;
+        // A `200` restarts the file, so a body may be the whole file, and no more.
+        let base_req = self.request(Request::get(self.data_url(file))).max_body(file.size);
+        let shown = base_req.shown_url();
         let mut buf = vec![0u8; CHUNK];
-        while len < file.size {
+        // Progress (bytes kept) starts a fresh count of retries, at most MAX_RESUMES times: a
+        // long download on a flaky link.
+        let policy = self.http.retry_policy().fresh_starts(MAX_RESUMES);
+        let complete = len >= file.size;
+        let attempt = |attempt: &mut super::http::Attempt| -> Result<(), Retry<GdcError>> {
             let req = base_req.clone().header("Range", format!("bytes={len}-"));
             let start_len = len;
-            let (failure, retry_after) = match self.http.stream(&req) {
-                Err(f) => (f, None),
-                Ok((head, body)) if head.status != 200 && head.status != 206 => error_status(&head, body, &req)?,
-                Ok((head, mut body)) => {
-                    if head.status == 200 {
-                        if len > 0 {
-                            tracing::info!(file = %file.name, len, "the server sent the whole file: restarting");
-                            out.set_len(0).map_err(GdcError::io("truncate", &part))?;
-                            out.seek(SeekFrom::Start(0)).map_err(GdcError::io("seek", &part))?;
-                            hasher = Md5::new();
-                            len = 0;
-                        }
-                    } else {
-                        let cr = head.header("content-range").unwrap_or("");
-                        if !matches!(parse_content_range(cr), Some((a, b, t)) if a == len && b == file.size && t == file.size)
-                        {
-                            return Err(GdcError::Unexpected {
-                                url: req.shown_url(),
-                                reason: format!(
-                                    "asked for bytes {len}- of {}, got `Content-Range: {}`",
-                                    file.size,
-                                    scrub(cr)
-                                ),
-                            });
-                        }
-                    }
-                    let mut broken = None;
-                    loop {
-                        match body.read(&mut buf) {
-                            Ok(0) => break,
-                            Ok(n) => {
-                                if len + n as u64 > file.size {
-                                    // Longer than the GDC says: the size check below reports it.
-                                    len += n as u64;
-                                    break;
-                                }
-                                out.write_all(&buf[..n]).map_err(GdcError::io("write", &part))?;
-                                hasher.update(&buf[..n]);
-                                len += n as u64;
-                                fetched += n as u64;
-                                on_bytes(n as u64);
-                            }
-                            Err(e) => {
-                                broken = Some(read_failure(&e, body.bytes_read()));
-                                break;
-                            }
-                        }
-                    }
-                    match broken {
-                        None if len >= file.size => break,
-                        None => {
-                            let kind = TransportKind::BodyCut { got: len, expected: file.size };
-                            (Failure::transport(TransportError::new(kind, &req.shown_url(), None)), None)
-                        }
-                        Some(f) => (f, None),
-                    }
+            let (head, mut body) = self.http.send_once(&req)?;
+            if head.status != 200 && head.status != 206 {
+                return Err(self.error_status(&head, body, &req));
+            }
+            if head.status == 200 {
+                if len > 0 {
+                    tracing::info!(file = %file.name, len, "the server sent the whole file: restarting");
+                    out.set_len(0).map_err(GdcError::stop("truncate", &part))?;
+                    out.seek(SeekFrom::Start(0)).map_err(GdcError::stop("seek", &part))?;
+                    hasher = Md5::new();
+                    len = 0;
                 }
-            };
-            if len > start_len {
-                // Progress: the next failure starts a fresh count (a long download on a flaky
-                // link), bounded by MAX_RESUMES.
-                resumes += 1;
-                retry = RetryState::new(&self.http, &base_req);
-                if resumes > MAX_RESUMES {
-                    return Err(GdcError::from_http(retry.error(failure)));
+            } else {
+                let cr = head.header("content-range").unwrap_or("");
+                if !matches!(parse_content_range(cr), Some((a, b, t)) if a == len && b == file.size && t == file.size) {
+                    return Err(Retry::Stop(GdcError::Unexpected {
+                        url: req.shown_url(),
+                        reason: format!(
+                            "asked for bytes {len}- of {}, got `Content-Range: {}`",
+                            file.size,
+                            self.http.scrub(cr)
+                        ),
+                    }));
                 }
             }
-            retry.retry(failure, retry_after).map_err(GdcError::from_http)?;
+            let mut broken = None;
+            loop {
+                match body.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if len + n as u64 > file.size {
+                            // Longer than the GDC says: the size check below reports it.
+                            len += n as u64;
+                            break;
+                        }
+                        out.write_all(&buf[..n]).map_err(GdcError::stop("write", &part))?;
+                        hasher.update(&buf[..n]);
+                        len += n as u64;
+                        fetched += n as u64;
+                        on_bytes(n as u64);
+                    }
+                    Err(e) => match Failure::from_read(&e, body.bytes_read()) {
+                        Failure::TooLarge { .. } => {
+                            // Longer than the whole file: the size check below reports it.
+                            len = file.size + 1;
+                            break;
+                        }
+                        f => {
+                            broken = Some(f);
+                            break;
+                        }
+                    },
+                }
+            }
+            if len > start_len {
+                attempt.progressed();
+            }
+            match broken {
+                None if len >= file.size => Ok(()),
+                None => {
+                    let kind = TransportKind::BodyCut { got: len, expected: file.size };
+                    Err(Failure::transport(TransportError::new(kind, &shown, None)).into())
+                }
+                Some(f) => Err(f.into()),
+            }
+        };
+        if !complete {
+            policy.run(&shown, attempt).map_err(GdcError::from_retry)?;
         }
         out.flush().map_err(GdcError::io("write", &part))?;
         out.sync_all().map_err(GdcError::io("sync", &part))?;
@@ -569,28 +603,6 @@ impl Gdc {
         }
         Ok(DownloadOutcome { bytes_fetched: fetched, resumed_from })
     }
-}
-
-/// The API's message from an error body, reading at most [`MAX_ERROR_BODY`] bytes of it.
-/// An error status of a streamed request: a failure to retry (with the server's `Retry-After`)
-/// when the status is transient, else the error naming it.
-fn error_status(
-    head: &super::http::Head,
-    body: super::http::BodyReader,
-    req: &Request,
-) -> Result<(Failure, Option<std::time::Duration>), GdcError> {
-    let message = error_body(body);
-    if super::http::retryable_status(head.status) {
-        Ok((Failure::Status(head.status, message), head.retry_after))
-    } else {
-        Err(GdcError::Status { status: head.status, message, url: req.shown_url() })
-    }
-}
-
-fn error_body(body: super::http::BodyReader) -> Option<String> {
-    let mut bytes = Vec::new();
-    body.take(MAX_ERROR_BODY).read_to_end(&mut bytes).ok()?;
-    api_message(&bytes)
 }
 
 /// Whether `path` (not followed) is still the file `opened` describes.
@@ -651,10 +663,12 @@ struct Hit {
 }
 
 impl Hit {
-    /// The hit as a file. Every text in it is the server's: shown only through [`scrub`], and a
+    /// The hit as a file. Every text in it is the server's: shown only through the client's
+    /// scrubber (`secrets`), and a
     /// hit that echoes a secret in any field is refused (its id or name would otherwise travel
     /// into paths, URLs and the manifest).
-    fn into_file(self) -> Result<GdcFile, String> {
+    fn into_file(self, secrets: &Secrets) -> Result<GdcFile, String> {
+        let scrub = |t: &str| secrets.scrub(t);
         let id = self.file_id.or(self.id).ok_or("a hit without `file_id`")?;
         let name = self.file_name.ok_or_else(|| format!("file {} without `file_name`", scrub(&id)))?;
         let shown = scrub(&name);
@@ -885,7 +899,7 @@ mod tests {
     }
 
     fn http(retries: u32) -> Http {
-        Http::new(HttpConfig { retries, backoff_base: Duration::from_millis(1), ..Default::default() }).unwrap()
+        Http::new(HttpConfig::default().retries(retries).backoff_base(Duration::from_millis(1))).unwrap()
     }
 
     /// Test content of a file: byte i is i * 7 mod 251.

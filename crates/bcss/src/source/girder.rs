@@ -7,8 +7,9 @@
 //!
 //! The token travels in the `Girder-Token` header only, is never logged, and is renewed from the
 //! credentials when the server starts answering 401 (Girder treats an expired token as
-//! anonymous). Every secret is registered for `scrub`, and every text of the server that goes
-//! into an error is scrubbed (a server may echo the key it refused).
+//! anonymous): the renewal is the [`Auth`] of the HTTP client's one retry loop. Every secret is
+//! added to the client's [`Secrets`](super::http::Secrets), and every text of the server that
+//! goes into an error is scrubbed by it (a server may echo the key it refused).
 //!
 //! Limits, so that a server cannot exhaust a run (an over-limit answer fails its request, not
 //! retried, and nothing of the claimed size is allocated):
@@ -27,7 +28,7 @@ use std::sync::RwLock;
 
 use serde::Deserialize;
 
-use super::http::{register_secret, scrub, BodyReader, Head, Http, HttpError, Request, Response};
+use super::http::{endpoint, Auth, Body, Head, Http, HttpError, Request, Response, RetryError, Secret};
 use crate::model::{Rect, SlideGeometry};
 
 /// The body of `GET item/{id}/tiles`, in large_image's field names; the parts
@@ -63,30 +64,6 @@ impl From<TilesMetadata> for SlideGeometry {
             mm_x: t.mm_x,
             mm_y: t.mm_y,
         }
-    }
-}
-
-/// A secret string (API key, password, token): its `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret, and registers it so that no server text can echo it
-    /// (`super::http::scrub`).
-    pub fn new(s: impl Into<String>) -> Secret {
-        let s = s.into();
-        register_secret(&s);
-        Secret(s)
-    }
-    /// The secret itself, for sending. Never format it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret([redacted])")
     }
 }
 
@@ -169,7 +146,7 @@ pub enum GirderError {
         url: String,
     },
     /// The answer was not what the API returns. The reason is text on purpose: a JSON parser's
-    /// message quotes the server's bytes, so it is [`scrub`](super::http)bed into the reason rather
+    /// message quotes the server's bytes, so it is scrubbed ([`Http::scrub`]) into the reason rather
     /// than kept as a `source()` that would print them unscrubbed.
     #[error("{step}: unexpected answer from {url}: {reason}")]
     Unexpected {
@@ -280,9 +257,9 @@ struct AuthToken {
     token: String,
 }
 
-fn server_error(step: Step, req: &Request, resp: &Response) -> GirderError {
+fn server_error(http: &Http, step: Step, req: &Request, resp: &Response) -> GirderError {
     let v: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
-    let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(|m| m.as_str()).map(scrub);
+    let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(|m| m.as_str()).map(|m| http.scrub(m));
     GirderError::Server {
         step,
         status: resp.status,
@@ -296,9 +273,14 @@ impl Girder {
     /// Checks that `api_url` is a Girder API (`GET system/version`) and authenticates.
     pub fn connect(http: Http, api_url: &str, credentials: Credentials) -> Result<Girder, GirderError> {
         let base = api_url.trim_end_matches('/').to_string();
-        if let Credentials::Login { user, password } = &credentials {
-            // The Basic form of the login is a secret too (a server could echo its header).
-            register_secret(&basic_credentials(user, password.expose()));
+        match &credentials {
+            Credentials::Anonymous => {}
+            Credentials::ApiKey(key) => http.secrets().add(key.expose()),
+            Credentials::Login { user, password } => {
+                http.secrets().add(password.expose());
+                // The Basic form of the login is a secret too (a server could echo its header).
+                http.secrets().add(&basic_credentials(user, password.expose()));
+            }
         }
         let girder = Girder {
             http,
@@ -322,12 +304,16 @@ impl Girder {
         &self.http
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    /// The endpoint `segments` of the API, each percent-encoded as one path segment (an item id
+    /// cannot change the path or add a query); a base that is not a URL is left for the request
+    /// to fail on.
+    fn url(&self, segments: &[&str]) -> String {
+        endpoint(&self.base, segments).unwrap_or_else(|| format!("{}/{}", self.base, segments.join("/")))
     }
 
     fn probe(&self) -> Result<(), GirderError> {
-        let req = Request::get(self.url("system/version")).header("Accept", "application/json").max_body(MAX_JSON_BODY);
+        let req =
+            Request::get(self.url(&["system", "version"])).header("Accept", "application/json").max_body(MAX_JSON_BODY);
         let resp =
             self.http.request(&req, &|_| {}).map_err(|source| GirderError::Http { step: Step::Probe, source })?;
         let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
@@ -342,7 +328,7 @@ impl Girder {
                 reason: format!(
                     "this is not a Girder API (HTTP {}, {}); the URL should end in `/api/v1`",
                     resp.status,
-                    resp.content_type.as_deref().unwrap_or("no content type")
+                    resp.header("content-type").unwrap_or("no content type")
                 ),
             });
         }
@@ -353,90 +339,47 @@ impl Girder {
     pub fn authenticate(&self) -> Result<(), GirderError> {
         let req = match &self.credentials {
             Credentials::Anonymous => return Ok(()),
-            Credentials::ApiKey(key) => Request::post(self.url("api_key/token")).query("key", key.expose().trim()),
+            Credentials::ApiKey(key) => {
+                Request::post(self.url(&["api_key", "token"])).query("key", key.expose().trim())
+            }
             Credentials::Login { user, password } => {
                 let basic = basic_credentials(user, password.expose());
-                Request::get(self.url("user/authentication")).header("Authorization", format!("Basic {basic}"))
+                Request::get(self.url(&["user", "authentication"])).header("Authorization", format!("Basic {basic}"))
             }
         };
         let req = req.header("Accept", "application/json").max_body(MAX_JSON_BODY);
         let resp =
             self.http.request(&req, &|_| {}).map_err(|source| GirderError::Http { step: Step::Token, source })?;
         if !resp.is_success() {
-            return Err(server_error(Step::Token, &req, &resp));
+            return Err(server_error(&self.http, Step::Token, &req, &resp));
         }
         let reply: TokenReply = serde_json::from_slice(&resp.body).map_err(|e| GirderError::Unexpected {
             step: Step::Token,
             url: req.shown_url(),
-            reason: scrub(&format!("no authToken in the reply ({e})")),
+            reason: self.http.scrub(&format!("no authToken in the reply ({e})")),
         })?;
         let mut slot = self.token.write().expect("token lock");
+        self.http.secrets().add(&reply.auth_token.token);
         slot.token = Some(Secret::new(reply.auth_token.token));
         slot.generation += 1;
         Ok(())
     }
 
-    /// `req` with the current token, and the generation of that token.
-    fn with_token(&self, mut req: Request) -> (u64, Request) {
-        let slot = self.token.read().expect("token lock");
-        if let Some(t) = slot.token.as_ref() {
-            req = req.header("Girder-Token", t.expose());
-        }
-        (slot.generation, req)
-    }
-
-    /// Sends a request with the token. On 401 (Girder's answer to an expired token) the token is
-    /// renewed, by one worker only, and the request is tried again:
-    ///
-    /// - when another worker replaced the token since this request was sent, the request is
-    ///   simply sent again with the new token: that costs no renewal, whatever the order of the
-    ///   workers (it is bounded, since every replacement is one of the client's renewals);
-    /// - otherwise this request renews the token itself, at most twice per request and
-    ///   [`MAX_RENEWALS`] times per client; after that the 401 is the answer.
+    /// Sends a request with the token through the client's retry loop, which renews the token
+    /// on 401 (see the [`Auth`] of [`Girder`]).
     fn send(&self, step: Step, req: Request, on_bytes: &dyn Fn(u64)) -> Result<(Request, Response), GirderError> {
-        self.send_with(step, req, |sent| self.http.request(sent, on_bytes), |resp| resp.status)
-    }
-
-    /// [`Self::send`] for any way of sending: `send` makes one request (with its own
-    /// retries) and `status` reads the answer's status.
-    fn send_with<T>(
-        &self,
-        step: Step,
-        req: Request,
-        send: impl Fn(&Request) -> Result<T, HttpError>,
-        status: impl Fn(&T) -> u16,
-    ) -> Result<(Request, T), GirderError> {
-        let mut own_renewals = 0;
-        loop {
-            let (generation, sent) = self.with_token(req.clone());
-            let resp = send(&sent).map_err(|source| GirderError::Http { step, source })?;
-            if status(&resp) != 401 || matches!(self.credentials, Credentials::Anonymous) {
-                return Ok((sent, resp));
-            }
-            let mut renewals = self.renewals.lock().expect("renewal lock");
-            if self.token.read().expect("token lock").generation != generation {
-                // Renewed by another worker meanwhile: try the new token.
-                continue;
-            }
-            if own_renewals >= 2 || *renewals >= MAX_RENEWALS {
-                return Ok((sent, resp));
-            }
-            tracing::info!(step = %step, "HTTP 401: renewing the token");
-            self.authenticate()?;
-            *renewals += 1;
-            own_renewals += 1;
-        }
+        self.http.request_with(&req, on_bytes, self).map_err(|e| http_error(step, e))
     }
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, step: Step, req: Request) -> Result<(T, Response), GirderError> {
         let (req, resp) = self.send(step, req.header("Accept", "application/json"), &|_| {})?;
         if !resp.is_success() {
-            return Err(server_error(step, &req, &resp));
+            return Err(server_error(&self.http, step, &req, &resp));
         }
         let value = serde_json::from_slice(&resp.body).map_err(|e| GirderError::Unexpected {
             step,
             url: req.shown_url(),
-            reason: scrub(&format!("the body is not the JSON expected ({e})")),
+            reason: self.http.scrub(&format!("the body is not the JSON expected ({e})")),
         })?;
         Ok((value, resp))
     }
@@ -451,17 +394,18 @@ impl Girder {
         let mut offset = 0;
         let mut bytes = 0u64;
         loop {
-            let req = Request::get(self.url("item"))
+            let req = Request::get(self.url(&["item"]))
                 .query("folderId", folder_id)
                 .query("limit", PAGE.to_string())
                 .query("offset", offset.to_string())
                 .query("sort", "lowerName")
                 .query("sortdir", "1")
+                .keep_header("Girder-Total-Count")
                 .max_body(MAX_JSON_BODY);
             let shown = req.shown_url();
             let (page, resp): (Vec<Item>, _) = self.get_json(Step::Listing, req)?;
             let too_many = |reason: String| GirderError::Unexpected { step: Step::Listing, url: shown.clone(), reason };
-            if let Some(total) = resp.total_count.filter(|&t| t > MAX_LISTING_ITEMS) {
+            if let Some(total) = total_count(&resp).filter(|&t| t > MAX_LISTING_ITEMS) {
                 return Err(too_many(format!(
                     "the server claims {total} items in the folder (Girder-Total-Count), more than the \
                      {MAX_LISTING_ITEMS} a slide folder can hold"
@@ -482,7 +426,7 @@ impl Girder {
                     MAX_LISTING_BYTES >> 20
                 )));
             }
-            let total = resp.total_count.unwrap_or(offset);
+            let total = total_count(&resp).unwrap_or(offset);
             if n == 0 || offset >= total {
                 break;
             }
@@ -492,7 +436,7 @@ impl Girder {
 
     /// `GET item/{id}/tiles`: the slide's size, pyramid and native resolution.
     pub fn tiles(&self, item_id: &str) -> Result<SlideGeometry, GirderError> {
-        let req = Request::get(self.url(&format!("item/{item_id}/tiles"))).max_body(MAX_JSON_BODY);
+        let req = Request::get(self.url(&["item", item_id, "tiles"])).max_body(MAX_JSON_BODY);
         let shown = req.shown_url();
         let geometry = SlideGeometry::from(self.get_json::<TilesMetadata>(Step::TilesMetadata, req)?.0);
         geometry.check().map_err(|reason| GirderError::Unexpected { step: Step::TilesMetadata, url: shown, reason })?;
@@ -513,8 +457,8 @@ impl Girder {
         scale: &[(&str, String)],
         encoding: &str,
         max_body: u64,
-    ) -> Result<(Head, BodyReader, String), GirderError> {
-        let mut req = Request::get(self.url(&format!("item/{item_id}/tiles/region")))
+    ) -> Result<(Head, Body, String), GirderError> {
+        let mut req = Request::get(self.url(&["item", item_id, "tiles", "region"]))
             .max_body(max_body)
             .query("left", rect.left.to_string())
             .query("top", rect.top.to_string())
@@ -524,21 +468,13 @@ impl Girder {
             req = req.query(*k, v.clone());
         }
         let req = req.query("encoding", encoding);
-        let (req, (head, mut body)) =
-            self.send_with(Step::Region, req, |r| self.http.open(r), |(head, _)| head.status)?;
+        let (req, head, mut body) = self.http.open_with(&req, self).map_err(|e| http_error(Step::Region, e))?;
         if !head.is_success() {
             // The error body says why: read a bounded piece of it.
             let mut text = Vec::new();
             let _ = body.by_ref().take(64 * 1024).read_to_end(&mut text);
-            let resp = Response {
-                status: head.status,
-                content_type: None,
-                total_count: None,
-                headers: head.headers.clone(),
-                body: text,
-                retries: 0,
-            };
-            return Err(server_error(Step::Region, &req, &resp));
+            let resp = Response { status: head.status, headers: head.headers.clone(), body: text, retries: 0 };
+            return Err(server_error(&self.http, Step::Region, &req, &resp));
         }
         Ok((head, body, req.shown_url()))
     }
@@ -546,12 +482,12 @@ impl Girder {
     /// `GET annotation/item/{id}`: every annotation document of the item, as the raw JSON the
     /// server sent (checked to be a JSON array).
     pub fn annotations(&self, item_id: &str, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, GirderError> {
-        let req = Request::get(self.url(&format!("annotation/item/{item_id}")))
+        let req = Request::get(self.url(&["annotation", "item", item_id]))
             .header("Accept", "application/json")
             .max_body(MAX_ANNOTATIONS_BODY);
         let (req, resp) = self.send(Step::Annotations, req, on_bytes)?;
         if !resp.is_success() {
-            return Err(server_error(Step::Annotations, &req, &resp));
+            return Err(server_error(&self.http, Step::Annotations, &req, &resp));
         }
         match serde_json::from_slice::<serde_json::Value>(&resp.body) {
             Ok(serde_json::Value::Array(_)) => Ok(resp.body),
@@ -563,9 +499,61 @@ impl Girder {
             Err(e) => Err(GirderError::Unexpected {
                 step: Step::Annotations,
                 url: req.shown_url(),
-                reason: scrub(&format!("the body is not valid JSON ({e})")),
+                reason: self.http.scrub(&format!("the body is not valid JSON ({e})")),
             }),
         }
+    }
+}
+
+/// `Girder-Total-Count`, the size of a paged listing.
+fn total_count(resp: &Response) -> Option<u64> {
+    resp.header("girder-total-count").and_then(|v| v.trim().parse().ok())
+}
+
+/// The [`GirderError`] of a request that the retry loop gave up on, or of a failed renewal.
+fn http_error(step: Step, e: RetryError<GirderError>) -> GirderError {
+    match e {
+        RetryError::Http(source) => GirderError::Http { step, source },
+        RetryError::Stop(e) => e,
+    }
+}
+
+/// The token: every request is signed with the current one, and a 401 renews it, by one worker
+/// only:
+///
+/// - when another worker replaced the token since this request was sent, the request is simply
+///   sent again with the new token: that costs no renewal, whatever the order of the workers (it
+///   is bounded, since every replacement is one of the client's renewals);
+/// - otherwise this request renews the token itself, at most twice per request and
+///   50 times per client; after that the 401 is the answer.
+impl Auth for Girder {
+    type Error = GirderError;
+
+    fn sign(&self, mut req: Request) -> (u64, Request) {
+        let slot = self.token.read().expect("token lock");
+        if let Some(t) = slot.token.as_ref() {
+            req = req.header("Girder-Token", t.expose());
+        }
+        (slot.generation, req)
+    }
+
+    fn renew(&self, generation: u64, renewals: &mut u32) -> Result<bool, GirderError> {
+        if matches!(self.credentials, Credentials::Anonymous) {
+            return Ok(false);
+        }
+        let mut total = self.renewals.lock().expect("renewal lock");
+        if self.token.read().expect("token lock").generation != generation {
+            // Renewed by another worker meanwhile: try the new token.
+            return Ok(true);
+        }
+        if *renewals >= 2 || *total >= MAX_RENEWALS {
+            return Ok(false);
+        }
+        tracing::info!("HTTP 401: renewing the token");
+        self.authenticate()?;
+        *total += 1;
+        *renewals += 1;
+        Ok(true)
     }
 }
 

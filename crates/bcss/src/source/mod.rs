@@ -1,6 +1,7 @@
 //! Sources: where pixels, masks and annotations come from.
 //!
-//! - [`http`]: the one HTTP client, with retries, timeouts, TLS roots and URL redaction.
+//! - [`http`]: the one HTTP client (the `bcss-http` crate): one retry policy, one bounded body
+//!   reader, TLS roots, secrets scrubbed, URLs redacted.
 //! - [`girder`]: the DSA (Girder + large_image) REST API.
 //! - [`gdc`]: the NCI Genomic Data Commons API (file search, byte ranges, resumable downloads,
 //!   manifests), where the TCGA slides live.
@@ -15,7 +16,7 @@
 pub mod annotations;
 pub mod gdc;
 pub mod girder;
-pub mod http;
+pub use bcss_http as http;
 #[cfg(feature = "openslide")]
 pub mod local;
 pub mod masklink;

@@ -1,7 +1,7 @@
-//! The public surface of the library crates (`bcss`, `bcss-codec`, `bcss-model`), each as a
+//! The public surface of the library crates (`bcss`, `bcss-codec`, `bcss-model`, `bcss-http`), each as a
 //! checked-in list (`crates/<crate>/tests/public-api.txt`), so that a change to it shows up in
-//! review as a diff of that file. The facade re-exports the other two (`bcss::codec`,
-//! `bcss::model`) by one line each; their items are in their own lists.
+//! review as a diff of that file. The facade re-exports the others (`bcss::codec`,
+//! `bcss::model`, `bcss::source::http`) by one line each; their items are in their own lists.
 //!
 //! The list is read from the source with `syn`: every item declared `pub` along a path of `pub`
 //! modules from `lib.rs` (functions, types, traits, constants, re-exports), the `pub` fields of
@@ -221,9 +221,11 @@ fn the_public_api_is_the_checked_in_list() {
     let facade = check("bcss", "bcss");
     let codec = check("bcss-codec", "bcss_codec");
     let model = check("bcss-model", "bcss_model");
+    let http = check("bcss-http", "bcss_http");
     // The walk found each surface, not an empty or partial one.
     assert!(codec.iter().any(|i| i.starts_with("struct bcss_codec::encoder::PngWriter")), "{codec:?}");
     assert!(model.iter().any(|i| i.starts_with("struct bcss_model::geometry::Rect")), "{model:?}");
+    assert!(http.iter().any(|i| i.starts_with("struct bcss_http::client::Http")), "{http:?}");
     assert!(facade.iter().any(|i| i.starts_with("struct bcss::command::download::DownloadPlan")), "{facade:?}");
     assert!(facade.len() > 200, "{} items", facade.len());
 }

@@ -273,7 +273,7 @@ fn gdc_rerun_may_fix(e: &(dyn std::error::Error + 'static)) -> bool {
 /// A status a rerun may get past: the HTTP client's one definition of a transient status
 /// (408, 429, 500, 502, 503, 504), which its retries use too.
 fn transient_status(status: u16) -> bool {
-    crate::source::http::retryable_status(status)
+    crate::source::http::is_transient_status(status)
 }
 
 impl super::super::workers::UnitError for RoiError {

@@ -39,6 +39,7 @@ use crate::dataset::{names, DatasetLock, Layout};
 use crate::model::{Rect, SlideGeometry};
 use crate::report::Reporter;
 use crate::source::gdc::{parse_manifest, Gdc, GdcError, GdcFile, ManifestParseError};
+use crate::source::http::Secrets;
 use crate::source::local::{LevelRect, LocalSlide, SlideDir};
 use crate::source::sparse::{self, SparseSlide};
 use crate::source::tiff::Layout as TiffLayout;
@@ -259,18 +260,14 @@ fn aperio_filename(layout: &TiffLayout) -> Option<&str> {
 /// `Filename` is a TCGA barcode (`TCGA-XX-XXXX...`), its first 12 characters must be
 /// `slide`. Other names (a scanner's running number, as many slides carry) say nothing and
 /// pass; so does a file without an Aperio description.
-fn check_slide(layout: &TiffLayout, file: &str, slide: &str) -> Result<(), WrongSlide> {
+fn check_slide(layout: &TiffLayout, file: &str, slide: &str, secrets: &Secrets) -> Result<(), WrongSlide> {
     match aperio_filename(layout) {
         Some(name) if name.len() >= 12 && name.starts_with("TCGA-") => {
             let barcode = name.get(..12).unwrap_or(name);
             if barcode.eq_ignore_ascii_case(slide) {
                 Ok(())
             } else {
-                Err(WrongSlide {
-                    file: file.to_string(),
-                    filename: crate::source::http::scrub(name),
-                    slide: slide.to_string(),
-                })
+                Err(WrongSlide { file: file.to_string(), filename: secrets.scrub(name), slide: slide.to_string() })
             }
         }
         _ => Ok(()),
@@ -310,7 +307,7 @@ impl GdcSlide<'_> {
         let seen = seen.into_inner().expect("seen lock");
         // A manifest that maps the ROI's slide to another slide's file: refused before a tile
         // is fetched.
-        check_slide(&layout, &self.file.name, &self.slide).map_err(gdc_err)?;
+        check_slide(&layout, &self.file.name, &self.slide, gdc.http().secrets()).map_err(gdc_err)?;
         // What OpenSlide reads on opening: the directories with their tag arrays, and tile (0, 0)
         // of each level (probed with a 1x1 read). Not the smallest level: OpenSlide only hashes
         // it (`openslide.quickhash-1`, which bcss does not use) and never decodes it.
@@ -603,17 +600,18 @@ mod tests {
         };
         let ours = with(Some(&aperio("TCGA-A1-A0SK-01Z-00-DX1")));
         assert_eq!(aperio_filename(&ours), Some("TCGA-A1-A0SK-01Z-00-DX1"));
-        check_slide(&ours, "a.svs", "TCGA-A1-A0SK").unwrap();
-        let err = check_slide(&ours, "a.svs", "TCGA-A2-A04P").unwrap_err();
+        check_slide(&ours, "a.svs", "TCGA-A1-A0SK", &Secrets::default()).unwrap();
+        let err = check_slide(&ours, "a.svs", "TCGA-A2-A04P", &Secrets::default()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "`a.svs` is slide `TCGA-A1-A0SK-01Z-00-DX1` (its Aperio `Filename`), not `TCGA-A2-A04P`; check the GDC manifest"
         );
         // A scanner's number, no Filename, no Aperio description: nothing to check.
-        check_slide(&with(Some(&aperio("12345"))), "a.svs", "TCGA-A2-A04P").unwrap();
-        check_slide(&with(Some("Aperio Image Library|AppMag = 40")), "a.svs", "TCGA-A2-A04P").unwrap();
-        check_slide(&with(Some("Filename = TCGA-A1-A0SK")), "a.svs", "TCGA-A2-A04P").unwrap();
-        check_slide(&with(None), "a.svs", "TCGA-A2-A04P").unwrap();
+        check_slide(&with(Some(&aperio("12345"))), "a.svs", "TCGA-A2-A04P", &Secrets::default()).unwrap();
+        check_slide(&with(Some("Aperio Image Library|AppMag = 40")), "a.svs", "TCGA-A2-A04P", &Secrets::default())
+            .unwrap();
+        check_slide(&with(Some("Filename = TCGA-A1-A0SK")), "a.svs", "TCGA-A2-A04P", &Secrets::default()).unwrap();
+        check_slide(&with(None), "a.svs", "TCGA-A2-A04P", &Secrets::default()).unwrap();
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::errors::{RegionError, RoiError};
 use crate::catalog::{Roi, Slide, SlideTable};
 use crate::codec;
 use crate::source::girder::{self, Girder};
-use crate::source::http::{read_failure, HttpError};
+use crate::source::http::{Failure, HttpError};
 use crate::transform::{Mode, RegionPlan, Resolution, SlideGeometry};
 
 /// Rows per band when a region body is decoded as it is written.
@@ -251,7 +251,7 @@ impl SlideHandle for DsaSlide<'_> {
         let broken = |e: std::io::Error| {
             RoiError::BadRegion(RegionError::Body(HttpError {
                 url: url.clone(),
-                failure: read_failure(&e, got.get()),
+                failure: Failure::from_read(&e, got.get()),
                 retries: 0,
                 elapsed: started.elapsed(),
             }))
@@ -464,7 +464,7 @@ mod tests {
     fn read_region(body: &[u8], width: u64, height: u64, rest: Rest) -> (Result<Vec<u8>, RoiError>, bool) {
         let rows_seen = Arc::new(AtomicBool::new(false));
         let (url, waited) = serve(body.to_vec(), rest, rows_seen.clone());
-        let http = Http::new(HttpConfig { retries: 0, ..HttpConfig::default() }).unwrap();
+        let http = Http::new(HttpConfig::default().retries(0)).unwrap();
         let girder = Girder::connect(http, &url, Credentials::Anonymous).unwrap();
         let pixels = DsaPixels {
             girder: &girder,
