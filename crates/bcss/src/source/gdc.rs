@@ -187,7 +187,7 @@ impl GdcError {
         }
     }
 
-    fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> GdcError + 'a {
+    pub(crate) fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> GdcError + 'a {
         move |source| GdcError::Io { action, path: path.to_path_buf(), source }
     }
 

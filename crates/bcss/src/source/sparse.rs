@@ -43,7 +43,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use super::gdc::GdcFile;
+use super::gdc::{GdcError, GdcFile};
 use super::tiff::{merge, Layout, LOUD_COMPRESSIONS};
 use crate::files::{self, WriteMode};
 use crate::model::Rect;
@@ -236,9 +236,9 @@ pub enum SparseError {
         start: u64,
         /// End (exclusive).
         end: u64,
-        /// The fetcher's error.
+        /// The GDC's error (boxed, typed: the error of every cache operation carries this type).
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: Box<super::gdc::GdcError>,
     },
     /// The file's TIFF structure is unusable.
     #[error("TIFF structure of `{name}`")]
@@ -273,6 +273,11 @@ pub enum SparseError {
         got: u64,
     },
 }
+
+/// What the TIFF parser is told when a fetch failed: the fetch's own error is kept aside.
+#[derive(Debug, thiserror::Error)]
+#[error("the fetch failed")]
+struct FetchFailed;
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SparseError + 'a {
     move |source| SparseError::Io { action, path: path.to_path_buf(), source }
@@ -442,10 +447,7 @@ impl SparseSlide {
     /// The file's TIFF layout: from `<id>.layout.json` when an earlier run parsed it, else
     /// parsed through `fetch` (into memory only: the parser's read-ahead ends inside tiles, and
     /// a partial tile must never be written to the copy) and kept.
-    pub fn layout<E: std::error::Error + Send + Sync + 'static>(
-        &self,
-        fetch: &dyn Fn(Range<u64>) -> Result<Vec<u8>, E>,
-    ) -> Result<Layout, SparseError> {
+    pub fn layout(&self, fetch: &dyn Fn(Range<u64>) -> Result<Vec<u8>, GdcError>) -> Result<Layout, SparseError> {
         // One parse per file: threads of this process wait on the entry, other processes on the
         // lock file, then find the layout kept.
         let _threads = self.entry.present.lock().expect("sparse entry");
@@ -458,9 +460,24 @@ impl SparseSlide {
         {
             return Ok(layout);
         }
-        let mut read_at = |offset: u64, len: u64| fetch(offset..offset + len);
-        let layout = super::tiff::parse(self.file.size, &mut read_at)
-            .map_err(|source| SparseError::Layout { name: self.file.name.clone(), source })?;
+        // A failed fetch is kept whole (typed) and reported as the fetch it is, not as a TIFF
+        // the parser could not read.
+        let mut failed: Option<(Range<u64>, GdcError)> = None;
+        let mut read_at = |offset: u64, len: u64| {
+            fetch(offset..offset + len).map_err(|e| {
+                failed = Some((offset..offset + len, e));
+                FetchFailed
+            })
+        };
+        let parsed = super::tiff::parse(self.file.size, &mut read_at);
+        let layout = match (parsed, failed) {
+            (Ok(layout), _) => layout,
+            (Err(_), Some((r, source))) => {
+                let source = Box::new(source);
+                return Err(SparseError::Fetch { name: self.file.name.clone(), start: r.start, end: r.end, source });
+            }
+            (Err(source), None) => return Err(SparseError::Layout { name: self.file.name.clone(), source }),
+        };
         write_json(&kept, &serde_json::to_vec(&layout).expect("a layout serialises"))?;
         Ok(layout)
     }
@@ -481,11 +498,11 @@ impl SparseSlide {
     /// fetched: [`SparseError::OverBudget`]. On a fetch error nothing of this call is recorded
     /// (see the body). Safe for several threads and, through a lock file, several processes
     /// sharing the cache.
-    pub fn ensure<E: std::error::Error + Send + Sync + 'static>(
+    pub fn ensure(
         &self,
         ranges: &[Range<u64>],
         budget: u64,
-        fetch: &dyn Fn(Range<u64>) -> Result<Vec<u8>, E>,
+        fetch: &dyn Fn(Range<u64>) -> Result<Vec<u8>, GdcError>,
     ) -> Result<u64, SparseError> {
         let mut present = self.entry.present.lock().expect("sparse entry");
         // Another process sharing the cache may have added ranges (or started the copy afresh):
@@ -649,7 +666,7 @@ mod tests {
         let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8 + 1).collect();
         let file = file_for(&data, "abc-1");
         let calls = AtomicU64::new(0);
-        let fetch = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
+        let fetch = |r: Range<u64>| -> Result<Vec<u8>, GdcError> {
             calls.fetch_add(1, Ordering::Relaxed);
             Ok(data[r.start as usize..r.end as usize].to_vec())
         };
@@ -678,9 +695,9 @@ mod tests {
         let slide = SparseSlide::open(dir.path(), &file).unwrap();
         assert_eq!(slide.present(), [0..1200, 300_000..400_000, 900_000..1_000_000]);
         let n = AtomicU64::new(0);
-        let flaky = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
+        let flaky = |r: Range<u64>| -> Result<Vec<u8>, GdcError> {
             if n.fetch_add(1, Ordering::Relaxed) == 1 {
-                return Err(std::io::Error::other("connection reset"));
+                return Err(GdcError::Unexpected { url: "u".into(), reason: "connection reset".into() });
             }
             Ok(data[r.start as usize..r.end as usize].to_vec())
         };
@@ -692,7 +709,7 @@ mod tests {
         let on_disk = std::fs::read(slide.path()).unwrap();
         assert!(on_disk[500_000..500_100].iter().all(|&b| b == 0), "a hole");
         // A short answer is an error, not a record.
-        let short = |_: Range<u64>| -> Result<Vec<u8>, std::io::Error> { Ok(vec![1, 2, 3]) };
+        let short = |_: Range<u64>| -> Result<Vec<u8>, GdcError> { Ok(vec![1, 2, 3]) };
         assert!(matches!(slide.ensure(&[600_000..600_010], u64::MAX, &short), Err(SparseError::ShortFetch { .. })));
         assert!(!slide.present().iter().any(|r| r.contains(&600_000)));
         drop(slide);
@@ -721,7 +738,7 @@ mod tests {
                     // Each thread opens its own handle; overlapping wants.
                     let slide = SparseSlide::open(dir, file).unwrap();
                     let want = [t * 500_000..t * 500_000 + 1_500_000];
-                    let fetch = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
+                    let fetch = |r: Range<u64>| -> Result<Vec<u8>, GdcError> {
                         Ok(data[r.start as usize..r.end as usize].to_vec())
                     };
                     fetched.fetch_add(slide.ensure(&want, u64::MAX, &fetch).unwrap(), Ordering::Relaxed);
@@ -770,9 +787,9 @@ mod tests {
         let roi = Rect { left: 1000, top: 500, right: 1600, bottom: 900 };
         let mut want = open_ranges(&layout);
         want.extend(tiles_for(&layout, 0, roi).unwrap());
-        let fetch = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
+        let fetch = |r: Range<u64>| -> Result<Vec<u8>, GdcError> {
             let mut b = vec![0u8; (r.end - r.start) as usize];
-            original.read_exact_at(&mut b, r.start)?;
+            original.read_exact_at(&mut b, r.start).map_err(GdcError::io("read", &full))?;
             Ok(b)
         };
         let fetched = sparse.ensure(&want, u64::MAX, &fetch).unwrap();
@@ -804,7 +821,7 @@ mod tests {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8 + 1).collect();
         let file = file_for(&data, "lost-1");
         let fetch =
-            |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> { Ok(data[r.start as usize..r.end as usize].to_vec()) };
+            |r: Range<u64>| -> Result<Vec<u8>, GdcError> { Ok(data[r.start as usize..r.end as usize].to_vec()) };
         let slide = SparseSlide::open(dir.path(), &file).unwrap();
         slide.ensure(&[0..50_000], u64::MAX, &fetch).unwrap();
         let path = slide.path().to_path_buf();
@@ -830,7 +847,7 @@ mod tests {
             std::fs::write(dir.path().join("lost-1.ranges"), serde_json::to_vec(&record).unwrap()).unwrap();
         }
         let calls = AtomicU64::new(0);
-        let counting = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
+        let counting = |r: Range<u64>| -> Result<Vec<u8>, GdcError> {
             calls.fetch_add(1, Ordering::Relaxed);
             Ok(data[r.start as usize..r.end as usize].to_vec())
         };
@@ -849,7 +866,7 @@ mod tests {
         std::fs::write(&outside, b"precious").unwrap();
         let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8 + 1).collect();
         let fetch =
-            |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> { Ok(data[r.start as usize..r.end as usize].to_vec()) };
+            |r: Range<u64>| -> Result<Vec<u8>, GdcError> { Ok(data[r.start as usize..r.end as usize].to_vec()) };
         let link = |id: &str, ext: &str| {
             let p = cache.join(format!("{id}.{ext}"));
             std::os::unix::fs::symlink(&outside, &p).unwrap();
@@ -892,7 +909,7 @@ mod tests {
         let data = tiff::tests::build_tiff(false, true, 600, 300, 7);
         let file = file_for(&data, "layout-1");
         let calls = AtomicU64::new(0);
-        let fetch = |r: Range<u64>| -> Result<Vec<u8>, std::io::Error> {
+        let fetch = |r: Range<u64>| -> Result<Vec<u8>, GdcError> {
             calls.fetch_add(1, Ordering::Relaxed);
             Ok(data[r.start as usize..(r.end as usize).min(data.len())].to_vec())
         };

@@ -26,9 +26,10 @@ pub enum RoiError {
     #[cfg(feature = "openslide")]
     #[error(transparent)]
     Local(#[from] crate::source::local::LocalError),
-    /// Reading the slide from the GDC failed.
+    /// Reading the slide from the GDC failed (boxed, typed: a GDC failure is rare and large).
+    #[cfg(feature = "openslide")]
     #[error(transparent)]
-    Gdc(Box<dyn std::error::Error + Send + Sync>),
+    Gdc(Box<GdcSlideError>),
     /// The region lies partly outside the slide.
     #[error("the ROI {roi:?} extends beyond the slide ({width}x{height} base pixels)")]
     Clipped {
@@ -126,6 +127,52 @@ pub enum RoiError {
     Manifest(#[from] ManifestError),
 }
 
+/// Why reading a slide from the GDC failed (`--source gdc`): each cause typed, so that its
+/// HTTP status and whether a rerun may pass are read from fields, never from a downcast.
+#[cfg(feature = "openslide")]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GdcSlideError {
+    /// A request or a download of the GDC failed.
+    #[error(transparent)]
+    Gdc(#[from] crate::source::gdc::GdcError),
+    /// The sparse copy failed (a fetch, its TIFF structure, its budget, its cache file).
+    #[error(transparent)]
+    Sparse(#[from] crate::source::sparse::SparseError),
+    /// The tiles of a level cannot be planned (not tiled, a compression that hides holes).
+    #[error(transparent)]
+    Plan(#[from] crate::source::sparse::PlanError),
+    /// The file holds another slide than the ROI's.
+    #[error(transparent)]
+    WrongSlide(#[from] WrongSlide),
+    /// A level OpenSlide reads is not one tiled directory of the file.
+    #[error("OpenSlide level {level} ({width}x{height}) of `{file}` is not one tiled directory of the file; download the whole slide (`--pipeline wsis`) and use `bcss extract`")]
+    NotOneDirectory {
+        /// OpenSlide's level.
+        level: u32,
+        /// Its width.
+        width: u64,
+        /// Its height.
+        height: u64,
+        /// The file name.
+        file: String,
+    },
+}
+
+/// The file holds another slide than the ROI's (a manifest that maps the ROI's slide to
+/// another slide's file).
+#[cfg(feature = "openslide")]
+#[derive(Debug, thiserror::Error)]
+#[error("`{file}` is slide `{filename}` (its Aperio `Filename`), not `{slide}`; check the GDC manifest")]
+pub struct WrongSlide {
+    /// The file name.
+    pub file: String,
+    /// The slide its Aperio `Filename` names, scrubbed.
+    pub filename: String,
+    /// The ROI's slide.
+    pub slide: String,
+}
+
 /// What was wrong with a region's pixels as they arrived.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -169,7 +216,9 @@ impl RoiError {
                 Dsa::Annotations => Step::Annotations,
                 Dsa::Probe | Dsa::Token | Dsa::Listing | Dsa::TilesMetadata => Step::Slide,
             },
-            RoiError::NoSlide(_) | RoiError::Gdc(_) => Step::Slide,
+            RoiError::NoSlide(_) => Step::Slide,
+            #[cfg(feature = "openslide")]
+            RoiError::Gdc(_) => Step::Slide,
             #[cfg(feature = "openslide")]
             RoiError::Local(crate::source::local::LocalError::BadRegion { .. }) => Step::Region,
             #[cfg(feature = "openslide")]
@@ -202,72 +251,79 @@ impl RoiError {
             }
             RoiError::Mask(MaskError::Status { status, .. }) => Some(*status),
             RoiError::BadRegion(RegionError::Empty { status }) => Some(*status),
-            RoiError::Gdc(e) => gdc_status(e.as_ref()),
+            #[cfg(feature = "openslide")]
+            RoiError::Gdc(e) => e.http_status(),
             _ => None,
         }
     }
 }
 
-/// The HTTP status in a GDC error's chain, if any.
-fn gdc_status(e: &(dyn std::error::Error + 'static)) -> Option<u16> {
-    use crate::source::gdc::GdcError;
-    use crate::source::http::Failure;
-    let mut level = Some(e);
-    while let Some(e) = level {
-        match e.downcast_ref::<GdcError>() {
-            Some(GdcError::Status { status, .. }) => return Some(*status),
-            Some(GdcError::KeptFailing { source } | GdcError::Unreachable { source }) => {
-                return match source.failure {
-                    Failure::Status(status, _) => Some(status),
-                    _ => None,
-                }
-            }
-            _ => level = e.source(),
+#[cfg(feature = "openslide")]
+impl GdcSlideError {
+    /// The HTTP status the GDC answered, when the failure was one.
+    pub fn http_status(&self) -> Option<u16> {
+        use crate::source::sparse::SparseError;
+        match self {
+            GdcSlideError::Gdc(e) => gdc_status(e),
+            GdcSlideError::Sparse(SparseError::Fetch { source, .. }) => gdc_status(source),
+            _ => None,
         }
     }
-    None
+
+    /// Whether a rerun may pass: an error status as [`transient_status`]; a server that ignored
+    /// or lied about a byte range, a TIFF that is malformed or over its budget, a level that
+    /// cannot be read by ranges, a file that is another slide, a cache file refused for what it
+    /// is, will do the same again (issue 22: "rerun" was offered for a 1e15-byte size and a
+    /// lying server); the network, a cache file in use, a download that did not match its MD5
+    /// may pass.
+    fn rerun_may_fix(&self) -> bool {
+        use crate::source::sparse::SparseError;
+        match self {
+            GdcSlideError::Gdc(e) => gdc_rerun_may_fix(e),
+            GdcSlideError::Sparse(SparseError::Fetch { source, .. }) => gdc_rerun_may_fix(source),
+            GdcSlideError::Sparse(s) => match s {
+                SparseError::Io { source, .. } => io_rerun_may_fix(source),
+                SparseError::InUse { .. } => true,
+                SparseError::Fetch { .. }
+                | SparseError::BadId { .. }
+                | SparseError::Layout { .. }
+                | SparseError::OverBudget { .. }
+                | SparseError::ShortFetch { .. } => false,
+            },
+            GdcSlideError::Plan(_) | GdcSlideError::WrongSlide(_) | GdcSlideError::NotOneDirectory { .. } => false,
+        }
+    }
 }
 
-/// Whether a failure on the GDC road may pass on a rerun, from the first level of its chain that
-/// says: an error status as [`transient_status`]; a server that ignored or lied about a byte
-/// range, a TIFF that is malformed or over its budget, a cache file refused for what it is, will
-/// do the same again (issue 22: "rerun" was offered for a 1e15-byte size and a lying server);
-/// the network, a cache file in use, a download that did not match its MD5 may pass.
-fn gdc_rerun_may_fix(e: &(dyn std::error::Error + 'static)) -> bool {
+/// The HTTP status of a GDC error: an error status, or the one it kept answering.
+#[cfg(feature = "openslide")]
+fn gdc_status(e: &crate::source::gdc::GdcError) -> Option<u16> {
     use crate::source::gdc::GdcError;
-    use crate::source::sparse::SparseError;
-    use crate::source::tiff::TiffError;
-    let mut level = Some(e);
-    while let Some(e) = level {
-        if let Some(g) = e.downcast_ref::<GdcError>() {
-            match g {
-                GdcError::Status { status, .. } => return transient_status(*status),
-                GdcError::Unexpected { .. } | GdcError::RangeIgnored { .. } | GdcError::BadRange { .. } => {
-                    return false
-                }
-                GdcError::Io { source, .. } => return io_rerun_may_fix(source),
-                _ => return true,
-            }
-        }
-        if let Some(s) = e.downcast_ref::<SparseError>() {
-            match s {
-                SparseError::OverBudget { .. } | SparseError::BadId { .. } | SparseError::ShortFetch { .. } => {
-                    return false
-                }
-                SparseError::Io { source, .. } => return io_rerun_may_fix(source),
-                SparseError::InUse { .. } => return true,
-                _ => {}
-            }
-        }
-        if e.downcast_ref::<TiffError>().is_some() {
-            return false;
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return io_rerun_may_fix(io);
-        }
-        level = e.source();
+    use crate::source::http::Failure;
+    match e {
+        GdcError::Status { status, .. } => Some(*status),
+        GdcError::KeptFailing { source } | GdcError::Unreachable { source } => match source.failure {
+            Failure::Status(status, _) => Some(status),
+            _ => None,
+        },
+        GdcError::Unexpected { .. }
+        | GdcError::RangeIgnored { .. }
+        | GdcError::BadRange { .. }
+        | GdcError::Integrity { .. }
+        | GdcError::Io { .. } => None,
     }
-    true
+}
+
+/// Whether a rerun may get past a GDC error.
+#[cfg(feature = "openslide")]
+fn gdc_rerun_may_fix(e: &crate::source::gdc::GdcError) -> bool {
+    use crate::source::gdc::GdcError;
+    match e {
+        GdcError::Status { status, .. } => transient_status(*status),
+        GdcError::Unexpected { .. } | GdcError::RangeIgnored { .. } | GdcError::BadRange { .. } => false,
+        GdcError::Io { source, .. } => io_rerun_may_fix(source),
+        GdcError::Unreachable { .. } | GdcError::KeptFailing { .. } | GdcError::Integrity { .. } => true,
+    }
 }
 
 /// A status a rerun may get past: the HTTP client's one definition of a transient status
@@ -282,7 +338,8 @@ impl super::super::workers::UnitError for RoiError {
     fn rerun_may_fix(&self) -> bool {
         match self {
             RoiError::Girder(GirderError::Server { status, .. }) => transient_status(*status),
-            RoiError::Gdc(e) => gdc_rerun_may_fix(e.as_ref()),
+            #[cfg(feature = "openslide")]
+            RoiError::Gdc(e) => e.rerun_may_fix(),
             RoiError::Girder(_) | RoiError::BadRegion(_) | RoiError::ShortMask { .. } => true,
             RoiError::Mask(MaskError::Http { .. }) => true,
             RoiError::Mask(MaskError::File { source, .. }) | RoiError::Write { source, .. } => io_rerun_may_fix(source),
@@ -375,4 +432,53 @@ pub enum AnnotationMaskError {
 /// Whether an error is bad mask content (retried for sources that [`BaseMasks::refetch_bad_content`]).
 pub(crate) fn bad_mask_content(e: &RoiError) -> bool {
     matches!(e, RoiError::Mask(MaskError::Decode { .. } | MaskError::WrongSize { .. } | MaskError::UnknownCodes { .. }))
+}
+
+#[cfg(all(test, feature = "openslide"))]
+mod tests {
+    use super::*;
+    use crate::command::workers::UnitError;
+    use crate::source::gdc::GdcError;
+    use crate::source::sparse::SparseError;
+
+    fn gdc(e: impl Into<GdcSlideError>) -> RoiError {
+        RoiError::Gdc(Box::new(e.into()))
+    }
+
+    fn status(status: u16) -> GdcError {
+        GdcError::Status { status, message: None, url: "http://gdc/data/x".into() }
+    }
+
+    #[test]
+    fn gdc_causes_are_read_from_their_types() {
+        // A status, directly or as the fetch of a sparse copy: its HTTP status, and a rerun
+        // only when the status is transient.
+        for (e, want_status, want_rerun) in [
+            (gdc(status(503)), Some(503), true),
+            (gdc(status(404)), Some(404), false),
+            (
+                gdc(SparseError::Fetch { name: "a.svs".into(), start: 0, end: 1, source: Box::new(status(502)) }),
+                Some(502),
+                true,
+            ),
+            (
+                gdc(SparseError::Fetch { name: "a.svs".into(), start: 0, end: 1, source: Box::new(status(403)) }),
+                Some(403),
+                false,
+            ),
+            (gdc(SparseError::OverBudget { name: "a.svs".into(), need: 2, budget: 1 }), None, false),
+            (gdc(SparseError::InUse { path: "p".into() }), None, true),
+            (gdc(GdcError::RangeIgnored { file: "a.svs".into(), url: "u".into() }), None, false),
+            (
+                gdc(WrongSlide { file: "a.svs".into(), filename: "TCGA-XX".into(), slide: "TCGA-YY".into() }),
+                None,
+                false,
+            ),
+            (gdc(GdcSlideError::NotOneDirectory { level: 1, width: 2, height: 3, file: "a.svs".into() }), None, false),
+        ] {
+            assert_eq!(e.http_status(), want_status, "{e}");
+            assert_eq!(e.rerun_may_fix(), want_rerun, "{e}");
+            assert_eq!(RoiError::step(&e), Step::Slide);
+        }
+    }
 }

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::contract::{Pixels, RowSink, SlideHandle};
-use super::errors::RoiError;
+use super::errors::{GdcSlideError, RoiError, WrongSlide};
 use super::run::{RunError, Summary};
 use super::BaseMasks;
 use crate::catalog::{Roi, RoiTable, SlideTable};
@@ -222,8 +222,8 @@ impl Pixels for GdcPixels<'_> {
     }
 }
 
-fn gdc_err(e: impl std::error::Error + Send + Sync + 'static) -> RoiError {
-    RoiError::Gdc(Box::new(e))
+fn gdc_err(e: impl Into<GdcSlideError>) -> RoiError {
+    RoiError::Gdc(Box::new(e.into()))
 }
 
 struct Opened {
@@ -238,15 +238,6 @@ struct GdcSlide<'a> {
     /// The slide's short name (`TCGA-A1-A0SK`), which the file must be.
     slide: String,
     opened: std::cell::OnceCell<Opened>,
-}
-
-/// The file holds another slide than the ROI's.
-#[derive(Debug, thiserror::Error)]
-#[error("`{file}` is slide `{filename}` (its Aperio `Filename`), not `{slide}`; check the GDC manifest")]
-struct WrongSlide {
-    file: String,
-    filename: String,
-    slide: String,
 }
 
 /// The Aperio `Filename` of a layout (`|Filename = X|` in an `ImageDescription` starting with
@@ -407,10 +398,7 @@ impl GdcSlide<'_> {
         for LevelRect { level, rect } in footprint {
             let (w, h) = sizes.get(level as usize).copied().unwrap_or((0, 0));
             let ifd = level_ifd(&o.layout, level, (w, h)).ok_or_else(|| {
-                gdc_err(std::io::Error::other(format!(
-                    "OpenSlide level {level} ({w}x{h}) of `{}` is not one tiled directory of the file; download the whole slide (`--pipeline wsis`) and use `bcss extract`",
-                    self.file.name
-                )))
+                gdc_err(GdcSlideError::NotOneDirectory { level, width: w, height: h, file: self.file.name.clone() })
             })?;
             let rect = Rect { right: rect.right.min(w), bottom: rect.bottom.min(h), ..rect };
             ranges.extend(sparse::tiles_for(&o.layout, ifd, rect).map_err(gdc_err)?);

@@ -20,9 +20,9 @@
 //! refusing clipped or absurd outputs, content retries, the nearest-neighbour mask resize, atomic
 //! writes and the per-ROI manifest record.
 
-#[cfg(feature = "openslide")]
 mod contract;
 mod errors;
+#[cfg(feature = "openslide")]
 mod gdc;
 mod masks;
 mod pixels;
@@ -30,6 +30,8 @@ mod run;
 
 pub use contract::{BaseMasks, Pixels, RowSink, SlideHandle};
 pub use errors::{AnnotationMaskError, RegionError, RoiError};
+#[cfg(feature = "openslide")]
+pub use errors::{GdcSlideError, WrongSlide};
 
 #[cfg(feature = "openslide")]
 pub use gdc::{cache_dir, download_wsis, find_gdc_slides, wsis_dir, GdcPixels, GdcSlides, GdcSlidesError};
