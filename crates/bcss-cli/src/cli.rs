@@ -658,7 +658,7 @@ pub struct DownloadArgs {
     /// Where masks come from: `links` downloads the published mask PNGs; `annotations` fetches
     /// each slide's annotations and rasterises the ROI's mask locally with HistomicsTK's rules
     /// (see `bcss masks --help`). [default: links]
-    #[arg(long, value_enum, value_name = "SOURCE")]
+    #[arg(long, value_name = "SOURCE", value_parser = download_mask_sources())]
     pub mask_source: Option<MaskSource>,
     #[command(flatten)]
     pub gdc: GdcArgs,
@@ -690,7 +690,7 @@ pub struct ExtractArgs {
     /// annotations (JSON in --annotations-dir). [default: dir with --masks-dir, annotations
     /// with --annotations-dir, else links]
     #[arg(long, value_enum, value_name = "SOURCE")]
-    pub mask_source: Option<MaskSourceArg>,
+    pub mask_source: Option<MaskSource>,
     /// Directory of base-resolution mask PNGs named like the dataset's masks
     /// (<roi>_xmin<X>_ymin<Y>_<suffix>.png) or <roi>.png.
     #[arg(long, value_name = "DIR")]
@@ -703,16 +703,14 @@ pub struct ExtractArgs {
     pub net: NetArgs,
 }
 
-/// `--mask-source` of `bcss extract`, and `mask-source` in the config file (shared with
-/// `download`, which takes `links` and `annotations`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MaskSourceArg {
-    /// The ROI table's mask links (the published masks).
-    Links,
-    /// Mask PNGs in `--masks-dir`.
-    Dir,
-    /// Annotation JSON in `--annotations-dir` (`extract`), or from the DSA (`download`),
-    /// rasterised with HistomicsTK's rules.
-    Annotations,
+/// The mask sources `download` takes: the library's [`MaskSource`] without `dir` (a folder of
+/// masks is `extract`'s), so `--help` and the error for a wrong value offer only these two.
+fn download_mask_sources() -> impl clap::builder::TypedValueParser<Value = MaskSource> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("links").help("The published mask PNGs behind each ROI's `mask_link` (the original's way)"),
+        PossibleValue::new("annotations")
+            .help("Rasterised locally from the slide's annotations with HistomicsTK's rules"),
+    ])
+    .map(|s| if s == "annotations" { MaskSource::Annotations } else { MaskSource::Links })
 }

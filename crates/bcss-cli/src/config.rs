@@ -27,7 +27,7 @@ use bcss::source::http::{HttpConfig, Secret};
 use bcss::transform::{Mode, Resolution};
 use serde::Deserialize;
 
-use crate::cli::{DownloadArgs, MaskSourceArg};
+use crate::cli::DownloadArgs;
 
 /// The `--config` file of `download` and `extract`.
 #[derive(Debug, Default, Deserialize)]
@@ -60,7 +60,7 @@ pub struct FileConfig {
     #[serde(alias = "no_icc")]
     no_icc: Option<bool>,
     #[serde(alias = "mask_source")]
-    mask_source: Option<MaskSourceArg>,
+    mask_source: Option<MaskSource>,
     source: Option<Source>,
     #[serde(alias = "gdc_url")]
     gdc_url: Option<String>,
@@ -588,9 +588,9 @@ pub fn resolve_download(
     let encoding = args.encoding.or(file.encoding).unwrap_or_default();
     let mask_source = match (args.mask_source, file.mask_source) {
         (Some(m), _) => m,
-        (None, None | Some(MaskSourceArg::Links)) => MaskSource::Links,
-        (None, Some(MaskSourceArg::Annotations)) => MaskSource::Annotations,
-        (None, Some(MaskSourceArg::Dir)) => bail!(
+        (None, None | Some(MaskSource::Links)) => MaskSource::Links,
+        (None, Some(MaskSource::Annotations)) => MaskSource::Annotations,
+        (None, Some(MaskSource::Dir)) => bail!(
             "`mask-source = \"dir\"` in `{}` is for `bcss extract`: `download` takes masks from links or annotations",
             path.map(|p| p.display().to_string()).unwrap_or_default()
         ),
@@ -672,17 +672,17 @@ pub fn resolve_extract(
         pick("annotations-dir", args.annotations_dir.clone(), None, (file.annotations_dir.take(), path));
     let kind_value = kind.as_ref().map(|k| k.value);
     let mask_source = match (kind_value, masks_dir, annotations_dir) {
-        (Some(MaskSourceArg::Links) | None, None, None) => MaskInput::Links,
-        (Some(MaskSourceArg::Dir) | None, Some(d), None) => {
+        (Some(MaskSource::Links) | None, None, None) => MaskInput::Links,
+        (Some(MaskSource::Dir) | None, Some(d), None) => {
             check_dir(&d)?;
             MaskInput::Dir(d.value)
         }
-        (Some(MaskSourceArg::Annotations) | None, None, Some(d)) => {
+        (Some(MaskSource::Annotations) | None, None, Some(d)) => {
             check_dir(&d)?;
             MaskInput::Annotations(d.value)
         }
-        (Some(MaskSourceArg::Dir), None, _) => bail!("`--mask-source dir` needs `--masks-dir DIR`"),
-        (Some(MaskSourceArg::Annotations), _, None) => bail!("`--mask-source annotations` needs `--annotations-dir DIR`"),
+        (Some(MaskSource::Dir), None, _) => bail!("`--mask-source dir` needs `--masks-dir DIR`"),
+        (Some(MaskSource::Annotations), _, None) => bail!("`--mask-source annotations` needs `--annotations-dir DIR`"),
         _ => bail!("`--masks-dir` and `--annotations-dir` belong to `--mask-source dir` and `annotations`; give the one that matches"),
     };
     if shared.parts.masks && mask_source == MaskInput::Links && shared.rois.rois().iter().all(|r| r.mask_link.is_none())

@@ -23,7 +23,7 @@ pub fn run(args: &ExtractArgs, out: Output) -> Result<(), Failure> {
 pub fn prepare(args: &ExtractArgs, quiet: bool) -> Result<(ExtractPlan, Option<PathBuf>), Failure> {
     let plan = config::resolve_extract(args, &config::process_env).input()?;
     let log = crate::logging::init(Some(&plan.get_out().join("logs")), quiet).output()?;
-    tracing::info!(slides_dir = %plan.get_slides_dir().display(), rois = plan.get_rois().rois().len(), resolution = %plan.get_resolution().describe(), mask_source = plan.get_mask_source().as_str(), "bcss extract starts");
+    tracing::info!(slides_dir = %plan.get_slides_dir().display(), rois = plan.get_rois().rois().len(), resolution = %plan.get_resolution().describe(), mask_source = plan.get_mask_source().kind().as_str(), "bcss extract starts");
     Ok((plan, log))
 }
 

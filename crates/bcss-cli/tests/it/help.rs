@@ -33,3 +33,15 @@ fn help_texts() {
         insta::assert_snapshot!(name, r.stdout);
     }
 }
+
+#[test]
+fn download_offers_only_its_own_mask_sources() {
+    // One mask-source set in the library; `download` takes two of its three, and says which.
+    let r = run(bcss().args(["download", "--mask-source", "dir", "--out", "/nonexistent/x"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("invalid value 'dir'") && r.stderr.contains("[possible values: links, annotations]"),
+        "{}",
+        r.stderr
+    );
+}

@@ -27,28 +27,7 @@ pub const DEFAULT_API_URL: &str = "https://demo.kitware.com/histomicstk/api/v1/"
 /// The folder of the 151 BCSS slides on the public DSA.
 pub const DEFAULT_FOLDER_ID: &str = "5bbdeba3e629140048d017bb";
 
-/// Where ground-truth masks come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum MaskSource {
-    /// The published mask PNGs behind each ROI's `mask_link` (the original's way).
-    #[default]
-    Links,
-    /// Rasterised locally from the slide's annotations with HistomicsTK's rules.
-    Annotations,
-}
-
-impl MaskSource {
-    /// `links` or `annotations`, as in the manifest and the fingerprint.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MaskSource::Links => "links",
-            MaskSource::Annotations => "annotations",
-        }
-    }
-}
+pub use crate::dataset::manifest::MaskSource;
 
 pub use crate::source::gdc::DEFAULT_GDC_URL;
 
@@ -241,7 +220,8 @@ impl DownloadPlan {
         self.icc = icc;
         self
     }
-    /// Where masks come from (default: [`MaskSource::Links`]).
+    /// Where masks come from (default: [`MaskSource::Links`]; [`MaskSource::Dir`] is refused
+    /// when the download starts: a folder of masks is [`extract`](crate::command::extract)'s).
     pub fn mask_source(mut self, mask_source: MaskSource) -> Self {
         self.mask_source = mask_source;
         self
@@ -363,6 +343,11 @@ pub enum DownloadError {
     #[cfg(feature = "openslide")]
     #[error(transparent)]
     WholeSlides(crate::source::local::LocalError),
+    /// `download` takes masks from links or annotations; a folder of masks is `extract`'s.
+    #[error(
+        "`download` takes masks from `links` or `annotations`; masks from a folder (`dir`) are for `bcss extract`"
+    )]
+    MaskSourceDir,
     /// Reading slide files needs OpenSlide, left out of this build.
     #[cfg(not(feature = "openslide"))]
     #[error("this build of bcss has no OpenSlide (feature `openslide`): it cannot read slide files from the GDC")]
@@ -371,6 +356,9 @@ pub enum DownloadError {
 
 /// Runs a download. Per-ROI failures are in the summary; an `Err` means the run could not start.
 pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
+    if plan.mask_source == MaskSource::Dir {
+        return Err(DownloadError::MaskSourceDir);
+    }
     let http = Http::new(plan.http.clone())?;
     let any_roi_part = plan.parts.images || plan.parts.masks || plan.parts.annotations;
     // One lock for the whole run, whole slides and ROIs: no other run writes in between. Taken
@@ -514,6 +502,7 @@ fn from_dsa(
             &links
         }
         MaskSource::Annotations => &SlideAnnotationMasks,
+        MaskSource::Dir => return Err(DownloadError::MaskSourceDir),
     };
     run_pipeline(plan, lock, &pixels, masks, reporter)
 }

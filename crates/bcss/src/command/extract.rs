@@ -16,6 +16,7 @@ use super::pipeline::{
 };
 use crate::catalog::{RoiTable, SlideTable};
 use crate::codec::png::Compression;
+use crate::dataset::manifest::MaskSource;
 use crate::dataset::DatasetLock;
 use crate::report::Reporter;
 use crate::source::http::{ClientError, Http, HttpConfig};
@@ -39,12 +40,12 @@ pub enum MaskInput {
 }
 
 impl MaskInput {
-    /// `links`, `dir` or `annotations`, as recorded in the manifest.
-    pub fn as_str(&self) -> &'static str {
+    /// The kind of source, as recorded in the manifest.
+    pub fn kind(&self) -> MaskSource {
         match self {
-            MaskInput::Links => "links",
-            MaskInput::Dir(_) => "dir",
-            MaskInput::Annotations(_) => "annotations",
+            MaskInput::Links => MaskSource::Links,
+            MaskInput::Dir(_) => MaskSource::Dir,
+            MaskInput::Annotations(_) => MaskSource::Annotations,
         }
     }
 }
@@ -187,25 +188,23 @@ pub(crate) fn mask_source(
         MaskInput::Dir(dir) if needed => Box::new(DirMasks::scan(dir)?),
         MaskInput::Links if needed => Box::new(LinkMasks { http: Http::new(http.clone())? }),
         // Not used: nothing to check or build; `kind` and `origin` still shape the fingerprint.
-        MaskInput::Annotations(dir) | MaskInput::Dir(dir) => {
-            Box::new(Unused { kind: source.as_str(), dir: dir.clone() })
-        }
-        MaskInput::Links => Box::new(Unused { kind: "links", dir: PathBuf::new() }),
+        MaskInput::Annotations(dir) | MaskInput::Dir(dir) => Box::new(Unused { kind: source.kind(), dir: dir.clone() }),
+        MaskInput::Links => Box::new(Unused { kind: MaskSource::Links, dir: PathBuf::new() }),
     })
 }
 
 /// A mask source that is never asked for a mask (the run writes images only).
 struct Unused {
-    kind: &'static str,
+    kind: MaskSource,
     dir: PathBuf,
 }
 
 impl BaseMasks for Unused {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> MaskSource {
         self.kind
     }
     fn origin(&self, roi: &crate::catalog::Roi) -> String {
-        if self.kind == "links" {
+        if self.kind == MaskSource::Links {
             roi.mask_link.clone().unwrap_or_default()
         } else {
             self.dir.display().to_string()

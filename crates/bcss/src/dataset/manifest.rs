@@ -68,6 +68,63 @@ pub struct Native {
     pub magnification: Option<f64>,
 }
 
+/// Where a dataset's masks came from: bcss's one set of mask sources (`download` takes the
+/// first two, `extract` all three). Written lowercase in the manifest, as ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum MaskSource {
+    /// The published mask PNGs behind each ROI's `mask_link` (the original's way).
+    #[default]
+    Links,
+    /// Rasterised locally with HistomicsTK's rules from annotations (the slide's, from a DSA,
+    /// or annotation files in a folder).
+    Annotations,
+    /// Mask PNGs in a folder.
+    Dir,
+}
+
+impl MaskSource {
+    /// `links`, `annotations` or `dir`, as in the manifest and the fingerprint.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MaskSource::Links => "links",
+            MaskSource::Annotations => "annotations",
+            MaskSource::Dir => "dir",
+        }
+    }
+}
+
+/// What region pixels were made from: the encoding asked of a DSA (`JPEG`, `PNG`), a local
+/// slide file (`local`) or a slide read from the GDC (`gdc`). Written as those words, as ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegionEncoding {
+    /// A DSA's JPEG regions.
+    #[serde(rename = "JPEG")]
+    Jpeg,
+    /// A DSA's PNG regions.
+    #[serde(rename = "PNG")]
+    Png,
+    /// A slide file read locally.
+    #[serde(rename = "local")]
+    Local,
+    /// A slide read from the GDC (by ranges, or whole).
+    #[serde(rename = "gdc")]
+    Gdc,
+}
+
+impl RegionEncoding {
+    /// The word the manifest records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegionEncoding::Jpeg => "JPEG",
+            RegionEncoding::Png => "PNG",
+            RegionEncoding::Local => "local",
+            RegionEncoding::Gdc => "gdc",
+        }
+    }
+}
+
 /// One ROI of the manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,12 +141,12 @@ pub struct RoiEntry {
     pub requested: String,
     /// The resolution parameters actually sent (`mm_x=0.00025000&mm_y=0.00025000`), if any.
     pub request_params: Option<String>,
-    /// `exact` or `compat`.
-    pub mode: String,
-    /// Region encoding asked of the server (`JPEG`, `PNG`), or `local`.
-    pub encoding: String,
-    /// Where masks came from: `links`, `annotations` or `dir`.
-    pub mask_source: String,
+    /// How requests were formed (`exact` or `compat`).
+    pub mode: crate::transform::Mode,
+    /// What the region pixels were made from.
+    pub encoding: RegionEncoding,
+    /// Where masks came from.
+    pub mask_source: MaskSource,
     /// Native resolution of the slide.
     pub native: Option<Native>,
     /// Base pixels per output pixel.
@@ -344,9 +401,9 @@ mod tests {
                 bounds: Rect { left: 1, top: 2, right: 3, bottom: 4 },
                 requested: "base".into(),
                 request_params: None,
-                mode: "exact".into(),
-                encoding: "JPEG".into(),
-                mask_source: "links".into(),
+                mode: crate::transform::Mode::Exact,
+                encoding: RegionEncoding::Jpeg,
+                mask_source: MaskSource::Links,
                 native: None,
                 scale: Some(1.0),
                 width: Some(2),
@@ -363,6 +420,31 @@ mod tests {
         let bounds = text.find("\"bounds\"").map(|i| &text[i..]).unwrap();
         let bounds: String = bounds[..bounds.find('}').unwrap() + 1].split_whitespace().collect();
         assert_eq!(bounds, r#""bounds":{"xmin":1,"ymin":2,"xmax":3,"ymax":4}"#);
+        // The closed sets are enums written as the words manifests always held.
+        let words: String = text.split_whitespace().collect();
+        for field in [r#""mode":"exact""#, r#""encoding":"JPEG""#, r#""mask_source":"links""#] {
+            assert!(words.contains(field), "{field} in {text}");
+        }
+        for (word, want) in
+            [("\"PNG\"", RegionEncoding::Png), ("\"local\"", RegionEncoding::Local), ("\"gdc\"", RegionEncoding::Gdc)]
+        {
+            assert_eq!(serde_json::from_str::<RegionEncoding>(word).unwrap(), want);
+        }
+        for (word, want) in [("\"annotations\"", MaskSource::Annotations), ("\"dir\"", MaskSource::Dir)] {
+            assert_eq!(serde_json::from_str::<MaskSource>(word).unwrap(), want);
+            assert_eq!(format!("\"{}\"", want.as_str()), word);
+        }
+        assert_eq!(
+            serde_json::from_str::<crate::transform::Mode>("\"compat\"").unwrap(),
+            crate::transform::Mode::Compat
+        );
+        // A word outside the set is an error that names it, not a silent string.
+        let odd = text.replace(r#""mask_source": "links""#, r#""mask_source": "ftp""#);
+        assert_ne!(odd, text);
+        std::fs::write(&path, &odd).unwrap();
+        let err = crate::report::error_chain(&Manifest::load(&path).unwrap_err());
+        assert!(err.contains("unknown variant `ftp`"), "the bad word is named: {err}");
+        m.save(&path).unwrap();
         std::fs::write(dir.path().join("images/a.png"), b"abd").unwrap();
         assert!(!rec.matches_disk(dir.path()), "same size, other content");
         std::fs::write(&path, b"{").unwrap();

@@ -16,7 +16,7 @@ pub trait Pixels: Sync {
     /// Where slides were found, for the summary (`listing`, `built-in`, `local`, `gdc`).
     fn slides_from(&self) -> String;
     /// The manifest's `encoding` of each ROI (`JPEG`, `PNG`, `local`, `gdc`).
-    fn encoding(&self) -> String;
+    fn encoding(&self) -> crate::dataset::manifest::RegionEncoding;
     /// The resolution parameters sent to a server, for the manifest (`None` when nothing is sent).
     fn request_params(&self) -> Option<String> {
         None
@@ -63,8 +63,8 @@ pub trait SlideHandle {
 
 /// A source of base-resolution masks for the pipeline.
 pub trait BaseMasks: Sync {
-    /// `links`, `dir` or `annotations`, as the manifest records it.
-    fn kind(&self) -> &'static str;
+    /// The kind of source, as the manifest records it.
+    fn kind(&self) -> crate::dataset::manifest::MaskSource;
     /// Where this ROI's mask comes from, for the fingerprint (a link, a directory).
     fn origin(&self, roi: &Roi) -> String;
     /// The ROI's mask at base resolution, checked (exactly the ROI's size, known codes only),

@@ -34,6 +34,7 @@ use super::errors::{GdcSlideError, RoiError, WrongSlide};
 use super::run::{RunError, Summary};
 use super::BaseMasks;
 use crate::catalog::{Roi, RoiTable, SlideTable};
+use crate::dataset::manifest::RegionEncoding;
 use crate::dataset::manifest::{Manifest, SlideFile};
 use crate::dataset::{names, DatasetLock, Layout};
 use crate::model::{Rect, SlideGeometry};
@@ -193,8 +194,8 @@ impl Pixels for GdcPixels<'_> {
         "gdc".to_string()
     }
 
-    fn encoding(&self) -> String {
-        "gdc".to_string()
+    fn encoding(&self) -> RegionEncoding {
+        RegionEncoding::Gdc
     }
 
     fn slide_bytes(&self) -> Option<u64> {

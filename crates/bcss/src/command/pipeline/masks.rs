@@ -9,6 +9,7 @@ use super::errors::{AnnotationMaskError, RoiError};
 use crate::catalog::{codes, Roi};
 use crate::codec::rows::RowReader;
 use crate::codec::GrayImage;
+use crate::dataset::manifest::MaskSource;
 use crate::dataset::names;
 use crate::model::Rect;
 use crate::source::annotations::{self};
@@ -143,8 +144,8 @@ pub struct LinkMasks {
 }
 
 impl BaseMasks for LinkMasks {
-    fn kind(&self) -> &'static str {
-        "links"
+    fn kind(&self) -> MaskSource {
+        MaskSource::Links
     }
 
     fn origin(&self, roi: &Roi) -> String {
@@ -173,8 +174,8 @@ impl BaseMasks for LinkMasks {
 pub struct SlideAnnotationMasks;
 
 impl BaseMasks for SlideAnnotationMasks {
-    fn kind(&self) -> &'static str {
-        "annotations"
+    fn kind(&self) -> MaskSource {
+        MaskSource::Annotations
     }
 
     fn origin(&self, roi: &Roi) -> String {
@@ -242,8 +243,8 @@ impl DirMasks {
 }
 
 impl BaseMasks for DirMasks {
-    fn kind(&self) -> &'static str {
-        "dir"
+    fn kind(&self) -> MaskSource {
+        MaskSource::Dir
     }
 
     fn origin(&self, _roi: &Roi) -> String {
@@ -321,8 +322,8 @@ impl AnnotationFileMasks {
 }
 
 impl BaseMasks for AnnotationFileMasks {
-    fn kind(&self) -> &'static str {
-        "annotations"
+    fn kind(&self) -> MaskSource {
+        MaskSource::Annotations
     }
 
     fn origin(&self, _roi: &Roi) -> String {

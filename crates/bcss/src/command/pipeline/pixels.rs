@@ -7,6 +7,7 @@ use super::contract::{BaseMasks, Pixels, RowSink, SlideHandle};
 use super::errors::{RegionError, RoiError};
 use crate::catalog::{Roi, Slide, SlideTable};
 use crate::codec;
+use crate::dataset::manifest::RegionEncoding;
 use crate::source::girder::{self, Girder};
 use crate::source::http::{Failure, HttpError};
 use crate::transform::{Mode, RegionPlan, Resolution, SlideGeometry};
@@ -80,8 +81,11 @@ impl Pixels for DsaPixels<'_> {
         self.slides_from.to_string()
     }
 
-    fn encoding(&self) -> String {
-        self.encoding.as_param().to_string()
+    fn encoding(&self) -> RegionEncoding {
+        match self.encoding {
+            Encoding::Jpeg => RegionEncoding::Jpeg,
+            Encoding::Png => RegionEncoding::Png,
+        }
     }
 
     fn request_params(&self) -> Option<String> {
@@ -96,7 +100,7 @@ impl Pixels for DsaPixels<'_> {
             mode.as_str(),
             resolution.describe(),
             self.encoding.as_param(),
-            masks.kind(),
+            masks.kind().as_str(),
             roi.xmin,
             roi.ymin,
             roi.xmax,
@@ -311,8 +315,8 @@ impl Pixels for LocalPixels {
         "local".to_string()
     }
 
-    fn encoding(&self) -> String {
-        "local".to_string()
+    fn encoding(&self) -> RegionEncoding {
+        RegionEncoding::Local
     }
 
     fn fingerprint(&self, resolution: Resolution, _mode: Mode, masks: &dyn BaseMasks, roi: &Roi) -> String {
@@ -338,7 +342,7 @@ pub(crate) fn slide_file_fingerprint(road: &str, resolution: Resolution, masks: 
     format!(
         "v1|{road}|{}|{}|{},{},{},{}|{}",
         resolution.describe(),
-        masks.kind(),
+        masks.kind().as_str(),
         roi.xmin,
         roi.ymin,
         roi.xmax,
