@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use bcss::catalog::split::{Scheme, SplitSpec};
 use bcss::codec::png::Compression;
 use bcss::command::download::{Encoding, MaskSource, Source};
 use clap::{Args, Parser, Subcommand};
@@ -297,7 +298,7 @@ pub const SPLIT_HELP: &str = "Split: official, official-val, or a split file wri
 #[derive(Debug, Args, Default, Clone)]
 pub struct SplitSelect {
     #[arg(long, value_name = "SPLIT", help = SPLIT_HELP)]
-    pub split: Option<String>,
+    pub split: Option<SplitSpec>,
     /// Only the ROIs in these parts of the split (train, val, test; e.g. `--part test` for the
     /// paper's test set). [default: every ROI]
     #[arg(long, value_name = "PART", value_delimiter = ',', value_parser = ["train", "val", "test"])]
@@ -319,8 +320,8 @@ pub struct ClassesArgs {
 #[derive(Debug, Args)]
 pub struct SplitArgs {
     /// official (train/test) or official-val (train/val/test).
-    #[arg(long, value_name = "SCHEME", default_value = "official", value_parser = ["official", "official-val"])]
-    pub scheme: String,
+    #[arg(long, value_enum, value_name = "SCHEME", default_value = "official")]
+    pub scheme: Scheme,
     /// Where to write the split: JSON if it ends in .json, CSV otherwise.
     #[arg(long, value_name = "FILE", required_unless_present = "check")]
     pub out: Option<PathBuf>,

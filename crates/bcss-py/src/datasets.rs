@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bcss::catalog::classmap::ClassMap;
-use bcss::catalog::split::{Part, Scheme, Split};
+use bcss::catalog::split::{Part, Scheme, Split, SplitSpec};
 use bcss::command::eval::{self, EvalReport, Problem, ProblemKind};
 use bcss::dataset::pairs::{find_masks, RoiKey};
 use bcss::dataset::tiles::{tile_index, TileReader, TileRef};
@@ -48,20 +48,18 @@ fn resolve_split(py: Python<'_>, split: Option<&str>, scheme: &str) -> PyResult<
             }
         },
     };
-    let parts = match Scheme::parse(scheme) {
-        Some(sch) => Parts::Scheme(sch),
-        None if Path::new(scheme).is_file() => {
-            let split = Split::from_path(Path::new(scheme)).map_err(err(py))?;
-            Parts::File(split)
-        }
-        None => {
+    let spec = SplitSpec::parse(scheme);
+    let parts = match &spec {
+        SplitSpec::Scheme(sch) => Parts::Scheme(*sch),
+        SplitSpec::File(path) if path.is_file() => Parts::File(Split::from_path(path).map_err(err(py))?),
+        SplitSpec::File(_) => {
             return Err(input_error(
                 py,
                 format!("scheme `{scheme}` is neither official, official-val nor a split file"),
             ));
         }
     };
-    if let (Parts::Scheme(Scheme::Official), Some(Part::Val)) = (&parts, part) {
+    if part.is_some_and(|p| !spec.can_have(p)) {
         return Err(input_error(
             py,
             "the official scheme has no val part; use scheme=\"official-val\" or a split file".into(),

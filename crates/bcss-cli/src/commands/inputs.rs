@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use bcss::catalog::classmap::ClassMap;
-use bcss::catalog::split::{Part, Scheme, Split};
+use bcss::catalog::split::{Part, Split, SplitSpec};
 use bcss::command::input::{with_parts, RoiInput};
 use bcss::dataset::pairs::{find_pairs, LayoutKind, RoiKey};
 
@@ -20,20 +20,8 @@ pub fn class_map(spec: &str) -> Result<ClassMap, Failure> {
 }
 
 /// `official`, `official-val`, or a split file (checked for leakage); `None` is `official`.
-pub fn split(spec: Option<&str>, roi_ids: &[&str]) -> Result<Split, Failure> {
-    let spec = spec.unwrap_or("official");
-    if let Some(scheme) = Scheme::parse(spec) {
-        return Ok(Split::from_scheme(scheme, roi_ids.iter().copied()));
-    }
-    let path = Path::new(spec);
-    if !path.is_file() {
-        return Err(Failure::Input(anyhow::anyhow!(
-            "`--split {spec}` is neither official, official-val nor a split file"
-        )));
-    }
-    let split = Split::from_path(path).input()?;
-    split.check_leakage().with_context(|| format!("refusing split file `{spec}`")).input()?;
-    Ok(split)
+pub fn split(spec: Option<&SplitSpec>, roi_ids: &[&str]) -> Result<Split, Failure> {
+    spec.cloned().unwrap_or_default().resolve(roi_ids.iter().copied()).input()
 }
 
 /// The parts `--part` keeps (`None`: every part), refused when the split cannot have them: the
@@ -41,8 +29,7 @@ pub fn split(spec: Option<&str>, roi_ids: &[&str]) -> Result<Split, Failure> {
 pub fn parts(select: &SplitSelect) -> Result<Option<Vec<Part>>, Failure> {
     let Some(names) = &select.part else { return Ok(None) };
     let parts: Vec<Part> = names.iter().filter_map(|n| Part::parse(n)).collect();
-    let scheme = select.split.as_deref().unwrap_or("official");
-    if scheme == "official" && parts.contains(&Part::Val) {
+    if parts.iter().any(|&p| !select.split.clone().unwrap_or_default().can_have(p)) {
         return Err(Failure::Input(anyhow::anyhow!(
             "the official split has no val part; give `--split official-val` or a split file for `--part val`"
         )));
@@ -63,7 +50,7 @@ pub fn dataset_with_layout(dir: &Path, select: &SplitSelect) -> Result<(Vec<RoiI
         tracing::debug!(file = %f.display(), "skipped: not a ROI file");
     }
     let ids: Vec<&str> = pairs.rois.iter().map(|r| r.roi_id.as_str()).collect();
-    let split = split(select.split.as_deref(), &ids)?;
+    let split = split(select.split.as_ref(), &ids)?;
     let mut rois = with_parts(&pairs, &split).input()?;
     if let Some(keep) = keep {
         rois.retain(|r| keep.contains(&r.part));
@@ -89,10 +76,10 @@ pub fn select_masks(
     }
     let ids: Vec<&str> = truth.keys().map(|k| k.0.as_str()).collect();
     // Checked even without --part: a --split that names nothing usable is an error, not ignored.
-    let split = split(select.split.as_deref(), &ids)?;
+    let split = split(select.split.as_ref(), &ids)?;
     split.parts_for(ids.iter().copied()).input()?;
     let Some(keep) = keep else { return Ok(()) };
-    let scheme = Scheme::parse(select.split.as_deref().unwrap_or("official"));
+    let scheme = select.split.clone().unwrap_or_default().scheme();
     let part_of = |id: &str| split.part_of(id).or_else(|| scheme.map(|s| s.part_of(id)));
     if bcss::command::eval::select_parts(truth, pred, part_of, &keep) == 0 {
         return Err(none_in_part(truth_dir, select));
@@ -105,7 +92,7 @@ fn none_in_part(dir: &Path, select: &SplitSelect) -> Failure {
         "no ROI of `{}` is in part {} of split {}",
         dir.display(),
         select.part.as_deref().unwrap_or_default().join(", "),
-        select.split.as_deref().unwrap_or("official")
+        select.split.clone().unwrap_or_default()
     ))
 }
 

@@ -24,7 +24,7 @@ pub fn run(args: &ReportArgs, out: Output) -> Result<(), Failure> {
         return Err(Failure::Input(anyhow::anyhow!("`--overlays {}` is not a folder", dir.display())));
     }
     let plan = ReportPlan::new(map, &args.dir, layout, &args.out)
-        .split(args.select.split.clone().unwrap_or_else(|| "official".to_string()))
+        .split(args.select.split.clone().unwrap_or_default())
         .pred(pred)
         .overlays(args.overlays.clone())
         .thumb(args.thumb);

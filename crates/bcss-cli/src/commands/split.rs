@@ -46,7 +46,7 @@ pub fn execute(args: &SplitArgs) -> Result<Done, Failure> {
         };
         return Ok(Done::Checked { file: path.clone(), split, leaks });
     }
-    let scheme = Scheme::parse(&args.scheme).expect("clap checked the value");
+    let scheme = args.scheme;
     let table = match &args.roi_bounds {
         Some(p) => RoiTable::from_path(p).input()?,
         None => RoiTable::builtin(),

@@ -35,7 +35,7 @@ pub fn run(args: &TileArgs, out: Output) -> Result<(), Failure> {
         .min_labelled(args.min_labelled)
         .compression(compression)
         .wait_lock(args.wait_lock)
-        .split(args.select.split.clone().unwrap_or_else(|| "official".to_string()));
+        .split(args.select.split.clone().unwrap_or_default());
     let start = Instant::now();
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || tile::tile(&plan, &rois, &bar))?;

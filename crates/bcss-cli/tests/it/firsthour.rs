@@ -63,7 +63,7 @@ fn eval_scores_one_part_of_a_split() {
     // A --split that is no split is an error, with or without --part.
     let r = eval(&["--split", "offical"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("`--split offical` is neither official, official-val nor a split file"), "{}", r.stderr);
+    assert!(r.stderr.contains("split `offical` is neither official, official-val nor a split file"), "{}", r.stderr);
     // The official split has no val part; a part with no ROI is an error that says so.
     let r = eval(&["--part", "val"]);
     assert_eq!(r.code, 2);

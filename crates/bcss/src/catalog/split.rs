@@ -70,12 +70,97 @@ impl fmt::Display for Part {
 
 /// A built-in split scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[non_exhaustive]
 pub enum Scheme {
     /// Train / test by site, as in the paper.
     Official,
     /// Train / val / test by site.
     OfficialVal,
+}
+
+/// Where a split comes from: a built-in [`Scheme`] or a split file. The one reading of the
+/// words `official`, `official-val` and a path, for the CLI's `--split` and the Python
+/// datasets' `scheme=`.
+///
+/// ```
+/// use bcss::catalog::split::{Part, Scheme, SplitSpec};
+/// assert_eq!(SplitSpec::parse("official-val"), SplitSpec::Scheme(Scheme::OfficialVal));
+/// assert!(!SplitSpec::default().can_have(Part::Val), "the paper's split has no val part");
+/// assert_eq!(SplitSpec::parse("my-split.csv").to_string(), "my-split.csv");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SplitSpec {
+    /// A built-in scheme.
+    Scheme(Scheme),
+    /// A split file written by `bcss split` (CSV or JSON).
+    File(PathBuf),
+}
+
+impl Default for SplitSpec {
+    /// The paper's split.
+    fn default() -> SplitSpec {
+        SplitSpec::Scheme(Scheme::Official)
+    }
+}
+
+impl SplitSpec {
+    /// A scheme's name, else a path (checked when resolved).
+    pub fn parse(s: &str) -> SplitSpec {
+        match Scheme::parse(s) {
+            Some(scheme) => SplitSpec::Scheme(scheme),
+            None => SplitSpec::File(PathBuf::from(s)),
+        }
+    }
+
+    /// The scheme, when it is one.
+    pub fn scheme(&self) -> Option<Scheme> {
+        match self {
+            SplitSpec::Scheme(s) => Some(*s),
+            SplitSpec::File(_) => None,
+        }
+    }
+
+    /// False when the split cannot have `part` at all (the official scheme has no val part); a
+    /// file may have any part.
+    pub fn can_have(&self, part: Part) -> bool {
+        !matches!((self, part), (SplitSpec::Scheme(Scheme::Official), Part::Val))
+    }
+
+    /// The split of `roi_ids`: a scheme's, or the file's, read and refused when it puts a site
+    /// or patient in two parts.
+    pub fn resolve<'a>(&self, roi_ids: impl IntoIterator<Item = &'a str>) -> Result<Split, SplitError> {
+        match self {
+            SplitSpec::Scheme(scheme) => Ok(Split::from_scheme(*scheme, roi_ids)),
+            SplitSpec::File(path) if !path.is_file() => {
+                Err(SplitError::NotASplit { given: path.display().to_string() })
+            }
+            SplitSpec::File(path) => {
+                let split = Split::from_path(path)?;
+                split
+                    .check_leakage()
+                    .map_err(|source| SplitError::Refused { path: path.clone(), source: Box::new(source) })?;
+                Ok(split)
+            }
+        }
+    }
+}
+
+impl fmt::Display for SplitSpec {
+    /// As given: the scheme's name or the file's path.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SplitSpec::Scheme(s) => f.write_str(s.as_str()),
+            SplitSpec::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl std::str::FromStr for SplitSpec {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<SplitSpec, Self::Err> {
+        Ok(SplitSpec::parse(s))
+    }
 }
 
 impl Scheme {
@@ -175,6 +260,21 @@ pub enum SplitError {
     Leakage {
         /// Every leak found, sorted.
         leaks: Vec<Leak>,
+    },
+    /// A split given by name is neither a scheme nor a file.
+    #[error("split `{given}` is neither official, official-val nor a split file")]
+    NotASplit {
+        /// What was given.
+        given: String,
+    },
+    /// A split file was refused (it leaks).
+    #[error("refusing split file `{}`", path.display())]
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<SplitError>,
     },
 }
 

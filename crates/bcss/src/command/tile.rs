@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use super::input::{self, InputError, InputProblem, RoiInput};
 use crate::catalog::classmap::ClassMap;
 use crate::catalog::csv_text;
-use crate::catalog::split::Part;
+use crate::catalog::split::{Part, SplitSpec};
 use crate::codec::png::{write_raw, Compression};
 use crate::dataset::atomic::{write_atomic, write_atomic_with, Durability};
 use crate::dataset::lock::{DatasetLock, LockError, LOCK_FILE};
@@ -48,7 +48,7 @@ pub struct TilePlan {
     pub(crate) out: PathBuf,
     pub(crate) compression: Compression,
     pub(crate) wait_lock: bool,
-    pub(crate) split: String,
+    pub(crate) split: SplitSpec,
 }
 
 impl TilePlan {
@@ -63,7 +63,7 @@ impl TilePlan {
             out: out.into(),
             compression: Compression::Fast,
             wait_lock: false,
-            split: "official".to_string(),
+            split: SplitSpec::default(),
         }
     }
     /// Tile side in pixels (default: 512). The stride is not changed with it.
@@ -94,8 +94,8 @@ impl TilePlan {
     }
     /// The split the parts come from, as given (`official`, `official-val`, a split file), for
     /// `tiles.json` (default: `official`).
-    pub fn split(mut self, split: impl Into<String>) -> Self {
-        self.split = split.into();
+    pub fn split(mut self, split: SplitSpec) -> Self {
+        self.split = split;
         self
     }
 }
@@ -242,7 +242,7 @@ pub fn tile(plan: &TilePlan, rois: &[RoiInput], reporter: &dyn Reporter) -> Resu
         resolution,
         class_map: plan.map.name().to_string(),
         classes: plan.map.classes().to_vec(),
-        split: plan.split.clone(),
+        split: plan.split.to_string(),
         size: plan.size,
         stride: plan.stride,
         min_labelled: plan.min_labelled,
@@ -465,7 +465,7 @@ mod tests {
             out: d.path().join("t"),
             compression: Compression::Fast,
             wait_lock: false,
-            split: "official".into(),
+            split: SplitSpec::default(),
         };
         let s = tile(&plan, &[RoiInput { files, part: Part::Train }], &Silent).unwrap();
         let origins: Vec<(usize, usize)> = s.tiles.iter().map(|t| (t.x, t.y)).collect();
@@ -517,7 +517,7 @@ mod tests {
             out: d.path().join("t"),
             compression: Compression::Fast,
             wait_lock: false,
-            split: "official".into(),
+            split: SplitSpec::default(),
         };
         let rois = [RoiInput { files, part: Part::Test }];
         let s = tile(&plan, &rois, &Silent).unwrap();

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use super::input::{self, InputError, RoiInput};
 use crate::catalog::classmap::ClassMap;
-use crate::catalog::split::Part;
+use crate::catalog::split::{Part, SplitSpec};
 use crate::dataset::atomic::write_atomic;
 use crate::dataset::distribution::{aggregate, RoiStats, Stats};
 use crate::dataset::pairs::{LayoutKind, RoiKey};
@@ -55,7 +55,7 @@ pub struct ReportPlan {
     pub(crate) map: ClassMap,
     pub(crate) root: PathBuf,
     pub(crate) layout: LayoutKind,
-    pub(crate) split: String,
+    pub(crate) split: SplitSpec,
     pub(crate) pred: Option<(PathBuf, BTreeMap<RoiKey, PathBuf>)>,
     pub(crate) overlays: Option<PathBuf>,
     pub(crate) thumb: usize,
@@ -71,7 +71,7 @@ impl ReportPlan {
             map,
             root: root.into(),
             layout,
-            split: "official".to_string(),
+            split: SplitSpec::default(),
             pred: None,
             overlays: None,
             thumb: MAX_THUMB,
@@ -79,8 +79,8 @@ impl ReportPlan {
         }
     }
     /// The split's name (`official`, a file), shown (default: `official`).
-    pub fn split(mut self, split: impl Into<String>) -> Self {
-        self.split = split.into();
+    pub fn split(mut self, split: SplitSpec) -> Self {
+        self.split = split;
         self
     }
     /// Predictions: their folder and files by key (`bcss eval`'s pairing), scored against the

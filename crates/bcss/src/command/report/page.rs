@@ -116,7 +116,7 @@ fn header(h: &mut String, r: &Report) {
         bytes_mb = megabytes(bytes),
         map = escape(r.plan.map.name()),
         k = r.plan.map.num_classes(),
-        split = escape(&r.plan.split),
+        split = escape(&r.plan.split.to_string()),
         version = env!("CARGO_PKG_VERSION"),
     );
     if !v.first.is_empty() {
