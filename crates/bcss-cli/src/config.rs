@@ -742,7 +742,7 @@ mod tests {
         assert_eq!(
             err,
             format!(
-                "config file `{}` is invalid at line 2: unknown variant `figshare`, expected one of `links`, `dir`, `annotations`",
+                "config file `{}` is invalid at line 2: unknown variant `figshare`, expected one of `links`, `annotations`, `dir`",
                 cfg.display()
             )
         );

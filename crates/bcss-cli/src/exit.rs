@@ -8,6 +8,8 @@
 //! | 3 | the server: unreachable, not a Girder API, authentication, listing |
 //! | 4 | the output directory: cannot be created or written, or another bcss run is writing into it (without `--wait-lock`) |
 
+use bcss::report::{Blame, Blamed};
+
 /// A failure the user can act on, with its exit code.
 #[derive(Debug)]
 pub enum Failure {
@@ -56,12 +58,28 @@ impl Failure {
     }
 }
 
-/// Shorthands to classify an error.
+/// The one mapping of a library error to an exit code: its [`Blame`], which each library error
+/// gives from an exhaustive match of its own variants (no catch-all arm here or there).
+pub fn failure<E: Blamed>(e: E) -> Failure {
+    match e.blame() {
+        Blame::Input => Failure::Input(e.into()),
+        Blame::Output => Failure::Output(e.into()),
+        Blame::Busy => Failure::Busy(e.into()),
+        Blame::Server => Failure::Server(e.into()),
+    }
+}
+
+impl<E: Blamed> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        failure(e)
+    }
+}
+
+/// Shorthands to classify an error that is not a library command's (a flag's value, a file
+/// the CLI reads itself).
 pub trait Classify<T> {
     /// Bad input (exit 2).
     fn input(self) -> Result<T, Failure>;
-    /// Server problem (exit 3).
-    fn server(self) -> Result<T, Failure>;
     /// Output problem (exit 4).
     fn output(self) -> Result<T, Failure>;
 }
@@ -69,9 +87,6 @@ pub trait Classify<T> {
 impl<T, E: Into<anyhow::Error>> Classify<T> for Result<T, E> {
     fn input(self) -> Result<T, Failure> {
         self.map_err(|e| Failure::Input(e.into()))
-    }
-    fn server(self) -> Result<T, Failure> {
-        self.map_err(|e| Failure::Server(e.into()))
     }
     fn output(self) -> Result<T, Failure> {
         self.map_err(|e| Failure::Output(e.into()))

@@ -17,6 +17,28 @@ pub enum Outcome {
     Failed(UnitFailure),
 }
 
+/// Whose side an error that stopped a command is on, so a front end can say what to change (the
+/// CLI's exit code and hint): the input given, the output folder, another run holding that
+/// folder, or a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// Arguments, configuration or input files.
+    Input,
+    /// The output folder: cannot be created, written or read back.
+    Output,
+    /// Another run holds the output folder's lock.
+    Busy,
+    /// A server: unreachable, refusing or failing.
+    Server,
+}
+
+/// An error of a command that says whose side it is on. Every command error implements it with
+/// an exhaustive match inside this crate, so a new variant cannot be left unclassified.
+pub trait Blamed: std::error::Error + Send + Sync + 'static {
+    /// Whose side the error is on.
+    fn blame(&self) -> Blame;
+}
+
 /// The step of a ROI's work that failed, for programs that sort failures (the `step` of a
 /// failure in `--json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -38,8 +38,6 @@ pub fn prepare(args: &DownloadArgs, quiet: bool) -> Result<(DownloadPlan, Option
 pub fn classify(result: Result<Summary, DownloadError>) -> Result<Summary, Failure> {
     match result {
         Ok(s) => Ok(s),
-        Err(DownloadError::Run(e)) => Err(super::run_failure(e)),
-        Err(e @ DownloadError::Client(_)) => Err(Failure::Input(e.into())),
         Err(e @ DownloadError::Listing { .. }) if listing_refused(&e) => Err(Failure::Unavailable(
             e.into(),
             "the folder listing was refused: give --api-key (or BCSS_API_KEY) or --login for an account that may read the folder, or the --folder-id of a folder you can read",
@@ -53,11 +51,8 @@ pub fn classify(result: Result<Summary, DownloadError>) -> Result<Summary, Failu
             e.into(),
             "check --gdc-url and the network; with the slides' GDC manifest (`bcss slides manifest`) the search is skipped",
         )),
-        #[cfg(feature = "openslide")]
-        Err(e @ DownloadError::Gdc(_)) => Err(Failure::Input(e.into())),
-        #[cfg(feature = "openslide")]
-        Err(e @ DownloadError::WholeSlides(_)) => Err(Failure::Output(e.into())),
-        Err(e) => Err(e).server(),
+        // The rest by whose side it is on (the library's exhaustive classification).
+        Err(e) => Err(e.into()),
     }
 }
 

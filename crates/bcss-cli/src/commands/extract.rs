@@ -29,9 +29,5 @@ pub fn prepare(args: &ExtractArgs, quiet: bool) -> Result<(ExtractPlan, Option<P
 
 /// The exit class of a run that could not start.
 pub fn classify(result: Result<Summary, ExtractError>) -> Result<Summary, Failure> {
-    match result {
-        Ok(s) => Ok(s),
-        Err(ExtractError::Run(e)) => Err(super::run_failure(e)),
-        Err(e) => Err(Failure::Input(e.into())),
-    }
+    Ok(result?)
 }

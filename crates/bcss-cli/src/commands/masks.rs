@@ -1,7 +1,7 @@
 //! `bcss masks`.
 
 use anyhow::{anyhow, bail};
-use bcss::command::masks::{self, MasksError, MasksPlan, MasksSummary, Scale, SlideAnnotations};
+use bcss::command::masks::{self, MasksPlan, MasksSummary, Scale, SlideAnnotations};
 use bcss::model::CodeTable;
 use bcss::transform::raster::Geometry;
 
@@ -109,12 +109,7 @@ fn slides(args: &MasksArgs) -> anyhow::Result<Vec<SlideAnnotations>> {
 
 pub fn run(args: &MasksArgs, out: Output) -> Result<(), Failure> {
     let plan = plan(args).input()?;
-    let mut done = match masks::run(&plan) {
-        Ok(s) => s,
-        Err(e @ (MasksError::Output { .. } | MasksError::Write { .. })) => return Err(Failure::Output(e.into())),
-        Err(MasksError::Lock(e)) => return Err(super::lock_failure(e)),
-        Err(e) => return Err(Failure::Input(e.into())),
-    };
+    let mut done = masks::run(&plan)?;
     if one_file(args) {
         if let Some(failed) = done.failed.pop() {
             return Err(Failure::Input(failed.error.into()));

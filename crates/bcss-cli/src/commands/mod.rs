@@ -55,30 +55,6 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// The exit class of a pipeline run that could not start: the output (exit 4), or a name
-/// conflict with files already recorded or an unreadable manifest (bad input, exit 2: a file
-/// to move away, not a disk to free).
-pub fn run_failure(e: bcss::command::pipeline::RunError) -> Failure {
-    use bcss::command::pipeline::RunError;
-    match e {
-        RunError::Conflict(_) | RunError::Manifest(bcss::dataset::manifest::ManifestError::Parse { .. }) => {
-            Failure::Input(e.into())
-        }
-        RunError::Lock(e) => lock_failure(e),
-        // Output, other manifest errors, and any kind a later library adds: the output's.
-        _ => Failure::Output(e.into()),
-    }
-}
-
-/// The exit class of a folder that could not be locked: another run holds it, or it cannot be
-/// created or opened. Exit 4 either way, with a hint that fits.
-pub fn lock_failure(e: bcss::dataset::LockError) -> Failure {
-    match e {
-        e @ bcss::dataset::LockError::Held { .. } => Failure::Busy(e.into()),
-        e => Failure::Output(e.into()),
-    }
-}
-
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) {
     println!("{}", serde_json::to_string_pretty(value).expect("serialisable summary"));

@@ -1,7 +1,7 @@
 //! `bcss normalize`.
 
 use anyhow::Context;
-use bcss::command::normalize::{self, CompareReport, Comparison, NormalizeError, NormalizePlan};
+use bcss::command::normalize::{self, CompareReport, Comparison, NormalizePlan};
 use bcss::transform::reinhard::LabStats;
 
 use super::{inputs, print_json, Output};
@@ -27,20 +27,12 @@ fn stats(what: &'static str, flags: [&str; 2], mu: &[f64], sigma: &[f64]) -> Res
         .map_err(Failure::Input)
 }
 
-fn failure(e: NormalizeError) -> Failure {
-    match e {
-        e @ NormalizeError::Output { .. } => Failure::Output(e.into()),
-        NormalizeError::Lock(e) => super::lock_failure(e),
-        e => Failure::Input(e.into()),
-    }
-}
-
 pub fn run(args: &NormalizeArgs, out: Output) -> Result<(), Failure> {
     inputs::jobs(args.jobs)?;
     let target = match (&args.target_mu, &args.target_sigma, &args.target_image) {
         (Some(mu), Some(sigma), _) => stats("target", ["target-mu", "target-sigma"], mu, sigma)?,
         (_, _, Some(path)) => {
-            let s = normalize::image_statistics(path, None).map_err(failure)?;
+            let s = normalize::image_statistics(path, None).map_err(Failure::from)?;
             LabStats::new("target", s.mu(), s.sigma())
                 .with_context(|| format!("`--target-image {}` cannot be a target", path.display()))
                 .map_err(Failure::Input)?
@@ -63,7 +55,7 @@ pub fn run(args: &NormalizeArgs, out: Output) -> Result<(), Failure> {
                 args.compare.as_deref(),
             )
         })?
-        .map_err(failure)?;
+        .map_err(Failure::from)?;
         if out.json {
             print_json(&summary);
         } else if !out.quiet {
@@ -106,7 +98,7 @@ pub fn run(args: &NormalizeArgs, out: Output) -> Result<(), Failure> {
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || normalize::normalize_dataset(&plan, &rois, &bar))?;
     bar.finish();
-    let summary = result.map_err(failure)?;
+    let summary = result.map_err(Failure::from)?;
     if out.json {
         print_json(&summary);
     } else if !out.quiet {

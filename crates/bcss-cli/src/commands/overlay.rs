@@ -1,7 +1,7 @@
 //! `bcss overlay`.
 
 use bcss::codec::png::Compression;
-use bcss::command::overlay::{self, OverlayError, OverlayPlan, OverlayStyle};
+use bcss::command::overlay::{self, OverlayPlan, OverlayStyle};
 
 use super::{inputs, print_json, Output};
 use crate::cli::{OverlayArgs, OverlayStyleArg};
@@ -53,11 +53,7 @@ pub fn run(args: &OverlayArgs, out: Output) -> Result<(), Failure> {
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || overlay::overlay(&plan, &rois, &bar))?;
     bar.finish();
-    let summary = result.map_err(|e| match e {
-        e @ OverlayError::Output { .. } => Failure::Output(e.into()),
-        OverlayError::Lock(e) => super::lock_failure(e),
-        e => Failure::Input(e.into()),
-    })?;
+    let summary = result?;
     if out.json {
         print_json(&summary);
     } else if !out.quiet {

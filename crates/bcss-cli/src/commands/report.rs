@@ -1,7 +1,7 @@
 //! `bcss report`: the HTML page of a dataset; prediction problems on stderr and exit 1, as
 //! `bcss eval`.
 
-use bcss::command::report::{self, ReportError, ReportPlan, MAX_THUMB};
+use bcss::command::report::{self, ReportPlan, MAX_THUMB};
 use bcss::dataset::pairs::find_masks;
 
 use super::{inputs, print_json, Output};
@@ -31,10 +31,7 @@ pub fn run(args: &ReportArgs, out: Output) -> Result<(), Failure> {
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || report::report(&plan, &rois, &bar))?;
     bar.finish();
-    let summary = result.map_err(|e| match e {
-        e @ (ReportError::Output { .. } | ReportError::Chart { .. }) => Failure::Output(e.into()),
-        e => Failure::Input(e.into()),
-    })?;
+    let summary = result?;
     if out.json {
         print_json(&summary);
     } else if !out.quiet {

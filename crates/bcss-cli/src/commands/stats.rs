@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use bcss::command::stats::{self, Stats, StatsError, OUTPUT_FILES};
+use bcss::command::stats::{self, Stats, OUTPUT_FILES};
 use bcss::report::Reporter;
 
 use super::{inputs, print_json, Output};
@@ -58,11 +58,7 @@ pub fn compute(args: &StatsArgs, reporter: &dyn Reporter) -> Result<(Stats, f64)
     let start = Instant::now();
     let stats = inputs::with_jobs(args.jobs, || stats::compute(&rois, &map, reporter))?.input()?;
     let seconds = start.elapsed().as_secs_f64();
-    stats::write_outputs(&stats, &map, &args.out, args.wait_lock).map_err(|e| match e {
-        e @ (StatsError::Output { .. } | StatsError::Chart { .. }) => Failure::Output(e.into()),
-        StatsError::Lock(e) => super::lock_failure(e),
-        e => Failure::Input(e.into()),
-    })?;
+    stats::write_outputs(&stats, &map, &args.out, args.wait_lock)?;
     Ok((stats, seconds))
 }
 

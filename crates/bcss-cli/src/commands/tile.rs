@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use bcss::command::tile::{self, TileError, TilePlan};
+use bcss::command::tile::{self, TilePlan};
 
 use super::{inputs, print_json, Output};
 use crate::cli::TileArgs;
@@ -40,11 +40,7 @@ pub fn run(args: &TileArgs, out: Output) -> Result<(), Failure> {
     let bar = Bar::new("ROIs", out.progress);
     let result = inputs::with_jobs(args.jobs, || tile::tile(&plan, &rois, &bar))?;
     bar.finish();
-    let summary = result.map_err(|e| match e {
-        e @ TileError::Output { .. } => Failure::Output(e.into()),
-        TileError::Lock(e) => super::lock_failure(e),
-        e => Failure::Input(e.into()),
-    })?;
+    let summary = result?;
     let seconds = start.elapsed().as_secs_f64();
     if out.json {
         let mut v = serde_json::to_value(&summary).expect("summary serialises");

@@ -68,9 +68,5 @@ pub fn check(args: &VerifyArgs) -> Result<VerifyReport, Failure> {
         None
     };
     let options = VerifyOptions::default().expected(expected).skip_hashes(args.no_hash);
-    match verify::verify(&args.dir, &options) {
-        Ok(r) => Ok(r),
-        // Every way verify fails to start is about the folder given (and any later kind too).
-        Err(e) => Err(Failure::Input(e.into())),
-    }
+    Ok(verify::verify(&args.dir, &options)?)
 }

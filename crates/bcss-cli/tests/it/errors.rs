@@ -290,3 +290,35 @@ fn a_password_that_cannot_be_asked_for_is_one_line_with_its_cause() {
           No such device or address (os error 6)"]
     );
 }
+
+/// Exit codes come from one place: a library error's `Blame` (an exhaustive match in the
+/// library) through `exit::failure`. No match arm in the CLI picks an exit code for "any other"
+/// error, where a new kind of failure would land unexamined.
+#[test]
+fn no_catch_all_arm_chooses_an_exit_code() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![src];
+    let mut found = Vec::new();
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files += 1;
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (i, line) in text.lines().enumerate() {
+                    let arm = line.trim_start();
+                    let catch_all =
+                        ["_ =>", "e =>", "other =>", "Err(e) =>", "Err(_) =>"].iter().any(|p| arm.starts_with(p));
+                    if catch_all && arm.contains("Failure::") {
+                        found.push(format!("{}:{}: {arm}", path.display(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(files > 10, "read the CLI's sources");
+    assert!(found.is_empty(), "catch-all arms choosing an exit code:\n{}", found.join("\n"));
+}

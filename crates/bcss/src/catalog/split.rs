@@ -381,9 +381,18 @@ impl Split {
             .collect()
     }
 
-    /// Refuses a split in which a site or a patient has ROIs in two parts. Every leak is listed,
-    /// sites first, each sorted by name.
+    /// Refuses a split in which a site or a patient has ROIs in two parts ([`Split::leaks`]).
     pub fn check_leakage(&self) -> Result<(), SplitError> {
+        let leaks = self.leaks();
+        if leaks.is_empty() {
+            Ok(())
+        } else {
+            Err(SplitError::Leakage { leaks })
+        }
+    }
+
+    /// Every site and patient with ROIs in two parts, sites first, each sorted by name.
+    pub fn leaks(&self) -> Vec<Leak> {
         let mut leaks = Vec::new();
         for by_site in [true, false] {
             // key -> first (part, roi) seen, in ROI order.
@@ -411,11 +420,7 @@ impl Split {
             }
             leaks.extend(found.into_values());
         }
-        if leaks.is_empty() {
-            Ok(())
-        } else {
-            Err(SplitError::Leakage { leaks })
-        }
+        leaks
     }
 
     /// The split as CSV: header `roi,site,patient,part`, sorted by ROI, `\n` line ends.

@@ -354,6 +354,29 @@ pub enum DownloadError {
     NoOpenSlide,
 }
 
+impl crate::report::Blamed for DownloadError {
+    fn blame(&self) -> crate::report::Blame {
+        use crate::report::Blame;
+        match self {
+            DownloadError::Run(e) => e.blame(),
+            // The CA file given, or a mask source download does not take.
+            DownloadError::Client(_) | DownloadError::MaskSourceDir => Blame::Input,
+            DownloadError::Connect(_) | DownloadError::Listing { .. } | DownloadError::EmptyFolder { .. } => {
+                Blame::Server
+            }
+            // The slides asked for are not on the GDC, or its manifest is unusable.
+            #[cfg(feature = "openslide")]
+            DownloadError::Gdc(crate::command::pipeline::GdcSlidesError::Gdc(_)) => Blame::Server,
+            #[cfg(feature = "openslide")]
+            DownloadError::Gdc(_) => Blame::Input,
+            #[cfg(feature = "openslide")]
+            DownloadError::WholeSlides(_) => Blame::Output,
+            #[cfg(not(feature = "openslide"))]
+            DownloadError::NoOpenSlide => Blame::Input,
+        }
+    }
+}
+
 /// Runs a download. Per-ROI failures are in the summary; an `Err` means the run could not start.
 pub fn download(plan: &DownloadPlan, reporter: &dyn Reporter) -> Result<Summary, DownloadError> {
     if plan.mask_source == MaskSource::Dir {

@@ -177,6 +177,18 @@ pub enum ExtractError {
     Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
+impl crate::report::Blamed for ExtractError {
+    fn blame(&self) -> crate::report::Blame {
+        use crate::report::Blame;
+        match self {
+            ExtractError::Run(e) => e.blame(),
+            ExtractError::Input(_) | ExtractError::Masks(_) | ExtractError::Client(_) | ExtractError::Threads(_) => {
+                Blame::Input
+            }
+        }
+    }
+}
+
 /// The mask source of a plan, set up (directories listed, client built).
 pub(crate) fn mask_source(
     source: &MaskInput,

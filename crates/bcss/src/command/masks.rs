@@ -344,6 +344,20 @@ pub enum MasksError {
     },
 }
 
+impl crate::report::Blamed for MasksError {
+    fn blame(&self) -> crate::report::Blame {
+        use crate::report::Blame;
+        match self {
+            MasksError::Lock(e) => e.blame(),
+            MasksError::Read { .. }
+            | MasksError::Annotations { .. }
+            | MasksError::UnsafeName(_)
+            | MasksError::ScaleTooLarge { .. } => Blame::Input,
+            MasksError::Output { .. } | MasksError::Write { .. } => Blame::Output,
+        }
+    }
+}
+
 impl UnitError for MasksError {
     fn rerun_may_fix(&self) -> bool {
         match self {

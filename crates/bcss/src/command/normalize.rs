@@ -82,6 +82,19 @@ pub enum NormalizeError {
     },
 }
 
+impl crate::report::Blamed for NormalizeError {
+    fn blame(&self) -> crate::report::Blame {
+        use crate::report::Blame;
+        match self {
+            NormalizeError::Input { .. } | NormalizeError::Statistics { .. } | NormalizeError::NoImage { .. } => {
+                Blame::Input
+            }
+            NormalizeError::Lock(e) => e.blame(),
+            NormalizeError::Output { .. } => Blame::Output,
+        }
+    }
+}
+
 /// Which pixels a mask file leaves out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum MaskRule {

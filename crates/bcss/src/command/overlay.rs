@@ -172,6 +172,19 @@ pub enum OverlayError {
     },
 }
 
+impl crate::report::Blamed for OverlayError {
+    fn blame(&self) -> crate::report::Blame {
+        use crate::report::Blame;
+        match self {
+            OverlayError::Lock(e) => e.blame(),
+            OverlayError::NoImage { .. } | OverlayError::Input { .. } | OverlayError::SheetTooLarge { .. } => {
+                Blame::Input
+            }
+            OverlayError::Output { .. } => Blame::Output,
+        }
+    }
+}
+
 enum Inner {
     Io(std::io::Error),
     Input(InputError),

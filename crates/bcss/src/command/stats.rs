@@ -53,6 +53,17 @@ pub enum StatsError {
     },
 }
 
+impl crate::report::Blamed for StatsError {
+    fn blame(&self) -> crate::report::Blame {
+        use crate::report::Blame;
+        match self {
+            StatsError::Lock(e) => e.blame(),
+            StatsError::Input { .. } => Blame::Input,
+            StatsError::Output { .. } | StatsError::Chart { .. } => Blame::Output,
+        }
+    }
+}
+
 /// Counts every ROI's mask, in parallel, and aggregates per part.
 pub fn compute(rois: &[RoiInput], map: &ClassMap, reporter: &dyn Reporter) -> Result<Stats, StatsError> {
     let per_roi = input::for_each_reported(rois, false, reporter, |r| input::roi_counts(r, map));

@@ -193,6 +193,19 @@ pub enum TileError {
     },
 }
 
+impl crate::report::Blamed for TileError {
+    fn blame(&self) -> crate::report::Blame {
+        use crate::report::Blame;
+        match self {
+            TileError::Lock(e) => e.blame(),
+            TileError::Grid(_) | TileError::NotEmpty { .. } | TileError::NoImage { .. } | TileError::Input { .. } => {
+                Blame::Input
+            }
+            TileError::Output { .. } => Blame::Output,
+        }
+    }
+}
+
 fn out_err(path: &Path) -> impl FnOnce(std::io::Error) -> TileError {
     let path = path.to_path_buf();
     move |source| TileError::Output { path, source }

@@ -73,6 +73,16 @@ pub enum LockError {
     },
 }
 
+impl crate::report::Blamed for LockError {
+    fn blame(&self) -> crate::report::Blame {
+        use crate::report::Blame;
+        match self {
+            LockError::Held { .. } => Blame::Busy,
+            LockError::Io { .. } => Blame::Output,
+        }
+    }
+}
+
 /// An exclusive lock on a dataset root, held until dropped (or the process ends).
 #[derive(Debug)]
 pub struct DatasetLock {

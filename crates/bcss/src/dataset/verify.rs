@@ -82,6 +82,16 @@ pub enum VerifyError {
     Empty(PathBuf),
 }
 
+impl crate::report::Blamed for VerifyError {
+    fn blame(&self) -> crate::report::Blame {
+        use crate::report::Blame;
+        // Every way verify fails to start is about the folder given.
+        match self {
+            VerifyError::NotADirectory { .. } | VerifyError::Manifest(_) | VerifyError::Empty { .. } => Blame::Input,
+        }
+    }
+}
+
 /// Options of a check: [`VerifyOptions::default`] (the built-in catalogue expected, hashes
 /// checked) with chainable setters.
 #[derive(Debug, Clone, Default)]

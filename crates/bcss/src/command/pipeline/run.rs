@@ -116,6 +116,20 @@ pub enum RunError {
     Conflict(#[from] Box<NameConflict>),
 }
 
+impl crate::report::Blamed for RunError {
+    fn blame(&self) -> crate::report::Blame {
+        use crate::dataset::manifest::ManifestError;
+        use crate::report::Blame;
+        match self {
+            // A name conflict with recorded files, or an unreadable manifest: a file to move
+            // away, not a disk to free.
+            RunError::Conflict(_) | RunError::Manifest(ManifestError::Parse { .. }) => Blame::Input,
+            RunError::Lock(e) => e.blame(),
+            RunError::Output { .. } | RunError::Manifest(ManifestError::Io { .. }) => Blame::Output,
+        }
+    }
+}
+
 /// What a run did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Summary {

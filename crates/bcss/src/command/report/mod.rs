@@ -225,6 +225,16 @@ pub enum ReportError {
     },
 }
 
+impl crate::report::Blamed for ReportError {
+    fn blame(&self) -> crate::report::Blame {
+        use crate::report::Blame;
+        match self {
+            ReportError::Input { .. } => Blame::Input,
+            ReportError::Chart { .. } | ReportError::Output { .. } => Blame::Output,
+        }
+    }
+}
+
 fn verify_status(root: &Path) -> VerifyStatus {
     match verify(root, &VerifyOptions { skip_hashes: true, ..VerifyOptions::default() }) {
         Ok(r) => VerifyStatus {
