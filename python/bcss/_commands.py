@@ -107,6 +107,7 @@ def extract(
     slides_dir: PathLike,
     *,
     out: Optional[PathLike] = None,
+    config: Optional[PathLike] = None,
     roi_bounds: Optional[PathLike] = None,
     slides: Optional[Sequence[str]] = None,
     mpp: Optional[float] = None,
@@ -135,7 +136,7 @@ def extract(
             "(scripts/setup-system.sh), then `pip install .` in a clone of bcss",
         )
     flags = _flags(
-        slides_dir=slides_dir, roi_bounds=roi_bounds, slides=slides, out=out, mpp=mpp, mag=mag,
+        slides_dir=slides_dir, config=config, roi_bounds=roi_bounds, slides=slides, out=out, mpp=mpp, mag=mag,
         base=base, pipeline=pipeline, png_compression=png_compression, jobs=jobs,
         mask_source=mask_source, masks_dir=masks_dir, annotations_dir=annotations_dir,
         retries=retries, timeout=timeout, ca_cert=ca_cert, wait_lock=wait_lock,
@@ -164,15 +165,18 @@ def stats(
     out: PathLike,
     class_map: Optional[str] = None,
     split: Optional[str] = None,
+    part: Optional[Sequence[str]] = None,
     jobs: Optional[int] = None,
     wait_lock: bool = False,
     progress: ProgressArg = True,
 ) -> Dict[str, Any]:
     """``bcss stats``: class frequencies and loss weights per split, written to ``out``.
 
+    ``part=["test"]`` keeps only the ROIs of those parts of the split (``--part``).
+
     Returns the summary (``out``, ``files``, ``class_map``, ``rois``, ``parts``, ...).
     """
-    return _run("stats", [dir], _flags(class_map=class_map, split=split, out=out, jobs=jobs, wait_lock=wait_lock), progress)
+    return _run("stats", [dir], _flags(class_map=class_map, split=split, part=part, out=out, jobs=jobs, wait_lock=wait_lock), progress)
 
 
 def split(
