@@ -33,14 +33,13 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
+use crate::accept::Acceptor;
 use crate::http::{self, Pace, Request, Response};
 use crate::RecordedRequest;
 
@@ -183,9 +182,8 @@ struct State {
 pub struct GdcServer {
     addr: SocketAddr,
     state: Arc<State>,
-    stop: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<TcpStream>>>,
-    accept: Option<JoinHandle<()>>,
+    /// Dropped with the server: stops accepting and shuts every connection down.
+    _acceptor: Acceptor,
 }
 
 impl GdcServer {
@@ -209,32 +207,15 @@ impl GdcServer {
         }
         entries.sort_by(|a, b| a.file.name.cmp(&b.file.name).then(a.file.id.cmp(&b.file.id)));
         let listener = TcpListener::bind(("127.0.0.1", port))?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(State {
             entries,
             token: config.token,
             faults: Mutex::new(config.faults),
             counters: Mutex::new(Counters::default()),
         });
-        let stop = Arc::new(AtomicBool::new(false));
-        let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
-        let accept = {
-            let (state, stop, conns) = (state.clone(), stop.clone(), conns.clone());
-            std::thread::Builder::new().name("gdc-accept".into()).spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    if let Ok(clone) = stream.try_clone() {
-                        conns.lock().expect("conns lock").push(clone);
-                    }
-                    let state = state.clone();
-                    let _ = std::thread::Builder::new().name("gdc-conn".into()).spawn(move || serve(&state, stream));
-                }
-            })?
-        };
-        Ok(GdcServer { addr, state, stop, conns, accept: Some(accept) })
+        let served = state.clone();
+        let acceptor = Acceptor::start(listener, "gdc", move |stream| serve(&served, stream))?;
+        Ok(GdcServer { addr: acceptor.addr(), state, _acceptor: acceptor })
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -290,20 +271,6 @@ impl GdcServer {
     /// Forgets the byte counters, the ranges served and the recorded requests.
     pub fn reset_counters(&self) {
         *self.state.counters.lock().expect("counters lock") = Counters::default();
-    }
-}
-
-impl Drop for GdcServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
-        for c in self.conns.lock().expect("conns lock").drain(..) {
-            let _ = c.shutdown(Shutdown::Both);
-        }
     }
 }
 

@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod accept;
 pub mod faults;
 pub mod gdc;
 pub mod girder;
@@ -47,9 +48,7 @@ pub mod tissue;
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use faults::{Fault, Faults, Route, When};
@@ -307,9 +306,8 @@ impl State {
 pub struct TestServer {
     addr: SocketAddr,
     state: Arc<State>,
-    stop: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<TcpStream>>>,
-    accept: Option<JoinHandle<()>>,
+    /// Dropped with the server: stops accepting and shuts every connection down.
+    _acceptor: accept::Acceptor,
 }
 
 impl TestServer {
@@ -336,27 +334,10 @@ impl TestServer {
             rng: Mutex::new(fastrand::Rng::with_seed(0x5eed)),
             config,
         });
-        let stop = Arc::new(AtomicBool::new(false));
-        let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
-        let accept = {
-            let (state, stop, conns) = (state.clone(), stop.clone(), conns.clone());
-            std::thread::Builder::new().name("testserver-accept".into()).spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    if let Ok(clone) = stream.try_clone() {
-                        conns.lock().expect("conns lock").push(clone);
-                    }
-                    let state = state.clone();
-                    let _ = std::thread::Builder::new()
-                        .name("testserver-conn".into())
-                        .spawn(move || serve_connection(&state, stream, addr));
-                }
-            })?
-        };
-        Ok(TestServer { addr, state, stop, conns, accept: Some(accept) })
+        let served = state.clone();
+        let acceptor =
+            accept::Acceptor::start(listener, "testserver", move |stream| serve_connection(&served, stream, addr))?;
+        Ok(TestServer { addr, state, _acceptor: acceptor })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -468,20 +449,6 @@ impl TestServer {
     /// Changes the delay before every answer.
     pub fn set_latency(&self, latency: Duration) {
         *self.state.latency.lock().expect("latency lock") = latency;
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
-        for c in self.conns.lock().expect("conns lock").drain(..) {
-            let _ = c.shutdown(Shutdown::Both);
-        }
     }
 }
 

@@ -22,7 +22,7 @@
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[cfg(unix)]
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -200,6 +200,27 @@ fn refused_open(e: io::Error) -> io::Error {
 
 fn too_large(len: u64, limit: u64) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("it is {len} bytes, over the limit of {limit} bytes"))
+}
+
+/// A local file that could not be read or written: what was being done, the file and the OS
+/// error (the one shape of such an error for the GDC client and its sparse cache).
+#[derive(Debug, thiserror::Error)]
+#[error("failed to {action} `{}`", path.display())]
+pub struct FileError {
+    /// What was being done (`open`, `write`, `rename`, ...).
+    pub action: &'static str,
+    /// The file.
+    pub path: PathBuf,
+    /// The I/O error.
+    #[source]
+    pub source: io::Error,
+}
+
+impl FileError {
+    /// A closure that makes the error of `action` on `path` from an I/O error.
+    pub fn of<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> FileError + 'a {
+        move |source| FileError { action, path: path.to_path_buf(), source }
+    }
 }
 
 #[cfg(test)]

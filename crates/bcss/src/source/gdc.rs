@@ -167,16 +167,8 @@ pub enum GdcError {
         expected_md5: String,
     },
     /// A local file could not be read or written.
-    #[error("failed to {action} `{path}`")]
-    Io {
-        /// What was being done (`write`, `rename`, ...).
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] files::FileError),
 }
 
 impl GdcError {
@@ -188,12 +180,12 @@ impl GdcError {
     }
 
     pub(crate) fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> GdcError + 'a {
-        move |source| GdcError::Io { action, path: path.to_path_buf(), source }
+        move |source| GdcError::Io(files::FileError::of(action, path)(source))
     }
 
     /// [`GdcError::io`] as a stop of the retry loop.
     fn stop<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Retry<GdcError> + 'a {
-        move |source| Retry::Stop(GdcError::Io { action, path: path.to_path_buf(), source })
+        move |source| Retry::Stop(GdcError::io(action, path)(source))
     }
 
     fn from_retry(e: RetryError<GdcError>) -> GdcError {
@@ -277,10 +269,10 @@ impl Gdc {
         self.url(&["data", &file.id])
     }
 
-    /// `GET /status`: a cheap check that the API answers, with JSON.
-    pub fn status(&self) -> Result<(), GdcError> {
-        let req = Request::get(self.url(&["status"])).header("Accept", "application/json");
-        let req = req.max_body(MAX_JSON_BODY);
+    /// Sends a JSON request (`Accept: application/json`, at most [`MAX_JSON_BODY`]) and returns
+    /// the successful response; an error status is [`GdcError::Status`] with the API's message.
+    fn json(&self, req: &Request) -> Result<super::http::Response, GdcError> {
+        let req = req.clone().header("Accept", "application/json").max_body(MAX_JSON_BODY);
         let resp = self.http.request(&req, &|_| {}).map_err(GdcError::from_http)?;
         if !resp.is_success() {
             return Err(GdcError::Status {
@@ -289,6 +281,13 @@ impl Gdc {
                 url: req.shown_url(),
             });
         }
+        Ok(resp)
+    }
+
+    /// `GET /status`: a cheap check that the API answers, with JSON.
+    pub fn status(&self) -> Result<(), GdcError> {
+        let req = Request::get(self.url(&["status"]));
+        let resp = self.json(&req)?;
         match serde_json::from_slice::<serde_json::Value>(&resp.body) {
             Ok(serde_json::Value::Object(_)) => Ok(()),
             _ => Err(GdcError::Unexpected {
@@ -345,16 +344,8 @@ impl Gdc {
                 "size": PAGE_SIZE.to_string(),
                 "from": from.to_string(),
             });
-            let req = self.request(Request::post(&url).json_body(&body).header("Accept", "application/json"));
-            let req = req.max_body(MAX_JSON_BODY);
-            let resp = self.http.request(&req, &|_| {}).map_err(GdcError::from_http)?;
-            if !resp.is_success() {
-                return Err(GdcError::Status {
-                    status: resp.status,
-                    message: json_message(&resp.body, self.http.secrets()),
-                    url: req.shown_url(),
-                });
-            }
+            let req = self.request(Request::post(&url).json_body(&body));
+            let resp = self.json(&req)?;
             let unexpected = |reason: String| GdcError::Unexpected { url: req.shown_url(), reason };
             // serde's message quotes the value it did not expect: the server's text, scrubbed.
             let page: FilesReply = serde_json::from_slice(&resp.body).map_err(|e| {
@@ -1190,7 +1181,7 @@ mod tests {
         // A link: neither appended to, nor truncated, nor renamed into `dest`.
         std::os::unix::fs::symlink(&outside, part_path(&dest)).unwrap();
         let err = gdc.download(&file_of(&data), &dest, &|_| {}).unwrap_err();
-        assert!(matches!(err, GdcError::Io { action: "open", .. }), "{err}");
+        assert!(matches!(err, GdcError::Io(files::FileError { action: "open", .. })), "{err}");
         assert!(crate::report::error_chain(&err).contains("symbolic link"), "{}", crate::report::error_chain(&err));
         assert_eq!(std::fs::read(&outside).unwrap(), b"precious");
         assert!(std::fs::symlink_metadata(&dest).is_err(), "nothing under the final name");

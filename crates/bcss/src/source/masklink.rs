@@ -148,12 +148,18 @@ pub(crate) fn fetch_bytes(
         }
         Ok(resp.body)
     } else {
-        let path = link.strip_prefix("file://").unwrap_or(link);
-        let bytes = crate::files::read(std::path::Path::new(path), max_body)
-            .map_err(|source| MaskError::File { path: path.to_string(), source })?;
-        on_bytes(bytes.len() as u64);
-        Ok(bytes)
+        read_file(std::path::Path::new(link.strip_prefix("file://").unwrap_or(link)), max_body, on_bytes)
     }
+}
+
+/// Reads a local mask file of at most `max_body` bytes (never a FIFO waited on: see
+/// [`crate::files::read`]), passing its size to `on_bytes`: for a link that is a path and for a
+/// folder of masks alike.
+pub(crate) fn read_file(path: &std::path::Path, max_body: u64, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, MaskError> {
+    let bytes = crate::files::read(path, max_body)
+        .map_err(|source| MaskError::File { path: path.display().to_string(), source })?;
+    on_bytes(bytes.len() as u64);
+    Ok(bytes)
 }
 
 #[cfg(test)]

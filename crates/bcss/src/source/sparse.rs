@@ -205,16 +205,8 @@ fn subtract(wanted: &[Range<u64>], present: &[Range<u64>]) -> Vec<Range<u64>> {
 #[non_exhaustive]
 pub enum SparseError {
     /// A local file could not be read or written.
-    #[error("failed to {action} `{path}`")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] files::FileError),
     /// The file id cannot name a cache file.
     #[error("file id `{id}` cannot name a cache file")]
     BadId {
@@ -280,7 +272,7 @@ pub enum SparseError {
 struct FetchFailed;
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SparseError + 'a {
-    move |source| SparseError::Io { action, path: path.to_path_buf(), source }
+    move |source| SparseError::Io(files::FileError::of(action, path)(source))
 }
 
 /// Replaces `path` with `json` whole: written to a fresh temporary file beside it (`tempfile`
@@ -298,7 +290,7 @@ fn write_json(path: &Path, json: &[u8]) -> Result<(), SparseError> {
         .map_err(io_err("create a temporary file in", dir))?;
     tmp.write_all(json).map_err(io_err("write", tmp.path()))?;
     tmp.as_file().sync_all().map_err(io_err("sync", tmp.path()))?;
-    tmp.persist(path).map_err(|e| SparseError::Io { action: "replace", path: path.to_path_buf(), source: e.error })?;
+    tmp.persist(path).map_err(|e| SparseError::Io(files::FileError::of("replace", path)(e.error)))?;
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }

@@ -282,7 +282,7 @@ impl GdcSlideError {
             GdcSlideError::Gdc(e) => gdc_rerun_may_fix(e),
             GdcSlideError::Sparse(SparseError::Fetch { source, .. }) => gdc_rerun_may_fix(source),
             GdcSlideError::Sparse(s) => match s {
-                SparseError::Io { source, .. } => io_rerun_may_fix(source),
+                SparseError::Io(e) => io_rerun_may_fix(&e.source),
                 SparseError::InUse { .. } => true,
                 SparseError::Fetch { .. }
                 | SparseError::BadId { .. }
@@ -310,7 +310,7 @@ fn gdc_status(e: &crate::source::gdc::GdcError) -> Option<u16> {
         | GdcError::RangeIgnored { .. }
         | GdcError::BadRange { .. }
         | GdcError::Integrity { .. }
-        | GdcError::Io { .. } => None,
+        | GdcError::Io(_) => None,
     }
 }
 
@@ -321,7 +321,7 @@ fn gdc_rerun_may_fix(e: &crate::source::gdc::GdcError) -> bool {
     match e {
         GdcError::Status { status, .. } => transient_status(*status),
         GdcError::Unexpected { .. } | GdcError::RangeIgnored { .. } | GdcError::BadRange { .. } => false,
-        GdcError::Io { source, .. } => io_rerun_may_fix(source),
+        GdcError::Io(e) => io_rerun_may_fix(&e.source),
         GdcError::Unreachable { .. } | GdcError::KeptFailing { .. } | GdcError::Integrity { .. } => true,
     }
 }

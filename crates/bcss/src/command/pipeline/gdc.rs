@@ -515,17 +515,8 @@ pub fn download_wsis(
     for f in &mut outcomes.failed {
         f.step = Some(crate::report::Step::Download);
     }
-    Ok(Summary {
-        failed: outcomes.failed_pairs(),
-        done: outcomes.done,
-        skipped: outcomes.skipped,
-        failures: outcomes.failed,
-        lasting: outcomes.lasting,
-        bytes: bytes.load(std::sync::atomic::Ordering::Relaxed),
-        seconds: start.elapsed().as_secs_f64(),
-        slides_from: "gdc".to_string(),
-        ..Default::default()
-    })
+    let bytes = bytes.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(Summary::of_units(outcomes, bytes, start.elapsed().as_secs_f64(), "gdc".to_string()))
 }
 
 /// A reporter whose plan was already announced (in bytes): passes everything on but the plan.

@@ -259,11 +259,8 @@ impl BaseMasks for DirMasks {
         sink: &mut RowSink,
     ) -> Result<(), RoiError> {
         let path = self.find(roi)?;
-        let shown = path.display().to_string();
-        let bytes = crate::files::read(&path, masklink::mask_body_limit(roi.width(), roi.height()))
-            .map_err(|source| MaskError::File { path: shown.clone(), source })?;
-        on_bytes(bytes.len() as u64);
-        stream_mask(&bytes, roi, &shown, sink)
+        let bytes = masklink::read_file(&path, masklink::mask_body_limit(roi.width(), roi.height()), on_bytes)?;
+        stream_mask(&bytes, roi, &path.display().to_string(), sink)
     }
 }
 

@@ -162,6 +162,29 @@ pub struct Summary {
     pub wsis: Option<Box<Summary>>,
 }
 
+impl Summary {
+    /// The summary of the units a worker pool ran, with the bytes received, the time it took
+    /// and where the slides were found; the other fields empty.
+    pub(crate) fn of_units(
+        outcomes: super::super::workers::Outcomes,
+        bytes: u64,
+        seconds: f64,
+        slides_from: String,
+    ) -> Summary {
+        Summary {
+            failed: outcomes.failed_pairs(),
+            done: outcomes.done,
+            skipped: outcomes.skipped,
+            failures: outcomes.failed,
+            lasting: outcomes.lasting,
+            bytes,
+            seconds,
+            slides_from,
+            ..Summary::default()
+        }
+    }
+}
+
 /// Largest output bcss plans for one ROI: 2^31 pixels (the largest BCSS ROI at 0.2 um/px is about
 /// 0.2 gigapixels). A bigger plan means a wrong resolution or wrong slide metadata, and would end
 /// the process on a failed allocation instead of failing one ROI.
@@ -317,18 +340,11 @@ pub fn run(p: &RoiPipeline, reporter: &dyn Reporter) -> Result<Summary, RunError
 
     let run = Run { p, layout, manifest: Mutex::new(manifest), reporter, bytes: AtomicU64::new(0) };
     let outcomes = super::super::workers::for_each_roi(p.rois.rois(), p.jobs, reporter, |roi| run.roi(roi));
+    let bytes = run.bytes.load(Ordering::Relaxed);
     Ok(Summary {
-        failed: outcomes.failed_pairs(),
-        done: outcomes.done,
-        skipped: outcomes.skipped,
-        failures: outcomes.failed,
-        lasting: outcomes.lasting,
-        bytes: run.bytes.load(Ordering::Relaxed),
-        seconds: start.elapsed().as_secs_f64(),
         stale_parts_removed: stale,
-        slides_from: p.pixels.slides_from(),
         slide_bytes: p.pixels.slide_bytes(),
-        wsis: None,
+        ..Summary::of_units(outcomes, bytes, start.elapsed().as_secs_f64(), p.pixels.slides_from())
     })
 }
 
