@@ -186,6 +186,22 @@ pub fn pick<'a, T>(
     }
 }
 
+/// A switch flag as [`pick`] takes it: given (`Some(true)`) or left out (`None`, so the file's
+/// value counts).
+fn flag(on: bool) -> Option<bool> {
+    on.then_some(true)
+}
+
+/// A switch's value after [`pick`]: off when no source gave it.
+fn switch(v: Option<Sourced<'_, bool>>) -> bool {
+    v.is_some_and(|s| s.value)
+}
+
+/// A setting's value after [`pick`], its origin no longer needed.
+fn value<T>(v: Option<Sourced<'_, T>>) -> Option<T> {
+    v.map(|s| s.value)
+}
+
 /// The largest `--config` file read (README, "Bounds").
 pub const CONFIG_FILE_LIMIT: u64 = 1 << 20;
 /// The largest `--gdc-token-file` read (a GDC token is about 1 KB).
@@ -253,28 +269,39 @@ pub fn check_resolution(
     if given.len() > 1 {
         bail!("choose one resolution: {} are mutually exclusive", given.join(" and "));
     }
-    // The lower bounds keep to numbers that mean something: no scanner goes below 0.1 um per
-    // pixel, and `mpp = 5e-324` (subnormal) once underflowed to 0 mm per pixel, which asked for
-    // base-resolution pixels and named them `MPP-0.0000` (issue 22).
     if let Some(v) = mpp {
-        if !v.value.is_finite() || v.value < 0.01 || v.value > 100.0 {
-            bail!(
-                "{} is not a usable resolution: give microns per pixel from 0.01 to 100 (BCSS slides are about 0.25)",
-                v.shown()
-            );
-        }
-        return Ok(Resolution::Mpp(v.value));
+        return Ok(Resolution::Mpp(check_mpp(&v)?));
     }
     if let Some(v) = mag {
-        if !v.value.is_finite() || v.value < 0.01 || v.value > 400.0 {
-            bail!(
-                "{} is not a usable magnification: give a value from 0.01 to 400 (BCSS slides are 20x or 40x)",
-                v.shown()
-            );
-        }
-        return Ok(Resolution::Mag(v.value));
+        return Ok(Resolution::Mag(check_mag(&v)?));
     }
     Ok(if base.is_some() { Resolution::Base } else { Resolution::Mpp(0.25) })
+}
+
+/// Microns per pixel, from 0.01 to 100: the one rule for every `--mpp` (and `masks
+/// --native-mpp`). The lower bound keeps to numbers that mean something: no scanner goes below
+/// 0.1 um per pixel, and `mpp = 5e-324` (subnormal) once underflowed to 0 mm per pixel, which
+/// asked for base-resolution pixels and named them `MPP-0.0000` (issue 22).
+pub fn check_mpp(v: &Sourced<f64>) -> anyhow::Result<f64> {
+    if !v.value.is_finite() || v.value < 0.01 || v.value > 100.0 {
+        bail!(
+            "{} is not a usable resolution: give microns per pixel from 0.01 to 100 (BCSS slides are about 0.25)",
+            v.shown()
+        );
+    }
+    Ok(v.value)
+}
+
+/// An objective magnification, from 0.01 to 400: the one rule for every `--mag` (and `masks
+/// --native-mag`).
+pub fn check_mag(v: &Sourced<f64>) -> anyhow::Result<f64> {
+    if !v.value.is_finite() || v.value < 0.01 || v.value > 400.0 {
+        bail!(
+            "{} is not a usable magnification: give a value from 0.01 to 400 (BCSS slides are 20x or 40x)",
+            v.shown()
+        );
+    }
+    Ok(v.value)
 }
 
 /// Validates a pipeline list: the ROI parts, and whether whole slides (`wsis`) are wanted.
@@ -504,7 +531,7 @@ fn resolve_shared(
     let pipeline = pick("pipeline", build.pipeline.clone(), None, (file.pipeline.take(), path))
         .unwrap_or_else(|| Sourced::flag("pipeline", vec!["images".into(), "masks".into()]));
     let (parts, wsis) = check_pipeline(&pipeline)?;
-    let roi_bounds = build.roi_bounds.clone().or(file.roi_bounds.take());
+    let roi_bounds = value(pick("roi-bounds", build.roi_bounds.clone(), None, (file.roi_bounds.take(), path)));
     let slides = pick("slides", build.slides.clone(), None, (file.slides.take(), path));
     let rois = select_rois(roi_bounds.as_deref(), slides.as_ref())?;
     let jobs = check_jobs(&pick("jobs", jobs, None, (file.jobs, path)).unwrap_or(Sourced::flag("jobs", default_jobs)))?;
@@ -528,8 +555,9 @@ fn resolve_shared(
         wsis,
         jobs,
         http,
-        png: build.png_compression.or(file.png_compression).unwrap_or_default(),
-        wait_lock: build.wait_lock || file.wait_lock.unwrap_or(false),
+        png: value(pick("png-compression", build.png_compression, None, (file.png_compression, path)))
+            .unwrap_or_default(),
+        wait_lock: switch(pick("wait-lock", flag(build.wait_lock), None, (file.wait_lock, path))),
     })
 }
 
@@ -547,7 +575,12 @@ pub fn resolve_download(
         check_url(u)?;
     }
     let api_url = api_url.map_or_else(|| DEFAULT_API_URL.to_string(), |u| u.value);
-    let folder_flag = args.folder_id.clone().or_else(|| env("BCSS_FOLDER_ID")).or(file.folder_id.take());
+    let folder_flag = value(pick(
+        "folder-id",
+        args.folder_id.clone(),
+        Some(("BCSS_FOLDER_ID", env("BCSS_FOLDER_ID"))),
+        (file.folder_id.take(), path),
+    ));
     // The built-in slide table holds the public DSA's item ids: it stands in for the public
     // folder's listing only. Another server's ids differ, so there a listing that fails is the
     // error (a 401 means a key is needed), not 151 "Invalid item id" failures after it.
@@ -557,13 +590,18 @@ pub fn resolve_download(
 
     // Each credential ranked by where it came from (flag 3 > environment 2 > file 1): the higher
     // one wins, and a key and a login from the same level are an error.
-    let key = args
-        .api_key
-        .clone()
-        .map(|k| (3, k))
-        .or_else(|| env("BCSS_API_KEY").map(|k| (2, k)))
-        .or(file.api_key.take().map(|k| (1, k)));
-    let login = args.login.clone().map(|u| (3, u)).or(file.login.take().map(|u| (1, u)));
+    let rank = |s: Sourced<'_, String>| {
+        let level = match s.origin {
+            Origin::Flag => 3,
+            Origin::Env(_) => 2,
+            Origin::File(_) => 1,
+        };
+        (level, s.value)
+    };
+    let key =
+        pick("api-key", args.api_key.clone(), Some(("BCSS_API_KEY", env("BCSS_API_KEY"))), (file.api_key.take(), path))
+            .map(rank);
+    let login = pick("login", args.login.clone(), None, (file.login.take(), path)).map(rank);
     let use_login = |user: String| -> anyhow::Result<Credentials> {
         let password = match env("BCSS_PASSWORD") {
             Some(p) => p,
@@ -585,7 +623,7 @@ pub fn resolve_download(
     };
 
     let shared = resolve_shared(&args.build, args.jobs, 4, &args.net, &mut file, path, env)?;
-    let encoding = args.encoding.or(file.encoding).unwrap_or_default();
+    let encoding = value(pick("encoding", args.encoding, None, (file.encoding, path))).unwrap_or_default();
     let mask_source = match (args.mask_source, file.mask_source) {
         (Some(m), _) => m,
         (None, None | Some(MaskSource::Links)) => MaskSource::Links,
@@ -595,8 +633,8 @@ pub fn resolve_download(
             path.map(|p| p.display().to_string()).unwrap_or_default()
         ),
     };
-    let source = args.source.or(file.source).unwrap_or_default();
-    let compat = args.compat || file.compat.unwrap_or(false);
+    let source = value(pick("source", args.source, None, (file.source, path))).unwrap_or_default();
+    let compat = switch(pick("compat", flag(args.compat), None, (file.compat, path)));
     if source == Source::Gdc {
         if shared.parts.annotations || mask_source == MaskSource::Annotations {
             bail!("annotations come from a DSA only: with `--source gdc` use `--mask-source links` and leave `annotations` out of `--pipeline`");
@@ -630,7 +668,7 @@ pub fn resolve_download(
         .jobs(shared.jobs)
         .http(shared.http)
         .png(shared.png)
-        .icc(!(args.no_icc || file.no_icc.unwrap_or(false)))
+        .icc(!switch(pick("no-icc", flag(args.no_icc), None, (file.no_icc, path))))
         .mask_source(mask_source)
         .source(source)
         .wsis(shared.wsis)
@@ -639,7 +677,7 @@ pub fn resolve_download(
                 .url(gdc_url)
                 .token(gdc_token)
                 .manifest(gdc_manifest.map(|m| m.value))
-                .cache(args.gdc.gdc_cache.clone().or(file.gdc_cache.take())),
+                .cache(value(pick("gdc-cache", args.gdc.gdc_cache.clone(), None, (file.gdc_cache.take(), path)))),
         )
         .wait_lock(shared.wait_lock))
 }
@@ -724,6 +762,41 @@ mod tests {
         assert_eq!(plan.get_out(), Path::new("BCSS"));
         assert!(matches!(plan.get_credentials(), Credentials::Anonymous));
         assert_eq!(plan.get_mask_source(), MaskSource::Links);
+    }
+
+    #[test]
+    fn every_setting_takes_the_flag_over_the_file() {
+        // The settings that once skipped `pick`: from the file alone, and a flag over the file.
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("bcss.toml");
+        std::fs::write(&cfg, "source = \"gdc\"\ncompat = false\nfolder-id = \"fromfile\"\nmpp = 0.5\n").unwrap();
+        let from_file = DownloadArgs { config: Some(cfg.clone()), ..Default::default() };
+        let plan = resolve_download(&from_file, &no_env, &no_password).unwrap();
+        assert_eq!((plan.get_source(), plan.get_folder_id()), (Source::Gdc, Some("fromfile")));
+        assert_eq!(plan.get_resolution(), Resolution::Mpp(0.5));
+        let flags = DownloadArgs {
+            config: Some(cfg.clone()),
+            source: Some(Source::Dsa),
+            folder_id: Some("fromflag".into()),
+            compat: true,
+            ..Default::default()
+        };
+        let plan = resolve_download(&flags, &no_env, &no_password).unwrap();
+        assert_eq!((plan.get_source(), plan.get_folder_id()), (Source::Dsa, Some("fromflag")));
+        assert_eq!(plan.get_mode(), Mode::Compat);
+        // The environment sits between them.
+        let env = |k: &str| (k == "BCSS_FOLDER_ID").then(|| "fromenv".to_string());
+        let plan = resolve_download(&from_file, &env, &no_password).unwrap();
+        assert_eq!(plan.get_folder_id(), Some("fromenv"));
+        // An API key from the file loses to a login flag, ranked by where each came from.
+        std::fs::write(&cfg, "api-key = \"filekey\"\n").unwrap();
+        let login = DownloadArgs { config: Some(cfg.clone()), login: Some("me".into()), ..Default::default() };
+        let password = |_: &str| Ok("pw".to_string());
+        let plan = resolve_download(&login, &no_env, &password).unwrap();
+        assert!(matches!(plan.get_credentials(), Credentials::Login { user, .. } if user == "me"));
+        let plan =
+            resolve_download(&DownloadArgs { config: Some(cfg), ..Default::default() }, &no_env, &no_password).unwrap();
+        assert!(matches!(plan.get_credentials(), Credentials::ApiKey(k) if k.expose() == "filekey"));
     }
 
     #[test]

@@ -11,25 +11,26 @@ use crate::exit::{Classify, Failure};
 
 /// Validates the arguments into a plan (every failure here is bad input, exit 2).
 pub fn plan(args: &MasksArgs) -> anyhow::Result<MasksPlan> {
-    let positive = |flag: &str, v: f64| -> anyhow::Result<f64> {
-        if !v.is_finite() || v <= 0.0 {
-            bail!("`--{flag} {v}` must be a number above 0");
-        }
-        Ok(v)
-    };
+    use crate::config::{check_mag, check_mpp, Sourced};
     let scale = match (args.mpp, args.mag) {
         (Some(_), Some(_)) => bail!("choose one resolution: `--mpp` and `--mag` are mutually exclusive"),
         (Some(mpp), None) => {
             let native = args
                 .native_mpp
                 .ok_or_else(|| anyhow!("`--mpp` needs `--native-mpp`, the slide's own microns per pixel"))?;
-            Scale::Mpp { mpp: positive("mpp", mpp)?, native_mpp: positive("native-mpp", native)? }
+            Scale::Mpp {
+                mpp: check_mpp(&Sourced::flag("mpp", mpp))?,
+                native_mpp: check_mpp(&Sourced::flag("native-mpp", native))?,
+            }
         }
         (None, Some(mag)) => {
             let native = args
                 .native_mag
                 .ok_or_else(|| anyhow!("`--mag` needs `--native-mag`, the slide's own magnification"))?;
-            Scale::Mag { mag: positive("mag", mag)?, native_mag: positive("native-mag", native)? }
+            Scale::Mag {
+                mag: check_mag(&Sourced::flag("mag", mag))?,
+                native_mag: check_mag(&Sourced::flag("native-mag", native))?,
+            }
         }
         (None, None) => Scale::Base,
     };

@@ -83,7 +83,23 @@ fn bad_input_exits_2() {
         .args(["--mag", "10", "--native-mag", "0", "--out"])
         .arg(dir.join("o")));
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("`--native-mag 0` must be a number above 0"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`--native-mag 0` is not a usable magnification: give a value from 0.01 to 400"),
+        "{}",
+        r.stderr
+    );
+    // One rule for microns per pixel, as `download` and `extract` apply it.
+    let r = run(bcss()
+        .args(["masks", "--annotations"])
+        .arg(&good)
+        .args(["--mpp", "0.001", "--native-mpp", "0.25", "--out"])
+        .arg(dir.join("o")));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("`--mpp 0.001` is not a usable resolution: give microns per pixel from 0.01 to 100"),
+        "{}",
+        r.stderr
+    );
 
     let codes = dir.write("codes.csv", "group,overlay_order,GT_code,is_roi,is_background_class\nregion,0,9,1,0\n");
     let r = run(bcss()
@@ -148,9 +164,9 @@ fn oversized_masks_are_refused_before_allocating() {
 
     let good = case("case00").join("annotations.json");
     for (scale, want) in [
-        (["--mpp", "0.0001", "--native-mpp", "0.25"], "at scale factor 2500"),
-        (["--mpp", "1e-300", "--native-mpp", "1e300"], "gives a scale factor of inf"),
-        (["--mag", "1e9", "--native-mag", "20"], "over the limit of 2147483648 pixels"),
+        (["--mpp", "0.01", "--native-mpp", "25"], "at scale factor 2500"),
+        (["--mpp", "1e-300", "--native-mpp", "1e300"], "is not a usable resolution"),
+        (["--mag", "400", "--native-mag", "0.01"], "over the limit of 2147483648 pixels"),
     ] {
         let out = dir.join("absurd");
         let r = run(bcss().args(["masks", "--annotations"]).arg(&good).args(scale).arg("--out").arg(&out));
