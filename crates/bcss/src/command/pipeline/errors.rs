@@ -201,8 +201,14 @@ pub enum RegionError {
     /// The body broke while it was decoded (cut off, stalled, past its deadline or its limit):
     /// the region is fetched again unless the failure is not transient
     /// ([`Failure::is_transient`](crate::source::http::Failure::is_transient)).
-    #[error("the body broke off while it was decoded")]
-    Body(#[source] crate::source::http::HttpError),
+    #[error("the body broke off while it was decoded (the region was fetched {fetches} time{})", if *fetches == 1 { "" } else { "s" })]
+    Body {
+        /// The last request's failure (its own retries: those of its head).
+        #[source]
+        source: crate::source::http::HttpError,
+        /// How many times the pipeline fetched the region, this one included.
+        fetches: u32,
+    },
 }
 
 impl RoiError {

@@ -253,12 +253,15 @@ impl SlideHandle for DsaSlide<'_> {
             p.girder.region(&self.slide.item_id, plan.region, &query, p.encoding.as_param(), max_body)?;
         let got = std::cell::Cell::new(0);
         let broken = |e: std::io::Error| {
-            RoiError::BadRegion(RegionError::Body(HttpError {
-                url: url.clone(),
-                failure: Failure::from_read(&e, got.get()),
-                retries: 0,
-                elapsed: started.elapsed(),
-            }))
+            RoiError::BadRegion(RegionError::Body {
+                source: HttpError {
+                    url: url.clone(),
+                    failure: Failure::from_read(&e, got.get()),
+                    retries: 0,
+                    elapsed: started.elapsed(),
+                },
+                fetches: 1,
+            })
         };
         let mut body = std::io::BufReader::with_capacity(64 * 1024, Counted { inner: body, got: &got, on_bytes });
         let first = body.fill_buf().map_err(broken)?;
@@ -526,7 +529,7 @@ mod tests {
         let body = codec::jpeg::encode_rgb(&tissue_like(400, 300), 95).unwrap();
         let (rows, _) = read_region(&body, 400, 300, Rest::Cut);
         match rows {
-            Err(RoiError::BadRegion(RegionError::Body(e))) => {
+            Err(RoiError::BadRegion(RegionError::Body { source: e, fetches: 1 })) => {
                 assert!(e.failure.is_transient(), "{e}");
                 match &e.failure {
                     Failure::Transport(t) => {

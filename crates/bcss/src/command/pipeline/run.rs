@@ -431,7 +431,7 @@ impl Run<'_> {
             let (w, h) = (plan.out_width as usize, plan.out_height as usize);
             // Rows go from the source's decoder into the PNG writer as they arrive; a region that
             // fails half-way leaves no file (the temporary one is removed) and is fetched again.
-            let (tries, first_try) = (std::cell::Cell::new(0), Instant::now());
+            let tries = std::cell::Cell::new(0);
             let rec = retry_by_kind(
                 "region",
                 &roi.id,
@@ -442,7 +442,7 @@ impl Run<'_> {
                 |e| match e {
                     // A body that broke while it was decoded: as many tries as the HTTP client
                     // gives a request (its head was retried by the client itself).
-                    RoiError::BadRegion(RegionError::Body(h)) if h.failure.is_transient() => {
+                    RoiError::BadRegion(RegionError::Body { source, .. }) if source.failure.is_transient() => {
                         1 + p.pixels.transport_retries()
                     }
                     // Every kind of bad region may be a body cut or garbled on the way.
@@ -453,11 +453,9 @@ impl Run<'_> {
                 },
             )
             .map_err(|e| match e {
-                // The body's error counts the fetches of the region, not of one request.
-                RoiError::BadRegion(RegionError::Body(mut h)) => {
-                    h.retries = tries.get() - 1;
-                    h.elapsed = first_try.elapsed();
-                    RoiError::BadRegion(RegionError::Body(h))
+                // The pipeline's own count of the region's fetches; the request's error is its own.
+                RoiError::BadRegion(RegionError::Body { source, .. }) => {
+                    RoiError::BadRegion(RegionError::Body { source, fetches: tries.get() })
                 }
                 e => e,
             })?;
