@@ -11,6 +11,9 @@ use crate::secrets::Secrets;
 /// (see [`body_deadline`]).
 pub const FLOOR_RATE: u64 = 64 * 1024;
 
+/// The most of an error status's body that is read (for its `message`): 64 KiB.
+pub const MAX_ERROR_BODY: u64 = 64 * 1024;
+
 /// The size a deadline assumes for a body of unknown size without a
 /// [`Request::max_body`](crate::Request::max_body).
 pub(crate) const UNKNOWN_SIZE: u64 = 1 << 30;
@@ -54,8 +57,9 @@ impl std::fmt::Debug for Body {
 }
 
 impl Body {
-    /// A body of `expected` bytes (its `Content-Length`, if sent) held to at most `max` bytes
-    /// and to the deadline `timeout` gives it from now.
+    /// A body of `expected` bytes (its `Content-Length`, if sent) held to at most `max_body`
+    /// bytes and to the deadline `timeout` gives it from now, for the smaller of the two sizes
+    /// (a server that claims a terabyte does not buy itself a deadline of months).
     pub(crate) fn new(
         inner: Box<dyn Read + Send>,
         url: String,
@@ -64,7 +68,11 @@ impl Body {
         timeout: Duration,
         secrets: Secrets,
     ) -> Body {
-        let size = expected.or(max_body).unwrap_or(UNKNOWN_SIZE);
+        let size = match (expected, max_body) {
+            (Some(e), Some(m)) => e.min(m),
+            (Some(n), None) | (None, Some(n)) => n,
+            (None, None) => UNKNOWN_SIZE,
+        };
         Body {
             inner,
             expected,
@@ -98,6 +106,14 @@ impl Body {
                 Err(e) => return Err(Failure::from_read(&e, self.got)),
             }
         }
+    }
+
+    /// Reads what an error status's body holds for its message: at most [`MAX_ERROR_BODY`]
+    /// bytes, and what arrived if it broke off (the status is the answer, the message a help).
+    pub fn read_message(self) -> Vec<u8> {
+        let mut text = Vec::new();
+        let _ = self.take(MAX_ERROR_BODY).read_to_end(&mut text);
+        text
     }
 
     fn read_inner(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -2,17 +2,12 @@
 //! policy with the whole body read ([`Http::request`]) or its head returned and the body read
 //! as it arrives ([`Http::open`]); the `_with` forms add credentials that are renewed on 401.
 
-use std::io::Read;
-
-use crate::body::Body;
+use crate::body::{Body, MAX_ERROR_BODY};
 use crate::error::{ClientError, Failure, HttpError, TransportError, TransportKind};
 use crate::response::{kept_headers, Head, Response};
 use crate::retry::{is_transient_status, Attempt, Retry, RetryError, RetryPolicy};
 use crate::secrets::Secrets;
 use crate::{redact_url, HttpConfig, Request};
-
-/// The most of an error body read for its `message`.
-const MAX_ERROR_BODY: u64 = 64 * 1024;
 
 /// Credentials a request carries and can renew: the retry loop signs every attempt with the
 /// current ones and, on `401`, asks for new ones.
@@ -217,24 +212,21 @@ impl Http {
             url = next;
             query = &[];
         }
-        let detail = format!("more than 10 redirects, last to {}", redact_url(&url));
+        let detail = format!("more than 10 redirects, last to {}", self.scrub(&redact_url(&url)));
         Err(Failure::transport(TransportError::new(TransportKind::Redirects, &url, Some(detail))))
     }
 
     /// Sends `req` once (redirects followed, credentials kept on their origin) and returns the
     /// head and the body, whatever the status, the body held to its deadline, its
     /// `Content-Length` and a cap ([`Body`]): the request's [`max_body`](Request::max_body) on a
-    /// success, and at least the 64 KiB an error's message needs on an error status. No
+    /// success, and [`MAX_ERROR_BODY`] on an error status (read only for its message). No
     /// retries, and a `Content-Length` over the cap is for the caller to judge (a `200` to a
     /// ranged request is not too large but wrong): for a caller that retries with
     /// [`RetryPolicy::run`] because only it knows what it did with the bytes of a broken body.
     pub fn send_once(&self, req: &Request) -> Result<(Head, Body), Failure> {
         let (resp, url) = self.send(req)?;
         let head = Head { status: resp.status().as_u16(), headers: kept_headers(&resp, &req.keep) };
-        let max = match req.max_body {
-            Some(n) if !head.is_success() => Some(n.max(MAX_ERROR_BODY)),
-            max => max,
-        };
+        let max = if head.is_success() { req.max_body } else { Some(MAX_ERROR_BODY) };
         let inner = Box::new(resp.into_body().into_with_config().limit(u64::MAX).reader());
         let body = Body::new(inner, url, head.content_length(), max, self.config.timeout, self.secrets.clone());
         Ok((head, body))
@@ -254,13 +246,10 @@ impl Http {
             return Err(Retry::Renewed);
         }
         if is_transient_status(head.status) {
-            let mut text = Vec::new();
-            // The message only: at most 64 KiB of the error body, a broken one ignored.
-            let _ = body.take(MAX_ERROR_BODY).read_to_end(&mut text);
-            let message = json_message(&text, &self.secrets);
+            let message = json_message(&body.read_message(), &self.secrets);
             return Err(Retry::Failed(Failure::Status(head.status, message), head.retry_after()));
         }
-        if let (Some(limit), Some(n)) = (req.max_body, head.content_length()) {
+        if let (true, Some(limit), Some(n)) = (head.is_success(), req.max_body, head.content_length()) {
             if n > limit {
                 // Refused before anything of the claimed size is read or allocated.
                 return Err(Failure::TooLarge { limit, claimed: Some(n) }.into());
@@ -310,7 +299,8 @@ impl Http {
         let mut renewals = 0;
         self.retry_policy().run(&req.shown_url(), |a: &mut Attempt| {
             let (sent, head, body) = self.attempt(req, auth, &mut renewals)?;
-            let body = body.read_all(on_bytes)?;
+            // An error status's body is read for its message only (at most 64 KiB).
+            let body = if head.is_success() { body.read_all(on_bytes)? } else { body.read_message() };
             Ok((sent, Response { status: head.status, headers: head.headers, body, retries: a.retries() }))
         })
     }

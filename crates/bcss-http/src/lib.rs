@@ -48,7 +48,7 @@ mod secrets;
 #[cfg(test)]
 mod tests;
 
-pub use body::{body_deadline, Body, FLOOR_RATE};
+pub use body::{body_deadline, Body, FLOOR_RATE, MAX_ERROR_BODY};
 pub use client::{json_message, Auth, Http, NoAuth};
 pub use error::{ClientError, Failure, HttpError, TransportError, TransportKind};
 pub use request::{endpoint, redact_url, Request};

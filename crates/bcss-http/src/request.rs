@@ -129,8 +129,12 @@ pub fn redact_url(url: &str) -> String {
 /// without a trailing slash) followed by `segments`, each percent-encoded as one path segment
 /// by the `url` crate: an id a server sent that holds `/`, `?` or `#` stays one segment and
 /// cannot change the path, the query or the host. `None` when `base` is not an absolute URL
-/// that can have a path.
+/// that can have a path, or a segment is empty, `.` or `..` (which a URL cannot hold as a
+/// segment: they would name another endpoint).
 pub fn endpoint(base: &str, segments: &[&str]) -> Option<String> {
+    if segments.iter().any(|s| s.is_empty() || *s == "." || *s == "..") {
+        return None;
+    }
     let mut url = url::Url::parse(base).ok()?;
     {
         let mut path = url.path_segments_mut().ok()?;
@@ -181,6 +185,9 @@ mod tests {
             Some("http://h/api/data/..%2Fx%3Fkey=1%23f")
         );
         assert_eq!(endpoint("not a url", &["x"]), None);
+        for bad in ["", ".", ".."] {
+            assert_eq!(endpoint("http://h/api", &["annotation", "item", bad]), None, "{bad:?}");
+        }
         assert_eq!(endpoint("mailto:a@b", &["x"]), None);
     }
 }

@@ -12,6 +12,10 @@ pub fn is_transient_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
+/// The most renewals of credentials one run of [`RetryPolicy::run`] accepts, whatever the
+/// [`Auth`](crate::Auth) allows: a safety cap (Girder's own bound is lower).
+const MAX_RENEWED: u32 = 100;
+
 /// How a request is tried again: how many retries, how long to wait, and how often a caller
 /// that makes progress (a download that resumes where it broke) may start a fresh count.
 #[derive(Debug, Clone, Copy)]
@@ -60,12 +64,20 @@ impl RetryPolicy {
         mut attempt: impl FnMut(&mut Attempt) -> Result<T, Retry<E>>,
     ) -> Result<T, RetryError<E>> {
         let mut state = Attempt { retries: 0, fresh_starts: 0, progressed: false, start: Instant::now() };
+        let mut renewed = 0;
         loop {
             state.progressed = false;
             let (failure, retry_after) = match attempt(&mut state) {
                 Ok(v) => return Ok(v),
                 Err(Retry::Stop(e)) => return Err(RetryError::Stop(e)),
-                Err(Retry::Renewed) => continue,
+                Err(Retry::Renewed) if renewed < MAX_RENEWED => {
+                    renewed += 1;
+                    continue;
+                }
+                Err(Retry::Renewed) => {
+                    let why = format!("still refused after renewing the credentials {renewed} times");
+                    return Err(RetryError::Http(state.error(url, Failure::Status(401, Some(why)))));
+                }
                 Err(Retry::Failed(failure, retry_after)) => (failure, retry_after),
             };
             if state.progressed && state.fresh_starts < self.fresh_starts {

@@ -61,6 +61,13 @@ impl Secrets {
         known.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
+    /// Whether `text` holds any of the secrets (as it is or percent-encoded): for an answer that
+    /// is kept whole rather than shown, which is refused instead of scrubbed.
+    pub fn found_in(&self, text: &str) -> bool {
+        let known = self.0.read().unwrap_or_else(|e| e.into_inner());
+        known.iter().any(|s| text.contains(s.as_str()))
+    }
+
     /// `text` with every secret replaced by `[redacted]`: for anything a server sent (an
     /// error's `message`, a field serde did not expect, a name) before it is shown, logged or
     /// recorded.
@@ -92,6 +99,7 @@ mod tests {
         clone.add("second-secret");
         assert_eq!(secrets.scrub("second-secret"), "[redacted]");
         assert_eq!(Secrets::default().scrub(text), text);
+        assert!(secrets.found_in("x s3cr3t%2Fkey%2B1 y") && !secrets.found_in("nothing here"));
         assert!(!format!("{secrets:?}").contains("s3cr3t"));
         assert_eq!(format!("{:?}", Secret::new("s3cr3t")), "Secret([redacted])");
     }

@@ -239,6 +239,34 @@ fn a_trickled_body_fails_at_its_deadline() {
 }
 
 #[test]
+fn an_error_body_that_claims_a_terabyte_and_trickles_ends_within_its_short_deadline() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = std::io::Read::read(&mut stream, &mut buf);
+        let _ = stream.write_all(b"HTTP/1.1 503 Busy\r\nContent-Length: 1000000000000\r\n\r\n");
+        for _ in 0..100_000 {
+            if stream.write_all(b"x").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let timeout = Duration::from_millis(300);
+    let http = Http::new(HttpConfig::default().retries(0).timeout(timeout)).unwrap();
+    let started = Instant::now();
+    let req = Request::get(format!("http://127.0.0.1:{port}/x")).max_body(1 << 20);
+    let err = http.request(&req, &|_| {}).unwrap_err();
+    // The message is read under the deadline of at most 64 KiB (0.3 s + 1 s), not of the
+    // terabyte claimed; the status is the answer.
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(err.failure, Failure::Status(503, None));
+}
+
+#[test]
 fn a_redirect_to_a_file_url_is_refused_without_retrying() {
     let (port, heads) = recording_server(|_| {
         "HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()

@@ -52,12 +52,12 @@ const MAX_PAGES: u64 = 100;
 /// The largest JSON answer accepted from `/status` or `/files`: a page of 100 hits of five
 /// fields is about 25 KB.
 const MAX_JSON_BODY: u64 = 8 << 20;
-/// The largest error body read for its message.
-const MAX_ERROR_BODY: u64 = 64 << 10;
 /// Bytes per read while streaming a download.
 const CHUNK: usize = 1 << 20;
 /// Resumes of one download, in all (the retry count restarts after an attempt that made progress).
 const MAX_RESUMES: u32 = 200;
+/// What an attempt of a download must keep to count as progress: 1 MiB.
+const MIN_PROGRESS: u64 = 1 << 20;
 
 /// A file of the GDC, as `/files` describes it and as a manifest row lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,13 +219,9 @@ pub(crate) fn part_path(dest: &Path) -> PathBuf {
 impl Gdc {
     /// An error status of a request: a failure to retry (with the server's `Retry-After`) when
     /// the status is transient, else the error naming it; the API's message read from at most
-    /// [`MAX_ERROR_BODY`] bytes of the body.
+    /// [`MAX_ERROR_BODY`](super::http::MAX_ERROR_BODY) bytes of the body.
     fn error_status(&self, head: &Head, body: Body, req: &Request) -> Retry<GdcError> {
-        let mut bytes = Vec::new();
-        let message = match body.take(MAX_ERROR_BODY).read_to_end(&mut bytes) {
-            Ok(_) => json_message(&bytes, self.http.secrets()),
-            Err(_) => None,
-        };
+        let message = json_message(&body.read_message(), self.http.secrets());
         if is_transient_status(head.status) {
             Retry::Failed(Failure::Status(head.status, message), head.retry_after())
         } else {
@@ -407,12 +403,7 @@ impl Gdc {
         let unexpected = |reason: String| Retry::Stop(GdcError::Unexpected { url: shown.clone(), reason });
         let policy = self.http.retry_policy();
         let read = |_: &mut super::http::Attempt| -> Result<Vec<u8>, Retry<GdcError>> {
-            let (head, mut body) = match self.http.send_once(&req) {
-                Err(Failure::TooLarge { claimed: Some(n), .. }) => {
-                    return Err(unexpected(format!("a {len}-byte range came with Content-Length {n}")))
-                }
-                r => r?,
-            };
+            let (head, mut body) = self.http.send_once(&req)?;
             if head.status == 200 {
                 return Err(Retry::Stop(GdcError::RangeIgnored { file: file.name.clone(), url: shown.clone() }));
             }
@@ -501,6 +492,15 @@ impl Gdc {
             if head.status != 200 && head.status != 206 {
                 return Err(self.error_status(&head, body, &req));
             }
+            // A body of another length than the file (200) or the rest of it (206) is refused
+            // before it is read.
+            let want = if head.status == 200 { file.size } else { file.size - len };
+            if let Some(n) = head.content_length().filter(|&n| n != want) {
+                return Err(Retry::Stop(GdcError::Unexpected {
+                    url: req.shown_url(),
+                    reason: format!("HTTP {} for {want} bytes came with Content-Length {n}", head.status),
+                }));
+            }
             if head.status == 200 {
                 if len > 0 {
                     tracing::info!(file = %file.name, len, "the server sent the whole file: restarting");
@@ -551,7 +551,9 @@ impl Gdc {
                     },
                 }
             }
-            if len > start_len {
+            // Progress worth a fresh count of retries: a MiB kept, or the file complete (a
+            // server trickling a few bytes per attempt does not buy itself 200 fresh starts).
+            if len >= start_len.saturating_add(MIN_PROGRESS) || (len > start_len && len >= file.size) {
                 attempt.progressed();
             }
             match broken {
@@ -1228,12 +1230,15 @@ mod tests {
         let err = Gdc::new(http(0), &base, None).download(&file_of(&data), &dest, &|_| {}).unwrap_err();
         assert!(matches!(err, GdcError::Integrity { size: 100_000, .. }), "{err}");
         assert!(!dest.exists() && !part_path(&dest).exists());
-        // Too long is a size mismatch, also deleted.
+        // A body that says it is longer than the file is refused before it is read, and nothing
+        // gets the file's name.
         let long = content(100_001);
         let (base, _) = server(move |_, _| reply("200 OK", &[], &long));
         let err = Gdc::new(http(0), &base, None).download(&file_of(&data), &dest, &|_| {}).unwrap_err();
-        assert!(matches!(err, GdcError::Integrity { .. }), "{err}");
-        assert!(!dest.exists() && !part_path(&dest).exists());
+        assert!(matches!(err, GdcError::Unexpected { .. }), "{err}");
+        assert!(err.to_string().contains("HTTP 200 for 100000 bytes came with Content-Length 100001"), "{err}");
+        assert!(!dest.exists());
+        assert_eq!(std::fs::metadata(part_path(&dest)).map(|m| m.len()).unwrap_or(0), 0, "nothing of it kept");
     }
 
     #[test]

@@ -304,16 +304,21 @@ impl Girder {
         &self.http
     }
 
-    /// The endpoint `segments` of the API, each percent-encoded as one path segment (an item id
-    /// cannot change the path or add a query); a base that is not a URL is left for the request
-    /// to fail on.
-    fn url(&self, segments: &[&str]) -> String {
-        endpoint(&self.base, segments).unwrap_or_else(|| format!("{}/{}", self.base, segments.join("/")))
+    /// The endpoint `segments` of the API, each percent-encoded as one path segment: an item id
+    /// cannot change the path or add a query, and an empty, `.` or `..` id (another endpoint)
+    /// or a base that is not a URL is refused for `step`.
+    fn url(&self, step: Step, segments: &[&str]) -> Result<String, GirderError> {
+        endpoint(&self.base, segments).ok_or_else(|| GirderError::Unexpected {
+            step,
+            url: super::http::redact_url(&self.base),
+            reason: format!("`{}` cannot name an endpoint of this API", self.http.scrub(&segments.join("/"))),
+        })
     }
 
     fn probe(&self) -> Result<(), GirderError> {
-        let req =
-            Request::get(self.url(&["system", "version"])).header("Accept", "application/json").max_body(MAX_JSON_BODY);
+        let req = Request::get(self.url(Step::Probe, &["system", "version"])?)
+            .header("Accept", "application/json")
+            .max_body(MAX_JSON_BODY);
         let resp =
             self.http.request(&req, &|_| {}).map_err(|source| GirderError::Http { step: Step::Probe, source })?;
         let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
@@ -328,7 +333,7 @@ impl Girder {
                 reason: format!(
                     "this is not a Girder API (HTTP {}, {}); the URL should end in `/api/v1`",
                     resp.status,
-                    resp.header("content-type").unwrap_or("no content type")
+                    self.http.scrub(resp.header("content-type").unwrap_or("no content type"))
                 ),
             });
         }
@@ -340,11 +345,12 @@ impl Girder {
         let req = match &self.credentials {
             Credentials::Anonymous => return Ok(()),
             Credentials::ApiKey(key) => {
-                Request::post(self.url(&["api_key", "token"])).query("key", key.expose().trim())
+                Request::post(self.url(Step::Token, &["api_key", "token"])?).query("key", key.expose().trim())
             }
             Credentials::Login { user, password } => {
                 let basic = basic_credentials(user, password.expose());
-                Request::get(self.url(&["user", "authentication"])).header("Authorization", format!("Basic {basic}"))
+                Request::get(self.url(Step::Token, &["user", "authentication"])?)
+                    .header("Authorization", format!("Basic {basic}"))
             }
         };
         let req = req.header("Accept", "application/json").max_body(MAX_JSON_BODY);
@@ -394,7 +400,7 @@ impl Girder {
         let mut offset = 0;
         let mut bytes = 0u64;
         loop {
-            let req = Request::get(self.url(&["item"]))
+            let req = Request::get(self.url(Step::Listing, &["item"])?)
                 .query("folderId", folder_id)
                 .query("limit", PAGE.to_string())
                 .query("offset", offset.to_string())
@@ -436,7 +442,7 @@ impl Girder {
 
     /// `GET item/{id}/tiles`: the slide's size, pyramid and native resolution.
     pub fn tiles(&self, item_id: &str) -> Result<SlideGeometry, GirderError> {
-        let req = Request::get(self.url(&["item", item_id, "tiles"])).max_body(MAX_JSON_BODY);
+        let req = Request::get(self.url(Step::TilesMetadata, &["item", item_id, "tiles"])?).max_body(MAX_JSON_BODY);
         let shown = req.shown_url();
         let geometry = SlideGeometry::from(self.get_json::<TilesMetadata>(Step::TilesMetadata, req)?.0);
         geometry.check().map_err(|reason| GirderError::Unexpected { step: Step::TilesMetadata, url: shown, reason })?;
@@ -458,7 +464,7 @@ impl Girder {
         encoding: &str,
         max_body: u64,
     ) -> Result<(Head, Body, String), GirderError> {
-        let mut req = Request::get(self.url(&["item", item_id, "tiles", "region"]))
+        let mut req = Request::get(self.url(Step::Region, &["item", item_id, "tiles", "region"])?)
             .max_body(max_body)
             .query("left", rect.left.to_string())
             .query("top", rect.top.to_string())
@@ -482,12 +488,21 @@ impl Girder {
     /// `GET annotation/item/{id}`: every annotation document of the item, as the raw JSON the
     /// server sent (checked to be a JSON array).
     pub fn annotations(&self, item_id: &str, on_bytes: &dyn Fn(u64)) -> Result<Vec<u8>, GirderError> {
-        let req = Request::get(self.url(&["annotation", "item", item_id]))
+        let req = Request::get(self.url(Step::Annotations, &["annotation", "item", item_id])?)
             .header("Accept", "application/json")
             .max_body(MAX_ANNOTATIONS_BODY);
         let (req, resp) = self.send(Step::Annotations, req, on_bytes)?;
         if !resp.is_success() {
             return Err(server_error(&self.http, Step::Annotations, &req, &resp));
+        }
+        // The documents are kept and parsed later, their ids and names shown in errors: a server
+        // that echoes a secret into them is refused, as the GDC client refuses such a hit.
+        if std::str::from_utf8(&resp.body).is_ok_and(|text| self.http.secrets().found_in(text)) {
+            return Err(GirderError::Unexpected {
+                step: Step::Annotations,
+                url: req.shown_url(),
+                reason: "the annotations echo a secret this client sent (shown as [redacted])".into(),
+            });
         }
         match serde_json::from_slice::<serde_json::Value>(&resp.body) {
             Ok(serde_json::Value::Array(_)) => Ok(resp.body),
@@ -579,5 +594,49 @@ mod tests {
         assert!(!format!("{s:?}").contains("abc123"));
         let c = Credentials::Login { user: "u".into(), password: Secret::new("pw") };
         assert!(!format!("{c:?}").contains("pw\""));
+    }
+
+    /// A client of `base` holding `key`, without the probe and token exchange of `connect`.
+    fn client(base: &str, key: &str) -> Girder {
+        let http = Http::new(super::super::http::HttpConfig::default().retries(0)).unwrap();
+        http.secrets().add(key);
+        Girder {
+            http,
+            base: base.to_string(),
+            credentials: Credentials::ApiKey(Secret::new(key)),
+            token: RwLock::new(TokenSlot::default()),
+            renewals: std::sync::Mutex::new(0),
+        }
+    }
+
+    #[test]
+    fn an_item_id_that_would_name_another_endpoint_is_refused_before_any_request() {
+        // Port 9 (discard) is never asked: the refusal comes first.
+        let g = client("http://127.0.0.1:9/api/v1", "k3y-of-the-test");
+        for id in ["", ".", ".."] {
+            let err = g.tiles(id).unwrap_err();
+            assert!(matches!(err, GirderError::Unexpected { step: Step::TilesMetadata, .. }), "{err}");
+            assert!(err.to_string().contains("cannot name an endpoint"), "{err}");
+        }
+    }
+
+    #[test]
+    fn annotations_that_echo_the_key_are_refused() {
+        use std::io::{Read, Write};
+        let key = "k3y-echoed-by-the-server";
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let _ = stream.read(&mut [0u8; 4096]);
+            let body = format!(r#"[{{"annotation": {{"name": "{key}", "elements": []}}}}]"#);
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        });
+        let g = client(&format!("http://127.0.0.1:{port}/api/v1"), key);
+        let err = g.annotations("5bbdeba3e629140048d01abc", &|_| {}).unwrap_err();
+        let shown = crate::report::error_chain(&err);
+        assert!(shown.contains("echo a secret") && !shown.contains(key), "{shown}");
     }
 }
