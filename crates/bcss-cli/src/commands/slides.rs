@@ -1,8 +1,6 @@
 //! `bcss slides manifest`: the GDC manifest of the catalogue's slides.
 
-use bcss::command::pipeline::find_gdc_slides;
-use bcss::source::gdc::{write_manifest, Gdc, GdcFile};
-use bcss::source::http::Http;
+use bcss::command::slides::{self, ManifestPlan, SlidesError};
 
 use super::{print_json, Output};
 use crate::cli::{SlidesArgs, SlidesCommand, SlidesManifestArgs};
@@ -23,27 +21,24 @@ fn manifest(args: &SlidesManifestArgs, out: Output) -> Result<(), Failure> {
         args.gdc_token_file.clone().map(|f| config::Sourced::flag("gdc-token-file", f)),
     )
     .input()?;
-    let http = Http::new(config::net_config(&args.net, env).input()?).input()?;
-    let gdc = Gdc::new(http, &url, token);
-    let found = match find_gdc_slides(&gdc, &rois, None) {
+    let plan = ManifestPlan::new(rois)
+        .url(url)
+        .token(token)
+        .http(config::net_config(&args.net, env).input()?)
+        .out(args.out.clone());
+    let found = match slides::manifest(&plan) {
         Ok(f) => f,
-        Err(e) => {
+        Err(e @ SlidesError::Gdc(_)) => {
             return Err(Failure::Unavailable(
                 e.into(),
                 "check --gdc-url and the network; the GDC API is https://api.gdc.cancer.gov",
             ))
         }
+        Err(e) => return Err(e.into()),
     };
-    let files: Vec<GdcFile> = found.files.values().cloned().collect();
-    let text = write_manifest(&files);
-    match &args.out {
-        Some(path) => {
-            bcss::dataset::atomic::write_atomic(path, |w| w.write_all(text.as_bytes()))
-                .map_err(|e| anyhow::Error::new(e).context(format!("cannot write `{}`", path.display())))
-                .output()?;
-        }
-        None if !out.json => print!("{text}"),
-        None => {}
+    let files = &found.files;
+    if args.out.is_none() && !out.json {
+        print!("{}", found.text);
     }
     if out.json {
         let rows: Vec<serde_json::Value> = files

@@ -12,6 +12,7 @@
 //! - [`input`]: streaming a ROI's mask and image, naming the file in every error.
 //! - [`report`]: one self-contained HTML page of a dataset (distribution, ROIs, gallery, scores).
 //! - [`eval`]: predictions against ground truth: confusion matrix, Dice, IoU.
+//! - `slides` (feature `openslide`): the GDC manifest of the catalogue's slides.
 
 pub mod download;
 pub mod eval;
@@ -23,6 +24,8 @@ pub mod normalize;
 pub mod overlay;
 pub mod pipeline;
 pub mod report;
+#[cfg(feature = "openslide")]
+pub mod slides;
 pub mod split;
 pub mod stats;
 pub mod tile;
