@@ -43,15 +43,7 @@ impl Request {
     }
     /// A POST of `url` with an empty body.
     pub fn post(url: impl Into<String>) -> Request {
-        Request {
-            post: true,
-            url: url.into(),
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: None,
-            max_body: None,
-            keep: Vec::new(),
-        }
+        Request { post: true, ..Request::get(url) }
     }
     /// Makes this a POST with `value` as a JSON body (`Content-Type: application/json`).
     pub fn json_body(mut self, value: &serde_json::Value) -> Request {

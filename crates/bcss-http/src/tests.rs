@@ -205,23 +205,29 @@ fn registered_secrets_are_scrubbed_from_server_text() {
     assert_eq!(other.scrub("s3cr3t/k3y+of-the-http-test"), "s3cr3t/k3y+of-the-http-test");
 }
 
-#[test]
-fn a_trickled_body_fails_at_its_deadline() {
+/// A server that answers one request with `head`, then one byte of body every 20 ms, `bytes`
+/// in all (or until the client hangs up).
+fn trickling_server(head: &'static str, bytes: usize) -> u16 {
     use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 4096];
-        let _ = std::io::Read::read(&mut stream, &mut buf);
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
-        for _ in 0..1000 {
+        let _ = std::io::Read::read(&mut stream, &mut [0u8; 4096]);
+        let _ = stream.write_all(head.as_bytes());
+        for _ in 0..bytes {
             if stream.write_all(b"x").is_err() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
     });
+    port
+}
+
+#[test]
+fn a_trickled_body_fails_at_its_deadline() {
+    let port = trickling_server("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", 1000);
     let timeout = Duration::from_millis(300);
     let http = Http::new(HttpConfig::default().retries(0).timeout(timeout)).unwrap();
     let started = Instant::now();
@@ -240,21 +246,7 @@ fn a_trickled_body_fails_at_its_deadline() {
 
 #[test]
 fn an_error_body_that_claims_a_terabyte_and_trickles_ends_within_its_short_deadline() {
-    use std::io::Write;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 4096];
-        let _ = std::io::Read::read(&mut stream, &mut buf);
-        let _ = stream.write_all(b"HTTP/1.1 503 Busy\r\nContent-Length: 1000000000000\r\n\r\n");
-        for _ in 0..100_000 {
-            if stream.write_all(b"x").is_err() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
+    let port = trickling_server("HTTP/1.1 503 Busy\r\nContent-Length: 1000000000000\r\n\r\n", 100_000);
     let timeout = Duration::from_millis(300);
     let http = Http::new(HttpConfig::default().retries(0).timeout(timeout)).unwrap();
     let started = Instant::now();
