@@ -22,8 +22,8 @@ use bcss::codec::png::Compression;
 use bcss::command::download::{
     DownloadPlan, Encoding, GdcSettings, MaskSource, Parts, Source, DEFAULT_API_URL, DEFAULT_FOLDER_ID, DEFAULT_GDC_URL,
 };
-use bcss::source::girder::Credentials;
 use bcss::source::http::{HttpConfig, Secret};
+use bcss::source::Credentials;
 use bcss::transform::{Mode, Resolution};
 use serde::Deserialize;
 

@@ -18,7 +18,7 @@ use bcss::dataset::tiles::{tile_index, TileReader, TileRef};
 use bcss::dataset::training::{CropConfig, MaskValues, RandomCrops, TrainingSet};
 use bcss::model::{GrayImage, Image};
 use bcss::report::Silent;
-use bcss::transform::remap::remap_in_place;
+use bcss::transform::remap_in_place;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -117,7 +117,7 @@ fn roi_dicts<'py>(py: Python<'py>, set: &TrainingSet, rois: &[usize]) -> PyResul
         .map(|(&i, (w, h))| {
             let r = &set.rois()[i];
             let d = PyDict::new(py);
-            let key = bcss::dataset::names::parse_roi_file_name(
+            let key = bcss::dataset::parse_roi_file_name(
                 &r.mask.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             )
             .map(|p| p.key());

@@ -728,7 +728,7 @@ mod tests {
     }
 
     use super::*;
-    use bcss::source::local::LocalSlide;
+    use bcss::source::LocalSlide;
     use bcss_model::Rect;
     use openslide_rs::{Address, OpenSlide, Region, Size};
 

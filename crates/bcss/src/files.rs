@@ -13,7 +13,7 @@
 //!   (`ELOOP`) instead of being followed, a FIFO without a reader fails (`ENXIO`) instead of
 //!   blocking, and then refuses what is not a regular file or is a regular file with a second hard
 //!   link (another name, possibly outside the folder, for the same bytes). New files with final
-//!   names are made by [`crate::dataset::atomic`] (`tempfile`'s exclusive create + rename, which
+//!   names are made by `crate::dataset::atomic` (`tempfile`'s exclusive create + rename, which
 //!   replaces a link rather than following it); this module is for the files bcss changes in
 //!   place: lock files, a whole-slide download's `.part`, the GDC cache's sparse copies and records.
 //!

@@ -9,7 +9,7 @@
 //! The modules follow the data:
 //!
 //! 1. [`catalog`]: the ROIs, slides and label codes of the dataset (built in).
-//! 2. [`source`]: where pixels and masks come from: the DSA REST API ([`source::girder`]), mask
+//! 2. [`source`]: where pixels and masks come from: the DSA REST API (`source::girder`), mask
 //!    links, annotation files, local slides.
 //! 3. [`transform`]: pure geometry and pixel rules: region size, mask resize, rasterisation.
 //! 4. [`codec`]: JPEG (libjpeg-turbo) and PNG (the crate `bcss-codec`, re-exported).
@@ -53,7 +53,7 @@
 //! use bcss::codec::png::Compression;
 //! use bcss::command::download::{download, DownloadPlan};
 //! use bcss::report::Recorder;
-//! use bcss::source::girder::Credentials;
+//! use bcss::source::Credentials;
 //! use bcss::source::http::Secret;
 //! use bcss::transform::Resolution;
 //!

@@ -47,7 +47,7 @@ pub fn classify(result: Result<Summary, DownloadError>) -> Result<Summary, Failu
             "the DSA is down or failing; `bcss download --source gdc` builds the same images from the slide files on the NCI GDC without it (rerunning resumes where this stopped), and the authors' Google Drive copy (colour-normalised, 0.25 um/px; see the README) is read by every bcss command as it is",
         )),
         #[cfg(feature = "openslide")]
-        Err(DownloadError::Gdc(e @ bcss::command::pipeline::GdcSlidesError::Gdc(_))) => Err(Failure::Unavailable(
+        Err(DownloadError::Gdc(e @ bcss::command::download::GdcSlidesError::Gdc(_))) => Err(Failure::Unavailable(
             e.into(),
             "check --gdc-url and the network; with the slides' GDC manifest (`bcss slides manifest`) the search is skipped",
         )),
@@ -63,8 +63,8 @@ fn listing_refused(e: &DownloadError) -> bool {
 
 /// True when the DSA could not be reached or answered a server error (5xx) while connecting:
 /// the GDC can stand in for it.
-fn dsa_down(e: &bcss::source::girder::GirderError) -> bool {
-    use bcss::source::girder::GirderError;
+fn dsa_down(e: &bcss::source::GirderError) -> bool {
+    use bcss::source::GirderError;
     match e {
         GirderError::Http { .. } => true,
         GirderError::Server { status, .. } => *status >= 500,

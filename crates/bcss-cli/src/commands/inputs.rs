@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use bcss::catalog::classmap::ClassMap;
 use bcss::catalog::split::{Part, Split, SplitSpec};
-use bcss::command::input::{with_parts, RoiInput};
+use bcss::dataset::pairs::RoiInput;
 use bcss::dataset::pairs::{find_pairs, LayoutKind, RoiKey};
 
 use crate::cli::SplitSelect;
@@ -51,7 +51,7 @@ pub fn dataset_with_layout(dir: &Path, select: &SplitSelect) -> Result<(Vec<RoiI
     }
     let ids: Vec<&str> = pairs.rois.iter().map(|r| r.roi_id.as_str()).collect();
     let split = split(select.split.as_ref(), &ids)?;
-    let mut rois = with_parts(&pairs, &split).input()?;
+    let mut rois = pairs.with_parts(&split).input()?;
     if let Some(keep) = keep {
         rois.retain(|r| keep.contains(&r.part));
         if rois.is_empty() {

@@ -3,7 +3,7 @@
 use anyhow::{anyhow, bail};
 use bcss::command::masks::{self, MasksPlan, MasksSummary, Scale, SlideAnnotations};
 use bcss::model::CodeTable;
-use bcss::transform::raster::Geometry;
+use bcss::transform::Geometry;
 
 use super::{print_json, Output};
 use crate::cli::MasksArgs;

@@ -13,7 +13,7 @@ pub fn run(args: &TileArgs, out: Output) -> Result<(), Failure> {
     let map = inputs::class_map(&args.class_map)?;
     inputs::jobs(args.jobs)?;
     let stride = args.stride.unwrap_or(args.size);
-    bcss::transform::tile::origins(1, args.size, stride).input()?;
+    tile::check_grid(args.size, stride).input()?;
     if !(0.0..=1.0).contains(&args.min_labelled) {
         return Err(Failure::Input(anyhow::anyhow!(
             "`--min-labelled` must be between 0 and 1, not {}",

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use bcss::codec::png;
 use bcss::model::GrayImage;
-use bcss::transform::resize::resize_nearest;
+use bcss::transform::resize_nearest;
 
 use crate::util::{bcss, files_under, run, Dir};
 

@@ -1,7 +1,7 @@
 //! `bcss download` against the stand-in DSA: file names, sizes, every pixel, masks, manifest,
 //! requests sent, resuming, and the error messages of a broken setup.
 
-use bcss::transform::resize::resize_nearest;
+use bcss::transform::resize_nearest;
 use bcss_testserver::{Config, Fault, Faults, Route, SlideSpec, When};
 
 use crate::util::*;

@@ -248,9 +248,9 @@ fn an_absurd_annotation_element_fails_its_roi_only() {
 #[test]
 fn streamed_extract_equals_the_one_shot_road_byte_for_byte() {
     use bcss::codec::png::{write_rgb, Compression};
-    use bcss::source::local::LocalSlide;
-    use bcss::transform::pillow::{filter_for, resize_rgb};
-    use bcss::transform::{plan_region, Rect, ScaleRequest};
+    use bcss::model::Rect;
+    use bcss::source::LocalSlide;
+    use bcss::transform::{filter_for, plan_region, resize_rgb, ScaleRequest};
     use bcss_testserver::svs::{write_svs, SvsSpec};
 
     let d = Dir::new();

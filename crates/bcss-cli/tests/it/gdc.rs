@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use bcss::model::Rect;
-use bcss::source::{sparse, tiff};
 use bcss_testserver::gdc::{md5_file, uuid_for, GdcConfig, GdcFaults, GdcFile, GdcServer, TokenEcho};
 use bcss_testserver::svs::{write_hostile_svs, write_svs, Content, Hostile, SvsSpec, TileCodec};
 
@@ -257,11 +256,11 @@ fn a_bcss_sized_roi_of_a_big_slide_costs_about_its_tiles() {
     let mut read_at = |off: u64, len: u64| -> Result<Vec<u8>, std::io::Error> {
         Ok(bytes[off as usize..(off + len).min(bytes.len() as u64) as usize].to_vec())
     };
-    let layout = tiff::parse(bytes.len() as u64, &mut read_at).unwrap();
+    let layout = bcss_tiff::parse(bytes.len() as u64, &mut read_at).unwrap();
     let level0 = layout.tiled_levels()[0];
-    let roi_tiles = sparse::tiles_for(&layout, level0, BIG_ROI).unwrap();
-    let sum = |r: &[std::ops::Range<u64>]| tiff::merge(r.to_vec()).iter().map(|r| r.end - r.start).sum::<u64>();
-    let need = sum(&roi_tiles) + sum(&sparse::open_ranges(&layout));
+    let roi_tiles = bcss_tiff::tiles_for(&layout, level0, BIG_ROI).unwrap();
+    let sum = |r: &[std::ops::Range<u64>]| bcss_tiff::merge(r.to_vec()).iter().map(|r| r.end - r.start).sum::<u64>();
+    let need = sum(&roi_tiles) + sum(&bcss_tiff::open_ranges(&layout));
     assert!(
         served <= 2 * need,
         "served {served} bytes; the ROI's tiles, directories and smallest level are {need} (file {})",
@@ -564,10 +563,10 @@ fn hostile_slides_fail_their_rois_without_fetching_or_allocating_what_they_claim
     let d = Dir::new();
     for (kind, said) in [
         (Hostile::HugePrivateTag, "tag 65000: 34359738360 bytes of values".to_string()),
-        (Hostile::ByteOffsets, format!("over the limit of {} bytes per slide", tiff::MAX_METADATA)),
+        (Hostile::ByteOffsets, format!("over the limit of {} bytes per slide", bcss_tiff::MAX_METADATA)),
         (
             Hostile::HugeTile,
-            format!("tile 0 claims 4294967295 bytes, over the limit of {} bytes", tiff::max_tile_bytes(256, 256)),
+            format!("tile 0 claims 4294967295 bytes, over the limit of {} bytes", bcss_tiff::max_tile_bytes(256, 256)),
         ),
     ] {
         let dir = d.join(&format!("{kind:?}"));

@@ -447,7 +447,7 @@ fn a_fifo_among_annotation_files_fails_its_slide_without_hanging() {
 #[test]
 fn masks_from_a_servers_annotations_are_the_masks_made_whole() {
     use bcss::catalog::Roi;
-    use bcss::command::pipeline::mask_from_annotations;
+    use bcss::transform::{mask_for_rect, Geometry};
 
     let s = crate::util::Stand::new();
     let r = run(s.download().args([
@@ -473,7 +473,10 @@ fn masks_from_a_servers_annotations_are_the_masks_made_whole() {
             mask_link: None,
         };
         let json = saved.iter().find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&id[..12])).unwrap();
-        let want = mask_from_annotations(&std::fs::read(json).unwrap(), &roi).unwrap();
+        // Made whole, as `bcss masks` would: HistomicsTK's rules with the BCSS codes table.
+        let parsed = bcss::source::annotations::parse(&std::fs::read(json).unwrap()).unwrap();
+        let table = bcss::catalog::bcss_with_labels();
+        let want = mask_for_rect(&parsed, id, roi.rect(), &table, Geometry::Htk).unwrap();
         let (w, h, got) = gray(&s.mask_path(id, "MAG-0"));
         assert_eq!((w as usize, h as usize), (want.width, want.height), "{id}");
         assert!(got == want.data, "{id}");

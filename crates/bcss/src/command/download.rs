@@ -1,11 +1,11 @@
 //! `bcss download`: rebuild the BCSS dataset from a DSA server, in parallel and resumably.
 //!
 //! The command connects (server check, token), finds the slides (the folder listing, or the
-//! built-in table), and hands the ROI [`pipeline`] two sources: [`DsaPixels`]
+//! built-in table), and hands the ROI `pipeline` two sources: `DsaPixels`
 //! (the `tiles/region` endpoint: the region planned from the slide's tile metadata, fetched,
 //! checked against the planned size before it is decoded) and the masks, from their links
-//! ([`LinkMasks`]) or rasterised from the slide's annotations with HistomicsTK's rules
-//! ([`SlideAnnotationMasks`]). The pipeline does resume, writing and the manifest.
+//! (`LinkMasks`) or rasterised from the slide's annotations with HistomicsTK's rules
+//! (`SlideAnnotationMasks`). The pipeline does resume, writing and the manifest.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,8 @@ use crate::source::girder::{Credentials, Girder, GirderError};
 use crate::source::http::{ClientError, Http, HttpConfig, Secret};
 use crate::transform::{Mode, Resolution};
 
+#[cfg(feature = "openslide")]
+pub use super::pipeline::GdcSlidesError;
 pub use super::pipeline::{Encoding, Parts, Summary};
 
 /// The public DSA of the dataset.
@@ -29,7 +31,7 @@ pub const DEFAULT_FOLDER_ID: &str = "5bbdeba3e629140048d017bb";
 
 pub use crate::dataset::manifest::MaskSource;
 
-pub use crate::source::gdc::DEFAULT_GDC_URL;
+pub use crate::source::DEFAULT_GDC_URL;
 
 /// Where the region pixels come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]

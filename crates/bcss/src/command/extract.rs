@@ -1,9 +1,9 @@
 //! `bcss extract`: build the BCSS dataset from slide files on the local disk.
 //!
 //! The result is the dataset `bcss download` builds, file for file: the same ROI
-//! [`pipeline`] writes it (layout, names, mask checks and resize, manifest with
-//! `encoding: "local"` and the slide file name). Pixels come from [`LocalPixels`]: each ROI's
-//! slide is found by name ([`SlideDir::find`]) and read through OpenSlide with Pillow's
+//! `pipeline` writes it (layout, names, mask checks and resize, manifest with
+//! `encoding: "local"` and the slide file name). Pixels come from `LocalPixels`: each ROI's
+//! slide is found by name (`SlideDir::find`) and read through OpenSlide with Pillow's
 //! arithmetic the way the DSA's `tiles/region` endpoint does, so the output size is the one
 //! [`plan_region`](crate::transform::plan_region) predicts and the pixels are the server's
 //! (before its JPEG encoding). Masks come from their links, a directory of PNGs, or annotation

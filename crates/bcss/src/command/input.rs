@@ -119,14 +119,7 @@ pub fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
-/// A ROI to process: its files and its part of the split.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoiInput {
-    /// The files.
-    pub files: crate::dataset::pairs::RoiFiles,
-    /// The part.
-    pub part: crate::catalog::split::Part,
-}
+pub use crate::dataset::pairs::RoiInput;
 
 /// Runs `work` on every ROI on rayon's pool, reporting each start, the bytes of its input files
 /// (`with_image`: the image counts too) and its outcome. Results come back in input order.
@@ -155,15 +148,6 @@ pub(crate) fn for_each_reported<T: Send, E: std::error::Error + Send + 'static>(
             result
         })
         .collect()
-}
-
-/// Attaches a part to every ROI found, refusing ROIs the split does not place.
-pub fn with_parts(
-    pairs: &crate::dataset::pairs::Pairs,
-    split: &crate::catalog::split::Split,
-) -> Result<Vec<RoiInput>, crate::catalog::split::SplitError> {
-    let parts = split.parts_for(pairs.rois.iter().map(|r| r.roi_id.as_str()))?;
-    Ok(pairs.rois.iter().cloned().zip(parts).map(|(files, part)| RoiInput { files, part }).collect())
 }
 
 /// Streams one mask and counts its codes; refuses values that are not BCSS codes, with their

@@ -2,7 +2,7 @@
 //! bounded as HistomicsTK's `get_all_rois_from_slide` names them.
 //!
 //! For every ROI element (a polyline or rectangle of an `is_roi` group of the codes table) the
-//! mask is planned by [`roi_rasters_each`], painted a band of rows at a time and written,
+//! mask is planned by `roi_rasters_each`, painted a band of rows at a time and written,
 //! atomically, as
 //! `<out>/<slide>_left-<XMIN>_top-<YMIN>_bottom-<YMAX>_right-<XMAX>.png` (8-bit grey labels)
 //! with a `.json` beside it holding the bounds HistomicsTK returns (`bounds`, `roiinfo`), the
@@ -17,7 +17,7 @@
 //! with both cores (bands of the painting, PNG beside the pixel summary and the painting of the
 //! next band), so memory holds two bands of rows per mask in progress, whatever the mask's size
 //! (a 46340 x 46340 mask is written in 27 MB). An annotation file is read only when it is a
-//! regular file of at most 64 MiB ([`MAX_ANNOTATIONS_BODY`], the DSA route's limit): a FIFO or
+//! regular file of at most 64 MiB (`MAX_ANNOTATIONS_BODY`, the DSA route's limit): a FIFO or
 //! device is refused at once, not waited on. A slide whose file cannot be read or used is reported in
 //! [`MasksRun::failed`] and the others are still written. One process for a whole dataset also
 //! saves the process start (the dynamic linking of OpenSlide's libraries) per slide.

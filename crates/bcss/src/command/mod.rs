@@ -9,7 +9,7 @@
 //! - [`tile`]: image/mask tile pairs per split with an index, masks remapped.
 //! - [`normalize`]: Reinhard colour normalisation of a PNG, or of a dataset into the Drive layout.
 //! - [`overlay`]: masks drawn over images with a legend, and a contact sheet.
-//! - [`input`]: streaming a ROI's mask and image, naming the file in every error.
+//! - `input`: streaming a ROI's mask and image, naming the file in every error.
 //! - [`report`]: one self-contained HTML page of a dataset (distribution, ROIs, gallery, scores).
 //! - [`eval`]: predictions against ground truth: confusion matrix, Dice, IoU.
 //! - `slides` (feature `openslide`): the GDC manifest of the catalogue's slides.
@@ -18,11 +18,11 @@ pub mod download;
 pub mod eval;
 #[cfg(feature = "openslide")]
 pub mod extract;
-pub mod input;
+pub(crate) mod input;
 pub mod masks;
 pub mod normalize;
 pub mod overlay;
-pub mod pipeline;
+pub(crate) mod pipeline;
 pub mod report;
 #[cfg(feature = "openslide")]
 pub mod slides;

@@ -1,6 +1,6 @@
 //! `bcss tile`: cut every ROI into image/mask tile pairs for training, per part of the split.
 //!
-//! Per ROI: the tile grid is [`TileGrid`] (every `stride` pixels, last row and column moved back
+//! Per ROI: the tile grid is `TileGrid` (every `stride` pixels, last row and column moved back
 //! to the ROI's edge, so the whole ROI is covered). The image and mask are streamed in bands of
 //! `size` rows: a worker holds one band of the image and of the remapped mask, never the whole
 //! ROI, so memory is about `jobs x size x width x 4` bytes (23 MB per worker for the widest BCSS
@@ -31,7 +31,8 @@ use crate::dataset::lock::{DatasetLock, LockError, LOCK_FILE};
 use crate::dataset::names::parse_roi_file_name;
 use crate::report::Reporter;
 use crate::transform::remap::remap_into;
-use crate::transform::tile::{labelled_fraction, tile_counts, GridError, TileGrid};
+pub use crate::transform::tile::GridError;
+use crate::transform::tile::{labelled_fraction, tile_counts, TileGrid};
 
 /// A validated tiling request.
 ///
@@ -209,6 +210,12 @@ impl crate::report::Blamed for TileError {
 fn out_err(path: &Path) -> impl FnOnce(std::io::Error) -> TileError {
     let path = path.to_path_buf();
     move |source| TileError::Output { path, source }
+}
+
+/// Checks a tile size and stride before any input is read: a size of at least 1, a stride of
+/// 1..=`size` (what [`tile`] refuses with [`TileError::Grid`]).
+pub fn check_grid(size: usize, stride: usize) -> Result<(), GridError> {
+    crate::transform::tile::origins(1, size, stride).map(drop)
 }
 
 /// Tiles every ROI (see the module docs).

@@ -1,12 +1,12 @@
 //! The dataset on disk: where files go, what they are called, and the manifest that says what
 //! each one is.
 //!
-//! - [`names`]: the original downloader's file names (`<roi>_xmin<X>_ymin<Y>_MPP-0.2500.png`) and
+//! - `names`: the original downloader's file names (`<roi>_xmin<X>_ymin<Y>_MPP-0.2500.png`) and
 //!   their parser, plus the guard that keeps server-supplied names inside the output root.
 //! - `layout`: `images/ masks/ annotations/ logs/` under a root.
 //! - `lock`: one writer per root, an OS advisory lock on `.bcss.lock` that a killed process
 //!   never leaves behind.
-//! - [`atomic`]: every file is written to a temporary name, hashed while written, synced, then
+//! - `atomic`: every file is written to a temporary name, hashed while written, synced, then
 //!   renamed: a killed run never leaves a partial file under a final name.
 //! - [`pairs`]: each ROI's image and mask in either layout (`images/` or the Drive copy's
 //!   `rgbs_colorNormalized/`), paired by ROI id + xmin + ymin whatever the suffix.
@@ -20,12 +20,12 @@
 //! - `scores`: confusion matrices, Dice and IoU of predictions (`bcss eval`, `bcss report`).
 //! - [`verify`]: checks a dataset directory against its manifest and the dataset's invariants.
 
-pub mod atomic;
+pub(crate) mod atomic;
 pub(crate) mod distribution;
 pub(crate) mod layout;
 pub(crate) mod lock;
 pub mod manifest;
-pub mod names;
+pub(crate) mod names;
 pub mod pairs;
 pub(crate) mod scores;
 pub mod tiles;
@@ -35,3 +35,4 @@ pub mod verify;
 pub use layout::Layout;
 pub use lock::{DatasetLock, LockError, LockOwner};
 pub use manifest::{FileRecord, Manifest, RoiEntry};
+pub use names::{parse_roi_file_name, roi_file_name, RoiFileName};

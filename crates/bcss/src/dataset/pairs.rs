@@ -74,6 +74,26 @@ pub struct Pairs {
 }
 
 impl Pairs {
+    /// Attaches a part of `split` to every ROI found, refusing ROIs the split does not place.
+    pub fn with_parts(
+        &self,
+        split: &crate::catalog::split::Split,
+    ) -> Result<Vec<RoiInput>, crate::catalog::split::SplitError> {
+        let parts = split.parts_for(self.rois.iter().map(|r| r.roi_id.as_str()))?;
+        Ok(self.rois.iter().cloned().zip(parts).map(|(files, part)| RoiInput { files, part }).collect())
+    }
+}
+
+/// A ROI to process: its files and its part of the split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoiInput {
+    /// The files.
+    pub files: RoiFiles,
+    /// The part.
+    pub part: crate::catalog::split::Part,
+}
+
+impl Pairs {
     /// The ROIs that have no image.
     pub fn missing_images(&self) -> impl Iterator<Item = &RoiFiles> {
         self.rois.iter().filter(|r| r.image.is_none())

@@ -1,8 +1,8 @@
 //! The tiles of `bcss tile`, read lazily from the ROI PNGs instead of written to disk.
 //!
 //! [`tile_index`] lists the tiles `bcss tile` would write: the same grid
-//! ([`TileGrid`]: every `stride` pixels, last row and column moved back to the edge) and the same
-//! rule for dropping a tile ([`tile_counts`] + [`labelled_fraction`] below `min_labelled`; padding
+//! (`TileGrid`: every `stride` pixels, last row and column moved back to the edge) and the same
+//! rule for dropping a tile (`tile_counts` + `labelled_fraction` below `min_labelled`; padding
 //! of a ROI smaller than a tile is don't care). It decodes every mask once, in parallel.
 //!
 //! [`TileReader`] cuts one tile at a time. It keeps the ROI it read last open, with a band of

@@ -16,10 +16,10 @@
 //! - `font`: DejaVu Sans, embedded (its licence is in `render/fonts/`), so bitmaps get real
 //!   text without any system font.
 
-pub mod chart;
+pub(crate) mod chart;
 pub(crate) mod font;
 pub(crate) mod html;
 pub(crate) mod legend;
 pub(crate) mod overlay;
 pub(crate) mod text;
-pub mod ticks;
+pub(crate) mod ticks;

@@ -40,8 +40,7 @@ use super::http::{
 };
 use crate::files::{self, WriteMode};
 
-/// The public GDC API.
-pub const DEFAULT_GDC_URL: &str = "https://api.gdc.cancer.gov";
+pub use super::DEFAULT_GDC_URL;
 
 /// Names per `/files` request (the filter's `in` list).
 const NAMES_PER_REQUEST: usize = 100;
@@ -278,19 +277,6 @@ impl Gdc {
             });
         }
         Ok(resp)
-    }
-
-    /// `GET /status`: a cheap check that the API answers, with JSON.
-    pub fn status(&self) -> Result<(), GdcError> {
-        let req = Request::get(self.url(&["status"]));
-        let resp = self.json(&req)?;
-        match serde_json::from_slice::<serde_json::Value>(&resp.body) {
-            Ok(serde_json::Value::Object(_)) => Ok(()),
-            _ => Err(GdcError::Unexpected {
-                url: req.shown_url(),
-                reason: "the status is not a JSON object; is this the GDC API?".into(),
-            }),
-        }
     }
 
     /// Finds files by `file_name` (`POST /files`, 100 names per request, paged). Every name
@@ -1052,17 +1038,19 @@ mod tests {
     #[test]
     fn unreachable_and_error_status_read_differently() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let err = Gdc::new(http(0), &format!("http://127.0.0.1:{port}"), None).status().unwrap_err();
+        let err =
+            Gdc::new(http(0), &format!("http://127.0.0.1:{port}"), None).find_by_names(&["a".into()]).unwrap_err();
         assert!(matches!(err, GdcError::Unreachable { .. }));
         assert!(err.to_string().starts_with("cannot reach the GDC API"), "{err}");
         let (base, _) = server(|_, _| reply("400 Bad Request", &[], br#"{"message": "bad filter"}"#));
         let err = Gdc::new(http(0), &base, None).find_by_names(&["a".into()]).unwrap_err();
         assert_eq!(err.to_string(), format!("the GDC API answered HTTP 400: bad filter ({base}/files)"));
         let (base, _) = server(|_, _| reply("503 Service Unavailable", &[], b""));
-        let err = Gdc::new(http(1), &base, None).status().unwrap_err();
+        let err = Gdc::new(http(1), &base, None).find_by_names(&["a".into()]).unwrap_err();
         assert!(err.to_string().starts_with("the GDC API kept failing"), "{err}");
-        let (base, _) = server(|_, _| reply("200 OK", &[], br#"{"tag": "2.0", "data_release": "Data Release 40"}"#));
-        Gdc::new(http(0), &base, None).status().unwrap();
+        let (base, _) =
+            server(|_, _| reply("200 OK", &[], br#"{"data": {"hits": [], "pagination": {"count": 0, "total": 0}}}"#));
+        assert_eq!(Gdc::new(http(0), &base, None).find_by_names(&["a".into()]).unwrap().missing.len(), 1);
     }
 
     #[test]

@@ -613,9 +613,9 @@ impl LocalSlide {
 
     /// [`LocalSlide::read_region`] handed to `sink` top to bottom, a band of whole output rows at
     /// a time, as they are made: the region never exists whole. A few tile strips are read at
-    /// once (one per thread, at most [`STRIPS_IN_FLIGHT_BYTES`] of them), each read, converted
+    /// once (one per thread, at most `STRIPS_IN_FLIGHT_BYTES` of them), each read, converted
     /// and resampled across on its own rayon thread; the output rows are then made in parallel
-    /// from the rolling window ([`Resampler`]). Parallel work runs on `pool` (rayon's global pool
+    /// from the rolling window (`Resampler`). Parallel work runs on `pool` (rayon's global pool
     /// when `None`); `sink` is called on the caller's thread.
     pub fn read_rows<E: From<LocalError>>(
         &self,

@@ -4,8 +4,7 @@
 //! `fetch_bytes` downloads one (following redirects, without any DSA credentials); the pipeline
 //! decodes it a band of rows at a time and checks it before anyone uses it: the size must be the
 //! ROI's base size and every value a known code. The size is checked from the PNG header, before
-//! a pixel is decoded (as [`decode_mask`] does for a whole mask), so a file claiming billions of
-//! pixels costs nothing. A link may also be a
+//! a pixel is decoded, so a file claiming billions of pixels costs nothing. A link may also be a
 //! local path or `file://` URL (mirrors, tests); an `http(s)` link that redirects to anything but
 //! `http(s)` is refused, not followed.
 //!
@@ -14,9 +13,7 @@
 //! a few bytes per 64 KiB of zlib; the MiB covers the chunks around).
 
 use super::http::{Http, HttpError, Request};
-use crate::catalog::{codes, Roi};
-use crate::codec::{self, CodecError, SizeLimit};
-use crate::model::GrayImage;
+use crate::codec::CodecError;
 
 /// Why a mask could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -84,52 +81,9 @@ pub enum MaskError {
     },
 }
 
-/// Checks a decoded mask against its ROI: base size and known codes only.
-pub fn check_mask(mask: &GrayImage, roi: &Roi, origin: &str) -> Result<(), MaskError> {
-    if mask.width as u64 != roi.width() || mask.height as u64 != roi.height() {
-        return Err(MaskError::WrongSize {
-            origin: origin.to_string(),
-            got_w: mask.width,
-            got_h: mask.height,
-            want_w: roi.width(),
-            want_h: roi.height(),
-        });
-    }
-    check_codes(mask, origin)
-}
-
-/// Checks that every value of a mask is a known label code.
-pub(crate) fn check_codes(mask: &GrayImage, origin: &str) -> Result<(), MaskError> {
-    let mut seen = [false; 256];
-    for &v in &mask.data {
-        seen[v as usize] = true;
-    }
-    let values: Vec<u8> = (0..=255u8).filter(|&v| seen[v as usize] && !codes::is_known(v)).take(10).collect();
-    if values.is_empty() {
-        Ok(())
-    } else {
-        Err(MaskError::UnknownCodes { origin: origin.to_string(), values })
-    }
-}
-
 /// The largest mask body accepted for a ROI of `width` x `height` base pixels.
 pub(crate) fn mask_body_limit(width: u64, height: u64) -> u64 {
     width.saturating_mul(height).saturating_mul(2) + (1 << 20)
-}
-
-/// Decodes the mask PNG of `roi` from `origin` (a link or path, for errors) and checks it: a
-/// header size other than the ROI's base size is [`MaskError::WrongSize`] before anything is
-/// decoded, then every value must be a known code.
-pub fn decode_mask(bytes: &[u8], roi: &Roi, origin: &str) -> Result<GrayImage, MaskError> {
-    let limit = SizeLimit::Exactly { width: roi.width(), height: roi.height() };
-    let mask = codec::png::decode_gray_within(bytes, limit).map_err(|source| match source {
-        CodecError::WrongSize { width, height, want_w, want_h } => {
-            MaskError::WrongSize { origin: origin.to_string(), got_w: width, got_h: height, want_w, want_h }
-        }
-        source => MaskError::Decode { origin: origin.to_string(), source },
-    })?;
-    check_codes(&mask, origin)?;
-    Ok(mask)
 }
 
 /// Reads the bytes of a mask link: `http(s)://` through `http` (a body longer than `max_body` is
@@ -160,36 +114,4 @@ pub(crate) fn read_file(path: &std::path::Path, max_body: u64, on_bytes: &dyn Fn
         .map_err(|source| MaskError::File { path: path.display().to_string(), source })?;
     on_bytes(bytes.len() as u64);
     Ok(bytes)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn roi(w: u64, h: u64) -> Roi {
-        Roi { id: "TCGA-AA-AAAA-DX1".into(), xmin: 10, ymin: 20, xmax: 10 + w, ymax: 20 + h, mask_link: None }
-    }
-
-    #[test]
-    fn checks_size_and_codes() {
-        let ok = GrayImage { width: 3, height: 2, data: vec![0, 1, 2, 21, 0, 0] };
-        check_mask(&ok, &roi(3, 2), "m").unwrap();
-        let err = check_mask(&ok, &roi(3, 3), "m").unwrap_err().to_string();
-        assert!(err.contains("3x2 but the ROI is 3x3"), "{err}");
-        let bad = GrayImage { width: 3, height: 2, data: vec![0, 1, 22, 255, 0, 0] };
-        let err = check_mask(&bad, &roi(3, 2), "m").unwrap_err();
-        assert!(matches!(err, MaskError::UnknownCodes { ref values, .. } if values == &vec![22, 255]));
-    }
-
-    #[test]
-    fn decoding_checks_the_header_against_the_roi() {
-        let mut png = Vec::new();
-        let mask = GrayImage { width: 3, height: 2, data: vec![0, 1, 2, 21, 0, 0] };
-        codec::png::write_gray(&mut png, &mask, codec::png::Compression::Fast).unwrap();
-        assert_eq!(decode_mask(&png, &roi(3, 2), "m").unwrap(), mask);
-        let err = decode_mask(&png, &roi(2, 3), "m").unwrap_err();
-        assert!(matches!(err, MaskError::WrongSize { got_w: 3, got_h: 2, want_w: 2, want_h: 3, .. }), "{err}");
-        let err = decode_mask(b"not a png", &roi(3, 2), "m").unwrap_err();
-        assert!(matches!(err, MaskError::Decode { .. }), "{err}");
-    }
 }

@@ -1,24 +1,36 @@
 //! Sources: where pixels, masks and annotations come from.
 //!
-//! - [`http`]: the one HTTP client (the `bcss-http` crate): one retry policy, one bounded body
-//!   reader, TLS roots, secrets scrubbed, URLs redacted.
-//! - [`girder`]: the DSA (Girder + large_image) REST API.
-//! - [`gdc`]: the NCI Genomic Data Commons API (file search, byte ranges, resumable downloads,
+//! Public here is what a user of the library meets: the HTTP client's settings and errors
+//! ([`http`], the `bcss-http` crate), Girder's annotation JSON ([`annotations`]), a slide
+//! file read as a DSA reads it (`LocalSlide`, feature `openslide`), and the errors of the
+//! sources that command errors carry. The clients themselves are the commands' machinery:
+//!
+//! - `girder`: the DSA (Girder + large_image) REST API.
+//! - `gdc`: the NCI Genomic Data Commons API (file search, byte ranges, resumable downloads,
 //!   manifests), where the TCGA slides live.
 //! - `masklink`: ground-truth mask PNGs behind per-ROI links (redirects followed).
 //! - `local` (feature `openslide`): slide files on disk, read through OpenSlide as a DSA reads them.
-//! - [`tiff`]: the byte layout of a TIFF/BigTIFF (IFDs, tiles, non-pixel ranges) read by ranges.
-//! - [`sparse`]: a local sparse copy of a remote slide holding only the byte ranges fetched.
-//! - [`annotations`]: annotation documents (elements, groups) and the ground-truth codes table.
+//! - `sparse`: a local sparse copy of a remote slide holding only the byte ranges fetched
+//!   (planned by the `bcss-tiff` crate from the slide's TIFF layout).
 //!
 //! Invariant: this layer talks to servers and reads input files; it never writes the dataset.
 
 pub mod annotations;
-pub mod gdc;
-pub mod girder;
+#[cfg(feature = "openslide")]
+pub(crate) mod gdc;
+pub(crate) mod girder;
 pub use bcss_http as http;
 #[cfg(feature = "openslide")]
-pub mod local;
-pub mod masklink;
-pub mod sparse;
-pub mod tiff;
+pub(crate) mod local;
+pub(crate) mod masklink;
+#[cfg(feature = "openslide")]
+pub(crate) mod sparse;
+
+/// The public GDC API.
+pub const DEFAULT_GDC_URL: &str = "https://api.gdc.cancer.gov";
+
+#[cfg(feature = "openslide")]
+pub use gdc::{GdcError, ManifestParseError};
+pub use girder::{Credentials, GirderError};
+#[cfg(feature = "openslide")]
+pub use local::{LocalError, LocalSlide};

@@ -1,16 +1,15 @@
 //! A sparse local copy of a remote slide: a file of the slide's full size holding only the byte
 //! ranges fetched so far (holes elsewhere), which OpenSlide opens and reads like the original.
 //!
-//! **Planning** says which bytes a read needs, from a [`Layout`]: `metadata_ranges` (header,
-//! IFDs, tag arrays, `JPEGTables`), `probe_ranges` (tile (0,0) of every tiled level: a reader
-//! probes each level with a 1x1 read there), `smallest_level_ranges` (OpenSlide hashes the
-//! smallest level into `openslide.quickhash-1`), together [`open_ranges`]; and [`tiles_for`], the
+//! **Planning** (which bytes a read needs, from a [`Layout`]) is the crate `bcss-tiff`'s:
+//! `open_ranges` (header, IFDs, tag arrays, `JPEGTables`, tile (0,0) of every tiled level, the
+//! smallest level, which OpenSlide hashes into `openslide.quickhash-1`) and `tiles_for`, the
 //! tiles a rectangle of one level touches.
 //!
 //! **Loud failure.** An unfetched tile reads as zeros. A JPEG or JPEG 2000 decoder rejects that
 //! ("Not a JPEG file: starts with 0x00 0x00"), so a read that strays outside what was fetched
 //! fails instead of returning wrong pixels. An uncompressed, LZW or deflate tile of zeros could
-//! decode silently, so [`tiles_for`] refuses those levels ([`PlanError::Compression`]).
+//! decode silently, so `tiles_for` refuses those levels (`PlanError::Compression`).
 //!
 //! **The cache** ([`SparseSlide`]): `<cache>/<file_id>.svs` plus `<file_id>.ranges`, a JSON
 //! record of the byte ranges present, keyed by the file's size and MD5. The record is rewritten
@@ -34,7 +33,7 @@
 //! **The layout** of each file ([`SparseSlide::layout`]) is parsed once from the network into
 //! memory (the parser reads ahead in 64 KiB chunks that end anywhere, inside tiles too, so those
 //! bytes are never written to the sparse file) and kept as `<file_id>.layout.json`; a kept
-//! layout is used only after [`tiff::validate`](super::tiff::validate) accepts it.
+//! layout is used only after [`bcss_tiff::validate`] accepts it.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -44,143 +43,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::gdc::{GdcError, GdcFile};
-use super::tiff::{merge, Layout, LOUD_COMPRESSIONS};
 use crate::files::{self, WriteMode};
-use crate::model::Rect;
+use bcss_tiff::{coalesce, merge, Layout, MAX_GAP, MAX_REQUEST};
 
-/// Missing ranges closer than this are fetched in one request (the gap included).
-pub(crate) const MAX_GAP: u64 = 64 << 10;
-/// The largest single request.
-pub(crate) const MAX_REQUEST: u64 = 16 << 20;
 /// The largest `.ranges` record or `.layout.json` read back (a record of a real slide is a few
 /// KB; a layout, every tile offset and byte count as JSON, at most a few tens of MB).
 const MAX_RECORD_BYTES: u64 = 128 << 20;
-
-/// Why a read cannot be planned.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PlanError {
-    /// No such IFD.
-    #[error("the slide has no image directory {ifd} (it has {count})")]
-    NoSuchIfd {
-        /// The index asked for.
-        ifd: usize,
-        /// How many there are.
-        count: usize,
-    },
-    /// The IFD is stored in strips, not tiles.
-    #[error("image directory {ifd} is not tiled; download the whole slide to read it")]
-    NotTiled {
-        /// The IFD.
-        ifd: usize,
-    },
-    /// The level's compression would decode a missing tile silently.
-    #[error("image directory {ifd} uses compression {compression}, where a tile that was not fetched would read as silent zeros instead of failing; download the whole slide instead")]
-    Compression {
-        /// The IFD.
-        ifd: usize,
-        /// The `Compression` tag.
-        compression: u16,
-    },
-}
-
-/// The non-pixel bytes: header, IFDs and out-of-line tag values.
-pub(crate) fn metadata_ranges(layout: &Layout) -> Vec<Range<u64>> {
-    layout.metadata.clone()
-}
-
-/// Tile (0,0) of every tiled IFD.
-pub(crate) fn probe_ranges(layout: &Layout) -> Vec<Range<u64>> {
-    merge(layout.ifds.iter().filter(|i| i.tile.is_some()).filter_map(|i| i.chunk(0)).collect())
-}
-
-/// Every tile of the smallest tiled level.
-pub(crate) fn smallest_level_ranges(layout: &Layout) -> Vec<Range<u64>> {
-    let Some(&smallest) = layout.tiled_levels().last() else { return Vec::new() };
-    let ifd = &layout.ifds[smallest];
-    merge((0..ifd.offsets.len()).filter_map(|i| ifd.chunk(i)).collect())
-}
-
-/// What opening the slide with OpenSlide needs: metadata, probe tiles, the smallest level.
-pub fn open_ranges(layout: &Layout) -> Vec<Range<u64>> {
-    let mut all = metadata_ranges(layout);
-    all.extend(probe_ranges(layout));
-    all.extend(smallest_level_ranges(layout));
-    merge(all)
-}
-
-/// The byte ranges of the tiles of IFD `ifd` that intersect `rect` (in that level's pixels,
-/// clipped to the level), skipping zero-length tiles. Refuses stripped levels and levels whose
-/// compression is not in `LOUD_COMPRESSIONS`. A caller converting base coordinates to a level
-/// with an inexact downsample should widen `rect` by a pixel for rounding.
-pub fn tiles_for(layout: &Layout, ifd: usize, rect: Rect) -> Result<Vec<Range<u64>>, PlanError> {
-    let d = layout.ifds.get(ifd).ok_or(PlanError::NoSuchIfd { ifd, count: layout.ifds.len() })?;
-    let Some((tw, th)) = d.tile else { return Err(PlanError::NotTiled { ifd }) };
-    if !LOUD_COMPRESSIONS.contains(&d.compression) {
-        return Err(PlanError::Compression { ifd, compression: d.compression });
-    }
-    let (right, bottom) = (rect.right.min(d.width), rect.bottom.min(d.height));
-    if rect.left >= right || rect.top >= bottom {
-        return Ok(Vec::new());
-    }
-    let across = d.tiles_across();
-    let mut out = Vec::new();
-    for ty in rect.top / th..bottom.div_ceil(th) {
-        for tx in rect.left / tw..right.div_ceil(tw) {
-            out.extend(d.chunk((ty * across + tx) as usize));
-        }
-    }
-    Ok(merge(out))
-}
-
-/// The most a read of the tiles of IFD `ifd` that intersect `rect` may fetch: per tile,
-/// [`max_tile_bytes`](super::tiff::max_tile_bytes) (2 bytes per 8-bit RGB sample of the tile
-/// plus 64 KiB) and a merged gap of up to `MAX_GAP`. Twice the raw pixels of the tile-aligned
-/// plan, so a ROI's fetch is bounded by what its read plan says, whatever byte counts the file
-/// claims. 0 when nothing is read (no such IFD, not tiled, empty rectangle).
-pub(crate) fn read_budget(layout: &Layout, ifd: usize, rect: Rect) -> u64 {
-    let Some(d) = layout.ifds.get(ifd) else { return 0 };
-    let Some((tw, th)) = d.tile else { return 0 };
-    let (right, bottom) = (rect.right.min(d.width), rect.bottom.min(d.height));
-    if rect.left >= right || rect.top >= bottom {
-        return 0;
-    }
-    let n = (right.div_ceil(tw) - rect.left / tw).saturating_mul(bottom.div_ceil(th) - rect.top / th);
-    n.saturating_mul(super::tiff::max_tile_bytes(tw, th).saturating_add(MAX_GAP))
-}
-
-/// The most opening a copy may fetch: [`MAX_METADATA`](super::tiff::MAX_METADATA) of
-/// directories and tag values, and tile (0, 0) of each tiled level within its
-/// [`read_budget`].
-#[cfg_attr(not(feature = "openslide"), expect(dead_code, reason = "used by the GDC pipeline, which needs OpenSlide"))]
-pub(crate) fn open_budget(layout: &Layout) -> u64 {
-    let probes = (0..layout.ifds.len()).map(|i| read_budget(layout, i, Rect { left: 0, top: 0, right: 1, bottom: 1 }));
-    probes.fold(super::tiff::MAX_METADATA.saturating_add(MAX_GAP), u64::saturating_add)
-}
-
-/// Merges ranges whose gap is below `max_gap` into requests of at most `max_len` bytes (a
-/// longer range is split).
-pub(crate) fn coalesce(ranges: &[Range<u64>], max_gap: u64, max_len: u64) -> Vec<Range<u64>> {
-    let mut out: Vec<Range<u64>> = Vec::new();
-    for r in merge(ranges.to_vec()) {
-        let mut r = r;
-        if let Some(last) = out.last_mut() {
-            if r.start - last.end < max_gap && r.start < last.start + max_len {
-                let end = r.end.min(last.start + max_len);
-                if end > last.end {
-                    last.end = end;
-                }
-                r.start = r.start.max(end);
-            }
-        }
-        while r.start < r.end {
-            let end = r.end.min(r.start + max_len);
-            out.push(r.start..end);
-            r.start = end;
-        }
-    }
-    out
-}
 
 /// `wanted` minus `present` (both sorted and disjoint).
 fn subtract(wanted: &[Range<u64>], present: &[Range<u64>]) -> Vec<Range<u64>> {
@@ -239,7 +107,7 @@ pub enum SparseError {
         name: String,
         /// What is wrong.
         #[source]
-        source: super::tiff::TiffError,
+        source: bcss_tiff::TiffError,
     },
     /// What a read needs from the server is over the budget its caller set (a hostile or
     /// broken TIFF claiming huge tiles or tag arrays): nothing was fetched.
@@ -430,6 +298,7 @@ impl SparseSlide {
 
     /// Changes how [`ensure`](Self::ensure) groups missing ranges into requests (default
     /// `MAX_GAP`, `MAX_REQUEST`); a `max_gap` of 0 fetches exactly what is missing.
+    #[cfg(test)]
     pub fn with_coalescing(mut self, max_gap: u64, max_request: u64) -> SparseSlide {
         self.max_gap = max_gap;
         self.max_request = max_request.max(1);
@@ -448,7 +317,7 @@ impl SparseSlide {
         if let Some(layout) = files::read(&kept, MAX_RECORD_BYTES)
             .ok()
             .and_then(|b| serde_json::from_slice::<Layout>(&b).ok())
-            .filter(|l| l.file_size == self.file.size && super::tiff::validate(l).is_ok())
+            .filter(|l| l.file_size == self.file.size && bcss_tiff::validate(l).is_ok())
         {
             return Ok(layout);
         }
@@ -461,7 +330,7 @@ impl SparseSlide {
                 FetchFailed
             })
         };
-        let parsed = super::tiff::parse(self.file.size, &mut read_at);
+        let parsed = bcss_tiff::parse(self.file.size, &mut read_at);
         let layout = match (parsed, failed) {
             (Ok(layout), _) => layout,
             (Err(_), Some((r, source))) => {
@@ -480,6 +349,7 @@ impl SparseSlide {
     }
 
     /// The byte ranges present, sorted and disjoint.
+    #[cfg(test)]
     pub fn present(&self) -> Vec<Range<u64>> {
         self.entry.present.lock().expect("sparse entry").clone()
     }
@@ -588,7 +458,7 @@ impl SparseSlide {
 #[expect(clippy::single_range_in_vec_init, reason = "lists of byte ranges, not ranges of numbers")]
 mod tests {
     use super::*;
-    use crate::source::tiff::{self, parse};
+    use crate::model::Rect;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     fn file_for(data: &[u8], id: &str) -> GdcFile {
@@ -602,54 +472,9 @@ mod tests {
     }
 
     #[test]
-    fn coalescing_merges_near_gaps_and_caps_requests() {
-        assert_eq!(coalesce(&[0..10, 20..30], 64, 1000), [0..30]);
-        assert_eq!(coalesce(&[0..10, 100..130], 64, 1000), [0..10, 100..130]);
-        assert_eq!(coalesce(&[0..2500], 64, 1000), [0..1000, 1000..2000, 2000..2500]);
-        assert_eq!(coalesce(&[0..900, 950..1200], 64, 1000), [0..1000, 1000..1200]);
+    fn subtracting_leaves_what_is_missing() {
         assert_eq!(subtract(&[0..100], &[10..20, 50..60]), [0..10, 20..50, 60..100]);
         assert_eq!(subtract(&[0..100], &[0..100]), Vec::<Range<u64>>::new());
-    }
-
-    #[test]
-    fn plans_tiles_of_a_rectangle_and_refuses_quiet_compressions() {
-        let data = tiff::tests::build_tiff(false, true, 600, 300, 7);
-        let layout = parse(data.len() as u64, &mut tiff::tests::read_vec(&data)).unwrap();
-        let l0 = &layout.ifds[0];
-        // Columns 1-2 of row 0: tiles 1 and 2, adjacent on disk, merged.
-        let r = tiles_for(&layout, 0, Rect { left: 300, top: 0, right: 700, bottom: 10 }).unwrap();
-        assert_eq!(r, [l0.chunk(1).unwrap().start..l0.chunk(2).unwrap().end]);
-        assert_eq!(tiles_for(&layout, 0, Rect { left: 0, top: 0, right: 600, bottom: 300 }).unwrap().len(), 1);
-        assert!(tiles_for(&layout, 0, Rect { left: 700, top: 0, right: 800, bottom: 10 }).unwrap().is_empty());
-        assert_eq!(
-            tiles_for(&layout, 1, Rect { left: 0, top: 0, right: 1, bottom: 1 }),
-            Err(PlanError::NotTiled { ifd: 1 })
-        );
-        assert!(matches!(
-            tiles_for(&layout, 5, Rect { left: 0, top: 0, right: 1, bottom: 1 }),
-            Err(PlanError::NoSuchIfd { .. })
-        ));
-        assert_eq!(probe_ranges(&layout), [l0.chunk(0).unwrap()]);
-        assert_eq!(smallest_level_ranges(&layout), [l0.chunk(0).unwrap().start..l0.chunk(5).unwrap().end]);
-        for quiet in [1u16, 5, 8, 32946] {
-            let data = tiff::tests::build_tiff(true, true, 600, 300, quiet);
-            let layout = parse(data.len() as u64, &mut tiff::tests::read_vec(&data)).unwrap();
-            let err = tiles_for(&layout, 0, Rect { left: 0, top: 0, right: 1, bottom: 1 }).unwrap_err();
-            assert_eq!(err, PlanError::Compression { ifd: 0, compression: quiet });
-            assert!(err.to_string().contains("download the whole slide"));
-        }
-    }
-
-    #[test]
-    fn read_budgets_follow_the_tiles_of_the_plan() {
-        let data = tiff::tests::build_tiff(false, true, 600, 300, 7);
-        let layout = parse(data.len() as u64, &mut tiff::tests::read_vec(&data)).unwrap();
-        let per_tile = tiff::max_tile_bytes(256, 256) + MAX_GAP;
-        assert_eq!(read_budget(&layout, 0, Rect { left: 300, top: 0, right: 700, bottom: 10 }), 2 * per_tile);
-        assert_eq!(read_budget(&layout, 0, Rect { left: 0, top: 0, right: 600, bottom: 300 }), 6 * per_tile);
-        assert_eq!(read_budget(&layout, 0, Rect { left: 700, top: 0, right: 800, bottom: 10 }), 0);
-        assert_eq!(read_budget(&layout, 1, Rect { left: 0, top: 0, right: 5, bottom: 5 }), 0, "stripped");
-        assert_eq!(open_budget(&layout), tiff::MAX_METADATA + MAX_GAP + per_tile);
     }
 
     #[test]
@@ -759,7 +584,7 @@ mod tests {
             original.read_exact_at(&mut b, o)?;
             Ok(b)
         };
-        let layout = parse(size, &mut read_at).unwrap();
+        let layout = bcss_tiff::parse(size, &mut read_at).unwrap();
         assert!(reads.load(Ordering::Relaxed) <= 4, "{} reads", reads.load(Ordering::Relaxed));
         assert!(layout.ifds[0].description.as_deref().unwrap().starts_with("Aperio"));
         let levels = layout.tiled_levels();
@@ -777,8 +602,8 @@ mod tests {
         // Exactly what is planned (no gap filling), so the region below stays unfetched.
         let sparse = SparseSlide::open(dir.path(), &file).unwrap().with_coalescing(0, MAX_REQUEST);
         let roi = Rect { left: 1000, top: 500, right: 1600, bottom: 900 };
-        let mut want = open_ranges(&layout);
-        want.extend(tiles_for(&layout, 0, roi).unwrap());
+        let mut want = bcss_tiff::open_ranges(&layout);
+        want.extend(bcss_tiff::tiles_for(&layout, 0, roi).unwrap());
         let fetch = |r: Range<u64>| -> Result<Vec<u8>, GdcError> {
             let mut b = vec![0u8; (r.end - r.start) as usize];
             original.read_exact_at(&mut b, r.start).map_err(GdcError::io("read", &full))?;
@@ -799,7 +624,7 @@ mod tests {
         // Tiles that were not fetched: an error, not zeros.
         let elsewhere = Rect { left: 2300, top: 1400, right: 2600, bottom: 1700 };
         let present = sparse.present();
-        let missing = tiles_for(&layout, 0, elsewhere).unwrap();
+        let missing = bcss_tiff::tiles_for(&layout, 0, elsewhere).unwrap();
         assert!(missing.iter().all(|t| !present.iter().any(|p| p.start < t.end && t.start < p.end)));
         let err = copy.read_region(elsewhere, levels - 1, 300, 300);
         assert!(err.is_err(), "read zeros instead of failing");
@@ -898,7 +723,9 @@ mod tests {
     #[test]
     fn the_layout_is_parsed_from_memory_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let data = tiff::tests::build_tiff(false, true, 600, 300, 7);
+        let svs = dir.path().join("real.svs");
+        bcss_testserver::svs::write_svs(&svs, &bcss_testserver::svs::SvsSpec::new(600, 300)).unwrap();
+        let data = std::fs::read(&svs).unwrap();
         let file = file_for(&data, "layout-1");
         let calls = AtomicU64::new(0);
         let fetch = |r: Range<u64>| -> Result<Vec<u8>, GdcError> {

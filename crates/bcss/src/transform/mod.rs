@@ -1,32 +1,41 @@
 //! Transforms: pure functions from pixels and geometry to pixels and geometry.
 //!
-//! - [`region`]: the exact output size and level of a DSA region request.
-//! - [`resize`]: label-mask nearest-neighbour resizing with scikit-image's sampling rule.
-//! - [`pillow`]: RGB resampling exactly like Pillow's `Image.resize` (BICUBIC, LANCZOS).
-//! - [`raster`]: label masks from annotation polygons (HistomicsTK's rules, or a strict one).
+//! Public are the rules a user may want on their own, each exact to the tool it copies:
+//!
+//! - [`plan_region`]: the exact output size and level of a DSA region request (large_image).
+//! - [`resize_nearest`]: label-mask nearest-neighbour resizing with scikit-image's sampling rule.
+//! - [`resize_rgb`]: RGB resampling exactly like Pillow's `Image.resize` (BICUBIC, LANCZOS), with
+//!   [`filter_for`], the filter large_image picks.
+//! - [`roi_masks`], [`mask_for_rect`]: label masks from annotation polygons (HistomicsTK's rules,
+//!   or a strict one: [`Geometry`]).
 //! - [`reinhard`]: Reinhard colour normalisation exactly as HistomicsTK computes it, a row at a time.
-//! - [`remap`]: label codes to classes through a lookup table; code histograms.
-//! - `shrink`: RGB pictures shrunk by an integer factor (box filter), a row at a time.
-//! - [`tile`]: the tile grid of a ROI, last row and column aligned to the edge.
-//! - `canvas`: drawing on a `model::Image`: rectangles and copies.
+//! - [`remap_in_place`]: label codes to classes through a class map's lookup table.
+//!
+//! The rest is the commands' machinery, private to the crate: the streaming forms of the
+//! resamplers (`pillow::Resampler`, `resize::NearestRows`), `shrink` (RGB pictures shrunk by an
+//! integer factor, a row at a time), `tile` (the tile grid of a ROI, last row and column aligned
+//! to the edge) and `canvas` (rectangles and copies on a `model::Image`).
 //!
 //! Invariant: nothing here does I/O.
 
 pub(crate) mod canvas;
-pub mod pillow;
-pub mod raster;
-pub mod region;
+pub(crate) mod pillow;
+pub(crate) mod raster;
+pub(crate) mod region;
 pub mod reinhard;
-pub mod remap;
-pub mod resize;
+pub(crate) mod remap;
+pub(crate) mod resize;
 pub(crate) mod shrink;
-pub mod tile;
+pub(crate) mod tile;
 
+pub use pillow::{filter_for, resize_rgb, Filter};
+pub use raster::{
+    mask_for_rect, roi_mask, roi_masks, scale_from_mag, scale_from_mpp, ElementError, Geometry, RasterError,
+    RasterOptions, RectMaskError, RoiMask,
+};
 pub use region::{plan_region, RegionPlan, ScaleRequest};
-
-/// Kept at this path for `command::download` and `command::extract` while they are rewritten;
-/// other code imports them from `crate::model`.
-pub use crate::model::{Rect, SlideGeometry};
+pub use remap::remap_in_place;
+pub use resize::resize_nearest;
 
 /// The output resolution of a dataset, as the user asks for it.
 #[derive(Debug, Clone, Copy, PartialEq)]

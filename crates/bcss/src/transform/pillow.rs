@@ -191,7 +191,7 @@ fn clip8(v: i32) -> u8 {
 }
 
 /// Resizes an RGB image exactly like Pillow's `Image.resize((out_w, out_h), filter)` on a mode
-/// `RGB` image, all at once (the pipeline streams through [`Resampler`] instead).
+/// `RGB` image, all at once (the pipeline streams through `Resampler` instead).
 pub fn resize_rgb(src: &RgbImage, out_w: usize, out_h: usize, filter: Filter) -> RgbImage {
     let (width, height) = (src.width, src.height);
     assert_eq!(src.data.len(), width * height * 3, "source is not {width}x{height} RGB");
@@ -208,6 +208,10 @@ pub fn resize_rgb(src: &RgbImage, out_w: usize, out_h: usize, filter: Filter) ->
 
 /// The source rows a resize of `in_h` rows to `out_h` depends on, without building a resampler
 /// (planning which slide tiles a region needs).
+#[cfg_attr(
+    not(feature = "openslide"),
+    expect(dead_code, reason = "used by extract and the GDC road, which need OpenSlide")
+)]
 pub fn rows_needed(in_h: usize, out_h: usize, filter: Filter) -> std::ops::Range<usize> {
     let vertical = (out_h != in_h).then(|| Coefficients::new(in_h, out_h, filter));
     let (first, last) = rows_of(vertical.as_ref(), in_h, out_h);
@@ -289,11 +293,13 @@ impl Resampler {
     }
 
     /// The source rows the result depends on.
+    #[cfg(test)]
     pub fn rows_needed(&self) -> std::ops::Range<usize> {
         self.first_row..self.last_row
     }
 
     /// Bytes held by the rolling window (for memory accounting in tests and logs).
+    #[cfg(test)]
     pub fn buffer_bytes(&self) -> usize {
         self.window.capacity()
     }

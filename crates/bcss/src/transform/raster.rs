@@ -112,7 +112,7 @@
 //! ```
 //! use bcss::model::CodeTable;
 //! use bcss::source::annotations::parse;
-//! use bcss::transform::raster::{roi_masks, RasterOptions};
+//! use bcss::transform::{roi_masks, RasterOptions};
 //!
 //! let json = br#"[{"annotation": {"name": "demo", "elements": [
 //!   {"type": "rectangle", "group": "roi", "center": [5, 5, 0], "width": 8, "height": 8, "rotation": 0},
@@ -458,7 +458,7 @@ pub fn roi_elements(annotations: &Annotations, table: &CodeTable) -> Vec<usize> 
 }
 
 /// The masks of every ROI of a slide, in document order (computed in parallel), each made
-/// whole: [`roi_rasters_each`] paints them a band at a time instead.
+/// whole: `roi_rasters_each` paints them a band at a time instead.
 pub fn roi_masks(
     annotations: &Annotations,
     table: &CodeTable,
@@ -541,7 +541,7 @@ pub enum RectMaskError {
         max: u64,
     },
     /// The best-matching ROI element is far larger than the catalogue ROI (over
-    /// [`MAX_AREA_RATIO`] times its area), so rasterising it would cost far more than the mask is
+    /// `MAX_AREA_RATIO` times its area), so rasterising it would cost far more than the mask is
     /// worth; it is refused before any allocation.
     #[error(
         "the ROI element matching ROI `{roi}` ({width}x{height} pixels) is over {MAX_AREA_RATIO} times the \
@@ -586,7 +586,7 @@ pub const MAX_AREA_RATIO: u64 = 4;
 /// rectangle and padded with 0 where it falls short.
 ///
 /// **Size.** A rectangle over [`MAX_PIXELS`], or a matched element whose box is over
-/// [`MAX_AREA_RATIO`] times the rectangle's area, is an error before anything is allocated: the
+/// `MAX_AREA_RATIO` times the rectangle's area, is an error before anything is allocated: the
 /// work is bounded by the catalogue ROI, not by the annotation file.
 pub fn mask_for_rect(
     annotations: &Annotations,
@@ -1270,6 +1270,7 @@ fn round_down(f: f32) -> i32 {
 /// let square = pil_polygon_fill(&[[0, 0], [4, 0], [4, 4], [0, 4]], 4, 4);
 /// assert!(square.data.iter().all(|&v| v == 1));
 /// ```
+#[cfg(test)]
 pub fn pil_polygon_fill(vertices: &[[i32; 2]], width: usize, height: usize) -> GrayImage {
     let mut out = vec![0u8; width * height];
     pil_spans(vertices, width as i32, height as i32, (0, height as i32), |y, x0, x1| {
@@ -1407,6 +1408,7 @@ fn pil_spans(vertices: &[[i32; 2]], width: i32, height: i32, rows: (i32, i32), m
 /// let rows: Vec<String> = m.data.chunks(5).map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
 /// assert_eq!(rows, ["11110", "11100", "11000", "10000", "00000"]);
 /// ```
+#[cfg(test)]
 pub fn strict_polygon_fill(vertices: &[[f64; 2]], window: Rect<i64>) -> GrayImage {
     let (width, height) = (window.width().max(0) as usize, window.height().max(0) as usize);
     let mut data = vec![0; width * height];

@@ -100,7 +100,7 @@ impl NearestRows {
     }
 }
 
-/// Resizes a label mask to `out_w` x `out_h` with the rule of [`nearest_indices`] on each axis.
+/// Resizes a label mask to `out_w` x `out_h` with the rule of `nearest_indices` on each axis.
 pub fn resize_nearest(src: &GrayImage, out_w: usize, out_h: usize) -> GrayImage {
     let (width, height) = (src.width, src.height);
     assert_eq!(src.data.len(), width * height, "buffer does not match its size");

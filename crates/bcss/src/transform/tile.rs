@@ -28,7 +28,7 @@ pub enum GridError {
     /// `size` is 0.
     #[error("tile size must be at least 1")]
     ZeroSize,
-    /// `size` is over [`MAX_TILE_SIZE`].
+    /// `size` is over `MAX_TILE_SIZE`.
     #[error("tile size {0} is over the largest supported, {MAX_TILE_SIZE} pixels")]
     TooLarge(usize),
     /// `stride` is 0 or larger than `size`.
@@ -83,11 +83,6 @@ impl TileGrid {
     /// Number of tiles.
     pub fn len(&self) -> usize {
         self.xs.len() * self.ys.len()
-    }
-
-    /// True when there are no tiles (never, for a valid grid).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// `(x, y)` of every tile, row by row.

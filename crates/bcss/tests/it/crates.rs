@@ -10,7 +10,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("bcss-model", &[]),
     ("bcss-codec", &["bcss-model"]),
     ("bcss-http", &[]),
-    ("bcss", &["bcss-model", "bcss-codec", "bcss-http"]),
+    ("bcss-tiff", &["bcss-model"]),
+    ("bcss", &["bcss-model", "bcss-codec", "bcss-http", "bcss-tiff"]),
     // The stand-in servers build slides and masks with the codecs, never with the library they
     // test (a bug there must not hide one here).
     ("bcss-testserver", &["bcss-model", "bcss-codec"]),

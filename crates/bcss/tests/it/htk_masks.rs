@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bcss::codec::png::decode_gray;
 use bcss::source::annotations::parse;
-use bcss::transform::raster::{roi_masks, scale_from_mag, scale_from_mpp, Geometry, RasterOptions};
+use bcss::transform::{roi_masks, scale_from_mag, scale_from_mpp, Geometry, RasterOptions};
 use serde_json::Value;
 
 fn fixtures(set: &str) -> PathBuf {

@@ -7,8 +7,8 @@
 //! modules from `lib.rs` (functions, types, traits, constants, re-exports), the `pub` fields of
 //! public structs, the variants of public enums, and the `pub` methods and associated constants
 //! of inherent `impl` blocks, each with its module path and, for enums and structs, whether it is
-//! `#[non_exhaustive]`. Items of modules that are not public are listed when a `pub use`
-//! somewhere re-exports their name (marked `(re-exported)`; matched by name, so an unrelated
+//! `#[non_exhaustive]`. Items of modules that are not public are listed when a `pub use` in a
+//! public module re-exports their name (marked `(re-exported)`; matched by name, so an unrelated
 //! item of the same name is listed too). Test modules (`#[cfg(test)]`) are skipped. (`cargo public-api` would
 //! read rustdoc's JSON, which needs a nightly toolchain; this machine has stable only.)
 //!
@@ -48,8 +48,9 @@ fn module_file(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     }
 }
 
-/// The names that `pub use` makes public anywhere in the crate (the last segment, or the
-/// rename): an item of a private module with one of these names is public through it.
+/// The names that `pub use` makes public (the last segment, or the rename) in a module reached
+/// from `lib.rs` through `pub` modules: an item of a private module with one of these names is
+/// public through it. (A `pub use` inside a private module makes nothing public.)
 fn reexports(items: &[Item], dir: &Path, names: &mut HashSet<String>) {
     fn leaves(t: &UseTree, names: &mut HashSet<String>) {
         match t {
@@ -63,7 +64,7 @@ fn reexports(items: &[Item], dir: &Path, names: &mut HashSet<String>) {
     for item in items {
         match item {
             Item::Use(u) if is_pub(&u.vis) => leaves(&u.tree, names),
-            Item::Mod(m) if !is_test_only(&m.attrs) => match &m.content {
+            Item::Mod(m) if is_pub(&m.vis) && !is_test_only(&m.attrs) => match &m.content {
                 Some((_, inner)) => reexports(inner, &dir.join(m.ident.to_string()), names),
                 None => {
                     let (file, child_dir) = module_file(dir, &m.ident.to_string());
@@ -222,10 +223,12 @@ fn the_public_api_is_the_checked_in_list() {
     let codec = check("bcss-codec", "bcss_codec");
     let model = check("bcss-model", "bcss_model");
     let http = check("bcss-http", "bcss_http");
+    let tiff = check("bcss-tiff", "bcss_tiff");
     // The walk found each surface, not an empty or partial one.
     assert!(codec.iter().any(|i| i.starts_with("struct bcss_codec::encoder::PngWriter")), "{codec:?}");
     assert!(model.iter().any(|i| i.starts_with("struct bcss_model::geometry::Rect")), "{model:?}");
     assert!(http.iter().any(|i| i.starts_with("struct bcss_http::client::Http")), "{http:?}");
+    assert!(tiff.iter().any(|i| i.starts_with("fn bcss_tiff::plan::fn tiles_for")), "{tiff:?}");
     assert!(facade.iter().any(|i| i.starts_with("struct bcss::command::download::DownloadPlan")), "{facade:?}");
     assert!(facade.len() > 200, "{} items", facade.len());
 }

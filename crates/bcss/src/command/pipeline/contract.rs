@@ -4,7 +4,8 @@
 
 use super::errors::RoiError;
 use crate::catalog::Roi;
-use crate::transform::{Mode, RegionPlan, Resolution, SlideGeometry};
+use crate::model::SlideGeometry;
+use crate::transform::{Mode, RegionPlan, Resolution};
 
 /// Where [`SlideHandle::read_rows`] puts rows: whole rows, top to bottom.
 pub type RowSink<'s> = dyn FnMut(&[u8]) -> Result<(), RoiError> + 's;
@@ -66,6 +67,10 @@ pub trait BaseMasks: Sync {
     /// The kind of source, as the manifest records it.
     fn kind(&self) -> crate::dataset::manifest::MaskSource;
     /// Where this ROI's mask comes from, for the fingerprint (a link, a directory).
+    #[cfg_attr(
+        not(feature = "openslide"),
+        expect(dead_code, reason = "used by extract and the GDC road, which need OpenSlide")
+    )]
     fn origin(&self, roi: &Roi) -> String;
     /// The ROI's mask at base resolution, checked (exactly the ROI's size, known codes only),
     /// handed to `sink` top to bottom in whole rows (`roi.width()` bytes each), a band at a

@@ -3,12 +3,12 @@
 
 use crate::dataset::manifest::ManifestError;
 use crate::dataset::names::UnsafeName;
+use crate::model::Rect;
 use crate::report::Step;
 use crate::source::annotations::AnnotationError;
 use crate::source::girder::GirderError;
 use crate::source::masklink::MaskError;
 use crate::transform::raster::RectMaskError;
-use crate::transform::Rect;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -141,7 +141,7 @@ pub enum GdcSlideError {
     Sparse(#[from] crate::source::sparse::SparseError),
     /// The tiles of a level cannot be planned (not tiled, a compression that hides holes).
     #[error(transparent)]
-    Plan(#[from] crate::source::sparse::PlanError),
+    Plan(#[from] bcss_tiff::PlanError),
     /// The file holds another slide than the ROI's.
     #[error(transparent)]
     WrongSlide(#[from] WrongSlide),

@@ -42,9 +42,9 @@ use crate::report::Reporter;
 use crate::source::gdc::{parse_manifest, Gdc, GdcError, GdcFile, ManifestParseError};
 use crate::source::http::Secrets;
 use crate::source::local::{LevelRect, LocalSlide, SlideDir};
-use crate::source::sparse::{self, SparseSlide};
-use crate::source::tiff::Layout as TiffLayout;
+use crate::source::sparse::SparseSlide;
 use crate::transform::{Mode, RegionPlan, Resolution};
+use bcss_tiff::Layout as TiffLayout;
 
 /// The largest GDC manifest read: a row is about 130 bytes, so room for 100 000 files.
 const MAX_MANIFEST_BYTES: u64 = 16 << 20;
@@ -303,10 +303,10 @@ impl GdcSlide<'_> {
         // What OpenSlide reads on opening: the directories with their tag arrays, and tile (0, 0)
         // of each level (probed with a 1x1 read). Not the smallest level: OpenSlide only hashes
         // it (`openslide.quickhash-1`, which bcss does not use) and never decodes it.
-        let mut open = sparse::metadata_ranges(&layout);
-        open.extend(sparse::probe_ranges(&layout));
+        let mut open = bcss_tiff::metadata_ranges(&layout);
+        open.extend(bcss_tiff::probe_ranges(&layout));
         sparse
-            .ensure(&open, sparse::open_budget(&layout), &|r: Range<u64>| {
+            .ensure(&open, bcss_tiff::open_budget(&layout), &|r: Range<u64>| {
                 fill_from(&seen, r, &|gap| gdc.read_range(&self.file, gap, on_bytes))
             })
             .map_err(gdc_err)?;
@@ -332,7 +332,7 @@ fn fill_from(
             covered.push(a..b);
         }
     }
-    covered = crate::source::tiff::merge(covered);
+    covered = bcss_tiff::merge(covered);
     let mut at = want.start;
     for gap in covered.iter().map(|c| (c.start, c.end)).chain([(want.end, want.end)]) {
         if gap.0 > at {
@@ -393,7 +393,7 @@ impl GdcSlide<'_> {
         let footprint = o.slide.region_footprint(plan.region, plan.read_level, plan.out_width, plan.out_height)?;
         let sizes = o.slide.level_sizes();
         let mut ranges = Vec::new();
-        // What the read plan allows to fetch (`sparse::read_budget`: twice the raw pixels of its
+        // What the read plan allows to fetch (`bcss_tiff::read_budget`: twice the raw pixels of its
         // tiles), whatever byte counts the file claims.
         let mut budget = 0u64;
         for LevelRect { level, rect } in footprint {
@@ -402,8 +402,8 @@ impl GdcSlide<'_> {
                 gdc_err(GdcSlideError::NotOneDirectory { level, width: w, height: h, file: self.file.name.clone() })
             })?;
             let rect = Rect { right: rect.right.min(w), bottom: rect.bottom.min(h), ..rect };
-            ranges.extend(sparse::tiles_for(&o.layout, ifd, rect).map_err(gdc_err)?);
-            budget = budget.saturating_add(sparse::read_budget(&o.layout, ifd, rect));
+            ranges.extend(bcss_tiff::tiles_for(&o.layout, ifd, rect).map_err(gdc_err)?);
+            budget = budget.saturating_add(bcss_tiff::read_budget(&o.layout, ifd, rect));
         }
         self.ensure(&o.sparse, &ranges, budget, on_bytes)?;
         // A fresh handle: nothing OpenSlide may have cached from before the tiles arrived.
@@ -562,7 +562,7 @@ mod tests {
             file_size: 0,
             bigtiff: false,
             little_endian: true,
-            ifds: vec![crate::source::tiff::Ifd {
+            ifds: vec![bcss_tiff::Ifd {
                 offset: 0,
                 width: 1,
                 height: 1,
@@ -596,7 +596,7 @@ mod tests {
 
     #[test]
     fn levels_map_to_tiled_directories_in_file_order() {
-        let ifd = |w: u64, h: u64, tiled: bool| crate::source::tiff::Ifd {
+        let ifd = |w: u64, h: u64, tiled: bool| bcss_tiff::Ifd {
             offset: 0,
             width: w,
             height: h,

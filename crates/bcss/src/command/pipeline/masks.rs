@@ -8,7 +8,6 @@ use super::contract::{BaseMasks, RowSink, SlideHandle};
 use super::errors::{AnnotationMaskError, RoiError};
 use crate::catalog::{codes, Roi};
 use crate::codec::rows::RowReader;
-use crate::codec::GrayImage;
 use crate::dataset::manifest::MaskSource;
 use crate::dataset::names;
 use crate::model::Rect;
@@ -16,7 +15,7 @@ use crate::source::annotations::{self};
 use crate::source::girder::MAX_ANNOTATIONS_BODY;
 use crate::source::http::Http;
 use crate::source::masklink::{self, MaskError};
-use crate::transform::raster::{self, mask_for_rect, raster_for_rect, Geometry, RoiRaster};
+use crate::transform::raster::{self, raster_for_rect, Geometry, RoiRaster};
 use crate::transform::remap::count_into;
 
 /// Decodes the mask PNG `bytes` of `roi` a band of rows at a time into `sink`, with the checks of
@@ -68,9 +67,18 @@ pub(crate) fn stream_mask(bytes: &[u8], roi: &Roi, origin: &str, sink: &mut RowS
 /// The ground-truth mask of a catalogue ROI from a slide's annotation JSON: HistomicsTK rules,
 /// base resolution, exactly `roi.width() x roi.height()` pixels ([`mask_for_rect`]), with the
 /// BCSS codes table (group names and the short labels of `gtruth_codes.tsv` both accepted).
-pub fn mask_from_annotations(json: &[u8], roi: &Roi) -> Result<GrayImage, AnnotationMaskError> {
+/// The pipeline streams the same pixels ([`stream_raster`]); this whole mask is what its tests
+/// compare them with.
+#[cfg(test)]
+pub(crate) fn mask_from_annotations(json: &[u8], roi: &Roi) -> Result<crate::model::GrayImage, AnnotationMaskError> {
     let parsed = annotations::parse(json)?;
-    Ok(mask_for_rect(&parsed, &roi.id, roi.rect(), &crate::catalog::gtcodes::bcss_with_labels(), Geometry::Htk)?)
+    Ok(crate::transform::raster::mask_for_rect(
+        &parsed,
+        &roi.id,
+        roi.rect(),
+        &crate::catalog::gtcodes::bcss_with_labels(),
+        Geometry::Htk,
+    )?)
 }
 
 /// [`mask_from_annotations`] planned, not painted ([`raster_for_rect`]): [`stream_raster`]
@@ -207,6 +215,10 @@ pub struct DirMasks {
     by_roi: BTreeMap<String, String>,
 }
 
+#[cfg_attr(
+    not(feature = "openslide"),
+    expect(dead_code, reason = "used by extract and the GDC road, which need OpenSlide")
+)]
 impl DirMasks {
     /// Lists the directory once.
     pub fn scan(dir: &Path) -> Result<DirMasks, MaskSetupError> {
@@ -270,6 +282,10 @@ pub struct AnnotationFileMasks {
     dir: PathBuf,
 }
 
+#[cfg_attr(
+    not(feature = "openslide"),
+    expect(dead_code, reason = "used by extract and the GDC road, which need OpenSlide")
+)]
 impl AnnotationFileMasks {
     /// Masks from the annotation files in `dir` (which must be a directory).
     pub fn new(dir: &Path) -> Result<AnnotationFileMasks, MaskSetupError> {
@@ -432,6 +448,6 @@ mod tests {
 
     #[test]
     fn masks_and_outputs_share_one_pixel_limit() {
-        assert_eq!(super::super::MAX_OUTPUT_PIXELS, crate::model::MAX_PIXELS);
+        assert_eq!(super::super::run::MAX_OUTPUT_PIXELS, crate::model::MAX_PIXELS);
     }
 }

@@ -28,17 +28,18 @@ mod masks;
 mod pixels;
 mod run;
 
-pub use contract::{BaseMasks, Pixels, RowSink, SlideHandle};
-pub use errors::{AnnotationMaskError, RegionError, RoiError};
+pub use contract::{BaseMasks, Pixels};
 #[cfg(feature = "openslide")]
-pub use errors::{GdcSlideError, WrongSlide};
+pub use contract::{RowSink, SlideHandle};
+#[cfg(feature = "openslide")]
+pub use errors::RoiError;
 
 #[cfg(feature = "openslide")]
-pub use gdc::{cache_dir, download_wsis, find_gdc_slides, wsis_dir, GdcPixels, GdcSlides, GdcSlidesError};
-pub use masks::{
-    mask_from_annotations, AnnotationFileMasks, DirMasks, LinkMasks, MaskSetupError, SlideAnnotationMasks,
-};
+pub use gdc::{cache_dir, download_wsis, find_gdc_slides, wsis_dir, GdcPixels, GdcSlidesError};
+#[cfg(feature = "openslide")]
+pub use masks::{AnnotationFileMasks, DirMasks, MaskSetupError};
+pub use masks::{LinkMasks, SlideAnnotationMasks};
 #[cfg(feature = "openslide")]
 pub use pixels::LocalPixels;
 pub use pixels::{DsaPixels, Encoding};
-pub use run::{run, Parts, RoiPipeline, RunError, Summary, MAX_OUTPUT_PIXELS};
+pub use run::{run, Parts, RoiPipeline, RunError, Summary};

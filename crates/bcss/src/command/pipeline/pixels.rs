@@ -8,9 +8,10 @@ use super::errors::{RegionError, RoiError};
 use crate::catalog::{Roi, Slide, SlideTable};
 use crate::codec;
 use crate::dataset::manifest::RegionEncoding;
+use crate::model::SlideGeometry;
 use crate::source::girder::{self, Girder};
 use crate::source::http::{Failure, HttpError};
-use crate::transform::{Mode, RegionPlan, Resolution, SlideGeometry};
+use crate::transform::{Mode, RegionPlan, Resolution};
 
 /// Rows per band when a region body is decoded as it is written.
 const BAND_ROWS: usize = 16;

@@ -13,8 +13,9 @@ use crate::dataset::atomic;
 use crate::dataset::manifest::{FileRecord, Manifest, ManifestError, NameConflict, Native, RoiEntry};
 use crate::dataset::names::{self};
 use crate::dataset::{DatasetLock, Layout, LockError};
+use crate::model::SlideGeometry;
 use crate::report::{Reporter, UnitFailure};
-use crate::transform::{plan_region, resize, Mode, RegionPlan, Resolution, SlideGeometry};
+use crate::transform::{plan_region, resize, Mode, RegionPlan, Resolution};
 
 /// Which parts of the dataset to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 //! the page to the files on disk (the dataset's images, or `bcss overlay`'s overlays when given).
 //!
 //! The numbers are the other commands' own: class counts through
-//! [`crate::command::input::roi_counts`] and [`crate::dataset::distribution::aggregate`] (as
+//! `crate::command::input::roi_counts` and [`crate::dataset::distribution::aggregate`] (as
 //! `bcss stats`), scores through [`crate::command::input::score_files`] and
 //! `crate::dataset::scores` (as `bcss eval`), painting through `crate::render::overlay` (as
 //! `bcss overlay`).

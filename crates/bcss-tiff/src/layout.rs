@@ -5,7 +5,7 @@
 //! byte range that is not pixel data (the header, each IFD, every out-of-line tag value, such as
 //! the `TileOffsets`/`TileByteCounts` arrays, `JPEGTables` and `ImageDescription`), and for each
 //! IFD its size, tiling, compression and the offsets and byte counts of its tiles or strips.
-//! That is what a sparse copy of a slide needs ([`super::sparse`]).
+//! That is what a sparse copy of a slide needs (bcss's `source::sparse`, planned by [`crate::plan`]).
 //!
 //! Reads are few: each read fetches at least `READ_AHEAD` bytes and later reads are served
 //! from what was fetched, since an IFD and its tag values usually sit together.
@@ -71,7 +71,7 @@ pub fn max_tile_bytes(w: u64, h: u64) -> u64 {
 
 /// `Compression` values whose tiles fail to decode when they are all zeros (an unfetched tile
 /// of a sparse copy): JPEG (7) and JPEG 2000 (Aperio 33003, 33005; 34712).
-pub(crate) const LOUD_COMPRESSIONS: &[u16] = &[7, 33003, 33005, 34712];
+pub const LOUD_COMPRESSIONS: &[u16] = &[7, 33003, 33005, 34712];
 
 /// Why a TIFF layout could not be read.
 #[derive(Debug, thiserror::Error)]
