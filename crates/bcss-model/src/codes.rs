@@ -19,6 +19,11 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+/// The value a class lookup table (code -> class) holds for a byte that is not a BCSS code
+/// (22..=255): the tables of `bcss::catalog::classmap`, read by the remapping in
+/// `bcss::transform`.
+pub const NOT_A_CODE: u8 = 255;
+
 /// One row of a ground-truth codes table.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GroupCode {

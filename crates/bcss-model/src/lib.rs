@@ -30,13 +30,15 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub(crate) mod annotations;
 pub(crate) mod codes;
 pub(crate) mod geometry;
 pub(crate) mod image;
 pub(crate) mod shape;
 pub(crate) mod time;
 
-pub use codes::{CodeTable, CodeTableError, GroupCode};
+pub use annotations::{parse as parse_annotations, AnnotationError};
+pub use codes::{CodeTable, CodeTableError, GroupCode, NOT_A_CODE};
 pub use geometry::{Rect, SlideGeometry};
 pub use image::{GrayImage, Image, RgbImage, MAX_PIXELS};
 pub use shape::{Annotations, Element, Shape};

@@ -1,5 +1,5 @@
 //! Annotation elements as plain Rust types: what a slide's annotations say, whatever the file
-//! they came from. `source::annotations` reads Girder's JSON into these.
+//! they came from. [`crate::parse_annotations`] reads Girder's JSON into these.
 
 use std::collections::BTreeMap;
 

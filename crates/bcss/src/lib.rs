@@ -89,4 +89,4 @@ pub use bcss_model as model;
 pub mod render;
 pub mod report;
 pub mod source;
-pub mod transform;
+pub use bcss_transform as transform;

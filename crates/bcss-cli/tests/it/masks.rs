@@ -474,7 +474,7 @@ fn masks_from_a_servers_annotations_are_the_masks_made_whole() {
         };
         let json = saved.iter().find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&id[..12])).unwrap();
         // Made whole, as `bcss masks` would: HistomicsTK's rules with the BCSS codes table.
-        let parsed = bcss::source::annotations::parse(&std::fs::read(json).unwrap()).unwrap();
+        let parsed = bcss::model::parse_annotations(&std::fs::read(json).unwrap()).unwrap();
         let table = bcss::catalog::bcss_with_labels();
         let want = mask_for_rect(&parsed, id, roi.rect(), &table, Geometry::Htk).unwrap();
         let (w, h, got) = gray(&s.mask_path(id, "MAG-0"));

@@ -62,8 +62,7 @@ use super::codes::{self, CODES, DONT_CARE, MAX_CODE};
 /// The names of the built-in class maps.
 pub const PRESETS: [&str; 5] = ["raw", "main5", "wsss4", "mutils", "mutils-main"];
 
-/// The value a lookup table holds for a byte that is not a BCSS code (22..=255).
-pub const NOT_A_CODE: u8 = 255;
+pub use crate::model::NOT_A_CODE;
 
 /// One class of a map.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -487,6 +486,34 @@ impl ClassMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transform::remap::{count_into, fold_counts, remap_in_place, remap_into, BadCode};
+
+    // The lookup tables at work on codes (the remapping itself is `transform::remap`'s).
+    #[test]
+    fn main5_example_from_the_docs() {
+        let m = ClassMap::preset("main5").unwrap();
+        let mut d = [0u8, 1, 19, 7, 10];
+        remap_in_place(&mut d, m.lut()).unwrap();
+        assert_eq!(d, [0, 1, 1, 0, 3]);
+        let mut out = [9u8; 3];
+        assert_eq!(remap_into(&[2, 22, 30], &mut out, m.lut()), Err(BadCode { value: 22, index: 1 }));
+        let mut d = [1u8, 2, 40];
+        assert_eq!(remap_in_place(&mut d, m.lut()), Err(BadCode { value: 40, index: 2 }));
+        assert_eq!(d, [1, 2, 40]);
+    }
+
+    #[test]
+    fn counting_and_folding() {
+        let data: Vec<u8> = [0u8, 1, 1, 19, 20, 7, 15, 2, 21].repeat(3);
+        let mut h = [0u64; 256];
+        count_into(&data, &mut h);
+        assert_eq!((h[0], h[1], h[19], h[21], h[3]), (3, 6, 3, 3, 0));
+        let m = ClassMap::preset("main5").unwrap();
+        // dont_care = 0,7,15 -> 9; tumour = 1,1,19,20 -> 12; stroma 3; other (21) 3.
+        assert_eq!(fold_counts(&h, m.lut(), 5), Ok(vec![9, 12, 3, 0, 0, 3]));
+        h[200] = 1;
+        assert_eq!(fold_counts(&h, m.lut(), 5), Err(200));
+    }
 
     fn classes_of(map: &ClassMap) -> Vec<(u8, &str, Vec<u8>)> {
         map.classes().iter().map(|c| (c.value, c.name.as_str(), c.codes.clone())).collect()

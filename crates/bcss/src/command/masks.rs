@@ -24,7 +24,7 @@
 //!
 //! The mask of one catalogue ROI (the ROI element that matches its rectangle, fitted to it) is
 //! [`transform::raster::mask_for_rect`](crate::transform::raster::mask_for_rect), over
-//! annotations parsed by [`source::annotations::parse`](crate::source::annotations::parse).
+//! annotations parsed by [`source::annotations::parse`](crate::model::parse_annotations).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,9 +37,9 @@ use crate::codec::png::Compression;
 use crate::dataset::atomic::{self, hex};
 use crate::dataset::{DatasetLock, LockError};
 use crate::model::MAX_PIXELS;
+use crate::model::{parse_annotations, AnnotationError};
 use crate::model::{Annotations, CodeTable, Rect};
 use crate::report::{Step, UnitFailure};
-use crate::source::annotations::{self, AnnotationError};
 use crate::source::girder::MAX_ANNOTATIONS_BODY;
 use crate::transform::raster::{self, roi_elements, roi_rasters_each, Geometry, RasterError, RasterOptions, RoiRaster};
 use crate::transform::remap::count_into;
@@ -393,7 +393,7 @@ impl UnitError for MasksError {
 /// write. The errors returned end the run: the output folder unusable or locked, a file not
 /// written.
 pub fn run(plan: &MasksPlan) -> Result<MasksRun, MasksError> {
-    let opts = RasterOptions { geometry: plan.geometry, scale: plan.scale.factor() };
+    let opts = RasterOptions::default().geometry(plan.geometry).scale(plan.scale.factor());
     let mut lock = None;
     let mut done = MasksRun { slides: Vec::new(), failed: Vec::new(), failures: Vec::new() };
     for slide in &plan.slides {
@@ -424,15 +424,15 @@ fn read_slide(slide: &SlideAnnotations, opts: &RasterOptions, codes: &CodeTable)
     // accepts for an annotation body.
     let bytes = crate::files::read(&slide.annotations, MAX_ANNOTATIONS_BODY)
         .map_err(|source| MasksError::Read { path: slide.annotations.clone(), source })?;
-    let parsed = annotations::parse(&bytes)
+    let parsed = parse_annotations(&bytes)
         .map_err(|source| MasksError::Annotations { path: slide.annotations.clone(), source })?;
     crate::dataset::names::safe_component(&slide.slide_name)?;
-    let base = RasterOptions { scale: 1.0, ..*opts };
+    let base = opts.scale(1.0);
     for (roi_index, &i) in roi_elements(&parsed, codes).iter().enumerate() {
         let shape = &parsed.elements[i].shape;
         if let (Ok(()), Err((width, height))) = (raster::fits(shape, &base), raster::fits(shape, opts)) {
             let element_id = parsed.elements[i].id.clone();
-            return Err(MasksError::ScaleTooLarge { factor: opts.scale, roi_index, element_id, width, height });
+            return Err(MasksError::ScaleTooLarge { factor: opts.get_scale(), roi_index, element_id, width, height });
         }
     }
     Ok(parsed)
@@ -447,13 +447,13 @@ fn write_slide(
 ) -> Result<MasksSummary, MasksError> {
     let rois = roi_elements(parsed, &plan.codes);
     let results = roi_rasters_each(parsed, &plan.codes, opts, |roi_index, result| match result {
-        Ok(r) => write_mask(plan, slide, parsed, &r, opts.scale).map(Outcome::Written),
+        Ok(r) => write_mask(plan, slide, parsed, &r, opts.get_scale()).map(Outcome::Written),
         Err(e) => Ok(unmade(parsed, rois[roi_index], roi_index, &e)),
     });
     let mut summary = MasksSummary {
         annotations: slide.annotations.clone(),
         slide_name: slide.slide_name.clone(),
-        scale_factor: opts.scale,
+        scale_factor: opts.get_scale(),
         geometry: plan.geometry,
         elements: parsed.elements.len(),
         skipped_elements: parsed.unsupported(),

@@ -1,7 +1,7 @@
 //! Sources: where pixels, masks and annotations come from.
 //!
 //! Public here is what a user of the library meets: the HTTP client's settings and errors
-//! ([`http`], the `bcss-http` crate), Girder's annotation JSON ([`annotations`]), a slide
+//! ([`http`], the `bcss-http` crate), a slide
 //! file read as a DSA reads it (`LocalSlide`, feature `openslide`), and the errors of the
 //! sources that command errors carry. The clients themselves are the commands' machinery:
 //!
@@ -15,7 +15,6 @@
 //!
 //! Invariant: this layer talks to servers and reads input files; it never writes the dataset.
 
-pub mod annotations;
 #[cfg(feature = "openslide")]
 pub(crate) mod gdc;
 pub(crate) mod girder;

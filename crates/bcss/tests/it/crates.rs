@@ -11,7 +11,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("bcss-codec", &["bcss-model"]),
     ("bcss-http", &[]),
     ("bcss-tiff", &["bcss-model"]),
-    ("bcss", &["bcss-model", "bcss-codec", "bcss-http", "bcss-tiff"]),
+    ("bcss-transform", &["bcss-model"]),
+    ("bcss", &["bcss-model", "bcss-codec", "bcss-http", "bcss-tiff", "bcss-transform"]),
     // The stand-in servers build slides and masks with the codecs, never with the library they
     // test (a bug there must not hide one here).
     ("bcss-testserver", &["bcss-model", "bcss-codec"]),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bcss::codec::png::decode_gray;
-use bcss::source::annotations::parse;
+use bcss::model::parse_annotations as parse;
 use bcss::transform::{roi_masks, scale_from_mag, scale_from_mpp, Geometry, RasterOptions};
 use serde_json::Value;
 

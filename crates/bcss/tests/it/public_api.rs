@@ -224,11 +224,13 @@ fn the_public_api_is_the_checked_in_list() {
     let model = check("bcss-model", "bcss_model");
     let http = check("bcss-http", "bcss_http");
     let tiff = check("bcss-tiff", "bcss_tiff");
+    let transform = check("bcss-transform", "bcss_transform");
     // The walk found each surface, not an empty or partial one.
     assert!(codec.iter().any(|i| i.starts_with("struct bcss_codec::encoder::PngWriter")), "{codec:?}");
     assert!(model.iter().any(|i| i.starts_with("struct bcss_model::geometry::Rect")), "{model:?}");
     assert!(http.iter().any(|i| i.starts_with("struct bcss_http::client::Http")), "{http:?}");
     assert!(tiff.iter().any(|i| i.starts_with("fn bcss_tiff::plan::fn tiles_for")), "{tiff:?}");
+    assert!(transform.iter().any(|i| i.starts_with("fn bcss_transform::region::fn plan_region")), "{transform:?}");
     assert!(facade.iter().any(|i| i.starts_with("struct bcss::command::download::DownloadPlan")), "{facade:?}");
     assert!(facade.len() > 200, "{} items", facade.len());
 }

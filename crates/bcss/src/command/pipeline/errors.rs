@@ -3,9 +3,9 @@
 
 use crate::dataset::manifest::ManifestError;
 use crate::dataset::names::UnsafeName;
+use crate::model::AnnotationError;
 use crate::model::Rect;
 use crate::report::Step;
-use crate::source::annotations::AnnotationError;
 use crate::source::girder::GirderError;
 use crate::source::masklink::MaskError;
 use crate::transform::raster::RectMaskError;

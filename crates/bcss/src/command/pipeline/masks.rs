@@ -11,7 +11,6 @@ use crate::codec::rows::RowReader;
 use crate::dataset::manifest::MaskSource;
 use crate::dataset::names;
 use crate::model::Rect;
-use crate::source::annotations::{self};
 use crate::source::girder::MAX_ANNOTATIONS_BODY;
 use crate::source::http::Http;
 use crate::source::masklink::{self, MaskError};
@@ -71,7 +70,7 @@ pub(crate) fn stream_mask(bytes: &[u8], roi: &Roi, origin: &str, sink: &mut RowS
 /// compare them with.
 #[cfg(test)]
 pub(crate) fn mask_from_annotations(json: &[u8], roi: &Roi) -> Result<crate::model::GrayImage, AnnotationMaskError> {
-    let parsed = annotations::parse(json)?;
+    let parsed = crate::model::parse_annotations(json)?;
     Ok(crate::transform::raster::mask_for_rect(
         &parsed,
         &roi.id,
@@ -84,7 +83,7 @@ pub(crate) fn mask_from_annotations(json: &[u8], roi: &Roi) -> Result<crate::mod
 /// [`mask_from_annotations`] planned, not painted ([`raster_for_rect`]): [`stream_raster`]
 /// paints it a band of rows at a time.
 fn raster_from_annotations(json: &[u8], roi: &Roi) -> Result<RoiRaster, AnnotationMaskError> {
-    let parsed = annotations::parse(json)?;
+    let parsed = crate::model::parse_annotations(json)?;
     Ok(raster_for_rect(&parsed, &roi.id, roi.rect(), &crate::catalog::gtcodes::bcss_with_labels(), Geometry::Htk)?)
 }
 

@@ -1,5 +1,5 @@
 //! Annotation documents of a slide (`GET annotation/item/{id}`), read from Girder's JSON into the
-//! plain types of `crate::model::shape`.
+//! plain types of `crate::shape`.
 //!
 //! ## Elements
 //!
@@ -22,8 +22,8 @@
 //! too. Coordinates are base-resolution slide pixels.
 //!
 //! ```
-//! use bcss::model::Shape;
-//! use bcss::source::annotations::parse;
+//! use bcss_model::Shape;
+//! use bcss_model::parse_annotations as parse;
 //!
 //! let json = br#"[{"annotation": {"name": "a", "elements": [
 //!     {"type": "rectangle", "group": "roi", "center": [10, 10, 0], "width": 8, "height": 6, "rotation": 0},
@@ -41,11 +41,7 @@
 
 use serde_json::Value;
 
-use crate::model::{Annotations, Element, Shape};
-
-/// Kept at this path for `command::download` and `command::extract` while they are rewritten;
-/// other code imports it from `crate::model`.
-pub use crate::model::CodeTable;
+use crate::{Annotations, Element, Shape};
 
 /// Why annotation JSON could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -193,7 +189,9 @@ mod tests {
         let err = parse(b"[{").unwrap_err();
         assert!(matches!(err, AnnotationError::Json(_)));
         // serde's message is the cause, said once, not folded into this level's.
-        assert_eq!(crate::report::error_chain(&err), "not valid JSON: EOF while parsing an object at line 1 column 2");
+        assert_eq!(err.to_string(), "not valid JSON");
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("EOF while parsing an object at line 1 column 2"));
         assert!(matches!(parse(b"42"), Err(AnnotationError::Shape(_))));
         let err = parse(br#"[{"annotation": {"elements": [{"type": "polyline", "id": "e1", "points": [[1]]}]}}]"#)
             .unwrap_err();

@@ -1,32 +1,63 @@
-//! Transforms: pure functions from pixels and geometry to pixels and geometry.
-//!
-//! Public are the rules a user may want on their own, each exact to the tool it copies:
-//!
-//! - [`plan_region`]: the exact output size and level of a DSA region request (large_image).
-//! - [`resize_nearest`]: label-mask nearest-neighbour resizing with scikit-image's sampling rule.
-//! - [`resize_rgb`]: RGB resampling exactly like Pillow's `Image.resize` (BICUBIC, LANCZOS), with
-//!   [`filter_for`], the filter large_image picks.
-//! - [`roi_masks`], [`mask_for_rect`]: label masks from annotation polygons (HistomicsTK's rules,
-//!   or a strict one: [`Geometry`]).
-//! - [`reinhard`]: Reinhard colour normalisation exactly as HistomicsTK computes it, a row at a time.
-//! - [`remap_in_place`]: label codes to classes through a class map's lookup table.
-//!
-//! The rest is the commands' machinery, private to the crate: the streaming forms of the
-//! resamplers (`pillow::Resampler`, `resize::NearestRows`), `shrink` (RGB pictures shrunk by an
-//! integer factor, a row at a time), `tile` (the tile grid of a ROI, last row and column aligned
-//! to the edge) and `canvas` (rectangles and copies on a `model::Image`).
-//!
-//! Invariant: nothing here does I/O.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
-pub(crate) mod canvas;
-pub(crate) mod pillow;
-pub(crate) mod raster;
-pub(crate) mod region;
+//! bcss's transforms: pure functions from pixels and geometry to pixels and geometry, each exact
+//! to the tool it copies, so that a dataset bcss makes is the one the original tools make.
+//!
+//! - [`region`]: the exact output size and level of a DSA region request, large_image's
+//!   arithmetic f64 for f64 ([`plan_region`]); [`Resolution`] and [`Mode`] (the original
+//!   downloader's `%.4f` rounding, or the value asked for).
+//! - [`pillow`]: RGB resampling exactly like Pillow's `Image.resize` (BICUBIC, LANCZOS;
+//!   [`resize_rgb`], and `Resampler`, the same on rows streamed top to bottom), with
+//!   [`filter_for`], the filter large_image picks.
+//! - [`resize`]: label-mask nearest-neighbour resizing with scikit-image's sampling rule
+//!   ([`resize_nearest`], and `NearestRows` on streamed rows).
+//! - [`raster`]: label masks from annotation polygons with HistomicsTK's rules, quirks included,
+//!   or a strict geometry ([`roi_masks`], [`mask_for_rect`], [`Geometry`]), painted a band of
+//!   rows at a time.
+//! - [`reinhard`]: Reinhard colour normalisation exactly as HistomicsTK 1.4.0 computes it, a
+//!   row at a time.
+//! - [`remap`]: label codes to classes through a class map's lookup table; code histograms.
+//! - [`tile`]: the tile grid of a ROI, last row and column aligned to the edge.
+//! - [`shrink`]: RGB pictures shrunk by an integer factor (box filter), a row at a time.
+//! - [`canvas`]: rectangles and copies on a `bcss_model::Image`.
+//!
+//! Why our own code and not a crate: exactness. The `image` crate's resamplers, `imageproc`'s
+//! polygon fill and the like are good, but not bit-identical to Pillow, scikit-image or
+//! HistomicsTK, and BCSS is defined by what those tools made.
+//!
+//! Invariant: nothing here does I/O (the tests read fixtures made by the original tools).
+//!
+//! ```
+//! use bcss_model::{Rect, SlideGeometry};
+//! use bcss_transform::{plan_region, resize_nearest, Resolution, Mode};
+//!
+//! // A 40x slide at 0.25 um/px; a ROI asked for at MPP 0.5 the way the original script asks.
+//! let slide = SlideGeometry {
+//!     size_x: 100_000, size_y: 80_000, tile_width: 256, tile_height: 256, levels: 10,
+//!     mm_x: Some(0.00025), mm_y: Some(0.00025), magnification: Some(40.0),
+//! };
+//! let roi = Rect { left: 1000, top: 2000, right: 3001, bottom: 4001 };
+//! let (query, scale) = Resolution::Mpp(0.5).request(Mode::Compat);
+//! assert_eq!(query[0], ("mm_x", "0.0005".to_string()));
+//! let plan = plan_region(&slide, roi, scale);
+//! assert_eq!((plan.out_width, plan.out_height), (1000, 1000));
+//!
+//! // Its mask, made at base resolution, resized with the same nearest-neighbour rule.
+//! let mask = bcss_model::GrayImage { width: 2001, height: 2001, data: vec![1; 2001 * 2001] };
+//! let small = resize_nearest(&mask, plan.out_width as usize, plan.out_height as usize);
+//! assert_eq!(small.data.len(), 1000 * 1000);
+//! ```
+
+pub mod canvas;
+pub mod pillow;
+pub mod raster;
+pub mod region;
 pub mod reinhard;
-pub(crate) mod remap;
-pub(crate) mod resize;
-pub(crate) mod shrink;
-pub(crate) mod tile;
+pub mod remap;
+pub mod resize;
+pub mod shrink;
+pub mod tile;
 
 pub use pillow::{filter_for, resize_rgb, Filter};
 pub use raster::{
@@ -39,7 +70,6 @@ pub use resize::resize_nearest;
 
 /// The output resolution of a dataset, as the user asks for it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
 pub enum Resolution {
     /// Microns per pixel (`--mpp`).
     Mpp(f64),
@@ -52,7 +82,6 @@ pub enum Resolution {
 /// How requests are formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[non_exhaustive]
 pub enum Mode {
     /// Ask for exactly the resolution the user gave (at least 8 decimals of mm per pixel).
     Exact,

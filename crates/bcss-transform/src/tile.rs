@@ -85,6 +85,11 @@ impl TileGrid {
         self.xs.len() * self.ys.len()
     }
 
+    /// True when there are no tiles (never, for a grid [`TileGrid::new`] made).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// `(x, y)` of every tile, row by row.
     pub fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         self.ys.iter().flat_map(move |&y| self.xs.iter().map(move |&x| (x, y)))

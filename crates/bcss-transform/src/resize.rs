@@ -13,7 +13,7 @@
 //! Invariant: pure, no I/O; the f64 operations are written out separately (no fused multiply-add)
 //! to match the C code bit for bit at ties.
 
-use crate::model::GrayImage;
+use bcss_model::GrayImage;
 
 /// The source index of every output index along one axis (spec 5.1).
 pub fn nearest_indices(n_in: usize, n_out: usize) -> Vec<usize> {

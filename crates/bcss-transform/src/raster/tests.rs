@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::source::annotations::parse;
+use bcss_model::parse_annotations as parse;
 
 /// Brute-force oracle of Pillow's rule: for each pixel, recompute its row's crossings from the
 /// whole edge list (no active-edge table, no spans) and test membership directly.

@@ -110,9 +110,9 @@
 //! A ROI rectangle centred at (5, 5), 8×8, and a tumour triangle inside it:
 //!
 //! ```
-//! use bcss::model::CodeTable;
-//! use bcss::source::annotations::parse;
-//! use bcss::transform::{roi_masks, RasterOptions};
+//! use bcss_model::CodeTable;
+//! use bcss_model::parse_annotations as parse;
+//! use bcss_transform::{roi_masks, RasterOptions};
 //!
 //! let json = br#"[{"annotation": {"name": "demo", "elements": [
 //!   {"type": "rectangle", "group": "roi", "center": [5, 5, 0], "width": 8, "height": 8, "rotation": 0},
@@ -147,7 +147,7 @@ use std::collections::BTreeSet;
 
 use rayon::prelude::*;
 
-use crate::model::{Annotations, CodeTable, GrayImage, Rect, Shape, MAX_PIXELS};
+use bcss_model::{Annotations, CodeTable, GrayImage, Rect, Shape, MAX_PIXELS};
 
 /// Which pixel rules to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -187,6 +187,16 @@ impl Default for RasterOptions {
 }
 
 impl RasterOptions {
+    /// The pixel rules.
+    pub fn get_geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    /// The factor from base pixels to mask pixels.
+    pub fn get_scale(&self) -> f64 {
+        self.scale
+    }
+
     /// Pixel rules (default: [`Geometry::Htk`]).
     pub fn geometry(mut self, geometry: Geometry) -> Self {
         self.geometry = geometry;
@@ -1262,7 +1272,7 @@ fn round_down(f: f32) -> i32 {
 /// (0,0)-(4,0)-(0,4) on a 5×5 canvas:
 ///
 /// ```
-/// use bcss::transform::raster::pil_polygon_fill;
+/// use bcss_transform::raster::pil_polygon_fill;
 ///
 /// let m = pil_polygon_fill(&[[0, 0], [4, 0], [0, 4]], 5, 5);
 /// let rows: Vec<String> = m.data.chunks(5).map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
@@ -1270,7 +1280,6 @@ fn round_down(f: f32) -> i32 {
 /// let square = pil_polygon_fill(&[[0, 0], [4, 0], [4, 4], [0, 4]], 4, 4);
 /// assert!(square.data.iter().all(|&v| v == 1));
 /// ```
-#[cfg(test)]
 pub fn pil_polygon_fill(vertices: &[[i32; 2]], width: usize, height: usize) -> GrayImage {
     let mut out = vec![0u8; width * height];
     pil_spans(vertices, width as i32, height as i32, (0, height as i32), |y, x0, x1| {
@@ -1401,14 +1410,13 @@ fn pil_spans(vertices: &[[i32; 2]], width: i32, height: i32, rows: (i32, i32), m
 /// (x + 0.5, y + 0.5) is inside when x + y + 1 < 5, so 15 pixels.
 ///
 /// ```
-/// use bcss::model::Rect;
-/// use bcss::transform::raster::strict_polygon_fill;
+/// use bcss_model::Rect;
+/// use bcss_transform::raster::strict_polygon_fill;
 ///
 /// let m = strict_polygon_fill(&[[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]], Rect { left: 0, top: 0, right: 5, bottom: 5 });
 /// let rows: Vec<String> = m.data.chunks(5).map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
 /// assert_eq!(rows, ["11110", "11100", "11000", "10000", "00000"]);
 /// ```
-#[cfg(test)]
 pub fn strict_polygon_fill(vertices: &[[f64; 2]], window: Rect<i64>) -> GrayImage {
     let (width, height) = (window.width().max(0) as usize, window.height().max(0) as usize);
     let mut data = vec![0; width * height];

@@ -14,7 +14,7 @@
 //!
 //! Invariant: pure arithmetic, no I/O.
 
-use crate::model::{Rect, SlideGeometry};
+use bcss_model::{Rect, SlideGeometry};
 
 /// The resolution asked of the server, in the server's own terms.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -37,7 +37,7 @@
 //!
 //! Invariant: pure, no I/O.
 
-use crate::model::{GrayImage, RgbImage};
+use bcss_model::{GrayImage, RgbImage};
 
 /// The BCSS standard's lab means: the statistics of ROI TCGA-A2-A3XS-DX1 that the authors'
 /// Drive copy was normalised to (also HistomicsTK's own tests' target).

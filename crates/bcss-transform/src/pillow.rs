@@ -41,7 +41,7 @@ use std::f64::consts::PI;
 
 use rayon::prelude::*;
 
-use crate::model::RgbImage;
+use bcss_model::RgbImage;
 
 /// Fixed-point fractional bits of Pillow's 8-bit path (`PRECISION_BITS = 32 - 8 - 2`).
 const PRECISION_BITS: u32 = 22;
@@ -208,10 +208,6 @@ pub fn resize_rgb(src: &RgbImage, out_w: usize, out_h: usize, filter: Filter) ->
 
 /// The source rows a resize of `in_h` rows to `out_h` depends on, without building a resampler
 /// (planning which slide tiles a region needs).
-#[cfg_attr(
-    not(feature = "openslide"),
-    expect(dead_code, reason = "used by extract and the GDC road, which need OpenSlide")
-)]
 pub fn rows_needed(in_h: usize, out_h: usize, filter: Filter) -> std::ops::Range<usize> {
     let vertical = (out_h != in_h).then(|| Coefficients::new(in_h, out_h, filter));
     let (first, last) = rows_of(vertical.as_ref(), in_h, out_h);
@@ -293,13 +289,11 @@ impl Resampler {
     }
 
     /// The source rows the result depends on.
-    #[cfg(test)]
     pub fn rows_needed(&self) -> std::ops::Range<usize> {
         self.first_row..self.last_row
     }
 
     /// Bytes held by the rolling window (for memory accounting in tests and logs).
-    #[cfg(test)]
     pub fn buffer_bytes(&self) -> usize {
         self.window.capacity()
     }
@@ -542,7 +536,7 @@ mod tests {
     fn bit_identical_to_pillow_fixtures() {
         // tests/fixtures/pillow/make_fixtures.py wrote these with Pillow 13.0.0.
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pillow");
-        let input = crate::codec::png::decode_rgb(&std::fs::read(dir.join("input.png")).unwrap()).unwrap();
+        let input = bcss_codec::png::decode_rgb(&std::fs::read(dir.join("input.png")).unwrap()).unwrap();
         let cases = std::fs::read_to_string(dir.join("cases.txt")).unwrap();
         let mut n = 0;
         for line in cases.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
@@ -550,7 +544,7 @@ mod tests {
             let (w, h): (usize, usize) = (f[1].parse().unwrap(), f[2].parse().unwrap());
             let filter = if f[3] == "bicubic" { Filter::Bicubic } else { Filter::Lanczos };
             assert_eq!(filter, filter_for(input.width, w), "the fixture uses large_image's filter rule");
-            let want = crate::codec::png::decode_rgb(&std::fs::read(dir.join(f[0])).unwrap()).unwrap();
+            let want = bcss_codec::png::decode_rgb(&std::fs::read(dir.join(f[0])).unwrap()).unwrap();
             let got = resize_rgb(&input, w, h, filter).data;
             let diff = got.iter().zip(&want.data).filter(|(a, b)| a != b).count();
             assert_eq!(diff, 0, "{}: {diff} bytes differ from Pillow", f[0]);

@@ -7,10 +7,10 @@
 //!
 //! Invariant: pure pixel operations, no I/O.
 
-use crate::model::Image;
+use bcss_model::Image;
 
 /// Drawing on an image, clipped to it.
-pub(crate) trait Draw<const C: usize> {
+pub trait Draw<const C: usize> {
     /// Fills the rectangle `[x, x + w) x [y, y + h)` with `color`.
     fn fill_rect(&mut self, x: usize, y: usize, w: usize, h: usize, color: [u8; C]);
     /// Draws the outline of a rectangle, 1 pixel wide.
@@ -55,7 +55,7 @@ impl<const C: usize> Draw<C> for Image<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::RgbImage;
+    use bcss_model::RgbImage;
 
     const W: [u8; 3] = [255, 255, 255];
     const K: [u8; 3] = [0, 0, 0];

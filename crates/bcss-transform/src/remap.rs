@@ -1,13 +1,13 @@
 //! Remapping label codes to classes through a 256-entry lookup table.
 //!
-//! The table comes from [`ClassMap::lut`](crate::catalog::classmap::ClassMap::lut): code -> class
+//! The table comes from `ClassMap::lut` (`bcss::catalog::classmap`): code -> class
 //! value (0 don't care, 1..=K classes), [`NOT_A_CODE`] for bytes that are not BCSS codes. A mask
 //! holding such a byte is refused with the first offending value and its position, never
 //! silently mapped.
 //!
 //! Example with `main5`: codes `[0, 1, 19, 7, 10]` become `[0, 1, 1, 0, 3]`.
 
-use crate::catalog::classmap::NOT_A_CODE;
+use bcss_model::NOT_A_CODE;
 
 /// A byte of a mask that is not a BCSS code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -99,20 +99,6 @@ pub fn fold_counts(hist: &[u64; 256], lut: &[u8; 256], num_classes: usize) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::classmap::ClassMap;
-
-    #[test]
-    fn main5_example_from_the_docs() {
-        let m = ClassMap::preset("main5").unwrap();
-        let mut d = [0u8, 1, 19, 7, 10];
-        remap_in_place(&mut d, m.lut()).unwrap();
-        assert_eq!(d, [0, 1, 1, 0, 3]);
-        let mut out = [9u8; 3];
-        assert_eq!(remap_into(&[2, 22, 30], &mut out, m.lut()), Err(BadCode { value: 22, index: 1 }));
-        let mut d = [1u8, 2, 40];
-        assert_eq!(remap_in_place(&mut d, m.lut()), Err(BadCode { value: 40, index: 2 }));
-        assert_eq!(d, [1, 2, 40]);
-    }
 
     #[test]
     fn counts_agree_with_one_at_a_time_on_runs_and_noise() {
@@ -131,18 +117,5 @@ mod tests {
             }
             assert_eq!(h, want, "from {start}");
         }
-    }
-
-    #[test]
-    fn counting_and_folding() {
-        let data: Vec<u8> = [0u8, 1, 1, 19, 20, 7, 15, 2, 21].repeat(3);
-        let mut h = [0u64; 256];
-        count_into(&data, &mut h);
-        assert_eq!((h[0], h[1], h[19], h[21], h[3]), (3, 6, 3, 3, 0));
-        let m = ClassMap::preset("main5").unwrap();
-        // dont_care = 0,7,15 -> 9; tumour = 1,1,19,20 -> 12; stroma 3; other (21) 3.
-        assert_eq!(fold_counts(&h, m.lut(), 5), Ok(vec![9, 12, 3, 0, 0, 3]));
-        h[200] = 1;
-        assert_eq!(fold_counts(&h, m.lut(), 5), Err(200));
     }
 }
