@@ -34,6 +34,7 @@ pub(crate) mod annotations;
 pub(crate) mod codes;
 pub(crate) mod geometry;
 pub(crate) mod image;
+pub mod report;
 pub(crate) mod shape;
 pub(crate) mod time;
 

@@ -80,13 +80,13 @@
 // `unsafe` lives in one crate, bcss-codec (its libjpeg-turbo binding).
 #![forbid(unsafe_code)]
 
-pub mod catalog;
+pub use bcss_catalog as catalog;
 pub use bcss_codec as codec;
 pub mod command;
-pub mod dataset;
-pub mod files;
+pub use bcss_dataset as dataset;
+pub use bcss_files as files;
 pub use bcss_model as model;
 pub mod render;
-pub mod report;
+pub use bcss_model::report;
 pub mod source;
 pub use bcss_transform as transform;

@@ -5,7 +5,7 @@
 //! which `bcss report` shares) are summed per part.
 //!
 //! Outputs ([`write_outputs`]): `rois.csv`, `parts.csv`, `classes.csv`, `stats.json`, and the
-//! charts of [`distribution_charts`] (drawn by `crate::render::chart`): `distribution.svg`
+//! charts of `render::distribution` (drawn by `render::chart`): `distribution.svg`
 //! and `distribution.png` (share of labelled pixels per class and part) and
 //! `distribution-pixels.svg` (pixels per class and part, log scale). Rows are sorted (ROIs by id,
 //! parts train / val / test / all, classes by value).
@@ -21,7 +21,8 @@ use crate::dataset::atomic::write_atomic;
 use crate::dataset::{DatasetLock, LockError};
 use crate::report::Reporter;
 
-pub use crate::dataset::distribution::{aggregate, distribution_charts, ClassStats, PartStats, RoiStats, Stats};
+pub use crate::dataset::distribution::{aggregate, ClassStats, PartStats, RoiStats, Stats};
+use crate::render::distribution::distribution_charts;
 
 /// Why statistics could not be computed or written.
 #[derive(Debug, thiserror::Error)]

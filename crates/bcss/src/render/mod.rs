@@ -8,6 +8,7 @@
 //! - `chart`: a grouped horizontal bar chart (`chart::BarChart`), one group per class (named,
 //!   with its colour), one bar per series (a part of the split), drawn by `plotters` into SVG or
 //!   into a bitmap;
+//! - `distribution`: the charts of a class distribution (`stats`, `report`);
 //! - `text` and `legend`: text in that font on an `RgbImage`, and a legend box of swatches
 //!   and names sized by its text height (overlays, contact sheets);
 //! - `overlay`: a label mask painted over its picture a row at a time (fill or outline,
@@ -17,6 +18,7 @@
 //!   text without any system font.
 
 pub(crate) mod chart;
+pub(crate) mod distribution;
 pub(crate) mod font;
 pub(crate) mod html;
 pub(crate) mod legend;

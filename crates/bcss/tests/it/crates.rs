@@ -10,9 +10,24 @@ const RULES: &[(&str, &[&str])] = &[
     ("bcss-model", &[]),
     ("bcss-codec", &["bcss-model"]),
     ("bcss-http", &[]),
+    ("bcss-files", &[]),
+    ("bcss-catalog", &["bcss-model", "bcss-files"]),
     ("bcss-tiff", &["bcss-model"]),
     ("bcss-transform", &["bcss-model"]),
-    ("bcss", &["bcss-model", "bcss-codec", "bcss-http", "bcss-tiff", "bcss-transform"]),
+    ("bcss-dataset", &["bcss-model", "bcss-codec", "bcss-files", "bcss-catalog", "bcss-transform"]),
+    (
+        "bcss",
+        &[
+            "bcss-model",
+            "bcss-codec",
+            "bcss-http",
+            "bcss-files",
+            "bcss-catalog",
+            "bcss-tiff",
+            "bcss-transform",
+            "bcss-dataset",
+        ],
+    ),
     // The stand-in servers build slides and masks with the codecs, never with the library they
     // test (a bug there must not hide one here).
     ("bcss-testserver", &["bcss-model", "bcss-codec"]),

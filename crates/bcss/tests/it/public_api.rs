@@ -224,6 +224,9 @@ fn the_public_api_is_the_checked_in_list() {
     let model = check("bcss-model", "bcss_model");
     let http = check("bcss-http", "bcss_http");
     let tiff = check("bcss-tiff", "bcss_tiff");
+    let files = check("bcss-files", "bcss_files");
+    let catalog = check("bcss-catalog", "bcss_catalog");
+    let dataset = check("bcss-dataset", "bcss_dataset");
     let transform = check("bcss-transform", "bcss_transform");
     // The walk found each surface, not an empty or partial one.
     assert!(codec.iter().any(|i| i.starts_with("struct bcss_codec::encoder::PngWriter")), "{codec:?}");
@@ -231,6 +234,9 @@ fn the_public_api_is_the_checked_in_list() {
     assert!(http.iter().any(|i| i.starts_with("struct bcss_http::client::Http")), "{http:?}");
     assert!(tiff.iter().any(|i| i.starts_with("fn bcss_tiff::plan::fn tiles_for")), "{tiff:?}");
     assert!(transform.iter().any(|i| i.starts_with("fn bcss_transform::region::fn plan_region")), "{transform:?}");
+    assert!(files.iter().any(|i| i.starts_with("fn bcss_files::fn open_write")), "{files:?}");
+    assert!(catalog.iter().any(|i| i.starts_with("struct bcss_catalog::rois::RoiTable")), "{catalog:?}");
+    assert!(dataset.iter().any(|i| i.starts_with("struct bcss_dataset::manifest::Manifest")), "{dataset:?}");
     assert!(facade.iter().any(|i| i.starts_with("struct bcss::command::download::DownloadPlan")), "{facade:?}");
     assert!(facade.len() > 200, "{} items", facade.len());
 }

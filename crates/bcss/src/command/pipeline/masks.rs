@@ -75,7 +75,7 @@ pub(crate) fn mask_from_annotations(json: &[u8], roi: &Roi) -> Result<crate::mod
         &parsed,
         &roi.id,
         roi.rect(),
-        &crate::catalog::gtcodes::bcss_with_labels(),
+        &crate::catalog::bcss_with_labels(),
         Geometry::Htk,
     )?)
 }
@@ -84,7 +84,7 @@ pub(crate) fn mask_from_annotations(json: &[u8], roi: &Roi) -> Result<crate::mod
 /// paints it a band of rows at a time.
 fn raster_from_annotations(json: &[u8], roi: &Roi) -> Result<RoiRaster, AnnotationMaskError> {
     let parsed = crate::model::parse_annotations(json)?;
-    Ok(raster_for_rect(&parsed, &roi.id, roi.rect(), &crate::catalog::gtcodes::bcss_with_labels(), Geometry::Htk)?)
+    Ok(raster_for_rect(&parsed, &roi.id, roi.rect(), &crate::catalog::bcss_with_labels(), Geometry::Htk)?)
 }
 
 /// Paints the rows of `roi`'s rectangle from `raster` ([`raster_from_annotations`]) a band at

@@ -119,14 +119,13 @@ pub enum RunError {
 
 impl crate::report::Blamed for RunError {
     fn blame(&self) -> crate::report::Blame {
-        use crate::dataset::manifest::ManifestError;
         use crate::report::Blame;
         match self {
-            // A name conflict with recorded files, or an unreadable manifest: a file to move
-            // away, not a disk to free.
-            RunError::Conflict(_) | RunError::Manifest(ManifestError::Parse { .. }) => Blame::Input,
+            // A name conflict with recorded files: a file to move away, not a disk to free.
+            RunError::Conflict(_) => Blame::Input,
             RunError::Lock(e) => e.blame(),
-            RunError::Output { .. } | RunError::Manifest(ManifestError::Io { .. }) => Blame::Output,
+            RunError::Manifest(e) => e.blame(),
+            RunError::Output { .. } => Blame::Output,
         }
     }
 }

@@ -236,7 +236,7 @@ impl crate::report::Blamed for ReportError {
 }
 
 fn verify_status(root: &Path) -> VerifyStatus {
-    match verify(root, &VerifyOptions { skip_hashes: true, ..VerifyOptions::default() }) {
+    match verify(root, &VerifyOptions::default().skip_hashes(true)) {
         Ok(r) => VerifyStatus {
             with_manifest: r.with_manifest,
             rois_checked: r.rois_checked,

@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{PartScores, Report, ReportError, RoiEntry};
-use crate::dataset::distribution::{chart, Measure};
 use crate::dataset::pairs::LayoutKind;
 use crate::dataset::scores::Metrics;
+use crate::render::distribution::{chart, Measure};
 use crate::render::html::{data_uri, escape, script_json};
 
 /// The dataset's paper, cited in the header.

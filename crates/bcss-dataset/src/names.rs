@@ -3,7 +3,7 @@
 //! `images/<roi>_xmin<X>_ymin<Y>_<suffix>.png` and the same under `masks/`, where the suffix is
 //! `MPP-%.4f` (e.g. `MPP-0.2500`), `MAG-%.2f` (e.g. `MAG-20.00`) or `MAG-0` (base resolution).
 
-use crate::transform::Resolution;
+use bcss_transform::Resolution;
 
 /// The resolution suffix of a file name (`MPP-0.2500`, `MAG-20.00`, `MAG-0`).
 pub fn suffix(resolution: Resolution) -> String {

@@ -4,7 +4,7 @@
 //! table are [`CodeTable`]'s (`bcss-model`).
 //!
 //! ```
-//! use bcss::catalog::bcss_with_labels;
+//! use bcss_catalog::bcss_with_labels;
 //!
 //! let table = bcss_with_labels();
 //! assert_eq!(table.get("tumor").map(|g| g.gt_code), Some(1));
@@ -15,7 +15,7 @@
 
 use std::path::Path;
 
-use crate::model::{CodeTable, CodeTableError, GroupCode};
+use bcss_model::{CodeTable, CodeTableError, GroupCode};
 
 /// The BCSS table plus the short labels of `gtruth_codes.tsv` as aliases (`tumor` next to
 /// `mostly_tumor`, `stroma` next to `mostly_stroma`, ...), each with its row's code, order and
@@ -38,7 +38,7 @@ pub fn bcss_with_labels() -> CodeTable {
 
 /// Reads a CSV table (HistomicsTK's columns, [`CodeTable::from_csv`]) from a file.
 pub fn read_code_table(path: &Path) -> Result<CodeTable, CodeTableError> {
-    let text = crate::files::read(path, crate::files::TABLE_FILE_LIMIT)
+    let text = bcss_files::read(path, bcss_files::TABLE_FILE_LIMIT)
         .map_err(|source| CodeTableError::Io { path: path.to_path_buf(), source })?;
     CodeTable::from_csv(text.as_slice())
 }

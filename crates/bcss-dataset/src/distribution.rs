@@ -19,12 +19,11 @@
 //! freq(stroma) = 2/8 (stroma is only in A); median = (10/12 + 2/8) / 2 = 13/24; weights 0.65
 //! and 2.1666...
 //!
-//! [`chart`] draws one of these as a [`BarChart`] (one bar per part for every class, named and
-//! in its colour). Pure: no I/O; counting a mask file is the commands' (`command::input`).
+//! Pure: no I/O; counting a mask file is the commands' (`command::input`), drawing the charts
+//! is `render::distribution`'s.
 
-use crate::catalog::classmap::ClassMap;
-use crate::catalog::split::{part_color, Part};
-use crate::render::chart::{BarChart, Category, Scale, Series};
+use bcss_catalog::classmap::ClassMap;
+use bcss_catalog::split::Part;
 
 /// Counts of one ROI.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -180,53 +179,6 @@ fn part_stats(map: &ClassMap, name: &str, members: &[&RoiStats]) -> PartStats {
         dont_care_fraction: ratio(counts[0], pixels),
         classes,
     }
-}
-
-/// What a distribution chart measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Measure {
-    /// Each class's share of the part's labelled pixels, in %.
-    Share,
-    /// Each class's pixels.
-    Pixels,
-}
-
-/// A chart of the distribution: one bar per part (train, val, test) for every class, named and
-/// with its colour, measuring `measure` on a linear or a log scale.
-pub fn chart(stats: &Stats, map: &ClassMap, measure: Measure, log: bool) -> BarChart {
-    let parts: Vec<&PartStats> = stats.parts.iter().filter(|p| p.part != "all").collect();
-    let categories: Vec<Category> =
-        map.classes().iter().map(|c| Category { name: c.name.clone(), color: c.color }).collect();
-    let value = |c: &ClassStats| match measure {
-        Measure::Share => c.fraction * 100.0,
-        Measure::Pixels => c.pixels as f64,
-    };
-    let series = parts
-        .iter()
-        .map(|p| Series {
-            name: format!("{} ({} ROI{})", p.part, p.rois, if p.rois == 1 { "" } else { "s" }),
-            color: part_color(&p.part),
-            values: p.classes.iter().map(value).collect(),
-        })
-        .collect();
-    let (title, axis, suffix) = match measure {
-        Measure::Share => ("Class distribution", "share of the part's labelled pixels", "%"),
-        Measure::Pixels => ("Labelled pixels per class", "pixels", ""),
-    };
-    BarChart {
-        title: format!("{title} ({}), by part of the split", stats.class_map),
-        axis_label: if log { format!("{axis} (log scale)") } else { axis.to_string() },
-        categories,
-        series,
-        scale: if log { Scale::Log } else { Scale::Linear { suffix: suffix.into() } },
-    }
-}
-
-/// The two charts of `bcss stats`: the share of each part's labelled pixels (linear, %), and
-/// the absolute pixel counts on a log scale (where the rare classes of the raw map are visible).
-pub fn distribution_charts(stats: &Stats, map: &ClassMap) -> (BarChart, BarChart) {
-    (chart(stats, map, Measure::Share, false), chart(stats, map, Measure::Pixels, true))
 }
 
 #[cfg(test)]

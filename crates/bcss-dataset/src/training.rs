@@ -2,9 +2,9 @@
 //! loaded with a class map applied, and seeded random crops with a per-pixel loss weight.
 //!
 //! ```no_run
-//! use bcss::catalog::classmap::ClassMap;
-//! use bcss::catalog::split::{Part, Scheme};
-//! use bcss::dataset::training::{CropConfig, TrainingSet};
+//! use bcss_catalog::classmap::ClassMap;
+//! use bcss_catalog::split::{Part, Scheme};
+//! use bcss_dataset::training::{CropConfig, TrainingSet};
 //!
 //! let set = TrainingSet::open("BCSS".as_ref(), ClassMap::preset("main5").unwrap(), None)?;
 //! let mut crops = set.crops(Part::Train, CropConfig::new(512).per_roi(8).seed(42))?;
@@ -33,11 +33,11 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::pairs::{find_pairs, PairsError};
-use crate::catalog::classmap::ClassMap;
-use crate::catalog::split::{Part, Scheme, Split, SplitError};
-use crate::codec::{self, CodecError};
-use crate::model::{GrayImage, RgbImage};
-use crate::transform::remap::remap_in_place;
+use bcss_catalog::classmap::ClassMap;
+use bcss_catalog::split::{Part, Scheme, Split, SplitError};
+use bcss_codec::{self as codec, CodecError};
+use bcss_model::{GrayImage, RgbImage};
+use bcss_transform::remap::remap_in_place;
 
 /// One ROI of a training set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +166,7 @@ pub enum TrainingError {
     EmptyPart(Part),
     /// Bad tile size or stride.
     #[error(transparent)]
-    Grid(#[from] crate::transform::tile::GridError),
+    Grid(#[from] bcss_transform::tile::GridError),
     /// Bad crop settings.
     #[error("crop size and crops per ROI must be at least 1")]
     BadConfig,
@@ -280,7 +280,7 @@ impl TrainingSet {
     /// Loads a ROI: its image, and its mask remapped through the class map.
     pub fn load(&self, roi: &TrainingRoi) -> Result<Sample, TrainingError> {
         let read = |path: &Path| {
-            crate::files::read(path, crate::files::IMAGE_FILE_LIMIT)
+            bcss_files::read(path, bcss_files::IMAGE_FILE_LIMIT)
                 .map_err(|source| TrainingError::Io { path: path.to_path_buf(), source })
         };
         let image = codec::decode_rgb(&read(&roi.image)?)
@@ -306,9 +306,9 @@ impl TrainingSet {
 
     /// The width and height of a ROI, from its mask's header.
     pub fn size_of(&self, roi: &TrainingRoi) -> Result<(usize, usize), TrainingError> {
-        let file = crate::files::open_read(&roi.mask)
-            .map_err(|source| TrainingError::Io { path: roi.mask.clone(), source })?;
-        let rows = crate::codec::rows::RowReader::gray(std::io::BufReader::new(file))
+        let file =
+            bcss_files::open_read(&roi.mask).map_err(|source| TrainingError::Io { path: roi.mask.clone(), source })?;
+        let rows = bcss_codec::rows::RowReader::gray(std::io::BufReader::new(file))
             .map_err(|source| TrainingError::Codec { path: roi.mask.clone(), source })?;
         Ok((rows.width(), rows.height()))
     }
@@ -449,7 +449,7 @@ impl Iterator for RandomCrops<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::png::{write_raw, Compression};
+    use bcss_codec::png::{write_raw, Compression};
 
     fn dataset() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();

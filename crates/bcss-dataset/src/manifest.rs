@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::{self, Written};
 use super::names::RoiFileName;
-use crate::model::Rect;
+use bcss_model::Rect;
 
 /// Current manifest format version.
 pub const FORMAT: u32 = 1;
@@ -142,7 +142,7 @@ pub struct RoiEntry {
     /// The resolution parameters actually sent (`mm_x=0.00025000&mm_y=0.00025000`), if any.
     pub request_params: Option<String>,
     /// How requests were formed (`exact` or `compat`).
-    pub mode: crate::transform::Mode,
+    pub mode: bcss_transform::Mode,
     /// What the region pixels were made from.
     pub encoding: RegionEncoding,
     /// Where masks came from.
@@ -213,6 +213,17 @@ pub enum ManifestError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+impl bcss_model::report::Blamed for ManifestError {
+    /// An unreadable manifest is a file to move away (input); one that cannot be read or
+    /// written is the folder's (output).
+    fn blame(&self) -> bcss_model::report::Blame {
+        match self {
+            ManifestError::Parse { .. } => bcss_model::report::Blame::Input,
+            ManifestError::Io { .. } => bcss_model::report::Blame::Output,
+        }
+    }
 }
 
 /// A file a run would write under another name than the manifest records, or than a file already
@@ -309,7 +320,7 @@ impl Manifest {
     /// Reads a manifest; `Ok(None)` when there is none. A manifest over [`MANIFEST_LIMIT`] bytes,
     /// or a special file in its place, is an error before anything is read.
     pub fn load(path: &Path) -> Result<Option<Manifest>, ManifestError> {
-        let text = match crate::files::read_to_string(path, MANIFEST_LIMIT) {
+        let text = match bcss_files::read_to_string(path, MANIFEST_LIMIT) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(ManifestError::Io { path: path.display().to_string(), source }),
@@ -350,7 +361,7 @@ mod tests {
         let path = dir.path().join("gone/manifest.json");
         let err = Manifest::new("x").save(&path).unwrap_err();
         assert!(!err.to_string().contains("No such file"), "{err}");
-        let line = crate::report::error_chain(&err);
+        let line = bcss_model::report::error_chain(&err);
         let want = format!("failed to access manifest `{}`: No such file or directory (os error 2)", path.display());
         assert!(line.starts_with(&want) && line.matches("No such file").count() == 1, "{line}");
     }
@@ -401,7 +412,7 @@ mod tests {
                 bounds: Rect { left: 1, top: 2, right: 3, bottom: 4 },
                 requested: "base".into(),
                 request_params: None,
-                mode: crate::transform::Mode::Exact,
+                mode: bcss_transform::Mode::Exact,
                 encoding: RegionEncoding::Jpeg,
                 mask_source: MaskSource::Links,
                 native: None,
@@ -434,15 +445,12 @@ mod tests {
             assert_eq!(serde_json::from_str::<MaskSource>(word).unwrap(), want);
             assert_eq!(format!("\"{}\"", want.as_str()), word);
         }
-        assert_eq!(
-            serde_json::from_str::<crate::transform::Mode>("\"compat\"").unwrap(),
-            crate::transform::Mode::Compat
-        );
+        assert_eq!(serde_json::from_str::<bcss_transform::Mode>("\"compat\"").unwrap(), bcss_transform::Mode::Compat);
         // A word outside the set is an error that names it, not a silent string.
         let odd = text.replace(r#""mask_source": "links""#, r#""mask_source": "ftp""#);
         assert_ne!(odd, text);
         std::fs::write(&path, &odd).unwrap();
-        let err = crate::report::error_chain(&Manifest::load(&path).unwrap_err());
+        let err = bcss_model::report::error_chain(&Manifest::load(&path).unwrap_err());
         assert!(err.contains("unknown variant `ftp`"), "the bad word is named: {err}");
         m.save(&path).unwrap();
         std::fs::write(dir.path().join("images/a.png"), b"abd").unwrap();

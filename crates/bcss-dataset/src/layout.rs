@@ -32,7 +32,7 @@ impl Layout {
         for dir in dirs {
             // A folder of the dataset that is a link (to anywhere) is refused: every file of the
             // run would be written through it (issue 22).
-            crate::files::check_own_dir(&dir)
+            bcss_files::check_own_dir(&dir)
                 .and_then(|()| std::fs::create_dir_all(&dir))
                 .map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", dir.display())))?;
         }

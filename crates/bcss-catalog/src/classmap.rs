@@ -62,7 +62,7 @@ use super::codes::{self, CODES, DONT_CARE, MAX_CODE};
 /// The names of the built-in class maps.
 pub const PRESETS: [&str; 5] = ["raw", "main5", "wsss4", "mutils", "mutils-main"];
 
-pub use crate::model::NOT_A_CODE;
+pub use bcss_model::NOT_A_CODE;
 
 /// One class of a map.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -322,7 +322,7 @@ impl ClassMap {
 
     /// Reads a custom map from a TOML file.
     pub fn from_path(path: &Path) -> Result<ClassMap, ClassMapError> {
-        let text = crate::files::read_to_string(path, crate::files::TABLE_FILE_LIMIT)
+        let text = bcss_files::read_to_string(path, bcss_files::TABLE_FILE_LIMIT)
             .map_err(|source| ClassMapError::Io { path: path.to_path_buf(), source })?;
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "custom".to_string());
         ClassMap::from_toml_str(&text, &stem, &path.display().to_string())
@@ -486,7 +486,7 @@ impl ClassMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transform::remap::{count_into, fold_counts, remap_in_place, remap_into, BadCode};
+    use bcss_transform::remap::{count_into, fold_counts, remap_in_place, remap_into, BadCode};
 
     // The lookup tables at work on codes (the remapping itself is `transform::remap`'s).
     #[test]

@@ -1,5 +1,5 @@
-//! Opening files as bcss must: the one place the library opens a file by path for reading or
-//! for writing in place.
+//! Opening files as bcss must: the one place bcss's library crates open a file by path for
+//! reading or for writing in place.
 //!
 //! Two rules, applied here so that no call site can forget them (issue 22):
 //!
@@ -13,12 +13,30 @@
 //!   (`ELOOP`) instead of being followed, a FIFO without a reader fails (`ENXIO`) instead of
 //!   blocking, and then refuses what is not a regular file or is a regular file with a second hard
 //!   link (another name, possibly outside the folder, for the same bytes). New files with final
-//!   names are made by `crate::dataset::atomic` (`tempfile`'s exclusive create + rename, which
+//!   names are made by `bcss::dataset::atomic` (`tempfile`'s exclusive create + rename, which
 //!   replaces a link rather than following it); this module is for the files bcss changes in
 //!   place: lock files, a whole-slide download's `.part`, the GDC cache's sparse copies and records.
 //!
 //! Every size read whole has a budget: [`read`] and [`read_to_string`] take the most bytes the
 //! caller accepts and check the file's size before allocating.
+//!
+//! ```
+//! let dir = tempfile::tempdir()?;
+//! let table = dir.path().join("rois.csv");
+//! std::fs::write(&table, ",xmin,ymin,xmax,ymax\n")?;
+//! let text = bcss_files::read_to_string(&table, bcss_files::TABLE_FILE_LIMIT)?;
+//! assert!(text.starts_with(",xmin"));
+//! // Over the caller's budget: refused before anything is read.
+//! assert!(bcss_files::read(&table, 4).is_err());
+//! // A link planted where bcss writes: refused, not followed.
+//! std::os::unix::fs::symlink(&table, dir.path().join("manifest.json"))?;
+//! let planted = bcss_files::open_write(&dir.path().join("manifest.json"), bcss_files::WriteMode::Truncate, false);
+//! assert!(planted.is_err());
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
@@ -27,7 +45,7 @@ use std::path::{Path, PathBuf};
 #[cfg(unix)]
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 
-/// The most bytes an image or mask file read whole may have: a PNG of [`crate::model::MAX_PIXELS`]
+/// The most bytes an image or mask file read whole may have: a PNG of `bcss_model::MAX_PIXELS`
 /// RGB pixels stored without compression, with its filter bytes and block headers, is under
 /// 6.5 GiB; anything larger is not an image bcss could decode anyway.
 pub const IMAGE_FILE_LIMIT: u64 = 13 << 29;

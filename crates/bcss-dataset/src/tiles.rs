@@ -17,11 +17,11 @@ use std::io::BufReader;
 use rayon::prelude::*;
 
 use super::training::{MaskValues, TrainingError, TrainingSet};
-use crate::codec::png::decode_gray;
-use crate::codec::rows::RowReader;
-use crate::model::{GrayImage, RgbImage};
-use crate::transform::remap::{remap_in_place, remap_into};
-use crate::transform::tile::{labelled_fraction, tile_counts, TileGrid};
+use bcss_codec::png::decode_gray;
+use bcss_codec::rows::RowReader;
+use bcss_model::{GrayImage, RgbImage};
+use bcss_transform::remap::{remap_in_place, remap_into};
+use bcss_transform::tile::{labelled_fraction, tile_counts, TileGrid};
 
 /// One tile kept.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,7 +51,7 @@ pub fn tile_index(
         .par_iter()
         .map(|&i| {
             let roi = &set.rois()[i];
-            let bytes = crate::files::read(&roi.mask, crate::files::IMAGE_FILE_LIMIT)
+            let bytes = bcss_files::read(&roi.mask, bcss_files::IMAGE_FILE_LIMIT)
                 .map_err(|source| TrainingError::Io { path: roi.mask.clone(), source })?;
             let mut mask =
                 decode_gray(&bytes).map_err(|source| TrainingError::Codec { path: roi.mask.clone(), source })?;
@@ -158,8 +158,8 @@ impl OpenRoi {
     fn open(set: &TrainingSet, roi: usize, size: usize) -> Result<OpenRoi, TrainingError> {
         let r = &set.rois()[roi];
         let open = |path: &std::path::Path, rgb: bool| -> Result<Rows, TrainingError> {
-            let file = crate::files::open_read(path)
-                .map_err(|source| TrainingError::Io { path: path.to_path_buf(), source })?;
+            let file =
+                bcss_files::open_read(path).map_err(|source| TrainingError::Io { path: path.to_path_buf(), source })?;
             let reader = BufReader::with_capacity(1 << 16, file);
             let rows = if rgb { RowReader::rgb(reader) } else { RowReader::gray(reader) };
             rows.map_err(|source| TrainingError::Codec { path: path.to_path_buf(), source })
@@ -235,8 +235,8 @@ impl OpenRoi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::classmap::ClassMap;
-    use crate::codec::png::{write_raw, Compression};
+    use bcss_catalog::classmap::ClassMap;
+    use bcss_codec::png::{write_raw, Compression};
 
     /// One 25 x 18 ROI (raw codes: class = (x + y) % 3, don't care in the last 5 columns).
     fn dataset() -> tempfile::TempDir {

@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::files::{self, WriteMode};
+use bcss_files::{self as files, WriteMode};
 
 use serde::{Deserialize, Serialize};
 
@@ -73,9 +73,9 @@ pub enum LockError {
     },
 }
 
-impl crate::report::Blamed for LockError {
-    fn blame(&self) -> crate::report::Blame {
-        use crate::report::Blame;
+impl bcss_model::report::Blamed for LockError {
+    fn blame(&self) -> bcss_model::report::Blame {
+        use bcss_model::report::Blame;
         match self {
             LockError::Held { .. } => Blame::Busy,
             LockError::Io { .. } => Blame::Output,
@@ -213,7 +213,7 @@ fn utc_now() -> String {
 
 /// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SSZ`.
 fn utc(secs: i64) -> String {
-    crate::model::UtcTime::from_unix(secs).iso()
+    bcss_model::UtcTime::from_unix(secs).iso()
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ pub enum Scheme {
 /// datasets' `scheme=`.
 ///
 /// ```
-/// use bcss::catalog::split::{Part, Scheme, SplitSpec};
+/// use bcss_catalog::split::{Part, Scheme, SplitSpec};
 /// assert_eq!(SplitSpec::parse("official-val"), SplitSpec::Scheme(Scheme::OfficialVal));
 /// assert!(!SplitSpec::default().can_have(Part::Val), "the paper's split has no val part");
 /// assert_eq!(SplitSpec::parse("my-split.csv").to_string(), "my-split.csv");
@@ -486,7 +486,7 @@ impl Split {
 
     /// Reads a split file: JSON when the name ends in `.json`, CSV otherwise.
     pub fn from_path(path: &Path) -> Result<Split, SplitError> {
-        let text = crate::files::read_to_string(path, crate::files::TABLE_FILE_LIMIT)
+        let text = bcss_files::read_to_string(path, bcss_files::TABLE_FILE_LIMIT)
             .map_err(|source| SplitError::Io { path: path.to_path_buf(), source })?;
         let origin = path.display().to_string();
         if is_json(path) {
@@ -525,7 +525,7 @@ fn is_json(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::RoiTable;
+    use crate::RoiTable;
 
     fn builtin(scheme: Scheme) -> Split {
         let t = RoiTable::builtin();

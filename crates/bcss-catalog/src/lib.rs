@@ -1,3 +1,6 @@
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 //! The catalogue: what BCSS is made of, independent of where the pixels come from.
 //!
 //! - [`Roi`] / [`RoiTable`]: the 151 regions of interest (`roiBounds.csv`), one per slide, with their
@@ -15,10 +18,26 @@
 //! [`SlideTable::builtin`]); a user can replace the ROI table with their own `roiBounds.csv`.
 //!
 //! Invariant: nothing here does I/O except the explicit `from_path` readers.
+//!
+//! ```
+//! use bcss_catalog::classmap::ClassMap;
+//! use bcss_catalog::split::{Part, Scheme, Split};
+//! use bcss_catalog::RoiTable;
+//!
+//! let rois = RoiTable::builtin();
+//! assert_eq!(rois.rois().len(), 151);
+//! // The official split holds out whole institutions: no site, no patient, in two parts.
+//! let split = Split::from_scheme(Scheme::Official, rois.rois().iter().map(|r| r.id.as_str()));
+//! split.check_leakage().unwrap();
+//! assert_eq!(split.counts()[&Part::Test], 45);
+//! // `main5`: tumour, stroma, inflammatory, necrosis, other; code 0 stays "don't care".
+//! let main5 = ClassMap::preset("main5").unwrap();
+//! assert_eq!(main5.lut()[0], 0);
+//! ```
 
 pub mod classmap;
 pub mod codes;
-pub(crate) mod gtcodes;
+mod gtcodes;
 pub use gtcodes::{bcss_with_labels, read_code_table};
 mod rois;
 mod slides;

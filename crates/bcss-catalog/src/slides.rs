@@ -77,7 +77,7 @@ mod tests {
         assert_eq!(s.item_id, "5bbdeed1e629140048d01bcb");
         assert_eq!(s.magnification, Some(40.0));
         assert_eq!(t.slides().iter().filter(|s| s.magnification == Some(20.0)).count(), 14);
-        let rois = crate::catalog::RoiTable::builtin();
+        let rois = crate::RoiTable::builtin();
         for r in rois.rois() {
             assert!(t.get(r.short_name()).is_some(), "no slide for {}", r.id);
         }

@@ -28,7 +28,6 @@ pub type RoiKey = (String, u64, u64);
 /// Which layout a dataset directory has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-#[non_exhaustive]
 pub enum LayoutKind {
     /// `images/` + `masks/` (`bcss download`).
     Bcss,
@@ -77,8 +76,8 @@ impl Pairs {
     /// Attaches a part of `split` to every ROI found, refusing ROIs the split does not place.
     pub fn with_parts(
         &self,
-        split: &crate::catalog::split::Split,
-    ) -> Result<Vec<RoiInput>, crate::catalog::split::SplitError> {
+        split: &bcss_catalog::split::Split,
+    ) -> Result<Vec<RoiInput>, bcss_catalog::split::SplitError> {
         let parts = split.parts_for(self.rois.iter().map(|r| r.roi_id.as_str()))?;
         Ok(self.rois.iter().cloned().zip(parts).map(|(files, part)| RoiInput { files, part }).collect())
     }
@@ -90,7 +89,7 @@ pub struct RoiInput {
     /// The files.
     pub files: RoiFiles,
     /// The part.
-    pub part: crate::catalog::split::Part,
+    pub part: bcss_catalog::split::Part,
 }
 
 impl Pairs {

@@ -54,7 +54,7 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// Lower-case hex of bytes (the one definition is `model::hex`).
-pub use crate::model::hex;
+pub use bcss_model::hex;
 
 /// How far a written file is made to survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +137,7 @@ pub fn remove_stale_parts(dir: &Path) -> io::Result<usize> {
 
 /// Size and SHA-256 of an existing file, streamed.
 pub fn hash_file(path: &Path) -> io::Result<Written> {
-    let mut file = crate::files::open_read(path)?;
+    let mut file = bcss_files::open_read(path)?;
     let mut w = HashingWriter::new(io::sink());
     io::copy(&mut file, &mut w)?;
     Ok(w.finish().1)
@@ -171,7 +171,7 @@ pub fn link_or_copy(src: &Path, dst: &Path) -> std::io::Result<(Written, bool)> 
         }
     }
     let written = write_atomic(dst, |w: &mut dyn Write| {
-        let mut f = crate::files::open_read(src)?;
+        let mut f = bcss_files::open_read(src)?;
         std::io::copy(&mut f, w).map(|_| ())
     })?;
     Ok((written, false))

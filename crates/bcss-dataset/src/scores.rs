@@ -15,7 +15,7 @@
 
 use std::path::PathBuf;
 
-use crate::catalog::classmap::ClassMap;
+use bcss_catalog::classmap::ClassMap;
 
 /// A confusion matrix: rows true class 1..=K, columns predicted value 0..=K.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::model::Rect;
+use bcss_model::Rect;
 
 /// One region of interest: a rectangle of base (scan-resolution) pixels on one slide.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -108,7 +108,7 @@ impl RoiTable {
 
     /// Reads a `roiBounds.csv` in the original format.
     pub fn from_path(path: &Path) -> Result<RoiTable, CatalogError> {
-        let text = crate::files::read_to_string(path, crate::files::TABLE_FILE_LIMIT)
+        let text = bcss_files::read_to_string(path, bcss_files::TABLE_FILE_LIMIT)
             .map_err(|source| CatalogError::Io { path: path.to_path_buf(), source })?;
         RoiTable::parse(&text, &path.display().to_string())
     }

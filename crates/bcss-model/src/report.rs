@@ -7,7 +7,6 @@ use std::sync::Mutex;
 
 /// How one unit of work (a ROI) ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Outcome {
     /// Written and verified.
     Done,

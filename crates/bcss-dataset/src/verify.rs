@@ -21,8 +21,8 @@ use rayon::prelude::*;
 use super::manifest::{Manifest, ManifestError};
 use super::names::parse_roi_file_name;
 use super::{DatasetLock, Layout};
-use crate::catalog::{codes, RoiTable};
-use crate::codec;
+use bcss_catalog::{codes, RoiTable};
+use bcss_codec as codec;
 
 /// One problem found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -82,9 +82,9 @@ pub enum VerifyError {
     Empty(PathBuf),
 }
 
-impl crate::report::Blamed for VerifyError {
-    fn blame(&self) -> crate::report::Blame {
-        use crate::report::Blame;
+impl bcss_model::report::Blamed for VerifyError {
+    fn blame(&self) -> bcss_model::report::Blame {
+        use bcss_model::report::Blame;
         // Every way verify fails to start is about the folder given.
         match self {
             VerifyError::NotADirectory { .. } | VerifyError::Manifest(_) | VerifyError::Empty { .. } => Blame::Input,
@@ -124,9 +124,9 @@ fn png_size(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize), Problem
     use std::io::Read;
     let cannot_read = |e: std::io::Error| problem(roi, Some(rel), format!("cannot read ({e})"));
     let mut head = Vec::with_capacity(4096);
-    crate::files::open_read(&root.join(rel)).and_then(|f| f.take(4096).read_to_end(&mut head)).map_err(cannot_read)?;
+    bcss_files::open_read(&root.join(rel)).and_then(|f| f.take(4096).read_to_end(&mut head)).map_err(cannot_read)?;
     codec::png::dimensions(&head)
-        .map_err(|e| problem(roi, Some(rel), format!("does not decode ({})", crate::report::error_chain(&e))))
+        .map_err(|e| problem(roi, Some(rel), format!("does not decode ({})", bcss_model::report::error_chain(&e))))
 }
 
 /// Decodes a mask and checks its codes; returns its size. Row by row (one row in memory), or
@@ -136,10 +136,10 @@ fn check_mask_codes(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize),
     let path = root.join(rel);
     let cannot_read = |e: std::io::Error| problem(roi, Some(rel), format!("cannot read ({e})"));
     let not_a_mask = |e: codec::CodecError| {
-        problem(roi, Some(rel), format!("does not decode as a label mask ({})", crate::report::error_chain(&e)))
+        problem(roi, Some(rel), format!("does not decode as a label mask ({})", bcss_model::report::error_chain(&e)))
     };
     let mut seen = [false; 256];
-    let file = crate::files::open_read(&path).map_err(cannot_read)?;
+    let file = bcss_files::open_read(&path).map_err(cannot_read)?;
     let (width, height) = match codec::rows::RowReader::gray(std::io::BufReader::with_capacity(1 << 16, file)) {
         Ok(mut rows) => {
             let mut row = vec![0u8; rows.row_len()];
@@ -154,10 +154,9 @@ fn check_mask_codes(root: &Path, rel: &str, roi: &str) -> Result<(usize, usize),
             size
         }
         Err(codec::CodecError::Interlaced) => {
-            let mask = codec::png::decode_gray(
-                &crate::files::read(&path, crate::files::IMAGE_FILE_LIMIT).map_err(cannot_read)?,
-            )
-            .map_err(not_a_mask)?;
+            let mask =
+                codec::png::decode_gray(&bcss_files::read(&path, bcss_files::IMAGE_FILE_LIMIT).map_err(cannot_read)?)
+                    .map_err(not_a_mask)?;
             for &v in &mask.data {
                 seen[v as usize] = true;
             }
@@ -360,7 +359,7 @@ fn expected_from_files(images: &[String], masks: &[String]) -> (RoiTable, bool) 
     }
     let rois = keys
         .into_iter()
-        .map(|(id, xmin, ymin)| crate::catalog::Roi { id, xmin, ymin, xmax: xmin + 1, ymax: ymin + 1, mask_link: None })
+        .map(|(id, xmin, ymin)| bcss_catalog::Roi { id, xmin, ymin, xmax: xmin + 1, ymax: ymin + 1, mask_link: None })
         .collect();
     (RoiTable::from_rois(rois), true)
 }
@@ -463,9 +462,9 @@ fn verify_by_names(root: &Path, options: &VerifyOptions) -> VerifyReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Roi;
-    use crate::codec::png;
-    use crate::model::{GrayImage, RgbImage};
+    use bcss_catalog::Roi;
+    use bcss_codec::png;
+    use bcss_model::{GrayImage, RgbImage};
 
     fn write_pair(root: &Path, id: &str, w: usize, h: usize, mask_value: u8) {
         std::fs::create_dir_all(root.join("images")).unwrap();
@@ -607,24 +606,23 @@ mod tests {
     fn a_manifest_path_outside_the_root_is_never_read() {
         let dir = tempfile::tempdir().unwrap();
         write_pair(dir.path(), "MY-OWN-ROI-1", 20, 10, 1);
-        let mut m = crate::dataset::manifest::Manifest::new("test");
-        let entry =
-            |path: &str| crate::dataset::manifest::FileRecord { path: path.into(), bytes: 1, sha256: "0".repeat(64) };
+        let mut m = crate::manifest::Manifest::new("test");
+        let entry = |path: &str| crate::manifest::FileRecord { path: path.into(), bytes: 1, sha256: "0".repeat(64) };
         let mut files = BTreeMap::new();
         files.insert("image".to_string(), entry("../../../etc/hostname"));
         files.insert("mask".to_string(), entry("/etc/hostname"));
         m.rois.insert(
             "MY-OWN-ROI-1".into(),
-            crate::dataset::manifest::RoiEntry {
+            crate::manifest::RoiEntry {
                 slide: "MY-OWN-ROI-1".into(),
                 slide_name: None,
                 item_id: None,
-                bounds: crate::model::Rect { left: 10, top: 20, right: 30, bottom: 30 },
+                bounds: bcss_model::Rect { left: 10, top: 20, right: 30, bottom: 30 },
                 requested: "mpp 0.25".into(),
                 request_params: None,
-                mode: crate::transform::Mode::Exact,
-                encoding: crate::dataset::manifest::RegionEncoding::Local,
-                mask_source: crate::dataset::manifest::MaskSource::Dir,
+                mode: bcss_transform::Mode::Exact,
+                encoding: crate::manifest::RegionEncoding::Local,
+                mask_source: crate::manifest::MaskSource::Dir,
                 native: None,
                 scale: None,
                 width: None,
