@@ -32,7 +32,7 @@ BCSS="$TARGET/release/bcss"
 
 W=${SIZE%x*}; H=${SIZE#*x}; RW=${ROI%x*}; RH=${ROI#*x}
 # BCSS slide names from the built-in table, so the GDC is searched by name as for real.
-mapfile -t NAMES < <(sed -n '2,$p' crates/bcss/src/catalog/data/slide_magnifications.csv | cut -d, -f2 | head -n "$SLIDES")
+mapfile -t NAMES < <(sed -n '2,$p' crates/bcss-catalog/src/data/slide_magnifications.csv | cut -d, -f2 | head -n "$SLIDES")
 printf ',xmin,ymin,xmax,ymax,mask_link\n' > "$WORK/roiBounds.csv"
 SHORTS=()
 for i in "${!NAMES[@]}"; do

@@ -2,7 +2,7 @@
 file per slide, for the 12-slide masks benchmark (issue 13).
 
 Each slide takes the name and the ROI rectangle of a real BCSS ROI from the built-in catalogue
-(`crates/bcss/src/catalog/data/roiBounds.csv`), so the masks have the real BCSS sizes. The ROI
+(`crates/bcss-catalog/src/data/roiBounds.csv`), so the masks have the real BCSS sizes. The ROI
 is a `roi` polyline with the rectangle's corners and a few extra vertices on its edges (as the
 crowdsourced ROIs are drawn), and about `N` class elements are spread over it and a margin of
 10% around it, with the shapes and sizes of `gen_slide.py`: free-hand polygons of 40-400
