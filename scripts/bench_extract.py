@@ -38,7 +38,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROI_CSV = os.path.join(HERE, '..', 'crates', 'bcss', 'src', 'catalog', 'data', 'roiBounds.csv')
+ROI_CSV = os.path.join(HERE, '..', 'crates', 'bcss-catalog', 'src', 'data', 'roiBounds.csv')
 MARGIN = 300
 MPP = 0.252
 

@@ -20,7 +20,7 @@ import random
 import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
-catalogue = os.path.join(here, '..', '..', 'crates', 'bcss', 'src', 'catalog', 'data', 'roiBounds.csv')
+catalogue = os.path.join(here, '..', '..', 'crates', 'bcss-catalog', 'src', 'data', 'roiBounds.csv')
 outdir = sys.argv[1]
 slides = int(sys.argv[2]) if len(sys.argv) > 2 else 12
 n = int(sys.argv[3]) if len(sys.argv) > 3 else 130
