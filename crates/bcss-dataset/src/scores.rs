@@ -11,7 +11,7 @@
 //! don't care are never counted ([`PixelCounter`] drops them).
 //!
 //! Pure: no I/O. Streaming a prediction and its truth from files is
-//! `command::input::score_files`.
+//! `bcss::command::eval::evaluate_one`.
 
 use std::path::PathBuf;
 

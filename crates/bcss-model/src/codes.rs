@@ -6,7 +6,7 @@
 //! HistomicsTK ships for BCSS (`sample_GTcodes.csv`): `roi` 254 and `evaluation_roi` 253 define
 //! ROIs, `mostly_stroma` (2) is the background class, `exclude` (7) is drawn last, and every
 //! other class has overlay order 1. Reading a file, and the dataset's aliases, are the
-//! catalogue's (`bcss::catalog::gtcodes`).
+//! catalogue's (`bcss::catalog::read_code_table`, `bcss::catalog::bcss_with_labels`).
 //!
 //! ```
 //! use bcss_model::CodeTable;

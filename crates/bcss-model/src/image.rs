@@ -57,8 +57,7 @@ impl<const C: usize> Image<C> {
 /// The largest image bcss holds in memory: 2^31 pixels (6 GiB as RGB). The largest BCSS ROI at
 /// base resolution is about 0.2 gigapixels, so anything bigger is a wrong header, a wrong
 /// resolution or hostile input. Decoders refuse it from the header, before allocating, and the
-/// rasteriser refuses a mask of that size; the pipeline plans no output above it
-/// (`command::pipeline::MAX_OUTPUT_PIXELS` is the same number). Without this bound a 69-byte
+/// rasteriser refuses a mask of that size; the ROI pipeline plans no output above it. Without this bound a 69-byte
 /// PNG whose header claims 60000 x 2147483647 pixels ends the process on a failed allocation.
 pub const MAX_PIXELS: u64 = 1 << 31;
 

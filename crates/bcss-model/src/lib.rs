@@ -18,14 +18,21 @@
 //! - `image`: [`Image`], the one image type, 8-bit pixels in memory with the channel count as a
 //!   const parameter ([`RgbImage`] = `Image<3>`, [`GrayImage`] = `Image<1>`), and
 //!   [`MAX_PIXELS`], the largest image any layer allocates.
-//! - `shape`: annotation [`Element`]s and their [`Shape`]s, as [`Annotations`].
-//! - `codes`: [`CodeTable`], HistomicsTK's table from annotation groups to mask values.
+//! - `shape`: annotation [`Element`]s and their [`Shape`]s, as [`Annotations`];
+//!   `annotations`: [`parse_annotations`], Girder's annotation JSON (`GET annotation/item/{id}`)
+//!   into them.
+//! - `codes`: [`CodeTable`], HistomicsTK's table from annotation groups to mask values (with its
+//!   CSV reader), and [`NOT_A_CODE`], what a class lookup table holds for a byte that is no code.
+//! - [`report`]: the vocabulary of progress and failure every long operation speaks: the
+//!   [`report::Reporter`] it is handed, [`report::Outcome`], [`report::UnitFailure`],
+//!   [`report::Blame`] (whose side a failure is on) and [`report::error_chain`].
 //! - `time`: [`UtcTime`], seconds since 1970 as a UTC civil date.
 //! - [`hex`]: the text form of a digest.
 //!
-//! Invariant: imports nothing from other bcss modules and does no I/O. Wire formats (Girder's
-//! JSON field names, CSV columns) are read by the layer that meets them and converted into these
-//! types.
+//! Invariant: imports nothing from other bcss crates and does no I/O. The wire forms it reads
+//! are those of its own types, from bytes or text the caller has (Girder's annotation JSON, the
+//! codes CSV, `roiBounds.csv`'s column names as `Rect`'s serde names); the other wire formats are
+//! read by the layer that meets them.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

@@ -1,3 +1,6 @@
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 //! The byte layout of a TIFF slide and the byte ranges a read of it needs, so that a slide on a
 //! remote server (the NCI GDC) can be read by byte ranges: fetch what [`open_ranges`] and
 //! [`tiles_for`] name into a sparse local file, and OpenSlide reads that file like the

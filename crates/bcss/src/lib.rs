@@ -6,45 +6,54 @@
 //!
 //! ## Brief overview
 //!
-//! The modules follow the data:
+//! The modules follow the data; most are crates of their own, re-exported here:
 //!
-//! 1. [`catalog`]: the ROIs, slides and label codes of the dataset (built in).
-//! 2. [`source`]: where pixels and masks come from: the DSA REST API (`source::girder`), mask
-//!    links, annotation files, local slides.
-//! 3. [`transform`]: pure geometry and pixel rules: region size, mask resize, rasterisation.
-//! 4. [`codec`]: JPEG (libjpeg-turbo) and PNG (the crate `bcss-codec`, re-exported).
-//! 5. [`dataset`]: the layout on disk, file names, atomic writes and the manifest.
+//! 1. [`catalog`] (`bcss-catalog`): the ROIs, slides and label codes of the dataset (built in),
+//!    class maps and the official splits.
+//! 2. [`source`]: where pixels and masks come from (the DSA REST API, the GDC, mask links,
+//!    local slides). The clients are this crate's machinery; public are the HTTP client's
+//!    settings ([`source::http`], `bcss-http`), a slide file read as a DSA reads it
+//!    (`source::LocalSlide`, feature `openslide`) and the errors command errors carry.
+//! 3. [`transform`] (`bcss-transform`): pure geometry and pixel rules, exact to Pillow,
+//!    scikit-image, large_image and HistomicsTK: region size, resampling, mask resize,
+//!    rasterisation, Reinhard normalisation.
+//! 4. [`codec`] (`bcss-codec`): JPEG (libjpeg-turbo) and PNG.
+//! 5. [`dataset`] (`bcss-dataset`): the layout on disk, file names, atomic writes, the manifest,
+//!    verification, and the training-loop API.
 //! 6. [`command`]: the operations a user runs (`download`, ...), each taking a validated plan
 //!    and a [`report::Reporter`].
 //!
-//! Under them all, [`model`] (the crate `bcss-model`, re-exported) holds the plain types they
-//! pass each other: rectangles, slide geometry, images, annotation shapes and the codes table.
+//! Under them all, [`model`] (`bcss-model`) holds the plain types they pass each other
+//! (rectangles, slide geometry, images, annotation shapes, the codes table) and [`report`] the
+//! vocabulary of progress and failure; [`files`] (`bcss-files`) is the one place a file is
+//! opened by path.
 //!
 //! The library never prints: progress goes through [`report::Reporter`], diagnostics through
 //! `tracing` events, and failures through typed errors.
 //!
 //! ## What is public, and what it promises
 //!
-//! - The nine modules above are the public surface; `tests/public-api.txt` lists every public
-//!   item, field, variant and method in them, every member of a public trait (and whether an
-//!   implementor must write it) and every written-out trait impl (checked by the test
-//!   `public_api`), so any change to the surface is a reviewed diff of that file.
-//! - Every public enum is `#[non_exhaustive]`, errors and settings alike: a new variant (a new
-//!   failure, a new compression level) is not a breaking change, and a `match` outside this
-//!   crate needs a wildcard arm.
+//! - Each crate's public surface is the list in its `tests/public-api.txt` (every public item,
+//!   field, variant and method, every member of a public trait and every written-out trait
+//!   impl, checked by the test `public_api`), so any change to a surface is a reviewed diff.
+//!   This crate's own list is the commands and what the sources show a user; the crates it
+//!   re-exports are one line each.
+//! - Every public enum is `#[non_exhaustive]`, errors and settings alike, but the closed sets
+//!   a crate above matches exhaustively (`transform::{Resolution, Mode}`, `report::Outcome`,
+//!   `dataset::pairs::LayoutKind`): a new variant (a new failure, a new compression level) is
+//!   not a breaking change, and a `match` outside its crate needs a wildcard arm.
 //! - Plans and options (`DownloadPlan`, `ExtractPlan`, `TilePlan`, `OverlayPlan`, `MasksPlan`,
-//!   `ReportPlan`, the pipeline's `RoiPipeline`, `VerifyOptions`, `RasterOptions`,
-//!   `CropConfig`, `GdcSettings`, `HttpConfig`) are `#[non_exhaustive]` structs with private fields, made by
+//!   `ReportPlan`, `VerifyOptions`, `RasterOptions`, `CropConfig`, `GdcSettings`, `HttpConfig`)
+//!   are `#[non_exhaustive]` structs with private fields, made by
 //!   `new` with the values that have no sensible default (or by `Default` when all have one)
 //!   and changed by chainable setters named after the setting, each documenting its default,
 //!   as in the example below; a setting a caller needs to read back has a `get_` method (the
 //!   convention of `std::process::Command` and clap's `Command`, whose setters hold the plain
 //!   names). A new setting is a new setter with a default, not a breaking change.
-//! - Inside the public modules, what only the library itself uses is `pub(crate)`: the HTTP
-//!   client's plumbing (streamed bodies, retry bookkeeping, redaction), the GDC cache's range
-//!   planning, the TIFF reader's limits, the resampler's coefficient tables. Items the CLI, the
-//!   Python extension or the stand-in server use stay public: they are the library's own first
-//!   users.
+//! - What only this crate uses is private: the DSA and GDC clients, the sparse copies of
+//!   remote slides, the ROI pipeline, the pictures (`render`). A type of theirs that reaches a
+//!   user (an error a command returns, a field of a summary) is re-exported where it is met;
+//!   the lint `unnameable_types` keeps it so.
 //!
 //! ## Example: download three ROIs from your own DSA
 //!
@@ -77,6 +86,7 @@
 //! ```
 
 #![deny(missing_docs)]
+#![warn(unnameable_types)]
 // `unsafe` lives in one crate, bcss-codec (its libjpeg-turbo binding).
 #![forbid(unsafe_code)]
 
@@ -86,7 +96,7 @@ pub mod command;
 pub use bcss_dataset as dataset;
 pub use bcss_files as files;
 pub use bcss_model as model;
-pub mod render;
+mod render;
 pub use bcss_model::report;
 pub mod source;
 pub use bcss_transform as transform;

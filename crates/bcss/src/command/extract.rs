@@ -11,9 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::pipeline::{
-    self, AnnotationFileMasks, BaseMasks, DirMasks, LinkMasks, LocalPixels, MaskSetupError, RoiPipeline, RunError,
-};
+use super::pipeline::{self, AnnotationFileMasks, BaseMasks, DirMasks, LinkMasks, LocalPixels, RoiPipeline, RunError};
 use crate::catalog::{RoiTable, SlideTable};
 use crate::codec::png::Compression;
 use crate::dataset::manifest::MaskSource;
@@ -23,7 +21,7 @@ use crate::source::http::{ClientError, Http, HttpConfig};
 use crate::source::local::{LocalError, SlideDir};
 use crate::transform::{Mode, Resolution};
 
-pub use super::pipeline::{Parts, Summary};
+pub use super::pipeline::{MaskSetupError, Parts, Summary};
 
 /// Where the label masks of an extraction are read from (the setting `mask-source` resolved
 /// with its folder).

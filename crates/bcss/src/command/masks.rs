@@ -24,7 +24,7 @@
 //!
 //! The mask of one catalogue ROI (the ROI element that matches its rectangle, fitted to it) is
 //! [`transform::raster::mask_for_rect`](crate::transform::raster::mask_for_rect), over
-//! annotations parsed by [`source::annotations::parse`](crate::model::parse_annotations).
+//! annotations parsed by [`model::parse_annotations`](crate::model::parse_annotations).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

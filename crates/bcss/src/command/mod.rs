@@ -30,3 +30,7 @@ pub mod split;
 pub mod stats;
 pub mod tile;
 mod workers;
+
+pub use crate::render::chart::RenderError;
+pub use input::{InputError, InputProblem};
+pub use pipeline::RunError;

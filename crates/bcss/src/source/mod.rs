@@ -29,7 +29,7 @@ pub(crate) mod sparse;
 pub const DEFAULT_GDC_URL: &str = "https://api.gdc.cancer.gov";
 
 #[cfg(feature = "openslide")]
-pub use gdc::{GdcError, ManifestParseError};
-pub use girder::{Credentials, GirderError};
+pub use gdc::{GdcError, GdcFile, ManifestParseError};
+pub use girder::{Credentials, GirderError, Step as GirderStep};
 #[cfg(feature = "openslide")]
-pub use local::{LocalError, LocalSlide};
+pub use local::{LevelRect, LocalError, LocalSlide};

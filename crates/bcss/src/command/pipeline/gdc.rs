@@ -21,7 +21,7 @@
 //! not checked.
 //!
 //! **Budgets.** What opening and each ROI may fetch is bounded by the TIFF layout's limits
-//! (`source::tiff`) and by `SparseSlide::ensure`'s budget (`source::sparse`); over either, the
+//! (`bcss_tiff::MAX_METADATA`, `read_budget`) and by `SparseSlide::ensure`'s budget (`source::sparse`); over either, the
 //! ROI fails naming the limit, and nothing of the claimed size is fetched.
 
 use std::collections::{BTreeMap, BTreeSet};

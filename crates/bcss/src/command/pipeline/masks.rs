@@ -444,9 +444,4 @@ mod tests {
         let chain = crate::report::error_chain(&err);
         assert!(chain.contains("it is a FIFO, not a regular file") && chain.contains("DX1.X.json"), "{chain}");
     }
-
-    #[test]
-    fn masks_and_outputs_share_one_pixel_limit() {
-        assert_eq!(super::super::run::MAX_OUTPUT_PIXELS, crate::model::MAX_PIXELS);
-    }
 }

@@ -188,7 +188,7 @@ impl Summary {
 /// Largest output bcss plans for one ROI: 2^31 pixels (the largest BCSS ROI at 0.2 um/px is about
 /// 0.2 gigapixels). A bigger plan means a wrong resolution or wrong slide metadata, and would end
 /// the process on a failed allocation instead of failing one ROI.
-pub const MAX_OUTPUT_PIXELS: u64 = 1 << 31;
+pub const MAX_OUTPUT_PIXELS: u64 = crate::model::MAX_PIXELS;
 
 fn check_output_size(width: u64, height: u64) -> Result<(), RoiError> {
     if width == 0 || height == 0 {

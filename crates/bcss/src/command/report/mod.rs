@@ -39,7 +39,7 @@ use crate::dataset::pairs::{LayoutKind, RoiKey};
 use crate::dataset::scores::{Confusion, ImageResult, Metrics, Problem, ProblemKind};
 use crate::dataset::verify::{verify, VerifyOptions};
 use crate::report::Reporter;
-pub use thumbs::RoiThumbs;
+use thumbs::RoiThumbs;
 
 /// The largest thumbnail side (the page's budget: 151 ROIs stay under 30 MB).
 pub const MAX_THUMB: usize = 256;
@@ -121,7 +121,7 @@ pub struct VerifyStatus {
 
 /// One ROI of the report.
 #[derive(Debug, Clone)]
-pub struct RoiEntry {
+pub(crate) struct RoiEntry {
     /// Its files and part.
     pub input: RoiInput,
     /// Its class counts.
@@ -147,7 +147,7 @@ pub struct PartScores {
 
 /// One ROI's scores, with its prediction in class colours.
 #[derive(Debug, Clone)]
-pub struct RoiScore {
+pub(crate) struct RoiScore {
     /// Index in [`Report::rois`].
     pub index: usize,
     /// Its scores.
@@ -158,7 +158,7 @@ pub struct RoiScore {
 
 /// Everything the page shows.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub(crate) struct Report {
     /// The request.
     pub plan: ReportPlan,
     /// Per ROI, in ROI order.
@@ -258,7 +258,7 @@ fn verify_status(root: &Path) -> VerifyStatus {
 
 /// Reads every ROI (in parallel on rayon's pool, one ROI per worker at a time), scores the
 /// predictions, and gathers what the page shows.
-pub fn collect(plan: &ReportPlan, rois: &[RoiInput], reporter: &dyn Reporter) -> Result<Report, ReportError> {
+pub(crate) fn collect(plan: &ReportPlan, rois: &[RoiInput], reporter: &dyn Reporter) -> Result<Report, ReportError> {
     let map = &plan.map;
     let thumb = plan.thumb.clamp(1, MAX_THUMB);
     let results = input::for_each_reported(rois, true, reporter, |r| -> Result<_, InputError> {
