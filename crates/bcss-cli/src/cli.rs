@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use bcss::catalog::split::{Scheme, SplitSpec};
 use bcss::codec::png::Compression;
-use bcss::command::download::{Encoding, MaskSource, Source};
+use bcss::command::download::{Encoding, MaskSource, PipelinePart, Source};
 use clap::{Args, Parser, Subcommand};
 
 /// bcss: the BCSS breast-cancer semantic segmentation dataset, rebuilt correctly and prepared
@@ -567,8 +567,8 @@ pub struct BuildArgs {
     pub base: bool,
     /// What to write: any of images, masks, annotations (from a DSA), wsis (the whole slide
     /// files from the GDC into wsis/, `download` only). [default: images,masks]
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
-    pub pipeline: Option<Vec<String>>,
+    #[arg(long, value_enum, value_name = "LIST", value_delimiter = ',', hide_possible_values = true)]
+    pub pipeline: Option<Vec<PipelinePart>>,
     /// PNG compression of written images (pixels are the same). [default: balanced]
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub png_compression: Option<Compression>,

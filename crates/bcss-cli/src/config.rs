@@ -20,7 +20,8 @@ use anyhow::{bail, Context};
 use bcss::catalog::RoiTable;
 use bcss::codec::png::Compression;
 use bcss::command::download::{
-    DownloadPlan, Encoding, GdcSettings, MaskSource, Parts, Source, DEFAULT_API_URL, DEFAULT_FOLDER_ID, DEFAULT_GDC_URL,
+    DownloadPlan, Encoding, GdcSettings, MaskSource, Parts, PipelinePart, Source, DEFAULT_API_URL, DEFAULT_FOLDER_ID,
+    DEFAULT_GDC_URL,
 };
 use bcss::source::http::{HttpConfig, Secret};
 use bcss::source::Credentials;
@@ -46,7 +47,7 @@ pub struct FileConfig {
     mpp: Option<f64>,
     mag: Option<f64>,
     base: Option<bool>,
-    pipeline: Option<Vec<String>>,
+    pipeline: Option<Vec<PipelinePart>>,
     slides: Option<Vec<String>>,
     jobs: Option<usize>,
     compat: Option<bool>,
@@ -145,6 +146,15 @@ impl Literal for Vec<String> {
     }
     fn as_toml(&self) -> String {
         format!("[{}]", self.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))
+    }
+}
+
+impl Literal for Vec<PipelinePart> {
+    fn as_flag(&self) -> String {
+        self.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",")
+    }
+    fn as_toml(&self) -> String {
+        format!("[{}]", self.iter().map(|p| format!("{:?}", p.as_str())).collect::<Vec<_>>().join(", "))
     }
 }
 
@@ -304,26 +314,13 @@ pub fn check_mag(v: &Sourced<f64>) -> anyhow::Result<f64> {
     Ok(v.value)
 }
 
-/// Validates a pipeline list: the ROI parts, and whether whole slides (`wsis`) are wanted.
-pub fn check_pipeline(items: &Sourced<Vec<String>>) -> anyhow::Result<(Parts, bool)> {
-    let mut parts = Parts { images: false, masks: false, annotations: false };
-    let mut wsis = false;
-    for item in &items.value {
-        match item.trim() {
-            "images" => parts.images = true,
-            "masks" => parts.masks = true,
-            "annotations" => parts.annotations = true,
-            "wsis" => wsis = true,
-            other => bail!(
-                "unknown pipeline part `{other}` in {}: use any of images, masks, annotations, wsis",
-                items.shown()
-            ),
-        }
-    }
-    if !(parts.images || parts.masks || parts.annotations || wsis) {
+/// Validates a pipeline list (its words are checked by the parser that read it: clap for the
+/// flag, serde for the file): the ROI parts, and whether whole slides (`wsis`) are wanted.
+pub fn check_pipeline(items: &Sourced<Vec<PipelinePart>>) -> anyhow::Result<(Parts, bool)> {
+    if items.value.is_empty() {
         bail!("{} is empty: use any of images, masks, annotations, wsis", items.shown());
     }
-    Ok((parts, wsis))
+    Ok(Parts::from_pipeline(&items.value))
 }
 
 /// `--slides` as given on the command line.
@@ -529,7 +526,7 @@ fn resolve_shared(
         )?
     };
     let pipeline = pick("pipeline", build.pipeline.clone(), None, (file.pipeline.take(), path))
-        .unwrap_or_else(|| Sourced::flag("pipeline", vec!["images".into(), "masks".into()]));
+        .unwrap_or_else(|| Sourced::flag("pipeline", vec![PipelinePart::Images, PipelinePart::Masks]));
     let (parts, wsis) = check_pipeline(&pipeline)?;
     let roi_bounds = value(pick("roi-bounds", build.roi_bounds.clone(), None, (file.roi_bounds.take(), path)));
     let slides = pick("slides", build.slides.clone(), None, (file.slides.take(), path));
@@ -964,10 +961,10 @@ mod tests {
             ),
             (
                 DownloadArgs {
-                    build: BuildArgs { pipeline: Some(vec!["pictures".into()]), ..Default::default() },
+                    build: BuildArgs { pipeline: Some(vec![]), ..Default::default() },
                     ..Default::default()
                 },
-                "unknown pipeline part `pictures`",
+                "`--pipeline ` is empty",
             ),
             (DownloadArgs { jobs: Some(0), ..Default::default() }, "`--jobs 0`"),
         ];
@@ -1010,7 +1007,8 @@ mod tests {
             ("jobs = 0\n", format!("`jobs = 0` in `{c}` must be between 1 and 64")),
             ("retries = 500\n", format!("`retries = 500` in `{c}` is too many (at most 100)")),
             ("timeout = -1.0\n", format!("`timeout = -1` in `{c}` must be a number of seconds above 0")),
-            ("pipeline = [\"pictures\"]\n", format!("unknown pipeline part `pictures` in `pipeline = [\"pictures\"]` in `{c}`")),
+            ("pipeline = [\"pictures\"]\n", format!("config file `{c}` is invalid at line 1: unknown variant `pictures`, expected one of `images`, `masks`, `annotations`, `wsis`")),
+            ("pipeline = []\n", format!("`pipeline = []` in `{c}` is empty")),
             ("api-url = \"ftp://x\"\n", format!("`api-url = \"ftp://x\"` in `{c}` is not an http(s) URL")),
             ("gdc-url = \"gdc.example\"\n", format!("`gdc-url = \"gdc.example\"` in `{c}` is not an http(s) URL")),
             ("slides = [\"TCGA-ZZ-0000\"]\n", format!("unknown slide `TCGA-ZZ-0000` (from `slides = [\"TCGA-ZZ-0000\"]` in `{c}`)")),

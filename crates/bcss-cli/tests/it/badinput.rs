@@ -33,6 +33,7 @@ fn bad_input_table() {
         (vec!["--mpp", "1000"], 2, "`--mpp 1000` is not a usable resolution"),
         (vec!["--mag", "0"], 2, "`--mag 0` is not a usable magnification"),
         (vec!["--slides", "TCGA-ZZ-9999"], 2, "unknown slide `TCGA-ZZ-9999`"),
+        (vec!["--pipeline", "images,pictures"], 2, "invalid value 'pictures' for '--pipeline <LIST>'"),
         (vec!["--roi-bounds", &missing_col], 2, "has no `ymax` column"),
         (vec!["--roi-bounds", &non_numeric], 2, "line 2: ymin of `TCGA-AA-AAAA-DX1` is not a number: `b`"),
         (vec!["--roi-bounds", &inverted], 2, "xmax (30) must be greater than xmin (50)"),

@@ -22,7 +22,7 @@ use crate::transform::{Mode, Resolution};
 
 #[cfg(feature = "openslide")]
 pub use super::pipeline::GdcSlidesError;
-pub use super::pipeline::{Encoding, Parts, Summary};
+pub use super::pipeline::{Encoding, Parts, PipelinePart, Summary};
 
 /// The public DSA of the dataset.
 pub const DEFAULT_API_URL: &str = "https://demo.kitware.com/histomicstk/api/v1/";

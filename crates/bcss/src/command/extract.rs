@@ -21,7 +21,7 @@ use crate::source::http::{ClientError, Http, HttpConfig};
 use crate::source::local::{LocalError, SlideDir};
 use crate::transform::{Mode, Resolution};
 
-pub use super::pipeline::{MaskSetupError, Parts, Summary};
+pub use super::pipeline::{MaskSetupError, Parts, PipelinePart, Summary};
 
 /// Where the label masks of an extraction are read from (the setting `mask-source` resolved
 /// with its folder).

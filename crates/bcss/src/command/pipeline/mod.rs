@@ -42,4 +42,4 @@ pub use masks::{LinkMasks, SlideAnnotationMasks};
 #[cfg(feature = "openslide")]
 pub use pixels::LocalPixels;
 pub use pixels::{DsaPixels, Encoding};
-pub use run::{run, Parts, RoiPipeline, RunError, Summary};
+pub use run::{run, Parts, PipelinePart, RoiPipeline, RunError, Summary};

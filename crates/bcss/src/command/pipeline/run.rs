@@ -17,6 +17,36 @@ use crate::model::SlideGeometry;
 use crate::report::{Reporter, UnitFailure};
 use crate::transform::{plan_region, resize, Mode, RegionPlan, Resolution};
 
+/// One item of a run's pipeline list (`--pipeline images,masks`, `pipeline = ["images"]`): what
+/// to write. The ROI parts become [`Parts`]; `wsis` (the whole slide files, `download --source
+/// gdc` only) is a run of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[non_exhaustive]
+pub enum PipelinePart {
+    /// RGB regions into `images/`.
+    Images,
+    /// Label masks into `masks/`.
+    Masks,
+    /// Annotation JSON into `annotations/` (from a DSA only).
+    Annotations,
+    /// The whole slide files into `wsis/` (from the GDC, `download` only).
+    Wsis,
+}
+
+impl PipelinePart {
+    /// The word of the list: `images`, `masks`, `annotations`, `wsis`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PipelinePart::Images => "images",
+            PipelinePart::Masks => "masks",
+            PipelinePart::Annotations => "annotations",
+            PipelinePart::Wsis => "wsis",
+        }
+    }
+}
+
 /// Which parts of the dataset to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parts {
@@ -26,6 +56,19 @@ pub struct Parts {
     pub masks: bool,
     /// Annotation JSON into `annotations/` (from a DSA only).
     pub annotations: bool,
+}
+
+impl Parts {
+    /// The ROI parts a pipeline list names, and whether it names whole slides (`wsis`).
+    pub fn from_pipeline(items: &[PipelinePart]) -> (Parts, bool) {
+        let has = |p: PipelinePart| items.contains(&p);
+        let parts = Parts {
+            images: has(PipelinePart::Images),
+            masks: has(PipelinePart::Masks),
+            annotations: has(PipelinePart::Annotations),
+        };
+        (parts, has(PipelinePart::Wsis))
+    }
 }
 
 /// One run of the pipeline: what to build, where, and from which sources.
