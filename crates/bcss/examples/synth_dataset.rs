@@ -16,6 +16,7 @@
 
 #![expect(clippy::print_stderr, reason = "an example binary reports what it wrote")]
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -23,6 +24,7 @@ use clap::Parser;
 use bcss::catalog::codes::CODES;
 use bcss::catalog::RoiTable;
 use bcss::codec::png::{write_raw, Compression};
+use bcss::dataset::atomic::write_atomic;
 use bcss::dataset::roi_file_name;
 use rayon::prelude::*;
 
@@ -120,9 +122,10 @@ fn main() {
             }
             let name = roi_file_name(&roi.id, roi.xmin, roi.ymin, "MPP-0.2500");
             for (dir, channels, pixels) in [(&mask_dir, 1, &mask), (&image_dir, 3, &img)] {
-                let mut png = Vec::new();
-                write_raw(&mut png, w, h, channels, pixels, Compression::Fast).expect("encode");
-                std::fs::write(dir.join(&name), png).expect("write");
+                write_atomic::<std::io::Error>(&dir.join(&name), |f: &mut dyn Write| {
+                    write_raw(f, w, h, channels, pixels, Compression::Fast).map_err(std::io::Error::other)
+                })
+                .expect("write");
             }
             (w * h) as u64
         })
